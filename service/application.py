@@ -1,0 +1,423 @@
+"""The Lonewatch application: load, call the domain, save — one atomic save per command.
+
+Synchronous by design (the event store is); the async adapters call it from
+worker threads. Every "now" comes from the injected clock.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, TypeVar
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import IntegrityError, Recording
+
+from service import secrets
+from service.clock import Clock
+from service.domain import ids
+from service.domain.access import Principal
+from service.domain.alerts import Alert, AlertKind, Outcome
+from service.domain.device_messages import DeviceMessage
+from service.domain.directory import (
+    ApiToken,
+    Device,
+    DirectoryEntry,
+    Directory,
+    School,
+    Staff,
+    User,
+)
+from service.domain.errors import DomainError, NotFound
+from service.domain.escalation import alert_message, first_notifications
+from service.domain.notifications import Notification
+
+A = TypeVar("A", bound=Aggregate)
+
+ALERTING_DEVICE_KINDS = {"sos": AlertKind.SOS, "fall": AlertKind.FALL}
+
+
+class UnknownDevice(DomainError):
+    pass
+
+
+@dataclass(frozen=True)
+class ImportReport:
+    created: int
+    updated: int
+    unchanged: int
+
+
+@dataclass(frozen=True)
+class DeviceInfo:
+    key: str
+    school: str
+    school_name: str
+    timezone: str
+    staff: str | None
+    staff_name: str | None
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """What recording one device message did. A duplicate still names its alert,
+    so the device can be told `alert_received` again."""
+
+    message_id: UUID
+    duplicate: bool
+    alert_id: UUID | None = None
+    device: DeviceInfo | None = None
+
+
+class Lonewatch(Application[UUID]):
+    name = "lonewatch"
+
+    def __init__(self, env: dict[str, str], clock: Clock) -> None:
+        super().__init__(env)
+        self.clock = clock
+        self._devices: dict[str, DeviceInfo] = {}
+        self._devices_lock = threading.Lock()
+        self._listeners: list[Callable[[], None]] = []
+
+    # -- plumbing -------------------------------------------------------
+
+    def add_listener(self, listener: Callable[[], None]) -> None:
+        """Called (on the saving thread) after every commit: wakes projections at once."""
+        self._listeners.append(listener)
+
+    def save(self, *objs: Any, **kwargs: Any) -> list[Recording[UUID]]:
+        recordings = super().save(*objs, **kwargs)
+        for listener in self._listeners:
+            listener()
+        return recordings
+
+    def _get(self, aggregate_id: UUID, cls: type[A], what: str) -> A:
+        try:
+            aggregate = self.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            raise NotFound(f"{what} not found") from None
+        if not isinstance(aggregate, cls):
+            raise NotFound(f"{what} not found")
+        return aggregate
+
+    def _retrying(self, attempt: Callable[[], Sequence[Aggregate]], tries: int = 5) -> None:
+        """Run load-decide-save again when another writer saved the same aggregate first."""
+        for remaining in range(tries - 1, -1, -1):
+            changed = attempt()
+            try:
+                self.save(*changed)
+                return
+            except IntegrityError:
+                if not remaining:
+                    raise
+
+    def exists(self, aggregate_id: UUID) -> bool:
+        return bool(self.recorder.select_events(aggregate_id, desc=True, limit=1))
+
+    # -- directory --------------------------------------------------------
+
+    def import_directory(self, directory: Directory) -> ImportReport:
+        """Idempotent: an unchanged entry records nothing, a changed one records `Updated`."""
+        now = self.clock.now()
+        created = updated = unchanged = 0
+        pending: list[Aggregate] = []
+
+        def upsert(cls: type[DirectoryEntry], key: str, data: dict[str, Any]) -> None:
+            nonlocal created, updated, unchanged
+            aggregate_id = cls.create_id(key)  # type: ignore[attr-defined]
+            try:
+                existing = self.repository.get(aggregate_id)
+            except AggregateNotFoundError:
+                pending.append(cls(key=key, data=data, timestamp=now))
+                created += 1
+                return
+            if existing.update(data=data, timestamp=now):
+                pending.append(existing)
+                updated += 1
+            else:
+                unchanged += 1
+
+        for school in directory.schools:
+            upsert(School, school.id, school.as_event_data())
+        for person in directory.staff:
+            previous = self._optional(ids.staff_id(person.id), Staff)
+            data = {
+                "school": person.school,
+                "name": person.name,
+                "phone": person.phone,
+                "safe_word_hash": _keep_or_hash(
+                    person.safe_word,
+                    previous.safe_word_hash if previous else None,
+                    secrets.hash_safe_word,
+                    normalise=secrets.normalise_safe_word,
+                ),
+            }
+            upsert(Staff, person.id, data)
+        for device in directory.devices:
+            previous_device = self._optional(ids.device_id(device.id), Device)
+            data = {
+                "school": device.school,
+                "staff": device.staff,
+                "kind": device.kind,
+                "secret_hash": _keep_or_hash(
+                    device.secret,
+                    previous_device.secret_hash if previous_device else None,
+                    secrets.hash_device_secret,
+                ),
+            }
+            upsert(Device, device.id, data)
+        for spec in directory.users:
+            user = self._optional(ids.user_id(spec.username), User)
+            if user is None:
+                pending.append(
+                    User(
+                        username=spec.username,
+                        school=spec.school,
+                        role=spec.role.value,
+                        timestamp=now,
+                    )
+                )
+                created += 1
+            elif user.update(school=spec.school, role=spec.role, timestamp=now):
+                pending.append(user)
+                updated += 1
+            else:
+                unchanged += 1
+        if pending:
+            self.save(*pending)
+        with self._devices_lock:
+            self._devices.clear()
+        return ImportReport(created=created, updated=updated, unchanged=unchanged)
+
+    def _optional(self, aggregate_id: UUID, cls: type[A]) -> A | None:
+        try:
+            return self._get(aggregate_id, cls, cls.__name__)
+        except NotFound:
+            return None
+
+    def device_info(self, device: str) -> DeviceInfo | None:
+        """Directory facts about a device, cached: devices send far more often than schools change."""
+        with self._devices_lock:
+            cached = self._devices.get(device)
+        if cached is not None:
+            return cached
+        entry = self._optional(ids.device_id(device), Device)
+        if entry is None:
+            return None
+        school = self._get(ids.school_id(entry.school), School, "school")
+        staff = self._optional(ids.staff_id(entry.staff), Staff) if entry.staff else None
+        info = DeviceInfo(
+            key=device,
+            school=entry.school,
+            school_name=school.name,
+            timezone=str(school.data.get("timezone") or "Europe/London"),
+            staff=entry.staff,
+            staff_name=staff.name if staff else None,
+        )
+        with self._devices_lock:
+            self._devices[device] = info
+        return info
+
+    def forget_directory_cache(self) -> None:
+        """Called when the directory changed in another process (seen by the projections)."""
+        with self._devices_lock:
+            self._devices.clear()
+
+    # -- devices ------------------------------------------------------------
+
+    def record_device_message(
+        self,
+        *,
+        device: str,
+        kind: str,
+        message_id: str | None,
+        device_ts: datetime | None,
+        fields: dict[str, Any],
+    ) -> Recorded:
+        """Record what a device sent; an SOS or fall also raises its alert and asks for
+        tier-1 notifications, all in one transaction. A repeat is recorded once."""
+        info = self.device_info(device)
+        if info is None:
+            raise UnknownDevice(f"device {device!r} is not in the directory")
+        now = self.clock.now()
+        message = DeviceMessage(
+            device=device,
+            kind=kind,
+            message_id=message_id,
+            device_ts=device_ts,
+            fields=fields,
+            school=info.school,
+            staff=info.staff,
+            timestamp=now,
+        )
+        to_save: list[Aggregate] = [message]
+        alert_kind = ALERTING_DEVICE_KINDS.get(kind)
+        alert_key = ids.alert_key_for_message(message.id)
+        alert_id = ids.alert_id(alert_key) if alert_kind else None
+        if alert_kind is not None:
+            alert = Alert(
+                key=alert_key,
+                kind=alert_kind.value,
+                school=info.school,
+                device=device,
+                staff=info.staff,
+                cause={"device_message": str(message.id), "device_kind": kind},
+                timestamp=now,
+            )
+            to_save.append(alert)
+            to_save.extend(self._first_notifications(alert, info))
+        try:
+            self.save(*to_save)
+        except IntegrityError:
+            if message_id is not None and self.exists(message.id):
+                return Recorded(message.id, duplicate=True, alert_id=alert_id, device=info)
+            raise
+        return Recorded(message.id, duplicate=False, alert_id=alert_id, device=info)
+
+    def _first_notifications(self, alert: Alert, info: DeviceInfo) -> list[Notification]:
+        school = self._get(ids.school_id(alert.school), School, "school")
+        body = alert_message(
+            kind=alert.kind,
+            short_code=ids.short_code(alert.id),
+            school_name=school.name,
+            visitor=info.staff_name,
+            device=alert.device,
+            raised_at=alert.raised_at,
+            timezone=info.timezone,
+        )
+        return [
+            Notification(
+                alert_id=alert.id,
+                step=plan.step,
+                school=alert.school,
+                contact=plan.contact,
+                contact_name=plan.contact_name,
+                to=plan.to,
+                channel=plan.channel.value,
+                body=body,
+                reason=plan.reason,
+                timestamp=alert.raised_at,
+            )
+            for plan in first_notifications(kind=alert.kind, school=school.data, body=body)
+        ]
+
+    # -- alerts -------------------------------------------------------------
+
+    def alert(self, alert_id: UUID) -> Alert:
+        return self._get(alert_id, Alert, "alert")
+
+    def acknowledge_alert(self, alert_id: UUID, *, by: str, via: str) -> Alert:
+        result: list[Alert] = []
+
+        def attempt() -> list[Aggregate]:
+            alert = self.alert(alert_id)
+            alert.acknowledge(by=by, via=via, timestamp=self.clock.now())
+            result[:] = [alert]
+            return [alert]
+
+        self._retrying(attempt)
+        return result[0]
+
+    def resolve_alert(self, alert_id: UUID, *, outcome: Outcome, note: str, by: str) -> Alert:
+        result: list[Alert] = []
+
+        def attempt() -> list[Aggregate]:
+            alert = self.alert(alert_id)
+            alert.resolve(outcome=outcome, note=note, by=by, timestamp=self.clock.now())
+            result[:] = [alert]
+            return [alert]
+
+        self._retrying(attempt)
+        return result[0]
+
+    # -- notifications ------------------------------------------------------
+
+    def notification(self, notification_id: UUID) -> Notification:
+        return self._get(notification_id, Notification, "notification")
+
+    def record_notification_sent(self, notification_id: UUID, provider_id: str) -> None:
+        def attempt() -> list[Aggregate]:
+            notification = self.notification(notification_id)
+            now = self.clock.now()
+            notification.record_sent(provider_id=provider_id, timestamp=now)
+            alert = self.alert(notification.alert_id)
+            alert.record_notified(
+                notification_id=notification_id, contact=notification.contact, timestamp=now
+            )
+            return [notification, alert]
+
+        self._retrying(attempt)
+
+    def record_notification_failed(self, notification_id: UUID, error: str, *, final: bool) -> None:
+        """A failed try; when it is the last, a `notification_failed` alert makes it visible."""
+
+        def attempt() -> list[Aggregate]:
+            notification = self.notification(notification_id)
+            now = self.clock.now()
+            notification.record_attempt_failed(error=error, final=final, timestamp=now)
+            if not final:
+                return [notification]
+            failed = Alert(
+                key=f"notification:{notification_id}",
+                kind=AlertKind.NOTIFICATION_FAILED.value,
+                school=notification.school,
+                device=None,
+                staff=None,
+                cause={
+                    "notification": str(notification_id),
+                    "alert": str(notification.alert_id),
+                    "contact": notification.contact_name,
+                    "to": notification.to,
+                    "error": error,
+                },
+                timestamp=now,
+            )
+            return [notification, failed]
+
+        self._retrying(attempt)
+
+    # -- people and tokens --------------------------------------------------
+
+    def issue_token(self, username: str, label: str = "cli") -> str:
+        user = self._optional(ids.user_id(username), User)
+        if user is None:
+            raise NotFound(
+                f"no user {username!r}: add them under 'users:' in the directory file and import it"
+            )
+        token = secrets.new_api_token()
+        self.save(
+            ApiToken(
+                digest=secrets.token_digest(token),
+                username=username,
+                label=label,
+                timestamp=self.clock.now(),
+            )
+        )
+        return token
+
+    def principal_for_token(self, token: str) -> Principal | None:
+        grant = self._optional(ids.token_id(secrets.token_digest(token)), ApiToken)
+        if grant is None or grant.revoked:
+            return None
+        user = self._optional(ids.user_id(grant.username), User)
+        if user is None:
+            return None
+        return Principal(username=user.username, school=user.school, role=user.role)
+
+
+def _keep_or_hash(
+    clear: str | None,
+    previous_hash: str | None,
+    hasher: Callable[[str], str],
+    normalise: Callable[[str], str] = lambda s: s,
+) -> str | None:
+    """Keep the stored hash when the clear value still matches it, so re-imports record nothing."""
+    if not clear:
+        return None
+    if previous_hash and secrets.pbkdf2_verify(normalise(clear), previous_hash):
+        return previous_hash
+    return hasher(clear)

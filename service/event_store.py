@@ -1,0 +1,49 @@
+"""Turning LW_DATABASE_URL into the eventsourcing library's settings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from service.config import ConfigError
+
+
+def eventsourcing_env(database_url: str, cipher_key: str | None = None) -> dict[str, str]:
+    env: dict[str, str] = {}
+    if database_url.startswith("sqlite:///"):
+        path = Path(database_url.removeprefix("sqlite:///"))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        env.update(
+            PERSISTENCE_MODULE="eventsourcing.sqlite",
+            SQLITE_DBNAME=str(path),
+            SQLITE_LOCK_TIMEOUT="10",
+        )
+    elif database_url.startswith(("postgresql://", "postgres://")):
+        parts = urlsplit(database_url)
+        env.update(
+            PERSISTENCE_MODULE="eventsourcing.postgres",
+            POSTGRES_DBNAME=parts.path.lstrip("/") or "lonewatch",
+            POSTGRES_HOST=parts.hostname or "127.0.0.1",
+            POSTGRES_PORT=str(parts.port or 5432),
+            POSTGRES_USER=unquote(parts.username or "postgres"),
+            POSTGRES_PASSWORD=unquote(parts.password or ""),
+            POSTGRES_POOL_SIZE="4",
+            POSTGRES_MAX_OVERFLOW="4",
+            POSTGRES_CONNECT_TIMEOUT="5",
+        )
+    else:
+        raise ConfigError(
+            "LW_DATABASE_URL must be sqlite:///PATH or postgresql://USER:PASS@HOST:PORT/DB, "
+            f"got {database_url!r}"
+        )
+    if cipher_key:
+        env.update(CIPHER_TOPIC="eventsourcing.cipher:AESCipher", CIPHER_KEY=cipher_key)
+    return env
+
+
+def views_location(database_url: str) -> str:
+    """Views live beside the events: a sibling SQLite file, or the same PostgreSQL database."""
+    if database_url.startswith("sqlite:///"):
+        path = Path(database_url.removeprefix("sqlite:///"))
+        return f"sqlite:///{path.with_name(path.stem + '.views' + path.suffix)}"
+    return database_url

@@ -1,0 +1,81 @@
+"""The DSL's replay: the recorded events about one alert, device or person, in order,
+each with its position, recorded time, source and meaning in plain words.
+
+The index (a projection) only says *which* events belong to a subject; the events
+themselves are read from the event store, so the timeline is the record itself.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.application import Application
+
+from projections.store import ViewStore
+from projections.views import event_name
+from service.domain.alerts import Alert
+from service.domain.device_messages import DeviceMessage
+from service.domain.notifications import Notification
+
+_HIDDEN = frozenset({"originator_id", "originator_version", "originator_topic", "timestamp"})
+
+
+def _source_and_summary(event: Any) -> tuple[str, str]:
+    if isinstance(event, DeviceMessage.Received):
+        return f"device:{event.device}", f"device {event.device} sent {event.kind}"
+    if isinstance(event, Alert.Raised):
+        return "system", f"{event.kind} alert raised"
+    if isinstance(event, Alert.Notified):
+        return "notifier", f"{event.contact} was notified"
+    if isinstance(event, Alert.Acknowledged):
+        return event.by, f"acknowledged by {event.by} (via {event.via})"
+    if isinstance(event, Alert.Resolved):
+        return event.by, f"resolved by {event.by}: {event.outcome} - {event.note}"
+    if isinstance(event, Notification.Requested):
+        return (
+            f"policy:{event.step}",
+            f"{event.channel} to {event.contact_name} ({event.to}) requested: {event.reason}",
+        )
+    if isinstance(event, Notification.Sent):
+        return "notifier", f"notification accepted by provider ({event.provider_id})"
+    if isinstance(event, Notification.AttemptFailed):
+        outcome = "gave up" if event.final else "will retry"
+        return "notifier", f"notification attempt failed ({event.error}); {outcome}"
+    return "system", event_name(event)
+
+
+def _data(event: Any) -> dict[str, Any]:
+    return {k: v for k, v in vars(event).items() if k not in _HIDDEN}
+
+
+def timeline(
+    app: Application[UUID], views: ViewStore, subject: str, *, as_of: datetime | None = None
+) -> list[dict[str, Any]]:
+    entries = views.index(subject)
+    by_originator: dict[str, dict[int, int]] = defaultdict(dict)
+    for entry in entries:
+        by_originator[entry.originator_id][entry.originator_version] = entry.position
+    rows: list[dict[str, Any]] = []
+    for originator_id, versions in by_originator.items():
+        for event in app.events.get(UUID(originator_id), lte=max(versions)):
+            position = versions.get(event.originator_version)
+            if position is None or (as_of is not None and event.timestamp > as_of):
+                continue
+            source, summary = _source_and_summary(event)
+            rows.append(
+                {
+                    "position": position,
+                    "recorded_at": event.timestamp,
+                    "event": event_name(event),
+                    "source": source,
+                    "summary": summary,
+                    "aggregate_id": originator_id,
+                    "version": event.originator_version,
+                    "data": _data(event),
+                }
+            )
+    rows.sort(key=lambda row: row["position"])
+    return rows

@@ -1,0 +1,34 @@
+"""Worlds for tests, built in a line or two."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from projections.projector import Projector
+from projections.store import ViewStore, open_view_store
+from service.application import Lonewatch
+from service.clock import Clock, FakeClock
+from service.directory_file import load_directory
+from service.event_store import eventsourcing_env, views_location
+
+DIRECTORY = Path(__file__).parent / "fixtures" / "directory.yaml"
+
+
+class World:
+    """The application, its views and a fake clock over one database."""
+
+    def __init__(self, database_url: str, clock: Clock | None = None) -> None:
+        self.clock = clock or FakeClock()
+        self.app = Lonewatch(eventsourcing_env(database_url), self.clock)
+        self.views: ViewStore = open_view_store(views_location(database_url))
+        self.projector = Projector(self.app.recorder, self.app.mapper, self.views)
+
+    def close(self) -> None:
+        self.views.close()
+        self.app.close()
+
+
+def a_trust_with_lone_visitors(database_url: str, clock: Clock | None = None) -> World:
+    world = World(database_url, clock)
+    world.app.import_directory(load_directory(DIRECTORY))
+    return world
