@@ -399,6 +399,11 @@ class Lonewatch(Application[UUID]):
         )
         return token
 
+    def set_password(self, username: str, password_hash: str) -> None:
+        user = self._get(ids.user_id(username), User, f"user {username!r}")
+        user.set_password(password_hash=password_hash, timestamp=self.clock.now())
+        self.save(user)
+
     def principal_for_token(self, token: str) -> Principal | None:
         grant = self._optional(ids.token_id(secrets.token_digest(token)), ApiToken)
         if grant is None or grant.revoked:

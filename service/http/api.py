@@ -1,0 +1,287 @@
+"""The JSON API under /api/v1 (INTERFACES.md section 4). Handlers parse, call, render."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from aiohttp import web
+from aiohttp_sse import sse_response
+
+from projections.projector import Change
+from projections.store import dumps
+from service.domain.access import Principal, can_handle_alerts, can_see_school
+from service.domain.alerts import parse_outcome
+from service.domain.errors import NotFound
+from service.http.problems import BadRequest, problem, problems_middleware
+from service.live import public_change
+from service.timeline import timeline
+from service.wiring import CONTAINER, Container
+
+PRINCIPAL: web.AppKey[Any] = web.AppKey("principal_cache", dict)
+OPEN_STATES = ("raised", "notified", "acknowledged")
+ALERT_STATES = (*OPEN_STATES, "resolved")
+TOKEN_CACHE_SECONDS = 30.0
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def json_response(data: Any, status: int = 200) -> web.Response:
+    return web.Response(text=dumps(data), status=status, content_type="application/json")
+
+
+def container(request: web.Request) -> Container:
+    return request.app[CONTAINER]
+
+
+def principal(request: web.Request) -> Principal:
+    found: Principal = request["principal"]
+    return found
+
+
+@web.middleware
+async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    if not request.path.startswith("/api/") or request.path == "/api/v1/health":
+        return await handler(request)
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return _unauthorised("send 'Authorization: Bearer <token>'; create one with "
+                             "'lonewatch token create --user USER'")
+    cache: dict[str, tuple[float, Principal | None]] = request.app[PRINCIPAL]
+    hit = cache.get(token)
+    if hit is None or hit[0] < time.monotonic():
+        found = await asyncio.to_thread(container(request).app.principal_for_token, token.strip())
+        hit = (time.monotonic() + TOKEN_CACHE_SECONDS, found)
+        cache[token] = hit
+    if hit[1] is None:
+        return _unauthorised("the bearer token is not valid or was revoked")
+    request["principal"] = hit[1]
+    return await handler(request)
+
+
+def _unauthorised(detail: str) -> web.Response:
+    response = problem(401, "Unauthorised", detail)
+    response.headers["WWW-Authenticate"] = 'Bearer realm="lonewatch"'
+    return response
+
+
+def _uuid(value: str, what: str) -> UUID:
+    try:
+        return UUID(value)
+    except ValueError:
+        raise BadRequest(f"{what} must be a UUID like 3f9a2c1e-..., got {value!r}") from None
+
+
+def _schools_for(request: web.Request) -> list[str] | None:
+    """None means every school (an admin); otherwise the caller's own school."""
+    who = principal(request)
+    wanted = request.query.get("school")
+    if wanted is not None and not can_see_school(who, wanted):
+        raise NotFound(f"school {wanted!r} not found")
+    if wanted is not None:
+        return [wanted]
+    return None if can_see_school(who, "*") else [who.school or ""]
+
+
+def _sort_key(alert: dict[str, Any]) -> tuple[bool, bool, str]:
+    """Open alerts first, red before amber, oldest first: what needs a person most."""
+    return (alert["state"] == "resolved", alert["severity"] != "red", alert["raised_at"])
+
+
+def _visible_alert(request: web.Request, doc: dict[str, Any] | None) -> dict[str, Any]:
+    if doc is None or not can_see_school(principal(request), doc["school"]):
+        raise NotFound("alert not found")
+    return doc
+
+
+async def list_alerts(request: web.Request) -> web.Response:
+    state = request.query.get("state")
+    if state is None:
+        states: list[str] | None = None
+    elif state == "open":
+        states = list(OPEN_STATES)
+    elif state in ALERT_STATES:
+        states = [state]
+    else:
+        raise BadRequest(f"state must be open or one of {', '.join(ALERT_STATES)}, got {state!r}")
+    views = container(request).views
+    docs = await asyncio.to_thread(
+        views.list, "alert", schools=_schools_for(request), states=states
+    )
+    return json_response({"alerts": sorted(docs, key=_sort_key)})
+
+
+async def get_alert(request: web.Request) -> web.Response:
+    alert_id = _uuid(request.match_info["id"], "alert id")
+    doc = await asyncio.to_thread(container(request).views.get, "alert", str(alert_id))
+    return json_response(_visible_alert(request, doc))
+
+
+async def _alert_command(request: web.Request, command: Callable[[UUID, Principal], Any]) -> web.Response:
+    who = principal(request)
+    if not can_handle_alerts(who):
+        return problem(403, "Forbidden", f"a {who.role.value} cannot take or resolve alerts")
+    alert_id = _uuid(request.match_info["id"], "alert id")
+    c = container(request)
+    _visible_alert(request, await asyncio.to_thread(_alert_from_store, c, alert_id))
+    await asyncio.to_thread(command, alert_id, who)
+    await asyncio.to_thread(c.projector.catch_up)
+    return json_response(await asyncio.to_thread(c.views.get, "alert", str(alert_id)))
+
+
+def _alert_from_store(c: Container, alert_id: UUID) -> dict[str, Any]:
+    """Authorisation reads the event store, not the view, so it is never behind."""
+    alert = c.app.alert(alert_id)
+    return {"school": alert.school}
+
+
+async def acknowledge_alert(request: web.Request) -> web.Response:
+    app = container(request).app
+    return await _alert_command(
+        request, lambda alert_id, who: app.acknowledge_alert(alert_id, by=who.actor, via="api")
+    )
+
+
+async def resolve_alert(request: web.Request) -> web.Response:
+    body = await _json_body(request)
+    outcome = parse_outcome(body.get("outcome"))
+    note = body.get("note")
+    if not isinstance(note, str) or not note.strip():
+        raise BadRequest("send a JSON body with 'outcome' and a 'note' saying what happened")
+    app = container(request).app
+    return await _alert_command(
+        request,
+        lambda alert_id, who: app.resolve_alert(alert_id, outcome=outcome, note=note, by=who.actor),
+    )
+
+
+async def _json_body(request: web.Request) -> dict[str, Any]:
+    try:
+        body = await request.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise BadRequest("the request body must be a JSON object") from None
+    if not isinstance(body, dict):
+        raise BadRequest("the request body must be a JSON object")
+    return body
+
+
+async def list_devices(request: web.Request) -> web.Response:
+    docs = await asyncio.to_thread(
+        container(request).views.list, "device", schools=_schools_for(request)
+    )
+    return json_response({"devices": sorted(docs, key=lambda d: d["id"])})
+
+
+async def get_device(request: web.Request) -> web.Response:
+    doc = await asyncio.to_thread(container(request).views.get, "device", request.match_info["id"])
+    if doc is None or not can_see_school(principal(request), str(doc.get("school"))):
+        raise NotFound("device not found")
+    return json_response(doc)
+
+
+async def get_timeline(request: web.Request) -> web.Response:
+    c = container(request)
+    subjects = [k for k in ("alert", "device", "staff") if k in request.query]
+    if len(subjects) != 1:
+        raise BadRequest("give exactly one of alert=ID, device=ID or staff=ID")
+    kind = subjects[0]
+    key = request.query[kind]
+    if kind == "alert":
+        key = str(_uuid(key, "alert"))
+        school = (await asyncio.to_thread(_alert_from_store, c, UUID(key)))["school"]
+    else:
+        doc = await asyncio.to_thread(c.views.get, kind, key)
+        if doc is None:
+            raise NotFound(f"{kind} not found")
+        school = str(doc.get("school"))
+    if not can_see_school(principal(request), school):
+        raise NotFound(f"{kind} not found")
+    as_of = _instant(request.query.get("as_of") or request.query.get("to"), "to")
+    rows = await asyncio.to_thread(timeline, c.app, c.views, f"{kind}:{key}", as_of=as_of)
+    since = _instant(request.query.get("from"), "from")
+    if since is not None:
+        rows = [r for r in rows if r["recorded_at"] >= since]
+    return json_response({"subject": {kind: key}, "events": rows})
+
+
+def _instant(value: str | None, name: str) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        instant = datetime.fromisoformat(value)
+    except ValueError:
+        raise BadRequest(f"{name} must be an ISO 8601 instant like 2026-11-23T14:03:00Z") from None
+    if instant.tzinfo is None:
+        raise BadRequest(f"{name} must include a time zone, e.g. ...Z or +00:00")
+    return instant
+
+
+async def stream(request: web.Request) -> web.StreamResponse:
+    """Live changes of alerts and devices the caller may see, as Server-Sent Events."""
+    c = container(request)
+    who = principal(request)
+
+    def accept(change: Change) -> bool:
+        return change.kind in {"alert", "device"} and can_see_school(
+            who, str(change.doc.get("school"))
+        )
+
+    token, queue = c.hub.subscribe(accept)
+    try:
+        async with sse_response(request) as sse:
+            sse.ping_interval = 15
+            await sse.send(json.dumps({"subscriber": token}), event="hello")
+            while sse.is_connected():
+                change = await queue.get()
+                if change is None:
+                    break
+                await sse.send(dumps(public_change(change)), event=change.kind, id=str(change.position))
+            return sse
+    finally:
+        c.hub.unsubscribe(token)
+
+
+async def health(request: web.Request) -> web.Response:
+    c = container(request)
+    checks: dict[str, Any] = {}
+    ok = True
+    try:
+        head = await asyncio.to_thread(c.projector.head)
+        position = await asyncio.to_thread(c.projector.position)
+        checks["event_store"] = {"ok": True, "head": head}
+        checks["projections"] = {"ok": c.live.last_error is None, "position": position,
+                                 "lag": head - position, "error": c.live.last_error}
+        ok = ok and c.live.last_error is None
+    except Exception as exc:
+        checks["event_store"] = {"ok": False, "error": str(exc)}
+        ok = False
+    if c.link is not None:
+        checks["broker"] = {"ok": c.link.connected, "embedded": c.settings.mqtt.embedded}
+        ok = ok and c.link.connected
+    checks["gateway"] = dict(c.gateway.stats)
+    checks["notifications"] = {"sent": c.dispatcher.sent, "failed": c.dispatcher.failed,
+                               "notifier": type(c.notifier).__name__}
+    return json_response({"status": "ok" if ok else "degraded", "checks": checks},
+                         status=200 if ok else 503)
+
+
+def add_routes(app: web.Application) -> None:
+    app[PRINCIPAL] = {}
+    app.router.add_get("/api/v1/health", health)
+    app.router.add_get("/api/v1/alerts", list_alerts)
+    app.router.add_get("/api/v1/alerts/{id}", get_alert)
+    app.router.add_post("/api/v1/alerts/{id}/acknowledge", acknowledge_alert)
+    app.router.add_post("/api/v1/alerts/{id}/resolve", resolve_alert)
+    app.router.add_get("/api/v1/devices", list_devices)
+    app.router.add_get("/api/v1/devices/{id}", get_device)
+    app.router.add_get("/api/v1/timeline", get_timeline)
+    app.router.add_get("/api/v1/stream", stream)
+
+
+MIDDLEWARES = [problems_middleware, auth_middleware]

@@ -1,0 +1,108 @@
+"""Keeping the views live: wake on every local commit, poll for other processes' commits,
+and hand each change to whoever listens (the SSE hub, the dispatcher, the MQTT fan-out)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+from typing import Any
+
+from projections.projector import Change, Projector
+from service.logs import get_logger
+
+log = get_logger(__name__)
+
+Listener = Callable[[list[Change]], None]
+
+
+class LiveViews:
+    def __init__(self, projector: Projector, *, poll_interval: float = 0.5) -> None:
+        self.projector = projector
+        self.poll_interval = poll_interval
+        self._listeners: list[Listener] = []
+        self._wake: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.last_error: str | None = None
+
+    def add_listener(self, listener: Listener) -> None:
+        self._listeners.append(listener)
+
+    def wake(self) -> None:
+        """Safe from any thread: an event was committed, catch up now rather than at the next poll."""
+        if self._loop is not None and self._wake is not None:
+            with contextlib.suppress(RuntimeError):  # loop already closed at shutdown
+                self._loop.call_soon_threadsafe(self._wake.set)
+
+    async def run(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._wake = asyncio.Event()
+        while True:
+            self._wake.clear()
+            try:
+                changes = await asyncio.to_thread(self.projector.catch_up)
+                self.last_error = None
+            except Exception as exc:  # the store may be down: report, keep following
+                self.last_error = str(exc)
+                log.exception("projection_failed")
+                changes = []
+            if changes:
+                self._publish(changes)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.poll_interval)
+
+    def _publish(self, changes: list[Change]) -> None:
+        for listener in self._listeners:
+            try:
+                listener(changes)
+            except Exception:
+                log.exception("view_listener_failed", listener=repr(listener))
+
+
+class Hub:
+    """Fan-out to live subscribers, each with its own bounded queue: a slow browser
+    is dropped (it reconnects and reloads) instead of stalling everyone else."""
+
+    def __init__(self, queue_size: int = 1000) -> None:
+        self.queue_size = queue_size
+        self._subscribers: dict[int, tuple[asyncio.Queue[Change | None], Callable[[Change], bool]]] = {}
+        self._next = 0
+        self.dropped = 0
+
+    def subscribe(self, accept: Callable[[Change], bool]) -> tuple[int, asyncio.Queue[Change | None]]:
+        self._next += 1
+        queue: asyncio.Queue[Change | None] = asyncio.Queue(self.queue_size)
+        self._subscribers[self._next] = (queue, accept)
+        return self._next, queue
+
+    def unsubscribe(self, token: int) -> None:
+        self._subscribers.pop(token, None)
+
+    def publish(self, changes: list[Change]) -> None:
+        for token, (queue, accept) in list(self._subscribers.items()):
+            for change in changes:
+                if not accept(change):
+                    continue
+                try:
+                    queue.put_nowait(change)
+                except asyncio.QueueFull:
+                    self.dropped += 1
+                    self._subscribers.pop(token, None)
+                    with contextlib.suppress(asyncio.QueueFull):
+                        queue.put_nowait(None)
+                    log.warning("stream_subscriber_dropped", subscriber=token)
+                    break
+
+    def close_all(self) -> None:
+        for queue, _ in self._subscribers.values():
+            with contextlib.suppress(asyncio.QueueFull):
+                queue.put_nowait(None)
+        self._subscribers.clear()
+
+    @property
+    def count(self) -> int:
+        return len(self._subscribers)
+
+
+def public_change(change: Change) -> dict[str, Any]:
+    return {"kind": change.kind, "event": change.event, "position": change.position, **change.doc}

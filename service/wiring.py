@@ -1,0 +1,201 @@
+"""The one place where the object graph is assembled (cosmicpython's bootstrap).
+
+`build` makes the real parts from settings; tests pass their own clock or
+notifier. `running` is the aiohttp cleanup context that starts and stops every
+background task in one place.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from device_gateway.gateway import Gateway
+from device_gateway.messages import alerts_topic, cmd_topic, device_topic_filter
+from projections.projector import Change, Projector
+from projections.store import ViewStore, dumps, open_view_store
+from service.application import Lonewatch
+from service.clock import Clock, SystemClock
+from service.config import Settings
+from service.dispatcher import Dispatcher
+from service.event_store import eventsourcing_env, views_location
+from service.live import Hub, LiveViews, public_change
+from service.logs import get_logger
+from service.notifiers.base import Notifier
+
+if TYPE_CHECKING:
+    from device_gateway.embedded_broker import EmbeddedBroker
+    from device_gateway.mqtt_link import MqttLink
+
+log = get_logger(__name__)
+
+
+@dataclass
+class Container:
+    settings: Settings
+    clock: Clock
+    app: Lonewatch
+    views: ViewStore
+    projector: Projector
+    live: LiveViews
+    hub: Hub
+    notifier: Notifier
+    dispatcher: Dispatcher
+    gateway: Gateway
+    link: MqttLink | None = None
+    broker: EmbeddedBroker | None = None
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    def close(self) -> None:
+        self.views.close()
+        self.app.close()
+
+
+CONTAINER: web.AppKey[Container] = web.AppKey("container", Container)
+
+
+def make_notifier(settings: Settings) -> Notifier:
+    twilio = settings.twilio
+    if twilio is None:
+        from service.notifiers.console_notifier import ConsoleNotifier
+
+        return ConsoleNotifier()
+    from service.notifiers.twilio_notifier import TwilioNotifier
+
+    return TwilioNotifier(
+        account_sid=twilio.account_sid,
+        auth_token=twilio.auth_token,
+        from_number=twilio.from_number,
+        api_base=twilio.api_base,
+        status_callback_url=None,
+    )
+
+
+def build(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    notifier: Notifier | None = None,
+) -> Container:
+    clock = clock or SystemClock()
+    app = Lonewatch(eventsourcing_env(settings.database_url, settings.cipher_key), clock)
+    views = open_view_store(views_location(settings.database_url))
+    projector = Projector(app.recorder, app.mapper, views)
+    live = LiveViews(projector, poll_interval=settings.poll_interval)
+    app.add_listener(live.wake)
+    notifier = notifier or make_notifier(settings)
+    return Container(
+        settings=settings,
+        clock=clock,
+        app=app,
+        views=views,
+        projector=projector,
+        live=live,
+        hub=Hub(),
+        notifier=notifier,
+        dispatcher=Dispatcher(app, views, notifier),
+        gateway=Gateway(app, prefix=settings.mqtt_topic_prefix),
+    )
+
+
+def _fan_out_to_mqtt(c: Container) -> Any:
+    """Every alert change goes to lw/v1/alerts/{school}; an acknowledgement also to the device."""
+
+    def listener(changes: list[Change]) -> None:
+        if c.link is None:
+            return
+        prefix = c.settings.mqtt_topic_prefix
+        for change in changes:
+            if change.kind != "alert":
+                continue
+            doc = change.doc
+            c.link.publish(alerts_topic(prefix, doc["school"]), dumps(public_change(change)).encode())
+            if change.event == "Alert.Acknowledged" and doc.get("device"):
+                payload = {"type": "acknowledged", "alert_id": doc["id"], "by": doc["acknowledged_by"]}
+                c.link.publish(cmd_topic(prefix, doc["device"]), json.dumps(payload).encode())
+
+    return listener
+
+
+def _directory_watch(c: Container) -> Any:
+    def listener(changes: list[Change]) -> None:
+        if any(change.kind == "directory-changed" for change in changes):
+            c.app.forget_directory_cache()
+
+    return listener
+
+
+async def _start_mqtt(c: Container) -> None:
+    from device_gateway.mqtt_link import MqttLink
+
+    endpoint = c.settings.mqtt
+    if endpoint.embedded:
+        from device_gateway.embedded_broker import EmbeddedBroker
+
+        c.broker = EmbeddedBroker(host=endpoint.host, port=endpoint.port)
+        await c.broker.start()
+        log.info("embedded_broker_started", port=endpoint.port)
+    c.link = MqttLink(
+        endpoint,
+        client_id=c.settings.mqtt_client_id,
+        subscriptions=[device_topic_filter(c.settings.mqtt_topic_prefix)],
+        on_message=c.gateway.receive_threadsafe,
+        protocol="v311" if endpoint.embedded else "v5",
+    )
+    c.gateway.bind(c.link)
+    c.tasks.append(asyncio.create_task(c.gateway.run(), name="gateway"))
+    await asyncio.sleep(0)  # let the gateway take its queue before paho can deliver
+    c.link.start()
+
+
+async def running(c: Container, *, with_mqtt: bool = True) -> AsyncIterator[None]:
+    """Start: catch the views up, resume unsent notifications, follow, then take device traffic."""
+    await asyncio.to_thread(c.projector.catch_up)
+    c.live.add_listener(c.hub.publish)
+    c.live.add_listener(c.dispatcher.on_changes)
+    c.live.add_listener(_directory_watch(c))
+    c.live.add_listener(_fan_out_to_mqtt(c))
+    c.tasks.append(asyncio.create_task(c.live.run(), name="live-views"))
+    await c.dispatcher.start()
+    if with_mqtt:
+        await _start_mqtt(c)
+    try:
+        yield
+    finally:
+        if c.link is not None:
+            await asyncio.to_thread(c.link.stop)
+        for task in c.tasks:
+            task.cancel()
+        for task in c.tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        c.tasks.clear()
+        await c.dispatcher.stop()
+        await c.notifier.aclose()
+        if c.broker is not None:
+            await c.broker.stop()
+
+
+def create_app(c: Container, *, with_mqtt: bool = True) -> web.Application:
+    from service.http.api import MIDDLEWARES, add_routes
+
+    app = web.Application(middlewares=MIDDLEWARES)
+    app[CONTAINER] = c
+
+    async def background(_: web.Application) -> AsyncIterator[None]:
+        async for _ in running(c, with_mqtt=with_mqtt):
+            yield
+
+    async def close_streams(_: web.Application) -> None:
+        c.hub.close_all()
+
+    app.cleanup_ctx.append(background)
+    app.on_shutdown.append(close_streams)
+    add_routes(app)
+    return app
