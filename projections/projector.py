@@ -52,12 +52,16 @@ class Projector:
 
     def catch_up_once(self) -> list[Change]:
         """Apply at most one batch; returns what changed (empty when up to date)."""
+        return self._apply_batch()[2]
+
+    def _apply_batch(self) -> tuple[int, int, list[Change]]:
+        """One batch: (the position it started after, the position it reached, changes)."""
         start = self.store.position(self.name)
         notifications = self.recorder.select_notifications(
             start=start, limit=self.batch_size, inclusive_of_start=False
         )
         if not notifications:
-            return []
+            return start, start, []
         pending: dict[tuple[str, str], Doc] = {}
 
         def read(kind: str, doc_id: str) -> Doc | None:
@@ -97,20 +101,62 @@ class Projector:
                     doc=doc,
                 )
             )
-        self.store.commit(
-            self.name, expected=start, position=notifications[-1].id, docs=writes, index=index
-        )
-        return changes
+        end = notifications[-1].id
+        self.store.commit(self.name, expected=start, position=end, docs=writes, index=index)
+        return start, end, changes
+
+    def changes_between(self, after: int, upto: int) -> list[Change]:
+        """The documents touched by events (after, upto], as they stand now.
+
+        For batches another process (or another caller here) applied: the live
+        feed must show them too. Each document is given once, at its last event.
+        """
+        latest: dict[tuple[str, str], Change] = {}
+        cache: dict[tuple[str, str], Doc | None] = {}
+
+        def read(kind: str, doc_id: str) -> Doc | None:
+            if (kind, doc_id) not in cache:
+                cache[(kind, doc_id)] = self.store.get(kind, doc_id)
+            return cache[(kind, doc_id)]
+
+        start = after
+        while start < upto:
+            notifications = self.recorder.select_notifications(
+                start=start, limit=self.batch_size, stop=upto, inclusive_of_start=False
+            )
+            if not notifications:
+                break
+            for notification in notifications:
+                event: Any = self.mapper.to_domain_event(notification)
+                for kind, doc_id in project(event, read).docs:
+                    current = read(kind, doc_id)
+                    if current is not None:
+                        latest.pop((kind, doc_id), None)
+                        latest[(kind, doc_id)] = Change(kind, current, event_name(event), notification.id)
+            start = notifications[-1].id
+        return list(latest.values())
 
     def catch_up(self, max_batches: int = 1_000_000) -> list[Change]:
-        """Apply everything new; a conflicting writer means someone else applied it: read on."""
+        """Apply everything new and return what this call applied."""
+        return self.catch_up_ranges(max_batches)[0]
+
+    def catch_up_ranges(
+        self, max_batches: int = 1_000_000
+    ) -> tuple[list[Change], list[tuple[int, int]]]:
+        """Apply everything new; also say which ranges (after, upto] this call applied.
+
+        A conflicting writer means someone else applied that batch: read on from
+        where it left the view.
+        """
         changes: list[Change] = []
+        ranges: list[tuple[int, int]] = []
         for _ in range(max_batches):
             try:
-                batch = self.catch_up_once()
+                start, end, batch = self._apply_batch()
             except ViewConflict:
                 continue
-            if not batch and self.store.position(self.name) >= self.head():
+            if end == start:
                 break
+            ranges.append((start, end))
             changes.extend(batch)
-        return changes
+        return changes, ranges

@@ -24,6 +24,24 @@ class LiveViews:
         self._wake: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self.last_error: str | None = None
+        self.published: int | None = None
+
+    def follow(self) -> list[Change]:
+        """Apply what is new, then return every change since the last one published here,
+        whoever applied it (an API handler's read-your-writes, a CLI replay, another server)."""
+        if self.published is None:
+            self.published = self.projector.position()
+        applied, ranges = self.projector.catch_up_ranges()
+        position = self.projector.position()
+        changes = list(applied)
+        cursor = self.published
+        for after, upto in [*sorted(ranges), (position, position)]:
+            if after > cursor:  # a gap someone else applied
+                changes.extend(self.projector.changes_between(cursor, after))
+            cursor = max(cursor, upto)
+        self.published = max(self.published, position)
+        changes.sort(key=lambda change: change.position)
+        return changes
 
     def add_listener(self, listener: Listener) -> None:
         self._listeners.append(listener)
@@ -40,7 +58,7 @@ class LiveViews:
         while True:
             self._wake.clear()
             try:
-                changes = await asyncio.to_thread(self.projector.catch_up)
+                changes = await asyncio.to_thread(self.follow)
                 self.last_error = None
             except Exception as exc:  # the store may be down: report, keep following
                 self.last_error = str(exc)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -155,7 +156,13 @@ async def _start_mqtt(c: Container) -> None:
 
 
 async def running(c: Container, *, with_mqtt: bool = True) -> AsyncIterator[None]:
-    """Start: catch the views up, resume unsent notifications, follow, then take device traffic."""
+    """Start: catch the views up, resume unsent notifications, follow, then take device traffic.
+
+    The worker threads that call the (synchronous) store are owned here: a thread
+    cannot be cancelled, so shutdown waits for them before the store is closed.
+    """
+    workers = ThreadPoolExecutor(max_workers=8, thread_name_prefix="lw-worker")
+    asyncio.get_running_loop().set_default_executor(workers)
     await asyncio.to_thread(c.projector.catch_up)
     c.live.add_listener(c.hub.publish)
     c.live.add_listener(c.dispatcher.on_changes)
@@ -180,6 +187,7 @@ async def running(c: Container, *, with_mqtt: bool = True) -> AsyncIterator[None
         await c.notifier.aclose()
         if c.broker is not None:
             await c.broker.stop()
+        workers.shutdown(wait=True, cancel_futures=True)
 
 
 def create_app(c: Container, *, with_mqtt: bool = True) -> web.Application:

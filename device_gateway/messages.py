@@ -1,0 +1,350 @@
+"""Device MQTT messages: topic and payload in, a validated reading or a rejection out.
+
+Pure translation (INTERFACES.md section 2): no I/O and no clock, so every rule
+here is testable in one line. The paho client around it only moves bytes.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Any, Final
+
+DEVICE_KINDS: tuple[str, ...] = (
+    "sos",
+    "heartbeat",
+    "checkin",
+    "message",
+    "battery",
+    "location",
+    "fall",
+)
+"""Kinds a device may publish, the last level of `lw/v1/dev/{device_id}/{kind}`."""
+
+CMD_KIND: Final = "cmd"
+"""The service's own topic level towards a device; it matches the device filter too."""
+
+MAX_PAYLOAD_BYTES: Final = 4096
+MAX_ID_CHARS: Final = 128
+MAX_TEXT_CHARS: Final = 1000
+MAX_SEQ: Final = 2**63 - 1
+
+# A cheap fob sends nothing but the topic for these (INTERFACES.md section 2).
+EMPTY_PAYLOAD_KINDS: Final = frozenset({"sos", "heartbeat", "checkin", "fall"})
+_EMPTY_OK_IN_ORDER: Final = tuple(k for k in DEVICE_KINDS if k in EMPTY_PAYLOAD_KINDS)
+# What the empty-payload rejection tells a device maker to send instead.
+_KIND_NEEDS: Final = {
+    "message": '"text"',
+    "battery": '"battery"',
+    "location": '"lat" and "lon"',
+}
+
+_DEVICE_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_TOPIC_SHAPE = "lw/v1/dev/{device_id}/{kind}"
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_BOM = "\ufeff"
+
+
+@dataclass(frozen=True)
+class DeviceReading:
+    """One accepted device message; every payload field is optional (None when absent)."""
+
+    device_id: str
+    kind: str
+    msg_id: str | None
+    device_ts: datetime | None
+    lat: float | None
+    lon: float | None
+    acc: float | None
+    battery: int | None
+    text: str | None
+    seq: int | None
+
+
+class RejectReason(StrEnum):
+    bad_topic = "bad_topic"
+    unknown_kind = "unknown_kind"
+    oversize = "oversize"
+    bad_encoding = "bad_encoding"
+    bad_json = "bad_json"
+    not_an_object = "not_an_object"
+    bad_field = "bad_field"
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """Why a message was refused; `detail` tells a device maker exactly what to fix."""
+
+    reason: RejectReason
+    detail: str
+    device_id: str | None = None
+    kind: str | None = None
+
+
+class _FieldError(ValueError):
+    """A payload field failed validation; the message is the Rejection detail."""
+
+
+# -- topics -------------------------------------------------------------------
+
+
+def normalise_prefix(prefix: str) -> str:
+    """`"site"` and `"site/"` both mean the `site/` namespace; `""` means none."""
+    if prefix and not prefix.endswith("/"):
+        return prefix + "/"
+    return prefix
+
+
+def device_topic_filter(prefix: str) -> str:
+    """The one subscription that receives every device message (and our own `cmd`s)."""
+    return f"{normalise_prefix(prefix)}lw/v1/dev/+/+"
+
+
+def is_device_id(value: str) -> bool:
+    return _DEVICE_ID.fullmatch(value) is not None
+
+
+def cmd_topic(prefix: str, device_id: str) -> str:
+    """Where the service tells a device `alert_received` / `acknowledged`."""
+    if not is_device_id(device_id):
+        raise ValueError(f"device id must match [A-Za-z0-9_-]{{1,64}}, got {device_id!r}")
+    return f"{normalise_prefix(prefix)}lw/v1/dev/{device_id}/{CMD_KIND}"
+
+
+def alerts_topic(prefix: str, school_id: str) -> str:
+    """Where every change of an alert of a school is published for other systems."""
+    if not school_id or any(ch in school_id for ch in "/+#\x00"):
+        raise ValueError(f"school id must be one topic level without / + #, got {school_id!r}")
+    return f"{normalise_prefix(prefix)}lw/v1/alerts/{school_id}"
+
+
+# -- messages -----------------------------------------------------------------
+
+
+def parse_device_message(
+    topic: str, payload: bytes, *, prefix: str = ""
+) -> DeviceReading | Rejection | None:
+    """Translate one MQTT message from a device.
+
+    Returns None for the service's own `cmd` topic (the device filter matches it:
+    ignore it, do not count it as a rejection). A leading UTF-8 byte order mark is
+    tolerated, since refusing an SOS over it would help nobody.
+    """
+    prefix = normalise_prefix(prefix)
+    levels = topic[len(prefix) :].split("/") if topic.startswith(prefix) else []
+    if len(levels) != 5 or levels[:3] != ["lw", "v1", "dev"]:
+        return Rejection(
+            RejectReason.bad_topic,
+            f"topic must be '{prefix}{_TOPIC_SHAPE}', got {_show(topic)}",
+        )
+    device_id, kind = levels[3], levels[4]
+    if kind == CMD_KIND:
+        return None
+    if not is_device_id(device_id):
+        return Rejection(
+            RejectReason.bad_topic,
+            f"device id in the topic must be 1-64 of A-Z a-z 0-9 _ -, got {_show(device_id)}",
+            kind=kind,
+        )
+
+    def reject(reason: RejectReason, detail: str) -> Rejection:
+        return Rejection(reason, detail, device_id=device_id, kind=kind)
+
+    if kind not in DEVICE_KINDS:
+        return reject(
+            RejectReason.unknown_kind,
+            f"kind must be one of {', '.join(DEVICE_KINDS)}, got {_show(kind)}",
+        )
+    if len(payload) > MAX_PAYLOAD_BYTES:
+        return reject(
+            RejectReason.oversize,
+            f"payload is {len(payload)} bytes; the limit is {MAX_PAYLOAD_BYTES} bytes (4 KiB)",
+        )
+    try:
+        text = payload.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return reject(
+            RejectReason.bad_encoding,
+            f"payload must be UTF-8: {exc.reason} at byte {exc.start}",
+        )
+    text = text.removeprefix(_BOM)
+    if not text.strip(" \t\r\n"):
+        if kind in EMPTY_PAYLOAD_KINDS:
+            return _reading(device_id, kind, {})
+        return reject(
+            RejectReason.bad_json,
+            f"an empty payload is only valid for {', '.join(_EMPTY_OK_IN_ORDER)}; "
+            f"a '{kind}' message needs a JSON object with {_KIND_NEEDS[kind]}",
+        )
+    try:
+        data = json.loads(text, parse_constant=_refuse_constant)
+    except (ValueError, RecursionError) as exc:
+        # JSONDecodeError is a ValueError; so are NaN/Infinity and over-long integers.
+        # RecursionError: deeply nested arrays fit easily in 4 KiB.
+        return reject(RejectReason.bad_json, f"payload is not valid JSON: {_json_error(exc)}")
+    if not isinstance(data, dict):
+        return reject(
+            RejectReason.not_an_object,
+            f"payload must be a JSON object {{...}}, got {_json_type(data)}",
+        )
+    try:
+        return _reading(device_id, kind, data)
+    except _FieldError as exc:
+        return reject(RejectReason.bad_field, str(exc))
+
+
+def _reading(device_id: str, kind: str, data: dict[str, Any]) -> DeviceReading:
+    """Check every known field (unknown ones are ignored) and report all faults at once."""
+    values: dict[str, Any] = {}
+    faults: list[str] = []
+    for name, check in _FIELDS.items():
+        value = data.get(name)
+        if value is None:
+            values[name] = None
+            continue
+        try:
+            values[name] = check(name, value)
+        except _FieldError as exc:
+            faults.append(str(exc))
+    if faults:
+        raise _FieldError("; ".join(faults))
+    return DeviceReading(
+        device_id=device_id,
+        kind=kind,
+        msg_id=values["id"],
+        device_ts=values["ts"],
+        lat=values["lat"],
+        lon=values["lon"],
+        acc=values["acc"],
+        battery=values["battery"],
+        text=values["text"],
+        seq=values["seq"],
+    )
+
+
+# -- fields -------------------------------------------------------------------
+
+
+def _msg_id(name: str, value: object) -> str:
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str) or not 1 <= len(value) <= MAX_ID_CHARS:
+        raise _FieldError(
+            f"field '{name}' must be a string of 1-{MAX_ID_CHARS} characters or an integer, "
+            f"got {_show(value)}"
+        )
+    return value
+
+
+def _timestamp(name: str, value: object) -> datetime:
+    expected = (
+        f"field '{name}' must be an ISO 8601 string with a timezone "
+        "(e.g. '2025-03-01T09:30:00Z') or epoch milliseconds as an integer"
+    )
+    if isinstance(value, int) and not isinstance(value, bool):
+        try:
+            return _EPOCH + timedelta(milliseconds=value)
+        except OverflowError:
+            raise _FieldError(f"{expected}; {value} is out of range") from None
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value)
+            if parsed.tzinfo is None:
+                # The contract asks for a timezone; a device that omits it means UTC.
+                return parsed.replace(tzinfo=UTC)
+            return parsed.astimezone(UTC)
+        except (ValueError, OverflowError):
+            raise _FieldError(f"{expected}, got {_show(value)}") from None
+    raise _FieldError(f"{expected}, got {_show(value)}")
+
+
+def _number(low: float, high: float) -> Callable[[str, object], float]:
+    span = f"at least {low:g}" if high == math.inf else f"{low:g} to {high:g}"
+
+    def check(name: str, value: object) -> float:
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not math.isfinite(value)
+            or not low <= value <= high
+        ):
+            raise _FieldError(f"field '{name}' must be a number {span}, got {_show(value)}")
+        return float(value)
+
+    return check
+
+
+def _integer(low: int, high: int, span: str) -> Callable[[str, object], int]:
+    def check(name: str, value: object) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise _FieldError(f"field '{name}' must be an integer {span}, got {_show(value)}")
+        return value
+
+    return check
+
+
+def _text(name: str, value: object) -> str:
+    if not isinstance(value, str) or len(value) > MAX_TEXT_CHARS:
+        raise _FieldError(
+            f"field '{name}' must be a string of at most {MAX_TEXT_CHARS} characters, "
+            f"got {_show(value)}"
+        )
+    return value
+
+
+_FIELDS: Final[dict[str, Callable[[str, object], object]]] = {
+    "id": _msg_id,
+    "ts": _timestamp,
+    "lat": _number(-90.0, 90.0),
+    "lon": _number(-180.0, 180.0),
+    "acc": _number(0.0, math.inf),
+    "battery": _integer(0, 100, "0-100"),
+    "text": _text,
+    "seq": _integer(0, MAX_SEQ, "from 0 to 2^63-1"),
+}
+
+
+# -- wording --------------------------------------------------------------------
+
+
+def _refuse_constant(name: str) -> float:
+    raise ValueError(f"{name} is not a JSON number; send a finite number or omit the field")
+
+
+def _json_error(exc: BaseException) -> str:
+    if isinstance(exc, RecursionError):
+        return "nested too deeply"
+    if isinstance(exc, json.JSONDecodeError):
+        return f"{exc.msg} at line {exc.lineno} column {exc.colno}"
+    return str(exc)
+
+
+def _json_type(value: object) -> str:
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    return "null"
+
+
+def _show(value: object, limit: int = 60) -> str:
+    """A value as a device maker wrote it: strings quoted, other values as JSON."""
+    if isinstance(value, str):
+        shown = repr(value)
+    else:
+        try:
+            shown = json.dumps(value, ensure_ascii=False)
+        except (TypeError, ValueError):
+            shown = repr(value)
+        if isinstance(value, bool):
+            shown += " (a boolean)"
+    return shown if len(shown) <= limit else shown[: limit - 3] + "..."

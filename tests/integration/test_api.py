@@ -1,0 +1,145 @@
+"""The JSON API and its live stream, on both stores, through a real HTTP client."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+
+from service.config import Settings
+from service.wiring import Container, create_app
+from tests.harness import eventually, service_in_process
+
+
+@pytest.fixture
+async def api(database_url: str, aiohttp_client: Any) -> AsyncIterator[tuple[TestClient[Any, Any], Container]]:
+    async with service_in_process(Settings(database_url=database_url), with_mqtt=False) as container:
+        # create_app's own cleanup context would start a second set of tasks: use routes only.
+        app = create_app(container, with_mqtt=False)
+        app.cleanup_ctx.clear()
+        yield await aiohttp_client(app), container
+
+
+def bearer(container: Container, user: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {container.app.issue_token(user)}"}
+
+
+async def an_sos(container: Container, message_id: str = "m1") -> str:
+    recorded = await asyncio.to_thread(
+        container.app.record_device_message,
+        device="sos-0001", kind="sos", message_id=message_id, device_ts=None, fields={},
+    )
+    await asyncio.to_thread(container.projector.catch_up)
+    return str(recorded.alert_id)
+
+
+async def test_requests_without_a_valid_token_get_401(api: Any) -> None:
+    client, container = api
+    for headers in ({}, {"Authorization": "Bearer nope"}, {"Authorization": "Basic eDp5"}):
+        response = await client.get("/api/v1/alerts", headers=headers)
+        assert response.status == 401
+        assert response.content_type == "application/problem+json"
+        assert "token" in (await response.json())["detail"]
+    assert (await client.get("/api/v1/health")).status == 200
+
+
+async def test_the_feed_lists_open_alerts_of_the_callers_school_only(api: Any) -> None:
+    client, container = api
+    alert_id = await an_sos(container)
+    mine = await (await client.get("/api/v1/alerts?state=open", headers=bearer(container, "reception1"))).json()
+    assert [a["id"] for a in mine["alerts"]] == [alert_id]
+    other = bearer(container, "kreception")
+    theirs = await (await client.get("/api/v1/alerts", headers=other)).json()
+    assert theirs["alerts"] == []
+    assert (await client.get(f"/api/v1/alerts/{alert_id}", headers=other)).status == 404
+    assert (await client.post(f"/api/v1/alerts/{alert_id}/acknowledge", headers=other)).status == 404
+
+
+async def test_acknowledge_then_resolve_with_outcome_and_note(api: Any) -> None:
+    client, container = api
+    alert_id = await an_sos(container)
+    headers = bearer(container, "reception1")
+    taken = await client.post(f"/api/v1/alerts/{alert_id}/acknowledge", headers=headers)
+    assert taken.status == 200
+    assert (await taken.json())["acknowledged_by"] == "operator:reception1"
+    again = await client.post(f"/api/v1/alerts/{alert_id}/acknowledge", headers=headers)
+    assert again.status == 409 and "already acknowledged by operator:reception1" in (await again.json())["detail"]
+    no_note = await client.post(f"/api/v1/alerts/{alert_id}/resolve", headers=headers, json={"outcome": "safe"})
+    assert no_note.status == 400
+    bad_outcome = await client.post(f"/api/v1/alerts/{alert_id}/resolve", headers=headers,
+                                    json={"outcome": "fine", "note": "x"})
+    assert bad_outcome.status == 422 and "false_alarm" in (await bad_outcome.json())["detail"]
+    done = await client.post(f"/api/v1/alerts/{alert_id}/resolve", headers=headers,
+                             json={"outcome": "false_alarm", "note": "pressed in a bag"})
+    assert done.status == 200
+    body = await done.json()
+    assert (body["state"], body["outcome"], body["note"]) == ("resolved", "false_alarm", "pressed in a bag")
+
+
+async def test_staff_cannot_take_alerts(api: Any) -> None:
+    client, container = api
+    alert_id = await an_sos(container)
+    response = await client.post(f"/api/v1/alerts/{alert_id}/acknowledge", headers=bearer(container, "teacher1"))
+    assert response.status == 403
+
+
+async def test_bad_ids_and_queries_get_4xx_not_500(api: Any) -> None:
+    client, container = api
+    headers = bearer(container, "reception1")
+    assert (await client.get("/api/v1/alerts/not-a-uuid", headers=headers)).status == 400
+    assert (await client.get("/api/v1/alerts?state=sleeping", headers=headers)).status == 400
+    assert (await client.get("/api/v1/timeline", headers=headers)).status == 400
+    assert (await client.get("/api/v1/timeline?alert=x&device=y", headers=headers)).status == 400
+    response = await client.post(f"/api/v1/alerts/{await an_sos(container)}/resolve", headers=headers, data=b"{")
+    assert response.status == 400
+
+
+async def test_the_timeline_shows_the_recorded_events_in_order(api: Any) -> None:
+    client, container = api
+    alert_id = await an_sos(container)
+    headers = bearer(container, "dsl1")
+    await client.post(f"/api/v1/alerts/{alert_id}/resolve", headers=headers,
+                      json={"outcome": "safe", "note": "called back, all fine"})
+    body = await (await client.get(f"/api/v1/timeline?alert={alert_id}", headers=headers)).json()
+    events = [e["event"] for e in body["events"]]
+    assert events[:2] == ["DeviceMessage.Received", "Alert.Raised"]
+    assert events.count("Notification.Requested") == 2
+    # Notifications may still be going out while the DSL resolves: order, not adjacency.
+    assert events.index("Alert.Raised") < events.index("Alert.Acknowledged") < events.index("Alert.Resolved")
+    positions = [e["position"] for e in body["events"]]
+    assert positions == sorted(positions)
+    assert body["events"][events.index("Alert.Resolved")]["source"] == "dsl:dsl1"
+
+
+async def test_the_stream_delivers_a_new_alert_live(api: Any) -> None:
+    client, container = api
+    headers = bearer(container, "reception1")
+    response = await client.get("/api/v1/stream", headers=headers)
+    assert response.status == 200 and response.content_type == "text/event-stream"
+    received: list[tuple[str, dict[str, Any]]] = []
+
+    async def read() -> None:
+        event = None
+        async for raw in response.content:
+            line = raw.decode().rstrip("\n")
+            if line.startswith("event:"):
+                event = line.split(":", 1)[1].strip()
+            elif line.startswith("data:") and event:
+                received.append((event, json.loads(line.split(":", 1)[1])))
+
+    reader = asyncio.create_task(read())
+    await eventually(lambda: any(e == "hello" for e, _ in received), what="stream hello")
+    # an_sos applies the views itself, as an API handler does: the live views must
+    # still publish what someone else applied.
+    alert_id = await an_sos(container, "live-1")
+    found = await eventually(
+        lambda: [d for e, d in received if e == "alert" and d["id"] == alert_id],
+        what="the alert on the stream",
+    )
+    assert found[0]["kind"] == "sos"
+    reader.cancel()
+    response.close()

@@ -1,0 +1,68 @@
+"""Reading the directory file: problems are reported with their place and a fix."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import yaml
+
+from service.directory_file import DirectoryError, load_directory, parse_directory, parse_duration
+from tests.worlds import DIRECTORY
+
+
+def base() -> dict[str, Any]:
+    data: dict[str, Any] = yaml.safe_load(DIRECTORY.read_text())
+    return data
+
+
+def test_the_example_file_reads_with_policy_in_seconds() -> None:
+    directory = load_directory(DIRECTORY)
+    lancaster = directory.schools[0]
+    assert lancaster.policy["sos"]["ack_within"] == 60
+    assert lancaster.policy["overdue"]["grace"] == 600
+    assert lancaster.policy["overdue"]["steps"][1] == {"after": 600, "do": "reception_calls_home"}
+    assert lancaster.policy["heartbeat"] == {"expect_every": 60, "offline_after": 180}
+    assert directory.devices[0].school == "lancaster"  # from its staff member
+
+
+@pytest.mark.parametrize(("text", "seconds"), [("90s", 90), ("10m", 600), ("1h", 3600), ("1h30m", 5400), (45, 45)])
+def test_durations(text: object, seconds: int) -> None:
+    assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["10 minutes", "", "m", "-5s", True])
+def test_bad_durations_are_refused(text: object) -> None:
+    with pytest.raises(ValueError, match="duration"):
+        parse_duration(text)
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (lambda d: d["schools"][0].update(timezone="Mars/Olympus"), "schools[0].timezone"),
+        (lambda d: d["schools"][0]["contacts"][0].update(phone="01702 000010"), "schools[0].contacts[0].phone"),
+        (lambda d: d["schools"][0]["policy"]["sos"].update(ack_within="soon"), "schools[0].policy.sos.ack_within"),
+        (lambda d: d["schools"][0]["policy"]["sos"].update(tiers=[["janitor"]]), "schools[0].policy.sos.tiers"),
+        (lambda d: d["staff"][0].update(school="nowhere"), "staff[0].school"),
+        (lambda d: d["devices"][0].update(staff="nobody"), "devices[0].staff"),
+        (lambda d: d["users"][0].update(role="superuser"), "users[0].role"),
+        (lambda d: d["devices"].append(dict(d["devices"][0])), "devices: ids used more than once"),
+        (lambda d: d["devices"][0].update(id="bad id!"), "devices[0].id"),
+    ],
+)
+def test_each_problem_names_its_place(change: Any, expected: str) -> None:
+    data = base()
+    change(data)
+    with pytest.raises(DirectoryError) as caught:
+        parse_directory(data)
+    assert expected in str(caught.value)
+
+
+def test_all_problems_are_reported_at_once() -> None:
+    data = base()
+    data["staff"][0]["school"] = "nowhere"
+    data["users"][0]["role"] = "superuser"
+    with pytest.raises(DirectoryError) as caught:
+        parse_directory(data)
+    assert "staff[0].school" in str(caught.value) and "users[0].role" in str(caught.value)
