@@ -124,10 +124,16 @@ class Gateway:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
 
-    def _refuse(self, message: InboundMessage, device: str | None, reason: str, detail: str) -> None:
+    def _refuse(
+        self, message: InboundMessage, device: str | None, reason: str, detail: str
+    ) -> None:
         self.stats[f"rejected:{reason}"] += 1
         log.warning(
-            "device_message_rejected", reason=reason, detail=detail, device=device, topic=message.topic
+            "device_message_rejected",
+            reason=reason,
+            detail=detail,
+            device=device,
+            topic=message.topic,
         )
         self._ack(message)
 

@@ -85,7 +85,9 @@ class Projector:
                 touched[key] = None
                 changes.append(Change(key[0], doc, name, notification.id))
             index.extend(
-                IndexEntry(subject, notification.id, str(event.originator_id), event.originator_version)
+                IndexEntry(
+                    subject, notification.id, str(event.originator_id), event.originator_version
+                )
                 for subject in effects.subjects
             )
         writes = []
@@ -96,8 +98,12 @@ class Projector:
                 DocWrite(
                     kind=kind,
                     id=doc_id,
-                    school=str(doc.get(school_field)) if school_field and doc.get(school_field) else None,
-                    state=str(doc.get(state_field)) if state_field and doc.get(state_field) else None,
+                    school=str(doc.get(school_field))
+                    if school_field and doc.get(school_field)
+                    else None,
+                    state=str(doc.get(state_field))
+                    if state_field and doc.get(state_field)
+                    else None,
                     doc=doc,
                 )
             )
@@ -132,7 +138,9 @@ class Projector:
                     current = read(kind, doc_id)
                     if current is not None:
                         latest.pop((kind, doc_id), None)
-                        latest[(kind, doc_id)] = Change(kind, current, event_name(event), notification.id)
+                        latest[(kind, doc_id)] = Change(
+                            kind, current, event_name(event), notification.id
+                        )
             start = notifications[-1].id
         return list(latest.values())
 

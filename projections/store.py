@@ -92,7 +92,7 @@ class ViewStore:
         return text if self.placeholder == "?" else text.replace("?", self.placeholder)
 
     @contextmanager
-    def _transaction(self) -> Iterator[Cursor]:
+    def _transaction(self) -> Iterator[Any]:
         raise NotImplementedError
         yield  # pragma: no cover
 
@@ -120,7 +120,7 @@ class ViewStore:
             row = cur.fetchone()
         return json.loads(row[0]) if row else None
 
-    def list(
+    def find(
         self,
         kind: str,
         *,
@@ -214,7 +214,7 @@ class SQLiteViewStore(ViewStore):
         self._create()
 
     @contextmanager
-    def _transaction(self) -> Iterator[Cursor]:
+    def _transaction(self) -> Iterator[Any]:
         with self._lock:
             cur = self._conn.cursor()
             cur.execute("BEGIN IMMEDIATE")
@@ -239,7 +239,7 @@ class PostgresViewStore(ViewStore):
         self._create()
 
     @contextmanager
-    def _transaction(self) -> Iterator[Cursor]:
+    def _transaction(self) -> Iterator[Any]:
         with self._pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
             yield cur
 

@@ -11,10 +11,6 @@ from uuid import UUID
 from eventsourcing.domain import DomainEventProtocol
 
 from service.domain import ids
-from service.domain.alerts import Alert
-from service.domain.device_messages import DeviceMessage
-from service.domain.directory import Device, DirectoryEntry, School, Staff
-from service.domain.notifications import Notification
 
 Doc = dict[str, Any]
 Reader = Callable[[str, str], Doc | None]
@@ -35,12 +31,8 @@ def event_name(event: object) -> str:
 
 
 def project(event: DomainEventProtocol[UUID], read: Reader) -> Effects:
-    handler = _HANDLERS.get(type(event))
-    if handler is None:
-        for cls, candidate in _HANDLERS.items():
-            if isinstance(event, cls):
-                handler = candidate
-                break
+    """Dispatch on the event's stable name (`Alert.Raised`): it is what the store records."""
+    handler = _HANDLERS.get(event_name(event))
     effects = Effects()
     if handler is not None:
         handler(event, read, effects)
@@ -49,18 +41,18 @@ def project(event: DomainEventProtocol[UUID], read: Reader) -> Effects:
 
 # -- directory -----------------------------------------------------------------
 
-_ENTRY_KINDS: dict[type[DirectoryEntry], str] = {
-    School: "school",
-    Staff: "staff",
-    Device: "device",
+_ENTRY_KINDS: dict[str, str] = {
+    "School.Registered": "school",
+    "Staff.Registered": "staff",
+    "Device.Registered": "device",
 }
 _PRIVATE = frozenset({"safe_word_hash", "secret_hash"})
 
 
 def _directory(event: Any, read: Reader, fx: Effects) -> None:
     entry_id = str(event.originator_id)
-    if isinstance(event, DirectoryEntry.Registered):
-        kind = next(k for cls, k in _ENTRY_KINDS.items() if isinstance(event, cls.Registered))
+    kind = _ENTRY_KINDS.get(event_name(event), "")
+    if kind:
         key = event.key
         fx.docs[("entry", entry_id)] = {"kind": kind, "key": key}
     else:
@@ -115,9 +107,10 @@ def _device_message(event: Any, read: Reader, fx: Effects) -> None:
 
 
 def _alert(event: Any, read: Reader, fx: Effects) -> None:
+    name = event_name(event)
     alert_id = str(event.originator_id)
     at = event.timestamp.isoformat()
-    if isinstance(event, Alert.Raised):
+    if name == "Alert.Raised":
         school = read("school", event.school) or {}
         staff = read("staff", event.staff) if event.staff else None
         device = read("device", event.device) if event.device else None
@@ -151,13 +144,13 @@ def _alert(event: Any, read: Reader, fx: Effects) -> None:
         if existing is None:
             return
         doc = dict(existing)
-        if isinstance(event, Alert.Notified):
+        if name == "Alert.Notified":
             if doc["state"] == "raised":
                 doc["state"] = "notified"
-        elif isinstance(event, Alert.Acknowledged):
+        elif name == "Alert.Acknowledged":
             doc.update(state="acknowledged", acknowledged_by=event.by, acknowledged_at=at)
             doc["acknowledged_via"] = event.via
-        elif isinstance(event, Alert.Resolved):
+        elif name == "Alert.Resolved":
             doc.update(
                 state="resolved",
                 outcome=event.outcome,
@@ -180,9 +173,10 @@ def _severity(kind: str) -> str:
 
 
 def _notification(event: Any, read: Reader, fx: Effects) -> None:
+    name = event_name(event)
     notification_id = str(event.originator_id)
     at = event.timestamp.isoformat()
-    if isinstance(event, Notification.Requested):
+    if name == "Notification.Requested":
         doc: Doc = {
             "id": notification_id,
             "alert_id": str(event.alert_id),
@@ -206,9 +200,9 @@ def _notification(event: Any, read: Reader, fx: Effects) -> None:
             return
         doc = dict(existing)
         doc["attempts"] = int(doc.get("attempts", 0)) + 1
-        if isinstance(event, Notification.Sent):
+        if name == "Notification.Sent":
             doc.update(state="sent", provider_id=event.provider_id, sent_at=at)
-        elif isinstance(event, Notification.AttemptFailed):
+        elif name == "Notification.AttemptFailed":
             doc["error"] = event.error
             if event.final:
                 doc.update(state="failed", failed_at=at)
@@ -229,17 +223,19 @@ def _notification(event: Any, read: Reader, fx: Effects) -> None:
     fx.subjects.append(f"alert:{doc['alert_id']}")
 
 
-_HANDLERS: dict[type, Callable[[Any, Reader, Effects], None]] = {
-    DirectoryEntry.Registered: _directory,
-    DirectoryEntry.Updated: _directory,
-    DeviceMessage.Received: _device_message,
-    Alert.Raised: _alert,
-    Alert.Notified: _alert,
-    Alert.Acknowledged: _alert,
-    Alert.Resolved: _alert,
-    Notification.Requested: _notification,
-    Notification.Sent: _notification,
-    Notification.AttemptFailed: _notification,
+_HANDLERS: dict[str, Callable[[Any, Reader, Effects], None]] = {
+    "School.Registered": _directory,
+    "Staff.Registered": _directory,
+    "Device.Registered": _directory,
+    "DirectoryEntry.Updated": _directory,
+    "DeviceMessage.Received": _device_message,
+    "Alert.Raised": _alert,
+    "Alert.Notified": _alert,
+    "Alert.Acknowledged": _alert,
+    "Alert.Resolved": _alert,
+    "Notification.Requested": _notification,
+    "Notification.Sent": _notification,
+    "Notification.AttemptFailed": _notification,
 }
 
 # Documents of these kinds are stored with their school and state columns for filtering.

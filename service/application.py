@@ -26,8 +26,8 @@ from service.domain.device_messages import DeviceMessage
 from service.domain.directory import (
     ApiToken,
     Device,
-    DirectoryEntry,
     Directory,
+    DirectoryEntry,
     School,
     Staff,
     User,
@@ -97,7 +97,7 @@ class Lonewatch(Application[UUID]):
 
     def _get(self, aggregate_id: UUID, cls: type[A], what: str) -> A:
         try:
-            aggregate = self.repository.get(aggregate_id)
+            aggregate: Aggregate = self.repository.get(aggregate_id)
         except AggregateNotFoundError:
             raise NotFound(f"{what} not found") from None
         if not isinstance(aggregate, cls):
@@ -130,7 +130,7 @@ class Lonewatch(Application[UUID]):
             nonlocal created, updated, unchanged
             aggregate_id = cls.create_id(key)  # type: ignore[attr-defined]
             try:
-                existing = self.repository.get(aggregate_id)
+                existing: DirectoryEntry = self.repository.get(aggregate_id)
             except AggregateNotFoundError:
                 pending.append(cls(key=key, data=data, timestamp=now))
                 created += 1

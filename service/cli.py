@@ -69,7 +69,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    args.directory = args.directory or Path(__file__).resolve().parent.parent / "deploy" / "demo-directory.yaml"
+    args.directory = (
+        args.directory or Path(__file__).resolve().parent.parent / "deploy" / "demo-directory.yaml"
+    )
     print(f"Lonewatch demo: console and API at http://{_settings(args).http_addr}/api/v1/health")
     return cmd_serve(args)
 
@@ -82,8 +84,10 @@ def cmd_directory_import(args: argparse.Namespace) -> int:
         report = container.app.import_directory(directory)
     finally:
         container.close()
-    print(f"imported {args.file}: {report.created} created, {report.updated} updated, "
-          f"{report.unchanged} unchanged")
+    print(
+        f"imported {args.file}: {report.created} created, {report.updated} updated, "
+        f"{report.unchanged} unchanged"
+    )
     return 0
 
 

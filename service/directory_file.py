@@ -83,7 +83,9 @@ class _Reader:
     def phone(self, data: dict[str, Any], key: str, where: str, *, required: bool) -> str | None:
         value = self.text(data, key, where, required=required)
         if value and not _PHONE.match(value):
-            self.fail(f"{where}.{key}", f"{value!r} must be an international number like +447700900001")
+            self.fail(
+                f"{where}.{key}", f"{value!r} must be an international number like +447700900001"
+            )
         return value or None
 
     def items(self, data: dict[str, Any], key: str, where: str) -> list[dict[str, Any]]:
@@ -266,9 +268,7 @@ def parse_directory(data: object) -> Directory:
         if dupes:
             reader.fail(label, f"ids used more than once: {', '.join(dupes)}")
     if reader.problems:
-        raise DirectoryError(
-            "the directory file has problems:\n  " + "\n  ".join(reader.problems)
-        )
+        raise DirectoryError("the directory file has problems:\n  " + "\n  ".join(reader.problems))
     return Directory(
         organisation=str(data.get("organisation") or ""),
         schools=tuple(schools),

@@ -48,7 +48,7 @@ class Dispatcher:
 
     async def start(self) -> None:
         """Send whatever was requested and not finished before the last stop."""
-        pending = await asyncio.to_thread(self.views.list, "notification", states=["requested"])
+        pending = await asyncio.to_thread(self.views.find, "notification", states=["requested"])
         if pending:
             log.info("notifications_resumed", count=len(pending))
         for doc in pending:
@@ -62,7 +62,9 @@ class Dispatcher:
     def _submit(self, doc: dict[str, Any]) -> None:
         if doc["id"] in self._inflight or doc.get("channel") != "sms":
             return
-        task = asyncio.get_running_loop().create_task(self._deliver(doc), name=f"notify-{doc['id']}")
+        task = asyncio.get_running_loop().create_task(
+            self._deliver(doc), name=f"notify-{doc['id']}"
+        )
         self._inflight[doc["id"]] = task
         task.add_done_callback(lambda _: self._inflight.pop(doc["id"], None))
 
@@ -95,7 +97,9 @@ class Dispatcher:
                 continue
             await self._record(self.app.record_notification_sent, notification_id, provider_id)
             self.sent += 1
-            log.info("notification_sent", notification=doc["id"], alert=doc["alert_id"], to=doc["to"])
+            log.info(
+                "notification_sent", notification=doc["id"], alert=doc["alert_id"], to=doc["to"]
+            )
             return
 
     async def _record(self, command: Any, *args: Any, **kwargs: Any) -> None:

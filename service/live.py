@@ -83,11 +83,15 @@ class Hub:
 
     def __init__(self, queue_size: int = 1000) -> None:
         self.queue_size = queue_size
-        self._subscribers: dict[int, tuple[asyncio.Queue[Change | None], Callable[[Change], bool]]] = {}
+        self._subscribers: dict[
+            int, tuple[asyncio.Queue[Change | None], Callable[[Change], bool]]
+        ] = {}
         self._next = 0
         self.dropped = 0
 
-    def subscribe(self, accept: Callable[[Change], bool]) -> tuple[int, asyncio.Queue[Change | None]]:
+    def subscribe(
+        self, accept: Callable[[Change], bool]
+    ) -> tuple[int, asyncio.Queue[Change | None]]:
         self._next += 1
         queue: asyncio.Queue[Change | None] = asyncio.Queue(self.queue_size)
         self._subscribers[self._next] = (queue, accept)

@@ -16,35 +16,33 @@ from eventsourcing.application import Application
 
 from projections.store import ViewStore
 from projections.views import event_name
-from service.domain.alerts import Alert
-from service.domain.device_messages import DeviceMessage
-from service.domain.notifications import Notification
 
 _HIDDEN = frozenset({"originator_id", "originator_version", "originator_topic", "timestamp"})
 
 
 def _source_and_summary(event: Any) -> tuple[str, str]:
-    if isinstance(event, DeviceMessage.Received):
+    name = event_name(event)
+    if name == "DeviceMessage.Received":
         return f"device:{event.device}", f"device {event.device} sent {event.kind}"
-    if isinstance(event, Alert.Raised):
+    if name == "Alert.Raised":
         return "system", f"{event.kind} alert raised"
-    if isinstance(event, Alert.Notified):
+    if name == "Alert.Notified":
         return "notifier", f"{event.contact} was notified"
-    if isinstance(event, Alert.Acknowledged):
+    if name == "Alert.Acknowledged":
         return event.by, f"acknowledged by {event.by} (via {event.via})"
-    if isinstance(event, Alert.Resolved):
+    if name == "Alert.Resolved":
         return event.by, f"resolved by {event.by}: {event.outcome} - {event.note}"
-    if isinstance(event, Notification.Requested):
+    if name == "Notification.Requested":
         return (
             f"policy:{event.step}",
             f"{event.channel} to {event.contact_name} ({event.to}) requested: {event.reason}",
         )
-    if isinstance(event, Notification.Sent):
+    if name == "Notification.Sent":
         return "notifier", f"notification accepted by provider ({event.provider_id})"
-    if isinstance(event, Notification.AttemptFailed):
+    if name == "Notification.AttemptFailed":
         outcome = "gave up" if event.final else "will retry"
         return "notifier", f"notification attempt failed ({event.error}); {outcome}"
-    return "system", event_name(event)
+    return "system", name
 
 
 def _data(event: Any) -> dict[str, Any]:
@@ -60,7 +58,8 @@ def timeline(
         by_originator[entry.originator_id][entry.originator_version] = entry.position
     rows: list[dict[str, Any]] = []
     for originator_id, versions in by_originator.items():
-        for event in app.events.get(UUID(originator_id), lte=max(versions)):
+        events: list[Any] = list(app.events.get(UUID(originator_id), lte=max(versions)))
+        for event in events:
             position = versions.get(event.originator_version)
             if position is None or (as_of is not None and event.timestamp > as_of):
                 continue

@@ -10,8 +10,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -116,9 +116,15 @@ def _fan_out_to_mqtt(c: Container) -> Any:
             if change.kind != "alert":
                 continue
             doc = change.doc
-            c.link.publish(alerts_topic(prefix, doc["school"]), dumps(public_change(change)).encode())
+            c.link.publish(
+                alerts_topic(prefix, doc["school"]), dumps(public_change(change)).encode()
+            )
             if change.event == "Alert.Acknowledged" and doc.get("device"):
-                payload = {"type": "acknowledged", "alert_id": doc["id"], "by": doc["acknowledged_by"]}
+                payload = {
+                    "type": "acknowledged",
+                    "alert_id": doc["id"],
+                    "by": doc["acknowledged_by"],
+                }
                 c.link.publish(cmd_topic(prefix, doc["device"]), json.dumps(payload).encode())
 
     return listener
@@ -197,7 +203,7 @@ def create_app(c: Container, *, with_mqtt: bool = True) -> web.Application:
     app[CONTAINER] = c
 
     async def background(_: web.Application) -> AsyncIterator[None]:
-        async for _ in running(c, with_mqtt=with_mqtt):
+        async for __ in running(c, with_mqtt=with_mqtt):
             yield
 
     async def close_streams(_: web.Application) -> None:

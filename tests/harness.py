@@ -27,7 +27,9 @@ from tests.worlds import DIRECTORY
 REPO = Path(__file__).resolve().parent.parent
 
 
-async def eventually(check: Callable[[], Any], timeout: float = 10.0, what: str = "condition") -> Any:
+async def eventually(
+    check: Callable[[], Any], timeout: float = 10.0, what: str = "condition"
+) -> Any:
     """Poll `check` until it returns something truthy; fail with `what` after `timeout`."""
     deadline = time.monotonic() + timeout
     while True:
@@ -41,7 +43,10 @@ async def eventually(check: Callable[[], Any], timeout: float = 10.0, what: str 
 
 @contextlib.asynccontextmanager
 async def service_in_process(
-    settings: Settings, *, clock: Clock | None = None, notifier: Notifier | None = None,
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    notifier: Notifier | None = None,
     with_mqtt: bool = True,
 ) -> AsyncIterator[Container]:
     container = build(settings, clock=clock, notifier=notifier)
@@ -49,7 +54,9 @@ async def service_in_process(
     try:
         async for _ in running(container, with_mqtt=with_mqtt):
             if container.link is not None:
-                assert await asyncio.to_thread(container.link.wait_connected, 10), "gateway not connected"
+                assert await asyncio.to_thread(container.link.wait_connected, 10), (
+                    "gateway not connected"
+                )
             yield container
     finally:
         container.close()
@@ -63,10 +70,14 @@ class Device:
     """
 
     @classmethod
-    async def connect(cls, host: str, port: int, prefix: str, device_id: str, client_id: str) -> Device:
+    async def connect(
+        cls, host: str, port: int, prefix: str, device_id: str, client_id: str
+    ) -> Device:
         return await asyncio.to_thread(cls, host, port, prefix, device_id, client_id)
 
-    async def send(self, kind: str, payload: dict[str, Any] | bytes | None = None, device: str | None = None) -> None:
+    async def send(
+        self, kind: str, payload: dict[str, Any] | bytes | None = None, device: str | None = None
+    ) -> None:
         await asyncio.to_thread(self.publish, kind, payload, device)
 
     def __init__(self, host: str, port: int, prefix: str, device_id: str, client_id: str) -> None:
@@ -83,9 +94,13 @@ class Device:
         self.client.subscribe(f"{prefix}lw/v1/dev/{device_id}/cmd", qos=1)
         assert self._subscribed.wait(5), "device could not subscribe to its cmd topic"
 
-    def publish(self, kind: str, payload: dict[str, Any] | bytes | None = None, device: str | None = None) -> None:
+    def publish(
+        self, kind: str, payload: dict[str, Any] | bytes | None = None, device: str | None = None
+    ) -> None:
         body = payload if isinstance(payload, bytes) else json.dumps(payload or {}).encode()
-        info = self.client.publish(f"{self.prefix}lw/v1/dev/{device or self.device_id}/{kind}", body, qos=1)
+        info = self.client.publish(
+            f"{self.prefix}lw/v1/dev/{device or self.device_id}/{kind}", body, qos=1
+        )
         info.wait_for_publish(5)
         assert info.is_published(), "broker did not acknowledge the publish"
 
@@ -108,7 +123,11 @@ def forget_session(host: str, port: int, client_id: str) -> None:
 def cli(env: dict[str, str], *args: str) -> str:
     result = subprocess.run(
         [sys.executable, "-m", "service.cli", *args],
-        env={**os.environ, **env}, cwd=REPO, capture_output=True, text=True, timeout=60,
+        env={**os.environ, **env},
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 0, f"lonewatch {' '.join(args)} failed: {result.stderr}"
     return result.stdout.strip()
@@ -120,7 +139,10 @@ def service_process(env: dict[str, str], log_path: Path) -> Iterator[subprocess.
     with log_path.open("ab") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "service.cli", "serve"],
-            env={**os.environ, "LW_LOG_FORMAT": "json", **env}, cwd=REPO, stdout=log, stderr=log,
+            env={**os.environ, "LW_LOG_FORMAT": "json", **env},
+            cwd=REPO,
+            stdout=log,
+            stderr=log,
         )
     try:
         yield process

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
-
 from uuid import UUID, uuid4
 
 from eventsourcing.domain import Aggregate, event

@@ -10,7 +10,6 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
-
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event

@@ -51,8 +51,10 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        return _unauthorised("send 'Authorization: Bearer <token>'; create one with "
-                             "'lonewatch token create --user USER'")
+        return _unauthorised(
+            "send 'Authorization: Bearer <token>'; create one with "
+            "'lonewatch token create --user USER'"
+        )
     cache: dict[str, tuple[float, Principal | None]] = request.app[PRINCIPAL]
     hit = cache.get(token)
     if hit is None or hit[0] < time.monotonic():
@@ -112,7 +114,7 @@ async def list_alerts(request: web.Request) -> web.Response:
         raise BadRequest(f"state must be open or one of {', '.join(ALERT_STATES)}, got {state!r}")
     views = container(request).views
     docs = await asyncio.to_thread(
-        views.list, "alert", schools=_schools_for(request), states=states
+        views.find, "alert", schools=_schools_for(request), states=states
     )
     return json_response({"alerts": sorted(docs, key=_sort_key)})
 
@@ -123,7 +125,9 @@ async def get_alert(request: web.Request) -> web.Response:
     return json_response(_visible_alert(request, doc))
 
 
-async def _alert_command(request: web.Request, command: Callable[[UUID, Principal], Any]) -> web.Response:
+async def _alert_command(
+    request: web.Request, command: Callable[[UUID, Principal], Any]
+) -> web.Response:
     who = principal(request)
     if not can_handle_alerts(who):
         return problem(403, "Forbidden", f"a {who.role.value} cannot take or resolve alerts")
@@ -173,7 +177,7 @@ async def _json_body(request: web.Request) -> dict[str, Any]:
 
 async def list_devices(request: web.Request) -> web.Response:
     docs = await asyncio.to_thread(
-        container(request).views.list, "device", schools=_schools_for(request)
+        container(request).views.find, "device", schools=_schools_for(request)
     )
     return json_response({"devices": sorted(docs, key=lambda d: d["id"])})
 
@@ -235,13 +239,14 @@ async def stream(request: web.Request) -> web.StreamResponse:
     token, queue = c.hub.subscribe(accept)
     try:
         async with sse_response(request) as sse:
-            sse.ping_interval = 15
             await sse.send(json.dumps({"subscriber": token}), event="hello")
             while sse.is_connected():
                 change = await queue.get()
                 if change is None:
                     break
-                await sse.send(dumps(public_change(change)), event=change.kind, id=str(change.position))
+                await sse.send(
+                    dumps(public_change(change)), event=change.kind, id=str(change.position)
+                )
             return sse
     finally:
         c.hub.unsubscribe(token)
@@ -255,8 +260,12 @@ async def health(request: web.Request) -> web.Response:
         head = await asyncio.to_thread(c.projector.head)
         position = await asyncio.to_thread(c.projector.position)
         checks["event_store"] = {"ok": True, "head": head}
-        checks["projections"] = {"ok": c.live.last_error is None, "position": position,
-                                 "lag": head - position, "error": c.live.last_error}
+        checks["projections"] = {
+            "ok": c.live.last_error is None,
+            "position": position,
+            "lag": head - position,
+            "error": c.live.last_error,
+        }
         ok = ok and c.live.last_error is None
     except Exception as exc:
         checks["event_store"] = {"ok": False, "error": str(exc)}
@@ -265,10 +274,14 @@ async def health(request: web.Request) -> web.Response:
         checks["broker"] = {"ok": c.link.connected, "embedded": c.settings.mqtt.embedded}
         ok = ok and c.link.connected
     checks["gateway"] = dict(c.gateway.stats)
-    checks["notifications"] = {"sent": c.dispatcher.sent, "failed": c.dispatcher.failed,
-                               "notifier": type(c.notifier).__name__}
-    return json_response({"status": "ok" if ok else "degraded", "checks": checks},
-                         status=200 if ok else 503)
+    checks["notifications"] = {
+        "sent": c.dispatcher.sent,
+        "failed": c.dispatcher.failed,
+        "notifier": type(c.notifier).__name__,
+    }
+    return json_response(
+        {"status": "ok" if ok else "degraded", "checks": checks}, status=200 if ok else 503
+    )
 
 
 def add_routes(app: web.Application) -> None:

@@ -32,7 +32,7 @@ def test_sos_raises_alert_with_tier_one_sms_requests(world: World) -> None:
     assert alert is not None
     assert (alert["kind"], alert["severity"], alert["state"]) == ("sos", "red", "raised")
     assert alert["staff_name"] == "Sam Jones"
-    pending = world.views.list("notification", states=["requested"])
+    pending = world.views.find("notification", states=["requested"])
     assert sorted(n["to"] for n in pending) == ["+441702000010", "+441702000014"]
     assert all("Sam Jones" in n["body"] and alert["short_code"] in n["body"] for n in pending)
 
@@ -67,7 +67,7 @@ def test_alert_lifecycle_and_timeline(world: World) -> None:
     assert recorded.alert_id
     pending = world.app.recorder.max_notification_id()
     world.projector.catch_up()
-    for n in world.views.list("notification", states=["requested"]):
+    for n in world.views.find("notification", states=["requested"]):
         from uuid import UUID
 
         world.app.record_notification_sent(UUID(n["id"]), provider_id="SM1")

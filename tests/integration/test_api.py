@@ -16,8 +16,12 @@ from tests.harness import eventually, service_in_process
 
 
 @pytest.fixture
-async def api(database_url: str, aiohttp_client: Any) -> AsyncIterator[tuple[TestClient[Any, Any], Container]]:
-    async with service_in_process(Settings(database_url=database_url), with_mqtt=False) as container:
+async def api(
+    database_url: str, aiohttp_client: Any
+) -> AsyncIterator[tuple[TestClient[Any, Any], Container]]:
+    async with service_in_process(
+        Settings(database_url=database_url), with_mqtt=False
+    ) as container:
         # create_app's own cleanup context would start a second set of tasks: use routes only.
         app = create_app(container, with_mqtt=False)
         app.cleanup_ctx.clear()
@@ -31,14 +35,18 @@ def bearer(container: Container, user: str) -> dict[str, str]:
 async def an_sos(container: Container, message_id: str = "m1") -> str:
     recorded = await asyncio.to_thread(
         container.app.record_device_message,
-        device="sos-0001", kind="sos", message_id=message_id, device_ts=None, fields={},
+        device="sos-0001",
+        kind="sos",
+        message_id=message_id,
+        device_ts=None,
+        fields={},
     )
     await asyncio.to_thread(container.projector.catch_up)
     return str(recorded.alert_id)
 
 
 async def test_requests_without_a_valid_token_get_401(api: Any) -> None:
-    client, container = api
+    client, _ = api
     for headers in ({}, {"Authorization": "Bearer nope"}, {"Authorization": "Basic eDp5"}):
         response = await client.get("/api/v1/alerts", headers=headers)
         assert response.status == 401
@@ -50,13 +58,17 @@ async def test_requests_without_a_valid_token_get_401(api: Any) -> None:
 async def test_the_feed_lists_open_alerts_of_the_callers_school_only(api: Any) -> None:
     client, container = api
     alert_id = await an_sos(container)
-    mine = await (await client.get("/api/v1/alerts?state=open", headers=bearer(container, "reception1"))).json()
+    mine = await (
+        await client.get("/api/v1/alerts?state=open", headers=bearer(container, "reception1"))
+    ).json()
     assert [a["id"] for a in mine["alerts"]] == [alert_id]
     other = bearer(container, "kreception")
     theirs = await (await client.get("/api/v1/alerts", headers=other)).json()
     assert theirs["alerts"] == []
     assert (await client.get(f"/api/v1/alerts/{alert_id}", headers=other)).status == 404
-    assert (await client.post(f"/api/v1/alerts/{alert_id}/acknowledge", headers=other)).status == 404
+    assert (
+        await client.post(f"/api/v1/alerts/{alert_id}/acknowledge", headers=other)
+    ).status == 404
 
 
 async def test_acknowledge_then_resolve_with_outcome_and_note(api: Any) -> None:
@@ -67,23 +79,38 @@ async def test_acknowledge_then_resolve_with_outcome_and_note(api: Any) -> None:
     assert taken.status == 200
     assert (await taken.json())["acknowledged_by"] == "operator:reception1"
     again = await client.post(f"/api/v1/alerts/{alert_id}/acknowledge", headers=headers)
-    assert again.status == 409 and "already acknowledged by operator:reception1" in (await again.json())["detail"]
-    no_note = await client.post(f"/api/v1/alerts/{alert_id}/resolve", headers=headers, json={"outcome": "safe"})
+    assert (
+        again.status == 409
+        and "already acknowledged by operator:reception1" in (await again.json())["detail"]
+    )
+    no_note = await client.post(
+        f"/api/v1/alerts/{alert_id}/resolve", headers=headers, json={"outcome": "safe"}
+    )
     assert no_note.status == 400
-    bad_outcome = await client.post(f"/api/v1/alerts/{alert_id}/resolve", headers=headers,
-                                    json={"outcome": "fine", "note": "x"})
+    bad_outcome = await client.post(
+        f"/api/v1/alerts/{alert_id}/resolve", headers=headers, json={"outcome": "fine", "note": "x"}
+    )
     assert bad_outcome.status == 422 and "false_alarm" in (await bad_outcome.json())["detail"]
-    done = await client.post(f"/api/v1/alerts/{alert_id}/resolve", headers=headers,
-                             json={"outcome": "false_alarm", "note": "pressed in a bag"})
+    done = await client.post(
+        f"/api/v1/alerts/{alert_id}/resolve",
+        headers=headers,
+        json={"outcome": "false_alarm", "note": "pressed in a bag"},
+    )
     assert done.status == 200
     body = await done.json()
-    assert (body["state"], body["outcome"], body["note"]) == ("resolved", "false_alarm", "pressed in a bag")
+    assert (body["state"], body["outcome"], body["note"]) == (
+        "resolved",
+        "false_alarm",
+        "pressed in a bag",
+    )
 
 
 async def test_staff_cannot_take_alerts(api: Any) -> None:
     client, container = api
     alert_id = await an_sos(container)
-    response = await client.post(f"/api/v1/alerts/{alert_id}/acknowledge", headers=bearer(container, "teacher1"))
+    response = await client.post(
+        f"/api/v1/alerts/{alert_id}/acknowledge", headers=bearer(container, "teacher1")
+    )
     assert response.status == 403
 
 
@@ -94,7 +121,9 @@ async def test_bad_ids_and_queries_get_4xx_not_500(api: Any) -> None:
     assert (await client.get("/api/v1/alerts?state=sleeping", headers=headers)).status == 400
     assert (await client.get("/api/v1/timeline", headers=headers)).status == 400
     assert (await client.get("/api/v1/timeline?alert=x&device=y", headers=headers)).status == 400
-    response = await client.post(f"/api/v1/alerts/{await an_sos(container)}/resolve", headers=headers, data=b"{")
+    response = await client.post(
+        f"/api/v1/alerts/{await an_sos(container)}/resolve", headers=headers, data=b"{"
+    )
     assert response.status == 400
 
 
@@ -102,14 +131,21 @@ async def test_the_timeline_shows_the_recorded_events_in_order(api: Any) -> None
     client, container = api
     alert_id = await an_sos(container)
     headers = bearer(container, "dsl1")
-    await client.post(f"/api/v1/alerts/{alert_id}/resolve", headers=headers,
-                      json={"outcome": "safe", "note": "called back, all fine"})
+    await client.post(
+        f"/api/v1/alerts/{alert_id}/resolve",
+        headers=headers,
+        json={"outcome": "safe", "note": "called back, all fine"},
+    )
     body = await (await client.get(f"/api/v1/timeline?alert={alert_id}", headers=headers)).json()
     events = [e["event"] for e in body["events"]]
     assert events[:2] == ["DeviceMessage.Received", "Alert.Raised"]
     assert events.count("Notification.Requested") == 2
     # Notifications may still be going out while the DSL resolves: order, not adjacency.
-    assert events.index("Alert.Raised") < events.index("Alert.Acknowledged") < events.index("Alert.Resolved")
+    assert (
+        events.index("Alert.Raised")
+        < events.index("Alert.Acknowledged")
+        < events.index("Alert.Resolved")
+    )
     positions = [e["position"] for e in body["events"]]
     assert positions == sorted(positions)
     assert body["events"][events.index("Alert.Resolved")]["source"] == "dsl:dsl1"

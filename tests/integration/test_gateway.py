@@ -22,14 +22,22 @@ async def running_service(
     client_id = f"lw-gw-{run_id}"
     if request.param == "mosquitto+postgres":
         mqtt_url = request.getfixturevalue("mosquitto_url")
-        settings = Settings(database_url=request.getfixturevalue("postgres_url"), mqtt_url=mqtt_url,
-                            mqtt_topic_prefix=topic_prefix, mqtt_client_id=client_id)
+        settings = Settings(
+            database_url=request.getfixturevalue("postgres_url"),
+            mqtt_url=mqtt_url,
+            mqtt_topic_prefix=topic_prefix,
+            mqtt_client_id=client_id,
+        )
         host, port = MOSQUITTO_HOST, MOSQUITTO_PORT
     else:
         port = free_port()
-        settings = Settings(database_url=f"sqlite:///{tmp_path / 'ev.sqlite3'}", mqtt_url="embedded",
-                            embedded_mqtt_port=port, mqtt_topic_prefix=topic_prefix,
-                            mqtt_client_id=client_id)
+        settings = Settings(
+            database_url=f"sqlite:///{tmp_path / 'ev.sqlite3'}",
+            mqtt_url="embedded",
+            embedded_mqtt_port=port,
+            mqtt_topic_prefix=topic_prefix,
+            mqtt_client_id=client_id,
+        )
         host = "127.0.0.1"
     notifier = ConsoleNotifier()
     async with service_in_process(settings, notifier=notifier) as container:
@@ -43,7 +51,7 @@ async def running_service(
 
 
 def alert_docs(container: Container) -> list[dict[str, Any]]:
-    return container.views.list("alert")
+    return container.views.find("alert")
 
 
 async def test_an_sos_is_recorded_answered_and_notified(running_service: Any) -> None:
@@ -65,12 +73,19 @@ async def test_a_duplicate_is_recorded_once_and_answered_again(running_service: 
     await eventually(lambda: len(device.commands) == 2, what="alert_received for both copies")
     assert device.commands[0] == device.commands[1]
     await eventually(lambda: container.gateway.stats["duplicates"] == 2, what="two duplicates")
-    await eventually(lambda: (container.views.get("device", "sos-0001") or {}).get("counts") == {"sos": 1, "heartbeat": 1},
-                     what="one sos and one heartbeat recorded")
+    await eventually(
+        lambda: (
+            (container.views.get("device", "sos-0001") or {}).get("counts")
+            == {"sos": 1, "heartbeat": 1}
+        ),
+        what="one sos and one heartbeat recorded",
+    )
     assert len(alert_docs(container)) == 1
 
 
-async def test_bad_input_is_refused_with_a_reason_and_valid_traffic_continues(running_service: Any) -> None:
+async def test_bad_input_is_refused_with_a_reason_and_valid_traffic_continues(
+    running_service: Any,
+) -> None:
     container, device, _ = running_service
     await device.send("sos", b"{not json")
     await device.send("sos", b"\xff\xfe")
@@ -82,7 +97,14 @@ async def test_bad_input_is_refused_with_a_reason_and_valid_traffic_continues(ru
     await device.send("heartbeat", {"id": "after-the-bad-ones"})
     await eventually(lambda: container.gateway.stats["recorded"] == 1, what="the valid heartbeat")
     stats = container.gateway.stats
-    for reason in ("bad_json", "bad_encoding", "not_an_object", "oversize", "bad_field", "unknown_kind",
-                   "unknown_device"):
+    for reason in (
+        "bad_json",
+        "bad_encoding",
+        "not_an_object",
+        "oversize",
+        "bad_field",
+        "unknown_kind",
+        "unknown_device",
+    ):
         assert stats[f"rejected:{reason}"] == 1, (reason, dict(stats))
     assert alert_docs(container) == []

@@ -14,8 +14,13 @@ T0 = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
 
 def an_sos() -> Alert:
     return Alert(
-        key="message:1", kind="sos", school="lancaster", device="sos-0001", staff="s-jones",
-        cause={}, timestamp=T0,
+        key="message:1",
+        kind="sos",
+        school="lancaster",
+        device="sos-0001",
+        staff="s-jones",
+        cause={},
+        timestamp=T0,
     )
 
 

@@ -26,7 +26,9 @@ def test_the_example_file_reads_with_policy_in_seconds() -> None:
     assert directory.devices[0].school == "lancaster"  # from its staff member
 
 
-@pytest.mark.parametrize(("text", "seconds"), [("90s", 90), ("10m", 600), ("1h", 3600), ("1h30m", 5400), (45, 45)])
+@pytest.mark.parametrize(
+    ("text", "seconds"), [("90s", 90), ("10m", 600), ("1h", 3600), ("1h30m", 5400), (45, 45)]
+)
 def test_durations(text: object, seconds: int) -> None:
     assert parse_duration(text) == seconds
 
@@ -41,9 +43,18 @@ def test_bad_durations_are_refused(text: object) -> None:
     ("change", "expected"),
     [
         (lambda d: d["schools"][0].update(timezone="Mars/Olympus"), "schools[0].timezone"),
-        (lambda d: d["schools"][0]["contacts"][0].update(phone="01702 000010"), "schools[0].contacts[0].phone"),
-        (lambda d: d["schools"][0]["policy"]["sos"].update(ack_within="soon"), "schools[0].policy.sos.ack_within"),
-        (lambda d: d["schools"][0]["policy"]["sos"].update(tiers=[["janitor"]]), "schools[0].policy.sos.tiers"),
+        (
+            lambda d: d["schools"][0]["contacts"][0].update(phone="01702 000010"),
+            "schools[0].contacts[0].phone",
+        ),
+        (
+            lambda d: d["schools"][0]["policy"]["sos"].update(ack_within="soon"),
+            "schools[0].policy.sos.ack_within",
+        ),
+        (
+            lambda d: d["schools"][0]["policy"]["sos"].update(tiers=[["janitor"]]),
+            "schools[0].policy.sos.tiers",
+        ),
         (lambda d: d["staff"][0].update(school="nowhere"), "staff[0].school"),
         (lambda d: d["devices"][0].update(staff="nobody"), "devices[0].staff"),
         (lambda d: d["users"][0].update(role="superuser"), "users[0].role"),

@@ -17,7 +17,10 @@ def lancaster() -> dict:
 def test_an_sos_goes_first_to_the_contact_centre_contacts() -> None:
     """An SOS ... requests an SMS to the school's contact_centre contacts."""
     plans = first_notifications(kind=AlertKind.SOS, school=lancaster(), body="b")
-    assert [(p.contact, p.to) for p in plans] == [("cc-1", "+441702000010"), ("cc-2", "+441702000014")]
+    assert [(p.contact, p.to) for p in plans] == [
+        ("cc-1", "+441702000010"),
+        ("cc-2", "+441702000014"),
+    ]
     assert all(p.step == "tier1" and "tier 1" in p.reason for p in plans)
 
 
@@ -33,8 +36,13 @@ def test_no_policy_at_all_uses_the_defaults() -> None:
 
 def test_the_message_names_who_where_when_in_school_time_and_how_to_take_it() -> None:
     body = alert_message(
-        kind=AlertKind.SOS, short_code="4DB312", school_name="Lancaster School", visitor="Sam Jones",
-        device="sos-0001", raised_at=datetime(2026, 7, 1, 14, 3, tzinfo=UTC), timezone="Europe/London",
+        kind=AlertKind.SOS,
+        short_code="4DB312",
+        school_name="Lancaster School",
+        visitor="Sam Jones",
+        device="sos-0001",
+        raised_at=datetime(2026, 7, 1, 14, 3, tzinfo=UTC),
+        timezone="Europe/London",
     )
     assert body == (
         "LONEWATCH Lancaster School: SOS pressed - Sam Jones (device sos-0001) at 15:03. "
