@@ -244,4 +244,5 @@ FILTER_COLUMNS: dict[str, tuple[str | None, str | None]] = {
     "notification": ("school", "state"),
     "device": ("school", None),
     "staff": ("school", None),
+    "timer": ("school", "state"),
 }

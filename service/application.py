@@ -28,6 +28,7 @@ from service.domain.directory import (
     Device,
     Directory,
     DirectoryEntry,
+    PhoneNumber,
     School,
     Staff,
     User,
@@ -35,6 +36,14 @@ from service.domain.directory import (
 from service.domain.errors import DomainError, NotFound
 from service.domain.escalation import alert_message, first_notifications
 from service.domain.notifications import Notification
+from service.domain.texts import (
+    HELP_REPLY,
+    STAFF_REPLY,
+    InboundSms,
+    StaffCommand,
+    parse_contact_text,
+    parse_staff_text,
+)
 
 A = TypeVar("A", bound=Aggregate)
 
@@ -153,7 +162,7 @@ class Lonewatch(Application[UUID]):
                     person.safe_word,
                     previous.safe_word_hash if previous else None,
                     secrets.hash_safe_word,
-                    normalise=secrets.normalise_safe_word,
+                    secrets.verify_safe_word,
                 ),
             }
             upsert(Staff, person.id, data)
@@ -167,9 +176,29 @@ class Lonewatch(Application[UUID]):
                     device.secret,
                     previous_device.secret_hash if previous_device else None,
                     secrets.hash_device_secret,
+                    secrets.pbkdf2_verify,
                 ),
             }
             upsert(Device, device.id, data)
+        phones: dict[str, dict[str, list[Any]]] = {}
+        for person in directory.staff:
+            if person.phone:
+                phones.setdefault(person.phone, {"staff": [], "contacts": []})["staff"].append(
+                    person.id
+                )
+        for school_spec in directory.schools:
+            for contact in school_spec.contacts:
+                entry = phones.setdefault(contact.phone, {"staff": [], "contacts": []})
+                entry["contacts"].append(
+                    {
+                        "school": school_spec.id,
+                        "id": contact.id,
+                        "name": contact.name,
+                        "role": contact.role,
+                    }
+                )
+        for number, owners in sorted(phones.items()):
+            upsert(PhoneNumber, number, owners)
         for spec in directory.users:
             user = self._optional(ids.user_id(spec.username), User)
             if user is None:
@@ -305,6 +334,132 @@ class Lonewatch(Application[UUID]):
             for plan in first_notifications(kind=alert.kind, school=school.data, body=body)
         ]
 
+    def raise_staff_alert(
+        self,
+        staff_key: str,
+        kind: AlertKind,
+        *,
+        cause_key: str,
+        cause: dict[str, Any],
+        silent: bool = False,
+    ) -> UUID:
+        """An alert about a person rather than a device (HELP or the safe word by text)."""
+        staff = self._get(ids.staff_id(staff_key), Staff, f"staff member {staff_key!r}")
+        school = self._get(ids.school_id(staff.school), School, "school")
+        alert = Alert(
+            key=cause_key,
+            kind=kind.value,
+            school=staff.school,
+            device=None,
+            staff=staff_key,
+            cause=cause,
+            silent=silent,
+            timestamp=self.clock.now(),
+        )
+        info = DeviceInfo(
+            key="",
+            school=staff.school,
+            school_name=school.name,
+            timezone=str(school.data.get("timezone") or "Europe/London"),
+            staff=staff_key,
+            staff_name=staff.name,
+        )
+        self.save(alert, *self._first_notifications(alert, info))
+        return alert.id
+
+    # -- texts --------------------------------------------------------------
+
+    def receive_sms(self, *, sender: str, body: str, message_sid: str) -> str | None:
+        """Handle a text once per MessageSid; returns the reply, if any.
+
+        Staff always get the same reply (see STAFF_REPLY), so duress is silent.
+        """
+        if self.exists(ids.inbound_sms_id(message_sid)):
+            return self._reply_for_repeat(message_sid)
+        owner = self._optional(ids.phone_id(sender), PhoneNumber)
+        if owner is not None and owner.staff:
+            return self._staff_text(owner.staff[0], sender, body, message_sid)
+        if owner is not None and owner.contacts:
+            return self._contact_text(owner.contacts, sender, body, message_sid)
+        self.save(
+            InboundSms(
+                message_sid=message_sid,
+                sender=sender,
+                who="unknown",
+                text="[not kept: unknown sender]",
+                command=None,
+                timestamp=self.clock.now(),
+            )
+        )
+        return None
+
+    def _reply_for_repeat(self, message_sid: str) -> str | None:
+        sms = self._get(ids.inbound_sms_id(message_sid), InboundSms, "text")
+        if sms.who.startswith("staff:"):
+            return HELP_REPLY if sms.command == StaffCommand.HELP else STAFF_REPLY
+        return None
+
+    def _staff_text(self, staff_key: str, sender: str, body: str, message_sid: str) -> str:
+        staff = self._get(ids.staff_id(staff_key), Staff, "staff member")
+        text, duress = secrets.redact_safe_word(body, staff.safe_word_hash)
+        command = parse_staff_text(text)
+        now = self.clock.now()
+        self.save(
+            InboundSms(
+                message_sid=message_sid,
+                sender=sender,
+                who=f"staff:{staff_key}",
+                text=text,
+                command=command.value if command else None,
+                timestamp=now,
+            )
+        )
+        cause = {"text": str(ids.inbound_sms_id(message_sid)), "via": "sms"}
+        if duress:
+            self.raise_staff_alert(
+                staff_key,
+                AlertKind.DURESS,
+                cause_key=f"sms:{message_sid}",
+                cause=cause,
+                silent=True,
+            )
+            return STAFF_REPLY
+        if command is StaffCommand.HELP:
+            self.raise_staff_alert(
+                staff_key, AlertKind.SOS, cause_key=f"sms:{message_sid}", cause=cause
+            )
+            return HELP_REPLY
+        if command is not None:
+            self.staff_command(staff_key, command, source=f"sms:{message_sid}")
+        return STAFF_REPLY
+
+    def staff_command(self, staff_key: str, command: StaffCommand, *, source: str) -> None:
+        """ARRIVED, LEFT, BACK, OK move the staff member's current visit on (the visits work)."""
+
+    def _contact_text(
+        self, contacts: list[dict[str, str]], sender: str, body: str, message_sid: str
+    ) -> str | None:
+        ack = parse_contact_text(body)
+        self.save(
+            InboundSms(
+                message_sid=message_sid,
+                sender=sender,
+                who=f"contact:{contacts[0]['school']}:{contacts[0]['id']}",
+                text=body,
+                command="ACK" if ack else None,
+                timestamp=self.clock.now(),
+            )
+        )
+        if ack is None:
+            return "Lonewatch: reply ACK and the alert's code to take an alert."
+        return self.contact_acknowledges(contacts, ack.code, sender=sender)
+
+    def contact_acknowledges(
+        self, contacts: list[dict[str, str]], code: str | None, *, sender: str
+    ) -> str:
+        """A contact texted ACK (the escalation work decides which alert it takes)."""
+        return "Lonewatch: acknowledgement by text is not available yet; use the console."
+
     # -- alerts -------------------------------------------------------------
 
     def alert(self, alert_id: UUID) -> Alert:
@@ -418,11 +573,11 @@ def _keep_or_hash(
     clear: str | None,
     previous_hash: str | None,
     hasher: Callable[[str], str],
-    normalise: Callable[[str], str] = lambda s: s,
+    verify: Callable[[str, str], bool],
 ) -> str | None:
     """Keep the stored hash when the clear value still matches it, so re-imports record nothing."""
     if not clear:
         return None
-    if previous_hash and secrets.pbkdf2_verify(normalise(clear), previous_hash):
+    if previous_hash and verify(clear, previous_hash):
         return previous_hash
     return hasher(clear)

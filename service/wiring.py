@@ -29,6 +29,7 @@ from service.event_store import eventsourcing_env, views_location
 from service.live import Hub, LiveViews, public_change
 from service.logs import get_logger
 from service.notifiers.base import Notifier
+from service.scheduler import Scheduler
 
 if TYPE_CHECKING:
     from device_gateway.embedded_broker import EmbeddedBroker
@@ -49,6 +50,7 @@ class Container:
     notifier: Notifier
     dispatcher: Dispatcher
     gateway: Gateway
+    scheduler: Scheduler
     link: MqttLink | None = None
     broker: EmbeddedBroker | None = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -102,6 +104,7 @@ def build(
         notifier=notifier,
         dispatcher=Dispatcher(app, views, notifier),
         gateway=Gateway(app, prefix=settings.mqtt_topic_prefix),
+        scheduler=Scheduler(views, clock),
     )
 
 
@@ -175,6 +178,9 @@ async def running(c: Container, *, with_mqtt: bool = True) -> AsyncIterator[None
     c.live.add_listener(_directory_watch(c))
     c.live.add_listener(_fan_out_to_mqtt(c))
     c.tasks.append(asyncio.create_task(c.live.run(), name="live-views"))
+    c.tasks.append(
+        asyncio.create_task(c.scheduler.run(interval=1.0, after_tick=c.live.wake), name="scheduler")
+    )
     await c.dispatcher.start()
     if with_mqtt:
         await _start_mqtt(c)

@@ -167,6 +167,22 @@ class Device(DirectoryEntry):
         return self._optional("secret_hash")
 
 
+class PhoneNumber(DirectoryEntry):
+    """Who a number belongs to, so an inbound text finds its sender without a scan."""
+
+    @staticmethod
+    def create_id(key: str) -> UUID:
+        return ids.phone_id(key)
+
+    @property
+    def staff(self) -> list[str]:
+        return list(self.data.get("staff") or [])
+
+    @property
+    def contacts(self) -> list[dict[str, str]]:
+        return list(self.data.get("contacts") or [])
+
+
 class User(Aggregate):
     """A console or API login. Passwords are set with the CLI, never from the file."""
 

@@ -36,6 +36,15 @@ def token_id(token_hash: str) -> UUID:
     return _id("token", token_hash)
 
 
+def phone_id(number: str) -> UUID:
+    return _id("phone", number)
+
+
+def inbound_sms_id(message_sid: str) -> UUID:
+    """Twilio retries webhooks: the same MessageSid is handled once."""
+    return _id("inbound-sms", message_sid)
+
+
 def device_message_id(device: str, message_id: str) -> UUID:
     """The id of a device message that carried its own `id`: repeats collide here."""
     return _id("device-message", device, message_id)

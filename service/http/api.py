@@ -19,6 +19,7 @@ from service.domain.access import Principal, can_handle_alerts, can_see_school
 from service.domain.alerts import parse_outcome
 from service.domain.errors import NotFound
 from service.http.problems import BadRequest, problem, problems_middleware
+from service.http.twilio_webhooks import add_webhook_routes
 from service.live import public_change
 from service.timeline import timeline
 from service.wiring import CONTAINER, Container
@@ -295,6 +296,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/api/v1/devices/{id}", get_device)
     app.router.add_get("/api/v1/timeline", get_timeline)
     app.router.add_get("/api/v1/stream", stream)
+    add_webhook_routes(app)
 
 
 MIDDLEWARES = [problems_middleware, auth_middleware]

@@ -1,0 +1,105 @@
+"""Texts through the signed Twilio webhook (INTERFACES.md section 3)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+from twilio.request_validator import RequestValidator
+
+from service.config import Settings
+from service.wiring import Container, create_app
+from tests.harness import service_in_process
+
+TOKEN = "test-auth-token"
+PUBLIC = "https://lonewatch.example.org"
+
+
+@pytest.fixture
+async def webhook(
+    database_url: str, aiohttp_client: Any
+) -> AsyncIterator[tuple[TestClient[Any, Any], Container]]:
+    settings = Settings(
+        database_url=database_url,
+        public_url=PUBLIC,
+        twilio_account_sid="AC" + "0" * 32,
+        twilio_auth_token=TOKEN,
+        twilio_from_number="+441702999999",
+        twilio_api_base="http://127.0.0.1:9",
+    )
+    async with service_in_process(settings, with_mqtt=False) as container:
+        app = create_app(container, with_mqtt=False)
+        app.cleanup_ctx.clear()
+        yield await aiohttp_client(app), container
+
+
+async def text(
+    client: TestClient[Any, Any], sender: str, body: str, sid: str, *, sign: bool = True
+) -> Any:
+    form = {"From": sender, "To": "+441702999999", "Body": body, "MessageSid": sid}
+    headers = {}
+    if sign:
+        headers["X-Twilio-Signature"] = RequestValidator(TOKEN).compute_signature(
+            f"{PUBLIC}/webhooks/twilio/sms", form
+        )
+    return await client.post("/webhooks/twilio/sms", data=form, headers=headers)
+
+
+def alerts(container: Container) -> list[dict[str, Any]]:
+    container.projector.catch_up()
+    return container.views.find("alert")
+
+
+async def test_unsigned_or_missigned_texts_are_refused_and_record_nothing(webhook: Any) -> None:
+    client, container = webhook
+    head = container.app.recorder.max_notification_id()
+    assert (await text(client, "+447700900001", "HELP", "SM1", sign=False)).status == 403
+    form = {"From": "+447700900001", "Body": "HELP", "MessageSid": "SM2"}
+    bad = RequestValidator("wrong-token").compute_signature(f"{PUBLIC}/webhooks/twilio/sms", form)
+    response = await client.post(
+        "/webhooks/twilio/sms", data=form, headers={"X-Twilio-Signature": bad}
+    )
+    assert response.status == 403
+    assert container.app.recorder.max_notification_id() == head
+
+
+async def test_the_safe_word_raises_a_silent_duress_alert_with_an_ordinary_reply(
+    webhook: Any,
+) -> None:
+    """A staff member's safe word anywhere in a text raises a silent duress alert: the reply
+    must not differ from an ordinary one."""
+    client, container = webhook
+    ordinary = await (await text(client, "+447700900001", "OK running late", "SM10")).text()
+    duress = await (
+        await text(client, "+447700900001", "ok, Bluebird! see you soon", "SM11")
+    ).text()
+    assert duress == ordinary
+    [alert] = alerts(container)
+    assert (alert["kind"], alert["silent"], alert["severity"]) == ("duress", True, "red")
+    notifications = container.views.find("notification")
+    assert notifications and all("do not call the visitor" in n["body"] for n in notifications)
+
+
+async def test_the_safe_word_is_never_stored_in_clear(webhook: Any) -> None:
+    client, container = webhook
+    await text(client, "+447700900001", "all fine bluebird", "SM12")
+    stored = container.app.recorder.select_notifications(start=1, limit=10_000)
+    assert not any(b"bluebird" in n.state.lower() for n in stored)
+
+
+async def test_help_raises_an_sos_and_a_repeated_webhook_is_handled_once(webhook: Any) -> None:
+    client, container = webhook
+    first = await (await text(client, "+447700900001", "help", "SM20")).text()
+    again = await (await text(client, "+447700900001", "help", "SM20")).text()
+    assert first == again and "999" in first
+    [alert] = alerts(container)
+    assert alert["kind"] == "sos" and alert["staff"] == "s-jones"
+
+
+async def test_a_stranger_gets_no_reply_and_raises_nothing(webhook: Any) -> None:
+    client, container = webhook
+    reply = await (await text(client, "+447000000000", "HELP bluebird", "SM30")).text()
+    assert "<Message>" not in reply
+    assert alerts(container) == []
