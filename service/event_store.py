@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 from urllib.parse import unquote, urlsplit
 
 from service.config import ConfigError
@@ -39,6 +42,26 @@ def eventsourcing_env(database_url: str, cipher_key: str | None = None) -> dict[
     if cipher_key:
         env.update(CIPHER_TOPIC="eventsourcing.cipher:AESCipher", CIPHER_KEY=cipher_key)
     return env
+
+
+T = TypeVar("T")
+
+
+def with_startup_retries(open_store: Callable[[], T], attempts: int = 5) -> T:
+    """Open a store whose tables may be being created by another process right now.
+
+    PostgreSQL refuses concurrent DDL on the same objects ("tuple concurrently
+    updated", duplicate type names); a second try after the other side commits works.
+    """
+    for attempt in range(1, attempts + 1):
+        try:
+            return open_store()
+        except Exception as exc:  # the drivers' errors differ; anything else re-raises below
+            racing = "concurrently" in str(exc) or "duplicate key" in str(exc)
+            if attempt == attempts or not racing:
+                raise
+            time.sleep(0.2 * attempt)
+    raise AssertionError("unreachable")
 
 
 def views_location(database_url: str) -> str:

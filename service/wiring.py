@@ -25,7 +25,7 @@ from service.application import Lonewatch
 from service.clock import Clock, SystemClock
 from service.config import Settings
 from service.dispatcher import Dispatcher
-from service.event_store import eventsourcing_env, views_location
+from service.event_store import eventsourcing_env, views_location, with_startup_retries
 from service.live import Hub, LiveViews, public_change
 from service.logs import get_logger
 from service.notifiers.base import Notifier
@@ -87,8 +87,9 @@ def build(
     notifier: Notifier | None = None,
 ) -> Container:
     clock = clock or SystemClock()
-    app = Lonewatch(eventsourcing_env(settings.database_url, settings.cipher_key), clock)
-    views = open_view_store(views_location(settings.database_url))
+    env = eventsourcing_env(settings.database_url, settings.cipher_key)
+    app = with_startup_retries(lambda: Lonewatch(env, clock))
+    views = with_startup_retries(lambda: open_view_store(views_location(settings.database_url)))
     projector = Projector(app.recorder, app.mapper, views)
     live = LiveViews(projector, poll_interval=settings.poll_interval)
     app.add_listener(live.wake)

@@ -23,29 +23,35 @@ from tests.worlds import DIRECTORY
 MESSAGES = 600
 
 
-def recorded_heartbeat_ids(database_url: str) -> list[str]:
-    from service.application import Lonewatch
-    from service.clock import SystemClock
+class Recorded:
+    """Reads what the service recorded, without creating tables (the service does that)."""
 
-    # The service's own application class: on PostgreSQL its tables are named after it.
-    app = Lonewatch(eventsourcing_env(database_url), SystemClock())
-    try:
+    def __init__(self, database_url: str) -> None:
+        from service.application import Lonewatch
+        from service.clock import SystemClock
+
+        # The service's own application class: on PostgreSQL its tables are named after it.
+        env = {**eventsourcing_env(database_url), "CREATE_TABLE": "n"}
+        self.app = Lonewatch(env, SystemClock())
+
+    def heartbeat_ids(self) -> list[str]:
         ids: list[str] = []
         start = 0
         while True:
-            batch = app.recorder.select_notifications(
+            batch = self.app.recorder.select_notifications(
                 start=start, limit=5000, inclusive_of_start=False
             )
             if not batch:
                 return ids
             for n in batch:
                 if n.topic.endswith("DeviceMessage.Received"):
-                    event = app.mapper.to_domain_event(n)
+                    event = self.app.mapper.to_domain_event(n)
                     if event.kind == "heartbeat":  # type: ignore[attr-defined]
                         ids.append(event.message_id)  # type: ignore[attr-defined]
             start = batch[-1].id
-    finally:
-        app.close()
+
+    def close(self) -> None:
+        self.app.close()
 
 
 @pytest.mark.parametrize("store", ["postgres", "sqlite"])
@@ -94,16 +100,27 @@ async def test_sigkill_mid_stream_loses_nothing_and_records_nothing_twice(
             os.kill(first.pid, signal.SIGKILL)
             first.wait(10)
         await publisher  # the rest is accepted by the broker while the service is dead
-        before_restart = len(recorded_heartbeat_ids(database_url))
+        reader = Recorded(database_url)
+        before_restart = len(reader.heartbeat_ids())
         assert before_restart < MESSAGES, "the kill came too late to test anything"
         with service_process(env, log):
-            await eventually(
-                lambda: len(recorded_heartbeat_ids(database_url)) >= MESSAGES,
-                60,
-                "every accepted message recorded after the restart",
-            )
+            try:
+                await eventually(
+                    lambda: len(reader.heartbeat_ids()) >= MESSAGES,
+                    60,
+                    "every accepted message recorded after the restart",
+                )
+            except AssertionError:
+                got = set(reader.heartbeat_ids())
+                missing = sorted(set(published) - got, key=lambda s: int(s.split("-")[1]))
+                raise AssertionError(
+                    f"{len(missing)} of {len(published)} accepted messages never recorded "
+                    f"({before_restart} before the restart); first missing: {missing[:10]}; "
+                    f"service log tail:\n{log.read_text()[-3000:]}"
+                ) from None
             await asyncio.sleep(0.5)  # anything recorded twice would show up now
-            recorded = recorded_heartbeat_ids(database_url)
+            recorded = reader.heartbeat_ids()
+        reader.close()
     finally:
         device.close()
         forget_session(MOSQUITTO_HOST, MOSQUITTO_PORT, env["LW_MQTT_CLIENT_ID"])
