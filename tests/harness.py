@@ -62,6 +62,17 @@ async def service_in_process(
         container.close()
 
 
+async def sse_events(content: Any) -> AsyncIterator[tuple[str, dict[str, Any]]]:
+    """(event name, JSON data) pairs from a Server-Sent Events body, as they arrive."""
+    event = None
+    async for raw in content:
+        line = raw.decode().rstrip("\r\n")
+        if line.startswith("event:"):
+            event = line.split(":", 1)[1].strip()
+        elif line.startswith("data:") and event:
+            yield event, json.loads(line.split(":", 1)[1])
+
+
 class Device:
     """A plain MQTT client playing a device: publishes at QoS 1, listens on its cmd topic.
 

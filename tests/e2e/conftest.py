@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,7 +13,7 @@ import pytest
 
 from simulators.twilio_double import TwilioDouble
 from tests.conftest import MOSQUITTO_HOST, MOSQUITTO_PORT, free_port
-from tests.harness import cli, forget_session
+from tests.harness import cli, forget_session, sse_events
 from tests.worlds import DIRECTORY
 
 ACCOUNT = "AC" + "e2e0" * 8
@@ -113,12 +112,7 @@ async def read_stream(
 ) -> None:
     async with session.get(url, headers={"Authorization": f"Bearer {token}"}) as response:
         assert response.status == 200
-        event = None
-        async for raw in response.content:
-            line = raw.decode().rstrip("\r\n")
-            if line.startswith("event:"):
-                event = line.split(":", 1)[1].strip()
-            elif line.startswith("data:") and event:
-                sink.append((event, json.loads(line.split(":", 1)[1])))
-                if event == "hello":
-                    ready()
+        async for event, data in sse_events(response.content):
+            sink.append((event, data))
+            if event == "hello":
+                ready()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -12,7 +11,7 @@ from aiohttp.test_utils import TestClient
 
 from service.config import Settings
 from service.wiring import Container, create_app
-from tests.harness import eventually, service_in_process
+from tests.harness import eventually, service_in_process, sse_events
 
 
 @pytest.fixture
@@ -159,13 +158,8 @@ async def test_the_stream_delivers_a_new_alert_live(api: Any) -> None:
     received: list[tuple[str, dict[str, Any]]] = []
 
     async def read() -> None:
-        event = None
-        async for raw in response.content:
-            line = raw.decode().rstrip("\n")
-            if line.startswith("event:"):
-                event = line.split(":", 1)[1].strip()
-            elif line.startswith("data:") and event:
-                received.append((event, json.loads(line.split(":", 1)[1])))
+        async for pair in sse_events(response.content):
+            received.append(pair)
 
     reader = asyncio.create_task(read())
     await eventually(lambda: any(e == "hello" for e, _ in received), what="stream hello")
