@@ -507,3 +507,8 @@ def register_timer_actions(scheduler: Scheduler, app: Lonewatch) -> None:
         )
 
     scheduler.register("visit_device_checkin", device_checkin)
+
+
+def with_timer_actions(scheduler: Scheduler, app: Lonewatch) -> Scheduler:
+    register_timer_actions(scheduler, app)
+    return scheduler
