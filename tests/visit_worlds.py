@@ -56,12 +56,20 @@ class VisitWorld(World):
 
     # -- devices and texts ----------------------------------------------------------
 
-    def heartbeat(self, device: str, battery: int | None = 80, kind: str = "heartbeat") -> None:
+    def heartbeat(
+        self,
+        device: str,
+        battery: int | None = 80,
+        kind: str = "heartbeat",
+        *,
+        catch_up: bool = True,
+    ) -> None:
         fields = {"battery": battery} if battery is not None else {}
         self.app.record_device_message(
             device=device, kind=kind, message_id=None, device_ts=None, fields=fields
         )
-        self.projector.catch_up()
+        if catch_up:
+            self.projector.catch_up()
 
     def text(self, sender: str, body: str) -> str | None:
         reply = self.app.receive_sms(sender=sender, body=body, message_sid=f"SM{next(self._sids)}")
@@ -76,11 +84,10 @@ class VisitWorld(World):
         for _ in range(10):
             self.projector.catch_up()
             now_fired = self.scheduler.tick()
-            self.projector.catch_up()
-            self.scheduler.forget_fired()
             if not now_fired:
                 break
             fired.extend(now_fired)
+            self.scheduler.forget_fired()
         return fired
 
     def run_until(self, instant: datetime, step: timedelta = timedelta(minutes=1)) -> list[str]:
@@ -89,7 +96,7 @@ class VisitWorld(World):
         while self.clock.now() < instant:
             self.clock.set(min(instant, self.clock.now() + step))
             for device, battery in self.heartbeating.items():
-                self.heartbeat(device, battery)
+                self.heartbeat(device, battery, catch_up=False)
             fired.extend(self.settle())
         return fired
 

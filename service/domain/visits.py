@@ -156,10 +156,10 @@ def needs_headteacher(
     opens, closes = time.fromisoformat(opens_text), time.fromisoformat(closes_text)
     if local_start.date() != local_end.date() or local_start.weekday() >= 5:
         return "it is not within one working day"
-    if local_start.time() < opens or local_end.time() > closes:
-        return f"it falls outside the school's working hours ({working_hours})"
     if local_end.time() > EVENING_FROM:
         return "it is an evening visit"
+    if local_start.time() < opens or local_end.time() > closes:
+        return f"it falls outside the school's working hours ({working_hours})"
     return None
 
 

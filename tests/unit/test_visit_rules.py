@@ -203,7 +203,7 @@ def test_only_the_headteacher_or_dsl_of_the_school_authorises(
     [
         (NINE, 1, None),
         (NINE.replace(hour=7), 1, "outside the school's working hours"),
-        (NINE.replace(hour=17, minute=30), 1, "outside the school's working hours"),
+        (NINE.replace(hour=17, minute=30), 1, "it is an evening visit"),
         (NINE.replace(day=28), 1, "not within one working day"),  # a Saturday
     ],
 )
