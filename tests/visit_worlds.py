@@ -90,11 +90,18 @@ class VisitWorld(World):
             self.scheduler.forget_fired()
         return fired
 
-    def run_until(self, instant: datetime, step: timedelta = timedelta(minutes=1)) -> list[str]:
-        """Let time pass a minute at a time; devices in `heartbeating` keep sending."""
+    def run_until(self, instant: datetime, step: timedelta = timedelta(minutes=2)) -> list[str]:
+        """Let time pass in steps, stopping at every pending deadline so each is noticed
+        exactly when due; devices in `heartbeating` send at every step."""
         fired: list[str] = []
         while self.clock.now() < instant:
-            self.clock.set(min(instant, self.clock.now() + step))
+            now = self.clock.now()
+            upcoming = [
+                due
+                for t in self.views.find("timer", states=["pending"], limit=100_000)
+                if (due := datetime.fromisoformat(t["due_at"])) > now
+            ]
+            self.clock.set(min(instant, now + step, *upcoming))
             for device, battery in self.heartbeating.items():
                 self.heartbeat(device, battery, catch_up=False)
             fired.extend(self.settle())

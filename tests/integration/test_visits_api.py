@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -128,8 +129,19 @@ async def test_the_board_lists_who_is_out_and_staff_see_only_their_own(
     out = await (await client.get("/api/v1/visits?state=out", headers=dsl)).json()
     assert [v["id"] for v in out["visits"]] == [pair["id"]]
     assert out["visits"][0]["due_back_by"] == at(10, 40).isoformat()
+    tuesday = {
+        n: (at(h, m) + timedelta(days=1)).isoformat()
+        for n, h, m in (
+            ("planned_start", 9, 30),
+            ("expected_leave", 10, 15),
+            ("expected_return", 10, 30),
+        )
+    }
+    later = await plan(client, dsl, ref="tue-1", staff=["p-patel", "r-ross"], **tuesday)
     today = await (await client.get("/api/v1/visits?date=2026-11-23", headers=dsl)).json()
-    assert len(today["visits"]) == 2
+    assert sorted(v["id"] for v in today["visits"]) == sorted([lone["id"], pair["id"]])
+    cancelled = await act(client, later["id"], "cancel", dsl, reason="family moved away")
+    assert (await cancelled.json())["state"] == "cancelled"
     mine = await (await client.get("/api/v1/visits", headers=as_(c, "s-jones"))).json()
     assert [v["id"] for v in mine["visits"]] == [lone["id"]]
     theirs = await client.get(f"/api/v1/visits/{pair['id']}", headers=as_(c, "s-jones"))

@@ -116,6 +116,15 @@ def test_a_visit_is_made_by_one_staff_member_or_a_pair() -> None:
         a_visit(("a", "b", "c"))
 
 
+def test_every_visit_has_a_safe_word() -> None:
+    """'Always make sure that the school knows where you are going, has your mobile telephone
+    number and your safe word is recorded'."""
+    with pytest.raises(DomainError, match="needs a safe word"):
+        a_visit(safe_word_hash=None)
+    with pytest.raises(DomainError, match="international number"):
+        a_visit(mobile="07700 900001")
+
+
 def test_times_must_run_from_start_to_leaving_to_return() -> None:
     with pytest.raises(DomainError, match="planned start"):
         a_visit(expected_leave=NINE + timedelta(hours=2))
