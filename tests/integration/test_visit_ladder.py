@@ -105,6 +105,8 @@ def test_ok_at_step_two_ends_the_ladder_records_who_and_how_and_stops_it(
     assert alert["state"] == "resolved" and "ended by staff:s-jones" in alert["note"]
     [task] = world.views.find("task")
     assert task["state"] == "no_longer_needed"
+    ladder = world.views.get("timer", f"visit-ladder:{visit_id}")
+    assert ladder is not None and ladder["state"] == "cancelled"
     world.run_until(at(11, 1))
     assert world.notifications(to="+441702000013") == []  # SLT never troubled
 

@@ -183,6 +183,11 @@ async def test_bad_plans_get_a_problem_that_says_what_to_fix(
     assert no_time.status == 400 and "planned_start" in (await no_time.json())["detail"]
     stranger = await client.post("/api/v1/visits", json={**PLAN, "staff": "k-smith"}, headers=dsl)
     assert stranger.status == 422
+    for_someone_else = await client.post(
+        "/api/v1/visits", json={**PLAN, "staff": "p-patel"}, headers=as_(c, "s-jones")
+    )
+    assert for_someone_else.status == 422
+    assert "staff plan their own visits" in (await for_someone_else.json())["detail"]
     visit = await plan(client, dsl)
     unknown = await act(client, visit["id"], "teleport", dsl)
     assert unknown.status == 404 and "authorise" in (await unknown.json())["detail"]
