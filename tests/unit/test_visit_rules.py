@@ -15,6 +15,7 @@ from service.domain.visits import (
     OverduePolicy,
     Visit,
     VisitState,
+    Whereabouts,
     can_authorise,
     device_problem,
     needs_headteacher,
@@ -399,3 +400,16 @@ def test_a_silent_device_is_noticed_once_per_silence() -> None:
     visit.notice_device_silence(last_seen=NINE, timestamp=NINE + timedelta(seconds=180))
     with pytest.raises(DomainError, match="already noticed"):
         visit.notice_device_silence(last_seen=NINE, timestamp=NINE + timedelta(seconds=240))
+
+
+def test_a_visitor_is_signed_out_on_one_visit_at_a_time() -> None:
+    """'On leaving the school site staff should sign out at Reception giving full details of
+    destination and expected time of return': one destination at a time."""
+    first, second = a_visit(ref="first"), a_visit(ref="second")
+    book = Whereabouts(staff="s-jones", timestamp=NINE)
+    book.sign_out(first.id, NINE)
+    with pytest.raises(InvalidTransition, match="sign back in first"):
+        book.sign_out(second.id, NINE)
+    book.sign_in(first.id, NINE)
+    book.sign_out(second.id, NINE)
+    assert book.visit == second.id
