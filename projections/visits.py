@@ -2,7 +2,7 @@
 
 `visit` documents are the board: who is out, where, due back when, in what state,
 and when their device was last heard from. Deadlines become `timer` documents
-(service/scheduler.py fires them; service/visit_commands.py records what passed):
+(service/scheduler.py fires them; service/visit_deadlines.py records what passed):
 
 - `visit-leave:<id>`   expected leave + grace     -> ask the visitor to reply OK
 - `visit-return:<id>`  expected return + grace    -> overdue: alert and ladder

@@ -21,25 +21,16 @@ from projections.store import ViewStore
 from service import secrets
 from service.domain import ids
 from service.domain.access import Principal, can_see_school
-from service.domain.alerts import Alert, AlertKind, AlertState, Outcome
+from service.domain.alerts import Alert, AlertState, Outcome
 from service.domain.directory import Role, School, Staff
 from service.domain.errors import DomainError, NotFound
-from service.domain.escalation import PlannedNotification
-from service.domain.notifications import Notification
-from service.domain.overdue import VisitFacts, ladder_step, leave_prompt
 from service.domain.texts import StaffCommand
-from service.domain.visits import (
-    DeviceCheck,
-    OverduePolicy,
-    Visit,
-    Whereabouts,
-    whereabouts_id,
-)
+from service.domain.visit_rules import DeviceCheck, OverduePolicy
+from service.domain.visits import Visit, Whereabouts, whereabouts_id
 from service.logs import get_logger
 
 if TYPE_CHECKING:
     from service.application import Lonewatch
-    from service.scheduler import Scheduler
 
 log = get_logger(__name__)
 
@@ -136,11 +127,11 @@ def _staff(app: Lonewatch, key: str, school: str) -> Staff:
     return staff
 
 
-def _school(app: Lonewatch, key: str) -> School:
+def school_of(app: Lonewatch, key: str) -> School:
     return app._get(ids.school_id(key), School, "school")
 
 
-def _change(
+def change(
     app: Lonewatch,
     visit_id: UUID,
     principal: Principal | None,
@@ -182,7 +173,7 @@ def _whereabouts(app: Lonewatch, staff: str, now: datetime) -> Whereabouts:
 def assess_risk(
     app: Lonewatch, visit_id: UUID, principal: Principal, hazards: list[dict[str, Any]]
 ) -> Visit:
-    return _change(
+    return change(
         app,
         visit_id,
         principal,
@@ -192,7 +183,7 @@ def assess_risk(
 
 def authorise(app: Lonewatch, visit_id: UUID, principal: Principal) -> Visit:
     def command(visit: Visit, now: datetime) -> list[Aggregate]:
-        school = _school(app, visit.school)
+        school = school_of(app, visit.school)
         visit.authorise(
             principal=principal,
             working_hours=str(school.data.get("working_hours") or "08:00-18:00"),
@@ -201,7 +192,7 @@ def authorise(app: Lonewatch, visit_id: UUID, principal: Principal) -> Visit:
         )
         return []
 
-    return _change(app, visit_id, principal, command)
+    return change(app, visit_id, principal, command)
 
 
 def device_check(views: ViewStore, school: str, staff: str) -> DeviceCheck:
@@ -221,7 +212,7 @@ def device_check(views: ViewStore, school: str, staff: str) -> DeviceCheck:
 
 def depart(app: Lonewatch, views: ViewStore, visit_id: UUID, principal: Principal) -> Visit:
     def command(visit: Visit, now: datetime) -> list[Aggregate]:
-        school = _school(app, visit.school)
+        school = school_of(app, visit.school)
         visit.depart(
             by=principal.actor,
             device=device_check(views, visit.school, visit.lead),
@@ -233,7 +224,7 @@ def depart(app: Lonewatch, views: ViewStore, visit_id: UUID, principal: Principa
             book.sign_out(visit.id, now)
         return list(books)
 
-    return _change(app, visit_id, principal, command)
+    return change(app, visit_id, principal, command)
 
 
 def move(
@@ -262,7 +253,7 @@ def move(
             raise DomainError(f"unknown visit action {action!r}")
         return [*more, *_ended_ladder(app, visit, was_active, by)]
 
-    return _change(app, visit_id, principal, command)
+    return change(app, visit_id, principal, command)
 
 
 def extend(
@@ -285,11 +276,11 @@ def extend(
         )
         return _ended_ladder(app, visit, was_active, principal.actor)
 
-    return _change(app, visit_id, principal, command)
+    return change(app, visit_id, principal, command)
 
 
 def cancel(app: Lonewatch, visit_id: UUID, principal: Principal, reason: str) -> Visit:
-    return _change(
+    return change(
         app,
         visit_id,
         principal,
@@ -306,7 +297,7 @@ def report(
     notes: str,
     safeguarding_concern: bool,
 ) -> Visit:
-    return _change(
+    return change(
         app,
         visit_id,
         principal,
@@ -321,7 +312,7 @@ def report(
 
 
 def close(app: Lonewatch, visit_id: UUID, principal: Principal) -> Visit:
-    return _change(
+    return change(
         app, visit_id, principal, lambda v, now: v.close(by=principal.actor, timestamp=now)
     )
 
@@ -362,153 +353,3 @@ def staff_command(app: Lonewatch, staff_key: str, command: StaffCommand, *, sour
 def safe_word_hash_of_current_visit(app: Lonewatch, staff_key: str) -> str | None:
     visit = current_visit(app, staff_key)
     return visit.safe_word_hash if visit is not None else None
-
-
-# -- deadlines (scheduler actions) ------------------------------------------------------
-
-
-def _facts(app: Lonewatch, visit: Visit) -> tuple[VisitFacts, School]:
-    school = _school(app, visit.school)
-    lead = app._optional(ids.staff_id(visit.lead), Staff)
-    return (
-        VisitFacts(
-            code=visit.id.hex[:6].upper(),
-            visitor=lead.name if lead else visit.lead,
-            visitor_key=visit.lead,
-            mobile=visit.mobile,
-            school_name=school.name,
-            timezone=str(school.data.get("timezone") or "Europe/London"),
-            pupil_ref=visit.pupil_ref,
-            expected_return=visit.expected_return,
-        ),
-        school,
-    )
-
-
-def _notifications(
-    subject: UUID, school: str, plans: list[PlannedNotification], now: datetime, episode: int
-) -> list[Aggregate]:
-    return [
-        Notification(
-            alert_id=subject,
-            step=f"{plan.step}:{episode}",
-            school=school,
-            contact=plan.contact,
-            contact_name=plan.contact_name,
-            to=plan.to,
-            channel=plan.channel.value,
-            body=plan.body,
-            reason=plan.reason,
-            timestamp=now,
-        )
-        for plan in plans
-    ]
-
-
-def notice_leave_overdue(app: Lonewatch, visit_id: UUID) -> None:
-    """Not left the property on time: ask the visitor (by text) to reply OK."""
-
-    def command(visit: Visit, now: datetime) -> list[Aggregate]:
-        visit.notice_leave_overdue(timestamp=now)
-        facts, _ = _facts(app, visit)
-        # The prompt is about the visit, not an alert: its subject is the visit's id.
-        return _notifications(
-            visit.id, visit.school, [leave_prompt(facts)], now, visit.leave_prompts
-        )
-
-    _change(app, visit_id, None, command)
-
-
-def _ladder_steps(app: Lonewatch, visit: Visit, alert: UUID, now: datetime) -> list[Aggregate]:
-    facts, school = _facts(app, visit)
-    plans: list[PlannedNotification] = []
-    for index in visit.due_steps(now):
-        plans.extend(ladder_step(visit.take_step(index, timestamp=now), facts, school.data))
-    return _notifications(alert, visit.school, plans, now, visit.overdue_episode)
-
-
-def notice_overdue(app: Lonewatch, visit_id: UUID) -> None:
-    """Not back by the expected return plus grace: an overdue alert, and the ladder's
-    first steps (those due at once)."""
-
-    def command(visit: Visit, now: datetime) -> list[Aggregate]:
-        visit.notice_overdue(timestamp=now)
-        alert = Alert(
-            key=visit.overdue_alert_key,
-            kind=AlertKind.OVERDUE.value,
-            school=visit.school,
-            device=visit.device,
-            staff=visit.lead,
-            cause={
-                "visit": str(visit.id),
-                "episode": visit.overdue_episode,
-                "expected_return": visit.expected_return.isoformat(),
-            },
-            timestamp=now,
-        )
-        return [alert, *_ladder_steps(app, visit, alert.id, now)]
-
-    _change(app, visit_id, None, command)
-
-
-def take_ladder_steps(app: Lonewatch, visit_id: UUID) -> None:
-    def command(visit: Visit, now: datetime) -> list[Aggregate]:
-        if not visit.due_steps(now):
-            raise DomainError("no overdue step is due")
-        return _ladder_steps(app, visit, ids.alert_id(visit.overdue_alert_key), now)
-
-    _change(app, visit_id, None, command)
-
-
-def notice_device_silence(app: Lonewatch, visit_id: UUID, last_seen: datetime) -> None:
-    """A lone visitor's device has gone quiet: an amber device_offline alert."""
-
-    def command(visit: Visit, now: datetime) -> list[Aggregate]:
-        visit.notice_device_silence(last_seen=last_seen, timestamp=now)
-        info = app.device_info(visit.device or "")
-        if info is None:
-            raise NotFound(f"device {visit.device!r} is not in the directory")
-        alert = Alert(
-            key=visit.device_silence_alert_key(last_seen),
-            kind=AlertKind.DEVICE_OFFLINE.value,
-            school=visit.school,
-            device=visit.device,
-            staff=visit.lead,
-            cause={"visit": str(visit.id), "last_seen": last_seen.isoformat()},
-            timestamp=now,
-        )
-        return [alert, *app._first_notifications(alert, info)]
-
-    _change(app, visit_id, None, command)
-
-
-def register_timer_actions(scheduler: Scheduler, app: Lonewatch) -> None:
-    """The visit timers the projections write (projections/visits.py), by action name."""
-    scheduler.register(
-        "visit_leave_overdue", lambda t, _: notice_leave_overdue(app, UUID(t["visit"]))
-    )
-    scheduler.register("visit_overdue", lambda t, _: notice_overdue(app, UUID(t["visit"])))
-    scheduler.register("visit_ladder", lambda t, _: take_ladder_steps(app, UUID(t["visit"])))
-    scheduler.register(
-        "visit_device_silent",
-        lambda t, _: notice_device_silence(
-            app, UUID(t["visit"]), datetime.fromisoformat(t["last_seen"])
-        ),
-    )
-
-    def device_checkin(timer: dict[str, Any], _: datetime) -> None:
-        move(
-            app,
-            UUID(timer["visit"]),
-            "checkin",
-            by=f"device:{timer['device']}",
-            via=f"device checkin {timer['message']}",
-            principal=None,
-        )
-
-    scheduler.register("visit_device_checkin", device_checkin)
-
-
-def with_timer_actions(scheduler: Scheduler, app: Lonewatch) -> Scheduler:
-    register_timer_actions(scheduler, app)
-    return scheduler

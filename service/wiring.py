@@ -30,7 +30,7 @@ from service.live import Hub, LiveViews, public_change
 from service.logs import get_logger
 from service.notifiers.base import Notifier
 from service.scheduler import Scheduler
-from service.visit_commands import with_timer_actions as visit_timers
+from service.visit_deadlines import with_timer_actions as visit_timers
 
 if TYPE_CHECKING:
     from device_gateway.embedded_broker import EmbeddedBroker

@@ -18,6 +18,7 @@ from service.domain.ids import user_id
 from service.domain.visits import Visit
 from service.scheduler import Scheduler
 from service.timeline import timeline
+from service.visit_deadlines import register_timer_actions
 from tests.worlds import World
 
 VISITS_DIRECTORY = Path(__file__).parent / "fixtures" / "visits-directory.yaml"
@@ -45,7 +46,7 @@ class VisitWorld(World):
         self.clock: FakeClock
         self.app.import_directory(load_directory(VISITS_DIRECTORY))
         self.scheduler = Scheduler(self.views, self.clock)
-        visits.register_timer_actions(self.scheduler, self.app)
+        register_timer_actions(self.scheduler, self.app)
         self.heartbeating: dict[str, int | None] = {}
         self._sids = itertools.count(1)
         self.projector.catch_up()

@@ -10,17 +10,15 @@ import pytest
 from service.domain.access import Principal
 from service.domain.directory import Role
 from service.domain.errors import DomainError, InvalidTransition
-from service.domain.visits import (
+from service.domain.visit_rules import (
     DeviceCheck,
     OverduePolicy,
-    Visit,
-    VisitState,
-    Whereabouts,
     can_authorise,
     device_problem,
     needs_headteacher,
     pupil_ref_problem,
 )
+from service.domain.visits import Visit, VisitState, Whereabouts
 
 NINE = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)  # a Monday; London is on UTC
 POLICY = OverduePolicy.from_school(
