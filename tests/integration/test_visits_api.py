@@ -230,3 +230,54 @@ async def test_the_visit_timeline_the_stream_and_the_replay_command(
         cli, {"LW_DATABASE_URL": sqlite_url}, "replay", "--visit", visit["id"]
     )
     assert "authorised by dsl:dsl1" in out and "risk assessed by" in out
+
+
+async def test_a_signed_text_moves_the_senders_visit_on(
+    sqlite_url: str, aiohttp_client: Any
+) -> None:
+    """'Staff texts: ARRIVED, LEFT, BACK, OK (case-insensitive) move their current visit on'
+    (INTERFACES.md section 3), through the signed webhook, with the one staff reply."""
+    from twilio.request_validator import RequestValidator
+
+    from service.domain.texts import STAFF_REPLY
+
+    public, token = "https://lonewatch.example.org", "test-auth-token"
+    settings = Settings(
+        database_url=sqlite_url,
+        public_url=public,
+        twilio_account_sid="AC" + "0" * 32,
+        twilio_auth_token=token,
+        twilio_from_number="+441702999999",
+        twilio_api_base="http://127.0.0.1:9",
+    )
+    container = build(settings, clock=FakeClock(MONDAY))
+    container.app.import_directory(load_directory(VISITS_DIRECTORY))
+    try:
+        async for _ in running(container, with_mqtt=False):
+            app = create_app(container, with_mqtt=False)
+            app.cleanup_ctx.clear()
+            client = await aiohttp_client(app)
+            dsl = as_(container, "dsl1")
+            visit = await plan(client, dsl, staff=["p-patel", "r-ross"], hazards=HAZARDS)
+            await act(client, visit["id"], "authorise", dsl)
+            await act(client, visit["id"], "depart", as_(container, "p-patel"))
+            for sid, (sender, body) in enumerate(
+                [("+447700900004", "arrived"), ("+447700900003", "Left now")]
+            ):
+                form = {
+                    "From": sender,
+                    "To": "+441702999999",
+                    "Body": body,
+                    "MessageSid": f"S{sid}",
+                }
+                signature = RequestValidator(token).compute_signature(
+                    f"{public}/webhooks/twilio/sms", form
+                )
+                response = await client.post(
+                    "/webhooks/twilio/sms", data=form, headers={"X-Twilio-Signature": signature}
+                )
+                assert STAFF_REPLY in await response.text()
+            now = await (await client.get(f"/api/v1/visits/{visit['id']}", headers=dsl)).json()
+            assert now["state"] == "left"
+    finally:
+        container.close()
