@@ -164,11 +164,18 @@ def _departed(event: Any, read: Reader, fx: Effects, doc: Doc) -> None:
     _set_timer(fx, doc, "return", "visit_overdue", event.return_deadline)
     doc["due_back_by"] = _iso(event.return_deadline)
     if event.device:
-        fx.docs[("device-visit", event.device)] = {"id": event.device, "visit": doc["id"]}
+        _link_device(read, fx, event.device, doc["id"])
         seen = event.device_last_seen or event.timestamp
         doc["last_heartbeat"] = _iso(event.device_last_seen)
         doc["battery"] = event.device_battery
         _watch_device(fx, doc, seen)
+
+
+def _link_device(read: Reader, fx: Effects, device: str, visit: str | None) -> None:
+    """The device doc names the visit it is out on: every device message reads that doc
+    anyway, so finding the visit costs no extra read per heartbeat."""
+    found = fx.docs.get(("device", device)) or read("device", device)
+    fx.docs[("device", device)] = {**(found or {"id": device, "counts": {}}), "visit": visit}
 
 
 def _watch_device(fx: Effects, doc: Doc, seen: datetime) -> None:
@@ -190,7 +197,7 @@ def _returned(event: Any, read: Reader, fx: Effects, doc: Doc) -> None:
     doc.update(state="returned", returned_at=event.timestamp.isoformat())
     _settle(read, fx, doc, "", "done")
     if doc.get("device"):
-        fx.docs[("device-visit", doc["device"])] = {"id": doc["device"], "visit": None}
+        _link_device(read, fx, doc["device"], None)
 
 
 def _extended(event: Any, read: Reader, fx: Effects, doc: Doc) -> None:
@@ -326,10 +333,10 @@ _VISIT_EVENTS: dict[str, Callable[[Any, Reader, Effects, Doc], None]] = {
 
 def _device_message(event: Any, read: Reader, fx: Effects) -> None:
     """Heartbeats keep a lone visit's device watch going; a checkin counts as the visitor's OK."""
-    link = read("device-visit", event.device)
-    if not link or not link.get("visit"):
+    device = fx.docs.get(("device", event.device)) or read("device", event.device) or {}
+    if not device.get("visit"):
         return
-    doc = _board(read, fx, link["visit"])
+    doc = _board(read, fx, device["visit"])
     if doc is None or doc["state"] not in ("departed", "arrived", "left"):
         return
     doc["last_heartbeat"] = event.timestamp.isoformat()
