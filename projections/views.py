@@ -10,6 +10,7 @@ from uuid import UUID
 
 from eventsourcing.domain import DomainEventProtocol
 
+from projections.visits import VISIT_FILTER_COLUMNS, VISIT_HANDLERS
 from service.domain import ids
 
 Doc = dict[str, Any]
@@ -32,10 +33,11 @@ def event_name(event: object) -> str:
 
 def project(event: DomainEventProtocol[UUID], read: Reader) -> Effects:
     """Dispatch on the event's stable name (`Alert.Raised`): it is what the store records."""
-    handler = _HANDLERS.get(event_name(event))
+    name = event_name(event)
     effects = Effects()
-    if handler is not None:
-        handler(event, read, effects)
+    for handler in (_HANDLERS.get(name), VISIT_HANDLERS.get(name)):
+        if handler is not None:
+            handler(event, read, effects)
     return effects
 
 
@@ -245,4 +247,5 @@ FILTER_COLUMNS: dict[str, tuple[str | None, str | None]] = {
     "device": ("school", None),
     "staff": ("school", None),
     "timer": ("school", "state"),
+    **VISIT_FILTER_COLUMNS,
 }

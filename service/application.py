@@ -17,7 +17,7 @@ from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, Recording
 
-from service import secrets
+from service import secrets, visit_commands
 from service.clock import Clock
 from service.domain import ids
 from service.domain.access import Principal
@@ -402,6 +402,9 @@ class Lonewatch(Application[UUID]):
     def _staff_text(self, staff_key: str, sender: str, body: str, message_sid: str) -> str:
         staff = self._get(ids.staff_id(staff_key), Staff, "staff member")
         text, duress = secrets.redact_safe_word(body, staff.safe_word_hash)
+        visit_word = visit_commands.safe_word_hash_of_current_visit(self, staff_key)
+        if not duress and visit_word and visit_word != staff.safe_word_hash:
+            text, duress = secrets.redact_safe_word(text, visit_word)
         command = parse_staff_text(text)
         now = self.clock.now()
         self.save(
@@ -434,7 +437,8 @@ class Lonewatch(Application[UUID]):
         return STAFF_REPLY
 
     def staff_command(self, staff_key: str, command: StaffCommand, *, source: str) -> None:
-        """ARRIVED, LEFT, BACK, OK move the staff member's current visit on (the visits work)."""
+        """ARRIVED, LEFT, BACK, OK move the staff member's current visit on."""
+        visit_commands.staff_command(self, staff_key, command, source=source)
 
     def _contact_text(
         self, contacts: list[dict[str, str]], sender: str, body: str, message_sid: str
@@ -499,7 +503,9 @@ class Lonewatch(Application[UUID]):
             notification = self.notification(notification_id)
             now = self.clock.now()
             notification.record_sent(provider_id=provider_id, timestamp=now)
-            alert = self.alert(notification.alert_id)
+            alert = self._optional(notification.alert_id, Alert)
+            if alert is None:  # a prompt to a visitor is about a visit, not an alert
+                return [notification]
             alert.record_notified(
                 notification_id=notification_id, contact=notification.contact, timestamp=now
             )

@@ -136,8 +136,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     elif args.staff:
         subject = f"staff:{args.staff}"
     else:
-        print("--visit is not available yet; use --alert, --device or --staff", file=sys.stderr)
-        return 2
+        subject = f"visit:{UUID(args.visit)}"
     container = _open(_settings(args))
     try:
         container.projector.catch_up()

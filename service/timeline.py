@@ -16,12 +16,16 @@ from eventsourcing.application import Application
 
 from projections.store import ViewStore
 from projections.views import event_name
+from projections.visits import describe as describe_visit_event
 
 _HIDDEN = frozenset({"originator_id", "originator_version", "originator_topic", "timestamp"})
 
 
 def _source_and_summary(event: Any) -> tuple[str, str]:
     name = event_name(event)
+    visit = describe_visit_event(event)
+    if visit is not None:
+        return visit
     if name == "DeviceMessage.Received":
         return f"device:{event.device}", f"device {event.device} sent {event.kind}"
     if name == "Alert.Raised":

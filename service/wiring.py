@@ -30,6 +30,7 @@ from service.live import Hub, LiveViews, public_change
 from service.logs import get_logger
 from service.notifiers.base import Notifier
 from service.scheduler import Scheduler
+from service.visit_deadlines import with_timer_actions as visit_timers
 
 if TYPE_CHECKING:
     from device_gateway.embedded_broker import EmbeddedBroker
@@ -105,7 +106,7 @@ def build(
         notifier=notifier,
         dispatcher=Dispatcher(app, views, notifier),
         gateway=Gateway(app, prefix=settings.mqtt_topic_prefix),
-        scheduler=Scheduler(views, clock),
+        scheduler=visit_timers(Scheduler(views, clock), app),
     )
 
 
@@ -205,6 +206,7 @@ async def running(c: Container, *, with_mqtt: bool = True) -> AsyncIterator[None
 
 def create_app(c: Container, *, with_mqtt: bool = True) -> web.Application:
     from service.http.api import MIDDLEWARES, add_routes
+    from service.http.visits import add_visit_routes
 
     app = web.Application(middlewares=MIDDLEWARES)
     app[CONTAINER] = c
@@ -219,4 +221,5 @@ def create_app(c: Container, *, with_mqtt: bool = True) -> web.Application:
     app.cleanup_ctx.append(background)
     app.on_shutdown.append(close_streams)
     add_routes(app)
+    add_visit_routes(app)
     return app

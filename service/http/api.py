@@ -22,6 +22,7 @@ from service.http.problems import BadRequest, problem, problems_middleware
 from service.http.twilio_webhooks import add_webhook_routes
 from service.live import public_change
 from service.timeline import timeline
+from service.visit_commands import can_see_visit
 from service.wiring import CONTAINER, Container
 
 PRINCIPAL: web.AppKey[Any] = web.AppKey("principal_cache", dict)
@@ -192,9 +193,9 @@ async def get_device(request: web.Request) -> web.Response:
 
 async def get_timeline(request: web.Request) -> web.Response:
     c = container(request)
-    subjects = [k for k in ("alert", "device", "staff") if k in request.query]
+    subjects = [k for k in ("alert", "device", "staff", "visit") if k in request.query]
     if len(subjects) != 1:
-        raise BadRequest("give exactly one of alert=ID, device=ID or staff=ID")
+        raise BadRequest("give exactly one of alert=ID, device=ID, staff=ID or visit=ID")
     kind = subjects[0]
     key = request.query[kind]
     if kind == "alert":
@@ -205,6 +206,8 @@ async def get_timeline(request: web.Request) -> web.Response:
         if doc is None:
             raise NotFound(f"{kind} not found")
         school = str(doc.get("school"))
+        if kind == "visit" and not can_see_visit(principal(request), school, doc["staff"]):
+            raise NotFound("visit not found")
     if not can_see_school(principal(request), school):
         raise NotFound(f"{kind} not found")
     as_of = _instant(request.query.get("as_of") or request.query.get("to"), "to")
@@ -233,7 +236,9 @@ async def stream(request: web.Request) -> web.StreamResponse:
     who = principal(request)
 
     def accept(change: Change) -> bool:
-        return change.kind in {"alert", "device"} and can_see_school(
+        if change.kind == "visit":
+            return can_see_visit(who, str(change.doc.get("school")), change.doc["staff"])
+        return change.kind in {"alert", "device", "task"} and can_see_school(
             who, str(change.doc.get("school"))
         )
 

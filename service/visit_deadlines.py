@@ -1,0 +1,175 @@
+"""Home-visit deadlines as scheduler actions: each records that a deadline passed.
+
+The visit projection (projections/visits.py) writes the timers; these actions are
+what the scheduler calls when one is due. Each is idempotent: the Visit refuses a
+deadline already noticed, so a timer seen twice records once.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate
+
+from service.domain import ids
+from service.domain.alerts import Alert, AlertKind
+from service.domain.directory import School, Staff
+from service.domain.errors import DomainError, NotFound
+from service.domain.escalation import PlannedNotification
+from service.domain.notifications import Notification
+from service.domain.overdue import VisitFacts, ladder_step, leave_prompt
+from service.domain.visits import Visit
+from service.visit_commands import change, move, school_of
+
+if TYPE_CHECKING:
+    from service.application import Lonewatch
+    from service.scheduler import Scheduler
+
+
+def _facts(app: Lonewatch, visit: Visit) -> tuple[VisitFacts, School]:
+    school = school_of(app, visit.school)
+    lead = app._optional(ids.staff_id(visit.lead), Staff)
+    return (
+        VisitFacts(
+            code=visit.id.hex[:6].upper(),
+            visitor=lead.name if lead else visit.lead,
+            visitor_key=visit.lead,
+            mobile=visit.mobile,
+            school_name=school.name,
+            timezone=str(school.data.get("timezone") or "Europe/London"),
+            pupil_ref=visit.pupil_ref,
+            expected_return=visit.expected_return,
+        ),
+        school,
+    )
+
+
+def _notifications(
+    subject: UUID, school: str, plans: list[PlannedNotification], now: datetime, episode: int
+) -> list[Aggregate]:
+    return [
+        Notification(
+            alert_id=subject,
+            step=f"{plan.step}:{episode}",
+            school=school,
+            contact=plan.contact,
+            contact_name=plan.contact_name,
+            to=plan.to,
+            channel=plan.channel.value,
+            body=plan.body,
+            reason=plan.reason,
+            timestamp=now,
+        )
+        for plan in plans
+    ]
+
+
+def notice_leave_overdue(app: Lonewatch, visit_id: UUID) -> None:
+    """Not left the property on time: ask the visitor (by text) to reply OK."""
+
+    def command(visit: Visit, now: datetime) -> list[Aggregate]:
+        visit.notice_leave_overdue(timestamp=now)
+        facts, _ = _facts(app, visit)
+        # The prompt is about the visit, not an alert: its subject is the visit's id.
+        return _notifications(
+            visit.id, visit.school, [leave_prompt(facts)], now, visit.leave_prompts
+        )
+
+    change(app, visit_id, None, command)
+
+
+def _ladder_steps(app: Lonewatch, visit: Visit, alert: UUID, now: datetime) -> list[Aggregate]:
+    facts, school = _facts(app, visit)
+    plans: list[PlannedNotification] = []
+    for index in visit.due_steps(now):
+        plans.extend(ladder_step(visit.take_step(index, timestamp=now), facts, school.data))
+    return _notifications(alert, visit.school, plans, now, visit.overdue_episode)
+
+
+def notice_overdue(app: Lonewatch, visit_id: UUID) -> None:
+    """Not back by the expected return plus grace: an overdue alert, and the ladder's
+    first steps (those due at once)."""
+
+    def command(visit: Visit, now: datetime) -> list[Aggregate]:
+        visit.notice_overdue(timestamp=now)
+        alert = Alert(
+            key=visit.overdue_alert_key,
+            kind=AlertKind.OVERDUE.value,
+            school=visit.school,
+            device=visit.device,
+            staff=visit.lead,
+            cause={
+                "visit": str(visit.id),
+                "episode": visit.overdue_episode,
+                "expected_return": visit.expected_return.isoformat(),
+            },
+            timestamp=now,
+        )
+        return [alert, *_ladder_steps(app, visit, alert.id, now)]
+
+    change(app, visit_id, None, command)
+
+
+def take_ladder_steps(app: Lonewatch, visit_id: UUID) -> None:
+    def command(visit: Visit, now: datetime) -> list[Aggregate]:
+        if not visit.due_steps(now):
+            raise DomainError("no overdue step is due")
+        return _ladder_steps(app, visit, ids.alert_id(visit.overdue_alert_key), now)
+
+    change(app, visit_id, None, command)
+
+
+def notice_device_silence(app: Lonewatch, visit_id: UUID, last_seen: datetime) -> None:
+    """A lone visitor's device has gone quiet: an amber device_offline alert."""
+
+    def command(visit: Visit, now: datetime) -> list[Aggregate]:
+        visit.notice_device_silence(last_seen=last_seen, timestamp=now)
+        info = app.device_info(visit.device or "")
+        if info is None:
+            raise NotFound(f"device {visit.device!r} is not in the directory")
+        alert = Alert(
+            key=visit.device_silence_alert_key(last_seen),
+            kind=AlertKind.DEVICE_OFFLINE.value,
+            school=visit.school,
+            device=visit.device,
+            staff=visit.lead,
+            cause={"visit": str(visit.id), "last_seen": last_seen.isoformat()},
+            timestamp=now,
+        )
+        return [alert, *app._first_notifications(alert, info)]
+
+    change(app, visit_id, None, command)
+
+
+def register_timer_actions(scheduler: Scheduler, app: Lonewatch) -> None:
+    """The visit timers the projections write (projections/visits.py), by action name."""
+    scheduler.register(
+        "visit_leave_overdue", lambda t, _: notice_leave_overdue(app, UUID(t["visit"]))
+    )
+    scheduler.register("visit_overdue", lambda t, _: notice_overdue(app, UUID(t["visit"])))
+    scheduler.register("visit_ladder", lambda t, _: take_ladder_steps(app, UUID(t["visit"])))
+    scheduler.register(
+        "visit_device_silent",
+        lambda t, _: notice_device_silence(
+            app, UUID(t["visit"]), datetime.fromisoformat(t["last_seen"])
+        ),
+    )
+
+    def device_checkin(timer: dict[str, Any], _: datetime) -> None:
+        move(
+            app,
+            UUID(timer["visit"]),
+            "checkin",
+            by=f"device:{timer['device']}",
+            via=f"device checkin {timer['message']}",
+            principal=None,
+        )
+
+    scheduler.register("visit_device_checkin", device_checkin)
+
+
+def with_timer_actions(scheduler: Scheduler, app: Lonewatch) -> Scheduler:
+    register_timer_actions(scheduler, app)
+    return scheduler
