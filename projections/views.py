@@ -10,6 +10,7 @@ from uuid import UUID
 
 from eventsourcing.domain import DomainEventProtocol
 
+from projections.escalation import ESCALATION_HANDLERS
 from service.domain import ids
 
 Doc = dict[str, Any]
@@ -36,6 +37,8 @@ def project(event: DomainEventProtocol[UUID], read: Reader) -> Effects:
     effects = Effects()
     if handler is not None:
         handler(event, read, effects)
+    for follow in ESCALATION_HANDLERS.get(event_name(event), ()):
+        follow(event, read, effects)
     return effects
 
 
