@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -21,10 +21,11 @@ from device_gateway.gateway import Gateway
 from device_gateway.messages import alerts_topic, cmd_topic, device_topic_filter
 from projections.projector import Change, Projector
 from projections.store import ViewStore, dumps, open_view_store
+from service import escalation
 from service.application import Lonewatch
 from service.clock import Clock, SystemClock
 from service.config import Settings
-from service.dispatcher import Dispatcher
+from service.dispatcher import DEFAULT_BACKOFF, Dispatcher
 from service.event_store import eventsourcing_env, views_location
 from service.live import Hub, LiveViews, public_change
 from service.logs import get_logger
@@ -54,6 +55,7 @@ class Container:
     link: MqttLink | None = None
     broker: EmbeddedBroker | None = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    pending_ticks: set[asyncio.Future[list[str]]] = field(default_factory=set)
 
     def close(self) -> None:
         self.views.close()
@@ -76,7 +78,7 @@ def make_notifier(settings: Settings) -> Notifier:
         auth_token=twilio.auth_token,
         from_number=twilio.from_number,
         api_base=twilio.api_base,
-        status_callback_url=None,
+        public_url=settings.effective_public_url,
     )
 
 
@@ -85,7 +87,9 @@ def build(
     *,
     clock: Clock | None = None,
     notifier: Notifier | None = None,
+    backoff: Sequence[float] = DEFAULT_BACKOFF,
 ) -> Container:
+    """`backoff` is the dispatcher's wait between tries (tests make it short)."""
     clock = clock or SystemClock()
     app = Lonewatch(eventsourcing_env(settings.database_url, settings.cipher_key), clock)
     views = open_view_store(views_location(settings.database_url))
@@ -93,6 +97,7 @@ def build(
     live = LiveViews(projector, poll_interval=settings.poll_interval)
     app.add_listener(live.wake)
     notifier = notifier or make_notifier(settings)
+    app.alert_finder = escalation.find_by_schools(views)
     return Container(
         settings=settings,
         clock=clock,
@@ -102,9 +107,9 @@ def build(
         live=live,
         hub=Hub(),
         notifier=notifier,
-        dispatcher=Dispatcher(app, views, notifier),
+        dispatcher=Dispatcher(app, views, notifier, backoff=backoff),
         gateway=Gateway(app, prefix=settings.mqtt_topic_prefix),
-        scheduler=Scheduler(views, clock),
+        scheduler=Scheduler(views, clock, escalation.timer_actions(app)),
     )
 
 
@@ -129,6 +134,23 @@ def _fan_out_to_mqtt(c: Container) -> Any:
                     "by": doc["acknowledged_by"],
                 }
                 c.link.publish(cmd_topic(prefix, doc["device"]), json.dumps(payload).encode())
+
+    return listener
+
+
+def _tick_when_due(c: Container) -> Any:
+    """A timer written already due (an alert's first escalation step) fires at once,
+    not at the scheduler's next round."""
+
+    def listener(changes: list[Change]) -> None:
+        now = c.clock.now().isoformat()
+        if any(
+            ch.kind == "timer" and ch.doc.get("state") == "pending" and ch.doc["due_at"] <= now
+            for ch in changes
+        ):
+            task = asyncio.get_running_loop().create_task(asyncio.to_thread(c.scheduler.tick))
+            c.pending_ticks.add(task)
+            task.add_done_callback(c.pending_ticks.discard)
 
     return listener
 
@@ -177,6 +199,7 @@ async def running(c: Container, *, with_mqtt: bool = True) -> AsyncIterator[None
     c.live.add_listener(c.dispatcher.on_changes)
     c.live.add_listener(_directory_watch(c))
     c.live.add_listener(_fan_out_to_mqtt(c))
+    c.live.add_listener(_tick_when_due(c))
     c.tasks.append(asyncio.create_task(c.live.run(), name="live-views"))
     c.tasks.append(
         asyncio.create_task(c.scheduler.run(interval=1.0, after_tick=c.live.wake), name="scheduler")
@@ -195,6 +218,7 @@ async def running(c: Container, *, with_mqtt: bool = True) -> AsyncIterator[None
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         c.tasks.clear()
+        await asyncio.gather(*c.pending_ticks, return_exceptions=True)
         await c.dispatcher.stop()
         await c.notifier.aclose()
         if c.broker is not None:
