@@ -137,7 +137,9 @@ def notification_delivery(event: Any, read: Callable[[str, str], Doc | None], fx
         doc.update(state=_NOTIFICATION_STATES[name], in_flight=False, error=event.reason)
     elif name == "Notification.StatusReported":
         statuses = [*doc.get("statuses", []), event.status]
-        doc.update(statuses=statuses, delivery=event.status, answered_by=event.answered_by)
+        doc["statuses"] = statuses
+        if not (event.status == "completed" and doc.get("delivery")):  # keep "answered", "machine"
+            doc.update(delivery=event.status, answered_by=event.answered_by)
         doc["provider_id"] = doc.get("provider_id") or event.provider_id
         if event.status in ("delivered", "answered"):
             doc.setdefault("delivered_at", at)

@@ -13,6 +13,7 @@ import pytest
 
 from service import escalation
 from service.domain import ids
+from service.kpis import alarm_figures
 from tests.integration.test_escalation import Ladder
 
 CC1, CC2, DSL = "+441702000010", "+441702000014", "+441702000011"
@@ -136,3 +137,38 @@ def test_duress_is_silent_to_the_visitor_and_tells_contacts_not_to_call(ladder: 
     assert SAM not in {n["to"] for n in notes}  # nothing goes to the visitor's phone
     [alert] = [a for a in ladder.world.views.find("alert") if a["kind"] == "duress"]
     assert alert["silent"] is True
+
+
+def test_the_figures_come_from_the_recorded_events(ladder: Ladder) -> None:
+    """Press to acknowledgement, and the BS 8484 bands, from what was recorded."""
+    quick, slow, unanswered = ladder.sos("m-1"), ladder.sos("m-2"), ladder.sos("m-3")
+    ladder.after(7)
+    escalation.acknowledge_by_key(ladder.app, call_to_alert(ladder, quick), "1")
+    ladder.after(18)
+    text(ladder, CC2, f"ACK {ids.short_code(slow)}", "SM-K")
+    escalation.report_status(
+        ladder.app,
+        call_to_alert(ladder, unanswered),
+        status="machine",
+        provider_id="CA",
+        answered_by="machine_end_beep",
+    )
+    ladder.settle()
+
+    figures = alarm_figures(ladder.world.views.find("alert"), "2026-11")["schools"]["lancaster"]
+
+    assert figures["alarms"] == 3 and figures["unacknowledged"] == 1
+    assert figures["press_to_acknowledgement_s"]["median"] == 7.0
+    assert figures["press_to_first_notification_s"]["p98_5"] == 0.0
+    assert figures["acknowledged_within_10s"] == round(1 / 3, 4)
+    assert figures["acknowledged_within_40s"] == round(2 / 3, 4)
+
+
+def call_to_alert(ladder: Ladder, alert_id: UUID) -> UUID:
+    [found] = [
+        n
+        for n in ladder.notifications()
+        if n["alert_id"] == str(alert_id)
+        and (n["to"], n["channel"], n["step"]) == (CC1, "voice", "tier1")
+    ]
+    return UUID(found["id"])
