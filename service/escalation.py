@@ -145,7 +145,7 @@ def announce_taken(app: Lonewatch, alert_id: UUID) -> None:
         if alert.acknowledged_by is None or alert.acknowledged_at is None:
             raise DomainError("the alert has not been taken yet")
         state = escalation_state(alert)
-        _, _, timezone = _school(app, alert.school)
+        school, _, timezone = _school(app, alert.school)
         staff = app._optional(ids.staff_id(alert.staff), Staff) if alert.staff else None
         taker = next((c.id for c in state.told if c.name == alert.acknowledged_by), None)
         stop = Stop(
@@ -159,6 +159,8 @@ def announce_taken(app: Lonewatch, alert_id: UUID) -> None:
                 at=alert.acknowledged_at,
                 timezone=timezone,
             ),
+            school=school,
+            kind=alert.kind,
         )
         return _apply(app, alert, stop, app.clock.now())
 

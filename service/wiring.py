@@ -127,7 +127,8 @@ def _fan_out_to_mqtt(c: Container) -> Any:
             c.link.publish(
                 alerts_topic(prefix, doc["school"]), dumps(public_change(change)).encode()
             )
-            if change.event == "Alert.Acknowledged" and doc.get("device"):
+            # A silent (duress) alert says nothing back to the device in anyone's hands.
+            if change.event == "Alert.Acknowledged" and doc.get("device") and not doc.get("silent"):
                 payload = {
                     "type": "acknowledged",
                     "alert_id": doc["id"],

@@ -239,6 +239,10 @@ class Stop:
     taker: str | None
     """The contact id of whoever took it, if a contact: they are not told their own news."""
     message: str
+    school: dict[str, Any] | None = None
+    """Taken before the ladder started: tier 1 was already texted with the alert, so tier 1
+    (of this school's policy for `kind`) is who was told."""
+    kind: AlertKind | None = None
 
 
 Command = Start | Tick | Stop
@@ -382,7 +386,12 @@ def _tick(state: EscalationState, command: Tick, now: datetime, kind: AlertKind)
 def _stop(state: EscalationState, command: Stop) -> list[Step]:
     if state.stopped:
         return []
-    tell = tuple(c for c in state.told if c.id != command.taker)
+    told = state.told
+    if not state.started and command.school is not None and command.kind is not None:
+        policy = policy_for(command.kind, command.school.get("policy", {}))
+        if policy is not None and policy.tiers:
+            told = contacts_in(command.school, policy.tiers[0])
+    tell = tuple(c for c in told if command.taken_by != c.name and c.id != command.taker)
     reason = f"acknowledged by {command.taken_by}: everyone told is told who took it"
     plans = tuple(
         PlannedNotification(
@@ -403,7 +412,7 @@ def _stop(state: EscalationState, command: Stop) -> list[Step]:
             notify=plans,
             tier=state.tier,
             round=state.round,
-            told=state.told,
+            told=told,
             next_due_at=None,
             taken_by=command.taken_by,
         )

@@ -156,3 +156,13 @@ def test_an_amber_alert_is_texted_not_called(ladder: Ladder) -> None:
     assert ladder.new() == steps(("tier1", CC, ("sms",)))
     ladder.after(60)
     assert ladder.new() == steps(("renotify1", CC, ("sms",)), ("tier2", DSL, ("sms",)))
+
+
+def test_taken_before_the_ladder_started_still_tells_tier_1_who_took_it(ladder: Ladder) -> None:
+    recorded = ladder.app.record_device_message(
+        device="sos-0001", kind="sos", message_id="m-9", device_ts=None, fields={}
+    )
+    assert recorded.alert_id is not None
+    ladder.app.acknowledge_alert(recorded.alert_id, by="Contact centre desk", via="sms")
+    ladder.settle()
+    assert [n for n in ladder.new() if n[0] == "taken"] == [("taken", "sms", "+441702000014")]
