@@ -111,7 +111,10 @@ async def test_an_sos_becomes_texts_and_calls_and_a_key_press_takes_it(running: 
     assert alert["acknowledged_via"] == "voice"
     taker = alert["acknowledged_by"]
     assert taker in {"Contact centre desk", "Reception desk"}
-    [gather] = [c for c in double.callbacks if c["form"].get("Digits") == "1"]
+    [gather] = await eventually(
+        lambda: [c for c in double.callbacks if c["form"].get("Digits") == "1"],
+        what="the double's record of its key press",
+    )
     assert "/webhooks/twilio/voice/gather?notification=" in gather["url"]
     assert gather["status"] == 200 and "you have taken alert" in gather["body"]
 
