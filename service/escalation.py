@@ -20,20 +20,18 @@ from service.domain import ids
 from service.domain.alerts import Alert, AlertKind, AlertState
 from service.domain.directory import School, Staff
 from service.domain.errors import DomainError, InvalidTransition
-from service.domain.escalation import (
+from service.domain.escalation import alert_message, spoken_alert, taken_message
+from service.domain.ladder import (
     Command,
     EscalationState,
     Messages,
     Start,
     Stop,
     Tick,
-    alert_message,
     decide,
     evolve,
-    spoken_alert,
     step_data,
     step_from_data,
-    taken_message,
 )
 from service.domain.notifications import Channel, Notification, NotificationState
 

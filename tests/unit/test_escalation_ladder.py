@@ -8,7 +8,7 @@ from typing import Any
 
 from service.directory_file import load_directory
 from service.domain.alerts import AlertKind
-from service.domain.escalation import (
+from service.domain.ladder import (
     EscalationState,
     Messages,
     Start,
