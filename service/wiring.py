@@ -13,6 +13,7 @@ import json
 from collections.abc import AsyncIterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -144,9 +145,11 @@ def _tick_when_due(c: Container) -> Any:
     not at the scheduler's next round."""
 
     def listener(changes: list[Change]) -> None:
-        now = c.clock.now().isoformat()
+        now = c.clock.now()
         if any(
-            ch.kind == "timer" and ch.doc.get("state") == "pending" and ch.doc["due_at"] <= now
+            ch.kind == "timer"
+            and ch.doc.get("state") == "pending"
+            and datetime.fromisoformat(ch.doc["due_at"]) <= now
             for ch in changes
         ):
             task = asyncio.get_running_loop().create_task(asyncio.to_thread(c.scheduler.tick))
