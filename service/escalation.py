@@ -172,7 +172,8 @@ def contact_acknowledges(
     app: Lonewatch, contacts: list[dict[str, str]], code: str | None, *, sender: str
 ) -> str:
     """ACK with a short code takes that alert (of the contact's schools); a bare ACK takes the
-    most recent open alert this phone was told of. The reply says what happened."""
+    most recent open alert this phone was told of that nobody has taken yet (else says who
+    took the most recent). The reply says what happened."""
     finder = app.alert_finder
     if finder is None:
         return "Lonewatch: acknowledgement by text is not available; use the console."
@@ -189,8 +190,8 @@ def contact_acknowledges(
                 for a in open_alerts
                 if any(n.get("to") == sender for n in (a.get("notifications") or {}).values())
             ),
-            key=lambda a: str(a.get("raised_at")),
-            reverse=True,
+            key=lambda a: (a.get("acknowledged_by") is None, str(a.get("raised_at"))),
+            reverse=True,  # the latest nobody has taken yet, else the latest
         )
         if not matching:
             return "Lonewatch: no open alert you were told of. Reply ACK and the alert's code."

@@ -107,6 +107,14 @@ def test_a_contact_takes_the_latest_alert_they_were_told_of_by_texting_ack(ladde
         reply
         == f"Lonewatch: alert {ids.short_code(second)} was already taken by Contact centre desk."
     )
+    reply = text(ladder, CC1, "ACK", "SM-D")  # the latest not yet taken
+    assert reply is not None and f"taken alert {ids.short_code(first)}" in reply
+    assert ladder.alert(first)["acknowledged_by"] == "Contact centre desk"
+
+
+def test_ack_with_a_code_takes_that_alert(ladder: Ladder) -> None:
+    first = ladder.sos("m-1")
+    ladder.sos("m-2")
     reply = text(ladder, CC2, f"Ack {ids.short_code(first).lower()}", "SM-C")
     assert reply is not None and f"taken alert {ids.short_code(first)}" in reply
     assert ladder.alert(first)["acknowledged_by"] == "Reception desk"
