@@ -5,16 +5,18 @@ same event): an event and the documents it touches in, documents out.
 
 Timers (service/scheduler.py): `escalate:{alert}:{n}` fires the ladder's next
 step (the first at once, when the alert is raised); `announce:{alert}` tells
-everyone already told who took the alert. Each is settled by the event its
-action records, or cancelled when the alert is taken.
+everyone already told who took the alert; `unconfirmed:{notification}` gives a
+try cut short by a restart its deadline for a status report. Each is settled by
+the event its action records, or cancelled when the alert is taken.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
+from service.domain.notifications import UNDELIVERED, UNREPORTED_AFTER_SECONDS
 from service.scheduler import timer_doc
 
 Doc = dict[str, Any]
@@ -135,7 +137,17 @@ def notification_delivery(event: Any, read: Callable[[str, str], Doc | None], fx
         doc["in_flight"] = False
     elif name in _NOTIFICATION_STATES:
         doc.update(state=_NOTIFICATION_STATES[name], in_flight=False, error=event.reason)
+        if name == "Notification.Unconfirmed":
+            timer_id = f"unconfirmed:{notification_id}"
+            fx.docs[("timer", timer_id)] = timer_doc(
+                timer_id,
+                action="check_unconfirmed",
+                due_at=event.timestamp + timedelta(seconds=UNREPORTED_AFTER_SECONDS),
+                school=doc.get("school"),
+                notification_id=notification_id,
+            )
     elif name == "Notification.StatusReported":
+        _settle(fx, read, f"unconfirmed:{notification_id}", "done")
         statuses = [*doc.get("statuses", []), event.status]
         doc["statuses"] = statuses
         if not (event.status == "completed" and doc.get("delivery")):  # keep "answered", "machine"
@@ -143,7 +155,7 @@ def notification_delivery(event: Any, read: Callable[[str, str], Doc | None], fx
         doc["provider_id"] = doc.get("provider_id") or event.provider_id
         if event.status in ("delivered", "answered"):
             doc.setdefault("delivered_at", at)
-        if doc["state"] == "unknown" and event.status not in ("failed", "undelivered", "canceled"):
+        if doc["state"] == "unknown" and event.status not in UNDELIVERED:
             doc["state"] = "sent"
     fx.docs[("notification", notification_id)] = doc
     alert = _current(fx, read, "alert", doc["alert_id"])

@@ -33,7 +33,7 @@ from service.domain.ladder import (
     step_data,
     step_from_data,
 )
-from service.domain.notifications import Channel, Notification, NotificationState
+from service.domain.notifications import UNREPORTED, Channel, Notification, NotificationState
 
 if TYPE_CHECKING:
     from service.application import Lonewatch
@@ -288,6 +288,15 @@ def report_status(
     app._retrying(attempt)
 
 
+def check_unconfirmed(app: Lonewatch, notification_id: UUID) -> None:
+    """An unconfirmed try's deadline passed: with no report from the provider, it counts as
+    not delivered (`unreported`), which falls back like any undelivered message."""
+    notification = app.notification(notification_id)
+    if notification.state is not NotificationState.UNKNOWN or notification.statuses:
+        raise DomainError("the provider has reported on it")
+    report_status(app, notification_id, status=UNREPORTED, provider_id="", answered_by=None)
+
+
 def delivery_status(channel: str, status: str, answered_by: str | None) -> str:
     """Twilio's MessageStatus or CallStatus (and AnsweredBy) in our words."""
     if channel == Channel.VOICE.value:
@@ -378,4 +387,11 @@ def timer_actions(app: Lonewatch) -> dict[str, TimerAction]:
     def on_announce(timer: dict[str, Any], _now: datetime) -> None:
         announce_taken(app, UUID(timer["alert_id"]))
 
-    return {"escalate": on_escalate, "announce_taken": on_announce}
+    def on_unconfirmed(timer: dict[str, Any], _now: datetime) -> None:
+        check_unconfirmed(app, UUID(timer["notification_id"]))
+
+    return {
+        "escalate": on_escalate,
+        "announce_taken": on_announce,
+        "check_unconfirmed": on_unconfirmed,
+    }

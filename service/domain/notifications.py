@@ -5,7 +5,9 @@ Twilio has no idempotency key, so every try is recorded *before* it is made
 starts again may or may not have reached Twilio: it is never sent blindly again
 but marked `Unconfirmed` (state "unknown"); Twilio's status callback, which
 names the notification, settles it later, and the escalation ladder keeps
-re-notifying until a person acknowledges, so nobody is left relying on it.
+re-notifying until a person acknowledges, so nobody is left relying on it. If no
+status comes within UNREPORTED_AFTER_SECONDS, it counts as not delivered (the
+other channel is tried; when that failed too, the console is alerted).
 """
 
 from __future__ import annotations
@@ -36,8 +38,13 @@ class NotificationState(StrEnum):
 DELIVERED = frozenset({"delivered", "answered", "read"})
 """Provider statuses that mean a person's phone got it (an answered call, a delivered text);
 a voicemail is `machine` and is not among them."""
-UNDELIVERED = frozenset({"failed", "undelivered", "canceled"})
-"""Provider statuses that mean the message never reached the phone: worth a fallback."""
+UNREPORTED = "unreported"
+"""Our own status for an unconfirmed try the provider never reported on (see UNREPORTED_AFTER)."""
+UNDELIVERED = frozenset({"failed", "undelivered", "canceled", UNREPORTED})
+"""Statuses that mean the message did not (or cannot be shown to) reach the phone: worth a
+fallback."""
+UNREPORTED_AFTER_SECONDS = 120
+"""How long an unconfirmed try waits for a status callback before it counts as not delivered."""
 
 
 class Notification(Aggregate):

@@ -136,3 +136,22 @@ async def test_a_notification_whose_alert_was_taken_meanwhile_is_cancelled(ladde
         steps[n["step"]].add(n["state"])
     assert steps == {"tier1": {"cancelled"}, "taken": {"sent"}}
     assert {channel for channel, _, _ in notifier.asked} == {"sms"}
+
+
+async def test_an_unconfirmed_try_with_no_report_counts_as_undelivered_and_falls_back(
+    ladder: Ladder,
+) -> None:
+    ladder.app.raise_staff_alert("s-jones", AlertKind.LOW_BATTERY, cause_key="low:1", cause={})
+    ladder.settle()
+    first = min(ladder.notifications(), key=lambda n: n["to"])
+    assert escalation.start_attempt(ladder.app, UUID(first["id"]))  # ...and then the crash
+    await dispatch(ladder, ScriptedNotifier())
+
+    ladder.after(119)
+    assert not [n for n in ladder.notifications() if n["channel"] == "voice"]
+    ladder.after(1)
+
+    doc: Any = ladder.world.views.get("notification", first["id"])
+    assert (doc["state"], doc["delivery"]) == ("unknown", "unreported")
+    [call] = [n for n in ladder.notifications() if n["channel"] == "voice"]
+    assert call["to"] == first["to"] and call["reason"].startswith("fallback: the sms failed")
