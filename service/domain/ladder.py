@@ -230,7 +230,10 @@ def _start(state: EscalationState, command: Start, kind: AlertKind) -> list[Step
         return [Step("console", reason, (), tier=0, round=0, told=(), next_due_at=None)]
     tier1 = contacts_in(command.school, policy.tiers[0]) if policy.tiers else ()
     calls = tuple(c for c in channels_for(kind) if c is not Channel.SMS)
-    reason = f"policy {policy.name}: tier 1 ({', '.join(policy.tiers[0])}) told at once"
+    reason = (
+        f"policy {policy.name}: tier 1 ({', '.join(policy.tiers[0])}) told at once "
+        f"(texted with the alert{'; called too: a red alert' if calls else ''})"
+    )
     draft = EscalationState(
         started=True, policy=policy, raised_at=command.raised_at, tier=1, told=tier1
     )
