@@ -10,6 +10,7 @@ from uuid import UUID
 
 from eventsourcing.domain import DomainEventProtocol
 
+from projections.escalation import ESCALATION_HANDLERS
 from projections.visits import VISIT_FILTER_COLUMNS, VISIT_HANDLERS
 from service.domain import ids
 
@@ -38,6 +39,8 @@ def project(event: DomainEventProtocol[UUID], read: Reader) -> Effects:
     for handler in (_HANDLERS.get(name), VISIT_HANDLERS.get(name)):
         if handler is not None:
             handler(event, read, effects)
+    for follow in ESCALATION_HANDLERS.get(name, ()):
+        follow(event, read, effects)
     return effects
 
 

@@ -17,7 +17,7 @@ from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, Recording
 
-from service import secrets, visit_commands
+from service import escalation, secrets, visit_commands
 from service.clock import Clock
 from service.domain import ids
 from service.domain.access import Principal
@@ -91,6 +91,8 @@ class Lonewatch(Application[UUID]):
         self._devices: dict[str, DeviceInfo] = {}
         self._devices_lock = threading.Lock()
         self._listeners: list[Callable[[], None]] = []
+        self.alert_finder: Callable[[Sequence[str]], list[dict[str, Any]]] | None = None
+        """Open alerts of some schools, from the views: how a texted ACK finds its alert."""
 
     # -- plumbing -------------------------------------------------------
 
@@ -461,8 +463,8 @@ class Lonewatch(Application[UUID]):
     def contact_acknowledges(
         self, contacts: list[dict[str, str]], code: str | None, *, sender: str
     ) -> str:
-        """A contact texted ACK (the escalation work decides which alert it takes)."""
-        return "Lonewatch: acknowledgement by text is not available yet; use the console."
+        """A contact texted ACK: with a code it takes that alert, bare the latest they were told of."""
+        return escalation.contact_acknowledges(self, contacts, code, sender=sender)
 
     # -- alerts -------------------------------------------------------------
 
@@ -514,7 +516,8 @@ class Lonewatch(Application[UUID]):
         self._retrying(attempt)
 
     def record_notification_failed(self, notification_id: UUID, error: str, *, final: bool) -> None:
-        """A failed try; when it is the last, a `notification_failed` alert makes it visible."""
+        """A failed try; the last one falls back to the other channel, and when that has failed
+        too a `notification_failed` alert makes it visible (service.escalation)."""
 
         def attempt() -> list[Aggregate]:
             notification = self.notification(notification_id)
@@ -522,22 +525,7 @@ class Lonewatch(Application[UUID]):
             notification.record_attempt_failed(error=error, final=final, timestamp=now)
             if not final:
                 return [notification]
-            failed = Alert(
-                key=f"notification:{notification_id}",
-                kind=AlertKind.NOTIFICATION_FAILED.value,
-                school=notification.school,
-                device=None,
-                staff=None,
-                cause={
-                    "notification": str(notification_id),
-                    "alert": str(notification.alert_id),
-                    "contact": notification.contact_name,
-                    "to": notification.to,
-                    "error": error,
-                },
-                timestamp=now,
-            )
-            return [notification, failed]
+            return [notification, *escalation.after_final_failure(self, notification, error, now)]
 
         self._retrying(attempt)
 

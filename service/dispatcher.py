@@ -3,7 +3,9 @@
 Work comes from the notification view (so a restart finds what was requested
 and not yet sent) and from live changes (so an SOS goes out within milliseconds).
 A failed try is retried with backoff; the last failure is recorded as final,
-which raises a `notification_failed` alert: nothing is dropped silently.
+which falls back to the other channel (SMS to call, call to SMS) and, when that
+fails too, raises a `notification_failed` alert: nothing is dropped silently.
+Each try is recorded before it is made (Twilio has no idempotency key).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from uuid import UUID
 
 from projections.projector import Change
 from projections.store import ViewStore
+from service import escalation
 from service.application import Lonewatch
 from service.domain.errors import DomainError
 from service.logs import get_logger
@@ -23,6 +26,7 @@ from service.notifiers.base import NotificationError, Notifier
 log = get_logger(__name__)
 
 DEFAULT_BACKOFF: tuple[float, ...] = (1.0, 4.0, 15.0)
+SENDERS = frozenset({"sms", "voice"})
 
 
 class Dispatcher:
@@ -47,20 +51,36 @@ class Dispatcher:
         return len(self.backoff) + 1
 
     async def start(self) -> None:
-        """Send whatever was requested and not finished before the last stop."""
+        """Send whatever was requested and not finished before the last stop.
+
+        A try that had started and has no recorded result may have reached Twilio (the
+        crash came between its answer and our record): it is marked unconfirmed, never
+        resent blindly; its status callback settles it, and the ladder keeps reminding.
+        """
         pending = await asyncio.to_thread(self.views.find, "notification", states=["requested"])
         if pending:
             log.info("notifications_resumed", count=len(pending))
         for doc in pending:
-            self._submit(doc)
+            if doc.get("in_flight"):
+                log.warning(
+                    "notification_unconfirmed", notification=doc["id"], alert=doc["alert_id"]
+                )
+                await self._record(escalation.mark_unconfirmed, self.app, UUID(doc["id"]))
+            else:
+                self._submit(doc)
 
     def on_changes(self, changes: list[Change]) -> None:
         for change in changes:
-            if change.kind == "notification" and change.doc.get("state") == "requested":
-                self._submit(change.doc)
+            doc = change.doc
+            if (
+                change.kind == "notification"
+                and doc.get("state") == "requested"
+                and not doc.get("in_flight")
+            ):
+                self._submit(doc)
 
     def _submit(self, doc: dict[str, Any]) -> None:
-        if doc["id"] in self._inflight or doc.get("channel") != "sms":
+        if doc["id"] in self._inflight or doc.get("channel") not in SENDERS:
             return
         task = asyncio.get_running_loop().create_task(
             self._deliver(doc), name=f"notify-{doc['id']}"
@@ -68,21 +88,28 @@ class Dispatcher:
         self._inflight[doc["id"]] = task
         task.add_done_callback(lambda _: self._inflight.pop(doc["id"], None))
 
+    async def _send(self, doc: dict[str, Any]) -> str:
+        if doc["channel"] == "voice":
+            return await self.notifier.place_call(to=doc["to"], say=doc["body"], key=doc["id"])
+        return await self.notifier.send_sms(to=doc["to"], body=doc["body"], key=doc["id"])
+
     async def _deliver(self, doc: dict[str, Any]) -> None:
         notification_id = UUID(doc["id"])
         attempt = int(doc.get("attempts") or 0)
         while True:
+            # Recorded before the request: see `start` for what a crash here leaves behind.
+            if not await self._record(escalation.start_attempt, self.app, notification_id):
+                return  # done elsewhere, in flight elsewhere, or the alert was taken first
             attempt += 1
             try:
-                provider_id = await self.notifier.send_sms(
-                    to=doc["to"], body=doc["body"], key=doc["id"]
-                )
+                provider_id = await self._send(doc)
             except NotificationError as exc:
                 final = not exc.retryable or attempt >= self.max_attempts
                 log.warning(
                     "notification_attempt_failed",
                     notification=doc["id"],
                     alert=doc["alert_id"],
+                    channel=doc["channel"],
                     attempt=attempt,
                     final=final,
                     error=str(exc),
@@ -98,20 +125,23 @@ class Dispatcher:
             await self._record(self.app.record_notification_sent, notification_id, provider_id)
             self.sent += 1
             log.info(
-                "notification_sent", notification=doc["id"], alert=doc["alert_id"], to=doc["to"]
+                "notification_sent",
+                notification=doc["id"],
+                alert=doc["alert_id"],
+                channel=doc["channel"],
+                to=doc["to"],
             )
             return
 
-    async def _record(self, command: Any, *args: Any, **kwargs: Any) -> None:
+    async def _record(self, command: Any, *args: Any, **kwargs: Any) -> Any:
         """Recording must not be lost either: keep trying while the store is unavailable."""
         delay = 0.2
         while True:
             try:
-                await asyncio.to_thread(command, *args, **kwargs)
-                return
+                return await asyncio.to_thread(command, *args, **kwargs)
             except DomainError as exc:  # e.g. another process recorded the result first
                 log.warning("notification_record_refused", reason=str(exc))
-                return
+                return None
             except Exception:
                 log.exception("notification_record_failed", command=command.__name__)
                 await asyncio.sleep(delay)

@@ -46,6 +46,22 @@ def _source_and_summary(event: Any) -> tuple[str, str]:
     if name == "Notification.AttemptFailed":
         outcome = "gave up" if event.final else "will retry"
         return "notifier", f"notification attempt failed ({event.error}); {outcome}"
+    return _escalation_summary(event, name)
+
+
+def _escalation_summary(event: Any, name: str) -> tuple[str, str]:
+    """The escalation ladder's and the outbox's own events (service/escalation.py)."""
+    if name == "Alert.Escalated":
+        return f"policy:{event.step['step']}", event.step["reason"]
+    if name == "Notification.AttemptStarted":
+        return "notifier", f"try {event.attempt} started"
+    if name == "Notification.Unconfirmed":
+        return "notifier", f"outcome unknown: {event.reason}"
+    if name == "Notification.Cancelled":
+        return "notifier", f"not sent: {event.reason}"
+    if name == "Notification.StatusReported":
+        by = f" (answered by {event.answered_by})" if event.answered_by else ""
+        return "twilio", f"provider reported {event.status}{by}"
     return "system", name
 
 

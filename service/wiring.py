@@ -10,9 +10,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -21,10 +22,11 @@ from device_gateway.gateway import Gateway
 from device_gateway.messages import alerts_topic, cmd_topic, device_topic_filter
 from projections.projector import Change, Projector
 from projections.store import ViewStore, dumps, open_view_store
+from service import escalation
 from service.application import Lonewatch
 from service.clock import Clock, SystemClock
 from service.config import Settings
-from service.dispatcher import Dispatcher
+from service.dispatcher import DEFAULT_BACKOFF, Dispatcher
 from service.event_store import eventsourcing_env, views_location, with_startup_retries
 from service.live import Hub, LiveViews, public_change
 from service.logs import get_logger
@@ -55,6 +57,7 @@ class Container:
     link: MqttLink | None = None
     broker: EmbeddedBroker | None = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    pending_ticks: set[asyncio.Future[list[str]]] = field(default_factory=set)
 
     def close(self) -> None:
         self.views.close()
@@ -77,7 +80,7 @@ def make_notifier(settings: Settings) -> Notifier:
         auth_token=twilio.auth_token,
         from_number=twilio.from_number,
         api_base=twilio.api_base,
-        status_callback_url=None,
+        public_url=settings.effective_public_url,
     )
 
 
@@ -86,7 +89,9 @@ def build(
     *,
     clock: Clock | None = None,
     notifier: Notifier | None = None,
+    backoff: Sequence[float] = DEFAULT_BACKOFF,
 ) -> Container:
+    """`backoff` is the dispatcher's wait between tries (tests make it short)."""
     clock = clock or SystemClock()
     env = eventsourcing_env(settings.database_url, settings.cipher_key)
     app = with_startup_retries(lambda: Lonewatch(env, clock))
@@ -95,6 +100,7 @@ def build(
     live = LiveViews(projector, poll_interval=settings.poll_interval)
     app.add_listener(live.wake)
     notifier = notifier or make_notifier(settings)
+    app.alert_finder = escalation.find_by_schools(views)
     return Container(
         settings=settings,
         clock=clock,
@@ -104,9 +110,9 @@ def build(
         live=live,
         hub=Hub(),
         notifier=notifier,
-        dispatcher=Dispatcher(app, views, notifier),
+        dispatcher=Dispatcher(app, views, notifier, backoff=backoff),
         gateway=Gateway(app, prefix=settings.mqtt_topic_prefix),
-        scheduler=visit_timers(Scheduler(views, clock), app),
+        scheduler=visit_timers(Scheduler(views, clock, escalation.timer_actions(app)), app),
     )
 
 
@@ -124,13 +130,33 @@ def _fan_out_to_mqtt(c: Container) -> Any:
             c.link.publish(
                 alerts_topic(prefix, doc["school"]), dumps(public_change(change)).encode()
             )
-            if change.event == "Alert.Acknowledged" and doc.get("device"):
+            # A silent (duress) alert says nothing back to the device in anyone's hands.
+            if change.event == "Alert.Acknowledged" and doc.get("device") and not doc.get("silent"):
                 payload = {
                     "type": "acknowledged",
                     "alert_id": doc["id"],
                     "by": doc["acknowledged_by"],
                 }
                 c.link.publish(cmd_topic(prefix, doc["device"]), json.dumps(payload).encode())
+
+    return listener
+
+
+def _tick_when_due(c: Container) -> Any:
+    """A timer written already due (an alert's first escalation step) fires at once,
+    not at the scheduler's next round."""
+
+    def listener(changes: list[Change]) -> None:
+        now = c.clock.now()
+        if any(
+            ch.kind == "timer"
+            and ch.doc.get("state") == "pending"
+            and datetime.fromisoformat(ch.doc["due_at"]) <= now
+            for ch in changes
+        ):
+            task = asyncio.get_running_loop().create_task(asyncio.to_thread(c.scheduler.tick))
+            c.pending_ticks.add(task)
+            task.add_done_callback(c.pending_ticks.discard)
 
     return listener
 
@@ -179,6 +205,7 @@ async def running(c: Container, *, with_mqtt: bool = True) -> AsyncIterator[None
     c.live.add_listener(c.dispatcher.on_changes)
     c.live.add_listener(_directory_watch(c))
     c.live.add_listener(_fan_out_to_mqtt(c))
+    c.live.add_listener(_tick_when_due(c))
     c.tasks.append(asyncio.create_task(c.live.run(), name="live-views"))
     c.tasks.append(
         asyncio.create_task(c.scheduler.run(interval=1.0, after_tick=c.live.wake), name="scheduler")
@@ -197,6 +224,7 @@ async def running(c: Container, *, with_mqtt: bool = True) -> AsyncIterator[None
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         c.tasks.clear()
+        await asyncio.gather(*c.pending_ticks, return_exceptions=True)
         await c.dispatcher.stop()
         await c.notifier.aclose()
         if c.broker is not None:

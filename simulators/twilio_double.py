@@ -2,8 +2,12 @@
 
 It serves the two create calls Lonewatch makes (Messages.json, Calls.json) with
 Twilio-shaped JSON, checks HTTP basic auth, records every request, and can be
-scripted to fail or stall. Tests drive it through `TwilioDouble`; anything else
-(a demo, a browser) through `/_double/...`.
+scripted to fail or stall. Scripted outcomes can also play out what Twilio does
+next, signed with the account's auth token as Twilio signs: status callbacks to
+the StatusCallback URL (delivered, undelivered, no answer), and for calls the
+fetch of the TwiML Url (by a person, or by an answering machine) and a key
+press POSTed to the <Gather> action. Tests drive it through `TwilioDouble`;
+anything else (a demo, a browser) through `/_double/...`.
 """
 
 from __future__ import annotations
@@ -12,6 +16,9 @@ import argparse
 import asyncio
 import base64
 import contextlib
+import html
+import json
+import re
 import secrets
 import signal
 import time
@@ -21,11 +28,36 @@ from datetime import UTC, datetime
 from email.utils import format_datetime
 from typing import Any, Literal, get_args
 
+import aiohttp
 from aiohttp import web
+from twilio.request_validator import RequestValidator
 
 Kind = Literal["messages", "calls"]
-Outcome = Literal["ok", "fail_500", "fail_429", "fail_400", "slow"]
+Outcome = Literal[
+    "ok",
+    "fail_500",
+    "fail_429",
+    "fail_400",
+    "slow",
+    # Accepted (201), then played out through the StatusCallback and, for calls, the Url:
+    "delivered",
+    "undelivered",
+    "no_answer",
+    "voicemail",
+    "answered",
+    "pressed",
+]
 OUTCOMES: frozenset[str] = frozenset(get_args(Outcome))
+PLAYED: dict[str, tuple[str, ...]] = {
+    # outcome -> the status callbacks, in order (a call's Url is fetched when it is answered)
+    "delivered": ("sent", "delivered"),
+    "undelivered": ("sent", "undelivered"),
+    "no_answer": ("initiated", "ringing", "no-answer"),
+    "voicemail": ("initiated", "ringing", "in-progress", "completed"),
+    "answered": ("initiated", "ringing", "in-progress", "completed"),
+    "pressed": ("initiated", "ringing", "in-progress", "completed"),
+}
+"""`ok` is accepted and nothing more happens (as before); these go on to happen."""
 API = "/2010-04-01/Accounts/{account_sid}"
 
 # (HTTP status, Twilio error code, message) for each scripted failure.
@@ -103,6 +135,12 @@ def _resource(kind: Kind, account_sid: str, form: dict[str, str], now: datetime)
     }
 
 
+def _gather_action(twiml: str | None) -> str | None:
+    """The action URL of the first <Gather> in a TwiML document, if any."""
+    match = re.search(r"<Gather\b[^>]*\saction=(\"[^\"]*\"|'[^']*')", twiml or "")
+    return html.unescape(match[1][1:-1]) if match else None
+
+
 class TwilioDouble:
     """Twilio's REST API for one account, in process. `start()` returns its base URL."""
 
@@ -113,6 +151,12 @@ class TwilioDouble:
         self._plan: dict[Kind, deque[Outcome]] = {"messages": deque(), "calls": deque()}
         self.delay_seconds = 3.0
         self._recorded = asyncio.Condition()
+        self.callbacks: list[dict[str, Any]] = []
+        self._called = asyncio.Condition()
+        """Every request the double made to the service: url, form, status (or error)."""
+        self.default_outcomes: dict[Kind, Outcome] = {"messages": "ok", "calls": "ok"}
+        self._playing: set[asyncio.Task[None]] = set()
+        self._session: aiohttp.ClientSession | None = None
         self._stopping = asyncio.Event()
         self._runner: web.AppRunner | None = None
         self.base_url = ""
@@ -143,6 +187,7 @@ class TwilioDouble:
     def reset(self) -> None:
         for records in self._records.values():
             records.clear()
+        self.callbacks.clear()
         self.script()
 
     # A timeout argument (ASYNC109) keeps each test's wait a one-liner with a safe default.
@@ -178,6 +223,12 @@ class TwilioDouble:
 
     async def stop(self) -> None:
         self._stopping.set()  # ends any scripted delay, so shutdown never waits on it
+        for task in list(self._playing):
+            task.cancel()
+        await asyncio.gather(*self._playing, return_exceptions=True)
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -209,8 +260,15 @@ class TwilioDouble:
         response = self._rejection(kind, request, form, authorized=record["authorized"])
         outcome: Outcome | None = None
         if response is None:
-            outcome = self._plan[kind].popleft() if self._plan[kind] else "ok"
+            outcome = (
+                self._plan[kind].popleft() if self._plan[kind] else self.default_outcomes[kind]
+            )
             response = self._scripted(kind, form, outcome, now)
+            if outcome in PLAYED:
+                sid = json.loads(response.text or "{}")["sid"]
+                task = asyncio.get_running_loop().create_task(self._play(kind, sid, form, outcome))
+                self._playing.add(task)
+                task.add_done_callback(self._playing.discard)
         record |= {"outcome": outcome, "status": response.status}
         async with self._recorded:
             self._records[kind].append(record)
@@ -219,6 +277,58 @@ class TwilioDouble:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), self.delay_seconds)
         return response
+
+    async def wait_for_callbacks(self, n: int, timeout: float = 5.0) -> list[dict[str, Any]]:  # noqa: ASYNC109
+        """Wait until the double has made `n` requests to the service."""
+        async with asyncio.timeout(timeout), self._called:
+            await self._called.wait_for(lambda: len(self.callbacks) >= n)
+        return list(self.callbacks)
+
+    async def _post(self, url: str, form: dict[str, str]) -> str | None:
+        """POST `form` to the service as Twilio does, signed; returns the body (or None)."""
+        if self._session is None:
+            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5))
+        signature = RequestValidator(self._auth_token).compute_signature(url, form)
+        record: dict[str, Any] = {"url": url, "form": form}
+        try:
+            async with self._session.post(
+                url, data=form, headers={"X-Twilio-Signature": signature}
+            ) as response:
+                record["status"] = response.status
+                text = await response.text()
+                record["body"] = text
+        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+            record["error"] = f"{type(exc).__name__}: {exc}"
+            text = None
+        async with self._called:
+            self.callbacks.append(record)
+            self._called.notify_all()
+        return text
+
+    async def _play(self, kind: Kind, sid: str, form: dict[str, str], outcome: str) -> None:
+        """What Twilio would do next for an accepted message or call."""
+        callback = form.get("StatusCallback")
+        base = {"AccountSid": self.account_sid, "From": form["From"], "To": form["To"]}
+        if kind == "messages":
+            for status in PLAYED[outcome]:
+                if callback:
+                    await self._post(callback, base | {"MessageSid": sid, "MessageStatus": status})
+            return
+        call = base | {"CallSid": sid, "Direction": "outbound-api"}
+        answered_by = "machine_end_beep" if outcome == "voicemail" else "human"
+        for status in PLAYED[outcome]:
+            fields = call | {"CallStatus": status}
+            if status in ("in-progress", "completed"):
+                fields["AnsweredBy"] = answered_by
+            if callback:
+                await self._post(callback, fields)
+            if status == "in-progress" and form.get("Url"):
+                twiml = await self._post(
+                    form["Url"], call | {"CallStatus": status, "AnsweredBy": answered_by}
+                )
+                action = _gather_action(twiml)
+                if outcome == "pressed" and action:
+                    await self._post(action, call | {"CallStatus": status, "Digits": "1"})
 
     def _authorized(self, request: web.Request) -> bool:
         scheme, _, encoded = request.headers.get("Authorization", "").partition(" ")

@@ -97,6 +97,7 @@ class Alert(Aggregate):
         self.note: str | None = None
         self.resolved_by: str | None = None
         self.resolved_at: datetime | None = None
+        self.escalation_steps: list[dict[str, Any]] = []
 
     @property
     def is_open(self) -> bool:
@@ -108,6 +109,11 @@ class Alert(Aggregate):
         self.notified.append(contact)
         if self.state is AlertState.RAISED:
             self.state = AlertState.NOTIFIED
+
+    @event("Escalated")
+    def record_escalation(self, step: dict[str, Any], timestamp: datetime) -> None:
+        """A step of the escalation ladder (service.domain.escalation), with its reason."""
+        self.escalation_steps.append(step)
 
     def acknowledge(self, by: str, via: str, timestamp: datetime) -> None:
         if self.state is AlertState.RESOLVED:

@@ -1,4 +1,6 @@
-"""Escalation policy rules: who is told of an alert, and what they are told.
+"""Escalation policy rules: who is told of an alert first, and what they read and hear.
+
+The ladder over time (tiers, reminders, who took it) is in service/domain/ladder.py.
 
 Plain functions over plain values: the application calls them and records
 what they decide; nothing here sends anything or reads a clock.
@@ -87,3 +89,39 @@ def first_notifications(
         for contact in school.get("contacts", [])
         if contact.get("role") in roles and contact.get("phone")
     ]
+
+
+def spoken_alert(
+    *,
+    kind: AlertKind,
+    short_code: str,
+    school_name: str,
+    visitor: str | None,
+    address: str | None,
+    raised_at: datetime,
+    timezone: str,
+) -> str:
+    """What a call reads out before asking for the key press."""
+    local = raised_at.astimezone(ZoneInfo(timezone)).strftime("%H:%M")
+    where = f" Address: {address}." if address else ""
+    return (
+        f"Lonewatch alert for {school_name}. {KIND_WORDS[kind]}. "
+        f"Visitor: {visitor or 'unknown visitor'}, at {local}.{where} "
+        f"Alert code {' '.join(short_code)}."
+    )
+
+
+def taken_message(
+    *,
+    short_code: str,
+    kind: AlertKind,
+    visitor: str | None,
+    taken_by: str,
+    at: datetime,
+    timezone: str,
+) -> str:
+    local = at.astimezone(ZoneInfo(timezone)).strftime("%H:%M")
+    return (
+        f"LONEWATCH: alert {short_code} ({KIND_WORDS[kind]} - {visitor or 'unknown visitor'}) "
+        f"was taken by {taken_by} at {local}. No action needed from you."
+    )

@@ -20,6 +20,8 @@ from service.domain.alerts import parse_outcome
 from service.domain.errors import NotFound
 from service.http.problems import BadRequest, problem, problems_middleware
 from service.http.twilio_webhooks import add_webhook_routes
+from service.http.voice import add_voice_routes
+from service.kpis import alarm_figures, parse_month
 from service.live import public_change
 from service.timeline import timeline
 from service.visit_commands import can_see_visit
@@ -258,6 +260,17 @@ async def stream(request: web.Request) -> web.StreamResponse:
         c.hub.unsubscribe(token)
 
 
+async def get_kpis(request: web.Request) -> web.Response:
+    """Alarm-handling figures for a month (INTERFACES.md section 6), per school the caller sees."""
+    month = parse_month(request.query.get("month"))
+    if month is None:
+        raise BadRequest("give month=YYYY-MM, e.g. month=2026-11")
+    docs = await asyncio.to_thread(
+        container(request).views.find, "alert", schools=_schools_for(request), limit=1_000_000
+    )
+    return json_response(alarm_figures(docs, month))
+
+
 async def health(request: web.Request) -> web.Response:
     c = container(request)
     checks: dict[str, Any] = {}
@@ -301,7 +314,9 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/api/v1/devices/{id}", get_device)
     app.router.add_get("/api/v1/timeline", get_timeline)
     app.router.add_get("/api/v1/stream", stream)
+    app.router.add_get("/api/v1/kpis", get_kpis)
     add_webhook_routes(app)
+    add_voice_routes(app)
 
 
 MIDDLEWARES = [problems_middleware, auth_middleware]

@@ -26,4 +26,12 @@ class Notifier(Protocol):
         """
         ...
 
+    async def place_call(self, *, to: str, say: str, key: str) -> str:
+        """Ring `to` with an alert that asks for a key press to take it; return the call's id.
+
+        Only a key press acknowledges (reported through the voice webhook, not here).
+        Raises NotificationError; never blocks forever.
+        """
+        ...
+
     async def aclose(self) -> None: ...

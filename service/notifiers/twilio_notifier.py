@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import base64
+from collections.abc import Awaitable, Callable
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import aiohttp
 from twilio.base.exceptions import TwilioRestException, TwilioServiceException
@@ -77,7 +78,12 @@ def _retryable_status(status: int) -> bool:
 
 
 class TwilioNotifier:
-    """Sends SMS through Twilio's Messages API; each call is bounded by `timeout_seconds`."""
+    """Sends SMS and places calls through Twilio; each request is bounded by `timeout_seconds`.
+
+    With `public_url`, every message and call names its notification in its status callback
+    (`/webhooks/twilio/status?notification=KEY`) and a call fetches what to say, and the
+    "press 1" prompt, from `/webhooks/twilio/voice/alert?notification=KEY`.
+    """
 
     def __init__(
         self,
@@ -87,6 +93,8 @@ class TwilioNotifier:
         api_base: str | None = None,
         timeout_seconds: float = 5.0,
         status_callback_url: str | None = None,
+        public_url: str | None = None,
+        ring_seconds: int = 30,
     ) -> None:
         self._account_sid = account_sid
         self._auth_token = auth_token
@@ -94,6 +102,8 @@ class TwilioNotifier:
         self._api_base = api_base
         self._timeout_seconds = timeout_seconds
         self._status_callback_url = status_callback_url
+        self._public_url = public_url.rstrip("/") if public_url else None
+        self._ring_seconds = ring_seconds
         # Built on first use: the library opens an aiohttp session in its constructor,
         # and that needs a running event loop.
         self._http: RebasedAsyncHttpClient | None = None
@@ -105,39 +115,94 @@ class TwilioNotifier:
             self._client = Client(self._account_sid, self._auth_token, http_client=self._http)
         return self._client
 
+    def _status_callback(self, key: str) -> str | None:
+        if self._status_callback_url:
+            return self._status_callback_url
+        if self._public_url:
+            return f"{self._public_url}/webhooks/twilio/status?notification={quote(key)}"
+        return None
+
     async def send_sms(self, *, to: str, body: str, key: str) -> str:
         messages = self._twilio().messages
         optional: dict[str, Any] = {}
-        if self._status_callback_url:
-            optional["status_callback"] = self._status_callback_url
+        callback = self._status_callback(key)
+        if callback:
+            optional["status_callback"] = callback
+        sid, status = await self._bounded(
+            "SMS",
+            key,
+            to,
+            lambda: messages.create_async(to=to, from_=self._from_number, body=body, **optional),
+        )
+        log.info("sms_sent", key=key, to=to, sid=sid, status=status)
+        return sid
+
+    async def place_call(self, *, to: str, say: str, key: str) -> str:
+        """Ring `to`; Twilio fetches what to say (`say` is kept by the caller's notification)
+        and the key-press prompt from our voice webhook. Answering machines are detected."""
+        if not self._public_url:
+            raise NotificationError(
+                f"call to {to} not placed: calls need LW_PUBLIC_URL (where Twilio fetches "
+                "what to say and sends the key press)",
+                retryable=False,
+            )
+        calls = self._twilio().calls
+        url = f"{self._public_url}/webhooks/twilio/voice/alert?notification={quote(key)}"
+        optional: dict[str, Any] = {
+            "status_callback_event": ["initiated", "ringing", "answered", "completed"],
+            "status_callback_method": "POST",
+        }
+        callback = self._status_callback(key)
+        if callback:
+            optional["status_callback"] = callback
+        sid, status = await self._bounded(
+            "call",
+            key,
+            to,
+            lambda: calls.create_async(
+                to=to,
+                from_=self._from_number,
+                url=url,
+                method="POST",
+                machine_detection="Enable",
+                timeout=self._ring_seconds,
+                **optional,
+            ),
+        )
+        log.info("call_placed", key=key, to=to, sid=sid, status=status)
+        return sid
+
+    async def _bounded(
+        self, what: str, key: str, to: str, create: Callable[[], Awaitable[Any]]
+    ) -> tuple[str, str | None]:
+        """One create request, cut off at the timeout, its failure said as retryable or not."""
         try:
             # The library's own timeout is never applied (twilio-python #925).
             async with asyncio.timeout(self._timeout_seconds):
-                message = await messages.create_async(
-                    to=to, from_=self._from_number, body=body, **optional
-                )
+                resource = await create()
         except TwilioRestException as exc:
-            raise self._failed(key, to, exc.status, exc.code, exc.msg) from exc
+            raise self._failed(what, key, to, exc.status, exc.code, exc.msg) from exc
         except TwilioServiceException as exc:
-            raise self._failed(key, to, exc.status, exc.code, exc.detail or exc.title) from exc
+            detail = exc.detail or exc.title
+            raise self._failed(what, key, to, exc.status, exc.code, detail) from exc
         except TimeoutError as exc:
             reason = f"Twilio did not answer within {self._timeout_seconds:g} s"
-            raise self._failed(key, to, None, None, reason, retryable=True) from exc
+            raise self._failed(what, key, to, None, None, reason, retryable=True) from exc
         except (aiohttp.ClientError, OSError) as exc:
             reason = f"could not reach Twilio: {type(exc).__name__}: {exc}"
-            raise self._failed(key, to, None, None, reason, retryable=True) from exc
+            raise self._failed(what, key, to, None, None, reason, retryable=True) from exc
         except ValueError as exc:  # a 2xx whose body is not JSON: the outcome is unknown
             reason = f"unreadable reply from Twilio: {exc}"
-            raise self._failed(key, to, None, None, reason, retryable=True) from exc
-        sid = message.sid
+            raise self._failed(what, key, to, None, None, reason, retryable=True) from exc
+        sid = resource.sid
         if not sid:
-            reason = "Twilio accepted the message but returned no sid"
-            raise self._failed(key, to, None, None, reason, retryable=True)
-        log.info("sms_sent", key=key, to=to, sid=sid, status=message.status)
-        return str(sid)
+            reason = f"Twilio accepted the {what} but returned no sid"
+            raise self._failed(what, key, to, None, None, reason, retryable=True)
+        return str(sid), resource.status
 
     def _failed(
         self,
+        what: str,
         key: str,
         to: str,
         status: int | None,
@@ -152,7 +217,7 @@ class TwilioNotifier:
         if status is not None:
             detail = f"HTTP {status}, {detail}"
         log.warning(
-            "sms_failed",
+            "sms_failed" if what == "SMS" else "call_failed",
             key=key,
             to=to,
             status=status,
@@ -160,7 +225,8 @@ class TwilioNotifier:
             retryable=retryable,
             reason=reason,
         )
-        return NotificationError(f"SMS to {to} not sent ({detail})", retryable=retryable)
+        verb = "not sent" if what == "SMS" else "not placed"
+        return NotificationError(f"{what} to {to} {verb} ({detail})", retryable=retryable)
 
     async def aclose(self) -> None:
         """Close the library's aiohttp session; safe to call more than once."""
