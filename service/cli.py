@@ -51,6 +51,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
             mqtt_port=mqtt.port,
             notifier="twilio" if settings.twilio else "console",
         )
+        if settings.twilio and not settings.public_url:
+            log.warning(
+                "voice_calls_unavailable",
+                detail="set LW_PUBLIC_URL to the address Twilio reaches this service at: without "
+                "it red alerts are texted but not called, and each refused call shows on the console",
+            )
         if mqtt.embedded:
             log.warning(
                 "embedded_broker_is_for_trying_out",
