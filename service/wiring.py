@@ -198,6 +198,7 @@ async def running(c: Container, *, with_mqtt: bool = True) -> AsyncIterator[None
 
 def create_app(c: Container, *, with_mqtt: bool = True) -> web.Application:
     from service.http.api import MIDDLEWARES, add_routes
+    from service.http.console import add_console_routes
 
     app = web.Application(middlewares=MIDDLEWARES)
     app[CONTAINER] = c
@@ -212,4 +213,5 @@ def create_app(c: Container, *, with_mqtt: bool = True) -> web.Application:
     app.cleanup_ctx.append(background)
     app.on_shutdown.append(close_streams)
     add_routes(app)
+    add_console_routes(app)
     return app
