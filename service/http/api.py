@@ -222,7 +222,8 @@ async def stream(request: web.Request) -> web.StreamResponse:
     token, queue = c.hub.subscribe(accept)
     try:
         async with sse_response(request) as sse:
-            await sse.send(json.dumps({"subscriber": token}), event="hello")
+            # retry: a console that loses the stream tries again after 1 s, not the default 3 s.
+            await sse.send(json.dumps({"subscriber": token}), event="hello", retry=1000)
             while sse.is_connected():
                 change = await queue.get()
                 if change is None:

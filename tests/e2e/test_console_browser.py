@@ -39,6 +39,9 @@ CHROMIUM_ARGS = [
 ]
 ARTIFACTS = REPO / "test-artifacts"
 NEW_ALERT_WITHIN_MS = 2000
+CARD_WATCH = """() => new MutationObserver((_, observer) => {
+    if (document.querySelector('.alert-card')) { window.cardSeen = Date.now(); observer.disconnect(); }
+}).observe(document.getElementById('open'), { childList: true })"""
 
 
 @pytest.fixture
@@ -120,11 +123,13 @@ async def test_an_sos_appears_live_is_taken_resolved_and_replayed(
     await expect(page.locator("#live-pill")).to_have_text("Live")
 
     # The fob is pressed: MQTT publish -> gateway -> event store -> views -> SSE -> the page.
-    started = time.monotonic()
+    # The page notes the wall-clock moment the card is in the DOM (same machine, same clock).
+    await page.evaluate(CARD_WATCH)
+    started = time.time()
     await device.send("sos", {"id": "e2e-press-1", "lat": 51.5412, "lon": 0.7104, "acc": 15})
     card = page.locator(".alert-card").first
     await expect(card).to_be_visible(timeout=NEW_ALERT_WITHIN_MS)
-    seen_after = time.monotonic() - started
+    seen_after = await page.evaluate("window.cardSeen") / 1000 - started
     print(f"\nMQTT publish to row in the feed: {seen_after * 1000:.0f} ms")
     assert seen_after < NEW_ALERT_WITHIN_MS / 1000
     await expect(card).to_contain_text("SOS — Sam Jones")
@@ -151,10 +156,12 @@ async def test_an_sos_appears_live_is_taken_resolved_and_replayed(
     alert_id = next(iter(a["id"] for a in container.views.find("alert")))
 
     # A dropped stream shows a banner, reconnects by itself and reloads what it missed.
+    dropped = time.monotonic()
     container.hub.close_all()
     await expect(page.locator("#offline")).to_be_visible(timeout=2000)
     await device.send("sos", {"id": "e2e-press-2"})
-    await expect(page.locator("#offline")).to_be_hidden(timeout=8000)
+    await expect(page.locator("#offline")).to_be_hidden(timeout=5000)
+    print(f"stream dropped to live again: {(time.monotonic() - dropped) * 1000:.0f} ms")
     await expect(page.locator(".alert-card")).to_have_count(1, timeout=3000)
 
     # The timeline of the first alert: every event, verified, and the state at any step.
