@@ -17,9 +17,9 @@ from tests.harness import service_in_process
 
 @pytest.fixture
 async def console(
-    database_url: str, aiohttp_client: Any
+    sqlite_url: str, aiohttp_client: Any
 ) -> AsyncIterator[tuple[TestClient[Any, Any], Container]]:
-    async with service_in_process(Settings(database_url=database_url), with_mqtt=False) as c:
+    async with service_in_process(Settings(database_url=sqlite_url), with_mqtt=False) as c:
         with_every_role(c.app)
         app = create_app(c, with_mqtt=False)
         app.cleanup_ctx.clear()

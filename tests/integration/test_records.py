@@ -20,8 +20,7 @@ from tests.harness import service_in_process
 from tests.integration.test_integrity import tamper
 
 
-@pytest.fixture
-async def api(
+async def _serve(
     database_url: str, aiohttp_client: Any
 ) -> AsyncIterator[tuple[TestClient[Any, Any], Container, FakeClock]]:
     clock = FakeClock()
@@ -32,6 +31,23 @@ async def api(
         app = create_app(c, with_mqtt=False)
         app.cleanup_ctx.clear()
         yield await aiohttp_client(app), c, clock
+
+
+@pytest.fixture
+async def api(
+    sqlite_url: str, aiohttp_client: Any
+) -> AsyncIterator[tuple[TestClient[Any, Any], Container, FakeClock]]:
+    async for served in _serve(sqlite_url, aiohttp_client):
+        yield served
+
+
+@pytest.fixture
+async def api_on_each_store(
+    database_url: str, aiohttp_client: Any
+) -> AsyncIterator[tuple[TestClient[Any, Any], Container, FakeClock]]:
+    """SQLite and PostgreSQL: where the database itself is being altered."""
+    async for served in _serve(database_url, aiohttp_client):
+        yield served
 
 
 def bearer(c: Container, user: str) -> dict[str, str]:
@@ -69,8 +85,10 @@ async def test_a_timeline_verifies_and_gives_the_state_after_each_event(api: Any
     assert body["state"]["alert"]["location"]["lat"] == 51.5412
 
 
-async def test_an_altered_event_shows_on_the_timeline_and_in_the_export(api: Any) -> None:
-    client, c, clock = api
+async def test_an_altered_event_shows_on_the_timeline_and_in_the_export(
+    api_on_each_store: Any,
+) -> None:
+    client, c, clock = api_on_each_store
     alert_id = await an_incident(client, c, clock)
     stored = c.app.recorder.select_events(UUID(alert_id))
     last = stored[-1].originator_version
