@@ -72,7 +72,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
     args.directory = (
         args.directory or Path(__file__).resolve().parent.parent / "deploy" / "demo-directory.yaml"
     )
-    print(f"Lonewatch demo: console and API at http://{_settings(args).http_addr}/api/v1/health")
+    addr = _settings(args).http_addr
+    print(
+        f"Lonewatch demo: console at http://{addr}/console/ (give a demo user a password "
+        f"first: lonewatch user password reception1); health at http://{addr}/api/v1/health"
+    )
     return cmd_serve(args)
 
 

@@ -31,6 +31,7 @@ SESSION_COOKIE = "lw_session"
 CSRF_HEADER = "X-CSRF-Token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 CACHE_SECONDS = 10.0
+CACHE_ENTRIES = 5000
 FAILURES_ALLOWED = 5
 FAILURE_WINDOW = 300.0
 STATIC = Path(__file__).parent / "static"
@@ -52,6 +53,12 @@ async def session_principal(request: web.Request) -> Principal | None:
         return None
     cache = request.app[SESSIONS]
     hit = cache.get(token)
+    if hit is None and len(cache) >= CACHE_ENTRIES:  # random cookies must not grow it forever
+        now = time.monotonic()
+        for stale in [k for k, (until, _) in cache.items() if until < now]:
+            del cache[stale]
+        if len(cache) >= CACHE_ENTRIES:
+            cache.clear()
     if hit is None or hit[0] < time.monotonic():
         app = request.app[CONTAINER].app
         found = await asyncio.to_thread(sessions.principal_for_session, app, token)

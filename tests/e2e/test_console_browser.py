@@ -14,6 +14,7 @@ import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import pytest
 from aiohttp import web
@@ -23,6 +24,7 @@ from service.wiring import Container, create_app
 from tests.conftest import MOSQUITTO_HOST, MOSQUITTO_PORT, REQUIRE_SERVICES, free_port
 from tests.console_world import PASSWORD, with_every_role
 from tests.harness import REPO, Device, forget_session, service_in_process
+from tests.integration.test_integrity import tamper
 
 playwright_api = pytest.importorskip("playwright.async_api")
 
@@ -199,3 +201,11 @@ async def test_an_sos_appears_live_is_taken_resolved_and_replayed(
     await expect(admin.locator("#audit")).to_contain_text("Exported (printable)")
     await expect(admin.locator("#audit")).to_contain_text("operator:reception1")
     await admin.screenshot(**shot("audit.png"))
+
+    # Someone edits the resolution note in the database: the timeline says so at once.
+    stored = container.app.recorder.select_events(UUID(alert_id))
+    tamper(container.app, UUID(alert_id), stored[-1].originator_version, b"in a bag", b"at home")
+    await page.goto(f"/console/timeline?alert={alert_id}")
+    await expect(page.locator(".verdict.bad")).to_contain_text("Integrity check FAILED")
+    await expect(page.locator("#events tr.tampered")).to_contain_text("✗ altered")
+    await page.screenshot(**shot("timeline-altered.png"))

@@ -8,6 +8,7 @@ from uuid import UUID
 
 import pytest
 
+from service.application import Lonewatch
 from service.domain.alerts import Outcome
 from service.integrity import MAGIC, split, verify_stream
 from tests.worlds import World, a_trust_with_lone_visitors
@@ -32,9 +33,9 @@ def a_resolved_sos(world: World) -> UUID:
     return recorded.alert_id
 
 
-def tamper(world: World, originator_id: UUID, version: int, old: bytes, new: bytes) -> None:
+def tamper(app: Lonewatch, originator_id: UUID, version: int, old: bytes, new: bytes) -> None:
     """What someone with database access might do: rewrite an event's stored state."""
-    recorder: Any = world.app.recorder
+    recorder: Any = app.recorder
     table = recorder.events_table_name
     (stored,) = recorder.select_events(originator_id, gt=version - 1, lte=version)
     state = bytes(stored.state)
@@ -68,7 +69,7 @@ def test_every_stored_event_carries_a_seal_that_verifies(world: World) -> None:
 
 def test_an_event_altered_in_the_database_fails_the_check(world: World) -> None:
     alert_id = a_resolved_sos(world)
-    tamper(world, alert_id, 3, b"called back, all fine", b"no answer, left it")
+    tamper(world.app, alert_id, 3, b"called back, all fine", b"no answer, left it")
     check = verify_stream(world.app.recorder, alert_id)
     assert not check.ok
     assert [e.ok for e in check.events] == [True, True, False]
@@ -84,7 +85,7 @@ def test_a_stripped_seal_breaks_the_chain_from_there_on(world: World) -> None:
     (stored,) = world.app.recorder.select_events(alert_id, gt=1, lte=2)
     found, _ = split(bytes(stored.state))
     assert found is not None
-    tamper(world, alert_id, 2, MAGIC + found, b"")
+    tamper(world.app, alert_id, 2, MAGIC + found, b"")
     check = verify_stream(world.app.recorder, alert_id)
     assert [e.ok for e in check.events] == [True, False, False]
     assert "without a seal" in check.problems()[0]

@@ -92,7 +92,7 @@ async def test_an_altered_event_shows_on_the_timeline_and_in_the_export(
     alert_id = await an_incident(client, c, clock)
     stored = c.app.recorder.select_events(UUID(alert_id))
     last = stored[-1].originator_version
-    tamper(c, UUID(alert_id), last, b"pressed in a bag", b"she was fine, honest")
+    tamper(c.app, UUID(alert_id), last, b"pressed in a bag", b"she was fine, honest")
     dsl = bearer(c, "dsl1")
     body = await (await client.get(f"/api/v1/timeline?alert={alert_id}", headers=dsl)).json()
     assert body["integrity"]["verified"] is False
