@@ -164,8 +164,10 @@ def _alert_from_store(c: Container, alert_id: UUID) -> dict[str, Any]:
 
 async def acknowledge_alert(request: web.Request) -> web.Response:
     app = container(request).app
+    via = "console" if auth.SESSION in request else "api"  # the record says how it was taken
     return await _alert_command(
-        request, lambda alert_id, who: app.acknowledge_alert(alert_id, by=who.actor, via="api")
+        request,
+        lambda alert_id, who: app.acknowledge_alert(alert_id, by=who.actor, via=via),
     )
 
 

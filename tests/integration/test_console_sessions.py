@@ -81,7 +81,8 @@ async def test_unsafe_requests_with_a_session_need_the_csrf_token(console: Any) 
         f"/api/v1/alerts/{alert_id}/acknowledge", headers={"X-CSRF-Token": csrf}
     )
     assert taken.status == 200
-    assert (await taken.json())["acknowledged_by"] == "operator:reception1"
+    body = await taken.json()
+    assert (body["acknowledged_by"], body["acknowledged_via"]) == ("operator:reception1", "console")
 
 
 async def test_bearer_tokens_need_no_csrf_token(console: Any) -> None:
