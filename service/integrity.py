@@ -175,10 +175,15 @@ class StreamCheck:
 
 def verify_stream(recorder: AggregateRecorder, originator_id: UUID) -> StreamCheck:
     """Recompute every seal of a stream from the bytes in the database."""
+    return check_stream(originator_id, recorder.select_events(originator_id))
+
+
+def check_stream(originator_id: UUID, stream: Sequence[StoredEvent]) -> StreamCheck:
+    """Recompute every seal of a whole stream, as read from the database, in version order."""
     previous = GENESIS
     expected_version = 1
     checks: list[EventCheck] = []
-    for stored in recorder.select_events(originator_id):
+    for stored in stream:
         version = int(stored.originator_version)
         found, body = split(bytes(stored.state))
         problem = None
@@ -204,9 +209,8 @@ def verify_stream(recorder: AggregateRecorder, originator_id: UUID) -> StreamChe
     return StreamCheck(originator_id=str(originator_id), events=checks)
 
 
-def verify_streams(recorder: AggregateRecorder, originator_ids: Sequence[str]) -> dict[str, Any]:
-    """A summary for a timeline or an export: overall verdict, per stream heads and problems."""
-    streams = [verify_stream(recorder, UUID(i)) for i in dict.fromkeys(originator_ids)]
+def summary(streams: Sequence[StreamCheck]) -> dict[str, Any]:
+    """For a timeline or an export: the overall verdict, each stream's last seal, the problems."""
     return {
         "verified": all(s.ok for s in streams),
         "streams": len(streams),

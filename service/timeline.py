@@ -8,6 +8,7 @@ themselves are read from the event store, so the timeline is the record itself.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -50,17 +51,29 @@ def _data(event: Any) -> dict[str, Any]:
 
 
 def subject_events(
-    app: Application[UUID], views: ViewStore, subject: str, *, as_of: datetime | None = None
+    app: Application[UUID],
+    views: ViewStore,
+    subject: str,
+    *,
+    as_of: datetime | None = None,
+    read: Callable[[UUID, int], Iterable[Any]] | None = None,
 ) -> list[tuple[int, Any]]:
-    """(position, event) for every recorded event about a subject, in the order recorded."""
+    """(position, event) for every recorded event about a subject, in the order recorded.
+
+    `read(originator_id, upto_version)` gives a stream's events (default: the event store's).
+    """
+
+    def from_store(originator_id: UUID, upto: int) -> Iterable[Any]:
+        return app.events.get(originator_id, lte=upto)
+
+    read = read or from_store
     entries = views.index(subject)
     by_originator: dict[str, dict[int, int]] = defaultdict(dict)
     for entry in entries:
         by_originator[entry.originator_id][entry.originator_version] = entry.position
     found: list[tuple[int, Any]] = []
     for originator_id, versions in by_originator.items():
-        events: list[Any] = list(app.events.get(UUID(originator_id), lte=max(versions)))
-        for event in events:
+        for event in read(UUID(originator_id), max(versions)):
             position = versions.get(event.originator_version)
             if position is None or (as_of is not None and event.timestamp > as_of):
                 continue

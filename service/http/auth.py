@@ -136,8 +136,17 @@ async def login_form(request: web.Request) -> web.StreamResponse:
 
 def _throttled(request: web.Request, username: str) -> bool:
     now = time.monotonic()
-    recent = [t for t in request.app[FAILURES].get(username, []) if now - t < FAILURE_WINDOW]
-    request.app[FAILURES][username] = recent
+    failures = request.app[FAILURES]
+    if len(failures) >= CACHE_ENTRIES:  # guessed names must not grow it forever
+        for name in [
+            n for n, times in failures.items() if not times or now - times[-1] > FAILURE_WINDOW
+        ]:
+            del failures[name]
+    recent = [t for t in failures.get(username, []) if now - t < FAILURE_WINDOW]
+    if recent:
+        failures[username] = recent
+    else:
+        failures.pop(username, None)
     return len(recent) >= FAILURES_ALLOWED
 
 

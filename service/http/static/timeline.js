@@ -47,7 +47,12 @@
     if (state.alerts) {
       return state.alerts.length ? el("div", { class: "alerts" }, state.alerts.map(alertFacts)) : el("p", {}, "No alerts by then.");
     }
-    return el("pre", {}, JSON.stringify(state, null, 2));
+    // Any other record (a visit, say): its plain fields, as recorded.
+    const [name, doc] = Object.entries(state)[0] || [];
+    if (!doc) return el("p", {}, `No ${name || "record"} yet at that point.`);
+    return facts(Object.entries(doc)
+      .filter(([, v]) => v !== null && typeof v !== "object")
+      .map(([k, v]) => [k.replace(/_/g, " "), /_at$/.test(k) ? LW.fmtDate(v) : String(v)]));
   }
 
   function show(index) {
