@@ -188,6 +188,8 @@ async def test_an_sos_appears_live_is_taken_resolved_and_replayed(
 
     # The DSL exports the record for the safeguarding file; an admin sees that it happened.
     dsl = await signed_in(browser, base, "dsl1", width=820)
+    await expect(dsl.locator(".alert-card")).to_have_count(1)
+    await dsl.screenshot(**shot("feed-tablet.png"))
     await dsl.goto(f"/console/timeline?alert={alert_id}")
     await expect(dsl.get_by_role("link", name="Printable record")).to_be_visible()
     await dsl.screenshot(**shot("timeline-tablet.png"))

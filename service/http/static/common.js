@@ -95,7 +95,7 @@ const LW = (() => {
       el("a", { class: "brand", href: "/console/" }, el("span", { class: "brand-mark", "aria-hidden": "true" }, "L"), "Lonewatch"),
       el("nav", { "aria-label": "Console" }, el("ul", {}, links)),
       el("div", { class: "who" },
-        el("span", { id: "live-pill", class: "status-pill", role: "status" }, "Live"),
+        el("span", { id: "live-pill", class: "status-pill down", role: "status" }, "Connecting"),
         el("span", {}, el("strong", {}, session.username), ` · ${ROLE[session.role] || session.role}`,
           session.school ? ` · ${session.school}` : " · all schools"),
         signOut));
