@@ -222,10 +222,55 @@ def _notification(event: Any, read: Reader, fx: Effects) -> None:
             "channel": doc["channel"],
             "state": doc["state"],
             "error": doc["error"],
+            "step": doc["step"],
         }
         alert["notifications"] = summary
         fx.docs[("alert", doc["alert_id"])] = alert
     fx.subjects.append(f"alert:{doc['alert_id']}")
+
+
+# -- audit trail (who viewed which record; sign-ins) ---------------------------------
+
+
+def _audit(event: Any, read: Reader, fx: Effects) -> None:
+    name = event_name(event)
+    at = event.timestamp.isoformat()
+    if name == "RecordAccess.Viewed":
+        doc: Doc = {
+            "id": str(event.originator_id),
+            "at": at,
+            "actor": event.actor,
+            "role": event.role,
+            "school": event.school,
+            "action": event.access,
+            "subject": event.subject,
+            "detail": event.detail,
+        }
+    elif name == "ConsoleSession.Started":
+        doc = {
+            "id": f"{event.originator_id}:1",
+            "at": at,
+            "actor": f"{event.role}:{event.username}",
+            "role": event.role,
+            "school": event.school,
+            "action": "signed_in",
+            "subject": None,
+            "detail": event.client,
+        }
+    else:
+        started = read("audit", f"{event.originator_id}:1")
+        if started is None:
+            return
+        doc = dict(started)
+        doc.update(
+            id=f"{event.originator_id}:{event.originator_version}",
+            at=at,
+            action="signed_out",
+            detail=event.reason,
+        )
+    doc.update(record=str(event.originator_id), version=event.originator_version)
+    fx.docs[("audit", doc["id"])] = doc
+    fx.subjects.append("audit")  # the index keeps them in recorded order
 
 
 _HANDLERS: dict[str, Callable[[Any, Reader, Effects], None]] = {
@@ -241,6 +286,9 @@ _HANDLERS: dict[str, Callable[[Any, Reader, Effects], None]] = {
     "Notification.Requested": _notification,
     "Notification.Sent": _notification,
     "Notification.AttemptFailed": _notification,
+    "RecordAccess.Viewed": _audit,
+    "ConsoleSession.Started": _audit,
+    "ConsoleSession.Ended": _audit,
 }
 
 # Documents of these kinds are stored with their school and state columns for filtering.
@@ -251,4 +299,5 @@ FILTER_COLUMNS: dict[str, tuple[str | None, str | None]] = {
     "staff": ("school", None),
     "timer": ("school", "state"),
     **VISIT_FILTER_COLUMNS,
+    "audit": ("school", None),
 }

@@ -15,9 +15,9 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError, Recording
+from eventsourcing.persistence import EventStore, IntegrityError, Mapper, Recording
 
-from service import escalation, secrets, visit_commands
+from service import escalation, integrity, secrets, visit_commands
 from service.clock import Clock
 from service.domain import ids
 from service.domain.access import Principal
@@ -95,6 +95,13 @@ class Lonewatch(Application[UUID]):
         """Open alerts of some schools, from the views: how a texted ACK finds its alert."""
 
     # -- plumbing -------------------------------------------------------
+
+    def construct_mapper(self) -> Mapper[UUID]:
+        return integrity.SealingMapper.wrapping(super().construct_mapper())
+
+    def construct_event_store(self) -> EventStore[UUID]:
+        """Every stored event is sealed and chained to the one before it (service.integrity)."""
+        return integrity.SealedEventStore(mapper=self.mapper, recorder=self.recorder)
 
     def add_listener(self, listener: Callable[[], None]) -> None:
         """Called (on the saving thread) after every commit: wakes projections at once."""

@@ -78,7 +78,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
     args.directory = (
         args.directory or Path(__file__).resolve().parent.parent / "deploy" / "demo-directory.yaml"
     )
-    print(f"Lonewatch demo: console and API at http://{_settings(args).http_addr}/api/v1/health")
+    addr = _settings(args).http_addr
+    print(
+        f"Lonewatch demo: console at http://{addr}/console/ (give a demo user a password "
+        f"first: lonewatch user password reception1); health at http://{addr}/api/v1/health"
+    )
     return cmd_serve(args)
 
 
@@ -132,34 +136,61 @@ def cmd_token_create(args: argparse.Namespace) -> int:
 def cmd_replay(args: argparse.Namespace) -> int:
     from uuid import UUID
 
-    from service.timeline import timeline
+    from service.audit import record_access
+    from service.domain.records import Access
+    from service.incident_export import render_html
+    from service.replay import incident_record, subject_school
 
     as_of = datetime.fromisoformat(args.as_of) if args.as_of else None
     if args.alert:
         subject = f"alert:{UUID(args.alert)}"
+    elif args.visit:
+        subject = f"visit:{UUID(args.visit)}"
     elif args.device:
         subject = f"device:{args.device}"
-    elif args.staff:
-        subject = f"staff:{args.staff}"
     else:
-        subject = f"visit:{UUID(args.visit)}"
+        subject = f"staff:{args.staff}"
     container = _open(_settings(args))
     try:
         container.projector.catch_up()
-        rows = timeline(container.app, container.views, subject, as_of=as_of)
+        record = incident_record(container.app, container.views, subject, as_of=as_of)
+        if not record["events"]:
+            print(f"nothing recorded for {subject}", file=sys.stderr)
+            return 1
+        # Reading a record from the command line is a viewing too: it joins the audit trail.
+        actor = f"cli:{getpass.getuser()}"
+        access_id = record_access(
+            container.app,
+            actor=actor,
+            role="cli",
+            school=subject_school(container.app, container.views, subject),
+            subject=subject,
+            access=Access.REPLAY_CLI,
+            detail=f"format={args.format}",
+        )
+        exported_at = container.clock.now()
     finally:
         container.close()
-    if not rows:
-        print(f"nothing recorded for {subject}", file=sys.stderr)
-        return 1
     if args.format == "json":
-        print(json.dumps({"subject": subject, "events": rows}, default=str, indent=2))
+        record.update(exported_by=actor, exported_at=exported_at, access_id=access_id)
+        print(json.dumps(record, default=str, indent=2))
+    elif args.format == "html":
+        print(render_html(record, exported_by=actor, exported_at=exported_at, access_id=access_id))
     else:
+        rows = record["events"]
+        check = record["integrity"]
         print(f"Timeline of {subject} ({len(rows)} events)")
         for row in rows:
             at = row["recorded_at"].isoformat(timespec="milliseconds")
-            print(f"{row['position']:>8}  {at}  {row['source']:<28}  {row['summary']}")
-    return 0
+            seal = " " if row["sealed"] else "!"
+            print(f"{row['position']:>8} {seal} {at}  {row['source']:<28}  {row['summary']}")
+        if check["verified"]:
+            print(f"Record verified: {check['events']} events in {check['streams']} streams.")
+        else:
+            print("INTEGRITY CHECK FAILED (rows marked !):")
+            for problem in check["problems"]:
+                print(f"  {problem['aggregate_id']} {problem['detail']}")
+    return 0 if record["integrity"]["verified"] else 3
 
 
 def parser() -> argparse.ArgumentParser:
@@ -201,7 +232,7 @@ def parser() -> argparse.ArgumentParser:
     target.add_argument("--device")
     target.add_argument("--staff")
     replay.add_argument("--as-of", help="only what had been recorded by this ISO instant")
-    replay.add_argument("--format", choices=["text", "json"], default="text")
+    replay.add_argument("--format", choices=["text", "json", "html"], default="text")
     replay.set_defaults(func=cmd_replay)
     return root
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -40,8 +42,21 @@ def eventsourcing_env(database_url: str, cipher_key: str | None = None) -> dict[
             f"got {database_url!r}"
         )
     if cipher_key:
+        _check_cipher_key(cipher_key)
         env.update(CIPHER_TOPIC="eventsourcing.cipher:AESCipher", CIPHER_KEY=cipher_key)
     return env
+
+
+def _check_cipher_key(key: str) -> None:
+    try:
+        raw = base64.b64decode(key, validate=True)
+    except (binascii.Error, ValueError):
+        raw = b""
+    if len(raw) not in (16, 24, 32):
+        raise ConfigError(
+            "LW_CIPHER_KEY must be base64 of a 16, 24 or 32 byte AES key; make one with: "
+            "python3 -c 'import base64, os; print(base64.b64encode(os.urandom(32)).decode())'"
+        )
 
 
 T = TypeVar("T")

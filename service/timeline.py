@@ -8,6 +8,7 @@ themselves are read from the event store, so the timeline is the record itself.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -69,32 +70,57 @@ def _data(event: Any) -> dict[str, Any]:
     return {k: v for k, v in vars(event).items() if k not in _HIDDEN}
 
 
-def timeline(
-    app: Application[UUID], views: ViewStore, subject: str, *, as_of: datetime | None = None
-) -> list[dict[str, Any]]:
+def subject_events(
+    app: Application[UUID],
+    views: ViewStore,
+    subject: str,
+    *,
+    as_of: datetime | None = None,
+    read: Callable[[UUID, int], Iterable[Any]] | None = None,
+) -> list[tuple[int, Any]]:
+    """(position, event) for every recorded event about a subject, in the order recorded.
+
+    `read(originator_id, upto_version)` gives a stream's events (default: the event store's).
+    """
+
+    def from_store(originator_id: UUID, upto: int) -> Iterable[Any]:
+        return app.events.get(originator_id, lte=upto)
+
+    read = read or from_store
     entries = views.index(subject)
     by_originator: dict[str, dict[int, int]] = defaultdict(dict)
     for entry in entries:
         by_originator[entry.originator_id][entry.originator_version] = entry.position
-    rows: list[dict[str, Any]] = []
+    found: list[tuple[int, Any]] = []
     for originator_id, versions in by_originator.items():
-        events: list[Any] = list(app.events.get(UUID(originator_id), lte=max(versions)))
-        for event in events:
+        for event in read(UUID(originator_id), max(versions)):
             position = versions.get(event.originator_version)
             if position is None or (as_of is not None and event.timestamp > as_of):
                 continue
-            source, summary = _source_and_summary(event)
-            rows.append(
-                {
-                    "position": position,
-                    "recorded_at": event.timestamp,
-                    "event": event_name(event),
-                    "source": source,
-                    "summary": summary,
-                    "aggregate_id": originator_id,
-                    "version": event.originator_version,
-                    "data": _data(event),
-                }
-            )
-    rows.sort(key=lambda row: row["position"])
-    return rows
+            found.append((position, event))
+    found.sort(key=lambda pair: pair[0])
+    return found
+
+
+def timeline(
+    app: Application[UUID], views: ViewStore, subject: str, *, as_of: datetime | None = None
+) -> list[dict[str, Any]]:
+    return [
+        as_row(position, event)
+        for position, event in subject_events(app, views, subject, as_of=as_of)
+    ]
+
+
+def as_row(position: int, event: Any) -> dict[str, Any]:
+    """One line of a timeline: when, who or what said so, and what it means."""
+    source, summary = _source_and_summary(event)
+    return {
+        "position": position,
+        "recorded_at": event.timestamp,
+        "event": event_name(event),
+        "source": source,
+        "summary": summary,
+        "aggregate_id": str(event.originator_id),
+        "version": event.originator_version,
+        "data": _data(event),
+    }

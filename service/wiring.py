@@ -234,6 +234,7 @@ async def running(c: Container, *, with_mqtt: bool = True) -> AsyncIterator[None
 
 def create_app(c: Container, *, with_mqtt: bool = True) -> web.Application:
     from service.http.api import MIDDLEWARES, add_routes
+    from service.http.console import add_console_routes
     from service.http.visits import add_visit_routes
 
     app = web.Application(middlewares=MIDDLEWARES)
@@ -250,4 +251,5 @@ def create_app(c: Container, *, with_mqtt: bool = True) -> web.Application:
     app.on_shutdown.append(close_streams)
     add_routes(app)
     add_visit_routes(app)
+    add_console_routes(app)
     return app

@@ -6,7 +6,6 @@ import asyncio
 import json
 import time
 from collections.abc import Awaitable, Callable
-from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -18,12 +17,13 @@ from projections.store import dumps
 from service.domain.access import Principal, can_handle_alerts, can_see_school
 from service.domain.alerts import parse_outcome
 from service.domain.errors import NotFound
+from service.domain.records import can_watch
+from service.http import auth, records
 from service.http.problems import BadRequest, problem, problems_middleware
 from service.http.twilio_webhooks import add_webhook_routes
 from service.http.voice import add_voice_routes
 from service.kpis import alarm_figures, parse_month
 from service.live import public_change
-from service.timeline import timeline
 from service.visit_commands import can_see_visit
 from service.wiring import CONTAINER, Container
 
@@ -52,12 +52,14 @@ def principal(request: web.Request) -> Principal:
 async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     if not request.path.startswith("/api/") or request.path == "/api/v1/health":
         return await handler(request)
+    if "Authorization" not in request.headers and auth.session_token(request):
+        return await auth.authenticate_with_session(request, handler)
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         return _unauthorised(
-            "send 'Authorization: Bearer <token>'; create one with "
-            "'lonewatch token create --user USER'"
+            "send 'Authorization: Bearer <token>' (create one with "
+            "'lonewatch token create --user USER'), or sign in to the console"
         )
     cache: dict[str, tuple[float, Principal | None]] = request.app[PRINCIPAL]
     hit = cache.get(token)
@@ -75,6 +77,16 @@ def _unauthorised(detail: str) -> web.Response:
     response = problem(401, "Unauthorised", detail)
     response.headers["WWW-Authenticate"] = 'Bearer realm="lonewatch"'
     return response
+
+
+def _watcher(request: web.Request) -> None:
+    """Alerts, devices and the live stream are for those who watch them (not staff)."""
+    who = principal(request)
+    if not can_watch(who):
+        raise web.HTTPForbidden(
+            text=f"a {who.role.value} cannot watch the alert feed or the devices; "
+            "staff see their own visits"
+        )
 
 
 def _uuid(value: str, what: str) -> UUID:
@@ -107,6 +119,7 @@ def _visible_alert(request: web.Request, doc: dict[str, Any] | None) -> dict[str
 
 
 async def list_alerts(request: web.Request) -> web.Response:
+    _watcher(request)
     state = request.query.get("state")
     if state is None:
         states: list[str] | None = None
@@ -124,7 +137,11 @@ async def list_alerts(request: web.Request) -> web.Response:
 
 
 async def get_alert(request: web.Request) -> web.Response:
+    _watcher(request)
     alert_id = _uuid(request.match_info["id"], "alert id")
+    as_of = records.instant(request.query.get("as_of"), "as_of")
+    if as_of is not None:
+        return await records.alert_as_of(request, alert_id, as_of)
     doc = await asyncio.to_thread(container(request).views.get, "alert", str(alert_id))
     return json_response(_visible_alert(request, doc))
 
@@ -151,8 +168,10 @@ def _alert_from_store(c: Container, alert_id: UUID) -> dict[str, Any]:
 
 async def acknowledge_alert(request: web.Request) -> web.Response:
     app = container(request).app
+    via = "console" if auth.SESSION in request else "api"  # the record says how it was taken
     return await _alert_command(
-        request, lambda alert_id, who: app.acknowledge_alert(alert_id, by=who.actor, via="api")
+        request,
+        lambda alert_id, who: app.acknowledge_alert(alert_id, by=who.actor, via=via),
     )
 
 
@@ -180,6 +199,7 @@ async def _json_body(request: web.Request) -> dict[str, Any]:
 
 
 async def list_devices(request: web.Request) -> web.Response:
+    _watcher(request)
     docs = await asyncio.to_thread(
         container(request).views.find, "device", schools=_schools_for(request)
     )
@@ -187,53 +207,16 @@ async def list_devices(request: web.Request) -> web.Response:
 
 
 async def get_device(request: web.Request) -> web.Response:
+    _watcher(request)
     doc = await asyncio.to_thread(container(request).views.get, "device", request.match_info["id"])
     if doc is None or not can_see_school(principal(request), str(doc.get("school"))):
         raise NotFound("device not found")
     return json_response(doc)
 
 
-async def get_timeline(request: web.Request) -> web.Response:
-    c = container(request)
-    subjects = [k for k in ("alert", "device", "staff", "visit") if k in request.query]
-    if len(subjects) != 1:
-        raise BadRequest("give exactly one of alert=ID, device=ID, staff=ID or visit=ID")
-    kind = subjects[0]
-    key = request.query[kind]
-    if kind == "alert":
-        key = str(_uuid(key, "alert"))
-        school = (await asyncio.to_thread(_alert_from_store, c, UUID(key)))["school"]
-    else:
-        doc = await asyncio.to_thread(c.views.get, kind, key)
-        if doc is None:
-            raise NotFound(f"{kind} not found")
-        school = str(doc.get("school"))
-        if kind == "visit" and not can_see_visit(principal(request), school, doc["staff"]):
-            raise NotFound("visit not found")
-    if not can_see_school(principal(request), school):
-        raise NotFound(f"{kind} not found")
-    as_of = _instant(request.query.get("as_of") or request.query.get("to"), "to")
-    rows = await asyncio.to_thread(timeline, c.app, c.views, f"{kind}:{key}", as_of=as_of)
-    since = _instant(request.query.get("from"), "from")
-    if since is not None:
-        rows = [r for r in rows if r["recorded_at"] >= since]
-    return json_response({"subject": {kind: key}, "events": rows})
-
-
-def _instant(value: str | None, name: str) -> datetime | None:
-    if value is None:
-        return None
-    try:
-        instant = datetime.fromisoformat(value)
-    except ValueError:
-        raise BadRequest(f"{name} must be an ISO 8601 instant like 2026-11-23T14:03:00Z") from None
-    if instant.tzinfo is None:
-        raise BadRequest(f"{name} must include a time zone, e.g. ...Z or +00:00")
-    return instant
-
-
 async def stream(request: web.Request) -> web.StreamResponse:
     """Live changes of alerts and devices the caller may see, as Server-Sent Events."""
+    _watcher(request)
     c = container(request)
     who = principal(request)
 
@@ -247,7 +230,8 @@ async def stream(request: web.Request) -> web.StreamResponse:
     token, queue = c.hub.subscribe(accept)
     try:
         async with sse_response(request) as sse:
-            await sse.send(json.dumps({"subscriber": token}), event="hello")
+            # retry: a console that loses the stream tries again after 1 s, not the default 3 s.
+            await sse.send(json.dumps({"subscriber": token}), event="hello", retry=1000)
             while sse.is_connected():
                 change = await queue.get()
                 if change is None:
@@ -312,7 +296,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/api/v1/alerts/{id}/resolve", resolve_alert)
     app.router.add_get("/api/v1/devices", list_devices)
     app.router.add_get("/api/v1/devices/{id}", get_device)
-    app.router.add_get("/api/v1/timeline", get_timeline)
+    app.router.add_get("/api/v1/timeline", records.get_timeline)
     app.router.add_get("/api/v1/stream", stream)
     app.router.add_get("/api/v1/kpis", get_kpis)
     add_webhook_routes(app)

@@ -16,7 +16,6 @@ from service import visit_commands as visits
 from service.domain.access import Principal
 from service.domain.visits import OUT, Visit, VisitState
 from service.http.api import (
-    _instant,
     _json_body,
     _schools_for,
     _uuid,
@@ -25,6 +24,7 @@ from service.http.api import (
     principal,
 )
 from service.http.problems import BadRequest
+from service.http.records import instant
 from service.wiring import Container
 
 MOVES = ("arrive", "leave", "return", "no_answer")
@@ -73,7 +73,7 @@ def _optional_time(body: dict[str, Any], name: str) -> datetime | None:
         return None
     if not isinstance(value, str):
         raise BadRequest(f"{name} must be an ISO 8601 instant like 2026-11-23T14:03:00Z")
-    return _instant(value, name)
+    return instant(value, name)
 
 
 def _time(body: dict[str, Any], name: str) -> datetime:
@@ -180,7 +180,7 @@ async def get_visit(request: web.Request) -> web.Response:
     visit_id = _uuid(request.match_info["id"], "visit id")
     # An unencoded '+00:00' arrives as ' 00:00': read it as the offset it was meant to be.
     as_of_text = request.query.get("as_of")
-    as_of = _instant(as_of_text.replace(" ", "+") if as_of_text else None, "as_of")
+    as_of = instant(as_of_text.replace(" ", "+") if as_of_text else None, "as_of")
     visit = await asyncio.to_thread(visits.load, c.app, visit_id, who)
     if as_of is not None:
         visit = await asyncio.to_thread(visits.load_as_of, c.app, visit_id, as_of)

@@ -1,0 +1,245 @@
+// The live alert feed: open alerts first, red before amber, oldest first.
+"use strict";
+
+(() => {
+  const { el, api } = LW;
+  const alerts = new Map();
+  const KIND = {
+    sos: "SOS", fall: "Fall detected", duress: "Duress (safe word)", overdue: "Overdue visit",
+    device_offline: "Device offline", low_battery: "Low battery", notification_failed: "Notification failed",
+  };
+  const OUTCOMES = [
+    ["safe", "Safe"], ["false_alarm", "False alarm"],
+    ["emergency_services_called", "Emergency services called"], ["other", "Other"],
+  ];
+  const STATE = { raised: "Raised — nobody told yet", notified: "Waiting for someone to take it", acknowledged: "Taken", resolved: "Resolved" };
+  const openResolveForms = new Set();
+  let seenRed = null; // ids of red alerts already known, to spot new ones
+
+  // -- sound and title ---------------------------------------------------------------
+  let audio = null;
+  const soundButton = document.getElementById("sound");
+  function soundOn() { return audio !== null && audio.state === "running"; }
+  function showSound() {
+    soundButton.textContent = soundOn() ? "Sound is on" : "Sound is off — turn on";
+    soundButton.setAttribute("aria-pressed", String(soundOn()));
+  }
+  soundButton.addEventListener("click", async () => {
+    if (soundOn()) { await audio.suspend(); } else {
+      audio = audio || new AudioContext();
+      await audio.resume();
+      beep();
+    }
+    showSound();
+  });
+  try { audio = new AudioContext(); audio.resume().then(showSound, showSound); } catch (e) { audio = null; }
+  function beep() {
+    if (!soundOn()) return;
+    const t = audio.currentTime;
+    for (const [offset, freq] of [[0, 880], [0.25, 660], [0.5, 880]]) {
+      const osc = audio.createOscillator();
+      const gain = audio.createGain();
+      osc.frequency.value = freq;
+      gain.gain.setValueAtTime(0.0001, t + offset);
+      gain.gain.exponentialRampToValueAtTime(0.3, t + offset + 0.02);
+      gain.gain.exponentialRampToValueAtTime(0.0001, t + offset + 0.22);
+      osc.connect(gain).connect(audio.destination);
+      osc.start(t + offset); osc.stop(t + offset + 0.24);
+    }
+  }
+  function updateTitle() {
+    const waiting = [...alerts.values()].filter((a) => a.severity === "red" && (a.state === "raised" || a.state === "notified")).length;
+    document.title = waiting ? `(${waiting}) RED ALERT — Lonewatch` : "Alerts — Lonewatch";
+  }
+
+  // -- rendering ---------------------------------------------------------------------
+  const isOpen = (a) => a.state !== "resolved";
+  function order(a, b) {
+    return (isOpen(b) - isOpen(a)) || ((a.severity !== "red") - (b.severity !== "red")) || a.raised_at.localeCompare(b.raised_at);
+  }
+  function visitor(a) { return a.staff_name || a.staff || (a.cause && a.cause.contact) || "—"; }
+  function step(a) {
+    const steps = Object.values(a.notifications || {}).map((n) => n.step).filter(Boolean);
+    return steps.length ? steps.sort().at(-1).replace(/^tier/, "tier ") : "—";
+  }
+  function location(a) {
+    const where = a.location;
+    if (!where || where.lat === undefined || where.lat === null) return "not known";
+    const acc = where.acc ? ` (±${Math.round(where.acc)} m)` : "";
+    return `${Number(where.lat).toFixed(5)}, ${Number(where.lon).toFixed(5)}${acc}` + (where.at ? `, at ${LW.fmtClock(where.at)}` : "");
+  }
+  function address(a) {
+    const visit = a.visit || {};
+    return a.address || visit.address || null;
+  }
+  function notified(a) {
+    const list = Object.values(a.notifications || {});
+    if (!list.length) return "nobody yet";
+    const label = { sent: "delivered to provider ✓", requested: "sending…", failed: "FAILED ✗" };
+    return el("ul", { class: "told-list" }, list.map((n) =>
+      el("li", {}, `${n.contact_name} (${n.channel}): `, el("span", { class: `delivery ${n.state}` }, label[n.state] || n.state))));
+  }
+
+  function card(a) {
+    const title = `${KIND[a.kind] || a.kind}${visitor(a) !== "—" ? " — " + visitor(a) : ""}`;
+    const unack = a.state === "raised" || a.state === "notified";
+    const node = el("li", {
+      class: `alert-card ${a.severity} state-${a.state}${unack ? " unacknowledged" : ""}`,
+      id: `alert-${a.id}`, "data-alert": a.id, "aria-labelledby": `t-${a.id}`,
+    },
+      el("div", { class: "card-head" },
+        el("h3", { class: "alert-title", id: `t-${a.id}` },
+          el("span", { class: `badge ${a.severity}` }, a.severity === "red" ? "Red" : "Amber"),
+          title,
+          el("span", { class: `badge state ${a.state}` }, STATE[a.state] || a.state)),
+        el("div", { class: "since" },
+          el("span", { "data-since": a.raised_at }, LW.fmtAgo(a.raised_at)),
+          el("small", {}, `raised ${LW.fmtClock(a.raised_at)}`))),
+      el("dl", { class: "facts" },
+        el("dt", {}, "School"), el("dd", {}, a.school_name || a.school),
+        address(a) ? [el("dt", {}, "Address"), el("dd", {}, address(a))] : null,
+        el("dt", {}, "Last known location"), el("dd", {}, location(a)),
+        el("dt", {}, "Device"), el("dd", {}, `${a.device || "—"} · code ${a.short_code}`),
+        el("dt", {}, "Escalation step"), el("dd", {}, step(a)),
+        el("dt", {}, "Who has been told"), el("dd", {}, notified(a)),
+        a.acknowledged_by ? [el("dt", {}, "Taken by"), el("dd", { class: "taken" }, `${a.acknowledged_by} at ${LW.fmtClock(a.acknowledged_at)}`)] : null),
+      actions(a));
+    if (openResolveForms.has(a.id)) node.append(resolveForm(a));
+    return node;
+  }
+
+  function actions(a) {
+    const bar = el("div", { class: "actions" });
+    if (a.state === "raised" || a.state === "notified") {
+      bar.append(el("button", { class: "ack", type: "button", onclick: (e) => acknowledge(a, e.currentTarget) },
+        "Acknowledge", el("span", { class: "visually-hidden" }, ` ${KIND[a.kind] || a.kind} for ${visitor(a)}`)));
+    }
+    if (a.state !== "resolved") {
+      bar.append(el("button", {
+        class: "secondary", type: "button", "aria-expanded": String(openResolveForms.has(a.id)),
+        onclick: () => { openResolveForms.add(a.id); render(); document.getElementById(`outcome-${a.id}-safe`)?.focus(); },
+      }, "Resolve…"));
+    }
+    bar.append(el("a", { class: "button secondary", href: `/console/timeline?alert=${a.id}` }, "Timeline"));
+    return bar;
+  }
+
+  function resolveForm(a) {
+    const error = el("p", { class: "form-error", role: "alert" });
+    const form = el("form", { class: "resolve-form", "aria-label": `Resolve alert ${a.short_code}` },
+      el("fieldset", {}, el("legend", {}, "Outcome"),
+        OUTCOMES.map(([value, label], i) => el("label", { class: "choice" },
+          el("input", { type: "radio", name: "outcome", value, id: `outcome-${a.id}-${value}`, required: true, checked: i === 0 }), label))),
+      el("label", { class: "block" }, "What happened (kept in the record)",
+        el("textarea", { name: "note", rows: "3", required: true, placeholder: "e.g. Called Sam back, all fine, button pressed by mistake" })),
+      error,
+      el("div", { class: "actions" },
+        el("button", { class: "primary", type: "submit" }, "Resolve alert"),
+        el("button", { class: "secondary", type: "button", onclick: () => { openResolveForms.delete(a.id); render(); } }, "Cancel")));
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const data = new FormData(form);
+      const note = String(data.get("note") || "").trim();
+      if (!note) { error.textContent = "Say what happened before resolving."; return; }
+      form.querySelector("button[type=submit]").disabled = true;
+      try {
+        const doc = await api(`/api/v1/alerts/${a.id}/resolve`, { method: "POST", body: { outcome: data.get("outcome"), note } });
+        openResolveForms.delete(a.id);
+        upsert(doc);
+        LW.announce(`Alert ${a.short_code} resolved.`);
+      } catch (e) {
+        error.textContent = e.message;
+        form.querySelector("button[type=submit]").disabled = false;
+      }
+    });
+    return form;
+  }
+
+  async function acknowledge(a, button) {
+    button.disabled = true;
+    try {
+      upsert(await api(`/api/v1/alerts/${a.id}/acknowledge`, { method: "POST" }));
+      LW.announce(`You have taken alert ${a.short_code}.`);
+    } catch (e) {
+      LW.announce(e.message);
+      button.disabled = false;
+      if (e.status === 409) await reload();
+    }
+  }
+
+  function resolvedRow(a) {
+    const outcome = Object.fromEntries(OUTCOMES)[a.outcome] || a.outcome || "—";
+    return el("tr", {},
+      el("td", {}, `${KIND[a.kind] || a.kind} · ${a.short_code}`),
+      el("td", {}, visitor(a)),
+      el("td", {}, LW.fmtDate(a.raised_at)),
+      el("td", {}, `${LW.fmtClock(a.resolved_at)} by ${a.resolved_by}`),
+      el("td", {}, outcome, a.note ? el("div", { class: "counts" }, a.note) : null),
+      el("td", {}, el("a", { href: `/console/timeline?alert=${a.id}` }, "Timeline")));
+  }
+
+  function render() {
+    const sorted = [...alerts.values()].sort(order);
+    const open = sorted.filter(isOpen);
+    const list = document.getElementById("open");
+    // Keep focus and typed notes: only rebuild cards whose alert changed.
+    const wanted = open.map((a) => a.id);
+    for (const node of [...list.children]) if (!wanted.includes(node.dataset.alert)) node.remove();
+    open.forEach((a, i) => {
+      let node = document.getElementById(`alert-${a.id}`);
+      const stamp = `${a.state}|${a.updated_at}|${JSON.stringify(a.notifications)}|${openResolveForms.has(a.id)}`;
+      if (!node || node.dataset.stamp !== stamp) {
+        const fresh = card(a);
+        fresh.dataset.stamp = stamp;
+        if (node) {
+          const typed = node.querySelector("textarea")?.value;
+          node.replaceWith(fresh);
+          if (typed) fresh.querySelector("textarea").value = typed;
+        }
+        node = fresh;
+      }
+      if (list.children[i] !== node) list.insertBefore(node, list.children[i] || null);
+    });
+    if (!open.length) {
+      list.replaceChildren(el("li", { class: "empty" }, el("strong", {}, "No open alerts"), "Everyone is accounted for. New alerts appear here at once, with a sound."));
+    } else {
+      list.querySelector(".empty")?.remove();
+    }
+    const red = open.filter((a) => a.severity === "red").length;
+    document.getElementById("summary").textContent =
+      `${open.length} open (${red} red). Updated live.`;
+    const done = sorted.filter((a) => !isOpen(a)).sort((a, b) => (b.resolved_at || "").localeCompare(a.resolved_at || ""));
+    document.getElementById("resolved").replaceChildren(...(done.length
+      ? done.slice(0, 15).map(resolvedRow)
+      : [el("tr", {}, el("td", { colspan: "6", class: "counts" }, "Nothing resolved yet."))]));
+    updateTitle();
+  }
+
+  function upsert(doc) {
+    const known = alerts.get(doc.id);
+    if (known && doc.updated_at && known.updated_at && doc.updated_at < known.updated_at) return;
+    alerts.set(doc.id, doc);
+    if (seenRed && doc.severity === "red" && isOpen(doc) && !seenRed.has(doc.id)) {
+      seenRed.add(doc.id);
+      beep();
+      LW.announce(`New red alert: ${KIND[doc.kind] || doc.kind}, ${visitor(doc)}, ${doc.school_name || doc.school}.`);
+    }
+    render();
+  }
+
+  async function reload() {
+    const { alerts: docs } = await api("/api/v1/alerts");
+    alerts.clear();
+    for (const doc of docs) alerts.set(doc.id, doc);
+    if (seenRed === null) seenRed = new Set(docs.filter((d) => d.severity === "red").map((d) => d.id));
+    else for (const doc of docs) if (!seenRed.has(doc.id) && doc.severity === "red" && isOpen(doc)) upsert(doc);
+    render();
+  }
+
+  LW.start("feed").then(async (session) => {
+    if (!session.may.watch) { location.replace("/console/visits"); return; }
+    showSound();
+    await reload();
+    LW.live({ alert: upsert }, reload);
+  });
+})();

@@ -1,0 +1,214 @@
+"""The console in a real headless Chromium: an SOS pressed on a device (published over
+MQTT to the real Mosquitto) appears in the contact centre's feed without a reload, is
+acknowledged and resolved there, and its timeline opens for the DSL.
+
+Screenshots of the feed, the visit board, the devices and a timeline are saved in
+test-artifacts/ for a person to look at.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import pytest
+from aiohttp import web
+
+from service.config import Settings
+from service.wiring import Container, create_app
+from tests.conftest import MOSQUITTO_HOST, MOSQUITTO_PORT, REQUIRE_SERVICES, free_port
+from tests.console_world import PASSWORD, with_every_role
+from tests.harness import REPO, Device, forget_session, service_in_process
+from tests.integration.test_integrity import tamper
+
+playwright_api = pytest.importorskip("playwright.async_api")
+
+CHROMIUM = os.environ.get("LW_TEST_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--autoplay-policy=no-user-gesture-required",
+]
+ARTIFACTS = REPO / "test-artifacts"
+NEW_ALERT_WITHIN_MS = 2000
+CARD_WATCH = """() => new MutationObserver((_, observer) => {
+    if (document.querySelector('.alert-card')) { window.cardSeen = Date.now(); observer.disconnect(); }
+}).observe(document.getElementById('open'), { childList: true })"""
+
+
+@pytest.fixture
+async def console(
+    mosquitto_url: str, tmp_path: Path, topic_prefix: str, run_id: str
+) -> AsyncIterator[tuple[str, Container, Device]]:
+    """The whole service in-process (gateway on the real Mosquitto), served on a free port."""
+    client_id = f"lw-e2e-{run_id}"
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path / 'events.sqlite3'}",
+        mqtt_url=mosquitto_url,
+        mqtt_topic_prefix=topic_prefix,
+        mqtt_client_id=client_id,
+        poll_interval=0.2,
+    )
+    async with service_in_process(settings) as container:
+        with_every_role(container.app)
+        app = create_app(container)
+        app.cleanup_ctx.clear()  # service_in_process already runs the background tasks
+        runner = web.AppRunner(app, shutdown_timeout=1)
+        await runner.setup()
+        port = free_port()
+        await web.TCPSite(runner, "127.0.0.1", port).start()
+        device = await Device.connect(
+            MOSQUITTO_HOST, MOSQUITTO_PORT, topic_prefix, "sos-0001", f"dev-{run_id}"
+        )
+        try:
+            yield f"http://127.0.0.1:{port}", container, device
+        finally:
+            device.close()
+            await runner.cleanup()
+    forget_session(MOSQUITTO_HOST, MOSQUITTO_PORT, client_id)
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Any]:
+    if not Path(CHROMIUM).exists():
+        message = f"no Chromium at {CHROMIUM} (make test installs Debian's chromium)"
+        if REQUIRE_SERVICES:
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
+    async with playwright_api.async_playwright() as p:
+        launched = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield launched
+        finally:
+            await launched.close()
+
+
+async def signed_in(browser: Any, base: str, username: str, width: int = 1280) -> Any:
+    context = await browser.new_context(
+        base_url=base,
+        viewport={"width": width, "height": 900},
+        locale="en-GB",
+        timezone_id="Europe/London",
+    )
+    page = await context.new_page()
+    await page.goto("/console/")
+    assert "/console/login" in page.url, "an anonymous visit goes to the sign-in page"
+    await page.get_by_label("Username").fill(username)
+    await page.get_by_label("Password").fill(PASSWORD)
+    await page.get_by_role("button", name="Sign in").click()
+    await page.wait_for_url("**/console/")
+    return page
+
+
+def shot(name: str) -> dict[str, Any]:
+    ARTIFACTS.mkdir(exist_ok=True)
+    return {"path": str(ARTIFACTS / name), "full_page": True}
+
+
+async def test_an_sos_appears_live_is_taken_resolved_and_replayed(
+    console: Any, browser: Any
+) -> None:
+    expect = playwright_api.expect
+    base, container, device = console
+    page = await signed_in(browser, base, "reception1")
+    await expect(page.get_by_text("No open alerts")).to_be_visible()
+    await expect(page.locator("#live-pill")).to_have_text("Live")
+
+    # The fob is pressed: MQTT publish -> gateway -> event store -> views -> SSE -> the page.
+    # The page notes the wall-clock moment the card is in the DOM (same machine, same clock).
+    await page.evaluate(CARD_WATCH)
+    started = time.time()
+    await device.send("sos", {"id": "e2e-press-1", "lat": 51.5412, "lon": 0.7104, "acc": 15})
+    card = page.locator(".alert-card").first
+    await expect(card).to_be_visible(timeout=NEW_ALERT_WITHIN_MS)
+    seen_after = await page.evaluate("window.cardSeen") / 1000 - started
+    print(f"\nMQTT publish to row in the feed: {seen_after * 1000:.0f} ms")
+    assert seen_after < NEW_ALERT_WITHIN_MS / 1000
+    await expect(card).to_contain_text("SOS — Sam Jones")
+    await expect(card).to_contain_text("51.54120, 0.71040 (±15 m)")
+    await expect(page).to_have_title("(1) RED ALERT — Lonewatch")
+    await expect(page.locator("#announcer")).to_contain_text("New red alert: SOS, Sam Jones")
+    await expect(card).to_contain_text("Contact centre desk (sms): delivered to provider ✓")
+    await page.screenshot(**shot("feed.png"))
+
+    # One click takes it.
+    await card.get_by_role("button", name="Acknowledge").click()
+    await expect(card).to_contain_text("Taken by")
+    await expect(page.locator(".alert-card").first).to_contain_text("operator:reception1")
+    await expect(page).to_have_title("Alerts — Lonewatch")
+
+    # Resolve with an outcome and a note.
+    await page.locator(".alert-card").first.get_by_role("button", name="Resolve…").click()
+    await page.get_by_label("False alarm").check()
+    await page.get_by_label("What happened").fill("Sam pressed it in a bag; rang back, all fine")
+    await page.get_by_role("button", name="Resolve alert").click()
+    await expect(page.get_by_text("No open alerts")).to_be_visible()
+    resolved = page.locator("#resolved tr").first
+    await expect(resolved).to_contain_text("False alarm")
+    alert_id = next(iter(a["id"] for a in container.views.find("alert")))
+
+    # A dropped stream shows a banner, reconnects by itself and reloads what it missed.
+    dropped = time.monotonic()
+    container.hub.close_all()
+    await expect(page.locator("#offline")).to_be_visible(timeout=2000)
+    await device.send("sos", {"id": "e2e-press-2"})
+    await expect(page.locator("#offline")).to_be_hidden(timeout=5000)
+    print(f"stream dropped to live again: {(time.monotonic() - dropped) * 1000:.0f} ms")
+    await expect(page.locator(".alert-card")).to_have_count(1, timeout=3000)
+
+    # The timeline of the first alert: every event, verified, and the state at any step.
+    await resolved.get_by_role("link", name="Timeline").click()
+    await page.wait_for_url(f"**/console/timeline?alert={alert_id}")
+    await expect(page.locator(".verdict.ok")).to_contain_text("Record verified")
+    rows = page.locator("#events tr")
+    count = await rows.count()
+    assert count >= 6
+    await page.locator("#slider").fill("2")
+    await expect(page.locator("#state")).to_contain_text("nobody yet")
+    await page.locator("#slider").fill(str(count))
+    await expect(page.locator("#state")).to_contain_text("Sam pressed it in a bag")
+    await page.screenshot(**shot("timeline.png"))
+
+    await page.goto("/console/devices")
+    await expect(page.locator("#device-sos-0001")).to_contain_text("sos 2")
+    await page.screenshot(**shot("devices.png"))
+    await page.goto("/console/visits")
+    await expect(page.locator("#board")).to_contain_text("No visits")
+    await page.screenshot(**shot("board.png"))
+
+    # The DSL exports the record for the safeguarding file; an admin sees that it happened.
+    dsl = await signed_in(browser, base, "dsl1", width=820)
+    await expect(dsl.locator(".alert-card")).to_have_count(1)
+    await dsl.screenshot(**shot("feed-tablet.png"))
+    await dsl.goto(f"/console/timeline?alert={alert_id}")
+    await expect(dsl.get_by_role("link", name="Printable record")).to_be_visible()
+    await dsl.screenshot(**shot("timeline-tablet.png"))
+    export = await dsl.request.get(f"/api/v1/timeline/export?alert={alert_id}&format=html")
+    assert export.ok and "Record verified" in await export.text()
+    await dsl.goto(f"/api/v1/timeline/export?alert={alert_id}&format=html")
+    await dsl.screenshot(**shot("export.png"))
+    await asyncio.to_thread(container.projector.catch_up)
+    admin = await signed_in(browser, base, "admin1")
+    await admin.goto("/console/audit")
+    await expect(admin.locator("#audit")).to_contain_text("Exported (printable)")
+    await expect(admin.locator("#audit")).to_contain_text("operator:reception1")
+    await admin.screenshot(**shot("audit.png"))
+
+    # Someone edits the resolution note in the database: the timeline says so at once.
+    stored = container.app.recorder.select_events(UUID(alert_id))
+    [resolved] = [e for e in stored if b"in a bag" in e.state]  # later events may follow it
+    tamper(container.app, UUID(alert_id), resolved.originator_version, b"in a bag", b"at home")
+    await page.goto(f"/console/timeline?alert={alert_id}")
+    await expect(page.locator(".verdict.bad")).to_contain_text("Integrity check FAILED")
+    await expect(page.locator("#events tr.tampered")).to_contain_text("✗ altered")
+    await page.screenshot(**shot("timeline-altered.png"))

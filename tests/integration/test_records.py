@@ -1,0 +1,167 @@
+"""The DSL's records: timelines that say whether they verify, states as of an instant,
+exports to attach to a safeguarding file, and the trail of who looked."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from typing import Any
+from uuid import UUID
+
+import pytest
+from aiohttp.test_utils import TestClient
+
+from service.clock import FakeClock
+from service.config import Settings
+from service.wiring import Container, create_app
+from tests.console_world import an_sos, with_every_role
+from tests.harness import service_in_process
+from tests.integration.test_integrity import tamper
+
+
+async def _serve(
+    database_url: str, aiohttp_client: Any
+) -> AsyncIterator[tuple[TestClient[Any, Any], Container, FakeClock]]:
+    clock = FakeClock()
+    async with service_in_process(
+        Settings(database_url=database_url), clock=clock, with_mqtt=False
+    ) as c:
+        with_every_role(c.app)
+        app = create_app(c, with_mqtt=False)
+        app.cleanup_ctx.clear()
+        yield await aiohttp_client(app), c, clock
+
+
+@pytest.fixture
+async def api(
+    sqlite_url: str, aiohttp_client: Any
+) -> AsyncIterator[tuple[TestClient[Any, Any], Container, FakeClock]]:
+    async for served in _serve(sqlite_url, aiohttp_client):
+        yield served
+
+
+@pytest.fixture
+async def api_on_each_store(
+    database_url: str, aiohttp_client: Any
+) -> AsyncIterator[tuple[TestClient[Any, Any], Container, FakeClock]]:
+    """SQLite and PostgreSQL: where the database itself is being altered."""
+    async for served in _serve(database_url, aiohttp_client):
+        yield served
+
+
+def bearer(c: Container, user: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {c.app.issue_token(user)}"}
+
+
+async def an_incident(client: Any, c: Container, clock: FakeClock) -> str:
+    """An SOS; a minute later reception takes it; two minutes after that the DSL resolves it."""
+    alert_id = await an_sos(c.app, c.projector, "incident-1")
+    clock.advance(timedelta(minutes=1))
+    await client.post(f"/api/v1/alerts/{alert_id}/acknowledge", headers=bearer(c, "reception1"))
+    clock.advance(timedelta(minutes=2))
+    await client.post(
+        f"/api/v1/alerts/{alert_id}/resolve",
+        headers=bearer(c, "dsl1"),
+        json={"outcome": "false_alarm", "note": "pressed in a bag"},
+    )
+    await asyncio.to_thread(c.projector.catch_up)
+    return alert_id
+
+
+async def test_a_timeline_verifies_and_gives_the_state_after_each_event(api: Any) -> None:
+    client, c, clock = api
+    alert_id = await an_incident(client, c, clock)
+    body = await (
+        await client.get(f"/api/v1/timeline?alert={alert_id}", headers=bearer(c, "dsl1"))
+    ).json()
+    assert body["integrity"]["verified"] is True and body["integrity"]["problems"] == []
+    assert all(row["sealed"] for row in body["events"])
+    states = [row["state_after"]["alert"] for row in body["events"]]
+    assert states[0] is None  # the device's message comes before the alert it raised
+    assert [s["state"] for s in states[1:]][-1] == "resolved"
+    assert "acknowledged" in [s["state"] for s in states[1:]]
+    assert body["state"]["alert"]["note"] == "pressed in a bag"
+    assert body["state"]["alert"]["location"]["lat"] == 51.5412
+
+
+async def test_an_altered_event_shows_on_the_timeline_and_in_the_export(
+    api_on_each_store: Any,
+) -> None:
+    client, c, clock = api_on_each_store
+    alert_id = await an_incident(client, c, clock)
+    stored = c.app.recorder.select_events(UUID(alert_id))
+    [resolved] = [e for e in stored if b"pressed in a bag" in e.state]  # later events may follow
+    tamper(
+        c.app,
+        UUID(alert_id),
+        resolved.originator_version,
+        b"pressed in a bag",
+        b"she was fine, honest",
+    )
+    dsl = bearer(c, "dsl1")
+    body = await (await client.get(f"/api/v1/timeline?alert={alert_id}", headers=dsl)).json()
+    assert body["integrity"]["verified"] is False
+    assert body["integrity"]["problems"] == [
+        {
+            "aggregate_id": alert_id,
+            "detail": f"version {resolved.originator_version}: its seal does not match its content: the record was altered",
+        }
+    ]
+    altered = [row for row in body["events"] if not row["sealed"]]
+    assert [(r["event"], r["data"]["note"]) for r in altered] == [
+        ("Alert.Resolved", "she was fine, honest")
+    ]
+    page = await (
+        await client.get(f"/api/v1/timeline/export?alert={alert_id}&format=html", headers=dsl)
+    ).text()
+    assert "Integrity check FAILED" in page and "✗ altered" in page
+
+
+async def test_the_alert_as_it_stood_at_any_instant(api: Any) -> None:
+    client, c, clock = api
+    started = clock.now()
+    alert_id = await an_incident(client, c, clock)
+    headers = bearer(c, "dsl1")
+
+    async def at(offset: timedelta) -> Any:
+        instant = (started + offset).isoformat().replace("+00:00", "Z")
+        return await client.get(f"/api/v1/alerts/{alert_id}?as_of={instant}", headers=headers)
+
+    before = await at(timedelta(seconds=-1))
+    assert before.status == 404 and "had not been raised" in (await before.json())["detail"]
+    raised = await (await at(timedelta(seconds=30))).json()
+    assert raised["state"] in {"raised", "notified"} and raised["acknowledged_by"] is None
+    taken = await (await at(timedelta(minutes=2))).json()
+    assert (taken["state"], taken["acknowledged_by"]) == ("acknowledged", "operator:reception1")
+    done = await (await at(timedelta(minutes=5))).json()
+    assert (done["state"], done["outcome"]) == ("resolved", "false_alarm")
+    bad = await client.get(f"/api/v1/alerts/{alert_id}?as_of=yesterday", headers=headers)
+    assert bad.status == 400
+
+
+async def test_exports_are_printable_and_every_viewing_is_in_the_audit_trail(api: Any) -> None:
+    client, c, clock = api
+    alert_id = await an_incident(client, c, clock)
+    dsl = bearer(c, "dsl1")
+    html = await client.get(f"/api/v1/timeline/export?alert={alert_id}&format=html", headers=dsl)
+    assert html.status == 200 and html.content_type == "text/html"
+    page = await html.text()
+    assert "Record verified" in page and "pressed in a bag" in page and "False alarm" in page
+    assert "<script" not in page
+    exported = await (
+        await client.get(f"/api/v1/timeline/export?alert={alert_id}&format=json", headers=dsl)
+    ).json()
+    assert exported["exported_by"] == "dsl:dsl1" and exported["integrity"]["verified"]
+    await client.get(f"/api/v1/timeline?alert={alert_id}", headers=bearer(c, "reception1"))
+    await asyncio.to_thread(c.projector.catch_up)
+    trail = await (await client.get("/api/v1/audit", headers=bearer(c, "admin1"))).json()
+    seen = [(a["actor"], a["action"], a["subject"]) for a in trail["audit"]]
+    subject = f"alert:{alert_id}"
+    assert seen[:3] == [
+        ("operator:reception1", "timeline", subject),
+        ("dsl:dsl1", "export_json", subject),
+        ("dsl:dsl1", "export_html", subject),
+    ]
+    assert exported["access_id"] in [a["id"] for a in trail["audit"]]
+    assert all(a["school"] == "lancaster" for a in trail["audit"][:3])
