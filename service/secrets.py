@@ -52,3 +52,55 @@ def new_api_token() -> str:
 def token_digest(token: str) -> str:
     """Tokens are long and random, so a plain SHA-256 is the right lookup key."""
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+# -- safe words in free text ------------------------------------------------------
+
+MAX_SAFE_WORD_WORDS = 4
+"""Safe words are a word or a short phrase; runs of up to this many words are checked."""
+
+_WORD = re.compile(r"\w+")
+REDACTED = "[redacted]"
+
+
+def _safe_word_runs(text: str, safe_word_hash: str) -> list[tuple[int, int]]:
+    """Character spans of every run of consecutive words that, normalised, is the safe word.
+
+    Each distinct run is hashed once (PBKDF2 is slow on purpose: ~20 ms a try), and
+    matches do not overlap: the earliest, longest-first run wins.
+    """
+    words = [(m.start(), m.end(), m.group().casefold()) for m in _WORD.finditer(text)]
+    verdicts: dict[str, bool] = {}
+    spans: list[tuple[int, int]] = []
+    i = 0
+    while i < len(words):
+        for n in range(min(MAX_SAFE_WORD_WORDS, len(words) - i), 0, -1):
+            candidate = " ".join(w for _, _, w in words[i : i + n])
+            if candidate not in verdicts:
+                verdicts[candidate] = pbkdf2_verify(candidate, safe_word_hash)
+            if verdicts[candidate]:
+                spans.append((words[i][0], words[i + n - 1][1]))
+                i += n
+                break
+        else:
+            i += 1
+    return spans
+
+
+def contains_safe_word(text: str, safe_word_hash: str | None) -> bool:
+    """True when the staff member's safe word appears anywhere in `text`, in any case or
+    punctuation (`normalise_safe_word` applied to every run of consecutive words)."""
+    if not safe_word_hash or not text:
+        return False
+    return bool(_safe_word_runs(text, safe_word_hash))
+
+
+def redact_safe_word(text: str, safe_word_hash: str | None) -> tuple[str, bool]:
+    """The text with every occurrence of the safe word replaced by `[redacted]`, and
+    whether there was one: a text is never recorded with the safe word in clear."""
+    if not safe_word_hash or not text:
+        return text, False
+    spans = _safe_word_runs(text, safe_word_hash)
+    for start, end in reversed(spans):
+        text = text[:start] + REDACTED + text[end:]
+    return text, bool(spans)
