@@ -66,8 +66,11 @@ class LiveViews:
                 changes = []
             if changes:
                 self._publish(changes)
+            # asyncio.timeout, not wait_for: on 3.11 wait_for swallows a cancellation that
+            # arrives as the wake-up does, and shutdown then waits for this task forever.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.poll_interval)
+                async with asyncio.timeout(self.poll_interval):
+                    await self._wake.wait()
 
     def _publish(self, changes: list[Change]) -> None:
         for listener in self._listeners:
