@@ -114,6 +114,15 @@ def device_topic_filter(prefix: str) -> str:
     return f"{normalise_prefix(prefix)}lw/v1/dev/+/+"
 
 
+def device_subscription(prefix: str, share_group: str = "") -> str:
+    """The gateway's subscription: shared among gateways when a group is given."""
+    if not share_group:
+        return device_topic_filter(prefix)
+    if any(ch in share_group for ch in "/+#") or not share_group.strip():
+        raise ValueError(f"a share group is one topic level without / + #, got {share_group!r}")
+    return f"$share/{share_group}/{device_topic_filter(prefix)}"
+
+
 def is_device_id(value: str) -> bool:
     return _DEVICE_ID.fullmatch(value) is not None
 

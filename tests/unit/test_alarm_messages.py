@@ -82,3 +82,12 @@ def test_a_device_clock_beyond_five_minutes_is_flagged_with_its_skew(
 
 def test_no_device_clock_no_skew() -> None:
     assert clock_skew_seconds(None, NOW) is None
+
+
+def test_gateways_share_the_device_traffic_when_given_a_group() -> None:
+    from device_gateway.messages import device_subscription
+
+    assert device_subscription("site/") == "site/lw/v1/dev/+/+"
+    assert device_subscription("", "gw") == "$share/gw/lw/v1/dev/+/+"
+    with pytest.raises(ValueError, match="one topic level"):
+        device_subscription("", "a/b")
