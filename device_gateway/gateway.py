@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final, Protocol
 
@@ -31,6 +32,7 @@ from device_gateway.messages import (
 from device_gateway.mqtt_link import InboundMessage
 from service.application import Lonewatch
 from service.domain.alerts import AlertKind
+from service.domain.notifications import Notification
 from service.logs import get_logger
 
 log = get_logger(__name__)
@@ -66,6 +68,8 @@ class Gateway:
         self.intake = intake or DeviceIntake(app)
         self.stats: Counter[str] = Counter()
         self._link: Link | None = None
+        self.on_notifications: Callable[[list[Notification]], None] | None = None
+        """Given the notifications an alert asked for, as soon as they are committed."""
         self._lanes: dict[str, asyncio.Queue[_Item]] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -133,6 +137,9 @@ class Gateway:
             return
         self.stats["batches"] += 1
         self.stats["batch_max"] = max(self.stats["batch_max"], len(items))
+        requested = [n for result in results for n in result.requested]
+        if requested and self.on_notifications is not None:
+            self.on_notifications(requested)
         for item, result in zip(items, results, strict=True):
             self._settle(item, result)
 

@@ -40,6 +40,7 @@ from service.domain.device_health import (
 from service.domain.device_messages import DeviceMessage
 from service.domain.directory import Staff
 from service.domain.errors import NotFound
+from service.domain.notifications import Notification
 from service.event_store import existing_originators
 
 
@@ -61,6 +62,8 @@ class Intaken:
     alert_kind: AlertKind | None = None
     joined_open_alert: bool = False
     flags: tuple[str, ...] = ()
+    requested: tuple[Notification, ...] = ()
+    """Notifications this reading's alert asked for, committed: send them at once."""
 
 
 @dataclass
@@ -244,6 +247,7 @@ class DeviceIntake:
             alert_kind,
             joined_open_alert=joined is not None,
             flags=tuple(flags),
+            requested=tuple(a for a in created if isinstance(a, Notification)),
         )
         return result, created
 

@@ -158,6 +158,7 @@ async def _start_mqtt(c: Container) -> None:
         protocol="v311" if endpoint.embedded else "v5",
     )
     c.gateway.bind(c.link)
+    c.gateway.on_notifications = c.dispatcher.submit_requested
     c.tasks.append(asyncio.create_task(c.gateway.run(), name="gateway"))
     await asyncio.sleep(0)  # let the gateway take its queue before paho can deliver
     c.link.start()

@@ -5,10 +5,17 @@ from __future__ import annotations
 
 import pytest
 
-from service.secrets import contains_safe_word, hash_safe_word, redact_safe_word
+from service.secrets import (
+    contains_safe_word,
+    hash_safe_word,
+    normalise_safe_word,
+    pbkdf2_hash,
+    redact_safe_word,
+)
 
-BLUEBIRD = hash_safe_word("bluebird")
-RED_KITE = hash_safe_word("Red Kite")
+# Fewer iterations than production, so the tests stay fast; the check reads them from the hash.
+BLUEBIRD = pbkdf2_hash(normalise_safe_word("bluebird"), 100)
+RED_KITE = pbkdf2_hash(normalise_safe_word("Red Kite"), 100)
 
 
 @pytest.mark.parametrize(
@@ -53,3 +60,7 @@ def test_the_safe_word_is_redacted_and_the_rest_kept() -> None:
 
 def test_a_text_without_the_safe_word_is_kept_as_it_is() -> None:
     assert redact_safe_word("On my way", BLUEBIRD) == ("On my way", False)
+
+
+def test_the_production_hash_is_what_the_check_reads() -> None:
+    assert contains_safe_word("Call me, Bluebird", hash_safe_word("bluebird"))
