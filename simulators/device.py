@@ -18,6 +18,8 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
+from simulators.mqtt_loop import SharedLoop
+
 REPEAT_ALARM_EVERY = 5.0
 
 
@@ -56,11 +58,13 @@ class SimulatedDevice:
         client_id: str | None = None,
         repeat_every: float = REPEAT_ALARM_EVERY,
         clean: bool = True,
+        loop: SharedLoop | None = None,
     ) -> None:
         self.device_id = device_id
         self.profile = profile
         self.prefix = prefix
         self.repeat_every = repeat_every
+        self._loop = loop
         self.counts = DeviceCounts()
         self._host, self._port = host, port
         self._seq = 0
@@ -87,13 +91,24 @@ class SimulatedDevice:
 
     def connect(self, timeout: float = 10.0) -> bool:
         """Connect and subscribe to the cmd topic; False if refused or not in time."""
-        self.client.connect_async(self._host, self._port, keepalive=60)
-        self.client.loop_start()
+        if self._loop is not None:
+            try:
+                self.client.connect(self._host, self._port, keepalive=60)
+            except OSError as exc:
+                self.refused = str(exc)
+                return False
+            self._loop.add(self.client)
+        else:
+            self.client.connect_async(self._host, self._port, keepalive=60)
+            self.client.loop_start()
         return self._subscribed.wait(timeout)
 
     def close(self) -> None:
         self.client.disconnect()
-        self.client.loop_stop()
+        if self._loop is not None:
+            self._loop.remove(self.client)
+        else:
+            self.client.loop_stop()
 
     @property
     def cmd_topic(self) -> str:

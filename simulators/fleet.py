@@ -21,6 +21,7 @@ from typing import IO, Any
 import yaml
 
 from simulators.device import Profile, SimulatedDevice
+from simulators.mqtt_loop import SharedLoop
 
 FLEET_SEED = "lonewatch-fleet"
 
@@ -125,6 +126,7 @@ def run_fleet(
     """Connect `devices` fleet devices and heartbeat at `rate` messages/s in total."""
     if rate <= 0 or devices <= 0:
         raise ValueError("--devices and --rate must be positive")
+    loops = [SharedLoop(f"fleet-loop-{k}") for k in range(max(1, devices // 500))]
     fleet = [
         SimulatedDevice(
             fleet_device_id(n),
@@ -133,6 +135,7 @@ def run_fleet(
             prefix=prefix,
             profile=Profile.FOB,
             secret=fleet_secret(fleet_device_id(n)) if with_secrets else None,
+            loop=loops[n % len(loops)],
         )
         for n in range(1, devices + 1)
     ]
@@ -184,6 +187,9 @@ def run_fleet(
             acknowledged=sum(d.counts.acknowledged for d in fleet),
             refused=sum(1 for d in fleet if d.refused),
         )
-        with ThreadPoolExecutor(max_workers=32) as pool:
-            list(pool.map(lambda d: d.close(), fleet))
+        for device in fleet:
+            device.close()
+        time.sleep(0.2)  # let the loops send the DISCONNECTs
+        for loop in loops:
+            loop.stop()
     return summary
