@@ -107,10 +107,10 @@ class DeviceIntake:
         """
         if any(r.kind in ALARM_KINDS for r in readings):
             with self._lock:
-                return self._record(readings, alarms=True)
-        return self._record(readings, alarms=False)
+                return self._record(readings)
+        return self._record(readings)
 
-    def _record(self, readings: Sequence[DeviceReading], *, alarms: bool) -> list[Intaken]:
+    def _record(self, readings: Sequence[DeviceReading]) -> list[Intaken]:
         now = self.app.clock.now()
         results: list[Intaken | None] = [None] * len(readings)
         infos: dict[int, DeviceInfo] = {}
@@ -146,8 +146,8 @@ class DeviceIntake:
             except IntegrityError:
                 # Another writer got there first (a second gateway, a racing repeat):
                 # record one by one, so only the colliding message is affected.
-                if alarms:
-                    self._alarms.clear()  # the cache may be ahead of the store: re-learn it
+                # (Often an open alert that the dispatcher updated meanwhile: the cache of
+                # open alerts stays, since each attempt loads the alert afresh.)
                 for index, _ in fresh:
                     results[index] = self._record_alone(readings[index], infos[index])
         for index, first in repeats:
@@ -170,8 +170,6 @@ class DeviceIntake:
                 self.app.save(*batch.aggregates.values())
                 return result
             except IntegrityError:
-                if reading.kind in ALARM_KINDS:
-                    self._alarms.pop((reading.device_id, reading.kind), None)
                 if reading.msg_id is not None:
                     message_id = ids.device_message_id(reading.device_id, reading.msg_id)
                     if self.app.exists(message_id):

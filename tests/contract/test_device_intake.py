@@ -205,3 +205,27 @@ def _pending(intake: DeviceIntake) -> int:
 
 def _all(world: World) -> list[Any]:
     return list(world.app.recorder.select_notifications(start=1, limit=10_000))
+
+
+def test_a_press_racing_a_change_to_its_open_alert_still_joins_it(
+    world: World, intake: DeviceIntake, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The dispatcher records 'notified' on the alert while a press is being recorded:
+    the group save collides, and the press must still join the alert, not raise another."""
+    (first,) = intake.record([reading("sos", id="p-0")])
+    assert first.alert_id is not None
+    real_save = world.app.save
+    raced: list[bool] = []
+
+    def save(*aggregates: Any, **kwargs: Any) -> Any:
+        if not raced:
+            raced.append(True)
+            world.app.acknowledge_alert(first.alert_id, by="reception1", via="test")  # type: ignore[arg-type]
+        return real_save(*aggregates, **kwargs)
+
+    monkeypatch.setattr(world.app, "save", save)
+    (second,) = intake.record([reading("sos", id="p-1")])
+    assert raced
+    assert second.alert_id == first.alert_id and second.joined_open_alert
+    world.projector.catch_up()
+    assert len(world.views.find("alert")) == 1
