@@ -8,6 +8,7 @@ same LW_MQTT_CLIENT_ID, as a supervisor would.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -75,11 +76,12 @@ def test_sigkill_of_one_of_two_gateways_loses_nothing(
     a_http, b_http = f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"
     a_env = {**env, "LW_MQTT_CLIENT_ID": a_id, "LW_HTTP_ADDR": a_http}
     b_env = {**env, "LW_MQTT_CLIENT_ID": b_id, "LW_HTTP_ADDR": b_http}
-    with (
-        service_process(a_env, tmp_path / "a.log") as a,
-        service_process(b_env, tmp_path / "b.log") as b,
-    ):
+    with contextlib.ExitStack() as stack:
+        a = stack.enter_context(service_process(a_env, tmp_path / "a.log"))
+        # One after the other: two processes creating the store's tables at the same
+        # moment can fail in PostgreSQL ("tuple concurrently updated").
         wait_healthy(a_http, a, tmp_path / "a.log")
+        b = stack.enter_context(service_process(b_env, tmp_path / "b.log"))
         wait_healthy(b_http, b, tmp_path / "b.log")
 
         device = mqtt.Client(
