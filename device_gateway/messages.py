@@ -10,7 +10,7 @@ import json
 import math
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any, Final
@@ -33,6 +33,13 @@ MAX_PAYLOAD_BYTES: Final = 4096
 MAX_ID_CHARS: Final = 128
 MAX_TEXT_CHARS: Final = 1000
 MAX_SEQ: Final = 2**63 - 1
+
+# Kinds that raise an alarm: a bad optional field is dropped (and listed), never a
+# reason to refuse the alarm itself (the lead's safety decision, docs/devices.md).
+ALARM_KINDS: Final = frozenset({"sos", "fall"})
+
+CLOCK_SKEW_TOLERANCE_SECONDS: Final = 300.0
+"""How far a device's `ts` may stray from our receipt time before it is flagged."""
 
 # A cheap fob sends nothing but the topic for these (INTERFACES.md section 2).
 EMPTY_PAYLOAD_KINDS: Final = frozenset({"sos", "heartbeat", "checkin", "fall"})
@@ -64,6 +71,8 @@ class DeviceReading:
     battery: int | None
     text: str | None
     seq: int | None
+    rejected_fields: dict[str, str] = field(default_factory=dict)
+    """Only for alarm kinds: optional fields that failed validation, and why (they were dropped)."""
 
 
 class RejectReason(StrEnum):
@@ -103,6 +112,15 @@ def normalise_prefix(prefix: str) -> str:
 def device_topic_filter(prefix: str) -> str:
     """The one subscription that receives every device message (and our own `cmd`s)."""
     return f"{normalise_prefix(prefix)}lw/v1/dev/+/+"
+
+
+def device_subscription(prefix: str, share_group: str = "") -> str:
+    """The gateway's subscription: shared among gateways when a group is given."""
+    if not share_group:
+        return device_topic_filter(prefix)
+    if any(ch in share_group for ch in "/+#") or not share_group.strip():
+        raise ValueError(f"a share group is one topic level without / + #, got {share_group!r}")
+    return f"$share/{share_group}/{device_topic_filter(prefix)}"
 
 
 def is_device_id(value: str) -> bool:
@@ -199,20 +217,24 @@ def parse_device_message(
 
 
 def _reading(device_id: str, kind: str, data: dict[str, Any]) -> DeviceReading:
-    """Check every known field (unknown ones are ignored) and report all faults at once."""
+    """Check every known field (unknown ones are ignored) and report all faults at once.
+
+    An alarm is never refused over a bad optional field: the field is dropped and
+    named in `rejected_fields`, and the alarm goes through.
+    """
     values: dict[str, Any] = {}
-    faults: list[str] = []
+    faults: dict[str, str] = {}
     for name, check in _FIELDS.items():
         value = data.get(name)
+        values[name] = None
         if value is None:
-            values[name] = None
             continue
         try:
             values[name] = check(name, value)
         except _FieldError as exc:
-            faults.append(str(exc))
-    if faults:
-        raise _FieldError("; ".join(faults))
+            faults[name] = str(exc)
+    if faults and kind not in ALARM_KINDS:
+        raise _FieldError("; ".join(faults.values()))
     return DeviceReading(
         device_id=device_id,
         kind=kind,
@@ -224,7 +246,24 @@ def _reading(device_id: str, kind: str, data: dict[str, Any]) -> DeviceReading:
         battery=values["battery"],
         text=values["text"],
         seq=values["seq"],
+        rejected_fields=faults,
     )
+
+
+def clock_skew_seconds(
+    device_ts: datetime | None,
+    received_at: datetime,
+    tolerance: float = CLOCK_SKEW_TOLERANCE_SECONDS,
+) -> float | None:
+    """How far the device's clock is from ours (positive: ahead), when beyond `tolerance`.
+
+    The message is kept either way: our receipt time is authoritative, the flag
+    tells a person the device's clock (or its buffering) needs looking at.
+    """
+    if device_ts is None:
+        return None
+    skew = (device_ts - received_at).total_seconds()
+    return round(skew, 3) if abs(skew) > tolerance else None
 
 
 # -- fields -------------------------------------------------------------------

@@ -28,6 +28,7 @@ KEEPALIVE_SECONDS: Final = 30
 RECONNECT_MIN_SECONDS: Final = 1
 RECONNECT_MAX_SECONDS: Final = 10
 SUBSCRIBE_QOS: Final = 1
+RECEIVE_MAXIMUM: Final = 1000
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,9 @@ class InboundMessage:
     mid: int
     qos: int
     dup: bool
+    username: str | None = None
+    """The publisher's broker credential, where the broker passes it on. Mosquitto does
+    not: there the ACL (deploy/mosquitto/acl) is what binds a device to its own topics."""
 
 
 class MqttLink:
@@ -61,6 +65,7 @@ class MqttLink:
         protocol: Literal["v5", "v311"] = "v5",
         session_expiry_seconds: int = 7 * 24 * 3600,
         manual_ack: bool = True,
+        receive_maximum: int = RECEIVE_MAXIMUM,
     ) -> None:
         self._endpoint = endpoint
         self._subscriptions = tuple(subscriptions)
@@ -68,6 +73,7 @@ class MqttLink:
         self._protocol = protocol
         self._session_expiry_seconds = session_expiry_seconds
         self._manual_ack = manual_ack
+        self._receive_maximum = receive_maximum
         self._connected = threading.Event()
         self._subscribe_mid: int | None = None
         self._state_lock = threading.Lock()
@@ -128,6 +134,10 @@ class MqttLink:
         if self._protocol == "v5":
             properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
             properties.SessionExpiryInterval = self._session_expiry_seconds
+            # How many unacknowledged messages the broker may send us at once. We
+            # acknowledge after a group commit, so a window of 20 (the broker's default
+            # for 3.1.1 clients) would cap every group at 20 messages.
+            properties.ReceiveMaximum = self._receive_maximum
             # clean_start=False on every connect, the first included: paho's default
             # (MQTT_CLEAN_START_FIRST_ONLY) would discard the session at each restart.
             self._client.connect_async(

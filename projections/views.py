@@ -13,6 +13,7 @@ from eventsourcing.domain import DomainEventProtocol
 from projections.escalation import ESCALATION_HANDLERS
 from projections.visits import VISIT_FILTER_COLUMNS, VISIT_HANDLERS
 from service.domain import ids
+from service.domain.device_health import battery_low
 
 Doc = dict[str, Any]
 Reader = Callable[[str, str], Doc | None]
@@ -92,6 +93,13 @@ def _device_message(event: Any, read: Reader, fx: Effects) -> None:
     fields = event.fields or {}
     if fields.get("battery") is not None:
         device["battery"] = fields["battery"]
+        school = read("school", str(device.get("school") or event.school)) or {}
+        threshold = (school.get("policy") or {}).get("low_battery_below")
+        device["low_battery"] = battery_low(fields["battery"], threshold)
+    if "clock_skew_seconds" in fields:
+        device["clock_skew_seconds"] = fields["clock_skew_seconds"]
+    elif event.device_ts is not None:
+        device.pop("clock_skew_seconds", None)
     if fields.get("lat") is not None and fields.get("lon") is not None:
         device["location"] = {
             "lat": fields["lat"],
@@ -103,7 +111,9 @@ def _device_message(event: Any, read: Reader, fx: Effects) -> None:
     fx.subjects.append(f"device:{event.device}")
     if event.staff:
         fx.subjects.append(f"staff:{event.staff}")
-    if event.kind in ALERTING_KINDS:
+    if fields.get("alert_id"):  # a press that joined its device's open alert
+        fx.subjects.append(f"alert:{fields['alert_id']}")
+    elif event.kind in ALERTING_KINDS:
         alert_id = ids.alert_id(ids.alert_key_for_message(event.originator_id))
         fx.subjects.append(f"alert:{alert_id}")
 
@@ -132,6 +142,7 @@ def _alert(event: Any, read: Reader, fx: Effects) -> None:
             "staff_name": staff.get("name") if staff else None,
             "location": device.get("location") if device else None,
             "silent": bool(getattr(event, "silent", False)),
+            "presses": 1,
             "cause": event.cause,
             "raised_at": at,
             "notifications": {},
@@ -152,6 +163,8 @@ def _alert(event: Any, read: Reader, fx: Effects) -> None:
         if name == "Alert.Notified":
             if doc["state"] == "raised":
                 doc["state"] = "notified"
+        elif name == "Alert.PressedAgain":
+            doc["presses"] = int(doc.get("presses") or 1) + int(event.count)
         elif name == "Alert.Acknowledged":
             doc.update(state="acknowledged", acknowledged_by=event.by, acknowledged_at=at)
             doc["acknowledged_via"] = event.via
@@ -281,6 +294,7 @@ _HANDLERS: dict[str, Callable[[Any, Reader, Effects], None]] = {
     "DeviceMessage.Received": _device_message,
     "Alert.Raised": _alert,
     "Alert.Notified": _alert,
+    "Alert.PressedAgain": _alert,
     "Alert.Acknowledged": _alert,
     "Alert.Resolved": _alert,
     "Notification.Requested": _notification,

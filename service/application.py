@@ -297,17 +297,7 @@ class Lonewatch(Application[UUID]):
         alert_key = ids.alert_key_for_message(message.id)
         alert_id = ids.alert_id(alert_key) if alert_kind else None
         if alert_kind is not None:
-            alert = Alert(
-                key=alert_key,
-                kind=alert_kind.value,
-                school=info.school,
-                device=device,
-                staff=info.staff,
-                cause={"device_message": str(message.id), "device_kind": kind},
-                timestamp=now,
-            )
-            to_save.append(alert)
-            to_save.extend(self._first_notifications(alert, info))
+            to_save.extend(self.device_alert(message, alert_kind, info, now=now))
         try:
             self.save(*to_save)
         except IntegrityError:
@@ -315,6 +305,29 @@ class Lonewatch(Application[UUID]):
                 return Recorded(message.id, duplicate=True, alert_id=alert_id, device=info)
             raise
         return Recorded(message.id, duplicate=False, alert_id=alert_id, device=info)
+
+    def device_alert(
+        self,
+        message: DeviceMessage,
+        kind: AlertKind,
+        info: DeviceInfo,
+        *,
+        now: datetime,
+        silent: bool = False,
+    ) -> list[Aggregate]:
+        """The alert a device message raises and its tier-1 notification requests, unsaved:
+        the caller saves them with the message, in one transaction."""
+        alert = Alert(
+            key=ids.alert_key_for_message(message.id),
+            kind=kind.value,
+            school=info.school,
+            device=message.device,
+            staff=info.staff,
+            cause={"device_message": str(message.id), "device_kind": message.kind},
+            timestamp=now,
+            silent=silent,
+        )
+        return [alert, *self._first_notifications(alert, info)]
 
     def _first_notifications(self, alert: Alert, info: DeviceInfo) -> list[Notification]:
         school = self._get(ids.school_id(alert.school), School, "school")

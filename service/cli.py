@@ -234,6 +234,10 @@ def parser() -> argparse.ArgumentParser:
     replay.add_argument("--as-of", help="only what had been recorded by this ISO instant")
     replay.add_argument("--format", choices=["text", "json", "html"], default="text")
     replay.set_defaults(func=cmd_replay)
+
+    from service.cli_devices import add_commands
+
+    add_commands(sub)
     return root
 
 

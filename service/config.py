@@ -50,6 +50,9 @@ class Settings:
     # Extensions beyond INTERFACES.md section 1 (documented in README):
     mqtt_topic_prefix: str = ""
     mqtt_client_id: str = "lonewatch-gateway"
+    # Several gateways share the device traffic through $share/<group>/...; each needs
+    # its own stable LW_MQTT_CLIENT_ID (its session holds its in-flight messages).
+    mqtt_share_group: str = ""
     log_format: str = "console"
     poll_interval: float = 0.5
     extra: Mapping[str, str] = field(default_factory=dict)
@@ -126,6 +129,7 @@ _ENV_KEYS: dict[str, str] = {
     "LW_CIPHER_KEY": "cipher_key",
     "LW_MQTT_TOPIC_PREFIX": "mqtt_topic_prefix",
     "LW_MQTT_CLIENT_ID": "mqtt_client_id",
+    "LW_MQTT_SHARE_GROUP": "mqtt_share_group",
     "LW_LOG_FORMAT": "log_format",
     "LW_POLL_INTERVAL": "poll_interval",
 }

@@ -11,6 +11,7 @@ Each try is recorded before it is made (Twilio has no idempotency key).
 from __future__ import annotations
 
 import asyncio
+from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
@@ -20,6 +21,7 @@ from projections.store import ViewStore
 from service import escalation
 from service.application import Lonewatch
 from service.domain.errors import DomainError
+from service.domain.notifications import Notification
 from service.logs import get_logger
 from service.notifiers.base import NotificationError, Notifier
 
@@ -27,6 +29,7 @@ log = get_logger(__name__)
 
 DEFAULT_BACKOFF: tuple[float, ...] = (1.0, 4.0, 15.0)
 SENDERS = frozenset({"sms", "voice"})
+FINISHED_REMEMBERED = 10_000
 
 
 class Dispatcher:
@@ -43,6 +46,9 @@ class Dispatcher:
         self.notifier = notifier
         self.backoff = tuple(backoff)
         self._inflight: dict[str, asyncio.Task[None]] = {}
+        # Finished here; the view may still say "requested" for a moment (it lags the
+        # store), and that must not send the message a second time.
+        self._finished: OrderedDict[str, None] = OrderedDict()
         self.sent = 0
         self.failed = 0
 
@@ -79,14 +85,35 @@ class Dispatcher:
             ):
                 self._submit(doc)
 
+    def submit_requested(self, notifications: Sequence[Notification]) -> None:
+        """Just committed (an SOS): send now, without waiting for the views to catch up."""
+        for n in notifications:
+            self._submit(
+                {
+                    "id": str(n.id),
+                    "alert_id": str(n.alert_id),
+                    "to": n.to,
+                    "body": n.body,
+                    "channel": n.channel.value,
+                    "attempts": n.attempts,
+                }
+            )
+
     def _submit(self, doc: dict[str, Any]) -> None:
-        if doc["id"] in self._inflight or doc.get("channel") not in SENDERS:
+        key = doc["id"]
+        if key in self._inflight or key in self._finished or doc.get("channel") not in SENDERS:
             return
-        task = asyncio.get_running_loop().create_task(
-            self._deliver(doc), name=f"notify-{doc['id']}"
-        )
-        self._inflight[doc["id"]] = task
-        task.add_done_callback(lambda _: self._inflight.pop(doc["id"], None))
+        task = asyncio.get_running_loop().create_task(self._deliver(doc), name=f"notify-{key}")
+        self._inflight[key] = task
+
+        def done(task: asyncio.Task[None]) -> None:
+            self._inflight.pop(key, None)
+            if not task.cancelled():
+                self._finished[key] = None
+                while len(self._finished) > FINISHED_REMEMBERED:
+                    self._finished.popitem(last=False)
+
+        task.add_done_callback(done)
 
     async def _send(self, doc: dict[str, Any]) -> str:
         if doc["channel"] == "voice":

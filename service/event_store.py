@@ -5,10 +5,11 @@ from __future__ import annotations
 import base64
 import binascii
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import TypeVar
 from urllib.parse import unquote, urlsplit
+from uuid import UUID
 
 from service.config import ConfigError
 
@@ -85,3 +86,40 @@ def views_location(database_url: str) -> str:
         path = Path(database_url.removeprefix("sqlite:///"))
         return f"sqlite:///{path.with_name(path.stem + '.views' + path.suffix)}"
     return database_url
+
+
+def existing_originators(recorder: object, originator_ids: Collection[UUID]) -> set[UUID]:
+    """Which of these aggregates already have events: one query per 500 ids, so a batch
+    of device messages learns its duplicates before it tries to save them."""
+    from eventsourcing.postgres import PostgresAggregateRecorder
+    from eventsourcing.sqlite import SQLiteAggregateRecorder
+
+    wanted = list(dict.fromkeys(originator_ids))
+    found: set[UUID] = set()
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start : start + 500]
+        if isinstance(recorder, SQLiteAggregateRecorder):
+            marks = ",".join("?" for _ in chunk)
+            statement = (
+                f"SELECT DISTINCT originator_id FROM {recorder.events_table_name} "  # noqa: S608
+                f"WHERE originator_id IN ({marks})"
+            )
+            with recorder.datastore.transaction(commit=False) as cursor:
+                cursor.execute(statement, [u.hex for u in chunk])
+                found.update(UUID(str(row[0])) for row in cursor.fetchall())
+        elif isinstance(recorder, PostgresAggregateRecorder):
+            from psycopg.sql import SQL, Identifier
+
+            query = SQL(
+                "SELECT DISTINCT originator_id FROM {schema}.{table} WHERE originator_id = ANY(%s)"
+            ).format(
+                schema=Identifier(recorder.datastore.schema),
+                table=Identifier(recorder.events_table_name),
+            )
+            with recorder.datastore.transaction(commit=False) as curs:
+                curs.execute(query, [chunk])
+                found.update(UUID(str(row["originator_id"])) for row in curs.fetchall())
+        else:
+            select = recorder.select_events  # type: ignore[attr-defined]
+            found.update(u for u in chunk if select(u, desc=True, limit=1))
+    return found

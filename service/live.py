@@ -26,12 +26,12 @@ class LiveViews:
         self.last_error: str | None = None
         self.published: int | None = None
 
-    def follow(self) -> list[Change]:
+    def follow(self, max_batches: int = 1_000_000) -> list[Change]:
         """Apply what is new, then return every change since the last one published here,
         whoever applied it (an API handler's read-your-writes, a CLI replay, another server)."""
         if self.published is None:
             self.published = self.projector.position()
-        applied, ranges = self.projector.catch_up_ranges()
+        applied, ranges = self.projector.catch_up_ranges(max_batches)
         position = self.projector.position()
         changes = list(applied)
         cursor = self.published
@@ -58,7 +58,9 @@ class LiveViews:
         while True:
             self._wake.clear()
             try:
-                changes = await asyncio.to_thread(self.follow)
+                # One batch at a time, published before the next: an SOS recorded during
+                # a heartbeat burst reaches the dispatcher without waiting for the burst.
+                changes = await asyncio.to_thread(self.follow, 1)
                 self.last_error = None
             except Exception as exc:  # the store may be down: report, keep following
                 self.last_error = str(exc)
@@ -66,8 +68,9 @@ class LiveViews:
                 changes = []
             if changes:
                 self._publish(changes)
-            # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation
-            # that arrives as the wake-up completes, and shutdown would then never end.
+                self._wake.set()  # there may be more: follow again at once
+            # asyncio.timeout, not wait_for: on 3.11 wait_for swallows a cancellation that
+            # arrives as the wake-up does, and shutdown then waits for this task forever.
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(self.poll_interval):
                     await self._wake.wait()

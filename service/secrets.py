@@ -49,36 +49,6 @@ def verify_safe_word(word: str, hashed: str) -> bool:
     return pbkdf2_verify(normalise_safe_word(word), digest)
 
 
-def find_safe_word(text: str, hashed: str | None) -> tuple[int, int] | None:
-    """Where the safe word stands in `text`, as (first word, word count), or None.
-
-    The text is compared word window by word window against the hash: the safe
-    word itself is never needed in clear.
-    """
-    if not hashed or "$" not in hashed:
-        return None
-    count_text, _, digest = hashed.partition("$")
-    count = int(count_text) if count_text.isdigit() else 1
-    words = normalise_safe_word(text).split()
-    for start in range(len(words) - count + 1):
-        if pbkdf2_verify(" ".join(words[start : start + count]), digest):
-            return start, count
-    return None
-
-
-def redact_safe_word(text: str, hashed: str | None) -> tuple[str, bool]:
-    """The text with the safe word replaced, and whether it was there. Words are
-    re-joined from the normalised text when a match is found, so the stored text
-    keeps its meaning but not the word."""
-    found = find_safe_word(text, hashed)
-    if found is None:
-        return text, False
-    start, count = found
-    words = normalise_safe_word(text).split()
-    words[start : start + count] = ["[safe word]"]
-    return " ".join(words), True
-
-
 def hash_device_secret(secret: str) -> str:
     return pbkdf2_hash(secret, MOSQUITTO_ITERATIONS)
 
@@ -90,3 +60,67 @@ def new_api_token() -> str:
 def token_digest(token: str) -> str:
     """Tokens are long and random, so a plain SHA-256 is the right lookup key."""
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+# -- safe words in free text ------------------------------------------------------
+
+MAX_SAFE_WORD_WORDS = 4
+"""Safe words are a word or a short phrase; runs of up to this many words are checked."""
+
+_WORD = re.compile(r"\w+")
+REDACTED = "[redacted]"
+
+
+def _run_lengths(safe_word_hash: str) -> tuple[list[int], str]:
+    """Which run lengths to try, and the PBKDF2 hash itself. `N$<pbkdf2>` (as
+    `hash_safe_word` writes) names the safe word's word count; a bare hash tries all."""
+    count, sep, digest = safe_word_hash.partition("$")
+    if sep and count.isdigit():
+        return [int(count)], digest
+    return list(range(MAX_SAFE_WORD_WORDS, 0, -1)), safe_word_hash
+
+
+def _safe_word_runs(text: str, safe_word_hash: str) -> list[tuple[int, int]]:
+    """Character spans of every run of consecutive words that, normalised, is the safe word.
+
+    Each distinct run is hashed once (PBKDF2 is slow on purpose), and matches do not
+    overlap: the earliest, longest-first run wins.
+    """
+    lengths, digest = _run_lengths(safe_word_hash)
+    words = [(m.start(), m.end(), m.group().casefold()) for m in _WORD.finditer(text)]
+    verdicts: dict[str, bool] = {}
+    spans: list[tuple[int, int]] = []
+    i = 0
+    while i < len(words):
+        for n in lengths:
+            if i + n > len(words):
+                continue
+            candidate = " ".join(w for _, _, w in words[i : i + n])
+            if candidate not in verdicts:
+                verdicts[candidate] = pbkdf2_verify(candidate, digest)
+            if verdicts[candidate]:
+                spans.append((words[i][0], words[i + n - 1][1]))
+                i += n
+                break
+        else:
+            i += 1
+    return spans
+
+
+def contains_safe_word(text: str, safe_word_hash: str | None) -> bool:
+    """True when the staff member's safe word appears anywhere in `text`, in any case or
+    punctuation (`normalise_safe_word` applied to every run of consecutive words)."""
+    if not safe_word_hash or not text:
+        return False
+    return bool(_safe_word_runs(text, safe_word_hash))
+
+
+def redact_safe_word(text: str, safe_word_hash: str | None) -> tuple[str, bool]:
+    """The text with every occurrence of the safe word replaced by `[redacted]`, and
+    whether there was one: a text is never recorded with the safe word in clear."""
+    if not safe_word_hash or not text:
+        return text, False
+    spans = _safe_word_runs(text, safe_word_hash)
+    for start, end in reversed(spans):
+        text = text[:start] + REDACTED + text[end:]
+    return text, bool(spans)

@@ -31,6 +31,8 @@ def _source_and_summary(event: Any) -> tuple[str, str]:
         return f"device:{event.device}", f"device {event.device} sent {event.kind}"
     if name == "Alert.Raised":
         return "system", f"{event.kind} alert raised"
+    if name == "Alert.PressedAgain":
+        return "system", f"pressed {event.count} more time(s) while the alert was open"
     if name == "Alert.Notified":
         return "notifier", f"{event.contact} was notified"
     if name == "Alert.Acknowledged":

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from device_gateway.gateway import Gateway
-from device_gateway.messages import alerts_topic, cmd_topic, device_topic_filter
+from device_gateway.messages import alerts_topic, cmd_topic, device_subscription
 from projections.projector import Change, Projector
 from projections.store import ViewStore, dumps, open_view_store
 from service import escalation
@@ -182,11 +182,14 @@ async def _start_mqtt(c: Container) -> None:
     c.link = MqttLink(
         endpoint,
         client_id=c.settings.mqtt_client_id,
-        subscriptions=[device_topic_filter(c.settings.mqtt_topic_prefix)],
+        subscriptions=[
+            device_subscription(c.settings.mqtt_topic_prefix, c.settings.mqtt_share_group)
+        ],
         on_message=c.gateway.receive_threadsafe,
         protocol="v311" if endpoint.embedded else "v5",
     )
     c.gateway.bind(c.link)
+    c.gateway.on_notifications = c.dispatcher.submit_requested
     c.tasks.append(asyncio.create_task(c.gateway.run(), name="gateway"))
     await asyncio.sleep(0)  # let the gateway take its queue before paho can deliver
     c.link.start()

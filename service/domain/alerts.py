@@ -90,6 +90,7 @@ class Alert(Aggregate):
         self.silent = silent
         self.raised_at = timestamp
         self.state = AlertState.RAISED
+        self.presses = 1
         self.notified: list[str] = []
         self.acknowledged_by: str | None = None
         self.acknowledged_at: datetime | None = None
@@ -102,6 +103,12 @@ class Alert(Aggregate):
     @property
     def is_open(self) -> bool:
         return self.state is not AlertState.RESOLVED
+
+    @event("PressedAgain")
+    def record_pressed_again(self, count: int, timestamp: datetime) -> None:
+        """The device pressed again (new message ids) while this alert was open: the
+        same emergency, counted here rather than raised `count` more times."""
+        self.presses += count
 
     @event("Notified")
     def record_notified(self, notification_id: UUID, contact: str, timestamp: datetime) -> None:
