@@ -138,7 +138,8 @@ async def test_an_sos_appears_live_is_taken_resolved_and_replayed(
     await expect(card).to_contain_text("51.54120, 0.71040 (±15 m)")
     await expect(page).to_have_title("(1) RED ALERT — Lonewatch")
     await expect(page.locator("#announcer")).to_contain_text("New red alert: SOS, Sam Jones")
-    await expect(card).to_contain_text("Contact centre desk (sms): delivered to provider ✓")
+    # "sent" is the provider accepting it, not a phone getting it: no status report says so here.
+    await expect(card).to_contain_text("Contact centre desk (sms): accepted by the test notifier")
     await page.screenshot(**shot("feed.png"))
 
     # One click takes it.
