@@ -67,30 +67,65 @@ def _as(username: str, role: Role) -> Principal:
     return Principal(username=username, school="lancaster", role=role)
 
 
-def a_lone_visit_out(c: Container, ref: str, *, back_in: timedelta) -> str:
-    """Sam Jones signs out alone with fob sos-0001 (heard from just now), due back in `back_in`."""
-    now = c.clock.now()
-    c.app.record_device_message(
-        device="sos-0001", kind="heartbeat", message_id=None, device_ts=None, fields={"battery": 76}
+def a_lone_visit_out(
+    c: Container,
+    ref: str,
+    *,
+    back_in: timedelta,
+    staff: str = "s-jones",
+    device: str = "sos-0001",
+    address: str = "12 Mountdale Gardens, Leigh-on-Sea SS9 2AB",
+    pupil_ref: str = "UPN-0042",
+) -> str:
+    """`staff` signs out alone with `device` (heard from just now), due back in `back_in`."""
+    heartbeat(c, device)
+    visit = a_visit_authorised(
+        c, ref, staff, timedelta(minutes=-5), back_in, address=address, pupil_ref=pupil_ref
     )
+    visits.depart(c.app, c.views, visit, _as("reception1", Role.OPERATOR))
     c.projector.catch_up()
+    return str(visit)
+
+
+def a_visit_authorised(
+    c: Container,
+    ref: str,
+    staff: str,
+    starts_in: timedelta,
+    back_in: timedelta,
+    *,
+    address: str,
+    pupil_ref: str,
+) -> UUID:
+    """A lone visit planned and risk assessed by the DSL, authorised by the headteacher."""
+    now = c.clock.now()
     plan = visits.VisitPlan(
         ref=ref,
         school="lancaster",
-        staff=["s-jones"],
-        pupil_ref="UPN-0042",
-        address="12 Mountdale Gardens, Leigh-on-Sea SS9 2AB",
+        staff=[staff],
+        pupil_ref=pupil_ref,
+        address=address,
         purpose="safe_and_well",
-        planned_start=now - timedelta(minutes=5),
+        planned_start=now + starts_in,
         expected_leave=now + back_in - timedelta(minutes=15),
         expected_return=now + back_in,
     )
     visit = visits.plan_visit(c.app, plan, _as("dsl1", Role.DSL))
     visits.assess_risk(c.app, visit.id, _as("dsl1", Role.DSL), HAZARDS)
     visits.authorise(c.app, visit.id, _as("head1", Role.HEADTEACHER))
-    visits.depart(c.app, c.views, visit.id, _as("reception1", Role.OPERATOR))
     c.projector.catch_up()
-    return str(visit.id)
+    return visit.id
+
+
+def heartbeat(c: Container, device: str, battery: int = 76) -> None:
+    c.app.record_device_message(
+        device=device,
+        kind="heartbeat",
+        message_id=None,
+        device_ts=None,
+        fields={"battery": battery},
+    )
+    c.projector.catch_up()
 
 
 def settle(c: Container) -> None:
