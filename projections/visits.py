@@ -92,6 +92,7 @@ def _task(fx: Effects, doc: Doc, task_id: str, for_role: str, what: str, at: str
         "what": what,
         "state": "open",
         "created_at": at,
+        "staff_names": doc["staff_names"],
     }
     doc["tasks"] = sorted({*doc.get("tasks", []), task_id})
 
@@ -302,6 +303,18 @@ def _ladder_ended(event: Any, read: Reader, fx: Effects, doc: Doc) -> None:
     doc["due_back_by"] = _iso(event.next_deadline)
 
 
+def _task_completed(event: Any, read: Reader, fx: Effects, doc: Doc) -> None:
+    task = fx.docs.get(("task", event.task)) or read("task", event.task)
+    if task is not None:
+        fx.docs[("task", event.task)] = {
+            **task,
+            "state": "done",
+            "closed_at": event.timestamp.isoformat(),
+            "done_by": event.by,
+            "note": event.note,
+        }
+
+
 def _device_silence(event: Any, read: Reader, fx: Effects, doc: Doc) -> None:
     doc["device_silent_since"] = event.last_seen.isoformat()
     _settle(read, fx, doc, "device", "done")
@@ -325,6 +338,7 @@ _VISIT_EVENTS: dict[str, Callable[[Any, Reader, Effects, Doc], None]] = {
     "LadderStepTaken": _step_taken,
     "LadderEnded": _ladder_ended,
     "DeviceSilenceNoticed": _device_silence,
+    "TaskCompleted": _task_completed,
 }
 
 
@@ -414,6 +428,11 @@ VISIT_FILTER_COLUMNS: dict[str, tuple[str | None, str | None]] = {
 
 # -- the timeline's words ---------------------------------------------------------------
 
+TASK_WORDS = {
+    "visit-call-home": "reception's call to the pupil's home",
+    "visit-concern": "the DSL's follow-up of the safeguarding concern",
+}
+
 
 def describe(event: Any) -> tuple[str, str] | None:
     """(source, summary) of a visit event for the timeline; None for other events."""
@@ -466,6 +485,10 @@ def describe(event: Any) -> tuple[str, str] | None:
         ),
         "DeviceSilenceNoticed": lambda: (
             f"device {event.device} silent since {event.last_seen:%H:%M:%S} UTC"
+        ),
+        "TaskCompleted": lambda: (
+            f"{TASK_WORDS.get(event.task.partition(':')[0], 'task')} done by {by}"
+            + (f": {event.note}" if event.note else "")
         ),
     }
     source = (

@@ -20,13 +20,19 @@ from eventsourcing.persistence import IntegrityError
 from projections.store import ViewStore
 from service import secrets
 from service.domain import ids
-from service.domain.access import Principal, can_see_school
+from service.domain.access import Principal, can_see_school, task_refusal
 from service.domain.alerts import Alert, AlertState, Outcome
 from service.domain.directory import Role, School, Staff
-from service.domain.errors import DomainError, NotFound
+from service.domain.errors import DomainError, Forbidden, NotFound
 from service.domain.texts import StaffCommand
 from service.domain.visit_rules import DeviceCheck, OverduePolicy
-from service.domain.visits import Visit, Whereabouts, whereabouts_id
+from service.domain.visits import (
+    Visit,
+    Whereabouts,
+    task_for_role,
+    task_visit,
+    whereabouts_id,
+)
 from service.logs import get_logger
 
 if TYPE_CHECKING:
@@ -315,6 +321,28 @@ def close(app: Lonewatch, visit_id: UUID, principal: Principal) -> Visit:
     return change(
         app, visit_id, principal, lambda v, now: v.close(by=principal.actor, timestamp=now)
     )
+
+
+def complete_task(app: Lonewatch, task: str, principal: Principal, *, note: str) -> bool:
+    """Reception (or the DSL) marks a visit's task done; False when it already was, by the
+    same person. Another school's task is not found; a role that may not is refused."""
+    visit_id = task_visit(task)
+    if visit_id is None:
+        raise NotFound("task not found")
+    refusal = task_refusal(principal, task_for_role(task))
+
+    def command(visit: Visit, now: datetime) -> list[Aggregate]:
+        if refusal:
+            raise Forbidden(refusal)
+        changed[:] = [visit.complete_task(task, by=principal.actor, note=note, timestamp=now)]
+        return []
+
+    changed: list[bool] = [False]
+    visit = app._optional(visit_id, Visit)
+    if visit is None or not can_see_school(principal, visit.school):
+        raise NotFound("task not found")
+    change(app, visit_id, None, command)
+    return changed[0]
 
 
 # -- texts from the visitor -----------------------------------------------------------

@@ -4,13 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+from datetime import timedelta
 from typing import Any
+from uuid import UUID
 
 from argon2 import PasswordHasher
 
+from service import visit_commands as visits
 from service.application import Lonewatch
+from service.clock import FakeClock
 from service.directory_file import load_directory
+from service.domain.access import Principal
 from service.domain.directory import Role, UserSpec
+from service.domain.visits import call_home_task
+from service.wiring import Container
+from tests.visit_worlds import HAZARDS
 from tests.worlds import DIRECTORY
 
 PASSWORD = "correct horse battery"
@@ -53,3 +61,91 @@ async def an_sos(app: Lonewatch, projector: Any, message_id: str, device: str = 
     )
     await asyncio.to_thread(projector.catch_up)
     return str(recorded.alert_id)
+
+
+def _as(username: str, role: Role) -> Principal:
+    return Principal(username=username, school="lancaster", role=role)
+
+
+def a_lone_visit_out(
+    c: Container,
+    ref: str,
+    *,
+    back_in: timedelta,
+    staff: str = "s-jones",
+    device: str = "sos-0001",
+    address: str = "12 Mountdale Gardens, Leigh-on-Sea SS9 2AB",
+    pupil_ref: str = "UPN-0042",
+) -> str:
+    """`staff` signs out alone with `device` (heard from just now), due back in `back_in`."""
+    heartbeat(c, device)
+    visit = a_visit_authorised(
+        c, ref, staff, timedelta(minutes=-5), back_in, address=address, pupil_ref=pupil_ref
+    )
+    visits.depart(c.app, c.views, visit, _as("reception1", Role.OPERATOR))
+    c.projector.catch_up()
+    return str(visit)
+
+
+def a_visit_authorised(
+    c: Container,
+    ref: str,
+    staff: str,
+    starts_in: timedelta,
+    back_in: timedelta,
+    *,
+    address: str,
+    pupil_ref: str,
+) -> UUID:
+    """A lone visit planned and risk assessed by the DSL, authorised by the headteacher."""
+    now = c.clock.now()
+    plan = visits.VisitPlan(
+        ref=ref,
+        school="lancaster",
+        staff=[staff],
+        pupil_ref=pupil_ref,
+        address=address,
+        purpose="safe_and_well",
+        planned_start=now + starts_in,
+        expected_leave=now + back_in - timedelta(minutes=15),
+        expected_return=now + back_in,
+    )
+    visit = visits.plan_visit(c.app, plan, _as("dsl1", Role.DSL))
+    visits.assess_risk(c.app, visit.id, _as("dsl1", Role.DSL), HAZARDS)
+    visits.authorise(c.app, visit.id, _as("head1", Role.HEADTEACHER))
+    c.projector.catch_up()
+    return visit.id
+
+
+def heartbeat(c: Container, device: str, battery: int = 76) -> None:
+    c.app.record_device_message(
+        device=device,
+        kind="heartbeat",
+        message_id=None,
+        device_ts=None,
+        fields={"battery": battery},
+    )
+    c.projector.catch_up()
+
+
+def settle(c: Container) -> None:
+    """Fire what is due at the fake clock's now, and apply what that recorded."""
+    for _ in range(10):
+        c.projector.catch_up()
+        if not c.scheduler.tick():
+            break
+        c.scheduler.forget_fired()
+    c.projector.catch_up()
+
+
+def a_reception_task(c: Container, clock: FakeClock, ref: str = "overdue-1") -> str:
+    """A lone visit overdue long enough (the school's ladder: step 2 at ten minutes) that
+    reception has been asked to ring the pupil's home; returns that task's id."""
+    visit = a_lone_visit_out(c, ref, back_in=timedelta(minutes=30))
+    clock.advance(timedelta(minutes=40))  # expected return + 10 minutes' grace
+    settle(c)
+    clock.advance(timedelta(minutes=10))
+    settle(c)
+    task = call_home_task(UUID(visit), 1)
+    assert c.views.get("task", task) is not None, "the ladder did not reach reception"
+    return task

@@ -29,3 +29,16 @@ def can_see_school(principal: Principal, school: str) -> bool:
 def can_handle_alerts(principal: Principal) -> bool:
     """Staff raise alerts; the contact centre, reception, DSL and headteacher take them."""
     return principal.role in ALERT_HANDLERS
+
+
+SAFEGUARDING_LEADS = frozenset({Role.DSL, Role.HEADTEACHER, Role.ADMIN})
+
+
+def task_refusal(principal: Principal, for_role: str) -> str | None:
+    """Reception's tasks are for whoever takes alerts; a safeguarding concern is for the
+    DSL (or the headteacher). None when allowed; otherwise what the person cannot do."""
+    if principal.role not in ALERT_HANDLERS:
+        return f"a {principal.role.value} cannot see or complete the school's tasks"
+    if for_role == Role.DSL.value and principal.role not in SAFEGUARDING_LEADS:
+        return f"a {principal.role.value} cannot close a safeguarding concern: it is for the DSL"
+    return None

@@ -11,3 +11,7 @@ class NotFound(DomainError):
 
 class InvalidTransition(DomainError):
     """The command does not fit the current state (e.g. acknowledging a resolved alert)."""
+
+
+class Forbidden(DomainError):
+    """The caller's role may not do this; the message names the role and what it cannot do."""

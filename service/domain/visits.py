@@ -17,7 +17,7 @@ from eventsourcing.domain import Aggregate, event
 
 from service.domain.access import Principal
 from service.domain.directory import Role
-from service.domain.errors import DomainError, InvalidTransition
+from service.domain.errors import DomainError, InvalidTransition, NotFound
 from service.domain.ids import NAMESPACE
 from service.domain.visit_rules import (
     DeviceCheck,
@@ -58,6 +58,43 @@ def visit_id(ref: str) -> UUID:
 
 def whereabouts_id(staff: str) -> UUID:
     return uuid5(NAMESPACE, f"whereabouts/{staff}")
+
+
+# -- tasks the visit gives people -----------------------------------------------------
+CALL_HOME = "visit-call-home"
+CONCERN = "visit-concern"
+
+
+def call_home_task(visit: UUID, episode: int) -> str:
+    """Reception rings the pupil's home: one task per overdue episode that reached that step."""
+    return f"{CALL_HOME}:{visit}:{episode}"
+
+
+def concern_task(visit: UUID) -> str:
+    """The DSL follows up a safeguarding concern from the visit's report."""
+    return f"{CONCERN}:{visit}"
+
+
+def task_visit(task: str) -> UUID | None:
+    """The visit a task id belongs to; None when it is not a visit's task id."""
+    kind, _, rest = task.partition(":")
+    if kind not in (CALL_HOME, CONCERN):
+        return None
+    try:
+        return UUID(rest.split(":")[0])
+    except ValueError:
+        return None
+
+
+def task_for_role(task: str) -> str:
+    """Who a task is for: a concern is the DSL's, ringing home is reception's."""
+    return "dsl" if task.startswith(f"{CONCERN}:") else "reception"
+
+
+class TaskState(StrEnum):
+    OPEN = "open"
+    DONE = "done"
+    NO_LONGER_NEEDED = "no_longer_needed"
 
 
 # -- the aggregate ---------------------------------------------------------------
@@ -178,6 +215,7 @@ class Visit(Aggregate):
         self.report: dict[str, Any] | None = None
         self.ladder_steps: list[dict[str, Any]] = []
         self.departed_at: datetime | None = None
+        self.tasks: dict[str, dict[str, Any]] = {}
 
     @property
     def lone(self) -> bool:
@@ -465,6 +503,8 @@ class Visit(Aggregate):
     ) -> None:
         self.state = VisitState.REPORTED
         self.report = {"outcome": outcome, "notes": notes, "concern": safeguarding_concern}
+        if safeguarding_concern:
+            self.tasks[concern_task(self.id)] = {"state": TaskState.OPEN}
 
     def close(self, *, by: str, timestamp: datetime) -> None:
         self._expect("close", VisitState.REPORTED)
@@ -538,6 +578,8 @@ class Visit(Aggregate):
     @event("LadderStepTaken")
     def _ladder_step_taken(self, episode: int, step: int, action: str, timestamp: datetime) -> None:
         self.steps_taken.append(step)
+        if action == "reception_calls_home":
+            self.tasks[call_home_task(self.id, episode)] = {"state": TaskState.OPEN}
 
     def next_step_due(self) -> datetime | None:
         if not self.ladder_active or self.ladder_started_at is None:
@@ -573,6 +615,9 @@ class Visit(Aggregate):
         self.ladder_active = False
         self.ladder_ended_how = how
         self.return_deadline = next_deadline
+        task = self.tasks.get(call_home_task(self.id, episode))
+        if task is not None and task["state"] is TaskState.OPEN:
+            task["state"] = TaskState.NO_LONGER_NEEDED
 
     def notice_device_silence(self, *, last_seen: datetime, timestamp: datetime) -> None:
         """The lone visitor's device has sent nothing for the heartbeat's offline_after."""
@@ -594,6 +639,32 @@ class Visit(Aggregate):
 
     def device_silence_alert_key(self, last_seen: datetime) -> str:
         return f"visit:{self.id}:device-silent:{last_seen.isoformat()}"
+
+    # -- tasks (reception's call home, the DSL's concern) -----------------------------
+
+    def complete_task(self, task: str, *, by: str, note: str, timestamp: datetime) -> bool:
+        """Mark a task done, with who and an optional note. The same person marking it
+        done again changes nothing (False); anyone else is told who did it."""
+        found = self.tasks.get(task)
+        if found is None:
+            raise NotFound("task not found")
+        if found["state"] is TaskState.DONE and found.get("by") == by:
+            return False
+        if found["state"] is TaskState.DONE:
+            raise InvalidTransition(
+                f"this task was already done by {found['by']} at {found['at']:%H:%M} UTC"
+            )
+        if found["state"] is TaskState.NO_LONGER_NEEDED:
+            raise InvalidTransition(
+                "this task is no longer needed: the visitor made contact and the overdue "
+                "ladder ended"
+            )
+        self._task_completed(task=task, by=by, note=note.strip(), timestamp=timestamp)
+        return True
+
+    @event("TaskCompleted")
+    def _task_completed(self, task: str, by: str, note: str, timestamp: datetime) -> None:
+        self.tasks[task] = {"state": TaskState.DONE, "by": by, "at": timestamp, "note": note}
 
 
 class Whereabouts(Aggregate):

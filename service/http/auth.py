@@ -210,11 +210,15 @@ async def session_info(request: web.Request) -> web.Response:
     """Who the caller is, and (for a console session) the CSRF token to send back."""
     from service.domain.records import can_export, can_read_audit, can_watch
     from service.http.api import json_response, principal
+    from service.notifiers.twilio_notifier import TwilioNotifier
 
     who = principal(request)
     token = request.get(SESSION)
+    notifier = request.app[CONTAINER].notifier
     return json_response(
         {
+            # Who "accepted" a message, in the feed's words: no texts leave a test notifier.
+            "provider": "Twilio" if isinstance(notifier, TwilioNotifier) else "the test notifier",
             "username": who.username,
             "role": who.role.value,
             "school": who.school,

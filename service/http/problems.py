@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from service.domain.errors import DomainError, InvalidTransition, NotFound
+from service.domain.errors import DomainError, Forbidden, InvalidTransition, NotFound
 from service.logs import get_logger
 
 log = get_logger(__name__)
@@ -34,6 +34,8 @@ async def problems_middleware(request: web.Request, handler: Handler) -> web.Str
         return problem(400, "Bad request", str(exc))
     except NotFound as exc:
         return problem(404, "Not found", str(exc))
+    except Forbidden as exc:
+        return problem(403, "Forbidden", str(exc))
     except InvalidTransition as exc:
         return problem(409, "Conflict", str(exc))
     except DomainError as exc:

@@ -25,6 +25,7 @@ from service.http.api import (
 )
 from service.http.problems import BadRequest
 from service.http.records import instant
+from service.http.tasks import add_task_routes
 from service.wiring import Container
 
 MOVES = ("arrive", "leave", "return", "no_answer")
@@ -239,3 +240,4 @@ def add_visit_routes(app: web.Application) -> None:
     app.router.add_get("/api/v1/visits", list_visits)
     app.router.add_get("/api/v1/visits/{id}", get_visit)
     app.router.add_post("/api/v1/visits/{id}/{action}", visit_action)
+    add_task_routes(app)

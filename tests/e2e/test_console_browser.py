@@ -4,14 +4,19 @@ acknowledged and resolved there, and its timeline opens for the DSL.
 
 Screenshots of the feed, the visit board, the devices and a timeline are saved in
 test-artifacts/ for a person to look at.
+
+The visit board runs in simulated time: the service's fake clock and the browser's
+(Playwright's page clock) are moved together, so "overdue by 10m" is true in both.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import re
 import time
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -19,12 +24,22 @@ from uuid import UUID
 import pytest
 from aiohttp import web
 
+from service.clock import FakeClock
 from service.config import Settings
+from service.directory_file import load_directory
 from service.wiring import Container, create_app
 from tests.conftest import MOSQUITTO_HOST, MOSQUITTO_PORT, REQUIRE_SERVICES, free_port
-from tests.console_world import PASSWORD, with_every_role
+from tests.console_world import (
+    PASSWORD,
+    a_lone_visit_out,
+    a_visit_authorised,
+    heartbeat,
+    settle,
+    with_every_role,
+)
 from tests.harness import REPO, Device, forget_session, service_in_process
 from tests.integration.test_integrity import tamper
+from tests.visit_worlds import VISITS_DIRECTORY
 
 playwright_api = pytest.importorskip("playwright.async_api")
 
@@ -138,7 +153,8 @@ async def test_an_sos_appears_live_is_taken_resolved_and_replayed(
     await expect(card).to_contain_text("51.54120, 0.71040 (±15 m)")
     await expect(page).to_have_title("(1) RED ALERT — Lonewatch")
     await expect(page.locator("#announcer")).to_contain_text("New red alert: SOS, Sam Jones")
-    await expect(card).to_contain_text("Contact centre desk (sms): delivered to provider ✓")
+    # "sent" is the provider accepting it, not a phone getting it: no status report says so here.
+    await expect(card).to_contain_text("Contact centre desk (sms): accepted by the test notifier")
     await page.screenshot(**shot("feed.png"))
 
     # One click takes it.
@@ -183,8 +199,8 @@ async def test_an_sos_appears_live_is_taken_resolved_and_replayed(
     await expect(page.locator("#device-sos-0001")).to_contain_text("sos 2")
     await page.screenshot(**shot("devices.png"))
     await page.goto("/console/visits")
-    await expect(page.locator("#board")).to_contain_text("No visits")
-    await page.screenshot(**shot("board.png"))
+    await expect(page.locator("#board")).to_contain_text("Nobody is out on a visit")
+    await page.screenshot(**shot("board-empty.png"))
 
     # The DSL exports the record for the safeguarding file; an admin sees that it happened.
     dsl = await signed_in(browser, base, "dsl1", width=820)
@@ -212,3 +228,125 @@ async def test_an_sos_appears_live_is_taken_resolved_and_replayed(
     await expect(page.locator(".verdict.bad")).to_contain_text("Integrity check FAILED")
     await expect(page.locator("#events tr.tampered")).to_contain_text("✗ altered")
     await page.screenshot(**shot("timeline-altered.png"))
+
+
+FRIDAY = datetime(2026, 11, 27, 14, 20, tzinfo=UTC)  # Europe/London is on UTC in November
+
+
+@pytest.fixture
+async def board(tmp_path: Path) -> AsyncIterator[tuple[str, Container, FakeClock]]:
+    """The service on a fake clock (no MQTT: device messages are recorded directly), with the
+    visits directory's second lone visitor, served on a free port."""
+    clock = FakeClock(FRIDAY)
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'events.sqlite3'}", poll_interval=0.2)
+    async with service_in_process(settings, clock=clock, with_mqtt=False) as container:
+        with_every_role(container.app)
+        container.app.import_directory(load_directory(VISITS_DIRECTORY))
+        app = create_app(container, with_mqtt=False)
+        app.cleanup_ctx.clear()
+        runner = web.AppRunner(app, shutdown_timeout=1)
+        await runner.setup()
+        port = free_port()
+        await web.TCPSite(runner, "127.0.0.1", port).start()
+        try:
+            yield f"http://127.0.0.1:{port}", container, clock
+        finally:
+            await runner.cleanup()
+
+
+async def test_an_overdue_visit_turns_red_and_reception_marks_ringing_home_done(
+    board: Any, browser: Any
+) -> None:
+    """'If contact is not possible, Reception staff will attempt to contact the Pupil's home.'"""
+    expect = playwright_api.expect
+    base, c, clock = board
+    sam = await asyncio.to_thread(a_lone_visit_out, c, "fri-sam", back_in=timedelta(minutes=30))
+    for _ in range(15):  # a minute at a time, Sam's fob beating: no silence to notice
+        clock.advance(timedelta(minutes=1))
+        await asyncio.to_thread(heartbeat, c, "sos-0001", 64)
+    await asyncio.to_thread(
+        a_lone_visit_out,
+        c,
+        "fri-priya",
+        back_in=timedelta(minutes=65),
+        staff="p-patel",
+        device="sos-0003",
+        address="4 Chalkwell Avenue, Westcliff-on-Sea SS0 8NA",
+        pupil_ref="UPN-0107",
+    )
+    await asyncio.to_thread(
+        a_visit_authorised,
+        c,
+        "fri-rob",
+        "r-ross",
+        timedelta(minutes=45),
+        timedelta(minutes=100),
+        address="31 Hadleigh Road, Leigh-on-Sea SS9 2LZ",
+        pupil_ref="UPN-0311",
+    )
+
+    async def at(minutes: int) -> None:
+        """Both clocks to FRIDAY 14:20 + minutes, a minute at a time; the fobs keep beating
+        and each deadline fires when due."""
+        while clock.now() < FRIDAY + timedelta(minutes=minutes):
+            clock.advance(timedelta(minutes=1))
+            for device, battery in (("sos-0001", 64), ("sos-0003", 88)):
+                await asyncio.to_thread(heartbeat, c, device, battery)
+            await asyncio.to_thread(settle, c)
+        await page.clock.set_system_time(clock.now())
+
+    context = await browser.new_context(
+        base_url=base, viewport={"width": 1280, "height": 900}, locale="en-GB",
+        timezone_id="Europe/London",
+    )  # fmt: skip
+    page = await context.new_page()
+    await page.clock.install(time=clock.now())
+    await page.goto("/console/visits")
+    await page.get_by_label("Username").fill("reception1")
+    await page.get_by_label("Password").fill(PASSWORD)
+    await page.get_by_role("button", name="Sign in").click()
+    await page.wait_for_url("**/console/visits")
+    await expect(page.locator("#live-pill")).to_have_text("Live")
+    sam_row = page.locator(f"#visit-{sam}")
+    await expect(sam_row).to_contain_text("Sam Jones")
+    await expect(sam_row).to_contain_text("12 Mountdale Gardens")
+    await expect(sam_row.locator(".due")).to_contain_text("in 15m")
+    await expect(page.locator("#summary")).to_contain_text("2 out now")
+    await expect(page.locator("#planned")).to_contain_text("Rob Ross")
+
+    await at(40)  # 15:00: expected return 14:50 + ten minutes' grace; the ladder starts
+    await expect(sam_row).to_have_class(re.compile(r"\blate\b"))
+    await expect(sam_row.locator(".due")).to_contain_text("overdue by 10m")
+    await expect(sam_row).to_contain_text("Overdue ladder — step 1")
+    await expect(page.locator("#announcer")).to_contain_text("Sam Jones is overdue")
+    await expect(page.locator(".visit-row").first).to_contain_text("Sam Jones")
+    await expect(page.locator(".visit-row").nth(1)).not_to_have_class(re.compile(r"\blate\b"))
+
+    await at(50)  # 15:10: step 2, reception rings the pupil's home
+    task = page.locator(".task-card")
+    await expect(task).to_contain_text("Ring the pupil's home")
+    await expect(task).to_contain_text("ring the home of pupil UPN-0042")
+    await expect(sam_row.locator(".due")).to_contain_text("overdue by 20m")
+    await expect(sam_row).to_contain_text("heard")
+    await page.screenshot(**shot("board.png"))
+    tablet = await context.new_page()
+    await tablet.clock.install(time=clock.now())
+    await tablet.set_viewport_size({"width": 820, "height": 1180})
+    await tablet.goto("/console/visits")
+    await expect(tablet.locator(".task-card")).to_be_visible()
+    await tablet.screenshot(**shot("board-tablet.png"))
+    await tablet.close()
+
+    await task.get_by_label("Note (optional, kept in the record)").fill(
+        "Spoke to parent: Sam left 10 min ago, on the way back"
+    )
+    await task.get_by_role("button", name="Done").click()
+    await expect(page.locator(".task-card")).to_have_count(0)
+    await expect(page.locator("#tasks-section")).to_be_hidden()
+    await page.goto(f"/console/timeline?visit={sam}")
+    await expect(page.locator("#events")).to_contain_text(
+        "reception's call to the pupil's home done by operator:reception1: "
+        "Spoke to parent: Sam left 10 min ago"
+    )
+    await page.screenshot(**shot("board-timeline.png"))
+    await context.close()

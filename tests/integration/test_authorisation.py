@@ -7,6 +7,7 @@ is not given away).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -14,13 +15,17 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
+from service.clock import FakeClock
 from service.config import Settings
+from service.domain.visits import call_home_task, visit_id
 from service.wiring import Container, create_app
-from tests.console_world import CALLERS, an_sos, with_every_role
+from tests.console_world import CALLERS, a_reception_task, an_sos, with_every_role
 from tests.harness import service_in_process
+from tests.visit_worlds import at
 
 OK, UNAUTHORISED, FORBIDDEN, NOT_FOUND = 200, 401, 403, 404
 ROLES = [*CALLERS, "anonymous"]
+TASK = call_home_task(visit_id("authz-task"), 1)
 
 
 @dataclass(frozen=True)
@@ -88,6 +93,14 @@ ROUTES: dict[str, Route] = {
     ),
     "audit trail": Route("GET", lambda a: "/api/v1/audit", only("admin")),
     "live stream": Route("GET", lambda a: "/api/v1/stream", watchers(OK)),
+    "visit board": Route("GET", lambda a: "/api/v1/visits?state=out", EVERYONE),
+    "open tasks": Route("GET", lambda a: "/api/v1/tasks?state=open", watchers(OK)),
+    "task done": Route(
+        "POST",
+        lambda a: f"/api/v1/tasks/{TASK}/done",
+        watchers(NOT_FOUND),
+        {"note": "spoke to parent, visitor left 10 min ago"},
+    ),
 }
 for _route in ROUTES.values():
     _route.expected.setdefault("anonymous", UNAUTHORISED)
@@ -97,7 +110,9 @@ for _route in ROUTES.values():
 async def api(
     sqlite_url: str, aiohttp_client: Any
 ) -> AsyncIterator[tuple[TestClient[Any, Any], Container]]:
-    async with service_in_process(Settings(database_url=sqlite_url), with_mqtt=False) as c:
+    clock = FakeClock(at(9, 0))
+    settings = Settings(database_url=sqlite_url)
+    async with service_in_process(settings, clock=clock, with_mqtt=False) as c:
         with_every_role(c.app)
         app = create_app(c, with_mqtt=False)
         app.cleanup_ctx.clear()
@@ -123,6 +138,10 @@ async def test_every_route_answers_each_role_as_the_table_says(api: Any, role: s
     else:
         token = container.app.issue_token(CALLERS[role])
         headers = {"Authorization": f"Bearer {token}"}
+    assert isinstance(container.clock, FakeClock)
+    assert (
+        await asyncio.to_thread(a_reception_task, container, container.clock, "authz-task") == TASK
+    )
     wrong = []
     for n, (name, route) in enumerate(ROUTES.items()):
         alert_id = await an_sos(container.app, container.projector, f"authz-{role}-{n}")

@@ -72,12 +72,34 @@
     const visit = a.visit || {};
     return a.address || visit.address || null;
   }
+  // What we know of each message, honestly: "sent" only means Twilio accepted it; whether a
+  // phone got it comes later, from Twilio's status callback (the notification's `delivery`).
+  const DELIVERY = {
+    delivered: ["delivered ✓", "ok"], read: ["delivered ✓", "ok"],
+    answered: ["answered", "ok"], completed: ["answered", "ok"],
+    no_answer: ["no answer", "bad"], machine: ["voicemail — not taken", "bad"],
+    failed: ["failed ✗", "bad"], undelivered: ["failed ✗", "bad"], canceled: ["failed ✗", "bad"],
+    unreported: ["unknown — no report from {provider}", "bad"],
+    sent: ["accepted by {provider}", "pending"], queued: ["accepted by {provider}", "pending"],
+  };
+  const STATE_WORDS = {
+    requested: ["sending…", "pending"], sent: ["accepted by {provider}", "pending"],
+    failed: ["failed ✗", "bad"], unknown: ["unknown", "bad"], cancelled: ["cancelled", "muted"],
+  };
+  function delivery(a, n) {
+    if (n.state === "cancelled") return STATE_WORDS.cancelled;
+    if (n.channel === "voice" && a.acknowledged_via === "voice" && a.acknowledged_by === n.contact_name) return ["pressed 1 ✓", "ok"];
+    return DELIVERY[n.delivery] || STATE_WORDS[n.state] || [n.state, "muted"];
+  }
   function notified(a) {
     const list = Object.values(a.notifications || {});
     if (!list.length) return "nobody yet";
-    const label = { sent: "delivered to provider ✓", requested: "sending…", failed: "FAILED ✗" };
-    return el("ul", { class: "told-list" }, list.map((n) =>
-      el("li", {}, `${n.contact_name} (${n.channel}): `, el("span", { class: `delivery ${n.state}` }, label[n.state] || n.state))));
+    return el("ul", { class: "told-list" }, list.map((n) => {
+      const [template, tone] = delivery(a, n);
+      const words = template.replace("{provider}", (LW.session && LW.session.provider) || "the provider");
+      const detail = `state ${n.state}${n.delivery ? `, provider said ${n.delivery}` : ""}${n.error ? `: ${n.error}` : ""}`;
+      return el("li", {}, `${n.contact_name} (${n.channel}): `, el("span", { class: `delivery ${tone}`, title: detail }, words));
+    }));
   }
 
   function card(a) {

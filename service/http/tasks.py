@@ -1,0 +1,61 @@
+"""Tasks the visits give people: reception rings the pupil's home when a visitor is overdue,
+the DSL follows up a safeguarding concern. Listed from the `task` views; marked done as a
+recorded event on the visit (`Visit.TaskCompleted`: who, when, and an optional note)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from aiohttp import web
+
+from service import visit_commands as visits
+from service.domain.access import task_refusal
+from service.domain.errors import Forbidden, NotFound
+from service.domain.visits import TaskState
+from service.http.api import _json_body, _schools_for, container, json_response, principal
+from service.http.problems import BadRequest
+
+STATES = [s.value for s in TaskState]
+
+
+async def list_tasks(request: web.Request) -> web.Response:
+    """GET /api/v1/tasks?state=open: the school's tasks the caller may do, oldest first."""
+    who = principal(request)
+    refusal = task_refusal(who, "reception")
+    if refusal:
+        raise Forbidden(refusal)
+    state = request.query.get("state")
+    if state is not None and state not in STATES:
+        raise BadRequest(f"state must be one of: {', '.join(STATES)}")
+    docs = await asyncio.to_thread(
+        container(request).views.find,
+        "task",
+        schools=_schools_for(request),
+        states=[state] if state else None,
+        limit=10_000,
+    )
+    shown = [d for d in docs if task_refusal(who, str(d.get("for_role"))) is None]
+    return json_response({"tasks": sorted(shown, key=lambda d: (d["created_at"], d["id"]))})
+
+
+async def complete_task(request: web.Request) -> web.Response:
+    """POST /api/v1/tasks/{id}/done with an optional {"note": "..."}; done again by the same
+    person is answered as before (200), a task someone else closed is a 409."""
+    c, who = container(request), principal(request)
+    task = request.match_info["id"]
+    body = await _json_body(request) if request.can_read_body else {}
+    note = body.get("note", "")
+    if not isinstance(note, str):
+        raise BadRequest("note must be text, e.g. 'spoke to parent, visitor left 10 min ago'")
+    await asyncio.to_thread(visits.complete_task, c.app, task, who, note=note)
+    await asyncio.to_thread(c.projector.catch_up)
+    c.live.wake()
+    doc = await asyncio.to_thread(c.views.get, "task", task)
+    if doc is None:
+        raise NotFound("task not found")
+    return json_response(doc)
+
+
+def add_task_routes(app: web.Application) -> None:
+    app.router.add_get("/api/v1/tasks", list_tasks)
+    app.router.add_post("/api/v1/tasks/{id}/done", complete_task)
