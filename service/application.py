@@ -6,7 +6,9 @@ worker threads. Every "now" comes from the injected clock.
 
 from __future__ import annotations
 
+import random
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -48,6 +50,13 @@ from service.domain.texts import (
 A = TypeVar("A", bound=Aggregate)
 
 ALERTING_DEVICE_KINDS = {"sos": AlertKind.SOS, "fall": AlertKind.FALL}
+
+
+class Contended(IntegrityError):
+    """Another writer kept changing the same record; nothing was saved.
+
+    Still an IntegrityError, so background work (the dispatcher) keeps retrying it;
+    the HTTP layer answers 409 and asks the person to try again."""
 
 
 class UnknownDevice(DomainError):
@@ -122,8 +131,13 @@ class Lonewatch(Application[UUID]):
             raise NotFound(f"{what} not found")
         return aggregate
 
-    def _retrying(self, attempt: Callable[[], Sequence[Aggregate]], tries: int = 5) -> None:
-        """Run load-decide-save again when another writer saved the same aggregate first."""
+    def _retrying(self, attempt: Callable[[], Sequence[Aggregate]], tries: int = 10) -> None:
+        """Run load-decide-save again when another writer saved the same aggregate first.
+
+        An SOS alert is written by several hands at once (the dispatcher recording each
+        message, the ladder, a person taking it), so conflicts come in bursts: back off a
+        little, with jitter, and if the aggregate is still contended say so plainly.
+        """
         for remaining in range(tries - 1, -1, -1):
             changed = attempt()
             try:
@@ -131,7 +145,10 @@ class Lonewatch(Application[UUID]):
                 return
             except IntegrityError:
                 if not remaining:
-                    raise
+                    raise Contended(
+                        "someone else changed this at the same moment; please try again"
+                    ) from None
+                time.sleep(random.uniform(0.005, 0.02) * (tries - remaining))
 
     def exists(self, aggregate_id: UUID) -> bool:
         return bool(self.recorder.select_events(aggregate_id, desc=True, limit=1))

@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from service.application import Contended
 from service.domain.errors import DomainError, Forbidden, InvalidTransition, NotFound
 from service.logs import get_logger
 
@@ -36,7 +37,7 @@ async def problems_middleware(request: web.Request, handler: Handler) -> web.Str
         return problem(404, "Not found", str(exc))
     except Forbidden as exc:
         return problem(403, "Forbidden", str(exc))
-    except InvalidTransition as exc:
+    except (InvalidTransition, Contended) as exc:
         return problem(409, "Conflict", str(exc))
     except DomainError as exc:
         return problem(422, "Refused", str(exc))

@@ -103,3 +103,22 @@ def test_projection_restart_neither_skips_nor_repeats(world: World, database_url
         assert again.projector.position() == again.projector.head()
     finally:
         again.close()
+
+
+def test_a_command_that_keeps_losing_the_race_says_try_again(world: World) -> None:
+    from service.application import Contended
+
+    recorded = sos(world)
+    assert recorded.alert_id
+    calls = []
+
+    def always_stale() -> list:
+        alert = world.app.alert(recorded.alert_id)  # type: ignore[arg-type]
+        alert.acknowledge(by="operator:r", via="api", timestamp=world.clock.now())
+        if not calls:  # someone else gets there first, every time
+            world.app.acknowledge_alert(recorded.alert_id, by="operator:other", via="api")  # type: ignore[arg-type]
+        calls.append(1)
+        return [alert]
+
+    with pytest.raises(Contended, match="try again"):
+        world.app._retrying(always_stale, tries=1)
