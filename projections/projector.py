@@ -6,6 +6,7 @@ replay): the view store refuses a batch whose starting position has moved.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -28,6 +29,52 @@ class Change:
     position: int
 
 
+class DocCache:
+    """The documents as this projector last committed them, valid at one view position.
+
+    Documents change only in a commit that moves the position, so while the view
+    stands where this projector left it, a cached document (or its absence) is the
+    stored one; when someone else moved it, everything is forgotten. At position 0
+    the view is empty: a miss needs no query until something is evicted.
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.position: int | None = None
+        self._docs: OrderedDict[tuple[str, str], Doc | None] = OrderedDict()
+        self._complete = False
+
+    def reset(self, position: int | None) -> None:
+        self._docs.clear()
+        self.position = position
+        self._complete = position == 0
+
+    def __contains__(self, key: tuple[str, str]) -> bool:
+        return self._complete or key in self._docs
+
+    def get(self, key: tuple[str, str]) -> Doc | None:
+        doc = self._docs.get(key)
+        if doc is not None:
+            self._docs.move_to_end(key)
+        return doc
+
+    def remember(self, key: tuple[str, str], doc: Doc | None) -> None:
+        self._docs[key] = doc
+        self._trim()
+
+    def committed(self, position: int, docs: dict[tuple[str, str], Doc | None]) -> None:
+        self.position = position
+        for key, doc in docs.items():
+            self._docs[key] = doc
+            self._docs.move_to_end(key)
+        self._trim()
+
+    def _trim(self) -> None:
+        while len(self._docs) > self.size:
+            self._docs.popitem(last=False)
+            self._complete = False
+
+
 class Projector:
     def __init__(
         self,
@@ -37,12 +84,14 @@ class Projector:
         *,
         batch_size: int = 1000,
         name: str = VIEW_NAME,
+        cache_size: int = 200_000,
     ) -> None:
         self.recorder = recorder
         self.mapper = mapper
         self.store = store
         self.batch_size = batch_size
         self.name = name
+        self._cache = DocCache(cache_size)
 
     def head(self) -> int:
         return self.recorder.max_notification_id() or 0
@@ -57,42 +106,52 @@ class Projector:
     def _apply_batch(self) -> tuple[int, int, list[Change]]:
         """One batch: (the position it started after, the position it reached, changes)."""
         start = self.store.position(self.name)
+        if start != self._cache.position:
+            self._cache.reset(start)
         notifications = self.recorder.select_notifications(
             start=start, limit=self.batch_size, inclusive_of_start=False
         )
         if not notifications:
             return start, start, []
-        pending: dict[tuple[str, str], Doc] = {}
+        pending: dict[tuple[str, str], Doc | None] = {}
+        cache = self._cache
 
         def read(kind: str, doc_id: str) -> Doc | None:
             key = (kind, doc_id)
-            if key not in pending:
+            if key in pending:
+                return pending[key]
+            if key in cache:
+                found = cache.get(key)
+            else:
                 found = self.store.get(kind, doc_id)
-                if found is None:
-                    return None
-                pending[key] = found
-            return pending[key]
+                cache.remember(key, found)
+            pending[key] = found
+            return found
 
         changes: list[Change] = []
         index: list[IndexEntry] = []
         touched: dict[tuple[str, str], None] = {}
+        to_domain_event = self.mapper.to_domain_event
         for notification in notifications:
-            event: Any = self.mapper.to_domain_event(notification)
+            event: Any = to_domain_event(notification)
             effects = project(event, read)
             name = event_name(event)
             for key, doc in effects.docs.items():
                 pending[key] = doc
                 touched[key] = None
                 changes.append(Change(key[0], doc, name, notification.id))
-            index.extend(
-                IndexEntry(
-                    subject, notification.id, str(event.originator_id), event.originator_version
+            if effects.subjects:
+                originator_id = str(event.originator_id)
+                index.extend(
+                    IndexEntry(subject, notification.id, originator_id, event.originator_version)
+                    for subject in effects.subjects
                 )
-                for subject in effects.subjects
-            )
         writes = []
-        for kind, doc_id in touched:
-            doc = pending[(kind, doc_id)]
+        for key in touched:
+            kind, doc_id = key
+            written = pending[key]
+            assert written is not None
+            doc = written
             school_field, state_field = FILTER_COLUMNS.get(kind, (None, None))
             writes.append(
                 DocWrite(
@@ -108,8 +167,23 @@ class Projector:
                 )
             )
         end = notifications[-1].id
-        self.store.commit(self.name, expected=start, position=end, docs=writes, index=index)
+        try:
+            self.store.commit(self.name, expected=start, position=end, docs=writes, index=index)
+        except BaseException:
+            cache.reset(None)
+            raise
+        cache.committed(end, {key: pending[key] for key in touched})
         return start, end, changes
+
+    def rebuild(self) -> int:
+        """Apply everything new without keeping the changes (nobody listens to a rebuild);
+        returns the position reached."""
+        batch_size, self.batch_size = self.batch_size, max(self.batch_size, 10_000)
+        try:
+            self.catch_up_ranges(keep_changes=False)
+        finally:
+            self.batch_size = batch_size
+        return self.position()
 
     def changes_between(self, after: int, upto: int) -> list[Change]:
         """The documents touched by events (after, upto], as they stand now.
@@ -149,7 +223,7 @@ class Projector:
         return self.catch_up_ranges(max_batches)[0]
 
     def catch_up_ranges(
-        self, max_batches: int = 1_000_000
+        self, max_batches: int = 1_000_000, *, keep_changes: bool = True
     ) -> tuple[list[Change], list[tuple[int, int]]]:
         """Apply everything new; also say which ranges (after, upto] this call applied.
 
@@ -166,5 +240,6 @@ class Projector:
             if end == start:
                 break
             ranges.append((start, end))
-            changes.extend(batch)
+            if keep_changes:
+                changes.extend(batch)
         return changes, ranges
