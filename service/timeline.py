@@ -7,7 +7,6 @@ themselves are read from the event store, so the timeline is the record itself.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -16,6 +15,7 @@ from eventsourcing.application import Application
 
 from projections.store import ViewStore
 from projections.views import event_name
+from service.event_store import notifications_at
 
 _HIDDEN = frozenset({"originator_id", "originator_version", "originator_topic", "timestamp"})
 
@@ -52,29 +52,26 @@ def _data(event: Any) -> dict[str, Any]:
 def timeline(
     app: Application[UUID], views: ViewStore, subject: str, *, as_of: datetime | None = None
 ) -> list[dict[str, Any]]:
-    entries = views.index(subject)
-    by_originator: dict[str, dict[int, int]] = defaultdict(dict)
-    for entry in entries:
-        by_originator[entry.originator_id][entry.originator_version] = entry.position
+    """The subject's events in the order they were recorded; with `as_of`, only those
+    recorded by then. Read in one query by position, not one per aggregate."""
+    positions = [entry.position for entry in views.index(subject)]
     rows: list[dict[str, Any]] = []
-    for originator_id, versions in by_originator.items():
-        events: list[Any] = list(app.events.get(UUID(originator_id), lte=max(versions)))
-        for event in events:
-            position = versions.get(event.originator_version)
-            if position is None or (as_of is not None and event.timestamp > as_of):
-                continue
-            source, summary = _source_and_summary(event)
-            rows.append(
-                {
-                    "position": position,
-                    "recorded_at": event.timestamp,
-                    "event": event_name(event),
-                    "source": source,
-                    "summary": summary,
-                    "aggregate_id": originator_id,
-                    "version": event.originator_version,
-                    "data": _data(event),
-                }
-            )
-    rows.sort(key=lambda row: row["position"])
+    to_domain_event = app.mapper.to_domain_event
+    for notification in notifications_at(app.recorder, positions):
+        event: Any = to_domain_event(notification)
+        if as_of is not None and event.timestamp > as_of:
+            continue
+        source, summary = _source_and_summary(event)
+        rows.append(
+            {
+                "position": notification.id,
+                "recorded_at": event.timestamp,
+                "event": event_name(event),
+                "source": source,
+                "summary": summary,
+                "aggregate_id": str(notification.originator_id),
+                "version": event.originator_version,
+                "data": _data(event),
+            }
+        )
     return rows
