@@ -92,6 +92,9 @@ class Projector:
         self.batch_size = batch_size
         self.name = name
         self._cache = DocCache(cache_size)
+        self.seen_position = 0
+        """The view's position as last read or moved here (saves a query after a catch-up)."""
+        self.last_batch_full = False
 
     def head(self) -> int:
         return self.recorder.max_notification_id() or 0
@@ -106,11 +109,13 @@ class Projector:
     def _apply_batch(self) -> tuple[int, int, list[Change]]:
         """One batch: (the position it started after, the position it reached, changes)."""
         start = self.store.position(self.name)
+        self.seen_position = start
         if start != self._cache.position:
             self._cache.reset(start)
         notifications = self.recorder.select_notifications(
             start=start, limit=self.batch_size, inclusive_of_start=False
         )
+        self.last_batch_full = len(notifications) >= self.batch_size
         if not notifications:
             return start, start, []
         pending: dict[tuple[str, str], Doc | None] = {}
@@ -173,6 +178,7 @@ class Projector:
             cache.reset(None)
             raise
         cache.committed(end, {key: pending[key] for key in touched})
+        self.seen_position = end
         return start, end, changes
 
     def rebuild(self) -> int:
@@ -242,4 +248,6 @@ class Projector:
             ranges.append((start, end))
             if keep_changes:
                 changes.extend(batch)
+            if not self.last_batch_full:
+                break  # reached the head as it was read: no need to ask again
         return changes, ranges
