@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint unit contract integration e2e demo clean
+.PHONY: run test lint unit contract integration e2e demo clean bench bench-quick
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,14 @@ integration: $(STAMP)
 
 e2e: $(STAMP)
 	$(BIN)/pytest tests/e2e
+
+# Benchmarks (benchmarks/, docs/performance.md): each starts its own Mosquitto and
+# PostgreSQL database; NAMES=... runs some of them (ingest sos rebuild fleet replay).
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks $(NAMES)
+
+bench-quick: $(STAMP)
+	$(BIN)/python -m benchmarks --quick $(NAMES)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -105,7 +105,7 @@ def raw_pipe(port: int, seconds: float) -> dict[str, Any]:
 
 
 def run(quick: bool) -> Result:
-    seconds = 10.0 if quick else 60.0
+    seconds = 8.0 if quick else 60.0
     result = Result("ingest", quick)
     with (
         own_mosquitto() as mqtt_port,

@@ -104,7 +104,8 @@ def _summary(latencies: list[float]) -> dict[str, Any]:
 async def _run(quick: bool) -> Result:
     count = 30 if quick else 200
     idle_count = 10 if quick else 30
-    gap = 0.3
+    gap = 0.2 if quick else 0.3
+    wait = 10.0 if quick else 30.0
     result = Result("sos", quick)
     with (
         own_mosquitto() as mqtt_port,
@@ -134,9 +135,9 @@ async def _run(quick: bool) -> Result:
                     stdout=asyncio.subprocess.PIPE,
                 )
                 try:
-                    await asyncio.sleep(5)  # the load reaches its steady state first
+                    await asyncio.sleep(2 if quick else 5)  # the load reaches its steady state
                     loaded = await presses(
-                        mqtt_port, double, count=count, tag="load", gap=gap, wait=30
+                        mqtt_port, double, count=count, tag="load", gap=gap, wait=wait
                     )
                     backlog = health(http_port)
                 finally:
