@@ -7,11 +7,13 @@ replay): the view store refuses a batch whose starting position has moved.
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import ApplicationRecorder, Mapper
+from eventsourcing.persistence import ApplicationRecorder, Mapper, Notification
 
 from projections.store import DocWrite, IndexEntry, ViewConflict, ViewStore
 from projections.views import FILTER_COLUMNS, Doc, event_name, project
@@ -75,6 +77,15 @@ class DocCache:
             self._complete = False
 
 
+@dataclass(frozen=True)
+class _Batch:
+    end: int
+    changes: list[Change]
+    writes: list[DocWrite]
+    index: list[IndexEntry]
+    docs: dict[tuple[str, str], Doc | None]
+
+
 class Projector:
     def __init__(
         self,
@@ -118,6 +129,12 @@ class Projector:
         self.last_batch_full = len(notifications) >= self.batch_size
         if not notifications:
             return start, start, []
+        batch = self._project(notifications)
+        self._commit(start, batch)
+        return start, batch.end, batch.changes
+
+    def _project(self, notifications: Sequence[Notification]) -> _Batch:
+        """Run the views over a batch of events: what to write, in memory only."""
         pending: dict[tuple[str, str], Doc | None] = {}
         cache = self._cache
 
@@ -171,25 +188,60 @@ class Projector:
                     doc=doc,
                 )
             )
-        end = notifications[-1].id
-        try:
-            self.store.commit(self.name, expected=start, position=end, docs=writes, index=index)
-        except BaseException:
-            cache.reset(None)
-            raise
-        cache.committed(end, {key: pending[key] for key in touched})
-        self.seen_position = end
-        return start, end, changes
+        docs = {key: pending[key] for key in touched}
+        return _Batch(notifications[-1].id, changes, writes, index, docs)
 
-    def rebuild(self) -> int:
-        """Apply everything new without keeping the changes (nobody listens to a rebuild);
-        returns the position reached."""
-        batch_size, self.batch_size = self.batch_size, max(self.batch_size, 10_000)
+    def _commit(self, start: int, batch: _Batch) -> None:
         try:
-            self.catch_up_ranges(keep_changes=False)
-        finally:
-            self.batch_size = batch_size
-        return self.position()
+            self._write(start, batch)
+        except BaseException:
+            self._cache.reset(None)
+            raise
+        self._cache.committed(batch.end, batch.docs)
+        self.seen_position = batch.end
+
+    def _write(self, start: int, batch: _Batch) -> None:
+        self.store.commit(
+            self.name, expected=start, position=batch.end, docs=batch.writes, index=batch.index
+        )
+
+    def rebuild(self, batch_size: int = 10_000) -> int:
+        """Apply everything new, in big batches, keeping no changes (nobody listens to a
+        rebuild); returns the position reached.
+
+        Pipelined: while one thread writes batch N (mostly waiting on the database),
+        this one reads and projects batch N+1 against the documents N will have
+        written. Should a write fail, the cache is dropped and the error raised: the
+        view stays at the last committed batch, and the next catch-up resumes there.
+        """
+        start = self.store.position(self.name)
+        if start != self._cache.position:
+            self._cache.reset(start)
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="lw-rebuild") as writer:
+            writing: Future[None] | None = None
+            while True:
+                notifications = self.recorder.select_notifications(
+                    start=start, limit=batch_size, inclusive_of_start=False
+                )
+                if not notifications:
+                    break
+                batch = self._project(notifications)
+                if writing is not None:
+                    self._wait(writing)
+                writing = writer.submit(self._write, start, batch)
+                self._cache.committed(batch.end, batch.docs)  # as it will stand
+                start = batch.end
+            if writing is not None:
+                self._wait(writing)
+        self.seen_position = start
+        return start
+
+    def _wait(self, writing: Future[None]) -> None:
+        try:
+            writing.result()
+        except BaseException:
+            self._cache.reset(None)
+            raise
 
     def changes_between(self, after: int, upto: int) -> list[Change]:
         """The documents touched by events (after, upto], as they stand now.
