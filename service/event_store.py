@@ -101,7 +101,7 @@ def notifications_at(recorder: ApplicationRecorder, positions: Sequence[int]) ->
             table=Identifier(recorder.events_table_name),
         )
         with recorder.datastore.get_connection() as conn, conn.cursor() as cur:
-            cur.execute(statement, (wanted,))
+            cur.execute(statement, (wanted,), binary=True)  # no hex-decoding of 10,000 states
             rows = [
                 (
                     r["notification_id"],
