@@ -17,8 +17,11 @@ ALL = ("ingest", "sos", "rebuild", "fleet", "replay")
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="small and short: under two minutes")
-    parser.add_argument("names", nargs="*", choices=[*ALL, []][:-1] or None, metavar="NAME")
+    parser.add_argument("names", nargs="*", metavar="NAME", help=f"some of: {' '.join(ALL)}")
     args = parser.parse_args(argv)
+    unknown = sorted(set(args.names) - set(ALL))
+    if unknown:
+        parser.error(f"no benchmark named {', '.join(unknown)}; choose from {' '.join(ALL)}")
     names = args.names or list(ALL)
     rows: list[tuple[str, Figure]] = []
     failed = []
