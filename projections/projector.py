@@ -171,21 +171,18 @@ class Projector:
         writes = []
         for key in touched:
             kind, doc_id = key
-            written = pending[key]
-            assert written is not None
-            doc = written
+            stored = pending[key]
+            assert stored is not None  # touched means written by a view
             school_field, state_field = FILTER_COLUMNS.get(kind, (None, None))
+            school = stored.get(school_field) if school_field else None
+            state = stored.get(state_field) if state_field else None
             writes.append(
                 DocWrite(
                     kind=kind,
                     id=doc_id,
-                    school=str(doc.get(school_field))
-                    if school_field and doc.get(school_field)
-                    else None,
-                    state=str(doc.get(state_field))
-                    if state_field and doc.get(state_field)
-                    else None,
-                    doc=doc,
+                    school=str(school) if school else None,
+                    state=str(state) if state else None,
+                    doc=stored,
                 )
             )
         docs = {key: pending[key] for key in touched}
