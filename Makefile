@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint unit contract integration e2e demo clean browser
+.PHONY: run test lint unit contract integration e2e demo clean browser bench bench-quick
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,14 @@ integration: $(STAMP)
 
 e2e: $(STAMP) browser
 	$(BIN)/pytest tests/e2e
+
+# Benchmarks (benchmarks/, docs/performance.md): each starts its own Mosquitto and
+# PostgreSQL database; NAMES=... runs some of them (ingest sos rebuild fleet replay).
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks $(NAMES)
+
+bench-quick: $(STAMP)
+	$(BIN)/python -m benchmarks --quick $(NAMES)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

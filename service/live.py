@@ -32,7 +32,7 @@ class LiveViews:
         if self.published is None:
             self.published = self.projector.position()
         applied, ranges = self.projector.catch_up_ranges(max_batches)
-        position = self.projector.position()
+        position = self.projector.seen_position
         changes = list(applied)
         cursor = self.published
         for after, upto in [*sorted(ranges), (position, position)]:

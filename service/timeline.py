@@ -18,6 +18,7 @@ from eventsourcing.application import Application
 from projections.store import ViewStore
 from projections.views import event_name
 from projections.visits import describe as describe_visit_event
+from service.event_store import notifications_at
 
 _HIDDEN = frozenset({"originator_id", "originator_version", "originator_topic", "timestamp"})
 
@@ -85,11 +86,16 @@ def subject_events(
     `read(originator_id, upto_version)` gives a stream's events (default: the event store's).
     """
 
-    def from_store(originator_id: UUID, upto: int) -> Iterable[Any]:
-        return app.events.get(originator_id, lte=upto)
-
-    read = read or from_store
     entries = views.index(subject)
+    if read is None:
+        # One query by position, not one per aggregate (10,000 heartbeats are 10,000 aggregates).
+        to_domain_event = app.mapper.to_domain_event
+        in_order: list[tuple[int, Any]] = []
+        for notification in notifications_at(app.recorder, [e.position for e in entries]):
+            event: Any = to_domain_event(notification)
+            if as_of is None or event.timestamp <= as_of:
+                in_order.append((notification.id, event))
+        return in_order
     by_originator: dict[str, dict[int, int]] = defaultdict(dict)
     for entry in entries:
         by_originator[entry.originator_id][entry.originator_version] = entry.position

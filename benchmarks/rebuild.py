@@ -1,0 +1,95 @@
+"""3. Rebuild: every projection rebuilt from 1,000,000 stored events on a fresh view store.
+
+The events are made fast (DeviceMessage aggregates saved through the application in
+big batches: heartbeats of 10,000 devices, an SOS now and then), then the clock runs
+only around `Projector.catch_up` from position 0 into an empty PostgreSQL database.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from benchmarks.common import Figure, Result, own_database, write_directory
+from projections.projector import Projector
+from projections.store import open_view_store
+from service.application import Lonewatch
+from service.clock import FakeClock
+from service.directory_file import load_directory
+from service.domain.device_messages import DeviceMessage
+from service.event_store import eventsourcing_env
+
+TARGET_RATE = 50_000.0
+DEVICES = 10_000
+SAVE_BATCH = 5_000
+
+
+def generate(app: Lonewatch, total: int, devices: int) -> float:
+    """Save heartbeats until the store holds `total` events; returns events/s of saving."""
+    start = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
+    head = app.recorder.max_notification_id() or 0
+    t0 = time.perf_counter()
+    made = 0
+    while head + made < total:
+        batch: list[DeviceMessage] = []
+        for _ in range(min(SAVE_BATCH, total - head - made)):
+            n = made + len(batch)
+            device = n % devices
+            batch.append(
+                DeviceMessage(
+                    device=f"bench-{device:05d}",
+                    kind="heartbeat",
+                    message_id=None,
+                    device_ts=None,
+                    fields={"battery": 90 - n % 50, "seq": n},
+                    school="bench",
+                    staff=f"st-{device % 100:04d}",
+                    timestamp=start + timedelta(milliseconds=n),
+                )
+            )
+        app.save(*batch)
+        made += len(batch)
+    return made / (time.perf_counter() - t0)
+
+
+def run(quick: bool) -> Result:
+    total = 50_000 if quick else 1_000_000
+    devices = 1_000 if quick else DEVICES
+    result = Result("rebuild", quick)
+    with (
+        own_database("rebuild_events") as events_url,
+        own_database("rebuild_views") as views_url,
+        tempfile.TemporaryDirectory(prefix="lw-bench-") as tmp,
+    ):
+        app = Lonewatch(eventsourcing_env(events_url), FakeClock())
+        try:
+            app.import_directory(
+                load_directory(write_directory(Path(tmp) / "d.yaml", devices=devices))
+            )
+            save_rate = generate(app, total, devices)
+            head = app.recorder.max_notification_id() or 0
+            views = open_view_store(views_url)
+            try:
+                projector = Projector(app.recorder, app.mapper, views)
+                t0 = time.perf_counter()
+                projector.rebuild()
+                seconds = time.perf_counter() - t0
+                assert projector.position() == head
+                device_doc = views.get("device", "bench-00000")
+            finally:
+                views.close()
+        finally:
+            app.close()
+    result.add(
+        Figure("events rebuilt/s", head / seconds, "ev/s", TARGET_RATE),
+        Figure("rebuild time", seconds, "s"),
+        Figure("events stored/s while generating", save_rate, "ev/s"),
+    )
+    result.details = {
+        "events": head,
+        "devices": devices,
+        "device_doc_sample": device_doc,
+    }
+    return result

@@ -1,0 +1,23 @@
+"""The cheapest benchmark in its quick mode, so that the benchmarks keep running as the code moves."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from tests.conftest import POSTGRES_ADMIN_URL, _pg_admin_parts, need_service
+
+
+@pytest.mark.postgres
+def test_replay_benchmark_runs_and_reports_every_figure(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    need_service("PostgreSQL", *_pg_admin_parts())
+    from benchmarks import common, replay
+
+    monkeypatch.setattr(common, "POSTGRES_ADMIN_URL", POSTGRES_ADMIN_URL)
+    result = replay.run(quick=True)
+    assert [f.unit for f in result.figures] == ["ms"] * 4
+    assert all(math.isfinite(f.value) and f.value > 0 for f in result.figures)
+    assert all(f.target == replay.TARGET_MS for f in result.figures)
