@@ -319,6 +319,20 @@ def after_final_failure(
     if notification.step == "taken":
         return []  # news that someone else has it: visible on the alert, nothing to escalate
     alert = app.alert(notification.alert_id)
+    # Saved with the notification: when a contact's text and call fail at the same moment,
+    # the two saves now conflict on the alert, and the second, retried, sees the first.
+    alert.record_delivery_failed(
+        notification_id=notification.id,
+        contact=notification.contact,
+        channel=notification.channel.value,
+        timestamp=now,
+    )
+    return [alert, *_after_final_failure(app, alert, notification, error, now)]
+
+
+def _after_final_failure(
+    app: Lonewatch, alert: Alert, notification: Notification, error: str, now: datetime
+) -> list[Aggregate]:
     other = Channel.VOICE if notification.channel is Channel.SMS else Channel.SMS
     counterpart_id = Notification.create_id(
         notification.alert_id, notification.contact, other.value, notification.step

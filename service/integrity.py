@@ -112,6 +112,9 @@ class SealedEventStore(EventStore[UUID]):
         in_batch = latest.get(originator_id)
         if in_batch is not None and in_batch[0] == version - 1:
             return in_batch[1]
+        if version <= 1:
+            # A new stream (every device message is one): nothing before it to read.
+            return GENESIS
         before = self.recorder.select_events(originator_id, lte=version - 1, desc=True, limit=1)
         if not before:
             return GENESIS

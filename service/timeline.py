@@ -36,6 +36,8 @@ def _source_and_summary(event: Any) -> tuple[str, str]:
         return "system", f"pressed {event.count} more time(s) while the alert was open"
     if name == "Alert.Notified":
         return "notifier", f"{event.contact} was notified"
+    if name == "Alert.DeliveryFailed":
+        return "notifier", f"{event.channel} to {event.contact} failed for good"
     if name == "Alert.Acknowledged":
         return event.by, f"acknowledged by {event.by} (via {event.via})"
     if name == "Alert.Resolved":

@@ -122,6 +122,13 @@ class Alert(Aggregate):
         """A step of the escalation ladder (service.domain.escalation), with its reason."""
         self.escalation_steps.append(step)
 
+    @event("DeliveryFailed")
+    def record_delivery_failed(
+        self, notification_id: UUID, contact: str, channel: str, timestamp: datetime
+    ) -> None:
+        """A message about this alert failed for good. Recorded on the alert so that two
+        channels failing at once for one contact are decided one after the other."""
+
     def acknowledge(self, by: str, via: str, timestamp: datetime) -> None:
         if self.state is AlertState.RESOLVED:
             raise InvalidTransition(f"alert was already resolved by {self.resolved_by}")
