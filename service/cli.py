@@ -193,6 +193,24 @@ def cmd_replay(args: argparse.Namespace) -> int:
     return 0 if record["integrity"]["verified"] else 3
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    """The benchmarks live beside the code (benchmarks/, docs/performance.md): run them there."""
+    import subprocess
+
+    root = Path(__file__).resolve().parent.parent
+    if not (root / "benchmarks" / "__main__.py").exists():
+        print("the benchmarks ship with the source tree; run this from a checkout", file=sys.stderr)
+        return 2
+    command = [
+        sys.executable,
+        "-m",
+        "benchmarks",
+        *(["--quick"] if args.quick else []),
+        *args.names,
+    ]
+    return subprocess.call(command, cwd=root)  # noqa: S603 - our own interpreter and module
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="lonewatch", description=__doc__)
     root.add_argument("--config", type=Path, help="a TOML file with the LW_* keys")
@@ -234,6 +252,13 @@ def parser() -> argparse.ArgumentParser:
     replay.add_argument("--as-of", help="only what had been recorded by this ISO instant")
     replay.add_argument("--format", choices=["text", "json", "html"], default="text")
     replay.set_defaults(func=cmd_replay)
+
+    bench = sub.add_parser(
+        "bench", help="run the benchmarks (make bench): ingest, sos, rebuild, fleet, replay"
+    )
+    bench.add_argument("--quick", action="store_true", help="the short runs, under two minutes")
+    bench.add_argument("names", nargs="*", help="only these benchmarks")
+    bench.set_defaults(func=cmd_bench)
 
     from service.cli_devices import add_commands
 
