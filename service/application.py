@@ -36,7 +36,7 @@ from service.domain.directory import (
     User,
 )
 from service.domain.errors import DomainError, NotFound
-from service.domain.escalation import alert_message, first_notifications
+from service.domain.escalation import alert_message, first_notifications, request_notification
 from service.domain.notifications import Notification
 from service.domain.texts import (
     HELP_REPLY,
@@ -358,17 +358,8 @@ class Lonewatch(Application[UUID]):
             timezone=info.timezone,
         )
         return [
-            Notification(
-                alert_id=alert.id,
-                step=plan.step,
-                school=alert.school,
-                contact=plan.contact,
-                contact_name=plan.contact_name,
-                to=plan.to,
-                channel=plan.channel.value,
-                body=body,
-                reason=plan.reason,
-                timestamp=alert.raised_at,
+            request_notification(
+                plan, alert_id=alert.id, school=alert.school, body=body, timestamp=alert.raised_at
             )
             for plan in first_notifications(kind=alert.kind, school=school.data, body=body)
         ]

@@ -20,7 +20,12 @@ from service.domain import ids
 from service.domain.alerts import Alert, AlertKind, AlertState
 from service.domain.directory import School, Staff
 from service.domain.errors import DomainError, InvalidTransition
-from service.domain.escalation import alert_message, spoken_alert, taken_message
+from service.domain.escalation import (
+    alert_message,
+    request_notification,
+    spoken_alert,
+    taken_message,
+)
 from service.domain.ladder import (
     Command,
     EscalationState,
@@ -89,17 +94,8 @@ def _apply(app: Lonewatch, alert: Alert, command: Command, now: datetime) -> lis
     for step in steps:
         alert.record_escalation(step=step_data(step), timestamp=now)
         changed.extend(
-            Notification(
-                alert_id=alert.id,
-                step=plan.step,
-                school=alert.school,
-                contact=plan.contact,
-                contact_name=plan.contact_name,
-                to=plan.to,
-                channel=plan.channel.value,
-                body=plan.body,
-                reason=plan.reason,
-                timestamp=now,
+            request_notification(
+                plan, alert_id=alert.id, school=alert.school, body=plan.body, timestamp=now
             )
             for plan in step.notify
         )

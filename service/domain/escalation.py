@@ -11,10 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from service.domain.alerts import AlertKind
-from service.domain.notifications import Channel
+from service.domain.notifications import Channel, Notification
 
 DEFAULT_TIERS: list[list[str]] = [["contact_centre"], ["dsl"], ["headteacher", "slt"]]
 
@@ -38,6 +39,25 @@ class PlannedNotification:
     body: str
     reason: str
     step: str
+
+
+def request_notification(
+    plan: PlannedNotification, *, alert_id: UUID, school: str, body: str, timestamp: datetime
+) -> Notification:
+    """The outbox entry for a planned message: its id (alert, contact, channel, step) is the
+    idempotency key, so asking twice never sends twice."""
+    return Notification(
+        alert_id=alert_id,
+        step=plan.step,
+        school=school,
+        contact=plan.contact,
+        contact_name=plan.contact_name,
+        to=plan.to,
+        channel=plan.channel.value,
+        body=body,
+        reason=plan.reason,
+        timestamp=timestamp,
+    )
 
 
 def tiers_for(kind: AlertKind, policy: dict[str, Any]) -> list[list[str]]:
