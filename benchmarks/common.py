@@ -24,7 +24,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parent.parent
+from simulators.local_stack import REPO, scratch_database, service_process
+
 RESULTS = REPO / "benchmarks" / "results"
 HOST = "127.0.0.1"
 POSTGRES_ADMIN_URL = os.environ.get(
@@ -173,20 +174,9 @@ def own_mosquitto(max_connections: int = 20_000) -> Iterator[int]:
             log.close()
 
 
-@contextlib.contextmanager
-def own_database(tag: str) -> Iterator[str]:
+def own_database(tag: str) -> contextlib.AbstractContextManager[str]:
     """A PostgreSQL database of this run's own, dropped afterwards."""
-    import psycopg
-
-    name = f"lw_bench_{tag}_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    base = POSTGRES_ADMIN_URL.rsplit("/", 1)[0]
-    try:
-        yield f"{base}/{name}"
-    finally:
-        with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    return scratch_database(POSTGRES_ADMIN_URL, f"lw_bench_{tag}")
 
 
 def write_directory(path: Path, *, devices: int, staff: int = 100, users: bool = True) -> Path:
@@ -254,27 +244,11 @@ def lonewatch(env: dict[str, str], *args: str, timeout: float = 300) -> str:
     return result.stdout.strip()
 
 
-@contextlib.contextmanager
-def serve(env: dict[str, str], log_path: Path) -> Iterator[subprocess.Popen[bytes]]:
+def serve(
+    env: dict[str, str], log_path: Path
+) -> contextlib.AbstractContextManager[subprocess.Popen[bytes]]:
     """`lonewatch serve` as a process, whatever gateway is in the tree; stopped at the end."""
-    with log_path.open("ab") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "service.cli", "serve"],
-            env={**os.environ, **env},
-            cwd=REPO,
-            stdout=log,
-            stderr=log,
-        )
-    try:
-        yield proc
-    finally:
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+    return service_process(env, log_path, stop_within=15)
 
 
 def health(http_port: int) -> dict[str, Any] | None:

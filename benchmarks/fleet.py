@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.common import (
-    REPO,
     Figure,
     Result,
     count_device_messages,
@@ -33,6 +32,7 @@ from benchmarks.common import (
     write_directory,
 )
 from simulators.asyncio_fleet import raise_open_files_limit
+from simulators.local_stack import REPO
 
 TARGET_RSS_MB = 300.0
 

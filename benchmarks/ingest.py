@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.common import (
-    REPO,
     Figure,
     Result,
     free_port,
@@ -32,6 +31,7 @@ from benchmarks.common import (
     wait_healthy,
     write_directory,
 )
+from simulators.local_stack import REPO
 
 TARGET_RATE = 10_000.0
 TARGET_RATIO = 0.6

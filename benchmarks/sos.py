@@ -24,7 +24,6 @@ from benchmarks.common import (
     ACCOUNT,
     AUTH_TOKEN,
     HOST,
-    REPO,
     Figure,
     Result,
     free_port,
@@ -40,6 +39,7 @@ from benchmarks.common import (
 )
 from service.domain import ids
 from simulators.asyncio_fleet import MqttClient
+from simulators.local_stack import REPO
 from simulators.twilio_double import TwilioDouble
 
 LOAD_RATE = 5000.0

@@ -75,17 +75,10 @@ def postgres_url() -> Iterator[str]:
     """A database of this test's own on the shared PostgreSQL, dropped afterwards."""
     host, port = _pg_admin_parts()
     need_service("PostgreSQL", host, port)
-    import psycopg
+    from simulators.local_stack import scratch_database
 
-    name = f"lw_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    base = POSTGRES_ADMIN_URL.rsplit("/", 1)[0]
-    try:
-        yield f"{base}/{name}"
-    finally:
-        with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with scratch_database(POSTGRES_ADMIN_URL, "lw_test") as url:
+        yield url
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,7 @@ from service.config import Settings
 from service.directory_file import load_directory
 from service.notifiers.base import Notifier
 from service.wiring import Container, build, running
+from simulators import local_stack
 from tests.worlds import DIRECTORY
 
 REPO = Path(__file__).resolve().parent.parent
@@ -144,24 +145,8 @@ def cli(env: dict[str, str], *args: str) -> str:
     return result.stdout.strip()
 
 
-@contextlib.contextmanager
-def service_process(env: dict[str, str], log_path: Path) -> Iterator[subprocess.Popen[bytes]]:
-    """`lonewatch serve` as a real process; killed (not asked) at the end if still running."""
-    with log_path.open("ab") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "service.cli", "serve"],
-            env={**os.environ, "LW_LOG_FORMAT": "json", **env},
-            cwd=REPO,
-            stdout=log,
-            stderr=log,
-        )
-    try:
-        yield process
-    finally:
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+def service_process(
+    env: dict[str, str], log_path: Path
+) -> contextlib.AbstractContextManager[subprocess.Popen[bytes]]:
+    """`lonewatch serve` as a real process, logging JSON; killed if it will not stop."""
+    return local_stack.service_process({"LW_LOG_FORMAT": "json", **env}, log_path)
