@@ -66,6 +66,17 @@ _FAILURES: dict[str, tuple[int, int, str]] = {
     "fail_429": (429, 20429, "Too Many Requests"),
     "fail_400": (400, 21211, "The 'To' number {to} is not a valid phone number."),
 }
+# What Twilio answers, every time, for a number it will never reach: (status, code, message).
+REFUSALS: dict[int, tuple[int, str]] = {
+    21211: (400, "The 'To' number {to} is not a valid phone number."),
+    21610: (400, "Attempt to send to unsubscribed recipient"),
+    21614: (400, "'To' number is not a valid mobile number"),
+    21612: (
+        400,
+        "The 'To' phone number: {to}, is not currently reachable using the 'From' phone number",
+    ),
+    13224: (400, "The phone number you are attempting to call, {to}, is not valid."),
+}
 # Fields Twilio insists on, with the error it gives when one is missing.
 _REQUIRED: dict[Kind, list[tuple[tuple[str, ...], int, str]]] = {
     "messages": [
@@ -155,6 +166,7 @@ class TwilioDouble:
         self._called = asyncio.Condition()
         """Every request the double made to the service: url, form, status (or error)."""
         self.default_outcomes: dict[Kind, Outcome] = {"messages": "ok", "calls": "ok"}
+        self._refused: dict[tuple[Kind, str], int] = {}
         self._playing: set[asyncio.Task[None]] = set()
         self._session: aiohttp.ClientSession | None = None
         self._stopping = asyncio.Event()
@@ -184,10 +196,19 @@ class TwilioDouble:
         if delay_seconds is not None:
             self.delay_seconds = delay_seconds
 
+    def refuse(self, number: str, code: int, kinds: Sequence[Kind] = ("messages", "calls")) -> None:
+        """From now on every request of these kinds to `number` is refused with Twilio's
+        error `code` (one of REFUSALS: an invalid number, a STOP, a landline for SMS)."""
+        if code not in REFUSALS:
+            raise ValueError(f"unknown refusal {code}; use one of {sorted(REFUSALS)}")
+        for kind in kinds:
+            self._refused[(kind, number)] = code
+
     def reset(self) -> None:
         for records in self._records.values():
             records.clear()
         self.callbacks.clear()
+        self._refused.clear()
         self.script()
 
     # A timeout argument (ASYNC109) keeps each test's wait a one-liner with a safe default.
@@ -349,6 +370,10 @@ class TwilioDouble:
         for fields, code, message in _REQUIRED[kind]:
             if not any(form.get(field) for field in fields):
                 return _error(400, code, message)
+        refused = self._refused.get((kind, form.get("To", "")))
+        if refused is not None:
+            status, message = REFUSALS[refused]
+            return _error(status, refused, message.format(to=form["To"]))
         return None
 
     def _scripted(
@@ -368,16 +393,19 @@ class TwilioDouble:
         return web.json_response({"reset": True})
 
     async def _behaviour(self, request: web.Request) -> web.Response:
-        """Body: {"messages": [outcome, ...], "calls": [...], "delay_seconds": 3}."""
+        """Body: {"messages": [outcome, ...], "calls": [...], "delay_seconds": 3,
+        "refuse": [{"to": "+44...", "code": 21610}, ...]}."""
         try:
             body = await request.json()
+            for refusal in body.get("refuse", []):
+                self.refuse(str(refusal["to"]), int(refusal["code"]))
             delay = body.get("delay_seconds")
             self.script(
                 messages=body.get("messages", []),
                 calls=body.get("calls", []),
                 delay_seconds=None if delay is None else float(delay),
             )
-        except (ValueError, TypeError, AttributeError) as exc:
+        except (ValueError, TypeError, AttributeError, KeyError) as exc:
             raise web.HTTPBadRequest(
                 text=f"expected {{'messages': [...], 'calls': [...], 'delay_seconds': n}} "
                 f"with outcomes from {sorted(OUTCOMES)}: {exc}"
