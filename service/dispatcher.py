@@ -24,10 +24,13 @@ from service.domain.errors import DomainError
 from service.domain.notifications import Notification
 from service.logs import get_logger
 from service.notifiers.base import NotificationError, Notifier
+from service.supervisor import LoopState
 
 log = get_logger(__name__)
 
 DEFAULT_BACKOFF: tuple[float, ...] = (1.0, 4.0, 15.0)
+SWEEP_EVERY = 5.0
+"""How often the views are searched for requested notifications nobody is sending."""
 SENDERS = frozenset({"sms", "voice"})
 FINISHED_REMEMBERED = 10_000
 
@@ -53,6 +56,14 @@ class Dispatcher:
         self.failed = 0
 
     @property
+    def sending(self) -> int:
+        """Notifications this process is sending now (tries and waits between them)."""
+        return len(self._inflight)
+
+    def is_sending(self, notification_id: str) -> bool:
+        return notification_id in self._inflight
+
+    @property
     def max_attempts(self) -> int:
         return len(self.backoff) + 1
 
@@ -74,6 +85,35 @@ class Dispatcher:
                 await self._record(escalation.mark_unconfirmed, self.app, UUID(doc["id"]))
             else:
                 self._submit(doc)
+
+    async def sweep(self) -> int:
+        """Send what the views say is requested and nobody here is sending: a live change
+        missed while the store was down (or while the views' follower was restarting)
+        must not leave a notification unsent. Returns how many were submitted.
+
+        One in flight elsewhere is left alone (`start` settles those of a crashed run);
+        two processes sweeping the same one are kept apart by `start_attempt`.
+        """
+        pending = await asyncio.to_thread(
+            self.views.find, "notification", states=["requested"], limit=10_000
+        )
+        submitted = 0
+        for doc in pending:
+            key = doc["id"]
+            if doc.get("in_flight") or key in self._inflight or key in self._finished:
+                continue
+            self._submit(doc)
+            if key in self._inflight:
+                log.info("notification_swept", notification=key, alert=doc.get("alert_id"))
+                submitted += 1
+        return submitted
+
+    async def sweep_forever(self, state: LoopState, every: float = SWEEP_EVERY) -> None:
+        """The supervised loop around `sweep`."""
+        while True:
+            await asyncio.sleep(every)
+            await self.sweep()
+            state.beat()
 
     def on_changes(self, changes: list[Change]) -> None:
         for change in changes:

@@ -15,6 +15,7 @@ so it can be seen as due more than once.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Callable
 from datetime import datetime
@@ -24,6 +25,7 @@ from projections.store import ViewStore
 from service.clock import Clock
 from service.domain.errors import DomainError
 from service.logs import get_logger
+from service.supervisor import LoopState
 
 log = get_logger(__name__)
 
@@ -65,6 +67,8 @@ class Scheduler:
         self.actions: dict[str, TimerAction] = dict(actions or {})
         self._fired: dict[str, float] = {}
         self.fired = 0
+        self._wake: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     def register(self, action: str, handler: TimerAction) -> None:
         self.actions[action] = handler
@@ -104,9 +108,34 @@ class Scheduler:
         """Tests in simulated time call this after catching the views up."""
         self._fired.clear()
 
-    async def run(self, interval: float = 1.0, after_tick: Callable[[], Any] | None = None) -> None:
+    def wake(self) -> None:
+        """Tick now rather than at the next round (a timer was written already due).
+        Safe from any thread; a no-op before `run` has started."""
+        if self._loop is not None and self._wake is not None:
+            with contextlib.suppress(RuntimeError):  # loop already closed at shutdown
+                self._loop.call_soon_threadsafe(self._wake.set)
+
+    async def run(
+        self,
+        interval: float = 1.0,
+        after_tick: Callable[[], Any] | None = None,
+        state: LoopState | None = None,
+    ) -> None:
+        """Tick every `interval` seconds, or at once when woken, until cancelled.
+
+        A tick that fails (the store is down) raises out of here: the supervisor logs
+        it and starts the loop again. Timers live in the views, so nothing is lost.
+        """
+        self._loop = asyncio.get_running_loop()
+        self._wake = asyncio.Event()
         while True:
+            self._wake.clear()  # a wake during this tick means: tick again
             fired = await asyncio.to_thread(self.tick)
+            if state is not None:
+                state.beat()
             if fired and after_tick is not None:
                 after_tick()
-            await asyncio.sleep(interval)
+            # asyncio.timeout, not wait_for (see LiveViews.run).
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(interval):
+                    await self._wake.wait()
