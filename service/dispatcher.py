@@ -29,6 +29,9 @@ from service.supervisor import LoopState
 log = get_logger(__name__)
 
 DEFAULT_BACKOFF: tuple[float, ...] = (1.0, 4.0, 15.0)
+RECORD_RETRY_MAX = 2.0
+"""Longest wait between tries to record while the store is down: once it is back, a
+notification's next step is recorded within about this long (the supervisor's cap too)."""
 SWEEP_EVERY = 5.0
 """How often the views are searched for requested notifications nobody is sending."""
 SENDERS = frozenset({"sms", "voice"})
@@ -111,9 +114,9 @@ class Dispatcher:
     async def sweep_forever(self, state: LoopState, every: float = SWEEP_EVERY) -> None:
         """The supervised loop around `sweep`."""
         while True:
-            await asyncio.sleep(every)
             await self.sweep()
             state.beat()
+            await asyncio.sleep(every)
 
     def on_changes(self, changes: list[Change]) -> None:
         for change in changes:
@@ -212,7 +215,7 @@ class Dispatcher:
             except Exception:
                 log.exception("notification_record_failed", command=command.__name__)
                 await asyncio.sleep(delay)
-                delay = min(delay * 2, 10.0)
+                delay = min(delay * 2, RECORD_RETRY_MAX)
 
     async def stop(self) -> None:
         tasks = list(self._inflight.values())

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from service.wiring import Container
 
-PROBE_TIMEOUT = 0.7
+PROBE_TIMEOUT = 0.5
 """Seconds health waits for the store: short enough to answer within 1 s."""
 STUCK_AFTER = 60.0
 """A notification requested this long ago and still not sent (or a try in flight this
