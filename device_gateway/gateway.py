@@ -84,7 +84,8 @@ class Gateway:
 
     async def run(self) -> None:
         self._loop = asyncio.get_running_loop()
-        self._lanes = {name: asyncio.Queue() for name in ("alarm", "text", "bulk")}
+        if not self._lanes:  # restarted by the supervisor: what waits in the lanes stays
+            self._lanes = {name: asyncio.Queue() for name in ("alarm", "text", "bulk")}
         async with asyncio.TaskGroup() as lanes:
             for name, queue in self._lanes.items():
                 lanes.create_task(self._serve(name, queue), name=f"gateway-{name}")

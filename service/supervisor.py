@@ -98,6 +98,14 @@ class LoopState:
 Loop = Callable[[LoopState], Awaitable[None]]
 
 
+def _describe(exc: BaseException) -> str:
+    """One line for health; a task group's failure names what failed inside it."""
+    if isinstance(exc, BaseExceptionGroup):
+        inner = "; ".join(_describe(e) for e in exc.exceptions)
+        return f"{type(exc).__name__}: {inner}"
+    return f"{type(exc).__name__}: {exc}"
+
+
 @dataclass
 class Supervisor:
     first_delay: float = FIRST_DELAY
@@ -131,7 +139,7 @@ class Supervisor:
                 state.running = False
                 raise
             except Exception as exc:
-                self._failed(state, f"{type(exc).__name__}: {exc}", exc)
+                self._failed(state, _describe(exc), exc)
             else:
                 # A supervised loop is meant to run forever: returning is a fault too.
                 self._failed(state, "the loop returned", None)

@@ -8,12 +8,15 @@ import contextlib
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 import structlog
 from structlog.testing import capture_logs
 
+from device_gateway.gateway import Gateway
+from device_gateway.intake import Intaken, Outcome
+from device_gateway.mqtt_link import InboundMessage
 from projections.store import DocWrite, SQLiteViewStore
 from service.clock import FakeClock
 from service.scheduler import Scheduler, timer_doc
@@ -287,3 +290,47 @@ async def test_a_woken_scheduler_ticks_at_once_not_at_its_next_round(tmp_path: P
     with contextlib.suppress(asyncio.CancelledError):
         await task
     views.close()
+
+
+class _Intake:
+    """Records every heartbeat; a fake intake, so no store is needed."""
+
+    def __init__(self) -> None:
+        self.recorded = 0
+
+    def record(self, readings: list[Any]) -> list[Intaken]:
+        self.recorded += len(readings)
+        return [Intaken(Outcome.RECORDED) for _ in readings]
+
+
+class _Link:
+    """Its first acknowledgement fails as a bug would, outside the gateway's own guard."""
+
+    def __init__(self) -> None:
+        self.acked: list[int] = []
+
+    def ack(self, mid: int, qos: int) -> None:
+        if not self.acked:
+            self.acked.append(-1)
+            raise RuntimeError("ack failed")
+        self.acked.append(mid)
+
+    def publish(self, topic: str, payload: bytes, qos: int = 1, retain: bool = False) -> None:
+        pass
+
+
+async def test_a_restarted_gateway_keeps_the_messages_waiting_in_its_lanes() -> None:
+    intake, link = _Intake(), _Link()
+    gateway = Gateway(cast(Any, None), intake=cast(Any, intake), max_batch=1)
+    gateway.bind(link)
+    supervisor = Supervisor(first_delay=0.2)
+    state = supervisor.start("gateway", lambda _: gateway.run())
+    await asyncio.sleep(0)
+    for mid in (1, 2, 3):
+        gateway.admit(
+            InboundMessage("lw/v1/dev/sos-0001/heartbeat", b'{"id": "hb-%d"}' % mid, mid, 1, False)
+        )
+    await eventually(lambda: link.acked == [-1, 2, 3], what="the later messages acknowledged")
+    await supervisor.stop()
+    assert intake.recorded == 3 and state.restarts == 1
+    assert state.last_error == "ExceptionGroup: RuntimeError: ack failed"
