@@ -192,6 +192,16 @@ class Dispatcher:
                     return
                 await asyncio.sleep(self.backoff[min(attempt, len(self.backoff)) - 1])
                 continue
+            except Exception:
+                # A fault in the sending itself (a bug, an error the notifier did not
+                # wrap). The request may have reached the provider: settle it as a
+                # crashed run's try is settled (see `start`), never resent blindly and
+                # never forgotten: the ladder keeps reminding.
+                log.exception(
+                    "notification_send_crashed", notification=doc["id"], alert=doc["alert_id"]
+                )
+                await self._record(escalation.mark_unconfirmed, self.app, notification_id)
+                return
             await self._record(self.app.record_notification_sent, notification_id, provider_id)
             self.sent += 1
             log.info(
