@@ -151,7 +151,7 @@ async def test_after_the_database_comes_back_the_ladder_goes_on_and_health_said_
     with capture_logs(processors=[structlog.processors.format_exc_info]) as logs:
         lancaster = await world.device("sos-0001", run_id)
         await lancaster.send("sos", {"id": "press-before"})
-        await eventually(lambda: len(world.texts_to(*CC)) == 2, what="tier 1 texted")
+        await eventually(lambda: len(world.texts_to(*CC)) >= 2, what="tier 1 texted")
 
         # Stopped before tier 2 is due (3 s after the press), so it falls in the outage.
         await asyncio.to_thread(database.stop, mode)
@@ -192,10 +192,11 @@ async def test_after_the_database_comes_back_the_ladder_goes_on_and_health_said_
         )
         healthy = await _until_healthy(world)
 
-    failures = [e for e in logs if e["event"] == "loop_failed"]
-    assert failures, "no loop failure was logged"
-    assert all("Traceback (most recent call last)" in e["exception"] for e in failures)
-    assert {e["loop"] for e in failures} & {"scheduler", "live-views"}
+    failures = [e for e in logs if e.get("event") == "loop_failed"]
+    assert {e["loop"] for e in failures} & {"scheduler", "live-views"}, failures
+    assert all("Traceback (most recent call last)" in e.get("exception", "") for e in failures), (
+        failures
+    )
     print(  # the figures for docs/operations.md and the report (pytest -s)
         f"\n{mode} stop for {outage:.0f} s: health answered in at most {max(latencies):.2f} s; "
         f"after the database was back: scheduler tick {tick_after:.2f} s, "
