@@ -70,10 +70,12 @@ class LoopState:
 
     def problem(self) -> str | None:
         """What an operator should know, in a sentence; None when the loop is well."""
-        if not self.running:
-            return f"loop {self.name} is not running (waiting to restart after: {self.last_error})"
         age = self.beat_age()
-        if self.stale_after is not None and age is not None and age > self.stale_after:
+        stale = self.stale_after is not None and age is not None and age > self.stale_after
+        if not self.running:
+            text = f"loop {self.name} is not running (waiting to restart after: {self.last_error})"
+            return f"{text}; no successful tick for {age:.1f} s" if stale else text
+        if stale:
             what = "no successful tick" if self.last_beat is not None else "no tick yet"
             detail = f"; last error: {self.last_error}" if self.consecutive_failures else ""
             return f"loop {self.name}: {what} for {age:.1f} s{detail}"

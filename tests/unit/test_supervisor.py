@@ -334,3 +334,20 @@ async def test_a_restarted_gateway_keeps_the_messages_waiting_in_its_lanes() -> 
     await supervisor.stop()
     assert intake.recorded == 3 and state.restarts == 1
     assert state.last_error == "ExceptionGroup: RuntimeError: ack failed"
+
+
+async def test_a_loop_restarting_for_long_says_how_long_since_its_last_good_tick() -> None:
+    ticks = Ticks()
+
+    async def broken(_: LoopState) -> None:
+        raise ValueError("bad row")
+
+    supervisor = Supervisor(first_delay=60, monotonic=ticks)
+    state = supervisor.start("broken", broken, stale_after=10)
+    await eventually(lambda: state.last_error is not None, what="the failure")
+    ticks.now += 12
+    assert supervisor.problems() == [
+        "loop broken is not running (waiting to restart after: ValueError: bad row); "
+        "no successful tick for 12.0 s"
+    ]
+    await supervisor.stop()
