@@ -134,6 +134,7 @@ class Health:
         checks["projections"] = self._projections(c, reading)
         checks["loops"] = c.supervisor.report()
         reasons.extend(c.supervisor.problems())
+        checks["timers"] = _timers(c, reasons)
         broker = _broker(c, reasons)
         if broker is not None:
             checks["broker"] = broker
@@ -179,6 +180,22 @@ class Health:
         if backlog.get("alarm", 0) > ALARM_BACKLOG:
             reasons.append(f"gateway: {backlog['alarm']} alarm messages waiting to be recorded")
         return stats
+
+
+def _timers(c: Container, reasons: list[str]) -> dict[str, Any]:
+    failing = dict(c.scheduler.failing)
+    for timer_id, f in failing.items():
+        reasons.append(
+            f"timers: {f.action} {timer_id} failing for {time.monotonic() - f.since:.0f} s "
+            f"({f.error})"
+        )
+    return {
+        "fired": c.scheduler.fired,
+        "failing": {
+            timer_id: {"action": f.action, "error": f.error, "for_s": _age(f.since)}
+            for timer_id, f in failing.items()
+        },
+    }
 
 
 def _age(since: float | None) -> float | None:

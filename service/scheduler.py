@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -33,6 +34,14 @@ TimerAction = Callable[[dict[str, Any], datetime], None]
 """Called with the timer document and the instant it was noticed (from the clock)."""
 
 REFIRE_AFTER_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class Failing:
+    action: str
+    error: str
+    since: float
+    """time.monotonic() of the first failure in this run of failures."""
 
 
 def timer_doc(
@@ -67,6 +76,9 @@ class Scheduler:
         self.actions: dict[str, TimerAction] = dict(actions or {})
         self._fired: dict[str, float] = {}
         self.fired = 0
+        self.failing: dict[str, Failing] = {}
+        """Due timers whose action raised, until they fire or are settled: for health
+        (a step that did not happen when due, whatever the loop's own beat says)."""
         self._wake: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -84,7 +96,10 @@ class Scheduler:
         fired: list[str] = []
         wall = time.monotonic()
         self._fired = {k: v for k, v in self._fired.items() if wall - v < REFIRE_AFTER_SECONDS}
-        for timer in self.due(now):
+        due = self.due(now)
+        due_ids = {t["id"] for t in due}
+        self.failing = {k: v for k, v in self.failing.items() if k in due_ids}
+        for timer in due:
             if timer["id"] in self._fired:
                 continue  # fired already; its event is not yet in the views
             handler = self.actions.get(timer["action"])
@@ -96,10 +111,18 @@ class Scheduler:
                 handler(timer, now)
             except DomainError as exc:
                 log.info("timer_not_needed", timer=timer["id"], reason=str(exc))
+                self.failing.pop(timer["id"], None)
                 continue
-            except Exception:
+            except Exception as exc:
                 log.exception("timer_failed", timer=timer["id"], action=timer["action"])
+                before = self.failing.get(timer["id"])
+                self.failing[timer["id"]] = Failing(
+                    timer["action"],
+                    f"{type(exc).__name__}: {exc}",
+                    before.since if before else wall,
+                )
                 continue
+            self.failing.pop(timer["id"], None)
             fired.append(timer["id"])
             self.fired += 1
         return fired

@@ -16,6 +16,7 @@ from aiohttp.test_utils import TestClient
 
 from projections.store import DocWrite
 from service.config import Settings
+from service.scheduler import timer_doc
 from service.wiring import Container, create_app
 from tests.harness import eventually, service_in_process
 
@@ -155,3 +156,33 @@ async def test_failed_gateway_batches_are_named_with_their_count(api: Api) -> No
     [reason] = [r for r in body["reasons"] if r.startswith("gateway:")]
     assert "(3 since start)" in reason
     assert body["checks"]["gateway"]["failed"] == 3
+
+
+async def test_a_timer_whose_action_fails_is_named_until_it_fires(api: Api) -> None:
+    client, c = api
+    broken = {"yes": True}
+
+    def action(timer: dict[str, Any], now: Any) -> None:
+        if broken["yes"]:
+            raise RuntimeError("no route to the tier's contacts")
+
+    c.scheduler.register("test_step", action)
+    timer = timer_doc("t-broken", action="test_step", due_at=c.clock.now(), school="lancaster")
+    await asyncio.to_thread(
+        c.views.commit,
+        "health-test",
+        expected=0,
+        position=1,
+        docs=[DocWrite("timer", "t-broken", "lancaster", "pending", timer)],
+        index=[],
+    )
+    c.scheduler.wake()
+    await eventually(lambda: "t-broken" in c.scheduler.failing, what="the failure")
+    status, body = await health(client)
+    assert status == 503
+    [reason] = [r for r in body["reasons"] if r.startswith("timers:")]
+    assert reason.startswith("timers: test_step t-broken failing for")
+    assert reason.endswith("(RuntimeError: no route to the tier's contacts)")
+
+    broken["yes"] = False  # fired at its next try (the scheduler waits 5 s before one)
+    await eventually(lambda: not c.scheduler.failing, timeout=15, what="the timer fired")

@@ -237,6 +237,8 @@ async def test_a_timer_action_that_raises_does_not_stop_later_timers(
     await supervisor.stop()
     views.close()
     assert state.restarts == 0
+    assert set(scheduler.failing) == {"t0"}, "health names the timer that did not fire"
+    assert scheduler.failing["t0"].error == "RuntimeError: the tier's contact has no phone"
     [failed] = [e for e in logs if e["event"] == "timer_failed"]
     assert failed["timer"] == "t0" and "the tier's contact has no phone" in failed["exception"]
 
