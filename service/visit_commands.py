@@ -381,3 +381,15 @@ def staff_command(app: Lonewatch, staff_key: str, command: StaffCommand, *, sour
 def safe_word_hash_of_current_visit(app: Lonewatch, staff_key: str) -> str | None:
     visit = current_visit(app, staff_key)
     return visit.safe_word_hash if visit is not None else None
+
+
+def safe_word_hashes(app: Lonewatch, staff_key: str | None) -> tuple[str, ...]:
+    """The safe words a text from this staff member is checked for, whatever the channel:
+    their own (the directory's) and the one agreed for the visit they are signed out on.
+    Three reads of the store: callers ask only for texts, never per heartbeat."""
+    if not staff_key:
+        return ()
+    staff = app._optional(ids.staff_id(staff_key), Staff)
+    own = staff.safe_word_hash if staff is not None else None
+    visit_word = safe_word_hash_of_current_visit(app, staff_key)
+    return tuple(dict.fromkeys(h for h in (own, visit_word) if h))
