@@ -254,6 +254,7 @@ def _leave_overdue(event: Any, read: Reader, fx: Effects, doc: Doc) -> None:
 
 def _overdue(event: Any, read: Reader, fx: Effects, doc: Doc) -> None:
     doc.update(overdue=True, overdue_since=event.timestamp.isoformat(), overdue_step=None)
+    doc.pop("call_home", None)  # a new episode: reception has not rung the home for it yet
     doc["overdue_episode"] = event.episode
     doc["ladder_steps"] = event.steps
     _settle(read, fx, doc, "return", "done")
@@ -274,6 +275,9 @@ def _step_taken(event: Any, read: Reader, fx: Effects, doc: Doc) -> None:
     taken = {*doc.get("steps_taken", []), event.step}
     doc["steps_taken"] = sorted(taken)
     doc["overdue_step"] = {"step": event.step + 1, "action": event.action}
+    decision = getattr(event, "decision", None)
+    if decision is not None:
+        doc["overdue_step"]["decision"] = decision
     _settle(read, fx, doc, "ladder", "done")
     _next_step(fx, doc, datetime.fromisoformat(doc["overdue_since"]), taken)
     if event.action == "reception_calls_home":
@@ -304,6 +308,7 @@ def _ladder_ended(event: Any, read: Reader, fx: Effects, doc: Doc) -> None:
 
 
 def _task_completed(event: Any, read: Reader, fx: Effects, doc: Doc) -> None:
+    outcome = getattr(event, "outcome", None)
     task = fx.docs.get(("task", event.task)) or read("task", event.task)
     if task is not None:
         fx.docs[("task", event.task)] = {
@@ -312,7 +317,10 @@ def _task_completed(event: Any, read: Reader, fx: Effects, doc: Doc) -> None:
             "closed_at": event.timestamp.isoformat(),
             "done_by": event.by,
             "note": event.note,
+            "outcome": outcome,
         }
+    if event.task.startswith("visit-call-home:"):
+        doc["call_home"] = {"outcome": outcome, "by": event.by, "at": event.timestamp.isoformat()}
 
 
 def _device_silence(event: Any, read: Reader, fx: Effects, doc: Doc) -> None:
@@ -434,6 +442,26 @@ TASK_WORDS = {
 }
 
 
+OUTCOME_WORDS = {
+    "contact_made_no_concern": "reached the home, no concern",
+    "no_contact": "no contact with the home",
+    "concern": "cause for concern",
+}
+
+
+def _decision_words(event: Any) -> str:
+    """Why the `inform_slt` step did or did not tell SLT, and whose report that rests on."""
+    decision = getattr(event, "decision", None)
+    if not decision:
+        return ""
+    told = "SLT informed" if decision["inform"] else "SLT not informed"
+    source = ""
+    if decision.get("reported_by"):
+        at = datetime.fromisoformat(decision["reported_at"])
+        source = f" (reported by {decision['reported_by']} at {at:%H:%M} UTC)"
+    return f" - {told}: {decision['because']}{source}"
+
+
 def describe(event: Any) -> tuple[str, str] | None:
     """(source, summary) of a visit event for the timeline; None for other events."""
     name = _name(event)
@@ -479,7 +507,9 @@ def describe(event: Any) -> tuple[str, str] | None:
             f"overdue: not back by {event.deadline:%H:%M} UTC "
             "(expected return plus grace); the ladder starts"
         ),
-        "LadderStepTaken": lambda: f"overdue step {event.step + 1}: {event.action}",
+        "LadderStepTaken": lambda: (
+            f"overdue step {event.step + 1}: {event.action}" + _decision_words(event)
+        ),
         "LadderEnded": lambda: (
             f"overdue ladder ended by {by} after {event.steps_taken} step(s): {event.how}"
         ),
@@ -488,6 +518,11 @@ def describe(event: Any) -> tuple[str, str] | None:
         ),
         "TaskCompleted": lambda: (
             f"{TASK_WORDS.get(event.task.partition(':')[0], 'task')} done by {by}"
+            + (
+                f" ({OUTCOME_WORDS.get(event.outcome, event.outcome)})"
+                if getattr(event, "outcome", None)
+                else ""
+            )
             + (f": {event.note}" if event.note else "")
         ),
     }

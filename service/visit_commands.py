@@ -323,9 +323,12 @@ def close(app: Lonewatch, visit_id: UUID, principal: Principal) -> Visit:
     )
 
 
-def complete_task(app: Lonewatch, task: str, principal: Principal, *, note: str) -> bool:
+def complete_task(
+    app: Lonewatch, task: str, principal: Principal, *, note: str, outcome: str | None = None
+) -> bool:
     """Reception (or the DSL) marks a visit's task done; False when it already was, by the
-    same person. Another school's task is not found; a role that may not is refused."""
+    same person. Another school's task is not found; a role that may not is refused.
+    `outcome` (reception's call home only) decides whether the ladder tells SLT."""
     visit_id = task_visit(task)
     if visit_id is None:
         raise NotFound("task not found")
@@ -334,7 +337,9 @@ def complete_task(app: Lonewatch, task: str, principal: Principal, *, note: str)
     def command(visit: Visit, now: datetime) -> list[Aggregate]:
         if refusal:
             raise Forbidden(refusal)
-        changed[:] = [visit.complete_task(task, by=principal.actor, note=note, timestamp=now)]
+        changed[:] = [
+            visit.complete_task(task, by=principal.actor, note=note, timestamp=now, outcome=outcome)
+        ]
         return []
 
     changed: list[bool] = [False]

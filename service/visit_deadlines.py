@@ -84,7 +84,9 @@ def _ladder_steps(app: Lonewatch, visit: Visit, alert: UUID, now: datetime) -> l
     facts, school = _facts(app, visit)
     plans: list[PlannedNotification] = []
     for index in visit.due_steps(now):
-        plans.extend(ladder_step(visit.take_step(index, timestamp=now), facts, school.data))
+        action = visit.take_step(index, timestamp=now)  # None: recorded, and not needed
+        if action is not None:
+            plans.extend(ladder_step(action, facts, school.data))
     return _notifications(alert, visit.school, plans, now, visit.overdue_episode)
 
 

@@ -80,6 +80,31 @@ class ReportOutcome(StrEnum):
     OTHER = "other"
 
 
+class CallHomeOutcome(StrEnum):
+    """What reception found when they rang the pupil's home (the overdue ladder's step)."""
+
+    CONTACT_MADE_NO_CONCERN = "contact_made_no_concern"
+    NO_CONTACT = "no_contact"
+    CONCERN = "concern"
+
+
+CALL_HOME_WORDS: dict[CallHomeOutcome, str] = {
+    CallHomeOutcome.CONTACT_MADE_NO_CONCERN: "reached the home and found no cause for concern",
+    CallHomeOutcome.NO_CONTACT: "could not make contact with the home",
+    CallHomeOutcome.CONCERN: "reported a cause for concern",
+}
+
+
+def call_home_outcome(value: object) -> CallHomeOutcome:
+    try:
+        return CallHomeOutcome(str(value))
+    except ValueError:
+        raise DomainError(
+            f"outcome must be one of: {', '.join(CallHomeOutcome)} (what happened when "
+            "reception rang the pupil's home)"
+        ) from None
+
+
 AUTHORISERS = frozenset({Role.HEADTEACHER, Role.DSL})
 EVENING_FROM = time(18, 0)
 _PUPIL_REF = re.compile(r"^(?=.*\d)[A-Za-z0-9_/-]{3,32}$")
