@@ -8,6 +8,8 @@ and when their device was last heard from. Deadlines become `timer` documents
 - `visit-return:<id>`  expected return + grace    -> overdue: alert and ladder
 - `visit-ladder:<id>`  the next overdue step      -> take it
 - `visit-device:<id>`  last heard + offline_after -> device_offline alert (lone visits)
+- `visit-battery:<id>` a reading below low_battery_below, due at once -> low_battery alert
+  (lone visits, once per visit)
 - `visit-checkin-<message>:<id>` a device `checkin` during a visit -> counts as OK
 
 A device's `checkin` is handled here, from the recorded `DeviceMessage.Received`
@@ -22,6 +24,8 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
+from service.domain.device_health import battery_low
+from service.domain.visit_rules import LOW_BATTERY_BELOW
 from service.scheduler import timer_doc
 
 if TYPE_CHECKING:
@@ -161,6 +165,7 @@ def _authorised(event: Any, read: Reader, fx: Effects, doc: Doc) -> None:
 def _departed(event: Any, read: Reader, fx: Effects, doc: Doc) -> None:
     doc.update(state="departed", departed_at=event.timestamp.isoformat(), device=event.device)
     doc["offline_after"] = int(event.policy.get("offline_after", 180))
+    doc["low_battery_below"] = int(event.policy.get("low_battery_below", LOW_BATTERY_BELOW))
     _set_timer(fx, doc, "leave", "visit_leave_overdue", event.leave_deadline)
     _set_timer(fx, doc, "return", "visit_overdue", event.return_deadline)
     doc["due_back_by"] = _iso(event.return_deadline)
@@ -323,6 +328,15 @@ def _task_completed(event: Any, read: Reader, fx: Effects, doc: Doc) -> None:
         doc["call_home"] = {"outcome": outcome, "by": event.by, "at": event.timestamp.isoformat()}
 
 
+def _low_battery(event: Any, read: Reader, fx: Effects, doc: Doc) -> None:
+    doc["low_battery_noticed"] = {
+        "at": event.timestamp.isoformat(),
+        "battery": event.battery,
+        "below": event.below,
+    }
+    _settle(read, fx, doc, "battery", "done")
+
+
 def _device_silence(event: Any, read: Reader, fx: Effects, doc: Doc) -> None:
     doc["device_silent_since"] = event.last_seen.isoformat()
     _settle(read, fx, doc, "device", "done")
@@ -346,6 +360,7 @@ _VISIT_EVENTS: dict[str, Callable[[Any, Reader, Effects, Doc], None]] = {
     "LadderStepTaken": _step_taken,
     "LadderEnded": _ladder_ended,
     "DeviceSilenceNoticed": _device_silence,
+    "LowBatteryNoticed": _low_battery,
     "TaskCompleted": _task_completed,
 }
 
@@ -362,8 +377,21 @@ def _device_message(event: Any, read: Reader, fx: Effects) -> None:
     if doc is None or doc["state"] not in ("departed", "arrived", "left"):
         return
     doc["last_heartbeat"] = event.timestamp.isoformat()
-    if (event.fields or {}).get("battery") is not None:
-        doc["battery"] = event.fields["battery"]
+    battery = (event.fields or {}).get("battery")
+    if battery is not None:
+        doc["battery"] = battery
+        below = int(doc.get("low_battery_below", LOW_BATTERY_BELOW))
+        if battery_low(battery, below) and not doc.get("low_battery_noticed"):
+            # Due at once, like a checkin: the visit decides (once per visit) and records it.
+            _set_timer(
+                fx,
+                doc,
+                "battery",
+                "visit_low_battery",
+                event.timestamp,
+                battery=battery,
+                message=str(event.originator_id),
+            )
     doc.pop("device_silent_since", None)
     _watch_device(fx, doc, event.timestamp)
     if event.kind == CHECKIN:
@@ -516,6 +544,10 @@ def describe(event: Any) -> tuple[str, str] | None:
         "DeviceSilenceNoticed": lambda: (
             f"device {event.device} silent since {event.last_seen:%H:%M:%S} UTC"
         ),
+        "LowBatteryNoticed": lambda: (
+            f"device {event.device} battery {event.battery}% "
+            f"(below the school's {event.below}%): low-battery alert"
+        ),
         "TaskCompleted": lambda: (
             f"{TASK_WORDS.get(event.task.partition(':')[0], 'task')} done by {by}"
             + (
@@ -526,10 +558,12 @@ def describe(event: Any) -> tuple[str, str] | None:
             + (f": {event.note}" if event.note else "")
         ),
     }
-    source = (
-        by
-        if what
-        not in ("LeaveOverdueNoticed", "OverdueNoticed", "LadderStepTaken", "DeviceSilenceNoticed")
-        else "scheduler"
+    noticed = (
+        "LeaveOverdueNoticed",
+        "OverdueNoticed",
+        "LadderStepTaken",
+        "DeviceSilenceNoticed",
+        "LowBatteryNoticed",
     )
+    source = "scheduler" if what in noticed else by
     return source, words[what]() if what in words else what

@@ -191,6 +191,10 @@ class DeviceCheck:
     battery: int | None
 
 
+LOW_BATTERY_BELOW = 20
+"""The threshold when a school's policy names none (`low_battery_below`)."""
+
+
 @dataclass(frozen=True)
 class OverduePolicy:
     """The school's overdue and heartbeat policy, copied into the departure event so the
@@ -215,7 +219,7 @@ class OverduePolicy:
             offline_after=timedelta(
                 seconds=int((policy.get("heartbeat") or {}).get("offline_after", 180))
             ),
-            low_battery_below=int(policy.get("low_battery_below", 20)),
+            low_battery_below=int(policy.get("low_battery_below", LOW_BATTERY_BELOW)),
         )
 
 

@@ -16,6 +16,7 @@ from uuid import UUID, uuid5
 from eventsourcing.domain import Aggregate, event
 
 from service.domain.access import Principal
+from service.domain.device_health import low_battery_alert_due
 from service.domain.directory import Role
 from service.domain.errors import DomainError, InvalidTransition, NotFound
 from service.domain.ids import NAMESPACE
@@ -26,6 +27,7 @@ from service.domain.overdue import (
     slt_decision,
 )
 from service.domain.visit_rules import (
+    LOW_BATTERY_BELOW,
     DeviceCheck,
     OverduePolicy,
     Purpose,
@@ -218,6 +220,7 @@ class Visit(Aggregate):
         self.ladder_started_at: datetime | None = None
         self.steps_taken: list[int] = []
         self.silences: list[str] = []
+        self.low_battery: dict[str, Any] | None = None
         self.no_answer = False
         self.report: dict[str, Any] | None = None
         self.ladder_steps: list[dict[str, Any]] = []
@@ -398,6 +401,7 @@ class Visit(Aggregate):
                 "grace": int(policy.grace.total_seconds()),
                 "steps": [{"after": after, "do": do} for after, do in policy.steps],
                 "offline_after": int(policy.offline_after.total_seconds()),
+                "low_battery_below": policy.low_battery_below,
             },
             leave_deadline=self.expected_leave + policy.grace,
             return_deadline=self.expected_return + policy.grace,
@@ -675,6 +679,33 @@ class Visit(Aggregate):
 
     def device_silence_alert_key(self, last_seen: datetime) -> str:
         return f"visit:{self.id}:device-silent:{last_seen.isoformat()}"
+
+    def notice_low_battery(self, *, battery: int, timestamp: datetime) -> None:
+        """'Where you are lone working, ensure that you collect the SOS device from
+        reception, ensure that it is operational' (policy 001): a lone visitor's device
+        reporting a battery below the school's `low_battery_below` while they are out is
+        noticed once per visit (one amber alert, not one per reading)."""
+        self._expect("watch the device of", *OUT)
+        if not self.lone or self.device is None:
+            raise DomainError("only a lone visit's SOS device is watched")
+        below = int(self.policy.get("low_battery_below", LOW_BATTERY_BELOW))
+        if not low_battery_alert_due(battery, below, holder_on_visit=self.state in OUT):
+            raise DomainError(f"a battery of {battery}% is not below the school's {below}%")
+        if self.low_battery is not None:
+            raise DomainError("the device's low battery was already noticed on this visit")
+        self._low_battery_noticed(
+            device=self.device, battery=battery, below=below, timestamp=timestamp
+        )
+
+    @event("LowBatteryNoticed")
+    def _low_battery_noticed(
+        self, device: str, battery: int, below: int, timestamp: datetime
+    ) -> None:
+        self.low_battery = {"battery": battery, "below": below, "at": timestamp}
+
+    @property
+    def low_battery_alert_key(self) -> str:
+        return f"visit:{self.id}:low-battery"
 
     # -- tasks (reception's call home, the DSL's concern) -----------------------------
 

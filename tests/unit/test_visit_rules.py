@@ -495,3 +495,23 @@ def test_an_outcome_is_one_of_the_choices_and_only_for_the_call_home() -> None:
         visit.complete_task(
             concern_task(visit.id), by="dsl:d", note="", outcome="concern", timestamp=later
         )
+
+
+def test_a_low_battery_is_noticed_once_per_lone_visit_and_only_below_the_threshold() -> None:
+    """'ensure that you collect the SOS device from reception, ensure that it is operational
+    and taken on the visit' (policy 001); 'low_battery_below: 20' means under 20."""
+    visit = out(a_visit())
+    with pytest.raises(DomainError, match="not below the school's 20%"):
+        visit.notice_low_battery(battery=20, timestamp=NINE)
+    visit.notice_low_battery(battery=19, timestamp=NINE + timedelta(minutes=5))
+    assert visit.low_battery == {"battery": 19, "below": 20, "at": NINE + timedelta(minutes=5)}
+    with pytest.raises(DomainError, match="already noticed on this visit"):
+        visit.notice_low_battery(battery=5, timestamp=NINE + timedelta(minutes=6))
+
+
+def test_only_a_lone_visit_out_has_its_battery_watched() -> None:
+    with pytest.raises(InvalidTransition, match="cannot watch the device"):
+        authorised(a_visit()).notice_low_battery(battery=5, timestamp=NINE)
+    pair = out(a_visit(staff=("s-jones", "p-patel")))
+    with pytest.raises(DomainError, match="only a lone visit's SOS device"):
+        pair.notice_low_battery(battery=5, timestamp=NINE)

@@ -8,7 +8,7 @@
   const { el, api } = LW;
   const OUT = new Set(["departed", "arrived", "left"]);
   const NOT_YET = new Set(["planned", "authorised"]);
-  const LOW_BATTERY = 20;
+  const LOW_BATTERY = 20; // when the visit's own low_battery_below is not known
   const visits = new Map();
   const tasks = new Map();
   const wasLate = new Map(); // visit id -> late at the last tick, to announce changes once
@@ -80,7 +80,7 @@
     const silent = v.device_silent_since
       || (v.last_heartbeat && (Date.now() - new Date(v.last_heartbeat).getTime()) / 1000 > (v.offline_after || 180));
     const battery = v.battery === undefined || v.battery === null ? null : Number(v.battery);
-    const low = battery !== null && battery < LOW_BATTERY;
+    const low = battery !== null && battery < (v.low_battery_below || LOW_BATTERY);
     return el("div", { class: "device" },
       el("div", {}, el("strong", {}, v.device)),
       el("div", { class: silent ? "heard stale" : "heard" },
@@ -90,7 +90,9 @@
         silent ? " — silent" : ""),
       battery === null ? el("div", { class: "counts" }, "battery not reported")
         : el("span", { class: `battery${low ? " low" : ""}` },
-          el("span", { class: "bar", "aria-hidden": "true" }, fill(battery)), `${battery}%${low ? " low" : ""}`));
+          el("span", { class: "bar", "aria-hidden": "true" }, fill(battery)), `${battery}%${low ? " low" : ""}`),
+      v.low_battery_noticed ? el("div", { class: "counts" },
+        `low-battery alert raised ${LW.fmtClock(v.low_battery_noticed.at).slice(0, 5)}`) : null);
   }
   function cell(label, ...content) {
     return el("td", { "data-label": label }, el("div", {}, ...content)); // one box: a card's grid
