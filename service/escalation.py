@@ -17,7 +17,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 
 from service.domain import ids
-from service.domain.alerts import OPEN_ALERT_STATES, Alert, AlertKind, AlertState
+from service.domain.alerts import OPEN_ALERT_STATES, Alert, AlertKind
 from service.domain.directory import School, Staff
 from service.domain.errors import DomainError, InvalidTransition
 from service.domain.escalation import (
@@ -119,7 +119,7 @@ def escalate(app: Lonewatch, alert_id: UUID) -> list[str]:
 
     def attempt() -> list[Aggregate]:
         alert = app.alert(alert_id)
-        if alert.state in (AlertState.ACKNOWLEDGED, AlertState.RESOLVED):
+        if alert.acknowledged_by is not None:  # taken (resolving takes it first)
             return []
         state = escalation_state(alert)
         command: Command = _start_command(app, alert)

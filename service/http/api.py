@@ -28,7 +28,6 @@ from service.visit_commands import can_see_visit
 from service.wiring import CONTAINER, Container
 
 PRINCIPAL: web.AppKey[Any] = web.AppKey("principal_cache", dict)
-OPEN_STATES = OPEN_ALERT_STATES
 ALERT_STATES = tuple(s.value for s in AlertState)
 TOKEN_CACHE_SECONDS = 30.0
 
@@ -124,7 +123,7 @@ async def list_alerts(request: web.Request) -> web.Response:
     if state is None:
         states: list[str] | None = None
     elif state == "open":
-        states = list(OPEN_STATES)
+        states = list(OPEN_ALERT_STATES)
     elif state in ALERT_STATES:
         states = [state]
     else:
