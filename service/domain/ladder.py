@@ -271,7 +271,7 @@ def _start(state: EscalationState, command: Start, now: datetime, kind: AlertKin
 
 
 def _when(at: datetime) -> str:
-    return at.strftime("%H:%M:%S")
+    return f"{at:%H:%M:%S %Z}".strip()
 
 
 def _tick(
