@@ -14,6 +14,8 @@
   ];
   const STATE = { raised: "Raised — nobody told yet", notified: "Waiting for someone to take it", acknowledged: "Taken", resolved: "Resolved" };
   const openResolveForms = new Set();
+  // Waiting for a person to take it (the server's open states less "acknowledged").
+  const unacknowledged = (a) => a.state === "raised" || a.state === "notified";
   let seenRed = null; // ids of red alerts already known, to spot new ones
 
   // -- sound and title ---------------------------------------------------------------
@@ -48,7 +50,7 @@
     }
   }
   function updateTitle() {
-    const waiting = [...alerts.values()].filter((a) => a.severity === "red" && (a.state === "raised" || a.state === "notified")).length;
+    const waiting = [...alerts.values()].filter((a) => a.severity === "red" && unacknowledged(a)).length;
     document.title = waiting ? `(${waiting}) RED ALERT — Lonewatch` : "Alerts — Lonewatch";
   }
 
@@ -62,7 +64,7 @@
     const esc = a.escalation;
     if (esc && esc.policy && esc.tier) {
       const of = esc.policy.tiers ? ` of ${esc.policy.tiers.length}` : "";
-      const due = esc.next_due_at && (a.state === "raised" || a.state === "notified") ? `, next at ${LW.fmtClock(esc.next_due_at)}` : "";
+      const due = esc.next_due_at && unacknowledged(a) ? `, next at ${LW.fmtClock(esc.next_due_at)}` : "";
       return `tier ${esc.tier}${of}${esc.round ? `, reminder round ${esc.round}` : ""}${due}`;
     }
     const steps = Object.values(a.notifications || {}).map((n) => n.step).filter(Boolean);
@@ -139,7 +141,7 @@
 
   function card(a) {
     const title = `${KIND[a.kind] || a.kind}${visitor(a) !== "—" ? " — " + visitor(a) : ""}`;
-    const unack = a.state === "raised" || a.state === "notified";
+    const unack = unacknowledged(a);
     const node = el("li", {
       class: `alert-card ${a.severity} state-${a.state}${unack ? " unacknowledged" : ""}`,
       id: `alert-${a.id}`, "data-alert": a.id, "aria-labelledby": `t-${a.id}`,
@@ -167,7 +169,7 @@
 
   function actions(a) {
     const bar = el("div", { class: "actions" });
-    if (a.state === "raised" || a.state === "notified") {
+    if (unacknowledged(a)) {
       bar.append(el("button", { class: "ack", type: "button", onclick: (e) => acknowledge(a, e.currentTarget) },
         "Acknowledge", el("span", { class: "visually-hidden" }, ` ${KIND[a.kind] || a.kind} for ${visitor(a)}`)));
     }
