@@ -7,6 +7,7 @@ deadline already noticed, so a timer seen twice records once.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
@@ -17,8 +18,7 @@ from service.domain import ids
 from service.domain.alerts import Alert, AlertKind
 from service.domain.directory import School, Staff
 from service.domain.errors import DomainError, NotFound
-from service.domain.escalation import PlannedNotification
-from service.domain.notifications import Notification
+from service.domain.escalation import PlannedNotification, request_notification
 from service.domain.overdue import VisitFacts, ladder_step, leave_prompt
 from service.domain.visits import Visit
 from service.visit_commands import change, move, school_of
@@ -50,16 +50,10 @@ def _notifications(
     subject: UUID, school: str, plans: list[PlannedNotification], now: datetime, episode: int
 ) -> list[Aggregate]:
     return [
-        Notification(
+        request_notification(
+            replace(plan, step=f"{plan.step}:{episode}"),
             alert_id=subject,
-            step=f"{plan.step}:{episode}",
             school=school,
-            contact=plan.contact,
-            contact_name=plan.contact_name,
-            to=plan.to,
-            channel=plan.channel.value,
-            body=plan.body,
-            reason=plan.reason,
             timestamp=now,
         )
         for plan in plans

@@ -15,7 +15,7 @@ from aiohttp_sse import sse_response
 from projections.projector import Change
 from projections.store import dumps
 from service.domain.access import Principal, can_handle_alerts, can_see_school
-from service.domain.alerts import parse_outcome
+from service.domain.alerts import OPEN_ALERT_STATES, AlertState, parse_outcome
 from service.domain.errors import NotFound
 from service.domain.records import can_watch
 from service.http import auth, records
@@ -28,8 +28,7 @@ from service.visit_commands import can_see_visit
 from service.wiring import CONTAINER, Container
 
 PRINCIPAL: web.AppKey[Any] = web.AppKey("principal_cache", dict)
-OPEN_STATES = ("raised", "notified", "acknowledged")
-ALERT_STATES = (*OPEN_STATES, "resolved")
+ALERT_STATES = tuple(s.value for s in AlertState)
 TOKEN_CACHE_SECONDS = 30.0
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -124,7 +123,7 @@ async def list_alerts(request: web.Request) -> web.Response:
     if state is None:
         states: list[str] | None = None
     elif state == "open":
-        states = list(OPEN_STATES)
+        states = list(OPEN_ALERT_STATES)
     elif state in ALERT_STATES:
         states = [state]
     else:

@@ -154,7 +154,8 @@ async def test_an_sos_appears_live_is_taken_resolved_and_replayed(
     await expect(page).to_have_title("(1) RED ALERT — Lonewatch")
     await expect(page.locator("#announcer")).to_contain_text("New red alert: SOS, Sam Jones")
     # "sent" is the provider accepting it, not a phone getting it: no status report says so here.
-    await expect(card).to_contain_text("Contact centre desk (sms): accepted by the test notifier")
+    desk = card.locator(".told-person").filter(has_text="Contact centre desk")
+    await expect(desk).to_contain_text("text: accepted by the test notifier")
     await page.screenshot(**shot("feed.png"))
 
     # One click takes it.
