@@ -968,6 +968,28 @@ async def run_plan(plan: Plan, *, log_dir: Path | None = None) -> Result:
             if p.taken_at is None
         ][:20],
         "recorded_at_end": recorded,
+        "alerts": [
+            {
+                "alert": a.alert_id,
+                "kind": a.kind,
+                "raised_s": round(a.raised - started, 3),
+                "steps": [(name, round(at - started, 3)) for name, _, at, _ in a.steps],
+                "acknowledged_s": None
+                if a.acknowledged is None
+                else round(a.acknowledged - started, 3),
+            }
+            for a in store.alerts.values()
+        ],
+        "windows_s": [
+            {
+                "fault": w.fault,
+                "start": round(w.start - started, 3),
+                "fault_start": round(w.fault_start - started, 3),
+                "recovered": round(w.recovered - started, 3),
+                "end": round(w.end - started, 3),
+            }
+            for w in chaos.windows
+        ],
         "twilio_requests": requests,
         "notifications_accepted_twice": sends_twice,
         "service_health_at_end": service_health,
