@@ -18,7 +18,9 @@ EXTRA = ("chaos",)
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="small and short: under two minutes")
+    parser.add_argument(
+        "--quick", action="store_true", help="small and short: under two minutes each (chaos: ~4)"
+    )
     parser.add_argument(
         "names",
         nargs="*",
