@@ -961,8 +961,9 @@ async def run_plan(plan: Plan, *, log_dir: Path | None = None) -> Result:
         "seconds": round(until - started, 1),
         "faults": rows,
         "presses": len(chaos.presses),
+        "message_cap_reached": len(chaos.sent) >= plan.max_messages,
         "presses_skipped_all_devices_busy": chaos.skipped_presses,
-        "presses_never_taken": [
+        "presses_not_taken_when_the_run_ended": [
             {"device": p.device, "id": p.message_id, "error": p.take_error}
             for p in chaos.presses.values()
             if p.taken_at is None
