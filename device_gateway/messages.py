@@ -148,11 +148,39 @@ def device_topic_filter(prefix: str) -> str:
 
 def device_subscription(prefix: str, share_group: str = "") -> str:
     """The gateway's subscription: shared among gateways when a group is given."""
+    return _shared(device_topic_filter(prefix), share_group)
+
+
+def alarm_subscriptions(prefix: str, share_group: str = "") -> list[str]:
+    """The alarm session's subscriptions: `sos` and `fall` only, so alarms have a queue
+    and an in-flight window at the broker of their own (docs/gateway.md)."""
+    return [
+        _shared(f"{normalise_prefix(prefix)}lw/v1/dev/+/{kind}", share_group)
+        for kind in sorted(ALARM_KINDS)
+    ]
+
+
+def _shared(topic_filter: str, share_group: str) -> str:
     if not share_group:
-        return device_topic_filter(prefix)
+        return topic_filter
     if any(ch in share_group for ch in "/+#") or not share_group.strip():
         raise ValueError(f"a share group is one topic level without / + #, got {share_group!r}")
-    return f"$share/{share_group}/{device_topic_filter(prefix)}"
+    return f"$share/{share_group}/{topic_filter}"
+
+
+def topic_levels(topic: str, prefix: str = "") -> tuple[str, str] | None:
+    """(device level, kind level) of a topic of the device shape, unchecked; else None.
+
+    Cheap enough for paho's hand-off: it tells an alarm apart before any parsing, and
+    names the device of a message whose payload could not be read at all.
+    """
+    prefix = normalise_prefix(prefix)
+    if not topic.startswith(prefix):
+        return None
+    levels = topic[len(prefix) :].split("/")
+    if len(levels) != 5 or levels[:3] != ["lw", "v1", "dev"]:
+        return None
+    return levels[3], levels[4]
 
 
 def is_device_id(value: str) -> bool:
@@ -185,14 +213,13 @@ def parse_device_message(
     ignore it, do not count it as a rejection). A leading UTF-8 byte order mark is
     tolerated, since refusing an SOS over it would help nobody.
     """
-    prefix = normalise_prefix(prefix)
-    levels = topic[len(prefix) :].split("/") if topic.startswith(prefix) else []
-    if len(levels) != 5 or levels[:3] != ["lw", "v1", "dev"]:
+    levels = topic_levels(topic, prefix)
+    if levels is None:
         return Rejection(
             RejectReason.bad_topic,
-            f"topic must be '{prefix}{_TOPIC_SHAPE}', got {_show(topic)}",
+            f"topic must be '{normalise_prefix(prefix)}{_TOPIC_SHAPE}', got {_show(topic)}",
         )
-    device_id, kind = levels[3], levels[4]
+    device_id, kind = levels
     if kind == CMD_KIND:
         return None
     if not is_device_id(device_id):
@@ -272,10 +299,10 @@ def _reading(device_id: str, kind: str, data: dict[str, Any]) -> DeviceReading:
         # says the device's encoder is broken: refuse it, as any other bad field.
         if name not in _FIELDS:
             try:
-                _storable(_safe_text(name), value)
-                _storable(_safe_text(name), name)
+                _storable(safe_text(name), value)
+                _storable(safe_text(name), name)
             except _FieldError as exc:
-                faults[_safe_text(name)] = exc
+                faults[safe_text(name)] = exc
     if faults and kind not in ALARM_KINDS:
         first = next(iter(faults.values()))
         raise _FieldError("; ".join(str(f) for f in faults.values()), first.reason)
@@ -439,7 +466,7 @@ def _storable(name: str, value: object) -> None:
             stack.extend(item)
 
 
-def _safe_text(value: str) -> str:
+def safe_text(value: str) -> str:
     """The text with anything unstorable shown as an escape (`\\ud800`), never as itself."""
     if not _UNSTORABLE.search(value):
         return value
@@ -483,5 +510,5 @@ def _show(value: object, limit: int = 60) -> str:
             shown = repr(value)
         if isinstance(value, bool):
             shown += " (a boolean)"
-    shown = _safe_text(shown)
+    shown = safe_text(shown)
     return shown if len(shown) <= limit else shown[: limit - 3] + "..."
