@@ -380,6 +380,8 @@ def _timestamp(name: str, value: object) -> datetime:
                 f"{expected} from year 0001 to 9999 in UTC, got {_show(value)}",
                 RejectReason.bad_date,
             ) from None
+    if _non_finite(value):
+        raise _FieldError(f"{expected}, got {_show(value)}", RejectReason.not_finite)
     raise _FieldError(f"{expected}, got {_show(value)}")
 
 
@@ -388,7 +390,7 @@ def _number(low: float, high: float) -> Callable[[str, object], float]:
 
     def check(name: str, value: object) -> float:
         wanted = f"field '{name}' must be a number {span}, got {_show(value)}"
-        if isinstance(value, _NonFinite) or (isinstance(value, float) and not math.isfinite(value)):
+        if _non_finite(value):
             raise _FieldError(wanted, RejectReason.not_finite)
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise _FieldError(wanted)
@@ -403,6 +405,8 @@ def _number(low: float, high: float) -> Callable[[str, object], float]:
 def _integer(low: int, high: int, span: str) -> Callable[[str, object], int]:
     def check(name: str, value: object) -> int:
         wanted = f"field '{name}' must be an integer {span}, got {_show(value)}"
+        if _non_finite(value):
+            raise _FieldError(wanted, RejectReason.not_finite)
         if isinstance(value, bool) or not isinstance(value, int):
             raise _FieldError(wanted)
         if not low <= value <= high:
@@ -453,7 +457,7 @@ def _storable(name: str, value: object) -> None:
                     f"which cannot be stored; send valid Unicode text, got {_show(item)}",
                     RejectReason.unstorable_text,
                 )
-        elif isinstance(item, _NonFinite) or (isinstance(item, float) and not math.isfinite(item)):
+        elif _non_finite(item):
             raise _FieldError(
                 f"field '{name}' holds {_show(item)}, which is not a JSON number; "
                 "send a finite number or omit the field",
@@ -464,6 +468,10 @@ def _storable(name: str, value: object) -> None:
             stack.extend(item.values())
         elif isinstance(item, list):
             stack.extend(item)
+
+
+def _non_finite(value: object) -> bool:
+    return isinstance(value, _NonFinite) or (isinstance(value, float) and not math.isfinite(value))
 
 
 def safe_text(value: str) -> str:

@@ -457,6 +457,13 @@ def test_nan_and_infinity_are_refused_as_not_finite(literal: str) -> None:
     assert refused.detail == f"field 'lat' must be a number -90 to 90, got {literal}"
 
 
+@pytest.mark.parametrize("name", ["battery", "seq", "ts", "acc"])
+def test_nan_is_not_finite_in_any_number_field(name: str) -> None:
+    refused = rejection("lw/v1/dev/fob-1/heartbeat", b'{"%s": NaN}' % name.encode())
+    assert refused.reason is RejectReason.not_finite
+    assert refused.detail.endswith("got NaN")
+
+
 def test_nan_in_an_unknown_field_is_refused_too() -> None:
     refused = rejection("lw/v1/dev/fob-1/heartbeat", b'{"id": "h1", "temp": [1, NaN]}')
     assert refused.reason is RejectReason.not_finite
