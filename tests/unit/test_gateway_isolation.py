@@ -11,6 +11,7 @@ import base64
 import math
 import threading
 from collections.abc import AsyncIterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, cast
 
 import pytest
@@ -238,3 +239,24 @@ def test_the_main_session_leaves_alarms_to_the_alarm_session_only_when_it_has_th
     assert len(queued) == (3 if main_records else 2)
     assert main.acked == ([] if main_records else [1])
     assert gateway.stats["alarms_via_main" if main_records else "alarm_copies_skipped"] == 1
+
+
+async def test_an_sos_is_recorded_while_the_shared_worker_pool_is_saturated(
+    running: tuple[Gateway, ScriptedStore, FakeLink],
+) -> None:
+    """'Nothing an anonymous client can trigger may share a queue with an SOS': a login
+    flood's password checks fill the default pool; the gateway's lanes have their own threads."""
+    gateway, _, link = running
+    loop = asyncio.get_running_loop()
+    released = threading.Event()
+    busy = ThreadPoolExecutor(max_workers=1)
+    loop.set_default_executor(busy)
+    blocked = loop.run_in_executor(None, released.wait)
+    try:
+        gateway.admit(message(11, "sos", b'{"id": "p-11"}'))
+        gateway.admit(heartbeat(12, "hb-12"))
+        await eventually(lambda: sorted(link.acked) == [11, 12], what="recorded and acknowledged")
+        assert not blocked.done(), "the shared pool was free after all"
+    finally:
+        released.set()
+        await blocked
