@@ -219,11 +219,24 @@ async def _start_mqtt(c: Container) -> None:
     c.tasks.append(asyncio.create_task(c.gateway.run(), name="gateway"))
     await asyncio.sleep(0)  # let the gateway take its queues before paho can deliver
     c.alarm_link.start()
-    if not await asyncio.to_thread(c.alarm_link.wait_connected, ALARM_SESSION_FIRST_WAIT):
-        # Not a reason to take no traffic: the main session records alarms itself
-        # until the alarm session is known to have them.
-        log.warning("alarm_session_not_ready", waited=ALARM_SESSION_FIRST_WAIT)
-    c.link.start()
+    # Not awaited here: start-up (and the health endpoint) must not wait for a broker.
+    c.tasks.append(
+        asyncio.create_task(_start_main_session(c.alarm_link, c.link), name="mqtt-main-start")
+    )
+
+
+async def _start_main_session(alarm: MqttLink, main: MqttLink) -> None:
+    """Start the main session once the alarm session has subscribed (or has not after
+    ALARM_SESSION_FIRST_WAIT: then the main session records alarms itself until the
+    gateway knows the alarm session has them). Polls, so shutdown can cancel it (and
+    `running` stops the links again after cancelling, in case it had just started one)."""
+    deadline = asyncio.get_running_loop().time() + ALARM_SESSION_FIRST_WAIT
+    while not alarm.connected:
+        if asyncio.get_running_loop().time() > deadline:
+            log.warning("alarm_session_not_ready", waited=ALARM_SESSION_FIRST_WAIT)
+            break
+        await asyncio.sleep(0.02)
+    main.start()
 
 
 async def running(c: Container, *, with_mqtt: bool = True) -> AsyncIterator[None]:
@@ -259,6 +272,11 @@ async def running(c: Container, *, with_mqtt: bool = True) -> AsyncIterator[None
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         c.tasks.clear()
+        for link in (c.link, c.alarm_link):
+            # Again: the main session may have been started (after the alarm session
+            # subscribed) between the first stop and the cancel. stop() is idempotent.
+            if link is not None:
+                await asyncio.to_thread(link.stop)
         await asyncio.gather(*c.pending_ticks, return_exceptions=True)
         await c.dispatcher.stop()
         await c.notifier.aclose()
