@@ -12,11 +12,13 @@ from device_gateway.messages import (
     DeviceReading,
     Rejection,
     RejectReason,
+    alarm_subscriptions,
     alerts_topic,
     cmd_topic,
     device_topic_filter,
     normalise_prefix,
     parse_device_message,
+    topic_levels,
 )
 
 
@@ -531,3 +533,32 @@ def test_checks_run_in_order_topic_size_encoding_json() -> None:
     )
     assert rejection("lw/v1/dev/fob-1/sos", oversize_bad_utf8).reason is RejectReason.oversize
     assert rejection("lw/v1/dev/fob-1/sos", b"\xff{").reason is RejectReason.bad_encoding
+
+
+@pytest.mark.parametrize(
+    ("prefix", "group", "expected"),
+    [
+        ("", "", ["lw/v1/dev/+/fall", "lw/v1/dev/+/sos"]),
+        ("site", "", ["site/lw/v1/dev/+/fall", "site/lw/v1/dev/+/sos"]),
+        ("", "gw", ["$share/gw/lw/v1/dev/+/fall", "$share/gw/lw/v1/dev/+/sos"]),
+    ],
+)
+def test_the_alarm_session_subscribes_to_sos_and_fall_only(
+    prefix: str, group: str, expected: list[str]
+) -> None:
+    assert alarm_subscriptions(prefix, group) == expected
+
+
+@pytest.mark.parametrize(
+    ("topic", "levels"),
+    [
+        ("p/lw/v1/dev/fob-1/sos", ("fob-1", "sos")),
+        ("p/lw/v1/dev/a b/sos", ("a b", "sos")),  # unchecked: the parser refuses it
+        ("p/lw/v1/dev/fob-1", None),
+        ("q/lw/v1/dev/fob-1/sos", None),
+    ],
+)
+def test_topic_levels_tell_an_alarm_apart_before_parsing(
+    topic: str, levels: tuple[str, str] | None
+) -> None:
+    assert topic_levels(topic, "p") == levels
