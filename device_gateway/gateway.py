@@ -303,10 +303,11 @@ class Gateway:
         if reading is not None:
             try:  # a failure that does not repeat was not this message's fault
                 results = await self._with_store(lane, 1, self.intake.record, [reading])
-                self._settle_all([item], results)
-                return
             except Exception as exc:
                 why = _describe(exc)
+            else:
+                self._settle_all([item], results)
+                return
         if reading is not None and reading.kind in ALARM_KINDS:
             # The alarm must not be lost: record it as a bare press of this device.
             bare = _bare_alarm(reading.device_id, reading.kind, f"the store refused it: {why}")
