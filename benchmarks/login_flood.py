@@ -31,9 +31,18 @@ def source_address(client: int, addresses: int) -> str:
 
 
 async def flood(
-    port: int, *, clients: int, duration: float, addresses: int, max_requests: int
+    port: int,
+    *,
+    clients: int,
+    duration: float,
+    addresses: int,
+    max_requests: int,
+    stop: asyncio.Event | None = None,
+    statuses: Counter[str] | None = None,
 ) -> dict[str, object]:
-    statuses: Counter[str] = Counter()
+    """Until `duration` runs out, `max_requests` have been sent or `stop` is set; the
+    answers are counted in `statuses` as they come (pass one in to watch them)."""
+    statuses = Counter() if statuses is None else statuses
     sent = 0
     started = time.monotonic()
     deadline = started + duration
@@ -45,6 +54,8 @@ async def flood(
         async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
             n = 0
             while time.monotonic() < deadline and sent < max_requests:
+                if stop is not None and stop.is_set():
+                    break
                 sent += 1
                 n += 1
                 form = {"username": f"guess-{index}-{n}", "password": "not it", "next": ""}
