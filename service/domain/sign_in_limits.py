@@ -3,8 +3,9 @@
 Locking a name after five wrong passwords from anywhere lets anyone lock a receptionist
 out of the console. So wrong passwords count against the pair (address, name): a flood
 from one address shuts that address out of that name, and the real user signing in from
-her own address is not touched. An address that gets many passwords wrong, whatever the
-names, is refused for every name until its window frees up (guessing across names), and
+her own address is not touched. An address whose attempts fail many times (wrong
+passwords, or turned away because every password check was busy), whatever the names, is
+refused for every name until its window frees up (guessing across names), and
 may have only a couple of passwords being checked at once, so that one address cannot
 fill the password pool and keep everyone else waiting.
 Times are seconds on a monotonic clock the caller passes in.
@@ -20,7 +21,7 @@ from typing import Literal
 
 PAIR_FAILURES = 5  # wrong passwords for one name from one address ...
 PAIR_WINDOW = 300.0  # ... within five minutes
-ADDRESS_FAILURES = 30  # wrong passwords from one address, any names ...
+ADDRESS_FAILURES = 30  # failed attempts from one address, any names ...
 ADDRESS_WINDOW = 300.0  # ... within five minutes
 CHECKS_AT_ONCE = 2  # passwords from one address being checked at the same time
 MAX_ENTRIES = 10_000  # per table; the least recently touched are forgotten first
@@ -136,6 +137,11 @@ class SignInLimits:
         client = client_key(address)
         self._addresses.add(client, now)
         self._pairs.add(f"{client} {name_key(username)}", now)
+
+    def turned_away(self, address: str | None, now: float) -> None:
+        """No password check was free: counts against the address (a flood that keeps the
+        pool full is limited like one that guesses), not against the name."""
+        self._addresses.add(client_key(address), now)
 
     def succeeded(self, address: str | None, username: str) -> None:
         """The right password clears that name's count from that address (not the address's

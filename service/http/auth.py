@@ -9,6 +9,7 @@ browser send the cookie, but cannot read the token.
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import time
 from collections import Counter
@@ -36,6 +37,10 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 CACHE_SECONDS = 10.0
 CACHE_ENTRIES = 5000
 LOG_EVERY = 10.0  # seconds between two log lines of one kind of refusal in a flood
+# A limited attempt is answered after a pause: a person waits a second once, a flood of
+# clients that send the next attempt as soon as answered slows to one a second each. Only
+# a coroutine waits (no thread, no place in any pool).
+REFUSAL_PAUSE = 1.0
 STATIC = Path(__file__).parent / "static"
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -202,8 +207,9 @@ def _limited_message(limited: Limited) -> str:
 
 
 async def login(request: web.Request) -> web.StreamResponse:
-    """Limits first (free), then the password check in its own bounded pool: a flood of
-    wrong passwords is answered at once and never queues ahead of an alarm."""
+    """Limits first (no thread; a limited attempt is answered after REFUSAL_PAUSE), then the
+    password check in its own bounded pool, answered 503 at once when that is full: nothing
+    a flood sends waits in a line an alarm needs."""
     if not _same_origin(request):
         return web.Response(status=403, text="sign in from the Lonewatch page itself")
     form = await request.post()
@@ -214,6 +220,7 @@ async def login(request: web.Request) -> web.StreamResponse:
     limited = limits.check(request.remote, username, time.monotonic())
     if limited is not None:
         _note(request, f"login_limited_by_{limited.scope}", user=username[:64])
+        await asyncio.sleep(REFUSAL_PAUSE)
         return _refused_page(
             429, limited.retry_after, _limited_message(limited), username, next_url
         )
@@ -223,6 +230,7 @@ async def login(request: web.Request) -> web.StreamResponse:
     try:
         signed = await c.pools.passwords.run(sessions.sign_in, c.app, username, password, client)
     except PoolFull as busy:
+        limits.turned_away(request.remote, time.monotonic())
         _note(request, "login_busy", retry_after=busy.retry_after)
         return _refused_page(
             503,

@@ -63,6 +63,14 @@ def test_an_address_has_only_a_couple_of_passwords_checked_at_once() -> None:
     assert limits.check(ATTACKER, "anyone", 0.0) is None
 
 
+def test_attempts_turned_away_while_every_check_is_busy_count_against_the_address() -> None:
+    limits = SignInLimits(address_failures=3)
+    for _ in range(3):
+        limits.turned_away(ATTACKER, 0.0)
+    assert limits.check(ATTACKER, "anyone", 1.0) == Limited("address", int(ADDRESS_WINDOW) - 1)
+    assert limits.check(RECEPTION, "reception1", 1.0) is None
+
+
 def test_the_right_password_clears_the_name_but_not_the_address() -> None:
     limits = SignInLimits(pair_failures=2, address_failures=3)
     fail(limits, ATTACKER, "mine", 1)
