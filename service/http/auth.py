@@ -178,6 +178,8 @@ def _note(request: web.Request, kind: str, **context: object) -> None:
 
 
 def _in_words(seconds: int) -> str:
+    if seconds == 1:
+        return "a second"
     if seconds < 90:
         return f"{seconds} seconds"
     return f"{-(-seconds // 60)} minutes"
