@@ -199,7 +199,7 @@ def _refused_page(
 def _limited_message(limited: Limited) -> str:
     wait = _in_words(limited.retry_after)
     if limited.scope == "address":
-        return f"Too many wrong passwords from this computer. Try again in {wait}."
+        return f"Too many failed sign-ins from this computer. Try again in {wait}."
     if limited.scope == "checking":
         return f"Another sign-in from this computer is being checked. Try again in {wait}."
     return (

@@ -155,7 +155,7 @@ async def test_an_address_guessing_across_names_is_refused_for_all_and_no_one_el
         assert (await sign_in(port, f"guess-{n}", "guess", "127.0.0.3")).status == 401
     refused = await sign_in(port, "dsl1", PASSWORD, "127.0.0.3")
     assert refused.status == 429
-    assert "Too many wrong passwords from this computer. Try again in 5 minutes" in (
+    assert "Too many failed sign-ins from this computer. Try again in 5 minutes" in (
         await refused.text()
     )
     assert 240 < int(refused.headers["Retry-After"]) <= 300
