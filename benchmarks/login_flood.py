@@ -39,9 +39,11 @@ async def flood(
     max_requests: int,
     stop: asyncio.Event | None = None,
     statuses: Counter[str] | None = None,
+    username: str | None = None,
 ) -> dict[str, object]:
     """Until `duration` runs out, `max_requests` have been sent or `stop` is set; the
-    answers are counted in `statuses` as they come (pass one in to watch them)."""
+    answers are counted in `statuses` as they come (pass one in to watch them). Every
+    attempt names `username` if given (a flood against one person), else a new name."""
     statuses = Counter() if statuses is None else statuses
     sent = 0
     started = time.monotonic()
@@ -58,7 +60,8 @@ async def flood(
                     break
                 sent += 1
                 n += 1
-                form = {"username": f"guess-{index}-{n}", "password": "not it", "next": ""}
+                name = username or f"guess-{index}-{n}"
+                form = {"username": name, "password": "not it", "next": ""}
                 try:
                     async with session.post(
                         f"http://{HOST}:{port}/console/login", data=form, allow_redirects=False
@@ -87,6 +90,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--duration", type=float, default=10.0)
     parser.add_argument("--addresses", type=int, default=1)
     parser.add_argument("--max-requests", type=int, default=200_000)
+    parser.add_argument("--username", default=None, help="every attempt for this name")
     args = parser.parse_args(argv)
     report = asyncio.run(
         flood(
@@ -95,6 +99,7 @@ def main(argv: list[str] | None = None) -> None:
             duration=args.duration,
             addresses=args.addresses,
             max_requests=args.max_requests,
+            username=args.username,
         )
     )
     print(json.dumps(report), flush=True)
