@@ -38,6 +38,7 @@ from service.logs import get_logger
 from service.notifiers.base import Notifier
 from service.scheduler import Scheduler
 from service.visit_deadlines import with_timer_actions as visit_timers
+from service.work_pools import WorkPools
 
 if TYPE_CHECKING:
     from device_gateway.embedded_broker import EmbeddedBroker
@@ -65,8 +66,11 @@ class Container:
     broker: EmbeddedBroker | None = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     pending_ticks: set[asyncio.Future[list[str]]] = field(default_factory=set)
+    # Password checks, made-up credentials and exports: never on the default executor.
+    pools: WorkPools = field(default_factory=WorkPools)
 
     def close(self) -> None:
+        self.pools.close()  # their jobs use the store: done before it closes
         self.views.close()
         self.app.close()
 
