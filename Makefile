@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint unit contract integration e2e demo clean browser bench bench-quick
+.PHONY: run test lint unit contract integration e2e demo clean browser bench bench-quick chaos chaos-quick
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -52,6 +52,16 @@ bench: $(STAMP)
 
 bench-quick: $(STAMP)
 	$(BIN)/python -m benchmarks --quick $(NAMES)
+
+# The chaos run (benchmarks/chaos.py, docs/performance.md "Chaos"): the real service on a
+# PostgreSQL and a Mosquitto of its own, under device load, while the database, the broker,
+# the service and Twilio fail one after another; prints the per-fault table. ~6 min
+# (chaos-quick: ~3 min). FAULTS="postgres-stopped service-kill" runs some of them.
+chaos: $(STAMP)
+	LW_CHAOS_FAULTS="$(FAULTS)" $(BIN)/python -m benchmarks chaos
+
+chaos-quick: $(STAMP)
+	LW_CHAOS_FAULTS="$(FAULTS)" $(BIN)/python -m benchmarks --quick chaos
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

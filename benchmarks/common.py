@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import platform
 import shutil
@@ -45,6 +46,7 @@ class Figure:
     unit: str
     target: float | None = None
     at_least: bool = True
+    reference: str = ""  # what the same run measured to compare with (e.g. the no-load figure)
 
     @property
     def met(self) -> bool | None:
@@ -89,19 +91,21 @@ def machine() -> dict[str, Any]:
 
 
 def table(figures: Sequence[tuple[str, Figure]]) -> str:
-    rows = [("benchmark", "figure", "value", "target", "met")]
+    rows = [("benchmark", "figure", "value", "target", "met", "reference (same run)")]
     for bench, f in figures:
         op = ">=" if f.at_least else "<="
         target = "-" if f.target is None else f"{op} {_num(f.target)} {f.unit}"
         met = {True: "yes", False: "NO", None: "-"}[f.met]
-        rows.append((bench, f.name, f"{_num(f.value)} {f.unit}", target, met))
-    widths = [max(len(r[i]) for r in rows) for i in range(5)]
+        rows.append((bench, f.name, f"{_num(f.value)} {f.unit}", target, met, f.reference or "-"))
+    widths = [max(len(r[i]) for r in rows) for i in range(6)]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
 
 
 def _num(x: float) -> str:
+    if math.isinf(x) or math.isnan(x):
+        return str(x)
     if abs(x) >= 100:
         return f"{x:,.0f}"
     if abs(x) >= 1:

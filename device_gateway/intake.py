@@ -8,8 +8,8 @@ race anyway, the batch falls back to one save per message.
 What each kind does (INTERFACES.md section 2):
 - sos, fall: the message, and either a new red alert with its tier-1 notification
   requests, or (the device's alert of that kind is still open) a count on that alert;
-- message: the text with the staff member's safe word masked; the safe word raises
-  a silent duress alert;
+- message: the text with the safe words masked (the staff member's and their current
+  visit's: service.domain.duress, as for an SMS); either raises a silent duress alert;
 - heartbeat, checkin, battery, location: the message only (the views keep device health).
 """
 
@@ -23,12 +23,11 @@ from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 
 from device_gateway.messages import ALARM_KINDS, DeviceReading, clock_skew_seconds
-from service import secrets
+from service import visit_commands
 from service.application import DeviceInfo, Lonewatch
 from service.domain import ids
 from service.domain.alerts import Alert, AlertKind
@@ -38,7 +37,7 @@ from service.domain.device_health import (
     pressed_again_due,
 )
 from service.domain.device_messages import DeviceMessage
-from service.domain.directory import Staff
+from service.domain.duress import detect_duress
 from service.domain.errors import NotFound
 from service.domain.notifications import Notification
 from service.event_store import existing_originators
@@ -194,8 +193,12 @@ class DeviceIntake:
             flags.append("clock_skew")
         duress = False
         if reading.kind == "message" and reading.text is not None:
-            text, duress = secrets.redact_safe_word(reading.text, self._safe_word_hash(info))
-            fields["text"] = text
+            # The one duress rule (service.domain.duress), as for a text by SMS: the staff
+            # member's word and their current visit's. Only texts pay for the lookups.
+            screened = detect_duress(
+                reading.text, visit_commands.safe_word_hashes(self.app, info.staff)
+            )
+            fields["text"], duress = screened.text, screened.duress
         alarm_kind = AlertKind(reading.kind) if reading.kind in ALARM_KINDS else None
         joined: _OpenAlarm | None = None
         if alarm_kind is not None:
@@ -266,15 +269,6 @@ class DeviceIntake:
             del self._alarms[(device, kind)]
             return None
         return alarm
-
-    def _safe_word_hash(self, info: DeviceInfo) -> str | None:
-        if not info.staff:
-            return None
-        try:
-            staff: Aggregate = self.app.repository.get(ids.staff_id(info.staff))
-        except AggregateNotFoundError:
-            return None
-        return staff.safe_word_hash if isinstance(staff, Staff) else None
 
     def _duplicate(self, reading: DeviceReading, message_id: UUID) -> Intaken:
         """A repeat of a stored message; an alarm's names the alert it raised or joined."""

@@ -33,6 +33,12 @@ MAX_PAYLOAD_BYTES: Final = 4096
 MAX_ID_CHARS: Final = 128
 MAX_TEXT_CHARS: Final = 1000
 MAX_SEQ: Final = 2**63 - 1
+"""The largest `seq`: a signed 64-bit integer, so it fits any store's BIGINT."""
+MAX_ACC_METRES: Final = 20_000_000.0
+"""Half the Earth's circumference: no position can be less certain than that."""
+_EPOCH_MS_RANGE: Final = (-62_135_596_800_000, 253_402_300_799_999)
+"""Epoch milliseconds of 0001-01-01T00:00:00Z and 9999-12-31T23:59:59.999Z: the dates
+every store (and Python's datetime) can hold."""
 
 # Kinds that raise an alarm: a bad optional field is dropped (and listed), never a
 # reason to refuse the alarm itself (the lead's safety decision, docs/devices.md).
@@ -55,6 +61,7 @@ _DEVICE_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _TOPIC_SHAPE = "lw/v1/dev/{device_id}/{kind}"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _BOM = "\ufeff"
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
 @dataclass(frozen=True)
@@ -83,6 +90,16 @@ class RejectReason(StrEnum):
     bad_json = "bad_json"
     not_an_object = "not_an_object"
     bad_field = "bad_field"
+    """A field of the wrong type or shape (a string for a number, an empty `id`)."""
+    unstorable_text = "unstorable_text"
+    """A string holds a lone surrogate escape (`\\ud800`-`\\udfff`) or NUL (`\\u0000`):
+    JSON parsers accept both, no store can hold them (UTF-8, PostgreSQL text)."""
+    not_finite = "not_finite"
+    """NaN, Infinity or a number too large for a double (`1e400`)."""
+    out_of_range = "out_of_range"
+    """A number outside its field's range (lat, lon, acc, battery, seq)."""
+    bad_date = "bad_date"
+    """A `ts` outside 0001-01-01..9999-12-31 UTC, in either form."""
 
 
 @dataclass(frozen=True)
@@ -97,6 +114,21 @@ class Rejection:
 
 class _FieldError(ValueError):
     """A payload field failed validation; the message is the Rejection detail."""
+
+    def __init__(self, detail: str, reason: RejectReason = RejectReason.bad_field) -> None:
+        super().__init__(detail)
+        self.reason = reason
+
+
+class _NonFinite:
+    """What `NaN`, `Infinity` and `-Infinity` parse to: json.loads accepts them by default,
+    and refusing the whole payload would refuse an alarm over an optional field."""
+
+    def __init__(self, literal: str) -> None:
+        self.literal = literal
+
+    def __repr__(self) -> str:
+        return self.literal
 
 
 # -- topics -------------------------------------------------------------------
@@ -116,11 +148,39 @@ def device_topic_filter(prefix: str) -> str:
 
 def device_subscription(prefix: str, share_group: str = "") -> str:
     """The gateway's subscription: shared among gateways when a group is given."""
+    return _shared(device_topic_filter(prefix), share_group)
+
+
+def alarm_subscriptions(prefix: str, share_group: str = "") -> list[str]:
+    """The alarm session's subscriptions: `sos` and `fall` only, so alarms have a queue
+    and an in-flight window at the broker of their own (docs/gateway.md)."""
+    return [
+        _shared(f"{normalise_prefix(prefix)}lw/v1/dev/+/{kind}", share_group)
+        for kind in sorted(ALARM_KINDS)
+    ]
+
+
+def _shared(topic_filter: str, share_group: str) -> str:
     if not share_group:
-        return device_topic_filter(prefix)
+        return topic_filter
     if any(ch in share_group for ch in "/+#") or not share_group.strip():
         raise ValueError(f"a share group is one topic level without / + #, got {share_group!r}")
-    return f"$share/{share_group}/{device_topic_filter(prefix)}"
+    return f"$share/{share_group}/{topic_filter}"
+
+
+def topic_levels(topic: str, prefix: str = "") -> tuple[str, str] | None:
+    """(device level, kind level) of a topic of the device shape, unchecked; else None.
+
+    Cheap enough for paho's hand-off: it tells an alarm apart before any parsing, and
+    names the device of a message whose payload could not be read at all.
+    """
+    prefix = normalise_prefix(prefix)
+    if not topic.startswith(prefix):
+        return None
+    levels = topic[len(prefix) :].split("/")
+    if len(levels) != 5 or levels[:3] != ["lw", "v1", "dev"]:
+        return None
+    return levels[3], levels[4]
 
 
 def is_device_id(value: str) -> bool:
@@ -153,14 +213,13 @@ def parse_device_message(
     ignore it, do not count it as a rejection). A leading UTF-8 byte order mark is
     tolerated, since refusing an SOS over it would help nobody.
     """
-    prefix = normalise_prefix(prefix)
-    levels = topic[len(prefix) :].split("/") if topic.startswith(prefix) else []
-    if len(levels) != 5 or levels[:3] != ["lw", "v1", "dev"]:
+    levels = topic_levels(topic, prefix)
+    if levels is None:
         return Rejection(
             RejectReason.bad_topic,
-            f"topic must be '{prefix}{_TOPIC_SHAPE}', got {_show(topic)}",
+            f"topic must be '{normalise_prefix(prefix)}{_TOPIC_SHAPE}', got {_show(topic)}",
         )
-    device_id, kind = levels[3], levels[4]
+    device_id, kind = levels
     if kind == CMD_KIND:
         return None
     if not is_device_id(device_id):
@@ -200,9 +259,9 @@ def parse_device_message(
             f"a '{kind}' message needs a JSON object with {_KIND_NEEDS[kind]}",
         )
     try:
-        data = json.loads(text, parse_constant=_refuse_constant)
+        data = json.loads(text, parse_constant=_NonFinite)
     except (ValueError, RecursionError) as exc:
-        # JSONDecodeError is a ValueError; so are NaN/Infinity and over-long integers.
+        # JSONDecodeError is a ValueError; so are over-long integers.
         # RecursionError: deeply nested arrays fit easily in 4 KiB.
         return reject(RejectReason.bad_json, f"payload is not valid JSON: {_json_error(exc)}")
     if not isinstance(data, dict):
@@ -213,7 +272,7 @@ def parse_device_message(
     try:
         return _reading(device_id, kind, data)
     except _FieldError as exc:
-        return reject(RejectReason.bad_field, str(exc))
+        return reject(exc.reason, str(exc))
 
 
 def _reading(device_id: str, kind: str, data: dict[str, Any]) -> DeviceReading:
@@ -223,18 +282,30 @@ def _reading(device_id: str, kind: str, data: dict[str, Any]) -> DeviceReading:
     named in `rejected_fields`, and the alarm goes through.
     """
     values: dict[str, Any] = {}
-    faults: dict[str, str] = {}
+    faults: dict[str, _FieldError] = {}
     for name, check in _FIELDS.items():
         value = data.get(name)
         values[name] = None
         if value is None:
             continue
         try:
-            values[name] = check(name, value)
+            checked = check(name, value)
+            _storable(name, value)
+            values[name] = checked
         except _FieldError as exc:
-            faults[name] = str(exc)
+            faults[name] = exc
+    for name, value in data.items():
+        # Unknown fields are not stored, but a payload that is not valid text anywhere
+        # says the device's encoder is broken: refuse it, as any other bad field.
+        if name not in _FIELDS:
+            try:
+                _storable(safe_text(name), value)
+                _storable(safe_text(name), name)
+            except _FieldError as exc:
+                faults[safe_text(name)] = exc
     if faults and kind not in ALARM_KINDS:
-        raise _FieldError("; ".join(faults.values()))
+        first = next(iter(faults.values()))
+        raise _FieldError("; ".join(str(f) for f in faults.values()), first.reason)
     return DeviceReading(
         device_id=device_id,
         kind=kind,
@@ -246,7 +317,7 @@ def _reading(device_id: str, kind: str, data: dict[str, Any]) -> DeviceReading:
         battery=values["battery"],
         text=values["text"],
         seq=values["seq"],
-        rejected_fields=faults,
+        rejected_fields={name: str(fault) for name, fault in faults.items()},
     )
 
 
@@ -286,19 +357,31 @@ def _timestamp(name: str, value: object) -> datetime:
         "(e.g. '2025-03-01T09:30:00Z') or epoch milliseconds as an integer"
     )
     if isinstance(value, int) and not isinstance(value, bool):
-        try:
-            return _EPOCH + timedelta(milliseconds=value)
-        except OverflowError:
-            raise _FieldError(f"{expected}; {value} is out of range") from None
+        low, high = _EPOCH_MS_RANGE
+        if not low <= value <= high:
+            raise _FieldError(
+                f"{expected} from year 0001 to 9999; {_show(value)} is out of range",
+                RejectReason.bad_date,
+            )
+        return _EPOCH + timedelta(milliseconds=value)
     if isinstance(value, str):
         try:
             parsed = datetime.fromisoformat(value)
-            if parsed.tzinfo is None:
-                # The contract asks for a timezone; a device that omits it means UTC.
-                return parsed.replace(tzinfo=UTC)
-            return parsed.astimezone(UTC)
-        except (ValueError, OverflowError):
+        except ValueError:
             raise _FieldError(f"{expected}, got {_show(value)}") from None
+        if parsed.tzinfo is None:
+            # The contract asks for a timezone; a device that omits it means UTC.
+            return parsed.replace(tzinfo=UTC)
+        try:
+            return parsed.astimezone(UTC)
+        except OverflowError:
+            # 9999-12-31T23:00:00-05:00 is a valid ISO string but a date past 9999 in UTC.
+            raise _FieldError(
+                f"{expected} from year 0001 to 9999 in UTC, got {_show(value)}",
+                RejectReason.bad_date,
+            ) from None
+    if _non_finite(value):
+        raise _FieldError(f"{expected}, got {_show(value)}", RejectReason.not_finite)
     raise _FieldError(f"{expected}, got {_show(value)}")
 
 
@@ -306,13 +389,14 @@ def _number(low: float, high: float) -> Callable[[str, object], float]:
     span = f"at least {low:g}" if high == math.inf else f"{low:g} to {high:g}"
 
     def check(name: str, value: object) -> float:
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, int | float)
-            or not math.isfinite(value)
-            or not low <= value <= high
-        ):
-            raise _FieldError(f"field '{name}' must be a number {span}, got {_show(value)}")
+        wanted = f"field '{name}' must be a number {span}, got {_show(value)}"
+        if _non_finite(value):
+            raise _FieldError(wanted, RejectReason.not_finite)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise _FieldError(wanted)
+        # Compared before float(): an integer of 400 digits is out of range, not an overflow.
+        if not low <= value <= high:
+            raise _FieldError(wanted, RejectReason.out_of_range)
         return float(value)
 
     return check
@@ -320,8 +404,13 @@ def _number(low: float, high: float) -> Callable[[str, object], float]:
 
 def _integer(low: int, high: int, span: str) -> Callable[[str, object], int]:
     def check(name: str, value: object) -> int:
-        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-            raise _FieldError(f"field '{name}' must be an integer {span}, got {_show(value)}")
+        wanted = f"field '{name}' must be an integer {span}, got {_show(value)}"
+        if _non_finite(value):
+            raise _FieldError(wanted, RejectReason.not_finite)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise _FieldError(wanted)
+        if not low <= value <= high:
+            raise _FieldError(wanted, RejectReason.out_of_range)
         return value
 
     return check
@@ -341,7 +430,7 @@ _FIELDS: Final[dict[str, Callable[[str, object], object]]] = {
     "ts": _timestamp,
     "lat": _number(-90.0, 90.0),
     "lon": _number(-180.0, 180.0),
-    "acc": _number(0.0, math.inf),
+    "acc": _number(0.0, MAX_ACC_METRES),
     "battery": _integer(0, 100, "0-100"),
     "text": _text,
     "seq": _integer(0, MAX_SEQ, "from 0 to 2^63-1"),
@@ -351,8 +440,45 @@ _FIELDS: Final[dict[str, Callable[[str, object], object]]] = {
 # -- wording --------------------------------------------------------------------
 
 
-def _refuse_constant(name: str) -> float:
-    raise ValueError(f"{name} is not a JSON number; send a finite number or omit the field")
+def _storable(name: str, value: object) -> None:
+    """Refuse a value that holds text no store can hold, or a number that is not finite.
+
+    json.loads turns `"\\ud800"` into a `str` that cannot be encoded as UTF-8 (so uuid5,
+    the event transcoder and PostgreSQL all fail on it), and `NaN` into a float. The
+    payload is at most 4 KiB, so walking it is cheap.
+    """
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if _UNSTORABLE.search(item):
+                raise _FieldError(
+                    f"field '{name}' holds a lone surrogate (\\ud800-\\udfff) or NUL (\\u0000), "
+                    f"which cannot be stored; send valid Unicode text, got {_show(item)}",
+                    RejectReason.unstorable_text,
+                )
+        elif _non_finite(item):
+            raise _FieldError(
+                f"field '{name}' holds {_show(item)}, which is not a JSON number; "
+                "send a finite number or omit the field",
+                RejectReason.not_finite,
+            )
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+
+
+def _non_finite(value: object) -> bool:
+    return isinstance(value, _NonFinite) or (isinstance(value, float) and not math.isfinite(value))
+
+
+def safe_text(value: str) -> str:
+    """The text with anything unstorable shown as an escape (`\\ud800`), never as itself."""
+    if not _UNSTORABLE.search(value):
+        return value
+    return _UNSTORABLE.sub(lambda m: f"\\u{ord(m.group()):04x}", value)
 
 
 def _json_error(exc: BaseException) -> str:
@@ -376,14 +502,21 @@ def _json_type(value: object) -> str:
 
 
 def _show(value: object, limit: int = 60) -> str:
-    """A value as a device maker wrote it: strings quoted, other values as JSON."""
+    """A value as a device maker wrote it: strings quoted, other values as JSON.
+
+    Always storable text (a lone surrogate is shown escaped): the detail is logged and,
+    for an alarm, recorded under `rejected_fields`.
+    """
     if isinstance(value, str):
         shown = repr(value)
+    elif isinstance(value, _NonFinite):
+        shown = value.literal
     else:
         try:
-            shown = json.dumps(value, ensure_ascii=False)
+            shown = json.dumps(value, ensure_ascii=False, default=repr)
         except (TypeError, ValueError):
             shown = repr(value)
         if isinstance(value, bool):
             shown += " (a boolean)"
+    shown = safe_text(shown)
     return shown if len(shown) <= limit else shown[: limit - 3] + "..."

@@ -8,7 +8,9 @@ only after the message is durably recorded (INTERFACES.md section 2).
 
 from __future__ import annotations
 
+import math
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Literal
@@ -85,6 +87,11 @@ class MqttLink:
         # and the packet id of the latter may already name another message.
         self._unacked: set[int] = set()
         self._unacked_lock = threading.Lock()
+        # What this process knows of its broker session (time.monotonic()); see the
+        # properties of the same names.
+        self._session_since = -math.inf
+        self._covered_since = -math.inf
+        self._fresh_session = False
         self.stats: dict[str, int] = {
             "connects": 0,
             "disconnects": 0,
@@ -168,6 +175,21 @@ class MqttLink:
         """Connected, and the subscriptions of this connection confirmed by the broker."""
         return self._connected.is_set()
 
+    @property
+    def session_since(self) -> float:
+        """When the broker last began a new session for us (CONNACK without a session
+        present), as time.monotonic(); -inf while every connect of this process resumed
+        a session the broker already had. No message in the session was published before."""
+        return self._session_since
+
+    @property
+    def covered_since(self) -> float:
+        """Since when our subscriptions have been in place at the broker without a gap:
+        the SUBACK of the latest new session (-inf while sessions were resumed; +inf
+        between a new session's CONNACK and its SUBACK, or when a subscription was
+        refused). Every message published since then is queued for us."""
+        return self._covered_since
+
     def wait_connected(self, timeout: float) -> bool:
         """True once connected and the broker has answered our SUBSCRIBE; False on timeout."""
         return self._connected.wait(timeout)
@@ -218,6 +240,10 @@ class MqttLink:
             return
         with self._unacked_lock:
             self._unacked.clear()
+        self._fresh_session = not flags.session_present
+        if self._fresh_session:
+            self._session_since = time.monotonic()
+            self._covered_since = math.inf
         self.stats["connects"] += 1
         self._log.info(
             "mqtt_connected",
@@ -227,6 +253,8 @@ class MqttLink:
             connects=self.stats["connects"],
         )
         if not self._subscriptions:
+            if self._fresh_session:
+                self._covered_since = time.monotonic()
             self._connected.set()
             return
         # Resubscribe every time: harmless on a resumed session, essential on a new one.
@@ -264,19 +292,32 @@ class MqttLink:
     ) -> None:
         if mid != self._subscribe_mid:
             return
+        refused = False
         for topic, granted in zip(self._subscriptions, reason_codes, strict=False):
             if granted.is_failure:
+                refused = True
                 self._log.error(
                     "mqtt_subscribe_refused",
                     topic=topic,
                     reason=str(granted),
                     reason_code=granted.value,
                 )
+        if refused:
+            self._covered_since = math.inf
+        elif self._fresh_session:
+            self._covered_since = time.monotonic()
         self._connected.set()
 
     def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
+        try:
+            topic = message.topic
+        except UnicodeDecodeError:
+            # MQTT requires UTF-8 topics and Mosquitto enforces it; a broker that does not
+            # would otherwise leave this message in flight for ever. The gateway refuses
+            # it as a bad topic, and so acknowledges it.
+            topic = "<topic is not UTF-8>"
         inbound = InboundMessage(
-            topic=message.topic,
+            topic=topic,
             payload=bytes(message.payload),
             mid=message.mid,
             qos=message.qos,

@@ -131,10 +131,21 @@ def notification_delivery(event: Any, read: Callable[[str, str], Doc | None], fx
     if doc is None:
         return
     at = event.timestamp.isoformat()
+    doc["changed_at"] = at
     if name == "Notification.AttemptStarted":
         doc.update(in_flight=True, attempt_started_at=at)
     elif name in ("Notification.Sent", "Notification.AttemptFailed"):
         doc["in_flight"] = False
+    elif name == "Notification.Refused":
+        doc.update(
+            state="failed",
+            in_flight=False,
+            attempts=int(doc.get("attempts") or 0) + 1,
+            error=event.error,
+            refusal=event.words,
+            refusal_code=event.code,
+            failed_at=at,
+        )
     elif name in _NOTIFICATION_STATES:
         doc.update(state=_NOTIFICATION_STATES[name], in_flight=False, error=event.reason)
         if name == "Notification.Unconfirmed":
@@ -150,6 +161,7 @@ def notification_delivery(event: Any, read: Callable[[str, str], Doc | None], fx
         _settle(fx, read, f"unconfirmed:{notification_id}", "done")
         statuses = [*doc.get("statuses", []), event.status]
         doc["statuses"] = statuses
+        doc["status_at"] = at
         if not (event.status == "completed" and doc.get("delivery")):  # keep "answered", "machine"
             doc.update(delivery=event.status, answered_by=event.answered_by)
         doc["provider_id"] = doc.get("provider_id") or event.provider_id
@@ -164,6 +176,7 @@ def notification_delivery(event: Any, read: Callable[[str, str], Doc | None], fx
     summary = dict(alert.get("notifications") or {})
     entry = dict(summary.get(notification_id) or {})
     entry.update(
+        contact=doc.get("contact"),
         contact_name=doc["contact_name"],
         to=doc["to"],
         channel=doc["channel"],
@@ -175,11 +188,16 @@ def notification_delivery(event: Any, read: Callable[[str, str], Doc | None], fx
         sent_at=doc.get("sent_at"),
         delivery=doc.get("delivery"),
         delivered_at=doc.get("delivered_at"),
+        status_at=doc.get("status_at"),
+        failed_at=doc.get("failed_at"),
+        refusal=doc.get("refusal"),
+        changed_at=at,
     )
     summary[notification_id] = entry
     alert["notifications"] = summary
     fx.docs[("alert", doc["alert_id"])] = alert
     if name not in ("Notification.Requested", "Notification.Sent", "Notification.AttemptFailed"):
+        # Those three are announced by projections/views.py, which handles them first.
         fx.subjects.append(f"alert:{doc['alert_id']}")
 
 
@@ -198,6 +216,7 @@ ESCALATION_HANDLERS: dict[str, tuple[Handler, ...]] = {
             "Unconfirmed",
             "Cancelled",
             "StatusReported",
+            "Refused",
         )
     },
 }

@@ -8,6 +8,8 @@ and when their device was last heard from. Deadlines become `timer` documents
 - `visit-return:<id>`  expected return + grace    -> overdue: alert and ladder
 - `visit-ladder:<id>`  the next overdue step      -> take it
 - `visit-device:<id>`  last heard + offline_after -> device_offline alert (lone visits)
+- `visit-battery:<id>` a reading below low_battery_below, due at once -> low_battery alert
+  (lone visits, once per visit)
 - `visit-checkin-<message>:<id>` a device `checkin` during a visit -> counts as OK
 
 A device's `checkin` is handled here, from the recorded `DeviceMessage.Received`
@@ -22,6 +24,8 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
+from service.domain.device_health import battery_low
+from service.domain.visit_rules import LOW_BATTERY_BELOW
 from service.scheduler import timer_doc
 
 if TYPE_CHECKING:
@@ -161,6 +165,7 @@ def _authorised(event: Any, read: Reader, fx: Effects, doc: Doc) -> None:
 def _departed(event: Any, read: Reader, fx: Effects, doc: Doc) -> None:
     doc.update(state="departed", departed_at=event.timestamp.isoformat(), device=event.device)
     doc["offline_after"] = int(event.policy.get("offline_after", 180))
+    doc["low_battery_below"] = int(event.policy.get("low_battery_below", LOW_BATTERY_BELOW))
     _set_timer(fx, doc, "leave", "visit_leave_overdue", event.leave_deadline)
     _set_timer(fx, doc, "return", "visit_overdue", event.return_deadline)
     doc["due_back_by"] = _iso(event.return_deadline)
@@ -254,6 +259,7 @@ def _leave_overdue(event: Any, read: Reader, fx: Effects, doc: Doc) -> None:
 
 def _overdue(event: Any, read: Reader, fx: Effects, doc: Doc) -> None:
     doc.update(overdue=True, overdue_since=event.timestamp.isoformat(), overdue_step=None)
+    doc.pop("call_home", None)  # a new episode: reception has not rung the home for it yet
     doc["overdue_episode"] = event.episode
     doc["ladder_steps"] = event.steps
     _settle(read, fx, doc, "return", "done")
@@ -274,6 +280,9 @@ def _step_taken(event: Any, read: Reader, fx: Effects, doc: Doc) -> None:
     taken = {*doc.get("steps_taken", []), event.step}
     doc["steps_taken"] = sorted(taken)
     doc["overdue_step"] = {"step": event.step + 1, "action": event.action}
+    decision = getattr(event, "decision", None)
+    if decision is not None:
+        doc["overdue_step"]["decision"] = decision
     _settle(read, fx, doc, "ladder", "done")
     _next_step(fx, doc, datetime.fromisoformat(doc["overdue_since"]), taken)
     if event.action == "reception_calls_home":
@@ -304,6 +313,7 @@ def _ladder_ended(event: Any, read: Reader, fx: Effects, doc: Doc) -> None:
 
 
 def _task_completed(event: Any, read: Reader, fx: Effects, doc: Doc) -> None:
+    outcome = getattr(event, "outcome", None)
     task = fx.docs.get(("task", event.task)) or read("task", event.task)
     if task is not None:
         fx.docs[("task", event.task)] = {
@@ -312,7 +322,19 @@ def _task_completed(event: Any, read: Reader, fx: Effects, doc: Doc) -> None:
             "closed_at": event.timestamp.isoformat(),
             "done_by": event.by,
             "note": event.note,
+            "outcome": outcome,
         }
+    if event.task.startswith("visit-call-home:"):
+        doc["call_home"] = {"outcome": outcome, "by": event.by, "at": event.timestamp.isoformat()}
+
+
+def _low_battery(event: Any, read: Reader, fx: Effects, doc: Doc) -> None:
+    doc["low_battery_noticed"] = {
+        "at": event.timestamp.isoformat(),
+        "battery": event.battery,
+        "below": event.below,
+    }
+    _settle(read, fx, doc, "battery", "done")
 
 
 def _device_silence(event: Any, read: Reader, fx: Effects, doc: Doc) -> None:
@@ -338,6 +360,7 @@ _VISIT_EVENTS: dict[str, Callable[[Any, Reader, Effects, Doc], None]] = {
     "LadderStepTaken": _step_taken,
     "LadderEnded": _ladder_ended,
     "DeviceSilenceNoticed": _device_silence,
+    "LowBatteryNoticed": _low_battery,
     "TaskCompleted": _task_completed,
 }
 
@@ -354,8 +377,21 @@ def _device_message(event: Any, read: Reader, fx: Effects) -> None:
     if doc is None or doc["state"] not in ("departed", "arrived", "left"):
         return
     doc["last_heartbeat"] = event.timestamp.isoformat()
-    if (event.fields or {}).get("battery") is not None:
-        doc["battery"] = event.fields["battery"]
+    battery = (event.fields or {}).get("battery")
+    if battery is not None:
+        doc["battery"] = battery
+        below = int(doc.get("low_battery_below", LOW_BATTERY_BELOW))
+        if battery_low(battery, below) and not doc.get("low_battery_noticed"):
+            # Due at once, like a checkin: the visit decides (once per visit) and records it.
+            _set_timer(
+                fx,
+                doc,
+                "battery",
+                "visit_low_battery",
+                event.timestamp,
+                battery=battery,
+                message=str(event.originator_id),
+            )
     doc.pop("device_silent_since", None)
     _watch_device(fx, doc, event.timestamp)
     if event.kind == CHECKIN:
@@ -434,6 +470,26 @@ TASK_WORDS = {
 }
 
 
+OUTCOME_WORDS = {
+    "contact_made_no_concern": "reached the home, no concern",
+    "no_contact": "no contact with the home",
+    "concern": "cause for concern",
+}
+
+
+def _decision_words(event: Any) -> str:
+    """Why the `inform_slt` step did or did not tell SLT, and whose report that rests on."""
+    decision = getattr(event, "decision", None)
+    if not decision:
+        return ""
+    told = "SLT informed" if decision["inform"] else "SLT not informed"
+    source = ""
+    if decision.get("reported_by"):
+        at = datetime.fromisoformat(decision["reported_at"])
+        source = f" (reported by {decision['reported_by']} at {at:%H:%M} UTC)"
+    return f" - {told}: {decision['because']}{source}"
+
+
 def describe(event: Any) -> tuple[str, str] | None:
     """(source, summary) of a visit event for the timeline; None for other events."""
     name = _name(event)
@@ -479,22 +535,35 @@ def describe(event: Any) -> tuple[str, str] | None:
             f"overdue: not back by {event.deadline:%H:%M} UTC "
             "(expected return plus grace); the ladder starts"
         ),
-        "LadderStepTaken": lambda: f"overdue step {event.step + 1}: {event.action}",
+        "LadderStepTaken": lambda: (
+            f"overdue step {event.step + 1}: {event.action}" + _decision_words(event)
+        ),
         "LadderEnded": lambda: (
             f"overdue ladder ended by {by} after {event.steps_taken} step(s): {event.how}"
         ),
         "DeviceSilenceNoticed": lambda: (
             f"device {event.device} silent since {event.last_seen:%H:%M:%S} UTC"
         ),
+        "LowBatteryNoticed": lambda: (
+            f"device {event.device} battery {event.battery}% "
+            f"(below the school's {event.below}%): low-battery alert"
+        ),
         "TaskCompleted": lambda: (
             f"{TASK_WORDS.get(event.task.partition(':')[0], 'task')} done by {by}"
+            + (
+                f" ({OUTCOME_WORDS.get(event.outcome, event.outcome)})"
+                if getattr(event, "outcome", None)
+                else ""
+            )
             + (f": {event.note}" if event.note else "")
         ),
     }
-    source = (
-        by
-        if what
-        not in ("LeaveOverdueNoticed", "OverdueNoticed", "LadderStepTaken", "DeviceSilenceNoticed")
-        else "scheduler"
+    noticed = (
+        "LeaveOverdueNoticed",
+        "OverdueNoticed",
+        "LadderStepTaken",
+        "DeviceSilenceNoticed",
+        "LowBatteryNoticed",
     )
+    source = "scheduler" if what in noticed else by
     return source, words[what]() if what in words else what

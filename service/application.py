@@ -35,6 +35,7 @@ from service.domain.directory import (
     Staff,
     User,
 )
+from service.domain.duress import detect_duress
 from service.domain.errors import DomainError, NotFound
 from service.domain.escalation import alert_message, first_notifications, request_notification
 from service.domain.notifications import Notification
@@ -430,11 +431,8 @@ class Lonewatch(Application[UUID]):
         return None
 
     def _staff_text(self, staff_key: str, sender: str, body: str, message_sid: str) -> str:
-        staff = self._get(ids.staff_id(staff_key), Staff, "staff member")
-        text, duress = secrets.redact_safe_word(body, staff.safe_word_hash)
-        visit_word = visit_commands.safe_word_hash_of_current_visit(self, staff_key)
-        if not duress and visit_word and visit_word != staff.safe_word_hash:
-            text, duress = secrets.redact_safe_word(text, visit_word)
+        screened = detect_duress(body, visit_commands.safe_word_hashes(self, staff_key))
+        text, duress = screened.text, screened.duress
         command = parse_staff_text(text)
         now = self.clock.now()
         self.save(

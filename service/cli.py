@@ -254,7 +254,8 @@ def parser() -> argparse.ArgumentParser:
     replay.set_defaults(func=cmd_replay)
 
     bench = sub.add_parser(
-        "bench", help="run the benchmarks (make bench): ingest, sos, rebuild, fleet, replay"
+        "bench",
+        help="run the benchmarks (make bench): ingest, sos, rebuild, fleet, replay; chaos",
     )
     bench.add_argument("--quick", action="store_true", help="the short runs, under two minutes")
     bench.add_argument("names", nargs="*", help="only these benchmarks")

@@ -4,7 +4,9 @@ Work comes from the notification view (so a restart finds what was requested
 and not yet sent) and from live changes (so an SOS goes out within milliseconds).
 A failed try is retried with backoff; the last failure is recorded as final,
 which falls back to the other channel (SMS to call, call to SMS) and, when that
-fails too, raises a `notification_failed` alert: nothing is dropped silently.
+fails too, raises a `notification_failed` alert: nothing is dropped silently. A
+number the provider refuses for good (invalid, STOP) is not retried: the refusal
+is recorded at once and the ladder moves on (service.escalation.record_refused).
 Each try is recorded before it is made (Twilio has no idempotency key).
 """
 
@@ -174,6 +176,25 @@ class Dispatcher:
             try:
                 provider_id = await self._send(doc)
             except NotificationError as exc:
+                if exc.permanent:
+                    log.warning(
+                        "notification_refused",
+                        notification=doc["id"],
+                        alert=doc["alert_id"],
+                        channel=doc["channel"],
+                        code=exc.code,
+                        refusal=exc.refusal,
+                    )
+                    await self._record(
+                        escalation.record_refused,
+                        self.app,
+                        notification_id,
+                        str(exc),
+                        words=exc.refusal,
+                        code=exc.code,
+                    )
+                    self.failed += 1
+                    return
                 final = not exc.retryable or attempt >= self.max_attempts
                 log.warning(
                     "notification_attempt_failed",

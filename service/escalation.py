@@ -17,10 +17,11 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 
 from service.domain import ids
-from service.domain.alerts import Alert, AlertKind, AlertState
+from service.domain.alerts import OPEN_ALERT_STATES, Alert, AlertKind
 from service.domain.directory import School, Staff
 from service.domain.errors import DomainError, InvalidTransition
 from service.domain.escalation import (
+    PlannedNotification,
     alert_message,
     request_notification,
     spoken_alert,
@@ -30,9 +31,12 @@ from service.domain.ladder import (
     Command,
     EscalationState,
     Messages,
+    Refusal,
+    Refused,
     Start,
     Stop,
     Tick,
+    channels_for,
     decide,
     evolve,
     step_data,
@@ -43,8 +47,6 @@ from service.domain.notifications import UNREPORTED, Channel, Notification, Noti
 if TYPE_CHECKING:
     from service.application import Lonewatch
     from service.scheduler import TimerAction
-
-OPEN_ALERT_STATES = ("raised", "notified", "acknowledged")
 
 
 def escalation_state(alert: Alert) -> EscalationState:
@@ -94,12 +96,17 @@ def _apply(app: Lonewatch, alert: Alert, command: Command, now: datetime) -> lis
     for step in steps:
         alert.record_escalation(step=step_data(step), timestamp=now)
         changed.extend(
-            request_notification(
-                plan, alert_id=alert.id, school=alert.school, body=plan.body, timestamp=now
-            )
+            request_notification(plan, alert_id=alert.id, school=alert.school, timestamp=now)
             for plan in step.notify
         )
     return [alert, *changed] if steps else []
+
+
+def _start_command(app: Lonewatch, alert: Alert) -> Start:
+    school, _, _ = _school(app, alert.school)
+    return Start(
+        kind=alert.kind, raised_at=alert.raised_at, school=school, messages=messages_for(app, alert)
+    )
 
 
 def escalate(app: Lonewatch, alert_id: UUID) -> list[str]:
@@ -112,16 +119,13 @@ def escalate(app: Lonewatch, alert_id: UUID) -> list[str]:
 
     def attempt() -> list[Aggregate]:
         alert = app.alert(alert_id)
-        if alert.state in (AlertState.ACKNOWLEDGED, AlertState.RESOLVED):
+        if alert.acknowledged_by is not None:  # taken (resolving takes it first)
             return []
-        school, _, _ = _school(app, alert.school)
-        messages = messages_for(app, alert)
         state = escalation_state(alert)
-        command: Command = (
-            Tick(school=school, messages=messages)
-            if state.started
-            else Start(kind=alert.kind, raised_at=alert.raised_at, school=school, messages=messages)
-        )
+        command: Command = _start_command(app, alert)
+        if state.started:
+            school, _, _ = _school(app, alert.school)
+            command = Tick(school=school, messages=messages_for(app, alert))
         before = len(alert.escalation_steps)
         changed = _apply(app, alert, command, app.clock.now())
         done[:] = [s["step"] for s in alert.escalation_steps[before:]]
@@ -231,9 +235,10 @@ def start_attempt(app: Lonewatch, notification_id: UUID) -> bool:
         allowed[:] = [False]
         if notification.state is not NotificationState.REQUESTED or notification.in_flight:
             return []
-        alert = app.alert(notification.alert_id)
+        # A prompt to a visitor is about a visit, not an alert: nothing can take it first.
+        alert = app._optional(notification.alert_id, Alert)
         now = app.clock.now()
-        if notification.step != "taken" and alert.acknowledged_by is not None:
+        if notification.step != "taken" and alert and alert.acknowledged_by is not None:
             notification.cancel(reason=f"alert taken by {alert.acknowledged_by}", timestamp=now)
             return [notification]
         notification.start_attempt(timestamp=now)
@@ -307,14 +312,37 @@ def delivery_status(channel: str, status: str, answered_by: str | None) -> str:
     return status
 
 
+def record_refused(
+    app: Lonewatch, notification_id: UUID, error: str, *, words: str, code: int | None
+) -> None:
+    """The provider refused the number for good: recorded as such (no retries), and the
+    ladder skips that channel for that contact for the rest of the alert and moves on now."""
+
+    def attempt() -> list[Aggregate]:
+        notification = app.notification(notification_id)
+        now = app.clock.now()
+        notification.record_refused(error=error, words=words, code=code, timestamp=now)
+        refusal = Refusal(notification.contact, notification.channel, words, code)
+        return [notification, *after_final_failure(app, notification, error, now, refusal)]
+
+    app._retrying(attempt)
+
+
 def after_final_failure(
-    app: Lonewatch, notification: Notification, error: str, now: datetime
+    app: Lonewatch,
+    notification: Notification,
+    error: str,
+    now: datetime,
+    refusal: Refusal | None = None,
 ) -> list[Aggregate]:
     """Nobody is left without word silently: try the other channel once (SMS to call, call to
-    SMS); when both have failed, raise a `notification_failed` alert for the console."""
+    SMS); when both have failed, raise a `notification_failed` alert for the console. A refusal
+    goes to the ladder, which tries the other channel and passes an unreachable tier."""
     if notification.step == "taken":
         return []  # news that someone else has it: visible on the alert, nothing to escalate
-    alert = app.alert(notification.alert_id)
+    alert = app._optional(notification.alert_id, Alert)
+    if alert is None:
+        return []  # a prompt about a visit: the visit's own overdue ladder follows it up
     # Saved with the notification: when a contact's text and call fail at the same moment,
     # the two saves now conflict on the alert, and the second, retried, sees the first.
     alert.record_delivery_failed(
@@ -323,37 +351,57 @@ def after_final_failure(
         channel=notification.channel.value,
         timestamp=now,
     )
-    return [alert, *_after_final_failure(app, alert, notification, error, now)]
+    changed: list[Aggregate] = []
+    if refusal is not None and alert.is_open and alert.acknowledged_by is None:
+        if not escalation_state(alert).started:
+            changed.extend(_apply(app, alert, _start_command(app, alert), now))
+        school, _, _ = _school(app, alert.school)
+        refused = Refused(refusal, str(notification.id), school, messages_for(app, alert))
+        changed.extend(_apply(app, alert, refused, now))
+    changed.extend(_after_final_failure(app, alert, notification, error, now))
+    return [alert, *(c for c in changed if c is not alert)]
+
+
+def _counterpart(app: Lonewatch, notification: Notification, other: Channel) -> Notification | None:
+    """The same message to the same person on the other channel, if it was requested; for a
+    fallback, the message it stood in for (so a failed fallback never falls back again)."""
+    n = notification
+    if n.purpose.startswith("fallback:"):
+        return app._optional(UUID(n.purpose.removeprefix("fallback:")), Notification)
+    if n.purpose:
+        same = Notification.create_id(n.alert_id, n.contact, other.value, n.purpose)
+        return app._optional(same, Notification)
+    legacy = ids.legacy_notification_id(n.alert_id, n.contact, other.value, n.step)
+    return app._optional(legacy, Notification)
 
 
 def _after_final_failure(
     app: Lonewatch, alert: Alert, notification: Notification, error: str, now: datetime
 ) -> list[Aggregate]:
     other = Channel.VOICE if notification.channel is Channel.SMS else Channel.SMS
-    counterpart_id = Notification.create_id(
-        notification.alert_id, notification.contact, other.value, notification.step
-    )
-    counterpart = app._optional(counterpart_id, Notification)
-    if counterpart is None and alert.kind is not AlertKind.NOTIFICATION_FAILED:
-        messages = messages_for(app, alert)
-        return [
-            Notification(
-                alert_id=alert.id,
-                step=notification.step,
-                school=notification.school,
-                contact=notification.contact,
-                contact_name=notification.contact_name,
-                to=notification.to,
-                channel=other.value,
-                body=messages.say if other is Channel.VOICE else messages.sms,
-                reason=f"fallback: the {notification.channel.value} failed ({error})",
-                timestamp=now,
-            )
-        ]
+    if alert.kind is AlertKind.NOTIFICATION_FAILED:
+        return []  # a failed message about a failed message never starts a loop
+    state = escalation_state(alert)
+    other_refused = (notification.contact, other) in state.refused
+    counterpart = None if other_refused else _counterpart(app, notification, other)
+    if counterpart is None and not other_refused:
+        if (notification.contact, notification.channel) in state.refused:
+            return []  # the ladder tried the other channel when it recorded the refusal
+        if not state.started and other in channels_for(alert.kind):
+            return []  # the ladder's first step (due now) calls tier 1 anyway
+        plan = PlannedNotification(
+            contact=notification.contact,
+            contact_name=notification.contact_name,
+            to=notification.to,
+            channel=other,
+            body=_body(app, alert, other),
+            reason=f"fallback: the {notification.channel.value} failed ({error})",
+            step=notification.step,
+            purpose=f"fallback:{notification.id}",
+        )
+        return [request_notification(plan, alert_id=alert.id, school=alert.school, timestamp=now)]
     if counterpart is not None and not counterpart.gave_up:
         return []  # the other channel is still on its way or got through
-    if alert.kind is AlertKind.NOTIFICATION_FAILED:
-        return []
     key = f"notification:{notification.id}"
     if app.exists(ids.alert_id(key)):
         return []
@@ -370,10 +418,16 @@ def _after_final_failure(
                 "contact": notification.contact_name,
                 "to": notification.to,
                 "error": error,
+                "refusal": notification.refusal,
             },
             timestamp=now,
         )
     ]
+
+
+def _body(app: Lonewatch, alert: Alert, channel: Channel) -> str:
+    messages = messages_for(app, alert)
+    return messages.say if channel is Channel.VOICE else messages.sms
 
 
 def find_by_schools(views: Any) -> Any:

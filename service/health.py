@@ -25,7 +25,7 @@ STUCK_AFTER = 60.0
 """A notification requested this long ago and still not sent (or a try in flight this
 long) is stuck: the dispatcher's own retries are over by ~20 s."""
 FAILING_FOR = 60.0
-"""Gateway batches that failed within this many seconds make health degraded."""
+"""A device message left unrecorded within this many seconds makes health degraded."""
 ALARM_BACKLOG = 50
 """Alarm messages waiting in the gateway's alarm lane beyond this are a problem."""
 
@@ -170,12 +170,16 @@ class Health:
         stats: dict[str, Any] = dict(c.gateway.stats)
         backlog = c.gateway.backlog
         stats["backlog"] = backlog
-        failed_ago = self.gateway_failed.see(int(c.gateway.stats.get("failed", 0)))
-        stats["last_failed_batch_age_s"] = None if failed_ago is None else round(failed_ago, 1)
+        # A batch that fails is split and its bad message recorded as rejected: handled.
+        # A message whose rejection cannot be recorded either is held unacknowledged at
+        # the broker (a slot of its in-flight window), and is a bug.
+        unrecorded = int(c.gateway.stats.get("rejections_unrecorded", 0))
+        failed_ago = self.gateway_failed.see(unrecorded)
+        stats["last_unrecorded_age_s"] = None if failed_ago is None else round(failed_ago, 1)
         if failed_ago is not None and failed_ago < FAILING_FOR:
             reasons.append(
-                f"gateway: device messages failed to record {failed_ago:.0f} s ago "
-                f"({stats.get('failed', 0)} since start); the broker will deliver them again"
+                f"gateway: a device message could be neither recorded nor rejected "
+                f"{failed_ago:.0f} s ago ({unrecorded} since start); the broker holds it"
             )
         if backlog.get("alarm", 0) > ALARM_BACKLOG:
             reasons.append(f"gateway: {backlog['alarm']} alarm messages waiting to be recorded")
@@ -203,7 +207,7 @@ def _age(since: float | None) -> float | None:
 
 
 def _broker(c: Container, reasons: list[str]) -> dict[str, Any] | None:
-    links = {"devices": c.link, "alarms": getattr(c, "alarm_link", None)}
+    links = {"devices": c.link, "alarms": c.alarm_link}
     sessions = {name: link.connected for name, link in links.items() if link is not None}
     if not sessions:
         return None

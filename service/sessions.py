@@ -16,6 +16,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from eventsourcing.application import AggregateNotFoundError
 
+from service import passwords
 from service.application import Lonewatch
 from service.domain import ids
 from service.domain.access import Principal
@@ -55,8 +56,10 @@ def sign_in(app: Lonewatch, username: str, password: str, client: str) -> Signed
     user = _user(app, username) if username else None
     stored = user.password_hash if user is not None else None
     try:
-        _HASHER.verify(stored or _DUMMY_HASH, password)
+        right = passwords.verify(stored or _DUMMY_HASH, password)  # on one thread
     except (VerificationError, InvalidHashError):
+        return None
+    if not right:
         return None
     if user is None or stored is None:
         return None

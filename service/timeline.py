@@ -65,6 +65,8 @@ def _escalation_summary(event: Any, name: str) -> tuple[str, str]:
         return "notifier", f"outcome unknown: {event.reason}"
     if name == "Notification.Cancelled":
         return "notifier", f"not sent: {event.reason}"
+    if name == "Notification.Refused":
+        return "twilio", f"{event.words}: not retried, not asked again on this alert"
     if name == "Notification.StatusReported":
         by = f" (answered by {event.answered_by})" if event.answered_by else ""
         return "twilio", f"provider reported {event.status}{by}"

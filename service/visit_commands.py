@@ -323,9 +323,12 @@ def close(app: Lonewatch, visit_id: UUID, principal: Principal) -> Visit:
     )
 
 
-def complete_task(app: Lonewatch, task: str, principal: Principal, *, note: str) -> bool:
+def complete_task(
+    app: Lonewatch, task: str, principal: Principal, *, note: str, outcome: str | None = None
+) -> bool:
     """Reception (or the DSL) marks a visit's task done; False when it already was, by the
-    same person. Another school's task is not found; a role that may not is refused."""
+    same person. Another school's task is not found; a role that may not is refused.
+    `outcome` (reception's call home only) decides whether the ladder tells SLT."""
     visit_id = task_visit(task)
     if visit_id is None:
         raise NotFound("task not found")
@@ -334,7 +337,9 @@ def complete_task(app: Lonewatch, task: str, principal: Principal, *, note: str)
     def command(visit: Visit, now: datetime) -> list[Aggregate]:
         if refusal:
             raise Forbidden(refusal)
-        changed[:] = [visit.complete_task(task, by=principal.actor, note=note, timestamp=now)]
+        changed[:] = [
+            visit.complete_task(task, by=principal.actor, note=note, timestamp=now, outcome=outcome)
+        ]
         return []
 
     changed: list[bool] = [False]
@@ -381,3 +386,15 @@ def staff_command(app: Lonewatch, staff_key: str, command: StaffCommand, *, sour
 def safe_word_hash_of_current_visit(app: Lonewatch, staff_key: str) -> str | None:
     visit = current_visit(app, staff_key)
     return visit.safe_word_hash if visit is not None else None
+
+
+def safe_word_hashes(app: Lonewatch, staff_key: str | None) -> tuple[str, ...]:
+    """The safe words a text from this staff member is checked for, whatever the channel:
+    their own (the directory's) and the one agreed for the visit they are signed out on.
+    Three reads of the store: callers ask only for texts, never per heartbeat."""
+    if not staff_key:
+        return ()
+    staff = app._optional(ids.staff_id(staff_key), Staff)
+    own = staff.safe_word_hash if staff is not None else None
+    visit_word = safe_word_hash_of_current_visit(app, staff_key)
+    return tuple(dict.fromkeys(h for h in (own, visit_word) if h))

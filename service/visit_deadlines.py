@@ -7,6 +7,7 @@ deadline already noticed, so a timer seen twice records once.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
@@ -17,8 +18,7 @@ from service.domain import ids
 from service.domain.alerts import Alert, AlertKind
 from service.domain.directory import School, Staff
 from service.domain.errors import DomainError, NotFound
-from service.domain.escalation import PlannedNotification
-from service.domain.notifications import Notification
+from service.domain.escalation import PlannedNotification, request_notification
 from service.domain.overdue import VisitFacts, ladder_step, leave_prompt
 from service.domain.visits import Visit
 from service.visit_commands import change, move, school_of
@@ -50,16 +50,10 @@ def _notifications(
     subject: UUID, school: str, plans: list[PlannedNotification], now: datetime, episode: int
 ) -> list[Aggregate]:
     return [
-        Notification(
+        request_notification(
+            replace(plan, step=f"{plan.step}:{episode}"),
             alert_id=subject,
-            step=f"{plan.step}:{episode}",
             school=school,
-            contact=plan.contact,
-            contact_name=plan.contact_name,
-            to=plan.to,
-            channel=plan.channel.value,
-            body=plan.body,
-            reason=plan.reason,
             timestamp=now,
         )
         for plan in plans
@@ -84,7 +78,9 @@ def _ladder_steps(app: Lonewatch, visit: Visit, alert: UUID, now: datetime) -> l
     facts, school = _facts(app, visit)
     plans: list[PlannedNotification] = []
     for index in visit.due_steps(now):
-        plans.extend(ladder_step(visit.take_step(index, timestamp=now), facts, school.data))
+        action = visit.take_step(index, timestamp=now)  # None: recorded, and not needed
+        if action is not None:
+            plans.extend(ladder_step(action, facts, school.data))
     return _notifications(alert, visit.school, plans, now, visit.overdue_episode)
 
 
@@ -143,6 +139,34 @@ def notice_device_silence(app: Lonewatch, visit_id: UUID, last_seen: datetime) -
     change(app, visit_id, None, command)
 
 
+def notice_low_battery(app: Lonewatch, visit_id: UUID, battery: int, message: str) -> None:
+    """A lone visitor's device reported a low battery while they are out: an amber
+    low_battery alert, once per visit, raised as device_offline is."""
+
+    def command(visit: Visit, now: datetime) -> list[Aggregate]:
+        visit.notice_low_battery(battery=battery, timestamp=now)
+        info = app.device_info(visit.device or "")
+        if info is None:
+            raise NotFound(f"device {visit.device!r} is not in the directory")
+        alert = Alert(
+            key=visit.low_battery_alert_key,
+            kind=AlertKind.LOW_BATTERY.value,
+            school=visit.school,
+            device=visit.device,
+            staff=visit.lead,
+            cause={
+                "visit": str(visit.id),
+                "battery": battery,
+                "below": (visit.low_battery or {}).get("below"),
+                "device_message": message,
+            },
+            timestamp=now,
+        )
+        return [alert, *app._first_notifications(alert, info)]
+
+    change(app, visit_id, None, command)
+
+
 def register_timer_actions(scheduler: Scheduler, app: Lonewatch) -> None:
     """The visit timers the projections write (projections/visits.py), by action name."""
     scheduler.register(
@@ -154,6 +178,13 @@ def register_timer_actions(scheduler: Scheduler, app: Lonewatch) -> None:
         "visit_device_silent",
         lambda t, _: notice_device_silence(
             app, UUID(t["visit"]), datetime.fromisoformat(t["last_seen"])
+        ),
+    )
+
+    scheduler.register(
+        "visit_low_battery",
+        lambda t, _: notice_low_battery(
+            app, UUID(t["visit"]), int(t["battery"]), str(t["message"])
         ),
     )
 

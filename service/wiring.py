@@ -14,12 +14,17 @@ from collections.abc import AsyncIterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from aiohttp import web
 
 from device_gateway.gateway import Gateway
-from device_gateway.messages import alerts_topic, cmd_topic, device_subscription
+from device_gateway.messages import (
+    alarm_subscriptions,
+    alerts_topic,
+    cmd_topic,
+    device_subscription,
+)
 from projections.projector import Change, Projector
 from projections.store import ViewStore, dumps, open_view_store
 from service import escalation
@@ -40,6 +45,7 @@ from service.notifiers.base import Notifier
 from service.scheduler import Scheduler
 from service.supervisor import LoopState, Supervisor
 from service.visit_deadlines import with_timer_actions as visit_timers
+from service.work_pools import WorkPools
 
 if TYPE_CHECKING:
     from device_gateway.embedded_broker import EmbeddedBroker
@@ -62,15 +68,20 @@ class Container:
     gateway: Gateway
     scheduler: Scheduler
     link: MqttLink | None = None
+    alarm_link: MqttLink | None = None
+    """The gateway's second broker session: sos and fall only (docs/gateway.md)."""
     broker: EmbeddedBroker | None = None
     supervisor: Supervisor = field(default_factory=Supervisor)
     health: Health | None = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
-    """Unsupervised tasks, cancelled at shutdown; prefer `supervisor.start`."""
+    """Unsupervised one-shot tasks, cancelled at shutdown; loops go to `supervisor.start`."""
+    # Password checks, made-up credentials and exports: never on the default executor.
+    pools: WorkPools = field(default_factory=WorkPools)
 
     def close(self) -> None:
         if self.health is not None:
             self.health.probe.close()
+        self.pools.close()  # their jobs use the store: done before it closes
         self.views.close()
         self.app.close()
 
@@ -181,7 +192,19 @@ def _directory_watch(c: Container) -> Any:
     return listener
 
 
+ALARM_SESSION_FIRST_WAIT = 10.0
+"""How long the main session waits at start-up for the alarm session to subscribe."""
+
+
 async def _start_mqtt(c: Container) -> None:
+    """Two sessions: alarms (sos, fall) have a queue and in-flight window of their own at
+    the broker, so an SOS never waits behind a heartbeat backlog.
+
+    The alarm session subscribes first: from its SUBACK on, every alarm is queued for it,
+    whatever the main session does. The main session then acknowledges alarm kinds
+    without recording them, but only while the gateway knows the alarm session has
+    them too (`Gateway._alarm_session_covers`); else it records them itself.
+    """
     from device_gateway.mqtt_link import MqttLink
 
     endpoint = c.settings.mqtt
@@ -191,20 +214,45 @@ async def _start_mqtt(c: Container) -> None:
         c.broker = EmbeddedBroker(host=endpoint.host, port=endpoint.port)
         await c.broker.start()
         log.info("embedded_broker_started", port=endpoint.port)
+    prefix, group = c.settings.mqtt_topic_prefix, c.settings.mqtt_share_group
+    protocol: Literal["v5", "v311"] = "v311" if endpoint.embedded else "v5"
+    c.alarm_link = MqttLink(
+        endpoint,
+        client_id=f"{c.settings.mqtt_client_id}-alarm",
+        subscriptions=alarm_subscriptions(prefix, group),
+        on_message=c.gateway.receive_alarm_threadsafe,
+        protocol=protocol,
+    )
     c.link = MqttLink(
         endpoint,
         client_id=c.settings.mqtt_client_id,
-        subscriptions=[
-            device_subscription(c.settings.mqtt_topic_prefix, c.settings.mqtt_share_group)
-        ],
+        subscriptions=[device_subscription(prefix, group)],
         on_message=c.gateway.receive_threadsafe,
-        protocol="v311" if endpoint.embedded else "v5",
+        protocol=protocol,
     )
-    c.gateway.bind(c.link)
+    c.gateway.bind(c.link, alarm=c.alarm_link)
     c.gateway.on_notifications = c.dispatcher.submit_requested
     c.supervisor.start("gateway", lambda _: c.gateway.run())
-    await asyncio.sleep(0)  # let the gateway take its queue before paho can deliver
-    c.link.start()
+    await asyncio.sleep(0)  # let the gateway take its queues before paho can deliver
+    c.alarm_link.start()
+    # Not awaited here: start-up (and the health endpoint) must not wait for a broker.
+    c.tasks.append(
+        asyncio.create_task(_start_main_session(c.alarm_link, c.link), name="mqtt-main-start")
+    )
+
+
+async def _start_main_session(alarm: MqttLink, main: MqttLink) -> None:
+    """Start the main session once the alarm session has subscribed (or has not after
+    ALARM_SESSION_FIRST_WAIT: then the main session records alarms itself until the
+    gateway knows the alarm session has them). Polls, so shutdown can cancel it (and
+    `running` stops the links again after cancelling, in case it had just started one)."""
+    deadline = asyncio.get_running_loop().time() + ALARM_SESSION_FIRST_WAIT
+    while not alarm.connected:
+        if asyncio.get_running_loop().time() > deadline:
+            log.warning("alarm_session_not_ready", waited=ALARM_SESSION_FIRST_WAIT)
+            break
+        await asyncio.sleep(0.02)
+    main.start()
 
 
 SCHEDULER_INTERVAL = 1.0
@@ -243,8 +291,9 @@ async def running(c: Container, *, with_mqtt: bool = True) -> AsyncIterator[None
     try:
         yield
     finally:
-        if c.link is not None:
-            await asyncio.to_thread(c.link.stop)
+        for link in (c.link, c.alarm_link):
+            if link is not None:
+                await asyncio.to_thread(link.stop)
         await c.supervisor.stop()
         for task in c.tasks:
             task.cancel()
@@ -252,6 +301,11 @@ async def running(c: Container, *, with_mqtt: bool = True) -> AsyncIterator[None
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         c.tasks.clear()
+        for link in (c.link, c.alarm_link):
+            # Again: the main session may have been started (after the alarm session
+            # subscribed) between the first stop and the cancel. stop() is idempotent.
+            if link is not None:
+                await asyncio.to_thread(link.stop)
         await c.dispatcher.stop()
         await c.notifier.aclose()
         if c.broker is not None:

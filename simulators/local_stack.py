@@ -140,3 +140,135 @@ def own_postgres(port: int) -> Iterator[OwnPostgres]:
     finally:
         server.stop("immediate")
         shutil.rmtree(server.workdir, ignore_errors=True)
+
+
+MOSQUITTO_CONF = REPO / "deploy" / "mosquitto" / "mosquitto.conf"
+MOSQUITTO_ACL = REPO / "deploy" / "mosquitto" / "lonewatch.acl"
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def mosquitto_conf(
+    workdir: Path, port: int, *, passwd: Path | None = None, acl: Path | None = None
+) -> Path:
+    """The production file (deploy/mosquitto) with this port and directory, on 127.0.0.1:
+    its queues, in-flight window and persistence, and optional credentials."""
+    lines = []
+    for line in MOSQUITTO_CONF.read_text().splitlines():
+        key = line.split(" ", 1)[0]
+        if key == "listener":
+            line = f"listener {port} 127.0.0.1"
+        elif key == "persistence_location":
+            line = f"persistence_location {workdir}/"
+        elif key == "password_file":
+            line = f"password_file {passwd}" if passwd else ""
+        elif key == "acl_file":
+            line = f"acl_file {acl}" if acl else ""
+        elif key == "allow_anonymous":
+            line = f"allow_anonymous {'false' if passwd else 'true'}"
+        lines.append(line)
+    lines.append(f"log_dest file {workdir / 'mosquitto.log'}")
+    if os.geteuid() == 0:  # else Mosquitto drops to user 'mosquitto', who cannot read workdir
+        lines.append("user root")
+    conf = workdir / "mosquitto.conf"
+    conf.write_text("\n".join(lines) + "\n")
+    return conf
+
+
+class OwnMosquitto:
+    """A Mosquitto of the caller's own, from the production configuration, on a free port
+    that stays the same across restarts: for tests and runs that take the broker away,
+    which must never do that to the shared one on 1883.
+
+    Persistence is on (as in production): `stop()` is a clean shutdown that writes the
+    sessions and queued messages to disk, and `start()` reads them back; `kill()` is a
+    crash, which keeps only the last autosave (every 5 s)."""
+
+    def __init__(
+        self,
+        workdir: Path,
+        *,
+        port: int | None = None,
+        passwd: Path | None = None,
+        acl: Path | None = None,
+    ) -> None:
+        import shutil
+
+        self.binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+        self.workdir = workdir
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.port = port if port is not None else _free_port()
+        self.conf = mosquitto_conf(workdir, self.port, passwd=passwd, acl=acl)
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def installed(self) -> bool:
+        return Path(self.binary).exists()
+
+    @property
+    def url(self) -> str:
+        return f"mqtt://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 10.0) -> None:
+        """Start and wait until the port accepts connections."""
+        import socket
+        import time
+
+        self.process = subprocess.Popen(  # noqa: S603 - our own binary and config file
+            [self.binary, "-c", str(self.conf)], stderr=subprocess.PIPE
+        )
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                    return
+            except OSError:
+                pass
+            if self.process.poll() is not None:
+                err = self.process.stderr.read() if self.process.stderr else b""
+                raise RuntimeError(f"mosquitto exited ({self.process.returncode}): {err!r}")
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"mosquitto did not open 127.0.0.1:{self.port}")
+            time.sleep(0.05)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """A clean shutdown (SIGTERM): persistence is written before it exits."""
+        process, self.process = self.process, None
+        if process is None or process.poll() is not None:
+            return
+        process.terminate()
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+    def kill(self) -> None:
+        """A crash (SIGKILL): whatever was not autosaved is gone."""
+        process, self.process = self.process, None
+        if process is not None and process.poll() is None:
+            process.kill()
+            process.wait()
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+
+@contextlib.contextmanager
+def own_mosquitto(
+    workdir: Path, *, passwd: Path | None = None, acl: Path | None = None
+) -> Iterator[OwnMosquitto]:
+    """Start a broker in `workdir`; stopped after (the directory is the caller's)."""
+    broker = OwnMosquitto(workdir, passwd=passwd, acl=acl)
+    broker.start()
+    try:
+        yield broker
+    finally:
+        broker.stop()

@@ -122,14 +122,16 @@ class Device:
 
 
 def forget_session(host: str, port: int, client_id: str) -> None:
-    """Remove a persistent session from the shared broker, so tests leave it as they found it."""
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
-    with contextlib.suppress(OSError):
-        client.connect(host, port, clean_start=True)
-        client.loop_start()
-        time.sleep(0.2)
-        client.disconnect()
-        client.loop_stop()
+    """Remove a gateway's persistent sessions (the main one and `<client_id>-alarm`) from the
+    shared broker, so tests leave it as they found it."""
+    for session in (client_id, f"{client_id}-alarm"):
+        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=session, protocol=mqtt.MQTTv5)
+        with contextlib.suppress(OSError):
+            client.connect(host, port, clean_start=True)
+            client.loop_start()
+            time.sleep(0.2)
+            client.disconnect()
+            client.loop_stop()
 
 
 def cli(env: dict[str, str], *args: str) -> str:

@@ -46,6 +46,12 @@ class AlertState(StrEnum):
     RESOLVED = "resolved"
 
 
+OPEN_ALERT_STATES: tuple[str, ...] = tuple(
+    s.value for s in AlertState if s is not AlertState.RESOLVED
+)
+"""An alert is open until it is resolved (acknowledged ones too): the one list of them."""
+
+
 class Outcome(StrEnum):
     SAFE = "safe"
     FALSE_ALARM = "false_alarm"
@@ -102,7 +108,7 @@ class Alert(Aggregate):
 
     @property
     def is_open(self) -> bool:
-        return self.state is not AlertState.RESOLVED
+        return self.state.value in OPEN_ALERT_STATES
 
     @event("PressedAgain")
     def record_pressed_again(self, count: int, timestamp: datetime) -> None:

@@ -60,8 +60,19 @@ def alert_id(key: str) -> UUID:
     return _id("alert", key)
 
 
-def notification_id(alert_id: UUID, contact: str, channel: str, step: str) -> UUID:
-    """One notification per alert, contact, channel and escalation step: never sent twice."""
+def notification_id(alert_id: UUID, contact: str, channel: str, purpose: str) -> UUID:
+    """One notification per alert (or visit), contact, channel and purpose: never sent twice.
+
+    `purpose` says what the message is for (`first:tier2`, `reminder:3`, `fallback:<id>`,
+    `taken`, `step:leave_prompt:1`), so a fallback, a reminder and a tier's first word can
+    never take one another's id (a fallback once took the id its tier step needed).
+    """
+    return _id("notification-v2", str(alert_id), contact, channel, purpose)
+
+
+def legacy_notification_id(alert_id: UUID, contact: str, channel: str, step: str) -> UUID:
+    """How notification ids were derived before purposes: stored notifications keep these ids,
+    so looking one of them up (a fallback's counterpart) still needs this derivation."""
     return _id("notification", str(alert_id), contact, channel, step)
 
 

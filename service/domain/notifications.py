@@ -48,11 +48,15 @@ UNREPORTED_AFTER_SECONDS = 120
 
 
 class Notification(Aggregate):
-    """Its id is the idempotency key: derived from alert, contact, channel and step."""
+    """Its id is the idempotency key: derived from subject, contact, channel and purpose.
+
+    Notifications stored before purposes existed keep the ids they were stored under
+    (`legacy_notification_id`); their `purpose` reads as "".
+    """
 
     @staticmethod
-    def create_id(alert_id: UUID, contact: str, channel: str, step: str) -> UUID:
-        return notification_id(alert_id, contact, channel, step)
+    def create_id(alert_id: UUID, contact: str, channel: str, purpose: str) -> UUID:
+        return notification_id(alert_id, contact, channel, purpose)
 
     @event("Requested")
     def __init__(
@@ -67,8 +71,10 @@ class Notification(Aggregate):
         body: str,
         reason: str,
         timestamp: datetime,
+        purpose: str = "",
     ) -> None:
         self.alert_id = alert_id
+        self.purpose = purpose
         self.step = step
         self.school = school
         self.contact = contact
@@ -83,6 +89,7 @@ class Notification(Aggregate):
         self.last_error: str | None = None
         self.in_flight = False
         self.statuses: list[str] = []
+        self.refusal: str | None = None
 
     @property
     def delivered(self) -> bool:
@@ -133,6 +140,20 @@ class Notification(Aggregate):
         self.in_flight = False
         if final:
             self.state = NotificationState.FAILED
+
+    def record_refused(self, error: str, words: str, code: int | None, timestamp: datetime) -> None:
+        """The provider refused this number for good (invalid, unsubscribed by STOP, not a
+        mobile...): no more tries, and the ladder never asks this channel again on the alert."""
+        self._ensure_pending()
+        self._refused(error=error, words=words, code=code, timestamp=timestamp)
+
+    @event("Refused")
+    def _refused(self, error: str, words: str, code: int | None, timestamp: datetime) -> None:
+        self.attempts += 1
+        self.last_error = error
+        self.refusal = words
+        self.in_flight = False
+        self.state = NotificationState.FAILED
 
     def mark_unconfirmed(self, reason: str, timestamp: datetime) -> None:
         """A try started and its result was never recorded (a crash): do not send again."""

@@ -18,10 +18,54 @@ from zoneinfo import ZoneInfo
 
 from service.domain.escalation import PlannedNotification
 from service.domain.notifications import Channel
+from service.domain.visit_rules import CALL_HOME_WORDS, CallHomeOutcome
 
 CONTACT_STAFF = "contact_staff"
 RECEPTION_CALLS_HOME = "reception_calls_home"
 INFORM_SLT = "inform_slt"
+
+
+@dataclass(frozen=True)
+class CallHomeReport:
+    """What reception said when they marked ringing the pupil's home done; `outcome` is
+    None when they did not say."""
+
+    outcome: CallHomeOutcome | None
+    by: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class SltDecision:
+    """Whether the `inform_slt` step tells SLT, why, and whose report it rests on."""
+
+    inform: bool
+    because: str
+    reported_by: str | None = None
+    reported_at: datetime | None = None
+
+    def as_event_data(self) -> dict[str, Any]:
+        return {
+            "inform": self.inform,
+            "because": self.because,
+            "reported_by": self.reported_by,
+            "reported_at": self.reported_at.isoformat() if self.reported_at else None,
+        }
+
+
+def slt_decision(report: CallHomeReport | None) -> SltDecision:
+    """'If contact has not been made or there is any cause for concern, a member of SLT will
+    be informed.' (policy 003) Only reception's report that they reached the home and found
+    no concern holds SLT back; no report by then (the task not done, or no reception step
+    in the school's ladder) counts as no contact, so the ladder never stalls on a silence."""
+    if report is None:
+        return SltDecision(True, "reception had not reported reaching the pupil's home by then")
+    if report.outcome is None:
+        because = "reception marked the call done without saying whether contact was made"
+    else:
+        because = f"reception {CALL_HOME_WORDS[report.outcome]}"
+    inform = report.outcome is not CallHomeOutcome.CONTACT_MADE_NO_CONCERN
+    return SltDecision(inform, because, report.by, report.at)
 
 
 @dataclass(frozen=True)

@@ -80,6 +80,31 @@ class ReportOutcome(StrEnum):
     OTHER = "other"
 
 
+class CallHomeOutcome(StrEnum):
+    """What reception found when they rang the pupil's home (the overdue ladder's step)."""
+
+    CONTACT_MADE_NO_CONCERN = "contact_made_no_concern"
+    NO_CONTACT = "no_contact"
+    CONCERN = "concern"
+
+
+CALL_HOME_WORDS: dict[CallHomeOutcome, str] = {
+    CallHomeOutcome.CONTACT_MADE_NO_CONCERN: "reached the home and found no cause for concern",
+    CallHomeOutcome.NO_CONTACT: "could not make contact with the home",
+    CallHomeOutcome.CONCERN: "reported a cause for concern",
+}
+
+
+def call_home_outcome(value: object) -> CallHomeOutcome:
+    try:
+        return CallHomeOutcome(str(value))
+    except ValueError:
+        raise DomainError(
+            f"outcome must be one of: {', '.join(CallHomeOutcome)} (what happened when "
+            "reception rang the pupil's home)"
+        ) from None
+
+
 AUTHORISERS = frozenset({Role.HEADTEACHER, Role.DSL})
 EVENING_FROM = time(18, 0)
 _PUPIL_REF = re.compile(r"^(?=.*\d)[A-Za-z0-9_/-]{3,32}$")
@@ -166,6 +191,10 @@ class DeviceCheck:
     battery: int | None
 
 
+LOW_BATTERY_BELOW = 20
+"""The threshold when a school's policy names none (`low_battery_below`)."""
+
+
 @dataclass(frozen=True)
 class OverduePolicy:
     """The school's overdue and heartbeat policy, copied into the departure event so the
@@ -190,7 +219,7 @@ class OverduePolicy:
             offline_after=timedelta(
                 seconds=int((policy.get("heartbeat") or {}).get("offline_after", 180))
             ),
-            low_battery_below=int(policy.get("low_battery_below", 20)),
+            low_battery_below=int(policy.get("low_battery_below", LOW_BATTERY_BELOW)),
         )
 
 

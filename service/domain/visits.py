@@ -16,15 +16,24 @@ from uuid import UUID, uuid5
 from eventsourcing.domain import Aggregate, event
 
 from service.domain.access import Principal
+from service.domain.device_health import low_battery_alert_due
 from service.domain.directory import Role
 from service.domain.errors import DomainError, InvalidTransition, NotFound
 from service.domain.ids import NAMESPACE
+from service.domain.overdue import (
+    INFORM_SLT,
+    RECEPTION_CALLS_HOME,
+    CallHomeReport,
+    slt_decision,
+)
 from service.domain.visit_rules import (
+    LOW_BATTERY_BELOW,
     DeviceCheck,
     OverduePolicy,
     Purpose,
     ReportOutcome,
     RiskLevel,
+    call_home_outcome,
     can_authorise,
     device_problem,
     hazard_rows,
@@ -211,6 +220,7 @@ class Visit(Aggregate):
         self.ladder_started_at: datetime | None = None
         self.steps_taken: list[int] = []
         self.silences: list[str] = []
+        self.low_battery: dict[str, Any] | None = None
         self.no_answer = False
         self.report: dict[str, Any] | None = None
         self.ladder_steps: list[dict[str, Any]] = []
@@ -391,6 +401,7 @@ class Visit(Aggregate):
                 "grace": int(policy.grace.total_seconds()),
                 "steps": [{"after": after, "do": do} for after, do in policy.steps],
                 "offline_after": int(policy.offline_after.total_seconds()),
+                "low_battery_below": policy.low_battery_below,
             },
             leave_deadline=self.expected_leave + policy.grace,
             return_deadline=self.expected_return + policy.grace,
@@ -565,21 +576,50 @@ class Visit(Aggregate):
             and self.ladder_started_at + timedelta(seconds=int(step["after"])) <= now
         ]
 
-    def take_step(self, index: int, *, timestamp: datetime) -> str:
-        """Record that step `index` of the ladder is being taken; returns its action."""
+    def take_step(self, index: int, *, timestamp: datetime) -> str | None:
+        """Record that step `index` of the ladder is being taken; returns the action to carry
+        out, or None when the policy says it is not needed now (`inform_slt` after reception
+        reached the home and found no concern): the step is recorded either way, with why."""
         if index not in self.due_steps(timestamp):
             raise DomainError(f"overdue step {index + 1} is not due (or was already taken)")
         action = str(self.ladder_steps[index]["do"])
+        decision = None
+        if action == INFORM_SLT:
+            decision = slt_decision(self.call_home_report(self.overdue_episode)).as_event_data()
         self._ladder_step_taken(
-            episode=self.overdue_episode, step=index, action=action, timestamp=timestamp
+            episode=self.overdue_episode,
+            step=index,
+            action=action,
+            timestamp=timestamp,
+            decision=decision,
         )
-        return action
+        return action if decision is None or decision["inform"] else None
 
     @event("LadderStepTaken")
-    def _ladder_step_taken(self, episode: int, step: int, action: str, timestamp: datetime) -> None:
+    def _ladder_step_taken(
+        self,
+        episode: int,
+        step: int,
+        action: str,
+        timestamp: datetime,
+        decision: dict[str, Any] | None = None,
+    ) -> None:
+        """`decision`, for `inform_slt` only: whether SLT was told, why, and whose report
+        that rests on (events recorded before it existed have none: SLT was told)."""
         self.steps_taken.append(step)
-        if action == "reception_calls_home":
+        if action == RECEPTION_CALLS_HOME:
             self.tasks[call_home_task(self.id, episode)] = {"state": TaskState.OPEN}
+
+    def call_home_report(self, episode: int) -> CallHomeReport | None:
+        """What reception reported about ringing the pupil's home in this overdue episode;
+        None when they have not marked it done."""
+        task = self.tasks.get(call_home_task(self.id, episode))
+        if task is None or task["state"] is not TaskState.DONE:
+            return None
+        outcome = task.get("outcome")
+        return CallHomeReport(
+            outcome=call_home_outcome(outcome) if outcome else None, by=task["by"], at=task["at"]
+        )
 
     def next_step_due(self) -> datetime | None:
         if not self.ladder_active or self.ladder_started_at is None:
@@ -640,15 +680,57 @@ class Visit(Aggregate):
     def device_silence_alert_key(self, last_seen: datetime) -> str:
         return f"visit:{self.id}:device-silent:{last_seen.isoformat()}"
 
+    def notice_low_battery(self, *, battery: int, timestamp: datetime) -> None:
+        """'Where you are lone working, ensure that you collect the SOS device from
+        reception, ensure that it is operational' (policy 001): a lone visitor's device
+        reporting a battery below the school's `low_battery_below` while they are out is
+        noticed once per visit (one amber alert, not one per reading)."""
+        self._expect("watch the device of", *OUT)
+        if not self.lone or self.device is None:
+            raise DomainError("only a lone visit's SOS device is watched")
+        below = int(self.policy.get("low_battery_below", LOW_BATTERY_BELOW))
+        if not low_battery_alert_due(battery, below, holder_on_visit=self.state in OUT):
+            raise DomainError(f"a battery of {battery}% is not below the school's {below}%")
+        if self.low_battery is not None:
+            raise DomainError("the device's low battery was already noticed on this visit")
+        self._low_battery_noticed(
+            device=self.device, battery=battery, below=below, timestamp=timestamp
+        )
+
+    @event("LowBatteryNoticed")
+    def _low_battery_noticed(
+        self, device: str, battery: int, below: int, timestamp: datetime
+    ) -> None:
+        self.low_battery = {"battery": battery, "below": below, "at": timestamp}
+
+    @property
+    def low_battery_alert_key(self) -> str:
+        return f"visit:{self.id}:low-battery"
+
     # -- tasks (reception's call home, the DSL's concern) -----------------------------
 
-    def complete_task(self, task: str, *, by: str, note: str, timestamp: datetime) -> bool:
-        """Mark a task done, with who and an optional note. The same person marking it
-        done again changes nothing (False); anyone else is told who did it."""
+    def complete_task(
+        self, task: str, *, by: str, note: str, timestamp: datetime, outcome: str | None = None
+    ) -> bool:
+        """Mark a task done, with who, an optional note and, for reception's call to the
+        pupil's home, what they found (`CallHomeOutcome`: it decides whether SLT is told).
+        The same person marking it done again changes nothing (False); anyone else is told
+        who did it."""
         found = self.tasks.get(task)
         if found is None:
             raise NotFound("task not found")
+        if outcome is not None:
+            if not task.startswith(f"{CALL_HOME}:"):
+                raise DomainError(
+                    "an outcome is given only for reception's call to the pupil's home"
+                )
+            outcome = call_home_outcome(outcome).value
         if found["state"] is TaskState.DONE and found.get("by") == by:
+            if outcome is not None and outcome != found.get("outcome"):
+                raise InvalidTransition(
+                    f"you already marked this done at {found['at']:%H:%M} UTC with "
+                    f"{found.get('outcome') or 'no outcome'}; it cannot be changed now"
+                )
             return False
         if found["state"] is TaskState.DONE:
             raise InvalidTransition(
@@ -659,12 +741,22 @@ class Visit(Aggregate):
                 "this task is no longer needed: the visitor made contact and the overdue "
                 "ladder ended"
             )
-        self._task_completed(task=task, by=by, note=note.strip(), timestamp=timestamp)
+        self._task_completed(
+            task=task, by=by, note=note.strip(), timestamp=timestamp, outcome=outcome
+        )
         return True
 
     @event("TaskCompleted")
-    def _task_completed(self, task: str, by: str, note: str, timestamp: datetime) -> None:
-        self.tasks[task] = {"state": TaskState.DONE, "by": by, "at": timestamp, "note": note}
+    def _task_completed(
+        self, task: str, by: str, note: str, timestamp: datetime, outcome: str | None = None
+    ) -> None:
+        self.tasks[task] = {
+            "state": TaskState.DONE,
+            "by": by,
+            "at": timestamp,
+            "note": note,
+            "outcome": outcome,
+        }
 
 
 class Whereabouts(Aggregate):

@@ -15,7 +15,7 @@ from aiohttp_sse import sse_response
 from projections.projector import Change
 from projections.store import dumps
 from service.domain.access import Principal, can_handle_alerts, can_see_school
-from service.domain.alerts import parse_outcome
+from service.domain.alerts import OPEN_ALERT_STATES, AlertState, parse_outcome
 from service.domain.errors import NotFound
 from service.domain.records import can_watch
 from service.http import auth, records
@@ -29,8 +29,7 @@ from service.visit_commands import can_see_visit
 from service.wiring import CONTAINER, Container
 
 PRINCIPAL: web.AppKey[Any] = web.AppKey("principal_cache", dict)
-OPEN_STATES = ("raised", "notified", "acknowledged")
-ALERT_STATES = (*OPEN_STATES, "resolved")
+ALERT_STATES = tuple(s.value for s in AlertState)
 TOKEN_CACHE_SECONDS = 30.0
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -65,8 +64,11 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     cache: dict[str, tuple[float, Principal | None]] = request.app[PRINCIPAL]
     hit = cache.get(token)
     if hit is None or hit[0] < time.monotonic():
-        found = await asyncio.to_thread(container(request).app.principal_for_token, token.strip())
+        c = container(request)  # anyone can send a made-up token: its own bounded pool
+        found = await c.pools.lookups.run(c.app.principal_for_token, token.strip())
         hit = (time.monotonic() + TOKEN_CACHE_SECONDS, found)
+        if len(cache) >= auth.CACHE_ENTRIES:  # made-up tokens must not grow it forever
+            cache.clear()
         cache[token] = hit
     if hit[1] is None:
         return _unauthorised("the bearer token is not valid or was revoked")
@@ -125,7 +127,7 @@ async def list_alerts(request: web.Request) -> web.Response:
     if state is None:
         states: list[str] | None = None
     elif state == "open":
-        states = list(OPEN_STATES)
+        states = list(OPEN_ALERT_STATES)
     elif state in ALERT_STATES:
         states = [state]
     else:
@@ -250,10 +252,14 @@ async def get_kpis(request: web.Request) -> web.Response:
     month = parse_month(request.query.get("month"))
     if month is None:
         raise BadRequest("give month=YYYY-MM, e.g. month=2026-11")
-    docs = await asyncio.to_thread(
-        container(request).views.find, "alert", schools=_schools_for(request), limit=1_000_000
-    )
-    return json_response(alarm_figures(docs, month))
+    schools = _schools_for(request)
+    views = container(request).views
+
+    def figures() -> dict[str, Any]:
+        docs = views.find("alert", schools=schools, limit=1_000_000)
+        return alarm_figures(docs, month)
+
+    return json_response(await container(request).pools.exports.run(figures))
 
 
 def add_routes(app: web.Application) -> None:

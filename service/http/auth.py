@@ -12,7 +12,9 @@ from __future__ import annotations
 import asyncio
 import hmac
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable
+from functools import cache
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -21,9 +23,11 @@ from aiohttp import web
 from service import sessions
 from service.domain.access import Principal
 from service.domain.sessions import SESSION_LIFETIME
+from service.domain.sign_in_limits import Limited, SignInLimits
 from service.http.problems import problem
 from service.logs import get_logger
 from service.wiring import CONTAINER
+from service.work_pools import PoolFull
 
 log = get_logger(__name__)
 
@@ -32,13 +36,17 @@ CSRF_HEADER = "X-CSRF-Token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 CACHE_SECONDS = 10.0
 CACHE_ENTRIES = 5000
-FAILURES_ALLOWED = 5
-FAILURE_WINDOW = 300.0
+LOG_EVERY = 10.0  # seconds between two log lines of one kind of refusal in a flood
+# A limited attempt is answered after a pause: a person waits a second once, a flood of
+# clients that send the next attempt as soon as answered slows to one a second each. Only
+# a coroutine waits (no thread, no place in any pool).
+REFUSAL_PAUSE = 1.0
 STATIC = Path(__file__).parent / "static"
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 SESSIONS: web.AppKey[dict[str, tuple[float, Principal | None]]] = web.AppKey("session_cache", dict)
-FAILURES: web.AppKey[dict[str, list[float]]] = web.AppKey("login_failures", dict)
+LIMITS: web.AppKey[SignInLimits] = web.AppKey("sign_in_limits", SignInLimits)
+COUNTS: web.AppKey[Counter[str]] = web.AppKey("sign_in_counts", Counter)
 SESSION: web.RequestKey[str] = web.RequestKey("console_session", str)
 
 
@@ -60,8 +68,9 @@ async def session_principal(request: web.Request) -> Principal | None:
         if len(cache) >= CACHE_ENTRIES:
             cache.clear()
     if hit is None or hit[0] < time.monotonic():
-        app = request.app[CONTAINER].app
-        found = await asyncio.to_thread(sessions.principal_for_session, app, token)
+        # Anyone can send a made-up cookie: the lookup waits in its own bounded pool.
+        c = request.app[CONTAINER]
+        found = await c.pools.lookups.run(sessions.principal_for_session, c.app, token)
         hit = (time.monotonic() + CACHE_SECONDS, found)
         cache[token] = hit
     return hit[1]
@@ -108,10 +117,15 @@ async def authenticate_with_session(request: web.Request, handler: Handler) -> w
 # -- sign in and out -------------------------------------------------------------
 
 
+@cache
+def _login_template() -> str:
+    return (STATIC / "login.html").read_text(encoding="utf-8")
+
+
 def _login_page(message: str = "", username: str = "", next_url: str = "") -> str:
     from html import escape
 
-    page = (STATIC / "login.html").read_text(encoding="utf-8")
+    page = _login_template()
     error = f'<p class="form-error" role="alert">{escape(message)}</p>' if message else ""
     return (
         page.replace("<!--error-->", error)
@@ -134,52 +148,112 @@ async def login_form(request: web.Request) -> web.StreamResponse:
     )
 
 
-def _throttled(request: web.Request, username: str) -> bool:
-    now = time.monotonic()
-    failures = request.app[FAILURES]
-    if len(failures) >= CACHE_ENTRIES:  # guessed names must not grow it forever
-        for name in [
-            n for n, times in failures.items() if not times or now - times[-1] > FAILURE_WINDOW
-        ]:
-            del failures[name]
-    recent = [t for t in failures.get(username, []) if now - t < FAILURE_WINDOW]
-    if recent:
-        failures[username] = recent
-    else:
-        failures.pop(username, None)
-    return len(recent) >= FAILURES_ALLOWED
+class _Quiet:
+    """One log line per kind of refusal every LOG_EVERY seconds, with how many were not
+    logged: a flood must not become a flood of log lines."""
+
+    def __init__(self) -> None:
+        self._last: dict[str, float] = {}
+        self._skipped: Counter[str] = Counter()
+
+    def due(self, kind: str, now: float) -> int | None:
+        """None to stay quiet; otherwise how many of this kind went unlogged before."""
+        if now - self._last.get(kind, -LOG_EVERY) < LOG_EVERY:
+            self._skipped[kind] += 1
+            return None
+        self._last[kind] = now
+        return self._skipped.pop(kind, 0)
+
+
+QUIET: web.AppKey[_Quiet] = web.AppKey("sign_in_quiet", _Quiet)
+
+
+def _note(request: web.Request, kind: str, **context: object) -> None:
+    """Count a sign-in outcome and log it, rate-limited; never a password."""
+    counts = request.app[COUNTS]
+    counts[kind] += 1
+    skipped = request.app[QUIET].due(kind, time.monotonic())
+    if skipped is not None:
+        log.warning(kind, remote=request.remote, not_logged=skipped, counts=dict(counts), **context)
+
+
+def _in_words(seconds: int) -> str:
+    if seconds == 1:
+        return "a second"
+    if seconds < 90:
+        return f"{seconds} seconds"
+    return f"{-(-seconds // 60)} minutes"
+
+
+def _refused_page(
+    status: int, retry_after: int, message: str, username: str, next_url: str
+) -> web.Response:
+    return web.Response(
+        status=status,
+        text=_login_page(message, username, next_url),
+        content_type="text/html",
+        headers={"Retry-After": str(retry_after)},
+    )
+
+
+def _limited_message(limited: Limited) -> str:
+    wait = _in_words(limited.retry_after)
+    if limited.scope == "address":
+        return f"Too many failed sign-ins from this computer. Try again in {wait}."
+    if limited.scope == "checking":
+        return f"Another sign-in from this computer is being checked. Try again in {wait}."
+    return (
+        f"Too many wrong passwords for this name from this computer. "
+        f"Try again in {wait}, or ask an admin to set a new password."
+    )
 
 
 async def login(request: web.Request) -> web.StreamResponse:
+    """Limits first (no thread; a limited attempt is answered after REFUSAL_PAUSE), then the
+    password check in its own bounded pool, answered 503 at once when that is full: nothing
+    a flood sends waits in a line an alarm needs."""
     if not _same_origin(request):
         return web.Response(status=403, text="sign in from the Lonewatch page itself")
     form = await request.post()
     username = str(form.get("username", "")).strip()
     password = str(form.get("password", ""))
     next_url = _safe_next(str(form.get("next", "")))
-    if _throttled(request, username):
-        log.warning("login_throttled", user=username)
-        return web.Response(
-            status=429,
-            text=_login_page(
-                "Too many wrong passwords for this name. Wait five minutes, or ask an admin.",
-                username,
-                next_url,
-            ),
-            content_type="text/html",
+    limits = request.app[LIMITS]
+    limited = limits.check(request.remote, username, time.monotonic())
+    if limited is not None:
+        _note(request, f"login_limited_by_{limited.scope}", user=username[:64])
+        await asyncio.sleep(REFUSAL_PAUSE)
+        return _refused_page(
+            429, limited.retry_after, _limited_message(limited), username, next_url
         )
     c = request.app[CONTAINER]
     client = f"{request.remote or '?'} {request.headers.get('User-Agent', '')}".strip()
-    signed = await asyncio.to_thread(sessions.sign_in, c.app, username, password, client)
+    limits.checking(request.remote)
+    try:
+        signed = await c.pools.passwords.run(sessions.sign_in, c.app, username, password, client)
+    except PoolFull as busy:
+        limits.turned_away(request.remote, time.monotonic())
+        _note(request, "login_busy", retry_after=busy.retry_after)
+        return _refused_page(
+            503,
+            busy.retry_after,
+            f"Lonewatch is busy checking other sign-ins. Try again in "
+            f"{_in_words(busy.retry_after)}.",
+            username,
+            next_url,
+        )
+    finally:
+        limits.checked(request.remote)
     if signed is None:
-        request.app[FAILURES].setdefault(username, []).append(time.monotonic())
-        log.warning("login_refused", user=username, remote=request.remote)
+        limits.failed(request.remote, username, time.monotonic())
+        _note(request, "login_refused", user=username[:64])
         return web.Response(
             status=401,
             text=_login_page("That name and password do not match.", username, next_url),
             content_type="text/html",
         )
-    request.app[FAILURES].pop(username, None)
+    limits.succeeded(request.remote, username)
+    request.app[COUNTS]["login"] += 1
     log.info("login", user=signed.principal.username, role=signed.principal.role.value)
     response = web.HTTPSeeOther(next_url)
     response.set_cookie(
@@ -199,7 +273,9 @@ async def logout(request: web.Request) -> web.StreamResponse:
     if token is not None:
         if not await csrf_ok(request, token):
             return web.Response(status=403, text="sign out from the Lonewatch page itself")
-        await asyncio.to_thread(sessions.sign_out, request.app[CONTAINER].app, token)
+        # The CSRF token derives from the cookie, so a made-up cookie passes: a bounded pool.
+        c = request.app[CONTAINER]
+        await c.pools.lookups.run(sessions.sign_out, c.app, token)
         request.app[SESSIONS].pop(token, None)
     response = web.HTTPSeeOther("/console/login")
     response.del_cookie(SESSION_COOKIE, path="/")
@@ -235,7 +311,9 @@ async def session_info(request: web.Request) -> web.Response:
 
 def add_auth_routes(app: web.Application) -> None:
     app[SESSIONS] = {}
-    app[FAILURES] = {}
+    app[LIMITS] = SignInLimits()
+    app[COUNTS] = Counter()
+    app[QUIET] = _Quiet()
     app.router.add_get("/console/login", login_form)
     app.router.add_post("/console/login", login)
     app.router.add_post("/console/logout", logout)

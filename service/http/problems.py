@@ -10,6 +10,7 @@ from aiohttp import web
 from service.application import Contended
 from service.domain.errors import DomainError, Forbidden, InvalidTransition, NotFound
 from service.logs import get_logger
+from service.work_pools import PoolFull
 
 log = get_logger(__name__)
 
@@ -41,6 +42,10 @@ async def problems_middleware(request: web.Request, handler: Handler) -> web.Str
         return problem(409, "Conflict", str(exc))
     except DomainError as exc:
         return problem(422, "Refused", str(exc))
+    except PoolFull as exc:
+        busy = problem(503, "Busy", f"{exc}; this answer does not wait in line")
+        busy.headers["Retry-After"] = str(exc.retry_after)
+        return busy
     except web.HTTPException as exc:
         if exc.status >= 400 and exc.content_type != "application/problem+json":
             return problem(exc.status, exc.reason, exc.text or exc.reason)

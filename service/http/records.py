@@ -2,6 +2,8 @@
 incident exports, and the audit trail of who looked at which record.
 
 Every timeline, state-as-of and export served to a person is recorded before it is sent.
+Rebuilding and rendering records runs in the exports pool (bounded; a full pool answers
+503 with Retry-After), never on the executor the alarm path's store calls use.
 """
 
 from __future__ import annotations
@@ -92,7 +94,7 @@ async def get_timeline(request: web.Request) -> web.Response:
     since = instant(request.query.get("from"), "from")
     c = request.app[CONTAINER]
     subject = f"{kind}:{key}"
-    record = await asyncio.to_thread(incident_record, c.app, c.views, subject, as_of=as_of)
+    record = await c.pools.exports.run(incident_record, c.app, c.views, subject, as_of=as_of)
     if since is not None:
         record["events"] = [r for r in record["events"] if r["recorded_at"] >= since]
     record["access_id"] = await _record(c, who, subject, Access.TIMELINE, request.query_string)
@@ -107,7 +109,7 @@ async def alert_as_of(request: web.Request, alert_id: UUID, as_of: datetime) -> 
     school = await asyncio.to_thread(subject_school, c.app, c.views, subject)
     if school is None or not can_see_school(who, school):
         raise NotFound("alert not found")
-    state = await asyncio.to_thread(state_as_of, c.app, c.views, subject, as_of)
+    state = await c.pools.exports.run(state_as_of, c.app, c.views, subject, as_of)
     doc = (state or {}).get("alert")
     if doc is None:
         raise NotFound(f"the alert had not been raised by {as_of.isoformat()}")
@@ -127,7 +129,7 @@ async def export_timeline(request: web.Request) -> web.Response:
     as_of = instant(request.query.get("as_of") or request.query.get("to"), "to")
     c = request.app[CONTAINER]
     subject = f"{kind}:{key}"
-    record = await asyncio.to_thread(incident_record, c.app, c.views, subject, as_of=as_of)
+    record = await c.pools.exports.run(incident_record, c.app, c.views, subject, as_of=as_of)
     access = Access.EXPORT_HTML if fmt == "html" else Access.EXPORT_JSON
     access_id = await _record(c, who, subject, access, request.query_string)
     exported_at = c.clock.now()
@@ -138,13 +140,17 @@ async def export_timeline(request: web.Request) -> web.Response:
         return web.Response(
             text=dumps(record), content_type="application/json", headers=disposition
         )
-    html = render_html(
-        record,
-        exported_by=who.actor,
-        exported_at=exported_at,
-        access_id=access_id,
-        timezone=await asyncio.to_thread(_timezone, c, record),
-    )
+
+    def rendered() -> str:
+        return render_html(
+            record,
+            exported_by=who.actor,
+            exported_at=exported_at,
+            access_id=access_id,
+            timezone=_timezone(c, record),
+        )
+
+    html = await c.pools.exports.run(rendered)
     return web.Response(text=html, content_type="text/html", headers=disposition)
 
 
@@ -164,9 +170,9 @@ async def list_audit(request: web.Request) -> web.Response:
     if not limit_text.isdigit() or not 1 <= int(limit_text) <= 5000:
         raise BadRequest(f"limit must be a whole number from 1 to 5000, got {limit_text!r}")
     school = request.query.get("school")
-    views = request.app[CONTAINER].views
-    docs = await asyncio.to_thread(
-        audit_trail, views, [school] if school else None, int(limit_text)
+    c = request.app[CONTAINER]
+    docs = await c.pools.exports.run(
+        audit_trail, c.views, [school] if school else None, int(limit_text)
     )
     return web.Response(text=dumps({"audit": docs}), content_type="application/json")
 

@@ -1,6 +1,7 @@
 """Tasks the visits give people: reception rings the pupil's home when a visitor is overdue,
 the DSL follows up a safeguarding concern. Listed from the `task` views; marked done as a
-recorded event on the visit (`Visit.TaskCompleted`: who, when, and an optional note)."""
+recorded event on the visit (`Visit.TaskCompleted`: who, when, an optional note and, for the
+call home, what reception found)."""
 
 from __future__ import annotations
 
@@ -11,11 +12,13 @@ from aiohttp import web
 from service import visit_commands as visits
 from service.domain.access import task_refusal
 from service.domain.errors import Forbidden, NotFound
+from service.domain.visit_rules import CallHomeOutcome
 from service.domain.visits import TaskState
 from service.http.api import _json_body, _schools_for, container, json_response, principal
 from service.http.problems import BadRequest
 
 STATES = [s.value for s in TaskState]
+OUTCOMES = [o.value for o in CallHomeOutcome]
 
 
 async def list_tasks(request: web.Request) -> web.Response:
@@ -39,15 +42,24 @@ async def list_tasks(request: web.Request) -> web.Response:
 
 
 async def complete_task(request: web.Request) -> web.Response:
-    """POST /api/v1/tasks/{id}/done with an optional {"note": "..."}; done again by the same
-    person is answered as before (200), a task someone else closed is a 409."""
+    """POST /api/v1/tasks/{id}/done with an optional {"note": "...", "outcome": "..."}.
+    `outcome`, for reception's call to the pupil's home, is one of `CallHomeOutcome`:
+    only `contact_made_no_concern` keeps the ladder from informing SLT (policy 003).
+    Done again by the same person is answered as before (200), a task someone else
+    closed is a 409."""
     c, who = container(request), principal(request)
     task = request.match_info["id"]
     body = await _json_body(request) if request.can_read_body else {}
     note = body.get("note", "")
     if not isinstance(note, str):
         raise BadRequest("note must be text, e.g. 'spoke to parent, visitor left 10 min ago'")
-    await asyncio.to_thread(visits.complete_task, c.app, task, who, note=note)
+    outcome = body.get("outcome")
+    if outcome is not None and outcome not in OUTCOMES:
+        raise BadRequest(
+            f"outcome must be one of: {', '.join(OUTCOMES)} (what happened when you rang "
+            "the pupil's home); leave it out if you did not ring"
+        )
+    await asyncio.to_thread(visits.complete_task, c.app, task, who, note=note, outcome=outcome)
     await asyncio.to_thread(c.projector.catch_up)
     c.live.wake()
     doc = await asyncio.to_thread(c.views.get, "task", task)

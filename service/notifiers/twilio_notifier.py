@@ -20,7 +20,7 @@ from twilio.http.response import Response
 from twilio.rest import Client
 
 from service.logs import get_logger
-from service.notifiers.base import NotificationError
+from service.notifiers.base import NotificationError, refusal_for
 
 log = get_logger(__name__)
 
@@ -211,8 +211,9 @@ class TwilioNotifier:
         *,
         retryable: bool | None = None,
     ) -> NotificationError:
+        permanent = refusal_for(code)
         if retryable is None:
-            retryable = status is None or _retryable_status(status)
+            retryable = not permanent and (status is None or _retryable_status(status))
         detail = f"Twilio error {code}: {reason}" if code is not None else reason
         if status is not None:
             detail = f"HTTP {status}, {detail}"
@@ -223,10 +224,13 @@ class TwilioNotifier:
             status=status,
             code=code,
             retryable=retryable,
+            permanent=permanent,
             reason=reason,
         )
         verb = "not sent" if what == "SMS" else "not placed"
-        return NotificationError(f"{what} to {to} {verb} ({detail})", retryable=retryable)
+        return NotificationError(
+            f"{what} to {to} {verb} ({detail})", retryable=retryable, permanent=permanent, code=code
+        )
 
     async def aclose(self) -> None:
         """Close the library's aiohttp session; safe to call more than once."""

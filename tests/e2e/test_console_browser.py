@@ -154,7 +154,8 @@ async def test_an_sos_appears_live_is_taken_resolved_and_replayed(
     await expect(page).to_have_title("(1) RED ALERT — Lonewatch")
     await expect(page.locator("#announcer")).to_contain_text("New red alert: SOS, Sam Jones")
     # "sent" is the provider accepting it, not a phone getting it: no status report says so here.
-    await expect(card).to_contain_text("Contact centre desk (sms): accepted by the test notifier")
+    desk = card.locator(".told-person").filter(has_text="Contact centre desk")
+    await expect(desk).to_contain_text("text: accepted by the test notifier")
     await page.screenshot(**shot("feed.png"))
 
     # One click takes it.
@@ -341,12 +342,18 @@ async def test_an_overdue_visit_turns_red_and_reception_marks_ringing_home_done(
         "Spoke to parent: Sam left 10 min ago, on the way back"
     )
     await task.get_by_role("button", name="Done").click()
+    await expect(task).to_be_visible()  # what reception found must be said first
+    await task.get_by_label("Spoke to the family — no cause for concern").check()
+    await task.get_by_role("button", name="Done").click()
     await expect(page.locator(".task-card")).to_have_count(0)
     await expect(page.locator("#tasks-section")).to_be_hidden()
+    await expect(sam_row).to_contain_text(
+        "Reception rang the home at 15:10: spoke to the family — no cause for concern"
+    )
     await page.goto(f"/console/timeline?visit={sam}")
     await expect(page.locator("#events")).to_contain_text(
-        "reception's call to the pupil's home done by operator:reception1: "
-        "Spoke to parent: Sam left 10 min ago"
+        "reception's call to the pupil's home done by operator:reception1 "
+        "(reached the home, no concern): Spoke to parent: Sam left 10 min ago"
     )
     await page.screenshot(**shot("board-timeline.png"))
     await context.close()

@@ -92,8 +92,15 @@ async def test_sigkill_mid_stream_loses_nothing_and_records_nothing_twice(
 
     try:
         with service_process(env, log) as first:
+            # The main session (the alarm session, "<id>-alarm", connects first).
+            main = f'"client_id": "{env["LW_MQTT_CLIENT_ID"]}"'
             await eventually(
-                lambda: "mqtt_connected" in log.read_text(), 30, "first service connected"
+                lambda: any(
+                    main in line and "mqtt_connected" in line
+                    for line in log.read_text().splitlines()
+                ),
+                30,
+                "first service connected",
             )
             publisher = asyncio.create_task(asyncio.to_thread(publish_all))
             await asyncio.to_thread(halfway.wait, 30)

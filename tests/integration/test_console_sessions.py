@@ -9,7 +9,8 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from service.config import Settings
-from service.http.auth import FAILURES_ALLOWED, SESSION_COOKIE
+from service.domain.sign_in_limits import PAIR_FAILURES
+from service.http.auth import SESSION_COOKIE
 from service.wiring import Container, create_app
 from tests.console_world import PASSWORD, an_sos, with_every_role
 from tests.harness import service_in_process
@@ -115,10 +116,14 @@ async def test_signing_out_ends_the_session_for_good(console: Any) -> None:
     assert again.status == 401
 
 
-async def test_repeated_wrong_passwords_are_throttled(console: Any) -> None:
+async def test_repeated_wrong_passwords_are_throttled_and_say_when_to_try_again(
+    console: Any,
+) -> None:
     client, _ = console
-    for _ in range(FAILURES_ALLOWED):
+    for _ in range(PAIR_FAILURES):
         assert (await sign_in(client, "dsl1", "guess")).status == 401
     throttled = await sign_in(client, "dsl1")
     assert throttled.status == 429
-    assert "Too many wrong passwords" in await throttled.text()
+    assert 240 < int(throttled.headers["Retry-After"]) <= 300
+    assert "Too many wrong passwords for this name" in await throttled.text()
+    assert "Try again in 5 minutes" in await throttled.text()

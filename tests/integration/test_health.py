@@ -133,12 +133,11 @@ async def test_a_notification_requested_long_ago_and_never_sent_is_named(api: Ap
 async def test_a_disconnected_broker_session_is_named(api: Api) -> None:
     client, c = api
     c.link = SimpleNamespace(connected=True)  # type: ignore[assignment]
-    c.alarm_link = SimpleNamespace(connected=False)  # type: ignore[attr-defined]
+    c.alarm_link = SimpleNamespace(connected=False)  # type: ignore[assignment]
     try:
         status, body = await health(client)
     finally:
-        c.link = None
-        del c.alarm_link  # type: ignore[attr-defined]
+        c.link = c.alarm_link = None
     assert status == 503
     assert body["reasons"] == ["broker: the alarms session is not connected"]
     assert body["checks"]["broker"]["sessions"] == {
@@ -148,14 +147,14 @@ async def test_a_disconnected_broker_session_is_named(api: Api) -> None:
     assert body["checks"]["broker"]["ok"] is False
 
 
-async def test_failed_gateway_batches_are_named_with_their_count(api: Api) -> None:
+async def test_a_device_message_neither_recorded_nor_rejected_is_named(api: Api) -> None:
     client, c = api
-    c.gateway.stats["failed"] += 3  # as `_commit` counts a batch the store refused
+    c.gateway.stats["rejections_unrecorded"] += 1  # as the gateway counts one it must hold
     status, body = await health(client)
     assert status == 503
     [reason] = [r for r in body["reasons"] if r.startswith("gateway:")]
-    assert "(3 since start)" in reason
-    assert body["checks"]["gateway"]["failed"] == 3
+    assert "could be neither recorded nor rejected" in reason and "(1 since start)" in reason
+    assert body["checks"]["gateway"]["rejections_unrecorded"] == 1
 
 
 async def test_a_timer_whose_action_fails_is_named_until_it_fires(api: Api) -> None:

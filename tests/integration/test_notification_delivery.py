@@ -69,16 +69,25 @@ async def test_a_server_error_is_retried_until_the_sms_goes(delivery: Any) -> No
     assert failures(c, alert_id) == []
 
 
-async def test_when_text_and_call_both_fail_the_console_gets_an_alert(delivery: Any) -> None:
+async def test_numbers_refused_for_good_alert_the_console_and_pass_each_tier_at_once(
+    delivery: Any,
+) -> None:
+    """Every number refused (21211, an invalid number): each contact's text and call fail once
+    (no retries), the console gets a notification_failed alert per contact, and a tier nobody
+    in it can be reached is passed at once, not after ack_within."""
     c, double = delivery
     double.script(messages=["fail_400"] * 10, calls=["fail_400"] * 10)  # invalid numbers
     alert_id = await an_sos(c, "fail-1")
     await eventually(
-        lambda: len(failures(c, alert_id)) == 2, what="a notification_failed alert per contact"
+        lambda: len(failures(c, alert_id)) == 5, what="a notification_failed alert per contact"
     )
     failed = failures(c, alert_id)
     assert all(f["severity"] == "red" for f in failed)
+    assert {f["cause"]["refusal"] for f in failed} == {
+        "number refused: not a valid phone number — 21211"
+    }
     assert states(c, alert_id, "sms") == {"failed"}
+    assert len(double.messages) == 5 and len(double.calls) == 5  # one try each, never retried
 
 
 async def test_retries_give_up_after_the_last_backoff(delivery: Any) -> None:

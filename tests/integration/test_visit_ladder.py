@@ -85,7 +85,8 @@ def test_the_ladder_runs_the_schools_steps_in_order(world: VisitWorld) -> None:
     assert steps == [
         "overdue step 1: contact_staff",
         "overdue step 2: reception_calls_home",
-        "overdue step 3: inform_slt",
+        "overdue step 3: inform_slt - SLT informed: reception had not reported reaching "
+        "the pupil's home by then",
     ]
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
@@ -110,3 +111,158 @@ async def test_unknown_and_foreign_tasks_are_not_found(api: tuple[Client, Contai
     assert theirs.status == 404
     listed = await (await client.get("/api/v1/tasks", headers=as_(c, "kreception"))).json()
     assert listed["tasks"] == []
+
+
+# -- what reception found decides whether SLT is told ---------------------------------
+
+SLT = "+441702000013"
+
+
+async def slt_step(c: Container, task: str) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Ten minutes on (the school's inform_slt step): what SLT were sent, and the step."""
+    assert isinstance(c.clock, FakeClock)
+    c.clock.advance(timedelta(minutes=10))
+    await asyncio.to_thread(settle, c)
+    visit = UUID(task.split(":")[1])
+    board = c.views.get("visit", str(visit)) or {}
+    assert board["overdue_step"]["action"] == "inform_slt", board.get("overdue_step")
+    told = [
+        n
+        for n in c.views.find("notification", limit=10_000)
+        if n["to"] == SLT and n["step"].startswith("overdue:inform_slt")
+    ]
+    return told, board["overdue_step"]
+
+
+async def timeline_of(client: Client, c: Container, task: str) -> list[str]:
+    visit = task.split(":")[1]
+    record = await (
+        await client.get(f"/api/v1/timeline?visit={visit}", headers=as_(c, "dsl1"))
+    ).json()
+    return [e["summary"] for e in record["events"]]
+
+
+async def test_slt_are_not_told_when_reception_reached_the_home_and_found_no_concern(
+    api: tuple[Client, Container],
+) -> None:
+    """Policy 003: 'If contact has not been made or there is any cause for concern, a member
+    of SLT will be informed.' Reception reached the home and found no concern: the inform_slt
+    step is recorded, with who decided and when, and SLT are not texted."""
+    client, c = api
+    task = await overdue(c)
+    reported_at = c.clock.now()
+    done = await client.post(
+        f"/api/v1/tasks/{task}/done",
+        json={"note": NOTE, "outcome": "contact_made_no_concern"},
+        headers=as_(c, "reception1"),
+    )
+    assert done.status == 200, await done.text()
+    assert (await done.json())["outcome"] == "contact_made_no_concern"
+
+    told, step = await slt_step(c, task)
+    assert told == []
+    assert step["decision"] == {
+        "inform": False,
+        "because": "reception reached the home and found no cause for concern",
+        "reported_by": "operator:reception1",
+        "reported_at": reported_at.isoformat(),
+    }
+    said = await timeline_of(client, c, task)
+    assert (
+        "reception's call to the pupil's home done by operator:reception1 "
+        f"(reached the home, no concern): {NOTE}"
+    ) in said
+    assert (
+        "overdue step 3: inform_slt - SLT not informed: reception reached the home and found "
+        f"no cause for concern (reported by operator:reception1 at {reported_at:%H:%M} UTC)"
+    ) in said, said
+    [alert] = [a for a in c.views.find("alert") if a["kind"] == "overdue"]
+    assert alert["state"] != "resolved", "the visitor is still not accounted for"
+
+
+@pytest.mark.parametrize(
+    ("outcome", "because"),
+    [
+        ("no_contact", "reception could not make contact with the home"),
+        ("concern", "reception reported a cause for concern"),
+        (None, "reception marked the call done without saying whether contact was made"),
+    ],
+)
+async def test_slt_are_told_when_reception_made_no_contact_or_found_a_concern(
+    api: tuple[Client, Container], outcome: str | None, because: str
+) -> None:
+    """Policy 003: 'If contact has not been made or there is any cause for concern, a member
+    of SLT will be informed.'"""
+    client, c = api
+    task = await overdue(c)
+    body = {"note": "rang twice"} | ({"outcome": outcome} if outcome else {})
+    done = await client.post(f"/api/v1/tasks/{task}/done", json=body, headers=as_(c, "reception1"))
+    assert done.status == 200, await done.text()
+
+    told, step = await slt_step(c, task)
+    assert [n["contact"] for n in told] == ["slt-1"]
+    assert "no contact made" in told[0]["body"]
+    assert (step["decision"]["inform"], step["decision"]["because"]) == (True, because)
+    assert step["decision"]["reported_by"] == "operator:reception1"
+
+
+async def test_slt_are_told_when_reception_has_not_reported_by_then(
+    api: tuple[Client, Container],
+) -> None:
+    """Policy 003: 'If contact has not been made or there is any cause for concern, a member
+    of SLT will be informed.' No word from reception is no contact: the ladder goes on."""
+    client, c = api
+    task = await overdue(c)
+    told, step = await slt_step(c, task)
+    assert [n["contact"] for n in told] == ["slt-1"]
+    assert step["decision"] == {
+        "inform": True,
+        "because": "reception had not reported reaching the pupil's home by then",
+        "reported_by": None,
+        "reported_at": None,
+    }
+    late = await client.post(
+        f"/api/v1/tasks/{task}/done",
+        json={"outcome": "contact_made_no_concern"},
+        headers=as_(c, "reception1"),
+    )
+    assert late.status == 200  # still recorded: SLT already know, and can read it
+    assert "SLT informed: reception had not reported" in " ".join(
+        await timeline_of(client, c, task)
+    )
+
+
+async def test_an_outcome_that_is_not_one_of_the_choices_is_refused_and_records_nothing(
+    api: tuple[Client, Container],
+) -> None:
+    client, c = api
+    task = await overdue(c)
+    bad = await client.post(
+        f"/api/v1/tasks/{task}/done", json={"outcome": "fine"}, headers=as_(c, "reception1")
+    )
+    assert bad.status == 400
+    assert "contact_made_no_concern, no_contact, concern" in (await bad.json())["detail"]
+    events = [type(e).__qualname__ for e in c.app.events.get(UUID(task.split(":")[1]))]
+    assert "Visit.TaskCompleted" not in events
+
+
+async def test_the_same_person_cannot_change_the_outcome_afterwards(
+    api: tuple[Client, Container],
+) -> None:
+    """A second Done with another outcome is refused: the record keeps what was first said."""
+    client, c = api
+    task = await overdue(c)
+    reception = as_(c, "reception1")
+    first = await client.post(
+        f"/api/v1/tasks/{task}/done", json={"outcome": "no_contact"}, headers=reception
+    )
+    assert first.status == 200
+    again = await client.post(
+        f"/api/v1/tasks/{task}/done", json={"outcome": "no_contact"}, headers=reception
+    )
+    assert again.status == 200
+    changed = await client.post(
+        f"/api/v1/tasks/{task}/done", json={"outcome": "contact_made_no_concern"}, headers=reception
+    )
+    assert changed.status == 409
+    assert "with no_contact" in (await changed.json())["detail"]

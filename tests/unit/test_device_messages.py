@@ -12,11 +12,13 @@ from device_gateway.messages import (
     DeviceReading,
     Rejection,
     RejectReason,
+    alarm_subscriptions,
     alerts_topic,
     cmd_topic,
     device_topic_filter,
     normalise_prefix,
     parse_device_message,
+    topic_levels,
 )
 
 
@@ -327,12 +329,9 @@ def test_a_payload_that_is_not_utf8_is_bad_encoding(payload: bytes, where: str) 
         (b'{"battery": 5,}', "line 1"),
         (b"{'battery': 5}", "double quotes"),
         (b"sos", "not valid JSON"),
-        (b'{"lat": NaN}', "NaN"),
-        (b'{"lat": Infinity}', "Infinity"),
-        (b'{"lat": -Infinity}', "-Infinity"),
         (b"[" * 4096, "nested too deeply"),
     ],
-    ids=["truncated", "trailing-comma", "single-quotes", "bare-word", "nan", "inf", "-inf", "deep"],
+    ids=["truncated", "trailing-comma", "single-quotes", "bare-word", "deep"],
 )
 def test_a_payload_that_is_not_json_is_bad_json(payload: bytes, detail: str) -> None:
     refused = rejection("lw/v1/dev/fob-1/sos", payload)
@@ -358,52 +357,160 @@ def test_json_that_is_not_an_object_is_refused(payload: bytes, got: str) -> None
 
 
 @pytest.mark.parametrize(
-    ("fields", "detail"),
+    ("fields", "reason", "detail"),
     [
-        ({"battery": "full"}, "field 'battery' must be an integer 0-100, got 'full'"),
-        ({"battery": True}, "field 'battery' must be an integer 0-100, got true (a boolean)"),
-        ({"battery": 101}, "field 'battery' must be an integer 0-100, got 101"),
-        ({"battery": -1}, "field 'battery' must be an integer 0-100, got -1"),
-        ({"battery": 50.5}, "field 'battery' must be an integer 0-100, got 50.5"),
-        ({"battery": 50.0}, "field 'battery' must be an integer 0-100, got 50.0"),
-        ({"lat": 90.01}, "field 'lat' must be a number -90 to 90, got 90.01"),
-        ({"lat": "51.5"}, "field 'lat' must be a number -90 to 90, got '51.5'"),
-        ({"lat": False}, "field 'lat' must be a number -90 to 90, got false (a boolean)"),
-        ({"lon": -180.5}, "field 'lon' must be a number -180 to 180, got -180.5"),
-        ({"lon": [0.7]}, "field 'lon' must be a number -180 to 180, got [0.7]"),
-        ({"acc": -1}, "field 'acc' must be a number at least 0, got -1"),
-        ({"id": ""}, "field 'id' must be a string of 1-128 characters or an integer, got ''"),
-        ({"id": 1.5}, "field 'id' must be a string of 1-128 characters or an integer, got 1.5"),
-        ({"id": True}, "field 'id' must be a string of 1-128 characters or an integer, got true"),
-        ({"id": {"n": 1}}, "field 'id' must be a string of 1-128 characters or an integer"),
-        ({"id": "x" * 129}, "field 'id' must be a string of 1-128 characters or an integer"),
-        ({"text": 5}, "field 'text' must be a string of at most 1000 characters, got 5"),
-        ({"text": "x" * 1001}, "field 'text' must be a string of at most 1000 characters"),
-        ({"seq": "7"}, "field 'seq' must be an integer from 0 to 2^63-1, got '7'"),
-        ({"seq": -1}, "field 'seq' must be an integer from 0 to 2^63-1, got -1"),
-        ({"seq": 2**63}, "field 'seq' must be an integer from 0 to 2^63-1"),
-        ({"ts": "yesterday"}, "field 'ts' must be an ISO 8601 string with a timezone"),
-        ({"ts": "01/03/2025 09:30"}, "or epoch milliseconds as an integer, got '01/03/2025"),
-        ({"ts": 1.7e12}, "or epoch milliseconds as an integer, got 1700000000000.0"),
-        ({"ts": True}, "or epoch milliseconds as an integer, got true (a boolean)"),
-        ({"ts": 10**20}, "100000000000000000000 is out of range"),
-        ({"ts": "0001-01-01T00:00:00+01:00"}, "got '0001-01-01T00:00:00+01:00'"),
+        ({"battery": "full"}, "bad_field", "field 'battery' must be an integer 0-100, got 'full'"),
+        (
+            {"battery": True},
+            "bad_field",
+            "field 'battery' must be an integer 0-100, got true (a boolean)",
+        ),
+        ({"battery": 101}, "out_of_range", "field 'battery' must be an integer 0-100, got 101"),
+        ({"battery": -1}, "out_of_range", "field 'battery' must be an integer 0-100, got -1"),
+        ({"battery": 50.5}, "bad_field", "field 'battery' must be an integer 0-100, got 50.5"),
+        ({"battery": 50.0}, "bad_field", "field 'battery' must be an integer 0-100, got 50.0"),
+        ({"lat": 90.01}, "out_of_range", "field 'lat' must be a number -90 to 90, got 90.01"),
+        ({"lat": 10**400}, "out_of_range", "field 'lat' must be a number -90 to 90, got 1000"),
+        ({"lat": "51.5"}, "bad_field", "field 'lat' must be a number -90 to 90, got '51.5'"),
+        (
+            {"lat": False},
+            "bad_field",
+            "field 'lat' must be a number -90 to 90, got false (a boolean)",
+        ),
+        ({"lon": -180.5}, "out_of_range", "field 'lon' must be a number -180 to 180, got -180.5"),
+        ({"lon": [0.7]}, "bad_field", "field 'lon' must be a number -180 to 180, got [0.7]"),
+        ({"acc": -1}, "out_of_range", "field 'acc' must be a number 0 to 2e+07, got -1"),
+        ({"acc": 10**400}, "out_of_range", "field 'acc' must be a number 0 to 2e+07, got 1000"),
+        (
+            {"id": ""},
+            "bad_field",
+            "field 'id' must be a string of 1-128 characters or an integer, got ''",
+        ),
+        (
+            {"id": 1.5},
+            "bad_field",
+            "field 'id' must be a string of 1-128 characters or an integer, got 1.5",
+        ),
+        (
+            {"id": True},
+            "bad_field",
+            "field 'id' must be a string of 1-128 characters or an integer, got true",
+        ),
+        (
+            {"id": {"n": 1}},
+            "bad_field",
+            "field 'id' must be a string of 1-128 characters or an integer",
+        ),
+        (
+            {"id": "x" * 129},
+            "bad_field",
+            "field 'id' must be a string of 1-128 characters or an integer",
+        ),
+        ({"text": 5}, "bad_field", "field 'text' must be a string of at most 1000 characters"),
+        (
+            {"text": "x" * 1001},
+            "bad_field",
+            "field 'text' must be a string of at most 1000 characters",
+        ),
+        ({"seq": "7"}, "bad_field", "field 'seq' must be an integer from 0 to 2^63-1, got '7'"),
+        ({"seq": -1}, "out_of_range", "field 'seq' must be an integer from 0 to 2^63-1, got -1"),
+        ({"seq": 2**63}, "out_of_range", "field 'seq' must be an integer from 0 to 2^63-1"),
+        ({"ts": "yesterday"}, "bad_field", "field 'ts' must be an ISO 8601 string with a timezone"),
+        (
+            {"ts": "01/03/2025 09:30"},
+            "bad_field",
+            "or epoch milliseconds as an integer, got '01/03/2025",
+        ),
+        (
+            {"ts": 1.7e12},
+            "bad_field",
+            "or epoch milliseconds as an integer, got 1700000000000.0",
+        ),
+        ({"ts": True}, "bad_field", "or epoch milliseconds as an integer, got true (a boolean)"),
+        ({"ts": 10**20}, "bad_date", "100000000000000000000 is out of range"),
+        ({"ts": 253402300800000}, "bad_date", "from year 0001 to 9999"),  # 10000-01-01
+        ({"ts": -62135596800001}, "bad_date", "from year 0001 to 9999"),  # before year 1
+        ({"ts": "0001-01-01T00:00:00+01:00"}, "bad_date", "got '0001-01-01T00:00:00+01:00'"),
+        ({"ts": "9999-12-31T23:00:00-05:00"}, "bad_date", "from year 0001 to 9999 in UTC"),
+        ({"ts": "10000-01-01T00:00:00Z"}, "bad_field", "got '10000-01-01T00:00:00Z'"),
     ],
     ids=lambda value: None if isinstance(value, dict) else value[:40],
 )
 def test_a_bad_field_is_refused_saying_exactly_what_to_fix(
-    fields: dict[str, object], detail: str
+    fields: dict[str, object], reason: str, detail: str
 ) -> None:
     refused = rejection("lw/v1/dev/fob-1/battery", body(**fields))
-    assert refused.reason is RejectReason.bad_field
+    assert refused.reason == reason
     assert (refused.device_id, refused.kind) == ("fob-1", "battery")
     assert detail in refused.detail
 
 
 def test_an_overflowing_number_is_refused_as_not_finite() -> None:
     refused = rejection("lw/v1/dev/fob-1/location", b'{"lat": 1e400, "lon": 0}')
-    assert refused.reason is RejectReason.bad_field
+    assert refused.reason is RejectReason.not_finite
     assert refused.detail == "field 'lat' must be a number -90 to 90, got Infinity"
+
+
+@pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity"])
+def test_nan_and_infinity_are_refused_as_not_finite(literal: str) -> None:
+    """json.loads accepts them by default; no store should."""
+    refused = rejection("lw/v1/dev/fob-1/location", b'{"lat": %s, "lon": 0}' % literal.encode())
+    assert refused.reason is RejectReason.not_finite
+    assert refused.detail == f"field 'lat' must be a number -90 to 90, got {literal}"
+
+
+@pytest.mark.parametrize("name", ["battery", "seq", "ts", "acc"])
+def test_nan_is_not_finite_in_any_number_field(name: str) -> None:
+    refused = rejection("lw/v1/dev/fob-1/heartbeat", b'{"%s": NaN}' % name.encode())
+    assert refused.reason is RejectReason.not_finite
+    assert refused.detail.endswith("got NaN")
+
+
+def test_nan_in_an_unknown_field_is_refused_too() -> None:
+    refused = rejection("lw/v1/dev/fob-1/heartbeat", b'{"id": "h1", "temp": [1, NaN]}')
+    assert refused.reason is RejectReason.not_finite
+    assert "field 'temp' holds NaN" in refused.detail
+
+
+# JSON escapes: what a device's encoder sends when it splits an emoji wrongly.
+LONE_SURROGATES = [b'"\\ud800"', b'"x\\udfff"', b'"\\udc00\\ud800"', b'"a\\u0000b"']
+
+
+@pytest.mark.parametrize("escaped", LONE_SURROGATES)
+@pytest.mark.parametrize("name", ["id", "text"])
+def test_a_lone_surrogate_or_nul_in_a_string_is_refused_as_unstorable_text(
+    escaped: bytes, name: str
+) -> None:
+    refused = rejection("lw/v1/dev/fob-1/message", b'{"%s": %s}' % (name.encode(), escaped))
+    assert refused.reason is RejectReason.unstorable_text
+    assert f"field '{name}' holds a lone surrogate" in refused.detail
+    refused.detail.encode("utf-8")  # the detail itself is storable
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [b'{"fw": "\\ud800"}', b'{"\\ud800": 1}', b'{"x": {"y": ["\\udfff"]}}'],
+    ids=["value", "key", "nested"],
+)
+def test_a_lone_surrogate_anywhere_in_the_payload_is_refused(payload: bytes) -> None:
+    refused = rejection("lw/v1/dev/fob-1/heartbeat", payload)
+    assert refused.reason is RejectReason.unstorable_text
+    refused.detail.encode("utf-8")
+
+
+def test_an_sos_with_an_unusable_id_raises_the_alarm_without_the_id() -> None:
+    """The alarm must not be lost: the `id` is dropped (so the press cannot be deduplicated,
+    and a repeat joins the open alert instead), and the reason is kept."""
+    result = reading("lw/v1/dev/fob-1/sos", b'{"id": "\\ud800", "lat": NaN, "battery": 101}')
+    assert (result.kind, result.msg_id, result.lat, result.battery) == ("sos", None, None, None)
+    assert set(result.rejected_fields) == {"id", "lat", "battery"}
+    json.dumps(result.rejected_fields, ensure_ascii=False).encode("utf-8")
+
+
+def test_an_alarm_with_a_bad_value_nested_in_an_unknown_field_still_goes_through() -> None:
+    result = reading("lw/v1/dev/fob-1/fall", b'{"id": "f-1", "\\ud800": [NaN]}')
+    assert result.msg_id == "f-1"
+    assert list(result.rejected_fields) == ["\\ud800"]
 
 
 def test_every_bad_field_is_reported_at_once() -> None:
@@ -426,3 +533,32 @@ def test_checks_run_in_order_topic_size_encoding_json() -> None:
     )
     assert rejection("lw/v1/dev/fob-1/sos", oversize_bad_utf8).reason is RejectReason.oversize
     assert rejection("lw/v1/dev/fob-1/sos", b"\xff{").reason is RejectReason.bad_encoding
+
+
+@pytest.mark.parametrize(
+    ("prefix", "group", "expected"),
+    [
+        ("", "", ["lw/v1/dev/+/fall", "lw/v1/dev/+/sos"]),
+        ("site", "", ["site/lw/v1/dev/+/fall", "site/lw/v1/dev/+/sos"]),
+        ("", "gw", ["$share/gw/lw/v1/dev/+/fall", "$share/gw/lw/v1/dev/+/sos"]),
+    ],
+)
+def test_the_alarm_session_subscribes_to_sos_and_fall_only(
+    prefix: str, group: str, expected: list[str]
+) -> None:
+    assert alarm_subscriptions(prefix, group) == expected
+
+
+@pytest.mark.parametrize(
+    ("topic", "levels"),
+    [
+        ("p/lw/v1/dev/fob-1/sos", ("fob-1", "sos")),
+        ("p/lw/v1/dev/a b/sos", ("a b", "sos")),  # unchecked: the parser refuses it
+        ("p/lw/v1/dev/fob-1", None),
+        ("q/lw/v1/dev/fob-1/sos", None),
+    ],
+)
+def test_topic_levels_tell_an_alarm_apart_before_parsing(
+    topic: str, levels: tuple[str, str] | None
+) -> None:
+    assert topic_levels(topic, "p") == levels

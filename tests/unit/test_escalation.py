@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from service.directory_file import load_directory
 from service.domain.alerts import AlertKind
-from service.domain.escalation import DEFAULT_TIERS, alert_message, first_notifications, tiers_for
+from service.domain.escalation import DEFAULT_TIERS, alert_message, first_notifications, policy_for
 from tests.worlds import DIRECTORY
 
 
@@ -22,16 +22,21 @@ def test_an_sos_goes_first_to_the_contact_centre_contacts() -> None:
         ("cc-2", "+441702000014"),
     ]
     assert all(p.step == "tier1" and "tier 1" in p.reason for p in plans)
+    assert {p.purpose for p in plans} == {"first:tier1"}
 
 
 def test_a_kind_without_its_own_policy_follows_the_sos_policy() -> None:
     school = lancaster()
     school["policy"]["sos"]["tiers"] = [["dsl"], ["headteacher"]]
-    assert tiers_for(AlertKind.FALL, school["policy"]) == [["dsl"], ["headteacher"]]
+    policy = policy_for(AlertKind.FALL, school["policy"])
+    assert policy is not None
+    assert policy.tiers == (("dsl",), ("headteacher",))
 
 
 def test_no_policy_at_all_uses_the_defaults() -> None:
-    assert tiers_for(AlertKind.SOS, {}) == DEFAULT_TIERS
+    policy = policy_for(AlertKind.SOS, {})
+    assert policy is not None
+    assert [list(t) for t in policy.tiers] == DEFAULT_TIERS
 
 
 def test_the_message_names_who_where_when_in_school_time_and_how_to_take_it() -> None:

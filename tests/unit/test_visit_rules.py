@@ -10,7 +10,9 @@ import pytest
 from service.domain.access import Principal
 from service.domain.directory import Role
 from service.domain.errors import DomainError, InvalidTransition
+from service.domain.overdue import CallHomeReport, SltDecision, slt_decision
 from service.domain.visit_rules import (
+    CallHomeOutcome,
     DeviceCheck,
     OverduePolicy,
     can_authorise,
@@ -18,7 +20,14 @@ from service.domain.visit_rules import (
     needs_headteacher,
     pupil_ref_problem,
 )
-from service.domain.visits import Visit, VisitState, Whereabouts
+from service.domain.visits import (
+    TaskState,
+    Visit,
+    VisitState,
+    Whereabouts,
+    call_home_task,
+    concern_task,
+)
 
 NINE = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)  # a Monday; London is on UTC
 POLICY = OverduePolicy.from_school(
@@ -411,3 +420,98 @@ def test_a_visitor_is_signed_out_on_one_visit_at_a_time() -> None:
     book.sign_in(first.id, NINE)
     book.sign_out(second.id, NINE)
     assert book.visit == second.id
+
+
+# -- reception's call home decides whether SLT are told ---------------------------------
+
+
+def at_the_slt_step(outcome: str | None, *, done: bool = True) -> tuple[Visit, str | None]:
+    """A lone visit overdue up to step 3, reception's call home done (or not) before it."""
+    visit = out(a_visit())
+    due = visit.return_deadline
+    assert due is not None
+    visit.notice_overdue(timestamp=due)
+    visit.take_step(0, timestamp=due)
+    visit.take_step(1, timestamp=due + timedelta(minutes=10))
+    if done:
+        visit.complete_task(
+            call_home_task(visit.id, 1),
+            by="operator:reception1",
+            note="",
+            outcome=outcome,
+            timestamp=due + timedelta(minutes=14),
+        )
+    return visit, visit.take_step(2, timestamp=due + timedelta(minutes=20))
+
+
+def test_slt_are_not_told_once_reception_reached_the_home_and_found_no_concern() -> None:
+    """'If contact has not been made or there is any cause for concern, a member of SLT will
+    be informed.' (policy 003)"""
+    visit, action = at_the_slt_step("contact_made_no_concern")
+    assert action is None
+    assert visit.steps_taken == [0, 1, 2], "the step is taken (recorded), not left due"
+    assert visit.next_step_due() is None
+
+
+@pytest.mark.parametrize("outcome", ["no_contact", "concern", None])
+def test_slt_are_told_unless_reception_reported_contact_without_concern(
+    outcome: str | None,
+) -> None:
+    """'If contact has not been made or there is any cause for concern, a member of SLT will
+    be informed.' (policy 003) A call marked done without saying is no contact."""
+    assert at_the_slt_step(outcome)[1] == "inform_slt"
+
+
+def test_slt_are_told_when_reception_has_not_reported_by_then() -> None:
+    """No word from reception is no contact: the ladder never waits on a silence."""
+    assert at_the_slt_step(None, done=False)[1] == "inform_slt"
+
+
+def test_the_slt_decision_names_why_and_whose_report_it_rests_on() -> None:
+    held = slt_decision(
+        CallHomeReport(CallHomeOutcome.CONTACT_MADE_NO_CONCERN, "operator:reception1", NINE)
+    )
+    assert held.as_event_data() == {
+        "inform": False,
+        "because": "reception reached the home and found no cause for concern",
+        "reported_by": "operator:reception1",
+        "reported_at": NINE.isoformat(),
+    }
+    assert slt_decision(None) == SltDecision(
+        True, "reception had not reported reaching the pupil's home by then"
+    )
+    concern = slt_decision(CallHomeReport(CallHomeOutcome.CONCERN, "dsl:dsl1", NINE))
+    assert (concern.inform, concern.because) == (True, "reception reported a cause for concern")
+
+
+def test_an_outcome_is_one_of_the_choices_and_only_for_the_call_home() -> None:
+    visit, _ = at_the_slt_step(None, done=False)
+    task = call_home_task(visit.id, 1)
+    later = NINE + timedelta(hours=2)
+    with pytest.raises(DomainError, match="outcome must be one of"):
+        visit.complete_task(task, by="operator:r", note="", outcome="fine", timestamp=later)
+    visit.tasks[concern_task(visit.id)] = {"state": TaskState.OPEN}
+    with pytest.raises(DomainError, match="only for reception's call"):
+        visit.complete_task(
+            concern_task(visit.id), by="dsl:d", note="", outcome="concern", timestamp=later
+        )
+
+
+def test_a_low_battery_is_noticed_once_per_lone_visit_and_only_below_the_threshold() -> None:
+    """'ensure that you collect the SOS device from reception, ensure that it is operational
+    and taken on the visit' (policy 001); 'low_battery_below: 20' means under 20."""
+    visit = out(a_visit())
+    with pytest.raises(DomainError, match="not below the school's 20%"):
+        visit.notice_low_battery(battery=20, timestamp=NINE)
+    visit.notice_low_battery(battery=19, timestamp=NINE + timedelta(minutes=5))
+    assert visit.low_battery == {"battery": 19, "below": 20, "at": NINE + timedelta(minutes=5)}
+    with pytest.raises(DomainError, match="already noticed on this visit"):
+        visit.notice_low_battery(battery=5, timestamp=NINE + timedelta(minutes=6))
+
+
+def test_only_a_lone_visit_out_has_its_battery_watched() -> None:
+    with pytest.raises(InvalidTransition, match="cannot watch the device"):
+        authorised(a_visit()).notice_low_battery(battery=5, timestamp=NINE)
+    pair = out(a_visit(staff=("s-jones", "p-patel")))
+    with pytest.raises(DomainError, match="only a lone visit's SOS device"):
+        pair.notice_low_battery(battery=5, timestamp=NINE)

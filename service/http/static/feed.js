@@ -14,6 +14,8 @@
   ];
   const STATE = { raised: "Raised — nobody told yet", notified: "Waiting for someone to take it", acknowledged: "Taken", resolved: "Resolved" };
   const openResolveForms = new Set();
+  // Waiting for a person to take it (the server's open states less "acknowledged").
+  const unacknowledged = (a) => a.state === "raised" || a.state === "notified";
   let seenRed = null; // ids of red alerts already known, to spot new ones
 
   // -- sound and title ---------------------------------------------------------------
@@ -48,7 +50,7 @@
     }
   }
   function updateTitle() {
-    const waiting = [...alerts.values()].filter((a) => a.severity === "red" && (a.state === "raised" || a.state === "notified")).length;
+    const waiting = [...alerts.values()].filter((a) => a.severity === "red" && unacknowledged(a)).length;
     document.title = waiting ? `(${waiting}) RED ALERT — Lonewatch` : "Alerts — Lonewatch";
   }
 
@@ -59,6 +61,12 @@
   }
   function visitor(a) { return a.staff_name || a.staff || (a.cause && a.cause.contact) || "—"; }
   function step(a) {
+    const esc = a.escalation;
+    if (esc && esc.policy && esc.tier) {
+      const of = esc.policy.tiers ? ` of ${esc.policy.tiers.length}` : "";
+      const due = esc.next_due_at && unacknowledged(a) ? `, next at ${LW.fmtClock(esc.next_due_at)}` : "";
+      return `tier ${esc.tier}${of}${esc.round ? `, reminder round ${esc.round}` : ""}${due}`;
+    }
     const steps = Object.values(a.notifications || {}).map((n) => n.step).filter(Boolean);
     return steps.length ? steps.sort().at(-1).replace(/^tier/, "tier ") : "—";
   }
@@ -91,20 +99,49 @@
     if (n.channel === "voice" && a.acknowledged_via === "voice" && a.acknowledged_by === n.contact_name) return ["pressed 1 ✓", "ok"];
     return DELIVERY[n.delivery] || STATE_WORDS[n.state] || [n.state, "muted"];
   }
+  // One row per person: the latest word on each channel, with its time; a number the
+  // provider refused for good says so in words. (One row per message grew to 80 rows.)
+  const CHANNEL = { sms: "text", voice: "call" };
+  const when = (n) => n.changed_at || n.delivered_at || n.failed_at || n.sent_at || n.requested_at || "";
+  function people(a) {
+    const byPerson = new Map();
+    for (const n of Object.values(a.notifications || {})) {
+      const key = n.contact || `${n.contact_name}|${n.to}`;
+      if (!byPerson.has(key)) byPerson.set(key, { name: n.contact_name, to: n.to, first: when(n), channels: {} });
+      const person = byPerson.get(key);
+      if (when(n) < person.first) person.first = when(n);
+      const ch = person.channels[n.channel] || (person.channels[n.channel] = { latest: n, count: 0, refusal: null });
+      ch.count += 1;
+      if (n.refusal) ch.refusal = n;
+      if (when(n) >= when(ch.latest)) ch.latest = n;
+    }
+    return [...byPerson.values()].sort((x, y) => x.first.localeCompare(y.first) || x.name.localeCompare(y.name));
+  }
+  function channelWords(a, ch) {
+    if (ch.refusal) return [ch.refusal.refusal, "bad", ch.refusal];
+    const [template, tone] = delivery(a, ch.latest);
+    const words = template.replace("{provider}", (LW.session && LW.session.provider) || "the provider");
+    return [ch.latest.step === "taken" ? `told who took it (${words})` : words, tone, ch.latest];
+  }
   function notified(a) {
-    const list = Object.values(a.notifications || {});
+    const list = people(a);
     if (!list.length) return "nobody yet";
-    return el("ul", { class: "told-list" }, list.map((n) => {
-      const [template, tone] = delivery(a, n);
-      const words = template.replace("{provider}", (LW.session && LW.session.provider) || "the provider");
-      const detail = `state ${n.state}${n.delivery ? `, provider said ${n.delivery}` : ""}${n.error ? `: ${n.error}` : ""}`;
-      return el("li", {}, `${n.contact_name} (${n.channel}): `, el("span", { class: `delivery ${tone}`, title: detail }, words));
-    }));
+    return el("ul", { class: "told-list" }, list.map((p) =>
+      el("li", { class: "told-person" },
+        el("span", { class: "told-name" }, p.name),
+        Object.entries(p.channels).sort().map(([channel, ch]) => {
+          const [words, tone, n] = channelWords(a, ch);
+          const detail = `${ch.count} ${CHANNEL[channel] || channel}${ch.count === 1 ? "" : "s"}; state ${n.state}${n.delivery ? `, provider said ${n.delivery}` : ""}${n.error ? `: ${n.error}` : ""}`;
+          return el("span", { class: "told-channel", "data-channel": channel, title: detail },
+            `${CHANNEL[channel] || channel}${ch.count > 1 ? ` ×${ch.count}` : ""}: `,
+            el("span", { class: `delivery ${tone}` }, words),
+            el("time", { datetime: when(n) }, ` ${LW.fmtClock(when(n))}`));
+        }))));
   }
 
   function card(a) {
     const title = `${KIND[a.kind] || a.kind}${visitor(a) !== "—" ? " — " + visitor(a) : ""}`;
-    const unack = a.state === "raised" || a.state === "notified";
+    const unack = unacknowledged(a);
     const node = el("li", {
       class: `alert-card ${a.severity} state-${a.state}${unack ? " unacknowledged" : ""}`,
       id: `alert-${a.id}`, "data-alert": a.id, "aria-labelledby": `t-${a.id}`,
@@ -132,7 +169,7 @@
 
   function actions(a) {
     const bar = el("div", { class: "actions" });
-    if (a.state === "raised" || a.state === "notified") {
+    if (unacknowledged(a)) {
       bar.append(el("button", { class: "ack", type: "button", onclick: (e) => acknowledge(a, e.currentTarget) },
         "Acknowledge", el("span", { class: "visually-hidden" }, ` ${KIND[a.kind] || a.kind} for ${visitor(a)}`)));
     }

@@ -1,13 +1,14 @@
 // The visit board: who is out now, where, when they are due back (counting down, and
 // "overdue by" in red once the expected return has passed), their device, and the tasks
-// the overdue ladder gives reception, each with a Done button.
+// the overdue ladder gives reception, each with a Done button (ringing the home asks what
+// reception found, which decides whether SLT are told).
 "use strict";
 
 (() => {
   const { el, api } = LW;
   const OUT = new Set(["departed", "arrived", "left"]);
   const NOT_YET = new Set(["planned", "authorised"]);
-  const LOW_BATTERY = 20;
+  const LOW_BATTERY = 20; // when the visit's own low_battery_below is not known
   const visits = new Map();
   const tasks = new Map();
   const wasLate = new Map(); // visit id -> late at the last tick, to announce changes once
@@ -23,6 +24,16 @@
     reception_calls_home: "reception rings the pupil's home",
     inform_slt: "SLT informed",
   };
+  // What reception found when they rang the pupil's home: it decides whether SLT are told
+  // ("If contact has not been made or there is any cause for concern, a member of SLT will
+  // be informed.").
+  const CALL_HOME = [
+    ["contact_made_no_concern", "Spoke to the family — no cause for concern"],
+    ["no_contact", "Could not reach anyone at the home"],
+    ["concern", "Spoke to the family — there is a cause for concern"],
+  ];
+  const CALL_HOME_WORDS = Object.fromEntries(CALL_HOME);
+  const isCallHome = (t) => t.id.startsWith("visit-call-home:");
   const who = (v) => (v.staff_names || v.staff || []).join(" & ") || "—";
   const today = () => new Intl.DateTimeFormat("en-CA", { timeZone: "Europe/London" }).format(new Date());
 
@@ -48,7 +59,9 @@
   function ladderWords(v, now) {
     if (v.overdue) {
       const step = v.overdue_step;
-      return step ? `Overdue ladder — step ${step.step}: ${STEP[step.action] || step.action}` : "Overdue ladder started";
+      if (!step) return "Overdue ladder started";
+      const held = step.action === "inform_slt" && step.decision && !step.decision.inform;
+      return `Overdue ladder — step ${step.step}: ${held ? "SLT not informed (reception reached the home, no concern)" : STEP[step.action] || step.action}`;
     }
     if (isLate(v, now) && v.due_back_by && now < new Date(v.due_back_by).getTime()) {
       return `Within the grace period: the ladder starts at ${LW.fmtClock(v.due_back_by).slice(0, 5)} if there is no word`;
@@ -67,7 +80,7 @@
     const silent = v.device_silent_since
       || (v.last_heartbeat && (Date.now() - new Date(v.last_heartbeat).getTime()) / 1000 > (v.offline_after || 180));
     const battery = v.battery === undefined || v.battery === null ? null : Number(v.battery);
-    const low = battery !== null && battery < LOW_BATTERY;
+    const low = battery !== null && battery < (v.low_battery_below || LOW_BATTERY);
     return el("div", { class: "device" },
       el("div", {}, el("strong", {}, v.device)),
       el("div", { class: silent ? "heard stale" : "heard" },
@@ -77,7 +90,9 @@
         silent ? " — silent" : ""),
       battery === null ? el("div", { class: "counts" }, "battery not reported")
         : el("span", { class: `battery${low ? " low" : ""}` },
-          el("span", { class: "bar", "aria-hidden": "true" }, fill(battery)), `${battery}%${low ? " low" : ""}`));
+          el("span", { class: "bar", "aria-hidden": "true" }, fill(battery)), `${battery}%${low ? " low" : ""}`),
+      v.low_battery_noticed ? el("div", { class: "counts" },
+        `low-battery alert raised ${LW.fmtClock(v.low_battery_noticed.at).slice(0, 5)}`) : null);
   }
   function cell(label, ...content) {
     return el("td", { "data-label": label }, el("div", {}, ...content)); // one box: a card's grid
@@ -94,7 +109,10 @@
       cell("Due back",
         el("div", { class: "due", "data-due": v.id }, dueWords(v, now)),
         el("div", { class: "counts" }, `expected ${LW.fmtClock(v.expected_return).slice(0, 5)}`),
-        el("div", { class: "ladder", "data-ladder": v.id }, ladder || "")),
+        el("div", { class: "ladder", "data-ladder": v.id }, ladder || ""),
+        v.overdue && v.call_home ? el("div", { class: "counts call-home" },
+          `Reception rang the home at ${LW.fmtClock(v.call_home.at).slice(0, 5)}: `
+          + (CALL_HOME_WORDS[v.call_home.outcome] || "did not say what they found").toLowerCase()) : null),
       cell("State",
         el("span", { class: `badge state visit-${v.state}` }, STATE[v.state] || v.state),
         v.overdue ? el("span", { class: "badge red" }, "Overdue") : null,
@@ -128,7 +146,14 @@
     const error = el("p", { class: "form-error", role: "alert" });
     const note = el("input", { type: "text", name: "note", id: `note-${t.id}`, autocomplete: "off",
       placeholder: "e.g. spoke to parent, visitor left 10 min ago" });
+    // Ringing the home asks what reception found; the DSL's follow-up needs only a note.
+    const found = isCallHome(t) ? el("fieldset", { class: "call-home-outcome" },
+      el("legend", {}, "What happened when you rang the home?"),
+      el("p", { class: "counts", id: `hint-${t.id}` }, "SLT are told unless you spoke to the family and found no cause for concern."),
+      CALL_HOME.map(([value, label]) => el("label", { class: "choice" },
+        el("input", { type: "radio", name: "outcome", value, required: true, "aria-describedby": `hint-${t.id}` }), label))) : null;
     const form = el("form", { class: "task-form" },
+      found,
       el("label", { for: `note-${t.id}` }, "Note (optional, kept in the record)"),
       el("div", { class: "task-actions" }, note,
         el("button", { class: "primary", type: "submit" }, "Done",
@@ -139,7 +164,9 @@
       const button = form.querySelector("button");
       button.disabled = true;
       try {
-        const doc = await api(`/api/v1/tasks/${encodeURIComponent(t.id)}/done`, { method: "POST", body: { note: note.value.trim() } });
+        const body = { note: note.value.trim() };
+        if (found) body.outcome = new FormData(form).get("outcome");
+        const doc = await api(`/api/v1/tasks/${encodeURIComponent(t.id)}/done`, { method: "POST", body });
         upsertTask(doc);
         LW.announce(`Task done: ${t.what}`);
       } catch (e) {
