@@ -245,9 +245,20 @@ class PostgresViewStore(ViewStore):
         from psycopg_pool import ConnectionPool
 
         # Autocommit: a read is one statement and one round trip; writes open their own
-        # transaction block (conn.transaction()).
+        # transaction block (conn.transaction()). After the database restarts, a pooled
+        # connection is tested as it is taken (`check`), a lost one is retried for 2 s
+        # in the background and then on the next call (not for psycopg_pool's default 5
+        # minutes, doubling from 1 s), and a caller waits at most 2 s for a connection:
+        # the views' readers (scheduler, live views) are back within a second or two.
         self._pool = ConnectionPool(
-            url, min_size=1, max_size=4, open=True, timeout=10, kwargs={"autocommit": True}
+            url,
+            min_size=1,
+            max_size=4,
+            open=True,
+            timeout=2,
+            reconnect_timeout=2,
+            check=ConnectionPool.check_connection,
+            kwargs={"autocommit": True, "connect_timeout": 3},
         )
         self._create()
 

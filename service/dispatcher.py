@@ -26,10 +26,16 @@ from service.domain.errors import DomainError
 from service.domain.notifications import Notification
 from service.logs import get_logger
 from service.notifiers.base import NotificationError, Notifier
+from service.supervisor import LoopState
 
 log = get_logger(__name__)
 
 DEFAULT_BACKOFF: tuple[float, ...] = (1.0, 4.0, 15.0)
+RECORD_RETRY_MAX = 2.0
+"""Longest wait between tries to record while the store is down: once it is back, a
+notification's next step is recorded within about this long (the supervisor's cap too)."""
+SWEEP_EVERY = 5.0
+"""How often the views are searched for requested notifications nobody is sending."""
 SENDERS = frozenset({"sms", "voice"})
 FINISHED_REMEMBERED = 10_000
 
@@ -55,6 +61,14 @@ class Dispatcher:
         self.failed = 0
 
     @property
+    def sending(self) -> int:
+        """Notifications this process is sending now (tries and waits between them)."""
+        return len(self._inflight)
+
+    def is_sending(self, notification_id: str) -> bool:
+        return notification_id in self._inflight
+
+    @property
     def max_attempts(self) -> int:
         return len(self.backoff) + 1
 
@@ -76,6 +90,35 @@ class Dispatcher:
                 await self._record(escalation.mark_unconfirmed, self.app, UUID(doc["id"]))
             else:
                 self._submit(doc)
+
+    async def sweep(self) -> int:
+        """Send what the views say is requested and nobody here is sending: a live change
+        missed while the store was down (or while the views' follower was restarting)
+        must not leave a notification unsent. Returns how many were submitted.
+
+        One in flight elsewhere is left alone (`start` settles those of a crashed run);
+        two processes sweeping the same one are kept apart by `start_attempt`.
+        """
+        pending = await asyncio.to_thread(
+            self.views.find, "notification", states=["requested"], limit=10_000
+        )
+        submitted = 0
+        for doc in pending:
+            key = doc["id"]
+            if doc.get("in_flight") or key in self._inflight or key in self._finished:
+                continue
+            self._submit(doc)
+            if key in self._inflight:
+                log.info("notification_swept", notification=key, alert=doc.get("alert_id"))
+                submitted += 1
+        return submitted
+
+    async def sweep_forever(self, state: LoopState, every: float = SWEEP_EVERY) -> None:
+        """The supervised loop around `sweep`."""
+        while True:
+            await self.sweep()
+            state.beat()
+            await asyncio.sleep(every)
 
     def on_changes(self, changes: list[Change]) -> None:
         for change in changes:
@@ -170,6 +213,16 @@ class Dispatcher:
                     return
                 await asyncio.sleep(self.backoff[min(attempt, len(self.backoff)) - 1])
                 continue
+            except Exception:
+                # A fault in the sending itself (a bug, an error the notifier did not
+                # wrap). The request may have reached the provider: settle it as a
+                # crashed run's try is settled (see `start`), never resent blindly and
+                # never forgotten: the ladder keeps reminding.
+                log.exception(
+                    "notification_send_crashed", notification=doc["id"], alert=doc["alert_id"]
+                )
+                await self._record(escalation.mark_unconfirmed, self.app, notification_id)
+                return
             await self._record(self.app.record_notification_sent, notification_id, provider_id)
             self.sent += 1
             log.info(
@@ -193,7 +246,7 @@ class Dispatcher:
             except Exception:
                 log.exception("notification_record_failed", command=command.__name__)
                 await asyncio.sleep(delay)
-                delay = min(delay * 2, 10.0)
+                delay = min(delay * 2, RECORD_RETRY_MAX)
 
     async def stop(self) -> None:
         tasks = list(self._inflight.values())

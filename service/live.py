@@ -10,6 +10,7 @@ from typing import Any
 
 from projections.projector import Change, Projector
 from service.logs import get_logger
+from service.supervisor import LoopState
 
 log = get_logger(__name__)
 
@@ -23,7 +24,6 @@ class LiveViews:
         self._listeners: list[Listener] = []
         self._wake: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self.last_error: str | None = None
         self.published: int | None = None
 
     def follow(self, max_batches: int = 1_000_000) -> list[Change]:
@@ -52,20 +52,18 @@ class LiveViews:
             with contextlib.suppress(RuntimeError):  # loop already closed at shutdown
                 self._loop.call_soon_threadsafe(self._wake.set)
 
-    async def run(self) -> None:
+    async def run(self, state: LoopState | None = None) -> None:
+        """Follow until cancelled. A failed catch-up (the store is down) raises out of
+        here; the supervisor logs it and starts following again."""
         self._loop = asyncio.get_running_loop()
         self._wake = asyncio.Event()
         while True:
             self._wake.clear()
-            try:
-                # One batch at a time, published before the next: an SOS recorded during
-                # a heartbeat burst reaches the dispatcher without waiting for the burst.
-                changes = await asyncio.to_thread(self.follow, 1)
-                self.last_error = None
-            except Exception as exc:  # the store may be down: report, keep following
-                self.last_error = str(exc)
-                log.exception("projection_failed")
-                changes = []
+            # One batch at a time, published before the next: an SOS recorded during
+            # a heartbeat burst reaches the dispatcher without waiting for the burst.
+            changes = await asyncio.to_thread(self.follow, 1)
+            if state is not None:
+                state.beat()
             if changes:
                 self._publish(changes)
                 self._wake.set()  # there may be more: follow again at once

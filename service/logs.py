@@ -29,11 +29,17 @@ def configure_logging(fmt: str = "console", level: int = logging.INFO) -> None:
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         _redact,
+        # The traceback as plain text in `exception`: without this a JSON line said only
+        # `"exc_info": true`, and the console's rich tracebacks print every frame's local
+        # variables (a secret in a frame would reach the log).
+        structlog.processors.format_exc_info,
     ]
     renderer: Any = (
         structlog.processors.JSONRenderer()
         if fmt == "json"
-        else structlog.dev.ConsoleRenderer(colors=False)
+        else structlog.dev.ConsoleRenderer(
+            colors=False, exception_formatter=structlog.dev.plain_traceback
+        )
     )
     structlog.configure(
         processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],

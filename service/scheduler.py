@@ -15,8 +15,10 @@ so it can be seen as due more than once.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -24,6 +26,7 @@ from projections.store import ViewStore
 from service.clock import Clock
 from service.domain.errors import DomainError
 from service.logs import get_logger
+from service.supervisor import LoopState
 
 log = get_logger(__name__)
 
@@ -31,6 +34,14 @@ TimerAction = Callable[[dict[str, Any], datetime], None]
 """Called with the timer document and the instant it was noticed (from the clock)."""
 
 REFIRE_AFTER_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class Failing:
+    action: str
+    error: str
+    since: float
+    """time.monotonic() of the first failure in this run of failures."""
 
 
 def timer_doc(
@@ -65,6 +76,11 @@ class Scheduler:
         self.actions: dict[str, TimerAction] = dict(actions or {})
         self._fired: dict[str, float] = {}
         self.fired = 0
+        self.failing: dict[str, Failing] = {}
+        """Due timers whose action raised, until they fire or are settled: for health
+        (a step that did not happen when due, whatever the loop's own beat says)."""
+        self._wake: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     def register(self, action: str, handler: TimerAction) -> None:
         self.actions[action] = handler
@@ -80,7 +96,10 @@ class Scheduler:
         fired: list[str] = []
         wall = time.monotonic()
         self._fired = {k: v for k, v in self._fired.items() if wall - v < REFIRE_AFTER_SECONDS}
-        for timer in self.due(now):
+        due = self.due(now)
+        due_ids = {t["id"] for t in due}
+        self.failing = {k: v for k, v in self.failing.items() if k in due_ids}
+        for timer in due:
             if timer["id"] in self._fired:
                 continue  # fired already; its event is not yet in the views
             handler = self.actions.get(timer["action"])
@@ -92,10 +111,18 @@ class Scheduler:
                 handler(timer, now)
             except DomainError as exc:
                 log.info("timer_not_needed", timer=timer["id"], reason=str(exc))
+                self.failing.pop(timer["id"], None)
                 continue
-            except Exception:
+            except Exception as exc:
                 log.exception("timer_failed", timer=timer["id"], action=timer["action"])
+                before = self.failing.get(timer["id"])
+                self.failing[timer["id"]] = Failing(
+                    timer["action"],
+                    f"{type(exc).__name__}: {exc}",
+                    before.since if before else wall,
+                )
                 continue
+            self.failing.pop(timer["id"], None)
             fired.append(timer["id"])
             self.fired += 1
         return fired
@@ -104,9 +131,34 @@ class Scheduler:
         """Tests in simulated time call this after catching the views up."""
         self._fired.clear()
 
-    async def run(self, interval: float = 1.0, after_tick: Callable[[], Any] | None = None) -> None:
+    def wake(self) -> None:
+        """Tick now rather than at the next round (a timer was written already due).
+        Safe from any thread; a no-op before `run` has started."""
+        if self._loop is not None and self._wake is not None:
+            with contextlib.suppress(RuntimeError):  # loop already closed at shutdown
+                self._loop.call_soon_threadsafe(self._wake.set)
+
+    async def run(
+        self,
+        interval: float = 1.0,
+        after_tick: Callable[[], Any] | None = None,
+        state: LoopState | None = None,
+    ) -> None:
+        """Tick every `interval` seconds, or at once when woken, until cancelled.
+
+        A tick that fails (the store is down) raises out of here: the supervisor logs
+        it and starts the loop again. Timers live in the views, so nothing is lost.
+        """
+        self._loop = asyncio.get_running_loop()
+        self._wake = asyncio.Event()
         while True:
+            self._wake.clear()  # a wake during this tick means: tick again
             fired = await asyncio.to_thread(self.tick)
+            if state is not None:
+                state.beat()
             if fired and after_tick is not None:
                 after_tick()
-            await asyncio.sleep(interval)
+            # asyncio.timeout, not wait_for (see LiveViews.run).
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(interval):
+                    await self._wake.wait()

@@ -32,11 +32,18 @@ from service.application import Lonewatch
 from service.clock import Clock, SystemClock
 from service.config import Settings
 from service.dispatcher import DEFAULT_BACKOFF, Dispatcher
-from service.event_store import eventsourcing_env, views_location, with_startup_retries
+from service.event_store import (
+    eventsourcing_env,
+    quick_recovery,
+    views_location,
+    with_startup_retries,
+)
+from service.health import Health, StoreProbe, store_reader
 from service.live import Hub, LiveViews, public_change
 from service.logs import get_logger
 from service.notifiers.base import Notifier
 from service.scheduler import Scheduler
+from service.supervisor import LoopState, Supervisor
 from service.visit_deadlines import with_timer_actions as visit_timers
 from service.work_pools import WorkPools
 
@@ -64,12 +71,16 @@ class Container:
     alarm_link: MqttLink | None = None
     """The gateway's second broker session: sos and fall only (docs/gateway.md)."""
     broker: EmbeddedBroker | None = None
+    supervisor: Supervisor = field(default_factory=Supervisor)
+    health: Health | None = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
-    pending_ticks: set[asyncio.Future[list[str]]] = field(default_factory=set)
+    """Unsupervised one-shot tasks, cancelled at shutdown; loops go to `supervisor.start`."""
     # Password checks, made-up credentials and exports: never on the default executor.
     pools: WorkPools = field(default_factory=WorkPools)
 
     def close(self) -> None:
+        if self.health is not None:
+            self.health.probe.close()
         self.pools.close()  # their jobs use the store: done before it closes
         self.views.close()
         self.app.close()
@@ -106,13 +117,14 @@ def build(
     clock = clock or SystemClock()
     env = eventsourcing_env(settings.database_url, settings.cipher_key)
     app = with_startup_retries(lambda: Lonewatch(env, clock))
+    quick_recovery(app.recorder)
     views = with_startup_retries(lambda: open_view_store(views_location(settings.database_url)))
     projector = Projector(app.recorder, app.mapper, views)
     live = LiveViews(projector, poll_interval=settings.poll_interval)
     app.add_listener(live.wake)
     notifier = notifier or make_notifier(settings)
     app.alert_finder = escalation.find_by_schools(views)
-    return Container(
+    c = Container(
         settings=settings,
         clock=clock,
         app=app,
@@ -125,6 +137,8 @@ def build(
         gateway=Gateway(app, prefix=settings.mqtt_topic_prefix),
         scheduler=visit_timers(Scheduler(views, clock, escalation.timer_actions(app)), app),
     )
+    c.health = Health(StoreProbe(store_reader(c)))
+    return c
 
 
 def _fan_out_to_mqtt(c: Container) -> Any:
@@ -155,7 +169,7 @@ def _fan_out_to_mqtt(c: Container) -> Any:
 
 def _tick_when_due(c: Container) -> Any:
     """A timer written already due (an alert's first escalation step) fires at once,
-    not at the scheduler's next round."""
+    not at the scheduler's next round: the (supervised) scheduler loop is woken."""
 
     def listener(changes: list[Change]) -> None:
         now = c.clock.now()
@@ -165,9 +179,7 @@ def _tick_when_due(c: Container) -> Any:
             and datetime.fromisoformat(ch.doc["due_at"]) <= now
             for ch in changes
         ):
-            task = asyncio.get_running_loop().create_task(asyncio.to_thread(c.scheduler.tick))
-            c.pending_ticks.add(task)
-            task.add_done_callback(c.pending_ticks.discard)
+            c.scheduler.wake()
 
     return listener
 
@@ -220,7 +232,7 @@ async def _start_mqtt(c: Container) -> None:
     )
     c.gateway.bind(c.link, alarm=c.alarm_link)
     c.gateway.on_notifications = c.dispatcher.submit_requested
-    c.tasks.append(asyncio.create_task(c.gateway.run(), name="gateway"))
+    c.supervisor.start("gateway", lambda _: c.gateway.run())
     await asyncio.sleep(0)  # let the gateway take its queues before paho can deliver
     c.alarm_link.start()
     # Not awaited here: start-up (and the health endpoint) must not wait for a broker.
@@ -243,6 +255,21 @@ async def _start_main_session(alarm: MqttLink, main: MqttLink) -> None:
     main.start()
 
 
+SCHEDULER_INTERVAL = 1.0
+
+
+def _supervise_loops(c: Container) -> None:
+    """The loops that keep alarms moving; each beats after every round that worked, and
+    health calls one stale after missing several of its rounds."""
+
+    async def scheduler(state: LoopState) -> None:
+        await c.scheduler.run(interval=SCHEDULER_INTERVAL, after_tick=c.live.wake, state=state)
+
+    c.supervisor.start("live-views", c.live.run, stale_after=max(10.0, 10 * c.live.poll_interval))
+    c.supervisor.start("scheduler", scheduler, stale_after=10 * SCHEDULER_INTERVAL)
+    c.supervisor.start("notification-sweep", c.dispatcher.sweep_forever, stale_after=30.0)
+
+
 async def running(c: Container, *, with_mqtt: bool = True) -> AsyncIterator[None]:
     """Start: catch the views up, resume unsent notifications, follow, then take device traffic.
 
@@ -257,10 +284,7 @@ async def running(c: Container, *, with_mqtt: bool = True) -> AsyncIterator[None
     c.live.add_listener(_directory_watch(c))
     c.live.add_listener(_fan_out_to_mqtt(c))
     c.live.add_listener(_tick_when_due(c))
-    c.tasks.append(asyncio.create_task(c.live.run(), name="live-views"))
-    c.tasks.append(
-        asyncio.create_task(c.scheduler.run(interval=1.0, after_tick=c.live.wake), name="scheduler")
-    )
+    _supervise_loops(c)
     await c.dispatcher.start()
     if with_mqtt:
         await _start_mqtt(c)
@@ -270,6 +294,7 @@ async def running(c: Container, *, with_mqtt: bool = True) -> AsyncIterator[None
         for link in (c.link, c.alarm_link):
             if link is not None:
                 await asyncio.to_thread(link.stop)
+        await c.supervisor.stop()
         for task in c.tasks:
             task.cancel()
         for task in c.tasks:
@@ -281,7 +306,6 @@ async def running(c: Container, *, with_mqtt: bool = True) -> AsyncIterator[None
             # subscribed) between the first stop and the cancel. stop() is idempotent.
             if link is not None:
                 await asyncio.to_thread(link.stop)
-        await asyncio.gather(*c.pending_ticks, return_exceptions=True)
         await c.dispatcher.stop()
         await c.notifier.aclose()
         if c.broker is not None:

@@ -19,6 +19,7 @@ from service.domain.alerts import OPEN_ALERT_STATES, AlertState, parse_outcome
 from service.domain.errors import NotFound
 from service.domain.records import can_watch
 from service.http import auth, records
+from service.http.health import add_health_routes
 from service.http.problems import BadRequest, problem, problems_middleware
 from service.http.twilio_webhooks import add_webhook_routes
 from service.http.voice import add_voice_routes
@@ -261,41 +262,9 @@ async def get_kpis(request: web.Request) -> web.Response:
     return json_response(await container(request).pools.exports.run(figures))
 
 
-async def health(request: web.Request) -> web.Response:
-    c = container(request)
-    checks: dict[str, Any] = {}
-    ok = True
-    try:
-        head = await asyncio.to_thread(c.projector.head)
-        position = await asyncio.to_thread(c.projector.position)
-        checks["event_store"] = {"ok": True, "head": head}
-        checks["projections"] = {
-            "ok": c.live.last_error is None,
-            "position": position,
-            "lag": head - position,
-            "error": c.live.last_error,
-        }
-        ok = ok and c.live.last_error is None
-    except Exception as exc:
-        checks["event_store"] = {"ok": False, "error": str(exc)}
-        ok = False
-    if c.link is not None:
-        checks["broker"] = {"ok": c.link.connected, "embedded": c.settings.mqtt.embedded}
-        ok = ok and c.link.connected
-    checks["gateway"] = dict(c.gateway.stats)
-    checks["notifications"] = {
-        "sent": c.dispatcher.sent,
-        "failed": c.dispatcher.failed,
-        "notifier": type(c.notifier).__name__,
-    }
-    return json_response(
-        {"status": "ok" if ok else "degraded", "checks": checks}, status=200 if ok else 503
-    )
-
-
 def add_routes(app: web.Application) -> None:
     app[PRINCIPAL] = {}
-    app.router.add_get("/api/v1/health", health)
+    add_health_routes(app)
     app.router.add_get("/api/v1/alerts", list_alerts)
     app.router.add_get("/api/v1/alerts/{id}", get_alert)
     app.router.add_post("/api/v1/alerts/{id}/acknowledge", acknowledge_alert)

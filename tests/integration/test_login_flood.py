@@ -253,8 +253,8 @@ async def test_nothing_an_anonymous_client_sends_runs_on_the_default_executor(
     console_server: tuple[int, Container],
 ) -> None:
     """Issue 10: "Nothing an anonymous client can trigger may share a queue with an SOS"
-    (the gateway's and the scheduler's store calls use the default executor). Not covered:
-    GET /api/v1/health, being rebuilt under issue 10 item 2, still reads the store there."""
+    (the gateway's and the scheduler's store calls use the default executor). GET
+    /api/v1/health asks the store on a thread of its own (tests/integration/test_health.py)."""
     port, _ = console_server
     loop = asyncio.get_running_loop()
     watched = WatchedExecutor()
@@ -269,6 +269,8 @@ async def test_nothing_an_anonymous_client_sends_runs_on_the_default_executor(
             for path in ("/console/login", "/console/", "/api/v1/alerts", "/api/v1/session"):
                 async with session.get(base + path, cookies=cookie, allow_redirects=False) as r:
                     assert r.status in (200, 303, 401), (path, r.status)
+            async with session.get(base + "/api/v1/health") as r:
+                assert r.status in (200, 503)
             bearer = {"Authorization": "Bearer lwt_made_up_token"}
             async with session.get(base + "/api/v1/alerts", headers=bearer) as r:
                 assert r.status == 401
@@ -279,5 +281,5 @@ async def test_nothing_an_anonymous_client_sends_runs_on_the_default_executor(
                 assert r.status == 303
     finally:
         watched.shutdown(wait=True)
-    anonymous = {"sign_in", "principal_for_session", "sign_out", "principal_for_token"}
+    anonymous = {"sign_in", "principal_for_session", "sign_out", "principal_for_token", "read"}
     assert not [n for n in watched.names if n.rsplit(".", 1)[-1] in anonymous], watched.names
