@@ -65,7 +65,9 @@ ANNOUNCED_ALERTS: Final = frozenset({AlertKind.SOS, AlertKind.FALL})
 must behave exactly as for an ordinary text."""
 
 LANES: Final = ("alarm", "text", "bulk")
-STORE_RETRY_MAX_SECONDS: Final = 5.0
+STORE_RETRY_MAX_SECONDS: Final = 1.0
+"""The longest wait between tries while the store is down: an SOS held then must reach the
+dispatcher within a second or two of the store coming back."""
 REASON_CHARS: Final = 500
 """How much of a failure's message is kept with a rejected message."""
 
@@ -180,13 +182,18 @@ class Gateway:
             name: ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"lw-gateway-{name}")
             for name in LANES
         }
-        self._lanes = {name: asyncio.Queue() for name in LANES}
+        # A run restarted by the supervisor takes over the lanes as they stand: what waits
+        # there is unacknowledged, and the broker would only deliver it again on a reconnect.
+        if not self._lanes:
+            self._lanes = {name: asyncio.Queue() for name in LANES}
         try:
             async with asyncio.TaskGroup() as lanes:
                 for name, queue in self._lanes.items():
                     lanes.create_task(self._serve(name, queue), name=f"gateway-{name}")
+        except asyncio.CancelledError:
+            self._lanes = {}  # stopping: new messages stay unacknowledged at the broker
+            raise
         finally:
-            self._lanes = {}
             executors, self._executors = list(self._executors.values()), {}
             for executor in executors:
                 executor.shutdown(wait=False, cancel_futures=True)

@@ -339,6 +339,36 @@ async def test_a_gateway_whose_run_fails_is_started_again_and_takes_messages() -
     assert state.last_error == "ExceptionGroup: RuntimeError: lane bulk broke"
 
 
+async def test_a_restarted_gateway_keeps_the_messages_waiting_in_its_lanes() -> None:
+    """What waits in a lane is unacknowledged; the broker would give it back only on a
+    reconnect, so a restarted run must serve it, not start from empty lanes."""
+    intake, link = _Intake(), _Link()
+    gateway = Gateway(cast(Any, None), intake=cast(Any, intake), max_batch=1)
+    gateway.bind(link)
+    serve, held = gateway._serve, asyncio.Event()
+
+    async def bulk_breaks_while_messages_wait(name: str, queue: Any) -> None:
+        if name == "bulk" and not held.is_set():
+            await held.wait()
+            raise RuntimeError("lane bulk broke")
+        await serve(name, queue)
+
+    gateway._serve = bulk_breaks_while_messages_wait  # type: ignore[method-assign]
+    supervisor = Supervisor(first_delay=0.05)
+    state = supervisor.start("gateway", lambda _: gateway.run())
+    await eventually(lambda: bool(gateway.backlog), what="the lanes")
+    for mid in (1, 2, 3):
+        gateway.admit(
+            InboundMessage("lw/v1/dev/sos-0001/heartbeat", b'{"id": "hb-%d"}' % mid, mid, 1, False)
+        )
+    assert gateway.backlog["bulk"] == 3
+    held.set()
+    await eventually(lambda: link.acked == [1, 2, 3], what="the waiting messages recorded")
+    await supervisor.stop()
+    assert state.restarts == 1
+    assert intake.recorded == 3
+
+
 async def test_a_loop_restarting_for_long_says_how_long_since_its_last_good_tick() -> None:
     ticks = Ticks()
 
