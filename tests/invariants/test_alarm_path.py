@@ -1,0 +1,10 @@
+"""What must always hold on the alarm path, whatever happens (docs/invariants.md)."""
+
+from __future__ import annotations
+
+from tests.invariants.alarm_machine import AlarmMachine
+from tests.invariants.budget import run
+
+
+def test_every_alarm_reaches_a_person_whatever_fails() -> None:
+    run(AlarmMachine)
