@@ -33,6 +33,7 @@ MACHINES_IN_SOAK = 2
 
 def run(machine: type[RuleBasedStateMachine]) -> None:
     Counters.steps = Counters.examples = 0
+    Counters.seen = {}
     started = time.monotonic()
     # Logs are kept, not rendered: the console renderer draws every logged traceback
     # with its locals, which would take most of the budget (timer failures in outages).
@@ -46,5 +47,5 @@ def run(machine: type[RuleBasedStateMachine]) -> None:
                 run_state_machine_as_test(machine, settings=SOAK_CHUNK)
     print(
         f"\n{machine.__name__}: {Counters.examples} examples, {Counters.steps} steps checked "
-        f"in {time.monotonic() - started:.1f}s"
+        f"in {time.monotonic() - started:.1f}s; reached: {dict(sorted(Counters.seen.items()))}"
     )

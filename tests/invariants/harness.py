@@ -29,6 +29,7 @@ import itertools
 import shutil
 import tempfile
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -151,6 +152,8 @@ class Service:
         self.url = f"sqlite:///{self.tmp / 'events.sqlite3'}"
         self.notifier = ScriptedNotifier(self.clock)
         self.loop = asyncio.new_event_loop()
+        # As `wiring.running` does: the store is called from this many worker threads.
+        self.loop.set_default_executor(ThreadPoolExecutor(max_workers=8))
         self.changes: list[Change] = []
         self.held: list[tuple[str, str, dict[str, Any]]] = []
         """Device messages the gateway could not record yet (store down): redelivered later."""
