@@ -28,7 +28,7 @@ from service.domain.alerts import Alert, AlertKind, AlertState, Outcome
 from service.domain.directory import School
 from service.domain.errors import DomainError
 from service.domain.escalation import policy_for
-from tests.invariants.harness import Send, Service
+from tests.invariants.harness import Counters, Send, Service
 from tests.worlds import DIRECTORY
 
 DEVICES = ("sos-0001", "sos-0002")
@@ -46,19 +46,6 @@ CHANNELS = ("sms", "voice")
 JUMPS = st.sampled_from([1, 5, 20, 30, 59, 60, 61, 90, 119, 120, 180, 300, 600, 3600])
 SMS_STATUSES = ("sent", "delivered", "undelivered", "failed")
 CALL_STATUSES = ("ringing", "in-progress", "completed", "no-answer", "busy", "failed")
-
-
-class Counters:
-    """What the machines checked, across examples (printed by the soak run)."""
-
-    steps = 0
-    examples = 0
-    seen: dict[str, int] = {}
-    """How often the situations that matter were reached (alerts taken, ladders ended...)."""
-
-    @classmethod
-    def saw(cls, what: str) -> None:
-        cls.seen[what] = cls.seen.get(what, 0) + 1
 
 
 class AlarmMachine(RuleBasedStateMachine):
@@ -153,15 +140,18 @@ class AlarmMachine(RuleBasedStateMachine):
     @rule(
         to=st.sampled_from(CONTACT_PHONES),
         channel=st.sampled_from(CHANNELS),
-        how=st.sampled_from(["works", "fails_a_while", "fails_a_while", "refuses"]),
+        how=st.sampled_from(["works", "fails_a_while", "fails_a_while", "refuses", "dies"]),
         tries=st.integers(1, 6),
     )
     def number_answers(self, to: str, channel: str, how: str, tries: int) -> None:
+        """`dies`: the next send to it is taken by the provider and the process dies
+        before recording that (it restarts, finds the try unconfirmed, never resends it)."""
         self.svc.notifier.script(
             to,
             channel,
             failing=tries if how == "fails_a_while" else 0,
             refused=how == "refuses",
+            dies=how == "dies",
         )
         Counters.steps += 1
 

@@ -16,7 +16,7 @@ import structlog
 from hypothesis import HealthCheck, settings
 from hypothesis.stateful import RuleBasedStateMachine, run_state_machine_as_test
 
-from tests.invariants.alarm_machine import Counters
+from tests.invariants.harness import Counters
 
 CI = settings(
     max_examples=int(os.environ.get("LW_INVARIANT_EXAMPLES", "25")),

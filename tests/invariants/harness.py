@@ -51,6 +51,19 @@ from tests.devices import Devices
 START = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)  # a Monday; Europe/London is on UTC
 
 
+class Counters:
+    """What the machines checked, across examples (printed by the soak run)."""
+
+    steps = 0
+    examples = 0
+    seen: dict[str, int] = {}
+    """How often the situations that matter were reached (alerts taken, ladders ended...)."""
+
+    @classmethod
+    def saw(cls, what: str) -> None:
+        cls.seen[what] = cls.seen.get(what, 0) + 1
+
+
 # -- the notifier double ---------------------------------------------------------------
 
 
@@ -70,10 +83,16 @@ class Send:
 @dataclass
 class Script:
     """How one number answers on one channel: fail the next `failing` tries (retryable),
-    or refuse every try for good (a permanent refusal: 21211, 21610 and the like)."""
+    or refuse every try for good (a permanent refusal: 21211, 21610 and the like); with
+    `dies`, the provider takes the next message and the process dies before it hears so."""
 
     failing: int = 0
     refused: bool = False
+    dies: bool = False
+
+
+class ProcessDied(Exception):
+    """The service process died in the middle of a send (after the provider took it)."""
 
 
 class ScriptedNotifier:
@@ -84,9 +103,13 @@ class ScriptedNotifier:
         self.scripts: dict[tuple[str, str], Script] = {}
         self.sends: list[Send] = []
         self._ids = itertools.count(1)
+        self.died = False
+        """A send ended the process (`Script.dies`): the harness restarts it."""
 
-    def script(self, to: str, channel: str, *, failing: int = 0, refused: bool = False) -> None:
-        self.scripts[(to, channel)] = Script(failing=failing, refused=refused)
+    def script(
+        self, to: str, channel: str, *, failing: int = 0, refused: bool = False, dies: bool = False
+    ) -> None:
+        self.scripts[(to, channel)] = Script(failing=failing, refused=refused, dies=dies)
 
     def _answer(self, to: str, channel: str, body: str, key: str) -> str:
         script = self.scripts.get((to, channel), Script())
@@ -98,6 +121,9 @@ class ScriptedNotifier:
                 script.failing -= 1
                 raise NotificationError("503 service unavailable", retryable=True)
             provider_id = f"{'CA' if channel == 'voice' else 'SM'}{next(self._ids):08d}"
+            if script.dies:
+                script.dies, self.died = False, True
+                raise ProcessDied(f"the process died sending {key} (the provider has it)")
             return provider_id
         finally:
             index = len(self.sends)
@@ -152,8 +178,11 @@ class Service:
         self.url = f"sqlite:///{self.tmp / 'events.sqlite3'}"
         self.notifier = ScriptedNotifier(self.clock)
         self.loop = asyncio.new_event_loop()
-        # As `wiring.running` does: the store is called from this many worker threads.
-        self.loop.set_default_executor(ThreadPoolExecutor(max_workers=8))
+        # One worker thread (production has 8): the dispatcher's tasks still interleave at
+        # every await, but their store calls run one at a time, in the order they were
+        # made, so the same steps always give the same history and hypothesis can replay
+        # and shrink a failure. Races between threads are the chaos run's (make chaos).
+        self.loop.set_default_executor(ThreadPoolExecutor(max_workers=1))
         self.changes: list[Change] = []
         self.held: list[tuple[str, str, dict[str, Any]]] = []
         """Device messages the gateway could not record yet (store down): redelivered later."""
@@ -227,6 +256,10 @@ class Service:
 
         if requested:
             self.loop.run_until_complete(send())
+        if self.notifier.died:
+            self.notifier.died = False
+            Counters.saw("process died mid-send")
+            self.restart()
 
     def settle(self) -> None:
         """Run the loops at the current instant until nothing more happens."""
@@ -239,6 +272,10 @@ class Service:
             changes, self.changes = self.changes, []
             sends = len(self.notifier.sends)
             self.loop.run_until_complete(self._dispatch(changes))
+            if self.notifier.died:
+                self.notifier.died = False
+                Counters.saw("process died mid-send")
+                self.restart()
             self.catch_up()
             fired = self.c.scheduler.tick()
             self.c.scheduler.forget_fired()

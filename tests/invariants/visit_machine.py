@@ -31,8 +31,8 @@ from service.domain.alerts import Alert, Outcome
 from service.domain.directory import Role
 from service.domain.errors import DomainError
 from service.domain.visits import OUT, Visit
-from tests.invariants.alarm_machine import Counters, check_alarm_invariants
-from tests.invariants.harness import Send, Service
+from tests.invariants.alarm_machine import check_alarm_invariants
+from tests.invariants.harness import Counters, Send, Service
 from tests.visit_worlds import HAZARDS, VISITS_DIRECTORY
 
 VISITOR = "s-jones"
@@ -59,6 +59,7 @@ class VisitMachine(RuleBasedStateMachine):
         self.ended_at: dict[tuple[UUID, int], int] = {}
         """(visit, overdue episode) -> sends seen when that episode's ladder ended."""
         self.acked_at: dict[UUID, int] = {}
+        self.own_word: dict[UUID, bool] = {}
         Counters.examples += 1
 
     def teardown(self) -> None:
@@ -134,6 +135,7 @@ class VisitMachine(RuleBasedStateMachine):
             return  # outside working hours, say: refused, nothing to check
         Counters.saw("visit departed")
         self.visits.append(visit.id)
+        self.own_word[visit.id] = own_word
         self.after_step()
 
     def heartbeat(self) -> None:
@@ -150,6 +152,31 @@ class VisitMachine(RuleBasedStateMachine):
         sid = f"SM-v-{next(self.ids)}"
         self.app.receive_sms(sender=VISITOR_PHONE, body=text, message_sid=sid)
         self.after_step()
+
+    @precondition(lambda self: self.svc.up)
+    @rule(word=st.sampled_from(["staff", "visit"]), channel=st.sampled_from(["sms", "app"]))
+    def visitor_uses_a_safe_word(self, word: str, channel: str) -> None:
+        """The staff member's safe word, or the visit's own, in a text or the phone app:
+        a silent duress alert either way (the visit's word only while that visit is out)."""
+        out = self.out()
+        applies = word == "staff" or (out is not None and self.own_word.get(out.id, False))
+        text = f"running a bit late, {'bluebird' if word == 'staff' else 'lighthouse'}"
+        before = self.duress_alerts()
+        if channel == "sms":
+            sid = f"SM-w-{next(self.ids)}"
+            self.app.receive_sms(sender=VISITOR_PHONE, body=text, message_sid=sid)
+        else:
+            self.svc.send(DEVICE, "message", {"id": f"t-{next(self.ids)}", "text": text})
+        self.after_step()
+        if applies:
+            Counters.saw(f"duress by the {word}'s word over {channel}")
+            assert self.duress_alerts() == before + 1, (
+                f"the {word}'s safe word by {channel} raised no duress alert"
+            )
+
+    def duress_alerts(self) -> int:
+        docs = self.svc.c.views.find("alert", limit=100_000)
+        return sum(1 for d in docs if d["kind"] == "duress")
 
     @precondition(lambda self: self.svc.up)
     @rule(resolve=st.booleans(), data=st.data())
@@ -172,12 +199,16 @@ class VisitMachine(RuleBasedStateMachine):
     @rule(
         to=st.sampled_from(PHONES),
         channel=st.sampled_from(["sms", "voice"]),
-        how=st.sampled_from(["works", "fails_a_while", "refuses"]),
+        how=st.sampled_from(["works", "fails_a_while", "refuses", "dies"]),
         tries=st.integers(1, 5),
     )
     def number_answers(self, to: str, channel: str, how: str, tries: int) -> None:
         self.svc.notifier.script(
-            to, channel, failing=tries if how == "fails_a_while" else 0, refused=how == "refuses"
+            to,
+            channel,
+            failing=tries if how == "fails_a_while" else 0,
+            refused=how == "refuses",
+            dies=how == "dies",
         )
         Counters.steps += 1
 
