@@ -9,8 +9,10 @@ tiers [[contact_centre], [dsl], [headteacher, slt]]; Kingsdown has the default p
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, ClassVar
 from uuid import UUID
 
 from eventsourcing.persistence import PersistenceError
@@ -49,9 +51,12 @@ CALL_STATUSES = ("ringing", "in-progress", "completed", "no-answer", "busy", "fa
 
 
 class AlarmMachine(RuleBasedStateMachine):
+    database: ClassVar[Callable[[], AbstractContextManager[str]] | None] = None
+    """Where each example's store lives: a PostgreSQL database of its own, or SQLite."""
+
     def __init__(self) -> None:
         super().__init__()
-        self.svc = Service(DIRECTORY)
+        self.svc = Service(DIRECTORY, database=type(self).database)
         self.msg_ids = itertools.count(1)
         self.sids = itertools.count(1)
         self.sent_messages: list[tuple[str, str, dict[str, Any]]] = []

@@ -19,7 +19,7 @@ from hypothesis.stateful import RuleBasedStateMachine, run_state_machine_as_test
 from tests.invariants.harness import Counters
 
 CI = settings(
-    max_examples=int(os.environ.get("LW_INVARIANT_EXAMPLES", "25")),
+    max_examples=int(os.environ.get("LW_INVARIANT_EXAMPLES", "40")),
     stateful_step_count=40,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
@@ -31,7 +31,13 @@ MACHINES_IN_SOAK = 2
 """The soak's time is shared equally between the machines."""
 
 
-def run(machine: type[RuleBasedStateMachine]) -> None:
+POSTGRES = settings(CI, max_examples=4, stateful_step_count=25)
+"""A small budget on PostgreSQL: the same machine, to show the store makes no difference
+to what holds (each example creates and drops a database, which costs more than SQLite)."""
+
+
+def run(machine: type[RuleBasedStateMachine], budget: settings = CI, *, soak: bool = True) -> None:
+    """Run `machine` on `budget`, or for its share of LW_SOAK_SECONDS when `soak`."""
     Counters.steps = Counters.examples = 0
     Counters.seen = {}
     started = time.monotonic()
@@ -39,8 +45,8 @@ def run(machine: type[RuleBasedStateMachine]) -> None:
     # with its locals, which would take most of the budget (timer failures in outages).
     quiet = structlog.testing.capture_logs() if not os.environ.get("LW_INVARIANT_LOGS") else None
     with quiet or contextlib.nullcontext():
-        if not SOAK_SECONDS:
-            run_state_machine_as_test(machine, settings=CI)
+        if not (SOAK_SECONDS and soak):
+            run_state_machine_as_test(machine, settings=budget)
         else:
             until = started + SOAK_SECONDS / MACHINES_IN_SOAK
             while time.monotonic() < until:

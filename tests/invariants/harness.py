@@ -28,8 +28,9 @@ import contextlib
 import itertools
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -149,17 +150,20 @@ class Outage:
         self.down = False
 
     def wrap(self, c: Container) -> None:
+        """Every way the recorder reaches its database (SQLite's and PostgreSQL's)."""
         datastore: Any = c.app.recorder.datastore  # type: ignore[attr-defined]
-        original = datastore.transaction
+        for name in ("transaction", "get_connection"):
+            setattr(datastore, name, self._failing(getattr(datastore, name)))
 
+    def _failing(self, original: Any) -> Any:
         @contextlib.contextmanager
-        def transaction(*, commit: bool) -> Iterator[Any]:
+        def opened(*args: Any, **kwargs: Any) -> Iterator[Any]:
             if self.down:
                 raise OperationalError("store unavailable (test outage)")
-            with original(commit=commit) as cursor:
-                yield cursor
+            with original(*args, **kwargs) as handle:
+                yield handle
 
-        datastore.transaction = transaction
+        return opened
 
 
 # -- the service --------------------------------------------------------------------------
@@ -170,12 +174,19 @@ class Service:
     """One service process (rebuilt by `restart`) over a store that outlives it."""
 
     directory: Path
+    database: Callable[[], AbstractContextManager[str]] | None = None
+    """A PostgreSQL database of this service's own (a URL, dropped afterwards); else SQLite."""
     clock: FakeClock = field(default_factory=lambda: FakeClock(START))
     outage: Outage = field(default_factory=Outage)
 
     def __post_init__(self) -> None:
         self.tmp = Path(tempfile.mkdtemp(prefix="lw-invariants-"))
-        self.url = f"sqlite:///{self.tmp / 'events.sqlite3'}"
+        self.resources = contextlib.ExitStack()
+        self.url = (
+            self.resources.enter_context(self.database())
+            if self.database is not None
+            else f"sqlite:///{self.tmp / 'events.sqlite3'}"
+        )
         self.notifier = ScriptedNotifier(self.clock)
         self.loop = asyncio.new_event_loop()
         # One worker thread (production has 8): the dispatcher's tasks still interleave at
@@ -229,6 +240,7 @@ class Service:
         with contextlib.suppress(Exception):
             self.c.close()
         self.loop.close()
+        self.resources.close()
         shutil.rmtree(self.tmp, ignore_errors=True)
 
     @property
@@ -315,12 +327,15 @@ class Service:
     def count_device_messages(self) -> dict[UUID, int]:
         """DeviceMessage events in the store, by aggregate (read from the table itself)."""
         recorder: Any = self.c.app.recorder
+        schema = getattr(recorder.datastore, "schema", "")
+        table = f"{schema}.{recorder.events_table_name}" if schema else recorder.events_table_name
         with recorder.datastore.transaction(commit=False) as cursor:
             cursor.execute(
-                f"SELECT originator_id, COUNT(*) FROM {recorder.events_table_name} "
+                f"SELECT originator_id, COUNT(*) AS n FROM {table} "
                 "WHERE topic LIKE '%DeviceMessage.Received' GROUP BY originator_id"
             )
-            return {UUID(str(row[0])): int(row[1]) for row in cursor.fetchall()}
+            rows = [list(r.values()) if isinstance(r, dict) else r for r in cursor.fetchall()]
+        return {UUID(str(row[0])): int(row[1]) for row in rows}
 
     def pending_timers(self, action: str) -> list[dict[str, Any]]:
         timers: list[dict[str, Any]] = self.c.views.find("timer", states=["pending"], limit=100_000)

@@ -2,13 +2,31 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
+
 import pytest
 
+from simulators.local_stack import scratch_database
+from tests.conftest import POSTGRES_ADMIN_URL, _pg_admin_parts, need_service
 from tests.invariants.alarm_machine import AlarmMachine
-from tests.invariants.budget import run
+from tests.invariants.budget import POSTGRES, run
 
 
 # A failure is shrunk to its shortest sequence before it is printed; that takes minutes.
 @pytest.mark.timeout(900)
 def test_every_alarm_reaches_a_person_whatever_fails() -> None:
     run(AlarmMachine)
+
+
+@pytest.mark.postgres
+@pytest.mark.timeout(900)
+def test_every_alarm_reaches_a_person_on_postgresql_too() -> None:
+    need_service("PostgreSQL", *_pg_admin_parts())
+
+    def own_database() -> AbstractContextManager[str]:
+        return scratch_database(POSTGRES_ADMIN_URL, "lw_invariants")
+
+    class OnPostgres(AlarmMachine):
+        database = own_database
+
+    run(OnPostgres, POSTGRES, soak=False)
