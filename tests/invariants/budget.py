@@ -31,7 +31,7 @@ MACHINES_IN_SOAK = 2
 """The soak's time is shared equally between the machines."""
 
 
-POSTGRES = settings(CI, max_examples=4, stateful_step_count=25)
+POSTGRES = settings(CI, max_examples=3, stateful_step_count=25)
 """A small budget on PostgreSQL: the same machine, to show the store makes no difference
 to what holds (each example creates and drops a database, which costs more than SQLite)."""
 
