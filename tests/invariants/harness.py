@@ -13,12 +13,17 @@ send it is asked to make) and the background loops, which this harness runs itse
 - the dispatcher runs in an event loop this harness owns; each step runs it until every
   send it started has finished (backoff 0 s: the tries, not the waiting, are the point).
 
-A store outage makes the event store's connection raise OperationalError (a
-PersistenceError, as PostgreSQL down does): commands fail, the gateway holds device
-messages unacknowledged (the broker redelivers them; here they are re-sent when the
-store is back), the scheduler's actions fail and are tried again at its next tick. The
-dispatcher is not run while the store is down: it would only retry its records, with
-real sleeps, until the store is back, which is where it picks up here.
+A store outage makes the event store's and the views' connections raise
+OperationalError (a PersistenceError, as PostgreSQL down does; one database holds
+both): commands fail, the gateway holds device messages unacknowledged (the broker
+redelivers them; here they are re-sent when the store is back), the scheduler's round
+fails and is tried again at the next step. The dispatcher is not run while the store is
+down: it would only retry its records, with real sleeps, until the store is back, which
+is where it picks up here.
+
+A number scripted to `dies` takes the next message and then the process dies before
+the answer is recorded: the harness restarts it, and the resumed dispatcher has to find
+that try unconfirmed.
 """
 
 from __future__ import annotations
