@@ -30,6 +30,8 @@ SOAK_CHUNK = settings(CI, max_examples=5, stateful_step_count=60)
 SOAK_SECONDS = float(os.environ.get("LW_SOAK_SECONDS", "0") or 0)
 MACHINES_IN_SOAK = 2
 """The soak's time is shared equally between the machines."""
+TIMEOUT = 900 + SOAK_SECONDS
+"""Per test: a failure is shrunk to its shortest sequence before it is printed (minutes)."""
 
 
 POSTGRES = settings(CI, max_examples=3, stateful_step_count=25)

@@ -9,17 +9,16 @@ import pytest
 from simulators.local_stack import scratch_database
 from tests.conftest import POSTGRES_ADMIN_URL, _pg_admin_parts, need_service
 from tests.invariants.alarm_machine import AlarmMachine
-from tests.invariants.budget import POSTGRES, run
+from tests.invariants.budget import POSTGRES, TIMEOUT, run
 
 
-# A failure is shrunk to its shortest sequence before it is printed; that takes minutes.
-@pytest.mark.timeout(900)
+@pytest.mark.timeout(TIMEOUT)
 def test_every_alarm_reaches_a_person_whatever_fails() -> None:
     run(AlarmMachine)
 
 
 @pytest.mark.postgres
-@pytest.mark.timeout(900)
+@pytest.mark.timeout(TIMEOUT)
 def test_every_alarm_reaches_a_person_on_postgresql_too() -> None:
     need_service("PostgreSQL", *_pg_admin_parts())
 
