@@ -10,7 +10,7 @@ import pytest
 import structlog
 
 from tests.invariants.alarm_machine import AlarmMachine
-from tests.invariants.visit_machine import VisitMachine
+from tests.invariants.visit_machine import VISITOR_PHONE, VisitMachine
 
 DESK, DSL, HEAD, SLT = "+441702000010", "+441702000011", "+441702000012", "+441702000013"
 
@@ -59,5 +59,17 @@ def test_the_leave_prompt_is_sent() -> None:
         visit.invariants_hold()
         prompts = [s for s in visit.svc.notifier.sends if "expected to have left" in s.body]
         assert [(s.to, s.provider_id is not None) for s in prompts] == [("+447700900001", True)]
+    finally:
+        visit.teardown()
+
+
+def test_the_visits_own_safe_word_in_the_app_raises_duress() -> None:
+    """The visit's safe word counts on every channel (issue 10), not only by text."""
+    visit = VisitMachine()
+    try:
+        visit.the_first_visit_departs(back_in=5, own_word=True)
+        visit.visitor_uses_a_safe_word(word="visit", channel="app")
+        visit.invariants_hold()
+        assert VISITOR_PHONE not in told(visit)
     finally:
         visit.teardown()
