@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint unit contract integration e2e demo clean browser bench bench-quick chaos chaos-quick
+.PHONY: run test lint unit contract integration e2e demo clean browser bench bench-quick chaos chaos-quick soak invariants
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,17 @@ integration: $(STAMP)
 
 e2e: $(STAMP) browser
 	$(BIN)/pytest tests/e2e
+
+# The invariant machines (tests/invariants, docs/invariants.md): `make test` runs them on
+# a fixed budget (about a minute); `make soak SOAK_SECONDS=600` runs them for that long,
+# with fresh random seeds, and prints how many examples and steps each checked.
+SOAK_SECONDS ?= 600
+
+invariants: $(STAMP)
+	$(BIN)/pytest -s tests/invariants
+
+soak: $(STAMP)
+	LW_SOAK_SECONDS=$(SOAK_SECONDS) $(BIN)/pytest -s -o timeout=0 tests/invariants
 
 # Benchmarks (benchmarks/, docs/performance.md): each starts its own Mosquitto and
 # PostgreSQL database; NAMES=... runs some of them (ingest sos rebuild fleet replay).

@@ -36,7 +36,7 @@ from service.domain.directory import (
     User,
 )
 from service.domain.duress import detect_duress
-from service.domain.errors import DomainError, NotFound
+from service.domain.errors import NotFound
 from service.domain.escalation import alert_message, first_notifications, request_notification
 from service.domain.notifications import Notification
 from service.domain.texts import (
@@ -50,18 +50,12 @@ from service.domain.texts import (
 
 A = TypeVar("A", bound=Aggregate)
 
-ALERTING_DEVICE_KINDS = {"sos": AlertKind.SOS, "fall": AlertKind.FALL}
-
 
 class Contended(IntegrityError):
     """Another writer kept changing the same record; nothing was saved.
 
     Still an IntegrityError, so background work (the dispatcher) keeps retrying it;
     the HTTP layer answers 409 and asks the person to try again."""
-
-
-class UnknownDevice(DomainError):
-    pass
 
 
 @dataclass(frozen=True)
@@ -79,17 +73,6 @@ class DeviceInfo:
     timezone: str
     staff: str | None
     staff_name: str | None
-
-
-@dataclass(frozen=True)
-class Recorded:
-    """What recording one device message did. A duplicate still names its alert,
-    so the device can be told `alert_received` again."""
-
-    message_id: UUID
-    duplicate: bool
-    alert_id: UUID | None = None
-    device: DeviceInfo | None = None
 
 
 class Lonewatch(Application[UUID]):
@@ -284,45 +267,6 @@ class Lonewatch(Application[UUID]):
             self._devices.clear()
 
     # -- devices ------------------------------------------------------------
-
-    def record_device_message(
-        self,
-        *,
-        device: str,
-        kind: str,
-        message_id: str | None,
-        device_ts: datetime | None,
-        fields: dict[str, Any],
-    ) -> Recorded:
-        """Record what a device sent; an SOS or fall also raises its alert and asks for
-        tier-1 notifications, all in one transaction. A repeat is recorded once."""
-        info = self.device_info(device)
-        if info is None:
-            raise UnknownDevice(f"device {device!r} is not in the directory")
-        now = self.clock.now()
-        message = DeviceMessage(
-            device=device,
-            kind=kind,
-            message_id=message_id,
-            device_ts=device_ts,
-            fields=fields,
-            school=info.school,
-            staff=info.staff,
-            timestamp=now,
-        )
-        to_save: list[Aggregate] = [message]
-        alert_kind = ALERTING_DEVICE_KINDS.get(kind)
-        alert_key = ids.alert_key_for_message(message.id)
-        alert_id = ids.alert_id(alert_key) if alert_kind else None
-        if alert_kind is not None:
-            to_save.extend(self.device_alert(message, alert_kind, info, now=now))
-        try:
-            self.save(*to_save)
-        except IntegrityError:
-            if message_id is not None and self.exists(message.id):
-                return Recorded(message.id, duplicate=True, alert_id=alert_id, device=info)
-            raise
-        return Recorded(message.id, duplicate=False, alert_id=alert_id, device=info)
 
     def device_alert(
         self,

@@ -10,6 +10,7 @@ from uuid import UUID
 
 from argon2 import PasswordHasher
 
+from device_gateway.intake import DeviceIntake
 from service import visit_commands as visits
 from service.application import Lonewatch
 from service.clock import FakeClock
@@ -18,6 +19,7 @@ from service.domain.access import Principal
 from service.domain.directory import Role, UserSpec
 from service.domain.visits import call_home_task
 from service.wiring import Container
+from tests.devices import Devices
 from tests.visit_worlds import HAZARDS
 from tests.worlds import DIRECTORY
 
@@ -51,16 +53,20 @@ def with_every_role(app: Lonewatch) -> None:
 
 
 async def an_sos(app: Lonewatch, projector: Any, message_id: str, device: str = "sos-0001") -> str:
-    recorded = await asyncio.to_thread(
-        app.record_device_message,
-        device=device,
-        kind="sos",
-        message_id=message_id,
-        device_ts=None,
-        fields={"lat": 51.5412, "lon": 0.7104, "acc": 12},
-    )
+    """`device` presses SOS and a new alert is raised, as a gateway just started receives it.
+
+    Through the production parse and intake (tests/devices.py). Each press gets an intake
+    of its own, as after a restart: these tests need an alert per press, and a press joins
+    the device's open alert only in the intake that raised it."""
+    press = Devices(DeviceIntake(app)).press
+    recorded = await asyncio.to_thread(press, device, message_id, lat=51.5412, lon=0.7104, acc=12)
     await asyncio.to_thread(projector.catch_up)
     return str(recorded.alert_id)
+
+
+def devices(c: Container) -> Devices:
+    """The running service's own intake (the gateway's), driven as devices would."""
+    return Devices(c.gateway.intake, prefix=c.gateway.prefix)
 
 
 def _as(username: str, role: Role) -> Principal:
@@ -118,13 +124,7 @@ def a_visit_authorised(
 
 
 def heartbeat(c: Container, device: str, battery: int = 76) -> None:
-    c.app.record_device_message(
-        device=device,
-        kind="heartbeat",
-        message_id=None,
-        device_ts=None,
-        fields={"battery": battery},
-    )
+    devices(c).heartbeat(device, battery)
     c.projector.catch_up()
 
 

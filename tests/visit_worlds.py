@@ -65,10 +65,7 @@ class VisitWorld(World):
         *,
         catch_up: bool = True,
     ) -> None:
-        fields = {"battery": battery} if battery is not None else {}
-        self.app.record_device_message(
-            device=device, kind=kind, message_id=None, device_ts=None, fields=fields
-        )
+        self.devices.heartbeat(device, battery, kind)
         if catch_up:
             self.projector.catch_up()
 

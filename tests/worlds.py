@@ -3,25 +3,40 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
+from device_gateway.intake import DeviceIntake, Intaken
 from projections.projector import Projector
 from projections.store import ViewStore, open_view_store
 from service.application import Lonewatch
 from service.clock import Clock, FakeClock
 from service.directory_file import load_directory
 from service.event_store import eventsourcing_env, views_location
+from tests.devices import Devices
 
 DIRECTORY = Path(__file__).parent / "fixtures" / "directory.yaml"
 
 
 class World:
-    """The application, its views and a fake clock over one database."""
+    """The application, its views, the gateway's intake and a fake clock over one database.
+
+    Devices send through `press`/`send` (tests/devices.py): the gateway's own parse and
+    intake, as an MQTT message would arrive."""
 
     def __init__(self, database_url: str, clock: Clock | None = None) -> None:
         self.clock = clock or FakeClock()
         self.app = Lonewatch(eventsourcing_env(database_url), self.clock)
         self.views: ViewStore = open_view_store(views_location(database_url))
         self.projector = Projector(self.app.recorder, self.app.mapper, self.views)
+        self.intake = DeviceIntake(self.app)
+        self.devices = Devices(self.intake)
+
+    def press(self, device: str, msg_id: str | None = None, **fields: Any) -> Intaken:
+        """The device's SOS button, as the gateway receives it."""
+        return self.devices.press(device, msg_id, **fields)
+
+    def send(self, device: str, kind: str, body: bytes | dict[str, Any] | None = None) -> Intaken:
+        return self.devices.send(device, kind, body)
 
     def close(self) -> None:
         self.views.close()

@@ -6,6 +6,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from device_gateway.intake import Intaken
+from device_gateway.intake import Outcome as Intake
 from service.domain.alerts import Outcome
 from service.domain.errors import InvalidTransition
 from tests.worlds import World, a_trust_with_lone_visitors
@@ -18,15 +20,13 @@ def world(database_url: str) -> Iterator[World]:
     w.close()
 
 
-def sos(world: World, message_id: str | None = "m-1", device: str = "sos-0001"):
-    return world.app.record_device_message(
-        device=device, kind="sos", message_id=message_id, device_ts=None, fields={}
-    )
+def sos(world: World, message_id: str | None = "m-1", device: str = "sos-0001") -> Intaken:
+    return world.press(device, message_id)
 
 
 def test_sos_raises_alert_with_tier_one_sms_requests(world: World) -> None:
     recorded = sos(world)
-    assert not recorded.duplicate and recorded.alert_id is not None
+    assert recorded.outcome is Intake.RECORDED and recorded.alert_id is not None
     world.projector.catch_up()
     alert = world.views.get("alert", str(recorded.alert_id))
     assert alert is not None
@@ -41,13 +41,14 @@ def test_a_repeated_message_id_is_recorded_once(world: World) -> None:
     first = sos(world)
     head = world.app.recorder.max_notification_id()
     again = sos(world)
-    assert again.duplicate and again.alert_id == first.alert_id
+    assert again.outcome is Intake.DUPLICATE and again.alert_id == first.alert_id
     assert world.app.recorder.max_notification_id() == head
 
 
 def test_messages_without_id_are_each_recorded(world: World) -> None:
     a, b = sos(world, None), sos(world, None)
-    assert a.alert_id != b.alert_id and not a.duplicate and not b.duplicate
+    assert a.message_id != b.message_id
+    assert a.outcome is Intake.RECORDED and b.outcome is Intake.RECORDED
 
 
 def test_reimporting_the_directory_records_nothing(world: World) -> None:

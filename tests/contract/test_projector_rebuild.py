@@ -36,9 +36,7 @@ def test_a_rebuild_in_pipelined_batches_equals_a_catch_up(world: World) -> None:
     for i in range(60):
         device = "sos-0001" if i % 2 else "sos-0002"
         kind = "sos" if i % 20 == 0 else "heartbeat"
-        recorded = world.app.record_device_message(
-            device=device, kind=kind, message_id=f"m-{i}", device_ts=None, fields={"battery": i}
-        )
+        recorded = world.send(device, kind, {"id": f"m-{i}", "battery": i})
         if recorded.alert_id is not None:
             alerts.append(str(recorded.alert_id))
     world.projector.catch_up()

@@ -22,7 +22,7 @@ from service.domain.alerts import AlertKind
 from service.wiring import Container, build, create_app
 from simulators.twilio_double import TwilioDouble
 from tests.conftest import free_port
-from tests.console_world import with_every_role
+from tests.console_world import devices, with_every_role
 from tests.e2e.test_console_browser import browser, shot, signed_in
 from tests.harness import eventually
 
@@ -78,14 +78,7 @@ async def test_a_card_after_8_minutes_of_reminders_lists_each_person_once(
     base, container, clock, double = feed
     app = container.app
     double.refuse(CC1, 21610, kinds=("messages",))  # the desk's phone texted STOP
-    recorded = await asyncio.to_thread(
-        app.record_device_message,
-        device="sos-0001",
-        kind="sos",
-        message_id="feed-1",
-        device_ts=None,
-        fields={},
-    )
+    recorded = await asyncio.to_thread(devices(container).press, "sos-0001", "feed-1")
     assert recorded.alert_id is not None
     for _ in range(8):
         clock.advance(timedelta(seconds=60))

@@ -11,6 +11,7 @@ from aiohttp.test_utils import TestClient
 
 from service.config import Settings
 from service.wiring import Container, create_app
+from tests.console_world import devices
 from tests.harness import eventually, service_in_process, sse_events
 
 
@@ -32,14 +33,7 @@ def bearer(container: Container, user: str) -> dict[str, str]:
 
 
 async def an_sos(container: Container, message_id: str = "m1") -> str:
-    recorded = await asyncio.to_thread(
-        container.app.record_device_message,
-        device="sos-0001",
-        kind="sos",
-        message_id=message_id,
-        device_ts=None,
-        fields={},
-    )
+    recorded = await asyncio.to_thread(devices(container).press, "sos-0001", message_id)
     await asyncio.to_thread(container.projector.catch_up)
     return str(recorded.alert_id)
 

@@ -12,9 +12,7 @@ from tests.worlds import a_trust_with_lone_visitors
 def test_replay_prints_a_verified_record_as_html_and_json_and_is_audited(sqlite_url: str) -> None:
     world = a_trust_with_lone_visitors(sqlite_url)
     try:
-        recorded = world.app.record_device_message(
-            device="sos-0001", kind="sos", message_id="cli-1", device_ts=None, fields={}
-        )
+        recorded = world.press("sos-0001", "cli-1")
         assert recorded.alert_id is not None
         world.app.resolve_alert(
             recorded.alert_id, outcome=Outcome.SAFE, note="rang back, all fine", by="dsl:dsl1"

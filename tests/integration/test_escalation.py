@@ -48,9 +48,7 @@ class Ladder:
         self.settle()
 
     def sos(self, message_id: str = "m-1") -> UUID:
-        recorded = self.app.record_device_message(
-            device="sos-0001", kind="sos", message_id=message_id, device_ts=None, fields={}
-        )
+        recorded = self.world.press("sos-0001", message_id)
         assert recorded.alert_id is not None
         self.settle()
         return recorded.alert_id
@@ -160,9 +158,7 @@ def test_an_amber_alert_is_texted_not_called(ladder: Ladder) -> None:
 
 
 def test_taken_before_the_ladder_started_still_tells_tier_1_who_took_it(ladder: Ladder) -> None:
-    recorded = ladder.app.record_device_message(
-        device="sos-0001", kind="sos", message_id="m-9", device_ts=None, fields={}
-    )
+    recorded = ladder.world.press("sos-0001", "m-9")
     assert recorded.alert_id is not None
     ladder.app.acknowledge_alert(recorded.alert_id, by="Contact centre desk", via="sms")
     ladder.settle()

@@ -22,9 +22,7 @@ def world(database_url: str) -> Iterator[World]:
 
 
 def a_resolved_sos(world: World) -> UUID:
-    recorded = world.app.record_device_message(
-        device="sos-0001", kind="sos", message_id="m1", device_ts=None, fields={}
-    )
+    recorded = world.press("sos-0001", "m1")
     assert recorded.alert_id is not None
     world.app.acknowledge_alert(recorded.alert_id, by="operator:reception1", via="api")
     world.app.resolve_alert(
@@ -93,9 +91,7 @@ def test_a_stripped_seal_breaks_the_chain_from_there_on(world: World) -> None:
 
 def test_events_saved_together_chain_to_each_other(world: World) -> None:
     """Resolving an alert nobody took records two events in one save."""
-    recorded = world.app.record_device_message(
-        device="sos-0001", kind="sos", message_id="m2", device_ts=None, fields={}
-    )
+    recorded = world.press("sos-0001", "m2")
     assert recorded.alert_id is not None
     world.app.resolve_alert(
         recorded.alert_id, outcome=Outcome.FALSE_ALARM, note="in a bag", by="dsl:dsl1"
@@ -110,18 +106,18 @@ def test_sealing_works_over_encrypted_events(sqlite_url: str) -> None:
     pytest.importorskip("Crypto", reason="pycryptodome is needed for LW_CIPHER_KEY")
     from eventsourcing.cipher import AESCipher
 
+    from device_gateway.intake import DeviceIntake
     from service.clock import FakeClock
     from service.directory_file import load_directory
     from service.event_store import eventsourcing_env
+    from tests.devices import Devices
     from tests.worlds import DIRECTORY
 
     key = AESCipher.create_key(16)
     app = Lonewatch(eventsourcing_env(sqlite_url, key), FakeClock())
     try:
         app.import_directory(load_directory(DIRECTORY))
-        recorded = app.record_device_message(
-            device="sos-0001", kind="sos", message_id="m3", device_ts=None, fields={}
-        )
+        recorded = Devices(DeviceIntake(app)).press("sos-0001", "m3")
         assert recorded.alert_id is not None
         app.acknowledge_alert(recorded.alert_id, by="operator:reception1", via="api")
         (stored, *_) = app.recorder.select_events(recorded.alert_id)

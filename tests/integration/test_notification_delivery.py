@@ -12,6 +12,7 @@ from service.config import Settings
 from service.notifiers.twilio_notifier import TwilioNotifier
 from service.wiring import Container
 from simulators.twilio_double import TwilioDouble
+from tests.console_world import devices
 from tests.harness import eventually, service_in_process
 
 ACCOUNT, AUTH = "AC" + "d" * 32, "delivery-token"
@@ -36,14 +37,7 @@ async def delivery(database_url: str) -> AsyncIterator[tuple[Container, TwilioDo
 
 
 async def an_sos(c: Container, message_id: str) -> str:
-    recorded = await asyncio.to_thread(
-        c.app.record_device_message,
-        device="sos-0001",
-        kind="sos",
-        message_id=message_id,
-        device_ts=None,
-        fields={},
-    )
+    recorded = await asyncio.to_thread(devices(c).press, "sos-0001", message_id)
     return str(recorded.alert_id)
 
 

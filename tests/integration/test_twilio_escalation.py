@@ -19,6 +19,7 @@ from service.directory_file import load_directory
 from service.wiring import Container, build, create_app
 from simulators.twilio_double import TwilioDouble
 from tests.conftest import free_port
+from tests.console_world import devices
 from tests.harness import eventually
 from tests.worlds import DIRECTORY
 
@@ -39,14 +40,7 @@ class Running:
         return doc
 
     async def sos(self) -> UUID:
-        recorded = await asyncio.to_thread(
-            self.container.app.record_device_message,
-            device="sos-0001",
-            kind="sos",
-            message_id="e2e-1",
-            device_ts=None,
-            fields={},
-        )
+        recorded = await asyncio.to_thread(devices(self.container).press, "sos-0001", "e2e-1")
         assert recorded.alert_id is not None
         return recorded.alert_id
 

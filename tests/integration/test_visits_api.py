@@ -15,6 +15,7 @@ from service.clock import FakeClock
 from service.config import Settings
 from service.directory_file import load_directory
 from service.wiring import Container, build, create_app, running
+from tests.console_world import devices
 from tests.harness import cli, eventually
 from tests.visit_worlds import HAZARDS, MONDAY, VISITS_DIRECTORY, at
 
@@ -90,14 +91,7 @@ async def test_a_lone_visit_from_plan_to_close_over_http(api: tuple[Client, Cont
     no_device = await act(client, vid, "depart", staff)
     assert no_device.status == 422
     assert "not been heard from" in (await no_device.json())["detail"]
-    await asyncio.to_thread(
-        c.app.record_device_message,
-        device="sos-0001",
-        kind="heartbeat",
-        message_id=None,
-        device_ts=None,
-        fields={"battery": 90},
-    )
+    await asyncio.to_thread(devices(c).heartbeat, "sos-0001", 90)
     await asyncio.to_thread(c.projector.catch_up)
     assert (await act(client, vid, "depart", staff)).status == 200
     early = await act(client, vid, "report", staff, outcome="completed", notes="x",
