@@ -113,3 +113,34 @@ async def test_a_card_after_8_minutes_of_reminders_lists_each_person_once(
         place = await button.bounding_box()
         assert place is not None and place["y"] + place["height"] <= VIEWPORT_HEIGHT
     await page.screenshot(**shot("feed-many-reminders.png"))
+
+
+async def test_a_contact_refused_on_both_channels_is_shown_as_a_person_to_call_another_way(
+    feed: Any, browser: Any
+) -> None:
+    """When a number cannot be reached at all, the console is where a person picks it up:
+    the failure card names who, the number and why, and does not say "nobody told yet"
+    as if a text were still to come."""
+    expect = playwright_api.expect
+    base, container, _clock, double = feed
+    double.refuse(CC1, 21211)  # the desk's number is not a valid number, for texts and calls
+    recorded = await asyncio.to_thread(devices(container).press, "sos-0001", "feed-refused")
+    assert recorded.alert_id is not None
+    await eventually(lambda: not pending(container), what="every request answered")
+    await eventually(
+        lambda: any(
+            a.get("kind") == "notification_failed" for a in container.views.find("alert", limit=100)
+        ),
+        what="the notification-failure alert",
+    )
+    page = await signed_in(browser, base, "reception1")
+    failure = page.locator(".alert-card", has_text="Notification failed")
+    await expect(failure).to_be_visible()
+    await expect(failure).to_contain_text("Could not reach")
+    await expect(failure).to_contain_text(f"Contact centre desk ({CC1})")
+    await expect(failure).to_contain_text("21211")
+    await expect(failure).not_to_contain_text("nobody told yet")
+    sos = page.locator(f"#alert-{recorded.alert_id}")
+    desk = sos.locator(".told-person").filter(has_text="Contact centre desk")
+    await expect(desk.locator(".told-channels .told-channel")).to_have_count(2)
+    await page.screenshot(**shot("feed-number-refused.png"))

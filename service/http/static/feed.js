@@ -129,14 +129,26 @@
     return el("ul", { class: "told-list" }, list.map((p) =>
       el("li", { class: "told-person" },
         el("span", { class: "told-name" }, p.name),
-        Object.entries(p.channels).sort().map(([channel, ch]) => {
+        el("span", { class: "told-channels" }, Object.entries(p.channels).sort().map(([channel, ch]) => {
           const [words, tone, n] = channelWords(a, ch);
           const detail = `${ch.count} ${CHANNEL[channel] || channel}${ch.count === 1 ? "" : "s"}; state ${n.state}${n.delivery ? `, provider said ${n.delivery}` : ""}${n.error ? `: ${n.error}` : ""}`;
           return el("span", { class: "told-channel", "data-channel": channel, title: detail },
             `${CHANNEL[channel] || channel}${ch.count > 1 ? ` ×${ch.count}` : ""}: `,
             el("span", { class: `delivery ${tone}` }, words),
             el("time", { datetime: when(n) }, ` ${LW.fmtClock(when(n))}`));
-        }))));
+        })))));
+  }
+
+  // A notification-failure alert is for the console itself: nobody is texted about it, so
+  // "nobody told yet" would read as something still to come.
+  function stateWords(a) {
+    if (a.kind === "notification_failed" && a.state === "raised") return "For the console: call them another way";
+    return STATE[a.state] || a.state;
+  }
+  function unreachable(a) {
+    const c = a.kind === "notification_failed" && a.cause;
+    if (!c) return null;
+    return `${c.contact || "a contact"}${c.to ? ` (${c.to})` : ""}: ${c.error || "every try failed"}`;
   }
 
   function card(a) {
@@ -150,7 +162,7 @@
         el("h3", { class: "alert-title", id: `t-${a.id}` },
           el("span", { class: `badge ${a.severity}` }, a.severity === "red" ? "Red" : "Amber"),
           title,
-          el("span", { class: `badge state ${a.state}` }, STATE[a.state] || a.state)),
+          el("span", { class: `badge state ${a.state}` }, stateWords(a))),
         el("div", { class: "since" },
           el("span", { "data-since": a.raised_at }, LW.fmtAgo(a.raised_at)),
           el("small", {}, `raised ${LW.fmtClock(a.raised_at)}`))),
@@ -160,6 +172,7 @@
         el("dt", {}, "Last known location"), el("dd", {}, location(a)),
         el("dt", {}, "Device"), el("dd", {}, `${a.device || "—"} · code ${a.short_code}`),
         el("dt", {}, "Escalation step"), el("dd", {}, step(a)),
+        unreachable(a) ? [el("dt", {}, "Could not reach"), el("dd", { class: "delivery bad" }, unreachable(a))] : null,
         el("dt", {}, "Who has been told"), el("dd", {}, notified(a)),
         a.acknowledged_by ? [el("dt", {}, "Taken by"), el("dd", { class: "taken" }, `${a.acknowledged_by} at ${LW.fmtClock(a.acknowledged_at)}`)] : null),
       actions(a));
