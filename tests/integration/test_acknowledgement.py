@@ -92,9 +92,10 @@ def test_a_voicemail_or_an_answer_without_the_key_press_takes_nothing(ladder: La
 def test_a_contact_takes_the_latest_alert_they_were_told_of_by_texting_ack(ladder: Ladder) -> None:
     """Contact texts: ACK (optionally with the alert's short code) acknowledges the alert they
     were told of."""
+    ladder.fobs("sos-0101")
     first = ladder.sos("m-1")
     ladder.clock.advance(timedelta(seconds=5))
-    second = ladder.sos("m-2")
+    second = ladder.sos("m-2", device="sos-0101")
 
     reply = text(ladder, CC1, "ack", "SM-A")
 
@@ -149,7 +150,10 @@ def test_duress_is_silent_to_the_visitor_and_tells_contacts_not_to_call(ladder: 
 
 def test_the_figures_come_from_the_recorded_events(ladder: Ladder) -> None:
     """Press to acknowledgement, and the BS 8484 bands, from what was recorded."""
-    quick, slow, unanswered = ladder.sos("m-1"), ladder.sos("m-2"), ladder.sos("m-3")
+    ladder.fobs("sos-0101", "sos-0102")
+    quick = ladder.sos("m-1")
+    slow = ladder.sos("m-2", device="sos-0101")
+    unanswered = ladder.sos("m-3", device="sos-0102")
     ladder.after(7)
     escalation.acknowledge_by_key(ladder.app, call_to_alert(ladder, quick), "1")
     ladder.after(18)

@@ -12,12 +12,14 @@ from typing import Any
 from uuid import UUID
 
 import pytest
+import yaml
 
 from service import escalation
 from service.clock import FakeClock
+from service.directory_file import parse_directory
 from service.domain.alerts import AlertKind
 from service.scheduler import Scheduler
-from tests.worlds import World, a_trust_with_lone_visitors
+from tests.worlds import DIRECTORY, World, a_trust_with_lone_visitors
 
 CC = {"+441702000010", "+441702000014"}
 DSL = "+441702000011"
@@ -47,8 +49,19 @@ class Ladder:
         self.clock.advance(timedelta(seconds=seconds))
         self.settle()
 
-    def sos(self, message_id: str = "m-1") -> UUID:
-        recorded = self.world.press("sos-0001", message_id)
+    def fobs(self, *devices: str) -> None:
+        """More SOS fobs for Sam, imported as the directory file would add them: each press
+        of a fob whose alert is still open joins that alert, so separate alarms need
+        separate fobs."""
+        raw = yaml.safe_load(DIRECTORY.read_text())
+        raw["devices"] = [
+            {"id": device, "kind": "sos_fob", "staff": "s-jones", "secret": f"fob-{device}"}
+            for device in devices
+        ]
+        self.app.import_directory(parse_directory(raw))
+
+    def sos(self, message_id: str = "m-1", device: str = "sos-0001") -> UUID:
+        recorded = self.world.press(device, message_id)
         assert recorded.alert_id is not None
         self.settle()
         return recorded.alert_id
