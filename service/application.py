@@ -268,6 +268,62 @@ class Lonewatch(Application[UUID]):
 
     # -- devices ------------------------------------------------------------
 
+    def raise_alert(
+        self,
+        *,
+        key: str,
+        kind: AlertKind,
+        school: str,
+        staff: str | None,
+        device: str | None,
+        cause: dict[str, Any],
+        now: datetime,
+        silent: bool = False,
+        notify: bool = True,
+        visitor: str | None = None,
+    ) -> list[Aggregate]:
+        """The one way an alarm is raised, whatever raised it (a device, a text, a deadline,
+        a failed notification): the alert and, with `notify`, its tier-1 requests, unsaved,
+        for the caller to save with whatever caused it, in one transaction.
+
+        `notify=False` for alerts whose first messages come from elsewhere (the visit's own
+        overdue ladder) or that are for the console itself (a notification that failed).
+        `visitor` saves a store read when the caller already knows the staff member's name."""
+        alert = Alert(
+            key=key,
+            kind=kind.value,
+            school=school,
+            device=device,
+            staff=staff,
+            cause=cause,
+            silent=silent,
+            timestamp=now,
+        )
+        if not notify:
+            return [alert]
+        entry = self._get(ids.school_id(school), School, "school")
+        if visitor is None and staff:
+            person = self._optional(ids.staff_id(staff), Staff)
+            visitor = person.name if person else None
+        body = alert_message(
+            kind=alert.kind,
+            short_code=ids.short_code(alert.id),
+            school_name=entry.name,
+            visitor=visitor,
+            device=device,
+            raised_at=alert.raised_at,
+            timezone=str(entry.data.get("timezone") or "Europe/London"),
+        )
+        return [
+            alert,
+            *(
+                request_notification(
+                    plan, alert_id=alert.id, school=school, body=body, timestamp=alert.raised_at
+                )
+                for plan in first_notifications(kind=alert.kind, school=entry.data, body=body)
+            ),
+        ]
+
     def device_alert(
         self,
         message: DeviceMessage,
@@ -277,37 +333,18 @@ class Lonewatch(Application[UUID]):
         now: datetime,
         silent: bool = False,
     ) -> list[Aggregate]:
-        """The alert a device message raises and its tier-1 notification requests, unsaved:
-        the caller saves them with the message, in one transaction."""
-        alert = Alert(
+        """The alert a device message raises (see `raise_alert`)."""
+        return self.raise_alert(
             key=ids.alert_key_for_message(message.id),
-            kind=kind.value,
+            kind=kind,
             school=info.school,
-            device=message.device,
             staff=info.staff,
+            device=message.device,
             cause={"device_message": str(message.id), "device_kind": message.kind},
-            timestamp=now,
+            now=now,
             silent=silent,
-        )
-        return [alert, *self._first_notifications(alert, info)]
-
-    def _first_notifications(self, alert: Alert, info: DeviceInfo) -> list[Notification]:
-        school = self._get(ids.school_id(alert.school), School, "school")
-        body = alert_message(
-            kind=alert.kind,
-            short_code=ids.short_code(alert.id),
-            school_name=school.name,
             visitor=info.staff_name,
-            device=alert.device,
-            raised_at=alert.raised_at,
-            timezone=info.timezone,
         )
-        return [
-            request_notification(
-                plan, alert_id=alert.id, school=alert.school, body=body, timestamp=alert.raised_at
-            )
-            for plan in first_notifications(kind=alert.kind, school=school.data, body=body)
-        ]
 
     def raise_staff_alert(
         self,
@@ -320,27 +357,19 @@ class Lonewatch(Application[UUID]):
     ) -> UUID:
         """An alert about a person rather than a device (HELP or the safe word by text)."""
         staff = self._get(ids.staff_id(staff_key), Staff, f"staff member {staff_key!r}")
-        school = self._get(ids.school_id(staff.school), School, "school")
-        alert = Alert(
+        raised = self.raise_alert(
             key=cause_key,
-            kind=kind.value,
+            kind=kind,
             school=staff.school,
+            staff=staff_key,
             device=None,
-            staff=staff_key,
             cause=cause,
+            now=self.clock.now(),
             silent=silent,
-            timestamp=self.clock.now(),
+            visitor=staff.name,
         )
-        info = DeviceInfo(
-            key="",
-            school=staff.school,
-            school_name=school.name,
-            timezone=str(school.data.get("timezone") or "Europe/London"),
-            staff=staff_key,
-            staff_name=staff.name,
-        )
-        self.save(alert, *self._first_notifications(alert, info))
-        return alert.id
+        self.save(*raised)
+        return raised[0].id
 
     # -- texts --------------------------------------------------------------
 

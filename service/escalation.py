@@ -405,24 +405,23 @@ def _after_final_failure(
     key = f"notification:{notification.id}"
     if app.exists(ids.alert_id(key)):
         return []
-    return [
-        Alert(
-            key=key,
-            kind=AlertKind.NOTIFICATION_FAILED.value,
-            school=notification.school,
-            device=None,
-            staff=None,
-            cause={
-                "notification": str(notification.id),
-                "alert": str(notification.alert_id),
-                "contact": notification.contact_name,
-                "to": notification.to,
-                "error": error,
-                "refusal": notification.refusal,
-            },
-            timestamp=now,
-        )
-    ]
+    return app.raise_alert(
+        key=key,
+        kind=AlertKind.NOTIFICATION_FAILED,
+        school=notification.school,
+        device=None,
+        staff=None,
+        cause={
+            "notification": str(notification.id),
+            "alert": str(notification.alert_id),
+            "contact": notification.contact_name,
+            "to": notification.to,
+            "error": error,
+            "refusal": notification.refusal,
+        },
+        now=now,
+        notify=False,  # for the console itself: the person to reach is the one who failed
+    )
 
 
 def _body(app: Lonewatch, alert: Alert, channel: Channel) -> str:

@@ -15,7 +15,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 
 from service.domain import ids
-from service.domain.alerts import Alert, AlertKind
+from service.domain.alerts import AlertKind
 from service.domain.directory import School, Staff
 from service.domain.errors import DomainError, NotFound
 from service.domain.escalation import PlannedNotification, request_notification
@@ -90,9 +90,9 @@ def notice_overdue(app: Lonewatch, visit_id: UUID) -> None:
 
     def command(visit: Visit, now: datetime) -> list[Aggregate]:
         visit.notice_overdue(timestamp=now)
-        alert = Alert(
+        raised = app.raise_alert(
             key=visit.overdue_alert_key,
-            kind=AlertKind.OVERDUE.value,
+            kind=AlertKind.OVERDUE,
             school=visit.school,
             device=visit.device,
             staff=visit.lead,
@@ -101,9 +101,10 @@ def notice_overdue(app: Lonewatch, visit_id: UUID) -> None:
                 "episode": visit.overdue_episode,
                 "expected_return": visit.expected_return.isoformat(),
             },
-            timestamp=now,
+            now=now,
+            notify=False,  # the visit's own overdue ladder says who is told, and when
         )
-        return [alert, *_ladder_steps(app, visit, alert.id, now)]
+        return [*raised, *_ladder_steps(app, visit, raised[0].id, now)]
 
     change(app, visit_id, None, command)
 
@@ -125,16 +126,16 @@ def notice_device_silence(app: Lonewatch, visit_id: UUID, last_seen: datetime) -
         info = app.device_info(visit.device or "")
         if info is None:
             raise NotFound(f"device {visit.device!r} is not in the directory")
-        alert = Alert(
+        return app.raise_alert(
             key=visit.device_silence_alert_key(last_seen),
-            kind=AlertKind.DEVICE_OFFLINE.value,
+            kind=AlertKind.DEVICE_OFFLINE,
             school=visit.school,
             device=visit.device,
             staff=visit.lead,
             cause={"visit": str(visit.id), "last_seen": last_seen.isoformat()},
-            timestamp=now,
+            now=now,
+            visitor=info.staff_name,
         )
-        return [alert, *app._first_notifications(alert, info)]
 
     change(app, visit_id, None, command)
 
@@ -148,9 +149,9 @@ def notice_low_battery(app: Lonewatch, visit_id: UUID, battery: int, message: st
         info = app.device_info(visit.device or "")
         if info is None:
             raise NotFound(f"device {visit.device!r} is not in the directory")
-        alert = Alert(
+        return app.raise_alert(
             key=visit.low_battery_alert_key,
-            kind=AlertKind.LOW_BATTERY.value,
+            kind=AlertKind.LOW_BATTERY,
             school=visit.school,
             device=visit.device,
             staff=visit.lead,
@@ -160,9 +161,9 @@ def notice_low_battery(app: Lonewatch, visit_id: UUID, battery: int, message: st
                 "below": (visit.low_battery or {}).get("below"),
                 "device_message": message,
             },
-            timestamp=now,
+            now=now,
+            visitor=info.staff_name,
         )
-        return [alert, *app._first_notifications(alert, info)]
 
     change(app, visit_id, None, command)
 
