@@ -60,7 +60,7 @@ log = get_logger(__name__)
 
 T = TypeVar("T")
 
-ANNOUNCED_ALERTS: Final = frozenset({AlertKind.SOS, AlertKind.FALL})
+ANNOUNCED_ALERTS: Final = frozenset(AlertKind(kind) for kind in ALARM_KINDS)
 """Alerts the device is told of (`alert_received`). A duress alert is silent: the phone
 must behave exactly as for an ordinary text."""
 

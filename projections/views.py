@@ -10,6 +10,7 @@ from uuid import UUID
 
 from eventsourcing.domain import DomainEventProtocol
 
+from device_gateway.messages import ALARM_KINDS
 from projections.escalation import ESCALATION_HANDLERS
 from projections.visits import VISIT_FILTER_COLUMNS, VISIT_HANDLERS
 from service.domain import ids
@@ -17,8 +18,6 @@ from service.domain.device_health import battery_low
 
 Doc = dict[str, Any]
 Reader = Callable[[str, str], Doc | None]
-
-ALERTING_KINDS = frozenset({"sos", "fall"})
 
 
 @dataclass
@@ -113,7 +112,7 @@ def _device_message(event: Any, read: Reader, fx: Effects) -> None:
         fx.subjects.append(f"staff:{event.staff}")
     if fields.get("alert_id"):  # a press that joined its device's open alert
         fx.subjects.append(f"alert:{fields['alert_id']}")
-    elif event.kind in ALERTING_KINDS:
+    elif event.kind in ALARM_KINDS:
         alert_id = ids.alert_id(ids.alert_key_for_message(event.originator_id))
         fx.subjects.append(f"alert:{alert_id}")
 

@@ -18,6 +18,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
+from device_gateway.messages import ALARM_KINDS
 from simulators.mqtt_loop import SharedLoop
 
 REPEAT_ALARM_EVERY = 5.0
@@ -34,7 +35,6 @@ KINDS_OF: dict[Profile, frozenset[str]] = {
         {"sos", "heartbeat", "battery", "location", "checkin", "message", "fall"}
     ),
 }
-ALARMS = frozenset({"sos", "fall"})
 
 
 @dataclass
@@ -128,7 +128,7 @@ class SimulatedDevice:
         fields.setdefault("ts", int(time.time() * 1000))
         body = json.dumps(fields).encode()
         topic = self.topic(kind)
-        if kind in ALARMS:
+        if kind in ALARM_KINDS:
             with self._lock:
                 self._pending_alarms[str(fields["id"])] = (
                     topic,
