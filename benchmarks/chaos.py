@@ -71,7 +71,8 @@ from simulators.local_stack import OwnMosquitto, OwnPostgres, own_postgres, serv
 from simulators.twilio_double import TwilioDouble
 
 SCHEDULER_INTERVAL = 1.0
-"""The service's scheduler ticks once a second (service/wiring.py): a step may be that late."""
+"""The service's scheduler interval (service/wiring.py): issue 10's bound on a step's lateness.
+The scheduler wakes at each timer's due time, so a step is normally tens of ms late."""
 FIRST_REQUEST_WITHIN = 2.0
 """Target: an SOS's first notification request within 2 s of the press, or of the store
 (broker, service) being back when it was pressed during an outage."""
