@@ -257,10 +257,12 @@ async def _start_main_session(alarm: MqttLink, main: MqttLink) -> None:
 
 
 SCHEDULER_INTERVAL = 1.0
-SCHEDULER_RESTART_DELAY = 0.2
-"""The scheduler is started again this soon after a failed round, every time (no doubling
-to the supervisor's 2 s): while the store is down each round fails within its pool's wait,
-and the first round after the store is back must come within one interval (issue 10)."""
+QUICK_RESTART_DELAY = 0.2
+"""The scheduler and the live views are started again this soon after a failed round, every
+time (no doubling to the supervisor's 2 s): while the store is down each round fails within
+its pool's wait, and once it is back the scheduler's first round, and the live views that
+hand each recorded step's messages to the dispatcher, must come within one interval
+(issue 10: no step later than one scheduler interval after recovery)."""
 
 
 def _supervise_loops(c: Container) -> None:
@@ -270,13 +272,19 @@ def _supervise_loops(c: Container) -> None:
     async def scheduler(state: LoopState) -> None:
         await c.scheduler.run(interval=SCHEDULER_INTERVAL, after_tick=c.live.wake, state=state)
 
-    c.supervisor.start("live-views", c.live.run, stale_after=max(10.0, 10 * c.live.poll_interval))
+    c.supervisor.start(
+        "live-views",
+        c.live.run,
+        stale_after=max(10.0, 10 * c.live.poll_interval),
+        first_delay=QUICK_RESTART_DELAY,
+        max_delay=QUICK_RESTART_DELAY,
+    )
     c.supervisor.start(
         "scheduler",
         scheduler,
         stale_after=10 * SCHEDULER_INTERVAL,
-        first_delay=SCHEDULER_RESTART_DELAY,
-        max_delay=SCHEDULER_RESTART_DELAY,
+        first_delay=QUICK_RESTART_DELAY,
+        max_delay=QUICK_RESTART_DELAY,
     )
     c.supervisor.start("notification-sweep", c.dispatcher.sweep_forever, stale_after=30.0)
 

@@ -21,7 +21,7 @@ from projections.store import DocWrite, SQLiteViewStore
 from service.clock import FakeClock
 from service.scheduler import Scheduler, timer_doc
 from service.supervisor import LoopState, Supervisor
-from service.wiring import SCHEDULER_INTERVAL, SCHEDULER_RESTART_DELAY
+from service.wiring import QUICK_RESTART_DELAY, SCHEDULER_INTERVAL
 from tests.harness import eventually
 
 
@@ -388,7 +388,8 @@ async def test_a_loop_restarting_for_long_says_how_long_since_its_last_good_tick
 
 
 async def test_a_loop_given_its_own_delay_restarts_at_that_pace_not_the_doubling() -> None:
-    """The scheduler is wired with its own restart delay (service/wiring.py): the default
+    """The scheduler (and the live views) are wired with their own restart delay
+    (service/wiring.py): the default
     doubling to 2 s let its first round after the store was back come up to 2 s late."""
     waits: dict[str, list[float]] = {"scheduler": [], "other": []}
     current: list[str] = []
@@ -408,14 +409,14 @@ async def test_a_loop_given_its_own_delay_restarts_at_that_pace_not_the_doubling
     scheduler = supervisor.start(
         "scheduler",
         failing("scheduler"),
-        first_delay=SCHEDULER_RESTART_DELAY,
-        max_delay=SCHEDULER_RESTART_DELAY,
+        first_delay=QUICK_RESTART_DELAY,
+        max_delay=QUICK_RESTART_DELAY,
     )
     other = supervisor.start("other", failing("other"))
     await eventually(lambda: scheduler.restarts >= 5 and other.restarts >= 5, what="restarts")
     await supervisor.stop()
-    assert waits["scheduler"][:5] == [SCHEDULER_RESTART_DELAY] * 5
-    assert SCHEDULER_RESTART_DELAY < SCHEDULER_INTERVAL
+    assert waits["scheduler"][:5] == [QUICK_RESTART_DELAY] * 5
+    assert QUICK_RESTART_DELAY < SCHEDULER_INTERVAL
     assert waits["other"][:5] == [0.5, 1.0, 2.0, 2.0, 2.0]
 
 
@@ -447,8 +448,8 @@ async def test_after_the_store_is_back_the_scheduler_fires_within_one_of_its_rou
     state = supervisor.start(
         "scheduler",
         lambda s: scheduler.run(interval=SCHEDULER_INTERVAL, state=s),
-        first_delay=SCHEDULER_RESTART_DELAY,
-        max_delay=SCHEDULER_RESTART_DELAY,
+        first_delay=QUICK_RESTART_DELAY,
+        max_delay=QUICK_RESTART_DELAY,
     )
     await eventually(lambda: state.restarts >= 6, what="restarts while the store is down")
     assert state.last_error == "ConnectionError: the database is restarting"
