@@ -31,9 +31,10 @@ from service.supervisor import LoopState
 log = get_logger(__name__)
 
 DEFAULT_BACKOFF: tuple[float, ...] = (1.0, 4.0, 15.0)
-RECORD_RETRY_MAX = 2.0
+RECORD_RETRY_MAX = 0.5
 """Longest wait between tries to record while the store is down: once it is back, a
-notification's next step is recorded within about this long (the supervisor's cap too)."""
+notification's next step (its first try: the SMS of an SOS) is recorded within about this
+long, well inside issue 10's 2 s from the store being back."""
 SWEEP_EVERY = 5.0
 """How often the views are searched for requested notifications nobody is sending."""
 SENDERS = frozenset({"sms", "voice"})

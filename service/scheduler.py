@@ -34,6 +34,12 @@ TimerAction = Callable[[dict[str, Any], datetime], None]
 """Called with the timer document and the instant it was noticed (from the clock)."""
 
 REFIRE_AFTER_SECONDS = 5.0
+WAKE_SLACK_SECONDS = 0.005
+"""Added to the wait for the next timer: asyncio may end a wait a hair early, and a tick
+that comes before the due time finds nothing to fire and has to wait again."""
+MIN_WAIT_SECONDS = 0.02
+"""The shortest wait between two rounds that a timer asks for (a woken round is not held
+back): timers due a few milliseconds apart fire in one round, not one query each."""
 
 
 @dataclass(frozen=True)
@@ -79,6 +85,8 @@ class Scheduler:
         self.failing: dict[str, Failing] = {}
         """Due timers whose action raised, until they fire or are settled: for health
         (a step that did not happen when due, whatever the loop's own beat says)."""
+        self.next_due: datetime | None = None
+        """The earliest pending timer not yet due at the last tick: `run` wakes for it."""
         self._wake: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -86,9 +94,29 @@ class Scheduler:
         self.actions[action] = handler
 
     def due(self, now: datetime) -> list[dict[str, Any]]:
+        """The pending timers due at `now`, earliest first; notes the next one after `now`."""
         pending = self.views.find("timer", states=["pending"], limit=100_000)
-        due = [t for t in pending if datetime.fromisoformat(t["due_at"]) <= now]
-        return sorted(due, key=lambda t: t["due_at"])
+        due: list[tuple[datetime, dict[str, Any]]] = []
+        later: datetime | None = None
+        for timer in pending:
+            at = datetime.fromisoformat(timer["due_at"])
+            if at <= now:
+                due.append((at, timer))
+            elif later is None or at < later:
+                later = at
+        self.next_due = later
+        return [t for _, t in sorted(due, key=lambda pair: pair[0])]
+
+    def wait_before_next_round(self, interval: float) -> float:
+        """Seconds until the next round: at the next timer's due time, never later than
+        `interval` (which still bounds a round, for timers written without a wake).
+
+        A step due between two rounds used to wait for the next one, up to a whole
+        interval late (issue 10: no step later than one interval after it was due)."""
+        if self.next_due is None:
+            return interval
+        until = (self.next_due - self.clock.now()).total_seconds() + WAKE_SLACK_SECONDS
+        return min(interval, max(MIN_WAIT_SECONDS, until))
 
     def tick(self) -> list[str]:
         """Fire every due timer once; returns the ids fired. Safe to call from any thread."""
@@ -144,7 +172,8 @@ class Scheduler:
         after_tick: Callable[[], Any] | None = None,
         state: LoopState | None = None,
     ) -> None:
-        """Tick every `interval` seconds, or at once when woken, until cancelled.
+        """Tick when the next pending timer is due (at most `interval` seconds apart), or at
+        once when woken, until cancelled.
 
         A tick that fails (the store is down) raises out of here: the supervisor logs
         it and starts the loop again. Timers live in the views, so nothing is lost.
@@ -160,5 +189,5 @@ class Scheduler:
                 after_tick()
             # asyncio.timeout, not wait_for (see LiveViews.run).
             with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(interval):
+                async with asyncio.timeout(self.wait_before_next_round(interval)):
                     await self._wake.wait()

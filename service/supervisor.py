@@ -119,19 +119,39 @@ class Supervisor:
     loops: dict[str, LoopState] = field(default_factory=dict)
     _tasks: dict[str, asyncio.Task[None]] = field(default_factory=dict)
 
-    def start(self, name: str, loop: Loop, *, stale_after: float | None = None) -> LoopState:
-        """Run `loop(state)` until `stop()`, restarting it whenever it raises or returns."""
+    def start(
+        self,
+        name: str,
+        loop: Loop,
+        *,
+        stale_after: float | None = None,
+        first_delay: float | None = None,
+        max_delay: float | None = None,
+    ) -> LoopState:
+        """Run `loop(state)` until `stop()`, restarting it whenever it raises or returns.
+
+        `first_delay` and `max_delay` override the supervisor's backoff for this loop: the
+        scheduler must be back within one of its intervals after the store is, and a
+        doubling up to 2 s let its first good tick come up to 2 s after that."""
         if name in self._tasks:
             raise ValueError(f"a loop named {name!r} is already supervised")
         state = LoopState(name, stale_after, monotonic=self.monotonic, wall=self.wall)
         self.loops[name] = state
         self._tasks[name] = asyncio.get_running_loop().create_task(
-            self._supervise(state, loop), name=f"supervised-{name}"
+            self._supervise(
+                state,
+                loop,
+                self.first_delay if first_delay is None else first_delay,
+                self.max_delay if max_delay is None else max_delay,
+            ),
+            name=f"supervised-{name}",
         )
         return state
 
-    async def _supervise(self, state: LoopState, loop: Loop) -> None:
-        delay = self.first_delay
+    async def _supervise(
+        self, state: LoopState, loop: Loop, first_delay: float, max_delay: float
+    ) -> None:
+        delay = first_delay
         while True:
             state.running = True
             state.started = self.monotonic()
@@ -147,10 +167,10 @@ class Supervisor:
                 self._failed(state, "the loop returned", None)
             state.running = False
             if self.monotonic() - state.started >= self.healthy_after:
-                delay = self.first_delay
+                delay = first_delay
             log.info("loop_restarting", loop=state.name, restart_in=delay, restarts=state.restarts)
             await self.sleep(delay)
-            delay = min(delay * 2, self.max_delay)
+            delay = min(delay * 2, max_delay)
             state.restarts += 1
 
     def _failed(self, state: LoopState, error: str, exc: BaseException | None) -> None:

@@ -13,7 +13,7 @@ import json
 from collections.abc import AsyncIterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
 from aiohttp import web
@@ -169,14 +169,15 @@ def _fan_out_to_mqtt(c: Container) -> Any:
 
 def _tick_when_due(c: Container) -> Any:
     """A timer written already due (an alert's first escalation step) fires at once,
-    not at the scheduler's next round: the (supervised) scheduler loop is woken."""
+    not at the scheduler's next round: the (supervised) scheduler loop is woken. So is
+    one due before that round: the woken round reads it and waits for exactly its time."""
 
     def listener(changes: list[Change]) -> None:
-        now = c.clock.now()
+        soon = c.clock.now() + timedelta(seconds=SCHEDULER_INTERVAL)
         if any(
             ch.kind == "timer"
             and ch.doc.get("state") == "pending"
-            and datetime.fromisoformat(ch.doc["due_at"]) <= now
+            and datetime.fromisoformat(ch.doc["due_at"]) <= soon
             for ch in changes
         ):
             c.scheduler.wake()
@@ -256,6 +257,12 @@ async def _start_main_session(alarm: MqttLink, main: MqttLink) -> None:
 
 
 SCHEDULER_INTERVAL = 1.0
+QUICK_RESTART_DELAY = 0.2
+"""The scheduler and the live views are started again this soon after a failed round, every
+time (no doubling to the supervisor's 2 s): while the store is down each round fails within
+its pool's wait, and once it is back the scheduler's first round, and the live views that
+hand each recorded step's messages to the dispatcher, must come within one interval
+(issue 10: no step later than one scheduler interval after recovery)."""
 
 
 def _supervise_loops(c: Container) -> None:
@@ -265,8 +272,20 @@ def _supervise_loops(c: Container) -> None:
     async def scheduler(state: LoopState) -> None:
         await c.scheduler.run(interval=SCHEDULER_INTERVAL, after_tick=c.live.wake, state=state)
 
-    c.supervisor.start("live-views", c.live.run, stale_after=max(10.0, 10 * c.live.poll_interval))
-    c.supervisor.start("scheduler", scheduler, stale_after=10 * SCHEDULER_INTERVAL)
+    c.supervisor.start(
+        "live-views",
+        c.live.run,
+        stale_after=max(10.0, 10 * c.live.poll_interval),
+        first_delay=QUICK_RESTART_DELAY,
+        max_delay=QUICK_RESTART_DELAY,
+    )
+    c.supervisor.start(
+        "scheduler",
+        scheduler,
+        stale_after=10 * SCHEDULER_INTERVAL,
+        first_delay=QUICK_RESTART_DELAY,
+        max_delay=QUICK_RESTART_DELAY,
+    )
     c.supervisor.start("notification-sweep", c.dispatcher.sweep_forever, stale_after=30.0)
 
 

@@ -79,3 +79,28 @@ def test_a_step_never_recorded_is_missing() -> None:
 def test_no_step_is_expected_once_the_alert_was_taken() -> None:
     checks = expected_steps(alert(("tier1", 0, 100.1), acknowledged=110.5), PLAN, [], until=200.0)
     assert [c.step for c in checks] == ["tier1"]  # tier 2 was due 0.5 s before it was taken
+
+
+def test_a_step_due_within_an_interval_before_an_outage_is_due_when_the_store_is_back() -> None:
+    """The case a quick run on 6 Dec counted as two steps "missing": tier 3 and reminder 2
+    were due 0.16 s before PostgreSQL was stopped, and the alert was taken 0.5 s after it
+    was back. The service may take one interval for a step, and that interval fell in the
+    outage: the steps were due at the recovery, and the alert was taken before they were
+    owed (the recovery's own verdict is the scheduler's: one interval)."""
+    raised = 55.374
+    stored = StoredAlert(
+        "a1",
+        "sos",
+        raised=raised,
+        steps=[
+            ("tier1", 0, 55.423, {**POLICY, "ack_within": 5, "renotify_every": 5}),
+            ("renotify1", 1, 60.764, None),
+            ("tier2", 1, 60.764, None),
+        ],
+        acknowledged=76.266,
+    )
+    checks = by_name(expected_steps(stored, PLAN, [(65.529, 75.764)], until=200.0))
+    assert sorted(checks) == ["renotify1", "tier1", "tier2"]
+    # One due 1.5 s before the outage had its interval, and is missing if never recorded.
+    early = by_name(expected_steps(stored, PLAN, [(66.9, 75.764)], until=200.0))
+    assert early["tier3"].effective_due == raised + 10 and math.isinf(early["tier3"].lateness)

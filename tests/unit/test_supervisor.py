@@ -21,6 +21,7 @@ from projections.store import DocWrite, SQLiteViewStore
 from service.clock import FakeClock
 from service.scheduler import Scheduler, timer_doc
 from service.supervisor import LoopState, Supervisor
+from service.wiring import QUICK_RESTART_DELAY, SCHEDULER_INTERVAL
 from tests.harness import eventually
 
 
@@ -384,3 +385,80 @@ async def test_a_loop_restarting_for_long_says_how_long_since_its_last_good_tick
         "no successful tick for 12.0 s"
     ]
     await supervisor.stop()
+
+
+async def test_a_loop_given_its_own_delay_restarts_at_that_pace_not_the_doubling() -> None:
+    """The scheduler (and the live views) are wired with their own restart delay
+    (service/wiring.py): the default
+    doubling to 2 s let its first round after the store was back come up to 2 s late."""
+    waits: dict[str, list[float]] = {"scheduler": [], "other": []}
+    current: list[str] = []
+
+    async def recording_sleep(delay: float) -> None:
+        waits[current[-1]].append(delay)
+        await asyncio.sleep(0)
+
+    def failing(name: str) -> Any:
+        async def loop(_: LoopState) -> None:
+            current.append(name)
+            raise ConnectionError("refused")
+
+        return loop
+
+    supervisor = Supervisor(first_delay=0.5, max_delay=2.0, sleep=recording_sleep)
+    scheduler = supervisor.start(
+        "scheduler",
+        failing("scheduler"),
+        first_delay=QUICK_RESTART_DELAY,
+        max_delay=QUICK_RESTART_DELAY,
+    )
+    other = supervisor.start("other", failing("other"))
+    await eventually(lambda: scheduler.restarts >= 5 and other.restarts >= 5, what="restarts")
+    await supervisor.stop()
+    assert waits["scheduler"][:5] == [QUICK_RESTART_DELAY] * 5
+    assert QUICK_RESTART_DELAY < SCHEDULER_INTERVAL
+    assert waits["other"][:5] == [0.5, 1.0, 2.0, 2.0, 2.0]
+
+
+async def test_after_the_store_is_back_the_scheduler_fires_within_one_of_its_rounds(
+    tmp_path: Path,
+) -> None:
+    """Issue 10: no step later than one scheduler interval after recovery. The store fails
+    for several restarts (each wait recorded, none slept for real); once it is back, the
+    wait before the round that fires the timer is shorter than the interval."""
+    clock = FakeClock()
+    fired: list[str] = []
+    views = _views_with(tmp_path, clock, "ping")
+    real_find = views.find
+    outage = {"down": True}
+    waits: list[float] = []
+
+    async def recording_sleep(delay: float) -> None:
+        waits.append(delay)
+        await asyncio.sleep(0)
+
+    def find(*args: Any, **kwargs: Any) -> list[dict[str, Any]]:
+        if outage["down"]:
+            raise ConnectionError("the database is restarting")
+        return real_find(*args, **kwargs)
+
+    views.find = find  # type: ignore[method-assign]
+    scheduler = Scheduler(views, clock, {"ping": lambda timer, now: fired.append(timer["id"])})
+    supervisor = Supervisor(sleep=recording_sleep)  # the default doubling, to 2 s
+    state = supervisor.start(
+        "scheduler",
+        lambda s: scheduler.run(interval=SCHEDULER_INTERVAL, state=s),
+        first_delay=QUICK_RESTART_DELAY,
+        max_delay=QUICK_RESTART_DELAY,
+    )
+    await eventually(lambda: state.restarts >= 6, what="restarts while the store is down")
+    assert state.last_error == "ConnectionError: the database is restarting"
+    outage["down"] = False
+    back_at = len(waits)
+    await eventually(lambda: fired == ["t0"], what="the timer once the store is back")
+    await supervisor.stop()
+    views.close()
+    # At most the one restart wait that was under way when the store came back.
+    assert all(w < SCHEDULER_INTERVAL for w in waits), waits
+    assert len(waits) - back_at <= 1, waits
+    assert state.report()["failing"] is False
