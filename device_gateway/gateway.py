@@ -25,6 +25,7 @@ import contextlib
 import dataclasses
 import hashlib
 import json
+import threading
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -50,6 +51,7 @@ from device_gateway.messages import (
     topic_levels,
 )
 from device_gateway.mqtt_link import InboundMessage
+from service.alarm_priority import AlarmPriority
 from service.application import Lonewatch
 from service.domain.alerts import AlertKind
 from service.domain.notifications import Notification
@@ -69,6 +71,8 @@ STORE_RETRY_MAX_SECONDS: Final = 0.5
 """The longest wait between tries while the store is down: an SOS held then must reach the
 dispatcher well within 2 s of the store coming back (issue 10). At 1 s the waits (0.1, 0.2,
 0.4, 0.8, 1) put the first SMS of an SOS held in a restart 2.0 s after the store was back."""
+ADMIT_SLICE: Final = 200
+"""Messages admitted in one turn of the loop, at most (plus every alarm waiting)."""
 REASON_CHARS: Final = 500
 """How much of a failure's message is kept with a rejected message."""
 
@@ -138,11 +142,16 @@ class Gateway:
         prefix: str = "",
         max_batch: int = 500,
         intake: DeviceIntake | None = None,
+        priority: AlarmPriority | None = None,
     ) -> None:
         self.app = app
         self.prefix = prefix
         self.max_batch = max_batch
         self.intake = intake or DeviceIntake(app)
+        self.priority = priority or AlarmPriority()
+        """Alarms first at the store's lock: an alarm is under way from `admit` until its
+        commit is settled (the dispatcher takes it on from there); the bulk lane waits for
+        a moment with none under way before it starts a group and before it saves one."""
         self.stats: Counter[str] = Counter()
         self._link: Link | None = None
         self._alarm_link: SessionLink | None = None
@@ -151,6 +160,9 @@ class Gateway:
         self._lanes: dict[str, asyncio.Queue[_Item]] = {}
         self._executors: dict[str, ThreadPoolExecutor] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._inbox_lock = threading.Lock()
+        self._inbox: list[tuple[InboundMessage, Link | None]] = []
+        self._inbox_alarm: list[tuple[InboundMessage, Link | None]] = []
 
     def bind(self, link: Link, *, alarm: SessionLink | None = None) -> None:
         """`link` takes every device message; `alarm`, if given, only sos and fall.
@@ -166,16 +178,39 @@ class Gateway:
 
     def receive_threadsafe(self, message: InboundMessage) -> None:
         """paho's thread calls this; the message crosses to the asyncio loop and nothing else."""
-        self._hand_off(message, self._link)
+        self._hand_off(message, self._link, alarm=False)
 
     def receive_alarm_threadsafe(self, message: InboundMessage) -> None:
         """The alarm session's paho thread calls this."""
-        self._hand_off(message, self._alarm_link)
+        self._hand_off(message, self._alarm_link, alarm=True)
 
-    def _hand_off(self, message: InboundMessage, source: Link | None) -> None:
-        if self._loop is None or not self._lanes:
+    def _hand_off(self, message: InboundMessage, source: Link | None, *, alarm: bool) -> None:
+        """Messages cross to the loop in batches: one wake-up of the loop (a self-pipe
+        write, and a GIL hand-over) for whatever gathered meanwhile, not one per message.
+        Under a heartbeat flood the per-message wake-ups cost paho's thread and the loop
+        more than admitting the messages does."""
+        loop = self._loop
+        if loop is None or not self._lanes:
             return  # not running: unacknowledged, so the broker will deliver it again
-        self._loop.call_soon_threadsafe(self.admit, message, source)
+        with self._inbox_lock:
+            wake = not self._inbox_alarm and not self._inbox
+            (self._inbox_alarm if alarm else self._inbox).append((message, source))
+        if wake:
+            loop.call_soon_threadsafe(self._admit_handed)
+
+    def _admit_handed(self) -> None:
+        """On the loop: every alarm handed over, then at most ADMIT_SLICE others; the rest
+        in a later turn, so an alarm handed over meanwhile is not behind them."""
+        with self._inbox_lock:
+            alarms, self._inbox_alarm = self._inbox_alarm, []
+            others, self._inbox = self._inbox[:ADMIT_SLICE], self._inbox[ADMIT_SLICE:]
+            more = bool(self._inbox)
+        if more and self._loop is not None:
+            self._loop.call_soon(self._admit_handed)
+        for message, source in alarms:
+            self.admit(message, source)
+        for message, source in others:
+            self.admit(message, source)
 
     async def run(self) -> None:
         self._loop = asyncio.get_running_loop()
@@ -187,11 +222,15 @@ class Gateway:
         # there is unacknowledged, and the broker would only deliver it again on a reconnect.
         if not self._lanes:
             self._lanes = {name: asyncio.Queue() for name in LANES}
+        self._loop.call_soon(self._admit_handed)  # anything handed over before a restart
         try:
             async with asyncio.TaskGroup() as lanes:
                 for name, queue in self._lanes.items():
                     lanes.create_task(self._serve(name, queue), name=f"gateway-{name}")
         except asyncio.CancelledError:
+            alarms = self._lanes.get("alarm")
+            if alarms is not None:  # dropped here, delivered again: no longer under way
+                self.priority.leave(alarms.qsize())
             self._lanes = {}  # stopping: new messages stay unacknowledged at the broker
             raise
         finally:
@@ -264,6 +303,8 @@ class Gateway:
         lane = "alarm" if kind in ALARM_KINDS else "text" if kind == "message" else "bulk"
         queue = self._lanes.get(lane)
         if queue is not None:  # else stopping: left unacknowledged, delivered again
+            if lane == "alarm":
+                self.priority.enter()
             queue.put_nowait(item)
 
     async def _serve(self, name: str, queue: asyncio.Queue[_Item]) -> None:
@@ -271,20 +312,25 @@ class Gateway:
             items = [await queue.get()]
             while len(items) < self.max_batch and not queue.empty():
                 items.append(queue.get_nowait())
-            readable = [item for item in items if item.reading is not None]
-            if readable:
-                await self._commit(name, readable)
-            for item in items:
-                if item.reading is None:
-                    await self._isolated(name, item, item.why)
+            try:
+                readable = [item for item in items if item.reading is not None]
+                if readable:
+                    await self._commit(name, readable)
+                for item in items:
+                    if item.reading is None:
+                        await self._isolated(name, item, item.why)
+            finally:
+                if name == "alarm":
+                    self.priority.leave(len(items))
 
     # -- committing ---------------------------------------------------------------
 
     async def _commit(self, lane: str, items: list[_Item]) -> None:
         """Record a group; on a failure that is not the store's, split it (bisect)."""
         readings = [item.reading for item in items if item.reading is not None]
+        record = self._record_bulk if lane == "bulk" else self.intake.record
         try:
-            results = await self._with_store(lane, len(items), self.intake.record, readings)
+            results = await self._with_store(lane, len(items), record, readings)
         except Exception as exc:
             self.stats["batches_failed"] += 1
             log.warning(
@@ -343,6 +389,13 @@ class Gateway:
             "unstorable",
             f"recorded as rejected: {why}",
         )
+
+    def _record_bulk(self, readings: list[DeviceReading]) -> list[Intaken]:
+        """On the bulk lane's thread: let any alarm under way go first, at the start and
+        again at the lock (a group takes a while to build, and an alarm may come meanwhile)."""
+        with self.priority.bulk():
+            self.priority.wait_turn()
+            return self.intake.record(readings)
 
     def _record_rejection(self, item: _Item, why: str) -> None:
         """Runs on the lane's worker thread; everything recorded is plain ASCII or bounded."""

@@ -21,6 +21,7 @@ from uuid import UUID
 from projections.projector import Change
 from projections.store import ViewStore
 from service import escalation
+from service.alarm_priority import AlarmPriority
 from service.application import Lonewatch
 from service.domain.errors import DomainError
 from service.domain.notifications import Notification
@@ -49,11 +50,16 @@ class Dispatcher:
         notifier: Notifier,
         *,
         backoff: Sequence[float] = DEFAULT_BACKOFF,
+        priority: AlarmPriority | None = None,
     ) -> None:
         self.app = app
         self.views = views
         self.notifier = notifier
         self.backoff = tuple(backoff)
+        self.priority = priority
+        """Shared with the gateway: an alarm's notification is under way there until its
+        first try is recorded (that record waits at the store's lock like any write)."""
+        self._urgent: set[str] = set()
         self._inflight: dict[str, asyncio.Task[None]] = {}
         # Finished here; the view may still say "requested" for a moment (it lags the
         # store), and that must not send the message a second time.
@@ -132,8 +138,14 @@ class Dispatcher:
                 self._submit(doc)
 
     def submit_requested(self, notifications: Sequence[Notification]) -> None:
-        """Just committed (an SOS): send now, without waiting for the views to catch up."""
+        """Just committed (an SOS): send now, without waiting for the views to catch up.
+
+        Called on the loop while the gateway still holds the alarm under way, so the bulk
+        lane stays out of the store's way until the first try of each is recorded too.
+        """
         for n in notifications:
+            key = str(n.id)
+            fresh = key not in self._inflight
             self._submit(
                 {
                     "id": str(n.id),
@@ -144,6 +156,14 @@ class Dispatcher:
                     "attempts": n.attempts,
                 }
             )
+            if self.priority is not None and fresh and key in self._inflight:
+                self.priority.enter()
+                self._urgent.add(key)
+
+    def _first_try_recorded(self, key: str) -> None:
+        if self.priority is not None and key in self._urgent:
+            self._urgent.discard(key)
+            self.priority.leave()
 
     def _submit(self, doc: dict[str, Any]) -> None:
         key = doc["id"]
@@ -154,6 +174,7 @@ class Dispatcher:
 
         def done(task: asyncio.Task[None]) -> None:
             self._inflight.pop(key, None)
+            self._first_try_recorded(key)  # cancelled, or failed before it
             if not task.cancelled():
                 self._finished[key] = None
                 while len(self._finished) > FINISHED_REMEMBERED:
@@ -171,7 +192,9 @@ class Dispatcher:
         attempt = int(doc.get("attempts") or 0)
         while True:
             # Recorded before the request: see `start` for what a crash here leaves behind.
-            if not await self._record(escalation.start_attempt, self.app, notification_id):
+            started = await self._record(escalation.start_attempt, self.app, notification_id)
+            self._first_try_recorded(doc["id"])
+            if not started:
                 return  # done elsewhere, in flight elsewhere, or the alert was taken first
             attempt += 1
             try:

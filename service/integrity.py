@@ -16,7 +16,7 @@ carries each stream's last seal, so a record exported earlier still shows it.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -84,6 +84,10 @@ class SealedEventStore(EventStore[UUID]):
     """Seals each event as it is stored; the previous seal comes from the same batch
     or, for a stream that already exists, from its last stored event."""
 
+    before_insert: Callable[[], object] | None = None
+    """Called on the saving thread just before the insert (which takes the events
+    table's lock on PostgreSQL): service.alarm_priority lets alarms go first there."""
+
     def put(
         self, domain_events: Sequence[DomainEventProtocol[UUID]], **kwargs: Any
     ) -> list[Recording[UUID]]:
@@ -131,6 +135,8 @@ class SealedEventStore(EventStore[UUID]):
     ) -> list[Recording[UUID]]:
         from eventsourcing.persistence import Notification
 
+        if self.before_insert is not None:
+            self.before_insert()
         notification_ids = self.recorder.insert_events(stored, **kwargs)
         if not notification_ids:
             return []

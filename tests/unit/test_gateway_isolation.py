@@ -10,6 +10,7 @@ import asyncio
 import base64
 import math
 import threading
+import time
 from collections.abc import AsyncIterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, cast
@@ -21,6 +22,7 @@ from device_gateway.gateway import Gateway
 from device_gateway.intake import Intaken, Outcome
 from device_gateway.messages import DeviceReading
 from device_gateway.mqtt_link import InboundMessage
+from service.alarm_priority import AlarmPriority
 from service.clock import FakeClock
 from service.domain.rejected_messages import RAW_CAP_BYTES, RejectedDeviceMessage
 from tests.harness import eventually
@@ -260,3 +262,105 @@ async def test_an_sos_is_recorded_while_the_shared_worker_pool_is_saturated(
     finally:
         released.set()
         await blocked
+
+
+# -- alarms first at the store's lock -------------------------------------------------------
+
+
+class OrderedStore(ScriptedStore):
+    """Holds an alarm's commit open until released, and logs when each group starts and ends."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.log: list[str] = []
+        self.alarm_may_commit = threading.Event()
+
+    def record(self, readings: Sequence[DeviceReading]) -> list[Intaken]:
+        alarm = any(r.kind == "sos" for r in readings)
+        what = "alarm" if alarm else "bulk"
+        self.log.append(f"{what} starts")
+        if alarm:
+            self.alarm_may_commit.wait(timeout=30)
+        self.log.append(f"{what} ends")
+        return [Intaken(Outcome.RECORDED) for _ in readings]
+
+
+async def test_a_bulk_group_does_not_start_while_an_alarm_is_committing() -> None:
+    """Every insert takes the events table's lock (FIELD-NOTES.md): a heartbeat group that
+    starts while an SOS is being committed holds the SOS up. The bulk lane waits its turn."""
+    store = OrderedStore()
+    gateway = Gateway(
+        cast(Any, store), intake=cast(Any, store), priority=AlarmPriority(max_wait=60)
+    )
+    link = FakeLink()
+    gateway.bind(link)
+    task = asyncio.create_task(gateway.run())
+    try:
+        await eventually(lambda: gateway.backlog, what="the gateway's lanes")
+        gateway.admit(message(1, "sos", b'{"id": "p-1"}'))
+        await eventually(lambda: store.log == ["alarm starts"], what="the alarm committing")
+        gateway.admit(heartbeat(2, "hb-2"))
+        await eventually(lambda: gateway.priority.waiting == 1, what="the bulk lane waiting")
+        assert store.log == ["alarm starts"], "a bulk group started beside the alarm"
+        store.alarm_may_commit.set()
+        await eventually(lambda: sorted(link.acked) == [1, 2], what="both acknowledged")
+        assert store.log == ["alarm starts", "alarm ends", "bulk starts", "bulk ends"]
+        assert gateway.priority.under_way == 0
+    finally:
+        store.alarm_may_commit.set()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+
+async def test_an_alarm_waiting_in_its_lane_keeps_bulk_groups_back_too() -> None:
+    """From the moment it is admitted: an alarm queued behind another alarm is under way."""
+    store = OrderedStore()
+    gateway = Gateway(
+        cast(Any, store), intake=cast(Any, store), priority=AlarmPriority(max_wait=60)
+    )
+    link = FakeLink()
+    gateway.bind(link)
+    task = asyncio.create_task(gateway.run())
+    try:
+        await eventually(lambda: gateway.backlog, what="the gateway's lanes")
+        gateway.admit(message(1, "sos", b'{"id": "p-1"}'))
+        await eventually(lambda: store.log == ["alarm starts"], what="the first alarm committing")
+        gateway.admit(message(2, "sos", b'{"id": "p-2"}', device="sos-0002"))
+        gateway.admit(heartbeat(3, "hb-3"))
+        await eventually(lambda: gateway.priority.waiting == 1, what="the bulk lane waiting")
+        store.alarm_may_commit.set()
+        await eventually(lambda: sorted(link.acked) == [1, 2, 3], what="all acknowledged")
+        assert store.log.index("bulk starts") > max(
+            i for i, entry in enumerate(store.log) if entry == "alarm ends"
+        ), store.log
+        assert gateway.priority.under_way == 0
+    finally:
+        store.alarm_may_commit.set()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+
+def test_only_bulk_work_waits_for_alarms_at_the_lock() -> None:
+    """The store calls `at_lock` for every insert; only the bulk lane's thread waits there."""
+    priority = AlarmPriority(max_wait=60)
+    priority.enter()
+    priority.at_lock()  # not bulk work: straight on
+    assert priority.yielded == 0
+    done = threading.Event()
+
+    def bulk() -> None:
+        with priority.bulk():
+            priority.at_lock()
+        done.set()
+
+    worker = threading.Thread(target=bulk)
+    worker.start()
+    deadline = time.monotonic() + 30
+    while priority.waiting != 1 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert priority.waiting == 1 and not done.is_set()
+    priority.leave()
+    worker.join(timeout=30)
+    assert done.is_set() and priority.yielded == 1
