@@ -63,14 +63,14 @@ from benchmarks.common import (
     percentile,
     service_env,
 )
+from service.adapters.sealing import split
 from service.domain import ids
-from service.integrity import split
 from simulators.device import SimulatedDevice
 from simulators.local_stack import OwnMosquitto, OwnPostgres, own_postgres, service_process
 from simulators.twilio_double import TwilioDouble
 
 SCHEDULER_INTERVAL = 1.0
-"""The service's scheduler ticks once a second (service/wiring.py): a step may be that late."""
+"""The service's scheduler ticks once a second (service/bootstrap.py): a step may be that late."""
 FIRST_REQUEST_WITHIN = 2.0
 """Target: an SOS's first notification request within 2 s of the press, or of the store
 (broker, service) being back when it was pressed during an outage."""

@@ -13,7 +13,7 @@ from eventsourcing.domain import DomainEventProtocol
 from projections.escalation import ESCALATION_HANDLERS
 from projections.visits import VISIT_FILTER_COLUMNS, VISIT_HANDLERS
 from service.domain import ids
-from service.domain.device_health import battery_low
+from service.domain.devices.health import battery_low
 
 Doc = dict[str, Any]
 Reader = Callable[[str, str], Doc | None]
@@ -182,7 +182,7 @@ def _alert(event: Any, read: Reader, fx: Effects) -> None:
 
 
 def _severity(kind: str) -> str:
-    from service.domain.alerts import SEVERITY_OF, AlertKind
+    from service.domain.alerts.alert import SEVERITY_OF, AlertKind
 
     return SEVERITY_OF[AlertKind(kind)].value
 

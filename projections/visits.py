@@ -2,7 +2,7 @@
 
 `visit` documents are the board: who is out, where, due back when, in what state,
 and when their device was last heard from. Deadlines become `timer` documents
-(service/scheduler.py fires them; service/visit_deadlines.py records what passed):
+(service/workers/scheduler.py fires them; service/application/visit_deadlines.py records what passed):
 
 - `visit-leave:<id>`   expected leave + grace     -> ask the visitor to reply OK
 - `visit-return:<id>`  expected return + grace    -> overdue: alert and ladder
@@ -24,9 +24,9 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from service.domain.device_health import battery_low
-from service.domain.visit_rules import LOW_BATTERY_BELOW
-from service.scheduler import timer_doc
+from service.domain.devices.health import battery_low
+from service.domain.visits.rules import LOW_BATTERY_BELOW
+from service.workers.scheduler import timer_doc
 
 if TYPE_CHECKING:
     from projections.views import Doc, Effects, Reader

@@ -19,11 +19,11 @@ import pytest
 
 from projections.projector import Projector
 from projections.store import ViewStore, open_view_store
-from service.application import Lonewatch
+from service.adapters.event_store import eventsourcing_env, views_location
+from service.adapters.sealing import verify_stream
+from service.application.lonewatch import Lonewatch
 from service.clock import FakeClock
-from service.event_store import eventsourcing_env, views_location
-from service.integrity import verify_stream
-from service.timeline import timeline
+from service.records.timeline import timeline
 
 STORE = Path(__file__).parent.parent / "fixtures" / "store-2026-12.sqlite3"
 

@@ -13,10 +13,10 @@ from uuid import UUID
 
 import pytest
 
-from service import escalation
+from service.application import escalation
 from service.clock import FakeClock
-from service.domain.alerts import AlertKind
-from service.scheduler import Scheduler
+from service.domain.alerts.alert import AlertKind
+from service.workers.scheduler import Scheduler
 from tests.worlds import World, a_trust_with_lone_visitors
 
 CC = {"+441702000010", "+441702000014"}

@@ -24,12 +24,12 @@ from hypothesis.stateful import (
     rule,
 )
 
-from service import escalation
+from service.application import escalation
 from service.domain import ids
-from service.domain.alerts import Alert, AlertKind, AlertState, Outcome
-from service.domain.directory import School
+from service.domain.alerts.alert import Alert, AlertKind, AlertState, Outcome
+from service.domain.alerts.escalation import policy_for
 from service.domain.errors import DomainError
-from service.domain.escalation import policy_for
+from service.domain.people.directory import School
 from tests.invariants.harness import Counters, Send, Service
 from tests.worlds import DIRECTORY
 

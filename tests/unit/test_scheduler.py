@@ -9,7 +9,7 @@ from typing import Any
 from projections.store import DocWrite, SQLiteViewStore
 from service.clock import FakeClock
 from service.domain.errors import DomainError
-from service.scheduler import Scheduler, timer_doc
+from service.workers.scheduler import Scheduler, timer_doc
 
 
 def store_with(tmp_path: Path, *timers: dict[str, Any]) -> SQLiteViewStore:
