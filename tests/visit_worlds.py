@@ -52,7 +52,7 @@ class VisitWorld(World):
         self.projector.catch_up()
 
     def who(self, username: str) -> Principal:
-        user = self.app._get(user_id(username), User, "user")
+        user = self.app.load(user_id(username), User, "user")
         return Principal(username=user.username, school=user.school, role=Role(user.role))
 
     # -- devices and texts ----------------------------------------------------------

@@ -56,14 +56,14 @@ def escalation_state(alert: Alert) -> EscalationState:
 
 
 def _school(app: Lonewatch, key: str) -> tuple[dict[str, Any], str, str]:
-    school = app._get(ids.school_id(key), School, "school")
+    school = app.load(ids.school_id(key), School, "school")
     data = dict(school.data)
     return data, school.name, str(data.get("timezone") or "Europe/London")
 
 
 def messages_for(app: Lonewatch, alert: Alert) -> Messages:
     _, name, timezone = _school(app, alert.school)
-    staff = app._optional(ids.staff_id(alert.staff), Staff) if alert.staff else None
+    staff = app.load_optional(ids.staff_id(alert.staff), Staff) if alert.staff else None
     visitor = staff.name if staff else None
     code = ids.short_code(alert.id)
     address = alert.cause.get("address") if isinstance(alert.cause, dict) else None
@@ -131,7 +131,7 @@ def escalate(app: Lonewatch, alert_id: UUID) -> list[str]:
         done[:] = [s["step"] for s in alert.escalation_steps[before:]]
         return changed
 
-    app._retrying(attempt)
+    app.retry_on_conflict(attempt)
     return done
 
 
@@ -144,7 +144,7 @@ def announce_taken(app: Lonewatch, alert_id: UUID) -> None:
             raise DomainError("the alert has not been taken yet")
         state = escalation_state(alert)
         school, _, timezone = _school(app, alert.school)
-        staff = app._optional(ids.staff_id(alert.staff), Staff) if alert.staff else None
+        staff = app.load_optional(ids.staff_id(alert.staff), Staff) if alert.staff else None
         taker = next((c.id for c in state.told if c.name == alert.acknowledged_by), None)
         stop = Stop(
             taken_by=alert.acknowledged_by,
@@ -162,7 +162,7 @@ def announce_taken(app: Lonewatch, alert_id: UUID) -> None:
         )
         return _apply(app, alert, stop, app.clock.now())
 
-    app._retrying(attempt)
+    app.retry_on_conflict(attempt)
 
 
 # -- acknowledgement by a contact -------------------------------------------------------
@@ -236,7 +236,7 @@ def start_attempt(app: Lonewatch, notification_id: UUID) -> bool:
         if notification.state is not NotificationState.REQUESTED or notification.in_flight:
             return []
         # A prompt to a visitor is about a visit, not an alert: nothing can take it first.
-        alert = app._optional(notification.alert_id, Alert)
+        alert = app.load_optional(notification.alert_id, Alert)
         now = app.clock.now()
         if notification.step != "taken" and alert and alert.acknowledged_by is not None:
             notification.cancel(reason=f"alert taken by {alert.acknowledged_by}", timestamp=now)
@@ -245,7 +245,7 @@ def start_attempt(app: Lonewatch, notification_id: UUID) -> bool:
         allowed[:] = [True]
         return [notification]
 
-    app._retrying(attempt)
+    app.retry_on_conflict(attempt)
     return allowed[0]
 
 
@@ -261,7 +261,7 @@ def mark_unconfirmed(app: Lonewatch, notification_id: UUID) -> None:
         )
         return [notification]
 
-    app._retrying(attempt)
+    app.retry_on_conflict(attempt)
 
 
 def report_status(
@@ -286,7 +286,7 @@ def report_status(
             changed.extend(after_final_failure(app, notification, f"provider said {status}", now))
         return changed
 
-    app._retrying(attempt)
+    app.retry_on_conflict(attempt)
 
 
 def check_unconfirmed(app: Lonewatch, notification_id: UUID) -> None:
@@ -325,7 +325,7 @@ def record_refused(
         refusal = Refusal(notification.contact, notification.channel, words, code)
         return [notification, *after_final_failure(app, notification, error, now, refusal)]
 
-    app._retrying(attempt)
+    app.retry_on_conflict(attempt)
 
 
 def after_final_failure(
@@ -340,7 +340,7 @@ def after_final_failure(
     goes to the ladder, which tries the other channel and passes an unreachable tier."""
     if notification.step == "taken":
         return []  # news that someone else has it: visible on the alert, nothing to escalate
-    alert = app._optional(notification.alert_id, Alert)
+    alert = app.load_optional(notification.alert_id, Alert)
     if alert is None:
         return []  # a prompt about a visit: the visit's own overdue ladder follows it up
     # Saved with the notification: when a contact's text and call fail at the same moment,
@@ -367,12 +367,12 @@ def _counterpart(app: Lonewatch, notification: Notification, other: Channel) -> 
     fallback, the message it stood in for (so a failed fallback never falls back again)."""
     n = notification
     if n.purpose.startswith("fallback:"):
-        return app._optional(UUID(n.purpose.removeprefix("fallback:")), Notification)
+        return app.load_optional(UUID(n.purpose.removeprefix("fallback:")), Notification)
     if n.purpose:
         same = Notification.create_id(n.alert_id, n.contact, other.value, n.purpose)
-        return app._optional(same, Notification)
+        return app.load_optional(same, Notification)
     legacy = ids.legacy_notification_id(n.alert_id, n.contact, other.value, n.step)
-    return app._optional(legacy, Notification)
+    return app.load_optional(legacy, Notification)
 
 
 def _after_final_failure(

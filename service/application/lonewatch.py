@@ -115,7 +115,7 @@ class Lonewatch(Application[UUID]):
             listener()
         return recordings
 
-    def _get(self, aggregate_id: UUID, cls: type[A], what: str) -> A:
+    def load(self, aggregate_id: UUID, cls: type[A], what: str) -> A:
         try:
             aggregate: Aggregate = self.repository.get(aggregate_id)
         except AggregateNotFoundError:
@@ -124,7 +124,9 @@ class Lonewatch(Application[UUID]):
             raise NotFound(f"{what} not found")
         return aggregate
 
-    def _retrying(self, attempt: Callable[[], Sequence[Aggregate]], tries: int = 10) -> None:
+    def retry_on_conflict(
+        self, attempt: Callable[[], Sequence[Aggregate]], tries: int = 10
+    ) -> None:
         """Run load-decide-save again when another writer saved the same aggregate first.
 
         An SOS alert is written by several hands at once (the dispatcher recording each
@@ -172,7 +174,7 @@ class Lonewatch(Application[UUID]):
         for school in directory.schools:
             upsert(School, school.id, school.as_event_data())
         for person in directory.staff:
-            previous = self._optional(ids.staff_id(person.id), Staff)
+            previous = self.load_optional(ids.staff_id(person.id), Staff)
             data = {
                 "school": person.school,
                 "name": person.name,
@@ -186,7 +188,7 @@ class Lonewatch(Application[UUID]):
             }
             upsert(Staff, person.id, data)
         for device in directory.devices:
-            previous_device = self._optional(ids.device_id(device.id), Device)
+            previous_device = self.load_optional(ids.device_id(device.id), Device)
             data = {
                 "school": device.school,
                 "staff": device.staff,
@@ -219,7 +221,7 @@ class Lonewatch(Application[UUID]):
         for number, owners in sorted(phones.items()):
             upsert(PhoneNumber, number, owners)
         for spec in directory.users:
-            user = self._optional(ids.user_id(spec.username), User)
+            user = self.load_optional(ids.user_id(spec.username), User)
             if user is None:
                 pending.append(
                     User(
@@ -241,9 +243,9 @@ class Lonewatch(Application[UUID]):
             self._devices.clear()
         return ImportReport(created=created, updated=updated, unchanged=unchanged)
 
-    def _optional(self, aggregate_id: UUID, cls: type[A]) -> A | None:
+    def load_optional(self, aggregate_id: UUID, cls: type[A]) -> A | None:
         try:
-            return self._get(aggregate_id, cls, cls.__name__)
+            return self.load(aggregate_id, cls, cls.__name__)
         except NotFound:
             return None
 
@@ -253,11 +255,11 @@ class Lonewatch(Application[UUID]):
             cached = self._devices.get(device)
         if cached is not None:
             return cached
-        entry = self._optional(ids.device_id(device), Device)
+        entry = self.load_optional(ids.device_id(device), Device)
         if entry is None:
             return None
-        school = self._get(ids.school_id(entry.school), School, "school")
-        staff = self._optional(ids.staff_id(entry.staff), Staff) if entry.staff else None
+        school = self.load(ids.school_id(entry.school), School, "school")
+        staff = self.load_optional(ids.staff_id(entry.staff), Staff) if entry.staff else None
         info = DeviceInfo(
             key=device,
             school=entry.school,
@@ -298,10 +300,10 @@ class Lonewatch(Application[UUID]):
             timestamp=now,
             silent=silent,
         )
-        return [alert, *self._first_notifications(alert, info)]
+        return [alert, *self.first_notifications_for(alert, info)]
 
-    def _first_notifications(self, alert: Alert, info: DeviceInfo) -> list[Notification]:
-        school = self._get(ids.school_id(alert.school), School, "school")
+    def first_notifications_for(self, alert: Alert, info: DeviceInfo) -> list[Notification]:
+        school = self.load(ids.school_id(alert.school), School, "school")
         body = alert_message(
             kind=alert.kind,
             short_code=ids.short_code(alert.id),
@@ -328,8 +330,8 @@ class Lonewatch(Application[UUID]):
         silent: bool = False,
     ) -> UUID:
         """An alert about a person rather than a device (HELP or the safe word by text)."""
-        staff = self._get(ids.staff_id(staff_key), Staff, f"staff member {staff_key!r}")
-        school = self._get(ids.school_id(staff.school), School, "school")
+        staff = self.load(ids.staff_id(staff_key), Staff, f"staff member {staff_key!r}")
+        school = self.load(ids.school_id(staff.school), School, "school")
         alert = Alert(
             key=cause_key,
             kind=kind.value,
@@ -348,7 +350,7 @@ class Lonewatch(Application[UUID]):
             staff=staff_key,
             staff_name=staff.name,
         )
-        self.save(alert, *self._first_notifications(alert, info))
+        self.save(alert, *self.first_notifications_for(alert, info))
         return alert.id
 
     # -- texts --------------------------------------------------------------
@@ -360,7 +362,7 @@ class Lonewatch(Application[UUID]):
         """
         if self.exists(ids.inbound_sms_id(message_sid)):
             return self._reply_for_repeat(message_sid)
-        owner = self._optional(ids.phone_id(sender), PhoneNumber)
+        owner = self.load_optional(ids.phone_id(sender), PhoneNumber)
         if owner is not None and owner.staff:
             return self._staff_text(owner.staff[0], sender, body, message_sid)
         if owner is not None and owner.contacts:
@@ -378,7 +380,7 @@ class Lonewatch(Application[UUID]):
         return None
 
     def _reply_for_repeat(self, message_sid: str) -> str | None:
-        sms = self._get(ids.inbound_sms_id(message_sid), InboundSms, "text")
+        sms = self.load(ids.inbound_sms_id(message_sid), InboundSms, "text")
         if sms.who.startswith("staff:"):
             return HELP_REPLY if sms.command == StaffCommand.HELP else STAFF_REPLY
         return None
@@ -448,7 +450,7 @@ class Lonewatch(Application[UUID]):
     # -- alerts -------------------------------------------------------------
 
     def alert(self, alert_id: UUID) -> Alert:
-        return self._get(alert_id, Alert, "alert")
+        return self.load(alert_id, Alert, "alert")
 
     def acknowledge_alert(self, alert_id: UUID, *, by: str, via: str) -> Alert:
         result: list[Alert] = []
@@ -459,7 +461,7 @@ class Lonewatch(Application[UUID]):
             result[:] = [alert]
             return [alert]
 
-        self._retrying(attempt)
+        self.retry_on_conflict(attempt)
         return result[0]
 
     def resolve_alert(self, alert_id: UUID, *, outcome: Outcome, note: str, by: str) -> Alert:
@@ -471,20 +473,20 @@ class Lonewatch(Application[UUID]):
             result[:] = [alert]
             return [alert]
 
-        self._retrying(attempt)
+        self.retry_on_conflict(attempt)
         return result[0]
 
     # -- notifications ------------------------------------------------------
 
     def notification(self, notification_id: UUID) -> Notification:
-        return self._get(notification_id, Notification, "notification")
+        return self.load(notification_id, Notification, "notification")
 
     def record_notification_sent(self, notification_id: UUID, provider_id: str) -> None:
         def attempt() -> list[Aggregate]:
             notification = self.notification(notification_id)
             now = self.clock.now()
             notification.record_sent(provider_id=provider_id, timestamp=now)
-            alert = self._optional(notification.alert_id, Alert)
+            alert = self.load_optional(notification.alert_id, Alert)
             if alert is None:  # a prompt to a visitor is about a visit, not an alert
                 return [notification]
             alert.record_notified(
@@ -492,7 +494,7 @@ class Lonewatch(Application[UUID]):
             )
             return [notification, alert]
 
-        self._retrying(attempt)
+        self.retry_on_conflict(attempt)
 
     def record_notification_failed(self, notification_id: UUID, error: str, *, final: bool) -> None:
         """A failed try; the last one falls back to the other channel, and when that has failed
@@ -506,12 +508,12 @@ class Lonewatch(Application[UUID]):
                 return [notification]
             return [notification, *escalation.after_final_failure(self, notification, error, now)]
 
-        self._retrying(attempt)
+        self.retry_on_conflict(attempt)
 
     # -- people and tokens --------------------------------------------------
 
     def issue_token(self, username: str, label: str = "cli") -> str:
-        user = self._optional(ids.user_id(username), User)
+        user = self.load_optional(ids.user_id(username), User)
         if user is None:
             raise NotFound(
                 f"no user {username!r}: add them under 'users:' in the directory file and import it"
@@ -528,15 +530,15 @@ class Lonewatch(Application[UUID]):
         return token
 
     def set_password(self, username: str, password_hash: str) -> None:
-        user = self._get(ids.user_id(username), User, f"user {username!r}")
+        user = self.load(ids.user_id(username), User, f"user {username!r}")
         user.set_password(password_hash=password_hash, timestamp=self.clock.now())
         self.save(user)
 
     def principal_for_token(self, token: str) -> Principal | None:
-        grant = self._optional(ids.token_id(secrets.token_digest(token)), ApiToken)
+        grant = self.load_optional(ids.token_id(secrets.token_digest(token)), ApiToken)
         if grant is None or grant.revoked:
             return None
-        user = self._optional(ids.user_id(grant.username), User)
+        user = self.load_optional(ids.user_id(grant.username), User)
         if user is None:
             return None
         return Principal(username=user.username, school=user.school, role=user.role)

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
 def _facts(app: Lonewatch, visit: Visit) -> tuple[VisitFacts, School]:
     school = school_of(app, visit.school)
-    lead = app._optional(ids.staff_id(visit.lead), Staff)
+    lead = app.load_optional(ids.staff_id(visit.lead), Staff)
     return (
         VisitFacts(
             code=visit.id.hex[:6].upper(),
@@ -134,7 +134,7 @@ def notice_device_silence(app: Lonewatch, visit_id: UUID, last_seen: datetime) -
             cause={"visit": str(visit.id), "last_seen": last_seen.isoformat()},
             timestamp=now,
         )
-        return [alert, *app._first_notifications(alert, info)]
+        return [alert, *app.first_notifications_for(alert, info)]
 
     change(app, visit_id, None, command)
 
@@ -162,7 +162,7 @@ def notice_low_battery(app: Lonewatch, visit_id: UUID, battery: int, message: st
             },
             timestamp=now,
         )
-        return [alert, *app._first_notifications(alert, info)]
+        return [alert, *app.first_notifications_for(alert, info)]
 
     change(app, visit_id, None, command)
 

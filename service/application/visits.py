@@ -68,7 +68,7 @@ def can_see_visit(principal: Principal, school: str, staff: list[str]) -> bool:
 
 
 def load(app: Lonewatch, visit_id: UUID, principal: Principal | None = None) -> Visit:
-    visit = app._get(visit_id, Visit, "visit")
+    visit = app.load(visit_id, Visit, "visit")
     if principal is not None and not can_see_visit(principal, visit.school, visit.staff):
         raise NotFound("visit not found")
     return visit
@@ -127,14 +127,14 @@ def plan_visit(app: Lonewatch, plan: VisitPlan, principal: Principal) -> Visit:
 
 
 def _staff(app: Lonewatch, key: str, school: str) -> Staff:
-    staff = app._optional(ids.staff_id(key), Staff)
+    staff = app.load_optional(ids.staff_id(key), Staff)
     if staff is None or staff.school != school:
         raise DomainError(f"{key!r} is not a staff member of {school}")
     return staff
 
 
 def school_of(app: Lonewatch, key: str) -> School:
-    return app._get(ids.school_id(key), School, "school")
+    return app.load(ids.school_id(key), School, "school")
 
 
 def change(
@@ -152,7 +152,7 @@ def change(
         result[:] = [visit]
         return [visit, *more]
 
-    app._retrying(attempt)
+    app.retry_on_conflict(attempt)
     return result[0]
 
 
@@ -160,7 +160,7 @@ def _ended_ladder(app: Lonewatch, visit: Visit, was_active: bool, by: str) -> li
     """When a command ended the overdue ladder, close its alert with who ended it and how."""
     if not was_active or visit.ladder_active:
         return []
-    alert = app._optional(ids.alert_id(visit.overdue_alert_key), Alert)
+    alert = app.load_optional(ids.alert_id(visit.overdue_alert_key), Alert)
     if alert is None or alert.state is AlertState.RESOLVED:
         return []
     note = f"overdue ladder ended by {by}: {visit.ladder_ended_how or 'contact made'}"
@@ -169,7 +169,7 @@ def _ended_ladder(app: Lonewatch, visit: Visit, was_active: bool, by: str) -> li
 
 
 def _whereabouts(app: Lonewatch, staff: str, now: datetime) -> Whereabouts:
-    found = app._optional(whereabouts_id(staff), Whereabouts)
+    found = app.load_optional(whereabouts_id(staff), Whereabouts)
     return found if found is not None else Whereabouts(staff=staff, timestamp=now)
 
 
@@ -343,7 +343,7 @@ def complete_task(
         return []
 
     changed: list[bool] = [False]
-    visit = app._optional(visit_id, Visit)
+    visit = app.load_optional(visit_id, Visit)
     if visit is None or not can_see_school(principal, visit.school):
         raise NotFound("task not found")
     change(app, visit_id, None, command)
@@ -361,10 +361,10 @@ STAFF_TEXT_ACTIONS = {
 
 
 def current_visit(app: Lonewatch, staff_key: str) -> Visit | None:
-    book = app._optional(whereabouts_id(staff_key), Whereabouts)
+    book = app.load_optional(whereabouts_id(staff_key), Whereabouts)
     if book is None or book.visit is None:
         return None
-    return app._optional(book.visit, Visit)
+    return app.load_optional(book.visit, Visit)
 
 
 def staff_command(app: Lonewatch, staff_key: str, command: StaffCommand, *, source: str) -> None:
@@ -394,7 +394,7 @@ def safe_word_hashes(app: Lonewatch, staff_key: str | None) -> tuple[str, ...]:
     Three reads of the store: callers ask only for texts, never per heartbeat."""
     if not staff_key:
         return ()
-    staff = app._optional(ids.staff_id(staff_key), Staff)
+    staff = app.load_optional(ids.staff_id(staff_key), Staff)
     own = staff.safe_word_hash if staff is not None else None
     visit_word = safe_word_hash_of_current_visit(app, staff_key)
     return tuple(dict.fromkeys(h for h in (own, visit_word) if h))

@@ -122,4 +122,4 @@ def test_a_command_that_keeps_losing_the_race_says_try_again(world: World) -> No
         return [alert]
 
     with pytest.raises(Contended, match="try again"):
-        world.app._retrying(always_stale, tries=1)
+        world.app.retry_on_conflict(always_stale, tries=1)

@@ -252,7 +252,7 @@ class AlarmMachine(RuleBasedStateMachine):
 
 
 def _interval(app: Any, alert: Alert) -> int | None:
-    school = app._get(ids.school_id(alert.school), School, "school")
+    school = app.load(ids.school_id(alert.school), School, "school")
     policy = policy_for(alert.kind, dict(school.data).get("policy", {}))
     if policy is None:
         return None

@@ -44,8 +44,7 @@ def container(request: web.Request) -> Container:
 
 
 def principal(request: web.Request) -> Principal:
-    found: Principal = request["principal"]
-    return found
+    return request[auth.WHO]
 
 
 @web.middleware
@@ -72,7 +71,7 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
         cache[token] = hit
     if hit[1] is None:
         return _unauthorised("the bearer token is not valid or was revoked")
-    request["principal"] = hit[1]
+    request[auth.WHO] = hit[1]
     return await handler(request)
 
 
@@ -92,14 +91,14 @@ def _watcher(request: web.Request) -> None:
         )
 
 
-def _uuid(value: str, what: str) -> UUID:
+def parse_uuid(value: str, what: str) -> UUID:
     try:
         return UUID(value)
     except ValueError:
         raise BadRequest(f"{what} must be a UUID like 3f9a2c1e-..., got {value!r}") from None
 
 
-def _schools_for(request: web.Request) -> list[str] | None:
+def schools_for(request: web.Request) -> list[str] | None:
     """None means every school (an admin); otherwise the caller's own school."""
     who = principal(request)
     wanted = request.query.get("school")
@@ -133,15 +132,13 @@ async def list_alerts(request: web.Request) -> web.Response:
     else:
         raise BadRequest(f"state must be open or one of {', '.join(ALERT_STATES)}, got {state!r}")
     views = container(request).views
-    docs = await asyncio.to_thread(
-        views.find, "alert", schools=_schools_for(request), states=states
-    )
+    docs = await asyncio.to_thread(views.find, "alert", schools=schools_for(request), states=states)
     return json_response({"alerts": sorted(docs, key=_sort_key)})
 
 
 async def get_alert(request: web.Request) -> web.Response:
     _watcher(request)
-    alert_id = _uuid(request.match_info["id"], "alert id")
+    alert_id = parse_uuid(request.match_info["id"], "alert id")
     as_of = records.instant(request.query.get("as_of"), "as_of")
     if as_of is not None:
         return await records.alert_as_of(request, alert_id, as_of)
@@ -155,7 +152,7 @@ async def _alert_command(
     who = principal(request)
     if not can_handle_alerts(who):
         return problem(403, "Forbidden", f"a {who.role.value} cannot take or resolve alerts")
-    alert_id = _uuid(request.match_info["id"], "alert id")
+    alert_id = parse_uuid(request.match_info["id"], "alert id")
     c = container(request)
     _visible_alert(request, await asyncio.to_thread(_alert_from_store, c, alert_id))
     await asyncio.to_thread(command, alert_id, who)
@@ -179,7 +176,7 @@ async def acknowledge_alert(request: web.Request) -> web.Response:
 
 
 async def resolve_alert(request: web.Request) -> web.Response:
-    body = await _json_body(request)
+    body = await json_body(request)
     outcome = parse_outcome(body.get("outcome"))
     note = body.get("note")
     if not isinstance(note, str) or not note.strip():
@@ -191,7 +188,7 @@ async def resolve_alert(request: web.Request) -> web.Response:
     )
 
 
-async def _json_body(request: web.Request) -> dict[str, Any]:
+async def json_body(request: web.Request) -> dict[str, Any]:
     try:
         body = await request.json()
     except (json.JSONDecodeError, UnicodeDecodeError):
@@ -204,7 +201,7 @@ async def _json_body(request: web.Request) -> dict[str, Any]:
 async def list_devices(request: web.Request) -> web.Response:
     _watcher(request)
     docs = await asyncio.to_thread(
-        container(request).views.find, "device", schools=_schools_for(request)
+        container(request).views.find, "device", schools=schools_for(request)
     )
     return json_response({"devices": sorted(docs, key=lambda d: d["id"])})
 
@@ -252,7 +249,7 @@ async def get_kpis(request: web.Request) -> web.Response:
     month = parse_month(request.query.get("month"))
     if month is None:
         raise BadRequest("give month=YYYY-MM, e.g. month=2026-11")
-    schools = _schools_for(request)
+    schools = schools_for(request)
     views = container(request).views
 
     def figures() -> dict[str, Any]:

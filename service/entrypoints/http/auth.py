@@ -48,6 +48,9 @@ SESSIONS: web.AppKey[dict[str, tuple[float, Principal | None]]] = web.AppKey("se
 LIMITS: web.AppKey[SignInLimits] = web.AppKey("sign_in_limits", SignInLimits)
 COUNTS: web.AppKey[Counter[str]] = web.AppKey("sign_in_counts", Counter)
 SESSION: web.RequestKey[str] = web.RequestKey("console_session", str)
+WHO: web.RequestKey[Principal] = web.RequestKey("principal", Principal)
+"""Who made the request, set by the authentication middlewares (a typed key: aiohttp warns
+`NotAppKeyWarning` for a plain string)."""
 
 
 def session_token(request: web.Request) -> str | None:
@@ -109,7 +112,7 @@ async def authenticate_with_session(request: web.Request, handler: Handler) -> w
             f"a request made with a console session must send the {CSRF_HEADER} header "
             "from GET /api/v1/session",
         )
-    request["principal"] = who
+    request[WHO] = who
     request[SESSION] = token
     return await handler(request)
 

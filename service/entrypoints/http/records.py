@@ -21,6 +21,7 @@ from service.bootstrap import CONTAINER, Container
 from service.domain.errors import NotFound
 from service.domain.people.access import Principal, can_see_school
 from service.domain.people.record_access import Access, can_export, can_read_audit, can_watch
+from service.entrypoints.http.auth import WHO
 from service.entrypoints.http.problems import BadRequest, problem
 from service.records.audit import audit_trail, record_viewing
 from service.records.export import render_html
@@ -30,8 +31,7 @@ SUBJECT_KINDS = ("alert", "visit", "device", "staff")
 
 
 def _principal(request: web.Request) -> Principal:
-    found: Principal = request["principal"]
-    return found
+    return request[WHO]
 
 
 def refusal(who: Principal, allowed: bool, what: str) -> web.Response | None:

@@ -15,11 +15,11 @@ from service.domain.people.access import task_refusal
 from service.domain.visits.rules import CallHomeOutcome
 from service.domain.visits.visit import TaskState
 from service.entrypoints.http.api import (
-    _json_body,
-    _schools_for,
     container,
+    json_body,
     json_response,
     principal,
+    schools_for,
 )
 from service.entrypoints.http.problems import BadRequest
 
@@ -39,7 +39,7 @@ async def list_tasks(request: web.Request) -> web.Response:
     docs = await asyncio.to_thread(
         container(request).views.find,
         "task",
-        schools=_schools_for(request),
+        schools=schools_for(request),
         states=[state] if state else None,
         limit=10_000,
     )
@@ -55,7 +55,7 @@ async def complete_task(request: web.Request) -> web.Response:
     closed is a 409."""
     c, who = container(request), principal(request)
     task = request.match_info["id"]
-    body = await _json_body(request) if request.can_read_body else {}
+    body = await json_body(request) if request.can_read_body else {}
     note = body.get("note", "")
     if not isinstance(note, str):
         raise BadRequest("note must be text, e.g. 'spoke to parent, visitor left 10 min ago'")

@@ -17,12 +17,12 @@ from service.bootstrap import Container
 from service.domain.people.access import Principal
 from service.domain.visits.visit import OUT, Visit, VisitState
 from service.entrypoints.http.api import (
-    _json_body,
-    _schools_for,
-    _uuid,
     container,
+    json_body,
     json_response,
+    parse_uuid,
     principal,
+    schools_for,
 )
 from service.entrypoints.http.problems import BadRequest
 from service.entrypoints.http.records import instant
@@ -138,7 +138,7 @@ def _hazards(body: dict[str, Any]) -> list[dict[str, Any]]:
 
 async def plan_visit(request: web.Request) -> web.Response:
     c, who = container(request), principal(request)
-    body = await _json_body(request)
+    body = await json_body(request)
     plan = _plan(body, who)
     visit = await asyncio.to_thread(visits.plan_visit, c.app, plan, who)
     if "hazards" in body:
@@ -162,7 +162,7 @@ async def list_visits(request: web.Request) -> web.Response:
     docs = await asyncio.to_thread(
         c.views.find,
         "visit",
-        schools=_schools_for(request),
+        schools=schools_for(request),
         states=STATE_FILTERS[state] if state else None,
         limit=10_000,
     )
@@ -178,7 +178,7 @@ async def list_visits(request: web.Request) -> web.Response:
 
 async def get_visit(request: web.Request) -> web.Response:
     c, who = container(request), principal(request)
-    visit_id = _uuid(request.match_info["id"], "visit id")
+    visit_id = parse_uuid(request.match_info["id"], "visit id")
     # An unencoded '+00:00' arrives as ' 00:00': read it as the offset it was meant to be.
     as_of_text = request.query.get("as_of")
     as_of = instant(as_of_text.replace(" ", "+") if as_of_text else None, "as_of")
@@ -227,8 +227,8 @@ def _command(
 
 async def visit_action(request: web.Request) -> web.Response:
     c, who = container(request), principal(request)
-    visit_id = _uuid(request.match_info["id"], "visit id")
-    body = await _json_body(request) if request.can_read_body else {}
+    visit_id = parse_uuid(request.match_info["id"], "visit id")
+    body = await json_body(request) if request.can_read_body else {}
     command = _command(c, request.match_info["action"], visit_id, who, body)
     visit = await asyncio.to_thread(command)
     c.live.wake()
