@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from service.domain.devices.health import battery_low
+from service.domain.people.directory import timezone_of
 from service.domain.visits.rules import LOW_BATTERY_BELOW
 from service.workers.scheduler import timer_doc
 
@@ -108,7 +109,7 @@ def _visit(event: Any, read: Reader, fx: Effects) -> None:
     if name == "Planned":
         school = read("school", event.school) or {}
         names = [(read("staff", s) or {}).get("name", s) for s in event.staff]
-        zone = ZoneInfo(str(school.get("timezone") or "Europe/London"))
+        zone = ZoneInfo(timezone_of(school))
         doc: Doc | None
         doc = {
             "id": visit,

@@ -15,6 +15,7 @@ import yaml
 
 from service.domain.people.directory import (
     CONTACT_ROLES,
+    DEFAULT_TIMEZONE,
     ContactSpec,
     DeviceSpec,
     Directory,
@@ -170,7 +171,7 @@ def parse_directory(data: object) -> Directory:
     schools: list[SchoolSpec] = []
     for i, raw in enumerate(reader.items(data, "schools", "")):
         where = f"schools[{i}]"
-        tz = reader.text(raw, "timezone", where, required=False) or "Europe/London"
+        tz = reader.text(raw, "timezone", where, required=False) or DEFAULT_TIMEZONE
         try:
             ZoneInfo(tz)
         except (ZoneInfoNotFoundError, ValueError):

@@ -58,7 +58,7 @@ def escalation_state(alert: Alert) -> EscalationState:
 def _school(app: Lonewatch, key: str) -> tuple[dict[str, Any], str, str]:
     school = app.load(ids.school_id(key), School, "school")
     data = dict(school.data)
-    return data, school.name, str(data.get("timezone") or "Europe/London")
+    return data, school.name, school.timezone
 
 
 def messages_for(app: Lonewatch, alert: Alert) -> Messages:

@@ -264,7 +264,7 @@ class Lonewatch(Application[UUID]):
             key=device,
             school=entry.school,
             school_name=school.name,
-            timezone=str(school.data.get("timezone") or "Europe/London"),
+            timezone=school.timezone,
             staff=entry.staff,
             staff_name=staff.name if staff else None,
         )
@@ -346,7 +346,7 @@ class Lonewatch(Application[UUID]):
             key="",
             school=staff.school,
             school_name=school.name,
-            timezone=str(school.data.get("timezone") or "Europe/London"),
+            timezone=school.timezone,
             staff=staff_key,
             staff_name=staff.name,
         )

@@ -38,7 +38,7 @@ def _facts(app: Lonewatch, visit: Visit) -> tuple[VisitFacts, School]:
             visitor_key=visit.lead,
             mobile=visit.mobile,
             school_name=school.name,
-            timezone=str(school.data.get("timezone") or "Europe/London"),
+            timezone=school.timezone,
             pupil_ref=visit.pupil_ref,
             expected_return=visit.expected_return,
         ),

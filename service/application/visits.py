@@ -193,7 +193,7 @@ def authorise(app: Lonewatch, visit_id: UUID, principal: Principal) -> Visit:
         visit.authorise(
             principal=principal,
             working_hours=str(school.data.get("working_hours") or "08:00-18:00"),
-            timezone=str(school.data.get("timezone") or "Europe/London"),
+            timezone=school.timezone,
             timestamp=now,
         )
         return []

@@ -11,6 +11,8 @@ from html import escape
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from service.domain.people.directory import DEFAULT_TIMEZONE
+
 OUTCOMES = {
     "safe": "Safe",
     "false_alarm": "False alarm",
@@ -121,7 +123,7 @@ def render_html(
     exported_by: str,
     exported_at: datetime,
     access_id: str,
-    timezone: str = "Europe/London",
+    timezone: str = DEFAULT_TIMEZONE,
 ) -> str:
     zone = ZoneInfo(timezone)
     subject = record["subject"]

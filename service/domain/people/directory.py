@@ -6,10 +6,11 @@ secrets arrive here already hashed: the domain never sees them in clear.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Final
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
@@ -118,10 +119,23 @@ class DirectoryEntry(Aggregate):
         return str(value) if value else None
 
 
+DEFAULT_TIMEZONE: Final = "Europe/London"
+"""A school's time zone when its directory entry names none: every school so far is in England."""
+
+
+def timezone_of(school: Mapping[str, Any] | None) -> str:
+    """The time zone a school's messages and records are told in (`timezone` in its data)."""
+    return str((school or {}).get("timezone") or DEFAULT_TIMEZONE)
+
+
 class School(DirectoryEntry):
     @staticmethod
     def create_id(key: str) -> UUID:
         return ids.school_id(key)
+
+    @property
+    def timezone(self) -> str:
+        return timezone_of(self.data)
 
     @property
     def policy(self) -> dict[str, Any]:

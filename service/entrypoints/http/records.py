@@ -20,6 +20,7 @@ from service.application.visits import can_see_visit
 from service.bootstrap import CONTAINER, Container
 from service.domain.errors import NotFound
 from service.domain.people.access import Principal, can_see_school
+from service.domain.people.directory import timezone_of
 from service.domain.people.record_access import Access, can_export, can_read_audit, can_watch
 from service.entrypoints.http.auth import WHO
 from service.entrypoints.http.problems import BadRequest, problem
@@ -158,7 +159,7 @@ def _timezone(c: Container, record: dict[str, Any]) -> str:
     state = record.get("state") or {}
     doc = state.get("alert") or state.get("device") or {}
     school = c.views.get("school", str(doc.get("school"))) if doc.get("school") else None
-    return str((school or {}).get("timezone") or "Europe/London")
+    return timezone_of(school)
 
 
 async def list_audit(request: web.Request) -> web.Response:
