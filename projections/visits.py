@@ -21,18 +21,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from zoneinfo import ZoneInfo
 
+from projections.core import Doc, Effects, Reader
 from service.domain.devices.health import battery_low
 from service.domain.people.directory import timezone_of
 from service.domain.visits.rules import LOW_BATTERY_BELOW
 from service.workers.scheduler import timer_doc
 
-if TYPE_CHECKING:
-    from projections.views import Doc, Effects, Reader
-
-Handler = Callable[[Any, "Reader", "Effects"], None]
+Handler = Callable[[Any, Reader, Effects], None]
 
 CHECKIN = "checkin"
 TIMELINE_DEVICE_KINDS = frozenset({"checkin", "sos", "fall"})

@@ -12,8 +12,9 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from projections.core import Doc
 from projections.store import ViewStore
-from projections.views import Doc, project
+from projections.views import project
 from service.adapters.sealing import StreamCheck, check_stream, summary
 from service.application.lonewatch import Lonewatch
 from service.records.timeline import as_row, subject_events

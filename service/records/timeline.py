@@ -15,8 +15,8 @@ from uuid import UUID
 
 from eventsourcing.application import Application
 
+from projections.core import event_name
 from projections.store import ViewStore
-from projections.views import event_name
 from projections.visits import describe as describe_visit_event
 from service.adapters.event_store import notifications_at
 
