@@ -29,6 +29,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 test: $(STAMP) lint browser
 	$(BIN)/pytest $(PYTEST_ARGS)
@@ -75,4 +76,4 @@ chaos-quick: $(STAMP)
 	LW_CHAOS_FAULTS="$(FAULTS)" $(BIN)/python -m benchmarks --quick chaos
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache .import_linter_cache

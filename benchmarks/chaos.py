@@ -64,14 +64,14 @@ from benchmarks.common import (
     percentile,
     service_env,
 )
+from service.adapters.sealing import split
 from service.domain import ids
-from service.integrity import split
 from simulators.device import SimulatedDevice
 from simulators.local_stack import OwnMosquitto, OwnPostgres, own_postgres, service_process
 from simulators.twilio_double import TwilioDouble
 
 SCHEDULER_INTERVAL = 1.0
-"""The service's scheduler interval (service/wiring.py): issue 10's bound on a step's lateness.
+"""The service's scheduler interval (service/bootstrap.py): issue 10's bound on a step's lateness.
 The scheduler wakes at each timer's due time, so a step is normally tens of ms late."""
 FIRST_REQUEST_WITHIN = 2.0
 """Target: an SOS's first notification request within 2 s of the press, or of the store

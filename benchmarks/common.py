@@ -235,7 +235,7 @@ def service_env(
 
 def lonewatch(env: dict[str, str], *args: str, timeout: float = 300) -> str:
     result = subprocess.run(
-        [sys.executable, "-m", "service.cli", *args],
+        [sys.executable, "-m", "service.entrypoints.cli.main", *args],
         env={**os.environ, **env},
         cwd=REPO,
         capture_output=True,

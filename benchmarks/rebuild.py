@@ -15,11 +15,11 @@ from pathlib import Path
 from benchmarks.common import Figure, Result, own_database, write_directory
 from projections.projector import Projector
 from projections.store import open_view_store
-from service.application import Lonewatch
+from service.adapters.directory_file import load_directory
+from service.adapters.event_store import eventsourcing_env
+from service.application.lonewatch import Lonewatch
 from service.clock import FakeClock
-from service.directory_file import load_directory
-from service.domain.device_messages import DeviceMessage
-from service.event_store import eventsourcing_env
+from service.domain.devices.messages import DeviceMessage
 
 TARGET_RATE = 50_000.0
 DEVICES = 10_000

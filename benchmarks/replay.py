@@ -3,7 +3,7 @@
 Visits are being built in parallel; until they land the subject is a device whose
 10,000 heartbeats are interleaved with as many from other devices (so its
 positions are scattered, as in life). Each case is timed through
-`service.timeline.timeline` and through `GET /api/v1/timeline` on the real
+`service.records.timeline.timeline` and through `GET /api/v1/timeline` on the real
 aiohttp app (in this process, no MQTT). The visit variant is one more entry in
 SUBJECTS: ("visit", key) once `visit:{id}` subjects are indexed and the API
 takes `visit=` (INTERFACES.md section 4).
@@ -24,11 +24,11 @@ import aiohttp
 from aiohttp import web
 
 from benchmarks.common import Figure, Result, free_port, own_database, write_directory
+from service.adapters.directory_file import load_directory
+from service.bootstrap import build, create_app
 from service.config import Settings
-from service.directory_file import load_directory
-from service.domain.device_messages import DeviceMessage
-from service.timeline import timeline
-from service.wiring import build, create_app
+from service.domain.devices.messages import DeviceMessage
+from service.records.timeline import timeline
 
 TARGET_MS = 100.0
 EVENTS = 10_000

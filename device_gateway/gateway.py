@@ -39,7 +39,6 @@ from eventsourcing.persistence import (
     OperationalError,
 )
 
-from device_gateway.intake import DeviceIntake, Intaken, Outcome
 from device_gateway.messages import (
     ALARM_KINDS,
     DeviceReading,
@@ -51,11 +50,12 @@ from device_gateway.messages import (
     topic_levels,
 )
 from device_gateway.mqtt_link import InboundMessage
-from service.alarm_priority import AlarmPriority
-from service.application import Lonewatch
-from service.domain.alerts import AlertKind
-from service.domain.notifications import Notification
-from service.domain.rejected_messages import RAW_CAP_BYTES, RejectedDeviceMessage
+from service.adapters.alarm_priority import AlarmPriority
+from service.application.device_intake import DeviceIntake, Intaken, Outcome
+from service.application.lonewatch import Lonewatch
+from service.domain.alerts.alert import AlertKind
+from service.domain.alerts.notifications import Notification
+from service.domain.devices.rejected import RAW_CAP_BYTES, RejectedDeviceMessage
 from service.logs import get_logger
 
 log = get_logger(__name__)

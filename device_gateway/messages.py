@@ -15,6 +15,8 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any, Final
 
+from service.domain.devices.messages import ALARM_KINDS as ALARM_KINDS  # re-exported for devices
+
 DEVICE_KINDS: tuple[str, ...] = (
     "sos",
     "heartbeat",
@@ -40,9 +42,8 @@ _EPOCH_MS_RANGE: Final = (-62_135_596_800_000, 253_402_300_799_999)
 """Epoch milliseconds of 0001-01-01T00:00:00Z and 9999-12-31T23:59:59.999Z: the dates
 every store (and Python's datetime) can hold."""
 
-# Kinds that raise an alarm: a bad optional field is dropped (and listed), never a
-# reason to refuse the alarm itself (the lead's safety decision, docs/devices.md).
-ALARM_KINDS: Final = frozenset({"sos", "fall"})
+# ALARM_KINDS (from the domain): for these a bad optional field is dropped (and listed),
+# never a reason to refuse the alarm itself (the lead's safety decision, docs/devices.md).
 
 CLOCK_SKEW_TOLERANCE_SECONDS: Final = 300.0
 """How far a device's `ts` may stray from our receipt time before it is flagged."""

@@ -15,8 +15,9 @@ from uuid import UUID
 
 from eventsourcing.persistence import ApplicationRecorder, Mapper, Notification
 
+from projections.core import Doc, event_name
 from projections.store import DocWrite, IndexEntry, ViewConflict, ViewStore
-from projections.views import FILTER_COLUMNS, Doc, event_name, project
+from projections.views import FILTER_COLUMNS, project
 
 VIEW_NAME = "lonewatch-views"
 

@@ -4,32 +4,17 @@ the documents as they now stand out. Nothing here reads a database or a clock.""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import DomainEventProtocol
 
-from device_gateway.messages import ALARM_KINDS
+from projections.core import Doc, Effects, Reader, event_name
 from projections.escalation import ESCALATION_HANDLERS
 from projections.visits import VISIT_FILTER_COLUMNS, VISIT_HANDLERS
 from service.domain import ids
-from service.domain.device_health import battery_low
-
-Doc = dict[str, Any]
-Reader = Callable[[str, str], Doc | None]
-
-
-@dataclass
-class Effects:
-    """What one event changes: documents (by kind and id) and timeline subjects."""
-
-    docs: dict[tuple[str, str], Doc] = field(default_factory=dict)
-    subjects: list[str] = field(default_factory=list)
-
-
-def event_name(event: object) -> str:
-    return type(event).__qualname__
+from service.domain.devices.health import battery_low
+from service.domain.devices.messages import ALARM_KINDS
 
 
 def project(event: DomainEventProtocol[UUID], read: Reader) -> Effects:
@@ -181,7 +166,7 @@ def _alert(event: Any, read: Reader, fx: Effects) -> None:
 
 
 def _severity(kind: str) -> str:
-    from service.domain.alerts import SEVERITY_OF, AlertKind
+    from service.domain.alerts.alert import SEVERITY_OF, AlertKind
 
     return SEVERITY_OF[AlertKind(kind)].value
 

@@ -2,7 +2,7 @@
 
 `visit` documents are the board: who is out, where, due back when, in what state,
 and when their device was last heard from. Deadlines become `timer` documents
-(service/scheduler.py fires them; service/visit_deadlines.py records what passed):
+(service/workers/scheduler.py fires them; service/application/visit_deadlines.py records what passed):
 
 - `visit-leave:<id>`   expected leave + grace     -> ask the visitor to reply OK
 - `visit-return:<id>`  expected return + grace    -> overdue: alert and ladder
@@ -21,17 +21,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from service.domain.device_health import battery_low
-from service.domain.visit_rules import LOW_BATTERY_BELOW
-from service.scheduler import timer_doc
+from projections.core import Doc, Effects, Reader
+from service.domain.devices.health import battery_low
+from service.domain.people.directory import timezone_of
+from service.domain.visits.rules import LOW_BATTERY_BELOW
+from service.workers.scheduler import timer_doc
 
-if TYPE_CHECKING:
-    from projections.views import Doc, Effects, Reader
-
-Handler = Callable[[Any, "Reader", "Effects"], None]
+Handler = Callable[[Any, Reader, Effects], None]
 
 CHECKIN = "checkin"
 TIMELINE_DEVICE_KINDS = frozenset({"checkin", "sos", "fall"})
@@ -108,7 +107,7 @@ def _visit(event: Any, read: Reader, fx: Effects) -> None:
     if name == "Planned":
         school = read("school", event.school) or {}
         names = [(read("staff", s) or {}).get("name", s) for s in event.staff]
-        zone = ZoneInfo(str(school.get("timezone") or "Europe/London"))
+        zone = ZoneInfo(timezone_of(school))
         doc: Doc | None
         doc = {
             "id": visit,

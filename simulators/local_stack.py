@@ -41,7 +41,7 @@ def service_process(
     and killed if it has not within `stop_within` seconds."""
     with log_path.open("ab") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "service.cli", "serve"],
+            [sys.executable, "-m", "service.entrypoints.cli.main", "serve"],
             env={**os.environ, **env},
             cwd=REPO,
             stdout=log,

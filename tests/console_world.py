@@ -10,15 +10,15 @@ from uuid import UUID
 
 from argon2 import PasswordHasher
 
-from device_gateway.intake import DeviceIntake
-from service import visit_commands as visits
-from service.application import Lonewatch
+from service.adapters.directory_file import load_directory
+from service.application import visits
+from service.application.device_intake import DeviceIntake
+from service.application.lonewatch import Lonewatch
+from service.bootstrap import Container
 from service.clock import FakeClock
-from service.directory_file import load_directory
-from service.domain.access import Principal
-from service.domain.directory import Role, UserSpec
-from service.domain.visits import call_home_task
-from service.wiring import Container
+from service.domain.people.access import Principal
+from service.domain.people.directory import Role, UserSpec
+from service.domain.visits.visit import call_home_task
 from tests.devices import Devices
 from tests.visit_worlds import HAZARDS
 from tests.worlds import DIRECTORY

@@ -12,8 +12,8 @@ import itertools
 import json
 from typing import Any
 
-from device_gateway.intake import DeviceIntake, Intaken, Outcome
 from device_gateway.messages import DeviceReading, parse_device_message
+from service.application.device_intake import DeviceIntake, Intaken, Outcome
 
 
 class UnknownDevice(AssertionError):

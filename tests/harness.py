@@ -17,11 +17,11 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
+from service.adapters.directory_file import load_directory
+from service.adapters.notifiers.base import Notifier
+from service.bootstrap import Container, build, running
 from service.clock import Clock
 from service.config import Settings
-from service.directory_file import load_directory
-from service.notifiers.base import Notifier
-from service.wiring import Container, build, running
 from simulators import local_stack
 from tests.worlds import DIRECTORY
 
@@ -136,7 +136,7 @@ def forget_session(host: str, port: int, client_id: str) -> None:
 
 def cli(env: dict[str, str], *args: str) -> str:
     result = subprocess.run(
-        [sys.executable, "-m", "service.cli", *args],
+        [sys.executable, "-m", "service.entrypoints.cli.main", *args],
         env={**os.environ, **env},
         cwd=REPO,
         capture_output=True,

@@ -9,16 +9,16 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-from service import visit_commands as visits
+from service.adapters.directory_file import load_directory
+from service.application import visits
+from service.application.visit_deadlines import register_timer_actions
 from service.clock import FakeClock
-from service.directory_file import load_directory
-from service.domain.access import Principal
-from service.domain.directory import Role, User
 from service.domain.ids import user_id
-from service.domain.visits import Visit
-from service.scheduler import Scheduler
-from service.timeline import timeline
-from service.visit_deadlines import register_timer_actions
+from service.domain.people.access import Principal
+from service.domain.people.directory import Role, User
+from service.domain.visits.visit import Visit
+from service.records.timeline import timeline
+from service.workers.scheduler import Scheduler
 from tests.worlds import World
 
 VISITS_DIRECTORY = Path(__file__).parent / "fixtures" / "visits-directory.yaml"
@@ -52,7 +52,7 @@ class VisitWorld(World):
         self.projector.catch_up()
 
     def who(self, username: str) -> Principal:
-        user = self.app._get(user_id(username), User, "user")
+        user = self.app.load(user_id(username), User, "user")
         return Principal(username=user.username, school=user.school, role=Role(user.role))
 
     # -- devices and texts ----------------------------------------------------------

@@ -5,13 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from device_gateway.intake import DeviceIntake, Intaken
 from projections.projector import Projector
 from projections.store import ViewStore, open_view_store
-from service.application import Lonewatch
+from service.adapters.directory_file import load_directory
+from service.adapters.event_store import eventsourcing_env, views_location
+from service.application.device_intake import DeviceIntake, Intaken
+from service.application.lonewatch import Lonewatch
 from service.clock import Clock, FakeClock
-from service.directory_file import load_directory
-from service.event_store import eventsourcing_env, views_location
 from tests.devices import Devices
 
 DIRECTORY = Path(__file__).parent / "fixtures" / "directory.yaml"

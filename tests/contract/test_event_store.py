@@ -6,9 +6,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from device_gateway.intake import Intaken
-from device_gateway.intake import Outcome as Intake
-from service.domain.alerts import Outcome
+from service.application.device_intake import Intaken
+from service.application.device_intake import Outcome as Intake
+from service.domain.alerts.alert import Outcome
 from service.domain.errors import InvalidTransition
 from tests.worlds import World, a_trust_with_lone_visitors
 
@@ -52,7 +52,7 @@ def test_messages_without_id_are_each_recorded(world: World) -> None:
 
 
 def test_reimporting_the_directory_records_nothing(world: World) -> None:
-    from service.directory_file import load_directory
+    from service.adapters.directory_file import load_directory
     from tests.worlds import DIRECTORY
 
     head = world.app.recorder.max_notification_id()
@@ -62,7 +62,7 @@ def test_reimporting_the_directory_records_nothing(world: World) -> None:
 
 
 def test_alert_lifecycle_and_timeline(world: World) -> None:
-    from service.timeline import timeline
+    from service.records.timeline import timeline
 
     recorded = sos(world)
     assert recorded.alert_id
@@ -107,7 +107,7 @@ def test_projection_restart_neither_skips_nor_repeats(world: World, database_url
 
 
 def test_a_command_that_keeps_losing_the_race_says_try_again(world: World) -> None:
-    from service.application import Contended
+    from service.application.lonewatch import Contended
 
     recorded = sos(world)
     assert recorded.alert_id
@@ -122,4 +122,4 @@ def test_a_command_that_keeps_losing_the_race_says_try_again(world: World) -> No
         return [alert]
 
     with pytest.raises(Contended, match="try again"):
-        world.app._retrying(always_stale, tries=1)
+        world.app.retry_on_conflict(always_stale, tries=1)

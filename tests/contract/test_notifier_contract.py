@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from service.notifiers.base import Notifier
-from service.notifiers.console_notifier import ConsoleNotifier
-from service.notifiers.twilio_notifier import TwilioNotifier
+from service.adapters.notifiers.base import Notifier
+from service.adapters.notifiers.console_notifier import ConsoleNotifier
+from service.adapters.notifiers.twilio_notifier import TwilioNotifier
 from simulators.twilio_double import TwilioDouble
 
 ACCOUNT_SID = "AC" + "c0ffee" * 5 + "00"

@@ -24,10 +24,10 @@ from uuid import UUID
 import pytest
 from aiohttp import web
 
+from service.adapters.directory_file import load_directory
+from service.bootstrap import Container, create_app
 from service.clock import FakeClock
 from service.config import Settings
-from service.directory_file import load_directory
-from service.wiring import Container, create_app
 from tests.conftest import MOSQUITTO_HOST, MOSQUITTO_PORT, REQUIRE_SERVICES, free_port
 from tests.console_world import (
     PASSWORD,

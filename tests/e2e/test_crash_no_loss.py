@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from service.event_store import eventsourcing_env
+from service.adapters.event_store import eventsourcing_env
 from tests.conftest import MOSQUITTO_HOST, MOSQUITTO_PORT, free_port
 from tests.harness import Device, cli, eventually, forget_session, service_process
 from tests.worlds import DIRECTORY
@@ -27,7 +27,7 @@ class Recorded:
     """Reads what the service recorded, without creating tables (the service does that)."""
 
     def __init__(self, database_url: str) -> None:
-        from service.application import Lonewatch
+        from service.application.lonewatch import Lonewatch
         from service.clock import SystemClock
 
         # The service's own application class: on PostgreSQL its tables are named after it.

@@ -13,7 +13,7 @@ from datetime import timedelta
 
 import pytest
 
-from service import visit_commands as visits
+from service.application import visits
 from service.domain.errors import DomainError
 from tests.visit_worlds import HAZARDS, VisitWorld, at
 

@@ -11,9 +11,9 @@ from uuid import UUID
 
 import pytest
 
-from service import escalation
+from service.application import escalation
 from service.domain import ids
-from service.kpis import alarm_figures
+from service.records.kpis import alarm_figures
 from tests.integration.test_escalation import Ladder
 
 CC1, CC2, DSL = "+441702000010", "+441702000014", "+441702000011"

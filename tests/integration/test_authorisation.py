@@ -15,10 +15,10 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
+from service.bootstrap import Container, create_app
 from service.clock import FakeClock
 from service.config import Settings
-from service.domain.visits import call_home_task, visit_id
-from service.wiring import Container, create_app
+from service.domain.visits.visit import call_home_task, visit_id
 from tests.console_world import CALLERS, a_reception_task, an_sos, with_every_role
 from tests.harness import service_in_process
 from tests.visit_worlds import at

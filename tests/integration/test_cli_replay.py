@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from service.domain.alerts import Outcome
+from service.domain.alerts.alert import Outcome
 from tests.harness import cli
 from tests.worlds import a_trust_with_lone_visitors
 

@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
+from service.bootstrap import Container, create_app
 from service.config import Settings
-from service.domain.sign_in_limits import PAIR_FAILURES
-from service.http.auth import SESSION_COOKIE
-from service.wiring import Container, create_app
+from service.domain.people.sign_in_limits import PAIR_FAILURES
+from service.entrypoints.http.auth import SESSION_COOKIE
 from tests.console_world import PASSWORD, an_sos, with_every_role
 from tests.harness import service_in_process
 

@@ -9,10 +9,10 @@ from uuid import UUID
 
 import pytest
 
-from service import escalation
-from service.dispatcher import Dispatcher
-from service.domain.alerts import AlertKind
-from service.notifiers.base import NotificationError
+from service.adapters.notifiers.base import NotificationError
+from service.application import escalation
+from service.domain.alerts.alert import AlertKind
+from service.workers.dispatcher import Dispatcher
 from tests.harness import eventually
 from tests.integration.test_escalation import Ladder
 

@@ -10,8 +10,8 @@ import pytest
 import structlog
 from structlog.testing import capture_logs
 
-from service.dispatcher import Dispatcher
-from service.domain.alerts import AlertKind
+from service.domain.alerts.alert import AlertKind
+from service.workers.dispatcher import Dispatcher
 from tests.harness import eventually
 from tests.integration.test_delivery import FAST, ScriptedNotifier
 from tests.integration.test_escalation import Ladder

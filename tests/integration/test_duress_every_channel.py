@@ -18,16 +18,16 @@ import pytest
 from aiohttp import ClientSession, web
 from twilio.request_validator import RequestValidator
 
-from service import visit_commands as visits
+from service.adapters.directory_file import load_directory
+from service.application import visits
+from service.bootstrap import Container, build, create_app
 from service.clock import FakeClock
 from service.config import Settings
-from service.directory_file import load_directory
 from service.domain import ids
-from service.domain.access import Principal
-from service.domain.device_messages import DeviceMessage
-from service.domain.directory import Role
-from service.domain.texts import InboundSms
-from service.wiring import Container, build, create_app
+from service.domain.devices.messages import DeviceMessage
+from service.domain.people.access import Principal
+from service.domain.people.directory import Role
+from service.domain.people.texts import InboundSms
 from simulators.twilio_double import TwilioDouble
 from tests.conftest import MOSQUITTO_HOST, MOSQUITTO_PORT, free_port
 from tests.harness import Device, eventually, forget_session

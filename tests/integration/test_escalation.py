@@ -14,11 +14,11 @@ from uuid import UUID
 import pytest
 import yaml
 
-from service import escalation
+from service.adapters.directory_file import parse_directory
+from service.application import escalation
 from service.clock import FakeClock
-from service.directory_file import parse_directory
-from service.domain.alerts import AlertKind
-from service.scheduler import Scheduler
+from service.domain.alerts.alert import AlertKind
+from service.workers.scheduler import Scheduler
 from tests.worlds import DIRECTORY, World, a_trust_with_lone_visitors
 
 CC = {"+441702000010", "+441702000014"}

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from service.adapters.directory_file import load_directory
+from service.bootstrap import Container
 from service.config import Settings
-from service.directory_file import load_directory
-from service.wiring import Container
 from simulators.fleet import Progress, fleet_directory_yaml, run_fleet
 from tests.conftest import MOSQUITTO_HOST, MOSQUITTO_PORT
 from tests.harness import REPO, eventually, forget_session, service_in_process

@@ -19,12 +19,12 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from device_gateway.intake import Intaken
 from device_gateway.messages import DeviceReading
+from service.adapters.directory_file import load_directory
+from service.application.device_intake import Intaken
+from service.bootstrap import Container, build, running
 from service.config import Settings
-from service.directory_file import load_directory
-from service.domain.rejected_messages import RAW_CAP_BYTES
-from service.wiring import Container, build, running
+from service.domain.devices.rejected import RAW_CAP_BYTES
 from tests.conftest import MOSQUITTO_HOST, MOSQUITTO_PORT
 from tests.harness import Device, eventually, forget_session
 from tests.integration.test_gateway import alert_docs, running_service

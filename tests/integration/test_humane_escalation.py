@@ -19,10 +19,10 @@ from uuid import UUID
 
 import pytest
 
-from service.dispatcher import Dispatcher
-from service.domain.limits import LIMITS
-from service.domain.notifications import Channel
-from service.notifiers.twilio_notifier import TwilioNotifier
+from service.adapters.notifiers.twilio_notifier import TwilioNotifier
+from service.domain.alerts.limits import LIMITS
+from service.domain.alerts.notifications import Channel
+from service.workers.dispatcher import Dispatcher
 from simulators.twilio_double import TwilioDouble
 from tests.harness import eventually
 from tests.integration.test_escalation import Ladder

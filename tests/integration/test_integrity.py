@@ -8,9 +8,9 @@ from uuid import UUID
 
 import pytest
 
-from service.application import Lonewatch
-from service.domain.alerts import Outcome
-from service.integrity import MAGIC, split, verify_stream
+from service.adapters.sealing import MAGIC, split, verify_stream
+from service.application.lonewatch import Lonewatch
+from service.domain.alerts.alert import Outcome
 from tests.worlds import World, a_trust_with_lone_visitors
 
 
@@ -106,10 +106,10 @@ def test_sealing_works_over_encrypted_events(sqlite_url: str) -> None:
     pytest.importorskip("Crypto", reason="pycryptodome is needed for LW_CIPHER_KEY")
     from eventsourcing.cipher import AESCipher
 
-    from device_gateway.intake import DeviceIntake
+    from service.adapters.directory_file import load_directory
+    from service.adapters.event_store import eventsourcing_env
+    from service.application.device_intake import DeviceIntake
     from service.clock import FakeClock
-    from service.directory_file import load_directory
-    from service.event_store import eventsourcing_env
     from tests.devices import Devices
     from tests.worlds import DIRECTORY
 

@@ -22,12 +22,12 @@ import pytest
 from aiohttp.test_utils import TestServer
 
 from benchmarks.login_flood import flood
-from service import sessions
+from service.application import sessions
+from service.bootstrap import Container, create_app
 from service.config import Settings
-from service.domain.sign_in_limits import ADDRESS_FAILURES, CHECKS_AT_ONCE, PAIR_FAILURES
-from service.http.auth import COUNTS, SESSION_COOKIE
-from service.wiring import Container, create_app
-from service.work_pools import BoundedPool
+from service.domain.people.sign_in_limits import ADDRESS_FAILURES, CHECKS_AT_ONCE, PAIR_FAILURES
+from service.entrypoints.http.auth import COUNTS, SESSION_COOKIE
+from service.workers.pools import BoundedPool
 from tests.conftest import MOSQUITTO_HOST, MOSQUITTO_PORT
 from tests.console_world import PASSWORD, an_sos, with_every_role
 from tests.harness import Device, eventually, forget_session, service_in_process

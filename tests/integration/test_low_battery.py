@@ -16,8 +16,8 @@ from uuid import UUID
 
 import pytest
 
-from device_gateway.intake import DeviceIntake, Outcome
 from device_gateway.messages import DeviceReading, parse_device_message
+from service.application.device_intake import DeviceIntake, Outcome
 from tests.visit_worlds import VisitWorld, at
 
 CONTACT_CENTRE = "+441702000010"

@@ -9,9 +9,9 @@ from uuid import UUID, uuid5
 import pytest
 
 from service.domain import ids
-from service.domain.alerts import AlertKind
-from service.domain.escalation import PlannedNotification, request_notification
-from service.domain.notifications import Channel
+from service.domain.alerts.alert import AlertKind
+from service.domain.alerts.escalation import PlannedNotification, request_notification
+from service.domain.alerts.notifications import Channel
 from tests.integration.test_escalation import Ladder
 
 

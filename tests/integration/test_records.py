@@ -12,9 +12,9 @@ from uuid import UUID
 import pytest
 from aiohttp.test_utils import TestClient
 
+from service.bootstrap import Container, create_app
 from service.clock import FakeClock
 from service.config import Settings
-from service.wiring import Container, create_app
 from tests.console_world import an_sos, with_every_role
 from tests.harness import service_in_process
 from tests.integration.test_integrity import tamper

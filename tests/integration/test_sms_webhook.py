@@ -9,8 +9,8 @@ import pytest
 from aiohttp.test_utils import TestClient
 from twilio.request_validator import RequestValidator
 
+from service.bootstrap import Container, create_app
 from service.config import Settings
-from service.wiring import Container, create_app
 from tests.harness import service_in_process
 
 TOKEN = "test-auth-token"

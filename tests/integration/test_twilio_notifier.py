@@ -17,8 +17,12 @@ import pytest
 from structlog.testing import capture_logs
 from twilio.rest import Client
 
-from service.notifiers.base import NotificationError
-from service.notifiers.twilio_notifier import RebasedAsyncHttpClient, TwilioNotifier, rebase_url
+from service.adapters.notifiers.base import NotificationError
+from service.adapters.notifiers.twilio_notifier import (
+    RebasedAsyncHttpClient,
+    TwilioNotifier,
+    rebase_url,
+)
 from simulators.twilio_double import TwilioDouble
 
 ACCOUNT_SID = "AC" + "5afe" * 8

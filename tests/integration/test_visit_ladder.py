@@ -8,8 +8,8 @@ from uuid import UUID
 
 import pytest
 
-from service import visit_commands as visits
-from service.domain.texts import STAFF_REPLY
+from service.application import visits
+from service.domain.people.texts import STAFF_REPLY
 from tests.visit_worlds import VisitWorld, at
 
 JONES = "+447700900001"

@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
+from service.adapters.directory_file import load_directory
+from service.bootstrap import Container, build, create_app, running
 from service.clock import FakeClock
 from service.config import Settings
-from service.directory_file import load_directory
-from service.wiring import Container, build, create_app, running
 from tests.console_world import devices
 from tests.harness import cli, eventually
 from tests.visit_worlds import HAZARDS, MONDAY, VISITS_DIRECTORY, at
@@ -233,7 +233,7 @@ async def test_a_signed_text_moves_the_senders_visit_on(
     (INTERFACES.md section 3), through the signed webhook, with the one staff reply."""
     from twilio.request_validator import RequestValidator
 
-    from service.domain.texts import STAFF_REPLY
+    from service.domain.people.texts import STAFF_REPLY
 
     public, token = "https://lonewatch.example.org", "test-auth-token"
     settings = Settings(

@@ -24,12 +24,12 @@ from hypothesis.stateful import (
     rule,
 )
 
-from service import escalation
+from service.application import escalation
 from service.domain import ids
-from service.domain.alerts import Alert, AlertKind, AlertState, Outcome
-from service.domain.directory import School
+from service.domain.alerts.alert import Alert, AlertKind, AlertState, Outcome
+from service.domain.alerts.escalation import policy_for
 from service.domain.errors import DomainError
-from service.domain.escalation import policy_for
+from service.domain.people.directory import School
 from tests.invariants.harness import Counters, Send, Service
 from tests.worlds import DIRECTORY
 
@@ -252,7 +252,7 @@ class AlarmMachine(RuleBasedStateMachine):
 
 
 def _interval(app: Any, alert: Alert) -> int | None:
-    school = app._get(ids.school_id(alert.school), School, "school")
+    school = app.load(ids.school_id(alert.school), School, "school")
     policy = policy_for(alert.kind, dict(school.data).get("policy", {}))
     if policy is None:
         return None

@@ -1,6 +1,6 @@
 """The real service, driven one step at a time in simulated time, for the invariant machines.
 
-Everything is the production code, assembled by `service.wiring.build` over one SQLite
+Everything is the production code, assembled by `service.bootstrap.build` over one SQLite
 file: the gateway's parse and intake, the projector and views, the scheduler with the
 escalation and visit timers, the outbox dispatcher, the escalation commands. What is
 replaced: the clock (a FakeClock), the notifier (a scripted double that records every
@@ -44,14 +44,14 @@ from uuid import UUID
 
 from eventsourcing.persistence import OperationalError, PersistenceError
 
-from device_gateway.intake import Intaken, Outcome
 from projections.projector import Change
+from service.adapters.directory_file import load_directory
+from service.adapters.notifiers.base import NotificationError
+from service.application.device_intake import Intaken, Outcome
+from service.bootstrap import Container, build
 from service.clock import FakeClock
 from service.config import Settings
-from service.directory_file import load_directory
-from service.domain.notifications import Notification
-from service.notifiers.base import NotificationError
-from service.wiring import Container, build
+from service.domain.alerts.notifications import Notification
 from tests.devices import Devices
 
 START = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)  # a Monday; Europe/London is on UTC
@@ -102,7 +102,7 @@ class ProcessDied(Exception):
 
 
 class ScriptedNotifier:
-    """The Notifier protocol (service/notifiers/base.py), scripted per number and channel."""
+    """The Notifier protocol (service/adapters/notifiers/base.py), scripted per number and channel."""
 
     def __init__(self, clock: FakeClock) -> None:
         self.clock = clock

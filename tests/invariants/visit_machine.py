@@ -24,13 +24,13 @@ from hypothesis.stateful import (
     rule,
 )
 
-from service import visit_commands as visits
+from service.application import visits
 from service.domain import ids
-from service.domain.access import Principal
-from service.domain.alerts import Alert, Outcome
-from service.domain.directory import Role
+from service.domain.alerts.alert import Alert, Outcome
 from service.domain.errors import DomainError
-from service.domain.visits import OUT, Visit
+from service.domain.people.access import Principal
+from service.domain.people.directory import Role
+from service.domain.visits.visit import OUT, Visit
 from tests.invariants.alarm_machine import check_alarm_invariants
 from tests.invariants.harness import Counters, Send, Service
 from tests.visit_worlds import HAZARDS, VISITS_DIRECTORY

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from service.domain.alerts import Alert, AlertState, Outcome, parse_outcome
+from service.domain.alerts.alert import Alert, AlertState, Outcome, parse_outcome
 from service.domain.errors import DomainError, InvalidTransition
 
 T0 = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)

@@ -6,8 +6,8 @@ import base64
 
 import pytest
 
+from service.adapters.event_store import eventsourcing_env
 from service.config import ConfigError, load_settings
-from service.event_store import eventsourcing_env
 
 
 def test_a_malformed_cipher_key_is_refused_with_how_to_make_one() -> None:

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from service.domain.device_health import (
+from service.domain.devices.health import (
     battery_low,
     device_offline,
     device_offline_alert_due,

@@ -7,7 +7,12 @@ from typing import Any
 import pytest
 import yaml
 
-from service.directory_file import DirectoryError, load_directory, parse_directory, parse_duration
+from service.adapters.directory_file import (
+    DirectoryError,
+    load_directory,
+    parse_directory,
+    parse_duration,
+)
 from tests.worlds import DIRECTORY
 
 

@@ -11,9 +11,9 @@ from uuid import uuid4
 
 import pytest
 
-from service import escalation
-from service.alarm_priority import AlarmPriority
-from service.dispatcher import Dispatcher
+from service.adapters.alarm_priority import AlarmPriority
+from service.application import escalation
+from service.workers.dispatcher import Dispatcher
 from tests.harness import eventually
 
 

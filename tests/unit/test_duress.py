@@ -7,8 +7,8 @@ alert them that you are in danger and need support.' (policy 002)
 
 from __future__ import annotations
 
-from service.domain.duress import Screened, detect_duress, normalise_safe_word
-from service.secrets import hash_safe_word, pbkdf2_hash
+from service.adapters.secrets import hash_safe_word, pbkdf2_hash
+from service.domain.alerts.duress import Screened, detect_duress, normalise_safe_word
 
 # Fewer iterations than production, so the tests stay fast; the check reads them from the hash.
 STAFF_WORD = "1$" + pbkdf2_hash(normalise_safe_word("bluebird"), 100)

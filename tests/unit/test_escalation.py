@@ -4,9 +4,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from service.directory_file import load_directory
-from service.domain.alerts import AlertKind
-from service.domain.escalation import DEFAULT_TIERS, alert_message, first_notifications, policy_for
+from service.adapters.directory_file import load_directory
+from service.domain.alerts.alert import AlertKind
+from service.domain.alerts.escalation import (
+    DEFAULT_TIERS,
+    alert_message,
+    first_notifications,
+    policy_for,
+)
 from tests.worlds import DIRECTORY
 
 

@@ -6,9 +6,9 @@ from datetime import UTC, datetime, timedelta
 from functools import reduce
 from typing import Any
 
-from service.directory_file import load_directory
-from service.domain.alerts import AlertKind
-from service.domain.ladder import (
+from service.adapters.directory_file import load_directory
+from service.domain.alerts.alert import AlertKind
+from service.domain.alerts.ladder import (
     EscalationState,
     Messages,
     Start,

@@ -8,8 +8,8 @@ import pytest
 
 from device_gateway.gateway import Gateway
 from device_gateway.mqtt_link import InboundMessage
-from service.mosquitto_files import Account, gateway_account, password_file
-from service.secrets import pbkdf2_verify
+from service.adapters.mosquitto_files import Account, gateway_account, password_file
+from service.adapters.secrets import pbkdf2_verify
 
 
 class FakeLink:

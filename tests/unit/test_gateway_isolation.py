@@ -19,12 +19,12 @@ import pytest
 from eventsourcing.persistence import DataError, OperationalError
 
 from device_gateway.gateway import Gateway
-from device_gateway.intake import Intaken, Outcome
 from device_gateway.messages import DeviceReading
 from device_gateway.mqtt_link import InboundMessage
-from service.alarm_priority import AlarmPriority
+from service.adapters.alarm_priority import AlarmPriority
+from service.application.device_intake import Intaken, Outcome
 from service.clock import FakeClock
-from service.domain.rejected_messages import RAW_CAP_BYTES, RejectedDeviceMessage
+from service.domain.devices.rejected import RAW_CAP_BYTES, RejectedDeviceMessage
 from tests.harness import eventually
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from service.kpis import alarm_figures, parse_month, percentile
+from service.records.kpis import alarm_figures, parse_month, percentile
 
 
 def alert(

@@ -2,7 +2,7 @@
 next step always due. Plain functions, no I/O; properties over any sequence of ticks.
 
 Policy (tests/fixtures/directory.yaml, Lancaster): sos ack_within 60s, renotify_every 60s,
-tiers [[contact_centre], [dsl], [headteacher, slt]]. Limits: service/domain/limits.py,
+tiers [[contact_centre], [dsl], [headteacher, slt]]. Limits: service/domain/alerts/limits.py,
 chosen in docs/escalation.md.
 """
 
@@ -15,9 +15,9 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from service.directory_file import load_directory
-from service.domain.alerts import AlertKind
-from service.domain.ladder import (
+from service.adapters.directory_file import load_directory
+from service.domain.alerts.alert import AlertKind
+from service.domain.alerts.ladder import (
     Command,
     EscalationState,
     Messages,
@@ -31,8 +31,8 @@ from service.domain.ladder import (
     step_data,
     step_from_data,
 )
-from service.domain.limits import LIMITS
-from service.domain.notifications import Channel
+from service.domain.alerts.limits import LIMITS
+from service.domain.alerts.notifications import Channel
 from tests.worlds import DIRECTORY
 
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)

@@ -8,7 +8,7 @@ import pytest
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError
 
-from service.passwords import verify
+from service.adapters.passwords import verify
 
 HASHERS = [
     PasswordHasher(time_cost=1, memory_cost=8192, parallelism=4),

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from service.secrets import (
+from service.adapters.secrets import (
     contains_safe_word,
     hash_safe_word,
     normalise_safe_word,

@@ -11,8 +11,8 @@ from typing import Any
 from projections.store import DocWrite, SQLiteViewStore
 from service.clock import FakeClock, SystemClock
 from service.domain.errors import DomainError
-from service.scheduler import Scheduler, timer_doc
-from service.supervisor import LoopState
+from service.workers.scheduler import Scheduler, timer_doc
+from service.workers.supervisor import LoopState
 from tests.harness import eventually
 
 

@@ -3,7 +3,7 @@ the real user out from hers, and per address, so one address cannot guess across
 
 from __future__ import annotations
 
-from service.domain.sign_in_limits import (
+from service.domain.people.sign_in_limits import (
     ADDRESS_FAILURES,
     ADDRESS_WINDOW,
     PAIR_FAILURES,

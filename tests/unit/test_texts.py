@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from service import secrets
-from service.domain.texts import StaffCommand, parse_contact_text, parse_staff_text
+from service.adapters import secrets
+from service.domain.people.texts import StaffCommand, parse_contact_text, parse_staff_text
 
 
 @pytest.mark.parametrize(

@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 
-from service.domain.access import Principal
-from service.domain.directory import Role
 from service.domain.errors import DomainError, InvalidTransition
-from service.domain.overdue import CallHomeReport, SltDecision, slt_decision
-from service.domain.visit_rules import (
+from service.domain.people.access import Principal
+from service.domain.people.directory import Role
+from service.domain.visits.overdue import CallHomeReport, SltDecision, slt_decision
+from service.domain.visits.rules import (
     CallHomeOutcome,
     DeviceCheck,
     OverduePolicy,
@@ -20,7 +20,7 @@ from service.domain.visit_rules import (
     needs_headteacher,
     pupil_ref_problem,
 )
-from service.domain.visits import (
+from service.domain.visits.visit import (
     TaskState,
     Visit,
     VisitState,

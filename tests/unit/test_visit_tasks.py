@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from uuid import uuid4
 
-from service.domain.access import Principal, task_refusal
-from service.domain.directory import Role
-from service.domain.visits import call_home_task, concern_task, task_for_role, task_visit
+from service.domain.people.access import Principal, task_refusal
+from service.domain.people.directory import Role
+from service.domain.visits.visit import call_home_task, concern_task, task_for_role, task_visit
 
 
 def _as(role: Role) -> Principal:

@@ -9,7 +9,7 @@ import threading
 
 import pytest
 
-from service.work_pools import BoundedPool, PoolFull
+from service.workers.pools import BoundedPool, PoolFull
 
 
 async def test_a_full_pool_refuses_at_once_and_says_when_to_try_again() -> None:
