@@ -24,7 +24,7 @@ from service.domain.visits.overdue import VisitFacts, ladder_step, leave_prompt
 from service.domain.visits.visit import Visit
 
 if TYPE_CHECKING:
-    from service.application.lonewatch import Lonewatch
+    from service.application.lonewatch import DeviceInfo, Lonewatch
     from service.workers.scheduler import Scheduler
 
 
@@ -118,14 +118,21 @@ def take_ladder_steps(app: Lonewatch, visit_id: UUID) -> None:
     change(app, visit_id, None, command)
 
 
+def _visitors_device(app: Lonewatch, visit: Visit) -> DeviceInfo:
+    """The lone visitor's device, for an alert about it (silent, low battery); a device no
+    longer in the directory raises nothing (the timer is not needed)."""
+    info = app.device_info(visit.device or "")
+    if info is None:
+        raise NotFound(f"device {visit.device!r} is not in the directory")
+    return info
+
+
 def notice_device_silence(app: Lonewatch, visit_id: UUID, last_seen: datetime) -> None:
     """A lone visitor's device has gone quiet: an amber device_offline alert."""
 
     def command(visit: Visit, now: datetime) -> list[Aggregate]:
         visit.notice_device_silence(last_seen=last_seen, timestamp=now)
-        info = app.device_info(visit.device or "")
-        if info is None:
-            raise NotFound(f"device {visit.device!r} is not in the directory")
+        info = _visitors_device(app, visit)
         return app.raise_alert(
             key=visit.device_silence_alert_key(last_seen),
             kind=AlertKind.DEVICE_OFFLINE,
@@ -146,9 +153,7 @@ def notice_low_battery(app: Lonewatch, visit_id: UUID, battery: int, message: st
 
     def command(visit: Visit, now: datetime) -> list[Aggregate]:
         visit.notice_low_battery(battery=battery, timestamp=now)
-        info = app.device_info(visit.device or "")
-        if info is None:
-            raise NotFound(f"device {visit.device!r} is not in the directory")
+        info = _visitors_device(app, visit)
         return app.raise_alert(
             key=visit.low_battery_alert_key,
             kind=AlertKind.LOW_BATTERY,
