@@ -12,7 +12,8 @@ import pytest
 from service.adapters.directory_file import load_directory
 from service.bootstrap import Container
 from service.config import Settings
-from simulators.fleet import Progress, fleet_directory_yaml, run_fleet
+from simulators.fleet import Progress, run_fleet
+from simulators.fleet_directory import fleet_directory_yaml
 from tests.conftest import MOSQUITTO_HOST, MOSQUITTO_PORT
 from tests.harness import REPO, eventually, forget_session, service_in_process
 
@@ -63,11 +64,11 @@ async def test_a_fleet_heartbeats_and_every_beat_is_recorded(
         prefix=topic_prefix,
         progress=Progress(1.0, stream=bar),
     )
-    assert summary.connected == DEVICES
-    assert summary.sent >= DEVICES and summary.acknowledged == summary.sent
+    assert summary.connections == DEVICES
+    assert summary.published >= DEVICES and summary.acked == summary.published
     assert "sent" in bar.getvalue() and "#" in bar.getvalue()
     await eventually(
-        lambda: service.gateway.stats["kind:heartbeat"] == summary.sent,
+        lambda: service.gateway.stats["kind:heartbeat"] == summary.published,
         what="every heartbeat recorded",
     )
     assert service.gateway.stats["rejected:unknown_device"] == 0
