@@ -1,12 +1,13 @@
-"""The simulated fleet: many devices heartbeating, each its own MQTT connection, or a flood
-of heartbeats over a few connections; one asyncio loop of paho clients (mqtt_asyncio).
+"""The simulated fleet: many devices heartbeating, each its own MQTT connection (paho clients
+on one asyncio loop, mqtt_asyncio.py), or a flood of heartbeats over a few connections.
 
 - `heartbeats`: `lonewatch simulate fleet`, tests/integration/test_fleet.py and the fleet
   benchmark. Every device beats every `interval` seconds (±10 % jitter, the first at a
   random moment), so 1,000 devices at 10 messages/s in all beat every 100 s.
 - `flood`: the ingest and SOS benchmarks. Heartbeats of `devices` devices over a few
   connections, as fast as the broker takes them (a window of unacknowledged messages per
-  connection) or paced at `rate` messages/s.
+  connection) or paced at `rate` messages/s. Those connections are not devices but a
+  load, and a paho client is too slow for it (qos1_publisher.py says by how much).
 
 Topics come from device_gateway.messages, the gateway's own. The benchmarks run it as a
 process of its own and read its last line (JSON):
@@ -31,6 +32,7 @@ from typing import IO
 from device_gateway.messages import cmd_topic, device_topic
 from simulators.fleet_directory import fleet_device_id, fleet_secret
 from simulators.mqtt_asyncio import AsyncMqtt, raise_open_files_limit
+from simulators.qos1_publisher import Qos1Publisher
 
 SETTLE_SECONDS = 30.0
 """How long, after the last send, the broker's outstanding acknowledgements are awaited."""
@@ -258,8 +260,7 @@ async def flood(
     them (at most `window` unacknowledged per connection) or paced at `rate` per second."""
     report = LoadReport(devices=devices)
     clients = [
-        await AsyncMqtt.connect(host, port, f"flood-{run}-{i}", max_inflight=window)
-        for i in range(connections)
+        await Qos1Publisher.connect(host, port, f"flood-{run}-{i}") for i in range(connections)
     ]
     report.connections = len(clients)
     topics = [device_topic(prefix, f"bench-{i:05d}", "heartbeat") for i in range(devices)]
@@ -268,7 +269,7 @@ async def flood(
     per_connection = None if rate is None else rate / connections
     budget = max_messages // connections
 
-    async def one(index: int, client: AsyncMqtt) -> None:
+    async def one(index: int, client: Qos1Publisher) -> None:
         mine = topics[index::connections] or topics
         slots = asyncio.Semaphore(window)
         sent = 0
