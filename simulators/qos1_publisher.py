@@ -83,7 +83,9 @@ class Qos1Publisher(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         error = exc or ConnectionError(f"{self.client_id}: connection closed")
-        for future in (self._connack, *self._waiting.values()):
+        if not self._connack.done():
+            self._connack.set_exception(error)
+        for future in self._waiting.values():
             if not future.done():
                 future.set_exception(error)
         self._waiting.clear()
