@@ -262,8 +262,10 @@ def parser() -> argparse.ArgumentParser:
     bench.set_defaults(func=cmd_bench)
 
     from service.entrypoints.cli.devices import add_commands
+    from service.entrypoints.cli.found_commands import add_found_commands
 
     add_commands(sub)
+    add_found_commands(sub)  # `simulate`, from the simulators
     return root
 
 
