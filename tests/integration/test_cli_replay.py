@@ -28,7 +28,7 @@ def test_replay_prints_a_verified_record_as_html_and_json_and_is_audited(sqlite_
     record = json.loads(cli(env, "replay", "--alert", alert, "--format", "json"))
     assert record["integrity"]["verified"] and record["exported_by"].startswith("cli:")
     text = cli(env, "replay", "--alert", alert)
-    assert "Record verified" in text and "resolved by dsl:dsl1" in text
+    assert "Record verified" in text and "resolved by dsl1 (DSL)" in text
     world = a_trust_with_lone_visitors(sqlite_url)
     try:
         world.projector.catch_up()
