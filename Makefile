@@ -18,6 +18,8 @@ $(STAMP): pyproject.toml
 # `playwright install`: it downloads, and cannot here). Installed only when missing.
 browser:
 	@command -v chromium >/dev/null 2>&1 || { apt-get update && apt-get install -y chromium; }
+	@# axe-core, for the console's accessibility test (tests/e2e/axe/package-lock.json).
+	@test -f tests/e2e/axe/node_modules/axe-core/axe.min.js || npm ci --prefix tests/e2e/axe --no-audit --no-fund --silent
 
 run: $(STAMP)
 	mkdir -p var

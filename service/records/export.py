@@ -93,7 +93,7 @@ def _rows(numbered: list[tuple[int, dict[str, Any]]], zone: ZoneInfo) -> str:
     return "".join(
         "<tr>"
         f"<td>{i}</td><td>{_e(_when(row['recorded_at'], zone))}</td>"
-        f"<td>{_e(source_words(row['source']))}</td><td>{_e(row['summary'])}</td>"
+        f"<td>{_e(row.get('who') or source_words(row['source']))}</td><td>{_e(row['summary'])}</td>"
         f"<td>{'✓' if row.get('sealed') else '✗ altered'}</td>"
         "</tr>"
         for i, row in numbered

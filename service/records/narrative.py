@@ -90,10 +90,10 @@ class Narrator:
             return "provider", f"{who} told (the provider accepted the message)", True
         if name == "Alert.Acknowledged":
             how = TAKEN_VIA.get(event.via, f"via {event.via}")
-            return person(event.by), f"taken by {person(event.by)} {how}", False
+            return event.by, f"taken by {person(event.by)} {how}", False
         if name == "Alert.Resolved":
             return (
-                person(event.by),
+                event.by,
                 f"resolved by {person(event.by)}: {event.outcome.replace('_', ' ')} - {event.note}",
                 False,
             )

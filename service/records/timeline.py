@@ -19,7 +19,7 @@ from projections.core import event_name
 from projections.store import ViewStore
 from projections.visits import describe as describe_visit_event
 from service.adapters.event_store import notifications_at
-from service.records.narrative import Narrator, people_named
+from service.records.narrative import Narrator, people_named, source_words
 
 _HIDDEN = frozenset({"originator_id", "originator_version", "originator_topic", "timestamp"})
 
@@ -140,6 +140,7 @@ def as_row(position: int, event: Any, narrator: Narrator | None = None) -> dict[
         "recorded_at": event.timestamp,
         "event": event_name(event),
         "source": source,
+        "who": source_words(source),
         "summary": people_named(summary),
         "detail": detail,
         "aggregate_id": str(event.originator_id),

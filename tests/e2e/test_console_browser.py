@@ -269,7 +269,7 @@ async def test_an_overdue_visit_turns_red_and_reception_marks_ringing_home_done(
     )
     await page.goto(f"/console/timeline?visit={sam}")
     await expect(page.locator("#events")).to_contain_text(
-        "reception's call to the pupil's home done by operator:reception1 "
+        "reception's call to the pupil's home done by reception1 (contact centre) "
         "(reached the home, no concern): Spoke to parent: Sam left 10 min ago"
     )
     await page.screenshot(**shot("board-timeline.png"))

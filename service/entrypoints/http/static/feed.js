@@ -159,7 +159,7 @@
       id: `alert-${a.id}`, "data-alert": a.id, "aria-labelledby": `t-${a.id}`,
     },
       el("div", { class: "card-head" },
-        el("h3", { class: "alert-title", id: `t-${a.id}` },
+        el("h2", { class: "alert-title", id: `t-${a.id}` },
           el("span", { class: `badge ${a.severity}` }, a.severity === "red" ? "Red" : "Amber"),
           title,
           el("span", { class: `badge state ${a.state}` }, stateWords(a))),

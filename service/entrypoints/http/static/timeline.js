@@ -112,7 +112,7 @@
     },
       el("td", { class: "num" }, String(i + 1)),
       el("td", { class: "num nowrap" }, LW.fmtStamp(row.recorded_at)),
-      el("td", {}, row.source),
+      el("td", {}, row.who || row.source),
       el("td", {}, row.summary),
       el("td", { class: "nowrap" }, row.sealed ? el("span", { class: "seal-ok" }, "✓ sealed") : el("span", { class: "seal-bad" }, "✗ altered")))));
     const slider = document.getElementById("slider");
