@@ -1,0 +1,161 @@
+"""An alarm receiving centre (ARC) to send to: pysiaalarm's DC-09 receiver (the one Home
+Assistant's SIA integration uses), on a port of its own, keeping what it received.
+
+    python -m simulators.arc --port 5000 --account 4271 [--key 0123456789ABCDEF] [--udp]
+
+prints each event as the ARC would see it; tests and scenarios use `ArcReceiver` in-process.
+It answers as pysiaalarm does: ACK, NAK for a timestamp outside its window (-40 s/+20 s),
+DUH for a code it does not know.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from pysiaalarm import CommunicationsProtocol, SIAAccount
+from pysiaalarm.aio import SIAClient
+from pysiaalarm.event import SIAEvent
+
+
+@dataclass
+class Received:
+    """One event the ARC accepted (and ACKed), with when it arrived (monotonic)."""
+
+    event: SIAEvent
+    at: float
+
+    @property
+    def code(self) -> str | None:
+        return self.event.code
+
+    @property
+    def extended(self) -> dict[str, str]:
+        return {x.identifier: str(x.value) for x in self.event.extended_data or []}
+
+
+@dataclass
+class ArcReceiver:
+    account: str = "4271"
+    key: str | None = None
+    host: str = "127.0.0.1"
+    port: int = 0
+    """0: a free port, chosen when started."""
+    udp: bool = False
+    received: list[Received] = field(default_factory=list)
+    _client: Any = None
+    _arrived: asyncio.Condition | None = None
+
+    @property
+    def url(self) -> str:
+        return f"dc09+{'udp' if self.udp else 'tcp'}://{self.host}:{self.port}"
+
+    def directory_entry(self) -> dict[str, Any]:
+        """The school's `arc:` entry that points at this receiver."""
+        entry: dict[str, Any] = {"url": self.url, "account": self.account}
+        if self.key:
+            entry["key"] = self.key
+        return entry
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """pysiaalarm's own counters: events, valid_events, and errors by kind (crc, format,
+        timestamp, account, code)."""
+        return dict(vars(self._client.counts)) if self._client is not None else {}
+
+    async def start(self) -> None:
+        self._arrived = asyncio.Condition()
+        if not self.port:
+            self.port = _free_port(self.udp)
+        self._client = SIAClient(
+            self.host,
+            self.port,
+            [SIAAccount(self.account, self.key)],
+            self._on_event,
+            protocol=CommunicationsProtocol.UDP if self.udp else CommunicationsProtocol.TCP,
+        )
+        await self._client.async_start()
+
+    async def stop(self) -> None:
+        if self._client is not None:
+            await self._client.async_stop()
+            self._client = None
+
+    async def __aenter__(self) -> ArcReceiver:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.stop()
+
+    async def _on_event(self, event: SIAEvent) -> None:
+        self.received.append(Received(event, time.monotonic()))
+        assert self._arrived is not None
+        async with self._arrived:
+            self._arrived.notify_all()
+
+    async def wait_for(self, code: str) -> Received:
+        """The first event with this code, waiting for it if need be (the caller bounds
+        the wait with `asyncio.timeout`)."""
+        assert self._arrived is not None
+        async with self._arrived:
+            while True:
+                for r in self.received:
+                    if r.code == code:
+                        return r
+                await self._arrived.wait()
+
+
+def _free_port(udp: bool) -> int:
+    import socket
+
+    kind = socket.SOCK_DGRAM if udp else socket.SOCK_STREAM
+    with socket.socket(socket.AF_INET, kind) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextlib.asynccontextmanager
+async def arc_receiver(**options: Any) -> AsyncIterator[ArcReceiver]:
+    async with ArcReceiver(**options) as arc:
+        yield arc
+
+
+async def _serve(args: argparse.Namespace) -> None:
+    arc = ArcReceiver(
+        account=args.account, key=args.key, host=args.host, port=args.port, udp=args.udp
+    )
+    await arc.start()
+    print(f"ARC listening at {arc.url} for account {arc.account}", flush=True)
+    shown = 0
+    try:
+        while True:
+            await asyncio.sleep(0.2)
+            for r in arc.received[shown:]:
+                e = r.event
+                print(
+                    f"{e.message_type} {e.code} ri{e.ri} seq {e.sequence} {r.extended}", flush=True
+                )
+            shown = len(arc.received)
+    finally:
+        await arc.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=5000)
+    parser.add_argument("--account", default="4271")
+    parser.add_argument("--key", default=None)
+    parser.add_argument("--udp", action="store_true")
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(_serve(parser.parse_args()))
+
+
+if __name__ == "__main__":
+    main()
