@@ -18,9 +18,10 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from pysiaalarm import CommunicationsProtocol, SIAAccount
-from pysiaalarm.aio import SIAClient
+from pysiaalarm.account import SIAAccount
+from pysiaalarm.aio.client import SIAClient
 from pysiaalarm.event import SIAEvent
+from pysiaalarm.utils.enums import CommunicationsProtocol
 
 
 @dataclass
@@ -72,7 +73,8 @@ class ArcReceiver:
         self._arrived = asyncio.Condition()
         if not self.port:
             self.port = _free_port(self.udp)
-        self._client = SIAClient(
+        # pysiaalarm picks its TCP or UDP class in `SIAClient.__new__` from `protocol`.
+        self._client = SIAClient(  # type: ignore[abstract]
             self.host,
             self.port,
             [SIAAccount(self.account, self.key)],
@@ -80,6 +82,11 @@ class ArcReceiver:
             protocol=CommunicationsProtocol.UDP if self.udp else CommunicationsProtocol.TCP,
         )
         await self._client.async_start()
+        if self.udp:
+            # pysiaalarm 3.2's UDP server asserts the transport is an asyncio.DatagramTransport,
+            # which Python 3.11's selector transport is not: it then answers nothing. Give it
+            # the transport it was made with.
+            self._client.sia_server.transport = self._client.transport
 
     async def stop(self) -> None:
         if self._client is not None:
