@@ -25,20 +25,24 @@ from service.adapters.arc.dc09 import Answer, ArcAccount, SiaEvent
 from service.adapters.arc.link import ANSWER_WITHIN, ArcLink, Endpoint, Exchange
 from service.application import arc
 from service.application.lonewatch import Lonewatch
-from service.domain.alerts.arc import UNREACHABLE_AFTER
+from service.domain.alerts.arc import ALARM_CODES, UNREACHABLE_AFTER
 from service.domain.errors import DomainError
 from service.logs import get_logger
 from service.workers.supervisor import LoopState
 
 log = get_logger(__name__)
 
-BACKOFF: tuple[float, ...] = (1.0, 2.0, 4.0, 8.0, 15.0)
-"""Waits between tries of one message; the last repeats until the ARC answers ACK."""
+BACKOFF: tuple[float, ...] = (0.5, 1.0, 2.0, 4.0, 5.0)
+"""Waits between tries of one message; the last repeats until the ARC answers ACK. Short:
+an alarm waits at most this long after the ARC is back (a try to a silent host takes
+ANSWER_WITHIN on top), and a frame is small."""
 SUPERVISION = 60.0
 """Seconds between supervision polls when the school's `arc:` names no `supervision`."""
 SCHOOLS_EVERY = 10.0
 """How often the views are read for schools that have (or no longer have) an ARC."""
 RECORD_RETRY_MAX = 1.0
+TOLD_KINDS = frozenset(kind.value for kind in ALARM_CODES)
+"""Only these alerts are looked at (the use case decides the rest, off the loop)."""
 T = TypeVar("T")
 
 
@@ -147,7 +151,7 @@ class ArcSender:
         """A red alert raised, or resolved, is told to its school's ARC (if it has one:
         the use case decides, off the loop)."""
         for change in changes:
-            if change.kind != "alert" or change.doc.get("severity") != "red":
+            if change.kind != "alert" or change.doc.get("kind") not in TOLD_KINDS:
                 continue
             if change.event == "Alert.Raised":
                 self.submit(
