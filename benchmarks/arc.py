@@ -126,13 +126,13 @@ async def _arc_down(mqtt_port: int, http_port: int, arc: ArcReceiver) -> dict[st
     client.close()
     named = math.inf
     while time.monotonic() - pressed < 20:
-        doc = await asyncio.to_thread(health, http_port) or {}
-        if any(r.startswith("arc:") for r in doc.get("reasons", [])):
+        now = await asyncio.to_thread(health, http_port)
+        if now is not None and any(r.startswith("arc:") for r in now.get("reasons", [])):
             named = time.monotonic() - pressed
             break
         await asyncio.sleep(0.1)
     await asyncio.sleep(max(0.0, 35 - (time.monotonic() - pressed)))  # past the 30 s
-    doc = await asyncio.to_thread(health, http_port) or {}
+    at_35 = await asyncio.to_thread(health, http_port)
     back = time.monotonic()
     await arc.start()
     arrived = math.inf
@@ -143,7 +143,7 @@ async def _arc_down(mqtt_port: int, http_port: int, arc: ArcReceiver) -> dict[st
         await asyncio.sleep(0.05)
     return {
         "health_names_arc_after_s": round(named, 2),
-        "health_reasons_at_35_s": doc.get("reasons"),
+        "health_reasons_at_35_s": at_35.get("reasons") if at_35 else None,
         "alarm_arrived_after_arc_back_s": round(arrived, 2),
     }
 
