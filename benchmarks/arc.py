@@ -123,6 +123,7 @@ async def _arc_down(mqtt_port: int, http_port: int, arc: ArcReceiver) -> dict[st
     client = await MqttClient.connect(HOST, mqtt_port, "lw-bench-arc-down")
     pressed = time.monotonic()
     client.publish("lw/v1/dev/bench-00150/sos", b'{"id":"down-1"}')
+    await asyncio.sleep(0.5)  # the broker's PUBACK before the client goes
     client.close()
     named = math.inf
     while time.monotonic() - pressed < 20:

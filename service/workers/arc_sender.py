@@ -188,7 +188,12 @@ class ArcSender:
 
     def _track(self, key: str, work: Awaitable[None]) -> None:
         async def run() -> None:
-            await work
+            try:
+                await work
+            except Exception:
+                # A fault in the sending itself (a bug): never silent. The message stays
+                # unacknowledged in the views, so the next start sends it again.
+                log.exception("arc_send_crashed", work=key)
 
         task = asyncio.get_running_loop().create_task(run(), name=f"arc-{key}")
         self._inflight[key] = task

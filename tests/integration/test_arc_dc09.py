@@ -255,3 +255,22 @@ async def test_supervision_polls_keep_the_link_checked_and_a_silent_arc_shows_on
         )
         assert down[0]["severity"] == "red"
         await eventually(lambda: c.arc.problems() == [], what="health well again")
+
+
+async def test_an_alarm_the_arc_never_acknowledged_is_sent_again_after_a_restart(
+    sqlite_url: str,
+) -> None:
+    port = free_port()
+    arc_entry = {"url": f"dc09+tcp://127.0.0.1:{port}", "account": "4271", "key": KEY_128}
+    async with service_with_arc(sqlite_url, arc_entry) as c:
+        alert_id = await press(c)
+        await eventually(lambda: tries(c, alert_id), what="a try, unanswered")
+    async with (
+        ArcReceiver(port=port, key=KEY_128) as arc,
+        service_with_arc(sqlite_url, arc_entry) as c,
+    ):
+        async with asyncio.timeout(10):
+            alarm = await arc.wait_for("PA")
+        assert alarm.extended["I"].endswith(ids.short_code(alert_id))
+        await eventually(lambda: acknowledged(c, alert_id), what="the ACK after the restart")
+        assert [r.code for r in arc.received].count("PA") == 1
