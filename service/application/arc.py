@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import IntegrityError
 
 from service.adapters.arc.dc09 import location_xdata, xdata_text
 from service.domain import ids
@@ -66,8 +67,10 @@ def school_arc(app: Lonewatch, school: str) -> dict[str, Any] | None:
 def request(
     app: Lonewatch, alert_id: UUID, *, resolved: bool, location: dict[str, Any] | None = None
 ) -> ArcOrder | None:
-    """The message this alert (raised, or resolved) sends its school's ARC, recorded once
-    however often it is asked for; None when the school has no ARC or the kind is not told.
+    """The message this alert (raised, or resolved) sends its school's ARC, recorded once:
+    None when the school has no ARC, the kind is not told, or it was already requested
+    (by this process or another sharing the store: the one that recorded it sends it; what
+    is left unacknowledged is sent again by `pending` at the next start).
 
     `location` ({"lat", "lon"}) is the device's last known place, from the views."""
     alert = app.alert(alert_id)
@@ -75,9 +78,8 @@ def request(
     arc = school_arc(app, alert.school) if code else None
     if code is None or arc is None:
         return None
-    existing = app.load_optional(ArcMessage.create_id(alert_id, code), ArcMessage)
-    if existing is not None:
-        return _order(existing, arc)
+    if app.exists(ArcMessage.create_id(alert_id, code)):
+        return None
     device = app.load_optional(ids.device_id(alert.device), Device) if alert.device else None
     staff = app.load_optional(ids.staff_id(alert.staff), Staff) if alert.staff else None
     extended: list[list[str]] = []
@@ -95,7 +97,10 @@ def request(
         arc=f"{arc['url']} account {arc['account']}",
         timestamp=app.clock.now(),
     )
-    app.save(message)
+    try:
+        app.save(message)
+    except IntegrityError:
+        return None  # another process recorded it first, and sends it
     return _order(message, arc)
 
 
