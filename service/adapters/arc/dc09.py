@@ -7,7 +7,7 @@ ANSI/SIA DC-09:
     <LF> CRC(4 hex) 0LLL(length, hex) "ID" seq(4) Rrcvr Lpref #acct [data] [xdata]... _HH:MM:SS,MM-DD-YYYY <CR>
 
 CRC and length cover everything from the first `"` up to the `<CR>`. With a key the part
-after `[` is AES-CBC (zero IV) of `pad|data]...timestamp` in upper-case hex, the ID gets a
+after `[` is AES-CBC (zero IV) of `pad|#acct|data]...timestamp` in upper-case hex, the ID gets a
 `*` (`*SIA-DCS`, `*NULL`), and the key's characters are the key bytes (AES-128/192/256),
 as pysiaalarm and Home Assistant's SIA integration read it.
 """
@@ -175,8 +175,8 @@ def encode(
 
 
 def encrypt(key: str, tail: str, pad: str) -> str:
-    """`pad|tail` (the account, if any, dropped: it is in the clear header) padded to whole AES blocks with the pad characters, encrypted, in hex."""
-    tail = tail.split("|", 1)[-1]
+    """`pad|tail`, made whole AES blocks by the pad's length, encrypted, in hex. The data
+    keeps its `#account|`, as in the clear (receivers read it with or without)."""
     need = 16 - (len(tail) + 1) % 16
     padding = (pad * (need // max(len(pad), 1) + 1))[:need] if pad else "0" * need
     if any(c not in PAD_ALPHABET for c in padding):
