@@ -13,15 +13,21 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
+import threading
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from pysiaalarm.account import SIAAccount
 from pysiaalarm.aio.client import SIAClient
 from pysiaalarm.event import SIAEvent
 from pysiaalarm.utils.enums import CommunicationsProtocol
+
+if TYPE_CHECKING:
+    from simulators.scenarios import ScenarioResult, ScenarioRun
 
 
 @dataclass
@@ -131,6 +137,58 @@ def _free_port(udp: bool) -> int:
 async def arc_receiver(**options: Any) -> AsyncIterator[ArcReceiver]:
     async with ArcReceiver(**options) as arc:
         yield arc
+
+
+class ArcInThread:
+    """An `ArcReceiver` on a loop of its own thread, for code that is not async (the
+    scenarios): `with ArcInThread(port=5000) as arc: ... arc.received ...`."""
+
+    def __init__(self, **options: Any) -> None:
+        self.arc = ArcReceiver(**options)
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, name="arc-sim", daemon=True)
+
+    def __enter__(self) -> ArcReceiver:
+        self.thread.start()
+        asyncio.run_coroutine_threadsafe(self.arc.start(), self.loop).result(10)
+        return self.arc
+
+    def __exit__(self, *_: object) -> None:
+        try:
+            asyncio.run_coroutine_threadsafe(self.arc.stop(), self.loop).result(10)
+        finally:
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self.thread.join(5)
+            self.loop.close()
+
+
+def sos_to_arc(run: ScenarioRun, arc_url: str | None = None) -> ScenarioResult:
+    """Press SOS; the school's alarm receiving centre, played here by pysiaalarm where the
+    school's `arc:` points (`LW_SIM_ARC_URL`, default dc09+tcp://127.0.0.1:5000; account
+    `LW_SIM_ARC_ACCOUNT`, key `LW_SIM_ARC_KEY`), receives `PA` and answers ACK."""
+    from simulators.scenarios import _alarm  # here, not at the top: scenarios lists this one
+
+    url = arc_url or os.environ.get("LW_SIM_ARC_URL", "dc09+tcp://127.0.0.1:5000")
+    where = urlsplit(url)
+    with ArcInThread(
+        account=os.environ.get("LW_SIM_ARC_ACCOUNT", "4271"),
+        key=os.environ.get("LW_SIM_ARC_KEY") or None,
+        host=where.hostname or "127.0.0.1",
+        port=where.port or 5000,
+        udp=where.scheme == "dc09+udp",
+    ) as arc:
+        result = _alarm(run, "sos-to-arc", "sos", [("heartbeat", {})])
+        deadline = time.monotonic() + run.wait
+        alarms: list[Received] = []
+        while time.monotonic() < deadline and not alarms:
+            alarms = [r for r in arc.received if r.code == "PA"]
+            time.sleep(0.05)
+        result.check(f"the ARC at {url} received PA and answered ACK", bool(alarms))
+        if alarms:
+            result.notes.append(f"zone {alarms[0].event.ri}, extended data {alarms[0].extended}")
+        else:
+            result.notes.append("does the school's arc: point here, with this account and key?")
+    return result
 
 
 async def _serve(args: argparse.Namespace) -> None:

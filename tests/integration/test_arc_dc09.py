@@ -29,10 +29,11 @@ from service.domain import ids
 from service.domain.alerts.alert import Outcome
 from service.records.timeline import timeline
 from service.workers.arc_sender import ArcSender
-from simulators.arc import ArcReceiver
-from tests.conftest import free_port
+from simulators.arc import ArcReceiver, sos_to_arc
+from simulators.scenarios import SCENARIOS, ScenarioRun
+from tests.conftest import MOSQUITTO_HOST, MOSQUITTO_PORT, free_port
 from tests.devices import Devices
-from tests.harness import eventually
+from tests.harness import eventually, forget_session
 from tests.worlds import DIRECTORY
 
 KEY_128 = "0123456789ABCDEF"
@@ -57,13 +58,15 @@ async def service_with_arc(
     clock: Clock | None = None,
     unreachable_after: float = 30.0,
     supervision: float = 3600.0,
+    settings: Settings | None = None,
 ) -> AsyncIterator[Container]:
-    """The real service (no broker: devices go through the gateway's own parse and intake),
-    its school `lancaster` sending to `arc`, device sos-0001 in zone 7, short backoff."""
+    """The real service (without `settings` naming a broker, devices go through the
+    gateway's own parse and intake), its school `lancaster` sending to `arc`, device
+    sos-0001 in zone 7, short backoff."""
     data = yaml.safe_load(DIRECTORY.read_text())
     data["schools"][0]["arc"] = arc
     data["devices"][0]["zone"] = 7
-    c = build(Settings(database_url=database_url), clock=clock)
+    c = build(settings or Settings(database_url=database_url), clock=clock)
     c.app.import_directory(parse_directory(data))
     c.arc = ArcSender(
         c.app,
@@ -74,7 +77,9 @@ async def service_with_arc(
         supervision=supervision,
     )
     try:
-        async for _ in running(c, with_mqtt=False):
+        async for _ in running(c, with_mqtt=settings is not None):
+            if c.link is not None:
+                assert await asyncio.to_thread(c.link.wait_connected, 10), "gateway not connected"
             yield c
     finally:
         c.close()
@@ -274,3 +279,32 @@ async def test_an_alarm_the_arc_never_acknowledged_is_sent_again_after_a_restart
         assert alarm.extended["I"].endswith(ids.short_code(alert_id))
         await eventually(lambda: acknowledged(c, alert_id), what="the ACK after the restart")
         assert [r.code for r in arc.received].count("PA") == 1
+
+
+@pytest.mark.mosquitto
+async def test_the_sos_to_arc_scenario_plays_the_arc_for_a_device_on_the_broker(
+    sqlite_url: str, mosquitto_url: str, topic_prefix: str, run_id: str
+) -> None:
+    """`lonewatch simulate scenario sos-to-arc`: a device presses SOS over MQTT, and the ARC
+    (pysiaalarm, started by the scenario where the school's `arc:` points) gets PA."""
+    url = f"dc09+tcp://127.0.0.1:{free_port()}"
+    client_id = f"lw-gw-{run_id}"
+    settings = Settings(
+        database_url=sqlite_url,
+        mqtt_url=mosquitto_url,
+        mqtt_topic_prefix=topic_prefix,
+        mqtt_client_id=client_id,
+    )
+    run = ScenarioRun(host=MOSQUITTO_HOST, port=MOSQUITTO_PORT, prefix=topic_prefix, quiet=0.5)
+    try:
+        async with service_with_arc(
+            sqlite_url, {"url": url, "account": "4271"}, settings=settings
+        ) as c:
+            assert "sos-to-arc" in SCENARIOS
+            result = await asyncio.to_thread(sos_to_arc, run, url)
+            assert result.ok, "\n".join(result.lines())
+            assert "zone 7" in result.notes[-1]
+            (alert,) = [a for a in c.views.find("alert") if a["kind"] == "sos"]
+            await eventually(lambda: acknowledged(c, UUID(alert["id"])), what="the ACK recorded")
+    finally:
+        forget_session(MOSQUITTO_HOST, MOSQUITTO_PORT, client_id)
