@@ -169,7 +169,11 @@ class ArcSender:
         if key in self._inflight:
             return
 
+        alarm = self._inflight.get(f"{alert_id}:alarm") if resolved else None
+
         async def go() -> None:
+            if alarm is not None:  # the ARC hears the alarm before its restoral
+                await asyncio.wait([alarm])
             order = await self._record(
                 arc.request, self.app, alert_id, resolved=resolved, location=location
             )

@@ -308,3 +308,25 @@ async def test_the_sos_to_arc_scenario_plays_the_arc_for_a_device_on_the_broker(
             await eventually(lambda: acknowledged(c, UUID(alert["id"])), what="the ACK recorded")
     finally:
         forget_session(MOSQUITTO_HOST, MOSQUITTO_PORT, client_id)
+
+
+async def test_a_restoral_waits_for_its_alarm_so_the_arc_hears_them_in_order(
+    sqlite_url: str,
+) -> None:
+    port = free_port()
+    arc_entry = {"url": f"dc09+tcp://127.0.0.1:{port}", "account": "4271"}
+    async with service_with_arc(sqlite_url, arc_entry) as c:
+        alert_id = await press(c)
+        await eventually(lambda: tries(c, alert_id), what="the alarm tried while the ARC is down")
+        await asyncio.to_thread(
+            c.app.resolve_alert, alert_id, outcome=Outcome.FALSE_ALARM, note="pocket", by="dsl1"
+        )
+        await eventually(  # the sender has seen the resolve while the alarm is unacknowledged
+            lambda: c.views.get("alert", str(alert_id))["state"] == "resolved",  # type: ignore[index]
+            what="the resolve in the views",
+        )
+        assert not acknowledged(c, alert_id)
+        async with ArcReceiver(port=port) as arc:
+            async with asyncio.timeout(10):
+                await arc.wait_for("PR")
+            assert [r.code for r in arc.received if r.code != "RP"] == ["PA", "PR"]
