@@ -85,7 +85,7 @@ class Exchange:
         if self.reply.answer is Answer.NAK and self.reply.receiver_time is not None:
             words += f" (receiver's clock {self.reply.receiver_time:%H:%M:%S})"
         if not self.reply.crc_ok:
-            words += ", CRC not checked"
+            words += " (its CRC did not match: taken as said)"
         return f"{words} in {self.seconds * 1000:.0f} ms"
 
 
