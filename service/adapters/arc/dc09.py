@@ -211,7 +211,8 @@ class Reply:
     answer: Answer
     sequence: int | None
     receiver_time: datetime | None
-    crc_ok: bool
+    crc_ok: bool | None
+    """None: the answer had no CRC (a bare `"ACK"`)."""
 
     def confirms(self, sequence: int) -> bool:
         """An ACK for this message (an ACK that names another sequence answers an older try)."""
@@ -229,7 +230,7 @@ def parse_reply(data: bytes, arc: ArcAccount) -> Reply | None:
         bare = re.fullmatch(r'"(ACK|NAK|DUH|RSP)"', text)
         if bare is None:
             return None
-        return Reply(Answer(bare.group(1)), None, None, crc_ok=False)
+        return Reply(Answer(bare.group(1)), None, None, crc_ok=None)
     body = match.group("body")
     crc_ok = int(match.group("crc"), 16) == crc16(body)
     rest = match.group("rest")

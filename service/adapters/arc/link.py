@@ -84,7 +84,7 @@ class Exchange:
             words = f"ACK for another message (sequence {self.reply.sequence})"
         if self.reply.answer is Answer.NAK and self.reply.receiver_time is not None:
             words += f" (receiver's clock {self.reply.receiver_time:%H:%M:%S})"
-        if not self.reply.crc_ok:
+        if self.reply.crc_ok is False:
             words += " (its CRC did not match: taken as said)"
         return f"{words} in {self.seconds * 1000:.0f} ms"
 
