@@ -9,6 +9,7 @@ from uuid import UUID
 
 from eventsourcing.domain import DomainEventProtocol
 
+from projections.arc import ARC_FILTER_COLUMNS, ARC_HANDLERS
 from projections.core import Doc, Effects, Reader, event_name
 from projections.escalation import ESCALATION_HANDLERS
 from projections.visits import VISIT_FILTER_COLUMNS, VISIT_HANDLERS
@@ -51,6 +52,9 @@ def _directory(event: Any, read: Reader, fx: Effects) -> None:
             return
         kind, key = entry["kind"], entry["key"]
     public = {k: v for k, v in event.data.items() if k not in _PRIVATE}
+    if isinstance(public.get("arc"), dict):  # the ARC's AES key stays in the store
+        arc = public["arc"]
+        public["arc"] = {k: v for k, v in arc.items() if k != "key"} | {"encrypted": "key" in arc}
     doc = dict(read(kind, key) or {})
     doc.update(public, id=key)
     if kind == "device":
@@ -287,6 +291,7 @@ _HANDLERS: dict[str, Callable[[Any, Reader, Effects], None]] = {
     "RecordAccess.Viewed": _audit,
     "ConsoleSession.Started": _audit,
     "ConsoleSession.Ended": _audit,
+    **ARC_HANDLERS,
 }
 
 # Documents of these kinds are stored with their school and state columns for filtering.
@@ -298,4 +303,5 @@ FILTER_COLUMNS: dict[str, tuple[str | None, str | None]] = {
     "timer": ("school", "state"),
     **VISIT_FILTER_COLUMNS,
     "audit": ("school", None),
+    **ARC_FILTER_COLUMNS,
 }

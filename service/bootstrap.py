@@ -43,6 +43,7 @@ from service.application.visit_deadlines import with_timer_actions as visit_time
 from service.clock import Clock, SystemClock
 from service.config import Settings
 from service.logs import get_logger
+from service.workers.arc_sender import ArcSender
 from service.workers.dispatcher import DEFAULT_BACKOFF, Dispatcher
 from service.workers.health import Health, StoreProbe, store_reader
 from service.workers.live import Hub, LiveViews, public_change
@@ -76,6 +77,8 @@ class Container:
     broker: EmbeddedBroker | None = None
     supervisor: Supervisor = field(default_factory=Supervisor)
     health: Health | None = None
+    arc: ArcSender | None = None
+    """Red alerts to schools' alarm receiving centres (SIA DC-09), and their supervision."""
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     """Unsupervised one-shot tasks, cancelled at shutdown; loops go to `supervisor.start`."""
     # Password checks, made-up credentials and exports: never on the default executor.
@@ -144,6 +147,7 @@ def build(
         scheduler=visit_timers(Scheduler(views, clock, escalation.timer_actions(app)), app),
     )
     c.health = Health(StoreProbe(store_reader(c)))
+    c.arc = ArcSender(app, views)
     return c
 
 
@@ -300,6 +304,8 @@ def _supervise_loops(c: Container) -> None:
         max_delay=QUICK_RESTART_DELAY,
     )
     c.supervisor.start("notification-sweep", c.dispatcher.sweep_forever, stale_after=30.0)
+    if c.arc is not None:
+        c.supervisor.start("arc-supervision", c.arc.supervise, stale_after=30.0)
 
 
 async def running(c: Container, *, with_mqtt: bool = True) -> AsyncIterator[None]:
@@ -318,8 +324,12 @@ async def running(c: Container, *, with_mqtt: bool = True) -> AsyncIterator[None
     c.live.add_listener(_directory_watch(c))
     c.live.add_listener(_fan_out_to_mqtt(c))
     c.live.add_listener(_tick_when_due(c))
+    if c.arc is not None:
+        c.live.add_listener(c.arc.on_changes)
     _supervise_loops(c)
     await c.dispatcher.start()
+    if c.arc is not None:
+        await c.arc.start()
     if with_mqtt:
         await _start_mqtt(c)
     try:
@@ -341,6 +351,8 @@ async def running(c: Container, *, with_mqtt: bool = True) -> AsyncIterator[None
             if link is not None:
                 await asyncio.to_thread(link.stop)
         await c.dispatcher.stop()
+        if c.arc is not None:
+            await c.arc.stop()
         await c.notifier.aclose()
         if c.broker is not None:
             await c.broker.stop()

@@ -225,6 +225,13 @@ def clock_skewed_device(run: ScenarioRun) -> ScenarioResult:
     return result
 
 
+def sos_to_arc(run: ScenarioRun) -> ScenarioResult:
+    """SOS pressed; the school's alarm receiving centre receives PA (simulators/arc.py)."""
+    from simulators.arc import sos_to_arc as play  # pysiaalarm only when played
+
+    return play(run)
+
+
 SCENARIOS: dict[str, Callable[[ScenarioRun], ScenarioResult]] = {
     "sos-during-visit": sos_during_visit,
     "duress-text": duress_text,
@@ -234,4 +241,5 @@ SCENARIOS: dict[str, Callable[[ScenarioRun], ScenarioResult]] = {
     "duplicate-deliveries": duplicate_deliveries,
     "malformed-messages": malformed_messages,
     "clock-skewed-device": clock_skewed_device,
+    "sos-to-arc": sos_to_arc,
 }

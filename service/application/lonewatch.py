@@ -40,6 +40,7 @@ from service.domain.people.access import Principal
 from service.domain.people.directory import (
     ApiToken,
     Device,
+    DeviceSpec,
     Directory,
     DirectoryEntry,
     PhoneNumber,
@@ -200,7 +201,7 @@ class Lonewatch(Application[UUID]):
                     secrets.pbkdf2_verify,
                 ),
             }
-            upsert(Device, device.id, data)
+            upsert(Device, device.id, data | _zone_of(device))
         phones: dict[str, dict[str, list[Any]]] = {}
         for person in directory.staff:
             if person.phone:
@@ -571,6 +572,12 @@ class Lonewatch(Application[UUID]):
         if user is None:
             return None
         return Principal(username=user.username, school=user.school, role=user.role)
+
+
+def _zone_of(device: DeviceSpec) -> dict[str, Any]:
+    """A device's ARC zone, recorded only when the directory names one (so entries written
+    before zones existed are not all recorded again as changed)."""
+    return {} if device.zone is None else {"zone": device.zone}
 
 
 def _keep_or_hash(

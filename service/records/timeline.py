@@ -58,6 +58,8 @@ def _source_and_summary(event: Any) -> tuple[str, str]:
 
 def _escalation_summary(event: Any, name: str) -> tuple[str, str]:
     """The escalation ladder's and the outbox's own events (service/application/escalation.py)."""
+    if name.startswith("ArcMessage."):
+        return _arc_summary(event, name)
     if name == "Alert.Escalated":
         return f"policy:{event.step['step']}", event.step["reason"]
     if name == "Notification.AttemptStarted":
@@ -72,6 +74,20 @@ def _escalation_summary(event: Any, name: str) -> tuple[str, str]:
         by = f" (answered by {event.answered_by})" if event.answered_by else ""
         return "twilio", f"provider reported {event.status}{by}"
     return "system", name
+
+
+def _arc_summary(event: Any, name: str) -> tuple[str, str]:
+    """The alarm receiving centre's messages (service/application/arc.py)."""
+    if name == "ArcMessage.Requested":
+        return "arc", f"SIA DC-09 {event.code} (zone {event.zone}) for the ARC at {event.arc}"
+    if name == "ArcMessage.Tried":
+        return "arc", f"DC-09 try {event.attempt} (sequence {event.sequence:04d}): {event.detail}"
+    if name == "ArcMessage.Unreachable":
+        return (
+            "arc",
+            f"no ACK from the ARC after {event.after_s:.0f} s: arc_unreachable alert raised",
+        )
+    return "arc", name
 
 
 def _data(event: Any) -> dict[str, Any]:

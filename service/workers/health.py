@@ -140,6 +140,9 @@ class Health:
             checks["broker"] = broker
         checks["gateway"] = self._gateway(c, reasons)
         checks["notifications"] = _notifications(c, reading, reasons)
+        if c.arc is not None and c.arc.health:
+            checks["arc"] = c.arc.report()
+            reasons.extend(c.arc.problems())
         ok = not reasons
         return ok, {"status": "ok" if ok else "degraded", "reasons": reasons, "checks": checks}
 

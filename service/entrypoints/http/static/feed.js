@@ -7,6 +7,7 @@
   const KIND = {
     sos: "SOS", fall: "Fall detected", duress: "Duress (safe word)", overdue: "Overdue visit",
     device_offline: "Device offline", low_battery: "Low battery", notification_failed: "Notification failed",
+    arc_unreachable: "Alarm centre (ARC) unreachable",
   };
   const OUTCOMES = [
     ["safe", "Safe"], ["false_alarm", "False alarm"],
@@ -143,9 +144,11 @@
   // "nobody told yet" would read as something still to come.
   function stateWords(a) {
     if (a.kind === "notification_failed" && a.state === "raised") return "For the console: call them another way";
+    if (a.kind === "arc_unreachable" && a.state === "raised") return "For the console: phone the ARC with the alarm";
     return STATE[a.state] || a.state;
   }
   function unreachable(a) {
+    if (a.kind === "arc_unreachable" && a.cause) return `${a.cause.arc || "the ARC"}: ${a.cause.error || "no ACK"}`;
     const c = a.kind === "notification_failed" && a.cause;
     if (!c) return null;
     return `${c.contact || "a contact"}${c.to ? ` (${c.to})` : ""}: ${c.error || "every try failed"}`;
