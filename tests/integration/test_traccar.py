@@ -143,6 +143,18 @@ async def test_an_sos_from_traccar_texts_the_contact_centre_with_the_address(
     assert (alert["kind"], alert["severity"], alert["device"]) == ("sos", "red", "watch-07")
     assert alert["cause"]["location"]["address"].startswith("14 Mountdale Gardens")
     assert alert["cause"]["location"]["map"].startswith("https://www.openstreetmap.org/")
+    # ... and the replay (the recorded timeline) says where, in the same words.
+    reader = running.container.app.issue_token("reception1")
+    async with running.session.get(
+        f"{running.base}/api/v1/timeline",
+        params={"alert": alert["id"]},
+        headers={"Authorization": f"Bearer {reader}"},
+    ) as response:
+        timeline = await response.json()
+    summaries = [row["summary"] for row in timeline["events"]]
+    assert "sos alert raised at 14 Mountdale Gardens, Leigh-on-Sea SS9 4AW (within 8 m)" in (
+        summaries
+    )
 
 
 async def test_a_location_without_an_address_is_sent_as_a_map_link(running: Running) -> None:
