@@ -31,6 +31,7 @@ from service.domain.people.access import Principal
 from service.domain.people.directory import Role
 from service.domain.visits.visit import Visit, VisitState
 from simulators.owntracks_phone import OwnTracksPhone
+from simulators.scenarios import VIA_OTHER_SYSTEMS, ScenarioRun
 from tests.conftest import MOSQUITTO_HOST, MOSQUITTO_PORT, free_port
 from tests.harness import eventually, forget_session
 from tests.visit_worlds import HAZARDS, VISITS_DIRECTORY, at
@@ -222,3 +223,13 @@ async def test_bad_payloads_are_refused_with_a_reason_and_the_next_one_still_goe
     assert running.rejected("out_of_range") == 1  # lat 95
     for msg_id in ("owntracks-location-1", "owntracks-location-2", "owntracks-transition-3"):
         assert running.recorded(msg_id) is None
+
+
+async def test_the_owntracks_leave_scenario_moves_the_visit(running: Running) -> None:
+    """`lonewatch simulate scenario owntracks-leave`: a phone arrives, leaves, drops off."""
+    run = ScenarioRun(host=MOSQUITTO_HOST, port=MOSQUITTO_PORT, device=running.phone.base)
+
+    result = await asyncio.to_thread(VIA_OTHER_SYSTEMS["owntracks-leave"], run)
+
+    assert result.ok, result.lines()
+    await eventually(lambda: running.visit_now().state is VisitState.LEFT, what="the visit left")

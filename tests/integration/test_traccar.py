@@ -9,6 +9,7 @@ forwarder simulator from the same models.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from service.clock import FakeClock
 from service.config import Settings
 from service.domain import ids
 from service.domain.devices.messages import DeviceMessage
+from simulators.scenarios import VIA_OTHER_SYSTEMS, ScenarioRun
 from simulators.traccar_forwarder import TraccarDevice, TraccarForwarder
 from simulators.twilio_double import TwilioDouble
 from tests.conftest import free_port
@@ -311,3 +313,17 @@ async def test_an_unknown_unique_id_is_404_and_bad_bodies_say_what_to_fix(
     assert status == 422
     assert "field 'lat' must be a number -90 to 90" in problem["detail"]
     assert running.alerts() == []
+
+
+async def test_the_traccar_sos_scenario_plays_against_the_running_service(
+    running: Running,
+) -> None:
+    """`lonewatch simulate scenario traccar-sos` (what Traccar itself can see)."""
+    run = ScenarioRun(device=WATCH, http=running.base, token=running.token)
+
+    result = await asyncio.to_thread(VIA_OTHER_SYSTEMS["traccar-sos"], run)
+
+    assert result.ok, result.lines()
+    [alert] = await eventually(running.alerts, what="the SOS alert")
+    assert alert["kind"] == "sos"
+    await running.double.wait_for_messages(1)
