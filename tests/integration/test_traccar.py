@@ -39,6 +39,7 @@ SID = "AC" + "7acca2" * 5 + "ab"
 TOKEN = "traccar-auth-token"
 FROM = "+441702999999"
 CONTACT_CENTRE = ("+441702000010", "+441702000014")
+DSL = "+441702000011"
 WATCH = "358000000000007"
 START = FakeClock().now()
 
@@ -327,3 +328,27 @@ async def test_the_traccar_sos_scenario_plays_against_the_running_service(
     [alert] = await eventually(running.alerts, what="the SOS alert")
     assert alert["kind"] == "sos"
     await running.double.wait_for_messages(1)
+
+
+async def test_the_call_and_the_next_tier_say_where_too(running: Running) -> None:
+    """A red alert is called as well as texted; the call reads the address out, and the
+    next tier's text (made later, from the recorded alert) says the same place."""
+    running.double.script(calls=["answered", "answered"])  # picked up, no key pressed
+    body = json.loads((FIXTURES / "traccar_event_sos.json").read_text())
+    await running.post("/integrations/traccar/events", body)
+
+    await running.double.wait_for_calls(1)
+    answered = await eventually(
+        lambda: [c for c in running.double.callbacks if "/voice/alert" in c["url"]],
+        what="the answered call's TwiML",
+    )
+    assert "Address: 14 Mountdale Gardens, Leigh-on-Sea SS9 4AW." in answered[0]["body"]
+    running.container.clock.advance(timedelta(seconds=61))  # type: ignore[attr-defined]
+    running.container.scheduler.wake()
+    texts = await eventually(
+        lambda: [m for m in running.double.messages if m["form"]["To"] == DSL], what="tier 2"
+    )
+    assert (
+        "Location: 14 Mountdale Gardens, Leigh-on-Sea SS9 4AW (within 8 m)."
+        in (texts[0]["form"]["Body"])
+    )
