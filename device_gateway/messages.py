@@ -191,11 +191,17 @@ def is_device_id(value: str) -> bool:
     return _DEVICE_ID.fullmatch(value) is not None
 
 
-def cmd_topic(prefix: str, device_id: str) -> str:
-    """Where the service tells a device `alert_received` / `acknowledged`."""
+def device_topic(prefix: str, device_id: str, kind: str) -> str:
+    """Where a device publishes a message of `kind` (any level: simulators send unknown
+    kinds on purpose, and the parser refuses them)."""
     if not is_device_id(device_id):
         raise ValueError(f"device id must match [A-Za-z0-9_-]{{1,64}}, got {device_id!r}")
-    return f"{normalise_prefix(prefix)}lw/v1/dev/{device_id}/{CMD_KIND}"
+    return f"{normalise_prefix(prefix)}lw/v1/dev/{device_id}/{kind}"
+
+
+def cmd_topic(prefix: str, device_id: str) -> str:
+    """Where the service tells a device `alert_received` / `acknowledged`."""
+    return device_topic(prefix, device_id, CMD_KIND)
 
 
 def alerts_topic(prefix: str, school_id: str) -> str:

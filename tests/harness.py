@@ -147,6 +147,20 @@ def cli(env: dict[str, str], *args: str) -> str:
     return result.stdout.strip()
 
 
+def cli_failing(env: dict[str, str], *args: str) -> str:
+    """`lonewatch ...` that must refuse: returns what it told the person on stderr."""
+    result = subprocess.run(
+        [sys.executable, "-m", "service.entrypoints.cli.main", *args],
+        env={**os.environ, **env},
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0, f"lonewatch {' '.join(args)} succeeded: {result.stdout}"
+    return result.stderr.strip()
+
+
 def service_process(
     env: dict[str, str], log_path: Path
 ) -> contextlib.AbstractContextManager[subprocess.Popen[bytes]]:

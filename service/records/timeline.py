@@ -21,6 +21,7 @@ from projections.visits import describe as describe_visit_event
 from service.adapters.event_store import notifications_at
 from service.domain.devices.location import describe as describe_location
 from service.domain.devices.location import location_of
+from service.records.narrative import Narrator, people_named
 
 _HIDDEN = frozenset({"originator_id", "originator_version", "originator_topic", "timestamp"})
 
@@ -124,21 +125,30 @@ def subject_events(
 def timeline(
     app: Application[UUID], views: ViewStore, subject: str, *, as_of: datetime | None = None
 ) -> list[dict[str, Any]]:
-    return [
-        as_row(position, event)
-        for position, event in subject_events(app, views, subject, as_of=as_of)
-    ]
+    return as_rows(subject_events(app, views, subject, as_of=as_of))
 
 
-def as_row(position: int, event: Any) -> dict[str, Any]:
-    """One line of a timeline: when, who or what said so, and what it means."""
-    source, summary = _source_and_summary(event)
+def as_rows(events: Iterable[tuple[int, Any]]) -> list[dict[str, Any]]:
+    """The rows of one record, worded in order (a try names no one: its request does)."""
+    narrator = Narrator()
+    return [as_row(position, event, narrator) for position, event in events]
+
+
+def as_row(position: int, event: Any, narrator: Narrator | None = None) -> dict[str, Any]:
+    """One line of a timeline: when, who or what said so, what it means, and whether it is
+    the outbox's machinery (`detail`: shown folded, never dropped)."""
+    worded = (narrator or Narrator()).words(event)
+    if worded is None:
+        (source, summary), detail = _source_and_summary(event), False
+    else:
+        source, summary, detail = worded
     return {
         "position": position,
         "recorded_at": event.timestamp,
         "event": event_name(event),
         "source": source,
-        "summary": summary,
+        "summary": people_named(summary),
+        "detail": detail,
         "aggregate_id": str(event.originator_id),
         "version": event.originator_version,
         "data": _data(event),

@@ -288,12 +288,15 @@ async def logout(request: web.Request) -> web.StreamResponse:
 async def session_info(request: web.Request) -> web.Response:
     """Who the caller is, and (for a console session) the CSRF token to send back."""
     from service.adapters.notifiers.twilio_notifier import TwilioNotifier
+    from service.domain.people.directory import timezone_of
     from service.domain.people.record_access import can_export, can_read_audit, can_watch
     from service.entrypoints.http.api import json_response, principal
 
     who = principal(request)
     token = request.get(SESSION)
-    notifier = request.app[CONTAINER].notifier
+    container = request.app[CONTAINER]
+    notifier = container.notifier
+    school = container.views.get("school", who.school) if who.school else None
     return json_response(
         {
             # Who "accepted" a message, in the feed's words: no texts leave a test notifier.
@@ -302,6 +305,9 @@ async def session_info(request: web.Request) -> web.Response:
             "role": who.role.value,
             "school": who.school,
             "actor": who.actor,
+            # The console tells every time in the school's own zone, as the texts and the
+            # printed record do: a browser's zone (UTC on a kiosk) once made them disagree.
+            "timezone": timezone_of(school),
             "csrf_token": sessions.csrf_token(token) if token else None,
             "may": {
                 "watch": can_watch(who),
