@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from simulators.asyncio_fleet import MqttClient
 
 from benchmarks.common import (
     HOST,
@@ -40,7 +41,6 @@ from benchmarks.common import (
 )
 from benchmarks.sos import short_code_for
 from simulators.arc import ArcReceiver
-from simulators.asyncio_fleet import MqttClient
 
 DEVICES = 200
 MISSED_AFTER_S = 10.0

@@ -14,7 +14,8 @@ from projections.core import Doc, Effects, Reader, event_name
 from projections.escalation import ESCALATION_HANDLERS
 from projections.visits import VISIT_FILTER_COLUMNS, VISIT_HANDLERS
 from service.domain import ids
-from service.domain.devices.health import battery_low
+from service.domain.devices.health import SILENCE_REPORTS, battery_low
+from service.domain.devices.location import location_of
 from service.domain.devices.messages import ALARM_KINDS
 
 
@@ -76,7 +77,8 @@ def _device_message(event: Any, read: Reader, fx: Effects) -> None:
     counts = dict(device.get("counts") or {})
     counts[event.kind] = counts.get(event.kind, 0) + 1
     device["counts"] = counts
-    device["last_seen"] = event.timestamp.isoformat()
+    if event.kind not in SILENCE_REPORTS:
+        device["last_seen"] = event.timestamp.isoformat()
     device["last_kind"] = event.kind
     fields = event.fields or {}
     if fields.get("battery") is not None:
@@ -93,6 +95,7 @@ def _device_message(event: Any, read: Reader, fx: Effects) -> None:
             "lat": fields["lat"],
             "lon": fields["lon"],
             "acc": fields.get("acc"),
+            **(location_of(fields) or {}),  # the address where known, the map link
             "at": event.timestamp.isoformat(),
         }
     fx.docs[("device", event.device)] = device

@@ -74,6 +74,8 @@ class Container:
     link: MqttLink | None = None
     alarm_link: MqttLink | None = None
     """The gateway's second broker session: sos and fall only (docs/gateway.md)."""
+    phones_link: MqttLink | None = None
+    """OwnTracks phones' topics (device_gateway/owntracks_link.py), when the directory has any."""
     broker: EmbeddedBroker | None = None
     supervisor: Supervisor = field(default_factory=Supervisor)
     health: Health | None = None
@@ -246,10 +248,43 @@ async def _start_mqtt(c: Container) -> None:
     c.supervisor.start("gateway", lambda _: c.gateway.run())
     await asyncio.sleep(0)  # let the gateway take its queues before paho can deliver
     c.alarm_link.start()
+    await _start_owntracks(c, protocol)
     # Not awaited here: start-up (and the health endpoint) must not wait for a broker.
     c.tasks.append(
         asyncio.create_task(_start_main_session(c.alarm_link, c.link), name="mqtt-main-start")
     )
+
+
+async def _start_owntracks(c: Container, protocol: Literal["v5", "v311"]) -> None:
+    """A session for the directory's OwnTracks phones (INTERFACES.md section 8), if any; a
+    phone added to the directory is subscribed at the next start."""
+    from device_gateway.mqtt_link import MqttLink
+    from device_gateway.owntracks import subscriptions
+    from device_gateway.owntracks_link import OwnTracksPhones
+    from service.application.integrations import owntracks_topics
+    from service.application.phones import phone_left_region
+
+    topics = await asyncio.to_thread(owntracks_topics, c.app)
+    if not topics:
+        return
+    phones = OwnTracksPhones(
+        c.gateway.intake,
+        topics,
+        on_left=lambda device, region: phone_left_region(c.app, device, region),
+        on_recorded=c.live.wake,
+        stats=c.gateway.stats,
+    )
+    c.phones_link = MqttLink(
+        c.settings.mqtt,
+        client_id=f"{c.settings.mqtt_client_id}-owntracks",
+        subscriptions=subscriptions(topics),
+        on_message=phones.receive_threadsafe,
+        protocol=protocol,
+    )
+    phones.bind(c.phones_link)
+    c.supervisor.start("owntracks", phones.run)
+    await asyncio.sleep(0)  # the loop takes its queue before paho can deliver
+    c.phones_link.start()
 
 
 async def _start_main_session(alarm: MqttLink, main: MqttLink) -> None:
@@ -335,7 +370,7 @@ async def running(c: Container, *, with_mqtt: bool = True) -> AsyncIterator[None
     try:
         yield
     finally:
-        for link in (c.link, c.alarm_link):
+        for link in (c.link, c.alarm_link, c.phones_link):
             if link is not None:
                 await asyncio.to_thread(link.stop)
         await c.supervisor.stop()

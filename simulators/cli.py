@@ -14,7 +14,7 @@ from typing import Any
 from service.config import load_settings
 from simulators.fleet import Progress, run_fleet
 from simulators.fleet_directory import fleet_directory_yaml
-from simulators.scenarios import SCENARIOS, ScenarioRun
+from simulators.scenarios import SCENARIOS, VIA_OTHER_SYSTEMS, ScenarioRun
 
 DEMO_DIRECTORY = Path(__file__).resolve().parent.parent / "deploy" / "demo-directory.yaml"
 
@@ -58,11 +58,13 @@ def cmd_simulate_scenario(args: argparse.Namespace) -> int:
         device=args.device,
         secret=args.secret,
         safe_word=args.safe_word,
+        http=args.http,
+        token=args.token,
     )
     names = list(SCENARIOS) if args.name == "all" else [args.name]
     ok = True
     for name in names:
-        result = SCENARIOS[name](run)
+        result = {**SCENARIOS, **VIA_OTHER_SYSTEMS}[name](run)
         ok = ok and result.ok
         print("\n".join(result.lines()))
     return 0 if ok else 1
@@ -96,9 +98,11 @@ def add_commands(sub: Any) -> None:
     fleet.set_defaults(func=cmd_simulate_fleet)
 
     scenario = simulate.add_parser("scenario", help="play one device scenario")
-    scenario.add_argument("name", choices=[*SCENARIOS, "all"])
+    scenario.add_argument("name", choices=[*SCENARIOS, *VIA_OTHER_SYSTEMS, "all"])
     scenario.add_argument("--device", default="sos-0001")
     scenario.add_argument("--secret", help="the device's broker secret, if the broker asks")
     scenario.add_argument("--safe-word", default="bluebird", help="for duress-text")
+    scenario.add_argument("--http", default="http://127.0.0.1:8080", help="for traccar-sos")
+    scenario.add_argument("--token", help="a Traccar integration token, for traccar-sos")
     _broker_options(scenario)
     scenario.set_defaults(func=cmd_simulate_scenario)

@@ -285,6 +285,9 @@ def parse_directory(data: object) -> Directory:
                 school=school or "",
                 secret=reader.text(raw, "secret", where, required=False) or None,
                 zone=_zone(reader, raw.get("zone"), f"{where}.zone"),
+                traccar_unique_id=reader.text(raw, "traccar_unique_id", where, required=False)
+                or None,
+                owntracks=_owntracks_topic(reader, raw, where),
             )
         )
     users = []
@@ -308,6 +311,8 @@ def parse_directory(data: object) -> Directory:
         ("staff", [s.id for s in staff]),
         ("devices", [d.id for d in devices]),
         ("users", [u.username for u in users]),
+        ("devices' traccar_unique_id", [d.traccar_unique_id or "" for d in devices]),
+        ("devices' owntracks", [d.owntracks or "" for d in devices]),
     ):
         dupes = sorted({k for k in keys if keys.count(k) > 1 and k})
         if dupes:
@@ -321,6 +326,18 @@ def parse_directory(data: object) -> Directory:
         devices=tuple(devices),
         users=tuple(users),
     )
+
+
+def _owntracks_topic(reader: _Reader, raw: dict[str, Any], where: str) -> str | None:
+    """An OwnTracks base topic is a plain topic: no wildcards, no empty level."""
+    value = reader.text(raw, "owntracks", where, required=False)
+    if value and (any(ch in value for ch in "+#\x00") or "" in value.split("/")):
+        reader.fail(
+            f"{where}.owntracks",
+            f"{value!r} must be the phone's base topic, like owntracks/sam/phone "
+            "(no + or #, no empty level)",
+        )
+    return value or None
 
 
 def load_directory(path: Path) -> Directory:

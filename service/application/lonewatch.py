@@ -34,12 +34,16 @@ from service.domain.alerts.escalation import (
     request_notification,
 )
 from service.domain.alerts.notifications import Notification
+from service.domain.devices.location import describe as describe_location
+from service.domain.devices.location import location_of
 from service.domain.devices.messages import DeviceMessage
 from service.domain.errors import NotFound
 from service.domain.people.access import Principal
 from service.domain.people.directory import (
+    DEVICE_SOURCES_KEY,
     ApiToken,
     Device,
+    DeviceSources,
     DeviceSpec,
     Directory,
     DirectoryEntry,
@@ -47,6 +51,7 @@ from service.domain.people.directory import (
     School,
     Staff,
     User,
+    device_sources_data,
 )
 from service.domain.people.texts import (
     HELP_REPLY,
@@ -201,7 +206,13 @@ class Lonewatch(Application[UUID]):
                     secrets.pbkdf2_verify,
                 ),
             }
+            for source in ("traccar_unique_id", "owntracks"):
+                if getattr(device, source):  # absent, not None: old entries stay unchanged
+                    data[source] = getattr(device, source)
             upsert(Device, device.id, data | _zone_of(device))
+        sources = device_sources_data(directory.devices)
+        if any(sources.values()) or self.exists(ids.device_sources_id(DEVICE_SOURCES_KEY)):
+            upsert(DeviceSources, DEVICE_SOURCES_KEY, sources)
         phones: dict[str, dict[str, list[Any]]] = {}
         for person in directory.staff:
             if person.phone:
@@ -325,6 +336,7 @@ class Lonewatch(Application[UUID]):
             device=device,
             raised_at=alert.raised_at,
             timezone=entry.timezone,
+            where=describe_location(cause.get("location")),
         )
         return [
             alert,
@@ -352,7 +364,7 @@ class Lonewatch(Application[UUID]):
             school=info.school,
             staff=info.staff,
             device=message.device,
-            cause={"device_message": str(message.id), "device_kind": message.kind},
+            cause=device_cause(message),
             now=now,
             silent=silent,
             visitor=info.staff_name,
@@ -592,3 +604,15 @@ def _keep_or_hash(
     if previous_hash and verify(clear, previous_hash):
         return previous_hash
     return hasher(clear)
+
+
+def device_cause(message: DeviceMessage) -> dict[str, Any]:
+    """What a device alert records as its cause: the message, and where the device was
+    (shown on the alert, in its SMS and call, the console and the replay)."""
+    cause: dict[str, Any] = {"device_message": str(message.id), "device_kind": message.kind}
+    location = location_of(message.fields)
+    if location is not None:
+        cause["location"] = location
+    if message.fields.get("source"):
+        cause["source"] = message.fields["source"]
+    return cause

@@ -11,6 +11,8 @@ from html import escape
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from service.domain.devices.location import describe as describe_location
+from service.domain.devices.location import location_of
 from service.domain.people.directory import DEFAULT_TIMEZONE
 from service.records.narrative import escalation_in_a_sentence, person, source_words
 
@@ -53,7 +55,8 @@ def _summary(subject: dict[str, str], state: dict[str, Any] | None, zone: ZoneIn
         f"{_e(n.get('state'))}</li>"
         for n in (alert.get("notifications") or {}).values()
     )
-    location = alert.get("location") or {}
+    # The alarm's own location (what its SMS said), else the device's last one at the time.
+    location = (alert.get("cause") or {}).get("location") or alert.get("location") or {}
     rows = [
         ("Alert", f"{str(alert.get('kind', '')).upper()} · code {alert.get('short_code')}"),
         ("Alert id", alert.get("id")),
@@ -62,10 +65,7 @@ def _summary(subject: dict[str, str], state: dict[str, Any] | None, zone: ZoneIn
         ("Visitor", alert.get("staff_name") or alert.get("staff")),
         ("Device", alert.get("device")),
         ("Address", alert.get("address")),
-        (
-            "Last known location",
-            f"{location['lat']}, {location['lon']}" if location.get("lat") is not None else None,
-        ),
+        ("Last known location", describe_location(location_of(location) or location)),
         ("Raised", _when(alert.get("raised_at"), zone)),
         ("Escalation", escalation_in_a_sentence(alert)),
         (

@@ -19,6 +19,8 @@ from projections.core import event_name
 from projections.store import ViewStore
 from projections.visits import describe as describe_visit_event
 from service.adapters.event_store import notifications_at
+from service.domain.devices.location import describe as describe_location
+from service.domain.devices.location import location_of
 from service.records.narrative import Narrator, people_named, source_words
 
 _HIDDEN = frozenset({"originator_id", "originator_version", "originator_topic", "timestamp"})
@@ -30,9 +32,14 @@ def _source_and_summary(event: Any) -> tuple[str, str]:
     if visit is not None:
         return visit
     if name == "DeviceMessage.Received":
-        return f"device:{event.device}", f"device {event.device} sent {event.kind}"
+        fields = event.fields or {}
+        via = f" via {fields['source']}" if fields.get("source") else ""
+        where = describe_location(location_of(fields))
+        at = f" at {where}" if where else ""
+        return f"device:{event.device}", f"device {event.device} sent {event.kind}{via}{at}"
     if name == "Alert.Raised":
-        return "system", f"{event.kind} alert raised"
+        where = describe_location((event.cause or {}).get("location"))
+        return "system", f"{event.kind} alert raised" + (f" at {where}" if where else "")
     if name == "Alert.PressedAgain":
         return "system", f"pressed {event.count} more time(s) while the alert was open"
     if name == "Alert.Notified":

@@ -67,7 +67,11 @@ async def test_an_sos_appears_live_is_taken_resolved_and_replayed(
     print(f"\nMQTT publish to row in the feed: {seen_after * 1000:.0f} ms")
     assert seen_after < NEW_ALERT_WITHIN_MS / 1000
     await expect(card).to_contain_text("SOS — Sam Jones")
-    await expect(card).to_contain_text("51.54120, 0.71040 (±15 m)")
+    # Where the device was, as a map link, never a bare pair of numbers (issue 14).
+    await expect(card).to_contain_text("map (within 15 m)")
+    await expect(card.get_by_role("link", name="map")).to_have_attribute(
+        "href", "https://www.openstreetmap.org/?mlat=51.54120&mlon=0.71040&zoom=17"
+    )
     await expect(page).to_have_title("(1) RED ALERT — Lonewatch")
     await expect(page.locator("#announcer")).to_contain_text("New red alert: SOS, Sam Jones")
     # "sent" is the provider accepting it, not a phone getting it: no status report says so here.

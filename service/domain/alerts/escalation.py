@@ -203,12 +203,15 @@ def alert_message(
     device: str | None,
     raised_at: datetime,
     timezone: str,
+    where: str | None = None,
 ) -> str:
+    """`where`: the device's location in words (service.domain.devices.location.describe)."""
     local = raised_at.astimezone(ZoneInfo(timezone)).strftime("%H:%M")
     who = visitor or "unknown visitor"
     via = f" (device {device})" if device else ""
+    at = f" Location: {where}." if where else ""
     return (
-        f"LONEWATCH {school_name}: {KIND_WORDS[kind]} - {who}{via} at {local}. "
+        f"LONEWATCH {school_name}: {KIND_WORDS[kind]} - {who}{via} at {local}.{at} "
         f"Reply ACK {short_code} to take it."
     )
 

@@ -142,7 +142,12 @@ def cmd_user_password(args: argparse.Namespace) -> int:
 def cmd_token_create(args: argparse.Namespace) -> int:
     container = _open(_settings(args))
     try:
-        token = container.app.issue_token(args.user, label=args.label)
+        if args.integration:
+            from service.application.integrations import issue_integration_token
+
+            token = issue_integration_token(container.app, args.integration, label=args.label)
+        else:
+            token = container.app.issue_token(args.user, label=args.label)
     finally:
         container.close()
     print(token)
@@ -255,8 +260,12 @@ def parser() -> argparse.ArgumentParser:
     pw.set_defaults(func=cmd_user_password)
 
     token = sub.add_parser("token", help="API tokens").add_subparsers(dest="action", required=True)
-    create = token.add_parser("create", help="print a new bearer token for a user")
-    create.add_argument("--user", required=True)
+    create = token.add_parser(
+        "create", help="print a new bearer token for a user or an integration (traccar)"
+    )
+    holder = create.add_mutually_exclusive_group(required=True)
+    holder.add_argument("--user")
+    holder.add_argument("--integration", choices=["traccar"])
     create.add_argument("--label", default="cli")
     create.set_defaults(func=cmd_token_create)
 

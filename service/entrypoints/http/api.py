@@ -23,6 +23,7 @@ from service.domain.people.record_access import can_watch
 from service.entrypoints.http import auth, records
 from service.entrypoints.http.health import add_health_routes
 from service.entrypoints.http.problems import BadRequest, problem, problems_middleware
+from service.entrypoints.http.traccar import add_traccar_routes
 from service.entrypoints.http.twilio_webhooks import add_webhook_routes
 from service.entrypoints.http.voice import add_voice_routes
 from service.records.kpis import alarm_figures, parse_month
@@ -273,6 +274,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/api/v1/kpis", get_kpis)
     add_webhook_routes(app)
     add_voice_routes(app)
+    add_traccar_routes(app)
 
 
 MIDDLEWARES = [problems_middleware, auth_middleware]

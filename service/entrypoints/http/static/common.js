@@ -195,8 +195,19 @@ const LW = (() => {
     setTimeout(() => { region.textContent = text; }, 50);
   }
 
+  // Where a device was, as a person can use it: the address where known, else a map link
+  // (never a bare pair of numbers; the numbers stay in the link's title).
+  function place(loc) {
+    const within = loc.acc ? ` (within ${Math.round(loc.acc)} m)` : "";
+    if (loc.address) return [loc.address, within];
+    if (loc.lat == null || loc.lon == null) return "not known";
+    const lat = Number(loc.lat).toFixed(5), lon = Number(loc.lon).toFixed(5);
+    const href = loc.map || `https://www.openstreetmap.org/?mlat=${lat}&mlon=${lon}&zoom=17`;
+    return [el("a", { href, target: "_blank", rel: "noopener", title: `${lat}, ${lon}`, class: "map-link" }, "map"), within];
+  }
+
   return {
     el, api, ApiError, start, live, announce, refusal, fmtAgo, fmtClock, fmtDate, fmtStamp, wallClock, fromWallClock,
-    get session() { return session; },
+    place, get session() { return session; },
   };
 })();

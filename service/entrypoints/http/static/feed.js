@@ -72,10 +72,11 @@
     return steps.length ? steps.sort().at(-1).replace(/^tier/, "tier ") : "—";
   }
   function location(a) {
-    const where = a.location;
-    if (!where || where.lat === undefined || where.lat === null) return "not known";
-    const acc = where.acc ? ` (±${Math.round(where.acc)} m)` : "";
-    return `${Number(where.lat).toFixed(5)}, ${Number(where.lon).toFixed(5)}${acc}` + (where.at ? `, at ${LW.fmtClock(where.at)}` : "");
+    // The alarm's own location first (what its SMS said), else the device's last one.
+    const where = (a.cause && a.cause.location) || a.location;
+    if (!where || (where.lat == null && !where.address)) return "not known";
+    const at = where.at ? `, at ${LW.fmtClock(where.at)}` : "";
+    return [LW.place(where), at];
   }
   function address(a) {
     const visit = a.visit || {};
