@@ -1,0 +1,131 @@
+"""After the commit: acknowledge to the broker, refuse, tell the device, hand on the
+notifications. The order is the guarantee: a message is acknowledged only after its
+event is committed (or its refusal is decided), so a crash in between means the broker
+delivers it again and the store's uniqueness on device+id records it once."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Callable
+from typing import Any, Final
+
+from device_gateway.lanes import Item
+from device_gateway.links import Link, Sessions
+from device_gateway.messages import ALARM_KINDS, cmd_topic, safe_text
+from device_gateway.mqtt_link import InboundMessage
+from service.application.device_intake import Intaken, Outcome
+from service.domain.alerts.alert import AlertKind
+from service.domain.alerts.notifications import Notification
+from service.logs import get_logger
+
+log = get_logger(__name__)
+
+ANNOUNCED_ALERTS: Final = frozenset(AlertKind(kind) for kind in ALARM_KINDS)
+"""Alerts the device is told of (`alert_received`). A duress alert is silent: the phone
+must behave exactly as for an ordinary text."""
+
+HandOff = Callable[[list[Notification]], None]
+
+
+class Acks:
+    """Settles what a lane recorded or refused; counts it in the gateway's `stats`."""
+
+    def __init__(
+        self,
+        sessions: Sessions,
+        stats: Counter[str],
+        *,
+        prefix: str,
+        on_notifications: HandOff | None,
+    ) -> None:
+        self.sessions = sessions
+        self.stats = stats
+        self.prefix = prefix
+        self.on_notifications = on_notifications
+        """Given the notifications an alert asked for, as soon as they are committed."""
+
+    def settle_all(self, items: list[Item], results: list[Intaken]) -> None:
+        requested = [n for result in results for n in result.requested]
+        if requested and self.on_notifications is not None:
+            try:
+                self.on_notifications(requested)
+            except Exception:
+                # The dispatcher also follows the views: the SMS is late, not lost.
+                log.exception("notifications_hand_off_failed", count=len(requested))
+        for item, result in zip(items, results, strict=True):
+            try:
+                self._settle(item, result)
+            except Exception:
+                log.exception("device_message_settle_failed", topic=item.message.topic)
+                self.ack(item.message, item.source)  # recorded: never leave it in flight
+
+    def _settle(self, item: Item, result: Intaken) -> None:
+        reading, message = item.reading, item.message
+        assert reading is not None
+        if result.outcome is Outcome.UNKNOWN_DEVICE:
+            self.refuse(
+                message,
+                item.source,
+                reading.device_id,
+                "unknown_device",
+                f"device {reading.device_id!r} is not in the directory",
+            )
+            return
+        self.ack(message, item.source)
+        self.stats["duplicates" if result.outcome is Outcome.DUPLICATE else "recorded"] += 1
+        if result.outcome is Outcome.RECORDED:
+            self.stats[f"kind:{reading.kind}"] += 1
+            for flag in result.flags:
+                if flag != "duress":  # a silent alarm stays silent, even in counters
+                    self.stats[flag] += 1
+            if result.joined_open_alert:
+                self.stats["pressed_again"] += 1
+            if reading.rejected_fields:
+                log.warning(
+                    "alarm_fields_dropped",
+                    device=reading.device_id,
+                    kind=reading.kind,
+                    fields=reading.rejected_fields,
+                )
+        if result.alert_id is not None and result.alert_kind in ANNOUNCED_ALERTS:
+            self._command(
+                reading.device_id, {"type": "alert_received", "alert_id": str(result.alert_id)}
+            )
+            log.info(
+                "alert_message_recorded",
+                device=reading.device_id,
+                kind=reading.kind,
+                alert=str(result.alert_id),
+                duplicate=result.outcome is Outcome.DUPLICATE,
+                joined_open_alert=result.joined_open_alert,
+            )
+
+    def refuse(
+        self,
+        message: InboundMessage,
+        source: Link | None,
+        device: str | None,
+        reason: str,
+        detail: str,
+    ) -> None:
+        self.stats[f"rejected:{reason}"] += 1
+        log.warning(
+            "device_message_rejected",
+            reason=reason,
+            detail=safe_text(detail),
+            device=device,
+            topic=safe_text(message.topic),
+        )
+        self.ack(message, source)
+
+    def ack(self, message: InboundMessage, source: Link | None) -> None:
+        link = source or self.sessions.main
+        if link is not None:
+            link.ack(message.mid, message.qos)
+
+    def _command(self, device: str, payload: dict[str, Any]) -> None:
+        """Commands go out on the main session (the alarm session only receives)."""
+        link = self.sessions.main or self.sessions.alarm
+        if link is not None:
+            link.publish(cmd_topic(self.prefix, device), json.dumps(payload).encode(), qos=1)
