@@ -5,10 +5,10 @@ its event is committed, so a crash in between means the broker delivers it
 again (and the store's uniqueness on device+id records it once).
 
 Here: the hand-off from paho's threads to the loop, admission (the cheap checks), and
-the three lanes (`lanes.py`) served until cancelled. A lane's group is recorded by
-`recording.py` (held while the store is down, split around a bad message) and settled by
-`acks.py` (acknowledged, refused, the device told). Alarms also have a broker session of
-their own (`sessions.py`; docs/gateway.md, "Two sessions").
+the three lanes served until cancelled; what a lane does with a group (record it, held
+while the store is down and split around a bad message, then acknowledge) is in
+`lanes.py`. Alarms also have a broker session of their own (`sessions.py`;
+docs/gateway.md, "Two sessions").
 """
 
 from __future__ import annotations
@@ -18,8 +18,7 @@ import threading
 from collections import Counter
 from typing import Final
 
-from device_gateway.acks import Acks, HandOff
-from device_gateway.lanes import LANES, Item, lane_of
+from device_gateway.lanes import LANES, Acks, HandOff, Item, LaneRecorder, lane_of, unreadable
 from device_gateway.links import Link, Links, SessionLink, Sessions
 from device_gateway.messages import (
     ALARM_KINDS,
@@ -29,7 +28,6 @@ from device_gateway.messages import (
     topic_levels,
 )
 from device_gateway.mqtt_link import InboundMessage
-from device_gateway.recording import LaneRecorder, unreadable
 from service.adapters.alarm_priority import AlarmPriority
 from service.application.device_intake import DeviceIntake
 from service.application.lonewatch import Lonewatch
