@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
@@ -43,7 +43,7 @@ from service.entrypoints.http import app as http_app
 from service.logs import get_logger
 from service.workers.dispatcher import DEFAULT_BACKOFF, Dispatcher
 from service.workers.health import Health, StoreProbe, store_reader
-from service.workers.live import Hub, LiveViews, public_change
+from service.workers.live import Hub, Listener, LiveViews, public_change
 from service.workers.pools import WorkPools
 from service.workers.scheduler import Scheduler
 from service.workers.supervisor import LoopState, Supervisor
@@ -134,11 +134,6 @@ def build(
     )
     quick_recovery(app.recorder)
     projector = Projector(app.recorder, app.mapper, views)
-    live = LiveViews(projector, poll_interval=settings.poll_interval)
-    # The application wakes the views after each commit, and the views read the
-    # application's recorder: a cycle of objects, kept as a subscription (an observer,
-    # not a dependency the application needs to work).
-    app.add_listener(live.wake)
     notifier = notifier or make_notifier(settings)
     dispatcher = Dispatcher(app, views, notifier, backoff=backoff, priority=priority)
     # The links deliver to the gateway and the gateway acks on them: the gateway is given
@@ -157,6 +152,23 @@ def build(
         priority=priority,
     )
     scheduler = visit_timers(Scheduler(views, clock, escalation.timer_actions(app)), app)
+    hub = Hub()
+    live = LiveViews(
+        projector,
+        poll_interval=settings.poll_interval,
+        listeners=[
+            hub.publish,
+            dispatcher.on_changes,
+            _directory_watch(app),
+            _fan_out_to_mqtt(sessions, settings.mqtt_topic_prefix),
+            _tick_when_due(scheduler, clock),
+        ],
+    )
+    # The application wakes the views after each commit, and the views read the
+    # application's recorder (which eventsourcing makes inside the application): the one
+    # cycle of objects left, kept as a subscription, an observer the application does not
+    # need in order to work.
+    app.add_listener(live.wake)
     supervisor = Supervisor()
     health = Health(
         StoreProbe(store_reader(projector, views)),
@@ -176,7 +188,7 @@ def build(
         views=views,
         projector=projector,
         live=live,
-        hub=Hub(),
+        hub=hub,
         notifier=notifier,
         dispatcher=dispatcher,
         gateway=gateway,
@@ -197,20 +209,18 @@ def _embedded_broker(settings: Settings) -> EmbeddedBroker | None:
     return EmbeddedBroker(host=settings.mqtt.host, port=settings.mqtt.port)
 
 
-def _fan_out_to_mqtt(c: Container) -> Any:
+def _fan_out_to_mqtt(sessions: BrokerSessions, prefix: str) -> Listener:
     """Every alert change goes to lw/v1/alerts/{school}; an acknowledgement also to the device."""
 
     def listener(changes: list[Change]) -> None:
-        if c.link is None:
+        link = sessions.main
+        if link is None:
             return
-        prefix = c.settings.mqtt_topic_prefix
         for change in changes:
             if change.kind != "alert":
                 continue
             doc = change.doc
-            c.link.publish(
-                alerts_topic(prefix, doc["school"]), dumps(public_change(change)).encode()
-            )
+            link.publish(alerts_topic(prefix, doc["school"]), dumps(public_change(change)).encode())
             # A silent (duress) alert says nothing back to the device in anyone's hands.
             if change.event == "Alert.Acknowledged" and doc.get("device") and not doc.get("silent"):
                 payload = {
@@ -218,33 +228,33 @@ def _fan_out_to_mqtt(c: Container) -> Any:
                     "alert_id": doc["id"],
                     "by": doc["acknowledged_by"],
                 }
-                c.link.publish(cmd_topic(prefix, doc["device"]), json.dumps(payload).encode())
+                link.publish(cmd_topic(prefix, doc["device"]), json.dumps(payload).encode())
 
     return listener
 
 
-def _tick_when_due(c: Container) -> Any:
+def _tick_when_due(scheduler: Scheduler, clock: Clock) -> Listener:
     """A timer written already due (an alert's first escalation step) fires at once,
     not at the scheduler's next round: the (supervised) scheduler loop is woken. So is
     one due before that round: the woken round reads it and waits for exactly its time."""
 
     def listener(changes: list[Change]) -> None:
-        soon = c.clock.now() + timedelta(seconds=SCHEDULER_INTERVAL)
+        soon = clock.now() + timedelta(seconds=SCHEDULER_INTERVAL)
         if any(
             ch.kind == "timer"
             and ch.doc.get("state") == "pending"
             and datetime.fromisoformat(ch.doc["due_at"]) <= soon
             for ch in changes
         ):
-            c.scheduler.wake()
+            scheduler.wake()
 
     return listener
 
 
-def _directory_watch(c: Container) -> Any:
+def _directory_watch(app: Lonewatch) -> Listener:
     def listener(changes: list[Change]) -> None:
         if any(change.kind == "directory-changed" for change in changes):
-            c.app.forget_directory_cache()
+            app.forget_directory_cache()
 
     return listener
 
@@ -315,11 +325,6 @@ async def running(c: Container, *, with_mqtt: bool = True) -> AsyncIterator[None
     workers = ThreadPoolExecutor(max_workers=8, thread_name_prefix="lw-worker")
     asyncio.get_running_loop().set_default_executor(workers)
     await asyncio.to_thread(c.projector.catch_up)
-    c.live.add_listener(c.hub.publish)
-    c.live.add_listener(c.dispatcher.on_changes)
-    c.live.add_listener(_directory_watch(c))
-    c.live.add_listener(_fan_out_to_mqtt(c))
-    c.live.add_listener(_tick_when_due(c))
     _supervise_loops(c)
     await c.dispatcher.start()
     if with_mqtt:
