@@ -46,6 +46,7 @@ class BrokerSessions:
         self.protocol: Literal["v5", "v311"] = "v311" if endpoint.embedded else "v5"
         self._main: MqttLink | None = None
         self._alarm: MqttLink | None = None
+        self._stopped = False
 
     @property
     def main(self) -> MqttLink | None:
@@ -56,9 +57,11 @@ class BrokerSessions:
         return self._alarm
 
     def open(self, *, on_message: Receive, on_alarm: Receive) -> None:
-        """Make both links and start the alarm session; `start_main` starts the other."""
-        if self._main is not None:
-            raise RuntimeError("BrokerSessions.open() called twice; make new sessions instead")
+        """Make both links and start the alarm session; `start_main` starts the other.
+        Open again only after `stop` (a paho client is started once: new links each time)."""
+        if self._main is not None and not self._stopped:
+            raise RuntimeError("BrokerSessions.open() while open; stop() them first")
+        self._stopped = False
         self._alarm = MqttLink(
             self.endpoint,
             client_id=f"{self.client_id}-alarm",
@@ -93,6 +96,7 @@ class BrokerSessions:
 
     async def stop(self) -> None:
         """Disconnect both (the broker keeps the sessions); safe to call again."""
+        self._stopped = True
         for link in (self._main, self._alarm):
             if link is not None:
                 await asyncio.to_thread(link.stop)
