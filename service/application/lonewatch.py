@@ -92,14 +92,24 @@ class DeviceInfo:
 class Lonewatch(Application[UUID]):
     name = "lonewatch"
 
-    def __init__(self, env: dict[str, str], clock: Clock) -> None:
+    def __init__(
+        self,
+        env: dict[str, str],
+        clock: Clock,
+        *,
+        alert_finder: Callable[[Sequence[str]], list[dict[str, Any]]] | None = None,
+        before_insert: Callable[[], object] | None = None,
+    ) -> None:
+        """`alert_finder`: open alerts of some schools, from the views (how a texted ACK
+        finds its alert; without it ACK by text is refused). `before_insert`: called on the
+        saving thread just before each insert (`SealedEventStore`)."""
+        self._before_insert = before_insert  # read by construct_event_store, during super()
         super().__init__(env)
         self.clock = clock
         self._devices: dict[str, DeviceInfo] = {}
         self._devices_lock = threading.Lock()
         self._listeners: list[Callable[[], None]] = []
-        self.alert_finder: Callable[[Sequence[str]], list[dict[str, Any]]] | None = None
-        """Open alerts of some schools, from the views: how a texted ACK finds its alert."""
+        self.alert_finder = alert_finder
 
     # -- plumbing -------------------------------------------------------
 
@@ -109,7 +119,9 @@ class Lonewatch(Application[UUID]):
 
     def construct_event_store(self) -> EventStore[UUID]:
         """Every stored event is sealed and chained to the one before it (service.adapters.sealing)."""
-        return integrity.SealedEventStore(mapper=self.mapper, recorder=self.recorder)
+        return integrity.SealedEventStore(
+            mapper=self.mapper, recorder=self.recorder, before_insert=self._before_insert
+        )
 
     def add_listener(self, listener: Callable[[], None]) -> None:
         """Called (on the saving thread) after every commit: wakes projections at once."""

@@ -27,7 +27,7 @@ from device_gateway.traccar import (
 )
 from service.application.device_intake import Intaken, Outcome
 from service.application.integrations import device_for, grant_for_token
-from service.bootstrap import CONTAINER, Container
+from service.entrypoints.http.keys import DEVICE_INBOX, LONEWATCH, POOLS, DeviceInbox
 from service.entrypoints.http.problems import problem
 from service.logs import get_logger
 
@@ -55,8 +55,8 @@ async def _refused_caller(request: web.Request) -> web.Response | None:
     cache = request.app[GRANTS]
     hit = cache.get(token)
     if hit is None or hit[0] < time.monotonic():
-        c = request.app[CONTAINER]  # anyone can send a made-up token: its own bounded pool
-        grant = await c.pools.lookups.run(grant_for_token, c.app, token)
+        # Anyone can send a made-up token: the look-up waits in its own bounded pool.
+        grant = await request.app[POOLS].lookups.run(grant_for_token, request.app[LONEWATCH], token)
         if len(cache) >= 1000:
             cache.clear()
         hit = cache[token] = (time.monotonic() + GRANT_CACHE_SECONDS, grant)
@@ -84,7 +84,6 @@ async def _take(request: web.Request, wants: str, translate: Translate) -> web.R
     refused = await _refused_caller(request)
     if refused is not None:
         return refused
-    c = request.app[CONTAINER]
     try:
         forwarded = parse_body(await request.read(), wants)
     except TraccarRefused as exc:
@@ -92,7 +91,9 @@ async def _take(request: web.Request, wants: str, translate: Translate) -> web.R
             "traccar_forward_rejected", path=request.path, reason="bad_body", detail=str(exc)
         )
         return problem(400, "Bad request", str(exc))
-    device = await c.pools.lookups.run(device_for, c.app, "traccar", forwarded.unique_id)
+    device = await request.app[POOLS].lookups.run(
+        device_for, request.app[LONEWATCH], "traccar", forwarded.unique_id
+    )
     if device is None:
         log.warning(
             "traccar_forward_rejected",
@@ -105,17 +106,17 @@ async def _take(request: web.Request, wants: str, translate: Translate) -> web.R
             "Not found",
             f"no device in the directory has traccar_unique_id {forwarded.unique_id!r}",
         )
-    return await _record(c, request.path, device, forwarded, translate)
+    return await _record(request.app[DEVICE_INBOX], request.path, device, forwarded, translate)
 
 
 async def _record(
-    c: Container, path: str, device: str, forwarded: Forwarded, translate: Translate
+    inbox: DeviceInbox, path: str, device: str, forwarded: Forwarded, translate: Translate
 ) -> web.Response:
     translated = translate(device, forwarded.body)
     readings = [r for r in translated if isinstance(r, DeviceReading)]
     rejected = [r for r in translated if isinstance(r, Rejection)]
     for rejection in rejected:
-        c.gateway.stats[f"rejected:{rejection.reason.value}"] += 1
+        inbox.stats[f"rejected:{rejection.reason.value}"] += 1
         log.warning(
             "device_message_rejected",
             source="traccar",
@@ -127,7 +128,7 @@ async def _record(
     if not readings:
         return problem(422, "Refused", "; ".join(r.detail for r in rejected))
     try:
-        results = await asyncio.to_thread(c.gateway.intake.record, readings)
+        results = await asyncio.to_thread(inbox.record, readings)
     except Exception as exc:
         # Nothing was committed: Traccar retries a position on a non-2xx (an event it does not).
         log.exception("traccar_forward_not_recorded", path=path, device=device)
@@ -136,8 +137,8 @@ async def _record(
         return busy
     requested = [n for result in results for n in result.requested]
     if requested:
-        c.dispatcher.submit_requested(requested)
-    c.live.wake()
+        inbox.submit(requested)
+    inbox.wake()
     return _answer(device, readings, results, rejected)
 
 
