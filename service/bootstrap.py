@@ -42,7 +42,7 @@ from service.config import Settings
 from service.entrypoints.http import app as http_app
 from service.entrypoints.http.keys import DeviceInbox
 from service.logs import get_logger
-from service.workers.arc_sender import ArcSender
+from service.workers.arc_sender import ArcSender, ArcTiming
 from service.workers.dispatcher import DEFAULT_BACKOFF, Dispatcher
 from service.workers.health import Health, StoreProbe, store_reader
 from service.workers.live import Hub, Listener, LiveViews, public_change
@@ -125,6 +125,7 @@ def build(
     clock: Clock | None = None,
     notifier: Notifier | None = None,
     backoff: Sequence[float] = DEFAULT_BACKOFF,
+    arc_timing: ArcTiming | None = None,
 ) -> Container:
     """`backoff` is the dispatcher's wait between tries (tests make it short)."""
     clock = clock or SystemClock()
@@ -160,7 +161,15 @@ def build(
     )
     scheduler = visit_timers(Scheduler(views, clock, escalation.timer_actions(app)), app)
     hub = Hub()
-    arc = ArcSender(app, views)
+    arc_timing = arc_timing or ArcTiming()
+    arc = ArcSender(
+        app,
+        views,
+        backoff=arc_timing.backoff,
+        unreachable_after=arc_timing.unreachable_after,
+        answer_within=arc_timing.answer_within,
+        supervision=arc_timing.supervision,
+    )
     live = LiveViews(
         projector,
         poll_interval=settings.poll_interval,

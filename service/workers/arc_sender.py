@@ -70,6 +70,18 @@ class LinkHealth:
         }
 
 
+@dataclass(frozen=True)
+class ArcTiming:
+    """How patient the sender is (tests make it quick): waits between tries, how long
+    without an ACK before `arc_unreachable`, how long to wait for an answer, how often
+    to poll."""
+
+    backoff: Sequence[float] = BACKOFF
+    unreachable_after: float = UNREACHABLE_AFTER
+    answer_within: float = ANSWER_WITHIN
+    supervision: float = SUPERVISION
+
+
 class ArcSender:
     def __init__(
         self,

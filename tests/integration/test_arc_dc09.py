@@ -28,7 +28,7 @@ from service.config import Settings
 from service.domain import ids
 from service.domain.alerts.alert import Outcome
 from service.records.timeline import timeline
-from service.workers.arc_sender import ArcSender
+from service.workers.arc_sender import ArcTiming
 from simulators.arc import ArcReceiver, sos_to_arc
 from simulators.scenarios import SCENARIOS, ScenarioRun
 from tests.conftest import MOSQUITTO_HOST, MOSQUITTO_PORT, free_port
@@ -66,16 +66,14 @@ async def service_with_arc(
     data = yaml.safe_load(DIRECTORY.read_text())
     data["schools"][0]["arc"] = arc
     data["devices"][0]["zone"] = 7
-    c = build(settings or Settings(database_url=database_url), clock=clock)
-    c.app.import_directory(parse_directory(data))
-    c.arc = ArcSender(
-        c.app,
-        c.views,
+    timing = ArcTiming(
         backoff=(0.05, 0.1, 0.2),
         unreachable_after=unreachable_after,
         answer_within=0.5,
         supervision=supervision,
     )
+    c = build(settings or Settings(database_url=database_url), clock=clock, arc_timing=timing)
+    c.app.import_directory(parse_directory(data))
     try:
         async for _ in running(c, with_mqtt=settings is not None):
             if c.link is not None:
@@ -178,7 +176,7 @@ async def test_an_arc_that_is_down_is_retried_with_backoff_then_arc_unreachable_
             for a, b in itertools.pairwise(failed)
         ]
         assert gaps[0] >= 0.05 and gaps[-1] >= 0.1  # backoff between tries, growing
-        ok, body = await c.health.check(c)
+        ok, body = await c.health.check()
         assert not ok and any(r.startswith("arc: lancaster") for r in body["reasons"])
         assert body["checks"]["arc"]["links"]["lancaster"]["ok"] is False
         # Still sending: the ARC comes back and acknowledges; the console's alert is closed,
@@ -242,14 +240,14 @@ async def test_supervision_polls_keep_the_link_checked_and_a_silent_arc_shows_on
             lambda: c.arc.report()["links"].get("lancaster", {}).get("acks", 0) >= 2,
             what="polls acknowledged",
         )
-        ok, body = await c.health.check(c)
+        ok, body = await c.health.check()
         assert body["checks"]["arc"]["links"]["lancaster"]["ok"] is True
         await arc.stop()
         await eventually(lambda: c.arc.problems(), what="the silent ARC on health")
         down = await eventually(
             lambda: unreachable_alerts(c, supervision=True), what="the link's alert"
         )
-        ok, body = await c.health.check(c)
+        ok, body = await c.health.check()
         assert not ok and any("arc: lancaster" in r for r in body["reasons"])
         await arc.start()
         await eventually(
