@@ -24,6 +24,7 @@ from service.domain.people.directory import (
     StaffSpec,
     UserSpec,
 )
+from service.domain.visits.overdue_ladder import Action
 
 
 class DirectoryError(ValueError):
@@ -43,7 +44,7 @@ ALERT_POLICY_KINDS = (
     "low_battery",
     "notification_failure",
 )
-OVERDUE_ACTIONS = ("contact_staff", "reception_calls_home", "inform_slt")
+OVERDUE_ACTIONS = tuple(a.value for a in Action)
 
 
 def parse_duration(value: object) -> int:

@@ -77,10 +77,8 @@ def notice_leave_overdue(app: Lonewatch, visit_id: UUID) -> None:
 def _ladder_steps(app: Lonewatch, visit: Visit, alert: UUID, now: datetime) -> list[Aggregate]:
     facts, school = _facts(app, visit)
     plans: list[PlannedNotification] = []
-    for index in visit.due_steps(now):
-        action = visit.take_step(index, timestamp=now)  # None: recorded, and not needed
-        if action is not None:
-            plans.extend(ladder_step(action, facts, school.data))
+    for action in visit.take_steps(timestamp=now):  # a step not needed now is not returned
+        plans.extend(ladder_step(action, facts, school.data))
     return _notifications(alert, visit.school, plans, now, visit.overdue_episode)
 
 

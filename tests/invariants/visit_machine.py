@@ -266,7 +266,7 @@ def check_overdue_invariants(
         if visit.ladder_active:
             # An overdue visit has its next ladder step due, or every step was taken and
             # its overdue alert is on the console (open), or a person took that alert.
-            due = visit.next_step_due()
+            due = visit.ladder.next_due()
             if due is not None:
                 timers = pending.get(("visit_ladder", key), [])
                 assert any(now < d <= due for d in timers), (

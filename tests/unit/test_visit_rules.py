@@ -10,24 +10,24 @@ import pytest
 from service.domain.errors import DomainError, InvalidTransition
 from service.domain.people.access import Principal
 from service.domain.people.directory import Role
-from service.domain.visits.overdue import CallHomeReport, SltDecision, slt_decision
+from service.domain.visits.overdue_ladder import (
+    CallHomeReport,
+    OverduePolicy,
+    SltDecision,
+    call_home_task,
+    slt_decision,
+)
 from service.domain.visits.rules import (
     CallHomeOutcome,
     DeviceCheck,
-    OverduePolicy,
     can_authorise,
     device_problem,
     needs_headteacher,
     pupil_ref_problem,
 )
-from service.domain.visits.visit import (
-    TaskState,
-    Visit,
-    VisitState,
-    Whereabouts,
-    call_home_task,
-    concern_task,
-)
+from service.domain.visits.tasks import TaskState, concern_task
+from service.domain.visits.visit import Visit, VisitState
+from service.domain.visits.whereabouts import Whereabouts
 
 NINE = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)  # a Monday; London is on UTC
 POLICY = OverduePolicy.from_school(
@@ -450,7 +450,7 @@ def test_slt_are_not_told_once_reception_reached_the_home_and_found_no_concern()
     visit, action = at_the_slt_step("contact_made_no_concern")
     assert action is None
     assert visit.steps_taken == [0, 1, 2], "the step is taken (recorded), not left due"
-    assert visit.next_step_due() is None
+    assert visit.ladder.next_due() is None
 
 
 @pytest.mark.parametrize("outcome", ["no_contact", "concern", None])

@@ -195,34 +195,6 @@ LOW_BATTERY_BELOW = 20
 """The threshold when a school's policy names none (`low_battery_below`)."""
 
 
-@dataclass(frozen=True)
-class OverduePolicy:
-    """The school's overdue and heartbeat policy, copied into the departure event so the
-    deadlines of this visit never change under it."""
-
-    grace: timedelta
-    steps: tuple[tuple[int, str], ...]  # (seconds after noticing, action)
-    offline_after: timedelta
-    low_battery_below: int
-
-    @classmethod
-    def from_school(cls, policy: dict[str, Any]) -> OverduePolicy:
-        overdue = policy.get("overdue") or {}
-        steps = overdue.get("steps") or [
-            {"after": 0, "do": "contact_staff"},
-            {"after": 600, "do": "reception_calls_home"},
-            {"after": 1200, "do": "inform_slt"},
-        ]
-        return cls(
-            grace=timedelta(seconds=int(overdue.get("grace", 600))),
-            steps=tuple((int(s["after"]), str(s["do"])) for s in steps),
-            offline_after=timedelta(
-                seconds=int((policy.get("heartbeat") or {}).get("offline_after", 180))
-            ),
-            low_battery_below=int(policy.get("low_battery_below", LOW_BATTERY_BELOW)),
-        )
-
-
 def hazard_rows(hazards: list[dict[str, Any]], purpose: Purpose) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     seen: set[Hazard] = set()

@@ -16,20 +16,26 @@ from uuid import UUID, uuid5
 from eventsourcing.domain import Aggregate, event
 
 from service.domain.devices.health import low_battery_alert_due
-from service.domain.errors import DomainError, InvalidTransition, NotFound
+from service.domain.errors import DomainError, InvalidTransition
 from service.domain.ids import NAMESPACE
 from service.domain.people.access import Principal
 from service.domain.people.directory import Role
-from service.domain.visits.overdue import (
-    INFORM_SLT,
-    RECEPTION_CALLS_HOME,
+from service.domain.visits import overdue_ladder as ladder
+from service.domain.visits.overdue_ladder import (
+    DEFAULT_OFFLINE_AFTER,
+    Action,
     CallHomeReport,
-    slt_decision,
+    LadderState,
+    OverduePolicy,
+    SltDecision,
+    call_home_task,
+    grace_of,
+    steps_data,
+    steps_of,
 )
 from service.domain.visits.rules import (
     LOW_BATTERY_BELOW,
     DeviceCheck,
-    OverduePolicy,
     Purpose,
     ReportOutcome,
     RiskLevel,
@@ -40,6 +46,7 @@ from service.domain.visits.rules import (
     needs_headteacher,
     pupil_ref_problem,
 )
+from service.domain.visits.tasks import TaskState, completion_outcome, concern_task
 
 _MOBILE = re.compile(r"^\+[1-9][0-9]{6,14}$")
 
@@ -63,47 +70,6 @@ OUT = frozenset({VisitState.DEPARTED, VisitState.ARRIVED, VisitState.LEFT})
 def visit_id(ref: str) -> UUID:
     """A visit's id derives from its reference, so a repeated plan request creates one visit."""
     return uuid5(NAMESPACE, f"visit/{ref}")
-
-
-def whereabouts_id(staff: str) -> UUID:
-    return uuid5(NAMESPACE, f"whereabouts/{staff}")
-
-
-# -- tasks the visit gives people -----------------------------------------------------
-CALL_HOME = "visit-call-home"
-CONCERN = "visit-concern"
-
-
-def call_home_task(visit: UUID, episode: int) -> str:
-    """Reception rings the pupil's home: one task per overdue episode that reached that step."""
-    return f"{CALL_HOME}:{visit}:{episode}"
-
-
-def concern_task(visit: UUID) -> str:
-    """The DSL follows up a safeguarding concern from the visit's report."""
-    return f"{CONCERN}:{visit}"
-
-
-def task_visit(task: str) -> UUID | None:
-    """The visit a task id belongs to; None when it is not a visit's task id."""
-    kind, _, rest = task.partition(":")
-    if kind not in (CALL_HOME, CONCERN):
-        return None
-    try:
-        return UUID(rest.split(":")[0])
-    except ValueError:
-        return None
-
-
-def task_for_role(task: str) -> str:
-    """Who a task is for: a concern is the DSL's, ringing home is reception's."""
-    return "dsl" if task.startswith(f"{CONCERN}:") else "reception"
-
-
-class TaskState(StrEnum):
-    OPEN = "open"
-    DONE = "done"
-    NO_LONGER_NEEDED = "no_longer_needed"
 
 
 # -- the aggregate ---------------------------------------------------------------
@@ -214,16 +180,11 @@ class Visit(Aggregate):
         self.return_deadline: datetime | None = None
         self.leave_prompted = False
         self.leave_prompts = 0
-        self.ladder_ended_how: str | None = None
-        self.overdue_episode = 0
-        self.ladder_active = False
-        self.ladder_started_at: datetime | None = None
-        self.steps_taken: list[int] = []
+        self.ladder = LadderState()
         self.silences: list[str] = []
         self.low_battery: dict[str, Any] | None = None
         self.no_answer = False
         self.report: dict[str, Any] | None = None
-        self.ladder_steps: list[dict[str, Any]] = []
         self.departed_at: datetime | None = None
         self.tasks: dict[str, dict[str, Any]] = {}
 
@@ -234,6 +195,27 @@ class Visit(Aggregate):
     @property
     def lead(self) -> str:
         return self.staff[0]
+
+    # The overdue ladder's state, by the names the callers read.
+    @property
+    def ladder_active(self) -> bool:
+        return self.ladder.active
+
+    @property
+    def overdue_episode(self) -> int:
+        return self.ladder.episode
+
+    @property
+    def steps_taken(self) -> list[int]:
+        return list(self.ladder.taken)
+
+    @property
+    def ladder_steps(self) -> list[dict[str, Any]]:
+        return steps_data(self.ladder.steps)
+
+    @property
+    def ladder_ended_how(self) -> str | None:
+        return self.ladder.ended_how
 
     @property
     def overdue_alert_key(self) -> str:
@@ -397,12 +379,7 @@ class Visit(Aggregate):
             device=device.device if self.lone else None,
             device_last_seen=device.last_seen if self.lone else None,
             device_battery=device.battery if self.lone else None,
-            policy={
-                "grace": int(policy.grace.total_seconds()),
-                "steps": [{"after": after, "do": do} for after, do in policy.steps],
-                "offline_after": int(policy.offline_after.total_seconds()),
-                "low_battery_below": policy.low_battery_below,
-            },
+            policy=policy.as_event_data(),
             leave_deadline=self.expected_leave + policy.grace,
             return_deadline=self.expected_return + policy.grace,
             timestamp=timestamp,
@@ -428,7 +405,7 @@ class Visit(Aggregate):
         self.departed_at = timestamp
 
     def _grace(self) -> timedelta:
-        return timedelta(seconds=int(self.policy.get("grace", 600)))
+        return grace_of(self.policy)
 
     def arrive(self, *, by: str, via: str, timestamp: datetime) -> None:
         self._expect("record arriving at", VisitState.DEPARTED)
@@ -544,56 +521,68 @@ class Visit(Aggregate):
     def notice_overdue(self, *, timestamp: datetime) -> None:
         """Not back by the expected return plus grace: the overdue ladder starts."""
         self._expect("mark overdue", *OUT)
-        if self.ladder_active:
-            raise DomainError("the overdue ladder is already running")
-        if self.return_deadline is None or timestamp < self.return_deadline:
-            raise DomainError("the visitor is not overdue yet")
-        self._overdue_noticed(
-            episode=self.overdue_episode + 1,
-            deadline=self.return_deadline,
-            steps=list(self.policy.get("steps") or []),
-            timestamp=timestamp,
-        )
+        command = ladder.Notice(deadline=self.return_deadline, steps=steps_of(self.policy))
+        self._record(ladder.decide(self.ladder, command, timestamp))
 
     @event("OverdueNoticed")
     def _overdue_noticed(
         self, episode: int, deadline: datetime, steps: list[dict[str, Any]], timestamp: datetime
     ) -> None:
-        self.overdue_episode = episode
-        self.ladder_active = True
-        self.ladder_started_at = timestamp
-        self.ladder_steps = steps
-        self.steps_taken = []
+        fact = ladder.Started(episode, deadline, ladder.steps_from_data(steps), timestamp)
+        self.ladder = ladder.evolve(self.ladder, fact)
 
     def due_steps(self, now: datetime) -> list[int]:
         """The ladder's steps, in order, whose time has come and that were not taken."""
-        if not self.ladder_active or self.ladder_started_at is None:
-            return []
+        return self.ladder.due_steps(now)
+
+    def take_steps(self, *, timestamp: datetime) -> list[Action]:
+        """Take every ladder step due now; returns the actions to carry out (a step the
+        policy says is not needed now, `inform_slt` after reception reached the home and
+        found no concern, is recorded with why, and not returned)."""
+        return self._take(ladder.Take(self.call_home_report(self.overdue_episode)), timestamp)
+
+    def take_step(self, index: int, *, timestamp: datetime) -> Action | None:
+        """Take step `index` of the ladder alone (it must be due); its action, or None."""
+        report = self.call_home_report(self.overdue_episode)
+        taken = self._take(ladder.Take(report, index=index), timestamp)
+        return taken[0] if taken else None
+
+    def _take(self, command: ladder.Take, timestamp: datetime) -> list[Action]:
+        facts = ladder.decide(self.ladder, command, timestamp)
+        self._record(facts)
         return [
-            i
-            for i, step in enumerate(self.ladder_steps)
-            if i not in self.steps_taken
-            and self.ladder_started_at + timedelta(seconds=int(step["after"])) <= now
+            f.carried_out
+            for f in facts
+            if isinstance(f, ladder.StepTaken) and f.carried_out is not None
         ]
 
-    def take_step(self, index: int, *, timestamp: datetime) -> str | None:
-        """Record that step `index` of the ladder is being taken; returns the action to carry
-        out, or None when the policy says it is not needed now (`inform_slt` after reception
-        reached the home and found no concern): the step is recorded either way, with why."""
-        if index not in self.due_steps(timestamp):
-            raise DomainError(f"overdue step {index + 1} is not due (or was already taken)")
-        action = str(self.ladder_steps[index]["do"])
-        decision = None
-        if action == INFORM_SLT:
-            decision = slt_decision(self.call_home_report(self.overdue_episode)).as_event_data()
-        self._ladder_step_taken(
-            episode=self.overdue_episode,
-            step=index,
-            action=action,
-            timestamp=timestamp,
-            decision=decision,
-        )
-        return action if decision is None or decision["inform"] else None
+    def _record(self, facts: list[ladder.Fact]) -> None:
+        """Record what the ladder decided, each fact as its event."""
+        for fact in facts:
+            if isinstance(fact, ladder.Started):
+                self._overdue_noticed(
+                    episode=fact.episode,
+                    deadline=fact.deadline,
+                    steps=steps_data(fact.steps),
+                    timestamp=fact.at,
+                )
+            elif isinstance(fact, ladder.StepTaken):
+                self._ladder_step_taken(
+                    episode=fact.episode,
+                    step=fact.index,
+                    action=fact.action.value,
+                    timestamp=fact.at,
+                    decision=fact.decision.as_event_data() if fact.decision else None,
+                )
+            else:
+                self._ladder_ended(
+                    episode=fact.episode,
+                    by=fact.by,
+                    how=fact.how,
+                    steps_taken=fact.steps_taken,
+                    next_deadline=fact.next_deadline,
+                    timestamp=fact.at,
+                )
 
     @event("LadderStepTaken")
     def _ladder_step_taken(
@@ -606,9 +595,12 @@ class Visit(Aggregate):
     ) -> None:
         """`decision`, for `inform_slt` only: whether SLT was told, why, and whose report
         that rests on (events recorded before it existed have none: SLT was told)."""
-        self.steps_taken.append(step)
-        if action == RECEPTION_CALLS_HOME:
-            self.tasks[call_home_task(self.id, episode)] = {"state": TaskState.OPEN}
+        slt = SltDecision.from_event_data(decision) if decision else None
+        fact = ladder.StepTaken(episode, step, Action(action), timestamp, slt)
+        self.ladder = ladder.evolve(self.ladder, fact)
+        task = ladder.task_opened(self.id, episode, fact.action)
+        if task is not None:
+            self.tasks[task] = {"state": TaskState.OPEN}
 
     def call_home_report(self, episode: int) -> CallHomeReport | None:
         """What reception reported about ringing the pupil's home in this overdue episode;
@@ -621,26 +613,9 @@ class Visit(Aggregate):
             outcome=call_home_outcome(outcome) if outcome else None, by=task["by"], at=task["at"]
         )
 
-    def next_step_due(self) -> datetime | None:
-        if not self.ladder_active or self.ladder_started_at is None:
-            return None
-        pending = [
-            self.ladder_started_at + timedelta(seconds=int(step["after"]))
-            for i, step in enumerate(self.ladder_steps)
-            if i not in self.steps_taken
-        ]
-        return min(pending) if pending else None
-
     def _end_ladder(self, *, by: str, how: str, timestamp: datetime) -> None:
-        self._ladder_ended(
-            episode=self.overdue_episode,
-            by=by,
-            how=how,
-            steps_taken=len(self.steps_taken),
-            # Still out after saying they are OK: check again after another grace period.
-            next_deadline=max(self.return_deadline or timestamp, timestamp + self._grace()),
-            timestamp=timestamp,
-        )
+        command = ladder.End(by=by, how=how, deadline=self.return_deadline, grace=self._grace())
+        self._record(ladder.decide(self.ladder, command, timestamp))
 
     @event("LadderEnded")
     def _ladder_ended(
@@ -652,8 +627,8 @@ class Visit(Aggregate):
         next_deadline: datetime,
         timestamp: datetime,
     ) -> None:
-        self.ladder_active = False
-        self.ladder_ended_how = how
+        fact = ladder.Ended(episode, by, how, steps_taken, next_deadline, timestamp)
+        self.ladder = ladder.evolve(self.ladder, fact)
         self.return_deadline = next_deadline
         task = self.tasks.get(call_home_task(self.id, episode))
         if task is not None and task["state"] is TaskState.OPEN:
@@ -664,7 +639,9 @@ class Visit(Aggregate):
         self._expect("watch the device of", *OUT)
         if not self.lone or self.device is None:
             raise DomainError("only a lone visit's SOS device is watched")
-        offline_after = timedelta(seconds=int(self.policy.get("offline_after", 180)))
+        offline_after = timedelta(
+            seconds=int(self.policy.get("offline_after", DEFAULT_OFFLINE_AFTER))
+        )
         if timestamp - last_seen < offline_after:
             raise DomainError("the device was heard from within the heartbeat window")
         if last_seen.isoformat() in self.silences:
@@ -716,31 +693,9 @@ class Visit(Aggregate):
         pupil's home, what they found (`CallHomeOutcome`: it decides whether SLT is told).
         The same person marking it done again changes nothing (False); anyone else is told
         who did it."""
-        found = self.tasks.get(task)
-        if found is None:
-            raise NotFound("task not found")
-        if outcome is not None:
-            if not task.startswith(f"{CALL_HOME}:"):
-                raise DomainError(
-                    "an outcome is given only for reception's call to the pupil's home"
-                )
-            outcome = call_home_outcome(outcome).value
-        if found["state"] is TaskState.DONE and found.get("by") == by:
-            if outcome is not None and outcome != found.get("outcome"):
-                raise InvalidTransition(
-                    f"you already marked this done at {found['at']:%H:%M} UTC with "
-                    f"{found.get('outcome') or 'no outcome'}; it cannot be changed now"
-                )
+        changes, outcome = completion_outcome(task, self.tasks.get(task), by=by, outcome=outcome)
+        if not changes:
             return False
-        if found["state"] is TaskState.DONE:
-            raise InvalidTransition(
-                f"this task was already done by {found['by']} at {found['at']:%H:%M} UTC"
-            )
-        if found["state"] is TaskState.NO_LONGER_NEEDED:
-            raise InvalidTransition(
-                "this task is no longer needed: the visitor made contact and the overdue "
-                "ladder ended"
-            )
         self._task_completed(
             task=task, by=by, note=note.strip(), timestamp=timestamp, outcome=outcome
         )
@@ -757,36 +712,3 @@ class Visit(Aggregate):
             "note": note,
             "outcome": outcome,
         }
-
-
-class Whereabouts(Aggregate):
-    """Which visit a staff member is out on (the reception sign-out book), so a text
-    from them moves the right visit on."""
-
-    @staticmethod
-    def create_id(staff: str) -> UUID:
-        return whereabouts_id(staff)
-
-    @event("Registered")
-    def __init__(self, staff: str, timestamp: datetime) -> None:
-        self.staff = staff
-        self.visit: UUID | None = None
-
-    def sign_out(self, visit: UUID, timestamp: datetime) -> None:
-        if self.visit is not None and self.visit != visit:
-            raise InvalidTransition(
-                f"{self.staff} is still signed out on visit {self.visit}: sign back in first"
-            )
-        self._signed_out(visit=visit, timestamp=timestamp)
-
-    @event("SignedOut")
-    def _signed_out(self, visit: UUID, timestamp: datetime) -> None:
-        self.visit = visit
-
-    def sign_in(self, visit: UUID, timestamp: datetime) -> None:
-        if self.visit == visit:
-            self._signed_in(visit=visit, timestamp=timestamp)
-
-    @event("SignedIn")
-    def _signed_in(self, visit: UUID, timestamp: datetime) -> None:
-        self.visit = None
