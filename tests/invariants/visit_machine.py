@@ -30,7 +30,8 @@ from service.domain.alerts.alert import Alert, Outcome
 from service.domain.errors import DomainError
 from service.domain.people.access import Principal
 from service.domain.people.directory import Role
-from service.domain.visits.visit import OUT, Visit
+from service.domain.visits.states import OUT
+from service.domain.visits.visit import Visit
 from tests.invariants.alarm_machine import check_alarm_invariants
 from tests.invariants.harness import Counters, Send, Service
 from tests.visit_worlds import HAZARDS, VISITS_DIRECTORY

@@ -25,8 +25,9 @@ from service.domain.visits.rules import (
     needs_headteacher,
     pupil_ref_problem,
 )
+from service.domain.visits.states import VisitState
 from service.domain.visits.tasks import TaskState, concern_task
-from service.domain.visits.visit import Visit, VisitState
+from service.domain.visits.visit import Visit
 from service.domain.visits.whereabouts import Whereabouts
 
 NINE = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)  # a Monday; London is on UTC

@@ -123,6 +123,45 @@ def pupil_ref_problem(ref: str) -> str | None:
     )
 
 
+_MOBILE = re.compile(r"^\+[1-9][0-9]{6,14}$")
+
+
+def check_plan(
+    *,
+    visitors: list[str],
+    pupil_ref: str,
+    address: str,
+    purpose: str,
+    times: tuple[datetime, datetime, datetime],
+    mobile: str,
+    safe_word_hash: str | None,
+) -> None:
+    """A plan the policies accept, or a DomainError saying what to change: one visitor or a
+    pair, the pupil's opaque reference, an address, a listed purpose, planned start before
+    the expected leaving before (or at) the expected return, a mobile, a safe word."""
+    if not 1 <= len(visitors) <= 2:
+        raise DomainError("a visit is made by one staff member (lone) or two (a pair)")
+    problem = pupil_ref_problem(pupil_ref)
+    if problem:
+        raise DomainError(problem)
+    if not address.strip():
+        raise DomainError("give the address being visited")
+    try:
+        Purpose(purpose)
+    except ValueError:
+        raise DomainError(f"purpose must be one of: {', '.join(Purpose)}") from None
+    planned_start, expected_leave, expected_return = times
+    if not planned_start < expected_leave <= expected_return:
+        raise DomainError(
+            "times must run planned start < expected time of leaving the property"
+            " <= expected return"
+        )
+    if not _MOBILE.match(mobile):
+        raise DomainError(f"mobile {mobile!r} must be an international number like +447700900001")
+    if not safe_word_hash:
+        raise DomainError("the visit needs a safe word: set one here or in the directory")
+
+
 def can_authorise(principal: Principal, school: str) -> str | None:
     """Home visits are authorised by the headteacher or the DSL of that school."""
     if principal.role not in AUTHORISERS:

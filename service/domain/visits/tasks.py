@@ -1,15 +1,20 @@
 """The tasks a visit gives people: reception's call to the pupil's home (the overdue
 ladder's step, its id from service/domain/visits/overdue_ladder.py) and the DSL's
-follow-up of a safeguarding concern. Ids, states, and what marking one done may change."""
+follow-up of a safeguarding concern. Ids, states, and marking one done (`Tasks`, a part
+of the `Visit` aggregate: service/domain/visits/parts.py)."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
+from eventsourcing.domain import Aggregate
+
 from service.domain.errors import DomainError, InvalidTransition, NotFound
 from service.domain.visits.overdue_ladder import CALL_HOME_TASK
+from service.domain.visits.parts import VisitPart
 from service.domain.visits.rules import call_home_outcome
 
 CONCERN_TASK = "visit-concern"
@@ -72,3 +77,42 @@ def completion_outcome(
             "this task is no longer needed: the visitor made contact and the overdue ladder ended"
         )
     return True, outcome
+
+
+class TaskCompleted(Aggregate.Event):
+    task: str
+    by: str
+    note: str
+    outcome: str | None = None
+
+    def apply(self, aggregate: Any) -> None:
+        aggregate.tasks[self.task] = {
+            "state": TaskState.DONE,
+            "by": self.by,
+            "at": self.timestamp,
+            "note": self.note,
+            "outcome": getattr(self, "outcome", None),
+        }
+
+
+class Tasks(VisitPart):
+    tasks: dict[str, dict[str, Any]]
+
+    def complete_task(
+        self, task: str, *, by: str, note: str, timestamp: datetime, outcome: str | None = None
+    ) -> bool:
+        """Mark a task done, with who, an optional note and, for reception's call to the
+        pupil's home, what they found (`CallHomeOutcome`: it decides whether SLT is told).
+        The same person marking it done again changes nothing (False); anyone else is told
+        who did it."""
+        changes, outcome = completion_outcome(task, self.tasks.get(task), by=by, outcome=outcome)
+        if changes:
+            self._trigger(
+                TaskCompleted,
+                task=task,
+                by=by,
+                note=note.strip(),
+                timestamp=timestamp,
+                outcome=outcome,
+            )
+        return changes

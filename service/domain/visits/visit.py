@@ -2,69 +2,38 @@
 
 Commands check and record; every refusal says what to do instead. Times come in
 as arguments (the injected clock's reading), never from `datetime.now`. The rules
-a sentence long live in service/domain/visits/rules.py.
+a sentence long live in service/domain/visits/rules.py; what is watched while the visit
+is out (the overdue ladder, the device) in service/domain/visits/watch.py.
 """
 
 from __future__ import annotations
 
-import re
-from datetime import datetime, timedelta
-from enum import StrEnum
+from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
-from service.domain.devices.health import low_battery_alert_due
-from service.domain.errors import DomainError, InvalidTransition
+from service.domain.errors import DomainError
 from service.domain.ids import NAMESPACE
 from service.domain.people.access import Principal
 from service.domain.people.directory import Role
-from service.domain.visits import overdue_ladder as ladder
-from service.domain.visits.overdue_ladder import (
-    DEFAULT_OFFLINE_AFTER,
-    Action,
-    CallHomeReport,
-    LadderState,
-    OverduePolicy,
-    SltDecision,
-    call_home_task,
-    grace_of,
-    steps_data,
-    steps_of,
-)
+from service.domain.visits import tasks, watch
+from service.domain.visits.overdue_ladder import LadderState, OverduePolicy
 from service.domain.visits.rules import (
-    LOW_BATTERY_BELOW,
     DeviceCheck,
     Purpose,
     ReportOutcome,
     RiskLevel,
-    call_home_outcome,
     can_authorise,
+    check_plan,
     device_problem,
     hazard_rows,
     needs_headteacher,
-    pupil_ref_problem,
 )
-from service.domain.visits.tasks import TaskState, completion_outcome, concern_task
-
-_MOBILE = re.compile(r"^\+[1-9][0-9]{6,14}$")
-
-
-class VisitState(StrEnum):
-    PLANNED = "planned"
-    AUTHORISED = "authorised"
-    DEPARTED = "departed"  # signed out, on the way
-    ARRIVED = "arrived"  # at the property
-    LEFT = "left"  # left the property, not yet signed back in
-    RETURNED = "returned"  # signed back in
-    REPORTED = "reported"
-    CLOSED = "closed"
-    CANCELLED = "cancelled"
-
-
-OUT = frozenset({VisitState.DEPARTED, VisitState.ARRIVED, VisitState.LEFT})
-"""Away from school: the states the overdue ladder and device watch cover."""
+from service.domain.visits.states import OUT, VisitState, expect
+from service.domain.visits.tasks import Tasks, TaskState, concern_task
+from service.domain.visits.watch import Watch
 
 
 def visit_id(ref: str) -> UUID:
@@ -75,7 +44,17 @@ def visit_id(ref: str) -> UUID:
 # -- the aggregate ---------------------------------------------------------------
 
 
-class Visit(Aggregate):
+class Visit(Watch, Tasks, Aggregate):
+    # The events of the deadline and device watch (service/domain/visits/watch.py): listed
+    # here, they are this aggregate's own, stored as `Visit.<name>` as they always were.
+    LeaveOverdueNoticed = watch.LeaveOverdueNoticed
+    OverdueNoticed = watch.OverdueNoticed
+    LadderStepTaken = watch.LadderStepTaken
+    LadderEnded = watch.LadderEnded
+    DeviceSilenceNoticed = watch.DeviceSilenceNoticed
+    LowBatteryNoticed = watch.LowBatteryNoticed
+    TaskCompleted = tasks.TaskCompleted  # service/domain/visits/tasks.py
+
     @staticmethod
     def create_id(ref: str) -> UUID:
         return visit_id(ref)
@@ -101,28 +80,16 @@ class Visit(Aggregate):
     ) -> Visit:
         """Check the plan, then record it (`Visit(...)` itself records without checking)."""
         visitors = [s for s in dict.fromkeys(staff) if s]
-        if not 1 <= len(visitors) <= 2:
-            raise DomainError("a visit is made by one staff member (lone) or two (a pair)")
-        problem = pupil_ref_problem(pupil_ref)
-        if problem:
-            raise DomainError(problem)
-        if not address.strip():
-            raise DomainError("give the address being visited")
-        try:
-            Purpose(purpose)
-        except ValueError:
-            raise DomainError(f"purpose must be one of: {', '.join(Purpose)}") from None
-        if not planned_start < expected_leave <= expected_return:
-            raise DomainError(
-                "times must run planned start < expected time of leaving the property"
-                " <= expected return"
-            )
-        if not _MOBILE.match(mobile):
-            raise DomainError(
-                f"mobile {mobile!r} must be an international number like +447700900001"
-            )
-        if not safe_word_hash:
-            raise DomainError("the visit needs a safe word: set one here or in the directory")
+        check_plan(
+            visitors=visitors,
+            pupil_ref=pupil_ref,
+            address=address,
+            purpose=purpose,
+            times=(planned_start, expected_leave, expected_return),
+            mobile=mobile,
+            safe_word_hash=safe_word_hash,
+        )
+        assert safe_word_hash is not None
         return cls(
             ref=ref,
             school=school,
@@ -196,46 +163,8 @@ class Visit(Aggregate):
     def lead(self) -> str:
         return self.staff[0]
 
-    # The overdue ladder's state, by the names the callers read.
-    @property
-    def ladder_active(self) -> bool:
-        return self.ladder.active
-
-    @property
-    def overdue_episode(self) -> int:
-        return self.ladder.episode
-
-    @property
-    def steps_taken(self) -> list[int]:
-        return list(self.ladder.taken)
-
-    @property
-    def ladder_steps(self) -> list[dict[str, Any]]:
-        return steps_data(self.ladder.steps)
-
-    @property
-    def ladder_ended_how(self) -> str | None:
-        return self.ladder.ended_how
-
-    @property
-    def overdue_alert_key(self) -> str:
-        return f"visit:{self.id}:overdue:{self.overdue_episode}"
-
     def _expect(self, action: str, *states: VisitState) -> None:
-        if self.state in states:
-            return
-        hints = {
-            VisitState.PLANNED: "it has not been authorised yet",
-            VisitState.AUTHORISED: "the visitor has not signed out (depart) yet",
-            VisitState.DEPARTED: "the visitor is on the way and has not arrived",
-            VisitState.ARRIVED: "the visitor is at the property",
-            VisitState.LEFT: "the visitor has left the property and is not back yet",
-            VisitState.RETURNED: "the visitor is already signed back in",
-            VisitState.REPORTED: "the visit has been reported",
-            VisitState.CLOSED: "the visit is closed",
-            VisitState.CANCELLED: "the visit was cancelled",
-        }
-        raise InvalidTransition(f"cannot {action} this visit: {hints[self.state]}")
+        expect(self.state, action, *states)
 
     # -- before the visit ----------------------------------------------------------
 
@@ -324,7 +253,7 @@ class Visit(Aggregate):
             timestamp=timestamp,
         )
         if self.ladder_active:
-            self._end_ladder(by=by, how=f"extended: {reason.strip()}", timestamp=timestamp)
+            self.end_ladder(by=by, how=f"extended: {reason.strip()}", timestamp=timestamp)
 
     @event("Extended")
     def _extended(
@@ -404,9 +333,6 @@ class Visit(Aggregate):
         self.return_deadline = return_deadline
         self.departed_at = timestamp
 
-    def _grace(self) -> timedelta:
-        return grace_of(self.policy)
-
     def arrive(self, *, by: str, via: str, timestamp: datetime) -> None:
         self._expect("record arriving at", VisitState.DEPARTED)
         self._arrived(by=by, via=via, timestamp=timestamp)
@@ -439,7 +365,7 @@ class Visit(Aggregate):
         """Signed back in; ends an overdue ladder at whatever step it had reached."""
         self._expect("sign back in from", *OUT)
         if self.ladder_active:
-            self._end_ladder(by=by, how=f"returned ({via})", timestamp=timestamp)
+            self.end_ladder(by=by, how=f"returned ({via})", timestamp=timestamp)
         self._returned(by=by, via=via, timestamp=timestamp)
 
     @event("Returned")
@@ -451,7 +377,7 @@ class Visit(Aggregate):
         ladder this ends it; otherwise it answers the prompt to confirm."""
         self._expect("check in on", *OUT)
         if self.ladder_active:
-            self._end_ladder(by=by, how=via, timestamp=timestamp)
+            self.end_ladder(by=by, how=via, timestamp=timestamp)
         else:
             self._checked_in(by=by, via=via, timestamp=timestamp)
 
@@ -501,214 +427,3 @@ class Visit(Aggregate):
     @event("Closed")
     def _closed(self, by: str, timestamp: datetime) -> None:
         self.state = VisitState.CLOSED
-
-    # -- deadlines noticed (timer actions) ----------------------------------------
-
-    def notice_leave_overdue(self, *, timestamp: datetime) -> None:
-        """Not left the property by the expected time plus grace: ask the visitor to reply OK."""
-        self._expect("prompt the visitor of", VisitState.DEPARTED, VisitState.ARRIVED)
-        if self.leave_prompted:
-            raise DomainError("the visitor was already asked to confirm they are OK")
-        if self.leave_deadline is None or timestamp < self.leave_deadline:
-            raise DomainError("the expected time of leaving the property has not passed")
-        self._leave_overdue_noticed(deadline=self.leave_deadline, timestamp=timestamp)
-
-    @event("LeaveOverdueNoticed")
-    def _leave_overdue_noticed(self, deadline: datetime, timestamp: datetime) -> None:
-        self.leave_prompted = True
-        self.leave_prompts += 1
-
-    def notice_overdue(self, *, timestamp: datetime) -> None:
-        """Not back by the expected return plus grace: the overdue ladder starts."""
-        self._expect("mark overdue", *OUT)
-        command = ladder.Notice(deadline=self.return_deadline, steps=steps_of(self.policy))
-        self._record(ladder.decide(self.ladder, command, timestamp))
-
-    @event("OverdueNoticed")
-    def _overdue_noticed(
-        self, episode: int, deadline: datetime, steps: list[dict[str, Any]], timestamp: datetime
-    ) -> None:
-        fact = ladder.Started(episode, deadline, ladder.steps_from_data(steps), timestamp)
-        self.ladder = ladder.evolve(self.ladder, fact)
-
-    def due_steps(self, now: datetime) -> list[int]:
-        """The ladder's steps, in order, whose time has come and that were not taken."""
-        return self.ladder.due_steps(now)
-
-    def take_steps(self, *, timestamp: datetime) -> list[Action]:
-        """Take every ladder step due now; returns the actions to carry out (a step the
-        policy says is not needed now, `inform_slt` after reception reached the home and
-        found no concern, is recorded with why, and not returned)."""
-        return self._take(ladder.Take(self.call_home_report(self.overdue_episode)), timestamp)
-
-    def take_step(self, index: int, *, timestamp: datetime) -> Action | None:
-        """Take step `index` of the ladder alone (it must be due); its action, or None."""
-        report = self.call_home_report(self.overdue_episode)
-        taken = self._take(ladder.Take(report, index=index), timestamp)
-        return taken[0] if taken else None
-
-    def _take(self, command: ladder.Take, timestamp: datetime) -> list[Action]:
-        facts = ladder.decide(self.ladder, command, timestamp)
-        self._record(facts)
-        return [
-            f.carried_out
-            for f in facts
-            if isinstance(f, ladder.StepTaken) and f.carried_out is not None
-        ]
-
-    def _record(self, facts: list[ladder.Fact]) -> None:
-        """Record what the ladder decided, each fact as its event."""
-        for fact in facts:
-            if isinstance(fact, ladder.Started):
-                self._overdue_noticed(
-                    episode=fact.episode,
-                    deadline=fact.deadline,
-                    steps=steps_data(fact.steps),
-                    timestamp=fact.at,
-                )
-            elif isinstance(fact, ladder.StepTaken):
-                self._ladder_step_taken(
-                    episode=fact.episode,
-                    step=fact.index,
-                    action=fact.action.value,
-                    timestamp=fact.at,
-                    decision=fact.decision.as_event_data() if fact.decision else None,
-                )
-            else:
-                self._ladder_ended(
-                    episode=fact.episode,
-                    by=fact.by,
-                    how=fact.how,
-                    steps_taken=fact.steps_taken,
-                    next_deadline=fact.next_deadline,
-                    timestamp=fact.at,
-                )
-
-    @event("LadderStepTaken")
-    def _ladder_step_taken(
-        self,
-        episode: int,
-        step: int,
-        action: str,
-        timestamp: datetime,
-        decision: dict[str, Any] | None = None,
-    ) -> None:
-        """`decision`, for `inform_slt` only: whether SLT was told, why, and whose report
-        that rests on (events recorded before it existed have none: SLT was told)."""
-        slt = SltDecision.from_event_data(decision) if decision else None
-        fact = ladder.StepTaken(episode, step, Action(action), timestamp, slt)
-        self.ladder = ladder.evolve(self.ladder, fact)
-        task = ladder.task_opened(self.id, episode, fact.action)
-        if task is not None:
-            self.tasks[task] = {"state": TaskState.OPEN}
-
-    def call_home_report(self, episode: int) -> CallHomeReport | None:
-        """What reception reported about ringing the pupil's home in this overdue episode;
-        None when they have not marked it done."""
-        task = self.tasks.get(call_home_task(self.id, episode))
-        if task is None or task["state"] is not TaskState.DONE:
-            return None
-        outcome = task.get("outcome")
-        return CallHomeReport(
-            outcome=call_home_outcome(outcome) if outcome else None, by=task["by"], at=task["at"]
-        )
-
-    def _end_ladder(self, *, by: str, how: str, timestamp: datetime) -> None:
-        command = ladder.End(by=by, how=how, deadline=self.return_deadline, grace=self._grace())
-        self._record(ladder.decide(self.ladder, command, timestamp))
-
-    @event("LadderEnded")
-    def _ladder_ended(
-        self,
-        episode: int,
-        by: str,
-        how: str,
-        steps_taken: int,
-        next_deadline: datetime,
-        timestamp: datetime,
-    ) -> None:
-        fact = ladder.Ended(episode, by, how, steps_taken, next_deadline, timestamp)
-        self.ladder = ladder.evolve(self.ladder, fact)
-        self.return_deadline = next_deadline
-        task = self.tasks.get(call_home_task(self.id, episode))
-        if task is not None and task["state"] is TaskState.OPEN:
-            task["state"] = TaskState.NO_LONGER_NEEDED
-
-    def notice_device_silence(self, *, last_seen: datetime, timestamp: datetime) -> None:
-        """The lone visitor's device has sent nothing for the heartbeat's offline_after."""
-        self._expect("watch the device of", *OUT)
-        if not self.lone or self.device is None:
-            raise DomainError("only a lone visit's SOS device is watched")
-        offline_after = timedelta(
-            seconds=int(self.policy.get("offline_after", DEFAULT_OFFLINE_AFTER))
-        )
-        if timestamp - last_seen < offline_after:
-            raise DomainError("the device was heard from within the heartbeat window")
-        if last_seen.isoformat() in self.silences:
-            raise DomainError("this silence of the device was already noticed")
-        self._device_silence_noticed(device=self.device, last_seen=last_seen, timestamp=timestamp)
-
-    @event("DeviceSilenceNoticed")
-    def _device_silence_noticed(
-        self, device: str, last_seen: datetime, timestamp: datetime
-    ) -> None:
-        self.silences.append(last_seen.isoformat())
-
-    def device_silence_alert_key(self, last_seen: datetime) -> str:
-        return f"visit:{self.id}:device-silent:{last_seen.isoformat()}"
-
-    def notice_low_battery(self, *, battery: int, timestamp: datetime) -> None:
-        """'Where you are lone working, ensure that you collect the SOS device from
-        reception, ensure that it is operational' (policy 001): a lone visitor's device
-        reporting a battery below the school's `low_battery_below` while they are out is
-        noticed once per visit (one amber alert, not one per reading)."""
-        self._expect("watch the device of", *OUT)
-        if not self.lone or self.device is None:
-            raise DomainError("only a lone visit's SOS device is watched")
-        below = int(self.policy.get("low_battery_below", LOW_BATTERY_BELOW))
-        if not low_battery_alert_due(battery, below, holder_on_visit=self.state in OUT):
-            raise DomainError(f"a battery of {battery}% is not below the school's {below}%")
-        if self.low_battery is not None:
-            raise DomainError("the device's low battery was already noticed on this visit")
-        self._low_battery_noticed(
-            device=self.device, battery=battery, below=below, timestamp=timestamp
-        )
-
-    @event("LowBatteryNoticed")
-    def _low_battery_noticed(
-        self, device: str, battery: int, below: int, timestamp: datetime
-    ) -> None:
-        self.low_battery = {"battery": battery, "below": below, "at": timestamp}
-
-    @property
-    def low_battery_alert_key(self) -> str:
-        return f"visit:{self.id}:low-battery"
-
-    # -- tasks (reception's call home, the DSL's concern) -----------------------------
-
-    def complete_task(
-        self, task: str, *, by: str, note: str, timestamp: datetime, outcome: str | None = None
-    ) -> bool:
-        """Mark a task done, with who, an optional note and, for reception's call to the
-        pupil's home, what they found (`CallHomeOutcome`: it decides whether SLT is told).
-        The same person marking it done again changes nothing (False); anyone else is told
-        who did it."""
-        changes, outcome = completion_outcome(task, self.tasks.get(task), by=by, outcome=outcome)
-        if not changes:
-            return False
-        self._task_completed(
-            task=task, by=by, note=note.strip(), timestamp=timestamp, outcome=outcome
-        )
-        return True
-
-    @event("TaskCompleted")
-    def _task_completed(
-        self, task: str, by: str, note: str, timestamp: datetime, outcome: str | None = None
-    ) -> None:
-        self.tasks[task] = {
-            "state": TaskState.DONE,
-            "by": by,
-            "at": timestamp,
-            "note": note,
-            "outcome": outcome,
-        }

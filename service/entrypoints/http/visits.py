@@ -15,7 +15,8 @@ from aiohttp import web
 from service.application import visits
 from service.bootstrap import Container
 from service.domain.people.access import Principal
-from service.domain.visits.visit import OUT, Visit, VisitState
+from service.domain.visits.states import OUT, VisitState
+from service.domain.visits.visit import Visit
 from service.entrypoints.http.api import (
     container,
     json_body,
