@@ -17,7 +17,7 @@ from eventsourcing.application import Application
 
 from projections.core import event_name
 from projections.store import ViewStore
-from projections.visits import describe as describe_visit_event
+from projections.visit_timeline import describe as describe_visit_event
 from service.adapters.event_store import notifications_at
 
 _HIDDEN = frozenset({"originator_id", "originator_version", "originator_topic", "timestamp"})
