@@ -162,6 +162,23 @@ def check_plan(
         raise DomainError("the visit needs a safe word: set one here or in the directory")
 
 
+def risk_problem(hazards: list[dict[str, Any]]) -> str | None:
+    """All home visits are risk assessed before they are authorised, and visits which place
+    staff at risk (a hazard rated high) are not allowed."""
+    if not hazards:
+        return (
+            "all home visits must be risk assessed before they are authorised: "
+            "record the risk assessment first"
+        )
+    high = [h["hazard"] for h in hazards if h["risk"] == RiskLevel.HIGH]
+    if high:
+        return (
+            f"the risk assessment rates {', '.join(high)} high: visits which place staff "
+            "at risk are not allowed; add controls and reassess"
+        )
+    return None
+
+
 def can_authorise(principal: Principal, school: str) -> str | None:
     """Home visits are authorised by the headteacher or the DSL of that school."""
     if principal.role not in AUTHORISERS:

@@ -24,12 +24,12 @@ from service.domain.visits.rules import (
     DeviceCheck,
     Purpose,
     ReportOutcome,
-    RiskLevel,
     can_authorise,
     check_plan,
     device_problem,
     hazard_rows,
     needs_headteacher,
+    risk_problem,
 )
 from service.domain.visits.states import OUT, VisitState, expect
 from service.domain.visits.tasks import Tasks, TaskState, concern_task
@@ -181,20 +181,9 @@ class Visit(Watch, Tasks, Aggregate):
         self, *, principal: Principal, working_hours: str, timezone: str, timestamp: datetime
     ) -> None:
         self._expect("authorise", VisitState.PLANNED)
-        refusal = can_authorise(principal, self.school)
+        refusal = can_authorise(principal, self.school) or risk_problem(self.hazards)
         if refusal:
             raise DomainError(refusal)
-        if not self.hazards:
-            raise DomainError(
-                "all home visits must be risk assessed before they are authorised: "
-                "record the risk assessment first"
-            )
-        high = [h["hazard"] for h in self.hazards if h["risk"] == RiskLevel.HIGH]
-        if high:
-            raise DomainError(
-                f"the risk assessment rates {', '.join(high)} high: visits which place staff "
-                "at risk are not allowed; add controls and reassess"
-            )
         reason = needs_headteacher(
             self.planned_start, self.expected_return, working_hours=working_hours, timezone=timezone
         )
@@ -226,12 +215,7 @@ class Visit(Watch, Tasks, Aggregate):
         timestamp: datetime,
     ) -> None:
         """New expected times, with a reason. Contact made this way ends an overdue ladder."""
-        self._expect(
-            "extend",
-            VisitState.PLANNED,
-            VisitState.AUTHORISED,
-            *OUT,
-        )
+        self._expect("extend", VisitState.PLANNED, VisitState.AUTHORISED, *OUT)
         if not reason.strip():
             raise DomainError("say why the visit is extended (a reason is recorded)")
         leave = expected_leave or self.expected_leave
