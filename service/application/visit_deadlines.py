@@ -14,7 +14,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
-from projections.timers import TimerRegistry
+from projections.timers import TimerAction, TimerRegistry
 from service.application.visits import change, move, school_of
 from service.domain import ids
 from service.domain.alerts.alert import AlertKind
@@ -25,10 +25,9 @@ from service.domain.visits.overdue import VisitFacts, ladder_step, leave_prompt
 from service.domain.visits.visit import Visit
 
 if TYPE_CHECKING:
-    from projections.timers import TimerAction
     from service.application.lonewatch import DeviceInfo, Lonewatch
 
-R = TypeVar("R", bound=TimerRegistry)
+Registry = TypeVar("Registry", bound=TimerRegistry)
 
 
 def _facts(app: Lonewatch, visit: Visit) -> tuple[VisitFacts, School]:
@@ -207,6 +206,6 @@ def register_timer_actions(scheduler: TimerRegistry, app: Lonewatch) -> None:
         scheduler.register(action, handler)
 
 
-def with_timer_actions(scheduler: R, app: Lonewatch) -> R:
+def with_timer_actions(scheduler: Registry, app: Lonewatch) -> Registry:
     register_timer_actions(scheduler, app)
     return scheduler
