@@ -516,3 +516,21 @@ def test_only_a_lone_visit_out_has_its_battery_watched() -> None:
     pair = out(a_visit(staff=("s-jones", "p-patel")))
     with pytest.raises(DomainError, match="only a lone visit's SOS device"):
         pair.notice_low_battery(battery=5, timestamp=NINE)
+
+
+def test_the_events_of_the_visits_parts_are_stored_under_the_visits_own_names() -> None:
+    """The watch's and the tasks' events are `Visit.<Event>` in visit.py, as stored since the
+    start: a part's event the Visit body forgot to list would be stored under a new topic."""
+    from eventsourcing.domain import Aggregate
+    from eventsourcing.utils import get_topic
+
+    from service.domain.visits import tasks, watch
+
+    for module in (watch, tasks):
+        for name, value in vars(module).items():
+            if isinstance(value, type) and issubclass(value, Aggregate.Event):
+                if value.__module__ != module.__name__:
+                    continue
+                own = getattr(Visit, name)
+                assert get_topic(own) == f"service.domain.visits.visit:Visit.{name}"
+                assert issubclass(own, value) and issubclass(own, Visit.Event)
