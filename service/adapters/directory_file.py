@@ -26,6 +26,7 @@ from service.domain.people.directory import (
     StaffSpec,
     UserSpec,
 )
+from service.domain.visits.overdue_ladder import Action
 
 
 class DirectoryError(ValueError):
@@ -46,7 +47,7 @@ ALERT_POLICY_KINDS = (
     "notification_failure",
     "arc_unreachable",
 )
-OVERDUE_ACTIONS = ("contact_staff", "reception_calls_home", "inform_slt")
+OVERDUE_ACTIONS = tuple(a.value for a in Action)
 
 
 def parse_duration(value: object) -> int:

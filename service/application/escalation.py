@@ -47,8 +47,8 @@ from service.domain.errors import DomainError, InvalidTransition
 from service.domain.people.directory import School, Staff
 
 if TYPE_CHECKING:
+    from projections.timers import TimerAction
     from service.application.lonewatch import Lonewatch
-    from service.workers.scheduler import TimerAction
 
 
 def escalation_state(alert: Alert) -> EscalationState:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from service.application import visits as visit_commands
 from service.application.lonewatch import Lonewatch
 from service.domain.errors import DomainError
-from service.domain.visits.visit import VisitState
+from service.domain.visits.states import VisitState
 from service.logs import get_logger
 
 log = get_logger(__name__)

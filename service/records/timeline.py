@@ -17,7 +17,7 @@ from eventsourcing.application import Application
 
 from projections.core import event_name
 from projections.store import ViewStore
-from projections.visits import describe as describe_visit_event
+from projections.visit_timeline import describe as describe_visit_event
 from service.adapters.event_store import notifications_at
 from service.domain.devices.location import describe as describe_location
 from service.domain.devices.location import location_of

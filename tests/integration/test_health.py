@@ -15,9 +15,9 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from projections.store import DocWrite
+from projections.timers import timer_doc
 from service.bootstrap import Container, create_app
 from service.config import Settings
-from service.workers.scheduler import timer_doc
 from tests.harness import eventually, service_in_process
 
 Api = tuple[TestClient[Any, Any], Container]

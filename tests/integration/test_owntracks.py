@@ -29,7 +29,8 @@ from service.domain import ids
 from service.domain.devices.messages import DeviceMessage
 from service.domain.people.access import Principal
 from service.domain.people.directory import Role
-from service.domain.visits.visit import Visit, VisitState
+from service.domain.visits.states import VisitState
+from service.domain.visits.visit import Visit
 from simulators.owntracks_phone import OwnTracksPhone
 from simulators.scenarios import VIA_OTHER_SYSTEMS, ScenarioRun
 from tests.conftest import MOSQUITTO_HOST, MOSQUITTO_PORT, free_port

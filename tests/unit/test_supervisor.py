@@ -18,10 +18,11 @@ from device_gateway.gateway import Gateway
 from device_gateway.links import Links
 from device_gateway.mqtt_link import InboundMessage
 from projections.store import DocWrite, SQLiteViewStore
+from projections.timers import timer_doc
 from service.application.device_intake import Intaken, Outcome
 from service.bootstrap import QUICK_RESTART_DELAY, SCHEDULER_INTERVAL
 from service.clock import FakeClock
-from service.workers.scheduler import Scheduler, timer_doc
+from service.workers.scheduler import Scheduler
 from service.workers.supervisor import LoopState, Supervisor
 from tests.harness import eventually
 

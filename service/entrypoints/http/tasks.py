@@ -13,7 +13,7 @@ from service.application import visits
 from service.domain.errors import Forbidden, NotFound
 from service.domain.people.access import task_refusal
 from service.domain.visits.rules import CallHomeOutcome
-from service.domain.visits.visit import TaskState
+from service.domain.visits.tasks import TaskState
 from service.entrypoints.http.keys import LIVE, LONEWATCH, PROJECTOR, VIEWS
 from service.entrypoints.http.problems import BadRequest
 from service.entrypoints.http.requests import json_body, json_response, principal, schools_for

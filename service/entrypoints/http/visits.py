@@ -16,7 +16,8 @@ from projections.store import ViewStore
 from service.application import visits
 from service.application.lonewatch import Lonewatch
 from service.domain.people.access import Principal
-from service.domain.visits.visit import OUT, Visit, VisitState
+from service.domain.visits.states import OUT, VisitState
+from service.domain.visits.visit import Visit
 from service.entrypoints.http.keys import LIVE, LONEWATCH, VIEWS
 from service.entrypoints.http.problems import BadRequest
 from service.entrypoints.http.requests import (
