@@ -19,6 +19,7 @@ from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from projections.core import Doc, Effects, Reader
+from projections.visit_alerts import alert_changed, alert_joins_visit, visit_out_with
 from projections.visit_devices import board, device_message, link_device
 from projections.visit_timers import next_ladder_step, set_timer, settle, watch_device
 from service.domain.people.directory import timezone_of
@@ -315,19 +316,16 @@ _VISIT_EVENTS: dict[str, Callable[[Any, Reader, Effects, Doc], None]] = {
 def _alert(event: Any, read: Reader, fx: Effects) -> None:
     alert = str(event.originator_id)
     if _name(event) == "Alert.Raised":
-        visit = (event.cause or {}).get("visit")
+        visit = (event.cause or {}).get("visit") or visit_out_with(read, fx, event.device)
         if not visit:
             return
-        fx.docs[("alert-visit", alert)] = {"id": alert, "visit": visit}
-        doc = board(read, fx, visit)
-        if doc is not None:
-            doc.setdefault("alerts", [])
-            doc["alerts"] = [*doc["alerts"], {"id": alert, "kind": event.kind}]
+        alert_joins_visit(event, read, fx, visit)
     else:
         link = read("alert-visit", alert)
         if link is None:
             return
         visit = link["visit"]
+        alert_changed(event, read, fx, visit)
     fx.subjects.append(f"visit:{visit}")
 
 

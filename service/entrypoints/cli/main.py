@@ -234,7 +234,11 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def parser() -> argparse.ArgumentParser:
-    root = argparse.ArgumentParser(prog="lonewatch", description=__doc__)
+    root = argparse.ArgumentParser(
+        prog="lonewatch",
+        description="Lone-worker safety for school home visits: run the service, manage its "
+        "directory, users and tokens, replay what happened, simulate devices.",
+    )
     root.add_argument("--config", type=Path, help="a TOML file with the LW_* keys")
     sub = root.add_subparsers(dest="command", required=True)
 

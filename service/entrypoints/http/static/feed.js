@@ -130,7 +130,8 @@
     if (!list.length) return "nobody yet";
     return el("ul", { class: "told-list" }, list.map((p) =>
       el("li", { class: "told-person" },
-        el("span", { class: "told-name" }, p.name),
+        el("span", { class: "told-name" }, p.name,
+          p.to ? el("a", { class: "told-call", href: `tel:${p.to}`, title: `Call ${p.name} on ${p.to}` }, p.to) : null),
         el("span", { class: "told-channels" }, Object.entries(p.channels).sort().map(([channel, ch]) => {
           const [words, tone, n] = channelWords(a, ch);
           const detail = `${ch.count} ${CHANNEL[channel] || channel}${ch.count === 1 ? "" : "s"}; state ${n.state}${n.delivery ? `, provider said ${n.delivery}` : ""}${n.error ? `: ${n.error}` : ""}`;
@@ -155,6 +156,25 @@
     return `${c.contact || "a contact"}${c.to ? ` (${c.to})` : ""}: ${c.error || "every try failed"}`;
   }
 
+  function visitWords(v) {
+    const kind = v.lone ? "lone visit" : "visit in a pair";
+    const back = v.expected_return ? `, expected back ${LW.fmtClock(v.expected_return).slice(0, 5)}` : "";
+    return el("span", {}, `${v.ref} (${kind}${back}) · `,
+      el("a", { href: `/console/timeline?visit=${encodeURIComponent(v.id)}` }, "visit record"));
+  }
+  // A number, with one-click call and text links; never a call link on a duress alert
+  // (the card says why), and a phone the directory lacks says so.
+  function reach(a, person) {
+    const phone = person.phone;
+    const links = !phone ? [el("span", { class: "counts" }, "no mobile in the directory")]
+      : a.kind === "duress" ? [el("span", {}, phone), " ", el("span", { class: "counts" }, "(do not call)")]
+      : [el("span", {}, phone), " ",
+        el("a", { class: "button secondary small", href: `tel:${phone}` }, "Call", el("span", { class: "visually-hidden" }, ` ${person.name}`)),
+        " ",
+        el("a", { class: "button secondary small", href: `sms:${phone}` }, "Text", el("span", { class: "visually-hidden" }, ` ${person.name}`))];
+    return el("li", {}, el("strong", {}, person.name), " ", ...links);
+  }
+
   function card(a) {
     const title = `${KIND[a.kind] || a.kind}${visitor(a) !== "—" ? " — " + visitor(a) : ""}`;
     const unack = unacknowledged(a);
@@ -176,6 +196,9 @@
       el("dl", { class: "facts" },
         el("dt", {}, "School"), el("dd", {}, a.school_name || a.school),
         address(a) ? [el("dt", {}, "Address"), el("dd", {}, address(a))] : null,
+        a.visit ? [el("dt", {}, "On a visit"), el("dd", {}, visitWords(a.visit))] : null,
+        a.visit && a.visit.visitors ? [el("dt", {}, a.visit.visitors.length > 1 ? "Visitors" : "Visitor"),
+          el("dd", {}, el("ul", { class: "reach-list" }, a.visit.visitors.map((p) => reach(a, p))))] : null,
         el("dt", {}, "Last known location"), el("dd", {}, location(a)),
         el("dt", {}, "Device"), el("dd", {}, `${a.device || "—"} · code ${a.short_code}`),
         el("dt", {}, "Escalation step"), el("dd", {}, step(a)),
