@@ -35,8 +35,10 @@ from service.adapters.event_store import (
     views_location,
     with_startup_retries,
 )
+from service.adapters.merkle_log import MerkleLog
 from service.adapters.notifiers.base import Notifier
 from service.adapters.sealing import SealedEventStore
+from service.adapters.signing import SigningKey
 from service.application import escalation
 from service.application.lonewatch import Lonewatch
 from service.application.visit_deadlines import with_timer_actions as visit_timers
@@ -80,6 +82,9 @@ class Container:
     """Unsupervised one-shot tasks, cancelled at shutdown; loops go to `supervisor.start`."""
     # Password checks, made-up credentials and exports: never on the default executor.
     pools: WorkPools = field(default_factory=WorkPools)
+    merkle: MerkleLog | None = None
+    """The Merkle log over every stored event (docs/security.md); followed by its own loop."""
+    signing_key: SigningKey | None = None
 
     def close(self) -> None:
         if self.health is not None:
@@ -144,6 +149,8 @@ def build(
         scheduler=visit_timers(Scheduler(views, clock, escalation.timer_actions(app)), app),
     )
     c.health = Health(StoreProbe(store_reader(c)))
+    c.merkle = MerkleLog(app.recorder)
+    c.signing_key = SigningKey.from_setting(settings.signing_key) if settings.signing_key else None
     return c
 
 
@@ -300,6 +307,13 @@ def _supervise_loops(c: Container) -> None:
         max_delay=QUICK_RESTART_DELAY,
     )
     c.supervisor.start("notification-sweep", c.dispatcher.sweep_forever, stale_after=30.0)
+    if c.merkle is not None:
+        from service.workers.merkle_log import MerkleLogWorker
+
+        worker = MerkleLogWorker(
+            c.merkle, c.clock, c.signing_key, sign_every=c.settings.signing_interval
+        )
+        c.supervisor.start("merkle-log", worker.run, stale_after=60.0)
 
 
 async def running(c: Container, *, with_mqtt: bool = True) -> AsyncIterator[None]:

@@ -15,8 +15,11 @@ from uuid import UUID
 from projections.core import Doc
 from projections.store import ViewStore
 from projections.views import project
+from service.adapters.merkle_log import MerkleLog
 from service.adapters.sealing import StreamCheck, check_stream, summary
+from service.adapters.signing import SigningKey
 from service.application.lonewatch import Lonewatch
+from service.records.proofs import export_proofs
 from service.records.timeline import as_row, subject_events
 
 _DIRECTORY_KINDS = frozenset({"school", "staff"})
@@ -69,11 +72,19 @@ def state_as_of(
 
 
 def incident_record(
-    app: Lonewatch, views: ViewStore, subject: str, *, as_of: datetime | None = None
+    app: Lonewatch,
+    views: ViewStore,
+    subject: str,
+    *,
+    as_of: datetime | None = None,
+    merkle: MerkleLog | None = None,
+    key: SigningKey | None = None,
 ) -> dict[str, Any]:
     """Everything recorded about a subject, the state after each event, and the integrity verdict.
 
     Each stream is read from the database once: the same bytes are verified and decoded.
+    With the Merkle log, the record carries each event's inclusion proof and the signed
+    head (`merkle`), which `lonewatch verify --export` checks offline.
     """
     streams: list[StreamCheck] = []
 
@@ -91,14 +102,18 @@ def incident_record(
     checks: dict[str, dict[str, bool]] = check.pop("checks")
     for row in rows:
         row["sealed"] = checks.get(row["aggregate_id"], {}).get(str(row["version"]), False)
-    kind, _, key = subject.partition(":")
-    return {
-        "subject": {kind: key},
+    kind, _, subject_key = subject.partition(":")
+    record = {
+        "subject": {kind: subject_key},
         "as_of": as_of,
         "state": rows[-1]["state_after"] if rows else None,
         "events": rows,
         "integrity": check,
     }
+    if merkle is not None:
+        positions = [int(row["position"]) for row in rows]
+        record["merkle"] = export_proofs(merkle, positions, key=key, now=app.clock.now())
+    return record
 
 
 def subject_school(app: Lonewatch, views: ViewStore, subject: str) -> str | None:

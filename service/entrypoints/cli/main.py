@@ -153,7 +153,14 @@ def cmd_replay(args: argparse.Namespace) -> int:
     container = _open(_settings(args))
     try:
         container.projector.catch_up()
-        record = incident_record(container.app, container.views, subject, as_of=as_of)
+        record = incident_record(
+            container.app,
+            container.views,
+            subject,
+            as_of=as_of,
+            merkle=container.merkle if args.format != "text" else None,
+            key=container.signing_key,
+        )
         if not record["events"]:
             print(f"nothing recorded for {subject}", file=sys.stderr)
             return 1
@@ -262,8 +269,10 @@ def parser() -> argparse.ArgumentParser:
     bench.set_defaults(func=cmd_bench)
 
     from service.entrypoints.cli.devices import add_commands
+    from service.entrypoints.cli.verify import add_commands as add_record_commands
 
     add_commands(sub)
+    add_record_commands(sub)
     return root
 
 

@@ -130,7 +130,15 @@ async def export_timeline(request: web.Request) -> web.Response:
     as_of = instant(request.query.get("as_of") or request.query.get("to"), "to")
     c = request.app[CONTAINER]
     subject = f"{kind}:{key}"
-    record = await c.pools.exports.run(incident_record, c.app, c.views, subject, as_of=as_of)
+    record = await c.pools.exports.run(
+        incident_record,
+        c.app,
+        c.views,
+        subject,
+        as_of=as_of,
+        merkle=c.merkle,
+        key=c.signing_key,
+    )
     access = Access.EXPORT_HTML if fmt == "html" else Access.EXPORT_JSON
     access_id = await _record(c, who, subject, access, request.query_string)
     exported_at = c.clock.now()
