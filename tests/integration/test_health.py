@@ -54,7 +54,7 @@ async def test_all_well_is_ok_and_shows_every_loop_the_store_and_the_notificatio
     assert checks["event_store"]["ok"] is True and checks["event_store"]["head"] > 0
     assert checks["event_store"]["latency_s"] >= 0
     assert checks["projections"]["lag"] >= 0
-    assert set(checks["loops"]) == {"scheduler", "live-views", "notification-sweep"}
+    assert set(checks["loops"]) == {"scheduler", "live-views", "notification-sweep", "merkle-log"}
     for name in ("scheduler", "live-views"):
         loop = checks["loops"][name]
         assert loop["running"] and loop["ok"] and loop["restarts"] == 0
