@@ -11,7 +11,7 @@ import traceback
 
 from benchmarks.common import Figure, table
 
-ALL = ("ingest", "sos", "rebuild", "fleet", "replay")
+ALL = ("ingest", "sos", "rebuild", "fleet", "replay", "merkle")
 EXTRA = ("chaos",)
 """Run only when named: they take services away and run for minutes."""
 

@@ -25,7 +25,7 @@ from service.adapters.merkle_tree import Frontier, Levels, leaf_hash
 from service.adapters.signing import SignedHead, SigningKey
 
 LEAF_FORMAT = b"LW1\x00"
-PAGE = 2_000
+PAGE = 5_000
 
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS lw_merkle_leaves ("
@@ -189,7 +189,8 @@ class MerkleLog:
         heads = self.heads()
         return heads[-1] if heads else None
 
-    def _insert_leaves(self, rows: Sequence[tuple[int, int, str]]) -> None:
+    def _insert_leaves(self, rows: Sequence[tuple[int, int, str]]) -> bool:
+        """True when every row went in (no other appender wrote any of them first)."""
         with self._transaction(commit=True) as cur:
             cur.executemany(
                 self._sql(
@@ -198,6 +199,8 @@ class MerkleLog:
                 ),
                 rows,
             )
+            raw = getattr(cur, "sqlite_cursor", cur)  # eventsourcing's SQLite cursor wraps one
+            return bool(raw.rowcount == len(rows))
 
     def _insert_head(self, head: SignedHead) -> None:
         row = head.to_json()
@@ -236,13 +239,17 @@ class MerkleLog:
         notifications = self.recorder.select_notifications(
             start=self._last_notification + 1, limit=limit
         )
-        rows = []
-        for offset, notification in enumerate(notifications):
-            digest = leaf_hash(notification_leaf(notification, int(notification.id)))
-            rows.append((size + offset, int(notification.id), digest.hex()))
-        if rows:
-            self._insert_leaves(rows)
-            self._sync()
+        digests = [leaf_hash(notification_leaf(n, int(n.id))) for n in notifications]
+        rows = [
+            (size + offset, int(n.id), digest.hex())
+            for offset, (n, digest) in enumerate(zip(notifications, digests, strict=True))
+        ]
+        if rows and self._insert_leaves(rows):
+            for digest in digests:
+                self._frontier.append(digest)
+            self._last_notification = rows[-1][1]
+        elif rows:
+            self._sync()  # another appender was first: take its leaves (the same ones)
         return Appended(len(rows), self._frontier.size, time.perf_counter() - started)
 
     def catch_up(self) -> int:
