@@ -181,6 +181,12 @@ def _check_extends(
             "latest head here: events or heads were removed"
         )
         return
+    if latest.size > len(leaves):
+        verdict.problem(
+            f"the record cannot extend the earlier head signed {when(since)}: it holds "
+            f"{len(leaves)} events, fewer than its own latest head covers"
+        )
+        return
     proof = Levels.build(leaves[: latest.size]).consistency_proof(since.size)
     try:
         verify_consistency(since.size, latest.size, since.root, latest.root, proof)

@@ -126,9 +126,11 @@ def test_any_single_change_is_detected(
 def test_removing_an_alerts_tail_names_what_is_gone() -> None:
     """The attack from issue 16: the acknowledgement and resolution deleted."""
     with a_signed_store([4]) as log:
+        head = log.latest_head()
         remove(log, 3)
         remove(log, 4)
         verdict = verify_store(log, trusted=[KEY.public])
+        assert not verify_store(log, trusted=[KEY.public], since=head).ok
     assert not verdict.ok
     assert "the event at position 3 (leaf 2) is gone: removed" in verdict.problems
     assert any("covers 4 events; the store holds 2" in p for p in verdict.problems)
