@@ -3,6 +3,7 @@ PostgreSQL, and through the command line (`lonewatch verify`, INTERFACES.md sect
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import sqlite3
@@ -17,10 +18,15 @@ import pytest
 
 from service.adapters.merkle_log import MerkleLog
 from service.adapters.signing import SigningKey
+from service.application.device_intake import DeviceIntake
+from service.bootstrap import create_app
+from service.config import Settings
 from service.domain.alerts.alert import Outcome
 from service.records.replay import incident_record
 from service.records.verification import verify_export, verify_store
-from tests.harness import REPO, cli
+from tests.console_world import with_every_role
+from tests.devices import Devices
+from tests.harness import REPO, cli, eventually, service_in_process
 from tests.worlds import World, a_trust_with_lone_visitors
 
 KEY = SigningKey.generate()
@@ -139,3 +145,40 @@ def test_lonewatch_verify_on_sqlite_through_the_command_line(
     result = lonewatch(env, "verify")
     assert result.returncode == 3, result.stdout + result.stderr
     assert "RECORD CHECK FAILED" in result.stdout and "removed" in result.stdout
+
+
+async def test_the_running_service_appends_signs_and_exports_proofs(
+    sqlite_url: str, aiohttp_client: Any
+) -> None:
+    """The `merkle-log` loop follows the store and signs heads; an export made at once
+    still proves every event it shows (the export signs a fresh head)."""
+    settings = Settings(database_url=sqlite_url, signing_key=KEY.setting(), signing_interval=0.2)
+    async with service_in_process(settings, with_mqtt=False) as c:
+        with_every_role(c.app)
+        recorded = await asyncio.to_thread(Devices(DeviceIntake(c.app)).press, "sos-0001", "s1")
+        assert c.merkle is not None
+        merkle = c.merkle
+
+        def signed_up_to_now() -> bool:
+            head = merkle.latest_head()
+            return head is not None and head.size >= (c.app.recorder.max_notification_id() or 0)
+
+        await eventually(
+            lambda: signed_up_to_now() or None, timeout=15, what="a head over every event"
+        )
+        assert c.supervisor.loops["merkle-log"].beats > 0
+        await asyncio.to_thread(c.projector.catch_up)
+        app = create_app(c, with_mqtt=False)
+        app.cleanup_ctx.clear()
+        client = await aiohttp_client(app)
+        token = await asyncio.to_thread(c.app.issue_token, "dsl1")
+        response = await client.get(
+            f"/api/v1/timeline/export?alert={recorded.alert_id}&format=json",
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        assert response.status == 200
+        exported = await response.json()
+        verdict = verify_export(exported, trusted=[KEY.public])
+        assert verdict.ok, verdict.problems
+        assert len(exported["merkle"]["leaves"]) == len(exported["events"]) > 0
+        assert (await asyncio.to_thread(verify_store, merkle, trusted=[KEY.public])).ok
