@@ -30,7 +30,8 @@ PAGE = 5_000
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS lw_merkle_leaves ("
     " leaf_index BIGINT PRIMARY KEY, notification_id BIGINT NOT NULL UNIQUE,"
-    " leaf_hash TEXT NOT NULL)",
+    " leaf_hash TEXT NOT NULL, originator_id TEXT NOT NULL, originator_version BIGINT NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS lw_merkle_leaves_stream ON lw_merkle_leaves (originator_id)",
     "CREATE TABLE IF NOT EXISTS lw_merkle_heads ("
     " tree_size BIGINT NOT NULL, timestamp_ms BIGINT NOT NULL, root_hash TEXT NOT NULL,"
     " key_id TEXT NOT NULL, public_key TEXT NOT NULL, signature TEXT NOT NULL,"
@@ -84,6 +85,11 @@ def notification_leaf(notification: Notification | StoredEvent, notification_id:
         notification.topic,
         bytes(notification.state),
     )
+
+
+class StreamLeaf(NamedTuple):
+    notification_id: int
+    hash: bytes
 
 
 class StoredLeaf(NamedTuple):
@@ -189,13 +195,31 @@ class MerkleLog:
         heads = self.heads()
         return heads[-1] if heads else None
 
-    def _insert_leaves(self, rows: Sequence[tuple[int, int, str]]) -> bool:
+    def stream_leaves(self, originator_ids: Sequence[UUID]) -> dict[UUID, dict[int, StreamLeaf]]:
+        """The leaves of these streams, by version: what the log says each stream held."""
+        found: dict[UUID, dict[int, StreamLeaf]] = {}
+        wanted = [u.hex for u in originator_ids]
+        for at in range(0, len(wanted), 500):
+            chunk = wanted[at : at + 500]
+            marks = ", ".join("?" for _ in chunk)
+            for row in self._rows(
+                "SELECT originator_id, originator_version, notification_id, leaf_hash "  # noqa: S608
+                f"FROM lw_merkle_leaves WHERE originator_id IN ({marks})",
+                chunk,
+            ):
+                found.setdefault(UUID(row["originator_id"]), {})[int(row["originator_version"])] = (
+                    StreamLeaf(int(row["notification_id"]), bytes.fromhex(row["leaf_hash"]))
+                )
+        return found
+
+    def _insert_leaves(self, rows: Sequence[tuple[int, int, str, str, int]]) -> bool:
         """True when every row went in (no other appender wrote any of them first)."""
         with self._transaction(commit=True) as cur:
             cur.executemany(
                 self._sql(
-                    "INSERT INTO lw_merkle_leaves (leaf_index, notification_id, leaf_hash) "
-                    "VALUES (?, ?, ?) ON CONFLICT DO NOTHING"
+                    "INSERT INTO lw_merkle_leaves (leaf_index, notification_id, leaf_hash, "
+                    "originator_id, originator_version) VALUES (?, ?, ?, ?, ?) "
+                    "ON CONFLICT DO NOTHING"
                 ),
                 rows,
             )
@@ -241,7 +265,13 @@ class MerkleLog:
         )
         digests = [leaf_hash(notification_leaf(n, int(n.id))) for n in notifications]
         rows = [
-            (size + offset, int(n.id), digest.hex())
+            (
+                size + offset,
+                int(n.id),
+                digest.hex(),
+                UUID(str(n.originator_id)).hex,
+                int(n.originator_version),
+            )
             for offset, (n, digest) in enumerate(zip(notifications, digests, strict=True))
         ]
         if rows and self._insert_leaves(rows):

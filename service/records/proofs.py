@@ -1,7 +1,8 @@
-"""What an export carries to prove its events are in the whole record: each event's bytes
-as stored, its inclusion proof, and the signed tree head the proofs lead to.
-
-`lonewatch verify --export FILE` checks them offline (service/records/verification.py).
+"""What the Merkle log says about a record being read: whether its streams still hold
+every event the log took in (`stream_problems`, for every replay and timeline), and what
+an export carries to prove its events are in the whole record (`export_proofs`: each
+event's bytes as stored, its inclusion proof, and the signed tree head they lead to;
+`lonewatch verify --export FILE` checks them offline, service/records/verification.py).
 """
 
 from __future__ import annotations
@@ -10,8 +11,12 @@ import base64
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
+from uuid import UUID
 
-from service.adapters.merkle_log import MerkleLog, notification_leaf
+from eventsourcing.persistence import StoredEvent
+
+from service.adapters.merkle_log import MerkleLog, leaf_data, notification_leaf
+from service.adapters.merkle_tree import leaf_hash
 from service.adapters.signing import SigningKey
 
 
@@ -49,3 +54,40 @@ def export_proofs(
             }
         )
     return {"head": head.to_json(), "leaves": leaves}
+
+
+def stream_problems(
+    merkle: MerkleLog,
+    streams: dict[UUID, list[StoredEvent]],
+    positions: dict[tuple[UUID, int], int],
+) -> dict[tuple[UUID, int], str]:
+    """Events the log took in that a stream no longer holds (a removed tail, a removed
+    stream), or holds changed; keyed by (stream, version). `positions` are the notification
+    ids of the events whose bytes can be recomputed into their leaf (the rows shown).
+
+    This reads only these streams' leaves: cheap enough for every timeline. It trusts the
+    leaves table; `lonewatch verify` checks that against the signed heads.
+    """
+    problems: dict[tuple[UUID, int], str] = {}
+    logged = merkle.stream_leaves(list(streams))
+    for originator_id, stored in streams.items():
+        held = {int(s.originator_version): s for s in stored}
+        for version, leaf in sorted(logged.get(originator_id, {}).items()):
+            event = held.get(version)
+            if event is None:
+                problems[(originator_id, version)] = (
+                    f"version {version} (position {leaf.notification_id}) was recorded and is "
+                    "gone from the store: removed"
+                )
+                continue
+            position = positions.get((originator_id, version))
+            if position is None:
+                continue
+            recomputed = leaf_hash(
+                leaf_data(position, originator_id, version, event.topic, bytes(event.state))
+            )
+            if position != leaf.notification_id or recomputed != leaf.hash:
+                problems[(originator_id, version)] = (
+                    f"version {version} (position {position}) is not what the log recorded: altered"
+                )
+    return problems

@@ -77,12 +77,32 @@ def test_a_signed_record_verifies_and_its_removed_tail_does_not(world: World) ->
     assert any("removed" in p for p in verdict.problems)
 
 
+def test_the_replay_shows_a_removed_tail_once_the_log_has_the_events(world: World) -> None:
+    """Issue 16: "the replay shows the alert as never taken". Not any more: the log took
+    in the acknowledgement and the resolution, and the store no longer holds them."""
+    alert_id = a_resolved_sos(world)
+    world.projector.catch_up()
+    merkle = MerkleLog(world.app.recorder)
+    merkle.catch_up()
+    subject = f"alert:{alert_id}"
+    before = incident_record(world.app, world.views, subject, merkle=merkle)
+    assert before["integrity"]["verified"] and all(r["sealed"] for r in before["events"])
+    delete_events(world, alert_id, 2)
+    after = incident_record(world.app, world.views, subject, merkle=merkle)
+    assert not after["integrity"]["verified"]
+    details = [p["detail"] for p in after["integrity"]["problems"]]
+    assert sum("gone from the store: removed" in d for d in details) == 2, details
+
+
 def test_an_export_carries_its_proofs_and_the_signed_head(world: World) -> None:
     alert_id = a_resolved_sos(world)
     a_resolved_sos(world, "m2")  # more record around it
     world.projector.catch_up()
     merkle = MerkleLog(world.app.recorder)
-    record = incident_record(world.app, world.views, f"alert:{alert_id}", merkle=merkle, key=KEY)
+    record = incident_record(
+        world.app, world.views, f"alert:{alert_id}", merkle=merkle, key=KEY, with_proofs=True
+    )
+
     exported = json.loads(json.dumps(record, default=str))
     assert len(exported["merkle"]["leaves"]) == len(exported["events"]) >= 3
     verdict = verify_export(exported, trusted=[KEY.public])

@@ -158,8 +158,9 @@ def cmd_replay(args: argparse.Namespace) -> int:
             container.views,
             subject,
             as_of=as_of,
-            merkle=container.merkle if args.format != "text" else None,
+            merkle=container.merkle,
             key=container.signing_key,
+            with_proofs=args.format != "text",
         )
         if not record["events"]:
             print(f"nothing recorded for {subject}", file=sys.stderr)

@@ -95,7 +95,9 @@ async def get_timeline(request: web.Request) -> web.Response:
     since = instant(request.query.get("from"), "from")
     c = request.app[CONTAINER]
     subject = f"{kind}:{key}"
-    record = await c.pools.exports.run(incident_record, c.app, c.views, subject, as_of=as_of)
+    record = await c.pools.exports.run(
+        incident_record, c.app, c.views, subject, as_of=as_of, merkle=c.merkle
+    )
     if since is not None:
         record["events"] = [r for r in record["events"] if r["recorded_at"] >= since]
     record["access_id"] = await _record(c, who, subject, Access.TIMELINE, request.query_string)
@@ -138,6 +140,7 @@ async def export_timeline(request: web.Request) -> web.Response:
         as_of=as_of,
         merkle=c.merkle,
         key=c.signing_key,
+        with_proofs=True,
     )
     access = Access.EXPORT_HTML if fmt == "html" else Access.EXPORT_JSON
     access_id = await _record(c, who, subject, access, request.query_string)
