@@ -13,6 +13,7 @@ the SOS path (service/workers/merkle_log.py); nothing here runs inside a save.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -113,6 +114,9 @@ class MerkleLog:
         self._pg = type(recorder).__module__.startswith("eventsourcing.postgres")
         self._frontier = Frontier()
         self._last_notification = 0
+        # The worker's thread and an export's (which catches up and signs first) share one
+        # log: the right edge in memory is moved by one of them at a time.
+        self._lock = threading.RLock()
         with self._transaction(commit=True) as cur:
             for statement in _SCHEMA:
                 cur.execute(statement)
@@ -258,6 +262,10 @@ class MerkleLog:
 
     def append_new(self, limit: int = PAGE) -> Appended:
         """Append leaves for events stored since the last leaf: one page of them."""
+        with self._lock:
+            return self._append_new(limit)
+
+    def _append_new(self, limit: int) -> Appended:
         started = time.perf_counter()
         size = self._sync()
         notifications = self.recorder.select_notifications(
@@ -290,13 +298,14 @@ class MerkleLog:
 
     def sign(self, key: SigningKey, timestamp_ms: int) -> SignedHead | None:
         """Sign a head over the leaves appended so far, unless the last head already covers them."""
-        self._sync()
-        latest = self.latest_head()
-        if self._frontier.size == 0 or (latest and latest.size >= self._frontier.size):
-            return None
-        head = key.sign(self._frontier.size, self._frontier.root(), timestamp_ms)
-        self._insert_head(head)
-        return head
+        with self._lock:
+            self._sync()
+            latest = self.latest_head()
+            if self._frontier.size == 0 or (latest and latest.size >= self._frontier.size):
+                return None
+            head = key.sign(self._frontier.size, self._frontier.root(), timestamp_ms)
+            self._insert_head(head)
+            return head
 
     def levels(self, size: int) -> Levels:
         """Every node of the tree of the first `size` leaves (for proofs)."""

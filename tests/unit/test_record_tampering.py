@@ -178,3 +178,30 @@ def test_appenders_agree_on_every_leaf(appenders: int) -> None:
         assert log.sign(KEY, 1_700_000_200_000) is not None
         assert verify_store(log, trusted=[KEY.public]).ok
         assert [leaf.leaf_index for leaf in log.leaves()] == list(range(13))
+
+
+def test_threads_sharing_one_log_sign_only_true_heads() -> None:
+    """The worker and an export catch up and sign on one `MerkleLog` from two threads."""
+    import threading
+
+    with a_signed_store([1]) as log:
+        recorder = log.recorder
+
+        def write_and_sign(offset: int) -> None:
+            for n in range(30):
+                recorder.insert_events(
+                    [StoredEvent(uuid.uuid4(), 1, "alert:Raised", bytes([offset, n]))]
+                )
+                log.append_new(limit=2)
+                log.sign(KEY, 1_700_000_000_000 + offset * 1000 + n)
+
+        threads = [threading.Thread(target=write_and_sign, args=(t,)) for t in range(3)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        log.catch_up()
+        log.sign(KEY, 1_800_000_000_000)
+        verdict = verify_store(log, trusted=[KEY.public])
+        assert verdict.ok, verdict.problems
+        assert len(log.heads()) > 1
