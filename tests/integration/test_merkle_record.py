@@ -202,3 +202,11 @@ async def test_the_running_service_appends_signs_and_exports_proofs(
         assert verdict.ok, verdict.problems
         assert len(exported["merkle"]["leaves"]) == len(exported["events"]) > 0
         assert (await asyncio.to_thread(verify_store, merkle, trusted=[KEY.public])).ok
+        page = await (
+            await client.get(
+                f"/api/v1/timeline/export?alert={recorded.alert_id}&format=html",
+                headers={"Authorization": f"Bearer {token}"},
+            )
+        ).text()
+        assert exported["merkle"]["head"]["key_id"] in page
+        assert "lonewatch verify --export FILE" in page
