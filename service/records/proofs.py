@@ -60,19 +60,24 @@ def stream_problems(
     merkle: MerkleLog,
     streams: dict[UUID, list[StoredEvent]],
     positions: dict[tuple[UUID, int], int],
+    horizon: int,
 ) -> dict[tuple[UUID, int], str]:
     """Events the log took in that a stream no longer holds (a removed tail, a removed
     stream), or holds changed; keyed by (stream, version). `positions` are the notification
     ids of the events whose bytes can be recomputed into their leaf (the rows shown).
 
     This reads only these streams' leaves: cheap enough for every timeline. It trusts the
-    leaves table; `lonewatch verify` checks that against the signed heads.
+    leaves table; `lonewatch verify` checks that against the signed heads. Leaves past
+    `horizon` (the store's last notification id before the streams were read) are events
+    saved while this record was being read: not yet in `streams`, and not missing.
     """
     problems: dict[tuple[UUID, int], str] = {}
     logged = merkle.stream_leaves(list(streams))
     for originator_id, stored in streams.items():
         held = {int(s.originator_version): s for s in stored}
         for version, leaf in sorted(logged.get(originator_id, {}).items()):
+            if leaf.notification_id > horizon:
+                continue
             event = held.get(version)
             if event is None:
                 problems[(originator_id, version)] = (

@@ -99,6 +99,7 @@ def incident_record(
         stored_streams[originator_id] = list(stored)
         return [app.mapper.to_domain_event(s) for s in stored if s.originator_version <= upto]
 
+    horizon = app.recorder.max_notification_id() or 0
     events = subject_events(app, views, subject, as_of=as_of, read=read)
     rows = [as_row(position, event) for position, event in events]
     for row, state in zip(rows, states_after_each(views, subject, events), strict=True):
@@ -110,7 +111,7 @@ def incident_record(
     if merkle is not None:
         positions = {(UUID(r["aggregate_id"]), int(r["version"])): int(r["position"]) for r in rows}
         shown_streams = {u: s for u, s in stored_streams.items() if str(u) in shown}
-        logged = stream_problems(merkle, shown_streams, positions)
+        logged = stream_problems(merkle, shown_streams, positions, horizon)
         check["problems"] += [
             {"aggregate_id": str(stream), "detail": detail}
             for (stream, _), detail in sorted(logged.items())

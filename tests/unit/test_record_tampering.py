@@ -205,3 +205,22 @@ def test_threads_sharing_one_log_sign_only_true_heads() -> None:
         verdict = verify_store(log, trusted=[KEY.public])
         assert verdict.ok, verdict.problems
         assert len(log.heads()) > 1
+
+
+def test_an_event_saved_while_a_record_is_read_is_not_taken_for_a_removed_one() -> None:
+    """A timeline read during a live alert: the acknowledgement lands between reading the
+    stream and asking the log. Only leaves up to the store's head at the start count."""
+    from service.records.proofs import stream_problems
+
+    with a_signed_store([3]) as log:
+        stream = uuid.UUID(int=1)
+        horizon = log.recorder.max_notification_id()
+        read = list(log.recorder.select_events(stream))
+        log.recorder.insert_events([StoredEvent(stream, 4, "alert:Acknowledged", b"ack")])
+        log.catch_up()
+        assert stream_problems(log, {stream: read}, {}, horizon) == {}
+        remove(log, 3)
+        read = list(log.recorder.select_events(stream))
+        problems = stream_problems(log, {stream: read}, {}, horizon)
+    assert list(problems) == [(stream, 3)]
+    assert "removed" in problems[(stream, 3)]
