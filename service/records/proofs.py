@@ -68,7 +68,7 @@ def stream_problems(
 
     This reads only these streams' leaves: cheap enough for every timeline. It trusts the
     leaves table; `lonewatch verify` checks that against the signed heads. Leaves past
-    `horizon` (the store's last notification id before the streams were read) are events
+    `horizon` (the log's last notification id before the streams were read) may be events
     saved while this record was being read: not yet in `streams`, and not missing.
     """
     problems: dict[tuple[UUID, int], str] = {}

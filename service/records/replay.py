@@ -99,7 +99,10 @@ def incident_record(
         stored_streams[originator_id] = list(stored)
         return [app.mapper.to_domain_event(s) for s in stored if s.originator_version <= upto]
 
-    horizon = app.recorder.max_notification_id() or 0
+    # What the log had taken in before the streams are read: every such event was stored
+    # by then, so a stream read now must hold it (the store's own head would not do: a
+    # removed tail lowers it).
+    horizon = merkle.size()[1] if merkle is not None else 0
     events = subject_events(app, views, subject, as_of=as_of, read=read)
     rows = [as_row(position, event) for position, event in events]
     for row, state in zip(rows, states_after_each(views, subject, events), strict=True):

@@ -209,12 +209,12 @@ def test_threads_sharing_one_log_sign_only_true_heads() -> None:
 
 def test_an_event_saved_while_a_record_is_read_is_not_taken_for_a_removed_one() -> None:
     """A timeline read during a live alert: the acknowledgement lands between reading the
-    stream and asking the log. Only leaves up to the store's head at the start count."""
+    stream and asking the log. Only leaves the log held before the read count."""
     from service.records.proofs import stream_problems
 
     with a_signed_store([3]) as log:
         stream = uuid.UUID(int=1)
-        horizon = log.recorder.max_notification_id()
+        _, horizon = log.size()
         read = list(log.recorder.select_events(stream))
         log.recorder.insert_events([StoredEvent(stream, 4, "alert:Acknowledged", b"ack")])
         log.catch_up()
