@@ -58,6 +58,8 @@ class Settings:
     # its own stable LW_MQTT_CLIENT_ID (its session holds its in-flight messages).
     mqtt_share_group: str = ""
     log_format: str = "console"
+    metrics: bool = True
+    """Serve GET /metrics (INTERFACES.md section 11, `LW_METRICS`: on/off)."""
     poll_interval: float = 0.5
     extra: Mapping[str, str] = field(default_factory=dict)
 
@@ -151,6 +153,7 @@ _ENV_KEYS: dict[str, str] = {
     "LW_MQTT_SHARE_GROUP": "mqtt_share_group",
     "LW_LOG_FORMAT": "log_format",
     "LW_POLL_INTERVAL": "poll_interval",
+    "LW_METRICS": "metrics",
 }
 
 
@@ -186,6 +189,10 @@ def load_settings(
                 raise ConfigError(f"{key} must be seconds, got {value!r}") from exc
         elif name == "directory":
             values[name] = Path(value)
+        elif name == "metrics":
+            if value.lower() not in ("on", "off"):
+                raise ConfigError(f"{key} must be on or off, got {value!r}")
+            values[name] = value.lower() == "on"
         else:
             values[name] = value
     if "database_url" not in values:
