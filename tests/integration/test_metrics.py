@@ -5,6 +5,7 @@ is parsed with prometheus_client's own parser, as Prometheus would read it."""
 from __future__ import annotations
 
 import json
+import re
 import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -171,3 +172,49 @@ async def test_with_metrics_off_there_is_no_endpoint(tmp_path: Path, aiohttp_cli
         app.cleanup_ctx.clear()
         client = await aiohttp_client(app)
         assert (await client.get("/metrics")).status == 404
+
+
+DASHBOARD = Path(__file__).parents[2] / "deploy" / "grafana-dashboard.json"
+SUFFIXES = {"counter": ("_total",), "histogram": ("_bucket", "_sum", "_count"), "gauge": ("",)}
+
+
+def exposed_names(text: str) -> set[str]:
+    """Every series name a scrape can hold: each family's, with its type's suffixes (a
+    labelled family with no sample yet is still declared by its TYPE line)."""
+    names: set[str] = set()
+    for line in text.splitlines():
+        if line.startswith("# TYPE "):
+            _, _, name, kind = line.split()
+            base = name.removesuffix("_total") if kind == "counter" else name
+            names.update(base + suffix for suffix in SUFFIXES.get(kind, ("",)))
+    return names
+
+
+async def test_the_grafana_dashboard_asks_only_for_metrics_the_endpoint_exposes(
+    tmp_path: Path, aiohttp_client: Any
+) -> None:
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'ev.sqlite3'}")
+    async with service_in_process(settings, with_mqtt=False) as c:
+        app = create_app(c, with_mqtt=False)
+        app.cleanup_ctx.clear()
+        client = await aiohttp_client(app)
+        exposed = exposed_names(await (await client.get("/metrics")).text())
+    dashboard = json.loads(DASHBOARD.read_text(encoding="utf-8"))
+    asked = {
+        name
+        for panel in dashboard["panels"]
+        for target in panel.get("targets", [])
+        for name in re.findall(r"\blonewatch_[a-z0-9_]+", target["expr"])
+    }
+    asked |= set(re.findall(r"\blonewatch_[a-z0-9_]+", json.dumps(dashboard["templating"])))
+    assert asked, "the dashboard asks for no lonewatch metric"
+    assert asked <= exposed, f"not exposed by /metrics: {sorted(asked - exposed)}"
+    # What the brief of the on-call dashboard names, each on a panel.
+    for needed in (
+        "lonewatch_gateway_backlog",
+        "lonewatch_alarm_press_to_first_request_seconds_bucket",
+        "lonewatch_notification_outcomes_total",
+        "lonewatch_loop_up",
+        "lonewatch_projection_lag_events",
+    ):
+        assert needed in asked, needed
