@@ -50,3 +50,12 @@ def test_a_store_named_in_the_environment_is_used_as_given() -> None:
     assert load_settings({"LW_DATABASE_URL": "sqlite:///x.sqlite3"}).database_url == (
         "sqlite:///x.sqlite3"
     )
+
+
+def test_metrics_are_served_unless_turned_off() -> None:
+    """INTERFACES.md section 11: `LW_METRICS` is `on` (the default) or `off`."""
+    assert load_settings({}).metrics is True
+    assert load_settings({"LW_METRICS": "off"}).metrics is False
+    assert load_settings({"LW_METRICS": "ON"}).metrics is True
+    with pytest.raises(ConfigError, match="LW_METRICS must be on or off"):
+        load_settings({"LW_METRICS": "yes"})
