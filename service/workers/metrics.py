@@ -83,16 +83,21 @@ class Snapshot:
     body: dict[str, Any] = field(default_factory=dict)
     alerts: Counter[tuple[str, str, str]] = field(default_factory=Counter)
     """Open alerts by (kind, severity, state)."""
+    alert_states: Counter[str] = field(default_factory=Counter)
+    """Every alert in the views by state (resolved ones too)."""
     notifications: Counter[str] = field(default_factory=Counter)
     """Notifications in the views by state."""
     views_ok: bool = False
 
 
-def read_views(views: ViewStore) -> tuple[Counter[tuple[str, str, str]], Counter[str]]:
+def read_views(views: ViewStore, snapshot: Snapshot) -> None:
+    """On the metrics' own thread: open alerts (few) one by one, the rest counted by state."""
     alerts: Counter[tuple[str, str, str]] = Counter()
     for doc in views.find("alert", states=list(OPEN_ALERT_STATES), limit=100_000):
         alerts[(str(doc.get("kind")), str(doc.get("severity")), str(doc.get("state")))] += 1
-    return alerts, Counter(views.counts("notification"))
+    snapshot.alerts = alerts
+    snapshot.alert_states = Counter(views.counts("alert"))
+    snapshot.notifications = Counter(views.counts("notification"))
 
 
 class Instruments:
@@ -161,9 +166,7 @@ class Metrics:
         loop = asyncio.get_running_loop()
         try:
             async with asyncio.timeout(VIEWS_TIMEOUT):
-                snapshot.alerts, snapshot.notifications = await loop.run_in_executor(
-                    self._executor, read_views, self.views
-                )
+                await loop.run_in_executor(self._executor, read_views, self.views, snapshot)
             snapshot.views_ok = True
         except Exception:  # the store's trouble is health's reason; the rest still renders
             snapshot.views_ok = False
@@ -202,6 +205,13 @@ class ServiceCollector(Collector):
             for (kind, severity, state), count in sorted(snap.alerts.items()):
                 alerts.add_metric([kind, severity, state], count)
             yield alerts
+            yield _labelled(
+                GaugeMetricFamily,
+                "lonewatch_alerts",
+                "Alerts in the views by state (raised, notified, acknowledged, resolved).",
+                "state",
+                {state: float(n) for state, n in snap.alert_states.items()},
+            )
 
 
 def _gauge(name: str, doc: str, value: float) -> GaugeMetricFamily:

@@ -107,6 +107,7 @@ async def test_an_sos_pressed_moves_the_counters_the_latency_and_the_open_alerts
     assert 0 < latency < 5, latency
     assert value(after, "lonewatch_alerts_open", kind="sos", severity="red", state="notified") == 1
     assert value(after, "lonewatch_notifications", state="sent") == 4
+    assert moved("lonewatch_alerts", state="notified") == 1
     assert value(after, "lonewatch_up") == 1
     assert value(after, "lonewatch_store_up") == 1
     assert value(after, "lonewatch_projection_lag_events") >= 0
