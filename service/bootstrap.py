@@ -37,7 +37,7 @@ from service.adapters.event_store import (
 )
 from service.adapters.notifiers.base import Notifier
 from service.adapters.sealing import SealedEventStore
-from service.application import escalation
+from service.application import acknowledgement, escalation_timers
 from service.application.lonewatch import Lonewatch
 from service.application.visit_deadlines import with_timer_actions as visit_timers
 from service.clock import Clock, SystemClock
@@ -126,7 +126,7 @@ def build(
     live = LiveViews(projector, poll_interval=settings.poll_interval)
     app.add_listener(live.wake)
     notifier = notifier or make_notifier(settings)
-    app.alert_finder = escalation.find_by_schools(views)
+    app.alert_finder = acknowledgement.find_by_schools(views)
     priority = AlarmPriority()  # alarms first at the store's lock: gateway and dispatcher
     if isinstance(app.events, SealedEventStore):
         app.events.before_insert = priority.at_lock
@@ -141,7 +141,7 @@ def build(
         notifier=notifier,
         dispatcher=Dispatcher(app, views, notifier, backoff=backoff, priority=priority),
         gateway=Gateway(app, prefix=settings.mqtt_topic_prefix, priority=priority),
-        scheduler=visit_timers(Scheduler(views, clock, escalation.timer_actions(app)), app),
+        scheduler=visit_timers(Scheduler(views, clock, escalation_timers.timer_actions(app)), app),
     )
     c.health = Health(StoreProbe(store_reader(c)))
     return c

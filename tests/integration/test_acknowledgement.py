@@ -11,7 +11,7 @@ from uuid import UUID
 
 import pytest
 
-from service.application import escalation
+from service.application import acknowledgement, outbox
 from service.domain import ids
 from service.records.kpis import alarm_figures
 from tests.integration.test_escalation import Ladder
@@ -24,7 +24,7 @@ SAM = "+447700900001"
 def ladder(sqlite_url: str) -> Iterator[Ladder]:
     """SQLite only: these are rules, not storage (the restart test runs on both stores)."""
     made = Ladder(sqlite_url)
-    made.app.alert_finder = escalation.find_by_schools(made.world.views)
+    made.app.alert_finder = acknowledgement.find_by_schools(made.world.views)
     yield made
     made.world.close()
 
@@ -49,10 +49,10 @@ def test_only_pressing_1_takes_the_alert(ladder: Ladder) -> None:
     press is not an acknowledgement)."""
     alert_id = ladder.sos()
     call = call_to(ladder, CC2)
-    assert escalation.acknowledge_by_key(ladder.app, call, "7").startswith("That was not 1")
+    assert acknowledgement.acknowledge_by_key(ladder.app, call, "7").startswith("That was not 1")
     assert ladder.app.alert(alert_id).acknowledged_by is None
 
-    said = escalation.acknowledge_by_key(ladder.app, call, "1")
+    said = acknowledgement.acknowledge_by_key(ladder.app, call, "1")
     ladder.settle()
 
     assert said.startswith("you have taken alert")
@@ -69,7 +69,7 @@ def test_a_voicemail_or_an_answer_without_the_key_press_takes_nothing(ladder: La
         (CC1, "machine", "machine_end_beep"),
         (CC2, "answered", "human"),
     ):
-        escalation.report_status(
+        outbox.report_status(
             ladder.app,
             call_to(ladder, number),
             status=status,
@@ -155,10 +155,10 @@ def test_the_figures_come_from_the_recorded_events(ladder: Ladder) -> None:
     slow = ladder.sos("m-2", device="sos-0101")
     unanswered = ladder.sos("m-3", device="sos-0102")
     ladder.after(7)
-    escalation.acknowledge_by_key(ladder.app, call_to_alert(ladder, quick), "1")
+    acknowledgement.acknowledge_by_key(ladder.app, call_to_alert(ladder, quick), "1")
     ladder.after(18)
     text(ladder, CC2, f"ACK {ids.short_code(slow)}", "SM-K")
-    escalation.report_status(
+    outbox.report_status(
         ladder.app,
         call_to_alert(ladder, unanswered),
         status="machine",
