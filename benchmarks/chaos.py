@@ -66,6 +66,7 @@ from benchmarks.common import (
 )
 from service.adapters.sealing import split
 from service.domain import ids
+from service.domain.devices.messages import ALARM_KINDS
 from simulators.device import SimulatedDevice
 from simulators.local_stack import OwnMosquitto, OwnPostgres, own_postgres, service_process
 from simulators.twilio_double import TwilioDouble
@@ -747,7 +748,7 @@ def analyse(chaos: Chaos, store: Store, until: float) -> dict[str, dict[str, Any
         else:
             row["sos_after_ms"].append(latency)
     for alert in store.alerts.values():
-        if alert.kind not in ("sos", "fall"):
+        if alert.kind not in ALARM_KINDS:
             continue
         for check in expected_steps(alert, plan, outages, until):
             found = _window_of(windows, check.effective_due)

@@ -25,7 +25,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from projections.core import Doc, Effects, Reader
-from service.domain.devices.health import battery_low
+from service.domain.devices.health import OFFLINE_AFTER_SECONDS, battery_low
+from service.domain.devices.messages import ALARM_KINDS
 from service.domain.people.directory import timezone_of
 from service.domain.visits.rules import LOW_BATTERY_BELOW
 from service.workers.scheduler import timer_doc
@@ -33,7 +34,7 @@ from service.workers.scheduler import timer_doc
 Handler = Callable[[Any, Reader, Effects], None]
 
 CHECKIN = "checkin"
-TIMELINE_DEVICE_KINDS = frozenset({"checkin", "sos", "fall"})
+TIMELINE_DEVICE_KINDS = frozenset({"checkin", *ALARM_KINDS})
 
 
 def _name(event: object) -> str:
@@ -163,7 +164,7 @@ def _authorised(event: Any, read: Reader, fx: Effects, doc: Doc) -> None:
 
 def _departed(event: Any, read: Reader, fx: Effects, doc: Doc) -> None:
     doc.update(state="departed", departed_at=event.timestamp.isoformat(), device=event.device)
-    doc["offline_after"] = int(event.policy.get("offline_after", 180))
+    doc["offline_after"] = int(event.policy.get("offline_after", OFFLINE_AFTER_SECONDS))
     doc["low_battery_below"] = int(event.policy.get("low_battery_below", LOW_BATTERY_BELOW))
     _set_timer(fx, doc, "leave", "visit_leave_overdue", event.leave_deadline)
     _set_timer(fx, doc, "return", "visit_overdue", event.return_deadline)
@@ -184,7 +185,7 @@ def _link_device(read: Reader, fx: Effects, device: str, visit: str | None) -> N
 
 
 def _watch_device(fx: Effects, doc: Doc, seen: datetime) -> None:
-    due = seen + timedelta(seconds=int(doc.get("offline_after", 180)))
+    due = seen + timedelta(seconds=int(doc.get("offline_after", OFFLINE_AFTER_SECONDS)))
     _set_timer(fx, doc, "device", "visit_device_silent", due, last_seen=seen.isoformat())
 
 

@@ -20,7 +20,7 @@ from eventsourcing.persistence import IntegrityError
 from projections.store import ViewStore
 from service.adapters import secrets
 from service.domain import ids
-from service.domain.alerts.alert import Alert, AlertState, Outcome
+from service.domain.alerts.alert import Alert, Outcome
 from service.domain.errors import DomainError, Forbidden, NotFound
 from service.domain.people.access import Principal, can_see_school, task_refusal
 from service.domain.people.directory import Role, School, Staff
@@ -161,7 +161,7 @@ def _ended_ladder(app: UnitOfWork, visit: Visit, was_active: bool, by: str) -> l
     if not was_active or visit.ladder_active:
         return []
     alert = app.load_optional(ids.alert_id(visit.overdue_alert_key), Alert)
-    if alert is None or alert.state is AlertState.RESOLVED:
+    if alert is None or not alert.is_open:
         return []
     note = f"overdue ladder ended by {by}: {visit.ladder_ended_how or 'contact made'}"
     alert.resolve(outcome=Outcome.SAFE, note=note, by=by, timestamp=app.clock.now())

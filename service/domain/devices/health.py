@@ -8,6 +8,12 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+EXPECT_EVERY_SECONDS = 60
+"""'heartbeat: {expect_every: 60s}' unless a school's policy says otherwise."""
+OFFLINE_AFTER_SECONDS = 180
+"""'heartbeat: {offline_after: 180s}' unless a school's policy says otherwise: the one default
+of how long a device may be silent before it counts as offline (see `device_offline`)."""
+
 PRESSED_AGAIN_EVERY = timedelta(seconds=10)
 """A device stuck on SOS adds at most one `Alert.PressedAgain` (with its count) this often."""
 

@@ -14,6 +14,7 @@ from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from service.domain.devices.health import OFFLINE_AFTER_SECONDS
 from service.domain.errors import DomainError
 from service.domain.people.access import Principal
 from service.domain.people.directory import Role
@@ -217,7 +218,9 @@ class OverduePolicy:
             grace=timedelta(seconds=int(overdue.get("grace", 600))),
             steps=tuple((int(s["after"]), str(s["do"])) for s in steps),
             offline_after=timedelta(
-                seconds=int((policy.get("heartbeat") or {}).get("offline_after", 180))
+                seconds=int(
+                    (policy.get("heartbeat") or {}).get("offline_after", OFFLINE_AFTER_SECONDS)
+                )
             ),
             low_battery_below=int(policy.get("low_battery_below", LOW_BATTERY_BELOW)),
         )

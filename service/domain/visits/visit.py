@@ -15,7 +15,7 @@ from uuid import UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
-from service.domain.devices.health import low_battery_alert_due
+from service.domain.devices.health import OFFLINE_AFTER_SECONDS, low_battery_alert_due
 from service.domain.errors import DomainError, InvalidTransition, NotFound
 from service.domain.ids import NAMESPACE
 from service.domain.people.access import Principal
@@ -664,7 +664,9 @@ class Visit(Aggregate):
         self._expect("watch the device of", *OUT)
         if not self.lone or self.device is None:
             raise DomainError("only a lone visit's SOS device is watched")
-        offline_after = timedelta(seconds=int(self.policy.get("offline_after", 180)))
+        offline_after = timedelta(
+            seconds=int(self.policy.get("offline_after", OFFLINE_AFTER_SECONDS))
+        )
         if timestamp - last_seen < offline_after:
             raise DomainError("the device was heard from within the heartbeat window")
         if last_seen.isoformat() in self.silences:
