@@ -3,7 +3,7 @@
 Pure translation (INTERFACES.md section 2): no I/O and no clock, so every rule
 here is testable in one line. The paho client around it only moves bytes. The topics
 are in `device_gateway.topics`, each payload field's check in `device_gateway.fields`,
-the reading itself in the domain (`service.domain.devices.reading`); their names are
+the reading itself in the domain (`service.domain.devices.messages`); their names are
 re-exported here, where devices and the simulators have always found them.
 """
 
@@ -40,11 +40,11 @@ from device_gateway.topics import is_device_id as is_device_id
 from device_gateway.topics import normalise_prefix as normalise_prefix
 from device_gateway.topics import topic_levels as topic_levels
 from service.domain.devices.messages import ALARM_KINDS as ALARM_KINDS  # re-exported for devices
-from service.domain.devices.reading import (
+from service.domain.devices.messages import (
     CLOCK_SKEW_TOLERANCE_SECONDS as CLOCK_SKEW_TOLERANCE_SECONDS,
 )
-from service.domain.devices.reading import DeviceReading as DeviceReading
-from service.domain.devices.reading import clock_skew_seconds as clock_skew_seconds
+from service.domain.devices.messages import DeviceReading as DeviceReading
+from service.domain.devices.messages import clock_skew_seconds as clock_skew_seconds
 
 MAX_PAYLOAD_BYTES: Final = 4096
 

@@ -39,8 +39,12 @@ from service.domain.devices.health import (
     press_joins_alert,
     pressed_again_due,
 )
-from service.domain.devices.messages import ALARM_KINDS, DeviceMessage
-from service.domain.devices.reading import DeviceReading, clock_skew_seconds
+from service.domain.devices.messages import (
+    ALARM_KINDS,
+    DeviceMessage,
+    DeviceReading,
+    clock_skew_seconds,
+)
 
 
 class Outcome(StrEnum):

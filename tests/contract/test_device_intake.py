@@ -14,8 +14,7 @@ from service.application.device_intake import DeviceIntake, Outcome
 from service.clock import FakeClock
 from service.domain.alerts.alert import AlertKind
 from service.domain.alerts.alert import Outcome as AlertOutcome
-from service.domain.devices.messages import DeviceMessage
-from service.domain.devices.reading import DeviceReading
+from service.domain.devices.messages import DeviceMessage, DeviceReading
 from tests.worlds import World, a_trust_with_lone_visitors
 
 
