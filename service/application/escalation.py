@@ -1,7 +1,8 @@
 """The escalation ladder's application side: load the alert, let the pure ladder decide, save.
 
-The ladder's timers (`escalation_timers`) call here. Taking an alert is in `acknowledgement`; each try of a message in `outbox`; what
-follows a message that could not be delivered in `fallback`.
+The ladder's timers (`escalation_timers`) call here. Taking an alert is in
+`acknowledgement`; each try of a message in `outbox`; what follows a message that could
+not be delivered in `fallback`.
 """
 
 from __future__ import annotations
@@ -35,7 +36,6 @@ from service.domain.alerts.ladder import (
     step_from_data,
 )
 from service.domain.errors import DomainError
-from service.domain.people.directory import School, Staff
 
 
 def escalation_state(alert: Alert) -> EscalationState:
@@ -45,15 +45,15 @@ def escalation_state(alert: Alert) -> EscalationState:
 
 
 def school_facts(uow: UnitOfWork, key: str) -> tuple[dict[str, Any], str, str]:
-    school = uow.load(ids.school_id(key), School, "school")
+    """The school's policy data (a copy), name and time zone."""
+    school = uow.directory.school(key)
     data = dict(school.data)
     return data, school.name, school.timezone
 
 
 def messages_for(uow: UnitOfWork, alert: Alert) -> Messages:
     _, name, timezone = school_facts(uow, alert.school)
-    staff = uow.load_optional(ids.staff_id(alert.staff), Staff) if alert.staff else None
-    visitor = staff.name if staff else None
+    visitor = uow.directory.staff_name(alert.staff)
     code = ids.short_code(alert.id)
     address = alert.cause.get("address") if isinstance(alert.cause, dict) else None
     return Messages(
@@ -135,7 +135,6 @@ def announce_taken(uow: UnitOfWork, alert_id: UUID) -> None:
             raise DomainError("the alert has not been taken yet")
         state = escalation_state(alert)
         school, _, timezone = school_facts(uow, alert.school)
-        staff = uow.load_optional(ids.staff_id(alert.staff), Staff) if alert.staff else None
         taker = next((c.id for c in state.told if c.name == alert.acknowledged_by), None)
         stop = Stop(
             taken_by=alert.acknowledged_by,
@@ -143,7 +142,7 @@ def announce_taken(uow: UnitOfWork, alert_id: UUID) -> None:
             message=taken_message(
                 short_code=ids.short_code(alert.id),
                 kind=alert.kind,
-                visitor=staff.name if staff else None,
+                visitor=uow.directory.staff_name(alert.staff),
                 taken_by=alert.acknowledged_by,
                 at=alert.acknowledged_at,
                 timezone=timezone,
