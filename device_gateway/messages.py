@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Final
 
 from device_gateway.fields import (
@@ -128,11 +128,17 @@ def is_device_id(value: str) -> bool:
     return _DEVICE_ID.fullmatch(value) is not None
 
 
-def cmd_topic(prefix: str, device_id: str) -> str:
-    """Where the service tells a device `alert_received` / `acknowledged`."""
+def device_topic(prefix: str, device_id: str, kind: str) -> str:
+    """Where a device publishes a message of `kind` (any level: simulators send unknown
+    kinds on purpose, and the parser refuses them)."""
     if not is_device_id(device_id):
         raise ValueError(f"device id must match [A-Za-z0-9_-]{{1,64}}, got {device_id!r}")
-    return f"{normalise_prefix(prefix)}lw/v1/dev/{device_id}/{CMD_KIND}"
+    return f"{normalise_prefix(prefix)}lw/v1/dev/{device_id}/{kind}"
+
+
+def cmd_topic(prefix: str, device_id: str) -> str:
+    """Where the service tells a device `alert_received` / `acknowledged`."""
+    return device_topic(prefix, device_id, CMD_KIND)
 
 
 def alerts_topic(prefix: str, school_id: str) -> str:
@@ -224,6 +230,24 @@ def parse_device_message(
         return _reading(device_id, kind, data)
     except FieldError as exc:
         return reject(exc.reason, str(exc))
+
+
+def reading_from_fields(
+    device_id: str, kind: str, data: dict[str, Any], extra: dict[str, Any] | None = None
+) -> DeviceReading | Rejection:
+    """A reading from fields another system gave (Traccar, OwnTracks), checked by the same
+    rules as an MQTT payload (section 2): one place for what a valid field is."""
+    try:
+        reading = _reading(device_id, kind, data)
+    except FieldError as exc:
+        return Rejection(exc.reason, str(exc), device_id=device_id, kind=kind)
+    if extra:
+        try:
+            storable("extra", extra)
+        except FieldError as exc:
+            return Rejection(exc.reason, str(exc), device_id=device_id, kind=kind)
+        reading = replace(reading, extra=dict(extra))
+    return reading
 
 
 def _reading(device_id: str, kind: str, data: dict[str, Any]) -> DeviceReading:

@@ -25,7 +25,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from projections.core import Doc, Effects, Reader
-from service.domain.devices.health import OFFLINE_AFTER_SECONDS, battery_low
+from service.domain.devices.health import OFFLINE_AFTER_SECONDS, SILENCE_REPORTS, battery_low
 from service.domain.devices.messages import ALARM_KINDS
 from service.domain.people.directory import timezone_of
 from service.domain.visits.rules import LOW_BATTERY_BELOW
@@ -370,6 +370,8 @@ _VISIT_EVENTS: dict[str, Callable[[Any, Reader, Effects, Doc], None]] = {
 
 def _device_message(event: Any, read: Reader, fx: Effects) -> None:
     """Heartbeats keep a lone visit's device watch going; a checkin counts as the visitor's OK."""
+    if event.kind in SILENCE_REPORTS:  # "the device went quiet" is not a sign of life
+        return
     device = fx.docs.get(("device", event.device)) or read("device", event.device) or {}
     if not device.get("visit"):
         return

@@ -21,6 +21,9 @@ from service.domain.alerts.escalation import (
     first_notifications,
     request_notification,
 )
+from service.domain.devices.location import describe as describe_location
+from service.domain.devices.location import location_of
+from service.domain.devices.messages import DeviceMessage
 from service.domain.people.directory import Staff
 
 
@@ -67,6 +70,7 @@ def raise_alert(
         device=device,
         raised_at=alert.raised_at,
         timezone=entry.timezone,
+        where=describe_location(cause.get("location")),
     )
     return [
         alert,
@@ -77,6 +81,18 @@ def raise_alert(
             for plan in first_notifications(kind=alert.kind, school=entry.data, body=body)
         ),
     ]
+
+
+def device_cause(message: DeviceMessage) -> dict[str, Any]:
+    """What a device alert records as its cause: the message, and where the device was
+    (shown on the alert, in its SMS and call, the console and the replay)."""
+    cause: dict[str, Any] = {"device_message": str(message.id), "device_kind": message.kind}
+    location = location_of(message.fields)
+    if location is not None:
+        cause["location"] = location
+    if message.fields.get("source"):
+        cause["source"] = message.fields["source"]
+    return cause
 
 
 def raise_staff_alert(

@@ -27,7 +27,7 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 
 from service.application import visits as visit_commands
-from service.application.alerts import raise_alert
+from service.application.alerts import device_cause, raise_alert
 from service.application.directory_lookup import DeviceInfo
 from service.application.unit_of_work import UnitOfWork
 from service.domain import ids
@@ -241,7 +241,7 @@ class DeviceIntake:
                 school=info.school,
                 staff=info.staff,
                 device=message.device,
-                cause={"device_message": str(message.id), "device_kind": message.kind},
+                cause=device_cause(message),
                 now=now,
                 silent=duress,
                 visitor=info.staff_name,
@@ -304,4 +304,6 @@ def _fields(reading: DeviceReading) -> dict[str, Any]:
         "battery": reading.battery,
         "seq": reading.seq,
     }
-    return {k: v for k, v in values.items() if v is not None}
+    recorded = {k: v for k, v in values.items() if v is not None}
+    # Another system's own words (source, ids, address) never overwrite a checked field.
+    return {**reading.extra, **recorded}

@@ -18,13 +18,17 @@ from service.adapters import secrets
 from service.application.unit_of_work import UnitOfWork
 from service.domain import ids
 from service.domain.people.directory import (
+    DEVICE_SOURCES_KEY,
     Device,
+    DeviceSources,
+    DeviceSpec,
     Directory,
     DirectoryEntry,
     PhoneNumber,
     School,
     Staff,
     User,
+    device_sources_data,
 )
 
 
@@ -85,7 +89,13 @@ def import_directory(uow: UnitOfWork, directory: Directory) -> ImportReport:
                 secrets.pbkdf2_verify,
             ),
         }
-        upsert(Device, device.id, data)
+        for source in ("traccar_unique_id", "owntracks"):
+            if getattr(device, source):  # absent, not None: old entries stay unchanged
+                data[source] = getattr(device, source)
+        upsert(Device, device.id, data | _zone_of(device))
+    sources = device_sources_data(directory.devices)
+    if any(sources.values()) or uow.exists(ids.device_sources_id(DEVICE_SOURCES_KEY)):
+        upsert(DeviceSources, DEVICE_SOURCES_KEY, sources)
     for number, owners in sorted(_phone_owners(directory).items()):
         upsert(PhoneNumber, number, owners)
     for spec in directory.users:
@@ -131,6 +141,12 @@ def _phone_owners(directory: Directory) -> dict[str, dict[str, list[Any]]]:
                 }
             )
     return phones
+
+
+def _zone_of(device: DeviceSpec) -> dict[str, Any]:
+    """A device's ARC zone, recorded only when the directory names one (so entries written
+    before zones existed are not all recorded again as changed)."""
+    return {} if device.zone is None else {"zone": device.zone}
 
 
 def _keep_or_hash(

@@ -35,6 +35,8 @@ from service.domain.alerts.ladder import (
     step_data,
     step_from_data,
 )
+from service.domain.devices.location import describe as describe_location
+from service.domain.devices.location import spoken as spoken_location
 from service.domain.errors import DomainError
 
 
@@ -55,7 +57,8 @@ def messages_for(uow: UnitOfWork, alert: Alert) -> Messages:
     _, name, timezone = school_facts(uow, alert.school)
     visitor = uow.directory.staff_name(alert.staff)
     code = ids.short_code(alert.id)
-    address = alert.cause.get("address") if isinstance(alert.cause, dict) else None
+    cause = alert.cause if isinstance(alert.cause, dict) else {}
+    address = cause.get("address") or spoken_location(cause.get("location"))
     return Messages(
         sms=alert_message(
             kind=alert.kind,
@@ -65,6 +68,7 @@ def messages_for(uow: UnitOfWork, alert: Alert) -> Messages:
             device=alert.device,
             raised_at=alert.raised_at,
             timezone=timezone,
+            where=describe_location(cause.get("location")),
         ),
         say=spoken_alert(
             kind=alert.kind,

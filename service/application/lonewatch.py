@@ -31,10 +31,19 @@ __all__ = ["Contended", "DeviceInfo", "ImportReport", "Lonewatch"]
 
 
 class Lonewatch(UnitOfWork):
-    def __init__(self, env: dict[str, str], clock: Clock) -> None:
-        super().__init__(env, clock)
-        self.alert_finder: Callable[[Sequence[str]], list[dict[str, Any]]] | None = None
-        """Open alerts of some schools, from the views: how a texted ACK finds its alert."""
+    def __init__(
+        self,
+        env: dict[str, str],
+        clock: Clock,
+        *,
+        alert_finder: AlertFinder | None = None,
+        before_insert: Callable[[], object] | None = None,
+    ) -> None:
+        """`alert_finder`: open alerts of some schools, from the views (how a texted ACK
+        finds its alert; without it ACK by text is refused). `before_insert`: see
+        `UnitOfWork`."""
+        super().__init__(env, clock, before_insert=before_insert)
+        self.alert_finder = alert_finder
 
     # -- directory ----------------------------------------------------------
 

@@ -39,7 +39,16 @@ class Contended(IntegrityError):
 class UnitOfWork(Application[UUID]):
     name = "lonewatch"
 
-    def __init__(self, env: dict[str, str], clock: Clock) -> None:
+    def __init__(
+        self,
+        env: dict[str, str],
+        clock: Clock,
+        *,
+        before_insert: Callable[[], object] | None = None,
+    ) -> None:
+        """`before_insert`: called on the saving thread just before each insert
+        (`SealedEventStore`)."""
+        self._before_insert = before_insert  # read by construct_event_store, during super()
         super().__init__(env)
         self.clock = clock
         self._listeners: list[Callable[[], None]] = []
@@ -52,7 +61,9 @@ class UnitOfWork(Application[UUID]):
 
     def construct_event_store(self) -> EventStore[UUID]:
         """Every stored event is sealed and chained to the one before it (service.adapters.sealing)."""
-        return integrity.SealedEventStore(mapper=self.mapper, recorder=self.recorder)
+        return integrity.SealedEventStore(
+            mapper=self.mapper, recorder=self.recorder, before_insert=self._before_insert
+        )
 
     def add_listener(self, listener: Callable[[], None]) -> None:
         """Called (on the saving thread) after every commit: wakes projections at once."""

@@ -223,7 +223,7 @@ async def test_the_visit_timeline_the_stream_and_the_replay_command(
     out = await asyncio.to_thread(
         cli, {"LW_DATABASE_URL": sqlite_url}, "replay", "--visit", visit["id"]
     )
-    assert "authorised by dsl:dsl1" in out and "risk assessed by" in out
+    assert "authorised by dsl1 (DSL)" in out and "risk assessed by" in out
 
 
 async def test_a_signed_text_moves_the_senders_visit_on(

@@ -15,6 +15,7 @@ import structlog
 from structlog.testing import capture_logs
 
 from device_gateway.gateway import Gateway
+from device_gateway.links import Links
 from device_gateway.mqtt_link import InboundMessage
 from projections.store import DocWrite, SQLiteViewStore
 from service.application.device_intake import Intaken, Outcome
@@ -319,8 +320,7 @@ class _Link:
 
 async def test_a_gateway_whose_run_fails_is_started_again_and_takes_messages() -> None:
     intake, link = _Intake(), _Link()
-    gateway = Gateway(cast(Any, None), intake=cast(Any, intake), max_batch=1)
-    gateway.bind(link)
+    gateway = Gateway(cast(Any, None), intake=cast(Any, intake), max_batch=1, sessions=Links(link))
     serve, broken = gateway._serve, [True]
 
     async def serve_once_broken(name: str, queue: Any) -> None:
@@ -344,8 +344,7 @@ async def test_a_restarted_gateway_keeps_the_messages_waiting_in_its_lanes() -> 
     """What waits in a lane is unacknowledged; the broker would give it back only on a
     reconnect, so a restarted run must serve it, not start from empty lanes."""
     intake, link = _Intake(), _Link()
-    gateway = Gateway(cast(Any, None), intake=cast(Any, intake), max_batch=1)
-    gateway.bind(link)
+    gateway = Gateway(cast(Any, None), intake=cast(Any, intake), max_batch=1, sessions=Links(link))
     serve, held = gateway._serve, asyncio.Event()
 
     async def bulk_breaks_while_messages_wait(name: str, queue: Any) -> None:

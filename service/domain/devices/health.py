@@ -14,6 +14,10 @@ OFFLINE_AFTER_SECONDS = 180
 """'heartbeat: {offline_after: 180s}' unless a school's policy says otherwise: the one default
 of how long a device may be silent before it counts as offline (see `device_offline`)."""
 
+SILENCE_REPORTS = frozenset({"offline"})
+"""Messages that say a device went quiet (Traccar's deviceOffline, deviceUnknown): recorded,
+never counted as the device being seen, so the visit's silence watch runs on."""
+
 PRESSED_AGAIN_EVERY = timedelta(seconds=10)
 """A device stuck on SOS adds at most one `Alert.PressedAgain` (with its count) this often."""
 

@@ -44,6 +44,9 @@ class DeviceReading:
     seq: int | None
     rejected_fields: dict[str, str] = field(default_factory=dict)
     """Only for alarm kinds: optional fields that failed validation, and why (they were dropped)."""
+    extra: dict[str, Any] = field(default_factory=dict)
+    """What another system said beside the reading, recorded with it: where it came from
+    (`source`), its own ids, an address (Traccar, OwnTracks: docs/devices.md)."""
 
 
 def clock_skew_seconds(
