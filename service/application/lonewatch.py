@@ -8,7 +8,7 @@ rule (service/application/<use case>.py). Use cases never import this module; th
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 from uuid import UUID

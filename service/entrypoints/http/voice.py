@@ -114,7 +114,9 @@ async def voice_gather(request: web.Request) -> web.StreamResponse:
     app = request.app[LONEWATCH]
     digits = form.get("Digits", "")
     try:
-        said = await asyncio.to_thread(acknowledgement.acknowledge_by_key, app, notification_id, digits)
+        said = await asyncio.to_thread(
+            acknowledgement.acknowledge_by_key, app, notification_id, digits
+        )
     except NotFound:
         return _voice(_say("Lonewatch: this alert is not known."), "<Hangup/>")
     request.app[LIVE].wake()
