@@ -36,7 +36,7 @@ from service.adapters.event_store import (
 from service.adapters.merkle_log import MerkleLog
 from service.adapters.notifiers.base import Notifier
 from service.adapters.signing import SigningKey
-from service.application import escalation
+from service.application import acknowledgement, escalation_timers
 from service.application.lonewatch import Lonewatch
 from service.application.visit_deadlines import with_timer_actions as visit_timers
 from service.clock import Clock, SystemClock
@@ -142,7 +142,7 @@ def build(
         lambda: Lonewatch(
             env,
             clock,
-            alert_finder=escalation.find_by_schools(views),
+            alert_finder=acknowledgement.find_by_schools(views),
             before_insert=priority.at_lock,
         )
     )
@@ -165,7 +165,7 @@ def build(
         prefix=settings.mqtt_topic_prefix,
         priority=priority,
     )
-    scheduler = visit_timers(Scheduler(views, clock, escalation.timer_actions(app)), app)
+    scheduler = visit_timers(Scheduler(views, clock, escalation_timers.timer_actions(app)), app)
     hub = Hub()
     arc_timing = arc_timing or ArcTiming()
     arc = ArcSender(
