@@ -45,6 +45,7 @@ from service.domain.devices.messages import (
     DeviceReading,
     clock_skew_seconds,
 )
+from service.domain.devices.open_alarm import OpenAlarm
 
 
 class Outcome(StrEnum):
@@ -97,8 +98,9 @@ class DeviceIntake:
     ) -> None:
         self.uow = uow
         self.pressed_again_every = pressed_again_every
-        # The open alert each (device, alarm kind) last raised here. After a restart the
-        # first press raises a new alert; every later one joins it while it is open.
+        # The open alert each (device, alarm kind) last raised: a cache of the stored
+        # OpenAlarm pointer (service/domain/devices/open_alarm.py), so presses after a
+        # restart, or in another process, still join it while it is open.
         self._alarms: dict[tuple[str, str], _OpenAlarm] = {}
         self._lock = threading.Lock()
 
@@ -253,6 +255,7 @@ class DeviceIntake:
             batch.alerts[new_alert.id] = new_alert
             if alarm_kind is not None:
                 self._alarms[(reading.device_id, reading.kind)] = _OpenAlarm(new_alert.id)
+                created.append(self._point(reading.device_id, reading.kind, new_alert.id, now))
         if duress:
             flags.append("duress")
         batch.add(*created)
@@ -271,7 +274,10 @@ class DeviceIntake:
         """The device's open alert of this kind, loaded into the batch, if a press joins it."""
         alarm = self._alarms.get((device, kind))
         if alarm is None:
-            return None
+            pointer = self.uow.load_optional(ids.open_alarm_id(device, kind), OpenAlarm)
+            if pointer is None:
+                return None
+            alarm = self._alarms[(device, kind)] = _OpenAlarm(pointer.alert_id)
         alert = batch.alerts.get(alarm.alert_id)
         if alert is None:
             alert = self.uow.load_optional(alarm.alert_id, Alert)
@@ -283,6 +289,14 @@ class DeviceIntake:
             del self._alarms[(device, kind)]
             return None
         return alarm
+
+    def _point(self, device: str, kind: str, alert_id: UUID, now: datetime) -> OpenAlarm:
+        """The stored pointer to the alert this device's presses of `kind` now join."""
+        pointer = self.uow.load_optional(ids.open_alarm_id(device, kind), OpenAlarm)
+        if pointer is None:
+            return OpenAlarm(device=device, kind=kind, alert_id=alert_id, timestamp=now)
+        pointer.point_to(alert_id=alert_id, timestamp=now)
+        return pointer
 
     def _duplicate(self, reading: DeviceReading, message_id: UUID) -> Intaken:
         """A repeat of a stored message; an alarm's names the alert it raised or joined."""

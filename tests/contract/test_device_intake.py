@@ -167,6 +167,20 @@ def test_a_stuck_sos_raises_one_alert_and_counts_the_presses(
     assert after.alert_id != alert_id and not after.joined_open_alert
 
 
+def test_a_press_after_a_restart_joins_the_alert_still_open(world: World) -> None:
+    """The fob repeats its SOS with new ids until it hears back; the service restarted in
+    between: still one emergency, one alert (the pointer is stored, not only remembered)."""
+    (first,) = DeviceIntake(world.app).record([reading("sos", id="before-restart")])
+    (again,) = DeviceIntake(world.app).record([reading("sos", id="after-restart")])
+    assert again.alert_id == first.alert_id and again.joined_open_alert
+    assert first.alert_id is not None
+    world.app.resolve_alert(first.alert_id, outcome=AlertOutcome.SAFE, note="fine", by="dsl1")
+    (later,) = DeviceIntake(world.app).record([reading("sos", id="next-day")])
+    assert later.alert_id != first.alert_id and not later.joined_open_alert
+    (repeat,) = DeviceIntake(world.app).record([reading("sos", id="next-day-2")])
+    assert repeat.alert_id == later.alert_id
+
+
 def test_a_far_off_device_clock_is_kept_and_flagged(world: World, intake: DeviceIntake) -> None:
     ts = (world.clock.now() + timedelta(hours=2)).isoformat()
     (result,) = intake.record([reading("heartbeat", id="hb-1", ts=ts)])

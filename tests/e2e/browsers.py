@@ -12,8 +12,9 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from service.bootstrap import Container, create_app
+from service.bootstrap import create_app
 from service.config import Settings
+from service.container import Container
 from tests.conftest import MOSQUITTO_HOST, MOSQUITTO_PORT, REQUIRE_SERVICES, free_port
 from tests.console_world import PASSWORD, with_every_role
 from tests.harness import REPO, Device, forget_session, service_in_process

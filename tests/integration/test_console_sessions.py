@@ -8,8 +8,9 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from service.bootstrap import Container, create_app
+from service.bootstrap import create_app
 from service.config import Settings
+from service.container import Container
 from service.domain.people.sign_in_limits import PAIR_FAILURES
 from service.entrypoints.http.auth import SESSION_COOKIE
 from tests.console_world import PASSWORD, an_sos, with_every_role

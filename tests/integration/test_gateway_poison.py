@@ -22,9 +22,11 @@ from paho.mqtt.enums import CallbackAPIVersion
 from device_gateway.messages import DeviceReading
 from service.adapters.directory_file import load_directory
 from service.application.device_intake import Intaken
-from service.bootstrap import Container, build, running
+from service.bootstrap import build
 from service.config import Settings
+from service.container import Container
 from service.domain.devices.rejected import RAW_CAP_BYTES
+from service.lifecycle import running
 from tests.conftest import MOSQUITTO_HOST, MOSQUITTO_PORT
 from tests.harness import Device, eventually, forget_session
 from tests.integration.test_gateway import alert_docs, running_service

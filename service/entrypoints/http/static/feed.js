@@ -131,7 +131,10 @@
     return el("ul", { class: "told-list" }, list.map((p) =>
       el("li", { class: "told-person" },
         el("span", { class: "told-name" }, p.name,
-          p.to ? el("a", { class: "told-call", href: `tel:${p.to}`, title: `Call ${p.name} on ${p.to}` }, p.to) : null),
+          // Compact, so two cards' buttons stay on one screen; the number is in its name.
+          p.to ? el("a", { class: "told-call", href: `tel:${p.to}`, title: `Call ${p.name} on ${p.to}` },
+            el("span", { "aria-hidden": "true" }, "☎"),
+            el("span", { class: "visually-hidden" }, `Call ${p.name} on ${p.to}`)) : null),
         el("span", { class: "told-channels" }, Object.entries(p.channels).sort().map(([channel, ch]) => {
           const [words, tone, n] = channelWords(a, ch);
           const detail = `${ch.count} ${CHANNEL[channel] || channel}${ch.count === 1 ? "" : "s"}; state ${n.state}${n.delivery ? `, provider said ${n.delivery}` : ""}${n.error ? `: ${n.error}` : ""}`;
