@@ -46,6 +46,7 @@ async def console(
         mqtt_topic_prefix=topic_prefix,
         mqtt_client_id=client_id,
         poll_interval=0.2,
+        map_tiles="none",  # no test reaches for a tile server: the maps draw their plain marker
     )
     async with service_in_process(settings) as container:
         with_every_role(container.app)

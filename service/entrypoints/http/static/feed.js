@@ -71,12 +71,13 @@
     const steps = Object.values(a.notifications || {}).map((n) => n.step).filter(Boolean);
     return steps.length ? steps.sort().at(-1).replace(/^tier/, "tier ") : "—";
   }
+  // The alarm's own location first (what its SMS said), else the device's last one.
+  function where(a) { return (a.cause && a.cause.location) || a.location; }
   function location(a) {
-    // The alarm's own location first (what its SMS said), else the device's last one.
-    const where = (a.cause && a.cause.location) || a.location;
-    if (!where || (where.lat == null && !where.address)) return "not known";
-    const at = where.at ? `, at ${LW.fmtClock(where.at)}` : "";
-    return [LW.place(where), at];
+    const w = where(a);
+    if (!w || (w.lat == null && !w.address)) return "not known";
+    const at = w.at ? `, at ${LW.fmtClock(w.at)}` : "";
+    return [LW.place(w), at];
   }
   function address(a) {
     const visit = a.visit || {};
@@ -199,7 +200,7 @@
         a.visit ? [el("dt", {}, "On a visit"), el("dd", {}, visitWords(a.visit))] : null,
         a.visit && a.visit.visitors ? [el("dt", {}, a.visit.visitors.length > 1 ? "Visitors" : "Visitor"),
           el("dd", {}, el("ul", { class: "reach-list" }, a.visit.visitors.map((p) => reach(a, p))))] : null,
-        el("dt", {}, "Last known location"), el("dd", {}, location(a)),
+        el("dt", {}, "Last known location"), el("dd", {}, location(a), LW.alertMap(where(a))),
         el("dt", {}, "Device"), el("dd", {}, `${a.device || "—"} · code ${a.short_code}`),
         el("dt", {}, "Escalation step"), el("dd", {}, step(a)),
         unreachable(a) ? [el("dt", {}, "Could not reach"), el("dd", { class: "delivery bad" }, unreachable(a))] : null,

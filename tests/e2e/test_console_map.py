@@ -1,0 +1,85 @@
+"""The map on an alert's card and timeline, in a real headless Chromium, with tiles off
+(LW_MAP_TILES=none): what a console with no network to a tile server shows.
+
+Asked for: a map of the last known location that still works, with a plain marker, when no
+tiles load — never a broken box — and that a keyboard or screen-reader user can pass by.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from tests.console_world import devices
+from tests.e2e.browsers import playwright_api, shot, signed_in
+
+LAT, LON, ACC = 51.5396, 0.6868, 25
+
+
+def refuse_on(page: Any, refused: list[str]) -> None:
+    """Collects what the page's CSP refused (Leaflet must run under script-src 'self')."""
+    page.on("console", lambda m: refused.append(m.text) if "Content Security" in m.text else None)
+
+
+async def the_map_shows_the_location(page: Any, figure: Any) -> None:
+    expect = playwright_api.expect
+    marker = figure.locator(".leaflet-marker-icon")
+    await expect(marker).to_be_visible(timeout=5000)
+    await expect(figure.locator(".map-caption")).to_have_text(
+        f"{LAT:.5f}, {LON:.5f} ± {ACC} m · map tiles unavailable"
+    )
+    await expect(figure.locator("path.map-accuracy")).to_have_count(1)
+    center = await figure.evaluate("f => f.lwMap.getCenter()")
+    assert abs(center["lat"] - LAT) < 1e-4 and abs(center["lng"] - LON) < 1e-4, center
+    # The marker's tip (the bottom middle of its icon) is on the map's centre, to the pixel.
+    box = await figure.locator(".map-box").bounding_box()
+    icon = await marker.bounding_box()
+    tip = (icon["x"] + icon["width"] / 2, icon["y"] + icon["height"])
+    middle = (box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    assert abs(tip[0] - middle[0]) <= 2 and abs(tip[1] - middle[1]) <= 2, (tip, middle)
+    # Decorative beside the words: hidden from screen readers, nothing in it takes focus.
+    assert await figure.get_attribute("aria-hidden") == "true"
+    focusable = "a[href], button, input, [tabindex]:not([tabindex='-1'])"
+    assert await figure.locator(focusable).count() == 0
+
+
+@pytest.mark.mosquitto
+async def test_an_sos_with_a_location_shows_a_plain_marker_there_when_no_tiles_load(
+    console: Any, browser: Any
+) -> None:
+    expect = playwright_api.expect
+    base, container, _device = console
+    page = await signed_in(browser, base, "reception1")
+    refused: list[str] = []
+    refuse_on(page, refused)
+    await expect(page.locator("#live-pill")).to_have_text("Live")
+    pressed = await asyncio.to_thread(
+        devices(container).press, "sos-0001", "map-1", lat=LAT, lon=LON, acc=ACC
+    )
+
+    card = page.locator(".alert-card").first
+    await expect(card).to_contain_text("SOS", timeout=5000)
+    await expect(card).to_contain_text(f"(within {ACC} m)")
+    await the_map_shows_the_location(page, card.locator(".alert-map"))
+    await page.screenshot(**shot("feed-map-no-tiles.png"))
+
+    timeline = await page.context.new_page()
+    refuse_on(timeline, refused)
+    await timeline.goto(f"/console/timeline?alert={pressed.alert_id}")
+    await the_map_shows_the_location(timeline, timeline.locator("#state .alert-map"))
+    await timeline.screenshot(**shot("timeline-map-no-tiles.png"))
+    assert not refused, refused
+
+
+@pytest.mark.mosquitto
+async def test_an_alert_with_no_location_has_no_map_box(console: Any, browser: Any) -> None:
+    expect = playwright_api.expect
+    base, container, _device = console
+    page = await signed_in(browser, base, "reception1")
+    await expect(page.locator("#live-pill")).to_have_text("Live")
+    await asyncio.to_thread(devices(container).press, "sos-0001", "map-2")
+    card = page.locator(".alert-card").first
+    await expect(card).to_contain_text("not known", timeout=5000)
+    assert await card.locator(".alert-map").count() == 0
