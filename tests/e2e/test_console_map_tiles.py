@@ -43,8 +43,13 @@ async def tile_requests() -> AsyncIterator[tuple[str, list[str]]]:
         served.append(request.path)
         return web.Response(body=png, content_type="image/png")
 
+    async def down(request: web.Request) -> web.Response:
+        served.append(request.path)
+        return web.Response(status=503, text="tile server down")
+
     app = web.Application()
     app.router.add_get("/{z}/{x}/{y}.png", tile)
+    app.router.add_get("/down/{z}/{x}/{y}.png", down)
     runner = web.AppRunner(app)
     await runner.setup()
     port = free_port()
@@ -56,8 +61,12 @@ async def tile_requests() -> AsyncIterator[tuple[str, list[str]]]:
 
 
 @pytest.fixture
-def map_tiles(tile_requests: tuple[str, list[str]]) -> str:
-    return tile_requests[0]
+def map_tiles(request: pytest.FixtureRequest, tile_requests: tuple[str, list[str]]) -> str:
+    """The local tile server; under @pytest.mark.tiles_down, a path where every tile fails."""
+    url = tile_requests[0]
+    if request.node.get_closest_marker("tiles_down"):
+        return url.replace("/{z}/", "/down/{z}/")
+    return url
 
 
 @pytest.mark.mosquitto
@@ -85,3 +94,26 @@ async def test_the_map_loads_its_tiles_from_the_configured_host_under_the_csp(
     assert await figure.locator(".map-box.no-tiles").count() == 0
     await page.screenshot(**shot("feed-map-tiles.png"))
     assert not refused, refused
+
+
+@pytest.mark.mosquitto
+@pytest.mark.tiles_down
+async def test_when_no_tile_loads_the_map_still_shows_its_marker_and_says_so(
+    console: Any, browser: Any, tile_requests: tuple[str, list[str]]
+) -> None:
+    expect = playwright_api.expect
+    base, container, _device = console
+    _, served = tile_requests
+    page = await signed_in(browser, base, "reception1")
+    await expect(page.locator("#live-pill")).to_have_text("Live")
+    await asyncio.to_thread(
+        devices(container).press, "sos-0001", "tiles-2", lat=51.5396, lon=0.6868, acc=25
+    )
+    figure = page.locator(".alert-card .alert-map").first
+    await expect(figure.locator(".leaflet-marker-icon")).to_be_visible(timeout=5000)
+    await expect(figure.locator(".map-caption")).to_have_text(
+        "51.53960, 0.68680 ± 25 m · map tiles unavailable", timeout=5000
+    )
+    await expect(figure.locator(".map-box.no-tiles")).to_have_count(1)
+    assert served and all(path.startswith("/down/") for path in served), served
+    await page.screenshot(**shot("feed-map-tiles-down.png"))
