@@ -176,6 +176,13 @@
     return el("li", {}, el("strong", {}, person.name), " ", ...links);
   }
 
+  // The facts with the map beside them (below them on a narrow screen), so the map never
+  // pushes the Acknowledge button further down the card.
+  function withMap(loc, facts) {
+    const map = LW.alertMap(loc);
+    return map ? el("div", { class: "facts-with-map" }, facts, map) : facts;
+  }
+
   function card(a) {
     const title = `${KIND[a.kind] || a.kind}${visitor(a) !== "—" ? " — " + visitor(a) : ""}`;
     const unack = unacknowledged(a);
@@ -194,18 +201,18 @@
       a.kind === "duress" ? el("p", { class: "duress-warning", role: "note" },
         el("strong", {}, "Do not call the visitor."),
         " They used their safe word: a call may put them in danger. Follow the duress procedure and call the police if in doubt.") : null,
-      el("dl", { class: "facts" },
+      withMap(where(a), el("dl", { class: "facts" },
         el("dt", {}, "School"), el("dd", {}, a.school_name || a.school),
         address(a) ? [el("dt", {}, "Address"), el("dd", {}, address(a))] : null,
         a.visit ? [el("dt", {}, "On a visit"), el("dd", {}, visitWords(a.visit))] : null,
         a.visit && a.visit.visitors ? [el("dt", {}, a.visit.visitors.length > 1 ? "Visitors" : "Visitor"),
           el("dd", {}, el("ul", { class: "reach-list" }, a.visit.visitors.map((p) => reach(a, p))))] : null,
-        el("dt", {}, "Last known location"), el("dd", {}, location(a), LW.alertMap(where(a))),
+        el("dt", {}, "Last known location"), el("dd", {}, location(a)),
         el("dt", {}, "Device"), el("dd", {}, `${a.device || "—"} · code ${a.short_code}`),
         el("dt", {}, "Escalation step"), el("dd", {}, step(a)),
         unreachable(a) ? [el("dt", {}, "Could not reach"), el("dd", { class: "delivery bad" }, unreachable(a))] : null,
         el("dt", {}, "Who has been told"), el("dd", {}, notified(a)),
-        a.acknowledged_by ? [el("dt", {}, "Taken by"), el("dd", { class: "taken" }, `${a.acknowledged_by} at ${LW.fmtClock(a.acknowledged_at)}`)] : null),
+        a.acknowledged_by ? [el("dt", {}, "Taken by"), el("dd", { class: "taken" }, `${a.acknowledged_by} at ${LW.fmtClock(a.acknowledged_at)}`)] : null)),
       actions(a));
     if (openResolveForms.has(a.id)) node.append(resolveForm(a));
     return node;
