@@ -75,6 +75,12 @@ async def test_an_sos_with_a_location_shows_a_plain_marker_there_when_no_tiles_l
     await expect(card).to_contain_text(f"(within {ACC} m)")
     await the_map_shows_the_location(page, ".alert-card .alert-map")
     await page.screenshot(**shot("feed-map-no-tiles.png"))
+    # Taking the alert rebuilds its card; the map drawn before is kept, not drawn afresh.
+    await page.evaluate("() => { document.querySelector('.alert-map').lwKept = 'drawn once'; }")
+    await card.get_by_role("button", name="Acknowledge").click()
+    await expect(card).to_contain_text("Taken by")
+    assert await page.evaluate("() => document.querySelector('.alert-map').lwKept") == "drawn once"
+    await the_map_shows_the_location(page, ".alert-card .alert-map")
 
     timeline = await page.context.new_page()
     refuse_on(timeline, refused)

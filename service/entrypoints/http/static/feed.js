@@ -302,6 +302,7 @@
         const fresh = card(a);
         fresh.dataset.stamp = stamp;
         if (node) {
+          LW.keepMap(node, fresh);
           const typed = node.querySelector("textarea")?.value;
           node.replaceWith(fresh);
           if (typed) fresh.querySelector("textarea").value = typed;

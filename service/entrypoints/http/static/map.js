@@ -45,7 +45,7 @@
     const caption = el("figcaption", { class: "map-caption" });
     const figure = el("figure", {
       class: "alert-map", "aria-hidden": "true",
-      "data-lat": String(where.lat), "data-lon": String(where.lon),
+      "data-where": `${where.lat},${where.lon},${where.acc || ""}`,
     }, box, caption);
     let map = null;
     const watch = new ResizeObserver(() => {
@@ -59,5 +59,14 @@
     return figure;
   }
 
+  // A card rebuilt for other news keeps its drawn map when the place is the same: no flicker
+  // of a fresh map each time a message's status arrives.
+  function keepMap(from, to) {
+    const before = from && from.querySelector(".alert-map");
+    const after = to.querySelector(".alert-map");
+    if (before && after && before.dataset.where === after.dataset.where) after.replaceWith(before);
+  }
+
   LW.alertMap = alertMap;
+  LW.keepMap = keepMap;
 })();
