@@ -50,6 +50,10 @@ async def test_a_right_password_starts_a_session_and_a_wrong_one_does_not(consol
     me = await (await client.get("/api/v1/session")).json()
     assert (me["username"], me["role"], me["school"]) == ("reception1", "operator", "lancaster")
     assert len(me["csrf_token"]) == 64
+    assert me["map"] == {
+        "tiles": "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
+        "attribution": "© OpenStreetMap contributors",
+    }
 
 
 async def test_pages_need_a_session(console: Any) -> None:
@@ -61,6 +65,11 @@ async def test_pages_need_a_session(console: Any) -> None:
     page = await client.get("/console/devices")
     assert page.status == 200 and "Devices" in await page.text()
     assert "script-src 'self'" in page.headers["Content-Security-Policy"]
+    # The map's tiles are the one thing a page loads from elsewhere (LW_MAP_TILES).
+    assert (
+        "img-src 'self' data: https://tile.openstreetmap.org;"
+        in (page.headers["Content-Security-Policy"])
+    )
 
 
 async def test_unsafe_requests_with_a_session_need_the_csrf_token(console: Any) -> None:
