@@ -18,7 +18,17 @@ import threading
 from collections import Counter
 from typing import Final
 
-from device_gateway.lanes import LANES, Acks, HandOff, Item, LaneRecorder, lane_of, unreadable
+from device_gateway.lanes import (
+    LANES,
+    Acks,
+    CommitObserved,
+    HandOff,
+    Item,
+    LaneRecorder,
+    Pressed,
+    lane_of,
+    unreadable,
+)
 from device_gateway.links import Link, Links, SessionLink, Sessions
 from device_gateway.messages import (
     ALARM_KINDS,
@@ -72,10 +82,13 @@ class Gateway:
         max_batch: int = 500,
         intake: DeviceIntake | None = None,
         priority: AlarmPriority | None = None,
+        on_pressed: Pressed | None = None,
+        on_commit: CommitObserved | None = None,
     ) -> None:
         """`sessions`: the links to acknowledge and publish on (none by default); they call
         `receive_threadsafe` / `receive_alarm_threadsafe`. `on_notifications` is given the
-        notifications an alert asked for as soon as they are committed (the dispatcher)."""
+        notifications an alert asked for as soon as they are committed (the dispatcher);
+        `on_pressed` and `on_commit` are the metrics' observers (service/workers/metrics.py)."""
         self.app = app
         self.prefix = prefix
         self.max_batch = max_batch
@@ -87,10 +100,20 @@ class Gateway:
         self.sessions: Sessions = sessions or Links()
         self.stats: Counter[str] = Counter()
         self.acks = Acks(
-            self.sessions, self.stats, prefix=prefix, on_notifications=on_notifications
+            self.sessions,
+            self.stats,
+            prefix=prefix,
+            on_notifications=on_notifications,
+            on_pressed=on_pressed,
         )
         self.recorder = LaneRecorder(
-            app, self.intake, self.priority, self.acks, self.stats, prefix=prefix
+            app,
+            self.intake,
+            self.priority,
+            self.acks,
+            self.stats,
+            prefix=prefix,
+            on_commit=on_commit,
         )
         self._lanes: dict[str, asyncio.Queue[Item]] = {}
         self._loop: asyncio.AbstractEventLoop | None = None

@@ -22,6 +22,7 @@ import contextlib
 import dataclasses
 import hashlib
 import json
+import time
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -81,6 +82,10 @@ ANNOUNCED_ALERTS: Final = frozenset(AlertKind(kind) for kind in ALARM_KINDS)
 must behave exactly as for an ordinary text."""
 
 HandOff = Callable[[list[Notification]], None]
+Pressed = Callable[[list[tuple[str, str]], float], None]
+"""Told (alert id, notification id) pairs just committed and when their message arrived."""
+CommitObserved = Callable[[str, int, float], None]
+"""Told each group commit's lane, size and seconds (service/workers/metrics.py)."""
 
 
 class Acks:
@@ -93,8 +98,10 @@ class Acks:
         *,
         prefix: str,
         on_notifications: HandOff | None,
+        on_pressed: Pressed | None = None,
     ) -> None:
         self.sessions = sessions
+        self.on_pressed = on_pressed
         self.stats = stats
         self.prefix = prefix
         self.on_notifications = on_notifications
@@ -108,6 +115,9 @@ class Acks:
             except Exception:
                 # The dispatcher also follows the views: the SMS is late, not lost.
                 log.exception("notifications_hand_off_failed", count=len(requested))
+        if requested and self.on_pressed is not None:
+            arrived = min(item.message.received_at for item in items)
+            self.on_pressed([(str(n.alert_id), str(n.id)) for n in requested], arrived)
         for item, result in zip(items, results, strict=True):
             try:
                 self._settle(item, result)
@@ -215,8 +225,10 @@ class LaneRecorder:
         stats: Counter[str],
         *,
         prefix: str,
+        on_commit: CommitObserved | None = None,
     ) -> None:
         self.app = app
+        self.on_commit = on_commit
         self.intake = intake
         self.priority = priority
         self.acks = acks
@@ -241,6 +253,7 @@ class LaneRecorder:
         """Record a group; on a failure that is not the store's, split it (bisect)."""
         readings = [item.reading for item in items if item.reading is not None]
         record = self._record_bulk if lane == "bulk" else self.intake.record
+        started = time.monotonic()
         try:
             results = await self._with_store(lane, len(items), record, readings)
         except Exception as exc:
@@ -262,6 +275,8 @@ class LaneRecorder:
         self.stats["batches"] += 1
         self.stats["batch_max"] = max(self.stats["batch_max"], len(items))
         self.acks.settle_all(items, results)
+        if self.on_commit is not None:  # after the acks: the alarm is not kept waiting
+            self.on_commit(lane, len(items), time.monotonic() - started)
 
     async def isolated(self, lane: str, item: Item, why: str) -> None:
         """One message that fails alone: try it once more, salvage an alarm, else reject."""

@@ -12,7 +12,7 @@ import math
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
 import paho.mqtt.client as mqtt
@@ -45,6 +45,8 @@ class InboundMessage:
     username: str | None = None
     """The publisher's broker credential, where the broker passes it on. Mosquitto does
     not: there the ACL (deploy/mosquitto/acl) is what binds a device to its own topics."""
+    received_at: float = field(default_factory=time.monotonic, compare=False)
+    """When it reached us (time.monotonic): where /metrics' press-to-request latency starts."""
 
 
 class MqttLink:

@@ -150,6 +150,16 @@ class ViewStore:
             rows = cur.fetchall()
         return [json.loads(row[0]) for row in rows]
 
+    def counts(self, kind: str) -> dict[str, int]:
+        """How many documents of a kind are in each state (for /metrics)."""
+        with self._reading() as cur:
+            cur.execute(
+                self._sql("SELECT state, COUNT(*) FROM lw_view_docs WHERE kind = ? GROUP BY state"),
+                (kind,),
+            )
+            rows = cur.fetchall()
+        return {str(state): int(count) for state, count in rows if state is not None}
+
     def with_id_prefix(self, kind: str, prefix: str, limit: int = 10) -> list[dict[str, Any]]:
         """Documents whose id starts with `prefix`: an alert's short code is its id's first six
         hex digits, so this is how a code a person reads out finds its alert."""

@@ -44,6 +44,7 @@ from service.workers.arc_sender import ArcSender, ArcTiming
 from service.workers.dispatcher import DEFAULT_BACKOFF, Dispatcher
 from service.workers.health import Health, StoreProbe, store_reader
 from service.workers.live import Hub, Listener, LiveViews, public_change
+from service.workers.metrics import Instruments, Metrics
 from service.workers.pools import WorkPools
 from service.workers.scheduler import Scheduler
 from service.workers.supervisor import Supervisor
@@ -95,7 +96,16 @@ def build(
     quick_recovery(app.recorder)
     projector = Projector(app.recorder, app.mapper, views)
     notifier = notifier or make_notifier(settings)
-    dispatcher = Dispatcher(app, views, notifier, backoff=backoff, priority=priority)
+    instruments = Instruments() if settings.metrics else None
+    dispatcher = Dispatcher(
+        app,
+        views,
+        notifier,
+        backoff=backoff,
+        priority=priority,
+        on_first_request=instruments.press_latency.requested if instruments else None,
+        on_outcome=instruments.outcome if instruments else None,
+    )
     # The links deliver to the gateway and the gateway acks on them: the gateway is given
     # the sessions (links made when MQTT starts), the links its callbacks (`_start_mqtt`).
     sessions = BrokerSessions(
@@ -110,6 +120,8 @@ def build(
         on_notifications=dispatcher.submit_requested,
         prefix=settings.mqtt_topic_prefix,
         priority=priority,
+        on_pressed=instruments.press_latency.pressed if instruments else None,
+        on_commit=instruments.commit_observed if instruments else None,
     )
     scheduler = visit_timers(Scheduler(views, clock, escalation_timers.timer_actions(app)), app)
     hub = Hub()
@@ -172,6 +184,7 @@ def build(
         arc=arc,
         merkle=MerkleLog(app.recorder),
         signing_key=SigningKey.from_setting(settings.signing_key) if settings.signing_key else None,
+        metrics=Metrics(instruments, health, views) if instruments else None,
     )
 
 
@@ -259,5 +272,6 @@ def create_app(c: Container, *, with_mqtt: bool = True) -> web.Application:
         ),
         merkle=c.merkle,
         signing_key=c.signing_key,
+        metrics=c.metrics,
         background=background,
     )

@@ -62,6 +62,8 @@ class Settings:
     # its own stable LW_MQTT_CLIENT_ID (its session holds its in-flight messages).
     mqtt_share_group: str = ""
     log_format: str = "console"
+    metrics: bool = True
+    """Serve GET /metrics (INTERFACES.md section 11, `LW_METRICS`: on/off)."""
     poll_interval: float = 0.5
     # The console's maps (docs/console-and-replay.md): a Leaflet tile URL template, or
     # "none" for a plain marker on a neutral background (no request leaves the browser).
@@ -184,6 +186,7 @@ _ENV_KEYS: dict[str, str] = {
     "LW_POLL_INTERVAL": "poll_interval",
     "LW_MAP_TILES": "map_tiles",
     "LW_MAP_ATTRIBUTION": "map_attribution",
+    "LW_METRICS": "metrics",
 }
 
 
@@ -219,6 +222,10 @@ def load_settings(
                 raise ConfigError(f"{key} must be seconds, got {value!r}") from exc
         elif name == "directory":
             values[name] = Path(value)
+        elif name == "metrics":
+            if value.lower() not in ("on", "off"):
+                raise ConfigError(f"{key} must be on or off, got {value!r}")
+            values[name] = value.lower() == "on"
         else:
             values[name] = value
     if "database_url" not in values:

@@ -24,6 +24,7 @@ from service.workers.arc_sender import ArcSender
 from service.workers.dispatcher import Dispatcher
 from service.workers.health import Health
 from service.workers.live import Hub, LiveViews
+from service.workers.metrics import Metrics
 from service.workers.pools import WorkPools
 from service.workers.scheduler import Scheduler
 from service.workers.supervisor import Supervisor
@@ -62,6 +63,8 @@ class Container:
     """The Merkle log over every stored event (docs/security.md); followed by its own loop."""
     signing_key: SigningKey | None = None
     """Signs the log's tree heads (`LW_SIGNING_KEY`); without it heads are kept unsigned."""
+    metrics: Metrics | None = None
+    """GET /metrics (service/workers/metrics.py); None when `LW_METRICS=off`."""
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     """Unsupervised one-shot tasks, cancelled at shutdown; loops go to `supervisor.start`."""
 
@@ -76,6 +79,8 @@ class Container:
         return self.sessions.alarm
 
     def close(self) -> None:
+        if self.metrics is not None:
+            self.metrics.close()
         self.health.close()
         self.pools.close()  # their jobs use the store: done before it closes
         self.views.close()

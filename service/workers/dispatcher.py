@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 from uuid import UUID
 
@@ -51,8 +51,15 @@ class Dispatcher:
         *,
         backoff: Sequence[float] = DEFAULT_BACKOFF,
         priority: AlarmPriority | None = None,
+        on_first_request: Callable[[str], None] | None = None,
+        on_outcome: Callable[[str, str], None] | None = None,
     ) -> None:
+        """`on_first_request` (a notification's id, just before its first request) and
+        `on_outcome` (channel, outcome: after each try's result is recorded) are the
+        metrics' observers (service/workers/metrics.py)."""
         self.app = app
+        self.on_first_request = on_first_request
+        self.on_outcome = on_outcome
         self.views = views
         self.notifier = notifier
         self.backoff = tuple(backoff)
@@ -197,6 +204,8 @@ class Dispatcher:
             if not started:
                 return  # done elsewhere, in flight elsewhere, or the alert was taken first
             attempt += 1
+            if attempt == 1 and self.on_first_request is not None:
+                self.on_first_request(doc["id"])
             try:
                 provider_id = await self._send(doc)
             except NotificationError as exc:
@@ -218,6 +227,7 @@ class Dispatcher:
                         code=exc.code,
                     )
                     self.failed += 1
+                    self._outcome(doc, "refused")
                     return
                 final = not exc.retryable or attempt >= self.max_attempts
                 log.warning(
@@ -232,6 +242,7 @@ class Dispatcher:
                 await self._record(
                     outbox.record_failed, self.app, notification_id, str(exc), final=final
                 )
+                self._outcome(doc, "failed" if final else "retried")
                 if final:
                     self.failed += 1
                     return
@@ -246,9 +257,11 @@ class Dispatcher:
                     "notification_send_crashed", notification=doc["id"], alert=doc["alert_id"]
                 )
                 await self._record(outbox.mark_unconfirmed, self.app, notification_id)
+                self._outcome(doc, "unconfirmed")
                 return
             await self._record(outbox.record_sent, self.app, notification_id, provider_id)
             self.sent += 1
+            self._outcome(doc, "sent")
             log.info(
                 "notification_sent",
                 notification=doc["id"],
@@ -257,6 +270,10 @@ class Dispatcher:
                 to=doc["to"],
             )
             return
+
+    def _outcome(self, doc: dict[str, Any], outcome: str) -> None:
+        if self.on_outcome is not None:
+            self.on_outcome(str(doc["channel"]), outcome)
 
     async def _record(self, command: Any, *args: Any, **kwargs: Any) -> Any:
         """Recording must not be lost either: keep trying while the store is unavailable."""

@@ -53,6 +53,15 @@ def test_a_store_named_in_the_environment_is_used_as_given() -> None:
     )
 
 
+def test_metrics_are_served_unless_turned_off() -> None:
+    """INTERFACES.md section 11: `LW_METRICS` is `on` (the default) or `off`."""
+    assert load_settings({}).metrics is True
+    assert load_settings({"LW_METRICS": "off"}).metrics is False
+    assert load_settings({"LW_METRICS": "ON"}).metrics is True
+    with pytest.raises(ConfigError, match="LW_METRICS must be on or off"):
+        load_settings({"LW_METRICS": "yes"})
+
+
 def test_the_maps_use_openstreetmap_unless_told_otherwise_and_none_turns_tiles_off() -> None:
     default = load_settings({})
     assert default.map_tile_url == "https://tile.openstreetmap.org/{z}/{x}/{y}.png"

@@ -30,6 +30,7 @@ from service.entrypoints.http.keys import (
     HUB,
     LIVE,
     LONEWATCH,
+    METRICS,
     POOLS,
     PROJECTOR,
     PROOF,
@@ -39,6 +40,7 @@ from service.entrypoints.http.keys import (
     DeviceInbox,
     RecordProof,
 )
+from service.entrypoints.http.metrics import add_metrics_routes
 from service.entrypoints.http.problems import problems_middleware
 from service.entrypoints.http.traccar import add_traccar_routes
 from service.entrypoints.http.twilio_webhooks import add_webhook_routes
@@ -46,6 +48,7 @@ from service.entrypoints.http.visits import add_visit_routes
 from service.entrypoints.http.voice import add_voice_routes
 from service.workers.health import Health
 from service.workers.live import Hub, LiveViews
+from service.workers.metrics import Metrics
 from service.workers.pools import WorkPools
 
 CleanupContext = Callable[[web.Application], AsyncIterator[None]]
@@ -73,9 +76,11 @@ def create_app(
     device_inbox: DeviceInbox,
     merkle: MerkleLog | None = None,
     signing_key: SigningKey | None = None,
+    metrics: Metrics | None = None,
     background: CleanupContext | None = None,
 ) -> web.Application:
-    """`background`, if given, runs for the app's lifetime (aiohttp's `cleanup_ctx`)."""
+    """`background`, if given, runs for the app's lifetime (aiohttp's `cleanup_ctx`);
+    `metrics`, if given, is served at GET /metrics (service/entrypoints/http/metrics.py)."""
     app = web.Application(middlewares=[problems_middleware, authenticate])
     app[SETTINGS] = settings
     app[CLOCK] = clock
@@ -97,6 +102,9 @@ def create_app(
         app.cleanup_ctx.append(background)
     app.on_shutdown.append(close_streams)
     add_health_routes(app)
+    if metrics is not None:
+        app[METRICS] = metrics
+        add_metrics_routes(app)
     add_alert_routes(app)
     add_webhook_routes(app)
     add_voice_routes(app)

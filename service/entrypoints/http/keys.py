@@ -26,6 +26,7 @@ from service.config import Settings
 from service.domain.alerts.notifications import Notification
 from service.workers.health import Health
 from service.workers.live import Hub, LiveViews
+from service.workers.metrics import Metrics
 from service.workers.pools import WorkPools
 
 LONEWATCH: web.AppKey[Lonewatch] = web.AppKey("lonewatch", Lonewatch)
@@ -43,6 +44,8 @@ checks, exports): never the default executor the alarm path's store calls use.""
 HEALTH: web.AppKey[Health] = web.AppKey("health", Health)
 SETTINGS: web.AppKey[Settings] = web.AppKey("settings", Settings)
 CLOCK: web.AppKey[Clock] = web.AppKey("clock", Clock)
+METRICS: web.AppKey[Metrics] = web.AppKey("metrics", Metrics)
+"""What GET /metrics renders; absent when `LW_METRICS=off` (no route then either)."""
 PROVIDER: web.AppKey[str] = web.AppKey("provider", str)
 """Who "accepts" a message, in the feed's words ("Twilio", "the test notifier")."""
 
