@@ -22,7 +22,8 @@
   const words = (value, table) => (value ? table[value] || value.replace(/_/g, " ") : "—");
   const who = (name) => (name || "").replace(/^[a-z_]+:/, "") || "—";
 
-  function cell(label, ...content) { return el("td", { "data-label": label }, ...content); }
+  // One child per cell: on a tablet each cell is a two-column grid (its label, its content).
+  function cell(label, ...content) { return el("td", { "data-label": label }, el("div", {}, ...content)); }
 
   function showFor(what) {
     for (const node of form.querySelectorAll(".for-alerts, .for-visits")) {
