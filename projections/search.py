@@ -65,9 +65,16 @@ class Search:
 class Dialect:
     """How a store reads a JSON field and asks whether a field holds an id (text or list)."""
 
-    def __init__(self, text: Callable[[str], str], holds: Callable[[str], str]) -> None:
+    def __init__(
+        self,
+        text: Callable[[str], str],
+        holds: Callable[[str], str],
+        ordered: Callable[[str], str] | None = None,
+    ) -> None:
         self.text = text
         self.holds = holds
+        # A field compared and sorted byte by byte, whatever the database's collation.
+        self.ordered = ordered or text
 
 
 SQLITE = Dialect(
@@ -79,6 +86,8 @@ POSTGRES = Dialect(
     text=lambda name: f"(doc::jsonb ->> '{name}')",
     # jsonb containment: a list holds the text if one item is it; a text holds itself.
     holds=lambda name: f"(doc::jsonb -> '{name}') @> to_jsonb(?::text)",
+    # A locale's collation may skip punctuation ('+', '.', ':'): stamps compare as bytes.
+    ordered=lambda name: f"(doc::jsonb ->> '{name}') COLLATE \"C\"",
 )
 
 
@@ -116,11 +125,11 @@ def search_sql(search: Search, dialect: Dialect) -> tuple[str, list[Any]] | None
         )
         params.extend([search.person, _like(search.person)])
     if search.since is not None:
-        sql += f" AND {text(search.bounded)} >= ?"
+        sql += f" AND {dialect.ordered(search.bounded)} >= ?"
         params.append(search.since)
     if search.until is not None:
-        sql += f" AND {text(search.bounded)} < ?"
+        sql += f" AND {dialect.ordered(search.bounded)} < ?"
         params.append(search.until)
-    sql += f" ORDER BY {text(search.order_by)} DESC, id DESC LIMIT ? OFFSET ?"
+    sql += f" ORDER BY {dialect.ordered(search.order_by)} DESC, id DESC LIMIT ? OFFSET ?"
     params.extend([search.limit + 1, search.offset])
     return sql, params
