@@ -105,6 +105,8 @@ async def test_past_alerts_are_found_by_person_dates_kind_and_outcome(api: Any) 
     tuesday = at(9, 0).date() + timedelta(days=1)
     one_day = await _get(client, f"{history}?from={tuesday}&to={tuesday}", admin)
     assert _ids(one_day) == [made["tuesday"]]
+    unencoded = f"from={tuesday}T00:00:00+00:00&to={tuesday}T23:59:59+00:00"
+    assert _ids(await _get(client, f"{history}?{unencoded}", admin)) == [made["tuesday"]]
     row = one_day["alerts"][0]
     assert row["outcome"] == "safe" and row["acknowledged_by"] == "operator:reception1"
     assert row["answered_in_s"] is not None and row["people_told"] >= 1

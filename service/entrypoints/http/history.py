@@ -66,8 +66,8 @@ def _stamp(request: web.Request, name: str, *, end: bool) -> str | None:
     if day is not None:
         start = datetime.combine(day + timedelta(days=1 if end else 0), time(), UTC)
         return start.isoformat()
-    try:
-        found = datetime.fromisoformat(text)
+    try:  # an unencoded '+00:00' arrives as ' 00:00': read it as the offset it was meant to be
+        found = datetime.fromisoformat(text.replace(" ", "+"))
     except ValueError:
         found = None
     if found is None or found.tzinfo is None:
