@@ -34,6 +34,10 @@ class TwilioSettings:
     api_base: str | None = None
 
 
+OSM_TILES = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+OSM_ATTRIBUTION = "© OpenStreetMap contributors"
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str = "sqlite:///var/lonewatch.sqlite3"
@@ -59,6 +63,10 @@ class Settings:
     mqtt_share_group: str = ""
     log_format: str = "console"
     poll_interval: float = 0.5
+    # The console's maps (docs/console-and-replay.md): a Leaflet tile URL template, or
+    # "none" for a plain marker on a neutral background (no request leaves the browser).
+    map_tiles: str = OSM_TILES
+    map_attribution: str = OSM_ATTRIBUTION
     extra: Mapping[str, str] = field(default_factory=dict)
 
     # -- derived values -------------------------------------------------
@@ -115,6 +123,29 @@ class Settings:
             api_base=self.twilio_api_base,
         )
 
+    @property
+    def map_tile_url(self) -> str | None:
+        """The tile URL template the console's maps load, or None when tiles are off."""
+        tiles = self.map_tiles.strip()
+        if tiles.lower() in {"", "none", "off"}:
+            return None
+        parts = urlsplit(tiles)
+        if parts.scheme not in {"http", "https"} or not parts.netloc or "{z}" not in tiles:
+            raise ConfigError(
+                "LW_MAP_TILES must be a tile URL like https://tile.example.org/{z}/{x}/{y}.png "
+                f"or 'none', got {self.map_tiles!r}"
+            )
+        return tiles
+
+    @property
+    def map_tile_source(self) -> str | None:
+        """The tile host as a CSP source (img-src): a `{s}` subdomain becomes `*.`."""
+        url = self.map_tile_url
+        if url is None:
+            return None
+        parts = urlsplit(url)
+        return f"{parts.scheme}://{parts.netloc.replace('{s}.', '*.')}"
+
     def with_changes(self, **changes: object) -> Settings:
         return replace(self, **changes)  # type: ignore[arg-type]
 
@@ -151,6 +182,8 @@ _ENV_KEYS: dict[str, str] = {
     "LW_MQTT_SHARE_GROUP": "mqtt_share_group",
     "LW_LOG_FORMAT": "log_format",
     "LW_POLL_INTERVAL": "poll_interval",
+    "LW_MAP_TILES": "map_tiles",
+    "LW_MAP_ATTRIBUTION": "map_attribution",
 }
 
 
@@ -192,5 +225,5 @@ def load_settings(
         values["database_url"] = f"sqlite:///{default_store_path()}"
     settings = Settings(**values)  # type: ignore[arg-type]
     # Validate the derived values now so a bad URL fails at start, not at first use.
-    _ = settings.mqtt, settings.twilio, settings.http_port
+    _ = settings.mqtt, settings.twilio, settings.http_port, settings.map_tile_url
     return settings

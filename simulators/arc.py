@@ -166,7 +166,8 @@ def sos_to_arc(run: ScenarioRun, arc_url: str | None = None) -> ScenarioResult:
     """Press SOS; the school's alarm receiving centre, played here by pysiaalarm where the
     school's `arc:` points (`LW_SIM_ARC_URL`, default dc09+tcp://127.0.0.1:5000; account
     `LW_SIM_ARC_ACCOUNT`, key `LW_SIM_ARC_KEY`), receives `PA` and answers ACK."""
-    from simulators.scenarios import _alarm  # here, not at the top: scenarios lists this one
+    # Here, not at the top: scenarios lists this one.
+    from simulators.scenarios import alarm_scenario
 
     url = arc_url or os.environ.get("LW_SIM_ARC_URL", "dc09+tcp://127.0.0.1:5000")
     where = urlsplit(url)
@@ -177,7 +178,7 @@ def sos_to_arc(run: ScenarioRun, arc_url: str | None = None) -> ScenarioResult:
         port=where.port or 5000,
         udp=where.scheme == "dc09+udp",
     ) as arc:
-        result = _alarm(run, "sos-to-arc", "sos", [("heartbeat", {})])
+        result = alarm_scenario(run, "sos-to-arc", "sos", [("heartbeat", {})])
         deadline = time.monotonic() + run.wait
         alarms: list[Received] = []
         while time.monotonic() < deadline and not alarms:

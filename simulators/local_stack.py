@@ -59,7 +59,7 @@ def service_process(
                 process.wait()
 
 
-def _pg_binary(name: str) -> str:
+def pg_binary(name: str) -> str:
     """initdb and pg_ctl: on PATH, or in Debian's versioned directory."""
     import shutil
 
@@ -107,20 +107,20 @@ class OwnPostgres:
 
             shutil.chown(self.workdir, "postgres", "postgres")
         self._run(
-            _pg_binary("initdb"), "-D", str(self.data), "-U", "postgres",
+            pg_binary("initdb"), "-D", str(self.data), "-U", "postgres",
             "--auth=trust", "--no-sync", "-E", "UTF8",
         )  # fmt: skip
 
     def start(self) -> None:
         options = f"-p {self.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={self.workdir} -c fsync=off -c max_connections=200"
         self._run(
-            _pg_binary("pg_ctl"), "-D", str(self.data), "-l", str(self.log),
+            pg_binary("pg_ctl"), "-D", str(self.data), "-l", str(self.log),
             "-o", options, "-w", "-t", "60", "start",
         )  # fmt: skip
 
     def stop(self, mode: str = "fast") -> None:
         """`fast` (clients disconnected, clean shutdown) or `immediate` (like a crash)."""
-        self._run(_pg_binary("pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "stop", check=False)
+        self._run(pg_binary("pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "stop", check=False)
 
     def restart(self, mode: str = "fast") -> None:
         self.stop(mode)
@@ -146,7 +146,7 @@ MOSQUITTO_CONF = REPO / "deploy" / "mosquitto" / "mosquitto.conf"
 MOSQUITTO_ACL = REPO / "deploy" / "mosquitto" / "lonewatch.acl"
 
 
-def _free_port() -> int:
+def free_port() -> int:
     import socket
 
     with socket.socket() as sock:
@@ -203,7 +203,7 @@ class OwnMosquitto:
         self.binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
         self.workdir = workdir
         self.workdir.mkdir(parents=True, exist_ok=True)
-        self.port = port if port is not None else _free_port()
+        self.port = port if port is not None else free_port()
         self.conf = mosquitto_conf(workdir, self.port, passwd=passwd, acl=acl)
         self.process: subprocess.Popen[bytes] | None = None
 

@@ -26,7 +26,7 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from uuid import UUID
 
-from simulators.local_stack import REPO, OwnPostgres, _free_port, _pg_binary, own_postgres
+from simulators.local_stack import REPO, OwnPostgres, free_port, own_postgres, pg_binary
 
 DEMO_DIRECTORY = REPO / "deploy" / "demo-directory.yaml"
 DATABASE = "lonewatch"
@@ -98,7 +98,7 @@ def _start(stack: ExitStack) -> OwnPostgres:
     """A cluster on a free port; another one if that port was taken meanwhile."""
     for attempt in range(3):
         try:
-            return stack.enter_context(own_postgres(_free_port()))
+            return stack.enter_context(own_postgres(free_port()))
         except subprocess.CalledProcessError:
             if attempt == 2:
                 raise
@@ -144,12 +144,12 @@ def drill(
         dump = work / "lonewatch.dump"
         _step(f"pg_dump -Fc of {source.split('@')[-1]}")
         subprocess.run(  # noqa: S603 - fixed argument lists
-            [_pg_binary("pg_dump"), "-Fc", "-d", source, "-f", str(dump)], check=True, timeout=600
+            [pg_binary("pg_dump"), "-Fc", "-d", source, "-f", str(dump)], check=True, timeout=600
         )
         target = _database(servers[0])
         _step(f"pg_restore into another PostgreSQL of the drill's own ({target})")
         subprocess.run(  # noqa: S603 - fixed argument lists
-            [_pg_binary("pg_restore"), "--no-owner", "--exit-on-error", "-d", target, str(dump)],
+            [pg_binary("pg_restore"), "--no-owner", "--exit-on-error", "-d", target, str(dump)],
             check=True,
             timeout=600,
         )

@@ -90,7 +90,7 @@ def _all_acknowledged(device: SimulatedDevice, seconds: float) -> bool:
     return _until(lambda: device.counts.acknowledged >= device.counts.sent, seconds, device)
 
 
-def _alarm(
+def alarm_scenario(
     run: ScenarioRun, name: str, kind: str, lead_in: list[tuple[str, dict[str, Any]]]
 ) -> ScenarioResult:
     result = ScenarioResult(name)
@@ -112,7 +112,7 @@ def _alarm(
 
 def sos_during_visit(run: ScenarioRun) -> ScenarioResult:
     """Arrive (check-in), heartbeat, then press SOS: answered with alert_received."""
-    return _alarm(
+    return alarm_scenario(
         run,
         "sos-during-visit",
         "sos",
@@ -122,7 +122,7 @@ def sos_during_visit(run: ScenarioRun) -> ScenarioResult:
 
 def fall(run: ScenarioRun) -> ScenarioResult:
     """A fall detected: a red alert like SOS, answered with alert_received."""
-    return _alarm(run, "fall", "fall", [("heartbeat", {"battery": 70})])
+    return alarm_scenario(run, "fall", "fall", [("heartbeat", {"battery": 70})])
 
 
 def duress_text(run: ScenarioRun) -> ScenarioResult:

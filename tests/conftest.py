@@ -63,7 +63,7 @@ def run_id() -> str:
     return uuid.uuid4().hex[:10]
 
 
-def _pg_admin_parts() -> tuple[str, int]:
+def pg_admin_parts() -> tuple[str, int]:
     from urllib.parse import urlsplit
 
     parts = urlsplit(POSTGRES_ADMIN_URL)
@@ -73,7 +73,7 @@ def _pg_admin_parts() -> tuple[str, int]:
 @pytest.fixture
 def postgres_url() -> Iterator[str]:
     """A database of this test's own on the shared PostgreSQL, dropped afterwards."""
-    host, port = _pg_admin_parts()
+    host, port = pg_admin_parts()
     need_service("PostgreSQL", host, port)
     from simulators.local_stack import scratch_database
 

@@ -14,8 +14,8 @@ from service.adapters.directory_file import load_directory
 from service.application import visits
 from service.application.device_intake import DeviceIntake
 from service.application.lonewatch import Lonewatch
-from service.bootstrap import Container
 from service.clock import FakeClock
+from service.container import Container
 from service.domain.people.access import Principal
 from service.domain.people.directory import Role, UserSpec
 from service.domain.visits.overdue_ladder import call_home_task

@@ -19,9 +19,11 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from service.adapters.directory_file import load_directory
 from service.adapters.notifiers.base import Notifier
-from service.bootstrap import Container, build, running
+from service.bootstrap import build
 from service.clock import Clock
 from service.config import Settings
+from service.container import Container
+from service.lifecycle import running
 from service.workers.dispatcher import DEFAULT_BACKOFF
 from simulators import local_stack
 from tests.worlds import DIRECTORY

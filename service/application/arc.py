@@ -9,21 +9,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 
 from service.adapters.arc.dc09 import location_xdata, xdata_text
+from service.application.alerts import raise_alert
+from service.application.unit_of_work import UnitOfWork
 from service.domain import ids
 from service.domain.alerts.alert import Alert, AlertKind, Outcome
 from service.domain.alerts.arc import ArcMessage, alarm_text, arc_code
 from service.domain.errors import InvalidTransition
 from service.domain.people.directory import Device, School, Staff
-
-if TYPE_CHECKING:
-    from service.application.lonewatch import Lonewatch
 
 
 @dataclass(frozen=True)
@@ -59,13 +58,13 @@ def _order(message: ArcMessage, arc: dict[str, Any]) -> ArcOrder:
     )
 
 
-def school_arc(app: Lonewatch, school: str) -> dict[str, Any] | None:
-    entry = app.load_optional(ids.school_id(school), School)
+def school_arc(uow: UnitOfWork, school: str) -> dict[str, Any] | None:
+    entry = uow.load_optional(ids.school_id(school), School)
     return entry.arc if entry is not None else None
 
 
 def request(
-    app: Lonewatch, alert_id: UUID, *, resolved: bool, location: dict[str, Any] | None = None
+    uow: UnitOfWork, alert_id: UUID, *, resolved: bool, location: dict[str, Any] | None = None
 ) -> ArcOrder | None:
     """The message this alert (raised, or resolved) sends its school's ARC, recorded once:
     None when the school has no ARC, the kind is not told, or it was already requested
@@ -73,15 +72,15 @@ def request(
     is left unacknowledged is sent again by `pending` at the next start).
 
     `location` ({"lat", "lon"}) is the device's last known place, from the views."""
-    alert = app.alert(alert_id)
+    alert = uow.load(alert_id, Alert, "alert")
     code = arc_code(alert.kind, resolved=resolved)
-    arc = school_arc(app, alert.school) if code else None
+    arc = school_arc(uow, alert.school) if code else None
     if code is None or arc is None:
         return None
-    if app.exists(ArcMessage.create_id(alert_id, code)):
+    if uow.exists(ArcMessage.create_id(alert_id, code)):
         return None
-    device = app.load_optional(ids.device_id(alert.device), Device) if alert.device else None
-    staff = app.load_optional(ids.staff_id(alert.staff), Staff) if alert.staff else None
+    device = uow.load_optional(ids.device_id(alert.device), Device) if alert.device else None
+    staff = uow.load_optional(ids.staff_id(alert.staff), Staff) if alert.staff else None
     extended: list[list[str]] = []
     if location and location.get("lat") is not None and location.get("lon") is not None:
         extended.extend(list(pair) for pair in _location(location))
@@ -95,10 +94,10 @@ def request(
         zone=device.zone if device else 1,
         extended=extended,
         arc=f"{arc['url']} account {arc['account']}",
-        timestamp=app.clock.now(),
+        timestamp=uow.clock.now(),
     )
     try:
-        app.save(message)
+        uow.save(message)
     except IntegrityError:
         return None  # another process recorded it first, and sends it
     return _order(message, arc)
@@ -109,19 +108,19 @@ def _location(location: dict[str, Any]) -> tuple[tuple[str, str], ...]:
     return tuple((i, xdata_text(v)) for i, v in pairs)
 
 
-def pending(app: Lonewatch, message_ids: list[UUID]) -> list[ArcOrder]:
+def pending(uow: UnitOfWork, message_ids: list[UUID]) -> list[ArcOrder]:
     """Those of these messages not yet acknowledged, whose school still has an ARC."""
     orders = []
     for message_id in message_ids:
-        message = app.load_optional(message_id, ArcMessage)
-        arc = school_arc(app, message.school) if message is not None else None
+        message = uow.load_optional(message_id, ArcMessage)
+        arc = school_arc(uow, message.school) if message is not None else None
         if message is not None and arc is not None and not message.delivered:
             orders.append(_order(message, arc))
     return orders
 
 
 def record_try(
-    app: Lonewatch,
+    uow: UnitOfWork,
     message_id: UUID,
     *,
     attempt: int,
@@ -131,28 +130,29 @@ def record_try(
     detail: str,
 ) -> None:
     def attempt_() -> list[Aggregate]:
-        message = app.load(message_id, ArcMessage, "ARC message")
+        message = uow.load(message_id, ArcMessage, "ARC message")
         message.record_try(
             attempt=attempt,
             sequence=sequence,
             answer=answer,
             acknowledged=acknowledged,
             detail=detail,
-            timestamp=app.clock.now(),
+            timestamp=uow.clock.now(),
         )
         return [message]
 
-    app.retry_on_conflict(attempt_)
+    uow.retry_on_conflict(attempt_)
 
 
-def raise_unreachable(app: Lonewatch, message_id: UUID, *, after_s: float, error: str) -> UUID:
+def raise_unreachable(uow: UnitOfWork, message_id: UUID, *, after_s: float, error: str) -> UUID:
     """The ARC has not acknowledged this message for `after_s`: a red `arc_unreachable`
     alert on the console, raised the one way alarms are raised, saved with the record of it."""
-    message = app.load(message_id, ArcMessage, "ARC message")
+    message = uow.load(message_id, ArcMessage, "ARC message")
     if message.unreachable_alert is not None:
         return message.unreachable_alert
-    now = app.clock.now()
-    raised = app.raise_alert(
+    now = uow.clock.now()
+    raised = raise_alert(
+        uow,
         key=f"arc:{message_id}",
         kind=AlertKind.ARC_UNREACHABLE,
         school=message.school,
@@ -169,18 +169,19 @@ def raise_unreachable(app: Lonewatch, message_id: UUID, *, after_s: float, error
         notify=True,  # told to people only under an `arc_unreachable` policy (CONSOLE_ONLY)
     )
     message.record_unreachable(alert=raised[0].id, after_s=round(after_s, 1), timestamp=now)
-    app.save(*raised, message)
+    uow.save(*raised, message)
     return raised[0].id
 
 
-def raise_link_down(app: Lonewatch, school: str, *, since: datetime, error: str) -> UUID:
+def raise_link_down(uow: UnitOfWork, school: str, *, since: datetime, error: str) -> UUID:
     """Supervision polls have gone unanswered: the same red alert, about the link."""
     key = f"arc-link:{school}:{since.isoformat()}"
     alert_id = ids.alert_id(key)
-    if app.exists(alert_id):
+    if uow.exists(alert_id):
         return alert_id
-    arc = school_arc(app, school) or {}
-    raised = app.raise_alert(
+    arc = school_arc(uow, school) or {}
+    raised = raise_alert(
+        uow,
         key=key,
         kind=AlertKind.ARC_UNREACHABLE,
         school=school,
@@ -192,27 +193,27 @@ def raise_link_down(app: Lonewatch, school: str, *, since: datetime, error: str)
             "error": error,
             "since": since.isoformat(),
         },
-        now=app.clock.now(),
+        now=uow.clock.now(),
     )
-    app.save(*raised)
+    uow.save(*raised)
     return alert_id
 
 
-def arc_answered_again(app: Lonewatch, unreachable_alert: UUID, *, what: str) -> None:
+def arc_answered_again(uow: UnitOfWork, unreachable_alert: UUID, *, what: str) -> None:
     """The ARC acknowledged again: the `arc_unreachable` alert is closed, saying so (unless a
     person closed it first). Its timeline keeps the outage and the answer that ended it."""
 
     def attempt() -> list[Aggregate]:
-        alert = app.load(unreachable_alert, Alert, "alert")
+        alert = uow.load(unreachable_alert, Alert, "alert")
         try:
             alert.resolve(
                 outcome=Outcome.OTHER,
                 note=f"the ARC answered again: {what}",
                 by="system:arc",
-                timestamp=app.clock.now(),
+                timestamp=uow.clock.now(),
             )
         except InvalidTransition:
             return []
         return [alert]
 
-    app.retry_on_conflict(attempt)
+    uow.retry_on_conflict(attempt)

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from typing import Final, Literal
 
 from service.adapters import secrets
-from service.application.lonewatch import Lonewatch
+from service.application import credentials
+from service.application.unit_of_work import UnitOfWork
 from service.domain import ids
 from service.domain.errors import DomainError
 from service.domain.people.directory import DEVICE_SOURCES_KEY, ApiToken, DeviceSources
@@ -33,41 +34,43 @@ class Grant:
     integration: str | None
 
 
-def issue_integration_token(app: Lonewatch, integration: str, label: str = "cli") -> str:
+def issue_integration_token(uow: UnitOfWork, integration: str, label: str = "cli") -> str:
     if integration not in INTEGRATIONS:
         raise DomainError(
             f"no integration {integration!r}: tokens are made for {', '.join(INTEGRATIONS)}"
         )
     token = secrets.new_api_token()
-    app.save(
+    uow.save(
         ApiToken(
             digest=secrets.token_digest(token),
             username=_HOLDER_PREFIX + integration,
             label=label,
-            timestamp=app.clock.now(),
+            timestamp=uow.clock.now(),
         )
     )
     return token
 
 
-def grant_for_token(app: Lonewatch, token: str) -> Grant | None:
+def grant_for_token(uow: UnitOfWork, token: str) -> Grant | None:
     """None for a token never issued or revoked."""
-    grant = app.load_optional(ids.token_id(secrets.token_digest(token)), ApiToken)
+    grant = uow.load_optional(ids.token_id(secrets.token_digest(token)), ApiToken)
     if grant is None or grant.revoked:
         return None
     if grant.username.startswith(_HOLDER_PREFIX):
         return Grant(integration=grant.username.removeprefix(_HOLDER_PREFIX))
-    return Grant(integration=None) if app.principal_for_token(token) is not None else None
+    return (
+        Grant(integration=None) if credentials.principal_for_token(uow, token) is not None else None
+    )
 
 
-def device_for(app: Lonewatch, source: Source, name: str) -> str | None:
+def device_for(uow: UnitOfWork, source: Source, name: str) -> str | None:
     """Our device id for another system's name of it (directory: `traccar_unique_id`,
     `owntracks`); None when the directory has no such device."""
-    sources = app.load_optional(ids.device_sources_id(DEVICE_SOURCES_KEY), DeviceSources)
+    sources = uow.load_optional(ids.device_sources_id(DEVICE_SOURCES_KEY), DeviceSources)
     return sources.device_for(source, name) if sources is not None else None
 
 
-def owntracks_topics(app: Lonewatch) -> dict[str, str]:
+def owntracks_topics(uow: UnitOfWork) -> dict[str, str]:
     """Every OwnTracks base topic in the directory, with its device."""
-    sources = app.load_optional(ids.device_sources_id(DEVICE_SOURCES_KEY), DeviceSources)
+    sources = uow.load_optional(ids.device_sources_id(DEVICE_SOURCES_KEY), DeviceSources)
     return sources.names("owntracks") if sources is not None else {}

@@ -9,7 +9,7 @@ a redelivered one: the visit's state makes it happen once).
 from __future__ import annotations
 
 from service.application import visits as visit_commands
-from service.application.lonewatch import Lonewatch
+from service.application.unit_of_work import UnitOfWork
 from service.domain.errors import DomainError
 from service.domain.visits.states import VisitState
 from service.logs import get_logger
@@ -17,19 +17,19 @@ from service.logs import get_logger
 log = get_logger(__name__)
 
 
-def phone_left_region(app: Lonewatch, device: str, region: str) -> bool:
+def phone_left_region(uow: UnitOfWork, device: str, region: str) -> bool:
     """Record that the device's holder left the property of their current visit, if they are
     there; True when it was recorded. Anything else (no visit, not arrived) is logged only."""
-    info = app.device_info(device)
+    info = uow.directory.device(device)
     if info is None or info.staff is None:
         return False
-    visit = visit_commands.current_visit(app, info.staff)
+    visit = visit_commands.current_visit(uow, info.staff)
     if visit is None or visit.state is not VisitState.ARRIVED:
         log.info("phone_left_region_without_visit_at_property", device=device, region=region)
         return False
     try:
         visit_commands.move(
-            app,
+            uow,
             visit.id,
             "leave",
             by=f"device:{device}",

@@ -54,6 +54,11 @@ def device_message_id(device: str, message_id: str) -> UUID:
     return _id("device-message", device, message_id)
 
 
+def open_alarm_id(device: str, kind: str) -> UUID:
+    """The pointer from a device's alarm kind to the alert its presses join (OpenAlarm)."""
+    return _id("open-alarm", device, kind)
+
+
 def alert_key_for_message(message_id: UUID) -> str:
     """The cause key of the alert a device message (SOS, fall) raises."""
     return f"message:{message_id}"

@@ -9,12 +9,12 @@ from typing import Any
 
 import pytest
 
-from device_gateway.messages import DeviceReading, parse_device_message
+from device_gateway.messages import parse_device_message
 from service.application.device_intake import DeviceIntake, Outcome
 from service.clock import FakeClock
 from service.domain.alerts.alert import AlertKind
 from service.domain.alerts.alert import Outcome as AlertOutcome
-from service.domain.devices.messages import DeviceMessage
+from service.domain.devices.messages import DeviceMessage, DeviceReading
 from tests.worlds import World, a_trust_with_lone_visitors
 
 
@@ -108,7 +108,7 @@ def test_a_lost_race_falls_back_to_one_save_per_message(
 ) -> None:
     intake.record([reading("heartbeat", id="hb-1")])
     # Another gateway recorded hb-1 after our look-up: the group save collides.
-    monkeypatch.setattr("service.application.device_intake.existing_originators", lambda *_: set())
+    monkeypatch.setattr(world.app, "stored", lambda *_: set())
     results = intake.record([reading("heartbeat", id="hb-1"), reading("heartbeat", id="hb-2")])
     assert [r.outcome for r in results] == [Outcome.DUPLICATE, Outcome.RECORDED]
 
@@ -165,6 +165,20 @@ def test_a_stuck_sos_raises_one_alert_and_counts_the_presses(
     world.app.resolve_alert(alert_id, outcome=AlertOutcome.FALSE_ALARM, note="stuck", by="dsl1")
     (after,) = intake.record([reading("sos", id="new-1")])
     assert after.alert_id != alert_id and not after.joined_open_alert
+
+
+def test_a_press_after_a_restart_joins_the_alert_still_open(world: World) -> None:
+    """The fob repeats its SOS with new ids until it hears back; the service restarted in
+    between: still one emergency, one alert (the pointer is stored, not only remembered)."""
+    (first,) = DeviceIntake(world.app).record([reading("sos", id="before-restart")])
+    (again,) = DeviceIntake(world.app).record([reading("sos", id="after-restart")])
+    assert again.alert_id == first.alert_id and again.joined_open_alert
+    assert first.alert_id is not None
+    world.app.resolve_alert(first.alert_id, outcome=AlertOutcome.SAFE, note="fine", by="dsl1")
+    (later,) = DeviceIntake(world.app).record([reading("sos", id="next-day")])
+    assert later.alert_id != first.alert_id and not later.joined_open_alert
+    (repeat,) = DeviceIntake(world.app).record([reading("sos", id="next-day-2")])
+    assert repeat.alert_id == later.alert_id
 
 
 def test_a_far_off_device_clock_is_kept_and_flagged(world: World, intake: DeviceIntake) -> None:

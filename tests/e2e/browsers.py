@@ -12,8 +12,9 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from service.bootstrap import Container, create_app
+from service.bootstrap import create_app
 from service.config import Settings
+from service.container import Container
 from tests.conftest import MOSQUITTO_HOST, MOSQUITTO_PORT, REQUIRE_SERVICES, free_port
 from tests.console_world import PASSWORD, with_every_role
 from tests.harness import REPO, Device, forget_session, service_in_process
@@ -35,8 +36,15 @@ ARTIFACTS = REPO / "test-artifacts"
 
 
 @pytest.fixture
+def map_tiles() -> str:
+    """LW_MAP_TILES for the console: off, so no test reaches for a tile server (a test
+    module overrides this fixture to serve its own tiles)."""
+    return "none"
+
+
+@pytest.fixture
 async def console(
-    mosquitto_url: str, tmp_path: Path, topic_prefix: str, run_id: str
+    mosquitto_url: str, tmp_path: Path, topic_prefix: str, run_id: str, map_tiles: str
 ) -> AsyncIterator[tuple[str, Container, Device]]:
     """The whole service in-process (gateway on the real Mosquitto), served on a free port."""
     client_id = f"lw-e2e-{run_id}"
@@ -46,6 +54,7 @@ async def console(
         mqtt_topic_prefix=topic_prefix,
         mqtt_client_id=client_id,
         poll_interval=0.2,
+        map_tiles=map_tiles,
     )
     async with service_in_process(settings) as container:
         with_every_role(container.app)

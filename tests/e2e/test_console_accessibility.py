@@ -69,14 +69,17 @@ async def test_every_page_has_no_serious_accessibility_violation_at_desk_and_tab
     console: Any, browser: Any, axe_source: str
 ) -> None:
     base, container, _device = console
-    pressed = await asyncio.to_thread(devices(container).press, "sos-0001", "axe-1", lat=51.5)
+    # With a location, so the feed's card and the timeline carry their map (tiles off).
+    pressed = await asyncio.to_thread(
+        devices(container).press, "sos-0001", "axe-1", lat=51.5, lon=0.69, acc=20
+    )
     await asyncio.to_thread(container.projector.catch_up)
     pages = [
         ("login", None, "/console/login", "h1"),
-        ("feed", "reception1", "/console/", ".alert-card"),
+        ("feed", "reception1", "/console/", ".alert-card .alert-map .leaflet-marker-icon"),
         ("visits", "dsl1", "/console/visits", "h1"),
         ("devices", "reception1", "/console/devices", "#device-sos-0001"),
-        ("timeline", "dsl1", f"/console/timeline?alert={pressed.alert_id}", ".verdict"),
+        ("timeline", "dsl1", f"/console/timeline?alert={pressed.alert_id}", "#state .alert-map"),
         ("audit", "admin1", "/console/audit", "#audit tr"),
         ("history", "reception1", "/console/history", "#results tr"),
         ("reports", "dsl1", "/console/reports", ".school-report"),

@@ -24,9 +24,10 @@ import pytest
 from aiohttp import web
 
 from service.adapters.directory_file import load_directory
-from service.bootstrap import Container, create_app
+from service.bootstrap import create_app
 from service.clock import FakeClock
 from service.config import Settings
+from service.container import Container
 from tests.conftest import free_port
 from tests.console_world import (
     PASSWORD,

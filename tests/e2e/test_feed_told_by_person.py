@@ -16,9 +16,10 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from service.bootstrap import Container, build, create_app
+from service.bootstrap import build, create_app
 from service.clock import FakeClock
 from service.config import Settings
+from service.container import Container
 from service.domain.alerts.alert import AlertKind
 from simulators.twilio_double import TwilioDouble
 from tests.conftest import free_port

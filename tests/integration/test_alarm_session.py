@@ -13,8 +13,8 @@ from typing import Any
 
 from device_gateway.messages import device_subscription
 from device_gateway.mqtt_link import MqttLink
-from service.bootstrap import Container
 from service.config import MqttEndpoint, Settings
+from service.container import Container
 from tests.brokers import own_mosquitto
 from tests.harness import Device, eventually, service_in_process
 from tests.integration.test_gateway import alert_docs, running_service

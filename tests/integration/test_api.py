@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from service.bootstrap import Container, create_app
+from service.bootstrap import create_app
 from service.config import Settings
+from service.container import Container
 from tests.console_world import devices
 from tests.harness import eventually, service_in_process, sse_events
 

@@ -22,11 +22,13 @@ import yaml
 
 from service.adapters.directory_file import parse_directory
 from service.application.device_intake import DeviceIntake
-from service.bootstrap import Container, build, running
+from service.bootstrap import build
 from service.clock import Clock, SystemClock
 from service.config import Settings
+from service.container import Container
 from service.domain import ids
 from service.domain.alerts.alert import Outcome
+from service.lifecycle import running
 from service.records.timeline import timeline
 from service.workers.arc_sender import ArcTiming
 from simulators.arc import ArcReceiver, sos_to_arc

@@ -15,9 +15,10 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from service.bootstrap import Container, create_app
+from service.bootstrap import create_app
 from service.clock import FakeClock
 from service.config import Settings
+from service.container import Container
 from service.domain.visits.overdue_ladder import call_home_task
 from service.domain.visits.visit import visit_id
 from tests.console_world import CALLERS, a_reception_task, an_sos, with_every_role

@@ -6,14 +6,14 @@ import math
 
 import pytest
 
-from tests.conftest import POSTGRES_ADMIN_URL, _pg_admin_parts, need_service
+from tests.conftest import POSTGRES_ADMIN_URL, need_service, pg_admin_parts
 
 
 @pytest.mark.postgres
 def test_replay_benchmark_runs_and_reports_every_figure(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    need_service("PostgreSQL", *_pg_admin_parts())
+    need_service("PostgreSQL", *pg_admin_parts())
     from benchmarks import common, replay
 
     monkeypatch.setattr(common, "POSTGRES_ADMIN_URL", POSTGRES_ADMIN_URL)

@@ -32,10 +32,10 @@ def test_a_database_restart_under_device_load_loses_no_message_and_texts_every_s
 ) -> None:
     from benchmarks.chaos import run_plan
     from benchmarks.chaos_plan import Plan
-    from simulators.local_stack import _pg_binary
+    from simulators.local_stack import pg_binary
 
     try:
-        _pg_binary("initdb")
+        pg_binary("initdb")
         has_postgres = True
     except FileNotFoundError:
         has_postgres = False

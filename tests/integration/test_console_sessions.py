@@ -8,8 +8,9 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from service.bootstrap import Container, create_app
+from service.bootstrap import create_app
 from service.config import Settings
+from service.container import Container
 from service.domain.people.sign_in_limits import PAIR_FAILURES
 from service.entrypoints.http.auth import SESSION_COOKIE
 from tests.console_world import PASSWORD, an_sos, with_every_role
@@ -49,6 +50,10 @@ async def test_a_right_password_starts_a_session_and_a_wrong_one_does_not(consol
     me = await (await client.get("/api/v1/session")).json()
     assert (me["username"], me["role"], me["school"]) == ("reception1", "operator", "lancaster")
     assert len(me["csrf_token"]) == 64
+    assert me["map"] == {
+        "tiles": "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
+        "attribution": "© OpenStreetMap contributors",
+    }
 
 
 async def test_pages_need_a_session(console: Any) -> None:
@@ -60,6 +65,11 @@ async def test_pages_need_a_session(console: Any) -> None:
     page = await client.get("/console/devices")
     assert page.status == 200 and "Devices" in await page.text()
     assert "script-src 'self'" in page.headers["Content-Security-Policy"]
+    # The map's tiles are the one thing a page loads from elsewhere (LW_MAP_TILES).
+    assert (
+        "img-src 'self' data: https://tile.openstreetmap.org;"
+        in (page.headers["Content-Security-Policy"])
+    )
 
 
 async def test_unsafe_requests_with_a_session_need_the_csrf_token(console: Any) -> None:

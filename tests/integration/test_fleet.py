@@ -12,8 +12,8 @@ import pytest
 
 from device_gateway.messages import DeviceReading, device_topic_filter, parse_device_message
 from service.adapters.directory_file import load_directory
-from service.bootstrap import Container
 from service.config import Settings
+from service.container import Container
 from simulators.fleet import Progress, flood, run_fleet
 from simulators.fleet_directory import fleet_directory_yaml
 from simulators.mqtt_asyncio import AsyncMqtt

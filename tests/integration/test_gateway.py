@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from service.adapters.notifiers.console_notifier import ConsoleNotifier
-from service.bootstrap import Container
 from service.config import Settings
+from service.container import Container
 from tests.conftest import MOSQUITTO_HOST, MOSQUITTO_PORT, free_port
 from tests.harness import Device, eventually, forget_session, service_in_process
 

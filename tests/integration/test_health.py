@@ -16,8 +16,9 @@ from aiohttp.test_utils import TestClient
 
 from projections.store import DocWrite
 from projections.timers import timer_doc
-from service.bootstrap import Container, create_app
+from service.bootstrap import create_app
 from service.config import Settings
+from service.container import Container
 from tests.harness import eventually, service_in_process
 
 Api = tuple[TestClient[Any, Any], Container]

@@ -23,8 +23,9 @@ from aiohttp.test_utils import TestServer
 
 from benchmarks.login_flood import flood
 from service.application import sessions
-from service.bootstrap import Container, create_app
+from service.bootstrap import create_app
 from service.config import Settings
+from service.container import Container
 from service.domain.people.sign_in_limits import ADDRESS_FAILURES, CHECKS_AT_ONCE, PAIR_FAILURES
 from service.entrypoints.http.auth import COUNTS, SESSION_COOKIE
 from service.workers.pools import BoundedPool

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from service.adapters.notifiers.twilio_notifier import TwilioNotifier
-from service.bootstrap import Container
 from service.config import Settings
+from service.container import Container
 from simulators.twilio_double import TwilioDouble
 from tests.console_world import devices
 from tests.harness import eventually, service_in_process

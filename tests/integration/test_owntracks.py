@@ -22,9 +22,10 @@ from aiohttp import web
 
 from service.adapters.directory_file import load_directory
 from service.application import visits
-from service.bootstrap import Container, build, create_app
+from service.bootstrap import build, create_app
 from service.clock import FakeClock
 from service.config import Settings
+from service.container import Container
 from service.domain import ids
 from service.domain.devices.messages import DeviceMessage
 from service.domain.people.access import Principal

@@ -13,9 +13,10 @@ from uuid import UUID
 import pytest
 from aiohttp.test_utils import TestClient
 
-from service.bootstrap import Container, create_app
+from service.bootstrap import create_app
 from service.clock import FakeClock
 from service.config import Settings
+from service.container import Container
 from tests.console_world import an_sos, with_every_role
 from tests.harness import service_in_process
 from tests.integration.test_integrity import tamper

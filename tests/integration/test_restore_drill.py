@@ -20,7 +20,7 @@ from tests.harness import REPO
 def postgres_binaries() -> None:
     missing = [b for b in ("pg_dump", "pg_restore") if shutil.which(b) is None]
     try:
-        restore_drill._pg_binary("initdb")
+        restore_drill.pg_binary("initdb")
     except FileNotFoundError:
         missing.append("initdb")
     if missing:

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from service.bootstrap import Container
 from service.config import Settings
+from service.container import Container
 from simulators.scenarios import SCENARIOS, ScenarioRun
 from tests.conftest import MOSQUITTO_HOST, MOSQUITTO_PORT
 from tests.harness import eventually, forget_session, service_in_process

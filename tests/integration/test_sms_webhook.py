@@ -9,8 +9,9 @@ import pytest
 from aiohttp.test_utils import TestClient
 from twilio.request_validator import RequestValidator
 
-from service.bootstrap import Container, create_app
+from service.bootstrap import create_app
 from service.config import Settings
+from service.container import Container
 from tests.harness import service_in_process
 
 TOKEN = "test-auth-token"

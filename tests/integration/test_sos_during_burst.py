@@ -17,8 +17,8 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from service.adapters.notifiers.console_notifier import ConsoleNotifier
-from service.bootstrap import Container
 from service.config import Settings
+from service.container import Container
 from tests.brokers import own_mosquitto
 from tests.harness import eventually, service_in_process
 

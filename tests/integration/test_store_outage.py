@@ -25,8 +25,9 @@ from aiohttp import web
 from structlog.testing import capture_logs
 
 from service.adapters.directory_file import load_directory
-from service.bootstrap import Container, build, create_app
+from service.bootstrap import build, create_app
 from service.config import Settings
+from service.container import Container
 from simulators.local_stack import OwnPostgres, own_postgres
 from simulators.twilio_double import TwilioDouble
 from tests.conftest import MOSQUITTO_HOST, MOSQUITTO_PORT, REQUIRE_SERVICES, free_port

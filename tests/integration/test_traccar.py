@@ -23,9 +23,10 @@ from aiohttp import ClientSession, web
 
 from service.adapters.directory_file import load_directory
 from service.application.integrations import issue_integration_token
-from service.bootstrap import Container, build, create_app
+from service.bootstrap import build, create_app
 from service.clock import FakeClock
 from service.config import Settings
+from service.container import Container
 from service.domain import ids
 from service.domain.devices.messages import DeviceMessage
 from simulators.scenarios import VIA_OTHER_SYSTEMS, ScenarioRun

@@ -14,9 +14,10 @@ from aiohttp import ClientSession, web
 from twilio.request_validator import RequestValidator
 
 from service.adapters.directory_file import load_directory
-from service.bootstrap import Container, build, create_app
+from service.bootstrap import build, create_app
 from service.clock import FakeClock
 from service.config import Settings
+from service.container import Container
 from simulators.twilio_double import TwilioDouble
 from tests.conftest import free_port
 from tests.console_world import devices

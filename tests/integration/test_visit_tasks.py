@@ -15,9 +15,10 @@ from uuid import UUID
 import pytest
 from aiohttp.test_utils import TestClient
 
-from service.bootstrap import Container, create_app
+from service.bootstrap import create_app
 from service.clock import FakeClock
 from service.config import Settings
+from service.container import Container
 from tests.console_world import a_reception_task, settle, with_every_role
 from tests.harness import service_in_process
 from tests.visit_worlds import at

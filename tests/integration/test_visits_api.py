@@ -13,9 +13,11 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from service.adapters.directory_file import load_directory
-from service.bootstrap import Container, build, create_app, running
+from service.bootstrap import build, create_app
 from service.clock import FakeClock
 from service.config import Settings
+from service.container import Container
+from service.lifecycle import running
 from tests.console_world import devices
 from tests.harness import REPO, cli, eventually
 from tests.visit_worlds import HAZARDS, MONDAY, VISITS_DIRECTORY, at

@@ -48,9 +48,10 @@ from projections.projector import Change
 from service.adapters.directory_file import load_directory
 from service.adapters.notifiers.base import NotificationError
 from service.application.device_intake import Intaken, Outcome
-from service.bootstrap import Container, build
+from service.bootstrap import build
 from service.clock import FakeClock
 from service.config import Settings
+from service.container import Container
 from service.domain.alerts.notifications import Notification
 from tests.devices import Devices
 

@@ -7,7 +7,7 @@ from contextlib import AbstractContextManager
 import pytest
 
 from simulators.local_stack import scratch_database
-from tests.conftest import POSTGRES_ADMIN_URL, _pg_admin_parts, need_service
+from tests.conftest import POSTGRES_ADMIN_URL, need_service, pg_admin_parts
 from tests.invariants.alarm_machine import AlarmMachine
 from tests.invariants.budget import POSTGRES, TIMEOUT, run
 
@@ -20,7 +20,7 @@ def test_every_alarm_reaches_a_person_whatever_fails() -> None:
 @pytest.mark.postgres
 @pytest.mark.timeout(TIMEOUT)
 def test_every_alarm_reaches_a_person_on_postgresql_too() -> None:
-    need_service("PostgreSQL", *_pg_admin_parts())
+    need_service("PostgreSQL", *pg_admin_parts())
 
     def own_database() -> AbstractContextManager[str]:
         return scratch_database(POSTGRES_ADMIN_URL, "lw_invariants")

@@ -36,15 +36,12 @@ def test_one_alarm_one_alert_each_id_once(actions: list[str]) -> None:
         world = a_trust_with_lone_visitors(f"sqlite:///{Path(tmp) / 'events.sqlite3'}")
         try:
             intake = world.intake
-            restarted = False
             alerts: set[str] = set()
             recorded: list[str] = []
             for action in actions:
                 if action == "restart":
-                    intake, restarted = DeviceIntake(world.app), True
+                    intake = DeviceIntake(world.app)
                     continue
-                if action == "later position" and restarted:
-                    continue  # a later position's new id after a restart: see docs/devices.md
                 body = (
                     event_readings("sos-0001", event)
                     if action == "event"

@@ -29,6 +29,7 @@ def test_a_good_cipher_key_turns_on_encryption_at_rest() -> None:
         ("LW_HTTP_ADDR", "8080", "HOST:PORT"),
         ("LW_EMBEDDED_MQTT_PORT", "x", "port number"),
         ("TWILIO_ACCOUNT_SID", "AC123", "all three"),
+        ("LW_MAP_TILES", "tiles.example.org", "tile URL"),
     ],
 )
 def test_bad_settings_say_what_to_fix(name: str, value: str, words: str) -> None:
@@ -50,3 +51,14 @@ def test_a_store_named_in_the_environment_is_used_as_given() -> None:
     assert load_settings({"LW_DATABASE_URL": "sqlite:///x.sqlite3"}).database_url == (
         "sqlite:///x.sqlite3"
     )
+
+
+def test_the_maps_use_openstreetmap_unless_told_otherwise_and_none_turns_tiles_off() -> None:
+    default = load_settings({})
+    assert default.map_tile_url == "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+    assert default.map_tile_source == "https://tile.openstreetmap.org"
+    assert "OpenStreetMap" in default.map_attribution
+    off = load_settings({"LW_MAP_TILES": "none"})
+    assert (off.map_tile_url, off.map_tile_source) == (None, None)
+    own = load_settings({"LW_MAP_TILES": "https://{s}.tiles.example.org/{z}/{x}/{y}.png"})
+    assert own.map_tile_source == "https://*.tiles.example.org"

@@ -20,8 +20,8 @@ from device_gateway.mqtt_link import InboundMessage
 from projections.store import DocWrite, SQLiteViewStore
 from projections.timers import timer_doc
 from service.application.device_intake import Intaken, Outcome
-from service.bootstrap import QUICK_RESTART_DELAY, SCHEDULER_INTERVAL
 from service.clock import FakeClock
+from service.lifecycle import QUICK_RESTART_DELAY, SCHEDULER_INTERVAL
 from service.workers.scheduler import Scheduler
 from service.workers.supervisor import LoopState, Supervisor
 from tests.harness import eventually

@@ -340,6 +340,8 @@ async def session_info(request: web.Request) -> web.Response:
             # printed record do: a browser's zone (UTC on a kiosk) once made them disagree.
             "timezone": timezone_of(school),
             "csrf_token": sessions.csrf_token(token) if token else None,
+            # The maps' tiles (LW_MAP_TILES); null draws a plain marker with no tiles.
+            "map": _map_tiles(request),
             "may": {
                 "watch": can_watch(who),
                 "export": can_export(who),
@@ -347,6 +349,11 @@ async def session_info(request: web.Request) -> web.Response:
             },
         }
     )
+
+
+def _map_tiles(request: web.Request) -> dict[str, str | None]:
+    settings = request.app[SETTINGS]
+    return {"tiles": settings.map_tile_url, "attribution": settings.map_attribution}
 
 
 def add_auth_routes(app: web.Application) -> None:

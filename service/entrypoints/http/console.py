@@ -10,6 +10,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from service.entrypoints.http.auth import STATIC, Handler, add_auth_routes, session_principal
+from service.entrypoints.http.keys import SETTINGS
 from service.entrypoints.http.records import add_record_routes
 
 PAGES = {
@@ -22,20 +23,28 @@ PAGES = {
     "/console/reports": "reports.html",
 }
 SECURITY_HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-        "connect-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
-    ),
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",
     "Cache-Control": "no-store",
 }
 
 
+def content_security_policy(tile_source: str | None) -> str:
+    """Scripts and styles only from the service; images also from the map's tile host
+    (LW_MAP_TILES), the one thing a console page loads from elsewhere."""
+    images = " ".join(filter(None, ("'self' data:", tile_source)))
+    return (
+        f"default-src 'self'; script-src 'self'; style-src 'self'; img-src {images}; "
+        "connect-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
+    )
+
+
 @web.middleware
 async def security_headers(request: web.Request, handler: Handler) -> web.StreamResponse:
     response = await handler(request)
     if request.path.startswith("/console/") and not response.prepared:
+        tiles = request.app[SETTINGS].map_tile_source
+        response.headers.setdefault("Content-Security-Policy", content_security_policy(tiles))
         for name, value in SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
     return response

@@ -71,12 +71,13 @@
     const steps = Object.values(a.notifications || {}).map((n) => n.step).filter(Boolean);
     return steps.length ? steps.sort().at(-1).replace(/^tier/, "tier ") : "—";
   }
+  // The alarm's own location first (what its SMS said), else the device's last one.
+  function where(a) { return (a.cause && a.cause.location) || a.location; }
   function location(a) {
-    // The alarm's own location first (what its SMS said), else the device's last one.
-    const where = (a.cause && a.cause.location) || a.location;
-    if (!where || (where.lat == null && !where.address)) return "not known";
-    const at = where.at ? `, at ${LW.fmtClock(where.at)}` : "";
-    return [LW.place(where), at];
+    const w = where(a);
+    if (!w || (w.lat == null && !w.address)) return "not known";
+    const at = w.at ? `, at ${LW.fmtClock(w.at)}` : "";
+    return [LW.place(w), at];
   }
   function address(a) {
     const visit = a.visit || {};
@@ -131,7 +132,10 @@
     return el("ul", { class: "told-list" }, list.map((p) =>
       el("li", { class: "told-person" },
         el("span", { class: "told-name" }, p.name,
-          p.to ? el("a", { class: "told-call", href: `tel:${p.to}`, title: `Call ${p.name} on ${p.to}` }, p.to) : null),
+          // Compact, so two cards' buttons stay on one screen; the number is in its name.
+          p.to ? el("a", { class: "told-call", href: `tel:${p.to}`, title: `Call ${p.name} on ${p.to}` },
+            el("span", { "aria-hidden": "true" }, "☎"),
+            el("span", { class: "visually-hidden" }, `Call ${p.name} on ${p.to}`)) : null),
         el("span", { class: "told-channels" }, Object.entries(p.channels).sort().map(([channel, ch]) => {
           const [words, tone, n] = channelWords(a, ch);
           const detail = `${ch.count} ${CHANNEL[channel] || channel}${ch.count === 1 ? "" : "s"}; state ${n.state}${n.delivery ? `, provider said ${n.delivery}` : ""}${n.error ? `: ${n.error}` : ""}`;
@@ -175,6 +179,13 @@
     return el("li", {}, el("strong", {}, person.name), " ", ...links);
   }
 
+  // The facts with the map beside them (below them on a narrow screen), so the map never
+  // pushes the Acknowledge button further down the card.
+  function withMap(loc, facts) {
+    const map = LW.alertMap(loc);
+    return map ? el("div", { class: "facts-with-map" }, facts, map) : facts;
+  }
+
   function card(a) {
     const title = `${KIND[a.kind] || a.kind}${visitor(a) !== "—" ? " — " + visitor(a) : ""}`;
     const unack = unacknowledged(a);
@@ -193,7 +204,7 @@
       a.kind === "duress" ? el("p", { class: "duress-warning", role: "note" },
         el("strong", {}, "Do not call the visitor."),
         " They used their safe word: a call may put them in danger. Follow the duress procedure and call the police if in doubt.") : null,
-      el("dl", { class: "facts" },
+      withMap(where(a), el("dl", { class: "facts" },
         el("dt", {}, "School"), el("dd", {}, a.school_name || a.school),
         address(a) ? [el("dt", {}, "Address"), el("dd", {}, address(a))] : null,
         a.visit ? [el("dt", {}, "On a visit"), el("dd", {}, visitWords(a.visit))] : null,
@@ -204,7 +215,7 @@
         el("dt", {}, "Escalation step"), el("dd", {}, step(a)),
         unreachable(a) ? [el("dt", {}, "Could not reach"), el("dd", { class: "delivery bad" }, unreachable(a))] : null,
         el("dt", {}, "Who has been told"), el("dd", {}, notified(a)),
-        a.acknowledged_by ? [el("dt", {}, "Taken by"), el("dd", { class: "taken" }, `${a.acknowledged_by} at ${LW.fmtClock(a.acknowledged_at)}`)] : null),
+        a.acknowledged_by ? [el("dt", {}, "Taken by"), el("dd", { class: "taken" }, `${a.acknowledged_by} at ${LW.fmtClock(a.acknowledged_at)}`)] : null)),
       actions(a));
     if (openResolveForms.has(a.id)) node.append(resolveForm(a));
     return node;
@@ -294,6 +305,7 @@
         const fresh = card(a);
         fresh.dataset.stamp = stamp;
         if (node) {
+          LW.keepMap(node, fresh);
           const typed = node.querySelector("textarea")?.value;
           node.replaceWith(fresh);
           if (typed) fresh.querySelector("textarea").value = typed;

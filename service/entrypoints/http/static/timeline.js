@@ -32,7 +32,8 @@
         ["Taken by", a.acknowledged_by ? `${a.acknowledged_by} at ${LW.fmtDate(a.acknowledged_at)}` : "nobody yet"],
         ["Resolved", a.resolved_by ? `${LW.fmtDate(a.resolved_at)} by ${a.resolved_by}` : null],
         ["Outcome", a.outcome ? OUTCOME[a.outcome] || a.outcome : null], ["Note", a.note],
-      ]));
+      ]),
+      LW.alertMap((a.cause && a.cause.location) || a.location));
   }
   function stateView(state) {
     if (!state) return el("p", {}, "Nothing recorded yet.");
