@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any, NamedTuple, Protocol
 from uuid import UUID
 
+from projections.search import POSTGRES, SQLITE, Dialect, Search, search_sql
+
 
 class ViewConflict(Exception):
     """Another writer moved this view's position first; read again and retry."""
@@ -86,6 +88,7 @@ class ViewStore:
     """The views' database. Use `open_view_store(url)` to get one."""
 
     placeholder = "?"
+    dialect: Dialect = SQLITE
 
     def _sql(self, text: str) -> str:
         return text if self.placeholder == "?" else text.replace("?", self.placeholder)
@@ -159,6 +162,18 @@ class ViewStore:
             )
             rows = cur.fetchall()
         return {str(state): int(count) for state, count in rows if state is not None}
+
+    def search(self, search: Search) -> tuple[list[dict[str, Any]], bool]:
+        """One page of a filtered search (projections/search.py), and whether more follow."""
+        found = search_sql(search, self.dialect)
+        if found is None:
+            return [], False
+        sql, params = found
+        with self._reading() as cur:
+            cur.execute(self._sql(sql), params)
+            rows = cur.fetchall()
+        docs = [json.loads(row[0]) for row in rows]
+        return docs[: search.limit], len(docs) > search.limit
 
     def with_id_prefix(self, kind: str, prefix: str, limit: int = 10) -> list[dict[str, Any]]:
         """Documents whose id starts with `prefix`: an alert's short code is its id's first six
@@ -261,6 +276,7 @@ class SQLiteViewStore(ViewStore):
 
 class PostgresViewStore(ViewStore):
     placeholder = "%s"
+    dialect = POSTGRES
 
     def __init__(self, url: str) -> None:
         from psycopg_pool import ConnectionPool

@@ -93,6 +93,7 @@ def _school_figures(alerts: list[dict[str, Any]]) -> dict[str, Any]:
             overdue_tiers[int((alert.get("escalation") or {}).get("tier") or 1)] += 1
     total = len(alerts)
     return {
+        "school_name": next((a["school_name"] for a in alerts if a.get("school_name")), None),
         "alarms": total,
         "by_kind": dict(sorted(Counter(str(a["kind"]) for a in alerts).items())),
         "press_to_first_notification_s": _summary(to_request),

@@ -81,6 +81,8 @@ async def test_every_page_has_no_serious_accessibility_violation_at_desk_and_tab
         ("devices", "reception1", "/console/devices", "#device-sos-0001"),
         ("timeline", "dsl1", f"/console/timeline?alert={pressed.alert_id}", "#state .alert-map"),
         ("audit", "admin1", "/console/audit", "#audit tr"),
+        ("history", "reception1", "/console/history", "#results tr"),
+        ("reports", "dsl1", "/console/reports", ".school-report"),
     ]
     report: dict[str, list[dict[str, Any]]] = {}
     for width in WIDTHS:

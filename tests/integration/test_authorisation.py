@@ -64,6 +64,8 @@ ROUTES: dict[str, Route] = {
     "health": Route("GET", lambda a: "/api/v1/health", {**EVERYONE, "anonymous": OK}),
     "session": Route("GET", lambda a: "/api/v1/session", EVERYONE),
     "alert list": Route("GET", lambda a: "/api/v1/alerts", watchers(OK)),
+    "alert history": Route("GET", lambda a: "/api/v1/alerts/history?kind=sos", watchers(OK)),
+    "visit history": Route("GET", lambda a: "/api/v1/visits/history?overdue=true", EVERYONE),
     "open alerts": Route("GET", lambda a: "/api/v1/alerts?state=open", watchers(OK)),
     "one alert": Route("GET", lambda a: f"/api/v1/alerts/{a}", watchers(NOT_FOUND)),
     "alert as of": Route(

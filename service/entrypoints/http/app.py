@@ -23,6 +23,7 @@ from service.entrypoints.http.api import add_alert_routes
 from service.entrypoints.http.auth import authenticate
 from service.entrypoints.http.console import add_console_routes
 from service.entrypoints.http.health import add_health_routes
+from service.entrypoints.http.history import add_history_routes
 from service.entrypoints.http.keys import (
     CLOCK,
     DEVICE_INBOX,
@@ -102,6 +103,7 @@ def create_app(
         app.cleanup_ctx.append(background)
     app.on_shutdown.append(close_streams)
     add_health_routes(app)
+    add_history_routes(app)  # first: /alerts/{id} and /visits/{id} would take "history"
     if metrics is not None:
         app[METRICS] = metrics
         add_metrics_routes(app)

@@ -19,6 +19,8 @@ PAGES = {
     "/console/devices": "devices.html",
     "/console/timeline": "timeline.html",
     "/console/audit": "audit.html",
+    "/console/history": "history.html",
+    "/console/reports": "reports.html",
 }
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",

@@ -100,6 +100,8 @@ const LW = (() => {
     ["feed", "/console/", "Alerts", (s) => s.may.watch],
     ["visits", "/console/visits", "Visits", () => true],
     ["devices", "/console/devices", "Devices", (s) => s.may.watch],
+    ["history", "/console/history", "History", (s) => s.may.watch],
+    ["reports", "/console/reports", "Reports", (s) => s.may.watch],
     ["audit", "/console/audit", "Audit trail", (s) => s.may.audit],
   ];
   const ROLE = { staff: "Staff", operator: "Contact centre", dsl: "DSL", headteacher: "Headteacher", admin: "Admin" };
