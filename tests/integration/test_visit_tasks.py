@@ -20,7 +20,7 @@ from service.clock import FakeClock
 from service.config import Settings
 from service.container import Container
 from tests.console_world import a_reception_task, settle, with_every_role
-from tests.harness import service_in_process
+from tests.harness import eventually, service_in_process
 from tests.visit_worlds import at
 
 Client = TestClient[Any, Any]
@@ -127,8 +127,16 @@ async def slt_step(c: Container, task: str) -> tuple[list[dict[str, Any]], dict[
     c.clock.advance(timedelta(minutes=10))
     await asyncio.to_thread(settle, c)
     visit = UUID(task.split(":")[1])
-    board = c.views.get("visit", str(visit)) or {}
-    assert board["overdue_step"]["action"] == "inform_slt", board.get("overdue_step")
+
+    def board_at_slt_step() -> dict[str, Any] | None:
+        # The running service's own scheduler may have fired the step first: its commit
+        # can land just after `settle` returns, so wait for the board to show it.
+        c.projector.catch_up()
+        doc = c.views.get("visit", str(visit)) or {}
+        step = doc.get("overdue_step") or {}
+        return doc if step.get("action") == "inform_slt" else None
+
+    board = await eventually(board_at_slt_step, what="the ladder's inform_slt step")
     told = [
         n
         for n in c.views.find("notification", limit=10_000)
