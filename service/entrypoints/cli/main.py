@@ -13,6 +13,7 @@ from typing import Any
 from service.adapters.directory_file import DirectoryError, load_directory
 from service.config import ConfigError, Settings, load_settings
 from service.domain.errors import DomainError
+from service.entrypoints.http.bounds import HEADER_SECONDS
 from service.logs import configure_logging, get_logger
 
 log = get_logger("lonewatch")
@@ -68,6 +69,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             port=settings.http_port,
             print=None,
             shutdown_timeout=5,
+            keepalive_timeout=HEADER_SECONDS,  # a half-sent request head is not held open
         )
     finally:
         container.close()

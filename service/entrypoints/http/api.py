@@ -21,7 +21,10 @@ from service.domain.errors import NotFound
 from service.domain.people.access import Principal, can_handle_alerts, can_see_school
 from service.domain.people.record_access import can_watch
 from service.entrypoints.http import auth, records
+from service.entrypoints.http.bounds import bounds_middleware, checked_json
 from service.entrypoints.http.health import add_health_routes
+from service.entrypoints.http.openapi import PATH as OPENAPI_PATH
+from service.entrypoints.http.openapi import add_openapi_route
 from service.entrypoints.http.problems import BadRequest, problem, problems_middleware
 from service.entrypoints.http.twilio_webhooks import add_webhook_routes
 from service.entrypoints.http.voice import add_voice_routes
@@ -31,6 +34,7 @@ from service.workers.live import public_change
 PRINCIPAL: web.AppKey[Any] = web.AppKey("principal_cache", dict)
 ALERT_STATES = tuple(s.value for s in AlertState)
 TOKEN_CACHE_SECONDS = 30.0
+PUBLIC_PATHS = frozenset({"/api/v1/health", OPENAPI_PATH})
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -49,7 +53,7 @@ def principal(request: web.Request) -> Principal:
 
 @web.middleware
 async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    if not request.path.startswith("/api/") or request.path == "/api/v1/health":
+    if not request.path.startswith("/api/") or request.path in PUBLIC_PATHS:
         return await handler(request)
     if "Authorization" not in request.headers and auth.session_token(request):
         return await auth.authenticate_with_session(request, handler)
@@ -189,10 +193,8 @@ async def resolve_alert(request: web.Request) -> web.Response:
 
 
 async def json_body(request: web.Request) -> dict[str, Any]:
-    try:
-        body = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise BadRequest("the request body must be a JSON object") from None
+    """The body as a JSON object, within the bounds of `bounds.checked_json`."""
+    body = checked_json(await request.read())
     if not isinstance(body, dict):
         raise BadRequest("the request body must be a JSON object")
     return body
@@ -262,6 +264,7 @@ async def get_kpis(request: web.Request) -> web.Response:
 def add_routes(app: web.Application) -> None:
     app[PRINCIPAL] = {}
     add_health_routes(app)
+    add_openapi_route(app)
     app.router.add_get("/api/v1/alerts", list_alerts)
     app.router.add_get("/api/v1/alerts/{id}", get_alert)
     app.router.add_post("/api/v1/alerts/{id}/acknowledge", acknowledge_alert)
@@ -275,4 +278,4 @@ def add_routes(app: web.Application) -> None:
     add_voice_routes(app)
 
 
-MIDDLEWARES = [problems_middleware, auth_middleware]
+MIDDLEWARES = [problems_middleware, bounds_middleware, auth_middleware]

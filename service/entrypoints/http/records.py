@@ -23,6 +23,7 @@ from service.domain.people.access import Principal, can_see_school
 from service.domain.people.directory import timezone_of
 from service.domain.people.record_access import Access, can_export, can_read_audit, can_watch
 from service.entrypoints.http.auth import WHO
+from service.entrypoints.http.bounds import bounded_instant
 from service.entrypoints.http.problems import BadRequest, problem
 from service.records.audit import audit_trail, record_viewing
 from service.records.export import render_html
@@ -53,7 +54,7 @@ def instant(value: str | None, name: str) -> datetime | None:
         raise BadRequest(f"{name} must be an ISO 8601 instant like 2026-11-23T14:03:00Z") from None
     if found.tzinfo is None:
         raise BadRequest(f"{name} must include a time zone, e.g. ...Z or +00:00")
-    return found
+    return bounded_instant(found, name)
 
 
 async def subject_of(request: web.Request) -> tuple[str, str]:
