@@ -54,6 +54,8 @@ class Settings:
     # its own stable LW_MQTT_CLIENT_ID (its session holds its in-flight messages).
     mqtt_share_group: str = ""
     log_format: str = "console"
+    # Per client (a user, or an address before sign-in), as `limits` reads it: "N/second;M/minute".
+    api_rate_limit: str = "20/second;600/minute"
     poll_interval: float = 0.5
     extra: Mapping[str, str] = field(default_factory=dict)
 
@@ -120,6 +122,7 @@ _ENV_KEYS: dict[str, str] = {
     "LW_MQTT_URL": "mqtt_url",
     "LW_EMBEDDED_MQTT_PORT": "embedded_mqtt_port",
     "LW_HTTP_ADDR": "http_addr",
+    "LW_API_RATE_LIMIT": "api_rate_limit",
     "LW_DIRECTORY": "directory",
     "LW_PUBLIC_URL": "public_url",
     "TWILIO_ACCOUNT_SID": "twilio_account_sid",
@@ -172,4 +175,16 @@ def load_settings(
     settings = Settings(**values)  # type: ignore[arg-type]
     # Validate the derived values now so a bad URL fails at start, not at first use.
     _ = settings.mqtt, settings.twilio, settings.http_port
+    _check_rate_limit(settings.api_rate_limit)
     return settings
+
+
+def _check_rate_limit(value: str) -> None:
+    from limits import parse_many
+
+    try:
+        parse_many(value)
+    except ValueError as exc:
+        raise ConfigError(
+            f"LW_API_RATE_LIMIT must look like 20/second;600/minute, got {value!r}"
+        ) from exc

@@ -13,6 +13,7 @@ from typing import Any
 from service.adapters.directory_file import DirectoryError, load_directory
 from service.config import ConfigError, Settings, load_settings
 from service.domain.errors import DomainError
+from service.entrypoints.cli.tokens import add_token_commands
 from service.entrypoints.http.bounds import HEADER_SECONDS
 from service.logs import configure_logging, get_logger
 
@@ -244,6 +245,7 @@ def parser() -> argparse.ArgumentParser:
     create.add_argument("--user", required=True)
     create.add_argument("--label", default="cli")
     create.set_defaults(func=cmd_token_create)
+    add_token_commands(token, lambda args: _open(_settings(args)))
 
     replay = sub.add_parser("replay", help="print what was recorded, in order")
     target = replay.add_mutually_exclusive_group(required=True)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 from uuid import UUID
@@ -25,15 +24,18 @@ from service.entrypoints.http.bounds import bounds_middleware, checked_json
 from service.entrypoints.http.health import add_health_routes
 from service.entrypoints.http.openapi import PATH as OPENAPI_PATH
 from service.entrypoints.http.openapi import add_openapi_route
+from service.entrypoints.http.principal_cache import MAX_TOKEN_LENGTH, PrincipalCache
 from service.entrypoints.http.problems import BadRequest, problem, problems_middleware
+from service.entrypoints.http.rate_limits import add_rate_limits, rate_limit_middleware
 from service.entrypoints.http.twilio_webhooks import add_webhook_routes
 from service.entrypoints.http.voice import add_voice_routes
 from service.records.kpis import alarm_figures, parse_month
 from service.workers.live import public_change
 
-PRINCIPAL: web.AppKey[Any] = web.AppKey("principal_cache", dict)
+PRINCIPAL: web.AppKey[PrincipalCache] = web.AppKey("principal_cache", PrincipalCache)
 ALERT_STATES = tuple(s.value for s in AlertState)
-TOKEN_CACHE_SECONDS = 30.0
+TOKEN_CACHE_SECONDS = 10.0
+"""How long a running service may still accept a token after `lonewatch token revoke`."""
 PUBLIC_PATHS = frozenset({"/api/v1/health", OPENAPI_PATH})
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -64,18 +66,18 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
             "send 'Authorization: Bearer <token>' (create one with "
             "'lonewatch token create --user USER'), or sign in to the console"
         )
-    cache: dict[str, tuple[float, Principal | None]] = request.app[PRINCIPAL]
-    hit = cache.get(token)
-    if hit is None or hit[0] < time.monotonic():
-        c = container(request)  # anyone can send a made-up token: its own bounded pool
-        found = await c.pools.lookups.run(c.app.principal_for_token, token.strip())
-        hit = (time.monotonic() + TOKEN_CACHE_SECONDS, found)
-        if len(cache) >= auth.CACHE_ENTRIES:  # made-up tokens must not grow it forever
-            cache.clear()
-        cache[token] = hit
-    if hit[1] is None:
+    token = token.strip()
+    if len(token) > MAX_TOKEN_LENGTH:
         return _unauthorised("the bearer token is not valid or was revoked")
-    request[auth.WHO] = hit[1]
+    cache = request.app[PRINCIPAL]
+    known, found = cache.get(token)
+    if not known:
+        c = container(request)  # anyone can send a made-up token: its own bounded pool
+        found = await c.pools.lookups.run(c.app.principal_for_token, token)
+        cache.put(token, found)
+    if found is None:
+        return _unauthorised("the bearer token is not valid or was revoked")
+    request[auth.WHO] = found
     return await handler(request)
 
 
@@ -262,9 +264,10 @@ async def get_kpis(request: web.Request) -> web.Response:
 
 
 def add_routes(app: web.Application) -> None:
-    app[PRINCIPAL] = {}
+    app[PRINCIPAL] = PrincipalCache(entries=auth.CACHE_ENTRIES, seconds=TOKEN_CACHE_SECONDS)
     add_health_routes(app)
     add_openapi_route(app)
+    add_rate_limits(app)
     app.router.add_get("/api/v1/alerts", list_alerts)
     app.router.add_get("/api/v1/alerts/{id}", get_alert)
     app.router.add_post("/api/v1/alerts/{id}/acknowledge", acknowledge_alert)
@@ -278,4 +281,4 @@ def add_routes(app: web.Application) -> None:
     add_voice_routes(app)
 
 
-MIDDLEWARES = [problems_middleware, bounds_middleware, auth_middleware]
+MIDDLEWARES = [problems_middleware, bounds_middleware, auth_middleware, rate_limit_middleware]

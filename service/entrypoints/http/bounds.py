@@ -29,8 +29,8 @@ head within this is closed (aiohttp's own check of idle connections covers a slo
 MAX_DEPTH = 16
 MAX_TEXT = 10_000
 """Nesting of JSON arrays and objects, and characters in any one string in a body."""
-EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
-LATEST = datetime(2100, 1, 1, tzinfo=UTC)
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(3000, 1, 1, tzinfo=UTC)
 """Instants a request may name: a record, a visit or a deadline outside these is a typo."""
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]

@@ -228,7 +228,7 @@ def _command(
 async def visit_action(request: web.Request) -> web.Response:
     c, who = container(request), principal(request)
     visit_id = parse_uuid(request.match_info["id"], "visit id")
-    body = await json_body(request) if request.can_read_body else {}
+    body = await json_body(request) if request.body_exists else {}
     command = _command(c, request.match_info["action"], visit_id, who, body)
     visit = await asyncio.to_thread(command)
     c.live.wake()
