@@ -39,6 +39,7 @@ class Running:
     url: str
     tokens: dict[str, str]
     log: Path
+    env: dict[str, str]
 
 
 def _directory(tmp: Path) -> Path:
@@ -80,6 +81,7 @@ def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
             "LW_MQTT_CLIENT_ID": client_id,
             "LW_DIRECTORY": str(directory),
             "LW_POLL_INTERVAL": "0.2",
+            "LW_API_RATE_LIMIT": "1000/second",  # the run measures answers, not the limit
         }
         cli(env, "directory", "import", str(directory))
         tokens = {user: cli(env, "token", "create", "--user", user) for user in ("dsl1", "admin1")}
@@ -87,7 +89,7 @@ def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
         with service_process(env, log):
             url = f"http://127.0.0.1:{port}"
             _wait_healthy(url, log)
-            yield Running(url, tokens, log)
+            yield Running(url, tokens, log, env)
         forget_session(MOSQUITTO_HOST, MOSQUITTO_PORT, client_id)
 
 
@@ -146,3 +148,35 @@ def _server_errors(log: Path) -> list[str]:
             last = entry.get("exception", [{}])[-1]
             found.append(f"{entry.get('path')}: {last.get('exc_type')}: {last.get('exc_value')}")
     return sorted(set(found))[:30]
+
+
+def test_a_half_sent_request_head_is_not_held_open(running: Running) -> None:
+    """Issue 16: 800 half-sent requests were held for 60 s. A head must arrive whole within
+    HEADER_SECONDS (aiohttp's keepalive_timeout, set by `lonewatch serve`)."""
+    import socket
+
+    from service.entrypoints.http.bounds import HEADER_SECONDS
+
+    host, port = running.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=HEADER_SECONDS + 10) as sock:
+        sock.sendall(b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\n")  # and nothing more
+        started = time.monotonic()
+        assert sock.recv(1024) == b""  # closed by the service, nothing answered
+        assert time.monotonic() - started <= HEADER_SECONDS + 5
+
+
+def test_tokens_are_listed_and_revoked_from_the_command_line(running: Running) -> None:
+    token = cli(running.env, "token", "create", "--user", "dsl1", "--label", "to-revoke")
+    headers = {"Authorization": f"Bearer {token}"}
+    assert requests.get(f"{running.url}/api/v1/visits", headers=headers, timeout=10).ok
+    listed = json.loads(cli(running.env, "token", "list", "--format", "json"))
+    [mine] = [t for t in listed if t["label"] == "to-revoke"]
+    assert mine["user"] == "dsl1" and mine["revoked"] is False
+    assert token not in json.dumps(listed)
+    assert "revoked token" in cli(running.env, "token", "revoke", mine["id"])
+    text = cli(running.env, "token", "list")
+    assert any(mine["id"] in line and line.endswith("revoked") for line in text.splitlines())
+    deadline = time.monotonic() + 15  # the service's token cache lives 10 s
+    while requests.get(f"{running.url}/api/v1/visits", headers=headers, timeout=10).ok:
+        assert time.monotonic() < deadline, "a revoked token was still accepted after 15 s"
+        time.sleep(0.5)
