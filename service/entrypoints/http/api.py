@@ -18,9 +18,10 @@ from service.bootstrap import CONTAINER, Container
 from service.domain.alerts.alert import OPEN_ALERT_STATES, AlertState, parse_outcome
 from service.domain.errors import NotFound
 from service.domain.people.access import Principal, can_handle_alerts, can_see_school
-from service.domain.people.record_access import can_watch
+from service.domain.people.record_access import Access, can_watch
 from service.entrypoints.http import auth, records
 from service.entrypoints.http.bounds import bounds_middleware, checked_json
+from service.entrypoints.http.confidential import audited, shown
 from service.entrypoints.http.health import add_health_routes
 from service.entrypoints.http.openapi import PATH as OPENAPI_PATH
 from service.entrypoints.http.openapi import add_openapi_route
@@ -148,8 +149,11 @@ async def get_alert(request: web.Request) -> web.Response:
     as_of = records.instant(request.query.get("as_of"), "as_of")
     if as_of is not None:
         return await records.alert_as_of(request, alert_id, as_of)
-    doc = await asyncio.to_thread(container(request).views.get, "alert", str(alert_id))
-    return json_response(_visible_alert(request, doc))
+    doc = _visible_alert(
+        request, await asyncio.to_thread(container(request).views.get, "alert", str(alert_id))
+    )
+    await audited(request, principal(request), f"alert:{alert_id}", doc["school"], Access.ALERT)
+    return json_response(doc)
 
 
 async def _alert_command(
@@ -240,9 +244,10 @@ async def stream(request: web.Request) -> web.StreamResponse:
                 change = await queue.get()
                 if change is None:
                     break
-                await sse.send(
-                    dumps(public_change(change)), event=change.kind, id=str(change.position)
-                )
+                public = public_change(change)
+                if change.kind == "visit":
+                    public = shown(who, change.doc, public)
+                await sse.send(dumps(public), event=change.kind, id=str(change.position))
             return sse
     finally:
         c.hub.unsubscribe(token)

@@ -11,7 +11,7 @@ from typing import Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from service.domain.alerts.alert import Outcome
-from service.domain.visits.rules import CallHomeOutcome
+from service.domain.visits.rules import CallHomeOutcome, Purpose
 
 
 class _Body(BaseModel):
@@ -32,7 +32,7 @@ class PlanVisit(_Body):
     staff: str | list[str] = Field(description="one staff id (a lone visit) or two (a pair)")
     pupil_ref: str = Field(description="the pupil's opaque reference (never a name)")
     address: str
-    purpose: str = Field(description="e.g. attendance, welfare, safeguarding")
+    purpose: Purpose
     planned_start: AwareDatetime
     expected_leave: AwareDatetime
     expected_return: AwareDatetime

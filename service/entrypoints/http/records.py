@@ -24,6 +24,7 @@ from service.domain.people.directory import timezone_of
 from service.domain.people.record_access import Access, can_export, can_read_audit, can_watch
 from service.entrypoints.http.auth import WHO
 from service.entrypoints.http.bounds import bounded_instant
+from service.entrypoints.http.confidential import shown
 from service.entrypoints.http.problems import BadRequest, problem
 from service.records.audit import audit_trail, record_viewing
 from service.records.export import render_html
@@ -100,6 +101,9 @@ async def get_timeline(request: web.Request) -> web.Response:
     if since is not None:
         record["events"] = [r for r in record["events"] if r["recorded_at"] >= since]
     record["access_id"] = await _record(c, who, subject, Access.TIMELINE, request.query_string)
+    if kind == "visit":  # the timeline names the pupil and holds the report's notes
+        visit = await asyncio.to_thread(c.views.get, "visit", key) or {}
+        record = shown(who, visit, record)
     return web.Response(text=dumps(record), content_type="application/json")
 
 

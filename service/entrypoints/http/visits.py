@@ -15,6 +15,7 @@ from aiohttp import web
 from service.application import visits
 from service.bootstrap import Container
 from service.domain.people.access import Principal
+from service.domain.people.record_access import Access
 from service.domain.visits.visit import OUT, Visit, VisitState
 from service.entrypoints.http.api import (
     container,
@@ -24,6 +25,7 @@ from service.entrypoints.http.api import (
     principal,
     schools_for,
 )
+from service.entrypoints.http.confidential import audited, shown
 from service.entrypoints.http.problems import BadRequest
 from service.entrypoints.http.records import instant
 from service.entrypoints.http.tasks import add_task_routes
@@ -144,7 +146,7 @@ async def plan_visit(request: web.Request) -> web.Response:
     if "hazards" in body:
         visit = await asyncio.to_thread(visits.assess_risk, c.app, visit.id, who, _hazards(body))
     c.live.wake()
-    return json_response(render(visit), status=201)
+    return json_response(shown(who, render(visit)), status=201)
 
 
 async def list_visits(request: web.Request) -> web.Response:
@@ -166,14 +168,14 @@ async def list_visits(request: web.Request) -> web.Response:
         states=STATE_FILTERS[state] if state else None,
         limit=10_000,
     )
-    shown = [
-        d
+    board = [
+        shown(who, d)
         for d in docs
         if (day is None or d.get("date") == day)
         and visits.can_see_visit(who, d["school"], d["staff"])
     ]
-    shown.sort(key=lambda d: (d.get("due_back_by") or d["expected_return"], d["id"]))
-    return json_response({"visits": shown})
+    board.sort(key=lambda d: (d.get("due_back_by") or d["expected_return"], d["id"]))
+    return json_response({"visits": board})
 
 
 async def get_visit(request: web.Request) -> web.Response:
@@ -185,7 +187,8 @@ async def get_visit(request: web.Request) -> web.Response:
     visit = await asyncio.to_thread(visits.load, c.app, visit_id, who)
     if as_of is not None:
         visit = await asyncio.to_thread(visits.load_as_of, c.app, visit_id, as_of)
-    return json_response({**render(visit), "as_of": as_of})
+    await audited(request, who, f"visit:{visit_id}", visit.school, Access.VISIT)
+    return json_response({**shown(who, render(visit)), "as_of": as_of})
 
 
 def _command(
@@ -232,7 +235,7 @@ async def visit_action(request: web.Request) -> web.Response:
     command = _command(c, request.match_info["action"], visit_id, who, body)
     visit = await asyncio.to_thread(command)
     c.live.wake()
-    return json_response(render(visit))
+    return json_response(shown(who, render(visit)))
 
 
 def add_visit_routes(app: web.Application) -> None:
