@@ -135,7 +135,8 @@ def test_no_request_gets_a_server_error(running: Running, user: str, mode: Gener
             assert mode is GenerationMode.NEGATIVE, f"{operation.label}: no valid request"
             # Nothing to send wrongly: an operation without parameters or body.
         except Exception as failure:  # collect all, so one run shows every broken operation
-            failures.append(f"{operation.method.upper()} {operation.path}: {failure}")
+            inner = "; ".join(str(e)[:1500] for e in getattr(failure, "exceptions", []))
+            failures.append(f"{operation.method.upper()} {operation.path}: {failure} {inner}")
     assert failures == [], "\n\n".join([*failures, *_server_errors(running.log)])
 
 

@@ -22,6 +22,7 @@ from service.domain.people.directory import Role
 from service.entrypoints.http.confidential import calling_home, shown
 from service.records.audit import audit_trail
 from tests.console_world import devices
+from tests.harness import eventually, sse_events
 from tests.visit_worlds import HAZARDS, MONDAY, VISITS_DIRECTORY, at
 
 Client = TestClient[Any, Any]
@@ -153,3 +154,28 @@ def test_a_reference_is_withheld_as_a_whole_word_only() -> None:
         "text": f"pupil {WITHHELD}, not UPN-123 nor XUPN-12",
         "pupil_ref": WITHHELD,
     }
+
+
+async def test_the_live_stream_withholds_them_from_reception(api: tuple[Client, Container]) -> None:
+    client, c = api
+    stream = await client.get("/api/v1/stream", headers=as_(c, "reception1"))
+    assert stream.status == 200
+    received: list[tuple[str, dict[str, Any]]] = []
+
+    async def read() -> None:
+        async for pair in sse_events(stream.content):
+            received.append(pair)
+
+    reader = asyncio.create_task(read())
+    try:
+        await eventually(lambda: any(e == "hello" for e, _ in received), what="stream hello")
+        vid = await a_reported_visit(client, c)
+        await eventually(
+            lambda: any(e == "visit" and d.get("state") == "reported" for e, d in received),
+            what="the reported visit on the stream",
+        )
+    finally:
+        reader.cancel()
+    visits = [d for e, d in received if e == "visit" and d["id"] == vid]
+    assert visits and all(d["pupil_ref"] == WITHHELD for d in visits)
+    assert PUPIL not in json.dumps(received) and NOTES not in json.dumps(received)

@@ -17,7 +17,12 @@ from service.application.visits import can_see_visit
 from service.bootstrap import CONTAINER, Container
 from service.domain.alerts.alert import OPEN_ALERT_STATES, AlertState, parse_outcome
 from service.domain.errors import NotFound
-from service.domain.people.access import Principal, can_handle_alerts, can_see_school
+from service.domain.people.access import (
+    Principal,
+    can_handle_alerts,
+    can_see_school,
+    task_refusal,
+)
 from service.domain.people.record_access import Access, can_watch
 from service.entrypoints.http import auth, records
 from service.entrypoints.http.bounds import bounds_middleware, checked_json
@@ -231,6 +236,8 @@ async def stream(request: web.Request) -> web.StreamResponse:
     def accept(change: Change) -> bool:
         if change.kind == "visit":
             return can_see_visit(who, str(change.doc.get("school")), change.doc["staff"])
+        if change.kind == "task" and task_refusal(who, str(change.doc.get("for_role"))):
+            return False  # as GET /api/v1/tasks: a safeguarding concern is the DSL's
         return change.kind in {"alert", "device", "task"} and can_see_school(
             who, str(change.doc.get("school"))
         )
