@@ -23,7 +23,6 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
-from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import content_type_conformance, status_code_conformance
 
 from simulators.local_stack import scratch_database, service_process
@@ -94,11 +93,15 @@ def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
 
 
 def _check(case: Any, running: Running, user: str) -> None:
-    response = case.call(headers={"Authorization": f"Bearer {running.tokens[user]}"}, timeout=30)
-    case.validate_response(
-        response,
-        checks=[not_a_server_error, status_code_conformance, content_type_conformance],
+    headers = {"Authorization": f"Bearer {running.tokens[user]}"}
+    response = case.call(headers=headers, timeout=30)
+    # A 5xx is a failure, but for the documented overload answer: 503 with Retry-After from
+    # a full bounded pool (two cores shared with other test runs can fill one).
+    busy = response.status_code == 503 and "Retry-After" in response.headers
+    assert response.status_code < 500 or busy, (
+        f"{response.status_code} {response.text[:300]} for {case.as_curl_command()}"
     )
+    case.validate_response(response, checks=[status_code_conformance, content_type_conformance])
 
 
 BOUNDED = settings(
