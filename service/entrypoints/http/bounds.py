@@ -28,7 +28,8 @@ HEADER_SECONDS = 15.0
 head within this is closed (aiohttp's own check of idle connections covers a slow head)."""
 MAX_DEPTH = 16
 MAX_TEXT = 10_000
-"""Nesting of JSON arrays and objects, and characters in any one string in a body."""
+"""Nesting of JSON arrays and objects, and characters in any one string in a body (NaN and
+Infinity, which json.loads accepts, are refused as not JSON)."""
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 LATEST = datetime(3000, 1, 1, tzinfo=UTC)
 """Instants a request may name: a record, a visit or a deadline outside these is a typo."""
@@ -64,8 +65,6 @@ def _walk(value: Any, where: str, depth: int) -> None:
     elif isinstance(value, list):
         for index, item in enumerate(value):
             _walk(item, f"{where}[{index}]", depth + 1)
-    elif isinstance(value, float) and value != value:  # NaN: json.loads accepts it
-        raise BadRequest(f"{where} is not a number")
 
 
 def checked_json(raw: bytes) -> Any:
@@ -74,7 +73,7 @@ def checked_json(raw: bytes) -> Any:
         found = json.loads(raw, parse_constant=_no_constant)
     except RecursionError:
         raise BadRequest(f"the JSON body nests deeper than {MAX_DEPTH} levels") from None
-    except (json.JSONDecodeError, UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError):  # ValueError: bad JSON, NaN, a 5,000-digit number
         raise BadRequest("the request body must be a JSON object") from None
     _walk(found, "the body", 0)
     return found
