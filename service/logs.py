@@ -188,7 +188,14 @@ def configure_logging(fmt: str = "console", level: int = logging.INFO) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    for noisy in ("aiohttp.access", "twilio.http_client", "amqtt", "transitions"):
+    # twilio's clients log every request's URL (the account SID) and headers at INFO.
+    for noisy in (
+        "aiohttp.access",
+        "twilio.http_client",
+        "twilio.async_http_client",
+        "amqtt",
+        "transitions",
+    ):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 

@@ -35,9 +35,11 @@ from service.entrypoints.http.problems import BadRequest, problem, problems_midd
 from service.entrypoints.http.rate_limits import add_rate_limits, rate_limit_middleware
 from service.entrypoints.http.twilio_webhooks import add_webhook_routes
 from service.entrypoints.http.voice import add_voice_routes
+from service.logs import get_logger
 from service.records.kpis import alarm_figures, parse_month
 from service.workers.live import public_change
 
+log = get_logger(__name__)
 PRINCIPAL: web.AppKey[PrincipalCache] = web.AppKey("principal_cache", PrincipalCache)
 ALERT_STATES = tuple(s.value for s in AlertState)
 TOKEN_CACHE_SECONDS = 10.0
@@ -243,8 +245,10 @@ async def stream(request: web.Request) -> web.StreamResponse:
         )
 
     token, queue = c.hub.subscribe(accept)
+    opened: web.StreamResponse | None = None
     try:
         async with sse_response(request) as sse:
+            opened = sse
             # retry: a console that loses the stream tries again after 1 s, not the default 3 s.
             await sse.send(json.dumps({"subscriber": token}), event="hello", retry=1000)
             while sse.is_connected():
@@ -256,6 +260,11 @@ async def stream(request: web.Request) -> web.StreamResponse:
                     public = shown(who, change.doc, public)
                 await sse.send(dumps(public), event=change.kind, id=str(change.position))
             return sse
+    except ConnectionResetError:
+        # The browser went (a closed laptop, a reload) while a change was being sent: not a
+        # failure of ours, and no traceback (issue 16: one per dropped stream filled the log).
+        log.info("stream_closed_by_client", subscriber=token)
+        return opened if opened is not None else web.Response(status=204)
     finally:
         c.hub.unsubscribe(token)
 
