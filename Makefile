@@ -10,13 +10,16 @@ STAMP := $(VENV)/.installed-stamp
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	# setuptools warns that an editable install is editable (a dozen lines): not news here.
+	PYTHONWARNINGS=ignore $(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
 # The console's browser tests drive Debian's Chromium through Playwright (never
 # `playwright install`: it downloads, and cannot here). Installed only when missing.
 browser:
 	@command -v chromium >/dev/null 2>&1 || { apt-get update && apt-get install -y chromium; }
+	@# axe-core, for the console's accessibility test (tests/e2e/axe/package-lock.json).
+	@test -f tests/e2e/axe/node_modules/axe-core/axe.min.js || npm ci --prefix tests/e2e/axe --no-audit --no-fund --silent
 
 run: $(STAMP)
 	mkdir -p var

@@ -11,8 +11,8 @@ import traceback
 
 from benchmarks.common import Figure, table
 
-ALL = ("ingest", "sos", "rebuild", "fleet", "replay")
-EXTRA = ("chaos",)
+ALL = ("ingest", "sos", "rebuild", "fleet", "replay", "traccar")
+EXTRA = ("chaos", "arc")
 """Run only when named: they take services away and run for minutes."""
 
 

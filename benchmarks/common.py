@@ -145,7 +145,7 @@ def own_mosquitto(max_connections: int = 20_000) -> Iterator[int]:
     The shared broker on 1883 keeps its defaults (1000 queued per client, dropped
     silently beyond): a benchmark that pushes hard would lose messages there.
     """
-    from simulators.asyncio_fleet import raise_open_files_limit
+    from simulators.mqtt_asyncio import raise_open_files_limit
 
     raise_open_files_limit(max_connections + 1024)  # the broker inherits it
     port = free_port()

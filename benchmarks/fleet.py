@@ -1,6 +1,6 @@
 """4. Fleet: 10,000 devices connected at once, each heartbeating every 30 s, for 5 minutes.
 
-The devices are one asyncio process (simulators.asyncio_fleet: a connection each), the
+The devices are one asyncio process (simulators.fleet: a paho connection each, on one asyncio loop), the
 service is `lonewatch serve`. Every message the broker acknowledged must be
 recorded (counted in the event store afterwards), and the service's resident
 memory is sampled throughout from /proc.
@@ -31,8 +31,8 @@ from benchmarks.common import (
     wait_healthy,
     write_directory,
 )
-from simulators.asyncio_fleet import raise_open_files_limit
 from simulators.local_stack import REPO
+from simulators.mqtt_asyncio import raise_open_files_limit
 
 TARGET_RSS_MB = 300.0
 
@@ -69,7 +69,7 @@ def run(quick: bool) -> Result:
                 [
                     sys.executable,
                     "-m",
-                    "simulators.asyncio_fleet",
+                    "simulators.fleet",
                     "fleet",
                     *("--port", str(mqtt_port), "--devices", str(devices)),
                     *("--every", str(every), "--duration", str(seconds), "--run", "fleet"),

@@ -1,6 +1,6 @@
 """1. Durable ingest: heartbeats at full speed through Mosquitto into PostgreSQL, against the raw pipe.
 
-The same publisher (simulators.asyncio_fleet flood) runs twice through the same broker:
+The same publisher (simulators.fleet flood) runs twice through the same broker:
 once to a plain paho subscriber that only counts (the raw pipe), once to
 `lonewatch serve` (whatever gateway is in the tree). The service's figure is
 events committed per second over the publishing window, read from the event
@@ -42,7 +42,7 @@ def _flood(port: int, seconds: float, run: str, rate: float | None = None) -> su
     args = [
         sys.executable,
         "-m",
-        "simulators.asyncio_fleet",
+        "simulators.fleet",
         "flood",
         "--port",
         str(port),

@@ -15,12 +15,14 @@ import time
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
+from device_gateway.messages import device_topic_filter
+
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--seconds", type=float, required=True)
-    parser.add_argument("--topic", default="lw/v1/dev/+/heartbeat")
+    parser.add_argument("--topic", default=device_topic_filter(""))
     args = parser.parse_args()
     count = 0
     subscribed = threading.Event()

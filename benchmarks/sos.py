@@ -49,9 +49,10 @@ from benchmarks.common import (
     wait_healthy,
     write_directory,
 )
+from device_gateway.messages import alarm_subscriptions, device_topic
 from service.domain import ids
-from simulators.asyncio_fleet import MqttClient
 from simulators.local_stack import REPO
+from simulators.mqtt_asyncio import AsyncMqtt
 from simulators.twilio_double import TwilioDouble
 
 DEVICES = 1000
@@ -73,12 +74,13 @@ class Listener:
 
     def __init__(self) -> None:
         self.heard: dict[str, float] = {}
-        self.client: MqttClient | None = None
+        self.client: AsyncMqtt | None = None
 
     async def start(self, port: int) -> None:
-        self.client = await MqttClient.connect(HOST, port, "lw-bench-sos-listener")
+        self.client = await AsyncMqtt.connect(HOST, port, "lw-bench-sos-listener")
         self.client.on_message = self._on_message
-        await self.client.subscribe("lw/v1/dev/+/sos")
+        for topic in alarm_subscriptions(""):
+            await self.client.subscribe(topic)
 
     def _on_message(self, _topic: str, payload: bytes) -> None:
         with contextlib.suppress(ValueError, KeyError, TypeError):
@@ -106,7 +108,7 @@ async def presses(
     """Press SOS `count` times at random moments, each on a fresh device; (latency of each SMS
     request in ms, inf if none within MISSED_AFTER_S; the broker's delivery to a plain
     subscriber in ms)."""
-    client = await MqttClient.connect(HOST, port, f"lw-bench-sos-{tag}")
+    client = await AsyncMqtt.connect(HOST, port, f"lw-bench-sos-{tag}")
     sent: dict[str, tuple[str, float]] = {}
     try:
         for i in range(count):
@@ -115,7 +117,7 @@ async def presses(
             message_id = f"{tag}-{i}"
             payload = b'{"id":"%s"}' % message_id.encode()
             sent[short_code_for(device, message_id)] = (message_id, time.monotonic())
-            client.publish(f"lw/v1/dev/{device}/sos", payload)
+            client.publish(device_topic("", device, "sos"), payload)
         deadline = time.monotonic() + MISSED_AFTER_S
         while time.monotonic() < deadline:
             if len(_arrivals(double, sent)) >= len(sent):
@@ -173,7 +175,7 @@ async def _report(proc: asyncio.subprocess.Process, within: float) -> dict[str, 
 
 def _heartbeats(port: int, seconds: float, rate: float, run: str) -> tuple[str, ...]:
     return (
-        *("simulators.asyncio_fleet", "flood", "--port", str(port)),
+        *("simulators.fleet", "flood", "--port", str(port)),
         *("--devices", str(DEVICES), "--duration", f"{seconds:.1f}"),
         *("--rate", f"{rate:.0f}", "--run", run),
     )

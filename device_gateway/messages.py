@@ -10,7 +10,7 @@ import json
 import math
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any, Final
@@ -81,6 +81,9 @@ class DeviceReading:
     seq: int | None
     rejected_fields: dict[str, str] = field(default_factory=dict)
     """Only for alarm kinds: optional fields that failed validation, and why (they were dropped)."""
+    extra: dict[str, Any] = field(default_factory=dict)
+    """What another system said beside the reading, recorded with it: where it came from
+    (`source`), its own ids, an address (Traccar, OwnTracks: docs/devices.md)."""
 
 
 class RejectReason(StrEnum):
@@ -188,11 +191,17 @@ def is_device_id(value: str) -> bool:
     return _DEVICE_ID.fullmatch(value) is not None
 
 
-def cmd_topic(prefix: str, device_id: str) -> str:
-    """Where the service tells a device `alert_received` / `acknowledged`."""
+def device_topic(prefix: str, device_id: str, kind: str) -> str:
+    """Where a device publishes a message of `kind` (any level: simulators send unknown
+    kinds on purpose, and the parser refuses them)."""
     if not is_device_id(device_id):
         raise ValueError(f"device id must match [A-Za-z0-9_-]{{1,64}}, got {device_id!r}")
-    return f"{normalise_prefix(prefix)}lw/v1/dev/{device_id}/{CMD_KIND}"
+    return f"{normalise_prefix(prefix)}lw/v1/dev/{device_id}/{kind}"
+
+
+def cmd_topic(prefix: str, device_id: str) -> str:
+    """Where the service tells a device `alert_received` / `acknowledged`."""
+    return device_topic(prefix, device_id, CMD_KIND)
 
 
 def alerts_topic(prefix: str, school_id: str) -> str:
@@ -274,6 +283,24 @@ def parse_device_message(
         return _reading(device_id, kind, data)
     except _FieldError as exc:
         return reject(exc.reason, str(exc))
+
+
+def reading_from_fields(
+    device_id: str, kind: str, data: dict[str, Any], extra: dict[str, Any] | None = None
+) -> DeviceReading | Rejection:
+    """A reading from fields another system gave (Traccar, OwnTracks), checked by the same
+    rules as an MQTT payload (section 2): one place for what a valid field is."""
+    try:
+        reading = _reading(device_id, kind, data)
+    except _FieldError as exc:
+        return Rejection(exc.reason, str(exc), device_id=device_id, kind=kind)
+    if extra:
+        try:
+            _storable("extra", extra)
+        except _FieldError as exc:
+            return Rejection(exc.reason, str(exc), device_id=device_id, kind=kind)
+        reading = replace(reading, extra=dict(extra))
+    return reading
 
 
 def _reading(device_id: str, kind: str, data: dict[str, Any]) -> DeviceReading:

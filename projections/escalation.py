@@ -3,7 +3,7 @@
 Pure handlers like projections/views.py (which calls them after its own for the
 same event): an event and the documents it touches in, documents out.
 
-Timers (service/workers/scheduler.py): `escalate:{alert}:{n}` fires the ladder's next
+Timers (projections/timers.py; fired by service/workers/scheduler.py): `escalate:{alert}:{n}` fires the ladder's next
 step (the first at once, when the alert is raised); `announce:{alert}` tells
 everyone already told who took the alert; `unconfirmed:{notification}` gives a
 try cut short by a restart its deadline for a status report. Each is settled by
@@ -16,8 +16,8 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
+from projections.timers import timer_doc
 from service.domain.alerts.notifications import UNDELIVERED, UNREPORTED_AFTER_SECONDS
-from service.workers.scheduler import timer_doc
 
 Doc = dict[str, Any]
 Handler = Callable[[Any, Callable[[str, str], Doc | None], Any], None]

@@ -150,6 +150,17 @@ class ViewStore:
             rows = cur.fetchall()
         return [json.loads(row[0]) for row in rows]
 
+    def with_id_prefix(self, kind: str, prefix: str, limit: int = 10) -> list[dict[str, Any]]:
+        """Documents whose id starts with `prefix`: an alert's short code is its id's first six
+        hex digits, so this is how a code a person reads out finds its alert."""
+        with self._reading() as cur:
+            cur.execute(
+                self._sql("SELECT doc FROM lw_view_docs WHERE kind = ? AND id LIKE ? LIMIT ?"),
+                (kind, prefix.replace("%", "").replace("_", "") + "%", limit),
+            )
+            rows = cur.fetchall()
+        return [json.loads(row[0]) for row in rows]
+
     def index(self, subject: str) -> list[IndexEntry]:
         with self._reading() as cur:
             cur.execute(

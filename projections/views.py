@@ -9,11 +9,13 @@ from uuid import UUID
 
 from eventsourcing.domain import DomainEventProtocol
 
+from projections.arc import ARC_FILTER_COLUMNS, ARC_HANDLERS
 from projections.core import Doc, Effects, Reader, event_name
 from projections.escalation import ESCALATION_HANDLERS
 from projections.visits import VISIT_FILTER_COLUMNS, VISIT_HANDLERS
 from service.domain import ids
-from service.domain.devices.health import battery_low
+from service.domain.devices.health import SILENCE_REPORTS, battery_low
+from service.domain.devices.location import location_of
 from service.domain.devices.messages import ALARM_KINDS
 
 
@@ -51,6 +53,9 @@ def _directory(event: Any, read: Reader, fx: Effects) -> None:
             return
         kind, key = entry["kind"], entry["key"]
     public = {k: v for k, v in event.data.items() if k not in _PRIVATE}
+    if isinstance(public.get("arc"), dict):  # the ARC's AES key stays in the store
+        arc = public["arc"]
+        public["arc"] = {k: v for k, v in arc.items() if k != "key"} | {"encrypted": "key" in arc}
     doc = dict(read(kind, key) or {})
     doc.update(public, id=key)
     if kind == "device":
@@ -72,7 +77,8 @@ def _device_message(event: Any, read: Reader, fx: Effects) -> None:
     counts = dict(device.get("counts") or {})
     counts[event.kind] = counts.get(event.kind, 0) + 1
     device["counts"] = counts
-    device["last_seen"] = event.timestamp.isoformat()
+    if event.kind not in SILENCE_REPORTS:
+        device["last_seen"] = event.timestamp.isoformat()
     device["last_kind"] = event.kind
     fields = event.fields or {}
     if fields.get("battery") is not None:
@@ -89,6 +95,7 @@ def _device_message(event: Any, read: Reader, fx: Effects) -> None:
             "lat": fields["lat"],
             "lon": fields["lon"],
             "acc": fields.get("acc"),
+            **(location_of(fields) or {}),  # the address where known, the map link
             "at": event.timestamp.isoformat(),
         }
     fx.docs[("device", event.device)] = device
@@ -287,6 +294,7 @@ _HANDLERS: dict[str, Callable[[Any, Reader, Effects], None]] = {
     "RecordAccess.Viewed": _audit,
     "ConsoleSession.Started": _audit,
     "ConsoleSession.Ended": _audit,
+    **ARC_HANDLERS,
 }
 
 # Documents of these kinds are stored with their school and state columns for filtering.
@@ -298,4 +306,5 @@ FILTER_COLUMNS: dict[str, tuple[str | None, str | None]] = {
     "timer": ("school", "state"),
     **VISIT_FILTER_COLUMNS,
     "audit": ("school", None),
+    **ARC_FILTER_COLUMNS,
 }

@@ -1,16 +1,9 @@
-"""The visit board, the console's tasks and the visit timers, as pure projection handlers.
+"""The visit board and the console's tasks, as pure projection handlers.
 
 `visit` documents are the board: who is out, where, due back when, in what state,
-and when their device was last heard from. Deadlines become `timer` documents
-(service/workers/scheduler.py fires them; service/application/visit_deadlines.py records what passed):
-
-- `visit-leave:<id>`   expected leave + grace     -> ask the visitor to reply OK
-- `visit-return:<id>`  expected return + grace    -> overdue: alert and ladder
-- `visit-ladder:<id>`  the next overdue step      -> take it
-- `visit-device:<id>`  last heard + offline_after -> device_offline alert (lone visits)
-- `visit-battery:<id>` a reading below low_battery_below, due at once -> low_battery alert
-  (lone visits, once per visit)
-- `visit-checkin-<message>:<id>` a device `checkin` during a visit -> counts as OK
+and when their device was last heard from. The timers its events set and settle:
+projections/visit_timers.py; its events in the timeline's words:
+projections/visit_timeline.py.
 
 A device's `checkin` is handled here, from the recorded `DeviceMessage.Received`
 event, not by a call from the gateway: the projection turns it into a timer due at
@@ -20,20 +13,25 @@ once, so it survives restarts and replays like every other deadline.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
+from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from projections.core import Doc, Effects, Reader
-from service.domain.devices.health import battery_low
+from projections.visit_alerts import alert_changed, alert_joins_visit, visit_out_with
+from projections.visit_devices import board, device_message, link_device
+from projections.visit_timers import next_ladder_step, set_timer, settle, watch_device
 from service.domain.people.directory import timezone_of
+from service.domain.visits.overdue_ladder import (
+    CALL_HOME_TASK,
+    DEFAULT_OFFLINE_AFTER,
+    task_opened,
+)
 from service.domain.visits.rules import LOW_BATTERY_BELOW
-from service.workers.scheduler import timer_doc
+from service.domain.visits.tasks import concern_task, task_for_role
 
 Handler = Callable[[Any, Reader, Effects], None]
-
-CHECKIN = "checkin"
-TIMELINE_DEVICE_KINDS = frozenset({"checkin", "sos", "fall"})
 
 
 def _name(event: object) -> str:
@@ -42,39 +40,6 @@ def _name(event: object) -> str:
 
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
-
-
-def _board(read: Reader, fx: Effects, visit: str) -> Doc | None:
-    key = ("visit", visit)
-    if key in fx.docs:
-        return fx.docs[key]
-    found = read("visit", visit)
-    if found is None:
-        return None
-    doc = dict(found)
-    fx.docs[key] = doc
-    return doc
-
-
-def _set_timer(
-    fx: Effects, doc: Doc, suffix: str, action: str, due: datetime, **details: Any
-) -> None:
-    timer_id = f"visit-{suffix}:{doc['id']}"
-    fx.docs[("timer", timer_id)] = timer_doc(
-        timer_id, action=action, due_at=due, school=doc["school"], visit=doc["id"], **details
-    )
-    doc["timers"] = sorted({*doc.get("timers", []), timer_id})
-
-
-def _settle(read: Reader, fx: Effects, doc: Doc, suffix: str, state: str) -> None:
-    """Mark the visit's timers (those whose id starts `visit-<suffix>`) done or cancelled."""
-    prefix = f"visit-{suffix}"
-    for timer_id in doc.get("timers", []):
-        if not timer_id.startswith(prefix):
-            continue
-        timer = fx.docs.get(("timer", timer_id)) or read("timer", timer_id)
-        if timer is not None and timer["state"] == "pending":
-            fx.docs[("timer", timer_id)] = {**timer, "state": state}
 
 
 def _close_tasks(read: Reader, fx: Effects, doc: Doc, prefix: str, state: str, at: str) -> None:
@@ -138,7 +103,7 @@ def _visit(event: Any, read: Reader, fx: Effects) -> None:
         }
         fx.docs[("visit", visit)] = doc
     else:
-        doc = _board(read, fx, visit)
+        doc = board(read, fx, visit)
     if doc is None:
         return
     doc["updated_at"] = at
@@ -163,29 +128,17 @@ def _authorised(event: Any, read: Reader, fx: Effects, doc: Doc) -> None:
 
 def _departed(event: Any, read: Reader, fx: Effects, doc: Doc) -> None:
     doc.update(state="departed", departed_at=event.timestamp.isoformat(), device=event.device)
-    doc["offline_after"] = int(event.policy.get("offline_after", 180))
+    doc["offline_after"] = int(event.policy.get("offline_after", DEFAULT_OFFLINE_AFTER))
     doc["low_battery_below"] = int(event.policy.get("low_battery_below", LOW_BATTERY_BELOW))
-    _set_timer(fx, doc, "leave", "visit_leave_overdue", event.leave_deadline)
-    _set_timer(fx, doc, "return", "visit_overdue", event.return_deadline)
+    set_timer(fx, doc, "leave", "visit_leave_overdue", event.leave_deadline)
+    set_timer(fx, doc, "return", "visit_overdue", event.return_deadline)
     doc["due_back_by"] = _iso(event.return_deadline)
     if event.device:
-        _link_device(read, fx, event.device, doc["id"])
+        link_device(read, fx, event.device, doc["id"])
         seen = event.device_last_seen or event.timestamp
         doc["last_heartbeat"] = _iso(event.device_last_seen)
         doc["battery"] = event.device_battery
-        _watch_device(fx, doc, seen)
-
-
-def _link_device(read: Reader, fx: Effects, device: str, visit: str | None) -> None:
-    """The device doc names the visit it is out on: every device message reads that doc
-    anyway, so finding the visit costs no extra read per heartbeat."""
-    found = fx.docs.get(("device", device)) or read("device", device)
-    fx.docs[("device", device)] = {**(found or {"id": device, "counts": {}}), "visit": visit}
-
-
-def _watch_device(fx: Effects, doc: Doc, seen: datetime) -> None:
-    due = seen + timedelta(seconds=int(doc.get("offline_after", 180)))
-    _set_timer(fx, doc, "device", "visit_device_silent", due, last_seen=seen.isoformat())
+        watch_device(fx, doc, seen)
 
 
 def _arrived(event: Any, read: Reader, fx: Effects, doc: Doc) -> None:
@@ -195,14 +148,14 @@ def _arrived(event: Any, read: Reader, fx: Effects, doc: Doc) -> None:
 def _left(event: Any, read: Reader, fx: Effects, doc: Doc) -> None:
     doc.update(state="left", left_at=event.timestamp.isoformat())
     doc["no_answer"] = _name(event).endswith("NoAnswer")
-    _settle(read, fx, doc, "leave", "done")
+    settle(read, fx, doc, "leave", "done")
 
 
 def _returned(event: Any, read: Reader, fx: Effects, doc: Doc) -> None:
     doc.update(state="returned", returned_at=event.timestamp.isoformat())
-    _settle(read, fx, doc, "", "done")
+    settle(read, fx, doc, "", "done")
     if doc.get("device"):
-        _link_device(read, fx, doc["device"], None)
+        link_device(read, fx, doc["device"], None)
 
 
 def _extended(event: Any, read: Reader, fx: Effects, doc: Doc) -> None:
@@ -212,9 +165,9 @@ def _extended(event: Any, read: Reader, fx: Effects, doc: Doc) -> None:
         extended_because=event.reason,
     )
     if doc["state"] in ("departed", "arrived") and event.leave_deadline is not None:
-        _set_timer(fx, doc, "leave", "visit_leave_overdue", event.leave_deadline)
+        set_timer(fx, doc, "leave", "visit_leave_overdue", event.leave_deadline)
     if event.return_deadline is not None and not doc["overdue"]:
-        _set_timer(fx, doc, "return", "visit_overdue", event.return_deadline)
+        set_timer(fx, doc, "return", "visit_overdue", event.return_deadline)
         doc["due_back_by"] = _iso(event.return_deadline)
 
 
@@ -224,7 +177,7 @@ def _cancelled(event: Any, read: Reader, fx: Effects, doc: Doc) -> None:
 
 def _checked_in(event: Any, read: Reader, fx: Effects, doc: Doc) -> None:
     doc["last_checkin"] = {"at": event.timestamp.isoformat(), "by": event.by, "via": event.via}
-    _settle(read, fx, doc, f"checkin-{_checkin_message(event.via)}", "done")
+    settle(read, fx, doc, f"checkin-{_checkin_message(event.via)}", "done")
 
 
 def _checkin_message(via: str) -> str:
@@ -239,8 +192,8 @@ def _reported(event: Any, read: Reader, fx: Effects, doc: Doc) -> None:
         _task(
             fx,
             doc,
-            f"visit-concern:{doc['id']}",
-            "dsl",
+            task := concern_task(UUID(doc["id"])),
+            task_for_role(task),
             f"Safeguarding concern reported after the home visit about pupil {doc['pupil_ref']}: "
             "discuss with the visitor and decide next steps.",
             event.timestamp.isoformat(),
@@ -253,7 +206,7 @@ def _closed(event: Any, read: Reader, fx: Effects, doc: Doc) -> None:
 
 def _leave_overdue(event: Any, read: Reader, fx: Effects, doc: Doc) -> None:
     doc["asked_to_confirm_at"] = event.timestamp.isoformat()
-    _settle(read, fx, doc, "leave", "done")
+    settle(read, fx, doc, "leave", "done")
 
 
 def _overdue(event: Any, read: Reader, fx: Effects, doc: Doc) -> None:
@@ -261,18 +214,8 @@ def _overdue(event: Any, read: Reader, fx: Effects, doc: Doc) -> None:
     doc.pop("call_home", None)  # a new episode: reception has not rung the home for it yet
     doc["overdue_episode"] = event.episode
     doc["ladder_steps"] = event.steps
-    _settle(read, fx, doc, "return", "done")
-    _next_step(fx, doc, event.timestamp, set())
-
-
-def _next_step(fx: Effects, doc: Doc, started: datetime, taken: set[int]) -> None:
-    pending = [
-        started + timedelta(seconds=int(step["after"]))
-        for i, step in enumerate(doc.get("ladder_steps", []))
-        if i not in taken
-    ]
-    if pending:
-        _set_timer(fx, doc, "ladder", "visit_ladder", min(pending))
+    settle(read, fx, doc, "return", "done")
+    next_ladder_step(fx, doc, event.timestamp, set())
 
 
 def _step_taken(event: Any, read: Reader, fx: Effects, doc: Doc) -> None:
@@ -282,14 +225,15 @@ def _step_taken(event: Any, read: Reader, fx: Effects, doc: Doc) -> None:
     decision = getattr(event, "decision", None)
     if decision is not None:
         doc["overdue_step"]["decision"] = decision
-    _settle(read, fx, doc, "ladder", "done")
-    _next_step(fx, doc, datetime.fromisoformat(doc["overdue_since"]), taken)
-    if event.action == "reception_calls_home":
+    settle(read, fx, doc, "ladder", "done")
+    next_ladder_step(fx, doc, datetime.fromisoformat(doc["overdue_since"]), taken)
+    task = task_opened(UUID(doc["id"]), event.episode, event.action)
+    if task is not None:
         _task(
             fx,
             doc,
-            f"visit-call-home:{doc['id']}:{event.episode}",
-            "reception",
+            task,
+            task_for_role(task),
             f"{', '.join(doc['staff_names'])} is overdue from a home visit and has not answered: "
             f"ring the home of pupil {doc['pupil_ref']}.",
             event.timestamp.isoformat(),
@@ -304,10 +248,12 @@ def _ladder_ended(event: Any, read: Reader, fx: Effects, doc: Doc) -> None:
         "how": event.how,
         "steps_taken": event.steps_taken,
     }
-    _settle(read, fx, doc, "ladder", "cancelled")
-    _close_tasks(read, fx, doc, "visit-call-home:", "no_longer_needed", event.timestamp.isoformat())
-    _settle(read, fx, doc, f"checkin-{_checkin_message(event.how)}", "done")
-    _set_timer(fx, doc, "return", "visit_overdue", event.next_deadline)
+    settle(read, fx, doc, "ladder", "cancelled")
+    _close_tasks(
+        read, fx, doc, f"{CALL_HOME_TASK}:", "no_longer_needed", event.timestamp.isoformat()
+    )
+    settle(read, fx, doc, f"checkin-{_checkin_message(event.how)}", "done")
+    set_timer(fx, doc, "return", "visit_overdue", event.next_deadline)
     doc["due_back_by"] = _iso(event.next_deadline)
 
 
@@ -323,7 +269,7 @@ def _task_completed(event: Any, read: Reader, fx: Effects, doc: Doc) -> None:
             "note": event.note,
             "outcome": outcome,
         }
-    if event.task.startswith("visit-call-home:"):
+    if event.task.startswith(f"{CALL_HOME_TASK}:"):
         doc["call_home"] = {"outcome": outcome, "by": event.by, "at": event.timestamp.isoformat()}
 
 
@@ -333,12 +279,12 @@ def _low_battery(event: Any, read: Reader, fx: Effects, doc: Doc) -> None:
         "battery": event.battery,
         "below": event.below,
     }
-    _settle(read, fx, doc, "battery", "done")
+    settle(read, fx, doc, "battery", "done")
 
 
 def _device_silence(event: Any, read: Reader, fx: Effects, doc: Doc) -> None:
     doc["device_silent_since"] = event.last_seen.isoformat()
-    _settle(read, fx, doc, "device", "done")
+    settle(read, fx, doc, "device", "done")
 
 
 _VISIT_EVENTS: dict[str, Callable[[Any, Reader, Effects, Doc], None]] = {
@@ -367,63 +313,19 @@ _VISIT_EVENTS: dict[str, Callable[[Any, Reader, Effects, Doc], None]] = {
 # -- what other aggregates say about a visit ------------------------------------------
 
 
-def _device_message(event: Any, read: Reader, fx: Effects) -> None:
-    """Heartbeats keep a lone visit's device watch going; a checkin counts as the visitor's OK."""
-    device = fx.docs.get(("device", event.device)) or read("device", event.device) or {}
-    if not device.get("visit"):
-        return
-    doc = _board(read, fx, device["visit"])
-    if doc is None or doc["state"] not in ("departed", "arrived", "left"):
-        return
-    doc["last_heartbeat"] = event.timestamp.isoformat()
-    battery = (event.fields or {}).get("battery")
-    if battery is not None:
-        doc["battery"] = battery
-        below = int(doc.get("low_battery_below", LOW_BATTERY_BELOW))
-        if battery_low(battery, below) and not doc.get("low_battery_noticed"):
-            # Due at once, like a checkin: the visit decides (once per visit) and records it.
-            _set_timer(
-                fx,
-                doc,
-                "battery",
-                "visit_low_battery",
-                event.timestamp,
-                battery=battery,
-                message=str(event.originator_id),
-            )
-    doc.pop("device_silent_since", None)
-    _watch_device(fx, doc, event.timestamp)
-    if event.kind == CHECKIN:
-        message = str(event.originator_id)
-        _set_timer(
-            fx,
-            doc,
-            f"checkin-{message}",
-            "visit_device_checkin",
-            event.timestamp,
-            device=event.device,
-            message=message,
-        )
-    if event.kind in TIMELINE_DEVICE_KINDS:
-        fx.subjects.append(f"visit:{doc['id']}")
-
-
 def _alert(event: Any, read: Reader, fx: Effects) -> None:
     alert = str(event.originator_id)
     if _name(event) == "Alert.Raised":
-        visit = (event.cause or {}).get("visit")
+        visit = (event.cause or {}).get("visit") or visit_out_with(read, fx, event.device)
         if not visit:
             return
-        fx.docs[("alert-visit", alert)] = {"id": alert, "visit": visit}
-        doc = _board(read, fx, visit)
-        if doc is not None:
-            doc.setdefault("alerts", [])
-            doc["alerts"] = [*doc["alerts"], {"id": alert, "kind": event.kind}]
+        alert_joins_visit(event, read, fx, visit)
     else:
         link = read("alert-visit", alert)
         if link is None:
             return
         visit = link["visit"]
+        alert_changed(event, read, fx, visit)
     fx.subjects.append(f"visit:{visit}")
 
 
@@ -445,7 +347,7 @@ def _notification(event: Any, read: Reader, fx: Effects) -> None:
 
 VISIT_HANDLERS: dict[str, Handler] = {
     **{f"Visit.{name}": _visit for name in ("Planned", *_VISIT_EVENTS)},
-    "DeviceMessage.Received": _device_message,
+    "DeviceMessage.Received": device_message,
     "Alert.Raised": _alert,
     "Alert.Notified": _alert,
     "Alert.Acknowledged": _alert,
@@ -459,110 +361,3 @@ VISIT_FILTER_COLUMNS: dict[str, tuple[str | None, str | None]] = {
     "visit": ("school", "state"),
     "task": ("school", "state"),
 }
-
-
-# -- the timeline's words ---------------------------------------------------------------
-
-TASK_WORDS = {
-    "visit-call-home": "reception's call to the pupil's home",
-    "visit-concern": "the DSL's follow-up of the safeguarding concern",
-}
-
-
-OUTCOME_WORDS = {
-    "contact_made_no_concern": "reached the home, no concern",
-    "no_contact": "no contact with the home",
-    "concern": "cause for concern",
-}
-
-
-def _decision_words(event: Any) -> str:
-    """Why the `inform_slt` step did or did not tell SLT, and whose report that rests on."""
-    decision = getattr(event, "decision", None)
-    if not decision:
-        return ""
-    told = "SLT informed" if decision["inform"] else "SLT not informed"
-    source = ""
-    if decision.get("reported_by"):
-        at = datetime.fromisoformat(decision["reported_at"])
-        source = f" (reported by {decision['reported_by']} at {at:%H:%M} UTC)"
-    return f" - {told}: {decision['because']}{source}"
-
-
-def describe(event: Any) -> tuple[str, str] | None:
-    """(source, summary) of a visit event for the timeline; None for other events."""
-    name = _name(event)
-    if not name.startswith("Visit."):
-        return None
-    what = name.removeprefix("Visit.")
-    by = str(getattr(event, "by", "") or "system")
-    via = f" ({event.via})" if getattr(event, "via", None) else ""
-    words: dict[str, Callable[[], str]] = {
-        "Planned": lambda: (
-            f"{'lone' if len(event.staff) == 1 else 'pair'} visit planned by {event.planned_by}: "
-            f"{', '.join(event.staff)} to pupil {event.pupil_ref}'s home ({event.purpose}), "
-            f"leaving {event.expected_leave:%H:%M}, back {event.expected_return:%H:%M} UTC"
-        ),
-        "RiskAssessed": lambda: f"risk assessed by {by} ({len(event.hazards)} hazards)",
-        "Authorised": lambda: (
-            f"authorised by {by}"
-            + (
-                f" (headteacher needed: {event.headteacher_needed})"
-                if event.headteacher_needed
-                else ""
-            )
-        ),
-        "Departed": lambda: (
-            f"signed out by {by}" + (f" with device {event.device}" if event.device else "")
-        ),
-        "Arrived": lambda: f"arrived at the property{via}",
-        "LeftProperty": lambda: f"left the property{via}",
-        "NoAnswer": lambda: f"no answer at the property: 'sorry we missed you' left{via}",
-        "Returned": lambda: f"signed back in{via}",
-        "Extended": lambda: (
-            f"extended by {by}: back by {event.expected_return:%H:%M} UTC ({event.reason})"
-        ),
-        "Cancelled": lambda: f"cancelled by {by}: {event.reason}",
-        "CheckedIn": lambda: f"visitor checked in OK{via}",
-        "Reported": lambda: (
-            f"reported by {by}: {event.outcome}"
-            + (", safeguarding concern for the DSL" if event.safeguarding_concern else "")
-        ),
-        "Closed": lambda: f"closed by {by}",
-        "LeaveOverdueNoticed": lambda: "not left the property on time: visitor asked to reply OK",
-        "OverdueNoticed": lambda: (
-            f"overdue: not back by {event.deadline:%H:%M} UTC "
-            "(expected return plus grace); the ladder starts"
-        ),
-        "LadderStepTaken": lambda: (
-            f"overdue step {event.step + 1}: {event.action}" + _decision_words(event)
-        ),
-        "LadderEnded": lambda: (
-            f"overdue ladder ended by {by} after {event.steps_taken} step(s): {event.how}"
-        ),
-        "DeviceSilenceNoticed": lambda: (
-            f"device {event.device} silent since {event.last_seen:%H:%M:%S} UTC"
-        ),
-        "LowBatteryNoticed": lambda: (
-            f"device {event.device} battery {event.battery}% "
-            f"(below the school's {event.below}%): low-battery alert"
-        ),
-        "TaskCompleted": lambda: (
-            f"{TASK_WORDS.get(event.task.partition(':')[0], 'task')} done by {by}"
-            + (
-                f" ({OUTCOME_WORDS.get(event.outcome, event.outcome)})"
-                if getattr(event, "outcome", None)
-                else ""
-            )
-            + (f": {event.note}" if event.note else "")
-        ),
-    }
-    noticed = (
-        "LeaveOverdueNoticed",
-        "OverdueNoticed",
-        "LadderStepTaken",
-        "DeviceSilenceNoticed",
-        "LowBatteryNoticed",
-    )
-    source = "scheduler" if what in noticed else by
-    return source, words[what]() if what in words else what

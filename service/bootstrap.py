@@ -1,8 +1,9 @@
 """The one place where the object graph is assembled (cosmicpython's bootstrap).
 
-`build` makes the real parts from settings; tests pass their own clock or
-notifier. `running` is the aiohttp cleanup context that starts and stops every
-background task in one place.
+`build` makes the real parts from settings, each given what it needs at construction
+(nothing is completed afterwards); tests pass their own clock or notifier. `running` is
+the aiohttp cleanup context that starts and stops every background task in one place;
+`create_app` hands the parts to the HTTP app factory (service/entrypoints/http/app.py).
 """
 
 from __future__ import annotations
@@ -15,17 +16,14 @@ from collections.abc import AsyncIterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 from aiohttp import web
 
 from device_gateway.gateway import Gateway
-from device_gateway.messages import (
-    alarm_subscriptions,
-    alerts_topic,
-    cmd_topic,
-    device_subscription,
-)
+from device_gateway.messages import alerts_topic, cmd_topic
+from device_gateway.mqtt_link import MqttLink
+from device_gateway.sessions import BrokerSessions
 from projections.projector import Change, Projector
 from projections.store import ViewStore, dumps, open_view_store
 from service.adapters.alarm_priority import AlarmPriority
@@ -36,23 +34,24 @@ from service.adapters.event_store import (
     with_startup_retries,
 )
 from service.adapters.notifiers.base import Notifier
-from service.adapters.sealing import SealedEventStore
 from service.application import escalation
 from service.application.lonewatch import Lonewatch
 from service.application.visit_deadlines import with_timer_actions as visit_timers
 from service.clock import Clock, SystemClock
 from service.config import Settings
+from service.entrypoints.http import app as http_app
+from service.entrypoints.http.keys import DeviceInbox
 from service.logs import get_logger
+from service.workers.arc_sender import ArcSender, ArcTiming
 from service.workers.dispatcher import DEFAULT_BACKOFF, Dispatcher
 from service.workers.health import Health, StoreProbe, store_reader
-from service.workers.live import Hub, LiveViews, public_change
+from service.workers.live import Hub, Listener, LiveViews, public_change
 from service.workers.pools import WorkPools
 from service.workers.scheduler import Scheduler
 from service.workers.supervisor import LoopState, Supervisor
 
 if TYPE_CHECKING:
     from device_gateway.embedded_broker import EmbeddedBroker
-    from device_gateway.mqtt_link import MqttLink
 
 log = get_logger(__name__)
 
@@ -70,26 +69,37 @@ class Container:
     dispatcher: Dispatcher
     gateway: Gateway
     scheduler: Scheduler
-    link: MqttLink | None = None
-    alarm_link: MqttLink | None = None
-    """The gateway's second broker session: sos and fall only (docs/gateway.md)."""
+    sessions: BrokerSessions
+    """The gateway's broker sessions: none until MQTT is started (`running`)."""
+    supervisor: Supervisor
+    health: Health
+    pools: WorkPools
+    """Password checks, made-up credentials and exports: never on the default executor."""
     broker: EmbeddedBroker | None = None
-    supervisor: Supervisor = field(default_factory=Supervisor)
-    health: Health | None = None
+    """amqtt in process, for `LW_MQTT_URL=embedded` (made here, started by `running`)."""
+    arc: ArcSender | None = None
+    """Red alerts to schools' alarm receiving centres (SIA DC-09), and their supervision."""
+    phones_link: MqttLink | None = None
+    """OwnTracks phones' topics (device_gateway/owntracks_link.py), when the directory has
+    any: opened by `running`, like the gateway's sessions."""
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     """Unsupervised one-shot tasks, cancelled at shutdown; loops go to `supervisor.start`."""
-    # Password checks, made-up credentials and exports: never on the default executor.
-    pools: WorkPools = field(default_factory=WorkPools)
+
+    @property
+    def link(self) -> MqttLink | None:
+        """The main broker session: every device message."""
+        return self.sessions.main
+
+    @property
+    def alarm_link(self) -> MqttLink | None:
+        """The gateway's second broker session: sos and fall only (docs/gateway.md)."""
+        return self.sessions.alarm
 
     def close(self) -> None:
-        if self.health is not None:
-            self.health.probe.close()
+        self.health.close()
         self.pools.close()  # their jobs use the store: done before it closes
         self.views.close()
         self.app.close()
-
-
-CONTAINER: web.AppKey[Container] = web.AppKey("container", Container)
 
 
 def make_notifier(settings: Settings) -> Notifier:
@@ -115,52 +125,122 @@ def build(
     clock: Clock | None = None,
     notifier: Notifier | None = None,
     backoff: Sequence[float] = DEFAULT_BACKOFF,
+    arc_timing: ArcTiming | None = None,
 ) -> Container:
     """`backoff` is the dispatcher's wait between tries (tests make it short)."""
     clock = clock or SystemClock()
     env = eventsourcing_env(settings.database_url, settings.cipher_key)
-    app = with_startup_retries(lambda: Lonewatch(env, clock))
-    quick_recovery(app.recorder)
     views = with_startup_retries(lambda: open_view_store(views_location(settings.database_url)))
-    projector = Projector(app.recorder, app.mapper, views)
-    live = LiveViews(projector, poll_interval=settings.poll_interval)
-    app.add_listener(live.wake)
-    notifier = notifier or make_notifier(settings)
-    app.alert_finder = escalation.find_by_schools(views)
     priority = AlarmPriority()  # alarms first at the store's lock: gateway and dispatcher
-    if isinstance(app.events, SealedEventStore):
-        app.events.before_insert = priority.at_lock
-    c = Container(
+    app = with_startup_retries(
+        lambda: Lonewatch(
+            env,
+            clock,
+            alert_finder=escalation.find_by_schools(views),
+            before_insert=priority.at_lock,
+        )
+    )
+    quick_recovery(app.recorder)
+    projector = Projector(app.recorder, app.mapper, views)
+    notifier = notifier or make_notifier(settings)
+    dispatcher = Dispatcher(app, views, notifier, backoff=backoff, priority=priority)
+    # The links deliver to the gateway and the gateway acks on them: the gateway is given
+    # the sessions (links made when MQTT starts), the links its callbacks (`_start_mqtt`).
+    sessions = BrokerSessions(
+        settings.mqtt,
+        client_id=settings.mqtt_client_id,
+        prefix=settings.mqtt_topic_prefix,
+        share_group=settings.mqtt_share_group,
+    )
+    gateway = Gateway(
+        app,
+        sessions=sessions,
+        on_notifications=dispatcher.submit_requested,
+        prefix=settings.mqtt_topic_prefix,
+        priority=priority,
+    )
+    scheduler = visit_timers(Scheduler(views, clock, escalation.timer_actions(app)), app)
+    hub = Hub()
+    arc_timing = arc_timing or ArcTiming()
+    arc = ArcSender(
+        app,
+        views,
+        backoff=arc_timing.backoff,
+        unreachable_after=arc_timing.unreachable_after,
+        answer_within=arc_timing.answer_within,
+        supervision=arc_timing.supervision,
+    )
+    live = LiveViews(
+        projector,
+        poll_interval=settings.poll_interval,
+        listeners=[
+            hub.publish,
+            dispatcher.on_changes,
+            _directory_watch(app),
+            _fan_out_to_mqtt(sessions, settings.mqtt_topic_prefix),
+            _tick_when_due(scheduler, clock),
+            arc.on_changes,
+        ],
+    )
+    # The application wakes the views after each commit, and the views read the
+    # application's recorder (which eventsourcing makes inside the application): the one
+    # cycle of objects left, kept as a subscription, an observer the application does not
+    # need in order to work.
+    app.add_listener(live.wake)
+    supervisor = Supervisor()
+    health = Health(
+        StoreProbe(store_reader(projector, views)),
+        supervisor=supervisor,
+        scheduler=scheduler,
+        gateway=gateway,
+        broker=sessions,
+        dispatcher=dispatcher,
+        clock=clock,
+        notifier=type(notifier).__name__,
+        embedded_broker=settings.mqtt.embedded,
+        arc=arc,
+    )
+    return Container(
         settings=settings,
         clock=clock,
         app=app,
         views=views,
         projector=projector,
         live=live,
-        hub=Hub(),
+        hub=hub,
         notifier=notifier,
-        dispatcher=Dispatcher(app, views, notifier, backoff=backoff, priority=priority),
-        gateway=Gateway(app, prefix=settings.mqtt_topic_prefix, priority=priority),
-        scheduler=visit_timers(Scheduler(views, clock, escalation.timer_actions(app)), app),
+        dispatcher=dispatcher,
+        gateway=gateway,
+        scheduler=scheduler,
+        sessions=sessions,
+        supervisor=supervisor,
+        health=health,
+        pools=WorkPools(),
+        broker=_embedded_broker(settings),
+        arc=arc,
     )
-    c.health = Health(StoreProbe(store_reader(c)))
-    return c
 
 
-def _fan_out_to_mqtt(c: Container) -> Any:
+def _embedded_broker(settings: Settings) -> EmbeddedBroker | None:
+    if not settings.mqtt.embedded:
+        return None
+    from device_gateway.embedded_broker import EmbeddedBroker  # amqtt: only when asked for
+
+    return EmbeddedBroker(host=settings.mqtt.host, port=settings.mqtt.port)
+
+
+def _fan_out_to_mqtt(sessions: BrokerSessions, prefix: str) -> Listener:
     """Every alert change goes to lw/v1/alerts/{school}; an acknowledgement also to the device."""
 
     def listener(changes: list[Change]) -> None:
-        if c.link is None:
+        link = sessions.main
+        if link is None:
             return
-        prefix = c.settings.mqtt_topic_prefix
         for change in changes:
             if change.kind != "alert":
                 continue
             doc = change.doc
-            c.link.publish(
-                alerts_topic(prefix, doc["school"]), dumps(public_change(change)).encode()
-            )
+            link.publish(alerts_topic(prefix, doc["school"]), dumps(public_change(change)).encode())
             # A silent (duress) alert says nothing back to the device in anyone's hands.
             if change.event == "Alert.Acknowledged" and doc.get("device") and not doc.get("silent"):
                 payload = {
@@ -168,98 +248,83 @@ def _fan_out_to_mqtt(c: Container) -> Any:
                     "alert_id": doc["id"],
                     "by": doc["acknowledged_by"],
                 }
-                c.link.publish(cmd_topic(prefix, doc["device"]), json.dumps(payload).encode())
+                link.publish(cmd_topic(prefix, doc["device"]), json.dumps(payload).encode())
 
     return listener
 
 
-def _tick_when_due(c: Container) -> Any:
+def _tick_when_due(scheduler: Scheduler, clock: Clock) -> Listener:
     """A timer written already due (an alert's first escalation step) fires at once,
     not at the scheduler's next round: the (supervised) scheduler loop is woken. So is
     one due before that round: the woken round reads it and waits for exactly its time."""
 
     def listener(changes: list[Change]) -> None:
-        soon = c.clock.now() + timedelta(seconds=SCHEDULER_INTERVAL)
+        soon = clock.now() + timedelta(seconds=SCHEDULER_INTERVAL)
         if any(
             ch.kind == "timer"
             and ch.doc.get("state") == "pending"
             and datetime.fromisoformat(ch.doc["due_at"]) <= soon
             for ch in changes
         ):
-            c.scheduler.wake()
+            scheduler.wake()
 
     return listener
 
 
-def _directory_watch(c: Container) -> Any:
+def _directory_watch(app: Lonewatch) -> Listener:
     def listener(changes: list[Change]) -> None:
         if any(change.kind == "directory-changed" for change in changes):
-            c.app.forget_directory_cache()
+            app.forget_directory_cache()
 
     return listener
-
-
-ALARM_SESSION_FIRST_WAIT = 10.0
-"""How long the main session waits at start-up for the alarm session to subscribe."""
 
 
 async def _start_mqtt(c: Container) -> None:
-    """Two sessions: alarms (sos, fall) have a queue and in-flight window of their own at
-    the broker, so an SOS never waits behind a heartbeat backlog.
-
-    The alarm session subscribes first: from its SUBACK on, every alarm is queued for it,
-    whatever the main session does. The main session then acknowledges alarm kinds
-    without recording them, but only while the gateway knows the alarm session has
-    them too (`Gateway._alarm_session_covers`); else it records them itself.
-    """
-    from device_gateway.mqtt_link import MqttLink
-
-    endpoint = c.settings.mqtt
-    if endpoint.embedded:
-        from device_gateway.embedded_broker import EmbeddedBroker
-
-        c.broker = EmbeddedBroker(host=endpoint.host, port=endpoint.port)
+    """The gateway's lanes first, then the alarm session, then (once the alarm session has
+    subscribed) the main one: device_gateway/sessions.py says why."""
+    if c.broker is not None:
         await c.broker.start()
-        log.info("embedded_broker_started", port=endpoint.port)
-    prefix, group = c.settings.mqtt_topic_prefix, c.settings.mqtt_share_group
-    protocol: Literal["v5", "v311"] = "v311" if endpoint.embedded else "v5"
-    c.alarm_link = MqttLink(
-        endpoint,
-        client_id=f"{c.settings.mqtt_client_id}-alarm",
-        subscriptions=alarm_subscriptions(prefix, group),
-        on_message=c.gateway.receive_alarm_threadsafe,
-        protocol=protocol,
-    )
-    c.link = MqttLink(
-        endpoint,
-        client_id=c.settings.mqtt_client_id,
-        subscriptions=[device_subscription(prefix, group)],
-        on_message=c.gateway.receive_threadsafe,
-        protocol=protocol,
-    )
-    c.gateway.bind(c.link, alarm=c.alarm_link)
-    c.gateway.on_notifications = c.dispatcher.submit_requested
+        log.info("embedded_broker_started", port=c.settings.mqtt.port)
     c.supervisor.start("gateway", lambda _: c.gateway.run())
     await asyncio.sleep(0)  # let the gateway take its queues before paho can deliver
-    c.alarm_link.start()
-    # Not awaited here: start-up (and the health endpoint) must not wait for a broker.
-    c.tasks.append(
-        asyncio.create_task(_start_main_session(c.alarm_link, c.link), name="mqtt-main-start")
+    c.sessions.open(
+        on_message=c.gateway.receive_threadsafe, on_alarm=c.gateway.receive_alarm_threadsafe
     )
+    await _start_owntracks(c, "v311" if c.settings.mqtt.embedded else "v5")
+    # Not awaited here: start-up (and the health endpoint) must not wait for a broker.
+    c.tasks.append(asyncio.create_task(c.sessions.start_main(), name="mqtt-main-start"))
 
 
-async def _start_main_session(alarm: MqttLink, main: MqttLink) -> None:
-    """Start the main session once the alarm session has subscribed (or has not after
-    ALARM_SESSION_FIRST_WAIT: then the main session records alarms itself until the
-    gateway knows the alarm session has them). Polls, so shutdown can cancel it (and
-    `running` stops the links again after cancelling, in case it had just started one)."""
-    deadline = asyncio.get_running_loop().time() + ALARM_SESSION_FIRST_WAIT
-    while not alarm.connected:
-        if asyncio.get_running_loop().time() > deadline:
-            log.warning("alarm_session_not_ready", waited=ALARM_SESSION_FIRST_WAIT)
-            break
-        await asyncio.sleep(0.02)
-    main.start()
+async def _start_owntracks(c: Container, protocol: Literal["v5", "v311"]) -> None:
+    """A session for the directory's OwnTracks phones (INTERFACES.md section 8), if any; a
+    phone added to the directory is subscribed at the next start."""
+    from device_gateway.mqtt_link import MqttLink
+    from device_gateway.owntracks import subscriptions
+    from device_gateway.owntracks_link import OwnTracksPhones
+    from service.application.integrations import owntracks_topics
+    from service.application.phones import phone_left_region
+
+    topics = await asyncio.to_thread(owntracks_topics, c.app)
+    if not topics:
+        return
+    phones = OwnTracksPhones(
+        c.gateway.intake,
+        topics,
+        on_left=lambda device, region: phone_left_region(c.app, device, region),
+        on_recorded=c.live.wake,
+        stats=c.gateway.stats,
+    )
+    c.phones_link = MqttLink(
+        c.settings.mqtt,
+        client_id=f"{c.settings.mqtt_client_id}-owntracks",
+        subscriptions=subscriptions(topics),
+        on_message=phones.receive_threadsafe,
+        protocol=protocol,
+    )
+    phones.bind(c.phones_link)
+    c.supervisor.start("owntracks", phones.run)
+    await asyncio.sleep(0)  # the loop takes its queue before paho can deliver
+    c.phones_link.start()
 
 
 SCHEDULER_INTERVAL = 1.0
@@ -300,6 +365,8 @@ def _supervise_loops(c: Container) -> None:
         max_delay=QUICK_RESTART_DELAY,
     )
     c.supervisor.start("notification-sweep", c.dispatcher.sweep_forever, stale_after=30.0)
+    if c.arc is not None:
+        c.supervisor.start("arc-supervision", c.arc.supervise, stale_after=30.0)
 
 
 async def running(c: Container, *, with_mqtt: bool = True) -> AsyncIterator[None]:
@@ -313,21 +380,18 @@ async def running(c: Container, *, with_mqtt: bool = True) -> AsyncIterator[None
     workers = ThreadPoolExecutor(max_workers=8, thread_name_prefix="lw-worker")
     asyncio.get_running_loop().set_default_executor(workers)
     await asyncio.to_thread(c.projector.catch_up)
-    c.live.add_listener(c.hub.publish)
-    c.live.add_listener(c.dispatcher.on_changes)
-    c.live.add_listener(_directory_watch(c))
-    c.live.add_listener(_fan_out_to_mqtt(c))
-    c.live.add_listener(_tick_when_due(c))
     _supervise_loops(c)
     await c.dispatcher.start()
+    if c.arc is not None:
+        await c.arc.start()
     if with_mqtt:
         await _start_mqtt(c)
     try:
         yield
     finally:
-        for link in (c.link, c.alarm_link):
-            if link is not None:
-                await asyncio.to_thread(link.stop)
+        await c.sessions.stop()
+        if c.phones_link is not None:
+            await asyncio.to_thread(c.phones_link.stop)
         await c.supervisor.stop()
         for task in c.tasks:
             task.cancel()
@@ -335,12 +399,12 @@ async def running(c: Container, *, with_mqtt: bool = True) -> AsyncIterator[None
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         c.tasks.clear()
-        for link in (c.link, c.alarm_link):
-            # Again: the main session may have been started (after the alarm session
-            # subscribed) between the first stop and the cancel. stop() is idempotent.
-            if link is not None:
-                await asyncio.to_thread(link.stop)
+        # Again: the main session may have been started (after the alarm session
+        # subscribed) between the first stop and the cancel. stop() is idempotent.
+        await c.sessions.stop()
         await c.dispatcher.stop()
+        if c.arc is not None:
+            await c.arc.stop()
         await c.notifier.aclose()
         if c.broker is not None:
             await c.broker.stop()
@@ -349,23 +413,28 @@ async def running(c: Container, *, with_mqtt: bool = True) -> AsyncIterator[None
 
 
 def create_app(c: Container, *, with_mqtt: bool = True) -> web.Application:
-    from service.entrypoints.http.api import MIDDLEWARES, add_routes
-    from service.entrypoints.http.console import add_console_routes
-    from service.entrypoints.http.visits import add_visit_routes
-
-    app = web.Application(middlewares=MIDDLEWARES)
-    app[CONTAINER] = c
+    """The HTTP app over the container's parts, running the background while it runs."""
 
     async def background(_: web.Application) -> AsyncIterator[None]:
         async for __ in running(c, with_mqtt=with_mqtt):
             yield
 
-    async def close_streams(_: web.Application) -> None:
-        c.hub.close_all()
-
-    app.cleanup_ctx.append(background)
-    app.on_shutdown.append(close_streams)
-    add_routes(app)
-    add_visit_routes(app)
-    add_console_routes(app)
-    return app
+    return http_app.create_app(
+        settings=c.settings,
+        clock=c.clock,
+        lonewatch=c.app,
+        views=c.views,
+        projector=c.projector,
+        live=c.live,
+        hub=c.hub,
+        pools=c.pools,
+        health=c.health,
+        notifier=c.notifier,
+        device_inbox=DeviceInbox(
+            record=c.gateway.intake.record,
+            stats=c.gateway.stats,
+            submit=c.dispatcher.submit_requested,
+            wake=c.live.wake,
+        ),
+        background=background,
+    )

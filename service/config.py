@@ -137,6 +137,19 @@ class Settings:
         return replace(self, **changes)  # type: ignore[arg-type]
 
 
+def default_store_path(environ: Mapping[str, str] | None = None) -> Path:
+    """Where the store lives when LW_DATABASE_URL is not set, whatever directory a command
+    is run from: `var/lonewatch.sqlite3` in the source checkout (where `make run` puts it),
+    else in the user's data directory. A relative default once made `lonewatch user password`
+    run from another folder create an empty store there and find no users."""
+    environ = os.environ if environ is None else environ
+    checkout = Path(__file__).resolve().parent.parent
+    if (checkout / "pyproject.toml").is_file() and (checkout / "service").is_dir():
+        return checkout / "var" / "lonewatch.sqlite3"
+    data_home = environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(data_home) / "lonewatch" / "lonewatch.sqlite3"
+
+
 _ENV_KEYS: dict[str, str] = {
     "LW_DATABASE_URL": "database_url",
     "LW_MQTT_URL": "mqtt_url",
@@ -195,6 +208,8 @@ def load_settings(
             values[name] = Path(value)
         else:
             values[name] = value
+    if "database_url" not in values:
+        values["database_url"] = f"sqlite:///{default_store_path()}"
     settings = Settings(**values)  # type: ignore[arg-type]
     # Validate the derived values now so a bad URL fails at start, not at first use.
     _ = settings.mqtt, settings.twilio, settings.http_port

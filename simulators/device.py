@@ -18,8 +18,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
-from device_gateway.messages import ALARM_KINDS
-from simulators.mqtt_loop import SharedLoop
+from device_gateway.messages import ALARM_KINDS, cmd_topic, device_topic
 
 REPEAT_ALARM_EVERY = 5.0
 
@@ -58,13 +57,11 @@ class SimulatedDevice:
         client_id: str | None = None,
         repeat_every: float = REPEAT_ALARM_EVERY,
         clean: bool = True,
-        loop: SharedLoop | None = None,
     ) -> None:
         self.device_id = device_id
         self.profile = profile
         self.prefix = prefix
         self.repeat_every = repeat_every
-        self._loop = loop
         self.counts = DeviceCounts()
         self._host, self._port = host, port
         self._seq = 0
@@ -91,28 +88,17 @@ class SimulatedDevice:
 
     def connect(self, timeout: float = 10.0) -> bool:
         """Connect and subscribe to the cmd topic; False if refused or not in time."""
-        if self._loop is not None:
-            try:
-                self.client.connect(self._host, self._port, keepalive=60)
-            except OSError as exc:
-                self.refused = str(exc)
-                return False
-            self._loop.add(self.client)
-        else:
-            self.client.connect_async(self._host, self._port, keepalive=60)
-            self.client.loop_start()
+        self.client.connect_async(self._host, self._port, keepalive=60)
+        self.client.loop_start()
         return self._subscribed.wait(timeout)
 
     def close(self) -> None:
         self.client.disconnect()
-        if self._loop is not None:
-            self._loop.remove(self.client)
-        else:
-            self.client.loop_stop()
+        self.client.loop_stop()
 
     @property
     def cmd_topic(self) -> str:
-        return f"{self.prefix}lw/v1/dev/{self.device_id}/cmd"
+        return cmd_topic(self.prefix, self.device_id)
 
     # -- sending --------------------------------------------------------------------
 
@@ -139,7 +125,7 @@ class SimulatedDevice:
         return str(fields["id"])
 
     def topic(self, kind: str) -> str:
-        return f"{self.prefix}lw/v1/dev/{self.device_id}/{kind}"
+        return device_topic(self.prefix, self.device_id, kind)
 
     def publish_raw(self, topic: str, body: bytes) -> mqtt.MQTTMessageInfo:
         """Publish bytes as they are (for malformed-message scenarios)."""

@@ -29,6 +29,10 @@ class ScenarioRun:
     """How long to wait for an answer (alert_received) before the check fails."""
     quiet: float = 2.0
     """How long 'nothing came back' is watched for."""
+    http: str = "http://127.0.0.1:8080"
+    """Lonewatch's HTTP address, for a scenario that plays Traccar."""
+    token: str | None = None
+    """`lonewatch token create --integration traccar`, for traccar-sos."""
 
 
 @dataclass
@@ -225,6 +229,13 @@ def clock_skewed_device(run: ScenarioRun) -> ScenarioResult:
     return result
 
 
+def sos_to_arc(run: ScenarioRun) -> ScenarioResult:
+    """SOS pressed; the school's alarm receiving centre receives PA (simulators/arc.py)."""
+    from simulators.arc import sos_to_arc as play  # pysiaalarm only when played
+
+    return play(run)
+
+
 SCENARIOS: dict[str, Callable[[ScenarioRun], ScenarioResult]] = {
     "sos-during-visit": sos_during_visit,
     "duress-text": duress_text,
@@ -234,4 +245,20 @@ SCENARIOS: dict[str, Callable[[ScenarioRun], ScenarioResult]] = {
     "duplicate-deliveries": duplicate_deliveries,
     "malformed-messages": malformed_messages,
     "clock-skewed-device": clock_skewed_device,
+    "sos-to-arc": sos_to_arc,
 }
+
+VIA_OTHER_SYSTEMS: dict[str, Callable[[ScenarioRun], ScenarioResult]] = {
+    "traccar-sos": lambda run: _integration("traccar_sos", run),
+    "owntracks-leave": lambda run: _integration("owntracks_leave", run),
+}
+"""Devices behind Traccar or OwnTracks: played by name only (not by `all`), since they
+need a Traccar token or a phone in the directory."""
+
+
+def _integration(name: str, run: ScenarioRun) -> ScenarioResult:
+    """Devices behind another system (simulators/integration_scenarios.py)."""
+    from simulators import integration_scenarios
+
+    play: Callable[[ScenarioRun], ScenarioResult] = getattr(integration_scenarios, name)
+    return play(run)

@@ -18,7 +18,7 @@ from service.bootstrap import Container
 from service.clock import FakeClock
 from service.domain.people.access import Principal
 from service.domain.people.directory import Role, UserSpec
-from service.domain.visits.visit import call_home_task
+from service.domain.visits.overdue_ladder import call_home_task
 from tests.devices import Devices
 from tests.visit_worlds import HAZARDS
 from tests.worlds import DIRECTORY

@@ -10,7 +10,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,7 @@ from service.adapters.notifiers.base import Notifier
 from service.bootstrap import Container, build, running
 from service.clock import Clock
 from service.config import Settings
+from service.workers.dispatcher import DEFAULT_BACKOFF
 from simulators import local_stack
 from tests.worlds import DIRECTORY
 
@@ -49,8 +50,9 @@ async def service_in_process(
     clock: Clock | None = None,
     notifier: Notifier | None = None,
     with_mqtt: bool = True,
+    backoff: Sequence[float] = DEFAULT_BACKOFF,
 ) -> AsyncIterator[Container]:
-    container = build(settings, clock=clock, notifier=notifier)
+    container = build(settings, clock=clock, notifier=notifier, backoff=backoff)
     container.app.import_directory(load_directory(DIRECTORY))
     try:
         async for _ in running(container, with_mqtt=with_mqtt):
@@ -145,6 +147,20 @@ def cli(env: dict[str, str], *args: str) -> str:
     )
     assert result.returncode == 0, f"lonewatch {' '.join(args)} failed: {result.stderr}"
     return result.stdout.strip()
+
+
+def cli_failing(env: dict[str, str], *args: str) -> str:
+    """`lonewatch ...` that must refuse: returns what it told the person on stderr."""
+    result = subprocess.run(
+        [sys.executable, "-m", "service.entrypoints.cli.main", *args],
+        env={**os.environ, **env},
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0, f"lonewatch {' '.join(args)} succeeded: {result.stdout}"
+    return result.stderr.strip()
 
 
 def service_process(

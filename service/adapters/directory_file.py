@@ -13,6 +13,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
+from service.adapters.arc.dc09 import check_account
+from service.adapters.arc.link import Endpoint, EndpointError
 from service.domain.people.directory import (
     CONTACT_ROLES,
     DEFAULT_TIMEZONE,
@@ -24,6 +26,7 @@ from service.domain.people.directory import (
     StaffSpec,
     UserSpec,
 )
+from service.domain.visits.overdue_ladder import Action
 
 
 class DirectoryError(ValueError):
@@ -42,8 +45,9 @@ ALERT_POLICY_KINDS = (
     "device_offline",
     "low_battery",
     "notification_failure",
+    "arc_unreachable",
 )
-OVERDUE_ACTIONS = ("contact_staff", "reception_calls_home", "inform_slt")
+OVERDUE_ACTIONS = tuple(a.value for a in Action)
 
 
 def parse_duration(value: object) -> int:
@@ -164,6 +168,45 @@ def _alert_policy(reader: _Reader, entry: object, where: str, *, overdue: bool) 
     return result
 
 
+def _arc(reader: _Reader, raw: object, where: str) -> dict[str, Any] | None:
+    """A school's ARC (INTERFACES §9), checked as the DC-09 link will use it."""
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        reader.fail(
+            where, "must be a mapping with url, account and optionally receiver, prefix, key"
+        )
+        return None
+    arc: dict[str, Any] = {
+        "url": reader.text(raw, "url", where),
+        "account": reader.text(raw, "account", where).upper(),
+        "receiver": reader.text(raw, "receiver", where, required=False) or "R0",
+        "prefix": reader.text(raw, "prefix", where, required=False) or "L0",
+    }
+    key = reader.text(raw, "key", where, required=False) or None
+    if arc["url"]:
+        try:
+            Endpoint.parse(arc["url"])
+        except EndpointError as exc:
+            reader.fail(f"{where}.url", str(exc))
+    for problem in check_account(arc["account"] or "?", arc["receiver"], arc["prefix"], key):
+        reader.fail(where, problem)
+    if key is not None:
+        arc["key"] = key
+    if raw.get("supervision") is not None:
+        arc["supervision"] = max(1, _duration(reader, raw, "supervision", where, 60))
+    return arc
+
+
+def _zone(reader: _Reader, raw: object, where: str) -> int | None:
+    if raw is None:
+        return None
+    if isinstance(raw, bool) or not isinstance(raw, int) or not 1 <= raw <= 999:
+        reader.fail(where, f"must be a whole number 1-999, got {raw!r}")
+        return None
+    return raw
+
+
 def parse_directory(data: object) -> Directory:
     reader = _Reader()
     if not isinstance(data, dict):
@@ -202,6 +245,7 @@ def parse_directory(data: object) -> Directory:
                 reception_phone=reader.phone(raw, "reception_phone", where, required=False),
                 contacts=tuple(contacts),
                 policy=_policy(reader, raw.get("policy"), f"{where}.policy"),
+                arc=_arc(reader, raw.get("arc"), f"{where}.arc"),
             )
         )
     school_ids = {s.id for s in schools}
@@ -241,6 +285,10 @@ def parse_directory(data: object) -> Directory:
                 staff=holder,
                 school=school or "",
                 secret=reader.text(raw, "secret", where, required=False) or None,
+                zone=_zone(reader, raw.get("zone"), f"{where}.zone"),
+                traccar_unique_id=reader.text(raw, "traccar_unique_id", where, required=False)
+                or None,
+                owntracks=_owntracks_topic(reader, raw, where),
             )
         )
     users = []
@@ -264,6 +312,8 @@ def parse_directory(data: object) -> Directory:
         ("staff", [s.id for s in staff]),
         ("devices", [d.id for d in devices]),
         ("users", [u.username for u in users]),
+        ("devices' traccar_unique_id", [d.traccar_unique_id or "" for d in devices]),
+        ("devices' owntracks", [d.owntracks or "" for d in devices]),
     ):
         dupes = sorted({k for k in keys if keys.count(k) > 1 and k})
         if dupes:
@@ -277,6 +327,18 @@ def parse_directory(data: object) -> Directory:
         devices=tuple(devices),
         users=tuple(users),
     )
+
+
+def _owntracks_topic(reader: _Reader, raw: dict[str, Any], where: str) -> str | None:
+    """An OwnTracks base topic is a plain topic: no wildcards, no empty level."""
+    value = reader.text(raw, "owntracks", where, required=False)
+    if value and (any(ch in value for ch in "+#\x00") or "" in value.split("/")):
+        reader.fail(
+            f"{where}.owntracks",
+            f"{value!r} must be the phone's base topic, like owntracks/sam/phone "
+            "(no + or #, no empty level)",
+        )
+    return value or None
 
 
 def load_directory(path: Path) -> Directory:

@@ -84,9 +84,17 @@ class SealedEventStore(EventStore[UUID]):
     """Seals each event as it is stored; the previous seal comes from the same batch
     or, for a stream that already exists, from its last stored event."""
 
-    before_insert: Callable[[], object] | None = None
-    """Called on the saving thread just before the insert (which takes the events
-    table's lock on PostgreSQL): service.adapters.alarm_priority lets alarms go first there."""
+    def __init__(
+        self,
+        mapper: Mapper[UUID],
+        recorder: AggregateRecorder,
+        *,
+        before_insert: Callable[[], object] | None = None,
+    ) -> None:
+        super().__init__(mapper=mapper, recorder=recorder)
+        self.before_insert = before_insert
+        """Called on the saving thread just before the insert (which takes the events
+        table's lock on PostgreSQL): service.adapters.alarm_priority lets alarms go first."""
 
     def put(
         self, domain_events: Sequence[DomainEventProtocol[UUID]], **kwargs: Any

@@ -10,7 +10,8 @@ nested event classes (`old.module:Class.Event`) then resolve through their class
 (`service.domain.alerts` is the package holding `service.domain.alerts.alert`), and the
 library resolves an unknown topic by trying registered module prefixes, so registering
 `service.domain.alerts` would send `service.domain.alerts.alert:Alert` to a module that
-does not exist. Moving a domain module again: add its old name here.
+does not exist. Moving a domain module again: add its old name here; moving one class out
+of a module: its old topics in `MOVED_CLASSES`.
 """
 
 from __future__ import annotations
@@ -42,6 +43,13 @@ MOVED_MODULES: dict[str, str] = {
 }
 """Old module -> the module its classes live in now."""
 
+MOVED_CLASSES: dict[str, str] = {
+    "service.domain.visits:Whereabouts": "service.domain.visits.whereabouts:Whereabouts",
+    "service.domain.visits.visit:Whereabouts": "service.domain.visits.whereabouts:Whereabouts",
+}
+"""Old topic -> the topic of a class moved out of a module whose other classes stayed (so
+the module itself is not in `MOVED_MODULES`, or is there for the classes that stayed)."""
+
 
 def register_moved_topics() -> None:
     """Register `old.module:Class` for every class defined in each moved module.
@@ -52,3 +60,6 @@ def register_moved_topics() -> None:
         for name, obj in vars(module).items():
             if inspect.isclass(obj) and obj.__module__ == new:
                 register_topic(f"{old}:{name}", obj)
+    for old_topic, new_topic in MOVED_CLASSES.items():
+        new_module, _, name = new_topic.partition(":")
+        register_topic(old_topic, getattr(importlib.import_module(new_module), name))

@@ -290,4 +290,6 @@ def _fields(reading: DeviceReading) -> dict[str, Any]:
         "battery": reading.battery,
         "seq": reading.seq,
     }
-    return {k: v for k, v in values.items() if v is not None}
+    recorded = {k: v for k, v in values.items() if v is not None}
+    # Another system's own words (source, ids, address) never overwrite a checked field.
+    return {**reading.extra, **recorded}

@@ -41,12 +41,14 @@ from service.domain.alerts.ladder import (
     step_from_data,
 )
 from service.domain.alerts.notifications import UNREPORTED, Channel, Notification, NotificationState
+from service.domain.devices.location import describe as describe_location
+from service.domain.devices.location import spoken as spoken_location
 from service.domain.errors import DomainError, InvalidTransition
 from service.domain.people.directory import School, Staff
 
 if TYPE_CHECKING:
+    from projections.timers import TimerAction
     from service.application.lonewatch import Lonewatch
-    from service.workers.scheduler import TimerAction
 
 
 def escalation_state(alert: Alert) -> EscalationState:
@@ -66,7 +68,8 @@ def messages_for(app: Lonewatch, alert: Alert) -> Messages:
     staff = app.load_optional(ids.staff_id(alert.staff), Staff) if alert.staff else None
     visitor = staff.name if staff else None
     code = ids.short_code(alert.id)
-    address = alert.cause.get("address") if isinstance(alert.cause, dict) else None
+    cause = alert.cause if isinstance(alert.cause, dict) else {}
+    address = cause.get("address") or spoken_location(cause.get("location"))
     return Messages(
         sms=alert_message(
             kind=alert.kind,
@@ -76,6 +79,7 @@ def messages_for(app: Lonewatch, alert: Alert) -> Messages:
             device=alert.device,
             raised_at=alert.raised_at,
             timezone=timezone,
+            where=describe_location(cause.get("location")),
         ),
         say=spoken_alert(
             kind=alert.kind,

@@ -34,18 +34,24 @@ from service.domain.alerts.escalation import (
     request_notification,
 )
 from service.domain.alerts.notifications import Notification
+from service.domain.devices.location import describe as describe_location
+from service.domain.devices.location import location_of
 from service.domain.devices.messages import DeviceMessage
 from service.domain.errors import NotFound
 from service.domain.people.access import Principal
 from service.domain.people.directory import (
+    DEVICE_SOURCES_KEY,
     ApiToken,
     Device,
+    DeviceSources,
+    DeviceSpec,
     Directory,
     DirectoryEntry,
     PhoneNumber,
     School,
     Staff,
     User,
+    device_sources_data,
 )
 from service.domain.people.texts import (
     HELP_REPLY,
@@ -86,14 +92,24 @@ class DeviceInfo:
 class Lonewatch(Application[UUID]):
     name = "lonewatch"
 
-    def __init__(self, env: dict[str, str], clock: Clock) -> None:
+    def __init__(
+        self,
+        env: dict[str, str],
+        clock: Clock,
+        *,
+        alert_finder: Callable[[Sequence[str]], list[dict[str, Any]]] | None = None,
+        before_insert: Callable[[], object] | None = None,
+    ) -> None:
+        """`alert_finder`: open alerts of some schools, from the views (how a texted ACK
+        finds its alert; without it ACK by text is refused). `before_insert`: called on the
+        saving thread just before each insert (`SealedEventStore`)."""
+        self._before_insert = before_insert  # read by construct_event_store, during super()
         super().__init__(env)
         self.clock = clock
         self._devices: dict[str, DeviceInfo] = {}
         self._devices_lock = threading.Lock()
         self._listeners: list[Callable[[], None]] = []
-        self.alert_finder: Callable[[Sequence[str]], list[dict[str, Any]]] | None = None
-        """Open alerts of some schools, from the views: how a texted ACK finds its alert."""
+        self.alert_finder = alert_finder
 
     # -- plumbing -------------------------------------------------------
 
@@ -103,7 +119,9 @@ class Lonewatch(Application[UUID]):
 
     def construct_event_store(self) -> EventStore[UUID]:
         """Every stored event is sealed and chained to the one before it (service.adapters.sealing)."""
-        return integrity.SealedEventStore(mapper=self.mapper, recorder=self.recorder)
+        return integrity.SealedEventStore(
+            mapper=self.mapper, recorder=self.recorder, before_insert=self._before_insert
+        )
 
     def add_listener(self, listener: Callable[[], None]) -> None:
         """Called (on the saving thread) after every commit: wakes projections at once."""
@@ -200,7 +218,13 @@ class Lonewatch(Application[UUID]):
                     secrets.pbkdf2_verify,
                 ),
             }
-            upsert(Device, device.id, data)
+            for source in ("traccar_unique_id", "owntracks"):
+                if getattr(device, source):  # absent, not None: old entries stay unchanged
+                    data[source] = getattr(device, source)
+            upsert(Device, device.id, data | _zone_of(device))
+        sources = device_sources_data(directory.devices)
+        if any(sources.values()) or self.exists(ids.device_sources_id(DEVICE_SOURCES_KEY)):
+            upsert(DeviceSources, DEVICE_SOURCES_KEY, sources)
         phones: dict[str, dict[str, list[Any]]] = {}
         for person in directory.staff:
             if person.phone:
@@ -324,6 +348,7 @@ class Lonewatch(Application[UUID]):
             device=device,
             raised_at=alert.raised_at,
             timezone=entry.timezone,
+            where=describe_location(cause.get("location")),
         )
         return [
             alert,
@@ -351,7 +376,7 @@ class Lonewatch(Application[UUID]):
             school=info.school,
             staff=info.staff,
             device=message.device,
-            cause={"device_message": str(message.id), "device_kind": message.kind},
+            cause=device_cause(message),
             now=now,
             silent=silent,
             visitor=info.staff_name,
@@ -573,6 +598,12 @@ class Lonewatch(Application[UUID]):
         return Principal(username=user.username, school=user.school, role=user.role)
 
 
+def _zone_of(device: DeviceSpec) -> dict[str, Any]:
+    """A device's ARC zone, recorded only when the directory names one (so entries written
+    before zones existed are not all recorded again as changed)."""
+    return {} if device.zone is None else {"zone": device.zone}
+
+
 def _keep_or_hash(
     clear: str | None,
     previous_hash: str | None,
@@ -585,3 +616,15 @@ def _keep_or_hash(
     if previous_hash and verify(clear, previous_hash):
         return previous_hash
     return hasher(clear)
+
+
+def device_cause(message: DeviceMessage) -> dict[str, Any]:
+    """What a device alert records as its cause: the message, and where the device was
+    (shown on the alert, in its SMS and call, the console and the replay)."""
+    cause: dict[str, Any] = {"device_message": str(message.id), "device_kind": message.kind}
+    location = location_of(message.fields)
+    if location is not None:
+        cause["location"] = location
+    if message.fields.get("source"):
+        cause["source"] = message.fields["source"]
+    return cause

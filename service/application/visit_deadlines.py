@@ -1,6 +1,6 @@
 """Home-visit deadlines as scheduler actions: each records that a deadline passed.
 
-The visit projection (projections/visits.py) writes the timers; these actions are
+The visit projection (projections/visit_timers.py) writes the timers; these actions are
 what the scheduler calls when one is due. Each is idempotent: the Visit refuses a
 deadline already noticed, so a timer seen twice records once.
 """
@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
+from projections.timers import TimerAction, TimerRegistry
 from service.application.visits import change, move, school_of
 from service.domain import ids
 from service.domain.alerts.alert import AlertKind
@@ -25,7 +26,8 @@ from service.domain.visits.visit import Visit
 
 if TYPE_CHECKING:
     from service.application.lonewatch import DeviceInfo, Lonewatch
-    from service.workers.scheduler import Scheduler
+
+Registry = TypeVar("Registry", bound=TimerRegistry)
 
 
 def _facts(app: Lonewatch, visit: Visit) -> tuple[VisitFacts, School]:
@@ -77,10 +79,8 @@ def notice_leave_overdue(app: Lonewatch, visit_id: UUID) -> None:
 def _ladder_steps(app: Lonewatch, visit: Visit, alert: UUID, now: datetime) -> list[Aggregate]:
     facts, school = _facts(app, visit)
     plans: list[PlannedNotification] = []
-    for index in visit.due_steps(now):
-        action = visit.take_step(index, timestamp=now)  # None: recorded, and not needed
-        if action is not None:
-            plans.extend(ladder_step(action, facts, school.data))
+    for action in visit.take_steps(timestamp=now):  # a step not needed now is not returned
+        plans.extend(ladder_step(action, facts, school.data))
     return _notifications(alert, visit.school, plans, now, visit.overdue_episode)
 
 
@@ -173,26 +173,9 @@ def notice_low_battery(app: Lonewatch, visit_id: UUID, battery: int, message: st
     change(app, visit_id, None, command)
 
 
-def register_timer_actions(scheduler: Scheduler, app: Lonewatch) -> None:
-    """The visit timers the projections write (projections/visits.py), by action name."""
-    scheduler.register(
-        "visit_leave_overdue", lambda t, _: notice_leave_overdue(app, UUID(t["visit"]))
-    )
-    scheduler.register("visit_overdue", lambda t, _: notice_overdue(app, UUID(t["visit"])))
-    scheduler.register("visit_ladder", lambda t, _: take_ladder_steps(app, UUID(t["visit"])))
-    scheduler.register(
-        "visit_device_silent",
-        lambda t, _: notice_device_silence(
-            app, UUID(t["visit"]), datetime.fromisoformat(t["last_seen"])
-        ),
-    )
-
-    scheduler.register(
-        "visit_low_battery",
-        lambda t, _: notice_low_battery(
-            app, UUID(t["visit"]), int(t["battery"]), str(t["message"])
-        ),
-    )
+def timer_actions(app: Lonewatch) -> dict[str, TimerAction]:
+    """The scheduler's actions for the visit timers the projections write
+    (projections/visit_timers.py), by action name."""
 
     def device_checkin(timer: dict[str, Any], _: datetime) -> None:
         move(
@@ -204,9 +187,25 @@ def register_timer_actions(scheduler: Scheduler, app: Lonewatch) -> None:
             principal=None,
         )
 
-    scheduler.register("visit_device_checkin", device_checkin)
+    return {
+        "visit_leave_overdue": lambda t, _: notice_leave_overdue(app, UUID(t["visit"])),
+        "visit_overdue": lambda t, _: notice_overdue(app, UUID(t["visit"])),
+        "visit_ladder": lambda t, _: take_ladder_steps(app, UUID(t["visit"])),
+        "visit_device_silent": lambda t, _: notice_device_silence(
+            app, UUID(t["visit"]), datetime.fromisoformat(t["last_seen"])
+        ),
+        "visit_low_battery": lambda t, _: notice_low_battery(
+            app, UUID(t["visit"]), int(t["battery"]), str(t["message"])
+        ),
+        "visit_device_checkin": device_checkin,
+    }
 
 
-def with_timer_actions(scheduler: Scheduler, app: Lonewatch) -> Scheduler:
+def register_timer_actions(scheduler: TimerRegistry, app: Lonewatch) -> None:
+    for action, handler in timer_actions(app).items():
+        scheduler.register(action, handler)
+
+
+def with_timer_actions(scheduler: Registry, app: Lonewatch) -> Registry:
     register_timer_actions(scheduler, app)
     return scheduler

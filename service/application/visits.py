@@ -25,14 +25,11 @@ from service.domain.errors import DomainError, Forbidden, NotFound
 from service.domain.people.access import Principal, can_see_school, task_refusal
 from service.domain.people.directory import Role, School, Staff
 from service.domain.people.texts import StaffCommand
-from service.domain.visits.rules import DeviceCheck, OverduePolicy
-from service.domain.visits.visit import (
-    Visit,
-    Whereabouts,
-    task_for_role,
-    task_visit,
-    whereabouts_id,
-)
+from service.domain.visits.overdue_ladder import OverduePolicy
+from service.domain.visits.rules import DeviceCheck
+from service.domain.visits.tasks import task_for_role, task_visit
+from service.domain.visits.visit import Visit
+from service.domain.visits.whereabouts import Whereabouts, whereabouts_id
 from service.logs import get_logger
 
 if TYPE_CHECKING:

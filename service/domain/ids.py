@@ -36,6 +36,10 @@ def token_id(token_hash: str) -> UUID:
     return _id("token", token_hash)
 
 
+def device_sources_id(key: str) -> UUID:
+    return _id("device-sources", key)
+
+
 def phone_id(number: str) -> UUID:
     return _id("phone", number)
 

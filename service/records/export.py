@@ -11,7 +11,10 @@ from html import escape
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from service.domain.devices.location import describe as describe_location
+from service.domain.devices.location import location_of
 from service.domain.people.directory import DEFAULT_TIMEZONE
+from service.records.narrative import escalation_in_a_sentence, person, source_words
 
 OUTCOMES = {
     "safe": "Safe",
@@ -52,7 +55,8 @@ def _summary(subject: dict[str, str], state: dict[str, Any] | None, zone: ZoneIn
         f"{_e(n.get('state'))}</li>"
         for n in (alert.get("notifications") or {}).values()
     )
-    location = alert.get("location") or {}
+    # The alarm's own location (what its SMS said), else the device's last one at the time.
+    location = (alert.get("cause") or {}).get("location") or alert.get("location") or {}
     rows = [
         ("Alert", f"{str(alert.get('kind', '')).upper()} · code {alert.get('short_code')}"),
         ("Alert id", alert.get("id")),
@@ -61,20 +65,18 @@ def _summary(subject: dict[str, str], state: dict[str, Any] | None, zone: ZoneIn
         ("Visitor", alert.get("staff_name") or alert.get("staff")),
         ("Device", alert.get("device")),
         ("Address", alert.get("address")),
-        (
-            "Last known location",
-            f"{location['lat']}, {location['lon']}" if location.get("lat") is not None else None,
-        ),
+        ("Last known location", describe_location(location_of(location) or location)),
         ("Raised", _when(alert.get("raised_at"), zone)),
+        ("Escalation", escalation_in_a_sentence(alert)),
         (
-            "Acknowledged",
-            f"{_when(alert.get('acknowledged_at'), zone)} by {alert.get('acknowledged_by')}"
+            "Taken",
+            f"{_when(alert.get('acknowledged_at'), zone)} by {person(alert['acknowledged_by'])}"
             if alert.get("acknowledged_by")
             else None,
         ),
         (
             "Resolved",
-            f"{_when(alert.get('resolved_at'), zone)} by {alert.get('resolved_by')}"
+            f"{_when(alert.get('resolved_at'), zone)} by {person(alert['resolved_by'])}"
             if alert.get("resolved_by")
             else None,
         ),
@@ -85,6 +87,25 @@ def _summary(subject: dict[str, str], state: dict[str, Any] | None, zone: ZoneIn
     if notified:
         html += f"<h3>Who was told</h3><ul>{notified}</ul>"
     return html
+
+
+def _rows(numbered: list[tuple[int, dict[str, Any]]], zone: ZoneInfo) -> str:
+    return "".join(
+        "<tr>"
+        f"<td>{i}</td><td>{_e(_when(row['recorded_at'], zone))}</td>"
+        f"<td>{_e(row.get('who') or source_words(row['source']))}</td><td>{_e(row['summary'])}</td>"
+        f"<td>{'✓' if row.get('sealed') else '✗ altered'}</td>"
+        "</tr>"
+        for i, row in numbered
+    )
+
+
+def _events_table(rows: str) -> str:
+    return (
+        '<table class="events"><thead><tr><th scope="col">#</th><th scope="col">Recorded at</th>'
+        '<th scope="col">Who or what</th><th scope="col">What happened</th>'
+        f'<th scope="col">Seal</th></tr></thead><tbody>{rows}</tbody></table>'
+    )
 
 
 def _table(rows: list[tuple[str, Any]]) -> str:
@@ -133,13 +154,15 @@ def render_html(
         title = f"Incident record: {str(alert['kind']).upper()} alert {alert['short_code']} ({who})"
     else:
         title = "Incident record: " + ", ".join(f"{k} {v}" for k, v in subject.items())
-    events = "".join(
-        "<tr>"
-        f"<td>{i}</td><td>{_e(_when(row['recorded_at'], zone))}</td>"
-        f"<td>{_e(row['source'])}</td><td>{_e(row['summary'])}</td>"
-        f"<td>{'✓' if row.get('sealed') else '✗ altered'}</td>"
-        "</tr>"
-        for i, row in enumerate(record["events"], start=1)
+    numbered = list(enumerate(record["events"], start=1))
+    events = _rows([(i, row) for i, row in numbered if not row.get("detail")], zone)
+    machinery = [(i, row) for i, row in numbered if row.get("detail")]
+    appendix = (
+        "<h2>Delivery in full</h2><p>Each try to send a message and each receipt from the "
+        "provider, numbered in the same sequence as above (kept out of the main list so it "
+        f"reads as what happened).</p>{_events_table(_rows(machinery, zone))}"
+        if machinery
+        else ""
     )
     as_of = (
         f"<p>As it stood at {_e(_when(record['as_of'], zone))}.</p>" if record.get("as_of") else ""
@@ -166,10 +189,9 @@ footer {{ margin-top: 2rem; font-size: 9pt; color: #333; border-top: 1px solid #
 {_summary(subject, record.get("state"), zone)}
 <h2>Integrity</h2>
 {_integrity(record["integrity"])}
-<h2>Everything recorded, in order</h2>
-<table class="events"><thead><tr><th scope="col">#</th><th scope="col">Recorded at</th>
-<th scope="col">Source</th><th scope="col">What happened</th><th scope="col">Seal</th></tr></thead>
-<tbody>{events}</tbody></table>
+<h2>What happened, in order</h2>
+{_events_table(events)}
+{appendix}
 <footer>Exported by {_e(exported_by)} on {_e(_when(exported_at, zone))}
 ({_e(exported_at.isoformat())}). This export is itself recorded in Lonewatch's audit trail
 as access {_e(access_id)}. Times are {_e(timezone)}.</footer>

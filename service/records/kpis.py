@@ -22,7 +22,7 @@ from typing import Any
 BANDS = (10, 40)
 """BS 8484 answer-time bands, in seconds."""
 PERCENTILES = (("median", 50.0), ("p80", 80.0), ("p98_5", 98.5))
-SYSTEM_KINDS = frozenset({"notification_failed"})
+SYSTEM_KINDS = frozenset({"notification_failed", "arc_unreachable"})
 """Alerts the system raises about itself: shown, but not alarms in these figures."""
 _MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 

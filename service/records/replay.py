@@ -17,7 +17,7 @@ from projections.store import ViewStore
 from projections.views import project
 from service.adapters.sealing import StreamCheck, check_stream, summary
 from service.application.lonewatch import Lonewatch
-from service.records.timeline import as_row, subject_events
+from service.records.timeline import as_rows, subject_events
 
 _DIRECTORY_KINDS = frozenset({"school", "staff"})
 _DEVICE_FACTS = ("id", "kind", "school", "staff", "staff_name")
@@ -83,7 +83,7 @@ def incident_record(
         return [app.mapper.to_domain_event(s) for s in stored if s.originator_version <= upto]
 
     events = subject_events(app, views, subject, as_of=as_of, read=read)
-    rows = [as_row(position, event) for position, event in events]
+    rows = as_rows(events)
     for row, state in zip(rows, states_after_each(views, subject, events), strict=True):
         row["state_after"] = state
     shown = {row["aggregate_id"] for row in rows}

@@ -17,8 +17,11 @@ from eventsourcing.application import Application
 
 from projections.core import event_name
 from projections.store import ViewStore
-from projections.visits import describe as describe_visit_event
+from projections.visit_timeline import describe as describe_visit_event
 from service.adapters.event_store import notifications_at
+from service.domain.devices.location import describe as describe_location
+from service.domain.devices.location import location_of
+from service.records.narrative import Narrator, people_named, source_words
 
 _HIDDEN = frozenset({"originator_id", "originator_version", "originator_topic", "timestamp"})
 
@@ -29,9 +32,14 @@ def _source_and_summary(event: Any) -> tuple[str, str]:
     if visit is not None:
         return visit
     if name == "DeviceMessage.Received":
-        return f"device:{event.device}", f"device {event.device} sent {event.kind}"
+        fields = event.fields or {}
+        via = f" via {fields['source']}" if fields.get("source") else ""
+        where = describe_location(location_of(fields))
+        at = f" at {where}" if where else ""
+        return f"device:{event.device}", f"device {event.device} sent {event.kind}{via}{at}"
     if name == "Alert.Raised":
-        return "system", f"{event.kind} alert raised"
+        where = describe_location((event.cause or {}).get("location"))
+        return "system", f"{event.kind} alert raised" + (f" at {where}" if where else "")
     if name == "Alert.PressedAgain":
         return "system", f"pressed {event.count} more time(s) while the alert was open"
     if name == "Alert.Notified":
@@ -57,6 +65,8 @@ def _source_and_summary(event: Any) -> tuple[str, str]:
 
 def _escalation_summary(event: Any, name: str) -> tuple[str, str]:
     """The escalation ladder's and the outbox's own events (service/application/escalation.py)."""
+    if name.startswith("ArcMessage."):
+        return _arc_summary(event, name)
     if name == "Alert.Escalated":
         return f"policy:{event.step['step']}", event.step["reason"]
     if name == "Notification.AttemptStarted":
@@ -71,6 +81,20 @@ def _escalation_summary(event: Any, name: str) -> tuple[str, str]:
         by = f" (answered by {event.answered_by})" if event.answered_by else ""
         return "twilio", f"provider reported {event.status}{by}"
     return "system", name
+
+
+def _arc_summary(event: Any, name: str) -> tuple[str, str]:
+    """The alarm receiving centre's messages (service/application/arc.py)."""
+    if name == "ArcMessage.Requested":
+        return "arc", f"SIA DC-09 {event.code} (zone {event.zone}) for the ARC at {event.arc}"
+    if name == "ArcMessage.Tried":
+        return "arc", f"DC-09 try {event.attempt} (sequence {event.sequence:04d}): {event.detail}"
+    if name == "ArcMessage.Unreachable":
+        return (
+            "arc",
+            f"no ACK from the ARC after {event.after_s:.0f} s: arc_unreachable alert raised",
+        )
+    return "arc", name
 
 
 def _data(event: Any) -> dict[str, Any]:
@@ -117,21 +141,31 @@ def subject_events(
 def timeline(
     app: Application[UUID], views: ViewStore, subject: str, *, as_of: datetime | None = None
 ) -> list[dict[str, Any]]:
-    return [
-        as_row(position, event)
-        for position, event in subject_events(app, views, subject, as_of=as_of)
-    ]
+    return as_rows(subject_events(app, views, subject, as_of=as_of))
 
 
-def as_row(position: int, event: Any) -> dict[str, Any]:
-    """One line of a timeline: when, who or what said so, and what it means."""
-    source, summary = _source_and_summary(event)
+def as_rows(events: Iterable[tuple[int, Any]]) -> list[dict[str, Any]]:
+    """The rows of one record, worded in order (a try names no one: its request does)."""
+    narrator = Narrator()
+    return [as_row(position, event, narrator) for position, event in events]
+
+
+def as_row(position: int, event: Any, narrator: Narrator | None = None) -> dict[str, Any]:
+    """One line of a timeline: when, who or what said so, what it means, and whether it is
+    the outbox's machinery (`detail`: shown folded, never dropped)."""
+    worded = (narrator or Narrator()).words(event)
+    if worded is None:
+        (source, summary), detail = _source_and_summary(event), False
+    else:
+        source, summary, detail = worded
     return {
         "position": position,
         "recorded_at": event.timestamp,
         "event": event_name(event),
         "source": source,
-        "summary": summary,
+        "who": source_words(source),
+        "summary": people_named(summary),
+        "detail": detail,
         "aggregate_id": str(event.originator_id),
         "version": event.originator_version,
         "data": _data(event),

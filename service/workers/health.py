@@ -4,20 +4,32 @@
 operator woken at 2 am (docs/operations.md says what to do about each). The store is
 asked on a thread of its own with a time limit: while the database is down a store
 call can block for many seconds, and health must still answer within a second.
+
+Health is given, at construction, each part it reads (below the composition root, it
+knows none of it): the loops, the timers, the gateway and broker sessions (as the small
+protocols here), the dispatcher and the store (through `store_reader`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
+
+from service.clock import Clock
+from service.workers.dispatcher import Dispatcher
+from service.workers.scheduler import Scheduler
+from service.workers.supervisor import Supervisor
 
 if TYPE_CHECKING:
-    from service.bootstrap import Container
+    from collections import Counter
+
+    from projections.projector import Projector
+    from projections.store import ViewStore
 
 PROBE_TIMEOUT = 0.5
 """Seconds health waits for the store: short enough to answer within 1 s."""
@@ -92,14 +104,14 @@ class StoreProbe:
         self._executor.shutdown(wait=False, cancel_futures=True)
 
 
-def store_reader(c: Container) -> Callable[[], StoreReading]:
+def store_reader(projector: Projector, views: ViewStore) -> Callable[[], StoreReading]:
     def read() -> StoreReading:
         return StoreReading(
             reachable=True,
             latency_s=None,
-            head=c.projector.head(),
-            position=c.projector.position(),
-            requested=c.views.find("notification", states=["requested"], limit=10_000),
+            head=projector.head(),
+            position=projector.position(),
+            requested=views.find("notification", states=["requested"], limit=10_000),
         )
 
     return read
@@ -120,26 +132,76 @@ class RecentIncrease:
         return None if self.at is None else now - self.at
 
 
+class GatewayState(Protocol):
+    """What health reads of the device gateway (device_gateway.gateway.Gateway)."""
+
+    @property
+    def stats(self) -> Counter[str]: ...
+    @property
+    def backlog(self) -> dict[str, int]: ...
+
+
+class Session(Protocol):
+    @property
+    def connected(self) -> bool: ...
+
+
+class BrokerState(Protocol):
+    """The gateway's broker sessions (device_gateway.sessions.BrokerSessions): none
+    until MQTT is started."""
+
+    @property
+    def main(self) -> Session | None: ...
+    @property
+    def alarm(self) -> Session | None: ...
+
+
+class ArcState(Protocol):
+    """What health reads of the ARC sender (service.workers.arc_sender.ArcSender)."""
+
+    @property
+    def health(self) -> Mapping[str, object]: ...
+    def report(self) -> dict[str, Any]: ...
+    def problems(self) -> list[str]: ...
+
+
 @dataclass
 class Health:
     probe: StoreProbe
+    supervisor: Supervisor
+    scheduler: Scheduler
+    gateway: GatewayState
+    broker: BrokerState
+    dispatcher: Dispatcher
+    clock: Clock
+    notifier: str
+    """The notifier's name, as the body shows it."""
+    embedded_broker: bool
+    arc: ArcState | None = None
+    """Schools' alarm receiving centres (service/workers/arc_sender.py), when any has one."""
     gateway_failed: RecentIncrease = field(default_factory=RecentIncrease)
 
-    async def check(self, c: Container) -> tuple[bool, dict[str, Any]]:
+    def close(self) -> None:
+        self.probe.close()
+
+    async def check(self) -> tuple[bool, dict[str, Any]]:
         """(all well, the response body)."""
         reasons: list[str] = []
         checks: dict[str, Any] = {}
         reading = await self.probe.probe()
         checks["event_store"] = self._store(reading, reasons)
-        checks["projections"] = self._projections(c, reading)
-        checks["loops"] = c.supervisor.report()
-        reasons.extend(c.supervisor.problems())
-        checks["timers"] = _timers(c, reasons)
-        broker = _broker(c, reasons)
+        checks["projections"] = self._projections(reading)
+        checks["loops"] = self.supervisor.report()
+        reasons.extend(self.supervisor.problems())
+        checks["timers"] = _timers(self.scheduler, reasons)
+        broker = _broker(self.broker, self.embedded_broker, reasons)
         if broker is not None:
             checks["broker"] = broker
-        checks["gateway"] = self._gateway(c, reasons)
-        checks["notifications"] = _notifications(c, reading, reasons)
+        checks["gateway"] = self._gateway(reasons)
+        checks["notifications"] = self._notifications(reading, reasons)
+        if self.arc is not None and self.arc.health:
+            checks["arc"] = self.arc.report()
+            reasons.extend(self.arc.problems())
         ok = not reasons
         return ok, {"status": "ok" if ok else "degraded", "reasons": reasons, "checks": checks}
 
@@ -158,22 +220,22 @@ class Health:
             reasons.append(f"store: unreachable ({reading.error})")
         return doc
 
-    def _projections(self, c: Container, reading: StoreReading) -> dict[str, Any]:
-        live = c.supervisor.loops.get("live-views")
+    def _projections(self, reading: StoreReading) -> dict[str, Any]:
+        live = self.supervisor.loops.get("live-views")
         error = live.last_error if live is not None and live.consecutive_failures else None
         doc: dict[str, Any] = {"ok": error is None, "error": error}
         if reading.head is not None and reading.position is not None:
             doc.update(position=reading.position, lag=reading.head - reading.position)
         return doc
 
-    def _gateway(self, c: Container, reasons: list[str]) -> dict[str, Any]:
-        stats: dict[str, Any] = dict(c.gateway.stats)
-        backlog = c.gateway.backlog
+    def _gateway(self, reasons: list[str]) -> dict[str, Any]:
+        stats: dict[str, Any] = dict(self.gateway.stats)
+        backlog = self.gateway.backlog
         stats["backlog"] = backlog
         # A batch that fails is split and its bad message recorded as rejected: handled.
         # A message whose rejection cannot be recorded either is held unacknowledged at
         # the broker (a slot of its in-flight window), and is a bug.
-        unrecorded = int(c.gateway.stats.get("rejections_unrecorded", 0))
+        unrecorded = int(self.gateway.stats.get("rejections_unrecorded", 0))
         failed_ago = self.gateway_failed.see(unrecorded)
         stats["last_unrecorded_age_s"] = None if failed_ago is None else round(failed_ago, 1)
         if failed_ago is not None and failed_ago < FAILING_FOR:
@@ -185,16 +247,51 @@ class Health:
             reasons.append(f"gateway: {backlog['alarm']} alarm messages waiting to be recorded")
         return stats
 
+    def _notifications(self, reading: StoreReading, reasons: list[str]) -> dict[str, Any]:
+        doc: dict[str, Any] = {
+            "sent": self.dispatcher.sent,
+            "failed": self.dispatcher.failed,
+            "sending": self.dispatcher.sending,
+            "notifier": self.notifier,
+        }
+        if not reading.reachable:
+            return doc  # unknown while the store is down; the store's reason says so
+        now = self.clock.now()
+        waiting, in_flight = [], []
+        for n in reading.requested:
+            if self.dispatcher.is_sending(n["id"]):
+                continue  # being tried here, with backoff between tries: not stuck
+            if n.get("in_flight"):
+                since = n.get("attempt_started_at") or n.get("requested_at")
+                if _older_than(since, now, STUCK_AFTER):
+                    in_flight.append(n)
+            elif _older_than(n.get("requested_at"), now, STUCK_AFTER):
+                waiting.append(n)
+        doc.update(
+            requested=len(reading.requested), stuck=len(waiting), stuck_in_flight=len(in_flight)
+        )
+        if waiting:
+            reasons.append(
+                f"notifications: {len(waiting)} requested more than {STUCK_AFTER:.0f} s ago "
+                "and not sent"
+            )
+        if in_flight:
+            reasons.append(
+                f"notifications: {len(in_flight)} tries in flight for more than {STUCK_AFTER:.0f} s "
+                "with no answer from the provider"
+            )
+        return doc
 
-def _timers(c: Container, reasons: list[str]) -> dict[str, Any]:
-    failing = dict(c.scheduler.failing)
+
+def _timers(scheduler: Scheduler, reasons: list[str]) -> dict[str, Any]:
+    failing = dict(scheduler.failing)
     for timer_id, f in failing.items():
         reasons.append(
             f"timers: {f.action} {timer_id} failing for {time.monotonic() - f.since:.0f} s "
             f"({f.error})"
         )
     return {
-        "fired": c.scheduler.fired,
+        "fired": scheduler.fired,
         "failing": {
             timer_id: {"action": f.action, "error": f.error, "for_s": _age(f.since)}
             for timer_id, f in failing.items()
@@ -206,8 +303,8 @@ def _age(since: float | None) -> float | None:
     return None if since is None else round(time.monotonic() - since, 1)
 
 
-def _broker(c: Container, reasons: list[str]) -> dict[str, Any] | None:
-    links = {"devices": c.link, "alarms": c.alarm_link}
+def _broker(broker: BrokerState, embedded: bool, reasons: list[str]) -> dict[str, Any] | None:
+    links = {"devices": broker.main, "alarms": broker.alarm}
     sessions = {name: link.connected for name, link in links.items() if link is not None}
     if not sessions:
         return None
@@ -216,43 +313,9 @@ def _broker(c: Container, reasons: list[str]) -> dict[str, Any] | None:
             reasons.append(f"broker: the {name} session is not connected")
     return {
         "ok": all(sessions.values()),
-        "embedded": c.settings.mqtt.embedded,
+        "embedded": embedded,
         "sessions": {name: {"connected": connected} for name, connected in sessions.items()},
     }
-
-
-def _notifications(c: Container, reading: StoreReading, reasons: list[str]) -> dict[str, Any]:
-    doc: dict[str, Any] = {
-        "sent": c.dispatcher.sent,
-        "failed": c.dispatcher.failed,
-        "sending": c.dispatcher.sending,
-        "notifier": type(c.notifier).__name__,
-    }
-    if not reading.reachable:
-        return doc  # unknown while the store is down; the store's reason says so
-    now = c.clock.now()
-    waiting, in_flight = [], []
-    for n in reading.requested:
-        if c.dispatcher.is_sending(n["id"]):
-            continue  # being tried here, with backoff between tries: not stuck
-        if n.get("in_flight"):
-            since = n.get("attempt_started_at") or n.get("requested_at")
-            if _older_than(since, now, STUCK_AFTER):
-                in_flight.append(n)
-        elif _older_than(n.get("requested_at"), now, STUCK_AFTER):
-            waiting.append(n)
-    doc.update(requested=len(reading.requested), stuck=len(waiting), stuck_in_flight=len(in_flight))
-    if waiting:
-        reasons.append(
-            f"notifications: {len(waiting)} requested more than {STUCK_AFTER:.0f} s ago "
-            "and not sent"
-        )
-    if in_flight:
-        reasons.append(
-            f"notifications: {len(in_flight)} tries in flight for more than {STUCK_AFTER:.0f} s "
-            "with no answer from the provider"
-        )
-    return doc
 
 
 def _older_than(instant: str | None, now: datetime, seconds: float) -> bool:

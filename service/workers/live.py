@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from projections.projector import Change, Projector
@@ -18,10 +18,17 @@ Listener = Callable[[list[Change]], None]
 
 
 class LiveViews:
-    def __init__(self, projector: Projector, *, poll_interval: float = 0.5) -> None:
+    def __init__(
+        self,
+        projector: Projector,
+        *,
+        poll_interval: float = 0.5,
+        listeners: Sequence[Listener] = (),
+    ) -> None:
+        """`listeners` are given every batch of changes, in order, on the loop."""
         self.projector = projector
         self.poll_interval = poll_interval
-        self._listeners: list[Listener] = []
+        self._listeners = tuple(listeners)
         self._wake: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self.published: int | None = None
@@ -42,9 +49,6 @@ class LiveViews:
         self.published = max(self.published, position)
         changes.sort(key=lambda change: change.position)
         return changes
-
-    def add_listener(self, listener: Listener) -> None:
-        self._listeners.append(listener)
 
     def wake(self) -> None:
         """Safe from any thread: an event was committed, catch up now rather than at the next poll."""

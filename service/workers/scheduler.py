@@ -7,6 +7,7 @@ fact that the deadline passed, so replay shows exactly when the system noticed.
 Because timers live in the views, they survive a restart: nothing is held only
 in memory.
 
+The timer document's shape and the action's signature: projections/timers.py.
 Actions are synchronous application commands and must be idempotent: a timer
 stays pending until the projection has applied the event its action recorded,
 so it can be seen as due more than once.
@@ -23,15 +24,13 @@ from datetime import datetime
 from typing import Any
 
 from projections.store import ViewStore
+from projections.timers import TimerAction
 from service.clock import Clock
 from service.domain.errors import DomainError
 from service.logs import get_logger
 from service.workers.supervisor import LoopState
 
 log = get_logger(__name__)
-
-TimerAction = Callable[[dict[str, Any], datetime], None]
-"""Called with the timer document and the instant it was noticed (from the clock)."""
 
 REFIRE_AFTER_SECONDS = 5.0
 WAKE_SLACK_SECONDS = 0.005
@@ -48,26 +47,6 @@ class Failing:
     error: str
     since: float
     """time.monotonic() of the first failure in this run of failures."""
-
-
-def timer_doc(
-    timer_id: str,
-    *,
-    action: str,
-    due_at: datetime,
-    school: str | None,
-    state: str = "pending",
-    **details: Any,
-) -> dict[str, Any]:
-    """The shape of a timer document, for projections to write."""
-    return {
-        "id": timer_id,
-        "action": action,
-        "due_at": due_at.isoformat(),
-        "school": school,
-        "state": state,
-        **details,
-    }
 
 
 class Scheduler:

@@ -99,7 +99,7 @@ def test_the_views_rebuilt_from_the_old_store_tell_what_happened(opened: Opened)
     assert visit["ref"] == "fx-pair" and visit["state"] == "reported"
     steps = [r["summary"] for r in timeline(opened.app, opened.views, f"visit:{visit['id']}")]
     assert "overdue step 2: reception_calls_home" in steps
-    assert steps[-1] == "reported by staff:p-patel: completed"
+    assert steps[-1] == "reported by p-patel (staff): completed"
     assert visit["ladder_ended"] is not None
 
     rows = timeline(opened.app, opened.views, f"alert:{sos['id']}")
@@ -107,7 +107,7 @@ def test_the_views_rebuilt_from_the_old_store_tell_what_happened(opened: Opened)
     assert summaries[:2] == ["device sos-0001 sent sos", "sos alert raised"]
     sources = {r["source"] for r in rows}
     assert {"policy:tier1", "policy:tier2", "policy:tier3", "policy:renotify1"} <= sources
-    assert "notification attempt failed (HTTP 500 from provider); gave up" in summaries
+    assert any(s.endswith("failed (HTTP 500 from provider); gave up") for s in summaries)
     assert any("not retried" in s for s in summaries)  # the refused number
-    assert "resolved by dsl:dsl1: false_alarm - pressed in a pocket" in summaries
+    assert "resolved by dsl1 (DSL): false alarm - pressed in a pocket" in summaries
     assert sources >= {"policy:taken", "policy:refused"}

@@ -13,6 +13,7 @@ import pytest
 
 from simulators.twilio_double import TwilioDouble
 from tests.conftest import MOSQUITTO_HOST, MOSQUITTO_PORT, free_port
+from tests.e2e.browsers import browser, console  # noqa: F401 - fixtures for the browser tests
 from tests.harness import cli, forget_session, sse_events
 from tests.worlds import DIRECTORY
 

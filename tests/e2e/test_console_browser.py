@@ -12,7 +12,6 @@ The visit board runs in simulated time: the service's fake clock and the browser
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 import time
 from collections.abc import AsyncIterator
@@ -28,7 +27,7 @@ from service.adapters.directory_file import load_directory
 from service.bootstrap import Container, create_app
 from service.clock import FakeClock
 from service.config import Settings
-from tests.conftest import MOSQUITTO_HOST, MOSQUITTO_PORT, REQUIRE_SERVICES, free_port
+from tests.conftest import free_port
 from tests.console_world import (
     PASSWORD,
     a_lone_visit_out,
@@ -37,97 +36,15 @@ from tests.console_world import (
     settle,
     with_every_role,
 )
-from tests.harness import REPO, Device, forget_session, service_in_process
+from tests.e2e.browsers import playwright_api, shot, signed_in
+from tests.harness import service_in_process
 from tests.integration.test_integrity import tamper
 from tests.visit_worlds import VISITS_DIRECTORY
 
-playwright_api = pytest.importorskip("playwright.async_api")
-
-CHROMIUM = os.environ.get("LW_TEST_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--autoplay-policy=no-user-gesture-required",
-]
-ARTIFACTS = REPO / "test-artifacts"
 NEW_ALERT_WITHIN_MS = 2000
 CARD_WATCH = """() => new MutationObserver((_, observer) => {
     if (document.querySelector('.alert-card')) { window.cardSeen = Date.now(); observer.disconnect(); }
 }).observe(document.getElementById('open'), { childList: true })"""
-
-
-@pytest.fixture
-async def console(
-    mosquitto_url: str, tmp_path: Path, topic_prefix: str, run_id: str
-) -> AsyncIterator[tuple[str, Container, Device]]:
-    """The whole service in-process (gateway on the real Mosquitto), served on a free port."""
-    client_id = f"lw-e2e-{run_id}"
-    settings = Settings(
-        database_url=f"sqlite:///{tmp_path / 'events.sqlite3'}",
-        mqtt_url=mosquitto_url,
-        mqtt_topic_prefix=topic_prefix,
-        mqtt_client_id=client_id,
-        poll_interval=0.2,
-    )
-    async with service_in_process(settings) as container:
-        with_every_role(container.app)
-        app = create_app(container)
-        app.cleanup_ctx.clear()  # service_in_process already runs the background tasks
-        runner = web.AppRunner(app, shutdown_timeout=1)
-        await runner.setup()
-        port = free_port()
-        await web.TCPSite(runner, "127.0.0.1", port).start()
-        device = await Device.connect(
-            MOSQUITTO_HOST, MOSQUITTO_PORT, topic_prefix, "sos-0001", f"dev-{run_id}"
-        )
-        try:
-            yield f"http://127.0.0.1:{port}", container, device
-        finally:
-            device.close()
-            await runner.cleanup()
-    forget_session(MOSQUITTO_HOST, MOSQUITTO_PORT, client_id)
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Any]:
-    if not Path(CHROMIUM).exists():
-        message = f"no Chromium at {CHROMIUM} (make test installs Debian's chromium)"
-        if REQUIRE_SERVICES:
-            pytest.fail(message, pytrace=False)
-        pytest.skip(message)
-    async with playwright_api.async_playwright() as p:
-        launched = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield launched
-        finally:
-            await launched.close()
-
-
-async def signed_in(browser: Any, base: str, username: str, width: int = 1280) -> Any:
-    context = await browser.new_context(
-        base_url=base,
-        viewport={"width": width, "height": 900},
-        locale="en-GB",
-        timezone_id="Europe/London",
-    )
-    page = await context.new_page()
-    await page.goto("/console/")
-    assert "/console/login" in page.url, "an anonymous visit goes to the sign-in page"
-    await page.get_by_label("Username").fill(username)
-    await page.get_by_label("Password").fill(PASSWORD)
-    await page.get_by_role("button", name="Sign in").click()
-    await page.wait_for_url("**/console/")
-    return page
-
-
-def shot(name: str) -> dict[str, Any]:
-    ARTIFACTS.mkdir(exist_ok=True)
-    return {"path": str(ARTIFACTS / name), "full_page": True}
 
 
 async def test_an_sos_appears_live_is_taken_resolved_and_replayed(
@@ -150,7 +67,11 @@ async def test_an_sos_appears_live_is_taken_resolved_and_replayed(
     print(f"\nMQTT publish to row in the feed: {seen_after * 1000:.0f} ms")
     assert seen_after < NEW_ALERT_WITHIN_MS / 1000
     await expect(card).to_contain_text("SOS — Sam Jones")
-    await expect(card).to_contain_text("51.54120, 0.71040 (±15 m)")
+    # Where the device was, as a map link, never a bare pair of numbers (issue 14).
+    await expect(card).to_contain_text("map (within 15 m)")
+    await expect(card.get_by_role("link", name="map")).to_have_attribute(
+        "href", "https://www.openstreetmap.org/?mlat=51.54120&mlon=0.71040&zoom=17"
+    )
     await expect(page).to_have_title("(1) RED ALERT — Lonewatch")
     await expect(page.locator("#announcer")).to_contain_text("New red alert: SOS, Sam Jones")
     # "sent" is the provider accepting it, not a phone getting it: no status report says so here.
@@ -352,7 +273,7 @@ async def test_an_overdue_visit_turns_red_and_reception_marks_ringing_home_done(
     )
     await page.goto(f"/console/timeline?visit={sam}")
     await expect(page.locator("#events")).to_contain_text(
-        "reception's call to the pupil's home done by operator:reception1 "
+        "reception's call to the pupil's home done by reception1 (contact centre) "
         "(reached the home, no concern): Spoke to parent: Sam left 10 min ago"
     )
     await page.screenshot(**shot("board-timeline.png"))

@@ -23,7 +23,7 @@ from service.domain.alerts.alert import AlertKind
 from simulators.twilio_double import TwilioDouble
 from tests.conftest import free_port
 from tests.console_world import devices, with_every_role
-from tests.e2e.test_console_browser import browser, shot, signed_in
+from tests.e2e.browsers import shot, signed_in
 from tests.harness import eventually
 
 playwright_api = pytest.importorskip("playwright.async_api")
@@ -32,8 +32,6 @@ SID = "AC" + "feed" * 8
 TOKEN = "feed-auth-token"
 CC1 = "+441702000010"
 VIEWPORT_HEIGHT = 900  # signed_in's viewport
-
-__all__ = ["browser"]  # the fixture, shared with the console's own browser test
 
 
 @pytest.fixture

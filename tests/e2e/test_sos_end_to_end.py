@@ -65,4 +65,4 @@ async def test_an_sos_press_reaches_the_contact_centre_by_sms_and_the_feed(stack
     assert lines[0].startswith(f"Timeline of alert:{alert_id}")
     assert "device sos-0001 sent sos" in lines[1]
     assert "sos alert raised" in lines[2]
-    assert sum("notification accepted by provider (SM" in line for line in lines) == 2
+    assert sum("accepted by the provider (ref SM" in line for line in lines) == 2

@@ -100,9 +100,9 @@ def test_a_day_of_three_visits_shows_exactly_what_happened_in_order(world: Visit
     # The pair's timeline: what happened, in order, and when the system noticed.
     assert [(r["recorded_at"].strftime("%H:%M"), r["summary"]) for r in w.timeline(pair)] == [
         ("08:00", SUMMARY_PLANNED_PAIR),
-        ("08:00", "risk assessed by dsl:dsl1 (5 hazards)"),
-        ("08:00", "authorised by dsl:dsl1"),
-        ("12:50", "signed out by staff:p-patel"),
+        ("08:00", "risk assessed by dsl1 (DSL) (5 hazards)"),
+        ("08:00", "authorised by dsl1 (DSL)"),
+        ("12:50", "signed out by p-patel (staff)"),
         ("13:04", "arrived at the property (text ARRIVED (sms:SM4))"),
         ("13:55", "not left the property on time: visitor asked to reply OK"),
         ("13:55", PROMPT),
@@ -113,11 +113,11 @@ def test_a_day_of_three_visits_shows_exactly_what_happened_in_order(world: Visit
         ("14:10", CALL_VISITOR.format(channel="voice")),
         ("14:20", "overdue step 2: reception_calls_home"),
         ("14:20", CALL_RECEPTION),
-        ("14:23", "overdue ladder ended by staff:p-patel after 2 step(s): text OK (sms:SM5)"),
-        ("14:23", "acknowledged by staff:p-patel (via resolve)"),
+        ("14:23", "overdue ladder ended by p-patel (staff) after 2 step(s): text OK (sms:SM5)"),
+        ("14:23", "taken by p-patel (staff) via resolve"),
         (
             "14:23",
-            "resolved by staff:p-patel: safe - overdue ladder ended by staff:p-patel: "
+            "resolved by p-patel (staff): safe - overdue ladder ended by p-patel (staff): "
             "text OK (sms:SM5)",
         ),
         ("14:31", "signed back in (text BACK (sms:SM6))"),
@@ -156,7 +156,7 @@ def visits_out(w: VisitWorld) -> list[dict[str, object]]:
 
 
 SUMMARY_PLANNED_PAIR = (
-    "pair visit planned by dsl:dsl1: p-patel, r-ross to pupil UPN-0042's home (attendance), "
+    "pair visit planned by dsl1 (DSL): p-patel, r-ross to pupil UPN-0042's home (attendance), "
     "leaving 13:45, back 14:00 UTC"
 )
 PROMPT = "sms to Priya Patel (+447700900003) requested: visit: not left the property on time"

@@ -24,7 +24,6 @@ SAM = "+447700900001"
 def ladder(sqlite_url: str) -> Iterator[Ladder]:
     """SQLite only: these are rules, not storage (the restart test runs on both stores)."""
     made = Ladder(sqlite_url)
-    made.app.alert_finder = escalation.find_by_schools(made.world.views)
     yield made
     made.world.close()
 

@@ -17,7 +17,7 @@ from service.application import tokens
 from service.bootstrap import Container, create_app
 from service.config import Settings
 from service.entrypoints.http import bounds
-from service.entrypoints.http.api import PRINCIPAL
+from service.entrypoints.http.auth import TOKENS as PRINCIPAL
 from service.entrypoints.http.openapi import OPERATIONS, api_routes
 from service.entrypoints.http.rate_limits import LIMITS, ApiRateLimits
 from tests.harness import service_in_process

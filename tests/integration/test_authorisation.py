@@ -18,7 +18,8 @@ from aiohttp.test_utils import TestClient
 from service.bootstrap import Container, create_app
 from service.clock import FakeClock
 from service.config import Settings
-from service.domain.visits.visit import call_home_task, visit_id
+from service.domain.visits.overdue_ladder import call_home_task
+from service.domain.visits.visit import visit_id
 from tests.console_world import CALLERS, a_reception_task, an_sos, with_every_role
 from tests.harness import service_in_process
 from tests.visit_worlds import at

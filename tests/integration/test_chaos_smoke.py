@@ -30,7 +30,8 @@ def _need(what: str, found: bool) -> None:
 def test_a_database_restart_under_device_load_loses_no_message_and_texts_every_sos(
     tmp_path: Path,
 ) -> None:
-    from benchmarks.chaos import Plan, run_plan
+    from benchmarks.chaos import run_plan
+    from benchmarks.chaos_plan import Plan
     from simulators.local_stack import _pg_binary
 
     try:

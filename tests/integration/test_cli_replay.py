@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from service.domain.alerts.alert import Outcome
-from tests.harness import cli
+from tests.harness import cli, cli_failing
 from tests.worlds import a_trust_with_lone_visitors
 
 
@@ -27,7 +28,7 @@ def test_replay_prints_a_verified_record_as_html_and_json_and_is_audited(sqlite_
     record = json.loads(cli(env, "replay", "--alert", alert, "--format", "json"))
     assert record["integrity"]["verified"] and record["exported_by"].startswith("cli:")
     text = cli(env, "replay", "--alert", alert)
-    assert "Record verified" in text and "resolved by dsl:dsl1" in text
+    assert "Record verified" in text and "resolved by dsl1 (DSL)" in text
     world = a_trust_with_lone_visitors(sqlite_url)
     try:
         world.projector.catch_up()
@@ -39,3 +40,31 @@ def test_replay_prints_a_verified_record_as_html_and_json_and_is_audited(sqlite_
         ]
     finally:
         world.close()
+
+
+def test_replay_takes_the_code_people_read_out_in_any_case(sqlite_url: str) -> None:
+    world = a_trust_with_lone_visitors(sqlite_url)
+    try:
+        recorded = world.press("sos-0001", "cli-code")
+        assert recorded.alert_id is not None
+    finally:
+        world.close()
+    env = {"LW_DATABASE_URL": sqlite_url}
+    code = recorded.alert_id.hex[:6].upper()
+    record = json.loads(cli(env, "replay", "--alert", code, "--format", "json"))
+    assert record["subject"] == {"alert": str(recorded.alert_id)}
+    spoken = f"{code[:2]} {code[2:4]}-{code[4:].lower()}"
+    assert json.loads(cli(env, "replay", "--alert", spoken, "--format", "json"))["subject"] == {
+        "alert": str(recorded.alert_id)
+    }
+    unknown = "000000" if not code.startswith("000000") else "FFFFFF"
+    refused = cli_failing(env, "replay", "--alert", unknown)
+    assert f"no alert has the code {unknown}" in refused
+    assert "is not an alert code" in cli_failing(env, "replay", "--alert", "72EB")
+
+
+def test_a_command_on_a_missing_store_says_so_and_makes_nothing(tmp_path: Path) -> None:
+    missing = tmp_path / "elsewhere" / "lonewatch.sqlite3"
+    said = cli_failing({"LW_DATABASE_URL": f"sqlite:///{missing}"}, "replay", "--alert", "72EBB3")
+    assert f"no store at {missing}" in said
+    assert not missing.parent.exists()

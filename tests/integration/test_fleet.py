@@ -1,4 +1,5 @@
-"""`lonewatch simulate directory` and `simulate fleet`: a small fleet, end to end."""
+"""`lonewatch simulate directory` and `simulate fleet`: a small fleet, end to end; and the
+benchmarks' flood, on the gateway's topics."""
 
 from __future__ import annotations
 
@@ -9,10 +10,13 @@ from pathlib import Path
 
 import pytest
 
+from device_gateway.messages import DeviceReading, device_topic_filter, parse_device_message
 from service.adapters.directory_file import load_directory
 from service.bootstrap import Container
 from service.config import Settings
-from simulators.fleet import Progress, fleet_directory_yaml, run_fleet
+from simulators.fleet import Progress, flood, run_fleet
+from simulators.fleet_directory import fleet_directory_yaml
+from simulators.mqtt_asyncio import AsyncMqtt
 from tests.conftest import MOSQUITTO_HOST, MOSQUITTO_PORT
 from tests.harness import REPO, eventually, forget_session, service_in_process
 
@@ -63,11 +67,40 @@ async def test_a_fleet_heartbeats_and_every_beat_is_recorded(
         prefix=topic_prefix,
         progress=Progress(1.0, stream=bar),
     )
-    assert summary.connected == DEVICES
-    assert summary.sent >= DEVICES and summary.acknowledged == summary.sent
+    assert summary.connections == DEVICES
+    assert summary.published >= DEVICES and summary.acked == summary.published
     assert "sent" in bar.getvalue() and "#" in bar.getvalue()
     await eventually(
-        lambda: service.gateway.stats["kind:heartbeat"] == summary.sent,
+        lambda: service.gateway.stats["kind:heartbeat"] == summary.published,
         what="every heartbeat recorded",
     )
     assert service.gateway.stats["rejected:unknown_device"] == 0
+
+
+async def test_a_flood_publishes_heartbeats_the_gateway_reads(topic_prefix: str) -> None:
+    """The flood (ingest and SOS benchmarks) sends on the gateway's own topics: every
+    message the broker took is a heartbeat `parse_device_message` accepts."""
+    heard: list[tuple[str, bytes]] = []
+    listener = await AsyncMqtt.connect(MOSQUITTO_HOST, MOSQUITTO_PORT, f"sim-{topic_prefix[:-1]}")
+    listener.on_message = lambda topic, payload: heard.append((topic, payload))
+    try:
+        await listener.subscribe(device_topic_filter(topic_prefix))
+        report = await flood(
+            MOSQUITTO_HOST,
+            MOSQUITTO_PORT,
+            devices=5,
+            duration=0.5,
+            connections=2,
+            rate=200,
+            prefix=topic_prefix,
+            run=topic_prefix[:-1],
+        )
+        assert report.acked == report.published > 0 and report.failed == 0
+        await eventually(lambda: len(heard) >= report.acked, what="every message delivered")
+    finally:
+        listener.close()
+    readings = [parse_device_message(t, p, prefix=topic_prefix) for t, p in heard]
+    assert all(isinstance(r, DeviceReading) and r.kind == "heartbeat" for r in readings)
+    assert {r.device_id for r in readings if isinstance(r, DeviceReading)} == {
+        f"bench-{i:05d}" for i in range(5)
+    }

@@ -15,9 +15,9 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from projections.store import DocWrite
+from projections.timers import timer_doc
 from service.bootstrap import Container, create_app
 from service.config import Settings
-from service.workers.scheduler import timer_doc
 from tests.harness import eventually, service_in_process
 
 Api = tuple[TestClient[Any, Any], Container]
@@ -54,7 +54,12 @@ async def test_all_well_is_ok_and_shows_every_loop_the_store_and_the_notificatio
     assert checks["event_store"]["ok"] is True and checks["event_store"]["head"] > 0
     assert checks["event_store"]["latency_s"] >= 0
     assert checks["projections"]["lag"] >= 0
-    assert set(checks["loops"]) == {"scheduler", "live-views", "notification-sweep"}
+    assert set(checks["loops"]) == {
+        "scheduler",
+        "live-views",
+        "notification-sweep",
+        "arc-supervision",
+    }
     for name in ("scheduler", "live-views"):
         loop = checks["loops"][name]
         assert loop["running"] and loop["ok"] and loop["restarts"] == 0
@@ -130,14 +135,15 @@ async def test_a_notification_requested_long_ago_and_never_sent_is_named(api: Ap
     assert body["checks"]["notifications"]["stuck"] == 1
 
 
-async def test_a_disconnected_broker_session_is_named(api: Api) -> None:
+async def test_a_disconnected_broker_session_is_named(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
     client, c = api
-    c.link = SimpleNamespace(connected=True)  # type: ignore[assignment]
-    c.alarm_link = SimpleNamespace(connected=False)  # type: ignore[assignment]
-    try:
-        status, body = await health(client)
-    finally:
-        c.link = c.alarm_link = None
+    sessions = SimpleNamespace(
+        main=SimpleNamespace(connected=True), alarm=SimpleNamespace(connected=False)
+    )
+    monkeypatch.setattr(c.health, "broker", sessions)
+    status, body = await health(client)
     assert status == 503
     assert body["reasons"] == ["broker: the alarms session is not connected"]
     assert body["checks"]["broker"]["sessions"] == {

@@ -31,8 +31,12 @@ async def delivery(database_url: str) -> AsyncIterator[tuple[Container, TwilioDo
             public_url=PUBLIC,
         )
         settings = Settings(database_url=database_url, public_url=PUBLIC)
-        async with service_in_process(settings, notifier=notifier, with_mqtt=False) as c:
-            c.dispatcher.backoff = (0.05, 0.05)  # three tries, quickly
+        async with service_in_process(
+            settings,
+            notifier=notifier,
+            with_mqtt=False,
+            backoff=(0.05, 0.05),  # three tries, quickly
+        ) as c:
             yield c, double
 
 

@@ -4,6 +4,7 @@ exports to attach to a safeguarding file, and the trail of who looked."""
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
@@ -165,3 +166,34 @@ async def test_exports_are_printable_and_every_viewing_is_in_the_audit_trail(api
     ]
     assert exported["access_id"] in [a["id"] for a in trail["audit"]]
     assert all(a["school"] == "lancaster" for a in trail["audit"][:3])
+
+
+async def test_the_printed_record_reads_as_what_happened_and_keeps_every_row(api: Any) -> None:
+    """Names, not ids; the escalation in a sentence; each try and receipt in an appendix,
+    numbered in the same sequence, so every recorded event is still printed exactly once."""
+    client, c, clock = api
+    alert_id = await an_incident(client, c, clock)
+    dsl = bearer(c, "dsl1")
+    page = await (
+        await client.get(f"/api/v1/timeline/export?alert={alert_id}&format=html", headers=dsl)
+    ).text()
+    record = await (
+        await client.get(f"/api/v1/timeline/export?alert={alert_id}&format=json", headers=dsl)
+    ).json()
+    sentence = (
+        # How many were told before reception took it depends on the dispatcher's pace.
+        r"Texted \d (?:person|people)(?: and called \d)?; taken by reception1 \(contact centre\) "
+        r"through the API "
+        r"after 60 s\."
+    )
+    assert re.search(sentence, page), page
+    found = re.findall(r"(?s).{0,120}operator:reception1.{0,40}", page)
+    assert not found, found
+    assert "cc-1" not in page and "cc-2" not in page  # contact ids: names instead
+    main, _, appendix = page.partition("<h2>Delivery in full</h2>")
+    # The JSON was fetched after the page: it may hold a later receipt or two, never fewer.
+    numbers = sorted(int(n) for n in re.findall(r"<tr><td>(\d+)</td>", page))
+    assert numbers == list(range(1, len(numbers) + 1)) and len(numbers) <= len(record["events"])
+    folded = [int(n) for n in re.findall(r"<tr><td>(\d+)</td>", appendix)]
+    assert folded and all(record["events"][n - 1]["detail"] for n in folded)
+    assert "try 1" in appendix and "try 1" not in main

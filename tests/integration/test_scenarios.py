@@ -52,7 +52,8 @@ def alerts(container: Container) -> list[dict[str, Any]]:
 async def test_sos_during_visit(service: Any) -> None:
     container, _ = await play(service, "sos-during-visit")
     await eventually(lambda: alerts(container), what="the SOS alert")
-    assert stat(container, "kind:checkin") == 1
+    # The SOS has a lane of its own at the gateway: it may be recorded before the check-in.
+    await eventually(lambda: stat(container, "kind:checkin") == 1, what="the check-in")
 
 
 async def test_fall(service: Any) -> None:

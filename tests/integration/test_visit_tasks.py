@@ -68,7 +68,9 @@ async def test_reception_marks_ringing_home_done_with_a_note_and_the_timeline_sa
     visit = doc["visit"]
     record = await (await client.get(f"/api/v1/timeline?visit={visit}", headers=reception)).json()
     said = [e["summary"] for e in record["events"]]
-    assert f"reception's call to the pupil's home done by operator:reception1: {NOTE}" in said, said
+    assert (
+        f"reception's call to the pupil's home done by reception1 (contact centre): {NOTE}" in said
+    ), said
 
 
 async def test_done_twice_by_the_same_person_is_one_event_and_anyone_else_hears_who(
@@ -169,12 +171,12 @@ async def test_slt_are_not_told_when_reception_reached_the_home_and_found_no_con
     }
     said = await timeline_of(client, c, task)
     assert (
-        "reception's call to the pupil's home done by operator:reception1 "
+        "reception's call to the pupil's home done by reception1 (contact centre) "
         f"(reached the home, no concern): {NOTE}"
     ) in said
     assert (
         "overdue step 3: inform_slt - SLT not informed: reception reached the home and found "
-        f"no cause for concern (reported by operator:reception1 at {reported_at:%H:%M} UTC)"
+        f"no cause for concern (reported by reception1 (contact centre) at {reported_at:%H:%M} UTC)"
     ) in said, said
     [alert] = [a for a in c.views.find("alert") if a["kind"] == "overdue"]
     assert alert["state"] != "resolved", "the visitor is still not accounted for"

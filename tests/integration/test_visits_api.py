@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
@@ -16,7 +17,7 @@ from service.bootstrap import Container, build, create_app, running
 from service.clock import FakeClock
 from service.config import Settings
 from tests.console_world import devices
-from tests.harness import cli, eventually
+from tests.harness import REPO, cli, eventually
 from tests.visit_worlds import HAZARDS, MONDAY, VISITS_DIRECTORY, at
 
 Client = TestClient[Any, Any]
@@ -223,7 +224,7 @@ async def test_the_visit_timeline_the_stream_and_the_replay_command(
     out = await asyncio.to_thread(
         cli, {"LW_DATABASE_URL": sqlite_url}, "replay", "--visit", visit["id"]
     )
-    assert "authorised by dsl:dsl1" in out and "risk assessed by" in out
+    assert "authorised by dsl1 (DSL)" in out and "risk assessed by" in out
 
 
 async def test_a_signed_text_moves_the_senders_visit_on(
@@ -275,3 +276,22 @@ async def test_a_signed_text_moves_the_senders_visit_on(
             assert now["state"] == "left"
     finally:
         container.close()
+
+
+def documented_body() -> dict[str, Any]:
+    text = (REPO / "docs" / "visits.md").read_text(encoding="utf-8")
+    found = re.search(r"<!-- plan-visit-body -->\s*```json\n(.*?)```", text, re.S)
+    assert found, "docs/visits.md lost its plan-visit-body block"
+    body: dict[str, Any] = json.loads(found.group(1))
+    return body
+
+
+async def test_the_documented_plan_is_accepted_as_written(api: tuple[Client, Container]) -> None:
+    client, container = api
+    body = documented_body()
+    made = await client.post("/api/v1/visits", json=body, headers=as_(container, "dsl1"))
+    assert made.status == 201, await made.text()
+    visit = await made.json()
+    assert visit["ref"] == body["ref"] and len(visit["risk_assessment"]) == len(body["hazards"])
+    again = await client.post("/api/v1/visits", json=body, headers=as_(container, "dsl1"))
+    assert again.status in (200, 201) and (await again.json())["id"] == visit["id"]

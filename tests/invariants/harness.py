@@ -222,7 +222,6 @@ class Service:
         )
         self.outage.wrap(c)
         self.devices = Devices(c.gateway.intake)
-        c.gateway.on_notifications = c.dispatcher.submit_requested
         self.c = c
         if self.restarts:  # what `wiring.running` does first: catch up, resume the outbox
             self.changes = []

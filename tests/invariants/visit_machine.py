@@ -30,7 +30,8 @@ from service.domain.alerts.alert import Alert, Outcome
 from service.domain.errors import DomainError
 from service.domain.people.access import Principal
 from service.domain.people.directory import Role
-from service.domain.visits.visit import OUT, Visit
+from service.domain.visits.states import OUT
+from service.domain.visits.visit import Visit
 from tests.invariants.alarm_machine import check_alarm_invariants
 from tests.invariants.harness import Counters, Send, Service
 from tests.visit_worlds import HAZARDS, VISITS_DIRECTORY
@@ -266,7 +267,7 @@ def check_overdue_invariants(
         if visit.ladder_active:
             # An overdue visit has its next ladder step due, or every step was taken and
             # its overdue alert is on the console (open), or a person took that alert.
-            due = visit.next_step_due()
+            due = visit.ladder.next_due()
             if due is not None:
                 timers = pending.get(("visit_ladder", key), [])
                 assert any(now < d <= due for d in timers), (

@@ -1,4 +1,4 @@
-"""How the chaos run judges an alert's escalation steps against its policy (benchmarks/chaos.py).
+"""How the chaos run judges an alert's escalation steps against its policy (benchmarks/chaos_analysis.py).
 
 The run's verdicts are only as honest as this arithmetic: a step due while the store was
 down is due when it came back, a reminder the ladder folded into a later round still
@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import math
 
-from benchmarks.chaos import Plan, StepCheck, StoredAlert, expected_steps
+from benchmarks.chaos_analysis import StepCheck, expected_steps
+from benchmarks.chaos_plan import Plan
+from benchmarks.chaos_store import StoredAlert
 
 POLICY = {"name": "sos", "ack_within": 10, "renotify_every": 10, "tiers": [["a"], ["b"], ["c"]]}
 PLAN = Plan.for_mode(quick=False)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from pathlib import Path
 
 import pytest
 
@@ -33,3 +34,19 @@ def test_a_good_cipher_key_turns_on_encryption_at_rest() -> None:
 def test_bad_settings_say_what_to_fix(name: str, value: str, words: str) -> None:
     with pytest.raises(ConfigError, match=words):
         load_settings({name: value})
+
+
+def test_the_default_store_is_the_same_file_from_any_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    here = load_settings({}).database_url
+    monkeypatch.chdir(str(tmp_path))
+    assert load_settings({}).database_url == here
+    path = here.removeprefix("sqlite:///")
+    assert path.startswith("/") and path.endswith("var/lonewatch.sqlite3")
+
+
+def test_a_store_named_in_the_environment_is_used_as_given() -> None:
+    assert load_settings({"LW_DATABASE_URL": "sqlite:///x.sqlite3"}).database_url == (
+        "sqlite:///x.sqlite3"
+    )

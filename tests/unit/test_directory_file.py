@@ -82,3 +82,25 @@ def test_all_problems_are_reported_at_once() -> None:
     with pytest.raises(DirectoryError) as caught:
         parse_directory(data)
     assert "staff[0].school" in str(caught.value) and "users[0].role" in str(caught.value)
+
+
+def test_traccar_and_owntracks_names_are_unique_and_owntracks_topics_plain() -> None:
+    data = base()
+    data["devices"] = [
+        {"id": "w1", "staff": "s-jones", "traccar_unique_id": "3580001"},
+        {"id": "w2", "staff": "s-jones", "traccar_unique_id": "3580001"},
+        {"id": "p1", "staff": "s-jones", "owntracks": "owntracks/sam/#"},
+    ]
+    with pytest.raises(DirectoryError) as refused:
+        parse_directory(data)
+    assert "devices' traccar_unique_id: ids used more than once: 3580001" in str(refused.value)
+    assert "devices[2].owntracks" in str(refused.value)
+
+
+def test_a_device_names_where_it_comes_from() -> None:
+    data = base()
+    data["devices"].append({"id": "w7", "staff": "s-jones", "traccar_unique_id": 358000000000007})
+    data["devices"].append({"id": "p1", "staff": "s-jones", "owntracks": "owntracks/sam/phone"})
+    devices = {d.id: d for d in parse_directory(data).devices}
+    assert devices["w7"].traccar_unique_id == "358000000000007"
+    assert devices["p1"].owntracks == "owntracks/sam/phone"

@@ -7,6 +7,7 @@ from typing import Any, cast
 import pytest
 
 from device_gateway.gateway import Gateway
+from device_gateway.links import Links
 from device_gateway.mqtt_link import InboundMessage
 from service.adapters.mosquitto_files import Account, gateway_account, password_file
 from service.adapters.secrets import pbkdf2_verify
@@ -26,9 +27,8 @@ class FakeLink:
 def test_a_device_publishing_under_another_devices_id_is_refused_where_the_broker_says_who() -> (
     None
 ):
-    gateway = Gateway(cast(Any, None))
     link = FakeLink()
-    gateway.bind(link)
+    gateway = Gateway(cast(Any, None), sessions=Links(link))
     gateway.admit(
         InboundMessage(
             "lw/v1/dev/sos-0002/sos", b"{}", mid=7, qos=1, dup=False, username="sos-0001"

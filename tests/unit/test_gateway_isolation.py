@@ -19,6 +19,7 @@ import pytest
 from eventsourcing.persistence import DataError, OperationalError
 
 from device_gateway.gateway import Gateway
+from device_gateway.links import Links
 from device_gateway.messages import DeviceReading
 from device_gateway.mqtt_link import InboundMessage
 from service.adapters.alarm_priority import AlarmPriority
@@ -97,9 +98,8 @@ def heartbeat(mid: int, msg_id: str) -> InboundMessage:
 @pytest.fixture
 async def running() -> AsyncIterator[tuple[Gateway, ScriptedStore, FakeLink]]:
     store = ScriptedStore()
-    gateway = Gateway(cast(Any, store), intake=cast(Any, store))
     link = FakeLink()
-    gateway.bind(link)
+    gateway = Gateway(cast(Any, store), intake=cast(Any, store), sessions=Links(link))
     task = asyncio.create_task(gateway.run())
     await eventually(lambda: gateway.backlog, what="the gateway's lanes")
     try:
@@ -229,10 +229,9 @@ def test_the_main_session_leaves_alarms_to_the_alarm_session_only_when_it_has_th
     main_session_since: float, alarm_covered_since: float, alarm_connected: bool, main_records: bool
 ) -> None:
     store = ScriptedStore()
-    gateway = Gateway(cast(Any, store), intake=cast(Any, store))
     main = FakeLink(session_since=main_session_since)
     alarm = FakeLink(connected=alarm_connected, covered_since=alarm_covered_since)
-    gateway.bind(main, alarm=alarm)
+    gateway = Gateway(cast(Any, store), intake=cast(Any, store), sessions=Links(main, alarm))
     queued: list[object] = []
     gateway._queue = queued.append  # type: ignore[method-assign]
     gateway.admit(message(1, "sos", b'{"id": "p-1"}'), main)
@@ -289,11 +288,13 @@ async def test_a_bulk_group_does_not_start_while_an_alarm_is_committing() -> Non
     """Every insert takes the events table's lock (FIELD-NOTES.md): a heartbeat group that
     starts while an SOS is being committed holds the SOS up. The bulk lane waits its turn."""
     store = OrderedStore()
-    gateway = Gateway(
-        cast(Any, store), intake=cast(Any, store), priority=AlarmPriority(max_wait=60)
-    )
     link = FakeLink()
-    gateway.bind(link)
+    gateway = Gateway(
+        cast(Any, store),
+        intake=cast(Any, store),
+        priority=AlarmPriority(max_wait=60),
+        sessions=Links(link),
+    )
     task = asyncio.create_task(gateway.run())
     try:
         await eventually(lambda: gateway.backlog, what="the gateway's lanes")
@@ -316,11 +317,13 @@ async def test_a_bulk_group_does_not_start_while_an_alarm_is_committing() -> Non
 async def test_an_alarm_waiting_in_its_lane_keeps_bulk_groups_back_too() -> None:
     """From the moment it is admitted: an alarm queued behind another alarm is under way."""
     store = OrderedStore()
-    gateway = Gateway(
-        cast(Any, store), intake=cast(Any, store), priority=AlarmPriority(max_wait=60)
-    )
     link = FakeLink()
-    gateway.bind(link)
+    gateway = Gateway(
+        cast(Any, store),
+        intake=cast(Any, store),
+        priority=AlarmPriority(max_wait=60),
+        sessions=Links(link),
+    )
     task = asyncio.create_task(gateway.run())
     try:
         await eventually(lambda: gateway.backlog, what="the gateway's lanes")

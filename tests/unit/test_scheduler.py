@@ -9,9 +9,10 @@ from pathlib import Path
 from typing import Any
 
 from projections.store import DocWrite, SQLiteViewStore
+from projections.timers import timer_doc
 from service.clock import FakeClock, SystemClock
 from service.domain.errors import DomainError
-from service.workers.scheduler import Scheduler, timer_doc
+from service.workers.scheduler import Scheduler
 from service.workers.supervisor import LoopState
 from tests.harness import eventually
 

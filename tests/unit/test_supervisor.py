@@ -15,12 +15,14 @@ import structlog
 from structlog.testing import capture_logs
 
 from device_gateway.gateway import Gateway
+from device_gateway.links import Links
 from device_gateway.mqtt_link import InboundMessage
 from projections.store import DocWrite, SQLiteViewStore
+from projections.timers import timer_doc
 from service.application.device_intake import Intaken, Outcome
 from service.bootstrap import QUICK_RESTART_DELAY, SCHEDULER_INTERVAL
 from service.clock import FakeClock
-from service.workers.scheduler import Scheduler, timer_doc
+from service.workers.scheduler import Scheduler
 from service.workers.supervisor import LoopState, Supervisor
 from tests.harness import eventually
 
@@ -319,8 +321,7 @@ class _Link:
 
 async def test_a_gateway_whose_run_fails_is_started_again_and_takes_messages() -> None:
     intake, link = _Intake(), _Link()
-    gateway = Gateway(cast(Any, None), intake=cast(Any, intake), max_batch=1)
-    gateway.bind(link)
+    gateway = Gateway(cast(Any, None), intake=cast(Any, intake), max_batch=1, sessions=Links(link))
     serve, broken = gateway._serve, [True]
 
     async def serve_once_broken(name: str, queue: Any) -> None:
@@ -344,8 +345,7 @@ async def test_a_restarted_gateway_keeps_the_messages_waiting_in_its_lanes() -> 
     """What waits in a lane is unacknowledged; the broker would give it back only on a
     reconnect, so a restarted run must serve it, not start from empty lanes."""
     intake, link = _Intake(), _Link()
-    gateway = Gateway(cast(Any, None), intake=cast(Any, intake), max_batch=1)
-    gateway.bind(link)
+    gateway = Gateway(cast(Any, None), intake=cast(Any, intake), max_batch=1, sessions=Links(link))
     serve, held = gateway._serve, asyncio.Event()
 
     async def bulk_breaks_while_messages_wait(name: str, queue: Any) -> None:

@@ -6,7 +6,8 @@ from uuid import uuid4
 
 from service.domain.people.access import Principal, task_refusal
 from service.domain.people.directory import Role
-from service.domain.visits.visit import call_home_task, concern_task, task_for_role, task_visit
+from service.domain.visits.overdue_ladder import call_home_task
+from service.domain.visits.tasks import concern_task, task_for_role, task_visit
 
 
 def _as(role: Role) -> Principal:

@@ -21,6 +21,7 @@ class AlertKind(StrEnum):
     DEVICE_OFFLINE = "device_offline"
     LOW_BATTERY = "low_battery"
     NOTIFICATION_FAILED = "notification_failed"
+    ARC_UNREACHABLE = "arc_unreachable"
 
 
 class Severity(StrEnum):
@@ -34,6 +35,7 @@ SEVERITY_OF: dict[AlertKind, Severity] = {
     AlertKind.DURESS: Severity.RED,
     AlertKind.OVERDUE: Severity.RED,
     AlertKind.NOTIFICATION_FAILED: Severity.RED,
+    AlertKind.ARC_UNREACHABLE: Severity.RED,
     AlertKind.DEVICE_OFFLINE: Severity.AMBER,
     AlertKind.LOW_BATTERY: Severity.AMBER,
 }

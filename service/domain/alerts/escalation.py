@@ -29,6 +29,7 @@ KIND_WORDS: dict[AlertKind, str] = {
     AlertKind.DEVICE_OFFLINE: "device offline during a visit",
     AlertKind.LOW_BATTERY: "device battery low during a visit",
     AlertKind.NOTIFICATION_FAILED: "a notification could not be delivered",
+    AlertKind.ARC_UNREACHABLE: "the alarm receiving centre is not answering",
 }
 
 
@@ -72,6 +73,9 @@ def request_notification(
     )
 
 
+CONSOLE_ONLY = frozenset({AlertKind.NOTIFICATION_FAILED, AlertKind.ARC_UNREACHABLE})
+"""Alerts about Lonewatch's own links: on the console, told to people only under a policy of
+their own name (a failed message, or a silent ARC, must not start a loop of messages)."""
 POLICY_KEYS: dict[AlertKind, str] = {AlertKind.NOTIFICATION_FAILED: "notification_failure"}
 """The directory names one policy differently from the alert kind."""
 OWN_LADDER: dict[AlertKind, str] = {
@@ -134,7 +138,7 @@ def policy_for(kind: AlertKind, school_policy: dict[str, Any]) -> Policy | None:
     if kind in OWN_LADDER and not (isinstance(entry, dict) and entry.get("tiers")):
         return None
     if not isinstance(entry, dict) or not entry:
-        if kind is AlertKind.NOTIFICATION_FAILED:
+        if kind in CONSOLE_ONLY:
             return None
         entry, own = school_policy.get("sos"), "sos"
         if not isinstance(entry, dict):
@@ -199,12 +203,15 @@ def alert_message(
     device: str | None,
     raised_at: datetime,
     timezone: str,
+    where: str | None = None,
 ) -> str:
+    """`where`: the device's location in words (service.domain.devices.location.describe)."""
     local = raised_at.astimezone(ZoneInfo(timezone)).strftime("%H:%M")
     who = visitor or "unknown visitor"
     via = f" (device {device})" if device else ""
+    at = f" Location: {where}." if where else ""
     return (
-        f"LONEWATCH {school_name}: {KIND_WORDS[kind]} - {who}{via} at {local}. "
+        f"LONEWATCH {school_name}: {KIND_WORDS[kind]} - {who}{via} at {local}.{at} "
         f"Reply ACK {short_code} to take it."
     )
 

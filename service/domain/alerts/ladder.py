@@ -44,6 +44,7 @@ RED_KINDS = frozenset(
         AlertKind.DURESS,
         AlertKind.OVERDUE,
         AlertKind.NOTIFICATION_FAILED,
+        AlertKind.ARC_UNREACHABLE,
     }
 )
 

@@ -8,6 +8,10 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+SILENCE_REPORTS = frozenset({"offline"})
+"""Messages that say a device went quiet (Traccar's deviceOffline, deviceUnknown): recorded,
+never counted as the device being seen, so the visit's silence watch runs on."""
+
 PRESSED_AGAIN_EVERY = timedelta(seconds=10)
 """A device stuck on SOS adds at most one `Alert.PressedAgain` (with its count) this often."""
 

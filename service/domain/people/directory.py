@@ -46,10 +46,14 @@ class SchoolSpec:
     reception_phone: str | None
     contacts: tuple[ContactSpec, ...]
     policy: dict[str, Any]
+    arc: dict[str, Any] | None = field(default=None, repr=False)
+    """The alarm receiving centre (INTERFACES §9): url, account, receiver, prefix, key."""
 
     def as_event_data(self) -> dict[str, Any]:
         data = asdict(self)
         data["contacts"] = [asdict(c) for c in self.contacts]
+        if self.arc is None:
+            del data["arc"]  # a school without an ARC records what it always did
         return data
 
 
@@ -69,6 +73,12 @@ class DeviceSpec:
     staff: str | None
     school: str
     secret: str | None = field(default=None, repr=False)  # clear; hashed before recording
+    zone: int | None = None
+    """The zone an ARC is told the alarm came from (`ri`, 1-999); None: 1."""
+    traccar_unique_id: str | None = None
+    """Traccar's `device.uniqueId` (usually the IMEI): the device speaks its maker's protocol."""
+    owntracks: str | None = None
+    """The OwnTracks base topic of a phone (`owntracks/USER/DEVICE`)."""
 
 
 @dataclass(frozen=True)
@@ -152,6 +162,12 @@ class School(DirectoryEntry):
     def contacts_with_roles(self, roles: list[str]) -> list[dict[str, str]]:
         return [c for c in self.contacts if c["role"] in roles]
 
+    @property
+    def arc(self) -> dict[str, Any] | None:
+        """Where the school's red alerts go over SIA DC-09, if it has an ARC."""
+        value = self.data.get("arc")
+        return dict(value) if isinstance(value, dict) else None
+
 
 class Staff(DirectoryEntry):
     @staticmethod
@@ -179,6 +195,38 @@ class Device(DirectoryEntry):
     @property
     def secret_hash(self) -> str | None:
         return self._optional("secret_hash")
+
+    @property
+    def zone(self) -> int:
+        """The device's zone at the school's ARC (`ri`); 1 unless the directory names one."""
+        return int(self.data.get("zone") or 1)
+
+
+DEVICE_SOURCES_KEY: Final = "all"
+
+
+def device_sources_data(devices: tuple[DeviceSpec, ...] | list[DeviceSpec]) -> dict[str, Any]:
+    """Which device Traccar's uniqueId and an OwnTracks topic name, as `DeviceSources` holds it."""
+    return {
+        "traccar": {d.traccar_unique_id: d.id for d in devices if d.traccar_unique_id},
+        "owntracks": {d.owntracks: d.id for d in devices if d.owntracks},
+    }
+
+
+class DeviceSources(DirectoryEntry):
+    """The directory's devices by the name another system gives them (INTERFACES section 8):
+    one entry, so Traccar's uniqueId needs no scan and the OwnTracks link knows every topic."""
+
+    @staticmethod
+    def create_id(key: str) -> UUID:
+        return ids.device_sources_id(key)
+
+    def device_for(self, source: str, name: str) -> str | None:
+        found = (self.data.get(source) or {}).get(name)
+        return str(found) if found else None
+
+    def names(self, source: str) -> dict[str, str]:
+        return dict(self.data.get(source) or {})
 
 
 class PhoneNumber(DirectoryEntry):

@@ -1,5 +1,7 @@
 """The overdue ladder's messages: who is told what at each step. Plain functions.
 
+Which step comes when, and whether SLT are told: service/domain/visits/overdue_ladder.py.
+
 "If the designated staff do not return to school at the agreed expected time of
 return, the member of staff will be contacted on the mobile phone. If contact is
 not possible, Reception staff will attempt to contact the Pupil's home. If contact
@@ -18,54 +20,7 @@ from zoneinfo import ZoneInfo
 
 from service.domain.alerts.escalation import PlannedNotification
 from service.domain.alerts.notifications import Channel
-from service.domain.visits.rules import CALL_HOME_WORDS, CallHomeOutcome
-
-CONTACT_STAFF = "contact_staff"
-RECEPTION_CALLS_HOME = "reception_calls_home"
-INFORM_SLT = "inform_slt"
-
-
-@dataclass(frozen=True)
-class CallHomeReport:
-    """What reception said when they marked ringing the pupil's home done; `outcome` is
-    None when they did not say."""
-
-    outcome: CallHomeOutcome | None
-    by: str
-    at: datetime
-
-
-@dataclass(frozen=True)
-class SltDecision:
-    """Whether the `inform_slt` step tells SLT, why, and whose report it rests on."""
-
-    inform: bool
-    because: str
-    reported_by: str | None = None
-    reported_at: datetime | None = None
-
-    def as_event_data(self) -> dict[str, Any]:
-        return {
-            "inform": self.inform,
-            "because": self.because,
-            "reported_by": self.reported_by,
-            "reported_at": self.reported_at.isoformat() if self.reported_at else None,
-        }
-
-
-def slt_decision(report: CallHomeReport | None) -> SltDecision:
-    """'If contact has not been made or there is any cause for concern, a member of SLT will
-    be informed.' (policy 003) Only reception's report that they reached the home and found
-    no concern holds SLT back; no report by then (the task not done, or no reception step
-    in the school's ladder) counts as no contact, so the ladder never stalls on a silence."""
-    if report is None:
-        return SltDecision(True, "reception had not reported reaching the pupil's home by then")
-    if report.outcome is None:
-        because = "reception marked the call done without saying whether contact was made"
-    else:
-        because = f"reception {CALL_HOME_WORDS[report.outcome]}"
-    inform = report.outcome is not CallHomeOutcome.CONTACT_MADE_NO_CONCERN
-    return SltDecision(inform, because, report.by, report.at)
+from service.domain.visits.overdue_ladder import Action
 
 
 @dataclass(frozen=True)
@@ -102,12 +57,12 @@ def leave_prompt(facts: VisitFacts) -> PlannedNotification:
 
 
 def ladder_step(
-    action: str, facts: VisitFacts, school: dict[str, Any]
+    action: Action, facts: VisitFacts, school: dict[str, Any]
 ) -> list[PlannedNotification]:
     """The notifications one step of the school's overdue.steps asks for."""
     due = facts.local(facts.expected_return)
-    step = f"overdue:{action}"
-    if action == CONTACT_STAFF:
+    step = f"overdue:{action.value}"
+    if action is Action.CALL_VISITOR:
         body = (
             f"Lonewatch {facts.school_name}: you were due back at {due}. "
             "Reply OK if you are safe, or BACK when you are signed in."
@@ -125,7 +80,7 @@ def ladder_step(
             )
             for channel in (Channel.SMS, Channel.VOICE)
         ]
-    if action == RECEPTION_CALLS_HOME:
+    if action is Action.RECEPTION_CALLS_HOME:
         phone = school.get("reception_phone")
         if not phone:
             return []
@@ -144,7 +99,7 @@ def ladder_step(
                 step=step,
             )
         ]
-    if action == INFORM_SLT:
+    if action is Action.INFORM_SLT:
         contacts = [c for c in school.get("contacts", []) if c.get("role") == "slt"] or [
             c for c in school.get("contacts", []) if c.get("role") == "headteacher"
         ]

@@ -123,6 +123,62 @@ def pupil_ref_problem(ref: str) -> str | None:
     )
 
 
+_MOBILE = re.compile(r"^\+[1-9][0-9]{6,14}$")
+
+
+def check_plan(
+    *,
+    visitors: list[str],
+    pupil_ref: str,
+    address: str,
+    purpose: str,
+    times: tuple[datetime, datetime, datetime],
+    mobile: str,
+    safe_word_hash: str | None,
+) -> None:
+    """A plan the policies accept, or a DomainError saying what to change: one visitor or a
+    pair, the pupil's opaque reference, an address, a listed purpose, planned start before
+    the expected leaving before (or at) the expected return, a mobile, a safe word."""
+    if not 1 <= len(visitors) <= 2:
+        raise DomainError("a visit is made by one staff member (lone) or two (a pair)")
+    problem = pupil_ref_problem(pupil_ref)
+    if problem:
+        raise DomainError(problem)
+    if not address.strip():
+        raise DomainError("give the address being visited")
+    try:
+        Purpose(purpose)
+    except ValueError:
+        raise DomainError(f"purpose must be one of: {', '.join(Purpose)}") from None
+    planned_start, expected_leave, expected_return = times
+    if not planned_start < expected_leave <= expected_return:
+        raise DomainError(
+            "times must run planned start < expected time of leaving the property"
+            " <= expected return"
+        )
+    if not _MOBILE.match(mobile):
+        raise DomainError(f"mobile {mobile!r} must be an international number like +447700900001")
+    if not safe_word_hash:
+        raise DomainError("the visit needs a safe word: set one here or in the directory")
+
+
+def risk_problem(hazards: list[dict[str, Any]]) -> str | None:
+    """All home visits are risk assessed before they are authorised, and visits which place
+    staff at risk (a hazard rated high) are not allowed."""
+    if not hazards:
+        return (
+            "all home visits must be risk assessed before they are authorised: "
+            "record the risk assessment first"
+        )
+    high = [h["hazard"] for h in hazards if h["risk"] == RiskLevel.HIGH]
+    if high:
+        return (
+            f"the risk assessment rates {', '.join(high)} high: visits which place staff "
+            "at risk are not allowed; add controls and reassess"
+        )
+    return None
+
+
 def can_authorise(principal: Principal, school: str) -> str | None:
     """Home visits are authorised by the headteacher or the DSL of that school."""
     if principal.role not in AUTHORISERS:
@@ -193,34 +249,6 @@ class DeviceCheck:
 
 LOW_BATTERY_BELOW = 20
 """The threshold when a school's policy names none (`low_battery_below`)."""
-
-
-@dataclass(frozen=True)
-class OverduePolicy:
-    """The school's overdue and heartbeat policy, copied into the departure event so the
-    deadlines of this visit never change under it."""
-
-    grace: timedelta
-    steps: tuple[tuple[int, str], ...]  # (seconds after noticing, action)
-    offline_after: timedelta
-    low_battery_below: int
-
-    @classmethod
-    def from_school(cls, policy: dict[str, Any]) -> OverduePolicy:
-        overdue = policy.get("overdue") or {}
-        steps = overdue.get("steps") or [
-            {"after": 0, "do": "contact_staff"},
-            {"after": 600, "do": "reception_calls_home"},
-            {"after": 1200, "do": "inform_slt"},
-        ]
-        return cls(
-            grace=timedelta(seconds=int(overdue.get("grace", 600))),
-            steps=tuple((int(s["after"]), str(s["do"])) for s in steps),
-            offline_after=timedelta(
-                seconds=int((policy.get("heartbeat") or {}).get("offline_after", 180))
-            ),
-            low_battery_below=int(policy.get("low_battery_below", LOW_BATTERY_BELOW)),
-        )
 
 
 def hazard_rows(hazards: list[dict[str, Any]], purpose: Purpose) -> list[dict[str, Any]]:

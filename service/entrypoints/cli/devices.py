@@ -1,4 +1,5 @@
-"""`lonewatch mosquitto ...` and `lonewatch simulate ...`: the device side of the command line."""
+"""`lonewatch mosquitto ...`: the broker's files for the devices (`lonewatch simulate ...`
+belongs to the simulators: simulators/cli.py, found by found_commands.py)."""
 
 from __future__ import annotations
 
@@ -69,66 +70,8 @@ def cmd_mosquitto_passwd(args: argparse.Namespace) -> int:
     return 0
 
 
-def _broker(args: argparse.Namespace) -> tuple[str, int, str]:
-    settings = _settings(args)
-    endpoint = settings.mqtt
-    return (
-        args.host or endpoint.host,
-        args.port or endpoint.port,
-        settings.mqtt_topic_prefix,
-    )
-
-
-def cmd_simulate_directory(args: argparse.Namespace) -> int:
-    from simulators.fleet import fleet_directory_yaml
-
-    base = args.base or Path(__file__).resolve().parent.parent / "deploy" / "demo-directory.yaml"
-    sys.stdout.write(fleet_directory_yaml(base.read_text(encoding="utf-8"), args.devices))
-    return 0
-
-
-def cmd_simulate_fleet(args: argparse.Namespace) -> int:
-    from simulators.fleet import Progress, run_fleet
-
-    host, port, prefix = _broker(args)
-    summary = run_fleet(
-        host=host,
-        port=port,
-        devices=args.devices,
-        rate=args.rate,
-        duration=args.duration,
-        prefix=prefix,
-        with_secrets=not args.anonymous,
-        progress=None if args.quiet else Progress(args.duration),
-    )
-    for line in summary.lines():
-        print(line)
-    return 0 if summary.connected == summary.devices else 1
-
-
-def cmd_simulate_scenario(args: argparse.Namespace) -> int:
-    from simulators.scenarios import SCENARIOS, ScenarioRun
-
-    host, port, prefix = _broker(args)
-    run = ScenarioRun(
-        host=host,
-        port=port,
-        prefix=prefix,
-        device=args.device,
-        secret=args.secret,
-        safe_word=args.safe_word,
-    )
-    names = list(SCENARIOS) if args.name == "all" else [args.name]
-    ok = True
-    for name in names:
-        result = SCENARIOS[name](run)
-        ok = ok and result.ok
-        print("\n".join(result.lines()))
-    return 0 if ok else 1
-
-
 def add_commands(sub: Any) -> None:
-    """Attach `mosquitto` and `simulate` to the root parser's subcommands."""
+    """Attach `mosquitto` to the root parser's subcommands."""
     mosquitto = sub.add_parser("mosquitto", help="files for a Mosquitto broker").add_subparsers(
         dest="action", required=True
     )
@@ -146,37 +89,3 @@ def add_commands(sub: Any) -> None:
         help="read the gateway's password from standard input (default: from LW_MQTT_URL)",
     )
     passwd.set_defaults(func=cmd_mosquitto_passwd)
-
-    from simulators.scenarios import SCENARIOS
-
-    simulate = sub.add_parser("simulate", help="simulated devices").add_subparsers(
-        dest="action", required=True
-    )
-
-    def broker_options(parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("--host", help="broker host (default: from LW_MQTT_URL)")
-        parser.add_argument("--port", type=int, help="broker port (default: from LW_MQTT_URL)")
-
-    directory = simulate.add_parser(
-        "directory", help="print a directory file: the demo one plus N fleet devices"
-    )
-    directory.add_argument("--devices", type=int, required=True)
-    directory.add_argument("--base", type=Path, help="directory file to add to (default: demo)")
-    directory.set_defaults(func=cmd_simulate_directory)
-
-    fleet = simulate.add_parser("fleet", help="N devices heartbeating, R messages/s in all")
-    fleet.add_argument("--devices", type=int, required=True)
-    fleet.add_argument("--rate", type=float, required=True, help="messages per second, whole fleet")
-    fleet.add_argument("--duration", type=float, help="seconds (default: until Ctrl-C)")
-    fleet.add_argument("--anonymous", action="store_true", help="connect without the fleet secrets")
-    fleet.add_argument("--quiet", action="store_true", help="no progress bar")
-    broker_options(fleet)
-    fleet.set_defaults(func=cmd_simulate_fleet)
-
-    scenario = simulate.add_parser("scenario", help="play one device scenario")
-    scenario.add_argument("name", choices=[*SCENARIOS, "all"])
-    scenario.add_argument("--device", default="sos-0001")
-    scenario.add_argument("--secret", help="the device's broker secret, if the broker asks")
-    scenario.add_argument("--safe-word", default="bluebird", help="for duress-text")
-    broker_options(scenario)
-    scenario.set_defaults(func=cmd_simulate_scenario)

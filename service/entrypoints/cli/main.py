@@ -24,9 +24,19 @@ def _settings(args: argparse.Namespace) -> Settings:
     return load_settings(config_file=args.config)
 
 
-def _open(settings: Settings) -> Any:
+def _open(settings: Settings, *, create: bool = False) -> Any:
+    """The assembled service on the configured store. Only `serve`, `demo` and `directory
+    import` may start a new SQLite store: any other command on a missing one is a mistake
+    (the wrong folder, a typo), and an empty store made for it would find no users."""
     from service.bootstrap import build
 
+    if not create and settings.database_url.startswith("sqlite:///"):
+        path = Path(settings.database_url.removeprefix("sqlite:///"))
+        if not path.exists():
+            raise ConfigError(
+                f"no store at {path}: start the service once (make run), or import a "
+                "directory (lonewatch directory import FILE), or set LW_DATABASE_URL"
+            )
     return build(settings)
 
 
@@ -39,7 +49,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if args.directory:
         settings = settings.with_changes(directory=args.directory)
     configure_logging(settings.log_format)
-    container = _open(settings)
+    container = _open(settings, create=True)
     try:
         if settings.directory is not None:
             report = container.app.import_directory(load_directory(settings.directory))
@@ -64,6 +74,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
                 "embedded_broker_is_for_trying_out",
                 detail="amqtt does not redeliver unacknowledged messages; production uses Mosquitto",
             )
+        log.info(
+            "console_at",
+            console=f"{settings.effective_public_url}/console/",
+            sign_in="as a user of the directory, once given a password: "
+            "lonewatch user password USERNAME",
+        )
         web.run_app(
             create_app(container),
             host=settings.http_host,
@@ -79,7 +95,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     args.directory = (
-        args.directory or Path(__file__).resolve().parent.parent / "deploy" / "demo-directory.yaml"
+        args.directory or Path(__file__).resolve().parents[3] / "deploy" / "demo-directory.yaml"
     )
     addr = _settings(args).http_addr
     print(
@@ -92,7 +108,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_directory_import(args: argparse.Namespace) -> int:
     settings = _settings(args)
     directory = load_directory(args.file)
-    container = _open(settings)
+    container = _open(settings, create=True)
     try:
         report = container.app.import_directory(directory)
     finally:
@@ -129,7 +145,12 @@ def cmd_user_password(args: argparse.Namespace) -> int:
 def cmd_token_create(args: argparse.Namespace) -> int:
     container = _open(_settings(args))
     try:
-        token = container.app.issue_token(args.user, label=args.label)
+        if args.integration:
+            from service.application.integrations import issue_integration_token
+
+            token = issue_integration_token(container.app, args.integration, label=args.label)
+        else:
+            token = container.app.issue_token(args.user, label=args.label)
     finally:
         container.close()
     print(token)
@@ -140,22 +161,23 @@ def cmd_replay(args: argparse.Namespace) -> int:
     from uuid import UUID
 
     from service.domain.people.record_access import Access
+    from service.records.alert_refs import resolve_alert
     from service.records.audit import record_access
     from service.records.export import render_html
     from service.records.replay import incident_record, subject_school
 
     as_of = datetime.fromisoformat(args.as_of) if args.as_of else None
-    if args.alert:
-        subject = f"alert:{UUID(args.alert)}"
-    elif args.visit:
-        subject = f"visit:{UUID(args.visit)}"
-    elif args.device:
-        subject = f"device:{args.device}"
-    else:
-        subject = f"staff:{args.staff}"
     container = _open(_settings(args))
     try:
         container.projector.catch_up()
+        if args.alert:
+            subject = f"alert:{resolve_alert(container.views, args.alert)}"
+        elif args.visit:
+            subject = f"visit:{UUID(args.visit)}"
+        elif args.device:
+            subject = f"device:{args.device}"
+        else:
+            subject = f"staff:{args.staff}"
         record = incident_record(container.app, container.views, subject, as_of=as_of)
         if not record["events"]:
             print(f"nothing recorded for {subject}", file=sys.stderr)
@@ -215,7 +237,11 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def parser() -> argparse.ArgumentParser:
-    root = argparse.ArgumentParser(prog="lonewatch", description=__doc__)
+    root = argparse.ArgumentParser(
+        prog="lonewatch",
+        description="Lone-worker safety for school home visits: run the service, manage its "
+        "directory, users and tokens, replay what happened, simulate devices.",
+    )
     root.add_argument("--config", type=Path, help="a TOML file with the LW_* keys")
     sub = root.add_subparsers(dest="command", required=True)
 
@@ -241,15 +267,21 @@ def parser() -> argparse.ArgumentParser:
     pw.set_defaults(func=cmd_user_password)
 
     token = sub.add_parser("token", help="API tokens").add_subparsers(dest="action", required=True)
-    create = token.add_parser("create", help="print a new bearer token for a user")
-    create.add_argument("--user", required=True)
+    create = token.add_parser(
+        "create", help="print a new bearer token for a user or an integration (traccar)"
+    )
+    holder = create.add_mutually_exclusive_group(required=True)
+    holder.add_argument("--user")
+    holder.add_argument("--integration", choices=["traccar"])
     create.add_argument("--label", default="cli")
     create.set_defaults(func=cmd_token_create)
     add_token_commands(token, lambda args: _open(_settings(args)))
 
     replay = sub.add_parser("replay", help="print what was recorded, in order")
     target = replay.add_mutually_exclusive_group(required=True)
-    target.add_argument("--alert")
+    target.add_argument(
+        "--alert", help="the alert's code from a text or the console (e.g. 72EBB3), or its id"
+    )
     target.add_argument("--visit")
     target.add_argument("--device")
     target.add_argument("--staff")
@@ -266,8 +298,10 @@ def parser() -> argparse.ArgumentParser:
     bench.set_defaults(func=cmd_bench)
 
     from service.entrypoints.cli.devices import add_commands
+    from service.entrypoints.cli.found_commands import add_found_commands
 
     add_commands(sub)
+    add_found_commands(sub)  # `simulate`, from the simulators
     return root
 
 

@@ -1,10 +1,11 @@
-"""The JSON API under /api/v1 (INTERFACES.md section 4). Handlers parse, call, render."""
+"""The JSON API's alerts and devices under /api/v1 (INTERFACES.md section 4): list, read,
+take and resolve alerts, the live stream, the figures. Handlers parse, call, render."""
 
 from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 
@@ -13,8 +14,8 @@ from aiohttp_sse import sse_response
 
 from projections.projector import Change
 from projections.store import dumps
+from service.application.lonewatch import Lonewatch
 from service.application.visits import can_see_visit
-from service.bootstrap import CONTAINER, Container
 from service.domain.alerts.alert import OPEN_ALERT_STATES, AlertState, parse_outcome
 from service.domain.errors import NotFound
 from service.domain.people.access import (
@@ -24,75 +25,25 @@ from service.domain.people.access import (
     task_refusal,
 )
 from service.domain.people.record_access import Access, can_watch
-from service.entrypoints.http import auth, records
-from service.entrypoints.http.bounds import bounds_middleware, checked_json
+from service.entrypoints.http import records
 from service.entrypoints.http.confidential import audited, shown
-from service.entrypoints.http.health import add_health_routes
-from service.entrypoints.http.openapi import PATH as OPENAPI_PATH
-from service.entrypoints.http.openapi import add_openapi_route
-from service.entrypoints.http.principal_cache import MAX_TOKEN_LENGTH, PrincipalCache
-from service.entrypoints.http.problems import BadRequest, problem, problems_middleware
-from service.entrypoints.http.rate_limits import add_rate_limits, rate_limit_middleware
-from service.entrypoints.http.twilio_webhooks import add_webhook_routes
-from service.entrypoints.http.voice import add_voice_routes
+from service.entrypoints.http.keys import HUB, LONEWATCH, POOLS, PROJECTOR, VIEWS
+from service.entrypoints.http.problems import BadRequest, problem
+from service.entrypoints.http.requests import (
+    SESSION,
+    instant,
+    json_body,
+    json_response,
+    parse_uuid,
+    principal,
+    schools_for,
+)
 from service.logs import get_logger
 from service.records.kpis import alarm_figures, parse_month
 from service.workers.live import public_change
 
 log = get_logger(__name__)
-PRINCIPAL: web.AppKey[PrincipalCache] = web.AppKey("principal_cache", PrincipalCache)
 ALERT_STATES = tuple(s.value for s in AlertState)
-TOKEN_CACHE_SECONDS = 10.0
-"""How long a running service may still accept a token after `lonewatch token revoke`."""
-PUBLIC_PATHS = frozenset({"/api/v1/health", OPENAPI_PATH})
-
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-def json_response(data: Any, status: int = 200) -> web.Response:
-    return web.Response(text=dumps(data), status=status, content_type="application/json")
-
-
-def container(request: web.Request) -> Container:
-    return request.app[CONTAINER]
-
-
-def principal(request: web.Request) -> Principal:
-    return request[auth.WHO]
-
-
-@web.middleware
-async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    if not request.path.startswith("/api/") or request.path in PUBLIC_PATHS:
-        return await handler(request)
-    if "Authorization" not in request.headers and auth.session_token(request):
-        return await auth.authenticate_with_session(request, handler)
-    header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        return _unauthorised(
-            "send 'Authorization: Bearer <token>' (create one with "
-            "'lonewatch token create --user USER'), or sign in to the console"
-        )
-    token = token.strip()
-    if len(token) > MAX_TOKEN_LENGTH:
-        return _unauthorised("the bearer token is not valid or was revoked")
-    cache = request.app[PRINCIPAL]
-    known, found = cache.get(token)
-    if not known:
-        c = container(request)  # anyone can send a made-up token: its own bounded pool
-        found = await c.pools.lookups.run(c.app.principal_for_token, token)
-        cache.put(token, found)
-    if found is None:
-        return _unauthorised("the bearer token is not valid or was revoked")
-    request[auth.WHO] = found
-    return await handler(request)
-
-
-def _unauthorised(detail: str) -> web.Response:
-    response = problem(401, "Unauthorised", detail)
-    response.headers["WWW-Authenticate"] = 'Bearer realm="lonewatch"'
-    return response
 
 
 def _watcher(request: web.Request) -> None:
@@ -103,24 +54,6 @@ def _watcher(request: web.Request) -> None:
             text=f"a {who.role.value} cannot watch the alert feed or the devices; "
             "staff see their own visits"
         )
-
-
-def parse_uuid(value: str, what: str) -> UUID:
-    try:
-        return UUID(value)
-    except ValueError:
-        raise BadRequest(f"{what} must be a UUID like 3f9a2c1e-..., got {value!r}") from None
-
-
-def schools_for(request: web.Request) -> list[str] | None:
-    """None means every school (an admin); otherwise the caller's own school."""
-    who = principal(request)
-    wanted = request.query.get("school")
-    if wanted is not None and not can_see_school(who, wanted):
-        raise NotFound(f"school {wanted!r} not found")
-    if wanted is not None:
-        return [wanted]
-    return None if can_see_school(who, "*") else [who.school or ""]
 
 
 def _sort_key(alert: dict[str, Any]) -> tuple[bool, bool, str]:
@@ -145,7 +78,7 @@ async def list_alerts(request: web.Request) -> web.Response:
         states = [state]
     else:
         raise BadRequest(f"state must be open or one of {', '.join(ALERT_STATES)}, got {state!r}")
-    views = container(request).views
+    views = request.app[VIEWS]
     docs = await asyncio.to_thread(views.find, "alert", schools=schools_for(request), states=states)
     return json_response({"alerts": sorted(docs, key=_sort_key)})
 
@@ -153,11 +86,11 @@ async def list_alerts(request: web.Request) -> web.Response:
 async def get_alert(request: web.Request) -> web.Response:
     _watcher(request)
     alert_id = parse_uuid(request.match_info["id"], "alert id")
-    as_of = records.instant(request.query.get("as_of"), "as_of")
+    as_of = instant(request.query.get("as_of"), "as_of")
     if as_of is not None:
         return await records.alert_as_of(request, alert_id, as_of)
     doc = _visible_alert(
-        request, await asyncio.to_thread(container(request).views.get, "alert", str(alert_id))
+        request, await asyncio.to_thread(request.app[VIEWS].get, "alert", str(alert_id))
     )
     await audited(request, principal(request), f"alert:{alert_id}", doc["school"], Access.ALERT)
     return json_response(doc)
@@ -170,22 +103,22 @@ async def _alert_command(
     if not can_handle_alerts(who):
         return problem(403, "Forbidden", f"a {who.role.value} cannot take or resolve alerts")
     alert_id = parse_uuid(request.match_info["id"], "alert id")
-    c = container(request)
-    _visible_alert(request, await asyncio.to_thread(_alert_from_store, c, alert_id))
+    app = request.app
+    _visible_alert(request, await asyncio.to_thread(_alert_from_store, app[LONEWATCH], alert_id))
     await asyncio.to_thread(command, alert_id, who)
-    await asyncio.to_thread(c.projector.catch_up)
-    return json_response(await asyncio.to_thread(c.views.get, "alert", str(alert_id)))
+    await asyncio.to_thread(app[PROJECTOR].catch_up)
+    return json_response(await asyncio.to_thread(app[VIEWS].get, "alert", str(alert_id)))
 
 
-def _alert_from_store(c: Container, alert_id: UUID) -> dict[str, Any]:
+def _alert_from_store(app: Lonewatch, alert_id: UUID) -> dict[str, Any]:
     """Authorisation reads the event store, not the view, so it is never behind."""
-    alert = c.app.alert(alert_id)
+    alert = app.alert(alert_id)
     return {"school": alert.school}
 
 
 async def acknowledge_alert(request: web.Request) -> web.Response:
-    app = container(request).app
-    via = "console" if auth.SESSION in request else "api"  # the record says how it was taken
+    app = request.app[LONEWATCH]
+    via = "console" if SESSION in request else "api"  # the record says how it was taken
     return await _alert_command(
         request,
         lambda alert_id, who: app.acknowledge_alert(alert_id, by=who.actor, via=via),
@@ -198,32 +131,22 @@ async def resolve_alert(request: web.Request) -> web.Response:
     note = body.get("note")
     if not isinstance(note, str) or not note.strip():
         raise BadRequest("send a JSON body with 'outcome' and a 'note' saying what happened")
-    app = container(request).app
+    app = request.app[LONEWATCH]
     return await _alert_command(
         request,
         lambda alert_id, who: app.resolve_alert(alert_id, outcome=outcome, note=note, by=who.actor),
     )
 
 
-async def json_body(request: web.Request) -> dict[str, Any]:
-    """The body as a JSON object, within the bounds of `bounds.checked_json`."""
-    body = checked_json(await request.read())
-    if not isinstance(body, dict):
-        raise BadRequest("the request body must be a JSON object")
-    return body
-
-
 async def list_devices(request: web.Request) -> web.Response:
     _watcher(request)
-    docs = await asyncio.to_thread(
-        container(request).views.find, "device", schools=schools_for(request)
-    )
+    docs = await asyncio.to_thread(request.app[VIEWS].find, "device", schools=schools_for(request))
     return json_response({"devices": sorted(docs, key=lambda d: d["id"])})
 
 
 async def get_device(request: web.Request) -> web.Response:
     _watcher(request)
-    doc = await asyncio.to_thread(container(request).views.get, "device", request.match_info["id"])
+    doc = await asyncio.to_thread(request.app[VIEWS].get, "device", request.match_info["id"])
     if doc is None or not can_see_school(principal(request), str(doc.get("school"))):
         raise NotFound("device not found")
     return json_response(doc)
@@ -232,7 +155,7 @@ async def get_device(request: web.Request) -> web.Response:
 async def stream(request: web.Request) -> web.StreamResponse:
     """Live changes of alerts and devices the caller may see, as Server-Sent Events."""
     _watcher(request)
-    c = container(request)
+    hub = request.app[HUB]
     who = principal(request)
 
     def accept(change: Change) -> bool:
@@ -244,7 +167,7 @@ async def stream(request: web.Request) -> web.StreamResponse:
             who, str(change.doc.get("school"))
         )
 
-    token, queue = c.hub.subscribe(accept)
+    token, queue = hub.subscribe(accept)
     opened: web.StreamResponse | None = None
     try:
         async with sse_response(request) as sse:
@@ -266,7 +189,7 @@ async def stream(request: web.Request) -> web.StreamResponse:
         log.info("stream_closed_by_client", subscriber=token)
         return opened if opened is not None else web.Response(status=204)
     finally:
-        c.hub.unsubscribe(token)
+        hub.unsubscribe(token)
 
 
 async def get_kpis(request: web.Request) -> web.Response:
@@ -275,20 +198,17 @@ async def get_kpis(request: web.Request) -> web.Response:
     if month is None:
         raise BadRequest("give month=YYYY-MM, e.g. month=2026-11")
     schools = schools_for(request)
-    views = container(request).views
+    views = request.app[VIEWS]
 
     def figures() -> dict[str, Any]:
         docs = views.find("alert", schools=schools, limit=1_000_000)
         return alarm_figures(docs, month)
 
-    return json_response(await container(request).pools.exports.run(figures))
+    return json_response(await request.app[POOLS].exports.run(figures))
 
 
-def add_routes(app: web.Application) -> None:
-    app[PRINCIPAL] = PrincipalCache(entries=auth.CACHE_ENTRIES, seconds=TOKEN_CACHE_SECONDS)
-    add_health_routes(app)
-    add_openapi_route(app)
-    add_rate_limits(app)
+def add_alert_routes(app: web.Application) -> None:
+    """Alerts, devices, the live stream and the figures: for those who watch them."""
     app.router.add_get("/api/v1/alerts", list_alerts)
     app.router.add_get("/api/v1/alerts/{id}", get_alert)
     app.router.add_post("/api/v1/alerts/{id}/acknowledge", acknowledge_alert)
@@ -298,8 +218,3 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/api/v1/timeline", records.get_timeline)
     app.router.add_get("/api/v1/stream", stream)
     app.router.add_get("/api/v1/kpis", get_kpis)
-    add_webhook_routes(app)
-    add_voice_routes(app)
-
-
-MIDDLEWARES = [problems_middleware, bounds_middleware, auth_middleware, rate_limit_middleware]

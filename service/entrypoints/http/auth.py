@@ -1,10 +1,11 @@
-"""Console sign-in: a session cookie for people, CSRF checks on every unsafe request.
+"""Who is calling: bearer tokens for other systems, a session cookie for people (console
+sign-in), CSRF checks on every unsafe request.
 
-Bearer tokens (for other systems) are checked in `api.py`; a request that sends
-no Authorization header but has the console's cookie is authenticated here. Every
-unsafe method made with a cookie must echo the session's CSRF token in the
-`X-CSRF-Token` header (or a `csrf_token` form field): another site can make the
-browser send the cookie, but cannot read the token.
+`authenticate` (a middleware) sets `requests.WHO` for every /api/ request but health:
+from the bearer token, or, for a request that sends no Authorization header but has the
+console's cookie, from the session. Every unsafe method made with a cookie must echo the
+session's CSRF token in the `X-CSRF-Token` header (or a `csrf_token` form field): another
+site can make the browser send the cookie, but cannot read the token.
 """
 
 from __future__ import annotations
@@ -21,11 +22,16 @@ from urllib.parse import urlsplit
 from aiohttp import web
 
 from service.application import sessions
-from service.bootstrap import CONTAINER
 from service.domain.people.access import Principal
+from service.domain.people.directory import timezone_of
+from service.domain.people.record_access import can_export, can_read_audit, can_watch
 from service.domain.people.sessions import SESSION_LIFETIME
 from service.domain.people.sign_in_limits import Limited, SignInLimits
+from service.entrypoints.http.keys import LONEWATCH, POOLS, PROVIDER, SETTINGS, VIEWS
+from service.entrypoints.http.openapi import PATH as OPENAPI_PATH
+from service.entrypoints.http.principal_cache import MAX_TOKEN_LENGTH, PrincipalCache
 from service.entrypoints.http.problems import problem
+from service.entrypoints.http.requests import SESSION, WHO, json_response, principal
 from service.logs import get_logger
 from service.workers.pools import PoolFull
 
@@ -36,6 +42,9 @@ CSRF_HEADER = "X-CSRF-Token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 CACHE_SECONDS = 10.0
 CACHE_ENTRIES = 5000
+TOKEN_CACHE_SECONDS = 10.0
+"""How long a running service may still accept a token after `lonewatch token revoke`."""
+PUBLIC_PATHS = frozenset({"/api/v1/health", OPENAPI_PATH})
 LOG_EVERY = 10.0  # seconds between two log lines of one kind of refusal in a flood
 # A limited attempt is answered after a pause: a person waits a second once, a flood of
 # clients that send the next attempt as soon as answered slows to one a second each. Only
@@ -44,13 +53,46 @@ REFUSAL_PAUSE = 1.0
 STATIC = Path(__file__).parent / "static"
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-SESSIONS: web.AppKey[dict[str, tuple[float, Principal | None]]] = web.AppKey("session_cache", dict)
+Cache = dict[str, tuple[float, Principal | None]]
+TOKENS: web.AppKey[PrincipalCache] = web.AppKey("token_cache", PrincipalCache)
+SESSIONS: web.AppKey[Cache] = web.AppKey("session_cache", dict)
 LIMITS: web.AppKey[SignInLimits] = web.AppKey("sign_in_limits", SignInLimits)
 COUNTS: web.AppKey[Counter[str]] = web.AppKey("sign_in_counts", Counter)
-SESSION: web.RequestKey[str] = web.RequestKey("console_session", str)
-WHO: web.RequestKey[Principal] = web.RequestKey("principal", Principal)
-"""Who made the request, set by the authentication middlewares (a typed key: aiohttp warns
-`NotAppKeyWarning` for a plain string)."""
+
+
+@web.middleware
+async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
+    if not request.path.startswith("/api/") or request.path in PUBLIC_PATHS:
+        return await handler(request)
+    if "Authorization" not in request.headers and session_token(request):
+        return await authenticate_with_session(request, handler)
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return _unauthorised(
+            "send 'Authorization: Bearer <token>' (create one with "
+            "'lonewatch token create --user USER'), or sign in to the console"
+        )
+    token = token.strip()
+    if len(token) > MAX_TOKEN_LENGTH:
+        return _unauthorised("the bearer token is not valid or was revoked")
+    cache = request.app[TOKENS]
+    known, found = cache.get(token)
+    if not known:
+        # Anyone can send a made-up token: the look-up waits in its own bounded pool.
+        lookups = request.app[POOLS].lookups
+        found = await lookups.run(request.app[LONEWATCH].principal_for_token, token)
+        cache.put(token, found)
+    if found is None:
+        return _unauthorised("the bearer token is not valid or was revoked")
+    request[WHO] = found
+    return await handler(request)
+
+
+def _unauthorised(detail: str) -> web.Response:
+    response = problem(401, "Unauthorised", detail)
+    response.headers["WWW-Authenticate"] = 'Bearer realm="lonewatch"'
+    return response
 
 
 def session_token(request: web.Request) -> str | None:
@@ -72,8 +114,8 @@ async def session_principal(request: web.Request) -> Principal | None:
             cache.clear()
     if hit is None or hit[0] < time.monotonic():
         # Anyone can send a made-up cookie: the lookup waits in its own bounded pool.
-        c = request.app[CONTAINER]
-        found = await c.pools.lookups.run(sessions.principal_for_session, c.app, token)
+        lookups = request.app[POOLS].lookups
+        found = await lookups.run(sessions.principal_for_session, request.app[LONEWATCH], token)
         hit = (time.monotonic() + CACHE_SECONDS, found)
         cache[token] = hit
     return hit[1]
@@ -229,11 +271,12 @@ async def login(request: web.Request) -> web.StreamResponse:
         return _refused_page(
             429, limited.retry_after, _limited_message(limited), username, next_url
         )
-    c = request.app[CONTAINER]
     client = f"{request.remote or '?'} {request.headers.get('User-Agent', '')}".strip()
     limits.checking(request.remote)
     try:
-        signed = await c.pools.passwords.run(sessions.sign_in, c.app, username, password, client)
+        signed = await request.app[POOLS].passwords.run(
+            sessions.sign_in, request.app[LONEWATCH], username, password, client
+        )
     except PoolFull as busy:
         limits.turned_away(request.remote, time.monotonic())
         _note(request, "login_busy", retry_after=busy.retry_after)
@@ -264,7 +307,7 @@ async def login(request: web.Request) -> web.StreamResponse:
         signed.token,
         httponly=True,
         samesite="Lax",
-        secure=c.settings.effective_public_url.startswith("https://"),
+        secure=request.app[SETTINGS].effective_public_url.startswith("https://"),
         path="/",
         max_age=int(SESSION_LIFETIME.total_seconds()),
     )
@@ -277,8 +320,7 @@ async def logout(request: web.Request) -> web.StreamResponse:
         if not await csrf_ok(request, token):
             return web.Response(status=403, text="sign out from the Lonewatch page itself")
         # The CSRF token derives from the cookie, so a made-up cookie passes: a bounded pool.
-        c = request.app[CONTAINER]
-        await c.pools.lookups.run(sessions.sign_out, c.app, token)
+        await request.app[POOLS].lookups.run(sessions.sign_out, request.app[LONEWATCH], token)
         request.app[SESSIONS].pop(token, None)
     response = web.HTTPSeeOther("/console/login")
     response.del_cookie(SESSION_COOKIE, path="/")
@@ -287,21 +329,20 @@ async def logout(request: web.Request) -> web.StreamResponse:
 
 async def session_info(request: web.Request) -> web.Response:
     """Who the caller is, and (for a console session) the CSRF token to send back."""
-    from service.adapters.notifiers.twilio_notifier import TwilioNotifier
-    from service.domain.people.record_access import can_export, can_read_audit, can_watch
-    from service.entrypoints.http.api import json_response, principal
-
     who = principal(request)
     token = request.get(SESSION)
-    notifier = request.app[CONTAINER].notifier
+    school = request.app[VIEWS].get("school", who.school) if who.school else None
     return json_response(
         {
             # Who "accepted" a message, in the feed's words: no texts leave a test notifier.
-            "provider": "Twilio" if isinstance(notifier, TwilioNotifier) else "the test notifier",
+            "provider": request.app[PROVIDER],
             "username": who.username,
             "role": who.role.value,
             "school": who.school,
             "actor": who.actor,
+            # The console tells every time in the school's own zone, as the texts and the
+            # printed record do: a browser's zone (UTC on a kiosk) once made them disagree.
+            "timezone": timezone_of(school),
             "csrf_token": sessions.csrf_token(token) if token else None,
             "may": {
                 "watch": can_watch(who),
@@ -313,6 +354,7 @@ async def session_info(request: web.Request) -> web.Response:
 
 
 def add_auth_routes(app: web.Application) -> None:
+    app[TOKENS] = PrincipalCache(entries=CACHE_ENTRIES, seconds=TOKEN_CACHE_SECONDS)
     app[SESSIONS] = {}
     app[LIMITS] = SignInLimits()
     app[COUNTS] = Counter()

@@ -13,7 +13,6 @@ from typing import Any
 
 from aiohttp import web
 
-from service.bootstrap import CONTAINER
 from service.domain.people.access import Principal
 from service.domain.people.confidentiality import (
     NOTES,
@@ -22,6 +21,7 @@ from service.domain.people.confidentiality import (
     withheld,
 )
 from service.domain.people.record_access import Access
+from service.entrypoints.http.keys import LONEWATCH
 from service.records.audit import record_viewing
 
 CALL_HOME = "reception_calls_home"
@@ -57,7 +57,6 @@ async def audited(
     request: web.Request, who: Principal, subject: str, school: str | None, access: Access
 ) -> None:
     """One read of a record that names people, recorded (who, when, what, how asked)."""
-    c = request.app[CONTAINER]
     await asyncio.to_thread(
-        record_viewing, c.app, who, subject, school, access, request.query_string
+        record_viewing, request.app[LONEWATCH], who, subject, school, access, request.query_string
     )

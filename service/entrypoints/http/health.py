@@ -7,13 +7,11 @@ from __future__ import annotations
 from aiohttp import web
 
 from projections.store import dumps
-from service.bootstrap import CONTAINER
+from service.entrypoints.http.keys import HEALTH
 
 
 async def health(request: web.Request) -> web.Response:
-    c = request.app[CONTAINER]
-    assert c.health is not None, "build() gives every container its health"
-    ok, body = await c.health.check(c)
+    ok, body = await request.app[HEALTH].check()
     return web.Response(
         text=dumps(body), status=200 if ok else 503, content_type="application/json"
     )

@@ -22,7 +22,8 @@ from apispec import APISpec
 from pydantic import BaseModel
 
 from service.domain.alerts.alert import AlertState
-from service.domain.visits.visit import TaskState, VisitState
+from service.domain.visits.states import VisitState
+from service.domain.visits.tasks import TaskState
 from service.entrypoints.http import openapi_models as models
 
 PATH = "/api/v1/openapi.json"

@@ -19,9 +19,9 @@ from limits import RateLimitItem, parse_many
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
 
-from service.bootstrap import CONTAINER
-from service.entrypoints.http import auth
+from service.entrypoints.http.keys import SETTINGS
 from service.entrypoints.http.problems import problem
+from service.entrypoints.http.requests import WHO
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -44,7 +44,7 @@ LIMITS: web.AppKey[ApiRateLimits] = web.AppKey("api_rate_limits", ApiRateLimits)
 
 
 def client_of(request: web.Request) -> str:
-    who = request.get(auth.WHO)
+    who = request.get(WHO)
     return f"user:{who.username}" if who is not None else f"addr:{request.remote}"
 
 
@@ -70,4 +70,4 @@ async def rate_limit_middleware(request: web.Request, handler: Handler) -> web.S
 
 
 def add_rate_limits(app: web.Application) -> None:
-    app[LIMITS] = ApiRateLimits(app[CONTAINER].settings.api_rate_limit)
+    app[LIMITS] = ApiRateLimits(app[SETTINGS].api_rate_limit)

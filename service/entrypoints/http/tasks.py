@@ -13,15 +13,10 @@ from service.application import visits
 from service.domain.errors import Forbidden, NotFound
 from service.domain.people.access import task_refusal
 from service.domain.visits.rules import CallHomeOutcome
-from service.domain.visits.visit import TaskState
-from service.entrypoints.http.api import (
-    container,
-    json_body,
-    json_response,
-    principal,
-    schools_for,
-)
+from service.domain.visits.tasks import TaskState
+from service.entrypoints.http.keys import LIVE, LONEWATCH, PROJECTOR, VIEWS
 from service.entrypoints.http.problems import BadRequest
+from service.entrypoints.http.requests import json_body, json_response, principal, schools_for
 
 STATES = [s.value for s in TaskState]
 OUTCOMES = [o.value for o in CallHomeOutcome]
@@ -37,7 +32,7 @@ async def list_tasks(request: web.Request) -> web.Response:
     if state is not None and state not in STATES:
         raise BadRequest(f"state must be one of: {', '.join(STATES)}")
     docs = await asyncio.to_thread(
-        container(request).views.find,
+        request.app[VIEWS].find,
         "task",
         schools=schools_for(request),
         states=[state] if state else None,
@@ -53,7 +48,7 @@ async def complete_task(request: web.Request) -> web.Response:
     only `contact_made_no_concern` keeps the ladder from informing SLT (policy 003).
     Done again by the same person is answered as before (200), a task someone else
     closed is a 409."""
-    c, who = container(request), principal(request)
+    who = principal(request)
     task = request.match_info["id"]
     body = await json_body(request) if request.body_exists else {}
     note = body.get("note", "")
@@ -65,10 +60,13 @@ async def complete_task(request: web.Request) -> web.Response:
             f"outcome must be one of: {', '.join(OUTCOMES)} (what happened when you rang "
             "the pupil's home); leave it out if you did not ring"
         )
-    await asyncio.to_thread(visits.complete_task, c.app, task, who, note=note, outcome=outcome)
-    await asyncio.to_thread(c.projector.catch_up)
-    c.live.wake()
-    doc = await asyncio.to_thread(c.views.get, "task", task)
+    app = request.app
+    await asyncio.to_thread(
+        visits.complete_task, app[LONEWATCH], task, who, note=note, outcome=outcome
+    )
+    await asyncio.to_thread(app[PROJECTOR].catch_up)
+    app[LIVE].wake()
+    doc = await asyncio.to_thread(app[VIEWS].get, "task", task)
     if doc is None:
         raise NotFound("task not found")
     return json_response(doc)

@@ -12,7 +12,7 @@ from xml.sax.saxutils import escape
 from aiohttp import web
 from twilio.request_validator import RequestValidator
 
-from service.bootstrap import CONTAINER
+from service.entrypoints.http.keys import LIVE, LONEWATCH, SETTINGS
 from service.logs import get_logger
 
 log = get_logger(__name__)
@@ -20,7 +20,7 @@ log = get_logger(__name__)
 
 async def signed_form(request: web.Request) -> dict[str, str] | None:
     """The form fields if the signature verifies against the public URL, else None."""
-    settings = request.app[CONTAINER].settings
+    settings = request.app[SETTINGS]
     form = {k: str(v) for k, v in (await request.post()).items()}
     twilio = settings.twilio
     signature = request.headers.get("X-Twilio-Signature", "")
@@ -56,9 +56,9 @@ async def inbound_sms(request: web.Request) -> web.Response:
     sender, body, sid = form.get("From", ""), form.get("Body", ""), form.get("MessageSid", "")
     if not sender or not sid:
         return web.Response(status=400, text="From and MessageSid are required")
-    app = request.app[CONTAINER].app
+    app = request.app[LONEWATCH]
     reply = await asyncio.to_thread(app.receive_sms, sender=sender, body=body, message_sid=sid)
-    request.app[CONTAINER].live.wake()
+    request.app[LIVE].wake()
     return twiml(reply)
 
 

@@ -12,22 +12,24 @@ from uuid import UUID
 
 from aiohttp import web
 
+from projections.store import ViewStore
 from service.application import visits
-from service.bootstrap import Container
+from service.application.lonewatch import Lonewatch
 from service.domain.people.access import Principal
 from service.domain.people.record_access import Access
-from service.domain.visits.visit import OUT, Visit, VisitState
-from service.entrypoints.http.api import (
-    container,
+from service.domain.visits.states import OUT, VisitState
+from service.domain.visits.visit import Visit
+from service.entrypoints.http.confidential import audited, shown
+from service.entrypoints.http.keys import LIVE, LONEWATCH, VIEWS
+from service.entrypoints.http.problems import BadRequest
+from service.entrypoints.http.requests import (
+    instant,
     json_body,
     json_response,
     parse_uuid,
     principal,
     schools_for,
 )
-from service.entrypoints.http.confidential import audited, shown
-from service.entrypoints.http.problems import BadRequest
-from service.entrypoints.http.records import instant
 from service.entrypoints.http.tasks import add_task_routes
 
 MOVES = ("arrive", "leave", "return", "no_answer")
@@ -139,19 +141,19 @@ def _hazards(body: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 async def plan_visit(request: web.Request) -> web.Response:
-    c, who = container(request), principal(request)
+    app, who = request.app[LONEWATCH], principal(request)
     body = await json_body(request)
     plan = _plan(body, who)
-    visit = await asyncio.to_thread(visits.plan_visit, c.app, plan, who)
+    visit = await asyncio.to_thread(visits.plan_visit, app, plan, who)
     if "hazards" in body:
-        visit = await asyncio.to_thread(visits.assess_risk, c.app, visit.id, who, _hazards(body))
-    c.live.wake()
+        visit = await asyncio.to_thread(visits.assess_risk, app, visit.id, who, _hazards(body))
+    request.app[LIVE].wake()
     return json_response(shown(who, render(visit)), status=201)
 
 
 async def list_visits(request: web.Request) -> web.Response:
     """The board: filter by state (a state, or `out` for everyone away), school and date."""
-    c, who = container(request), principal(request)
+    who = principal(request)
     state = request.query.get("state")
     if state is not None and state not in STATE_FILTERS:
         raise BadRequest(f"state must be one of: {', '.join(STATE_FILTERS)}")
@@ -162,7 +164,7 @@ async def list_visits(request: web.Request) -> web.Response:
         except ValueError:
             raise BadRequest("date must look like 2026-11-23") from None
     docs = await asyncio.to_thread(
-        c.views.find,
+        request.app[VIEWS].find,
         "visit",
         schools=schools_for(request),
         states=STATE_FILTERS[state] if state else None,
@@ -179,26 +181,30 @@ async def list_visits(request: web.Request) -> web.Response:
 
 
 async def get_visit(request: web.Request) -> web.Response:
-    c, who = container(request), principal(request)
+    app, who = request.app[LONEWATCH], principal(request)
     visit_id = parse_uuid(request.match_info["id"], "visit id")
     # An unencoded '+00:00' arrives as ' 00:00': read it as the offset it was meant to be.
     as_of_text = request.query.get("as_of")
     as_of = instant(as_of_text.replace(" ", "+") if as_of_text else None, "as_of")
-    visit = await asyncio.to_thread(visits.load, c.app, visit_id, who)
+    visit = await asyncio.to_thread(visits.load, app, visit_id, who)
     if as_of is not None:
-        visit = await asyncio.to_thread(visits.load_as_of, c.app, visit_id, as_of)
+        visit = await asyncio.to_thread(visits.load_as_of, app, visit_id, as_of)
     await audited(request, who, f"visit:{visit_id}", visit.school, Access.VISIT)
     return json_response({**shown(who, render(visit)), "as_of": as_of})
 
 
 def _command(
-    c: Container, action: str, visit_id: UUID, who: Principal, body: dict[str, Any]
+    app: Lonewatch,
+    views: ViewStore,
+    action: str,
+    visit_id: UUID,
+    who: Principal,
+    body: dict[str, Any],
 ) -> Callable[[], Visit]:
-    app = c.app
     if action in MOVES:
         return lambda: visits.move(app, visit_id, action, by=who.actor, via="api", principal=who)
     if action == "depart":
-        return lambda: visits.depart(app, c.views, visit_id, who)
+        return lambda: visits.depart(app, views, visit_id, who)
     if action == "authorise":
         return lambda: visits.authorise(app, visit_id, who)
     if action == "risk_assessment":
@@ -229,12 +235,13 @@ def _command(
 
 
 async def visit_action(request: web.Request) -> web.Response:
-    c, who = container(request), principal(request)
+    who = principal(request)
     visit_id = parse_uuid(request.match_info["id"], "visit id")
     body = await json_body(request) if request.body_exists else {}
-    command = _command(c, request.match_info["action"], visit_id, who, body)
+    action = request.match_info["action"]
+    command = _command(request.app[LONEWATCH], request.app[VIEWS], action, visit_id, who, body)
     visit = await asyncio.to_thread(command)
-    c.live.wake()
+    request.app[LIVE].wake()
     return json_response(shown(who, render(visit)))
 
 

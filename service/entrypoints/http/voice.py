@@ -19,8 +19,8 @@ from xml.sax.saxutils import escape, quoteattr
 from aiohttp import web
 
 from service.application import escalation
-from service.bootstrap import CONTAINER
 from service.domain.errors import NotFound
+from service.entrypoints.http.keys import LIVE, LONEWATCH, SETTINGS
 from service.entrypoints.http.twilio_webhooks import signed_form
 from service.logs import get_logger
 
@@ -52,7 +52,7 @@ async def _signed(request: web.Request) -> tuple[dict[str, str], UUID] | web.Res
 
 
 def _gather(request: web.Request, notification: UUID, say: str) -> str:
-    settings = request.app[CONTAINER].settings
+    settings = request.app[SETTINGS]
     action = (
         f"{settings.effective_public_url}/webhooks/twilio/voice/gather"
         f"?notification={quote(str(notification))}"
@@ -68,7 +68,7 @@ async def voice_alert(request: web.Request) -> web.StreamResponse:
     if isinstance(signed, web.Response):
         return signed
     form, notification_id = signed
-    app = request.app[CONTAINER].app
+    app = request.app[LONEWATCH]
     try:
         notification = await asyncio.to_thread(app.notification, notification_id)
         alert = await asyncio.to_thread(app.alert, notification.alert_id)
@@ -84,7 +84,7 @@ async def voice_alert(request: web.Request) -> web.StreamResponse:
             provider_id=form.get("CallSid", ""),
             answered_by=answered_by,
         )
-        request.app[CONTAINER].live.wake()
+        request.app[LIVE].wake()
         return _voice(
             _say(
                 notification.body
@@ -111,13 +111,13 @@ async def voice_gather(request: web.Request) -> web.StreamResponse:
     if isinstance(signed, web.Response):
         return signed
     form, notification_id = signed
-    app = request.app[CONTAINER].app
+    app = request.app[LONEWATCH]
     digits = form.get("Digits", "")
     try:
         said = await asyncio.to_thread(escalation.acknowledge_by_key, app, notification_id, digits)
     except NotFound:
         return _voice(_say("Lonewatch: this alert is not known."), "<Hangup/>")
-    request.app[CONTAINER].live.wake()
+    request.app[LIVE].wake()
     log.info("voice_key_pressed", notification=str(notification_id), taken=digits.strip() == "1")
     if digits.strip() != "1":
         notification = await asyncio.to_thread(app.notification, notification_id)
@@ -139,11 +139,10 @@ async def status_callback(request: web.Request) -> web.StreamResponse:
     )
     if status in IGNORED_STATUSES:
         return web.Response(status=204)
-    c = request.app[CONTAINER]
     try:
         await asyncio.to_thread(
             escalation.report_status,
-            c.app,
+            request.app[LONEWATCH],
             notification_id,
             status=status,
             provider_id=form.get("CallSid") or form.get("MessageSid", ""),
@@ -152,7 +151,7 @@ async def status_callback(request: web.Request) -> web.StreamResponse:
     except NotFound:
         log.warning("status_for_unknown_notification", notification=str(notification_id))
         return web.Response(status=204)
-    c.live.wake()
+    request.app[LIVE].wake()
     return web.Response(status=204)
 
 

@@ -12,8 +12,18 @@
     const [kind, key] = subject.split(/:(.*)/s);
     return el("a", { href: `/console/timeline?${kind}=${encodeURIComponent(key)}` }, `${kind} ${key.slice(0, 8)}`);
   }
-  LW.start("audit").then(async () => {
-    const { audit } = await api("/api/v1/audit");
+  LW.start("audit", { live: false }).then(async () => {
+    let audit;
+    try {
+      ({ audit } = await api("/api/v1/audit"));
+    } catch (e) {
+      LW.refusal(e, "read the audit trail");
+      return;
+    }
+    if (!audit.length) {
+      document.getElementById("audit").replaceChildren(el("tr", {}, el("td", { colspan: "6" }, "Nothing recorded yet.")));
+      return;
+    }
     document.getElementById("audit").replaceChildren(...audit.map((a) => el("tr", {},
       el("td", {}, LW.fmtDate(a.at)),
       el("td", {}, a.actor),

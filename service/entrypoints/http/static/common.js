@@ -45,14 +45,36 @@ const LW = (() => {
   }
 
   // -- time ------------------------------------------------------------------------
-  const clock = new Intl.DateTimeFormat("en-GB", { hour: "2-digit", minute: "2-digit", second: "2-digit" });
-  const dated = new Intl.DateTimeFormat("en-GB", {
-    weekday: "short", day: "numeric", month: "short", year: "numeric",
-    hour: "2-digit", minute: "2-digit", second: "2-digit", timeZoneName: "short",
-  });
-  const stamp = new Intl.DateTimeFormat("en-GB", {
-    day: "numeric", month: "short", year: "numeric", hour: "2-digit", minute: "2-digit", second: "2-digit",
-  });
+  // Every time is told in the school's zone (from the session), with the zone shown where a
+  // full date is, so the console, the texts and the printed record say the same time.
+  let clock, dated, stamp;
+  function useZone(timeZone) {
+    const zone = timeZone ? { timeZone } : {};
+    clock = new Intl.DateTimeFormat("en-GB", { ...zone, hour: "2-digit", minute: "2-digit", second: "2-digit" });
+    dated = new Intl.DateTimeFormat("en-GB", {
+      ...zone, weekday: "short", day: "numeric", month: "short", year: "numeric",
+      hour: "2-digit", minute: "2-digit", second: "2-digit", timeZoneName: "short",
+    });
+    stamp = new Intl.DateTimeFormat("en-GB", {
+      ...zone, day: "numeric", month: "short", year: "numeric", hour: "2-digit", minute: "2-digit", second: "2-digit",
+      timeZoneName: "short",
+    });
+  }
+  useZone(null);
+  // "2026-12-06T21:37:05" as the school's wall clock shows it (for a datetime-local input).
+  function wallClock(iso) {
+    const parts = Object.fromEntries(new Intl.DateTimeFormat("en-GB", {
+      timeZone: (session && session.timezone) || undefined, hourCycle: "h23",
+      year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit",
+    }).formatToParts(new Date(iso)).map((p) => [p.type, p.value]));
+    return `${parts.year}-${parts.month}-${parts.day}T${parts.hour}:${parts.minute}:${parts.second}`;
+  }
+  // The instant a wall-clock time in the school's zone names (the inverse of wallClock).
+  function fromWallClock(text) {
+    const guess = new Date(text + "Z").getTime();
+    const offset = new Date(wallClock(new Date(guess).toISOString()) + "Z").getTime() - guess;
+    return guess - offset;
+  }
   const fmtStamp = (iso) => (iso ? stamp.format(new Date(iso)) : "—");
   const fmtClock = (iso) => (iso ? clock.format(new Date(iso)) : "—");
   const fmtDate = (iso) => (iso ? dated.format(new Date(iso)) : "—");
@@ -82,8 +104,30 @@ const LW = (() => {
   ];
   const ROLE = { staff: "Staff", operator: "Contact centre", dsl: "DSL", headteacher: "Headteacher", admin: "Admin" };
 
-  async function start(page) {
+  // A page that does not follow the live stream says so, and what it shows is as loaded.
+  function snapshot() {
+    const p = document.getElementById("live-pill");
+    if (!p) return;
+    p.classList.remove("down");
+    p.classList.add("snapshot");
+    p.textContent = `As loaded ${clock.format(new Date())}`;
+    p.title = "This page is not live: reload it for anything recorded since.";
+  }
+
+  // A refusal or a failure shown in the page itself, in words, not only in the browser's console.
+  function refusal(error, what) {
+    const words = error && error.status === 403
+      ? `You cannot ${what}: ${error.message}`
+      : `Could not ${what}: ${(error && error.message) || error}. Reload the page to try again.`;
+    const main = document.getElementById("main");
+    const box = el("div", { class: "banner refused", role: "alert" }, words);
+    if (main) main.prepend(box);
+    return box;
+  }
+
+  async function start(page, { live: following = true } = {}) {
     session = await api("/api/v1/session");
+    useZone(session.timezone);
     const links = NAV.filter(([, , , allowed]) => allowed(session)).map(([name, href, label]) =>
       el("li", {}, el("a", { href, "aria-current": name === page ? "page" : null }, label)));
     const signOut = el("form", { method: "post", action: "/console/logout" },
@@ -99,6 +143,7 @@ const LW = (() => {
         el("span", {}, el("strong", {}, session.username), ` · ${ROLE[session.role] || session.role}`,
           session.school ? ` · ${session.school}` : " · all schools"),
         signOut));
+    if (!following) snapshot();
     return session;
   }
 
@@ -150,5 +195,19 @@ const LW = (() => {
     setTimeout(() => { region.textContent = text; }, 50);
   }
 
-  return { el, api, ApiError, start, live, announce, fmtAgo, fmtClock, fmtDate, fmtStamp, get session() { return session; } };
+  // Where a device was, as a person can use it: the address where known, else a map link
+  // (never a bare pair of numbers; the numbers stay in the link's title).
+  function place(loc) {
+    const within = loc.acc ? ` (within ${Math.round(loc.acc)} m)` : "";
+    if (loc.address) return [loc.address, within];
+    if (loc.lat == null || loc.lon == null) return "not known";
+    const lat = Number(loc.lat).toFixed(5), lon = Number(loc.lon).toFixed(5);
+    const href = loc.map || `https://www.openstreetmap.org/?mlat=${lat}&mlon=${lon}&zoom=17`;
+    return [el("a", { href, target: "_blank", rel: "noopener", title: `${lat}, ${lon}`, class: "map-link" }, "map"), within];
+  }
+
+  return {
+    el, api, ApiError, start, live, announce, refusal, fmtAgo, fmtClock, fmtDate, fmtStamp, wallClock, fromWallClock,
+    place, get session() { return session; },
+  };
 })();

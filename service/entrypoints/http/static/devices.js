@@ -29,7 +29,7 @@
   function where(d) {
     const loc = d.location;
     if (!loc) return "—";
-    return `${Number(loc.lat).toFixed(5)}, ${Number(loc.lon).toFixed(5)}` + (loc.acc ? ` ±${Math.round(loc.acc)} m` : "");
+    return LW.place(loc);
   }
   function counts(d) {
     const entries = Object.entries(d.counts || {}).sort();

@@ -7,6 +7,7 @@
   const KIND = {
     sos: "SOS", fall: "Fall detected", duress: "Duress (safe word)", overdue: "Overdue visit",
     device_offline: "Device offline", low_battery: "Low battery", notification_failed: "Notification failed",
+    arc_unreachable: "Alarm centre (ARC) unreachable",
   };
   const OUTCOMES = [
     ["safe", "Safe"], ["false_alarm", "False alarm"],
@@ -71,10 +72,11 @@
     return steps.length ? steps.sort().at(-1).replace(/^tier/, "tier ") : "—";
   }
   function location(a) {
-    const where = a.location;
-    if (!where || where.lat === undefined || where.lat === null) return "not known";
-    const acc = where.acc ? ` (±${Math.round(where.acc)} m)` : "";
-    return `${Number(where.lat).toFixed(5)}, ${Number(where.lon).toFixed(5)}${acc}` + (where.at ? `, at ${LW.fmtClock(where.at)}` : "");
+    // The alarm's own location first (what its SMS said), else the device's last one.
+    const where = (a.cause && a.cause.location) || a.location;
+    if (!where || (where.lat == null && !where.address)) return "not known";
+    const at = where.at ? `, at ${LW.fmtClock(where.at)}` : "";
+    return [LW.place(where), at];
   }
   function address(a) {
     const visit = a.visit || {};
@@ -128,7 +130,8 @@
     if (!list.length) return "nobody yet";
     return el("ul", { class: "told-list" }, list.map((p) =>
       el("li", { class: "told-person" },
-        el("span", { class: "told-name" }, p.name),
+        el("span", { class: "told-name" }, p.name,
+          p.to ? el("a", { class: "told-call", href: `tel:${p.to}`, title: `Call ${p.name} on ${p.to}` }, p.to) : null),
         el("span", { class: "told-channels" }, Object.entries(p.channels).sort().map(([channel, ch]) => {
           const [words, tone, n] = channelWords(a, ch);
           const detail = `${ch.count} ${CHANNEL[channel] || channel}${ch.count === 1 ? "" : "s"}; state ${n.state}${n.delivery ? `, provider said ${n.delivery}` : ""}${n.error ? `: ${n.error}` : ""}`;
@@ -143,12 +146,33 @@
   // "nobody told yet" would read as something still to come.
   function stateWords(a) {
     if (a.kind === "notification_failed" && a.state === "raised") return "For the console: call them another way";
+    if (a.kind === "arc_unreachable" && a.state === "raised") return "For the console: phone the ARC with the alarm";
     return STATE[a.state] || a.state;
   }
   function unreachable(a) {
+    if (a.kind === "arc_unreachable" && a.cause) return `${a.cause.arc || "the ARC"}: ${a.cause.error || "no ACK"}`;
     const c = a.kind === "notification_failed" && a.cause;
     if (!c) return null;
     return `${c.contact || "a contact"}${c.to ? ` (${c.to})` : ""}: ${c.error || "every try failed"}`;
+  }
+
+  function visitWords(v) {
+    const kind = v.lone ? "lone visit" : "visit in a pair";
+    const back = v.expected_return ? `, expected back ${LW.fmtClock(v.expected_return).slice(0, 5)}` : "";
+    return el("span", {}, `${v.ref} (${kind}${back}) · `,
+      el("a", { href: `/console/timeline?visit=${encodeURIComponent(v.id)}` }, "visit record"));
+  }
+  // A number, with one-click call and text links; never a call link on a duress alert
+  // (the card says why), and a phone the directory lacks says so.
+  function reach(a, person) {
+    const phone = person.phone;
+    const links = !phone ? [el("span", { class: "counts" }, "no mobile in the directory")]
+      : a.kind === "duress" ? [el("span", {}, phone), " ", el("span", { class: "counts" }, "(do not call)")]
+      : [el("span", {}, phone), " ",
+        el("a", { class: "button secondary small", href: `tel:${phone}` }, "Call", el("span", { class: "visually-hidden" }, ` ${person.name}`)),
+        " ",
+        el("a", { class: "button secondary small", href: `sms:${phone}` }, "Text", el("span", { class: "visually-hidden" }, ` ${person.name}`))];
+    return el("li", {}, el("strong", {}, person.name), " ", ...links);
   }
 
   function card(a) {
@@ -159,16 +183,22 @@
       id: `alert-${a.id}`, "data-alert": a.id, "aria-labelledby": `t-${a.id}`,
     },
       el("div", { class: "card-head" },
-        el("h3", { class: "alert-title", id: `t-${a.id}` },
+        el("h2", { class: "alert-title", id: `t-${a.id}` },
           el("span", { class: `badge ${a.severity}` }, a.severity === "red" ? "Red" : "Amber"),
           title,
           el("span", { class: `badge state ${a.state}` }, stateWords(a))),
         el("div", { class: "since" },
           el("span", { "data-since": a.raised_at }, LW.fmtAgo(a.raised_at)),
           el("small", {}, `raised ${LW.fmtClock(a.raised_at)}`))),
+      a.kind === "duress" ? el("p", { class: "duress-warning", role: "note" },
+        el("strong", {}, "Do not call the visitor."),
+        " They used their safe word: a call may put them in danger. Follow the duress procedure and call the police if in doubt.") : null,
       el("dl", { class: "facts" },
         el("dt", {}, "School"), el("dd", {}, a.school_name || a.school),
         address(a) ? [el("dt", {}, "Address"), el("dd", {}, address(a))] : null,
+        a.visit ? [el("dt", {}, "On a visit"), el("dd", {}, visitWords(a.visit))] : null,
+        a.visit && a.visit.visitors ? [el("dt", {}, a.visit.visitors.length > 1 ? "Visitors" : "Visitor"),
+          el("dd", {}, el("ul", { class: "reach-list" }, a.visit.visitors.map((p) => reach(a, p))))] : null,
         el("dt", {}, "Last known location"), el("dd", {}, location(a)),
         el("dt", {}, "Device"), el("dd", {}, `${a.device || "—"} · code ${a.short_code}`),
         el("dt", {}, "Escalation step"), el("dd", {}, step(a)),

@@ -10,7 +10,7 @@
 
   const KIND = {
     sos: "SOS", fall: "Fall", duress: "Duress", overdue: "Overdue visit", device_offline: "Device offline",
-    low_battery: "Low battery", notification_failed: "Notification failed",
+    low_battery: "Low battery", notification_failed: "Notification failed", arc_unreachable: "Alarm centre unreachable",
   };
   const OUTCOME = { safe: "Safe", false_alarm: "False alarm", emergency_services_called: "Emergency services called", other: "Other" };
 
@@ -64,6 +64,9 @@
       : "Nothing had been recorded yet at that time.";
     slider.setAttribute("aria-valuetext", row ? `event ${index} of ${events.length}, ${LW.fmtDate(row.recorded_at)}` : "before the first event");
     document.getElementById("state").replaceChildren(stateView(row ? row.state_after : null));
+    // The time picker follows the slider, so the two never show different moments.
+    const jump = document.getElementById("jump");
+    if (row && document.activeElement !== jump) jump.value = LW.wallClock(row.recorded_at);
     document.querySelectorAll("#events tr").forEach((tr, i) => {
       tr.classList.toggle("future", i >= index);
       tr.classList.toggle("current", i === index - 1);
@@ -86,19 +89,14 @@
     return [`Timeline of ${kind} ${query.get(kind)}`, ""];
   }
 
-  function localInput(iso) {
-    const d = new Date(iso);
-    const pad = (n) => String(n).padStart(2, "0");
-    return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
-  }
-
-  LW.start("timeline").then(async (session) => {
+  LW.start("timeline", { live: false }).then(async (session) => {
     if (!kind) { document.getElementById("subtitle").textContent = "Open a timeline from an alert, a device or a visit."; return; }
     let record;
     try {
       record = await api(`/api/v1/timeline?${kind}=${encodeURIComponent(query.get(kind))}`);
     } catch (e) {
-      document.getElementById("subtitle").textContent = e.message;
+      document.getElementById("subtitle").textContent = "";
+      LW.refusal(e, "open this record");
       return;
     }
     events = record.events;
@@ -114,7 +112,7 @@
     },
       el("td", { class: "num" }, String(i + 1)),
       el("td", { class: "num nowrap" }, LW.fmtStamp(row.recorded_at)),
-      el("td", {}, row.source),
+      el("td", {}, row.who || row.source),
       el("td", {}, row.summary),
       el("td", { class: "nowrap" }, row.sealed ? el("span", { class: "seal-ok" }, "✓ sealed") : el("span", { class: "seal-bad" }, "✗ altered")))));
     const slider = document.getElementById("slider");
@@ -122,12 +120,12 @@
     slider.addEventListener("input", () => show(Number(slider.value)));
     const jump = document.getElementById("jump");
     if (events.length) {
-      jump.min = localInput(events[0].recorded_at);
-      jump.value = localInput(events.at(-1).recorded_at);
+      jump.min = LW.wallClock(events[0].recorded_at);
+      jump.max = LW.wallClock(events.at(-1).recorded_at);
     }
     jump.addEventListener("change", () => {
       if (!jump.value) return;
-      const t = new Date(jump.value).getTime() + 999; // the whole second picked
+      const t = LW.fromWallClock(jump.value) + 999; // the whole second picked, in the school's zone
       let index = 0;
       events.forEach((row, i) => { if (new Date(row.recorded_at).getTime() <= t) index = i + 1; });
       show(index);

@@ -98,6 +98,18 @@
     return el("td", { "data-label": label }, el("div", {}, ...content)); // one box: a card's grid
   }
 
+  // An alarm raised while the visitor is out shows on their row, linked to its card: the
+  // board once said "At the property" while three red alerts were open for the visitor.
+  const ALERT_WORDS = { sos: "SOS", fall: "Fall", duress: "Duress", overdue: "Overdue alert",
+    device_offline: "Device silent", low_battery: "Low battery" };
+  function openAlerts(v) {
+    const open = (v.alerts || []).filter((a) => a.state !== "resolved");
+    if (!open.length) return null;
+    return el("div", { class: "visit-alerts" }, open.map((a) => el("a", {
+      class: `badge ${a.state === "acknowledged" ? "amber" : "red"}`, href: `/console/#alert-${a.id}`,
+    }, `${ALERT_WORDS[a.kind] || a.kind} ${a.state === "acknowledged" ? "taken" : "open"}`)));
+  }
+
   function outRow(v, now) {
     const late = isLate(v, now);
     const ladder = ladderWords(v, now);
@@ -116,6 +128,7 @@
       cell("State",
         el("span", { class: `badge state visit-${v.state}` }, STATE[v.state] || v.state),
         v.overdue ? el("span", { class: "badge red" }, "Overdue") : null,
+        openAlerts(v),
         v.last_checkin ? el("div", { class: "counts" }, `checked in ${LW.fmtClock(v.last_checkin.at).slice(0, 5)}`) : null),
       cell("Device", device(v)),
       cell("Record", el("a", { href: `/console/timeline?visit=${encodeURIComponent(v.id)}` }, "Timeline",

@@ -1,0 +1,347 @@
+"""The paho-mqtt 2.x client of the gateway: it only moves bytes.
+
+A fixed client id and a persistent session mean messages that arrive while the
+gateway is down wait at the broker, and messages it received but never
+acknowledged come back (with DUP set) when the session resumes. So: acknowledge
+only after the message is durably recorded (INTERFACES.md section 2).
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Final, Literal
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode, MQTTProtocolVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+from paho.mqtt.subscribeoptions import SubscribeOptions
+
+from service.config import MqttEndpoint
+from service.logs import get_logger
+
+KEEPALIVE_SECONDS: Final = 30
+"""Short enough that the broker notices a dead gateway (after 1.5x) within a minute."""
+RECONNECT_MIN_SECONDS: Final = 1
+RECONNECT_MAX_SECONDS: Final = 10
+SUBSCRIBE_QOS: Final = 1
+RECEIVE_MAXIMUM: Final = 1000
+
+
+@dataclass(frozen=True)
+class InboundMessage:
+    """One message as the broker delivered it; `mid` and `qos` are what `ack` needs."""
+
+    topic: str
+    payload: bytes
+    mid: int
+    qos: int
+    dup: bool
+    username: str | None = None
+    """The publisher's broker credential, where the broker passes it on. Mosquitto does
+    not: there the ACL (deploy/mosquitto/acl) is what binds a device to its own topics."""
+
+
+class MqttLink:
+    """A persistent-session MQTT connection that reconnects and resubscribes by itself.
+
+    `on_message` runs on paho's network thread: it must hand the message off
+    (e.g. `loop.call_soon_threadsafe`) and return. `ack` and `publish` may be
+    called from any thread. With `manual_ack` (the default) nothing is
+    acknowledged until `ack` is called; an unacknowledged message is redelivered
+    when the session resumes, never on a timer.
+    """
+
+    def __init__(
+        self,
+        endpoint: MqttEndpoint,
+        *,
+        client_id: str,
+        subscriptions: Sequence[str],
+        on_message: Callable[[InboundMessage], object],
+        protocol: Literal["v5", "v311"] = "v5",
+        session_expiry_seconds: int = 7 * 24 * 3600,
+        manual_ack: bool = True,
+        receive_maximum: int = RECEIVE_MAXIMUM,
+    ) -> None:
+        self._endpoint = endpoint
+        self._subscriptions = tuple(subscriptions)
+        self._deliver = on_message
+        self._protocol = protocol
+        self._session_expiry_seconds = session_expiry_seconds
+        self._manual_ack = manual_ack
+        self._receive_maximum = receive_maximum
+        self._connected = threading.Event()
+        self._subscribe_mid: int | None = None
+        self._state_lock = threading.Lock()
+        self._started = False
+        self._stopped = False
+        # Messages delivered on the current connection and not yet acknowledged.
+        # An ack for anything else (a message from a previous connection, or a
+        # second ack of the same one) is dropped: the broker redelivers the former,
+        # and the packet id of the latter may already name another message.
+        self._unacked: set[int] = set()
+        self._unacked_lock = threading.Lock()
+        # What this process knows of its broker session (time.monotonic()); see the
+        # properties of the same names.
+        self._session_since = -math.inf
+        self._covered_since = -math.inf
+        self._fresh_session = False
+        self.stats: dict[str, int] = {
+            "connects": 0,
+            "disconnects": 0,
+            "handler_errors": 0,
+            "stale_acks": 0,
+        }
+        self._log = get_logger(__name__).bind(
+            client_id=client_id, broker=f"{endpoint.host}:{endpoint.port}", protocol=protocol
+        )
+
+        if protocol == "v5":
+            self._client = mqtt.Client(
+                CallbackAPIVersion.VERSION2,
+                client_id=client_id,
+                protocol=MQTTProtocolVersion.MQTTv5,
+                manual_ack=manual_ack,
+            )
+        else:
+            self._client = mqtt.Client(
+                CallbackAPIVersion.VERSION2,
+                client_id=client_id,
+                clean_session=False,
+                protocol=MQTTProtocolVersion.MQTTv311,
+                manual_ack=manual_ack,
+            )
+        if endpoint.username:
+            self._client.username_pw_set(endpoint.username, endpoint.password)
+        self._client.reconnect_delay_set(RECONNECT_MIN_SECONDS, RECONNECT_MAX_SECONDS)
+        # A callback that raises must never end paho's network thread (no more
+        # reconnects: every later alarm lost); paho logs it to "paho.mqtt.client".
+        self._client.enable_logger()
+        self._client.suppress_exceptions = True
+        self._client.on_connect = self._on_connect
+        self._client.on_connect_fail = self._on_connect_fail
+        self._client.on_disconnect = self._on_disconnect
+        self._client.on_subscribe = self._on_subscribe
+        self._client.on_message = self._on_message
+
+    # -- lifecycle ----------------------------------------------------------------
+
+    def start(self) -> None:
+        """Connect in the background; the first connect is retried like any reconnect."""
+        with self._state_lock:
+            if self._started:
+                raise RuntimeError("MqttLink.start() called twice; create a new link instead")
+            self._started = True
+        if self._protocol == "v5":
+            properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+            properties.SessionExpiryInterval = self._session_expiry_seconds
+            # How many unacknowledged messages the broker may send us at once. We
+            # acknowledge after a group commit, so a window of 20 (the broker's default
+            # for 3.1.1 clients) would cap every group at 20 messages.
+            properties.ReceiveMaximum = self._receive_maximum
+            # clean_start=False on every connect, the first included: paho's default
+            # (MQTT_CLEAN_START_FIRST_ONLY) would discard the session at each restart.
+            self._client.connect_async(
+                self._endpoint.host,
+                self._endpoint.port,
+                keepalive=KEEPALIVE_SECONDS,
+                clean_start=False,
+                properties=properties,
+            )
+        else:
+            self._client.connect_async(
+                self._endpoint.host, self._endpoint.port, keepalive=KEEPALIVE_SECONDS
+            )
+        self._client.loop_start()
+
+    def stop(self) -> None:
+        """Disconnect cleanly (the broker keeps the session) and end the network thread."""
+        with self._state_lock:
+            if not self._started or self._stopped:
+                return
+            self._stopped = True
+        self._client.disconnect()
+        self._client.loop_stop()
+        self._connected.clear()
+
+    @property
+    def connected(self) -> bool:
+        """Connected, and the subscriptions of this connection confirmed by the broker."""
+        return self._connected.is_set()
+
+    @property
+    def session_since(self) -> float:
+        """When the broker last began a new session for us (CONNACK without a session
+        present), as time.monotonic(); -inf while every connect of this process resumed
+        a session the broker already had. No message in the session was published before."""
+        return self._session_since
+
+    @property
+    def covered_since(self) -> float:
+        """Since when our subscriptions have been in place at the broker without a gap:
+        the SUBACK of the latest new session (-inf while sessions were resumed; +inf
+        between a new session's CONNACK and its SUBACK, or when a subscription was
+        refused). Every message published since then is queued for us."""
+        return self._covered_since
+
+    def wait_connected(self, timeout: float) -> bool:
+        """True once connected and the broker has answered our SUBSCRIBE; False on timeout."""
+        return self._connected.wait(timeout)
+
+    # -- traffic ------------------------------------------------------------------
+
+    def ack(self, mid: int, qos: int) -> None:
+        """Acknowledge a delivered message to the broker: only after it is durably recorded."""
+        if qos == 0 or not self._manual_ack:
+            return
+        with self._unacked_lock:
+            if mid not in self._unacked:
+                self.stats["stale_acks"] += 1
+                self._log.info(
+                    "mqtt_ack_skipped",
+                    mid=mid,
+                    why="acknowledged already, or delivered on an earlier connection",
+                )
+                return
+            self._unacked.discard(mid)
+            self._client.ack(mid, qos)
+
+    def publish(self, topic: str, payload: bytes, qos: int = 1, retain: bool = False) -> None:
+        """Queue a message; while disconnected, QoS 1 and 2 wait in memory for the reconnect.
+
+        Raises ValueError for a topic with wildcards or an empty topic (paho's check).
+        """
+        info = self._client.publish(topic, payload, qos=qos, retain=retain)
+        if info.rc not in (MQTTErrorCode.MQTT_ERR_SUCCESS, MQTTErrorCode.MQTT_ERR_NO_CONN):
+            self._log.error("mqtt_publish_failed", topic=topic, rc=mqtt.error_string(info.rc))
+        elif info.rc == MQTTErrorCode.MQTT_ERR_NO_CONN and qos == 0:
+            self._log.warning("mqtt_publish_dropped", topic=topic, why="not connected, qos 0")
+
+    # -- paho callbacks (paho's network thread) -------------------------------------
+
+    def _on_connect(
+        self,
+        client: mqtt.Client,
+        userdata: Any,
+        flags: mqtt.ConnectFlags,
+        reason_code: ReasonCode,
+        properties: Properties | None,
+    ) -> None:
+        if reason_code.is_failure:
+            self._log.warning(
+                "mqtt_connect_refused", reason=str(reason_code), reason_code=reason_code.value
+            )
+            return
+        with self._unacked_lock:
+            self._unacked.clear()
+        self._fresh_session = not flags.session_present
+        if self._fresh_session:
+            self._session_since = time.monotonic()
+            self._covered_since = math.inf
+        self.stats["connects"] += 1
+        self._log.info(
+            "mqtt_connected",
+            reason=str(reason_code),
+            reason_code=reason_code.value,
+            session_present=flags.session_present,
+            connects=self.stats["connects"],
+        )
+        if not self._subscriptions:
+            if self._fresh_session:
+                self._covered_since = time.monotonic()
+            self._connected.set()
+            return
+        # Resubscribe every time: harmless on a resumed session, essential on a new one.
+        _, self._subscribe_mid = client.subscribe(self._subscription_requests())
+
+    def _on_connect_fail(self, client: mqtt.Client, userdata: Any) -> None:
+        self._log.warning("mqtt_connect_failed", why="broker unreachable; retrying")
+
+    def _on_disconnect(
+        self,
+        client: mqtt.Client,
+        userdata: Any,
+        flags: mqtt.DisconnectFlags,
+        reason_code: ReasonCode,
+        properties: Properties | None,
+    ) -> None:
+        self._connected.clear()
+        self.stats["disconnects"] += 1
+        log = self._log.info if self._stopped else self._log.warning
+        log(
+            "mqtt_disconnected",
+            reason=str(reason_code),
+            reason_code=reason_code.value,
+            requested=self._stopped,
+            disconnects=self.stats["disconnects"],
+        )
+
+    def _on_subscribe(
+        self,
+        client: mqtt.Client,
+        userdata: Any,
+        mid: int,
+        reason_codes: list[ReasonCode],
+        properties: Properties | None,
+    ) -> None:
+        if mid != self._subscribe_mid:
+            return
+        refused = False
+        for topic, granted in zip(self._subscriptions, reason_codes, strict=False):
+            if granted.is_failure:
+                refused = True
+                self._log.error(
+                    "mqtt_subscribe_refused",
+                    topic=topic,
+                    reason=str(granted),
+                    reason_code=granted.value,
+                )
+        if refused:
+            self._covered_since = math.inf
+        elif self._fresh_session:
+            self._covered_since = time.monotonic()
+        self._connected.set()
+
+    def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
+        try:
+            topic = message.topic
+        except UnicodeDecodeError:
+            # MQTT requires UTF-8 topics and Mosquitto enforces it; a broker that does not
+            # would otherwise leave this message in flight for ever. The gateway refuses
+            # it as a bad topic, and so acknowledges it.
+            topic = "<topic is not UTF-8>"
+        inbound = InboundMessage(
+            topic=topic,
+            payload=bytes(message.payload),
+            mid=message.mid,
+            qos=message.qos,
+            dup=bool(message.dup),
+        )
+        if inbound.qos > 0 and self._manual_ack:
+            with self._unacked_lock:
+                self._unacked.add(inbound.mid)
+        try:
+            self._deliver(inbound)
+        except Exception:
+            # Left unacknowledged: the broker redelivers it when the session resumes.
+            # Raising would end paho's network thread and, with it, the gateway.
+            self.stats["handler_errors"] += 1
+            self._log.exception("mqtt_handler_failed", topic=inbound.topic, mid=inbound.mid)
+
+    def _subscription_requests(
+        self,
+    ) -> list[tuple[str, int]] | list[tuple[str, SubscribeOptions]]:
+        if self._protocol == "v311":
+            return [(topic, SUBSCRIBE_QOS) for topic in self._subscriptions]
+        # noLocal: do not hand us back our own publishes (the cmd topics match our
+        # filter). MQTT 5 makes noLocal on a shared subscription a protocol error.
+        return [
+            (topic, SubscribeOptions(qos=SUBSCRIBE_QOS, noLocal=not topic.startswith("$share/")))
+            for topic in self._subscriptions
+        ]

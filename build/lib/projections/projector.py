@@ -1,0 +1,303 @@
+"""Following the event store: read what is new since the views' position, apply it, commit.
+
+Synchronous and safe to run from several places at once (the server and a CLI
+replay): the view store refuses a batch whose starting position has moved.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import ApplicationRecorder, Mapper, Notification
+
+from projections.core import Doc, event_name
+from projections.store import DocWrite, IndexEntry, ViewConflict, ViewStore
+from projections.views import FILTER_COLUMNS, project
+
+VIEW_NAME = "lonewatch-views"
+
+
+@dataclass(frozen=True)
+class Change:
+    """A document as it stands after an event; fed to the live stream and the dispatcher."""
+
+    kind: str
+    doc: Doc
+    event: str
+    position: int
+
+
+class DocCache:
+    """The documents as this projector last committed them, valid at one view position.
+
+    Documents change only in a commit that moves the position, so while the view
+    stands where this projector left it, a cached document (or its absence) is the
+    stored one; when someone else moved it, everything is forgotten. At position 0
+    the view is empty: a miss needs no query until something is evicted.
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.position: int | None = None
+        self._docs: OrderedDict[tuple[str, str], Doc | None] = OrderedDict()
+        self._complete = False
+
+    def reset(self, position: int | None) -> None:
+        self._docs.clear()
+        self.position = position
+        self._complete = position == 0
+
+    def __contains__(self, key: tuple[str, str]) -> bool:
+        return self._complete or key in self._docs
+
+    def get(self, key: tuple[str, str]) -> Doc | None:
+        doc = self._docs.get(key)
+        if doc is not None:
+            self._docs.move_to_end(key)
+        return doc
+
+    def remember(self, key: tuple[str, str], doc: Doc | None) -> None:
+        self._docs[key] = doc
+        self._trim()
+
+    def committed(self, position: int, docs: dict[tuple[str, str], Doc | None]) -> None:
+        self.position = position
+        for key, doc in docs.items():
+            self._docs[key] = doc
+            self._docs.move_to_end(key)
+        self._trim()
+
+    def _trim(self) -> None:
+        while len(self._docs) > self.size:
+            self._docs.popitem(last=False)
+            self._complete = False
+
+
+@dataclass(frozen=True)
+class _Batch:
+    end: int
+    changes: list[Change]
+    writes: list[DocWrite]
+    index: list[IndexEntry]
+    docs: dict[tuple[str, str], Doc | None]
+
+
+class Projector:
+    def __init__(
+        self,
+        recorder: ApplicationRecorder,
+        mapper: Mapper[UUID],
+        store: ViewStore,
+        *,
+        batch_size: int = 1000,
+        name: str = VIEW_NAME,
+        cache_size: int = 200_000,
+    ) -> None:
+        self.recorder = recorder
+        self.mapper = mapper
+        self.store = store
+        self.batch_size = batch_size
+        self.name = name
+        self._cache = DocCache(cache_size)
+        self.seen_position = 0
+        """The view's position as last read or moved here (saves a query after a catch-up)."""
+        self.last_batch_full = False
+
+    def head(self) -> int:
+        return self.recorder.max_notification_id() or 0
+
+    def position(self) -> int:
+        return self.store.position(self.name)
+
+    def catch_up_once(self) -> list[Change]:
+        """Apply at most one batch; returns what changed (empty when up to date)."""
+        return self._apply_batch()[2]
+
+    def _apply_batch(self) -> tuple[int, int, list[Change]]:
+        """One batch: (the position it started after, the position it reached, changes)."""
+        start = self.store.position(self.name)
+        self.seen_position = start
+        if start != self._cache.position:
+            self._cache.reset(start)
+        notifications = self.recorder.select_notifications(
+            start=start, limit=self.batch_size, inclusive_of_start=False
+        )
+        self.last_batch_full = len(notifications) >= self.batch_size
+        if not notifications:
+            return start, start, []
+        batch = self._project(notifications)
+        self._commit(start, batch)
+        return start, batch.end, batch.changes
+
+    def _project(self, notifications: Sequence[Notification]) -> _Batch:
+        """Run the views over a batch of events: what to write, in memory only."""
+        pending: dict[tuple[str, str], Doc | None] = {}
+        cache = self._cache
+
+        def read(kind: str, doc_id: str) -> Doc | None:
+            key = (kind, doc_id)
+            if key in pending:
+                return pending[key]
+            if key in cache:
+                found = cache.get(key)
+            else:
+                found = self.store.get(kind, doc_id)
+                cache.remember(key, found)
+            pending[key] = found
+            return found
+
+        changes: list[Change] = []
+        index: list[IndexEntry] = []
+        touched: dict[tuple[str, str], None] = {}
+        to_domain_event = self.mapper.to_domain_event
+        for notification in notifications:
+            event: Any = to_domain_event(notification)
+            effects = project(event, read)
+            name = event_name(event)
+            for key, doc in effects.docs.items():
+                pending[key] = doc
+                touched[key] = None
+                changes.append(Change(key[0], doc, name, notification.id))
+            if effects.subjects:
+                originator_id = str(event.originator_id)
+                index.extend(
+                    IndexEntry(subject, notification.id, originator_id, event.originator_version)
+                    for subject in effects.subjects
+                )
+        writes = []
+        for key in touched:
+            kind, doc_id = key
+            stored = pending[key]
+            assert stored is not None  # touched means written by a view
+            school_field, state_field = FILTER_COLUMNS.get(kind, (None, None))
+            school = stored.get(school_field) if school_field else None
+            state = stored.get(state_field) if state_field else None
+            writes.append(
+                DocWrite(
+                    kind=kind,
+                    id=doc_id,
+                    school=str(school) if school else None,
+                    state=str(state) if state else None,
+                    doc=stored,
+                )
+            )
+        docs = {key: pending[key] for key in touched}
+        return _Batch(notifications[-1].id, changes, writes, index, docs)
+
+    def _commit(self, start: int, batch: _Batch) -> None:
+        try:
+            self._write(start, batch)
+        except BaseException:
+            self._cache.reset(None)
+            raise
+        self._cache.committed(batch.end, batch.docs)
+        self.seen_position = batch.end
+
+    def _write(self, start: int, batch: _Batch) -> None:
+        self.store.commit(
+            self.name, expected=start, position=batch.end, docs=batch.writes, index=batch.index
+        )
+
+    def rebuild(self, batch_size: int = 10_000) -> int:
+        """Apply everything new, in big batches, keeping no changes (nobody listens to a
+        rebuild); returns the position reached.
+
+        Pipelined: while one thread writes batch N (mostly waiting on the database),
+        this one reads and projects batch N+1 against the documents N will have
+        written. Should a write fail, the cache is dropped and the error raised: the
+        view stays at the last committed batch, and the next catch-up resumes there.
+        """
+        start = self.store.position(self.name)
+        if start != self._cache.position:
+            self._cache.reset(start)
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="lw-rebuild") as writer:
+            writing: Future[None] | None = None
+            while True:
+                notifications = self.recorder.select_notifications(
+                    start=start, limit=batch_size, inclusive_of_start=False
+                )
+                if not notifications:
+                    break
+                batch = self._project(notifications)
+                if writing is not None:
+                    self._wait(writing)
+                writing = writer.submit(self._write, start, batch)
+                self._cache.committed(batch.end, batch.docs)  # as it will stand
+                start = batch.end
+            if writing is not None:
+                self._wait(writing)
+        self.seen_position = start
+        return start
+
+    def _wait(self, writing: Future[None]) -> None:
+        try:
+            writing.result()
+        except BaseException:
+            self._cache.reset(None)
+            raise
+
+    def changes_between(self, after: int, upto: int) -> list[Change]:
+        """The documents touched by events (after, upto], as they stand now.
+
+        For batches another process (or another caller here) applied: the live
+        feed must show them too. Each document is given once, at its last event.
+        """
+        latest: dict[tuple[str, str], Change] = {}
+        cache: dict[tuple[str, str], Doc | None] = {}
+
+        def read(kind: str, doc_id: str) -> Doc | None:
+            if (kind, doc_id) not in cache:
+                cache[(kind, doc_id)] = self.store.get(kind, doc_id)
+            return cache[(kind, doc_id)]
+
+        start = after
+        while start < upto:
+            notifications = self.recorder.select_notifications(
+                start=start, limit=self.batch_size, stop=upto, inclusive_of_start=False
+            )
+            if not notifications:
+                break
+            for notification in notifications:
+                event: Any = self.mapper.to_domain_event(notification)
+                for kind, doc_id in project(event, read).docs:
+                    current = read(kind, doc_id)
+                    if current is not None:
+                        latest.pop((kind, doc_id), None)
+                        latest[(kind, doc_id)] = Change(
+                            kind, current, event_name(event), notification.id
+                        )
+            start = notifications[-1].id
+        return list(latest.values())
+
+    def catch_up(self, max_batches: int = 1_000_000) -> list[Change]:
+        """Apply everything new and return what this call applied."""
+        return self.catch_up_ranges(max_batches)[0]
+
+    def catch_up_ranges(
+        self, max_batches: int = 1_000_000, *, keep_changes: bool = True
+    ) -> tuple[list[Change], list[tuple[int, int]]]:
+        """Apply everything new; also say which ranges (after, upto] this call applied.
+
+        A conflicting writer means someone else applied that batch: read on from
+        where it left the view.
+        """
+        changes: list[Change] = []
+        ranges: list[tuple[int, int]] = []
+        for _ in range(max_batches):
+            try:
+                start, end, batch = self._apply_batch()
+            except ViewConflict:
+                continue
+            if end == start:
+                break
+            ranges.append((start, end))
+            if keep_changes:
+                changes.extend(batch)
+            if not self.last_batch_full:
+                break  # reached the head as it was read: no need to ask again
+        return changes, ranges

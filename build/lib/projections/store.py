@@ -1,0 +1,333 @@
+"""Where the read models live: documents by (kind, id), an event index, and tracking.
+
+One SQL text serves SQLite and PostgreSQL (only the placeholder differs). The
+position a view has processed is moved in the same transaction as its writes,
+and only from the position it was read at: a second writer, or a repeat after a
+crash, cannot apply the same events twice.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any, NamedTuple, Protocol
+from uuid import UUID
+
+
+class ViewConflict(Exception):
+    """Another writer moved this view's position first; read again and retry."""
+
+
+class DocWrite(NamedTuple):
+    kind: str
+    id: str
+    school: str | None
+    state: str | None
+    doc: dict[str, Any]
+
+
+class IndexEntry(NamedTuple):
+    """A tuple, so that a rebuild's million of them cost little and go to COPY as rows."""
+
+    subject: str
+    position: int
+    originator_id: str
+    originator_version: int
+
+
+def _json_default(value: object) -> str:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, UUID):
+        return str(value)
+    raise TypeError(f"cannot store {type(value).__name__} in a view document")
+
+
+def dumps(doc: dict[str, Any]) -> str:
+    return json.dumps(doc, default=_json_default, separators=(",", ":"))
+
+
+_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS lw_view_docs ("
+    " kind TEXT NOT NULL, id TEXT NOT NULL, school TEXT, state TEXT, doc TEXT NOT NULL,"
+    " PRIMARY KEY (kind, id))",
+    "CREATE INDEX IF NOT EXISTS lw_view_docs_school ON lw_view_docs (kind, school, state)",
+    "CREATE TABLE IF NOT EXISTS lw_view_index ("
+    " subject TEXT NOT NULL, position BIGINT NOT NULL, originator_id TEXT NOT NULL,"
+    " originator_version BIGINT NOT NULL, PRIMARY KEY (subject, position))",
+    "CREATE TABLE IF NOT EXISTS lw_view_tracking (name TEXT PRIMARY KEY, position BIGINT NOT NULL)",
+)
+_UPSERT_DOC = (
+    "INSERT INTO lw_view_docs (kind, id, school, state, doc) VALUES (?, ?, ?, ?, ?) "
+    "ON CONFLICT (kind, id) DO UPDATE SET school = excluded.school, state = excluded.state, "
+    "doc = excluded.doc"
+)
+_INSERT_INDEX = (
+    "INSERT INTO lw_view_index (subject, position, originator_id, originator_version) "
+    "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING"
+)
+
+
+class Cursor(Protocol):
+    rowcount: int
+
+    def execute(self, sql: Any, params: Sequence[Any] = ...) -> Any: ...
+    def executemany(self, sql: Any, params: Sequence[Sequence[Any]]) -> Any: ...
+    def fetchone(self) -> Any: ...
+    def fetchall(self) -> list[Any]: ...
+
+
+class ViewStore:
+    """The views' database. Use `open_view_store(url)` to get one."""
+
+    placeholder = "?"
+
+    def _sql(self, text: str) -> str:
+        return text if self.placeholder == "?" else text.replace("?", self.placeholder)
+
+    @contextmanager
+    def _transaction(self) -> Iterator[Any]:
+        raise NotImplementedError
+        yield  # pragma: no cover
+
+    @contextmanager
+    def _reading(self) -> Iterator[Any]:
+        """A cursor for one read statement; a store may skip the transaction block (one
+        round trip instead of three: BEGIN, SELECT, COMMIT)."""
+        with self._transaction() as cur:
+            yield cur
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def _create(self) -> None:
+        with self._transaction() as cur:
+            for statement in _SCHEMA:
+                cur.execute(statement)
+
+    # -- reads ----------------------------------------------------------
+
+    def position(self, name: str) -> int:
+        with self._reading() as cur:
+            cur.execute(self._sql("SELECT position FROM lw_view_tracking WHERE name = ?"), (name,))
+            row = cur.fetchone()
+        return int(row[0]) if row else 0
+
+    def get(self, kind: str, doc_id: str) -> dict[str, Any] | None:
+        with self._reading() as cur:
+            cur.execute(
+                self._sql("SELECT doc FROM lw_view_docs WHERE kind = ? AND id = ?"), (kind, doc_id)
+            )
+            row = cur.fetchone()
+        return json.loads(row[0]) if row else None
+
+    def find(
+        self,
+        kind: str,
+        *,
+        schools: Sequence[str] | None = None,
+        states: Sequence[str] | None = None,
+        limit: int = 500,
+    ) -> list[dict[str, Any]]:
+        """Documents of a kind; `schools=None` means every school."""
+        sql = "SELECT doc FROM lw_view_docs WHERE kind = ?"
+        params: list[Any] = [kind]
+        for column, values in (("school", schools), ("state", states)):
+            if values is not None:
+                if not values:
+                    return []
+                sql += f" AND {column} IN ({', '.join('?' for _ in values)})"
+                params.extend(values)
+        sql += " LIMIT ?"
+        params.append(limit)
+        with self._reading() as cur:
+            cur.execute(self._sql(sql), params)
+            rows = cur.fetchall()
+        return [json.loads(row[0]) for row in rows]
+
+    def with_id_prefix(self, kind: str, prefix: str, limit: int = 10) -> list[dict[str, Any]]:
+        """Documents whose id starts with `prefix`: an alert's short code is its id's first six
+        hex digits, so this is how a code a person reads out finds its alert."""
+        with self._reading() as cur:
+            cur.execute(
+                self._sql("SELECT doc FROM lw_view_docs WHERE kind = ? AND id LIKE ? LIMIT ?"),
+                (kind, prefix.replace("%", "").replace("_", "") + "%", limit),
+            )
+            rows = cur.fetchall()
+        return [json.loads(row[0]) for row in rows]
+
+    def index(self, subject: str) -> list[IndexEntry]:
+        with self._reading() as cur:
+            cur.execute(
+                self._sql(
+                    "SELECT subject, position, originator_id, originator_version "
+                    "FROM lw_view_index WHERE subject = ? ORDER BY position"
+                ),
+                (subject,),
+            )
+            rows = cur.fetchall()
+        return [IndexEntry(str(r[0]), int(r[1]), str(r[2]), int(r[3])) for r in rows]
+
+    # -- writes ---------------------------------------------------------
+
+    def commit(
+        self,
+        name: str,
+        *,
+        expected: int,
+        position: int,
+        docs: Sequence[DocWrite],
+        index: Sequence[IndexEntry],
+    ) -> None:
+        """Apply a batch and move the view from `expected` to `position`, atomically."""
+        with self._transaction() as cur:
+            if expected == 0:
+                cur.execute(
+                    self._sql(
+                        "INSERT INTO lw_view_tracking (name, position) VALUES (?, 0) "
+                        "ON CONFLICT (name) DO NOTHING"
+                    ),
+                    (name,),
+                )
+            cur.execute(
+                self._sql(
+                    "UPDATE lw_view_tracking SET position = ? WHERE name = ? AND position = ?"
+                ),
+                (position, name, expected),
+            )
+            if cur.rowcount != 1:
+                raise ViewConflict(f"view {name!r} is no longer at position {expected}")
+            if docs:
+                self._write_docs(
+                    cur, [(d.kind, d.id, d.school, d.state, dumps(d.doc)) for d in docs]
+                )
+            if index:
+                self._write_index(cur, list(dict.fromkeys(index)))
+
+    def _write_docs(self, cur: Cursor, rows: Sequence[tuple[Any, ...]]) -> None:
+        cur.executemany(self._sql(_UPSERT_DOC), rows)
+
+    def _write_index(self, cur: Cursor, rows: Sequence[tuple[Any, ...]]) -> None:
+        cur.executemany(self._sql(_INSERT_INDEX), rows)
+
+    def reset(self, name: str) -> None:
+        """Forget everything, so the views are rebuilt from the event store."""
+        with self._transaction() as cur:
+            cur.execute("DELETE FROM lw_view_docs")
+            cur.execute("DELETE FROM lw_view_index")
+            cur.execute(self._sql("DELETE FROM lw_view_tracking WHERE name = ?"), (name,))
+
+
+class SQLiteViewStore(ViewStore):
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute("PRAGMA synchronous=NORMAL")
+        self._conn.execute("PRAGMA busy_timeout=10000")
+        self._lock = threading.Lock()
+        self._create()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[Any]:
+        with self._lock:
+            cur = self._conn.cursor()
+            cur.execute("BEGIN IMMEDIATE")
+            try:
+                yield cur
+            except BaseException:
+                cur.execute("ROLLBACK")
+                raise
+            cur.execute("COMMIT")
+
+    def close(self) -> None:
+        self._conn.close()
+
+
+class PostgresViewStore(ViewStore):
+    placeholder = "%s"
+
+    def __init__(self, url: str) -> None:
+        from psycopg_pool import ConnectionPool
+
+        # Autocommit: a read is one statement and one round trip; writes open their own
+        # transaction block (conn.transaction()). After the database restarts, a pooled
+        # connection is tested as it is taken (`check`), a lost one is retried for 2 s
+        # in the background and then on the next call (not for psycopg_pool's default 5
+        # minutes, doubling from 1 s), and a caller waits at most 2 s for a connection:
+        # the views' readers (scheduler, live views) are back within a second or two.
+        self._pool = ConnectionPool(
+            url,
+            min_size=1,
+            max_size=4,
+            open=True,
+            timeout=2,
+            reconnect_timeout=2,
+            check=ConnectionPool.check_connection,
+            kwargs={"autocommit": True, "connect_timeout": 3},
+        )
+        self._create()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[Any]:
+        with self._pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
+            # Views are disposable and their position moves in the same transaction as
+            # their writes: a crash may lose the last few view commits (never half of
+            # one), and they are applied again from the event store on restart. So
+            # the view does not wait for the WAL flush; the event store still does.
+            cur.execute("SET LOCAL synchronous_commit = off")
+            yield cur
+
+    @contextmanager
+    def _reading(self) -> Iterator[Any]:
+        with self._pool.connection() as conn, conn.cursor() as cur:
+            yield cur
+
+    # COPY is one stream instead of a statement per row: a rebuild writes a million.
+    # The index has no conflicts to skip (a batch is applied once, guarded by the
+    # tracking row, and its rows are made unique above); documents go through a
+    # staging table so that they can still be upserted.
+
+    def _write_docs(self, cur: Cursor, rows: Sequence[tuple[Any, ...]]) -> None:
+        if len(rows) < 20:
+            super()._write_docs(cur, rows)
+            return
+        cur.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS lw_view_docs_stage "
+            "(kind TEXT, id TEXT, school TEXT, state TEXT, doc TEXT) ON COMMIT DELETE ROWS"
+        )
+        with cur.copy(  # type: ignore[attr-defined]
+            "COPY lw_view_docs_stage (kind, id, school, state, doc) FROM STDIN"
+        ) as copy:
+            for row in rows:
+                copy.write_row(row)
+        cur.execute(
+            "INSERT INTO lw_view_docs (kind, id, school, state, doc) "
+            "SELECT kind, id, school, state, doc FROM lw_view_docs_stage "
+            "ON CONFLICT (kind, id) DO UPDATE SET school = excluded.school, "
+            "state = excluded.state, doc = excluded.doc"
+        )
+
+    def _write_index(self, cur: Cursor, rows: Sequence[tuple[Any, ...]]) -> None:
+        if len(rows) < 20:
+            super()._write_index(cur, rows)
+            return
+        with cur.copy(  # type: ignore[attr-defined]
+            "COPY lw_view_index (subject, position, originator_id, originator_version) FROM STDIN"
+        ) as copy:
+            for row in rows:
+                copy.write_row(row)
+
+    def close(self) -> None:
+        self._pool.close()
+
+
+def open_view_store(url: str) -> ViewStore:
+    if url.startswith("sqlite:///"):
+        return SQLiteViewStore(Path(url.removeprefix("sqlite:///")))
+    return PostgresViewStore(url)

@@ -1,0 +1,1 @@
+"""Lonewatch: lone-worker safety for school home visits."""

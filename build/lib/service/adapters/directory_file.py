@@ -1,0 +1,289 @@
+"""Reading the directory file (INTERFACES.md section 5) into domain specs.
+
+Every problem is reported with its place in the file (`schools[0].policy.sos.ack_within`)
+and what would be accepted, so a school business manager can fix it unaided.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+
+from service.domain.people.directory import (
+    CONTACT_ROLES,
+    DEFAULT_TIMEZONE,
+    ContactSpec,
+    DeviceSpec,
+    Directory,
+    Role,
+    SchoolSpec,
+    StaffSpec,
+    UserSpec,
+)
+
+
+class DirectoryError(ValueError):
+    """The file cannot be imported; the message lists every problem found."""
+
+
+_KEY = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_PHONE = re.compile(r"^\+[1-9][0-9]{6,14}$")
+_HOURS = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]-([01][0-9]|2[0-3]):[0-5][0-9]$")
+_DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
+ALERT_POLICY_KINDS = (
+    "sos",
+    "fall",
+    "duress",
+    "overdue",
+    "device_offline",
+    "low_battery",
+    "notification_failure",
+)
+OVERDUE_ACTIONS = ("contact_staff", "reception_calls_home", "inform_slt")
+
+
+def parse_duration(value: object) -> int:
+    """'90s', '10m', '1h', '1h30m' -> seconds; a bare integer is seconds."""
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    match = _DURATION.match(str(value).strip()) if isinstance(value, str) else None
+    if not match or not any(match.groups()):
+        raise ValueError(f"{value!r} is not a duration like 90s, 10m or 1h")
+    hours, minutes, seconds = (int(g) if g else 0 for g in match.groups())
+    return hours * 3600 + minutes * 60 + seconds
+
+
+class _Reader:
+    def __init__(self) -> None:
+        self.problems: list[str] = []
+
+    def fail(self, where: str, message: str) -> None:
+        self.problems.append(f"{where}: {message}")
+
+    def text(self, data: dict[str, Any], key: str, where: str, *, required: bool = True) -> str:
+        value = data.get(key)
+        if value is None or value == "":
+            if required:
+                self.fail(f"{where}.{key}", "is required")
+            return ""
+        if not isinstance(value, str | int):
+            self.fail(f"{where}.{key}", f"must be text, got {type(value).__name__}")
+            return ""
+        return str(value)
+
+    def key(self, data: dict[str, Any], key: str, where: str) -> str:
+        value = self.text(data, key, where)
+        if value and not _KEY.match(value):
+            self.fail(f"{where}.{key}", f"{value!r} must be 1-64 letters, digits, '_' or '-'")
+        return value
+
+    def phone(self, data: dict[str, Any], key: str, where: str, *, required: bool) -> str | None:
+        value = self.text(data, key, where, required=required)
+        if value and not _PHONE.match(value):
+            self.fail(
+                f"{where}.{key}", f"{value!r} must be an international number like +447700900001"
+            )
+        return value or None
+
+    def items(self, data: dict[str, Any], key: str, where: str) -> list[dict[str, Any]]:
+        value = data.get(key) or []
+        if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+            self.fail(f"{where}{key}", "must be a list of mappings")
+            return []
+        return value
+
+
+def _policy(reader: _Reader, raw: object, where: str) -> dict[str, Any]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        reader.fail(where, "must be a mapping")
+        return {}
+    policy: dict[str, Any] = {}
+    for name, entry in raw.items():
+        here = f"{where}.{name}"
+        if name == "heartbeat":
+            policy[name] = {
+                k: _duration(reader, entry, k, here, default)
+                for k, default in (("expect_every", 60), ("offline_after", 180))
+            }
+        elif name == "low_battery_below":
+            if not isinstance(entry, int) or not 0 <= entry <= 100:
+                reader.fail(here, f"must be a whole number 0-100, got {entry!r}")
+            else:
+                policy[name] = entry
+        elif name in ALERT_POLICY_KINDS:
+            policy[name] = _alert_policy(reader, entry, here, overdue=name == "overdue")
+        else:
+            known = ", ".join((*ALERT_POLICY_KINDS, "heartbeat", "low_battery_below"))
+            reader.fail(here, f"unknown policy; known ones are: {known}")
+    return policy
+
+
+def _duration(reader: _Reader, entry: object, key: str, where: str, default: int) -> int:
+    if not isinstance(entry, dict) or key not in entry:
+        return default
+    try:
+        return parse_duration(entry[key])
+    except ValueError as exc:
+        reader.fail(f"{where}.{key}", str(exc))
+        return default
+
+
+def _alert_policy(reader: _Reader, entry: object, where: str, *, overdue: bool) -> dict[str, Any]:
+    if not isinstance(entry, dict):
+        reader.fail(where, "must be a mapping")
+        return {}
+    result: dict[str, Any] = {
+        "ack_within": _duration(reader, entry, "ack_within", where, 60),
+        "renotify_every": _duration(reader, entry, "renotify_every", where, 60),
+    }
+    tiers = entry.get("tiers")
+    if tiers is not None:
+        if not isinstance(tiers, list) or not all(
+            isinstance(t, list) and t and all(r in CONTACT_ROLES for r in t) for t in tiers
+        ):
+            roles = ", ".join(sorted(CONTACT_ROLES))
+            reader.fail(f"{where}.tiers", f"must be a list of lists of roles ({roles})")
+        else:
+            result["tiers"] = tiers
+    if overdue:
+        result["grace"] = _duration(reader, entry, "grace", where, 600)
+        steps = []
+        for i, step in enumerate(entry.get("steps") or []):
+            here = f"{where}.steps[{i}]"
+            if not isinstance(step, dict) or step.get("do") not in OVERDUE_ACTIONS:
+                reader.fail(f"{here}.do", f"must be one of: {', '.join(OVERDUE_ACTIONS)}")
+                continue
+            steps.append({"after": _duration(reader, step, "after", here, 0), "do": step["do"]})
+        result["steps"] = steps
+    return result
+
+
+def parse_directory(data: object) -> Directory:
+    reader = _Reader()
+    if not isinstance(data, dict):
+        raise DirectoryError("the directory file must be a YAML mapping with 'schools:' etc.")
+    schools: list[SchoolSpec] = []
+    for i, raw in enumerate(reader.items(data, "schools", "")):
+        where = f"schools[{i}]"
+        tz = reader.text(raw, "timezone", where, required=False) or DEFAULT_TIMEZONE
+        try:
+            ZoneInfo(tz)
+        except (ZoneInfoNotFoundError, ValueError):
+            reader.fail(f"{where}.timezone", f"{tz!r} is not a time zone like Europe/London")
+        hours = reader.text(raw, "working_hours", where, required=False) or "08:00-18:00"
+        if not _HOURS.match(hours):
+            reader.fail(f"{where}.working_hours", f"{hours!r} must look like 08:00-18:00")
+        contacts = []
+        for j, c in enumerate(reader.items(raw, "contacts", f"{where}.")):
+            here = f"{where}.contacts[{j}]"
+            role = reader.text(c, "role", here)
+            if role and role not in CONTACT_ROLES:
+                reader.fail(f"{here}.role", f"must be one of: {', '.join(sorted(CONTACT_ROLES))}")
+            contacts.append(
+                ContactSpec(
+                    id=reader.key(c, "id", here),
+                    name=reader.text(c, "name", here),
+                    role=role,
+                    phone=reader.phone(c, "phone", here, required=True) or "",
+                )
+            )
+        schools.append(
+            SchoolSpec(
+                id=reader.key(raw, "id", where),
+                name=reader.text(raw, "name", where),
+                timezone=tz,
+                working_hours=hours,
+                reception_phone=reader.phone(raw, "reception_phone", where, required=False),
+                contacts=tuple(contacts),
+                policy=_policy(reader, raw.get("policy"), f"{where}.policy"),
+            )
+        )
+    school_ids = {s.id for s in schools}
+
+    def school_ref(raw: dict[str, Any], where: str, *, required: bool = True) -> str:
+        value = reader.text(raw, "school", where, required=required)
+        if value and value not in school_ids:
+            reader.fail(f"{where}.school", f"{value!r} is not a school in this file")
+        return value
+
+    staff = []
+    for i, raw in enumerate(reader.items(data, "staff", "")):
+        where = f"staff[{i}]"
+        staff.append(
+            StaffSpec(
+                id=reader.key(raw, "id", where),
+                school=school_ref(raw, where),
+                name=reader.text(raw, "name", where),
+                phone=reader.phone(raw, "phone", where, required=False),
+                safe_word=reader.text(raw, "safe_word", where, required=False) or None,
+            )
+        )
+    staff_school = {s.id: s.school for s in staff}
+    devices = []
+    for i, raw in enumerate(reader.items(data, "devices", "")):
+        where = f"devices[{i}]"
+        holder = reader.text(raw, "staff", where, required=False) or None
+        if holder and holder not in staff_school:
+            reader.fail(f"{where}.staff", f"{holder!r} is not a staff member in this file")
+        school = reader.text(raw, "school", where, required=False) or staff_school.get(holder or "")
+        if not school:
+            reader.fail(f"{where}.school", "is required when the device has no staff member")
+        devices.append(
+            DeviceSpec(
+                id=reader.key(raw, "id", where),
+                kind=reader.text(raw, "kind", where, required=False) or "sos_fob",
+                staff=holder,
+                school=school or "",
+                secret=reader.text(raw, "secret", where, required=False) or None,
+            )
+        )
+    users = []
+    for i, raw in enumerate(reader.items(data, "users", "")):
+        where = f"users[{i}]"
+        role_text = reader.text(raw, "role", where)
+        try:
+            role = Role(role_text)
+        except ValueError:
+            reader.fail(f"{where}.role", f"must be one of: {', '.join(r.value for r in Role)}")
+            role = Role.STAFF
+        users.append(
+            UserSpec(
+                username=reader.key(raw, "username", where),
+                school=school_ref(raw, where, required=role is not Role.ADMIN) or None,
+                role=role,
+            )
+        )
+    for label, keys in (
+        ("schools", [s.id for s in schools]),
+        ("staff", [s.id for s in staff]),
+        ("devices", [d.id for d in devices]),
+        ("users", [u.username for u in users]),
+    ):
+        dupes = sorted({k for k in keys if keys.count(k) > 1 and k})
+        if dupes:
+            reader.fail(label, f"ids used more than once: {', '.join(dupes)}")
+    if reader.problems:
+        raise DirectoryError("the directory file has problems:\n  " + "\n  ".join(reader.problems))
+    return Directory(
+        organisation=str(data.get("organisation") or ""),
+        schools=tuple(schools),
+        staff=tuple(staff),
+        devices=tuple(devices),
+        users=tuple(users),
+    )
+
+
+def load_directory(path: Path) -> Directory:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise DirectoryError(f"cannot read directory file {path}: {exc}") from exc
+    except yaml.YAMLError as exc:
+        raise DirectoryError(f"{path} is not valid YAML: {exc}") from exc
+    return parse_directory(data)

@@ -1,0 +1,190 @@
+"""One typed settings object, built once at start-up (INTERFACES.md section 1).
+
+Tests construct `Settings` directly instead of patching the environment.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+
+class ConfigError(ValueError):
+    """A setting is missing or malformed; the message says which and how to fix it."""
+
+
+@dataclass(frozen=True)
+class MqttEndpoint:
+    host: str
+    port: int
+    username: str | None = None
+    password: str | None = None
+    embedded: bool = False
+
+
+@dataclass(frozen=True)
+class TwilioSettings:
+    account_sid: str
+    auth_token: str
+    from_number: str
+    api_base: str | None = None
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = "sqlite:///var/lonewatch.sqlite3"
+    mqtt_url: str = "embedded"
+    embedded_mqtt_port: int = 1884
+    http_addr: str = "127.0.0.1:8080"
+    directory: Path | None = None
+    public_url: str | None = None
+    twilio_account_sid: str | None = None
+    twilio_auth_token: str | None = None
+    twilio_from_number: str | None = None
+    twilio_api_base: str | None = None
+    cipher_key: str | None = None
+    # Extensions beyond INTERFACES.md section 1 (documented in README):
+    mqtt_topic_prefix: str = ""
+    mqtt_client_id: str = "lonewatch-gateway"
+    # Several gateways share the device traffic through $share/<group>/...; each needs
+    # its own stable LW_MQTT_CLIENT_ID (its session holds its in-flight messages).
+    mqtt_share_group: str = ""
+    log_format: str = "console"
+    poll_interval: float = 0.5
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    # -- derived values -------------------------------------------------
+
+    @property
+    def http_host(self) -> str:
+        return self._http_parts()[0]
+
+    @property
+    def http_port(self) -> int:
+        return self._http_parts()[1]
+
+    def _http_parts(self) -> tuple[str, int]:
+        host, sep, port = self.http_addr.rpartition(":")
+        if not sep or not port.isdigit():
+            raise ConfigError(f"LW_HTTP_ADDR must be HOST:PORT, got {self.http_addr!r}")
+        return host or "127.0.0.1", int(port)
+
+    @property
+    def effective_public_url(self) -> str:
+        return (self.public_url or f"http://{self.http_addr}").rstrip("/")
+
+    @property
+    def mqtt(self) -> MqttEndpoint:
+        if self.mqtt_url == "embedded":
+            return MqttEndpoint("127.0.0.1", self.embedded_mqtt_port, embedded=True)
+        parts = urlsplit(self.mqtt_url)
+        if parts.scheme not in {"mqtt", "tcp"} or not parts.hostname:
+            raise ConfigError(
+                f"LW_MQTT_URL must be mqtt://[USER:PASS@]HOST:PORT or 'embedded', "
+                f"got {self.mqtt_url!r}"
+            )
+        return MqttEndpoint(
+            host=parts.hostname,
+            port=parts.port or 1883,
+            username=unquote(parts.username) if parts.username else None,
+            password=unquote(parts.password) if parts.password else None,
+        )
+
+    @property
+    def twilio(self) -> TwilioSettings | None:
+        values = (self.twilio_account_sid, self.twilio_auth_token, self.twilio_from_number)
+        if not any(values):
+            return None
+        if not all(values):
+            raise ConfigError(
+                "Twilio needs all of TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and "
+                "TWILIO_FROM_NUMBER; set all three, or none for the console notifier"
+            )
+        return TwilioSettings(
+            account_sid=self.twilio_account_sid or "",
+            auth_token=self.twilio_auth_token or "",
+            from_number=self.twilio_from_number or "",
+            api_base=self.twilio_api_base,
+        )
+
+    def with_changes(self, **changes: object) -> Settings:
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+
+def default_store_path(environ: Mapping[str, str] | None = None) -> Path:
+    """Where the store lives when LW_DATABASE_URL is not set, whatever directory a command
+    is run from: `var/lonewatch.sqlite3` in the source checkout (where `make run` puts it),
+    else in the user's data directory. A relative default once made `lonewatch user password`
+    run from another folder create an empty store there and find no users."""
+    environ = os.environ if environ is None else environ
+    checkout = Path(__file__).resolve().parent.parent
+    if (checkout / "pyproject.toml").is_file() and (checkout / "service").is_dir():
+        return checkout / "var" / "lonewatch.sqlite3"
+    data_home = environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(data_home) / "lonewatch" / "lonewatch.sqlite3"
+
+
+_ENV_KEYS: dict[str, str] = {
+    "LW_DATABASE_URL": "database_url",
+    "LW_MQTT_URL": "mqtt_url",
+    "LW_EMBEDDED_MQTT_PORT": "embedded_mqtt_port",
+    "LW_HTTP_ADDR": "http_addr",
+    "LW_DIRECTORY": "directory",
+    "LW_PUBLIC_URL": "public_url",
+    "TWILIO_ACCOUNT_SID": "twilio_account_sid",
+    "TWILIO_AUTH_TOKEN": "twilio_auth_token",
+    "TWILIO_FROM_NUMBER": "twilio_from_number",
+    "LW_TWILIO_API_BASE": "twilio_api_base",
+    "LW_CIPHER_KEY": "cipher_key",
+    "LW_MQTT_TOPIC_PREFIX": "mqtt_topic_prefix",
+    "LW_MQTT_CLIENT_ID": "mqtt_client_id",
+    "LW_MQTT_SHARE_GROUP": "mqtt_share_group",
+    "LW_LOG_FORMAT": "log_format",
+    "LW_POLL_INTERVAL": "poll_interval",
+}
+
+
+def load_settings(
+    environ: Mapping[str, str] | None = None, config_file: Path | None = None
+) -> Settings:
+    """Settings from a TOML file (same keys as the environment), then the environment on top."""
+    environ = os.environ if environ is None else environ
+    raw: dict[str, str] = {}
+    if config_file is not None:
+        try:
+            data = tomllib.loads(config_file.read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"cannot read config file {config_file}: {exc}") from exc
+        for key, value in data.items():
+            if key not in _ENV_KEYS:
+                raise ConfigError(f"unknown key {key!r} in {config_file}")
+            raw[key] = str(value)
+    for key in _ENV_KEYS:
+        if environ.get(key):
+            raw[key] = environ[key]
+    values: dict[str, object] = {}
+    for key, value in raw.items():
+        name = _ENV_KEYS[key]
+        if name == "embedded_mqtt_port":
+            if not value.isdigit():
+                raise ConfigError(f"{key} must be a port number, got {value!r}")
+            values[name] = int(value)
+        elif name == "poll_interval":
+            try:
+                values[name] = float(value)
+            except ValueError as exc:
+                raise ConfigError(f"{key} must be seconds, got {value!r}") from exc
+        elif name == "directory":
+            values[name] = Path(value)
+        else:
+            values[name] = value
+    if "database_url" not in values:
+        values["database_url"] = f"sqlite:///{default_store_path()}"
+    settings = Settings(**values)  # type: ignore[arg-type]
+    # Validate the derived values now so a bad URL fails at start, not at first use.
+    _ = settings.mqtt, settings.twilio, settings.http_port
+    return settings

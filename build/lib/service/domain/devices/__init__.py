@@ -1,0 +1,1 @@
+"""Devices: their messages, their health, and messages rejected at the gate. Pure."""

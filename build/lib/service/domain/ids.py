@@ -1,0 +1,81 @@
+"""Deterministic identities.
+
+Ids derived from natural keys let the event store's uniqueness constraint do the
+work of idempotency: importing the directory twice, or recording the same device
+message twice, collides on the same aggregate id instead of creating a copy.
+"""
+
+from __future__ import annotations
+
+from uuid import UUID, uuid5
+
+NAMESPACE = UUID("6f1c2a52-8a47-4d55-9c3e-5b1d0e7a9c10")
+
+
+def _id(kind: str, *parts: str) -> UUID:
+    return uuid5(NAMESPACE, "/".join((kind, *parts)))
+
+
+def school_id(school: str) -> UUID:
+    return _id("school", school)
+
+
+def staff_id(staff: str) -> UUID:
+    return _id("staff", staff)
+
+
+def device_id(device: str) -> UUID:
+    return _id("device", device)
+
+
+def user_id(username: str) -> UUID:
+    return _id("user", username)
+
+
+def token_id(token_hash: str) -> UUID:
+    return _id("token", token_hash)
+
+
+def phone_id(number: str) -> UUID:
+    return _id("phone", number)
+
+
+def inbound_sms_id(message_sid: str) -> UUID:
+    """Twilio retries webhooks: the same MessageSid is handled once."""
+    return _id("inbound-sms", message_sid)
+
+
+def device_message_id(device: str, message_id: str) -> UUID:
+    """The id of a device message that carried its own `id`: repeats collide here."""
+    return _id("device-message", device, message_id)
+
+
+def alert_key_for_message(message_id: UUID) -> str:
+    """The cause key of the alert a device message (SOS, fall) raises."""
+    return f"message:{message_id}"
+
+
+def alert_id(key: str) -> UUID:
+    """An alert's id derives from what raised it, so the same cause never raises two."""
+    return _id("alert", key)
+
+
+def notification_id(alert_id: UUID, contact: str, channel: str, purpose: str) -> UUID:
+    """One notification per alert (or visit), contact, channel and purpose: never sent twice.
+
+    `purpose` says what the message is for (`first:tier2`, `reminder:3`, `fallback:<id>`,
+    `taken`, `step:leave_prompt:1`), so a fallback, a reminder and a tier's first word can
+    never take one another's id (a fallback once took the id its tier step needed).
+    """
+    return _id("notification-v2", str(alert_id), contact, channel, purpose)
+
+
+def legacy_notification_id(alert_id: UUID, contact: str, channel: str, step: str) -> UUID:
+    """How notification ids were derived before purposes: stored notifications keep these ids,
+    so looking one of them up (a fallback's counterpart) still needs this derivation."""
+    return _id("notification", str(alert_id), contact, channel, step)
+
+
+def short_code(alert_id: UUID) -> str:
+    """The code a person reads out or texts back (`ACK 3F9A2C`)."""
+    return alert_id.hex[:6].upper()

@@ -1,0 +1,245 @@
+"""The school directory: schools (with contacts and policy), staff, devices and console users.
+
+Imported from the directory file (INTERFACES.md section 5). Safe words and device
+secrets arrive here already hashed: the domain never sees them in clear.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Final
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate, event
+
+from service.domain import ids
+
+
+class Role(StrEnum):
+    STAFF = "staff"
+    OPERATOR = "operator"
+    DSL = "dsl"
+    HEADTEACHER = "headteacher"
+    ADMIN = "admin"
+
+
+CONTACT_ROLES = frozenset({"contact_centre", "dsl", "headteacher", "slt", "reception", "other"})
+
+
+@dataclass(frozen=True)
+class ContactSpec:
+    id: str
+    name: str
+    role: str
+    phone: str
+
+
+@dataclass(frozen=True)
+class SchoolSpec:
+    id: str
+    name: str
+    timezone: str
+    working_hours: str
+    reception_phone: str | None
+    contacts: tuple[ContactSpec, ...]
+    policy: dict[str, Any]
+
+    def as_event_data(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["contacts"] = [asdict(c) for c in self.contacts]
+        return data
+
+
+@dataclass(frozen=True)
+class StaffSpec:
+    id: str
+    school: str
+    name: str
+    phone: str | None
+    safe_word: str | None = field(default=None, repr=False)  # clear; hashed before recording
+
+
+@dataclass(frozen=True)
+class DeviceSpec:
+    id: str
+    kind: str
+    staff: str | None
+    school: str
+    secret: str | None = field(default=None, repr=False)  # clear; hashed before recording
+
+
+@dataclass(frozen=True)
+class UserSpec:
+    username: str
+    school: str | None
+    role: Role
+
+
+@dataclass(frozen=True)
+class Directory:
+    organisation: str
+    schools: tuple[SchoolSpec, ...]
+    staff: tuple[StaffSpec, ...]
+    devices: tuple[DeviceSpec, ...]
+    users: tuple[UserSpec, ...]
+
+
+class DirectoryEntry(Aggregate):
+    """A school, staff member or device as last imported; `data` is the whole entry."""
+
+    @event("Registered")
+    def __init__(self, key: str, data: dict[str, Any], timestamp: datetime) -> None:
+        self.key = key
+        self.data = data
+
+    @event("Updated")
+    def _update(self, data: dict[str, Any], timestamp: datetime) -> None:
+        self.data = data
+
+    def update(self, data: dict[str, Any], timestamp: datetime) -> bool:
+        """Record a change only when something changed, so re-imports are silent."""
+        if data == self.data:
+            return False
+        self._update(data=data, timestamp=timestamp)
+        return True
+
+    @property
+    def name(self) -> str:
+        return str(self.data.get("name") or self.key)
+
+    @property
+    def school(self) -> str:
+        return str(self.data.get("school") or self.data.get("id") or self.key)
+
+    def _optional(self, name: str) -> str | None:
+        value = self.data.get(name)
+        return str(value) if value else None
+
+
+DEFAULT_TIMEZONE: Final = "Europe/London"
+"""A school's time zone when its directory entry names none: every school so far is in England."""
+
+
+def timezone_of(school: Mapping[str, Any] | None) -> str:
+    """The time zone a school's messages and records are told in (`timezone` in its data)."""
+    return str((school or {}).get("timezone") or DEFAULT_TIMEZONE)
+
+
+class School(DirectoryEntry):
+    @staticmethod
+    def create_id(key: str) -> UUID:
+        return ids.school_id(key)
+
+    @property
+    def timezone(self) -> str:
+        return timezone_of(self.data)
+
+    @property
+    def policy(self) -> dict[str, Any]:
+        return dict(self.data["policy"])
+
+    @property
+    def contacts(self) -> list[dict[str, str]]:
+        return list(self.data["contacts"])
+
+    @property
+    def reception_phone(self) -> str | None:
+        return self._optional("reception_phone")
+
+    def contacts_with_roles(self, roles: list[str]) -> list[dict[str, str]]:
+        return [c for c in self.contacts if c["role"] in roles]
+
+
+class Staff(DirectoryEntry):
+    @staticmethod
+    def create_id(key: str) -> UUID:
+        return ids.staff_id(key)
+
+    @property
+    def phone(self) -> str | None:
+        return self._optional("phone")
+
+    @property
+    def safe_word_hash(self) -> str | None:
+        return self._optional("safe_word_hash")
+
+
+class Device(DirectoryEntry):
+    @staticmethod
+    def create_id(key: str) -> UUID:
+        return ids.device_id(key)
+
+    @property
+    def staff(self) -> str | None:
+        return self._optional("staff")
+
+    @property
+    def secret_hash(self) -> str | None:
+        return self._optional("secret_hash")
+
+
+class PhoneNumber(DirectoryEntry):
+    """Who a number belongs to, so an inbound text finds its sender without a scan."""
+
+    @staticmethod
+    def create_id(key: str) -> UUID:
+        return ids.phone_id(key)
+
+    @property
+    def staff(self) -> list[str]:
+        return list(self.data.get("staff") or [])
+
+    @property
+    def contacts(self) -> list[dict[str, str]]:
+        return list(self.data.get("contacts") or [])
+
+
+class User(Aggregate):
+    """A console or API login. Passwords are set with the CLI, never from the file."""
+
+    @staticmethod
+    def create_id(username: str) -> UUID:
+        return ids.user_id(username)
+
+    @event("Registered")
+    def __init__(self, username: str, school: str | None, role: str, timestamp: datetime) -> None:
+        self.username = username
+        self.school = school
+        self.role = Role(role)
+        self.password_hash: str | None = None
+
+    @event("Updated")
+    def _update(self, school: str | None, role: str, timestamp: datetime) -> None:
+        self.school = school
+        self.role = Role(role)
+
+    def update(self, school: str | None, role: Role, timestamp: datetime) -> bool:
+        if school == self.school and role == self.role:
+            return False
+        self._update(school=school, role=role.value, timestamp=timestamp)
+        return True
+
+    @event("PasswordSet")
+    def set_password(self, password_hash: str, timestamp: datetime) -> None:
+        self.password_hash = password_hash
+
+
+class ApiToken(Aggregate):
+    """A bearer token; its id derives from the token's hash, so lookup needs no index."""
+
+    @staticmethod
+    def create_id(digest: str) -> UUID:
+        return ids.token_id(digest)
+
+    @event("Issued")
+    def __init__(self, digest: str, username: str, label: str, timestamp: datetime) -> None:
+        self.username = username
+        self.label = label
+        self.revoked = False
+
+    @event("Revoked")
+    def revoke(self, by: str, timestamp: datetime) -> None:
+        self.revoked = True

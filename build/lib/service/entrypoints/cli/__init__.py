@@ -1,0 +1,1 @@
+"""The `lonewatch` command (INTERFACES.md section 7)."""

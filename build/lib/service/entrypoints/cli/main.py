@@ -1,0 +1,295 @@
+"""The `lonewatch` command (INTERFACES.md section 7)."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from service.adapters.directory_file import DirectoryError, load_directory
+from service.config import ConfigError, Settings, load_settings
+from service.domain.errors import DomainError
+from service.logs import configure_logging, get_logger
+
+log = get_logger("lonewatch")
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return load_settings(config_file=args.config)
+
+
+def _open(settings: Settings, *, create: bool = False) -> Any:
+    """The assembled service on the configured store. Only `serve`, `demo` and `directory
+    import` may start a new SQLite store: any other command on a missing one is a mistake
+    (the wrong folder, a typo), and an empty store made for it would find no users."""
+    from service.bootstrap import build
+
+    if not create and settings.database_url.startswith("sqlite:///"):
+        path = Path(settings.database_url.removeprefix("sqlite:///"))
+        if not path.exists():
+            raise ConfigError(
+                f"no store at {path}: start the service once (make run), or import a "
+                "directory (lonewatch directory import FILE), or set LW_DATABASE_URL"
+            )
+    return build(settings)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from aiohttp import web
+
+    from service.bootstrap import create_app
+
+    settings = _settings(args)
+    if args.directory:
+        settings = settings.with_changes(directory=args.directory)
+    configure_logging(settings.log_format)
+    container = _open(settings, create=True)
+    try:
+        if settings.directory is not None:
+            report = container.app.import_directory(load_directory(settings.directory))
+            log.info("directory_imported", file=str(settings.directory), **vars(report))
+        mqtt = settings.mqtt
+        log.info(
+            "lonewatch_starting",
+            http=f"http://{settings.http_addr}",
+            database=settings.database_url.split("@")[-1],
+            mqtt="embedded" if mqtt.embedded else f"{mqtt.host}:{mqtt.port}",
+            mqtt_port=mqtt.port,
+            notifier="twilio" if settings.twilio else "console",
+        )
+        if settings.twilio and not settings.public_url:
+            log.warning(
+                "voice_calls_unavailable",
+                detail="set LW_PUBLIC_URL to the address Twilio reaches this service at: without "
+                "it red alerts are texted but not called, and each refused call shows on the console",
+            )
+        if mqtt.embedded:
+            log.warning(
+                "embedded_broker_is_for_trying_out",
+                detail="amqtt does not redeliver unacknowledged messages; production uses Mosquitto",
+            )
+        web.run_app(
+            create_app(container),
+            host=settings.http_host,
+            port=settings.http_port,
+            print=None,
+            shutdown_timeout=5,
+        )
+    finally:
+        container.close()
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    args.directory = (
+        args.directory or Path(__file__).resolve().parent.parent / "deploy" / "demo-directory.yaml"
+    )
+    addr = _settings(args).http_addr
+    print(
+        f"Lonewatch demo: console at http://{addr}/console/ (give a demo user a password "
+        f"first: lonewatch user password reception1); health at http://{addr}/api/v1/health"
+    )
+    return cmd_serve(args)
+
+
+def cmd_directory_import(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    directory = load_directory(args.file)
+    container = _open(settings, create=True)
+    try:
+        report = container.app.import_directory(directory)
+    finally:
+        container.close()
+    print(
+        f"imported {args.file}: {report.created} created, {report.updated} updated, "
+        f"{report.unchanged} unchanged"
+    )
+    return 0
+
+
+def cmd_user_password(args: argparse.Namespace) -> int:
+    from argon2 import PasswordHasher
+
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass(f"New password for {args.user}: ")
+        if password != getpass.getpass("Again: "):
+            print("the two passwords differ; nothing changed", file=sys.stderr)
+            return 2
+    if len(password) < 10:
+        print("a password needs at least 10 characters", file=sys.stderr)
+        return 2
+    container = _open(_settings(args))
+    try:
+        container.app.set_password(args.user, PasswordHasher().hash(password))
+    finally:
+        container.close()
+    print(f"password set for {args.user}")
+    return 0
+
+
+def cmd_token_create(args: argparse.Namespace) -> int:
+    container = _open(_settings(args))
+    try:
+        token = container.app.issue_token(args.user, label=args.label)
+    finally:
+        container.close()
+    print(token)
+    return 0
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    from uuid import UUID
+
+    from service.domain.people.record_access import Access
+    from service.records.alert_refs import resolve_alert
+    from service.records.audit import record_access
+    from service.records.export import render_html
+    from service.records.replay import incident_record, subject_school
+
+    as_of = datetime.fromisoformat(args.as_of) if args.as_of else None
+    container = _open(_settings(args))
+    try:
+        container.projector.catch_up()
+        if args.alert:
+            subject = f"alert:{resolve_alert(container.views, args.alert)}"
+        elif args.visit:
+            subject = f"visit:{UUID(args.visit)}"
+        elif args.device:
+            subject = f"device:{args.device}"
+        else:
+            subject = f"staff:{args.staff}"
+        record = incident_record(container.app, container.views, subject, as_of=as_of)
+        if not record["events"]:
+            print(f"nothing recorded for {subject}", file=sys.stderr)
+            return 1
+        # Reading a record from the command line is a viewing too: it joins the audit trail.
+        actor = f"cli:{getpass.getuser()}"
+        access_id = record_access(
+            container.app,
+            actor=actor,
+            role="cli",
+            school=subject_school(container.app, container.views, subject),
+            subject=subject,
+            access=Access.REPLAY_CLI,
+            detail=f"format={args.format}",
+        )
+        exported_at = container.clock.now()
+    finally:
+        container.close()
+    if args.format == "json":
+        record.update(exported_by=actor, exported_at=exported_at, access_id=access_id)
+        print(json.dumps(record, default=str, indent=2))
+    elif args.format == "html":
+        print(render_html(record, exported_by=actor, exported_at=exported_at, access_id=access_id))
+    else:
+        rows = record["events"]
+        check = record["integrity"]
+        print(f"Timeline of {subject} ({len(rows)} events)")
+        for row in rows:
+            at = row["recorded_at"].isoformat(timespec="milliseconds")
+            seal = " " if row["sealed"] else "!"
+            print(f"{row['position']:>8} {seal} {at}  {row['source']:<28}  {row['summary']}")
+        if check["verified"]:
+            print(f"Record verified: {check['events']} events in {check['streams']} streams.")
+        else:
+            print("INTEGRITY CHECK FAILED (rows marked !):")
+            for problem in check["problems"]:
+                print(f"  {problem['aggregate_id']} {problem['detail']}")
+    return 0 if record["integrity"]["verified"] else 3
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    """The benchmarks live beside the code (benchmarks/, docs/performance.md): run them there."""
+    import subprocess
+
+    root = Path(__file__).resolve().parent.parent
+    if not (root / "benchmarks" / "__main__.py").exists():
+        print("the benchmarks ship with the source tree; run this from a checkout", file=sys.stderr)
+        return 2
+    command = [
+        sys.executable,
+        "-m",
+        "benchmarks",
+        *(["--quick"] if args.quick else []),
+        *args.names,
+    ]
+    return subprocess.call(command, cwd=root)  # noqa: S603 - our own interpreter and module
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="lonewatch", description=__doc__)
+    root.add_argument("--config", type=Path, help="a TOML file with the LW_* keys")
+    sub = root.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the gateway, escalation, API and console")
+    serve.add_argument("--directory", type=Path, help="import this directory file at start")
+    serve.set_defaults(func=cmd_serve)
+
+    demo = sub.add_parser("demo", help="everything embedded, with the demo directory")
+    demo.add_argument("--directory", type=Path)
+    demo.set_defaults(func=cmd_demo)
+
+    directory = sub.add_parser("directory", help="the school directory").add_subparsers(
+        dest="action", required=True
+    )
+    imp = directory.add_parser("import", help="import a directory file (idempotent)")
+    imp.add_argument("file", type=Path)
+    imp.set_defaults(func=cmd_directory_import)
+
+    user = sub.add_parser("user", help="console users").add_subparsers(dest="action", required=True)
+    pw = user.add_parser("password", help="set a user's password")
+    pw.add_argument("user")
+    pw.add_argument("--password-stdin", action="store_true", help="read it from standard input")
+    pw.set_defaults(func=cmd_user_password)
+
+    token = sub.add_parser("token", help="API tokens").add_subparsers(dest="action", required=True)
+    create = token.add_parser("create", help="print a new bearer token for a user")
+    create.add_argument("--user", required=True)
+    create.add_argument("--label", default="cli")
+    create.set_defaults(func=cmd_token_create)
+
+    replay = sub.add_parser("replay", help="print what was recorded, in order")
+    target = replay.add_mutually_exclusive_group(required=True)
+    target.add_argument(
+        "--alert", help="the alert's code from a text or the console (e.g. 72EBB3), or its id"
+    )
+    target.add_argument("--visit")
+    target.add_argument("--device")
+    target.add_argument("--staff")
+    replay.add_argument("--as-of", help="only what had been recorded by this ISO instant")
+    replay.add_argument("--format", choices=["text", "json", "html"], default="text")
+    replay.set_defaults(func=cmd_replay)
+
+    bench = sub.add_parser(
+        "bench",
+        help="run the benchmarks (make bench): ingest, sos, rebuild, fleet, replay; chaos",
+    )
+    bench.add_argument("--quick", action="store_true", help="the short runs, under two minutes")
+    bench.add_argument("names", nargs="*", help="only these benchmarks")
+    bench.set_defaults(func=cmd_bench)
+
+    from service.entrypoints.cli.devices import add_commands
+
+    add_commands(sub)
+    return root
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    if args.command != "serve" and args.command != "demo":
+        configure_logging("console", level=30)
+    try:
+        return int(args.func(args))
+    except (ConfigError, DirectoryError, DomainError, ValueError) as exc:
+        print(f"lonewatch: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

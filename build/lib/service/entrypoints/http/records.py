@@ -1,0 +1,183 @@
+"""The DSL's side of the API: timelines with their integrity verdict, states as of an instant,
+incident exports, and the audit trail of who looked at which record.
+
+Every timeline, state-as-of and export served to a person is recorded before it is sent.
+Rebuilding and rendering records runs in the exports pool (bounded; a full pool answers
+503 with Retry-After), never on the executor the alarm path's store calls use.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from aiohttp import web
+
+from projections.store import dumps
+from service.application.visits import can_see_visit
+from service.bootstrap import CONTAINER, Container
+from service.domain.errors import NotFound
+from service.domain.people.access import Principal, can_see_school
+from service.domain.people.directory import timezone_of
+from service.domain.people.record_access import Access, can_export, can_read_audit, can_watch
+from service.entrypoints.http.auth import WHO
+from service.entrypoints.http.problems import BadRequest, problem
+from service.records.audit import audit_trail, record_viewing
+from service.records.export import render_html
+from service.records.replay import incident_record, state_as_of, subject_school
+
+SUBJECT_KINDS = ("alert", "visit", "device", "staff")
+
+
+def _principal(request: web.Request) -> Principal:
+    return request[WHO]
+
+
+def refusal(who: Principal, allowed: bool, what: str) -> web.Response | None:
+    """A 403 that names the role and what it cannot do; None when allowed."""
+    if allowed:
+        return None
+    role = who.role.value
+    article = "an" if role[0] in "aeiou" else "a"
+    return problem(403, "Forbidden", f"{article} {role} cannot {what}")
+
+
+def instant(value: str | None, name: str) -> datetime | None:
+    if value is None or value == "":
+        return None
+    try:
+        found = datetime.fromisoformat(value)
+    except ValueError:
+        raise BadRequest(f"{name} must be an ISO 8601 instant like 2026-11-23T14:03:00Z") from None
+    if found.tzinfo is None:
+        raise BadRequest(f"{name} must include a time zone, e.g. ...Z or +00:00")
+    return found
+
+
+async def subject_of(request: web.Request) -> tuple[str, str]:
+    """The one subject named in the query, checked to exist and to be the caller's to see."""
+    named = [k for k in SUBJECT_KINDS if k in request.query]
+    if len(named) != 1:
+        raise BadRequest("give exactly one of alert=ID, visit=ID, device=ID or staff=ID")
+    kind = named[0]
+    key = request.query[kind]
+    if kind in ("alert", "visit"):
+        try:
+            key = str(UUID(key))
+        except ValueError:
+            raise BadRequest(f"{kind} must be a UUID like 3f9a2c1e-..., got {key!r}") from None
+    c = request.app[CONTAINER]
+    school = await asyncio.to_thread(subject_school, c.app, c.views, f"{kind}:{key}")
+    if school is None or not can_see_school(_principal(request), school):
+        raise NotFound(f"{kind} not found")
+    if kind == "visit":
+        visit = await asyncio.to_thread(c.views.get, "visit", key) or {}
+        if not can_see_visit(_principal(request), school, list(visit.get("staff") or [])):
+            raise NotFound("visit not found")
+    return kind, key
+
+
+async def _record(
+    c: Container, who: Principal, subject: str, access: Access, detail: str = ""
+) -> str:
+    school = await asyncio.to_thread(subject_school, c.app, c.views, subject)
+    return await asyncio.to_thread(record_viewing, c.app, who, subject, school, access, detail)
+
+
+async def get_timeline(request: web.Request) -> web.Response:
+    who = _principal(request)
+    if (refused := refusal(who, can_watch(who), "read timelines")) is not None:
+        return refused
+    kind, key = await subject_of(request)
+    as_of = instant(request.query.get("as_of") or request.query.get("to"), "to")
+    since = instant(request.query.get("from"), "from")
+    c = request.app[CONTAINER]
+    subject = f"{kind}:{key}"
+    record = await c.pools.exports.run(incident_record, c.app, c.views, subject, as_of=as_of)
+    if since is not None:
+        record["events"] = [r for r in record["events"] if r["recorded_at"] >= since]
+    record["access_id"] = await _record(c, who, subject, Access.TIMELINE, request.query_string)
+    return web.Response(text=dumps(record), content_type="application/json")
+
+
+async def alert_as_of(request: web.Request, alert_id: UUID, as_of: datetime) -> web.Response:
+    """GET /api/v1/alerts/{id}?as_of=ISO: the alert rebuilt from its events up to that instant."""
+    who = _principal(request)
+    c = request.app[CONTAINER]
+    subject = f"alert:{alert_id}"
+    school = await asyncio.to_thread(subject_school, c.app, c.views, subject)
+    if school is None or not can_see_school(who, school):
+        raise NotFound("alert not found")
+    state = await c.pools.exports.run(state_as_of, c.app, c.views, subject, as_of)
+    doc = (state or {}).get("alert")
+    if doc is None:
+        raise NotFound(f"the alert had not been raised by {as_of.isoformat()}")
+    await _record(c, who, subject, Access.STATE_AS_OF, as_of.isoformat())
+    return web.Response(text=dumps({**doc, "as_of": as_of}), content_type="application/json")
+
+
+async def export_timeline(request: web.Request) -> web.Response:
+    """GET /api/v1/timeline/export?alert=ID&format=html|json: the incident record to attach."""
+    who = _principal(request)
+    if (refused := refusal(who, can_export(who), "export safeguarding records")) is not None:
+        return refused
+    kind, key = await subject_of(request)
+    fmt = request.query.get("format", "html")
+    if fmt not in {"html", "json"}:
+        raise BadRequest(f"format must be html or json, got {fmt!r}")
+    as_of = instant(request.query.get("as_of") or request.query.get("to"), "to")
+    c = request.app[CONTAINER]
+    subject = f"{kind}:{key}"
+    record = await c.pools.exports.run(incident_record, c.app, c.views, subject, as_of=as_of)
+    access = Access.EXPORT_HTML if fmt == "html" else Access.EXPORT_JSON
+    access_id = await _record(c, who, subject, access, request.query_string)
+    exported_at = c.clock.now()
+    filename = f"lonewatch-{kind}-{key[:8]}-{exported_at:%Y%m%d-%H%M%S}.{fmt}"
+    disposition = {"Content-Disposition": f'inline; filename="{filename}"'}
+    if fmt == "json":
+        record.update(exported_by=who.actor, exported_at=exported_at, access_id=access_id)
+        return web.Response(
+            text=dumps(record), content_type="application/json", headers=disposition
+        )
+
+    def rendered() -> str:
+        return render_html(
+            record,
+            exported_by=who.actor,
+            exported_at=exported_at,
+            access_id=access_id,
+            timezone=_timezone(c, record),
+        )
+
+    html = await c.pools.exports.run(rendered)
+    return web.Response(text=html, content_type="text/html", headers=disposition)
+
+
+def _timezone(c: Container, record: dict[str, Any]) -> str:
+    state = record.get("state") or {}
+    doc = state.get("alert") or state.get("device") or {}
+    school = c.views.get("school", str(doc.get("school"))) if doc.get("school") else None
+    return timezone_of(school)
+
+
+async def list_audit(request: web.Request) -> web.Response:
+    """GET /api/v1/audit: who viewed or exported which record, and who signed in; newest first."""
+    who = _principal(request)
+    if (refused := refusal(who, can_read_audit(who), "read the audit trail")) is not None:
+        return refused
+    limit_text = request.query.get("limit", "500")
+    if not limit_text.isdigit() or not 1 <= int(limit_text) <= 5000:
+        raise BadRequest(f"limit must be a whole number from 1 to 5000, got {limit_text!r}")
+    school = request.query.get("school")
+    c = request.app[CONTAINER]
+    docs = await c.pools.exports.run(
+        audit_trail, c.views, [school] if school else None, int(limit_text)
+    )
+    return web.Response(text=dumps({"audit": docs}), content_type="application/json")
+
+
+def add_record_routes(app: web.Application) -> None:
+    app.router.add_get("/api/v1/timeline/export", export_timeline)
+    app.router.add_get("/api/v1/audit", list_audit)

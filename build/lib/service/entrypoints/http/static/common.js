@@ -1,0 +1,154 @@
+// Shared by every console page: who is signed in, the API with CSRF, the live stream,
+// and small helpers. Everything is built with textContent: nothing from the server is
+// ever parsed as HTML.
+"use strict";
+
+const LW = (() => {
+  let session = null;
+
+  function el(tag, attrs = {}, ...children) {
+    const node = document.createElement(tag);
+    for (const [key, value] of Object.entries(attrs)) {
+      if (value === null || value === undefined || value === false) continue;
+      if (key === "class") node.className = value;
+      else if (key === "text") node.textContent = value;
+      else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
+      else node.setAttribute(key, value === true ? "" : value);
+    }
+    for (const child of children.flat(Infinity)) {
+      if (child === null || child === undefined || child === false) continue;
+      node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+    }
+    return node;
+  }
+
+  class ApiError extends Error {
+    constructor(status, detail) { super(detail); this.status = status; }
+  }
+
+  async function api(path, { method = "GET", body } = {}) {
+    const headers = { Accept: "application/json" };
+    if (method !== "GET" && session && session.csrf_token) headers["X-CSRF-Token"] = session.csrf_token;
+    if (body !== undefined) headers["Content-Type"] = "application/json";
+    const response = await fetch(path, {
+      method, headers, credentials: "same-origin",
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    if (response.status === 401) {
+      location.assign("/console/login?next=" + encodeURIComponent(location.pathname + location.search));
+      throw new ApiError(401, "signed out");
+    }
+    const text = await response.text();
+    const data = text ? JSON.parse(text) : null;
+    if (!response.ok) throw new ApiError(response.status, (data && data.detail) || response.statusText);
+    return data;
+  }
+
+  // -- time ------------------------------------------------------------------------
+  const clock = new Intl.DateTimeFormat("en-GB", { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+  const dated = new Intl.DateTimeFormat("en-GB", {
+    weekday: "short", day: "numeric", month: "short", year: "numeric",
+    hour: "2-digit", minute: "2-digit", second: "2-digit", timeZoneName: "short",
+  });
+  const stamp = new Intl.DateTimeFormat("en-GB", {
+    day: "numeric", month: "short", year: "numeric", hour: "2-digit", minute: "2-digit", second: "2-digit",
+  });
+  const fmtStamp = (iso) => (iso ? stamp.format(new Date(iso)) : "—");
+  const fmtClock = (iso) => (iso ? clock.format(new Date(iso)) : "—");
+  const fmtDate = (iso) => (iso ? dated.format(new Date(iso)) : "—");
+  function fmtAgo(iso, now = Date.now()) {
+    if (!iso) return "—";
+    let s = Math.max(0, Math.floor((now - new Date(iso).getTime()) / 1000));
+    const d = Math.floor(s / 86400); s -= d * 86400;
+    const h = Math.floor(s / 3600); s -= h * 3600;
+    const m = Math.floor(s / 60); s -= m * 60;
+    if (d) return `${d}d ${h}h ago`;
+    if (h) return `${h}h ${m}m ago`;
+    if (m) return `${m}m ${String(s).padStart(2, "0")}s ago`;
+    return `${s}s ago`;
+  }
+  // Anything with data-since="ISO" shows a ticking "2m 05s ago".
+  setInterval(() => {
+    const now = Date.now();
+    for (const node of document.querySelectorAll("[data-since]")) node.textContent = fmtAgo(node.dataset.since, now);
+  }, 1000);
+
+  // -- page frame --------------------------------------------------------------------
+  const NAV = [
+    ["feed", "/console/", "Alerts", (s) => s.may.watch],
+    ["visits", "/console/visits", "Visits", () => true],
+    ["devices", "/console/devices", "Devices", (s) => s.may.watch],
+    ["audit", "/console/audit", "Audit trail", (s) => s.may.audit],
+  ];
+  const ROLE = { staff: "Staff", operator: "Contact centre", dsl: "DSL", headteacher: "Headteacher", admin: "Admin" };
+
+  async function start(page) {
+    session = await api("/api/v1/session");
+    const links = NAV.filter(([, , , allowed]) => allowed(session)).map(([name, href, label]) =>
+      el("li", {}, el("a", { href, "aria-current": name === page ? "page" : null }, label)));
+    const signOut = el("form", { method: "post", action: "/console/logout" },
+      el("input", { type: "hidden", name: "csrf_token", value: session.csrf_token || "" }),
+      el("button", { class: "link-button", type: "submit" }, "Sign out"));
+    const bar = document.getElementById("topbar");
+    bar.className = "topbar";
+    bar.replaceChildren(
+      el("a", { class: "brand", href: "/console/" }, el("span", { class: "brand-mark", "aria-hidden": "true" }, "L"), "Lonewatch"),
+      el("nav", { "aria-label": "Console" }, el("ul", {}, links)),
+      el("div", { class: "who" },
+        el("span", { id: "live-pill", class: "status-pill down", role: "status" }, "Connecting"),
+        el("span", {}, el("strong", {}, session.username), ` · ${ROLE[session.role] || session.role}`,
+          session.school ? ` · ${session.school}` : " · all schools"),
+        signOut));
+    return session;
+  }
+
+  // -- the live stream ------------------------------------------------------------------
+  // EventSource reconnects by itself after a network error; while it is down a banner
+  // says so, and when it is back the page reloads its list (changes may have been missed).
+  function live(handlers, onReconnect) {
+    const banner = document.getElementById("offline");
+    const pill = () => document.getElementById("live-pill");
+    let source = null;
+    let wasDown = false;
+    let retry = null;
+    function down() {
+      wasDown = true;
+      if (banner) banner.hidden = false;
+      const p = pill(); if (p) { p.classList.add("down"); p.textContent = "Reconnecting"; }
+    }
+    function up() {
+      if (banner) banner.hidden = true;
+      const p = pill(); if (p) { p.classList.remove("down"); p.textContent = "Live"; }
+      if (wasDown) { wasDown = false; onReconnect(); }
+    }
+    function connect() {
+      source = new EventSource("/api/v1/stream");
+      source.addEventListener("hello", up);
+      for (const [name, handle] of Object.entries(handlers)) {
+        source.addEventListener(name, (event) => handle(JSON.parse(event.data)));
+      }
+      source.onerror = () => {
+        down();
+        // A refused reconnect (signed out, server restarting) closes it for good: try again.
+        if (source.readyState === EventSource.CLOSED && retry === null) {
+          retry = setTimeout(async () => {
+            retry = null;
+            try { await api("/api/v1/session"); } catch (e) { /* 401 goes to sign in */ }
+            connect();
+          }, 3000);
+        }
+      };
+    }
+    connect();
+    return { close: () => source && source.close() };
+  }
+
+  function announce(text) {
+    const region = document.getElementById("announcer");
+    if (!region) return;
+    region.textContent = "";
+    setTimeout(() => { region.textContent = text; }, 50);
+  }
+
+  return { el, api, ApiError, start, live, announce, fmtAgo, fmtClock, fmtDate, fmtStamp, get session() { return session; } };
+})();

@@ -1,0 +1,317 @@
+// The live alert feed: open alerts first, red before amber, oldest first.
+"use strict";
+
+(() => {
+  const { el, api } = LW;
+  const alerts = new Map();
+  const KIND = {
+    sos: "SOS", fall: "Fall detected", duress: "Duress (safe word)", overdue: "Overdue visit",
+    device_offline: "Device offline", low_battery: "Low battery", notification_failed: "Notification failed",
+  };
+  const OUTCOMES = [
+    ["safe", "Safe"], ["false_alarm", "False alarm"],
+    ["emergency_services_called", "Emergency services called"], ["other", "Other"],
+  ];
+  const STATE = { raised: "Raised — nobody told yet", notified: "Waiting for someone to take it", acknowledged: "Taken", resolved: "Resolved" };
+  const openResolveForms = new Set();
+  // Waiting for a person to take it (the server's open states less "acknowledged").
+  const unacknowledged = (a) => a.state === "raised" || a.state === "notified";
+  let seenRed = null; // ids of red alerts already known, to spot new ones
+
+  // -- sound and title ---------------------------------------------------------------
+  let audio = null;
+  const soundButton = document.getElementById("sound");
+  function soundOn() { return audio !== null && audio.state === "running"; }
+  function showSound() {
+    soundButton.textContent = soundOn() ? "Sound is on" : "Sound is off — turn on";
+    soundButton.setAttribute("aria-pressed", String(soundOn()));
+  }
+  soundButton.addEventListener("click", async () => {
+    if (soundOn()) { await audio.suspend(); } else {
+      audio = audio || new AudioContext();
+      await audio.resume();
+      beep();
+    }
+    showSound();
+  });
+  try { audio = new AudioContext(); audio.resume().then(showSound, showSound); } catch (e) { audio = null; }
+  function beep() {
+    if (!soundOn()) return;
+    const t = audio.currentTime;
+    for (const [offset, freq] of [[0, 880], [0.25, 660], [0.5, 880]]) {
+      const osc = audio.createOscillator();
+      const gain = audio.createGain();
+      osc.frequency.value = freq;
+      gain.gain.setValueAtTime(0.0001, t + offset);
+      gain.gain.exponentialRampToValueAtTime(0.3, t + offset + 0.02);
+      gain.gain.exponentialRampToValueAtTime(0.0001, t + offset + 0.22);
+      osc.connect(gain).connect(audio.destination);
+      osc.start(t + offset); osc.stop(t + offset + 0.24);
+    }
+  }
+  function updateTitle() {
+    const waiting = [...alerts.values()].filter((a) => a.severity === "red" && unacknowledged(a)).length;
+    document.title = waiting ? `(${waiting}) RED ALERT — Lonewatch` : "Alerts — Lonewatch";
+  }
+
+  // -- rendering ---------------------------------------------------------------------
+  const isOpen = (a) => a.state !== "resolved";
+  function order(a, b) {
+    return (isOpen(b) - isOpen(a)) || ((a.severity !== "red") - (b.severity !== "red")) || a.raised_at.localeCompare(b.raised_at);
+  }
+  function visitor(a) { return a.staff_name || a.staff || (a.cause && a.cause.contact) || "—"; }
+  function step(a) {
+    const esc = a.escalation;
+    if (esc && esc.policy && esc.tier) {
+      const of = esc.policy.tiers ? ` of ${esc.policy.tiers.length}` : "";
+      const due = esc.next_due_at && unacknowledged(a) ? `, next at ${LW.fmtClock(esc.next_due_at)}` : "";
+      return `tier ${esc.tier}${of}${esc.round ? `, reminder round ${esc.round}` : ""}${due}`;
+    }
+    const steps = Object.values(a.notifications || {}).map((n) => n.step).filter(Boolean);
+    return steps.length ? steps.sort().at(-1).replace(/^tier/, "tier ") : "—";
+  }
+  function location(a) {
+    const where = a.location;
+    if (!where || where.lat === undefined || where.lat === null) return "not known";
+    const acc = where.acc ? ` (±${Math.round(where.acc)} m)` : "";
+    return `${Number(where.lat).toFixed(5)}, ${Number(where.lon).toFixed(5)}${acc}` + (where.at ? `, at ${LW.fmtClock(where.at)}` : "");
+  }
+  function address(a) {
+    const visit = a.visit || {};
+    return a.address || visit.address || null;
+  }
+  // What we know of each message, honestly: "sent" only means Twilio accepted it; whether a
+  // phone got it comes later, from Twilio's status callback (the notification's `delivery`).
+  const DELIVERY = {
+    delivered: ["delivered ✓", "ok"], read: ["delivered ✓", "ok"],
+    answered: ["answered", "ok"], completed: ["answered", "ok"],
+    no_answer: ["no answer", "bad"], machine: ["voicemail — not taken", "bad"],
+    failed: ["failed ✗", "bad"], undelivered: ["failed ✗", "bad"], canceled: ["failed ✗", "bad"],
+    unreported: ["unknown — no report from {provider}", "bad"],
+    sent: ["accepted by {provider}", "pending"], queued: ["accepted by {provider}", "pending"],
+  };
+  const STATE_WORDS = {
+    requested: ["sending…", "pending"], sent: ["accepted by {provider}", "pending"],
+    failed: ["failed ✗", "bad"], unknown: ["unknown", "bad"], cancelled: ["cancelled", "muted"],
+  };
+  function delivery(a, n) {
+    if (n.state === "cancelled") return STATE_WORDS.cancelled;
+    if (n.channel === "voice" && a.acknowledged_via === "voice" && a.acknowledged_by === n.contact_name) return ["pressed 1 ✓", "ok"];
+    return DELIVERY[n.delivery] || STATE_WORDS[n.state] || [n.state, "muted"];
+  }
+  // One row per person: the latest word on each channel, with its time; a number the
+  // provider refused for good says so in words. (One row per message grew to 80 rows.)
+  const CHANNEL = { sms: "text", voice: "call" };
+  const when = (n) => n.changed_at || n.delivered_at || n.failed_at || n.sent_at || n.requested_at || "";
+  function people(a) {
+    const byPerson = new Map();
+    for (const n of Object.values(a.notifications || {})) {
+      const key = n.contact || `${n.contact_name}|${n.to}`;
+      if (!byPerson.has(key)) byPerson.set(key, { name: n.contact_name, to: n.to, first: when(n), channels: {} });
+      const person = byPerson.get(key);
+      if (when(n) < person.first) person.first = when(n);
+      const ch = person.channels[n.channel] || (person.channels[n.channel] = { latest: n, count: 0, refusal: null });
+      ch.count += 1;
+      if (n.refusal) ch.refusal = n;
+      if (when(n) >= when(ch.latest)) ch.latest = n;
+    }
+    return [...byPerson.values()].sort((x, y) => x.first.localeCompare(y.first) || x.name.localeCompare(y.name));
+  }
+  function channelWords(a, ch) {
+    if (ch.refusal) return [ch.refusal.refusal, "bad", ch.refusal];
+    const [template, tone] = delivery(a, ch.latest);
+    const words = template.replace("{provider}", (LW.session && LW.session.provider) || "the provider");
+    return [ch.latest.step === "taken" ? `told who took it (${words})` : words, tone, ch.latest];
+  }
+  function notified(a) {
+    const list = people(a);
+    if (!list.length) return "nobody yet";
+    return el("ul", { class: "told-list" }, list.map((p) =>
+      el("li", { class: "told-person" },
+        el("span", { class: "told-name" }, p.name),
+        el("span", { class: "told-channels" }, Object.entries(p.channels).sort().map(([channel, ch]) => {
+          const [words, tone, n] = channelWords(a, ch);
+          const detail = `${ch.count} ${CHANNEL[channel] || channel}${ch.count === 1 ? "" : "s"}; state ${n.state}${n.delivery ? `, provider said ${n.delivery}` : ""}${n.error ? `: ${n.error}` : ""}`;
+          return el("span", { class: "told-channel", "data-channel": channel, title: detail },
+            `${CHANNEL[channel] || channel}${ch.count > 1 ? ` ×${ch.count}` : ""}: `,
+            el("span", { class: `delivery ${tone}` }, words),
+            el("time", { datetime: when(n) }, ` ${LW.fmtClock(when(n))}`));
+        })))));
+  }
+
+  // A notification-failure alert is for the console itself: nobody is texted about it, so
+  // "nobody told yet" would read as something still to come.
+  function stateWords(a) {
+    if (a.kind === "notification_failed" && a.state === "raised") return "For the console: call them another way";
+    return STATE[a.state] || a.state;
+  }
+  function unreachable(a) {
+    const c = a.kind === "notification_failed" && a.cause;
+    if (!c) return null;
+    return `${c.contact || "a contact"}${c.to ? ` (${c.to})` : ""}: ${c.error || "every try failed"}`;
+  }
+
+  function card(a) {
+    const title = `${KIND[a.kind] || a.kind}${visitor(a) !== "—" ? " — " + visitor(a) : ""}`;
+    const unack = unacknowledged(a);
+    const node = el("li", {
+      class: `alert-card ${a.severity} state-${a.state}${unack ? " unacknowledged" : ""}`,
+      id: `alert-${a.id}`, "data-alert": a.id, "aria-labelledby": `t-${a.id}`,
+    },
+      el("div", { class: "card-head" },
+        el("h3", { class: "alert-title", id: `t-${a.id}` },
+          el("span", { class: `badge ${a.severity}` }, a.severity === "red" ? "Red" : "Amber"),
+          title,
+          el("span", { class: `badge state ${a.state}` }, stateWords(a))),
+        el("div", { class: "since" },
+          el("span", { "data-since": a.raised_at }, LW.fmtAgo(a.raised_at)),
+          el("small", {}, `raised ${LW.fmtClock(a.raised_at)}`))),
+      el("dl", { class: "facts" },
+        el("dt", {}, "School"), el("dd", {}, a.school_name || a.school),
+        address(a) ? [el("dt", {}, "Address"), el("dd", {}, address(a))] : null,
+        el("dt", {}, "Last known location"), el("dd", {}, location(a)),
+        el("dt", {}, "Device"), el("dd", {}, `${a.device || "—"} · code ${a.short_code}`),
+        el("dt", {}, "Escalation step"), el("dd", {}, step(a)),
+        unreachable(a) ? [el("dt", {}, "Could not reach"), el("dd", { class: "delivery bad" }, unreachable(a))] : null,
+        el("dt", {}, "Who has been told"), el("dd", {}, notified(a)),
+        a.acknowledged_by ? [el("dt", {}, "Taken by"), el("dd", { class: "taken" }, `${a.acknowledged_by} at ${LW.fmtClock(a.acknowledged_at)}`)] : null),
+      actions(a));
+    if (openResolveForms.has(a.id)) node.append(resolveForm(a));
+    return node;
+  }
+
+  function actions(a) {
+    const bar = el("div", { class: "actions" });
+    if (unacknowledged(a)) {
+      bar.append(el("button", { class: "ack", type: "button", onclick: (e) => acknowledge(a, e.currentTarget) },
+        "Acknowledge", el("span", { class: "visually-hidden" }, ` ${KIND[a.kind] || a.kind} for ${visitor(a)}`)));
+    }
+    if (a.state !== "resolved") {
+      bar.append(el("button", {
+        class: "secondary", type: "button", "aria-expanded": String(openResolveForms.has(a.id)),
+        onclick: () => { openResolveForms.add(a.id); render(); document.getElementById(`outcome-${a.id}-safe`)?.focus(); },
+      }, "Resolve…"));
+    }
+    bar.append(el("a", { class: "button secondary", href: `/console/timeline?alert=${a.id}` }, "Timeline"));
+    return bar;
+  }
+
+  function resolveForm(a) {
+    const error = el("p", { class: "form-error", role: "alert" });
+    const form = el("form", { class: "resolve-form", "aria-label": `Resolve alert ${a.short_code}` },
+      el("fieldset", {}, el("legend", {}, "Outcome"),
+        OUTCOMES.map(([value, label], i) => el("label", { class: "choice" },
+          el("input", { type: "radio", name: "outcome", value, id: `outcome-${a.id}-${value}`, required: true, checked: i === 0 }), label))),
+      el("label", { class: "block" }, "What happened (kept in the record)",
+        el("textarea", { name: "note", rows: "3", required: true, placeholder: "e.g. Called Sam back, all fine, button pressed by mistake" })),
+      error,
+      el("div", { class: "actions" },
+        el("button", { class: "primary", type: "submit" }, "Resolve alert"),
+        el("button", { class: "secondary", type: "button", onclick: () => { openResolveForms.delete(a.id); render(); } }, "Cancel")));
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const data = new FormData(form);
+      const note = String(data.get("note") || "").trim();
+      if (!note) { error.textContent = "Say what happened before resolving."; return; }
+      form.querySelector("button[type=submit]").disabled = true;
+      try {
+        const doc = await api(`/api/v1/alerts/${a.id}/resolve`, { method: "POST", body: { outcome: data.get("outcome"), note } });
+        openResolveForms.delete(a.id);
+        upsert(doc);
+        LW.announce(`Alert ${a.short_code} resolved.`);
+      } catch (e) {
+        error.textContent = e.message;
+        form.querySelector("button[type=submit]").disabled = false;
+      }
+    });
+    return form;
+  }
+
+  async function acknowledge(a, button) {
+    button.disabled = true;
+    try {
+      upsert(await api(`/api/v1/alerts/${a.id}/acknowledge`, { method: "POST" }));
+      LW.announce(`You have taken alert ${a.short_code}.`);
+    } catch (e) {
+      LW.announce(e.message);
+      button.disabled = false;
+      if (e.status === 409) await reload();
+    }
+  }
+
+  function resolvedRow(a) {
+    const outcome = Object.fromEntries(OUTCOMES)[a.outcome] || a.outcome || "—";
+    return el("tr", {},
+      el("td", {}, `${KIND[a.kind] || a.kind} · ${a.short_code}`),
+      el("td", {}, visitor(a)),
+      el("td", {}, LW.fmtDate(a.raised_at)),
+      el("td", {}, `${LW.fmtClock(a.resolved_at)} by ${a.resolved_by}`),
+      el("td", {}, outcome, a.note ? el("div", { class: "counts" }, a.note) : null),
+      el("td", {}, el("a", { href: `/console/timeline?alert=${a.id}` }, "Timeline")));
+  }
+
+  function render() {
+    const sorted = [...alerts.values()].sort(order);
+    const open = sorted.filter(isOpen);
+    const list = document.getElementById("open");
+    // Keep focus and typed notes: only rebuild cards whose alert changed.
+    const wanted = open.map((a) => a.id);
+    for (const node of [...list.children]) if (!wanted.includes(node.dataset.alert)) node.remove();
+    open.forEach((a, i) => {
+      let node = document.getElementById(`alert-${a.id}`);
+      const stamp = `${a.state}|${a.updated_at}|${JSON.stringify(a.notifications)}|${openResolveForms.has(a.id)}`;
+      if (!node || node.dataset.stamp !== stamp) {
+        const fresh = card(a);
+        fresh.dataset.stamp = stamp;
+        if (node) {
+          const typed = node.querySelector("textarea")?.value;
+          node.replaceWith(fresh);
+          if (typed) fresh.querySelector("textarea").value = typed;
+        }
+        node = fresh;
+      }
+      if (list.children[i] !== node) list.insertBefore(node, list.children[i] || null);
+    });
+    if (!open.length) {
+      list.replaceChildren(el("li", { class: "empty" }, el("strong", {}, "No open alerts"), "Everyone is accounted for. New alerts appear here at once, with a sound."));
+    } else {
+      list.querySelector(".empty")?.remove();
+    }
+    const red = open.filter((a) => a.severity === "red").length;
+    document.getElementById("summary").textContent =
+      `${open.length} open (${red} red). Updated live.`;
+    const done = sorted.filter((a) => !isOpen(a)).sort((a, b) => (b.resolved_at || "").localeCompare(a.resolved_at || ""));
+    document.getElementById("resolved").replaceChildren(...(done.length
+      ? done.slice(0, 15).map(resolvedRow)
+      : [el("tr", {}, el("td", { colspan: "6", class: "counts" }, "Nothing resolved yet."))]));
+    updateTitle();
+  }
+
+  function upsert(doc) {
+    const known = alerts.get(doc.id);
+    if (known && doc.updated_at && known.updated_at && doc.updated_at < known.updated_at) return;
+    alerts.set(doc.id, doc);
+    if (seenRed && doc.severity === "red" && isOpen(doc) && !seenRed.has(doc.id)) {
+      seenRed.add(doc.id);
+      beep();
+      LW.announce(`New red alert: ${KIND[doc.kind] || doc.kind}, ${visitor(doc)}, ${doc.school_name || doc.school}.`);
+    }
+    render();
+  }
+
+  async function reload() {
+    const { alerts: docs } = await api("/api/v1/alerts");
+    alerts.clear();
+    for (const doc of docs) alerts.set(doc.id, doc);
+    if (seenRed === null) seenRed = new Set(docs.filter((d) => d.severity === "red").map((d) => d.id));
+    else for (const doc of docs) if (!seenRed.has(doc.id) && doc.severity === "red" && isOpen(doc)) upsert(doc);
+    render();
+  }
+
+  LW.start("feed").then(async (session) => {
+    if (!session.may.watch) { location.replace("/console/visits"); return; }
+    showSound();
+    await reload();
+    LW.live({ alert: upsert }, reload);
+  });
+})();

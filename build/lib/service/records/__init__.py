@@ -1,0 +1,1 @@
+"""Reading what happened: timelines, replay, audit of who looked, exports, KPIs."""

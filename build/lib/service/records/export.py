@@ -1,0 +1,177 @@
+"""An incident record as a printable HTML page a DSL can attach to a safeguarding file.
+
+Plain HTML with its own print styles: no script, no external resources, so it
+opens and prints the same in ten years' time.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from html import escape
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from service.domain.people.directory import DEFAULT_TIMEZONE
+
+OUTCOMES = {
+    "safe": "Safe",
+    "false_alarm": "False alarm",
+    "emergency_services_called": "Emergency services called",
+    "other": "Other",
+}
+
+
+def _when(value: Any, zone: ZoneInfo) -> str:
+    if value in (None, ""):
+        return "—"
+    instant = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    local = instant.astimezone(zone)
+    return f"{local:%a %d %b %Y %H:%M:%S} {local.tzname()}"
+
+
+def _e(value: Any) -> str:
+    return escape("—" if value in (None, "") else str(value))
+
+
+def _summary(subject: dict[str, str], state: dict[str, Any] | None, zone: ZoneInfo) -> str:
+    alert = (state or {}).get("alert")
+    if not alert:
+        device = (state or {}).get("device")
+        if device:
+            rows = [
+                ("Device", device.get("id")),
+                ("Carried by", device.get("staff_name")),
+                ("Last seen", _when(device.get("last_seen"), zone)),
+                ("Battery", f"{device['battery']}%" if device.get("battery") is not None else None),
+            ]
+        else:
+            rows = [(k.title(), v) for k, v in subject.items()]
+        return _table(rows)
+    notified = "".join(
+        f"<li>{_e(n.get('contact_name'))} ({_e(n.get('channel'))} to {_e(n.get('to'))}): "
+        f"{_e(n.get('state'))}</li>"
+        for n in (alert.get("notifications") or {}).values()
+    )
+    location = alert.get("location") or {}
+    rows = [
+        ("Alert", f"{str(alert.get('kind', '')).upper()} · code {alert.get('short_code')}"),
+        ("Alert id", alert.get("id")),
+        ("Severity", alert.get("severity")),
+        ("School", alert.get("school_name") or alert.get("school")),
+        ("Visitor", alert.get("staff_name") or alert.get("staff")),
+        ("Device", alert.get("device")),
+        ("Address", alert.get("address")),
+        (
+            "Last known location",
+            f"{location['lat']}, {location['lon']}" if location.get("lat") is not None else None,
+        ),
+        ("Raised", _when(alert.get("raised_at"), zone)),
+        (
+            "Acknowledged",
+            f"{_when(alert.get('acknowledged_at'), zone)} by {alert.get('acknowledged_by')}"
+            if alert.get("acknowledged_by")
+            else None,
+        ),
+        (
+            "Resolved",
+            f"{_when(alert.get('resolved_at'), zone)} by {alert.get('resolved_by')}"
+            if alert.get("resolved_by")
+            else None,
+        ),
+        ("Outcome", OUTCOMES.get(str(alert.get("outcome")), alert.get("outcome"))),
+        ("Note", alert.get("note")),
+    ]
+    html = _table(rows)
+    if notified:
+        html += f"<h3>Who was told</h3><ul>{notified}</ul>"
+    return html
+
+
+def _table(rows: list[tuple[str, Any]]) -> str:
+    body = "".join(f"<tr><th scope='row'>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in rows)
+    return f"<table class='facts'>{body}</table>"
+
+
+def _integrity(check: dict[str, Any]) -> str:
+    if check["verified"]:
+        verdict = (
+            f"<p class='ok'><strong>Record verified.</strong> All {check['events']} stored events "
+            f"in {check['streams']} streams carry seals that recompute from their content: "
+            "nothing has been altered, removed or re-ordered since it was recorded.</p>"
+        )
+    else:
+        problems = "".join(
+            f"<li>stream {_e(p['aggregate_id'])}: {_e(p['detail'])}</li>" for p in check["problems"]
+        )
+        verdict = (
+            "<p class='bad'><strong>Integrity check FAILED.</strong> The stored record does not "
+            f"match its seals; treat this record as altered.</p><ul>{problems}</ul>"
+        )
+    heads = "".join(
+        f"<li><code>{_e(stream)}</code> <code>{_e(head)}</code></li>"
+        for stream, head in check["heads"].items()
+    )
+    return (
+        f"{verdict}<details><summary>Last seal of each stream (compare with a later export)"
+        f"</summary><ul class='heads'>{heads}</ul></details>"
+    )
+
+
+def render_html(
+    record: dict[str, Any],
+    *,
+    exported_by: str,
+    exported_at: datetime,
+    access_id: str,
+    timezone: str = DEFAULT_TIMEZONE,
+) -> str:
+    zone = ZoneInfo(timezone)
+    subject = record["subject"]
+    alert = (record.get("state") or {}).get("alert")
+    if alert:
+        who = alert.get("staff_name") or alert.get("staff") or "no visitor"
+        title = f"Incident record: {str(alert['kind']).upper()} alert {alert['short_code']} ({who})"
+    else:
+        title = "Incident record: " + ", ".join(f"{k} {v}" for k, v in subject.items())
+    events = "".join(
+        "<tr>"
+        f"<td>{i}</td><td>{_e(_when(row['recorded_at'], zone))}</td>"
+        f"<td>{_e(row['source'])}</td><td>{_e(row['summary'])}</td>"
+        f"<td>{'✓' if row.get('sealed') else '✗ altered'}</td>"
+        "</tr>"
+        for i, row in enumerate(record["events"], start=1)
+    )
+    as_of = (
+        f"<p>As it stood at {_e(_when(record['as_of'], zone))}.</p>" if record.get("as_of") else ""
+    )
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<title>{_e(title)}</title>
+<style>
+body {{ font: 11pt/1.45 system-ui, sans-serif; color: #111; margin: 2rem auto; max-width: 60rem; padding: 0 1rem; }}
+h1 {{ font-size: 1.5rem; margin-bottom: .25rem; }}
+h2 {{ font-size: 1.15rem; border-bottom: 2px solid #111; padding-bottom: .2rem; margin-top: 1.75rem; }}
+table {{ border-collapse: collapse; width: 100%; }}
+th, td {{ text-align: left; vertical-align: top; padding: .3rem .5rem; border-bottom: 1px solid #bbb; }}
+.facts th {{ width: 13rem; }}
+.ok {{ border-left: 6px solid #0a6b2d; background: #e8f5ec; padding: .6rem .8rem; }}
+.bad {{ border-left: 6px solid #b00020; background: #fdecee; padding: .6rem .8rem; }}
+code {{ font-size: 9pt; word-break: break-all; }}
+footer {{ margin-top: 2rem; font-size: 9pt; color: #333; border-top: 1px solid #111; padding-top: .5rem; }}
+@media print {{ body {{ margin: 0; max-width: none; }} details {{ display: block; }} a {{ color: inherit; }} }}
+</style></head>
+<body>
+<header><p>Lonewatch · safeguarding record</p><h1>{_e(title)}</h1>{as_of}</header>
+<h2>Summary</h2>
+{_summary(subject, record.get("state"), zone)}
+<h2>Integrity</h2>
+{_integrity(record["integrity"])}
+<h2>Everything recorded, in order</h2>
+<table class="events"><thead><tr><th scope="col">#</th><th scope="col">Recorded at</th>
+<th scope="col">Source</th><th scope="col">What happened</th><th scope="col">Seal</th></tr></thead>
+<tbody>{events}</tbody></table>
+<footer>Exported by {_e(exported_by)} on {_e(_when(exported_at, zone))}
+({_e(exported_at.isoformat())}). This export is itself recorded in Lonewatch's audit trail
+as access {_e(access_id)}. Times are {_e(timezone)}.</footer>
+</body></html>
+"""

@@ -1,0 +1,110 @@
+"""The DSL's replay: a subject as it stood at any instant, and the incident record to export.
+
+States are rebuilt from the recorded events alone, by running the same projection
+functions the live views use over the subject's events up to the instant. Facts
+that change over time (a device's battery, location, counts) come only from those
+events; names of schools and people come from the directory as it stands now.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from projections.core import Doc
+from projections.store import ViewStore
+from projections.views import project
+from service.adapters.sealing import StreamCheck, check_stream, summary
+from service.application.lonewatch import Lonewatch
+from service.records.timeline import as_row, subject_events
+
+_DIRECTORY_KINDS = frozenset({"school", "staff"})
+_DEVICE_FACTS = ("id", "kind", "school", "staff", "staff_name")
+
+
+def _reader(views: ViewStore, memory: dict[tuple[str, str], Doc]) -> Any:
+    def read(kind: str, doc_id: str) -> Doc | None:
+        if (kind, doc_id) in memory:
+            return memory[(kind, doc_id)]
+        if kind in _DIRECTORY_KINDS:
+            return views.get(kind, doc_id)
+        if kind == "device":  # what the directory says about it, none of what it later sent
+            current = views.get(kind, doc_id)
+            return {k: current[k] for k in _DEVICE_FACTS if k in current} if current else None
+        return None
+
+    return read
+
+
+def _subject_state(subject: str, memory: dict[tuple[str, str], Doc]) -> dict[str, Any]:
+    """An alert, device or visit is its own document; a person is the alerts about them."""
+    kind, _, key = subject.partition(":")
+    if kind != "staff":
+        return {kind: memory.get((kind, key))}
+    alerts = [d for (k, _), d in memory.items() if k == "alert" and d.get("staff") == key]
+    return {"alerts": sorted(alerts, key=lambda d: d["raised_at"])}
+
+
+def states_after_each(views: ViewStore, subject: str, events: list[tuple[int, Any]]) -> list[Any]:
+    """For each event in order, the subject as it stood just after it."""
+    memory: dict[tuple[str, str], Doc] = {}
+    read = _reader(views, memory)
+    states = []
+    for _, event in events:
+        memory.update(project(event, read).docs)
+        states.append(_subject_state(subject, memory))
+    return states
+
+
+def state_as_of(
+    app: Lonewatch, views: ViewStore, subject: str, as_of: datetime | None
+) -> dict[str, Any] | None:
+    """The subject as it stood at `as_of` (now, when None); None when nothing was recorded by then."""
+    events = subject_events(app, views, subject, as_of=as_of)
+    if not events:
+        return None
+    state: dict[str, Any] = states_after_each(views, subject, events)[-1]
+    return state
+
+
+def incident_record(
+    app: Lonewatch, views: ViewStore, subject: str, *, as_of: datetime | None = None
+) -> dict[str, Any]:
+    """Everything recorded about a subject, the state after each event, and the integrity verdict.
+
+    Each stream is read from the database once: the same bytes are verified and decoded.
+    """
+    streams: list[StreamCheck] = []
+
+    def read(originator_id: UUID, upto: int) -> list[Any]:
+        stored = app.recorder.select_events(originator_id)
+        streams.append(check_stream(originator_id, stored))
+        return [app.mapper.to_domain_event(s) for s in stored if s.originator_version <= upto]
+
+    events = subject_events(app, views, subject, as_of=as_of, read=read)
+    rows = [as_row(position, event) for position, event in events]
+    for row, state in zip(rows, states_after_each(views, subject, events), strict=True):
+        row["state_after"] = state
+    shown = {row["aggregate_id"] for row in rows}
+    check = summary([s for s in streams if s.originator_id in shown])
+    checks: dict[str, dict[str, bool]] = check.pop("checks")
+    for row in rows:
+        row["sealed"] = checks.get(row["aggregate_id"], {}).get(str(row["version"]), False)
+    kind, _, key = subject.partition(":")
+    return {
+        "subject": {kind: key},
+        "as_of": as_of,
+        "state": rows[-1]["state_after"] if rows else None,
+        "events": rows,
+        "integrity": check,
+    }
+
+
+def subject_school(app: Lonewatch, views: ViewStore, subject: str) -> str | None:
+    """Which school a subject belongs to; an alert's is read from the event store (never behind)."""
+    kind, _, key = subject.partition(":")
+    if kind == "alert":
+        return app.alert(UUID(key)).school
+    doc = views.get(kind, key)
+    return str(doc["school"]) if doc and doc.get("school") else None

@@ -1,0 +1,138 @@
+"""The DSL's replay: the recorded events about one alert, device or person, in order,
+each with its position, recorded time, source and meaning in plain words.
+
+The index (a projection) only says *which* events belong to a subject; the events
+themselves are read from the event store, so the timeline is the record itself.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.application import Application
+
+from projections.core import event_name
+from projections.store import ViewStore
+from projections.visits import describe as describe_visit_event
+from service.adapters.event_store import notifications_at
+
+_HIDDEN = frozenset({"originator_id", "originator_version", "originator_topic", "timestamp"})
+
+
+def _source_and_summary(event: Any) -> tuple[str, str]:
+    name = event_name(event)
+    visit = describe_visit_event(event)
+    if visit is not None:
+        return visit
+    if name == "DeviceMessage.Received":
+        return f"device:{event.device}", f"device {event.device} sent {event.kind}"
+    if name == "Alert.Raised":
+        return "system", f"{event.kind} alert raised"
+    if name == "Alert.PressedAgain":
+        return "system", f"pressed {event.count} more time(s) while the alert was open"
+    if name == "Alert.Notified":
+        return "notifier", f"{event.contact} was notified"
+    if name == "Alert.DeliveryFailed":
+        return "notifier", f"{event.channel} to {event.contact} failed for good"
+    if name == "Alert.Acknowledged":
+        return event.by, f"acknowledged by {event.by} (via {event.via})"
+    if name == "Alert.Resolved":
+        return event.by, f"resolved by {event.by}: {event.outcome} - {event.note}"
+    if name == "Notification.Requested":
+        return (
+            f"policy:{event.step}",
+            f"{event.channel} to {event.contact_name} ({event.to}) requested: {event.reason}",
+        )
+    if name == "Notification.Sent":
+        return "notifier", f"notification accepted by provider ({event.provider_id})"
+    if name == "Notification.AttemptFailed":
+        outcome = "gave up" if event.final else "will retry"
+        return "notifier", f"notification attempt failed ({event.error}); {outcome}"
+    return _escalation_summary(event, name)
+
+
+def _escalation_summary(event: Any, name: str) -> tuple[str, str]:
+    """The escalation ladder's and the outbox's own events (service/application/escalation.py)."""
+    if name == "Alert.Escalated":
+        return f"policy:{event.step['step']}", event.step["reason"]
+    if name == "Notification.AttemptStarted":
+        return "notifier", f"try {event.attempt} started"
+    if name == "Notification.Unconfirmed":
+        return "notifier", f"outcome unknown: {event.reason}"
+    if name == "Notification.Cancelled":
+        return "notifier", f"not sent: {event.reason}"
+    if name == "Notification.Refused":
+        return "twilio", f"{event.words}: not retried, not asked again on this alert"
+    if name == "Notification.StatusReported":
+        by = f" (answered by {event.answered_by})" if event.answered_by else ""
+        return "twilio", f"provider reported {event.status}{by}"
+    return "system", name
+
+
+def _data(event: Any) -> dict[str, Any]:
+    return {k: v for k, v in vars(event).items() if k not in _HIDDEN}
+
+
+def subject_events(
+    app: Application[UUID],
+    views: ViewStore,
+    subject: str,
+    *,
+    as_of: datetime | None = None,
+    read: Callable[[UUID, int], Iterable[Any]] | None = None,
+) -> list[tuple[int, Any]]:
+    """(position, event) for every recorded event about a subject, in the order recorded.
+
+    `read(originator_id, upto_version)` gives a stream's events (default: the event store's).
+    """
+
+    entries = views.index(subject)
+    if read is None:
+        # One query by position, not one per aggregate (10,000 heartbeats are 10,000 aggregates).
+        to_domain_event = app.mapper.to_domain_event
+        in_order: list[tuple[int, Any]] = []
+        for notification in notifications_at(app.recorder, [e.position for e in entries]):
+            event: Any = to_domain_event(notification)
+            if as_of is None or event.timestamp <= as_of:
+                in_order.append((notification.id, event))
+        return in_order
+    by_originator: dict[str, dict[int, int]] = defaultdict(dict)
+    for entry in entries:
+        by_originator[entry.originator_id][entry.originator_version] = entry.position
+    found: list[tuple[int, Any]] = []
+    for originator_id, versions in by_originator.items():
+        for event in read(UUID(originator_id), max(versions)):
+            position = versions.get(event.originator_version)
+            if position is None or (as_of is not None and event.timestamp > as_of):
+                continue
+            found.append((position, event))
+    found.sort(key=lambda pair: pair[0])
+    return found
+
+
+def timeline(
+    app: Application[UUID], views: ViewStore, subject: str, *, as_of: datetime | None = None
+) -> list[dict[str, Any]]:
+    return [
+        as_row(position, event)
+        for position, event in subject_events(app, views, subject, as_of=as_of)
+    ]
+
+
+def as_row(position: int, event: Any) -> dict[str, Any]:
+    """One line of a timeline: when, who or what said so, and what it means."""
+    source, summary = _source_and_summary(event)
+    return {
+        "position": position,
+        "recorded_at": event.timestamp,
+        "event": event_name(event),
+        "source": source,
+        "summary": summary,
+        "aggregate_id": str(event.originator_id),
+        "version": event.originator_version,
+        "data": _data(event),
+    }

@@ -1,0 +1,261 @@
+"""What `/api/v1/health` knows: is each part of the alarm path working, and if not, why.
+
+"ok" only when all is well; otherwise "degraded" with one sentence per reason, for an
+operator woken at 2 am (docs/operations.md says what to do about each). The store is
+asked on a thread of its own with a time limit: while the database is down a store
+call can block for many seconds, and health must still answer within a second.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from service.bootstrap import Container
+
+PROBE_TIMEOUT = 0.5
+"""Seconds health waits for the store: short enough to answer within 1 s."""
+STUCK_AFTER = 60.0
+"""A notification requested this long ago and still not sent (or a try in flight this
+long) is stuck: the dispatcher's own retries are over by ~20 s."""
+FAILING_FOR = 60.0
+"""A device message left unrecorded within this many seconds makes health degraded."""
+ALARM_BACKLOG = 50
+"""Alarm messages waiting in the gateway's alarm lane beyond this are a problem."""
+
+
+@dataclass
+class StoreReading:
+    reachable: bool
+    latency_s: float | None
+    head: int | None = None
+    position: int | None = None
+    requested: list[dict[str, Any]] = field(default_factory=list)
+    error: str | None = None
+
+
+class StoreProbe:
+    """One store read at a time, on its own thread. A read still running from an earlier
+    request is waited for again rather than queued behind: a blocked store occupies one
+    thread, never the shared default executor that the loops and handlers need."""
+
+    def __init__(self, read: Callable[[], StoreReading], timeout: float = PROBE_TIMEOUT) -> None:
+        self.read = read
+        self.timeout = timeout
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lw-health")
+        self._pending: Future[StoreReading] | None = None
+        self._pending_since = 0.0
+        self.last_ok: StoreReading | None = None
+        self.last_error: str | None = None
+        self.last_error_at: float | None = None
+
+    async def probe(self) -> StoreReading:
+        if self._pending is None or self._pending.done():
+            self._pending = self._executor.submit(self._timed)
+            self._pending_since = time.monotonic()
+        pending = self._pending
+        try:
+            async with asyncio.timeout(self.timeout):
+                reading = await asyncio.shield(asyncio.wrap_future(pending))
+        except TimeoutError:
+            waited = time.monotonic() - self._pending_since
+            reading = StoreReading(
+                reachable=False, latency_s=None, error=f"no answer within {waited:.1f} s"
+            )
+        if reading.reachable:
+            self.last_ok = reading
+        else:
+            self.last_error = reading.error
+            self.last_error_at = time.monotonic()
+        return reading
+
+    def _timed(self) -> StoreReading:
+        started = time.monotonic()
+        try:
+            reading = self.read()
+        except Exception as exc:
+            return StoreReading(
+                reachable=False,
+                latency_s=round(time.monotonic() - started, 4),
+                error=f"{type(exc).__name__}: {exc}",
+            )
+        reading.latency_s = round(time.monotonic() - started, 4)
+        return reading
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+def store_reader(c: Container) -> Callable[[], StoreReading]:
+    def read() -> StoreReading:
+        return StoreReading(
+            reachable=True,
+            latency_s=None,
+            head=c.projector.head(),
+            position=c.projector.position(),
+            requested=c.views.find("notification", states=["requested"], limit=10_000),
+        )
+
+    return read
+
+
+class RecentIncrease:
+    """When a cumulative counter last went up, as seen by successive health checks."""
+
+    def __init__(self) -> None:
+        self.value = 0
+        self.at: float | None = None
+
+    def see(self, value: int) -> float | None:
+        """Seconds since the counter last increased (None if it never has)."""
+        now = time.monotonic()
+        if value > self.value:
+            self.value, self.at = value, now
+        return None if self.at is None else now - self.at
+
+
+@dataclass
+class Health:
+    probe: StoreProbe
+    gateway_failed: RecentIncrease = field(default_factory=RecentIncrease)
+
+    async def check(self, c: Container) -> tuple[bool, dict[str, Any]]:
+        """(all well, the response body)."""
+        reasons: list[str] = []
+        checks: dict[str, Any] = {}
+        reading = await self.probe.probe()
+        checks["event_store"] = self._store(reading, reasons)
+        checks["projections"] = self._projections(c, reading)
+        checks["loops"] = c.supervisor.report()
+        reasons.extend(c.supervisor.problems())
+        checks["timers"] = _timers(c, reasons)
+        broker = _broker(c, reasons)
+        if broker is not None:
+            checks["broker"] = broker
+        checks["gateway"] = self._gateway(c, reasons)
+        checks["notifications"] = _notifications(c, reading, reasons)
+        ok = not reasons
+        return ok, {"status": "ok" if ok else "degraded", "reasons": reasons, "checks": checks}
+
+    def _store(self, reading: StoreReading, reasons: list[str]) -> dict[str, Any]:
+        last_ok = self.probe.last_ok
+        doc: dict[str, Any] = {
+            "ok": reading.reachable,
+            "reachable": reading.reachable,
+            "latency_s": reading.latency_s,
+            "head": reading.head if reading.reachable else (last_ok.head if last_ok else None),
+            "error": reading.error,
+            "last_error": self.probe.last_error,
+            "last_error_age_s": _age(self.probe.last_error_at),
+        }
+        if not reading.reachable:
+            reasons.append(f"store: unreachable ({reading.error})")
+        return doc
+
+    def _projections(self, c: Container, reading: StoreReading) -> dict[str, Any]:
+        live = c.supervisor.loops.get("live-views")
+        error = live.last_error if live is not None and live.consecutive_failures else None
+        doc: dict[str, Any] = {"ok": error is None, "error": error}
+        if reading.head is not None and reading.position is not None:
+            doc.update(position=reading.position, lag=reading.head - reading.position)
+        return doc
+
+    def _gateway(self, c: Container, reasons: list[str]) -> dict[str, Any]:
+        stats: dict[str, Any] = dict(c.gateway.stats)
+        backlog = c.gateway.backlog
+        stats["backlog"] = backlog
+        # A batch that fails is split and its bad message recorded as rejected: handled.
+        # A message whose rejection cannot be recorded either is held unacknowledged at
+        # the broker (a slot of its in-flight window), and is a bug.
+        unrecorded = int(c.gateway.stats.get("rejections_unrecorded", 0))
+        failed_ago = self.gateway_failed.see(unrecorded)
+        stats["last_unrecorded_age_s"] = None if failed_ago is None else round(failed_ago, 1)
+        if failed_ago is not None and failed_ago < FAILING_FOR:
+            reasons.append(
+                f"gateway: a device message could be neither recorded nor rejected "
+                f"{failed_ago:.0f} s ago ({unrecorded} since start); the broker holds it"
+            )
+        if backlog.get("alarm", 0) > ALARM_BACKLOG:
+            reasons.append(f"gateway: {backlog['alarm']} alarm messages waiting to be recorded")
+        return stats
+
+
+def _timers(c: Container, reasons: list[str]) -> dict[str, Any]:
+    failing = dict(c.scheduler.failing)
+    for timer_id, f in failing.items():
+        reasons.append(
+            f"timers: {f.action} {timer_id} failing for {time.monotonic() - f.since:.0f} s "
+            f"({f.error})"
+        )
+    return {
+        "fired": c.scheduler.fired,
+        "failing": {
+            timer_id: {"action": f.action, "error": f.error, "for_s": _age(f.since)}
+            for timer_id, f in failing.items()
+        },
+    }
+
+
+def _age(since: float | None) -> float | None:
+    return None if since is None else round(time.monotonic() - since, 1)
+
+
+def _broker(c: Container, reasons: list[str]) -> dict[str, Any] | None:
+    links = {"devices": c.link, "alarms": c.alarm_link}
+    sessions = {name: link.connected for name, link in links.items() if link is not None}
+    if not sessions:
+        return None
+    for name, connected in sessions.items():
+        if not connected:
+            reasons.append(f"broker: the {name} session is not connected")
+    return {
+        "ok": all(sessions.values()),
+        "embedded": c.settings.mqtt.embedded,
+        "sessions": {name: {"connected": connected} for name, connected in sessions.items()},
+    }
+
+
+def _notifications(c: Container, reading: StoreReading, reasons: list[str]) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "sent": c.dispatcher.sent,
+        "failed": c.dispatcher.failed,
+        "sending": c.dispatcher.sending,
+        "notifier": type(c.notifier).__name__,
+    }
+    if not reading.reachable:
+        return doc  # unknown while the store is down; the store's reason says so
+    now = c.clock.now()
+    waiting, in_flight = [], []
+    for n in reading.requested:
+        if c.dispatcher.is_sending(n["id"]):
+            continue  # being tried here, with backoff between tries: not stuck
+        if n.get("in_flight"):
+            since = n.get("attempt_started_at") or n.get("requested_at")
+            if _older_than(since, now, STUCK_AFTER):
+                in_flight.append(n)
+        elif _older_than(n.get("requested_at"), now, STUCK_AFTER):
+            waiting.append(n)
+    doc.update(requested=len(reading.requested), stuck=len(waiting), stuck_in_flight=len(in_flight))
+    if waiting:
+        reasons.append(
+            f"notifications: {len(waiting)} requested more than {STUCK_AFTER:.0f} s ago "
+            "and not sent"
+        )
+    if in_flight:
+        reasons.append(
+            f"notifications: {len(in_flight)} tries in flight for more than {STUCK_AFTER:.0f} s "
+            "with no answer from the provider"
+        )
+    return doc
+
+
+def _older_than(instant: str | None, now: datetime, seconds: float) -> bool:
+    if not instant:
+        return False
+    return (now - datetime.fromisoformat(instant)).total_seconds() > seconds

@@ -1,0 +1,134 @@
+"""Keeping the views live: wake on every local commit, poll for other processes' commits,
+and hand each change to whoever listens (the SSE hub, the dispatcher, the MQTT fan-out)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+from typing import Any
+
+from projections.projector import Change, Projector
+from service.logs import get_logger
+from service.workers.supervisor import LoopState
+
+log = get_logger(__name__)
+
+Listener = Callable[[list[Change]], None]
+
+
+class LiveViews:
+    def __init__(self, projector: Projector, *, poll_interval: float = 0.5) -> None:
+        self.projector = projector
+        self.poll_interval = poll_interval
+        self._listeners: list[Listener] = []
+        self._wake: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.published: int | None = None
+
+    def follow(self, max_batches: int = 1_000_000) -> list[Change]:
+        """Apply what is new, then return every change since the last one published here,
+        whoever applied it (an API handler's read-your-writes, a CLI replay, another server)."""
+        if self.published is None:
+            self.published = self.projector.position()
+        applied, ranges = self.projector.catch_up_ranges(max_batches)
+        position = self.projector.seen_position
+        changes = list(applied)
+        cursor = self.published
+        for after, upto in [*sorted(ranges), (position, position)]:
+            if after > cursor:  # a gap someone else applied
+                changes.extend(self.projector.changes_between(cursor, after))
+            cursor = max(cursor, upto)
+        self.published = max(self.published, position)
+        changes.sort(key=lambda change: change.position)
+        return changes
+
+    def add_listener(self, listener: Listener) -> None:
+        self._listeners.append(listener)
+
+    def wake(self) -> None:
+        """Safe from any thread: an event was committed, catch up now rather than at the next poll."""
+        if self._loop is not None and self._wake is not None:
+            with contextlib.suppress(RuntimeError):  # loop already closed at shutdown
+                self._loop.call_soon_threadsafe(self._wake.set)
+
+    async def run(self, state: LoopState | None = None) -> None:
+        """Follow until cancelled. A failed catch-up (the store is down) raises out of
+        here; the supervisor logs it and starts following again."""
+        self._loop = asyncio.get_running_loop()
+        self._wake = asyncio.Event()
+        while True:
+            self._wake.clear()
+            # One batch at a time, published before the next: an SOS recorded during
+            # a heartbeat burst reaches the dispatcher without waiting for the burst.
+            changes = await asyncio.to_thread(self.follow, 1)
+            if state is not None:
+                state.beat()
+            if changes:
+                self._publish(changes)
+                self._wake.set()  # there may be more: follow again at once
+            # asyncio.timeout, not wait_for: on 3.11 wait_for swallows a cancellation that
+            # arrives as the wake-up does, and shutdown then waits for this task forever.
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.poll_interval):
+                    await self._wake.wait()
+
+    def _publish(self, changes: list[Change]) -> None:
+        for listener in self._listeners:
+            try:
+                listener(changes)
+            except Exception:
+                log.exception("view_listener_failed", listener=repr(listener))
+
+
+class Hub:
+    """Fan-out to live subscribers, each with its own bounded queue: a slow browser
+    is dropped (it reconnects and reloads) instead of stalling everyone else."""
+
+    def __init__(self, queue_size: int = 1000) -> None:
+        self.queue_size = queue_size
+        self._subscribers: dict[
+            int, tuple[asyncio.Queue[Change | None], Callable[[Change], bool]]
+        ] = {}
+        self._next = 0
+        self.dropped = 0
+
+    def subscribe(
+        self, accept: Callable[[Change], bool]
+    ) -> tuple[int, asyncio.Queue[Change | None]]:
+        self._next += 1
+        queue: asyncio.Queue[Change | None] = asyncio.Queue(self.queue_size)
+        self._subscribers[self._next] = (queue, accept)
+        return self._next, queue
+
+    def unsubscribe(self, token: int) -> None:
+        self._subscribers.pop(token, None)
+
+    def publish(self, changes: list[Change]) -> None:
+        for token, (queue, accept) in list(self._subscribers.items()):
+            for change in changes:
+                if not accept(change):
+                    continue
+                try:
+                    queue.put_nowait(change)
+                except asyncio.QueueFull:
+                    self.dropped += 1
+                    self._subscribers.pop(token, None)
+                    with contextlib.suppress(asyncio.QueueFull):
+                        queue.put_nowait(None)
+                    log.warning("stream_subscriber_dropped", subscriber=token)
+                    break
+
+    def close_all(self) -> None:
+        for queue, _ in self._subscribers.values():
+            with contextlib.suppress(asyncio.QueueFull):
+                queue.put_nowait(None)
+        self._subscribers.clear()
+
+    @property
+    def count(self) -> int:
+        return len(self._subscribers)
+
+
+def public_change(change: Change) -> dict[str, Any]:
+    return {"kind": change.kind, "event": change.event, "position": change.position, **change.doc}

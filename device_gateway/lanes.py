@@ -1,0 +1,397 @@
+"""A lane's work: record a group of device messages on the lane's own thread, then
+acknowledge them. The order is the guarantee: a message is acknowledged to the broker
+only after its event is committed (or its refusal is recorded), so a crash in between
+means the broker delivers it again, and the store's uniqueness on device+id records it once.
+
+Three lanes, each committing whatever has gathered as one transaction on a worker thread
+of its own (never the shared default pool, where password hashing and exports run):
+alarms (sos, fall), texts (message: a safe word raises duress, and checking it is slow on
+purpose) and the rest (heartbeats and other readings).
+
+A group that fails is never simply left unacknowledged: while the store is unavailable
+it is held and retried; for any other failure it is split until the message that fails
+is alone, and that one is recorded as rejected (or, for an alarm, recorded without its
+fields) and acknowledged. No good message waits for a bad neighbour.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import dataclasses
+import hashlib
+import json
+from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, Final, TypeVar
+
+from eventsourcing.persistence import (
+    ConnectionPoolClosedError,
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+)
+
+from device_gateway.links import Link, Sessions
+from device_gateway.messages import (
+    ALARM_KINDS,
+    DeviceReading,
+    cmd_topic,
+    is_device_id,
+    safe_text,
+    topic_levels,
+)
+from device_gateway.mqtt_link import InboundMessage
+from service.adapters.alarm_priority import AlarmPriority
+from service.application.device_intake import DeviceIntake, Intaken, Outcome
+from service.application.lonewatch import Lonewatch
+from service.domain.alerts.alert import AlertKind
+from service.domain.alerts.notifications import Notification
+from service.domain.devices.rejected import RAW_CAP_BYTES, RejectedDeviceMessage
+from service.logs import get_logger
+
+log = get_logger(__name__)
+
+T = TypeVar("T")
+
+LANES: Final = ("alarm", "text", "bulk")
+
+
+@dataclass(frozen=True)
+class Item:
+    """One message waiting in a lane, with the link that delivered it (acked there)."""
+
+    message: InboundMessage
+    reading: DeviceReading | None
+    """None when validation itself failed: the message is recorded as rejected."""
+    source: Link | None
+    why: str = ""
+
+
+def lane_of(item: Item) -> str:
+    kind = item.reading.kind if item.reading is not None else ""
+    return "alarm" if kind in ALARM_KINDS else "text" if kind == "message" else "bulk"
+
+
+ANNOUNCED_ALERTS: Final = frozenset(AlertKind(kind) for kind in ALARM_KINDS)
+"""Alerts the device is told of (`alert_received`). A duress alert is silent: the phone
+must behave exactly as for an ordinary text."""
+
+HandOff = Callable[[list[Notification]], None]
+
+
+class Acks:
+    """Settles what a lane recorded or refused; counts it in the gateway's `stats`."""
+
+    def __init__(
+        self,
+        sessions: Sessions,
+        stats: Counter[str],
+        *,
+        prefix: str,
+        on_notifications: HandOff | None,
+    ) -> None:
+        self.sessions = sessions
+        self.stats = stats
+        self.prefix = prefix
+        self.on_notifications = on_notifications
+        """Given the notifications an alert asked for, as soon as they are committed."""
+
+    def settle_all(self, items: list[Item], results: list[Intaken]) -> None:
+        requested = [n for result in results for n in result.requested]
+        if requested and self.on_notifications is not None:
+            try:
+                self.on_notifications(requested)
+            except Exception:
+                # The dispatcher also follows the views: the SMS is late, not lost.
+                log.exception("notifications_hand_off_failed", count=len(requested))
+        for item, result in zip(items, results, strict=True):
+            try:
+                self._settle(item, result)
+            except Exception:
+                log.exception("device_message_settle_failed", topic=item.message.topic)
+                self.ack(item.message, item.source)  # recorded: never leave it in flight
+
+    def _settle(self, item: Item, result: Intaken) -> None:
+        reading, message = item.reading, item.message
+        assert reading is not None
+        if result.outcome is Outcome.UNKNOWN_DEVICE:
+            self.refuse(
+                message,
+                item.source,
+                reading.device_id,
+                "unknown_device",
+                f"device {reading.device_id!r} is not in the directory",
+            )
+            return
+        self.ack(message, item.source)
+        self.stats["duplicates" if result.outcome is Outcome.DUPLICATE else "recorded"] += 1
+        if result.outcome is Outcome.RECORDED:
+            self.stats[f"kind:{reading.kind}"] += 1
+            for flag in result.flags:
+                if flag != "duress":  # a silent alarm stays silent, even in counters
+                    self.stats[flag] += 1
+            if result.joined_open_alert:
+                self.stats["pressed_again"] += 1
+            if reading.rejected_fields:
+                log.warning(
+                    "alarm_fields_dropped",
+                    device=reading.device_id,
+                    kind=reading.kind,
+                    fields=reading.rejected_fields,
+                )
+        if result.alert_id is not None and result.alert_kind in ANNOUNCED_ALERTS:
+            self._command(
+                reading.device_id, {"type": "alert_received", "alert_id": str(result.alert_id)}
+            )
+            log.info(
+                "alert_message_recorded",
+                device=reading.device_id,
+                kind=reading.kind,
+                alert=str(result.alert_id),
+                duplicate=result.outcome is Outcome.DUPLICATE,
+                joined_open_alert=result.joined_open_alert,
+            )
+
+    def refuse(
+        self,
+        message: InboundMessage,
+        source: Link | None,
+        device: str | None,
+        reason: str,
+        detail: str,
+    ) -> None:
+        self.stats[f"rejected:{reason}"] += 1
+        log.warning(
+            "device_message_rejected",
+            reason=reason,
+            detail=safe_text(detail),
+            device=device,
+            topic=safe_text(message.topic),
+        )
+        self.ack(message, source)
+
+    def ack(self, message: InboundMessage, source: Link | None) -> None:
+        link = source or self.sessions.main
+        if link is not None:
+            link.ack(message.mid, message.qos)
+
+    def _command(self, device: str, payload: dict[str, Any]) -> None:
+        """Commands go out on the main session (the alarm session only receives)."""
+        link = self.sessions.main or self.sessions.alarm
+        if link is not None:
+            link.publish(cmd_topic(self.prefix, device), json.dumps(payload).encode(), qos=1)
+
+
+STORE_RETRY_MAX_SECONDS: Final = 0.5
+"""The longest wait between tries while the store is down: an SOS held then must reach the
+dispatcher well within 2 s of the store coming back (issue 10). At 1 s the waits (0.1, 0.2,
+0.4, 0.8, 1) put the first SMS of an SOS held in a restart 2.0 s after the store was back."""
+REASON_CHARS: Final = 500
+"""How much of a failure's message is kept with a rejected message."""
+
+
+def store_unavailable(exc: BaseException) -> bool:
+    """A failure that says nothing about the messages: hold them and try again.
+
+    Anything else (DataError, a transcoder's UnicodeEncodeError, a bug) is taken to be
+    about some message in the group, which is then split until it is found.
+    """
+    return isinstance(exc, OperationalError | InterfaceError | ConnectionPoolClosedError | OSError)
+
+
+class LaneRecorder:
+    """Commits groups on one worker thread per lane, opened and closed with the gateway's run."""
+
+    def __init__(
+        self,
+        app: Lonewatch,
+        intake: DeviceIntake,
+        priority: AlarmPriority,
+        acks: Acks,
+        stats: Counter[str],
+        *,
+        prefix: str,
+    ) -> None:
+        self.app = app
+        self.intake = intake
+        self.priority = priority
+        self.acks = acks
+        self.stats = stats
+        self.prefix = prefix
+        self._executors: dict[str, ThreadPoolExecutor] = {}
+
+    def open_threads(self) -> None:
+        self._executors = {
+            name: ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"lw-gateway-{name}")
+            for name in LANES
+        }
+
+    async def close_threads(self) -> None:
+        executors, self._executors = list(self._executors.values()), {}
+        for executor in executors:
+            executor.shutdown(wait=False, cancel_futures=True)
+        # A commit in progress cannot be cancelled: wait for it before the store closes.
+        await asyncio.to_thread(_join, executors)
+
+    async def commit(self, lane: str, items: list[Item]) -> None:
+        """Record a group; on a failure that is not the store's, split it (bisect)."""
+        readings = [item.reading for item in items if item.reading is not None]
+        record = self._record_bulk if lane == "bulk" else self.intake.record
+        try:
+            results = await self._with_store(lane, len(items), record, readings)
+        except Exception as exc:
+            self.stats["batches_failed"] += 1
+            log.warning(
+                "device_batch_failed",
+                lane=lane,
+                count=len(items),
+                error=describe(exc),
+                action="split" if len(items) > 1 else "isolate",
+            )
+            if len(items) > 1:
+                half = len(items) // 2
+                await self.commit(lane, items[:half])
+                await self.commit(lane, items[half:])
+            else:
+                await self.isolated(lane, items[0], describe(exc))
+            return
+        self.stats["batches"] += 1
+        self.stats["batch_max"] = max(self.stats["batch_max"], len(items))
+        self.acks.settle_all(items, results)
+
+    async def isolated(self, lane: str, item: Item, why: str) -> None:
+        """One message that fails alone: try it once more, salvage an alarm, else reject."""
+        reading = item.reading
+        if reading is not None:
+            try:  # a failure that does not repeat was not this message's fault
+                results = await self._with_store(lane, 1, self.intake.record, [reading])
+            except Exception as exc:
+                why = describe(exc)
+            else:
+                self.acks.settle_all([item], results)
+                return
+        if reading is not None and reading.kind in ALARM_KINDS:
+            # The alarm must not be lost: record it as a bare press of this device.
+            bare = bare_alarm(reading.device_id, reading.kind, f"the store refused it: {why}")
+            try:
+                results = await self._with_store(lane, 1, self.intake.record, [bare])
+            except Exception as exc:
+                why = f"{why}; bare alarm failed too: {describe(exc)}"
+                log.error("alarm_salvage_failed", device=reading.device_id, error=why)
+            else:
+                self.stats["alarms_salvaged"] += 1
+                log.error("alarm_recorded_without_fields", device=reading.device_id, reason=why)
+                self.acks.settle_all([dataclasses.replace(item, reading=bare)], results)
+                return
+        try:
+            await self._with_store(lane, 1, self._record_rejection, item, why)
+        except Exception:
+            # Never acknowledged unrecorded: the broker keeps it (one in-flight slot).
+            self.stats["rejections_unrecorded"] += 1
+            log.exception("device_message_rejection_unrecorded", topic=item.message.topic)
+            return
+        self.acks.refuse(
+            item.message,
+            item.source,
+            reading.device_id if reading is not None else None,
+            "unstorable",
+            f"recorded as rejected: {why}",
+        )
+
+    def _record_bulk(self, readings: list[DeviceReading]) -> list[Intaken]:
+        """On the bulk lane's thread: let any alarm under way go first, at the start and
+        again at the lock (a group takes a while to build, and an alarm may come meanwhile)."""
+        with self.priority.bulk():
+            self.priority.wait_turn()
+            return self.intake.record(readings)
+
+    def _record_rejection(self, item: Item, why: str) -> None:
+        """Runs on the lane's worker thread; everything recorded is plain ASCII or bounded."""
+        message = item.message
+        topic = safe_text(message.topic)
+        levels = topic_levels(topic, self.prefix)
+        device, kind = levels if levels is not None else (None, None)
+        digest = hashlib.sha256(message.payload).hexdigest()
+        rejected = RejectedDeviceMessage(
+            topic=topic,
+            raw_sha256=digest,
+            device=device if device is not None and is_device_id(device) else None,
+            kind=safe_text(kind)[:64] if kind is not None else None,
+            reason=safe_text(why)[:REASON_CHARS],
+            raw_base64=base64.b64encode(message.payload[:RAW_CAP_BYTES]).decode("ascii"),
+            raw_size=len(message.payload),
+            timestamp=self.app.clock.now(),
+        )
+        # The same bytes recorded already (redelivered after a crash) collide: that is fine.
+        with contextlib.suppress(IntegrityError):
+            self.app.save(rejected)
+
+    async def _with_store(self, lane: str, count: int, call: Callable[..., T], *args: Any) -> T:
+        """Run `call` on the lane's own thread, retrying for as long as the store is
+        unavailable: the messages are held, not lost (and not acknowledged, so the broker
+        holds them too). Any other failure is raised to the caller."""
+        loop = asyncio.get_running_loop()
+        executor = self._executors.get(lane)
+        delay, holding = 0.1, False
+        try:
+            while True:
+                try:
+                    return await loop.run_in_executor(executor, call, *args)
+                except Exception as exc:
+                    if not store_unavailable(exc):
+                        raise
+                    if not holding:
+                        holding = True
+                        self.stats["held"] += count
+                    self.stats["store_retries"] += 1
+                    log.warning(
+                        "event_store_unavailable", lane=lane, error=str(exc), retry_in=delay
+                    )
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, STORE_RETRY_MAX_SECONDS)
+        finally:
+            if holding:
+                self.stats["held"] -= count
+
+
+def _join(executors: list[ThreadPoolExecutor]) -> None:
+    for executor in executors:
+        executor.shutdown(wait=True)
+
+
+def bare_alarm(device: str, kind: str, why: str) -> DeviceReading:
+    """An alarm with nothing but its device and kind: what is left when the rest is unusable."""
+    return DeviceReading(
+        device_id=device,
+        kind=kind,
+        msg_id=None,
+        device_ts=None,
+        lat=None,
+        lon=None,
+        acc=None,
+        battery=None,
+        text=None,
+        seq=None,
+        rejected_fields={"payload": safe_text(why)[:REASON_CHARS]},
+    )
+
+
+def unreadable(
+    message: InboundMessage,
+    source: Link | None,
+    levels: tuple[str, str] | None,
+    exc: BaseException,
+) -> Item:
+    """A message validation could not read: an alarm goes through bare, the rest rejected."""
+    why = f"validation failed: {describe(exc)}"
+    if levels is not None and levels[1] in ALARM_KINDS and is_device_id(levels[0]):
+        return Item(message, bare_alarm(levels[0], levels[1], why), source, why)
+    return Item(message, None, source, why)
+
+
+def describe(exc: BaseException) -> str:
+    return safe_text(f"{type(exc).__name__}: {exc}")[:REASON_CHARS]

@@ -1,0 +1,120 @@
+"""A visit's events in the timeline's words (service/records/timeline.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from service.domain.visits.overdue_ladder import CALL_HOME_TASK
+from service.domain.visits.rules import CallHomeOutcome
+from service.domain.visits.tasks import CONCERN_TASK
+
+
+def _name(event: object) -> str:
+    return type(event).__qualname__
+
+
+TASK_WORDS = {
+    CALL_HOME_TASK: "reception's call to the pupil's home",
+    CONCERN_TASK: "the DSL's follow-up of the safeguarding concern",
+}
+
+
+OUTCOME_WORDS = {
+    CallHomeOutcome.CONTACT_MADE_NO_CONCERN.value: "reached the home, no concern",
+    CallHomeOutcome.NO_CONTACT.value: "no contact with the home",
+    CallHomeOutcome.CONCERN.value: "cause for concern",
+}
+
+
+def _decision_words(event: Any) -> str:
+    """Why the `inform_slt` step did or did not tell SLT, and whose report that rests on."""
+    decision = getattr(event, "decision", None)
+    if not decision:
+        return ""
+    told = "SLT informed" if decision["inform"] else "SLT not informed"
+    source = ""
+    if decision.get("reported_by"):
+        at = datetime.fromisoformat(decision["reported_at"])
+        source = f" (reported by {decision['reported_by']} at {at:%H:%M} UTC)"
+    return f" - {told}: {decision['because']}{source}"
+
+
+def describe(event: Any) -> tuple[str, str] | None:
+    """(source, summary) of a visit event for the timeline; None for other events."""
+    name = _name(event)
+    if not name.startswith("Visit."):
+        return None
+    what = name.removeprefix("Visit.")
+    by = str(getattr(event, "by", "") or "system")
+    via = f" ({event.via})" if getattr(event, "via", None) else ""
+    words: dict[str, Callable[[], str]] = {
+        "Planned": lambda: (
+            f"{'lone' if len(event.staff) == 1 else 'pair'} visit planned by {event.planned_by}: "
+            f"{', '.join(event.staff)} to pupil {event.pupil_ref}'s home ({event.purpose}), "
+            f"leaving {event.expected_leave:%H:%M}, back {event.expected_return:%H:%M} UTC"
+        ),
+        "RiskAssessed": lambda: f"risk assessed by {by} ({len(event.hazards)} hazards)",
+        "Authorised": lambda: (
+            f"authorised by {by}"
+            + (
+                f" (headteacher needed: {event.headteacher_needed})"
+                if event.headteacher_needed
+                else ""
+            )
+        ),
+        "Departed": lambda: (
+            f"signed out by {by}" + (f" with device {event.device}" if event.device else "")
+        ),
+        "Arrived": lambda: f"arrived at the property{via}",
+        "LeftProperty": lambda: f"left the property{via}",
+        "NoAnswer": lambda: f"no answer at the property: 'sorry we missed you' left{via}",
+        "Returned": lambda: f"signed back in{via}",
+        "Extended": lambda: (
+            f"extended by {by}: back by {event.expected_return:%H:%M} UTC ({event.reason})"
+        ),
+        "Cancelled": lambda: f"cancelled by {by}: {event.reason}",
+        "CheckedIn": lambda: f"visitor checked in OK{via}",
+        "Reported": lambda: (
+            f"reported by {by}: {event.outcome}"
+            + (", safeguarding concern for the DSL" if event.safeguarding_concern else "")
+        ),
+        "Closed": lambda: f"closed by {by}",
+        "LeaveOverdueNoticed": lambda: "not left the property on time: visitor asked to reply OK",
+        "OverdueNoticed": lambda: (
+            f"overdue: not back by {event.deadline:%H:%M} UTC "
+            "(expected return plus grace); the ladder starts"
+        ),
+        "LadderStepTaken": lambda: (
+            f"overdue step {event.step + 1}: {event.action}" + _decision_words(event)
+        ),
+        "LadderEnded": lambda: (
+            f"overdue ladder ended by {by} after {event.steps_taken} step(s): {event.how}"
+        ),
+        "DeviceSilenceNoticed": lambda: (
+            f"device {event.device} silent since {event.last_seen:%H:%M:%S} UTC"
+        ),
+        "LowBatteryNoticed": lambda: (
+            f"device {event.device} battery {event.battery}% "
+            f"(below the school's {event.below}%): low-battery alert"
+        ),
+        "TaskCompleted": lambda: (
+            f"{TASK_WORDS.get(event.task.partition(':')[0], 'task')} done by {by}"
+            + (
+                f" ({OUTCOME_WORDS.get(event.outcome, event.outcome)})"
+                if getattr(event, "outcome", None)
+                else ""
+            )
+            + (f": {event.note}" if event.note else "")
+        ),
+    }
+    noticed = (
+        "LeaveOverdueNoticed",
+        "OverdueNoticed",
+        "LadderStepTaken",
+        "DeviceSilenceNoticed",
+        "LowBatteryNoticed",
+    )
+    source = "scheduler" if what in noticed else by
+    return source, words[what]() if what in words else what

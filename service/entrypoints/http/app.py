@@ -1,0 +1,106 @@
+"""The HTTP app factory: the API, the console, the Twilio webhooks and health, over the
+parts it is given (aiohttp's `create_app` shape; each part under its own `keys.py` key).
+
+The composition root (`service.bootstrap.create_app`) calls it with the assembled parts
+and the cleanup context that starts and stops the background work.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+
+from aiohttp import web
+
+from projections.projector import Projector
+from projections.store import ViewStore
+from service.adapters.notifiers.base import Notifier
+from service.application.lonewatch import Lonewatch
+from service.clock import Clock
+from service.config import Settings
+from service.entrypoints.http.api import add_alert_routes
+from service.entrypoints.http.auth import authenticate
+from service.entrypoints.http.bounds import bounds_middleware
+from service.entrypoints.http.console import add_console_routes
+from service.entrypoints.http.health import add_health_routes
+from service.entrypoints.http.keys import (
+    CLOCK,
+    DEVICE_INBOX,
+    HEALTH,
+    HUB,
+    LIVE,
+    LONEWATCH,
+    POOLS,
+    PROJECTOR,
+    PROVIDER,
+    SETTINGS,
+    VIEWS,
+    DeviceInbox,
+)
+from service.entrypoints.http.openapi import add_openapi_route
+from service.entrypoints.http.problems import problems_middleware
+from service.entrypoints.http.rate_limits import add_rate_limits, rate_limit_middleware
+from service.entrypoints.http.traccar import add_traccar_routes
+from service.entrypoints.http.twilio_webhooks import add_webhook_routes
+from service.entrypoints.http.visits import add_visit_routes
+from service.entrypoints.http.voice import add_voice_routes
+from service.workers.health import Health
+from service.workers.live import Hub, LiveViews
+from service.workers.pools import WorkPools
+
+CleanupContext = Callable[[web.Application], AsyncIterator[None]]
+
+
+def provider_name(notifier: Notifier) -> str:
+    """Who "accepted" a message, in the feed's words: no texts leave a test notifier."""
+    from service.adapters.notifiers.twilio_notifier import TwilioNotifier
+
+    return "Twilio" if isinstance(notifier, TwilioNotifier) else "the test notifier"
+
+
+def create_app(
+    *,
+    settings: Settings,
+    clock: Clock,
+    lonewatch: Lonewatch,
+    views: ViewStore,
+    projector: Projector,
+    live: LiveViews,
+    hub: Hub,
+    pools: WorkPools,
+    health: Health,
+    notifier: Notifier,
+    device_inbox: DeviceInbox,
+    background: CleanupContext | None = None,
+) -> web.Application:
+    """`background`, if given, runs for the app's lifetime (aiohttp's `cleanup_ctx`)."""
+    app = web.Application(
+        middlewares=[problems_middleware, bounds_middleware, authenticate, rate_limit_middleware]
+    )
+    app[SETTINGS] = settings
+    app[CLOCK] = clock
+    app[LONEWATCH] = lonewatch
+    app[VIEWS] = views
+    app[PROJECTOR] = projector
+    app[LIVE] = live
+    app[HUB] = hub
+    app[POOLS] = pools
+    app[HEALTH] = health
+    app[PROVIDER] = provider_name(notifier)
+    app[DEVICE_INBOX] = device_inbox
+
+    async def close_streams(_: web.Application) -> None:
+        hub.close_all()
+
+    if background is not None:
+        app.cleanup_ctx.append(background)
+    app.on_shutdown.append(close_streams)
+    add_health_routes(app)
+    add_openapi_route(app)
+    add_rate_limits(app)
+    add_alert_routes(app)
+    add_webhook_routes(app)
+    add_voice_routes(app)
+    add_visit_routes(app)
+    add_traccar_routes(app)
+    add_console_routes(app)
+    return app

@@ -1,0 +1,180 @@
+"""What happened, in words a DSL can take to a case review.
+
+The record keeps everything (each try of each text, each receipt from the provider); a
+person reading it needs names, not contact ids; people as they are known ("reception1,
+contact centre", not `operator:reception1`); and the escalation summed up in a sentence,
+with the machinery one click away. This module words the rows and the summary; it never
+drops a row: a row of machinery is marked `detail` and shown folded.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from projections.core import event_name
+
+ROLE_WORDS: Mapping[str, str] = {
+    "operator": "contact centre",
+    "dsl": "DSL",
+    "headteacher": "headteacher",
+    "admin": "administrator",
+    "staff": "staff",
+    "cli": "command line",
+}
+CHANNEL_WORDS: Mapping[str, str] = {"sms": "text", "voice": "call"}
+TAKEN_VIA: Mapping[str, str] = {
+    "console": "in the console",
+    "api": "through the API",
+    "sms": "by text",
+    "voice": "by key press on the call",
+}
+# The outbox's machinery: true, kept, but not what a reader of the record is looking for.
+DETAIL_EVENTS = frozenset(
+    {"Notification.AttemptStarted", "Alert.Notified", "Notification.Unconfirmed"}
+)
+
+
+def person(actor: str | None) -> str:
+    """`operator:reception1` -> `reception1 (contact centre)`; names pass through."""
+    if not actor:
+        return "nobody"
+    role, sep, who = actor.partition(":")
+    if sep and who and role in ROLE_WORDS:
+        return f"{who} ({ROLE_WORDS[role]})"
+    return actor
+
+
+_ACTOR = re.compile(r"\b(" + "|".join(ROLE_WORDS) + r"):([\w.@+-]+)")
+
+
+def people_named(text: str) -> str:
+    """Every `role:username` in a recorded sentence, as the person is known."""
+    return _ACTOR.sub(lambda m: person(m.group(0)), text)
+
+
+def source_words(source: str) -> str:
+    """The timeline's source column in words: `policy:tier2` -> `escalation, tier 2`."""
+    kind, _, step = source.partition(":")
+    if kind == "policy":
+        tier = re.fullmatch(r"tier(\d+)", step)
+        again = re.fullmatch(r"renotify(\d+)", step)
+        if tier:
+            return f"escalation, tier {tier.group(1)}"
+        if again:
+            return f"escalation, reminder {again.group(1)}"
+        return f"escalation ({step.replace('_', ' ')})" if step else "escalation"
+    return person(source)
+
+
+class Narrator:
+    """Words each event of one record, remembering what earlier events said (a try names
+    no one; the request it belongs to does), so it must see the events in recorded order."""
+
+    def __init__(self) -> None:
+        self._notifications: dict[str, tuple[str, str]] = {}
+        self._contacts: dict[str, str] = {}
+
+    def words(self, event: Any) -> tuple[str, str, bool] | None:
+        """(source, summary, detail) for the events this module words; None for the rest."""
+        name = event_name(event)
+        if name == "Notification.Requested":
+            channel = CHANNEL_WORDS.get(event.channel, event.channel)
+            self._notifications[str(event.originator_id)] = (event.contact_name, channel)
+            self._contacts[event.contact] = event.contact_name
+            return None
+        if name == "Alert.Notified":
+            who = self._contacts.get(event.contact, event.contact)
+            return "provider", f"{who} told (the provider accepted the message)", True
+        if name == "Alert.Acknowledged":
+            how = TAKEN_VIA.get(event.via, f"via {event.via}")
+            return event.by, f"taken by {person(event.by)} {how}", False
+        if name == "Alert.Resolved":
+            return (
+                event.by,
+                f"resolved by {person(event.by)}: {event.outcome.replace('_', ' ')} - {event.note}",
+                False,
+            )
+        if name == "Alert.DeliveryFailed":
+            who = self._contacts.get(event.contact, event.contact)
+            channel = CHANNEL_WORDS.get(event.channel, event.channel)
+            return "provider", f"{channel} to {who} failed for good", False
+        whom = self._notifications.get(str(event.originator_id))
+        if whom is None or not name.startswith("Notification."):
+            return None
+        contact, channel = whom
+        if name == "Notification.AttemptStarted":
+            return "outbox", f"{channel} to {contact}: try {event.attempt}", True
+        if name == "Notification.Sent":
+            return (
+                "provider",
+                f"{channel} to {contact} accepted by the provider (ref {event.provider_id})",
+                False,
+            )
+        if name == "Notification.StatusReported":
+            by = f", answered by {event.answered_by}" if event.answered_by else ""
+            return (
+                "provider",
+                f"{channel} to {contact}: {event.status.replace('_', ' ')}{by}",
+                False,
+            )
+        if name == "Notification.AttemptFailed":
+            outcome = "gave up" if event.final else "will try again"
+            return "provider", f"{channel} to {contact} failed ({event.error}); {outcome}", False
+        if name == "Notification.Refused":
+            return (
+                "provider",
+                f"{channel} to {contact} refused: {event.words}; not retried, "
+                "not asked again on this alert",
+                False,
+            )
+        if name == "Notification.Cancelled":
+            return "outbox", f"{channel} to {contact} not sent: {event.reason}", True
+        return None
+
+
+def escalation_in_a_sentence(alert: Mapping[str, Any]) -> str:
+    """'Texted 2 people and called 2; taken by A. Lead by key press after 47 s.'"""
+    texted: set[str] = set()
+    called: set[str] = set()
+    for n in (alert.get("notifications") or {}).values():
+        if n.get("state") == "cancelled":
+            continue
+        who = str(n.get("contact_name") or n.get("contact") or n.get("to"))
+        (called if n.get("channel") == "voice" else texted).add(who)
+    told = _told(len(texted), len(called))
+    taken = alert.get("acknowledged_by")
+    if not taken:
+        return f"{told}; not taken by anyone yet." if told else "Nobody told yet."
+    how = TAKEN_VIA.get(str(alert.get("acknowledged_via")), "")
+    after = _after(alert.get("raised_at"), alert.get("acknowledged_at"))
+    taken_words = " ".join(w for w in ("taken by", person(str(taken)), how, after) if w)
+    return f"{told}; {taken_words}." if told else f"{taken_words[0].upper()}{taken_words[1:]}."
+
+
+def _told(texted: int, called: int) -> str:
+    def people(n: int) -> str:
+        return f"{n} {'person' if n == 1 else 'people'}"
+
+    if texted and called:
+        return f"Texted {people(texted)} and called {called}"
+    if texted:
+        return f"Texted {people(texted)}"
+    if called:
+        return f"Called {people(called)}"
+    return ""
+
+
+def _after(start: Any, end: Any) -> str:
+    if not start or not end:
+        return ""
+    seconds = (_instant(end) - _instant(start)).total_seconds()
+    if seconds < 120:
+        return f"after {seconds:.0f} s"
+    return f"after {seconds // 60:.0f} min {seconds % 60:.0f} s"
+
+
+def _instant(value: Any) -> datetime:
+    return value if isinstance(value, datetime) else datetime.fromisoformat(str(value))

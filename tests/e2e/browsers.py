@@ -1,0 +1,103 @@
+"""The console in a real headless Chromium, shared by the browser tests: Debian's chromium
+driven by Playwright (never `playwright install`: it downloads, and cannot here), the whole
+service in-process on a free port, and screenshots saved for a person to look at."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+
+from service.bootstrap import Container, create_app
+from service.config import Settings
+from tests.conftest import MOSQUITTO_HOST, MOSQUITTO_PORT, REQUIRE_SERVICES, free_port
+from tests.console_world import PASSWORD, with_every_role
+from tests.harness import REPO, Device, forget_session, service_in_process
+
+playwright_api = pytest.importorskip("playwright.async_api")
+
+CHROMIUM = os.environ.get("LW_TEST_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--autoplay-policy=no-user-gesture-required",
+]
+ARTIFACTS = REPO / "test-artifacts"
+
+
+@pytest.fixture
+async def console(
+    mosquitto_url: str, tmp_path: Path, topic_prefix: str, run_id: str
+) -> AsyncIterator[tuple[str, Container, Device]]:
+    """The whole service in-process (gateway on the real Mosquitto), served on a free port."""
+    client_id = f"lw-e2e-{run_id}"
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path / 'events.sqlite3'}",
+        mqtt_url=mosquitto_url,
+        mqtt_topic_prefix=topic_prefix,
+        mqtt_client_id=client_id,
+        poll_interval=0.2,
+    )
+    async with service_in_process(settings) as container:
+        with_every_role(container.app)
+        app = create_app(container)
+        app.cleanup_ctx.clear()  # service_in_process already runs the background tasks
+        runner = web.AppRunner(app, shutdown_timeout=1)
+        await runner.setup()
+        port = free_port()
+        await web.TCPSite(runner, "127.0.0.1", port).start()
+        device = await Device.connect(
+            MOSQUITTO_HOST, MOSQUITTO_PORT, topic_prefix, "sos-0001", f"dev-{run_id}"
+        )
+        try:
+            yield f"http://127.0.0.1:{port}", container, device
+        finally:
+            device.close()
+            await runner.cleanup()
+    forget_session(MOSQUITTO_HOST, MOSQUITTO_PORT, client_id)
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Any]:
+    if not Path(CHROMIUM).exists():
+        message = f"no Chromium at {CHROMIUM} (make test installs Debian's chromium)"
+        if REQUIRE_SERVICES:
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
+    async with playwright_api.async_playwright() as p:
+        launched = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield launched
+        finally:
+            await launched.close()
+
+
+async def signed_in(browser: Any, base: str, username: str, width: int = 1280) -> Any:
+    context = await browser.new_context(
+        base_url=base,
+        viewport={"width": width, "height": 900},
+        locale="en-GB",
+        timezone_id="Europe/London",
+    )
+    page = await context.new_page()
+    await page.goto("/console/")
+    assert "/console/login" in page.url, "an anonymous visit goes to the sign-in page"
+    await page.get_by_label("Username").fill(username)
+    await page.get_by_label("Password").fill(PASSWORD)
+    await page.get_by_role("button", name="Sign in").click()
+    await page.wait_for_url("**/console/")
+    return page
+
+
+def shot(name: str) -> dict[str, Any]:
+    ARTIFACTS.mkdir(exist_ok=True)
+    return {"path": str(ARTIFACTS / name), "full_page": True}

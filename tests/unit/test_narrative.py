@@ -1,0 +1,106 @@
+"""The record in words a DSL can take to a case review (service/records/narrative.py)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from service.records.narrative import escalation_in_a_sentence, person
+
+RAISED = datetime(2026, 12, 4, 21, 37, tzinfo=UTC)
+
+
+def told(*people: tuple[str, str], state: str = "sent") -> dict[str, Any]:
+    return {
+        f"n{i}": {"contact_name": name, "channel": channel, "state": state}
+        for i, (name, channel) in enumerate(people)
+    }
+
+
+def test_people_are_named_as_they_are_known() -> None:
+    assert person("operator:reception1") == "reception1 (contact centre)"
+    assert person("dsl:dsl1") == "dsl1 (DSL)"
+    assert person("A. Lead") == "A. Lead"  # a contact who took it by text or call
+    assert person("device:sos-0001") == "device:sos-0001"
+    assert person(None) == "nobody"
+
+
+def test_the_escalation_in_one_sentence() -> None:
+    alert = {
+        "raised_at": RAISED.isoformat(),
+        "notifications": told(
+            ("Desk", "sms"),
+            ("Desk", "voice"),
+            ("A. Lead", "sms"),
+            ("A. Lead", "voice"),
+            ("B. Head", "sms"),
+        ),
+        "acknowledged_by": "A. Lead",
+        "acknowledged_via": "voice",
+        "acknowledged_at": (RAISED + timedelta(seconds=47)).isoformat(),
+    }
+    assert escalation_in_a_sentence(alert) == (
+        "Texted 3 people and called 2; taken by A. Lead by key press on the call after 47 s."
+    )
+
+
+def test_an_alert_nobody_has_taken_says_so() -> None:
+    assert escalation_in_a_sentence({"notifications": told(("Desk", "sms"))}) == (
+        "Texted 1 person; not taken by anyone yet."
+    )
+    assert escalation_in_a_sentence({"notifications": {}}) == "Nobody told yet."
+
+
+def test_a_message_cancelled_before_it_went_told_nobody() -> None:
+    alert = {"notifications": told(("Desk", "sms"), state="cancelled")}
+    assert escalation_in_a_sentence(alert) == "Nobody told yet."
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["Desk", "A. Lead", "B. Head", "C. Senior"]),
+            st.sampled_from(["sms", "voice"]),
+        ),
+        max_size=12,
+    ),
+    st.integers(min_value=0, max_value=7200),
+)
+def test_the_sentence_counts_each_person_once_per_channel(
+    people: list[tuple[str, str]], seconds: int
+) -> None:
+    alert = {
+        "raised_at": RAISED.isoformat(),
+        "notifications": told(*people),
+        "acknowledged_by": "operator:reception1",
+        "acknowledged_via": "console",
+        "acknowledged_at": (RAISED + timedelta(seconds=seconds)).isoformat(),
+    }
+    sentence = escalation_in_a_sentence(alert)
+    texted = len({name for name, channel in people if channel == "sms"})
+    called = len({name for name, channel in people if channel == "voice"})
+    if texted:
+        assert f"Texted {texted} {'person' if texted == 1 else 'people'}" in sentence
+    if called:
+        assert f"alled {called}" in sentence
+    assert "taken by reception1 (contact centre) in the console after" in sentence.lower() or (
+        "Taken by reception1 (contact centre) in the console after" in sentence
+    )
+
+
+def test_people_in_recorded_sentences_and_sources_are_named() -> None:
+    from service.records.narrative import people_named, source_words
+
+    assert people_named("acknowledged by operator:reception1: everyone told") == (
+        "acknowledged by reception1 (contact centre): everyone told"
+    )
+    assert people_named("ended by staff:p-patel after 2 step(s)") == (
+        "ended by p-patel (staff) after 2 step(s)"
+    )
+    assert source_words("policy:tier2") == "escalation, tier 2"
+    assert source_words("policy:renotify1") == "escalation, reminder 1"
+    assert source_words("policy:taken") == "escalation (taken)"
+    assert source_words("dsl:dsl1") == "dsl1 (DSL)"
