@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint unit contract integration e2e demo clean browser bench bench-quick chaos chaos-quick soak invariants
+.PHONY: run test lint unit contract integration e2e demo clean browser bench bench-quick chaos chaos-quick soak invariants restore-drill
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -72,6 +72,12 @@ bench-quick: $(STAMP)
 # PostgreSQL and a Mosquitto of its own, under device load, while the database, the broker,
 # the service and Twilio fail one after another; prints the per-fault table. ~6 min
 # (chaos-quick: ~3 min). FAULTS="postgres-stopped service-kill" runs some of them.
+# The restore drill (docs/security.md, "Backups"): pg_dump from a PostgreSQL of its own,
+# pg_restore into another, then `lonewatch verify` on the restored record. FROM=postgresql://...
+# drills a real store's backup instead (with LW_SIGNING_KEY or PUBLIC_KEY=... to check it by).
+restore-drill: $(STAMP)
+	$(BIN)/python -m simulators.restore_drill $(if $(FROM),--from "$(FROM)") $(if $(PUBLIC_KEY),--public-key "$(PUBLIC_KEY)")
+
 chaos: $(STAMP)
 	LW_CHAOS_FAULTS="$(FAULTS)" $(BIN)/python -m benchmarks chaos
 

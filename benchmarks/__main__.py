@@ -11,7 +11,7 @@ import traceback
 
 from benchmarks.common import Figure, table
 
-ALL = ("ingest", "sos", "rebuild", "fleet", "replay", "traccar")
+ALL = ("ingest", "sos", "rebuild", "fleet", "replay", "traccar", "merkle")
 EXTRA = ("chaos", "arc")
 """Run only when named: they take services away and run for minutes."""
 

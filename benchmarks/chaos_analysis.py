@@ -22,6 +22,7 @@ from benchmarks.common import (
     Figure,
     percentile,
 )
+from service.domain.devices.messages import ALARM_KINDS
 from simulators.twilio_double import TwilioDouble
 
 
@@ -154,7 +155,7 @@ def analyse(chaos: Chaos, store: Store, until: float) -> dict[str, dict[str, Any
         else:
             row["sos_after_ms"].append(latency)
     for alert in store.alerts.values():
-        if alert.kind not in ("sos", "fall"):
+        if alert.kind not in ALARM_KINDS:
             continue
         for check in expected_steps(alert, plan, outages, until):
             found = _window_of(windows, check.effective_due)

@@ -33,8 +33,10 @@ from service.adapters.event_store import (
     views_location,
     with_startup_retries,
 )
+from service.adapters.merkle_log import MerkleLog
 from service.adapters.notifiers.base import Notifier
-from service.application import escalation
+from service.adapters.signing import SigningKey
+from service.application import acknowledgement, escalation_timers
 from service.application.lonewatch import Lonewatch
 from service.application.visit_deadlines import with_timer_actions as visit_timers
 from service.clock import Clock, SystemClock
@@ -82,6 +84,10 @@ class Container:
     phones_link: MqttLink | None = None
     """OwnTracks phones' topics (device_gateway/owntracks_link.py), when the directory has
     any: opened by `running`, like the gateway's sessions."""
+    merkle: MerkleLog | None = None
+    """The Merkle log over every stored event (docs/security.md); followed by its own loop."""
+    signing_key: SigningKey | None = None
+    """Signs the log's tree heads (`LW_SIGNING_KEY`); without it heads are kept unsigned."""
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     """Unsupervised one-shot tasks, cancelled at shutdown; loops go to `supervisor.start`."""
 
@@ -136,7 +142,7 @@ def build(
         lambda: Lonewatch(
             env,
             clock,
-            alert_finder=escalation.find_by_schools(views),
+            alert_finder=acknowledgement.find_by_schools(views),
             before_insert=priority.at_lock,
         )
     )
@@ -159,7 +165,7 @@ def build(
         prefix=settings.mqtt_topic_prefix,
         priority=priority,
     )
-    scheduler = visit_timers(Scheduler(views, clock, escalation.timer_actions(app)), app)
+    scheduler = visit_timers(Scheduler(views, clock, escalation_timers.timer_actions(app)), app)
     hub = Hub()
     arc_timing = arc_timing or ArcTiming()
     arc = ArcSender(
@@ -218,6 +224,8 @@ def build(
         pools=WorkPools(),
         broker=_embedded_broker(settings),
         arc=arc,
+        merkle=MerkleLog(app.recorder),
+        signing_key=SigningKey.from_setting(settings.signing_key) if settings.signing_key else None,
     )
 
 
@@ -367,6 +375,13 @@ def _supervise_loops(c: Container) -> None:
     c.supervisor.start("notification-sweep", c.dispatcher.sweep_forever, stale_after=30.0)
     if c.arc is not None:
         c.supervisor.start("arc-supervision", c.arc.supervise, stale_after=30.0)
+    if c.merkle is not None:
+        from service.workers.merkle_log import MerkleLogWorker
+
+        worker = MerkleLogWorker(
+            c.merkle, c.clock, c.signing_key, sign_every=c.settings.signing_interval
+        )
+        c.supervisor.start("merkle-log", worker.run, stale_after=60.0)
 
 
 async def running(c: Container, *, with_mqtt: bool = True) -> AsyncIterator[None]:
@@ -436,5 +451,7 @@ def create_app(c: Container, *, with_mqtt: bool = True) -> web.Application:
             submit=c.dispatcher.submit_requested,
             wake=c.live.wake,
         ),
+        merkle=c.merkle,
+        signing_key=c.signing_key,
         background=background,
     )

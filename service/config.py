@@ -53,6 +53,10 @@ class Settings:
     twilio_from_number: str | None = None
     twilio_api_base: str | None = None
     cipher_key: str | None = None
+    # The Merkle log's tree heads (docs/security.md): the Ed25519 key, and how often a head
+    # is signed over the events recorded since the last one.
+    signing_key: str | None = None
+    signing_interval: float = 60.0
     # Extensions beyond INTERFACES.md section 1 (documented in README):
     mqtt_topic_prefix: str = ""
     mqtt_client_id: str = "lonewatch-gateway"
@@ -166,6 +170,8 @@ _ENV_KEYS: dict[str, str] = {
     "TWILIO_FROM_NUMBER": "twilio_from_number",
     "LW_TWILIO_API_BASE": "twilio_api_base",
     "LW_CIPHER_KEY": "cipher_key",
+    "LW_SIGNING_KEY": "signing_key",
+    "LW_SIGNING_INTERVAL": "signing_interval",
     "LW_MQTT_TOPIC_PREFIX": "mqtt_topic_prefix",
     "LW_MQTT_CLIENT_ID": "mqtt_client_id",
     "LW_MQTT_SHARE_GROUP": "mqtt_share_group",
@@ -199,7 +205,7 @@ def load_settings(
             if not value.isdigit():
                 raise ConfigError(f"{key} must be a port number, got {value!r}")
             values[name] = int(value)
-        elif name == "poll_interval":
+        elif name in ("poll_interval", "signing_interval"):
             try:
                 values[name] = float(value)
             except ValueError as exc:

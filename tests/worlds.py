@@ -9,7 +9,7 @@ from projections.projector import Projector
 from projections.store import ViewStore, open_view_store
 from service.adapters.directory_file import load_directory
 from service.adapters.event_store import eventsourcing_env, views_location
-from service.application import escalation
+from service.application import acknowledgement
 from service.application.device_intake import DeviceIntake, Intaken
 from service.application.lonewatch import Lonewatch
 from service.clock import Clock, FakeClock
@@ -30,7 +30,7 @@ class World:
         self.app = Lonewatch(
             eventsourcing_env(database_url),
             self.clock,
-            alert_finder=escalation.find_by_schools(self.views),  # as bootstrap.build does
+            alert_finder=acknowledgement.find_by_schools(self.views),  # as bootstrap.build does
         )
         self.projector = Projector(self.app.recorder, self.app.mapper, self.views)
         self.intake = DeviceIntake(self.app)

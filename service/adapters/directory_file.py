@@ -15,6 +15,7 @@ import yaml
 
 from service.adapters.arc.dc09 import check_account
 from service.adapters.arc.link import Endpoint, EndpointError
+from service.domain.devices.health import EXPECT_EVERY_SECONDS, OFFLINE_AFTER_SECONDS
 from service.domain.people.directory import (
     CONTACT_ROLES,
     DEFAULT_TIMEZONE,
@@ -113,7 +114,10 @@ def _policy(reader: _Reader, raw: object, where: str) -> dict[str, Any]:
         if name == "heartbeat":
             policy[name] = {
                 k: _duration(reader, entry, k, here, default)
-                for k, default in (("expect_every", 60), ("offline_after", 180))
+                for k, default in (
+                    ("expect_every", EXPECT_EVERY_SECONDS),
+                    ("offline_after", OFFLINE_AFTER_SECONDS),
+                )
             }
         elif name == "low_battery_below":
             if not isinstance(entry, int) or not 0 <= entry <= 100:

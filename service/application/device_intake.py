@@ -26,10 +26,10 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 
-from device_gateway.messages import ALARM_KINDS, DeviceReading, clock_skew_seconds
-from service.adapters.event_store import existing_originators
 from service.application import visits as visit_commands
-from service.application.lonewatch import DeviceInfo, Lonewatch
+from service.application.alerts import device_cause, raise_alert
+from service.application.directory_lookup import DeviceInfo
+from service.application.unit_of_work import UnitOfWork
 from service.domain import ids
 from service.domain.alerts.alert import Alert, AlertKind
 from service.domain.alerts.duress import detect_duress
@@ -39,8 +39,12 @@ from service.domain.devices.health import (
     press_joins_alert,
     pressed_again_due,
 )
-from service.domain.devices.messages import DeviceMessage
-from service.domain.errors import NotFound
+from service.domain.devices.messages import (
+    ALARM_KINDS,
+    DeviceMessage,
+    DeviceReading,
+    clock_skew_seconds,
+)
 
 
 class Outcome(StrEnum):
@@ -89,9 +93,9 @@ class DeviceIntake:
     """Thread-safe: one batch at a time (the alarm lane and the bulk lane share it)."""
 
     def __init__(
-        self, app: Lonewatch, *, pressed_again_every: timedelta = PRESSED_AGAIN_EVERY
+        self, uow: UnitOfWork, *, pressed_again_every: timedelta = PRESSED_AGAIN_EVERY
     ) -> None:
-        self.app = app
+        self.uow = uow
         self.pressed_again_every = pressed_again_every
         # The open alert each (device, alarm kind) last raised here. After a restart the
         # first press raises a new alert; every later one joins it while it is open.
@@ -110,19 +114,19 @@ class DeviceIntake:
         return self._record(readings)
 
     def _record(self, readings: Sequence[DeviceReading]) -> list[Intaken]:
-        now = self.app.clock.now()
+        now = self.uow.clock.now()
         results: list[Intaken | None] = [None] * len(readings)
         infos: dict[int, DeviceInfo] = {}
         first_of: dict[UUID, int] = {}
         for index, reading in enumerate(readings):
-            info = self.app.device_info(reading.device_id)
+            info = self.uow.directory.device(reading.device_id)
             if info is None:
                 results[index] = Intaken(Outcome.UNKNOWN_DEVICE)
                 continue
             infos[index] = info
             if reading.msg_id is not None:
                 first_of.setdefault(ids.device_message_id(reading.device_id, reading.msg_id), index)
-        stored = existing_originators(self.app.recorder, first_of)
+        stored = self.uow.stored(first_of)
         batch = _Batch()
         fresh: list[tuple[int, list[Aggregate]]] = []
         repeats: list[tuple[int, int]] = []
@@ -141,7 +145,7 @@ class DeviceIntake:
             fresh.append((index, aggregates))
         if batch.aggregates:
             try:
-                self.app.save(*batch.aggregates.values())
+                self.uow.save(*batch.aggregates.values())
             except IntegrityError:
                 # Another writer got there first (a second gateway, a racing repeat):
                 # record one by one, so only the colliding message is affected.
@@ -164,14 +168,14 @@ class DeviceIntake:
     def _record_alone(self, reading: DeviceReading, info: DeviceInfo, tries: int = 3) -> Intaken:
         for remaining in range(tries - 1, -1, -1):
             batch = _Batch()
-            result, _ = self._build(reading, info, self.app.clock.now(), batch)
+            result, _ = self._build(reading, info, self.uow.clock.now(), batch)
             try:
-                self.app.save(*batch.aggregates.values())
+                self.uow.save(*batch.aggregates.values())
                 return result
             except IntegrityError:
                 if reading.msg_id is not None:
                     message_id = ids.device_message_id(reading.device_id, reading.msg_id)
-                    if self.app.exists(message_id):
+                    if self.uow.exists(message_id):
                         return self._duplicate(reading, message_id)
                 if not remaining:
                     raise
@@ -196,7 +200,7 @@ class DeviceIntake:
             # The one duress rule (service.domain.alerts.duress), as for a text by SMS: the staff
             # member's word and their current visit's. Only texts pay for the lookups.
             screened = detect_duress(
-                reading.text, visit_commands.safe_word_hashes(self.app, info.staff)
+                reading.text, visit_commands.safe_word_hashes(self.uow, info.staff)
             )
             fields["text"], duress = screened.text, screened.duress
         alarm_kind = AlertKind(reading.kind) if reading.kind in ALARM_KINDS else None
@@ -230,7 +234,18 @@ class DeviceIntake:
                 created.append(open_alert)
         elif alarm_kind is not None or duress:
             alert_kind = alarm_kind or AlertKind.DURESS
-            raised = self.app.device_alert(message, alert_kind, info, now=now, silent=duress)
+            raised = raise_alert(
+                self.uow,
+                key=ids.alert_key_for_message(message.id),
+                kind=alert_kind,
+                school=info.school,
+                staff=info.staff,
+                device=message.device,
+                cause=device_cause(message),
+                now=now,
+                silent=duress,
+                visitor=info.staff_name,
+            )
             new_alert = raised[0]
             assert isinstance(new_alert, Alert)
             alert_id = new_alert.id
@@ -259,9 +274,8 @@ class DeviceIntake:
             return None
         alert = batch.alerts.get(alarm.alert_id)
         if alert is None:
-            try:
-                alert = self.app.alert(alarm.alert_id)
-            except NotFound:
+            alert = self.uow.load_optional(alarm.alert_id, Alert)
+            if alert is None:
                 del self._alarms[(device, kind)]
                 return None
             batch.alerts[alert.id] = alert
@@ -276,8 +290,8 @@ class DeviceIntake:
             return Intaken(Outcome.DUPLICATE, message_id)
         alert_id = ids.alert_id(ids.alert_key_for_message(message_id))
         # A press that joined an open alert names it; one that raised its own does not need to.
-        stored: Aggregate = self.app.repository.get(message_id)
-        if isinstance(stored, DeviceMessage) and stored.fields.get("alert_id"):
+        stored = self.uow.load_optional(message_id, DeviceMessage)
+        if stored is not None and stored.fields.get("alert_id"):
             alert_id = UUID(str(stored.fields["alert_id"]))
         return Intaken(Outcome.DUPLICATE, message_id, alert_id, AlertKind(reading.kind))
 

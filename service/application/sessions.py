@@ -17,7 +17,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from eventsourcing.application import AggregateNotFoundError
 
 from service.adapters import passwords
-from service.application.lonewatch import Lonewatch
+from service.application.unit_of_work import UnitOfWork
 from service.domain import ids
 from service.domain.people.access import Principal
 from service.domain.people.directory import User
@@ -43,7 +43,7 @@ def csrf_token(token: str) -> str:
     return hashlib.sha256(b"lonewatch-csrf\x00" + token.encode("utf-8")).hexdigest()
 
 
-def _user(app: Lonewatch, username: str) -> User | None:
+def _user(app: UnitOfWork, username: str) -> User | None:
     try:
         found: Any = app.repository.get(ids.user_id(username))
     except AggregateNotFoundError:
@@ -51,7 +51,7 @@ def _user(app: Lonewatch, username: str) -> User | None:
     return found if isinstance(found, User) else None
 
 
-def sign_in(app: Lonewatch, username: str, password: str, client: str) -> SignedIn | None:
+def sign_in(app: UnitOfWork, username: str, password: str, client: str) -> SignedIn | None:
     """A new session for a right password; None (and nothing recorded) otherwise."""
     user = _user(app, username) if username else None
     stored = user.password_hash if user is not None else None
@@ -79,7 +79,7 @@ def sign_in(app: Lonewatch, username: str, password: str, client: str) -> Signed
     return SignedIn(token, Principal(user.username, user.school, user.role))
 
 
-def _session(app: Lonewatch, token: str) -> ConsoleSession | None:
+def _session(app: UnitOfWork, token: str) -> ConsoleSession | None:
     try:
         found: Any = app.repository.get(session_id(digest(token)))
     except AggregateNotFoundError:
@@ -87,7 +87,7 @@ def _session(app: Lonewatch, token: str) -> ConsoleSession | None:
     return found if isinstance(found, ConsoleSession) else None
 
 
-def principal_for_session(app: Lonewatch, token: str) -> Principal | None:
+def principal_for_session(app: UnitOfWork, token: str) -> Principal | None:
     """The person behind a live session, with their role and school as they stand now."""
     session = _session(app, token)
     if session is None or not session.is_live(app.clock.now()):
@@ -98,7 +98,7 @@ def principal_for_session(app: Lonewatch, token: str) -> Principal | None:
     return Principal(user.username, user.school, user.role)
 
 
-def sign_out(app: Lonewatch, token: str, reason: str = "signed out") -> None:
+def sign_out(app: UnitOfWork, token: str, reason: str = "signed out") -> None:
     session = _session(app, token)
     if session is not None and session.end(reason=reason, timestamp=app.clock.now()):
         app.save(session)

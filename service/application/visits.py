@@ -1,6 +1,6 @@
 """Home-visit commands: load, call the Visit, save, in one transaction each.
 
-The HTTP API, the SMS webhook (through `Lonewatch.staff_command`) and the
+The HTTP API, the SMS webhook (through `service.application.texts`) and the
 scheduler's timer actions all come through here. Device health for a lone
 departure is read from the device views (last_seen, battery); everything else
 from the event store.
@@ -20,7 +20,7 @@ from eventsourcing.persistence import IntegrityError
 from projections.store import ViewStore
 from service.adapters import secrets
 from service.domain import ids
-from service.domain.alerts.alert import Alert, AlertState, Outcome
+from service.domain.alerts.alert import Alert, Outcome
 from service.domain.errors import DomainError, Forbidden, NotFound
 from service.domain.people.access import Principal, can_see_school, task_refusal
 from service.domain.people.directory import Role, School, Staff
@@ -33,7 +33,7 @@ from service.domain.visits.whereabouts import Whereabouts, whereabouts_id
 from service.logs import get_logger
 
 if TYPE_CHECKING:
-    from service.application.lonewatch import Lonewatch
+    from service.application.unit_of_work import UnitOfWork
 
 log = get_logger(__name__)
 
@@ -64,14 +64,14 @@ def can_see_visit(principal: Principal, school: str, staff: list[str]) -> bool:
     return principal.role is not Role.STAFF or principal.username in staff
 
 
-def load(app: Lonewatch, visit_id: UUID, principal: Principal | None = None) -> Visit:
+def load(app: UnitOfWork, visit_id: UUID, principal: Principal | None = None) -> Visit:
     visit = app.load(visit_id, Visit, "visit")
     if principal is not None and not can_see_visit(principal, visit.school, visit.staff):
         raise NotFound("visit not found")
     return visit
 
 
-def load_as_of(app: Lonewatch, visit_id: UUID, as_of: datetime) -> Visit:
+def load_as_of(app: UnitOfWork, visit_id: UUID, as_of: datetime) -> Visit:
     """The visit exactly as it stood at `as_of`, rebuilt from its events."""
     versions = [
         e.originator_version
@@ -86,7 +86,7 @@ def load_as_of(app: Lonewatch, visit_id: UUID, as_of: datetime) -> Visit:
     return visit
 
 
-def plan_visit(app: Lonewatch, plan: VisitPlan, principal: Principal) -> Visit:
+def plan_visit(app: UnitOfWork, plan: VisitPlan, principal: Principal) -> Visit:
     if not can_see_school(principal, plan.school):
         raise NotFound(f"school {plan.school!r} not found")
     if principal.role is Role.STAFF and principal.username not in plan.staff:
@@ -123,19 +123,19 @@ def plan_visit(app: Lonewatch, plan: VisitPlan, principal: Principal) -> Visit:
     return visit
 
 
-def _staff(app: Lonewatch, key: str, school: str) -> Staff:
+def _staff(app: UnitOfWork, key: str, school: str) -> Staff:
     staff = app.load_optional(ids.staff_id(key), Staff)
     if staff is None or staff.school != school:
         raise DomainError(f"{key!r} is not a staff member of {school}")
     return staff
 
 
-def school_of(app: Lonewatch, key: str) -> School:
+def school_of(app: UnitOfWork, key: str) -> School:
     return app.load(ids.school_id(key), School, "school")
 
 
 def change(
-    app: Lonewatch,
+    app: UnitOfWork,
     visit_id: UUID,
     principal: Principal | None,
     command: Callable[[Visit, datetime], list[Aggregate] | None],
@@ -153,19 +153,19 @@ def change(
     return result[0]
 
 
-def _ended_ladder(app: Lonewatch, visit: Visit, was_active: bool, by: str) -> list[Aggregate]:
+def _ended_ladder(app: UnitOfWork, visit: Visit, was_active: bool, by: str) -> list[Aggregate]:
     """When a command ended the overdue ladder, close its alert with who ended it and how."""
     if not was_active or visit.ladder_active:
         return []
     alert = app.load_optional(ids.alert_id(visit.overdue_alert_key), Alert)
-    if alert is None or alert.state is AlertState.RESOLVED:
+    if alert is None or not alert.is_open:
         return []
     note = f"overdue ladder ended by {by}: {visit.ladder_ended_how or 'contact made'}"
     alert.resolve(outcome=Outcome.SAFE, note=note, by=by, timestamp=app.clock.now())
     return [alert]
 
 
-def _whereabouts(app: Lonewatch, staff: str, now: datetime) -> Whereabouts:
+def _whereabouts(app: UnitOfWork, staff: str, now: datetime) -> Whereabouts:
     found = app.load_optional(whereabouts_id(staff), Whereabouts)
     return found if found is not None else Whereabouts(staff=staff, timestamp=now)
 
@@ -174,7 +174,7 @@ def _whereabouts(app: Lonewatch, staff: str, now: datetime) -> Whereabouts:
 
 
 def assess_risk(
-    app: Lonewatch, visit_id: UUID, principal: Principal, hazards: list[dict[str, Any]]
+    app: UnitOfWork, visit_id: UUID, principal: Principal, hazards: list[dict[str, Any]]
 ) -> Visit:
     return change(
         app,
@@ -184,7 +184,7 @@ def assess_risk(
     )
 
 
-def authorise(app: Lonewatch, visit_id: UUID, principal: Principal) -> Visit:
+def authorise(app: UnitOfWork, visit_id: UUID, principal: Principal) -> Visit:
     def command(visit: Visit, now: datetime) -> list[Aggregate]:
         school = school_of(app, visit.school)
         visit.authorise(
@@ -213,7 +213,7 @@ def device_check(views: ViewStore, school: str, staff: str) -> DeviceCheck:
     )
 
 
-def depart(app: Lonewatch, views: ViewStore, visit_id: UUID, principal: Principal) -> Visit:
+def depart(app: UnitOfWork, views: ViewStore, visit_id: UUID, principal: Principal) -> Visit:
     def command(visit: Visit, now: datetime) -> list[Aggregate]:
         school = school_of(app, visit.school)
         visit.depart(
@@ -231,7 +231,7 @@ def depart(app: Lonewatch, views: ViewStore, visit_id: UUID, principal: Principa
 
 
 def move(
-    app: Lonewatch, visit_id: UUID, action: str, *, by: str, via: str, principal: Principal | None
+    app: UnitOfWork, visit_id: UUID, action: str, *, by: str, via: str, principal: Principal | None
 ) -> Visit:
     """arrive, leave, no_answer, return, checkin: the visitor's own moves, from any channel."""
 
@@ -260,7 +260,7 @@ def move(
 
 
 def extend(
-    app: Lonewatch,
+    app: UnitOfWork,
     visit_id: UUID,
     principal: Principal,
     *,
@@ -282,7 +282,7 @@ def extend(
     return change(app, visit_id, principal, command)
 
 
-def cancel(app: Lonewatch, visit_id: UUID, principal: Principal, reason: str) -> Visit:
+def cancel(app: UnitOfWork, visit_id: UUID, principal: Principal, reason: str) -> Visit:
     return change(
         app,
         visit_id,
@@ -292,7 +292,7 @@ def cancel(app: Lonewatch, visit_id: UUID, principal: Principal, reason: str) ->
 
 
 def report(
-    app: Lonewatch,
+    app: UnitOfWork,
     visit_id: UUID,
     principal: Principal,
     *,
@@ -314,14 +314,14 @@ def report(
     )
 
 
-def close(app: Lonewatch, visit_id: UUID, principal: Principal) -> Visit:
+def close(app: UnitOfWork, visit_id: UUID, principal: Principal) -> Visit:
     return change(
         app, visit_id, principal, lambda v, now: v.close(by=principal.actor, timestamp=now)
     )
 
 
 def complete_task(
-    app: Lonewatch, task: str, principal: Principal, *, note: str, outcome: str | None = None
+    app: UnitOfWork, task: str, principal: Principal, *, note: str, outcome: str | None = None
 ) -> bool:
     """Reception (or the DSL) marks a visit's task done; False when it already was, by the
     same person. Another school's task is not found; a role that may not is refused.
@@ -357,14 +357,14 @@ STAFF_TEXT_ACTIONS = {
 }
 
 
-def current_visit(app: Lonewatch, staff_key: str) -> Visit | None:
+def current_visit(app: UnitOfWork, staff_key: str) -> Visit | None:
     book = app.load_optional(whereabouts_id(staff_key), Whereabouts)
     if book is None or book.visit is None:
         return None
     return app.load_optional(book.visit, Visit)
 
 
-def staff_command(app: Lonewatch, staff_key: str, command: StaffCommand, *, source: str) -> None:
+def staff_command(app: UnitOfWork, staff_key: str, command: StaffCommand, *, source: str) -> None:
     """ARRIVED, LEFT, BACK, OK move the visit the sender is signed out on. A text that does
     not fit (no current visit, ARRIVED twice) is logged, never an error: the reply to staff
     must stay the same whatever happens."""
@@ -380,12 +380,12 @@ def staff_command(app: Lonewatch, staff_key: str, command: StaffCommand, *, sour
         log.info("staff_text_refused", staff=staff_key, command=command.value, reason=str(exc))
 
 
-def safe_word_hash_of_current_visit(app: Lonewatch, staff_key: str) -> str | None:
+def safe_word_hash_of_current_visit(app: UnitOfWork, staff_key: str) -> str | None:
     visit = current_visit(app, staff_key)
     return visit.safe_word_hash if visit is not None else None
 
 
-def safe_word_hashes(app: Lonewatch, staff_key: str | None) -> tuple[str, ...]:
+def safe_word_hashes(app: UnitOfWork, staff_key: str | None) -> tuple[str, ...]:
     """The safe words a text from this staff member is checked for, whatever the channel:
     their own (the directory's) and the one agreed for the visit they are signed out on.
     Three reads of the store: callers ask only for texts, never per heartbeat."""

@@ -138,6 +138,21 @@ def _integrity(check: dict[str, Any]) -> str:
     )
 
 
+def _signed_head(merkle: dict[str, Any] | None) -> str:
+    """The signed tree head the record's events are proven under (service/records/proofs.py)."""
+    head = (merkle or {}).get("head")
+    if not head:
+        return ""
+    signed = datetime.fromtimestamp(int(head["timestamp_ms"]) / 1000, ZoneInfo("UTC"))
+    return (
+        f"<p>Every event above is one of the {_e(head['tree_size'])} events of the whole record "
+        f"under the tree head signed {_e(signed.isoformat(timespec='seconds'))} by key "
+        f"<code>{_e(head['key_id'])}</code>, root <code>{_e(head['root_hash'])}</code>. The JSON "
+        "export carries each event's inclusion proof: <code>lonewatch verify --export FILE</code> "
+        "checks it offline.</p>"
+    )
+
+
 def render_html(
     record: dict[str, Any],
     *,
@@ -188,7 +203,7 @@ footer {{ margin-top: 2rem; font-size: 9pt; color: #333; border-top: 1px solid #
 <h2>Summary</h2>
 {_summary(subject, record.get("state"), zone)}
 <h2>Integrity</h2>
-{_integrity(record["integrity"])}
+{_integrity(record["integrity"])}{_signed_head(record.get("merkle"))}
 <h2>What happened, in order</h2>
 {_events_table(events)}
 {appendix}

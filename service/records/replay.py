@@ -12,11 +12,16 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from eventsourcing.persistence import StoredEvent
+
 from projections.core import Doc
 from projections.store import ViewStore
 from projections.views import project
+from service.adapters.merkle_log import MerkleLog
 from service.adapters.sealing import StreamCheck, check_stream, summary
+from service.adapters.signing import SigningKey
 from service.application.lonewatch import Lonewatch
+from service.records.proofs import export_proofs, stream_problems
 from service.records.timeline import as_rows, subject_events
 
 _DIRECTORY_KINDS = frozenset({"school", "staff"})
@@ -69,19 +74,35 @@ def state_as_of(
 
 
 def incident_record(
-    app: Lonewatch, views: ViewStore, subject: str, *, as_of: datetime | None = None
+    app: Lonewatch,
+    views: ViewStore,
+    subject: str,
+    *,
+    as_of: datetime | None = None,
+    merkle: MerkleLog | None = None,
+    key: SigningKey | None = None,
+    with_proofs: bool = False,
 ) -> dict[str, Any]:
     """Everything recorded about a subject, the state after each event, and the integrity verdict.
 
     Each stream is read from the database once: the same bytes are verified and decoded.
+    With the Merkle log, the verdict also says whether the streams still hold every event
+    the log took in (a removed tail or stream shows); `with_proofs` adds each event's
+    inclusion proof and the signed head (`merkle`), which `lonewatch verify --export` checks.
     """
     streams: list[StreamCheck] = []
+    stored_streams: dict[UUID, list[StoredEvent]] = {}
 
     def read(originator_id: UUID, upto: int) -> list[Any]:
         stored = app.recorder.select_events(originator_id)
         streams.append(check_stream(originator_id, stored))
+        stored_streams[originator_id] = list(stored)
         return [app.mapper.to_domain_event(s) for s in stored if s.originator_version <= upto]
 
+    # What the log had taken in before the streams are read: every such event was stored
+    # by then, so a stream read now must hold it (the store's own head would not do: a
+    # removed tail lowers it).
+    horizon = merkle.size()[1] if merkle is not None else 0
     events = subject_events(app, views, subject, as_of=as_of, read=read)
     rows = as_rows(events)
     for row, state in zip(rows, states_after_each(views, subject, events), strict=True):
@@ -89,16 +110,33 @@ def incident_record(
     shown = {row["aggregate_id"] for row in rows}
     check = summary([s for s in streams if s.originator_id in shown])
     checks: dict[str, dict[str, bool]] = check.pop("checks")
+    logged: dict[tuple[UUID, int], str] = {}
+    if merkle is not None:
+        positions = {(UUID(r["aggregate_id"]), int(r["version"])): int(r["position"]) for r in rows}
+        shown_streams = {u: s for u, s in stored_streams.items() if str(u) in shown}
+        logged = stream_problems(merkle, shown_streams, positions, horizon)
+        check["problems"] += [
+            {"aggregate_id": str(stream), "detail": detail}
+            for (stream, _), detail in sorted(logged.items())
+        ]
+        check["verified"] = check["verified"] and not logged
     for row in rows:
-        row["sealed"] = checks.get(row["aggregate_id"], {}).get(str(row["version"]), False)
-    kind, _, key = subject.partition(":")
-    return {
-        "subject": {kind: key},
+        row["sealed"] = checks.get(row["aggregate_id"], {}).get(str(row["version"]), False) and (
+            (UUID(row["aggregate_id"]), int(row["version"])) not in logged
+        )
+    kind, _, subject_key = subject.partition(":")
+    record = {
+        "subject": {kind: subject_key},
         "as_of": as_of,
         "state": rows[-1]["state_after"] if rows else None,
         "events": rows,
         "integrity": check,
     }
+    if merkle is not None and with_proofs:
+        record["merkle"] = export_proofs(
+            merkle, [int(row["position"]) for row in rows], key=key, now=app.clock.now()
+        )
+    return record
 
 
 def subject_school(app: Lonewatch, views: ViewStore, subject: str) -> str | None:

@@ -6,7 +6,7 @@ A failed try is retried with backoff; the last failure is recorded as final,
 which falls back to the other channel (SMS to call, call to SMS) and, when that
 fails too, raises a `notification_failed` alert: nothing is dropped silently. A
 number the provider refuses for good (invalid, STOP) is not retried: the refusal
-is recorded at once and the ladder moves on (service.application.escalation.record_refused).
+is recorded at once and the ladder moves on (service.application.outbox.record_refused).
 Each try is recorded before it is made (Twilio has no idempotency key).
 """
 
@@ -22,8 +22,8 @@ from projections.projector import Change
 from projections.store import ViewStore
 from service.adapters.alarm_priority import AlarmPriority
 from service.adapters.notifiers.base import NotificationError, Notifier
-from service.application import escalation
-from service.application.lonewatch import Lonewatch
+from service.application import outbox
+from service.application.unit_of_work import UnitOfWork
 from service.domain.alerts.notifications import Notification
 from service.domain.errors import DomainError
 from service.logs import get_logger
@@ -45,7 +45,7 @@ FINISHED_REMEMBERED = 10_000
 class Dispatcher:
     def __init__(
         self,
-        app: Lonewatch,
+        app: UnitOfWork,
         views: ViewStore,
         notifier: Notifier,
         *,
@@ -94,7 +94,7 @@ class Dispatcher:
                 log.warning(
                     "notification_unconfirmed", notification=doc["id"], alert=doc["alert_id"]
                 )
-                await self._record(escalation.mark_unconfirmed, self.app, UUID(doc["id"]))
+                await self._record(outbox.mark_unconfirmed, self.app, UUID(doc["id"]))
             else:
                 self._submit(doc)
 
@@ -192,7 +192,7 @@ class Dispatcher:
         attempt = int(doc.get("attempts") or 0)
         while True:
             # Recorded before the request: see `start` for what a crash here leaves behind.
-            started = await self._record(escalation.start_attempt, self.app, notification_id)
+            started = await self._record(outbox.start_attempt, self.app, notification_id)
             self._first_try_recorded(doc["id"])
             if not started:
                 return  # done elsewhere, in flight elsewhere, or the alert was taken first
@@ -210,7 +210,7 @@ class Dispatcher:
                         refusal=exc.refusal,
                     )
                     await self._record(
-                        escalation.record_refused,
+                        outbox.record_refused,
                         self.app,
                         notification_id,
                         str(exc),
@@ -230,7 +230,7 @@ class Dispatcher:
                     error=str(exc),
                 )
                 await self._record(
-                    self.app.record_notification_failed, notification_id, str(exc), final=final
+                    outbox.record_failed, self.app, notification_id, str(exc), final=final
                 )
                 if final:
                     self.failed += 1
@@ -245,9 +245,9 @@ class Dispatcher:
                 log.exception(
                     "notification_send_crashed", notification=doc["id"], alert=doc["alert_id"]
                 )
-                await self._record(escalation.mark_unconfirmed, self.app, notification_id)
+                await self._record(outbox.mark_unconfirmed, self.app, notification_id)
                 return
-            await self._record(self.app.record_notification_sent, notification_id, provider_id)
+            await self._record(outbox.record_sent, self.app, notification_id, provider_id)
             self.sent += 1
             log.info(
                 "notification_sent",

@@ -9,12 +9,12 @@ from typing import Any
 
 import pytest
 
-from device_gateway.messages import DeviceReading, parse_device_message
+from device_gateway.messages import parse_device_message
 from service.application.device_intake import DeviceIntake, Outcome
 from service.clock import FakeClock
 from service.domain.alerts.alert import AlertKind
 from service.domain.alerts.alert import Outcome as AlertOutcome
-from service.domain.devices.messages import DeviceMessage
+from service.domain.devices.messages import DeviceMessage, DeviceReading
 from tests.worlds import World, a_trust_with_lone_visitors
 
 
@@ -108,7 +108,7 @@ def test_a_lost_race_falls_back_to_one_save_per_message(
 ) -> None:
     intake.record([reading("heartbeat", id="hb-1")])
     # Another gateway recorded hb-1 after our look-up: the group save collides.
-    monkeypatch.setattr("service.application.device_intake.existing_originators", lambda *_: set())
+    monkeypatch.setattr(world.app, "stored", lambda *_: set())
     results = intake.record([reading("heartbeat", id="hb-1"), reading("heartbeat", id="hb-2")])
     assert [r.outcome for r in results] == [Outcome.DUPLICATE, Outcome.RECORDED]
 

@@ -11,7 +11,7 @@ from uuid import UUID
 
 import pytest
 
-from service.application import escalation
+from service.application import acknowledgement, outbox
 from service.domain import ids
 from service.records.kpis import alarm_figures
 from tests.integration.test_escalation import Ladder
@@ -48,10 +48,10 @@ def test_only_pressing_1_takes_the_alert(ladder: Ladder) -> None:
     press is not an acknowledgement)."""
     alert_id = ladder.sos()
     call = call_to(ladder, CC2)
-    assert escalation.acknowledge_by_key(ladder.app, call, "7").startswith("That was not 1")
+    assert acknowledgement.acknowledge_by_key(ladder.app, call, "7").startswith("That was not 1")
     assert ladder.app.alert(alert_id).acknowledged_by is None
 
-    said = escalation.acknowledge_by_key(ladder.app, call, "1")
+    said = acknowledgement.acknowledge_by_key(ladder.app, call, "1")
     ladder.settle()
 
     assert said.startswith("you have taken alert")
@@ -68,7 +68,7 @@ def test_a_voicemail_or_an_answer_without_the_key_press_takes_nothing(ladder: La
         (CC1, "machine", "machine_end_beep"),
         (CC2, "answered", "human"),
     ):
-        escalation.report_status(
+        outbox.report_status(
             ladder.app,
             call_to(ladder, number),
             status=status,
@@ -154,10 +154,10 @@ def test_the_figures_come_from_the_recorded_events(ladder: Ladder) -> None:
     slow = ladder.sos("m-2", device="sos-0101")
     unanswered = ladder.sos("m-3", device="sos-0102")
     ladder.after(7)
-    escalation.acknowledge_by_key(ladder.app, call_to_alert(ladder, quick), "1")
+    acknowledgement.acknowledge_by_key(ladder.app, call_to_alert(ladder, quick), "1")
     ladder.after(18)
     text(ladder, CC2, f"ACK {ids.short_code(slow)}", "SM-K")
-    escalation.report_status(
+    outbox.report_status(
         ladder.app,
         call_to_alert(ladder, unanswered),
         status="machine",

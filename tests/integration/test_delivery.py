@@ -10,7 +10,7 @@ from uuid import UUID
 import pytest
 
 from service.adapters.notifiers.base import NotificationError
-from service.application import escalation
+from service.application import outbox
 from service.domain.alerts.alert import AlertKind
 from service.workers.dispatcher import Dispatcher
 from tests.harness import eventually
@@ -106,7 +106,7 @@ async def test_a_try_cut_short_by_a_crash_is_not_sent_again(ladder: Ladder) -> N
     notification is marked unconfirmed (not resent), and the status callback settles it."""
     ladder.sos()
     first = min((n for n in ladder.notifications() if n["channel"] == "sms"), key=lambda n: n["to"])
-    assert escalation.start_attempt(ladder.app, UUID(first["id"]))  # ...and then the crash
+    assert outbox.start_attempt(ladder.app, UUID(first["id"]))  # ...and then the crash
     notifier = ScriptedNotifier()
 
     await dispatch(ladder, notifier)  # the restarted service
@@ -115,7 +115,7 @@ async def test_a_try_cut_short_by_a_crash_is_not_sent_again(ladder: Ladder) -> N
     assert len(notifier.asked) == 3  # the other text and the two calls
     doc: Any = ladder.world.views.get("notification", first["id"])
     assert doc["state"] == "unknown"
-    escalation.report_status(
+    outbox.report_status(
         ladder.app, UUID(first["id"]), status="delivered", provider_id="SM9", answered_by=None
     )
     ladder.world.projector.catch_up()
@@ -144,7 +144,7 @@ async def test_an_unconfirmed_try_with_no_report_counts_as_undelivered_and_falls
     ladder.app.raise_staff_alert("s-jones", AlertKind.LOW_BATTERY, cause_key="low:1", cause={})
     ladder.settle()
     first = min(ladder.notifications(), key=lambda n: n["to"])
-    assert escalation.start_attempt(ladder.app, UUID(first["id"]))  # ...and then the crash
+    assert outbox.start_attempt(ladder.app, UUID(first["id"]))  # ...and then the crash
     await dispatch(ladder, ScriptedNotifier())
 
     ladder.after(119)

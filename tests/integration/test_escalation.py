@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from service.adapters.directory_file import parse_directory
-from service.application import escalation
+from service.application import escalation_timers
 from service.clock import FakeClock
 from service.domain.alerts.alert import AlertKind
 from service.workers.scheduler import Scheduler
@@ -33,7 +33,9 @@ class Ladder:
         self.clock = clock or FakeClock()
         self.world: World = a_trust_with_lone_visitors(database_url, self.clock)
         self.app = self.world.app
-        self.scheduler = Scheduler(self.world.views, self.clock, escalation.timer_actions(self.app))
+        self.scheduler = Scheduler(
+            self.world.views, self.clock, escalation_timers.timer_actions(self.app)
+        )
         self.seen: set[str] = set()
 
     def settle(self) -> None:

@@ -161,7 +161,7 @@ async def test_a_poison_message_in_a_group_is_rejected_its_neighbours_recorded_a
 ) -> None:
     # A gap in validation, as the one issue 10 found: lone surrogates get through, and fail
     # for real in uuid5 (an `id`) or in the event transcoder (a `text`).
-    monkeypatch.setattr("device_gateway.messages._storable", lambda name, value: None)
+    monkeypatch.setattr("device_gateway.messages.storable", lambda name, value: None)
     client_id = f"lw-gw-{run_id}"
     settings = Settings(
         database_url=postgres_url,

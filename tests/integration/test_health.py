@@ -59,6 +59,7 @@ async def test_all_well_is_ok_and_shows_every_loop_the_store_and_the_notificatio
         "live-views",
         "notification-sweep",
         "arc-supervision",
+        "merkle-log",
     }
     for name in ("scheduler", "live-views"):
         loop = checks["loops"][name]

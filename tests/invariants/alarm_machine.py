@@ -24,7 +24,7 @@ from hypothesis.stateful import (
     rule,
 )
 
-from service.application import escalation
+from service.application import acknowledgement, outbox
 from service.domain import ids
 from service.domain.alerts.alert import Alert, AlertKind, AlertState, Outcome
 from service.domain.alerts.escalation import policy_for
@@ -167,9 +167,9 @@ class AlarmMachine(RuleBasedStateMachine):
         send = data.draw(st.sampled_from(self.sent_ok()))
         raw = data.draw(st.sampled_from(CALL_STATUSES if send.channel == "voice" else SMS_STATUSES))
         answered_by = data.draw(st.sampled_from([None, "human", "machine_start"]))
-        status = escalation.delivery_status(send.channel, raw, answered_by)
+        status = outbox.delivery_status(send.channel, raw, answered_by)
         assert send.provider_id is not None
-        escalation.report_status(
+        outbox.report_status(
             self.app,
             UUID(send.key),
             status=status,
@@ -184,7 +184,7 @@ class AlarmMachine(RuleBasedStateMachine):
     @rule(data=st.data(), digits=st.sampled_from(["1", "1", "2", "#"]))
     def key_press(self, data: st.DataObject, digits: str) -> None:
         send = data.draw(st.sampled_from(self.sent_ok("voice")))
-        escalation.acknowledge_by_key(self.app, UUID(send.key), digits)
+        acknowledgement.acknowledge_by_key(self.app, UUID(send.key), digits)
         self.after_step()
 
     @precondition(lambda self: self.svc.up)

@@ -12,7 +12,7 @@ from uuid import uuid4
 import pytest
 
 from service.adapters.alarm_priority import AlarmPriority
-from service.application import escalation
+from service.application import outbox
 from service.workers.dispatcher import Dispatcher
 from tests.harness import eventually
 
@@ -30,8 +30,7 @@ class Notifier:
 
 
 class App:
-    def record_notification_sent(self, notification_id: Any, provider_id: str) -> None:
-        pass
+    """Nothing is stored: the outbox's use cases are replaced by the test."""
 
 
 def notification() -> Any:
@@ -52,7 +51,8 @@ async def test_an_alarm_notification_is_under_way_until_its_first_try_is_recorde
         seen_while_recording.append(priority.under_way)
         return True
 
-    monkeypatch.setattr(escalation, "start_attempt", start_attempt)
+    monkeypatch.setattr(outbox, "start_attempt", start_attempt)
+    monkeypatch.setattr(outbox, "record_sent", lambda *_args: None)
     dispatcher = Dispatcher(
         cast(Any, App()), cast(Any, None), cast(Any, notifier), priority=priority
     )

@@ -8,6 +8,12 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+EXPECT_EVERY_SECONDS = 60
+"""'heartbeat: {expect_every: 60s}' unless a school's policy says otherwise."""
+OFFLINE_AFTER_SECONDS = 180
+"""'heartbeat: {offline_after: 180s}' unless a school's policy says otherwise: the one default
+of how long a device may be silent before it counts as offline (see `device_offline`)."""
+
 SILENCE_REPORTS = frozenset({"offline"})
 """Messages that say a device went quiet (Traccar's deviceOffline, deviceUnknown): recorded,
 never counted as the device being seen, so the visit's silence watch runs on."""

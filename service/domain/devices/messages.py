@@ -1,4 +1,8 @@
-"""What a device sent, as received: immutable, one aggregate per message.
+"""What a device sent: the reading as the gateway parsed it, and the message as recorded.
+
+`DeviceReading` is the parsed message the intake takes (device_gateway/messages.py makes it
+from topic and bytes); `DeviceMessage` is what the intake records: immutable, one
+aggregate per message.
 
 One aggregate per message (rather than one growing stream per device) keeps
 recording a heartbeat an insert, never a reload, and lets a message that
@@ -7,6 +11,7 @@ carried an `id` collide with its own repeat on the store's uniqueness constraint
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final
 from uuid import UUID, uuid4
@@ -18,6 +23,46 @@ from service.domain.ids import device_message_id
 ALARM_KINDS: Final = frozenset({"sos", "fall"})
 """The device kinds that raise an alarm (INTERFACES section 2). The gateway routes them to
 their own session and lane; the intake raises their alert; the views count them."""
+
+CLOCK_SKEW_TOLERANCE_SECONDS: Final = 300.0
+"""How far a device's `ts` may stray from our receipt time before it is flagged."""
+
+
+@dataclass(frozen=True)
+class DeviceReading:
+    """One accepted device message; every payload field is optional (None when absent)."""
+
+    device_id: str
+    kind: str
+    msg_id: str | None
+    device_ts: datetime | None
+    lat: float | None
+    lon: float | None
+    acc: float | None
+    battery: int | None
+    text: str | None
+    seq: int | None
+    rejected_fields: dict[str, str] = field(default_factory=dict)
+    """Only for alarm kinds: optional fields that failed validation, and why (they were dropped)."""
+    extra: dict[str, Any] = field(default_factory=dict)
+    """What another system said beside the reading, recorded with it: where it came from
+    (`source`), its own ids, an address (Traccar, OwnTracks: docs/devices.md)."""
+
+
+def clock_skew_seconds(
+    device_ts: datetime | None,
+    received_at: datetime,
+    tolerance: float = CLOCK_SKEW_TOLERANCE_SECONDS,
+) -> float | None:
+    """How far the device's clock is from ours (positive: ahead), when beyond `tolerance`.
+
+    The message is kept either way: our receipt time is authoritative, the flag
+    tells a person the device's clock (or its buffering) needs looking at.
+    """
+    if device_ts is None:
+        return None
+    skew = (device_ts - received_at).total_seconds()
+    return round(skew, 3) if abs(skew) > tolerance else None
 
 
 class DeviceMessage(Aggregate):

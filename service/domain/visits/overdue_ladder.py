@@ -24,6 +24,7 @@ from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
+from service.domain.devices.health import OFFLINE_AFTER_SECONDS
 from service.domain.errors import DomainError
 from service.domain.visits.rules import (
     CALL_HOME_WORDS,
@@ -67,7 +68,7 @@ DEFAULT_STEPS = (
     PlannedStep(1200, Action.INFORM_SLT),
 )
 """A school whose policy names no `overdue.steps`."""
-DEFAULT_OFFLINE_AFTER = 180
+DEFAULT_OFFLINE_AFTER = OFFLINE_AFTER_SECONDS
 
 
 def steps_from_data(steps: Iterable[Mapping[str, Any]] | None) -> tuple[PlannedStep, ...]:

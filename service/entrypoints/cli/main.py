@@ -178,7 +178,15 @@ def cmd_replay(args: argparse.Namespace) -> int:
             subject = f"device:{args.device}"
         else:
             subject = f"staff:{args.staff}"
-        record = incident_record(container.app, container.views, subject, as_of=as_of)
+        record = incident_record(
+            container.app,
+            container.views,
+            subject,
+            as_of=as_of,
+            merkle=container.merkle,
+            key=container.signing_key,
+            with_proofs=args.format != "text",
+        )
         if not record["events"]:
             print(f"nothing recorded for {subject}", file=sys.stderr)
             return 1
@@ -299,8 +307,10 @@ def parser() -> argparse.ArgumentParser:
 
     from service.entrypoints.cli.devices import add_commands
     from service.entrypoints.cli.found_commands import add_found_commands
+    from service.entrypoints.cli.verify import add_commands as add_record_commands
 
     add_commands(sub)
+    add_record_commands(sub)
     add_found_commands(sub)  # `simulate`, from the simulators
     return root
 

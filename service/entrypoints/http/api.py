@@ -58,7 +58,7 @@ def _watcher(request: web.Request) -> None:
 
 def _sort_key(alert: dict[str, Any]) -> tuple[bool, bool, str]:
     """Open alerts first, red before amber, oldest first: what needs a person most."""
-    return (alert["state"] == "resolved", alert["severity"] != "red", alert["raised_at"])
+    return (alert["state"] not in OPEN_ALERT_STATES, alert["severity"] != "red", alert["raised_at"])
 
 
 def _visible_alert(request: web.Request, doc: dict[str, Any] | None) -> dict[str, Any]:

@@ -13,7 +13,9 @@ from aiohttp import web
 
 from projections.projector import Projector
 from projections.store import ViewStore
+from service.adapters.merkle_log import MerkleLog
 from service.adapters.notifiers.base import Notifier
+from service.adapters.signing import SigningKey
 from service.application.lonewatch import Lonewatch
 from service.clock import Clock
 from service.config import Settings
@@ -31,10 +33,12 @@ from service.entrypoints.http.keys import (
     LONEWATCH,
     POOLS,
     PROJECTOR,
+    PROOF,
     PROVIDER,
     SETTINGS,
     VIEWS,
     DeviceInbox,
+    RecordProof,
 )
 from service.entrypoints.http.openapi import add_openapi_route
 from service.entrypoints.http.problems import problems_middleware
@@ -70,6 +74,8 @@ def create_app(
     health: Health,
     notifier: Notifier,
     device_inbox: DeviceInbox,
+    merkle: MerkleLog | None = None,
+    signing_key: SigningKey | None = None,
     background: CleanupContext | None = None,
 ) -> web.Application:
     """`background`, if given, runs for the app's lifetime (aiohttp's `cleanup_ctx`)."""
@@ -87,6 +93,7 @@ def create_app(
     app[HEALTH] = health
     app[PROVIDER] = provider_name(notifier)
     app[DEVICE_INBOX] = device_inbox
+    app[PROOF] = RecordProof(merkle, signing_key)
 
     async def close_streams(_: web.Application) -> None:
         hub.close_all()

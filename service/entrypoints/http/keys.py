@@ -17,6 +17,8 @@ from aiohttp import web
 from device_gateway.messages import DeviceReading
 from projections.projector import Projector
 from projections.store import ViewStore
+from service.adapters.merkle_log import MerkleLog
+from service.adapters.signing import SigningKey
 from service.application.device_intake import Intaken
 from service.application.lonewatch import Lonewatch
 from service.clock import Clock
@@ -60,3 +62,15 @@ class DeviceInbox:
 
 
 DEVICE_INBOX: web.AppKey[DeviceInbox] = web.AppKey("device_inbox", DeviceInbox)
+
+
+@dataclass(frozen=True)
+class RecordProof:
+    """What an export proves itself with: the Merkle log and the key that signs its heads
+    (either may be absent: a record is then exported without proofs, or an unsigned head)."""
+
+    merkle: MerkleLog | None
+    key: SigningKey | None
+
+
+PROOF: web.AppKey[RecordProof] = web.AppKey("record_proof", RecordProof)

@@ -22,7 +22,7 @@ from service.domain.people.access import Principal, can_see_school
 from service.domain.people.directory import timezone_of
 from service.domain.people.record_access import Access, can_export, can_read_audit, can_watch
 from service.entrypoints.http.confidential import shown
-from service.entrypoints.http.keys import CLOCK, LONEWATCH, POOLS, VIEWS
+from service.entrypoints.http.keys import CLOCK, LONEWATCH, POOLS, PROOF, VIEWS
 from service.entrypoints.http.problems import BadRequest, problem
 from service.entrypoints.http.requests import instant, principal
 from service.records.audit import audit_trail, record_viewing
@@ -82,7 +82,9 @@ async def get_timeline(request: web.Request) -> web.Response:
     since = instant(request.query.get("from"), "from")
     app, views, exports = request.app[LONEWATCH], request.app[VIEWS], request.app[POOLS].exports
     subject = f"{kind}:{key}"
-    record = await exports.run(incident_record, app, views, subject, as_of=as_of)
+    record = await exports.run(
+        incident_record, app, views, subject, as_of=as_of, merkle=request.app[PROOF].merkle
+    )
     if since is not None:
         record["events"] = [r for r in record["events"] if r["recorded_at"] >= since]
     record["access_id"] = await _record(
@@ -122,7 +124,17 @@ async def export_timeline(request: web.Request) -> web.Response:
     as_of = instant(request.query.get("as_of") or request.query.get("to"), "to")
     app, views, exports = request.app[LONEWATCH], request.app[VIEWS], request.app[POOLS].exports
     subject = f"{kind}:{key}"
-    record = await exports.run(incident_record, app, views, subject, as_of=as_of)
+    proof = request.app[PROOF]
+    record = await exports.run(
+        incident_record,
+        app,
+        views,
+        subject,
+        as_of=as_of,
+        merkle=proof.merkle,
+        key=proof.key,
+        with_proofs=True,
+    )
     access = Access.EXPORT_HTML if fmt == "html" else Access.EXPORT_JSON
     access_id = await _record(request, who, subject, access, request.query_string)
     exported_at = request.app[CLOCK].now()

@@ -18,7 +18,7 @@ from xml.sax.saxutils import escape, quoteattr
 
 from aiohttp import web
 
-from service.application import escalation
+from service.application import acknowledgement, outbox
 from service.domain.errors import NotFound
 from service.entrypoints.http.keys import LIVE, LONEWATCH, SETTINGS
 from service.entrypoints.http.twilio_webhooks import signed_form
@@ -77,7 +77,7 @@ async def voice_alert(request: web.Request) -> web.StreamResponse:
     answered_by = form.get("AnsweredBy", "")
     if answered_by.startswith(("machine", "fax")):
         await asyncio.to_thread(
-            escalation.report_status,
+            outbox.report_status,
             app,
             notification_id,
             status="machine",
@@ -114,7 +114,9 @@ async def voice_gather(request: web.Request) -> web.StreamResponse:
     app = request.app[LONEWATCH]
     digits = form.get("Digits", "")
     try:
-        said = await asyncio.to_thread(escalation.acknowledge_by_key, app, notification_id, digits)
+        said = await asyncio.to_thread(
+            acknowledgement.acknowledge_by_key, app, notification_id, digits
+        )
     except NotFound:
         return _voice(_say("Lonewatch: this alert is not known."), "<Hangup/>")
     request.app[LIVE].wake()
@@ -134,14 +136,14 @@ async def status_callback(request: web.Request) -> web.StreamResponse:
     raw = form.get("CallStatus" if is_call else "MessageStatus", "")
     if not raw:
         return web.Response(status=400, text="MessageStatus or CallStatus is required")
-    status = escalation.delivery_status(
+    status = outbox.delivery_status(
         "voice" if is_call else "sms", raw, form.get("AnsweredBy") or None
     )
     if status in IGNORED_STATUSES:
         return web.Response(status=204)
     try:
         await asyncio.to_thread(
-            escalation.report_status,
+            outbox.report_status,
             request.app[LONEWATCH],
             notification_id,
             status=status,

@@ -1,1 +1,0 @@
-"""Lonewatch: lone-worker safety for school home visits."""

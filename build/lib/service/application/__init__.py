@@ -1,1 +1,0 @@
-"""Use cases: each module loads aggregates, asks the domain, saves. No HTTP, no MQTT, no provider SDK."""

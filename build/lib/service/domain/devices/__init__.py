@@ -1,1 +1,0 @@
-"""Devices: their messages, their health, and messages rejected at the gate. Pure."""

@@ -1,1 +1,0 @@
-"""The `lonewatch` command (INTERFACES.md section 7)."""

@@ -1,1 +1,0 @@
-"""Reading what happened: timelines, replay, audit of who looked, exports, KPIs."""

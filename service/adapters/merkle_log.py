@@ -1,0 +1,312 @@
+"""The Merkle log: one leaf per stored event, in notification order, and the signed heads.
+
+Both tables live in the event store's own database (reached through its recorder's
+connections), so a backup of the store carries them and a restore brings them back.
+
+A leaf is `leaf_data(...)`: the notification id, stream id, version and topic of the
+event and its state exactly as stored (after any encryption), so a leaf vouches for the
+bytes in the database and its place in the whole record. The leaves are derived from
+the events alone: any number of appenders (one per `lonewatch serve`) compute the same
+leaf for the same place, so appending is idempotent. The appender follows the store off
+the SOS path (service/workers/merkle_log.py); nothing here runs inside a save.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+from uuid import UUID
+
+from eventsourcing.persistence import Notification, StoredEvent
+
+from service.adapters.merkle_tree import Frontier, Levels, leaf_hash
+from service.adapters.signing import SignedHead, SigningKey
+
+LEAF_FORMAT = b"LW1\x00"
+PAGE = 5_000
+
+_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS lw_merkle_leaves ("
+    " leaf_index BIGINT PRIMARY KEY, notification_id BIGINT NOT NULL UNIQUE,"
+    " leaf_hash TEXT NOT NULL, originator_id TEXT NOT NULL, originator_version BIGINT NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS lw_merkle_leaves_stream ON lw_merkle_leaves (originator_id)",
+    "CREATE TABLE IF NOT EXISTS lw_merkle_heads ("
+    " tree_size BIGINT NOT NULL, timestamp_ms BIGINT NOT NULL, root_hash TEXT NOT NULL,"
+    " key_id TEXT NOT NULL, public_key TEXT NOT NULL, signature TEXT NOT NULL,"
+    " PRIMARY KEY (tree_size, key_id))",
+)
+
+
+def leaf_data(
+    notification_id: int, originator_id: UUID, version: int, topic: str, state: bytes
+) -> bytes:
+    """The bytes a leaf hashes: where the event sits in the record, and the event as stored."""
+    topic_bytes = topic.encode("utf-8")
+    return b"".join(
+        (
+            LEAF_FORMAT,
+            notification_id.to_bytes(8, "big"),
+            originator_id.bytes,
+            version.to_bytes(8, "big"),
+            len(topic_bytes).to_bytes(4, "big"),
+            topic_bytes,
+            state,
+        )
+    )
+
+
+class LeafFields(NamedTuple):
+    notification_id: int
+    originator_id: UUID
+    version: int
+    topic: str
+
+
+def read_leaf_data(data: bytes) -> LeafFields:
+    """What a leaf says about its event (an export's verifier matches it to the row shown)."""
+    if not data.startswith(LEAF_FORMAT) or len(data) < 40:
+        raise ValueError("not a Lonewatch leaf")
+    at = len(LEAF_FORMAT)
+    notification_id = int.from_bytes(data[at : at + 8], "big")
+    originator_id = UUID(bytes=data[at + 8 : at + 24])
+    version = int.from_bytes(data[at + 24 : at + 32], "big")
+    topic_length = int.from_bytes(data[at + 32 : at + 36], "big")
+    topic = data[at + 36 : at + 36 + topic_length].decode("utf-8")
+    return LeafFields(notification_id, originator_id, version, topic)
+
+
+def notification_leaf(notification: Notification | StoredEvent, notification_id: int) -> bytes:
+    return leaf_data(
+        notification_id,
+        UUID(str(notification.originator_id)),
+        int(notification.originator_version),
+        notification.topic,
+        bytes(notification.state),
+    )
+
+
+class StreamLeaf(NamedTuple):
+    notification_id: int
+    hash: bytes
+
+
+class StoredLeaf(NamedTuple):
+    leaf_index: int
+    notification_id: int
+    hash: bytes
+
+
+@dataclass(frozen=True)
+class Appended:
+    leaves: int
+    size: int
+    seconds: float
+
+
+class MerkleLog:
+    """The leaves and heads tables, over the recorder's own database connections."""
+
+    def __init__(self, recorder: Any) -> None:
+        self.recorder = recorder
+        self._pg = type(recorder).__module__.startswith("eventsourcing.postgres")
+        self._frontier = Frontier()
+        self._last_notification = 0
+        # The worker's thread and an export's (which catches up and signs first) share one
+        # log: the right edge in memory is moved by one of them at a time.
+        self._lock = threading.RLock()
+        with self._transaction(commit=True) as cur:
+            for statement in _SCHEMA:
+                cur.execute(statement)
+
+    # -- database -------------------------------------------------------
+
+    def _sql(self, text: str) -> str:
+        return text.replace("?", "%s") if self._pg else text
+
+    def _transaction(self, *, commit: bool) -> Any:
+        return self.recorder.datastore.transaction(commit=commit)
+
+    def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        with self._transaction(commit=False) as cur:
+            cur.execute(self._sql(sql), params)
+            return list(cur.fetchall())
+
+    def leaves(self, start: int = 0, stop: int | None = None) -> Iterator[StoredLeaf]:
+        """Stored leaves from index `start` up to (not including) `stop`, in pages."""
+        while stop is None or start < stop:
+            rows = self._rows(
+                "SELECT leaf_index, notification_id, leaf_hash FROM lw_merkle_leaves "
+                "WHERE leaf_index >= ? ORDER BY leaf_index LIMIT ?",
+                (start, PAGE if stop is None else min(PAGE, stop - start)),
+            )
+            if not rows:
+                return
+            for row in rows:
+                yield StoredLeaf(
+                    int(row["leaf_index"]),
+                    int(row["notification_id"]),
+                    bytes.fromhex(row["leaf_hash"]),
+                )
+            start = int(rows[-1]["leaf_index"]) + 1
+
+    def leaf_indexes(self, notification_ids: Sequence[int]) -> dict[int, int]:
+        found: dict[int, int] = {}
+        for at in range(0, len(notification_ids), 500):
+            chunk = list(notification_ids[at : at + 500])
+            marks = ", ".join("?" for _ in chunk)
+            for row in self._rows(
+                "SELECT notification_id, leaf_index FROM lw_merkle_leaves "  # noqa: S608
+                f"WHERE notification_id IN ({marks})",
+                chunk,
+            ):
+                found[int(row["notification_id"])] = int(row["leaf_index"])
+        return found
+
+    def size(self) -> tuple[int, int]:
+        """(number of leaves, notification id of the last one)."""
+        rows = self._rows(
+            "SELECT leaf_index, notification_id FROM lw_merkle_leaves "
+            "ORDER BY leaf_index DESC LIMIT 1"
+        )
+        if not rows:
+            return 0, 0
+        return int(rows[0]["leaf_index"]) + 1, int(rows[0]["notification_id"])
+
+    def heads(self) -> list[SignedHead]:
+        """Every signed head, smallest tree first."""
+        import base64
+
+        rows = self._rows(
+            "SELECT tree_size, timestamp_ms, root_hash, key_id, public_key, signature "
+            "FROM lw_merkle_heads ORDER BY tree_size, timestamp_ms"
+        )
+        return [
+            SignedHead(
+                size=int(r["tree_size"]),
+                root=bytes.fromhex(r["root_hash"]),
+                timestamp_ms=int(r["timestamp_ms"]),
+                key_id=str(r["key_id"]),
+                public_key=base64.b64decode(r["public_key"]),
+                signature=base64.b64decode(r["signature"]),
+            )
+            for r in rows
+        ]
+
+    def latest_head(self) -> SignedHead | None:
+        heads = self.heads()
+        return heads[-1] if heads else None
+
+    def stream_leaves(self, originator_ids: Sequence[UUID]) -> dict[UUID, dict[int, StreamLeaf]]:
+        """The leaves of these streams, by version: what the log says each stream held."""
+        found: dict[UUID, dict[int, StreamLeaf]] = {}
+        wanted = [u.hex for u in originator_ids]
+        for at in range(0, len(wanted), 500):
+            chunk = wanted[at : at + 500]
+            marks = ", ".join("?" for _ in chunk)
+            for row in self._rows(
+                "SELECT originator_id, originator_version, notification_id, leaf_hash "  # noqa: S608
+                f"FROM lw_merkle_leaves WHERE originator_id IN ({marks})",
+                chunk,
+            ):
+                found.setdefault(UUID(row["originator_id"]), {})[int(row["originator_version"])] = (
+                    StreamLeaf(int(row["notification_id"]), bytes.fromhex(row["leaf_hash"]))
+                )
+        return found
+
+    def _insert_leaves(self, rows: Sequence[tuple[int, int, str, str, int]]) -> bool:
+        """True when every row went in (no other appender wrote any of them first)."""
+        with self._transaction(commit=True) as cur:
+            cur.executemany(
+                self._sql(
+                    "INSERT INTO lw_merkle_leaves (leaf_index, notification_id, leaf_hash, "
+                    "originator_id, originator_version) VALUES (?, ?, ?, ?, ?) "
+                    "ON CONFLICT DO NOTHING"
+                ),
+                rows,
+            )
+            raw = getattr(cur, "sqlite_cursor", cur)  # eventsourcing's SQLite cursor wraps one
+            return bool(raw.rowcount == len(rows))
+
+    def _insert_head(self, head: SignedHead) -> None:
+        row = head.to_json()
+        with self._transaction(commit=True) as cur:
+            cur.execute(
+                self._sql(
+                    "INSERT INTO lw_merkle_heads (tree_size, timestamp_ms, root_hash, key_id, "
+                    "public_key, signature) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
+                ),
+                (
+                    head.size,
+                    head.timestamp_ms,
+                    row["root_hash"],
+                    head.key_id,
+                    row["public_key"],
+                    row["signature"],
+                ),
+            )
+
+    # -- following the store --------------------------------------------
+
+    def _sync(self) -> int:
+        """Bring the in-memory right edge up to the stored leaves (another appender's too)."""
+        size, _ = self.size()
+        if size < self._frontier.size:  # the table was emptied: start again
+            self._frontier, self._last_notification = Frontier(), 0
+        for leaf in self.leaves(self._frontier.size, size):
+            self._frontier.append(leaf.hash)
+            self._last_notification = leaf.notification_id
+        return size
+
+    def append_new(self, limit: int = PAGE) -> Appended:
+        """Append leaves for events stored since the last leaf: one page of them."""
+        with self._lock:
+            return self._append_new(limit)
+
+    def _append_new(self, limit: int) -> Appended:
+        started = time.perf_counter()
+        size = self._sync()
+        notifications = self.recorder.select_notifications(
+            start=self._last_notification + 1, limit=limit
+        )
+        digests = [leaf_hash(notification_leaf(n, int(n.id))) for n in notifications]
+        rows = [
+            (
+                size + offset,
+                int(n.id),
+                digest.hex(),
+                UUID(str(n.originator_id)).hex,
+                int(n.originator_version),
+            )
+            for offset, (n, digest) in enumerate(zip(notifications, digests, strict=True))
+        ]
+        if rows and self._insert_leaves(rows):
+            for digest in digests:
+                self._frontier.append(digest)
+            self._last_notification = rows[-1][1]
+        elif rows:
+            self._sync()  # another appender was first: take its leaves (the same ones)
+        return Appended(len(rows), self._frontier.size, time.perf_counter() - started)
+
+    def catch_up(self) -> int:
+        """Append until every stored event has its leaf; the tree's size."""
+        while self.append_new().leaves:
+            pass
+        return self._frontier.size
+
+    def sign(self, key: SigningKey, timestamp_ms: int) -> SignedHead | None:
+        """Sign a head over the leaves appended so far, unless the last head already covers them."""
+        with self._lock:
+            self._sync()
+            latest = self.latest_head()
+            if self._frontier.size == 0 or (latest and latest.size >= self._frontier.size):
+                return None
+            head = key.sign(self._frontier.size, self._frontier.root(), timestamp_ms)
+            self._insert_head(head)
+            return head
+
+    def levels(self, size: int) -> Levels:
+        """Every node of the tree of the first `size` leaves (for proofs)."""
+        return Levels.build([leaf.hash for leaf in self.leaves(0, size)])

@@ -1,0 +1,117 @@
+"""Texts received (the SMS webhook): staff commands, HELP, the safe word, a contact's ACK.
+
+Each text is handled once per MessageSid. Staff always get the same reply (see
+STAFF_REPLY), so duress is silent; a sender the directory does not know is recorded
+without their words.
+"""
+
+from __future__ import annotations
+
+from service.application import visits
+from service.application.acknowledgement import AlertFinder, contact_acknowledges
+from service.application.alerts import raise_staff_alert
+from service.application.unit_of_work import UnitOfWork
+from service.domain import ids
+from service.domain.alerts.alert import AlertKind
+from service.domain.alerts.duress import detect_duress
+from service.domain.people.directory import PhoneNumber
+from service.domain.people.texts import (
+    HELP_REPLY,
+    STAFF_REPLY,
+    InboundSms,
+    StaffCommand,
+    parse_contact_text,
+    parse_staff_text,
+)
+
+
+def receive_sms(
+    uow: UnitOfWork, finder: AlertFinder | None, *, sender: str, body: str, message_sid: str
+) -> str | None:
+    """Handle a text once per MessageSid; returns the reply, if any. `finder` is how a
+    contact's ACK finds its alert (None: acknowledgement by text is not available)."""
+    if uow.exists(ids.inbound_sms_id(message_sid)):
+        return _reply_for_repeat(uow, message_sid)
+    owner = uow.load_optional(ids.phone_id(sender), PhoneNumber)
+    if owner is not None and owner.staff:
+        return _staff_text(uow, owner.staff[0], sender, body, message_sid)
+    if owner is not None and owner.contacts:
+        return _contact_text(uow, finder, owner.contacts, sender, body, message_sid)
+    uow.save(
+        InboundSms(
+            message_sid=message_sid,
+            sender=sender,
+            who="unknown",
+            text="[not kept: unknown sender]",
+            command=None,
+            timestamp=uow.clock.now(),
+        )
+    )
+    return None
+
+
+def _reply_for_repeat(uow: UnitOfWork, message_sid: str) -> str | None:
+    sms = uow.load(ids.inbound_sms_id(message_sid), InboundSms, "text")
+    if sms.who.startswith("staff:"):
+        return HELP_REPLY if sms.command == StaffCommand.HELP else STAFF_REPLY
+    return None
+
+
+def _staff_text(uow: UnitOfWork, staff_key: str, sender: str, body: str, message_sid: str) -> str:
+    screened = detect_duress(body, visits.safe_word_hashes(uow, staff_key))
+    text, duress = screened.text, screened.duress
+    command = parse_staff_text(text)
+    now = uow.clock.now()
+    uow.save(
+        InboundSms(
+            message_sid=message_sid,
+            sender=sender,
+            who=f"staff:{staff_key}",
+            text=text,
+            command=command.value if command else None,
+            timestamp=now,
+        )
+    )
+    cause = {"text": str(ids.inbound_sms_id(message_sid)), "via": "sms"}
+    if duress:
+        raise_staff_alert(
+            uow,
+            staff_key,
+            AlertKind.DURESS,
+            cause_key=f"sms:{message_sid}",
+            cause=cause,
+            silent=True,
+        )
+        return STAFF_REPLY
+    if command is StaffCommand.HELP:
+        raise_staff_alert(
+            uow, staff_key, AlertKind.SOS, cause_key=f"sms:{message_sid}", cause=cause
+        )
+        return HELP_REPLY
+    if command is not None:
+        visits.staff_command(uow, staff_key, command, source=f"sms:{message_sid}")
+    return STAFF_REPLY
+
+
+def _contact_text(
+    uow: UnitOfWork,
+    finder: AlertFinder | None,
+    contacts: list[dict[str, str]],
+    sender: str,
+    body: str,
+    message_sid: str,
+) -> str | None:
+    ack = parse_contact_text(body)
+    uow.save(
+        InboundSms(
+            message_sid=message_sid,
+            sender=sender,
+            who=f"contact:{contacts[0]['school']}:{contacts[0]['id']}",
+            text=body,
+            command="ACK" if ack else None,
+            timestamp=uow.clock.now(),
+        )
+    )
+    if ack is None:
+        return "Lonewatch: reply ACK and the alert's code to take an alert."
+    return contact_acknowledges(uow, finder, contacts, ack.code, sender=sender)
