@@ -9,6 +9,7 @@ only after the message is durably recorded (INTERFACES.md section 2).
 from __future__ import annotations
 
 import math
+import ssl
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -121,6 +122,15 @@ class MqttLink:
             )
         if endpoint.username:
             self._client.username_pw_set(endpoint.username, endpoint.password)
+        if endpoint.tls:
+            # mqtts://: the broker's certificate must chain to ca_file (or the system's CAs)
+            # and name the host; a client certificate only if one is configured.
+            self._client.tls_set(
+                ca_certs=endpoint.ca_file,
+                certfile=endpoint.cert_file,
+                keyfile=endpoint.key_file,
+                cert_reqs=ssl.CERT_REQUIRED,
+            )
         self._client.reconnect_delay_set(RECONNECT_MIN_SECONDS, RECONNECT_MAX_SECONDS)
         # A callback that raises must never end paho's network thread (no more
         # reconnects: every later alarm lost); paho logs it to "paho.mqtt.client".

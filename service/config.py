@@ -24,6 +24,12 @@ class MqttEndpoint:
     username: str | None = None
     password: str | None = None
     embedded: bool = False
+    tls: bool = False
+    """mqtts://: the broker's certificate is checked against `ca_file` (or the system's CAs)."""
+    ca_file: str | None = None
+    cert_file: str | None = None
+    key_file: str | None = None
+    """A client certificate, for a broker that asks for one (optional)."""
 
 
 @dataclass(frozen=True)
@@ -61,9 +67,16 @@ class Settings:
     # Several gateways share the device traffic through $share/<group>/...; each needs
     # its own stable LW_MQTT_CLIENT_ID (its session holds its in-flight messages).
     mqtt_share_group: str = ""
+    # mqtts://: the CA that signed the broker's certificate (default: the system's), and
+    # this service's own certificate and key if the broker asks for one.
+    mqtt_ca_file: str | None = None
+    mqtt_cert_file: str | None = None
+    mqtt_key_file: str | None = None
     log_format: str = "console"
     metrics: bool = True
     """Serve GET /metrics (INTERFACES.md section 11, `LW_METRICS`: on/off)."""
+    # Per client (a user, or an address before sign-in), as `limits` reads it: "N/second;M/minute".
+    api_rate_limit: str = "20/second;600/minute"
     poll_interval: float = 0.5
     # The console's maps (docs/console-and-replay.md): a Leaflet tile URL template, or
     # "none" for a plain marker on a neutral background (no request leaves the browser).
@@ -96,16 +109,25 @@ class Settings:
         if self.mqtt_url == "embedded":
             return MqttEndpoint("127.0.0.1", self.embedded_mqtt_port, embedded=True)
         parts = urlsplit(self.mqtt_url)
-        if parts.scheme not in {"mqtt", "tcp"} or not parts.hostname:
+        if parts.scheme not in {"mqtt", "tcp", "mqtts", "ssl"} or not parts.hostname:
             raise ConfigError(
-                f"LW_MQTT_URL must be mqtt://[USER:PASS@]HOST:PORT or 'embedded', "
+                f"LW_MQTT_URL must be mqtt://[USER:PASS@]HOST:PORT, mqtts://... or 'embedded', "
                 f"got {self.mqtt_url!r}"
             )
+        tls = parts.scheme in {"mqtts", "ssl"}
+        if (self.mqtt_cert_file is None) != (self.mqtt_key_file is None):
+            raise ConfigError("LW_MQTT_CERT_FILE and LW_MQTT_KEY_FILE go together")
+        if not tls and (self.mqtt_ca_file or self.mqtt_cert_file):
+            raise ConfigError("LW_MQTT_CA_FILE and LW_MQTT_CERT_FILE need an mqtts:// LW_MQTT_URL")
         return MqttEndpoint(
             host=parts.hostname,
-            port=parts.port or 1883,
+            port=parts.port or (8883 if tls else 1883),
             username=unquote(parts.username) if parts.username else None,
             password=unquote(parts.password) if parts.password else None,
+            tls=tls,
+            ca_file=self.mqtt_ca_file,
+            cert_file=self.mqtt_cert_file,
+            key_file=self.mqtt_key_file,
         )
 
     @property
@@ -170,6 +192,10 @@ _ENV_KEYS: dict[str, str] = {
     "LW_MQTT_URL": "mqtt_url",
     "LW_EMBEDDED_MQTT_PORT": "embedded_mqtt_port",
     "LW_HTTP_ADDR": "http_addr",
+    "LW_API_RATE_LIMIT": "api_rate_limit",
+    "LW_MQTT_CA_FILE": "mqtt_ca_file",
+    "LW_MQTT_CERT_FILE": "mqtt_cert_file",
+    "LW_MQTT_KEY_FILE": "mqtt_key_file",
     "LW_DIRECTORY": "directory",
     "LW_PUBLIC_URL": "public_url",
     "TWILIO_ACCOUNT_SID": "twilio_account_sid",
@@ -233,4 +259,16 @@ def load_settings(
     settings = Settings(**values)  # type: ignore[arg-type]
     # Validate the derived values now so a bad URL fails at start, not at first use.
     _ = settings.mqtt, settings.twilio, settings.http_port, settings.map_tile_url
+    _check_rate_limit(settings.api_rate_limit)
     return settings
+
+
+def _check_rate_limit(value: str) -> None:
+    from limits import parse_many
+
+    try:
+        parse_many(value)
+    except ValueError as exc:
+        raise ConfigError(
+            f"LW_API_RATE_LIMIT must look like 20/second;600/minute, got {value!r}"
+        ) from exc

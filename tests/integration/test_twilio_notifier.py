@@ -23,6 +23,7 @@ from service.adapters.notifiers.twilio_notifier import (
     TwilioNotifier,
     rebase_url,
 )
+from service.logs import masked_phone
 from simulators.twilio_double import TwilioDouble
 
 ACCOUNT_SID = "AC" + "5afe" * 8
@@ -151,7 +152,7 @@ async def test_status_callback_url_is_sent_when_configured(
     assert "StatusCallback" not in without["form"]
 
 
-async def test_logs_name_the_key_and_recipient_and_never_the_auth_token(
+async def test_logs_name_the_key_and_the_recipients_last_digits_never_the_auth_token(
     double: TwilioDouble, make_notifier: MakeNotifier
 ) -> None:
     double.script(messages=["ok", "fail_400"])
@@ -163,8 +164,8 @@ async def test_logs_name_the_key_and_recipient_and_never_the_auth_token(
             await notifier.send_sms(to=TO, body="SOS", key="n-2")
 
     assert [(line["event"], line["key"], line["to"]) for line in logs] == [
-        ("sms_sent", "n-1", TO),
-        ("sms_failed", "n-2", TO),
+        ("sms_sent", "n-1", masked_phone(TO)),
+        ("sms_failed", "n-2", masked_phone(TO)),
     ]
     assert AUTH_TOKEN not in repr(logs)
 

@@ -39,16 +39,91 @@ def _log_of(fmt: str) -> str:
     return done.stderr
 
 
-def test_a_json_line_carries_the_traceback_of_the_failure() -> None:
+def test_a_json_line_carries_the_traceback_of_the_failure_as_structure() -> None:
     [line] = [json.loads(raw) for raw in _log_of("json").splitlines() if raw.startswith("{")]
     assert line["event"] == "loop_failed" and line["loop"] == "scheduler"
-    assert line["exception"].startswith("Traceback (most recent call last):")
-    assert "in connect" in line["exception"]
-    assert line["exception"].endswith("ConnectionError: the database is restarting")
+    [failure] = line["exception"]
+    assert failure["exc_type"] == "ConnectionError"
+    assert failure["exc_value"] == "the database is restarting"
+    assert [frame["name"] for frame in failure["frames"]] == ["<module>", "connect"]
+    assert all("locals" not in frame for frame in failure["frames"])
+
+
+def test_a_console_line_carries_the_traceback_as_text() -> None:
+    log = _log_of("console")
+    assert "Traceback (most recent call last)" in log and "in connect" in log
+    assert "ConnectionError: the database is restarting" in log
+
+
+REPEATING = """
+from service.logs import configure_logging, get_logger
+configure_logging("json")
+log = get_logger("lonewatch.test")
+for n in range(1000):
+    log.warning("device_message_rejected", reason="unknown device", n=n)
+    log.info("heartbeat_recorded", n=n)
+"""
+
+
+def test_a_warning_that_repeats_is_logged_a_few_times_not_a_thousand() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", REPEATING],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    lines = [json.loads(raw) for raw in done.stderr.splitlines() if raw.startswith("{")]
+    warnings = [line for line in lines if line["event"] == "device_message_rejected"]
+    assert [w["n"] for w in warnings] == [0, 1, 2, 3, 4]
+    assert sum(line["event"] == "heartbeat_recorded" for line in lines) == 1000
+
+
+def test_repeats_held_back_are_counted_on_the_next_line_after_the_window() -> None:
+    import structlog
+
+    from service.logs import RepeatedWarnings
+
+    now = [0.0]
+    limit = RepeatedWarnings(burst=2, window=60.0, clock=lambda: now[0])
+
+    def warn() -> dict[str, object] | None:
+        try:
+            return limit(None, "warning", {"event": "rejected", "logger": "gw"})
+        except structlog.DropEvent:
+            return None
+
+    assert [warn() is not None for _ in range(5)] == [True, True, False, False, False]
+    now[0] = 61.0
+    assert warn() == {"event": "rejected", "logger": "gw", "repeated": 3}
+    assert warn() == {"event": "rejected", "logger": "gw"}
+
+
+def test_a_token_inside_any_text_is_masked() -> None:
+    from service.logs import _mask_tokens
+
+    token = "lw_" + "a1B2" * 11
+    session = "lws_" + "Zz9_" * 11
+    line = _mask_tokens(None, "info", {"event": f"GET /x?t={token}", "exception": [session]})
+    assert token not in repr(line) and session not in repr(line)
+
+
+def test_a_phone_number_is_logged_as_its_last_digits_whatever_the_field() -> None:
+    from service.logs import _mask_tokens, _redact_fields
+
+    line = _redact_fields(None, "info", {"event": "x", "to": "+447700900001", "body": "hi"})
+    line = _mask_tokens(None, "info", {**line, "reason": "number +441702000010 refused"})
+    assert line == {
+        "event": "x",
+        "to": "…001",
+        "body": "[redacted]",
+        "reason": "number …010 refused",
+    }
 
 
 @pytest.mark.parametrize("fmt", ["json", "console"])
 def test_a_traceback_never_shows_the_values_of_local_variables(fmt: str) -> None:
     log = _log_of(fmt)
-    assert "Traceback (most recent call last)" in log
+    assert "ConnectionError" in log
     assert "hunter2-not-for-logs" not in log

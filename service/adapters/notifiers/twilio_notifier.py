@@ -20,7 +20,7 @@ from twilio.http.response import Response
 from twilio.rest import Client
 
 from service.adapters.notifiers.base import NotificationError, refusal_for
-from service.logs import get_logger
+from service.logs import get_logger, masked_phone
 
 log = get_logger(__name__)
 
@@ -134,7 +134,7 @@ class TwilioNotifier:
             to,
             lambda: messages.create_async(to=to, from_=self._from_number, body=body, **optional),
         )
-        log.info("sms_sent", key=key, to=to, sid=sid, status=status)
+        log.info("sms_sent", key=key, to=masked_phone(to), sid=sid, status=status)
         return sid
 
     async def place_call(self, *, to: str, say: str, key: str) -> str:
@@ -169,7 +169,7 @@ class TwilioNotifier:
                 **optional,
             ),
         )
-        log.info("call_placed", key=key, to=to, sid=sid, status=status)
+        log.info("call_placed", key=key, to=masked_phone(to), sid=sid, status=status)
         return sid
 
     async def _bounded(
@@ -220,7 +220,7 @@ class TwilioNotifier:
         log.warning(
             "sms_failed" if what == "SMS" else "call_failed",
             key=key,
-            to=to,
+            to=masked_phone(to),
             status=status,
             code=code,
             retryable=retryable,

@@ -21,6 +21,8 @@ class Access(StrEnum):
     EXPORT_HTML = "export_html"
     EXPORT_JSON = "export_json"
     REPLAY_CLI = "replay_cli"
+    VISIT = "visit"  # a visit read over the API: it names a pupil and an address
+    ALERT = "alert"  # an alert read over the API: it names a person and where they are
 
 
 WATCHERS = frozenset({Role.OPERATOR, Role.DSL, Role.HEADTEACHER, Role.ADMIN})

@@ -13,6 +13,8 @@ from typing import Any
 from service.adapters.directory_file import DirectoryError, load_directory
 from service.config import ConfigError, Settings, load_settings
 from service.domain.errors import DomainError
+from service.entrypoints.cli.tokens import add_token_commands
+from service.entrypoints.http.bounds import HEADER_SECONDS
 from service.logs import configure_logging, get_logger
 
 log = get_logger("lonewatch")
@@ -84,6 +86,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             port=settings.http_port,
             print=None,
             shutdown_timeout=5,
+            keepalive_timeout=HEADER_SECONDS,  # a half-sent request head is not held open
         )
     finally:
         container.close()
@@ -280,6 +283,7 @@ def parser() -> argparse.ArgumentParser:
     holder.add_argument("--integration", choices=["traccar"])
     create.add_argument("--label", default="cli")
     create.set_defaults(func=cmd_token_create)
+    add_token_commands(token, lambda args: _open(_settings(args)))
 
     replay = sub.add_parser("replay", help="print what was recorded, in order")
     target = replay.add_mutually_exclusive_group(required=True)

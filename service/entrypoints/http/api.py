@@ -18,9 +18,15 @@ from service.application.lonewatch import Lonewatch
 from service.application.visits import can_see_visit
 from service.domain.alerts.alert import OPEN_ALERT_STATES, AlertState, parse_outcome
 from service.domain.errors import NotFound
-from service.domain.people.access import Principal, can_handle_alerts, can_see_school
-from service.domain.people.record_access import can_watch
+from service.domain.people.access import (
+    Principal,
+    can_handle_alerts,
+    can_see_school,
+    task_refusal,
+)
+from service.domain.people.record_access import Access, can_watch
 from service.entrypoints.http import records
+from service.entrypoints.http.confidential import audited, shown
 from service.entrypoints.http.keys import HUB, LONEWATCH, POOLS, PROJECTOR, VIEWS
 from service.entrypoints.http.problems import BadRequest, problem
 from service.entrypoints.http.requests import (
@@ -32,9 +38,11 @@ from service.entrypoints.http.requests import (
     principal,
     schools_for,
 )
+from service.logs import get_logger
 from service.records.kpis import alarm_figures, parse_month
 from service.workers.live import public_change
 
+log = get_logger(__name__)
 ALERT_STATES = tuple(s.value for s in AlertState)
 
 
@@ -81,8 +89,11 @@ async def get_alert(request: web.Request) -> web.Response:
     as_of = instant(request.query.get("as_of"), "as_of")
     if as_of is not None:
         return await records.alert_as_of(request, alert_id, as_of)
-    doc = await asyncio.to_thread(request.app[VIEWS].get, "alert", str(alert_id))
-    return json_response(_visible_alert(request, doc))
+    doc = _visible_alert(
+        request, await asyncio.to_thread(request.app[VIEWS].get, "alert", str(alert_id))
+    )
+    await audited(request, principal(request), f"alert:{alert_id}", doc["school"], Access.ALERT)
+    return json_response(doc)
 
 
 async def _alert_command(
@@ -150,23 +161,33 @@ async def stream(request: web.Request) -> web.StreamResponse:
     def accept(change: Change) -> bool:
         if change.kind == "visit":
             return can_see_visit(who, str(change.doc.get("school")), change.doc["staff"])
+        if change.kind == "task" and task_refusal(who, str(change.doc.get("for_role"))):
+            return False  # as GET /api/v1/tasks: a safeguarding concern is the DSL's
         return change.kind in {"alert", "device", "task"} and can_see_school(
             who, str(change.doc.get("school"))
         )
 
     token, queue = hub.subscribe(accept)
+    opened: web.StreamResponse | None = None
     try:
         async with sse_response(request) as sse:
+            opened = sse
             # retry: a console that loses the stream tries again after 1 s, not the default 3 s.
             await sse.send(json.dumps({"subscriber": token}), event="hello", retry=1000)
             while sse.is_connected():
                 change = await queue.get()
                 if change is None:
                     break
-                await sse.send(
-                    dumps(public_change(change)), event=change.kind, id=str(change.position)
-                )
+                public = public_change(change)
+                if change.kind == "visit":
+                    public = shown(who, change.doc, public)
+                await sse.send(dumps(public), event=change.kind, id=str(change.position))
             return sse
+    except ConnectionResetError:
+        # The browser went (a closed laptop, a reload) while a change was being sent: not a
+        # failure of ours, and no traceback (issue 16: one per dropped stream filled the log).
+        log.info("stream_closed_by_client", subscriber=token)
+        return opened if opened is not None else web.Response(status=204)
     finally:
         hub.unsubscribe(token)
 

@@ -21,6 +21,7 @@ from service.clock import Clock
 from service.config import Settings
 from service.entrypoints.http.api import add_alert_routes
 from service.entrypoints.http.auth import authenticate
+from service.entrypoints.http.bounds import bounds_middleware
 from service.entrypoints.http.console import add_console_routes
 from service.entrypoints.http.health import add_health_routes
 from service.entrypoints.http.history import add_history_routes
@@ -42,7 +43,9 @@ from service.entrypoints.http.keys import (
     RecordProof,
 )
 from service.entrypoints.http.metrics import add_metrics_routes
+from service.entrypoints.http.openapi import add_openapi_route
 from service.entrypoints.http.problems import problems_middleware
+from service.entrypoints.http.rate_limits import add_rate_limits, rate_limit_middleware
 from service.entrypoints.http.traccar import add_traccar_routes
 from service.entrypoints.http.twilio_webhooks import add_webhook_routes
 from service.entrypoints.http.visits import add_visit_routes
@@ -82,7 +85,9 @@ def create_app(
 ) -> web.Application:
     """`background`, if given, runs for the app's lifetime (aiohttp's `cleanup_ctx`);
     `metrics`, if given, is served at GET /metrics (service/entrypoints/http/metrics.py)."""
-    app = web.Application(middlewares=[problems_middleware, authenticate])
+    app = web.Application(
+        middlewares=[problems_middleware, bounds_middleware, authenticate, rate_limit_middleware]
+    )
     app[SETTINGS] = settings
     app[CLOCK] = clock
     app[LONEWATCH] = lonewatch
@@ -107,6 +112,8 @@ def create_app(
     if metrics is not None:
         app[METRICS] = metrics
         add_metrics_routes(app)
+    add_openapi_route(app)
+    add_rate_limits(app)
     add_alert_routes(app)
     add_webhook_routes(app)
     add_voice_routes(app)

@@ -28,6 +28,8 @@ from service.domain.people.record_access import can_export, can_read_audit, can_
 from service.domain.people.sessions import SESSION_LIFETIME
 from service.domain.people.sign_in_limits import Limited, SignInLimits
 from service.entrypoints.http.keys import LONEWATCH, POOLS, PROVIDER, SETTINGS, VIEWS
+from service.entrypoints.http.openapi import PATH as OPENAPI_PATH
+from service.entrypoints.http.principal_cache import MAX_TOKEN_LENGTH, PrincipalCache
 from service.entrypoints.http.problems import problem
 from service.entrypoints.http.requests import SESSION, WHO, json_response, principal
 from service.logs import get_logger
@@ -40,7 +42,9 @@ CSRF_HEADER = "X-CSRF-Token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 CACHE_SECONDS = 10.0
 CACHE_ENTRIES = 5000
-TOKEN_CACHE_SECONDS = 30.0
+TOKEN_CACHE_SECONDS = 10.0
+"""How long a running service may still accept a token after `lonewatch token revoke`."""
+PUBLIC_PATHS = frozenset({"/api/v1/health", OPENAPI_PATH})
 LOG_EVERY = 10.0  # seconds between two log lines of one kind of refusal in a flood
 # A limited attempt is answered after a pause: a person waits a second once, a flood of
 # clients that send the next attempt as soon as answered slows to one a second each. Only
@@ -50,7 +54,7 @@ STATIC = Path(__file__).parent / "static"
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 Cache = dict[str, tuple[float, Principal | None]]
-TOKENS: web.AppKey[Cache] = web.AppKey("token_cache", dict)
+TOKENS: web.AppKey[PrincipalCache] = web.AppKey("token_cache", PrincipalCache)
 SESSIONS: web.AppKey[Cache] = web.AppKey("session_cache", dict)
 LIMITS: web.AppKey[SignInLimits] = web.AppKey("sign_in_limits", SignInLimits)
 COUNTS: web.AppKey[Counter[str]] = web.AppKey("sign_in_counts", Counter)
@@ -58,7 +62,7 @@ COUNTS: web.AppKey[Counter[str]] = web.AppKey("sign_in_counts", Counter)
 
 @web.middleware
 async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
-    if not request.path.startswith("/api/") or request.path == "/api/v1/health":
+    if not request.path.startswith("/api/") or request.path in PUBLIC_PATHS:
         return await handler(request)
     if "Authorization" not in request.headers and session_token(request):
         return await authenticate_with_session(request, handler)
@@ -69,19 +73,19 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
             "send 'Authorization: Bearer <token>' (create one with "
             "'lonewatch token create --user USER'), or sign in to the console"
         )
+    token = token.strip()
+    if len(token) > MAX_TOKEN_LENGTH:
+        return _unauthorised("the bearer token is not valid or was revoked")
     cache = request.app[TOKENS]
-    hit = cache.get(token)
-    if hit is None or hit[0] < time.monotonic():
+    known, found = cache.get(token)
+    if not known:
         # Anyone can send a made-up token: the look-up waits in its own bounded pool.
         lookups = request.app[POOLS].lookups
-        found = await lookups.run(request.app[LONEWATCH].principal_for_token, token.strip())
-        hit = (time.monotonic() + TOKEN_CACHE_SECONDS, found)
-        if len(cache) >= CACHE_ENTRIES:  # made-up tokens must not grow it forever
-            cache.clear()
-        cache[token] = hit
-    if hit[1] is None:
+        found = await lookups.run(request.app[LONEWATCH].principal_for_token, token)
+        cache.put(token, found)
+    if found is None:
         return _unauthorised("the bearer token is not valid or was revoked")
-    request[WHO] = hit[1]
+    request[WHO] = found
     return await handler(request)
 
 
@@ -357,7 +361,7 @@ def _map_tiles(request: web.Request) -> dict[str, str | None]:
 
 
 def add_auth_routes(app: web.Application) -> None:
-    app[TOKENS] = {}
+    app[TOKENS] = PrincipalCache(entries=CACHE_ENTRIES, seconds=TOKEN_CACHE_SECONDS)
     app[SESSIONS] = {}
     app[LIMITS] = SignInLimits()
     app[COUNTS] = Counter()

@@ -21,6 +21,7 @@ from service.domain.errors import NotFound
 from service.domain.people.access import Principal, can_see_school
 from service.domain.people.directory import timezone_of
 from service.domain.people.record_access import Access, can_export, can_read_audit, can_watch
+from service.entrypoints.http.confidential import shown
 from service.entrypoints.http.keys import CLOCK, LONEWATCH, POOLS, PROOF, VIEWS
 from service.entrypoints.http.problems import BadRequest, problem
 from service.entrypoints.http.requests import instant, principal
@@ -89,6 +90,9 @@ async def get_timeline(request: web.Request) -> web.Response:
     record["access_id"] = await _record(
         request, who, subject, Access.TIMELINE, request.query_string
     )
+    if kind == "visit":  # the timeline names the pupil and holds the report's notes
+        visit = await asyncio.to_thread(views.get, "visit", key) or {}
+        record = shown(who, visit, record)
     return web.Response(text=dumps(record), content_type="application/json")
 
 

@@ -3,7 +3,6 @@ authentication middlewares, `auth.py`), the JSON body, ids, the schools in view.
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -13,6 +12,7 @@ from aiohttp import web
 from projections.store import dumps
 from service.domain.errors import NotFound
 from service.domain.people.access import Principal, can_see_school
+from service.entrypoints.http.bounds import bounded_instant, checked_json
 from service.entrypoints.http.problems import BadRequest
 
 WHO: web.RequestKey[Principal] = web.RequestKey("principal", Principal)
@@ -31,10 +31,8 @@ def json_response(data: Any, status: int = 200) -> web.Response:
 
 
 async def json_body(request: web.Request) -> dict[str, Any]:
-    try:
-        body = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise BadRequest("the request body must be a JSON object") from None
+    """The body as a JSON object, within the bounds of `bounds.checked_json`."""
+    body = checked_json(await request.read())
     if not isinstance(body, dict):
         raise BadRequest("the request body must be a JSON object")
     return body
@@ -67,4 +65,4 @@ def instant(value: str | None, name: str) -> datetime | None:
         raise BadRequest(f"{name} must be an ISO 8601 instant like 2026-11-23T14:03:00Z") from None
     if found.tzinfo is None:
         raise BadRequest(f"{name} must include a time zone, e.g. ...Z or +00:00")
-    return found
+    return bounded_instant(found, name)

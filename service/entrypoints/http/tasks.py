@@ -50,7 +50,7 @@ async def complete_task(request: web.Request) -> web.Response:
     closed is a 409."""
     who = principal(request)
     task = request.match_info["id"]
-    body = await json_body(request) if request.can_read_body else {}
+    body = await json_body(request) if request.body_exists else {}
     note = body.get("note", "")
     if not isinstance(note, str):
         raise BadRequest("note must be text, e.g. 'spoke to parent, visitor left 10 min ago'")

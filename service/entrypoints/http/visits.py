@@ -16,8 +16,10 @@ from projections.store import ViewStore
 from service.application import visits
 from service.application.lonewatch import Lonewatch
 from service.domain.people.access import Principal
+from service.domain.people.record_access import Access
 from service.domain.visits.states import OUT, VisitState
 from service.domain.visits.visit import Visit
+from service.entrypoints.http.confidential import audited, shown
 from service.entrypoints.http.keys import LIVE, LONEWATCH, VIEWS
 from service.entrypoints.http.problems import BadRequest
 from service.entrypoints.http.requests import (
@@ -146,7 +148,7 @@ async def plan_visit(request: web.Request) -> web.Response:
     if "hazards" in body:
         visit = await asyncio.to_thread(visits.assess_risk, app, visit.id, who, _hazards(body))
     request.app[LIVE].wake()
-    return json_response(render(visit), status=201)
+    return json_response(shown(who, render(visit)), status=201)
 
 
 async def list_visits(request: web.Request) -> web.Response:
@@ -168,14 +170,14 @@ async def list_visits(request: web.Request) -> web.Response:
         states=STATE_FILTERS[state] if state else None,
         limit=10_000,
     )
-    shown = [
-        d
+    board = [
+        shown(who, d)
         for d in docs
         if (day is None or d.get("date") == day)
         and visits.can_see_visit(who, d["school"], d["staff"])
     ]
-    shown.sort(key=lambda d: (d.get("due_back_by") or d["expected_return"], d["id"]))
-    return json_response({"visits": shown})
+    board.sort(key=lambda d: (d.get("due_back_by") or d["expected_return"], d["id"]))
+    return json_response({"visits": board})
 
 
 async def get_visit(request: web.Request) -> web.Response:
@@ -187,7 +189,8 @@ async def get_visit(request: web.Request) -> web.Response:
     visit = await asyncio.to_thread(visits.load, app, visit_id, who)
     if as_of is not None:
         visit = await asyncio.to_thread(visits.load_as_of, app, visit_id, as_of)
-    return json_response({**render(visit), "as_of": as_of})
+    await audited(request, who, f"visit:{visit_id}", visit.school, Access.VISIT)
+    return json_response({**shown(who, render(visit)), "as_of": as_of})
 
 
 def _command(
@@ -234,12 +237,12 @@ def _command(
 async def visit_action(request: web.Request) -> web.Response:
     who = principal(request)
     visit_id = parse_uuid(request.match_info["id"], "visit id")
-    body = await json_body(request) if request.can_read_body else {}
+    body = await json_body(request) if request.body_exists else {}
     action = request.match_info["action"]
     command = _command(request.app[LONEWATCH], request.app[VIEWS], action, visit_id, who, body)
     visit = await asyncio.to_thread(command)
     request.app[LIVE].wake()
-    return json_response(render(visit))
+    return json_response(shown(who, render(visit)))
 
 
 def add_visit_routes(app: web.Application) -> None:

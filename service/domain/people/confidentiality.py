@@ -1,0 +1,59 @@
+"""Who may read a pupil's reference and a visit report's safeguarding notes (issue 16).
+
+SEN Trust: notes "will only be shared with the relevant senior leaders". So the DSL, the
+headteacher and an admin read everything; the visitors read their own visit (they go to
+the home, they wrote the report); reception (an operator) reads a pupil's reference only
+while the overdue ladder has them ringing that pupil's home, and never the notes. What is
+withheld is replaced by WITHHELD wherever it appears, field or prose.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection
+from typing import Any
+
+from service.domain.people.access import SAFEGUARDING_LEADS, Principal
+from service.domain.people.directory import Role
+
+WITHHELD = "[confidential]"
+NOTES = frozenset({"notes", "report"})
+"""Fields holding what a visitor wrote after the visit."""
+
+
+def may_read_everything(who: Principal) -> bool:
+    return who.role in SAFEGUARDING_LEADS
+
+
+def may_read_pupil_ref(who: Principal, visitors: Collection[str], calling_home: bool) -> bool:
+    """Leads; the visit's own visitors; reception while it must ring the pupil's home."""
+    if may_read_everything(who) or who.username in visitors:
+        return True
+    return who.role is Role.OPERATOR and calling_home
+
+
+def may_read_notes(who: Principal, visitors: Collection[str]) -> bool:
+    return may_read_everything(who) or who.username in visitors
+
+
+def withheld(value: Any, texts: Collection[str], fields: Collection[str]) -> Any:
+    """`value` with every field named in `fields` and every occurrence of each of `texts`
+    (in any string, however deep) replaced by WITHHELD."""
+    if isinstance(value, dict):
+        return {
+            k: WITHHELD
+            if k in fields and v not in (None, "", [], {})
+            else withheld(v, texts, fields)
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [withheld(v, texts, fields) for v in value]
+    if isinstance(value, str):
+        for text in texts:
+            if text and text in value:
+                # Whole words only: a reference like 123 must not mangle an id around it.
+                value = re.sub(
+                    rf"(?<![A-Za-z0-9]){re.escape(text)}(?![A-Za-z0-9])", WITHHELD, value
+                )
+        return value
+    return value

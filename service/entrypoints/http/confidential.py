@@ -1,0 +1,62 @@
+"""What a person is shown of a visit, and the trail each read of personal data leaves.
+
+The rules are the domain's (service/domain/people/confidentiality.py); this applies them to
+the documents the API sends (a visit, a visit's change on the live stream, a visit's
+timeline) and records each single read of a visit or an alert (`RecordAccess`, listed by
+GET /api/v1/audit).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from aiohttp import web
+
+from service.domain.people.access import Principal
+from service.domain.people.confidentiality import (
+    NOTES,
+    may_read_notes,
+    may_read_pupil_ref,
+    withheld,
+)
+from service.domain.people.record_access import Access
+from service.entrypoints.http.keys import LONEWATCH
+from service.records.audit import record_viewing
+
+CALL_HOME = "reception_calls_home"
+
+
+def calling_home(visit: dict[str, Any]) -> bool:
+    """Reception has been asked to ring this visit's pupil's home (this overdue episode)."""
+    if not visit.get("overdue"):
+        return False
+    if "overdue_steps_taken" in visit:  # rendered from the aggregate
+        return CALL_HOME in visit["overdue_steps_taken"]
+    steps = visit.get("ladder_steps") or []  # a view document
+    return any(
+        i < len(steps) and steps[i].get("do") == CALL_HOME for i in visit.get("steps_taken") or []
+    )
+
+
+def shown(who: Principal, visit: dict[str, Any], value: Any = None) -> Any:
+    """`value` (the visit itself by default, or its timeline) as `who` may read it."""
+    visitors = list(visit.get("staff") or [])
+    texts: list[str] = []
+    fields: set[str] = set()
+    if not may_read_pupil_ref(who, visitors, calling_home(visit)):
+        texts.append(str(visit.get("pupil_ref") or ""))
+        fields.add("pupil_ref")
+    if not may_read_notes(who, visitors):
+        fields |= NOTES
+    target = visit if value is None else value
+    return withheld(target, texts, fields) if fields else target
+
+
+async def audited(
+    request: web.Request, who: Principal, subject: str, school: str | None, access: Access
+) -> None:
+    """One read of a record that names people, recorded (who, when, what, how asked)."""
+    await asyncio.to_thread(
+        record_viewing, request.app[LONEWATCH], who, subject, school, access, request.query_string
+    )

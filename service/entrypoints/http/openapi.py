@@ -1,0 +1,326 @@
+"""GET /api/v1/openapi.json (INTERFACES.md section 4): the OpenAPI 3.1 description of the API,
+generated from the routes the app really has.
+
+Why this shape: aiohttp-pydantic (the maintained route-to-OpenAPI library for aiohttp)
+needs every handler rewritten as a class-based view, and its 3.x needs Python 3.12;
+aiohttp-apispec and aiohttp-swagger are unmaintained; aiohttp-apigami brings marshmallow
+beside pydantic. So: `apispec` (marshmallow-code, maintained) assembles the document,
+pydantic gives the bodies' JSON Schemas (openapi_models.py), and the paths come from
+walking `app.router`. Each route under /api/v1 needs an entry in OPERATIONS below;
+tests/unit/test_openapi.py fails on a route without one (or an entry without a route),
+so the description cannot drift from the routes; schemathesis then holds the running
+service to it (tests/e2e/test_api_contract.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+from apispec import APISpec
+from pydantic import BaseModel
+
+from service.domain.alerts.alert import AlertState
+from service.domain.visits.states import VisitState
+from service.domain.visits.tasks import TaskState
+from service.entrypoints.http import openapi_models as models
+
+PATH = "/api/v1/openapi.json"
+TITLE = "Lonewatch API"
+VERSION = "1"
+VISIT_ACTIONS = (
+    "authorise",
+    "risk_assessment",
+    "depart",
+    "arrive",
+    "leave",
+    "no_answer",
+    "return",
+    "extend",
+    "cancel",
+    "report",
+    "close",
+)
+
+_ISO = {"type": "string", "format": "date-time", "example": "2026-11-23T14:03:00Z"}
+_UUID = {"type": "string", "format": "uuid"}
+
+
+def _q(name: str, description: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "description": description,
+        "schema": schema or {"type": "string"},
+    }
+
+
+def _id(description: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {
+        "name": "id",
+        "in": "path",
+        "required": True,
+        "description": description,
+        "schema": schema or _UUID,
+    }
+
+
+@dataclass(frozen=True)
+class Operation:
+    summary: str
+    tag: str
+    parameters: list[dict[str, Any]] = field(default_factory=list)
+    body: type[BaseModel] | None = None
+    body_required: bool = True
+    ok: int = 200
+    ok_type: str = "application/json"
+    public: bool = False
+
+
+_SCHOOL = _q("school", "one school's id (an admin sees every school by default)")
+OPERATIONS: dict[tuple[str, str], Operation] = {
+    ("GET", "/api/v1/health"): Operation(
+        "Liveness and readiness: event store, broker, projection lag", "service", public=True
+    ),
+    ("GET", PATH): Operation("This description", "service", public=True),
+    ("GET", "/api/v1/session"): Operation(
+        "Who the caller is (and a console session's CSRF token)", "service"
+    ),
+    ("GET", "/api/v1/alerts"): Operation(
+        "The alert feed: open first, red before amber, oldest first",
+        "alerts",
+        [
+            _q(
+                "state",
+                "open, or one state",
+                {"type": "string", "enum": ["open", *(s.value for s in AlertState)]},
+            ),
+            _SCHOOL,
+        ],
+    ),
+    ("GET", "/api/v1/alerts/{id}"): Operation(
+        "One alert (as it was at an instant, with as_of)",
+        "alerts",
+        [_id("the alert's id"), _q("as_of", "an ISO 8601 instant with its offset", _ISO)],
+    ),
+    ("POST", "/api/v1/alerts/{id}/acknowledge"): Operation(
+        "Take an alert", "alerts", [_id("the alert's id")]
+    ),
+    ("POST", "/api/v1/alerts/{id}/resolve"): Operation(
+        "Close an alert with an outcome and a note",
+        "alerts",
+        [_id("the alert's id")],
+        body=models.ResolveAlert,
+    ),
+    ("GET", "/api/v1/devices"): Operation(
+        "Devices: last seen, battery, counts", "devices", [_SCHOOL]
+    ),
+    ("GET", "/api/v1/devices/{id}"): Operation(
+        "One device",
+        "devices",
+        [_id("the device's id", {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$"})],
+    ),
+    ("GET", "/api/v1/timeline"): Operation(
+        "The recorded events of one subject, in order (give exactly one of alert, visit, device, staff)",
+        "records",
+        [
+            _q("alert", "an alert's id", _UUID),
+            _q("visit", "a visit's id", _UUID),
+            _q("device", "a device's id"),
+            _q("staff", "a staff member's id"),
+            _q("from", "an ISO 8601 instant", _ISO),
+            _q("to", "an ISO 8601 instant", _ISO),
+            _q("as_of", "an ISO 8601 instant (same as to)", _ISO),
+        ],
+    ),
+    ("GET", "/api/v1/timeline/export"): Operation(
+        "A subject's record, for a file (html or json)",
+        "records",
+        [
+            _q("alert", "an alert's id", _UUID),
+            _q("visit", "a visit's id", _UUID),
+            _q("device", "a device's id"),
+            _q("staff", "a staff member's id"),
+            _q("format", "html or json", {"type": "string", "enum": ["html", "json"]}),
+            _q("to", "an ISO 8601 instant", _ISO),
+            _q("as_of", "an ISO 8601 instant (same as to)", _ISO),
+        ],
+        ok_type="text/html",
+    ),
+    ("GET", "/api/v1/audit"): Operation(
+        "Who viewed or exported which record, and who signed in; newest first",
+        "records",
+        [
+            _q(
+                "limit",
+                "at most this many (1-5000)",
+                {"type": "integer", "minimum": 1, "maximum": 5000},
+            ),
+            _SCHOOL,
+        ],
+    ),
+    ("GET", "/api/v1/stream"): Operation(
+        "Server-Sent Events: alert, visit, device and task changes, live",
+        "alerts",
+        ok_type="text/event-stream",
+    ),
+    ("GET", "/api/v1/kpis"): Operation(
+        "Alarm-handling figures for a month",
+        "records",
+        [
+            {
+                "name": "month",
+                "in": "query",
+                "required": True,
+                "description": "YYYY-MM",
+                "schema": {"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}$"},
+            },
+            _SCHOOL,
+        ],
+    ),
+    ("POST", "/api/v1/visits"): Operation(
+        "Plan a visit (with its risk assessment, if given)", "visits", body=models.PlanVisit, ok=201
+    ),
+    ("GET", "/api/v1/visits"): Operation(
+        "The board: visits by state, school and date",
+        "visits",
+        [
+            _q(
+                "state",
+                "a state, or out for everyone away",
+                {"type": "string", "enum": ["out", *(s.value for s in VisitState)]},
+            ),
+            _SCHOOL,
+            _q("date", "YYYY-MM-DD", {"type": "string", "format": "date"}),
+        ],
+    ),
+    ("GET", "/api/v1/visits/{id}"): Operation(
+        "One visit (as it was at an instant, with as_of)",
+        "visits",
+        [_id("the visit's id"), _q("as_of", "an ISO 8601 instant with its offset", _ISO)],
+    ),
+    ("POST", "/api/v1/visits/{id}/{action}"): Operation(
+        "Move a visit on",
+        "visits",
+        [
+            _id("the visit's id"),
+            {
+                "name": "action",
+                "in": "path",
+                "required": True,
+                "schema": {"type": "string", "enum": list(VISIT_ACTIONS)},
+            },
+        ],
+        body=models.VisitAction,
+        body_required=False,
+    ),
+    ("GET", "/api/v1/tasks"): Operation(
+        "Tasks the caller may do, oldest first",
+        "visits",
+        [
+            _q("state", "a task state", {"type": "string", "enum": [s.value for s in TaskState]}),
+            _SCHOOL,
+        ],
+    ),
+    ("POST", "/api/v1/tasks/{id}/done"): Operation(
+        "Mark a task done",
+        "visits",
+        [_id("the task's id", {"type": "string", "minLength": 1})],
+        body=models.TaskDone,
+        body_required=False,
+    ),
+}
+
+_PROBLEM = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+
+
+def api_routes(app: web.Application) -> set[tuple[str, str]]:
+    """(method, path template) of every route under /api/, HEAD (aiohttp's twin of GET) left out."""
+    found = set()
+    for route in app.router.routes():
+        info = route.resource.get_info() if route.resource is not None else {}
+        path = info.get("path") or info.get("formatter")
+        if path and path.startswith("/api/") and route.method not in {"HEAD", "*"}:
+            found.add((route.method, path))
+    return found
+
+
+def _operation(op: Operation) -> dict[str, Any]:
+    responses: dict[str, Any] = {
+        str(op.ok): {"description": "done", "content": {op.ok_type: {"schema": {}}}},
+        "default": {
+            "description": "an error: what went wrong and what to fix",
+            "content": _PROBLEM,
+        },
+    }
+    doc: dict[str, Any] = {"summary": op.summary, "tags": [op.tag], "responses": responses}
+    if op.parameters:
+        doc["parameters"] = op.parameters
+    if op.public:
+        doc["security"] = []
+    if op.body is not None:
+        doc["requestBody"] = {
+            "required": op.body_required,
+            "content": {
+                "application/json": {"schema": {"$ref": f"#/components/schemas/{op.body.__name__}"}}
+            },
+        }
+    return doc
+
+
+def _schemas() -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for model in {op.body for op in OPERATIONS.values() if op.body} | {models.Problem}:
+        schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        found.update(schema.pop("$defs", {}))
+        found[model.__name__] = schema
+    return found
+
+
+def build_spec(app: web.Application) -> dict[str, Any]:
+    """The document for the routes `app` has; a route without an entry is named, not hidden."""
+    spec = APISpec(
+        title=TITLE,
+        version=VERSION,
+        openapi_version="3.1.0",
+        info={
+            "description": "Lonewatch's JSON API (INTERFACES.md section 4). Errors are "
+            "application/problem+json; a 429 or 503 says when to try again (Retry-After)."
+        },
+        servers=[{"url": "/"}],
+        security=[{"bearer": []}, {"console": []}],
+    )
+    spec.components.security_scheme(
+        "bearer", {"type": "http", "scheme": "bearer", "description": "lonewatch token create"}
+    )
+    spec.components.security_scheme(
+        "console", {"type": "apiKey", "in": "cookie", "name": "lw_session"}
+    )
+    for name, schema in sorted(_schemas().items()):
+        spec.components.schema(name, schema)
+    by_path: dict[str, dict[str, Any]] = {}
+    for method, path in sorted(api_routes(app)):
+        op = OPERATIONS.get((method, path))
+        if op is None:
+            raise LookupError(f"{method} {path} has no entry in openapi.OPERATIONS")
+        by_path.setdefault(path, {})[method.lower()] = _operation(op)
+    for path, operations in by_path.items():
+        spec.path(path, operations=operations)
+    return spec.to_dict()
+
+
+SPEC: web.AppKey[dict[str, Any]] = web.AppKey("openapi_spec", dict)
+
+
+async def openapi_json(request: web.Request) -> web.Response:
+    cached = request.app[SPEC]
+    if not cached:  # built on first asking: by then every route is in the router
+        cached.update(build_spec(request.app))
+    return web.json_response(cached)
+
+
+def add_openapi_route(app: web.Application) -> None:
+    app[SPEC] = {}
+    app.router.add_get(PATH, openapi_json)
