@@ -115,7 +115,9 @@ async def api(
     sqlite_url: str, aiohttp_client: Any
 ) -> AsyncIterator[tuple[TestClient[Any, Any], Container]]:
     clock = FakeClock(at(9, 0))
-    settings = Settings(database_url=sqlite_url)
+    # Every route for every role, back to back: more than a person's rate limit allows
+    # (tests/integration/test_api_bounds.py tests the limit itself).
+    settings = Settings(database_url=sqlite_url, api_rate_limit="1000/second")
     async with service_in_process(settings, clock=clock, with_mqtt=False) as c:
         with_every_role(c.app)
         app = create_app(c, with_mqtt=False)

@@ -21,7 +21,8 @@ from aiohttp import web
 from apispec import APISpec
 from pydantic import BaseModel
 
-from service.domain.alerts.alert import AlertState
+from service.domain.alerts.alert import AlertKind, AlertState, Outcome
+from service.domain.visits.rules import ReportOutcome
 from service.domain.visits.states import VisitState
 from service.domain.visits.tasks import TaskState
 from service.entrypoints.http import openapi_models as models
@@ -159,6 +160,56 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
                 {"type": "integer", "minimum": 1, "maximum": 5000},
             ),
             _SCHOOL,
+        ],
+    ),
+    ("GET", "/api/v1/alerts/history"): Operation(
+        "Past alerts searched by person, dates, kind, state and outcome; newest first",
+        "records",
+        [
+            _q("staff", "a staff id, or part of a name (any case)"),
+            _q("from", "a date (YYYY-MM-DD, from its start) or an instant with its zone"),
+            _q("to", "a date (to its end) or an instant with its zone"),
+            _q("kind", "one alert kind", {"type": "string", "enum": [k.value for k in AlertKind]}),
+            _q(
+                "outcome",
+                "how it was resolved",
+                {"type": "string", "enum": [o.value for o in Outcome]},
+            ),
+            _q(
+                "state",
+                "open, or one state",
+                {"type": "string", "enum": ["open", *(s.value for s in AlertState)]},
+            ),
+            _SCHOOL,
+            _q("limit", "1-200 (default 50)", {"type": "integer", "minimum": 1, "maximum": 200}),
+            _q("offset", "0-100000", {"type": "integer", "minimum": 0, "maximum": 100000}),
+        ],
+    ),
+    ("GET", "/api/v1/visits/history"): Operation(
+        "Past visits searched by person, dates, state, outcome; how far each ladder went",
+        "records",
+        [
+            _q("staff", "a staff id, or part of a name (any case)"),
+            _q("from", "the visit's day, YYYY-MM-DD (in the school's zone)"),
+            _q("to", "the visit's day, YYYY-MM-DD (included)"),
+            _q(
+                "state",
+                "a state, or out for everyone away",
+                {"type": "string", "enum": ["out", *(s.value for s in VisitState)]},
+            ),
+            _q(
+                "outcome",
+                "the visitor's report",
+                {"type": "string", "enum": [o.value for o in ReportOutcome]},
+            ),
+            _q(
+                "overdue",
+                "true: only visits that went overdue",
+                {"type": "string", "enum": ["true"]},
+            ),
+            _SCHOOL,
+            _q("limit", "1-200 (default 50)", {"type": "integer", "minimum": 1, "maximum": 200}),
+            _q("offset", "0-100000", {"type": "integer", "minimum": 0, "maximum": 100000}),
         ],
     ),
     ("GET", "/api/v1/stream"): Operation(

@@ -77,9 +77,11 @@ async def get_timeline(request: web.Request) -> web.Response:
     who = principal(request)
     if (refused := refusal(who, can_watch(who), "read timelines")) is not None:
         return refused
-    kind, key = await subject_of(request)
+    # What was asked is checked before anything is looked up: a bad instant is a 400
+    # whether or not the subject exists (or its view has caught up yet).
     as_of = instant(request.query.get("as_of") or request.query.get("to"), "to")
     since = instant(request.query.get("from"), "from")
+    kind, key = await subject_of(request)
     app, views, exports = request.app[LONEWATCH], request.app[VIEWS], request.app[POOLS].exports
     subject = f"{kind}:{key}"
     record = await exports.run(
@@ -117,11 +119,11 @@ async def export_timeline(request: web.Request) -> web.Response:
     who = principal(request)
     if (refused := refusal(who, can_export(who), "export safeguarding records")) is not None:
         return refused
-    kind, key = await subject_of(request)
     fmt = request.query.get("format", "html")
     if fmt not in {"html", "json"}:
         raise BadRequest(f"format must be html or json, got {fmt!r}")
     as_of = instant(request.query.get("as_of") or request.query.get("to"), "to")
+    kind, key = await subject_of(request)
     app, views, exports = request.app[LONEWATCH], request.app[VIEWS], request.app[POOLS].exports
     subject = f"{kind}:{key}"
     proof = request.app[PROOF]
