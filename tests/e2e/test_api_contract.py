@@ -63,7 +63,7 @@ def _wait_healthy(url: str, log: Path, timeout: float = 30.0) -> None:
 
 @pytest.fixture(scope="module")
 def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
-    from tests.conftest import pg_admin_parts, need_service
+    from tests.conftest import need_service, pg_admin_parts
 
     need_service("PostgreSQL", *pg_admin_parts())
     need_service("Mosquitto", MOSQUITTO_HOST, MOSQUITTO_PORT)
