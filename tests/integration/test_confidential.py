@@ -179,3 +179,34 @@ async def test_the_live_stream_withholds_them_from_reception(api: tuple[Client, 
     visits = [d for e, d in received if e == "visit" and d["id"] == vid]
     assert visits and all(d["pupil_ref"] == WITHHELD for d in visits)
     assert PUPIL not in json.dumps(received) and NOTES not in json.dumps(received)
+
+
+async def test_a_list_that_names_people_is_in_the_audit_trail_once_per_person_per_window(
+    api: tuple[Client, Container],
+) -> None:
+    """'Every read of a visit, alert or record that holds personal data audited': a list
+    too, but once per person and list in a window, not at every 30 s poll of the board."""
+    client, c = api
+    await a_reported_visit(client, c)
+    dsl, reception = as_(c, "dsl1"), as_(c, "reception1")
+    for _ in range(3):
+        assert (await client.get("/api/v1/visits", headers=dsl)).status == 200
+    assert (await client.get("/api/v1/visits", headers=reception)).status == 200
+    assert (await client.get("/api/v1/alerts?state=open", headers=dsl)).status == 200
+    assert (await client.get("/api/v1/visits/history?staff=jones", headers=dsl)).status == 200
+
+    def lists() -> list[tuple[str, str, str]]:
+        c.projector.catch_up()
+        return sorted(
+            (a["actor"], a["subject"], a["detail"])
+            for a in audit_trail(c.views, None)
+            if a["action"] == "list"
+        )
+
+    seen = await eventually(lambda: len(lists()) >= 4 and lists(), what="the list reads")
+    assert seen == [
+        ("dsl:dsl1", "list:/api/v1/alerts", "0 shown; state=open"),
+        ("dsl:dsl1", "list:/api/v1/visits", "1 shown"),
+        ("dsl:dsl1", "list:/api/v1/visits/history", "1 shown; staff=jones"),
+        ("operator:reception1", "list:/api/v1/visits", "1 shown"),
+    ]

@@ -23,6 +23,7 @@ class Access(StrEnum):
     REPLAY_CLI = "replay_cli"
     VISIT = "visit"  # a visit read over the API: it names a pupil and an address
     ALERT = "alert"  # an alert read over the API: it names a person and where they are
+    LIST = "list"  # a list or search of visits, alerts or tasks (once per person per window)
 
 
 WATCHERS = frozenset({Role.OPERATOR, Role.DSL, Role.HEADTEACHER, Role.ADMIN})

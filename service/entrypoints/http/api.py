@@ -26,7 +26,7 @@ from service.domain.people.access import (
 )
 from service.domain.people.record_access import Access, can_watch
 from service.entrypoints.http import records
-from service.entrypoints.http.confidential import audited, shown
+from service.entrypoints.http.confidential import audited, audited_list, shown
 from service.entrypoints.http.keys import HUB, LONEWATCH, POOLS, PROJECTOR, VIEWS
 from service.entrypoints.http.problems import BadRequest, problem
 from service.entrypoints.http.requests import (
@@ -80,6 +80,7 @@ async def list_alerts(request: web.Request) -> web.Response:
         raise BadRequest(f"state must be open or one of {', '.join(ALERT_STATES)}, got {state!r}")
     views = request.app[VIEWS]
     docs = await asyncio.to_thread(views.find, "alert", schools=schools_for(request), states=states)
+    await audited_list(request, principal(request), len(docs))
     return json_response({"alerts": sorted(docs, key=_sort_key)})
 
 

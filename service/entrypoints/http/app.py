@@ -22,6 +22,7 @@ from service.config import Settings
 from service.entrypoints.http.api import add_alert_routes
 from service.entrypoints.http.auth import authenticate
 from service.entrypoints.http.bounds import bounds_middleware
+from service.entrypoints.http.confidential import LIST_VIEWINGS, ListViewings
 from service.entrypoints.http.console import add_console_routes
 from service.entrypoints.http.health import add_health_routes
 from service.entrypoints.http.history import add_history_routes
@@ -99,6 +100,7 @@ def create_app(
     app[HEALTH] = health
     app[PROVIDER] = provider_name(notifier)
     app[DEVICE_INBOX] = device_inbox
+    app[LIST_VIEWINGS] = ListViewings()
     app[PROOF] = RecordProof(merkle, signing_key)
 
     async def close_streams(_: web.Application) -> None:

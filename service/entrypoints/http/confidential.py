@@ -9,6 +9,8 @@ GET /api/v1/audit).
 from __future__ import annotations
 
 import asyncio
+import threading
+import time
 from typing import Any
 
 from aiohttp import web
@@ -59,4 +61,52 @@ async def audited(
     """One read of a record that names people, recorded (who, when, what, how asked)."""
     await asyncio.to_thread(
         record_viewing, request.app[LONEWATCH], who, subject, school, access, request.query_string
+    )
+
+
+LIST_WINDOW_SECONDS = 600.0
+"""A list is recorded once per person, path and window: the console polls the board every
+30 s, and a record of each poll would bury the trail (and the store) in repeats."""
+
+
+class ListViewings:
+    """When each person's read of each list was last recorded, in this process."""
+
+    def __init__(self, window: float = LIST_WINDOW_SECONDS, limit: int = 10_000) -> None:
+        self.window = window
+        self.limit = limit
+        self._last: dict[tuple[str, str], float] = {}
+        self._lock = threading.Lock()
+
+    def due(self, actor: str, path: str) -> bool:
+        """True (and noted) when this person's read of this list should be recorded now."""
+        now = time.monotonic()
+        with self._lock:
+            last = self._last.get((actor, path))
+            if last is not None and now - last < self.window:
+                return False
+            if len(self._last) >= self.limit:  # bounded: made-up paths cannot grow it forever
+                self._last.clear()
+            self._last[(actor, path)] = now
+            return True
+
+
+LIST_VIEWINGS: web.AppKey[ListViewings] = web.AppKey("list_viewings", ListViewings)
+
+
+async def audited_list(request: web.Request, who: Principal, shown: int) -> None:
+    """A list or search that names people was read: recorded once per person per window,
+    with how many records it showed and what was asked."""
+    viewings = request.app[LIST_VIEWINGS]
+    if not viewings.due(who.actor, request.path):
+        return
+    detail = f"{shown} shown" + (f"; {request.query_string}" if request.query_string else "")
+    await asyncio.to_thread(
+        record_viewing,
+        request.app[LONEWATCH],
+        who,
+        f"list:{request.path}",
+        who.school,
+        Access.LIST,
+        detail,
     )

@@ -22,6 +22,7 @@ from service.domain.people.directory import Role
 from service.domain.people.record_access import can_watch
 from service.domain.visits.rules import ReportOutcome
 from service.domain.visits.states import OUT, VisitState
+from service.entrypoints.http.confidential import audited_list
 from service.entrypoints.http.keys import VIEWS
 from service.entrypoints.http.problems import BadRequest
 from service.entrypoints.http.requests import json_response, principal, schools_for
@@ -176,6 +177,7 @@ async def alert_history(request: web.Request) -> web.Response:
         offset=offset,
     )
     docs, more = await asyncio.to_thread(request.app[VIEWS].search, search)
+    await audited_list(request, principal(request), len(docs))
     return _answer("alerts", [alert_summary(d) for d in docs], more, limit, offset)
 
 
@@ -248,6 +250,7 @@ async def visit_history(request: web.Request) -> web.Response:
     )
     docs, more = await asyncio.to_thread(request.app[VIEWS].search, search)
     shown = [d for d in docs if can_see_visit(who, d["school"], d["staff"])]
+    await audited_list(request, who, len(shown))
     return _answer("visits", [visit_summary(d) for d in shown], more, limit, offset)
 
 

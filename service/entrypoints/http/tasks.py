@@ -14,6 +14,7 @@ from service.domain.errors import Forbidden, NotFound
 from service.domain.people.access import task_refusal
 from service.domain.visits.rules import CallHomeOutcome
 from service.domain.visits.tasks import TaskState
+from service.entrypoints.http.confidential import audited_list
 from service.entrypoints.http.keys import LIVE, LONEWATCH, PROJECTOR, VIEWS
 from service.entrypoints.http.problems import BadRequest
 from service.entrypoints.http.requests import json_body, json_response, principal, schools_for
@@ -39,6 +40,7 @@ async def list_tasks(request: web.Request) -> web.Response:
         limit=10_000,
     )
     shown = [d for d in docs if task_refusal(who, str(d.get("for_role"))) is None]
+    await audited_list(request, who, len(shown))
     return json_response({"tasks": sorted(shown, key=lambda d: (d["created_at"], d["id"]))})
 
 

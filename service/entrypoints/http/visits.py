@@ -19,7 +19,7 @@ from service.domain.people.access import Principal
 from service.domain.people.record_access import Access
 from service.domain.visits.states import OUT, VisitState
 from service.domain.visits.visit import Visit
-from service.entrypoints.http.confidential import audited, shown
+from service.entrypoints.http.confidential import audited, audited_list, shown
 from service.entrypoints.http.keys import LIVE, LONEWATCH, VIEWS
 from service.entrypoints.http.problems import BadRequest
 from service.entrypoints.http.requests import (
@@ -177,6 +177,7 @@ async def list_visits(request: web.Request) -> web.Response:
         and visits.can_see_visit(who, d["school"], d["staff"])
     ]
     board.sort(key=lambda d: (d.get("due_back_by") or d["expected_return"], d["id"]))
+    await audited_list(request, who, len(board))
     return json_response({"visits": board})
 
 

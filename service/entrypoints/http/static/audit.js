@@ -6,10 +6,16 @@
   const ACTION = {
     timeline: "Viewed timeline", state_as_of: "Viewed state as of a time", export_html: "Exported (printable)",
     export_json: "Exported (JSON)", replay_cli: "Replayed on the command line", signed_in: "Signed in", signed_out: "Signed out",
+    visit: "Read a visit", alert: "Read an alert", list: "Read a list",
+  };
+  const LIST = {
+    "/api/v1/visits": "the visit board", "/api/v1/alerts": "the alert feed", "/api/v1/tasks": "the tasks",
+    "/api/v1/alerts/history": "alert history", "/api/v1/visits/history": "visit history",
   };
   function subjectLink(subject) {
     if (!subject) return "—";
     const [kind, key] = subject.split(/:(.*)/s);
+    if (kind === "list") return LIST[key] || key;  // a list has no timeline of its own
     return el("a", { href: `/console/timeline?${kind}=${encodeURIComponent(key)}` }, `${kind} ${key.slice(0, 8)}`);
   }
   LW.start("audit", { live: false }).then(async () => {

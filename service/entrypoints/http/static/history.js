@@ -36,12 +36,18 @@
   function fromAddress() {
     const query = new URLSearchParams(location.search);
     const what = query.get("what") === "visits" ? "visits" : "alerts";
+    return { what, query };
+  }
+  // The form shows the address only when the page is opened or the person goes back or
+  // forward: a search must never write the form, or a Clear's search (run a moment later)
+  // wipes what the person typed since.
+  function fillForm() {
+    const { what, query } = fromAddress();
     form.elements.what.value = what;
     showFor(what);
     for (const name of ["staff", "from", "to", "kind"]) form.elements[name].value = query.get(name) || "";
     for (const node of form.querySelectorAll(`[data-for="${what}"]`)) node.value = query.get(node.name) || "";
     form.elements.overdue.checked = query.get("overdue") === "true";
-    return { what, query };
   }
 
   function toAddress(offset = 0) {
@@ -126,9 +132,14 @@
     });
     form.addEventListener("submit", (event) => { event.preventDefault(); toAddress(); search(); });
     form.addEventListener("reset", () => {
-      setTimeout(() => { history.pushState(null, "", `?what=${form.elements.what.value}`); search(); }, 0);
+      setTimeout(() => {
+        showFor(form.elements.what.value);
+        history.pushState(null, "", `?what=${form.elements.what.value}`);
+        search();
+      }, 0);
     });
-    window.addEventListener("popstate", search);
+    window.addEventListener("popstate", () => { fillForm(); search(); });
+    fillForm();
     search();
   });
 })();
