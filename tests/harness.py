@@ -138,8 +138,9 @@ def forget_session(host: str, port: int, client_id: str) -> None:
             client.loop_stop()
 
 
-def cli(env: dict[str, str], *args: str) -> str:
-    result = subprocess.run(
+def _lonewatch(env: dict[str, str], args: tuple[str, ...]) -> subprocess.CompletedProcess[str]:
+    """`lonewatch ...` as a person runs it: its own process, from the repository."""
+    return subprocess.run(
         [sys.executable, "-m", "service.entrypoints.cli.main", *args],
         env={**os.environ, **env},
         cwd=REPO,
@@ -147,20 +148,17 @@ def cli(env: dict[str, str], *args: str) -> str:
         text=True,
         timeout=60,
     )
+
+
+def cli(env: dict[str, str], *args: str) -> str:
+    result = _lonewatch(env, args)
     assert result.returncode == 0, f"lonewatch {' '.join(args)} failed: {result.stderr}"
     return result.stdout.strip()
 
 
 def cli_failing(env: dict[str, str], *args: str) -> str:
     """`lonewatch ...` that must refuse: returns what it told the person on stderr."""
-    result = subprocess.run(
-        [sys.executable, "-m", "service.entrypoints.cli.main", *args],
-        env={**os.environ, **env},
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = _lonewatch(env, args)
     assert result.returncode != 0, f"lonewatch {' '.join(args)} succeeded: {result.stdout}"
     return result.stderr.strip()
 
