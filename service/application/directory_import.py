@@ -75,8 +75,9 @@ def import_directory(uow: UnitOfWork, directory: Directory) -> ImportReport:
                 secrets.verify_safe_word,
             ),
         }
-        if person.safeguarding_trained:  # absent, not False: old entries stay unchanged
-            data["safeguarding_trained"] = True
+        if person.safeguarding_trained or (previous and "safeguarding_trained" in previous.data):
+            # absent until first set, so entries from before it stay unchanged
+            data["safeguarding_trained"] = person.safeguarding_trained
         upsert(Staff, person.id, data)
     for device in directory.devices:
         previous_device = uow.load_optional(ids.device_id(device.id), Device)

@@ -47,7 +47,7 @@ def _pairs(policy: VisitPolicy) -> str:
     return "A visit may be made by one member of staff or two; nothing more is asked."
 
 
-def _parents(policy: VisitPolicy) -> str:
+def _parents(policy: VisitPolicy) -> str | None:
     if policy.parents_informed is ParentsRule.REQUIRED:
         return (
             "A visit cannot be authorised until it is recorded that parents/carers were informed."
@@ -57,7 +57,7 @@ def _parents(policy: VisitPolicy) -> str:
             "A visit cannot be authorised until it is recorded that parents/carers were "
             "informed, or why not (the exception and its reason)."
         )
-    return "Not asked."
+    return None
 
 
 def _enforced(policy: VisitPolicy, rule: str) -> str | None:
