@@ -143,6 +143,7 @@
       cell("Leaves", LW.fmtClock(v.planned_start).slice(0, 5)),
       cell("Due back", LW.fmtClock(v.expected_return).slice(0, 5)),
       cell("State", el("span", { class: `badge state visit-${v.state}` }, STATE[v.state] || v.state)),
+      cell("School's policy", LWBefore.panel(v, reload)), // visit_before.js
       cell("Record", el("a", { href: `/console/timeline?visit=${encodeURIComponent(v.id)}` }, "Timeline",
         el("span", { class: "visually-hidden" }, ` for ${who(v)}`))));
   }
@@ -225,7 +226,7 @@
       ? table("Visitors out now, overdue first", ["Visitor", "Where", "Due back", "State", "Device", "Record"], out.map((v) => outRow(v, now)))
       : el("div", { class: "empty" }, el("strong", {}, "Nobody is out on a visit"), "Visitors appear here when they sign out, with a countdown to their expected return."));
     document.getElementById("planned").replaceChildren(planned.length
-      ? table("Visits still to go out today", ["Visitor", "Where", "Leaves", "Due back", "State", "Record"], planned.map(plannedRow))
+      ? table("Visits still to go out today", ["Visitor", "Where", "Leaves", "Due back", "State", "School's policy", "Record"], planned.map(plannedRow))
       : el("p", { class: "counts" }, "No more visits planned for today."));
     for (const v of out) wasLate.set(v.id, isLate(v, now));
     summary(out, now);
