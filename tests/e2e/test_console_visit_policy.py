@@ -105,7 +105,7 @@ async def no_blocking_violations(page: Any, source: str, where: str) -> None:
 
 
 async def test_the_board_says_what_the_policy_needs_and_each_person_does_their_step(
-    demo: Any, browser: Any, axe_source: str
+    demo: Any, browser: Any, axe_source: str  # noqa: F811 - the fixture imported above
 ) -> None:
     """SEN Trust: "Discuss with the Headteacher, DSL (where appropriate) and/or relevant
     Senior Leader whether the visit should be made by a single member of staff or if an
@@ -169,7 +169,7 @@ async def test_the_board_says_what_the_policy_needs_and_each_person_does_their_s
 
 @pytest.mark.parametrize("width", [1366, 820])
 async def test_the_policy_sheet_puts_what_is_enforced_beside_the_policys_words(
-    demo: Any, browser: Any, axe_source: str, width: int
+    demo: Any, browser: Any, axe_source: str, width: int  # noqa: F811
 ) -> None:
     """Cottenham: "ALL HOME VISITS CONDUCTED BY STAFF MUST BE AUTHORISED BY THE SAFEGUARDING
     OFFICER." The headteacher reads their own school's; the trust's administrator every one."""
