@@ -105,7 +105,7 @@ async def no_blocking_violations(page: Any, source: str, where: str) -> None:
 
 
 async def test_the_board_says_what_the_policy_needs_and_each_person_does_their_step(
-    demo: Any, browser: Any, axe_source: str  # noqa: F811 - the fixture imported above
+    demo: Any, browser: Any, request: pytest.FixtureRequest
 ) -> None:
     """SEN Trust: "Discuss with the Headteacher, DSL (where appropriate) and/or relevant
     Senior Leader whether the visit should be made by a single member of staff or if an
@@ -113,6 +113,7 @@ async def test_the_board_says_what_the_policy_needs_and_each_person_does_their_s
     staff, usually the Headteacher but may be a member of SLT or DSL"; "I have read and
     understand the Lone Working Risk Assessment." """
     expect = playwright_api.expect
+    axe: str = request.getfixturevalue("axe_source")  # the fixture imported above
     base, c, clock = demo
     visit = await asyncio.to_thread(a_lancaster_visit, c)
 
@@ -130,7 +131,7 @@ async def test_the_board_says_what_the_policy_needs_and_each_person_does_their_s
     await expect(panel.locator("[data-rule=risk_assessment_signed]")).to_contain_text(
         "(waiting for s-jones)"
     )
-    await no_blocking_violations(page, axe_source, "visit-policy-panel-1366")
+    await no_blocking_violations(page, axe, "visit-policy-panel-1366")
     await page.screenshot(**shot("visit-policy-panel.png"))
 
     authorise = panel.locator("form[data-action=authorise]")
@@ -169,11 +170,12 @@ async def test_the_board_says_what_the_policy_needs_and_each_person_does_their_s
 
 @pytest.mark.parametrize("width", [1366, 820])
 async def test_the_policy_sheet_puts_what_is_enforced_beside_the_policys_words(
-    demo: Any, browser: Any, axe_source: str, width: int  # noqa: F811
+    demo: Any, browser: Any, request: pytest.FixtureRequest, width: int
 ) -> None:
     """Cottenham: "ALL HOME VISITS CONDUCTED BY STAFF MUST BE AUTHORISED BY THE SAFEGUARDING
     OFFICER." The headteacher reads their own school's; the trust's administrator every one."""
     expect = playwright_api.expect
+    axe: str = request.getfixturevalue("axe_source")  # the fixture imported above
     base, _c, clock = demo
     page = await signed_in(browser, base, clock, "kdsl", "/console/policy", width)
     sheet = page.locator("#policy-kingsdown")
@@ -188,9 +190,9 @@ async def test_the_policy_sheet_puts_what_is_enforced_beside_the_policys_words(
         "the second member of staff should remain in sight of the property"
     )
     await expect(page.locator("#policy-lancaster")).to_have_count(0)
-    await no_blocking_violations(page, axe_source, f"policy-sheet-{width}")
+    await no_blocking_violations(page, axe, f"policy-sheet-{width}")
     await page.screenshot(**shot(f"policy-sheet-{width}.png"))
 
     admin = await signed_in(browser, base, clock, "admin1", "/console/policy", width)
     await expect(admin.locator(".policy-sheet")).to_have_count(2)
-    await no_blocking_violations(admin, axe_source, f"policy-sheets-admin-{width}")
+    await no_blocking_violations(admin, axe, f"policy-sheets-admin-{width}")
