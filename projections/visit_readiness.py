@@ -71,7 +71,7 @@ def before_words(what: str, event: Any) -> str | None:
         chosen = (
             "a single member of staff" if event.decision == "single" else "an additional person"
         )
-        return f"{chosen} decided by {by} ({event.role}): {event.reason}"
+        return f"{chosen} decided by {by}: {event.reason}"  # the actor names the role
     if what == "ParentsInformed":
         if event.informed:
             return f"parents/carers informed, recorded by {by}" + (

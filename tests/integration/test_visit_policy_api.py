@@ -5,7 +5,10 @@ decision reaches the visit's timeline with who made it and why."""
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -101,7 +104,7 @@ async def test_lancaster_has_single_or_pair_decided_by_a_lead_and_the_visitor_si
     c.projector.catch_up()
     timeline = await client.get(f"/api/v1/timeline?visit={visit['id']}", headers=dsl)
     said = [e["summary"] for e in (await timeline.json())["events"]]
-    assert "a single member of staff decided by slt:slt1 (slt): known family, work drop-off" in said
+    assert "a single member of staff decided by slt1 (SLT): known family, work drop-off" in said
     assert (
         "s-jones confirmed: \u201cI have read and understand the Community Lone Working Risk "
         "Assessment for this visit.\u201d" in said
@@ -149,3 +152,66 @@ async def test_the_policy_sheet_shows_each_schools_rules_in_its_policys_words(
     assert [s["school"] for s in (await every.json())["schools"]] == ["kingsdown", "lancaster"]
     other = await client.get("/api/v1/policy?school=kingsdown", headers=as_(c, "head1"))
     assert other.status == 404
+
+
+def documented(name: str, language: str = "json") -> str:
+    """A block of docs/visits.md, by its marker: the docs say exactly what is tested."""
+    text = (REPO / "docs" / "visits.md").read_text(encoding="utf-8")
+    found = re.search(rf"<!-- {name} -->\s*```{language}\n(.*?)```", text, re.S)
+    assert found, f"docs/visits.md lost its {name} block"
+    return found.group(1)
+
+
+@pytest.fixture
+async def documented_api(
+    sqlite_url: str, aiohttp_client: Any, tmp_path: Path
+) -> AsyncIterator[tuple[Client, Container]]:
+    directory = tmp_path / "directory.yaml"
+    directory.write_text(documented("visit-policy-directory", "yaml"), encoding="utf-8")
+    container = build(Settings(database_url=sqlite_url), clock=FakeClock(MONDAY))
+    container.app.import_directory(load_directory(directory))
+    try:
+        async for _ in running(container, with_mqtt=False):
+            app = create_app(container, with_mqtt=False)
+            app.cleanup_ctx.clear()
+            yield await aiohttp_client(app), container
+    finally:
+        container.close()
+
+
+async def test_the_documented_directory_and_bodies_work_as_written(
+    documented_api: tuple[Client, Container],
+) -> None:
+    """William Lilley: "They are accompanied on the home visit either with another member of
+    the William Lilley staff team or professional from another agency"; "Staff must carry a
+    mobile phone on their visit"."""
+    client, c = documented_api
+    lead, lee = as_(c, "ldsl"), as_(c, "l-green")
+    planned = await client.post("/api/v1/visits", json=a_plan("lilley", "l-green"), headers=lead)
+    visit = (await planned.json())["id"]
+    bodies = {
+        name: json.loads(documented(f"visit-{name}-body"))
+        for name in ("companion", "decide", "parents", "confirm")
+    }
+    for action, who in (("companion", lead), ("decide", lead), ("parents", lead)):
+        answer = await act(client, visit, action, who, **bodies[action])
+        assert answer.status == 200, (action, await answer.text())
+    before = (await answer.json())["policy"]
+    assert before["missing_before_authorisation"] == []
+    assert before["missing_before_departure"] == [
+        "each visitor confirms: \u201cI am carrying a charged mobile phone on this visit.\u201d "
+        "(waiting for l-green)"
+    ]
+    assert (await act(client, visit, "authorise", lead)).status == 200
+    confirmed = await act(client, visit, "confirm", lee, **bodies["confirm"])
+    assert (await confirmed.json())["policy"]["missing_before_departure"] == []
+    c.projector.catch_up()
+    timeline = await client.get(f"/api/v1/timeline?visit={visit}", headers=lead)
+    said = [e["summary"] for e in (await timeline.json())["events"]]
+    assert (
+        "companion named by ldsl (DSL): Pat Rowe (Nottingham Children's Services, +447700900123)"
+        in said
+    )
+    assert (
+        "an additional person decided by ldsl (DSL): father was hostile at the last visit" in said
+    )

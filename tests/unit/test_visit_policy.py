@@ -64,7 +64,7 @@ def test_cottenham_visits_are_authorised_by_the_safeguarding_officer_only() -> N
     visit = assessed(a_visit())
     with pytest.raises(
         DomainError,
-        match="cannot authorise this school's home visits: ask the designated safeguarding lead",
+        match="cannot authorise home visits at this school: ask the designated safeguarding lead",
     ):
         authorise(visit, HEAD, cottenham)
     authorise(visit, DSL, cottenham)

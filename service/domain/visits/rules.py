@@ -186,7 +186,7 @@ def can_authorise(
     headteacher or the DSL) of that school."""
     who = roles_words(roles)
     if principal.role not in roles:
-        return f"a {principal.role.value} cannot authorise this school's home visits: ask {who}"
+        return f"a {principal.role.value} cannot authorise home visits at this school: ask {who}"
     if principal.school != school:
         return f"only {who} of the visit's own school can authorise it"
     return None
