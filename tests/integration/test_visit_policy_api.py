@@ -5,6 +5,7 @@ decision reaches the visit's timeline with who made it and why."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from collections.abc import AsyncIterator
@@ -215,3 +216,26 @@ async def test_the_documented_directory_and_bodies_work_as_written(
     assert (
         "an additional person decided by ldsl (DSL): father was hostile at the last visit" in said
     )
+
+
+async def test_the_board_reads_the_schools_policy_as_the_directory_has_it_now(
+    api: tuple[Client, Container],
+) -> None:
+    """A headteacher who corrects the directory sees the board follow at once."""
+    client, c = api
+    kdsl = as_(c, "kdsl")
+    planned = await client.post("/api/v1/visits", json=a_plan("kingsdown", "k-smith"), headers=kdsl)
+    assert len((await planned.json())["policy"]["missing_before_authorisation"]) == 2
+    directory = load_directory(DEMO)
+    relaxed = [
+        dataclasses.replace(s, policy={k: v for k, v in s.policy.items() if k != "visits"})
+        if s.id == "kingsdown"
+        else s
+        for s in directory.schools
+    ]
+    c.app.import_directory(dataclasses.replace(directory, schools=tuple(relaxed)))
+    c.projector.catch_up()
+    board = await client.get("/api/v1/visits?school=kingsdown", headers=kdsl)
+    (doc,) = (await board.json())["visits"]
+    assert doc["policy"]["missing_before_authorisation"] == []
+    assert doc["policy"]["authorised_by"] == ["headteacher", "dsl"]

@@ -12,6 +12,8 @@ from uuid import UUID
 
 from aiohttp import web
 
+from projections.store import ViewStore
+from projections.visit_readiness import refresh_policy
 from service.application import visit_policy
 from service.application.lonewatch import Lonewatch
 from service.domain.people.access import Principal
@@ -64,6 +66,18 @@ def before_command(
         what = _text(body, "what")
         return lambda: visit_policy.confirm(app, visit_id, who, what)
     return None
+
+
+def board_with_policy(
+    views: ViewStore, *, schools: list[str] | None, states: list[str] | None
+) -> list[dict[str, Any]]:
+    """The board's visits; those not yet out with what their school's policy asks read
+    afresh, so a change to the directory shows at once (the board's documents were worded
+    when the visit last changed)."""
+    docs = views.find("visit", schools=schools, states=states, limit=10_000)
+    for doc in docs:
+        refresh_policy(views.get, doc)
+    return docs
 
 
 def with_policy(app: Lonewatch, visit: Visit, doc: dict[str, Any]) -> dict[str, Any]:

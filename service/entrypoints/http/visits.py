@@ -31,7 +31,12 @@ from service.entrypoints.http.requests import (
     schools_for,
 )
 from service.entrypoints.http.tasks import add_task_routes
-from service.entrypoints.http.visit_policy import add_policy_routes, before_command, with_policy
+from service.entrypoints.http.visit_policy import (
+    add_policy_routes,
+    before_command,
+    board_with_policy,
+    with_policy,
+)
 
 MOVES = ("arrive", "leave", "return", "no_answer")
 STATE_FILTERS = {"out": [s.value for s in OUT], **{s.value: [s.value] for s in VisitState}}
@@ -167,11 +172,10 @@ async def list_visits(request: web.Request) -> web.Response:
         except ValueError:
             raise BadRequest("date must look like 2026-11-23") from None
     docs = await asyncio.to_thread(
-        request.app[VIEWS].find,
-        "visit",
+        board_with_policy,
+        request.app[VIEWS],
         schools=schools_for(request),
         states=STATE_FILTERS[state] if state else None,
-        limit=10_000,
     )
     board = [
         shown(who, d)
