@@ -80,8 +80,9 @@ def _enforced(policy: VisitPolicy, rule: str) -> str | None:
     if rule == "second_in_sight":
         if not policy.second_in_sight:
             return None
-        said = policy.words_for(rule) or SECOND_IN_SIGHT
-        return f"Shown to every accompanied visit as an instruction: \u201c{said}\u201d"
+        if policy.words_for(rule):
+            return "Shown to every accompanied visit as an instruction, in your policy's words."
+        return f"Shown to every accompanied visit as an instruction: \u201c{SECOND_IN_SIGHT}\u201d"
     if rule == "parents_informed":
         return _parents(policy)
     if rule == "safeguarding_trained":

@@ -12,7 +12,7 @@
       el("div", {}, el("span", { class: "label" }, "Lonewatch enforces"), r.enforced),
       el("div", {}, el("span", { class: "label" }, "Your policy's words"),
         r.words ? el("blockquote", { class: "policy-words" }, r.words)
-          : el("span", { class: "counts" }, r.on ? "None given in the directory (words.…)" : "—")));
+          : el("span", { class: "counts" }, r.on ? `None given: add them to the directory as words: ${r.rule}` : "—")));
   }
 
   function sheet(s) {
