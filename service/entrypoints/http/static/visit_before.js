@@ -7,7 +7,7 @@
 
 const LWBefore = (() => {
   const { el, api } = LW;
-  const built = new Map(); // visit id -> { updated, node }: a form being typed survives a re-render
+  const built = new Map(); // visit id -> { said, node }: a form being typed survives a re-render
   const CHECK_TITLE = {
     pairs: "Alone or accompanied", parents_informed: "Parents/carers informed",
     safeguarding_trained: "Trained in safeguarding", risk_assessment_signed: "Risk assessment read and signed",
@@ -45,10 +45,9 @@ const LWBefore = (() => {
       button.disabled = true;
       error.textContent = "";
       try {
-        await api(`/api/v1/visits/${encodeURIComponent(v.id)}/${action}`, { method: "POST", body: toBody(new FormData(node)) });
+        const doc = await api(`/api/v1/visits/${encodeURIComponent(v.id)}/${action}`, { method: "POST", body: toBody(new FormData(node)) });
         LW.announce(`${label}: recorded`);
-        built.delete(v.id);
-        await onChange();
+        onChange(doc); // the visit as recorded: the board's copy may not have caught up yet
       } catch (e) {
         error.textContent = e.message;
         button.disabled = false;
@@ -124,14 +123,16 @@ const LWBefore = (() => {
       forms(v, onChange));
   }
 
-  // The policy panel of a visit not yet out, built once per change of the visit.
+  // The policy panel of a visit not yet out, built again only when what it shows changed
+  // (an open panel stays open).
   function panel(v, onChange) {
     if (!v.policy) return el("span", { class: "counts" }, "—");
+    const said = JSON.stringify([v.state, v.policy]);
     const known = built.get(v.id);
-    if (known && known.updated === v.updated_at) return known.node;
+    if (known && known.said === said) return known.node;
     const node = build(v, onChange);
     if (known && known.node.open) node.open = true;
-    built.set(v.id, { updated: v.updated_at, node });
+    built.set(v.id, { said, node });
     return node;
   }
 

@@ -143,7 +143,7 @@
       cell("Leaves", LW.fmtClock(v.planned_start).slice(0, 5)),
       cell("Due back", LW.fmtClock(v.expected_return).slice(0, 5)),
       cell("State", el("span", { class: `badge state visit-${v.state}` }, STATE[v.state] || v.state)),
-      cell("School's policy", LWBefore.panel(v, reload)), // visit_before.js
+      cell("School's policy", LWBefore.panel(v, recorded)), // visit_before.js
       cell("Record", el("a", { href: `/console/timeline?visit=${encodeURIComponent(v.id)}` }, "Timeline",
         el("span", { class: "visually-hidden" }, ` for ${who(v)}`))));
   }
@@ -271,6 +271,14 @@
     visits.set(v.id, v);
     if (v.overdue && !before) LW.announce(`${who(v)} is overdue: the overdue ladder has started.`);
     render();
+  }
+  // A before-visit step just recorded (visit_before.js): its answer is the visit as the
+  // record has it, which the board's copy (and a staff member's 30 s poll) may not have yet.
+  function recorded(doc) {
+    const known = visits.get(doc.id);
+    if (!known) return reload();
+    const { state, authorised_by, before, policy, updated_at } = doc;
+    upsertVisit({ ...known, state, authorised_by, before, policy, updated_at });
   }
   function upsertTask(t) {
     const before = tasks.get(t.id);
