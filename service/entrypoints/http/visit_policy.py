@@ -6,6 +6,7 @@ service/application/visit_policy.py, render."""
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Callable
 from typing import Any
 from uuid import UUID
@@ -75,8 +76,9 @@ def board_with_policy(
     afresh, so a change to the directory shows at once (the board's documents were worded
     when the visit last changed)."""
     docs = views.find("visit", schools=schools, states=states, limit=10_000)
+    read = functools.cache(views.get)  # a school's and a visitor's entries, read once per list
     for doc in docs:
-        refresh_policy(views.get, doc)
+        refresh_policy(read, doc)
     return docs
 
 
