@@ -13,7 +13,7 @@ from typing import Any
 
 from projections.core import Doc, Effects, Reader
 from service.domain.visits.policy import VisitPolicy
-from service.domain.visits.readiness import record, summary
+from service.domain.visits.readiness import instructions, record, summary
 
 BEFORE_EVENTS = (
     "CompanionNamed",
@@ -23,6 +23,7 @@ BEFORE_EVENTS = (
     "PolicyApplied",
 )
 NOT_YET_OUT = ("planned", "authorised")
+OUT_STATES = ("departed", "arrived", "left")
 
 
 def _facts(name: str) -> Callable[[Any, Reader, Effects, Doc], None]:
@@ -43,11 +44,15 @@ def risk_reassessed(doc: Doc) -> None:
 
 
 def refresh_policy(read: Reader, doc: Doc) -> None:
-    """The policy's summary for a visit not yet out; dropped once it has gone."""
+    """The policy's summary for a visit not yet out; once it has gone, only the instructions
+    for while it is out (the second member of staff stays in sight of the property)."""
+    school = read("school", str(doc["school"])) or {}
     if doc.get("state") not in NOT_YET_OUT:
         doc.pop("policy", None)
+        if doc.get("state") in OUT_STATES:
+            rules = VisitPolicy.from_school(school.get("policy"))
+            doc["instructions"] = instructions(rules, doc.get("before") or {}, doc["staff"])
         return
-    school = read("school", str(doc["school"])) or {}
     trained = [s for s in doc["staff"] if (read("staff", s) or {}).get("safeguarding_trained")]
     doc["policy"] = summary(
         VisitPolicy.from_school(school.get("policy")),

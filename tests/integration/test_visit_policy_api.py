@@ -239,3 +239,27 @@ async def test_the_board_reads_the_schools_policy_as_the_directory_has_it_now(
     (doc,) = (await board.json())["visits"]
     assert doc["policy"]["missing_before_authorisation"] == []
     assert doc["policy"]["authorised_by"] == ["headteacher", "dsl"]
+
+
+async def test_a_pair_out_is_shown_the_instruction_to_stay_in_sight_of_the_property(
+    api: tuple[Client, Container],
+) -> None:
+    """Cottenham: "Consider whether sending out two members of staff may escalate the
+    difficulties. If so, the second member of staff should remain in sight of the property
+    should there be the need for increased support." """
+    client, c = api
+    kdsl = as_(c, "kdsl")
+    plan = {**a_plan("kingsdown", "k-smith"), "staff": ["k-smith", "k-brown"]}
+    visit = (await (await client.post("/api/v1/visits", json=plan, headers=kdsl)).json())["id"]
+    await act(client, visit, "parents", kdsl, informed=True, note="letter and a call")
+    for action in ("authorise", "depart"):
+        answer = await act(client, visit, action, kdsl)
+        assert answer.status == 200, await answer.text()
+    c.projector.catch_up()
+    board = await client.get("/api/v1/visits?state=out", headers=kdsl)
+    (doc,) = (await board.json())["visits"]
+    assert doc["instructions"] == [
+        "Consider whether sending out two members of staff may escalate the difficulties. If "
+        "so, the second member of staff should remain in sight of the property should there be "
+        "the need for increased support."
+    ]

@@ -116,7 +116,8 @@
     return el("tr", { id: `visit-${v.id}`, class: `visit-row${late ? " late" : ""}${v.overdue ? " overdue" : ""}`, "data-visit": v.id },
       el("th", { scope: "row", "data-label": "Visitor" }, el("div", {},
         el("span", { class: "visitor" }, who(v)),
-        el("div", { class: "counts" }, `${v.lone ? "Lone" : "Pair"} visit · pupil ${v.pupil_ref}`))),
+        el("div", { class: "counts" }, `${v.lone ? "Lone" : "Pair"} visit · pupil ${v.pupil_ref}`),
+        (v.instructions || []).map((text) => el("p", { class: "instruction" }, text)))), // the school's policy
       cell("Where", v.address || el("span", { class: "counts" }, "not shown to you")),
       cell("Due back",
         el("div", { class: "due", "data-due": v.id }, dueWords(v, now)),
