@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 from projections.core import Doc, Effects, Reader
 from projections.visit_alerts import alert_changed, alert_joins_visit, visit_out_with
 from projections.visit_devices import board, device_message, link_device
+from projections.visit_readiness import BEFORE_HANDLERS, refresh_policy, risk_reassessed
 from projections.visit_timers import next_ladder_step, set_timer, settle, watch_device
 from service.domain.people.directory import timezone_of
 from service.domain.visits.overdue_ladder import (
@@ -110,12 +111,14 @@ def _visit(event: Any, read: Reader, fx: Effects) -> None:
     handler = _VISIT_EVENTS.get(name)
     if handler is not None:
         handler(event, read, fx, doc)
+    refresh_policy(read, doc)  # projections/visit_readiness.py
     fx.subjects.append(f"visit:{visit}")
     fx.subjects.extend(f"staff:{s}" for s in doc["staff"])
 
 
 def _risk_assessed(event: Any, read: Reader, fx: Effects, doc: Doc) -> None:
     doc["risk_assessed"] = True
+    risk_reassessed(doc)
     doc["highest_risk"] = max(
         (h["risk"] for h in event.hazards), key=["low", "medium", "high"].index
     )
@@ -307,6 +310,7 @@ _VISIT_EVENTS: dict[str, Callable[[Any, Reader, Effects, Doc], None]] = {
     "DeviceSilenceNoticed": _device_silence,
     "LowBatteryNoticed": _low_battery,
     "TaskCompleted": _task_completed,
+    **BEFORE_HANDLERS,
 }
 
 

@@ -28,6 +28,7 @@ from service.domain.people.directory import (
     UserSpec,
 )
 from service.domain.visits.overdue_ladder import Action
+from service.domain.visits.policy import parse_visit_policy
 
 
 class DirectoryError(ValueError):
@@ -126,8 +127,13 @@ def _policy(reader: _Reader, raw: object, where: str) -> dict[str, Any]:
                 policy[name] = entry
         elif name in ALERT_POLICY_KINDS:
             policy[name] = _alert_policy(reader, entry, here, overdue=name == "overdue")
+        elif name == "visits":
+            visit_rules, problems = parse_visit_policy(entry, here)
+            reader.problems.extend(problems)
+            if visit_rules:
+                policy[name] = visit_rules
         else:
-            known = ", ".join((*ALERT_POLICY_KINDS, "heartbeat", "low_battery_below"))
+            known = ", ".join((*ALERT_POLICY_KINDS, "heartbeat", "low_battery_below", "visits"))
             reader.fail(here, f"unknown policy; known ones are: {known}")
     return policy
 
@@ -202,6 +208,14 @@ def _arc(reader: _Reader, raw: object, where: str) -> dict[str, Any] | None:
     return arc
 
 
+def _flag(reader: _Reader, raw: dict[str, Any], key: str, where: str) -> bool:
+    value = raw.get(key, False)
+    if not isinstance(value, bool):
+        reader.fail(f"{where}.{key}", f"must be true or false, got {value!r}")
+        return False
+    return value
+
+
 def _zone(reader: _Reader, raw: object, where: str) -> int | None:
     if raw is None:
         return None
@@ -270,6 +284,7 @@ def parse_directory(data: object) -> Directory:
                 name=reader.text(raw, "name", where),
                 phone=reader.phone(raw, "phone", where, required=False),
                 safe_word=reader.text(raw, "safe_word", where, required=False) or None,
+                safeguarding_trained=_flag(reader, raw, "safeguarding_trained", where),
             )
         )
     staff_school = {s.id: s.school for s in staff}

@@ -64,7 +64,7 @@ def import_directory(uow: UnitOfWork, directory: Directory) -> ImportReport:
         upsert(School, school.id, school.as_event_data())
     for person in directory.staff:
         previous = uow.load_optional(ids.staff_id(person.id), Staff)
-        data = {
+        data: dict[str, Any] = {
             "school": person.school,
             "name": person.name,
             "phone": person.phone,
@@ -75,6 +75,9 @@ def import_directory(uow: UnitOfWork, directory: Directory) -> ImportReport:
                 secrets.verify_safe_word,
             ),
         }
+        if person.safeguarding_trained or (previous and "safeguarding_trained" in previous.data):
+            # absent until first set, so entries from before it stay unchanged
+            data["safeguarding_trained"] = person.safeguarding_trained
         upsert(Staff, person.id, data)
     for device in directory.devices:
         previous_device = uow.load_optional(ids.device_id(device.id), Device)

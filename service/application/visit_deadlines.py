@@ -15,7 +15,8 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 
 from projections.timers import TimerAction, TimerRegistry
-from service.application.visits import change, move, school_of
+from service.application.school_rules import school_of
+from service.application.visits import change, move
 from service.domain import ids
 from service.domain.alerts.alert import AlertKind
 from service.domain.alerts.escalation import PlannedNotification, request_notification

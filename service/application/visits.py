@@ -19,13 +19,15 @@ from eventsourcing.persistence import IntegrityError
 
 from projections.store import ViewStore
 from service.adapters import secrets
+from service.application.school_rules import school_of, trained_in_safeguarding
 from service.domain import ids
 from service.domain.alerts.alert import Alert, Outcome
 from service.domain.errors import DomainError, Forbidden, NotFound
 from service.domain.people.access import Principal, can_see_school, task_refusal
-from service.domain.people.directory import Role, School, Staff
+from service.domain.people.directory import Role, Staff
 from service.domain.people.texts import StaffCommand
 from service.domain.visits.overdue_ladder import OverduePolicy
+from service.domain.visits.policy import VisitPolicy
 from service.domain.visits.rules import DeviceCheck
 from service.domain.visits.tasks import task_for_role, task_visit
 from service.domain.visits.visit import Visit
@@ -130,10 +132,6 @@ def _staff(app: UnitOfWork, key: str, school: str) -> Staff:
     return staff
 
 
-def school_of(app: UnitOfWork, key: str) -> School:
-    return app.load(ids.school_id(key), School, "school")
-
-
 def change(
     app: UnitOfWork,
     visit_id: UUID,
@@ -192,6 +190,8 @@ def authorise(app: UnitOfWork, visit_id: UUID, principal: Principal) -> Visit:
             working_hours=str(school.data.get("working_hours") or "08:00-18:00"),
             timezone=school.timezone,
             timestamp=now,
+            rules=VisitPolicy.from_school(school.policy),
+            trained=trained_in_safeguarding(app, visit.staff),
         )
         return []
 
@@ -221,6 +221,7 @@ def depart(app: UnitOfWork, views: ViewStore, visit_id: UUID, principal: Princip
             device=device_check(views, visit.school, visit.lead),
             policy=OverduePolicy.from_school(school.policy),
             timestamp=now,
+            rules=VisitPolicy.from_school(school.policy),
         )
         books = [_whereabouts(app, s, now) for s in visit.staff]
         for book in books:

@@ -20,6 +20,7 @@ ROLE_WORDS: Mapping[str, str] = {
     "operator": "contact centre",
     "dsl": "DSL",
     "headteacher": "headteacher",
+    "slt": "SLT",
     "admin": "administrator",
     "staff": "staff",
     "cli": "command line",

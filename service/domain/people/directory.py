@@ -24,6 +24,8 @@ class Role(StrEnum):
     DSL = "dsl"
     HEADTEACHER = "headteacher"
     ADMIN = "admin"
+    SLT = "slt"
+    """A member of the senior leadership team: a school's policy may let them authorise visits."""
 
 
 CONTACT_ROLES = frozenset({"contact_centre", "dsl", "headteacher", "slt", "reception", "other"})
@@ -64,6 +66,8 @@ class StaffSpec:
     name: str
     phone: str | None
     safe_word: str | None = field(default=None, repr=False)  # clear; hashed before recording
+    safeguarding_trained: bool = False
+    """Trained in safeguarding: a school's policy may need one such visitor on every visit."""
 
 
 @dataclass(frozen=True)
@@ -181,6 +185,10 @@ class Staff(DirectoryEntry):
     @property
     def safe_word_hash(self) -> str | None:
         return self._optional("safe_word_hash")
+
+    @property
+    def safeguarding_trained(self) -> bool:
+        return bool(self.data.get("safeguarding_trained"))
 
 
 class Device(DirectoryEntry):

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from service.domain.errors import DomainError
 from service.domain.people.access import Principal
 from service.domain.people.directory import Role
+from service.domain.visits.policy import roles_words
 
 
 class Purpose(StrEnum):
@@ -105,7 +106,6 @@ def call_home_outcome(value: object) -> CallHomeOutcome:
         ) from None
 
 
-AUTHORISERS = frozenset({Role.HEADTEACHER, Role.DSL})
 EVENING_FROM = time(18, 0)
 _PUPIL_REF = re.compile(r"^(?=.*\d)[A-Za-z0-9_/-]{3,32}$")
 
@@ -179,15 +179,16 @@ def risk_problem(hazards: list[dict[str, Any]]) -> str | None:
     return None
 
 
-def can_authorise(principal: Principal, school: str) -> str | None:
-    """Home visits are authorised by the headteacher or the DSL of that school."""
-    if principal.role not in AUTHORISERS:
-        return (
-            f"a {principal.role.value} cannot authorise home visits: ask the headteacher "
-            "or the designated safeguarding lead (DSL)"
-        )
+def can_authorise(
+    principal: Principal, school: str, roles: tuple[Role, ...] = (Role.HEADTEACHER, Role.DSL)
+) -> str | None:
+    """Home visits are authorised by those the school's policy names (by default the
+    headteacher or the DSL) of that school."""
+    who = roles_words(roles)
+    if principal.role not in roles:
+        return f"a {principal.role.value} cannot authorise home visits at this school: ask {who}"
     if principal.school != school:
-        return "only the headteacher or DSL of the visit's own school can authorise it"
+        return f"only {who} of the visit's own school can authorise it"
     return None
 
 

@@ -8,6 +8,7 @@ is out (the overdue ladder, the device) in service/domain/visits/watch.py.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid5
@@ -18,8 +19,11 @@ from service.domain.errors import DomainError
 from service.domain.ids import NAMESPACE
 from service.domain.people.access import Principal
 from service.domain.people.directory import Role
-from service.domain.visits import tasks, watch
+from service.domain.visits import before, tasks, watch
+from service.domain.visits.before import BeforeVisit
 from service.domain.visits.overdue_ladder import LadderState, OverduePolicy
+from service.domain.visits.policy import VisitPolicy
+from service.domain.visits.readiness import AUTHORISE, DEPART, record
 from service.domain.visits.rules import (
     DeviceCheck,
     Purpose,
@@ -44,7 +48,7 @@ def visit_id(ref: str) -> UUID:
 # -- the aggregate ---------------------------------------------------------------
 
 
-class Visit(Watch, Tasks, Aggregate):
+class Visit(BeforeVisit, Watch, Tasks, Aggregate):
     # The events of the deadline and device watch (service/domain/visits/watch.py): listed
     # here, they are this aggregate's own, stored as `Visit.<name>` as they always were.
     LeaveOverdueNoticed = watch.LeaveOverdueNoticed
@@ -54,6 +58,11 @@ class Visit(Watch, Tasks, Aggregate):
     DeviceSilenceNoticed = watch.DeviceSilenceNoticed
     LowBatteryNoticed = watch.LowBatteryNoticed
     TaskCompleted = tasks.TaskCompleted  # service/domain/visits/tasks.py
+    CompanionNamed = before.CompanionNamed  # service/domain/visits/before.py
+    CompanionsDecided = before.CompanionsDecided
+    ParentsInformed = before.ParentsInformed
+    VisitorConfirmed = before.VisitorConfirmed
+    PolicyApplied = before.PolicyApplied
 
     @staticmethod
     def create_id(ref: str) -> UUID:
@@ -154,6 +163,7 @@ class Visit(Watch, Tasks, Aggregate):
         self.report: dict[str, Any] | None = None
         self.departed_at: datetime | None = None
         self.tasks: dict[str, dict[str, Any]] = {}
+        self.before: dict[str, Any] = {}  # service/domain/visits/readiness.py
 
     @property
     def lone(self) -> bool:
@@ -176,21 +186,37 @@ class Visit(Watch, Tasks, Aggregate):
     @event("RiskAssessed")
     def _risk_assessed(self, hazards: list[dict[str, Any]], by: str, timestamp: datetime) -> None:
         self.hazards = hazards
+        self.before = record(self.before, "RiskAssessed", {})
 
     def authorise(
-        self, *, principal: Principal, working_hours: str, timezone: str, timestamp: datetime
+        self,
+        *,
+        principal: Principal,
+        working_hours: str,
+        timezone: str,
+        timestamp: datetime,
+        rules: VisitPolicy | None = None,
+        trained: Collection[str] = (),
     ) -> None:
+        """By whom the school's policy names (an evening visit: the headteacher), once the
+        risk assessment and every check of the policy before authorising are done."""
         self._expect("authorise", VisitState.PLANNED)
-        refusal = can_authorise(principal, self.school) or risk_problem(self.hazards)
-        if refusal:
-            raise DomainError(refusal)
+        rules = rules or VisitPolicy()
         reason = needs_headteacher(
             self.planned_start, self.expected_return, working_hours=working_hours, timezone=timezone
         )
-        if reason and principal.role is not Role.HEADTEACHER:
-            raise DomainError(
-                f"this visit needs the headteacher's express approval because {reason}"
-            )
+        if reason and principal.role is Role.HEADTEACHER:
+            refusal = can_authorise(principal, self.school, (Role.HEADTEACHER,))
+        elif reason and principal.role in rules.authorised_by:
+            refusal = f"this visit needs the headteacher's express approval because {reason}"
+        else:
+            refusal = can_authorise(principal, self.school, rules.authorised_by)
+        refusal = refusal or risk_problem(self.hazards)
+        if refusal:
+            raise DomainError(refusal)
+        self._apply_policy(
+            step=AUTHORISE, by=principal.actor, rules=rules, trained=trained, timestamp=timestamp
+        )
         self._authorised(
             by=principal.actor,
             role=principal.role.value,
@@ -272,10 +298,19 @@ class Visit(Watch, Tasks, Aggregate):
     # -- the visit -------------------------------------------------------------------
 
     def depart(
-        self, *, by: str, device: DeviceCheck, policy: OverduePolicy, timestamp: datetime
+        self,
+        *,
+        by: str,
+        device: DeviceCheck,
+        policy: OverduePolicy,
+        timestamp: datetime,
+        rules: VisitPolicy | None = None,
     ) -> None:
-        """Sign out. A lone visitor must take an operational SOS device."""
+        """Sign out. A lone visitor must take an operational SOS device; each visitor has
+        confirmed what the school's policy has them confirm before leaving."""
         self._expect("sign out for", VisitState.AUTHORISED)
+        if rules is not None:
+            self._apply_policy(step=DEPART, by=by, rules=rules, trained=(), timestamp=timestamp)
         if self.lone:
             problem = device_problem(
                 device=device.device,

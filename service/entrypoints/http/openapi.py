@@ -33,6 +33,10 @@ VERSION = "1"
 VISIT_ACTIONS = (
     "authorise",
     "risk_assessment",
+    "companion",
+    "decide",
+    "parents",
+    "confirm",
     "depart",
     "arrive",
     "leave",
@@ -266,6 +270,11 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         ],
         body=models.VisitAction,
         body_required=False,
+    ),
+    ("GET", "/api/v1/policy"): Operation(
+        "Each school's visit policy as Lonewatch enforces it, beside the policy's own words",
+        "visits",
+        [_SCHOOL],
     ),
     ("GET", "/api/v1/tasks"): Operation(
         "Tasks the caller may do, oldest first",

@@ -47,7 +47,8 @@ class PlanVisit(_Body):
 class VisitAction(_Body):
     """POST /api/v1/visits/{id}/{action}: the fields each action reads (the others ignored).
     extend: reason, expected_leave and/or expected_return; cancel: reason; report:
-    outcome, notes, safeguarding_concern; risk_assessment: hazards."""
+    outcome, notes, safeguarding_concern; risk_assessment: hazards; companion: name,
+    organisation, phone; decide: decision, reason; parents: informed, note; confirm: what."""
 
     reason: str | None = None
     expected_leave: AwareDatetime | None = None
@@ -56,6 +57,17 @@ class VisitAction(_Body):
     notes: str | None = None
     safeguarding_concern: bool | None = None
     hazards: list[Hazard] | None = None
+    name: str | None = Field(default=None, description="companion: their name")
+    organisation: str | None = Field(default=None, description="companion: their agency")
+    phone: str | None = Field(default=None, description="companion: a number like +447700900001")
+    decision: Literal["single", "pair"] | None = Field(
+        default=None, description="decide: one member of staff, or an additional person"
+    )
+    informed: bool | None = Field(default=None, description="parents: informed before arrival")
+    note: str | None = Field(default=None, description="parents: how they were told, or why not")
+    what: Literal["risk_assessment", "charged_phone"] | None = Field(
+        default=None, description="confirm: what the visitor confirms, for themself"
+    )
 
 
 class ResolveAlert(_Body):

@@ -31,6 +31,12 @@ from service.entrypoints.http.requests import (
     schools_for,
 )
 from service.entrypoints.http.tasks import add_task_routes
+from service.entrypoints.http.visit_policy import (
+    add_policy_routes,
+    before_command,
+    board_with_policy,
+    with_policy,
+)
 
 MOVES = ("arrive", "leave", "return", "no_answer")
 STATE_FILTERS = {"out": [s.value for s in OUT], **{s.value: [s.value] for s in VisitState}}
@@ -68,6 +74,7 @@ def render(visit: Visit) -> dict[str, Any]:
         else [],
         "no_answer": visit.no_answer,
         "report": visit.report,
+        "before": visit.before,
         "updated_at": visit.modified_on,
     }
 
@@ -148,7 +155,8 @@ async def plan_visit(request: web.Request) -> web.Response:
     if "hazards" in body:
         visit = await asyncio.to_thread(visits.assess_risk, app, visit.id, who, _hazards(body))
     request.app[LIVE].wake()
-    return json_response(shown(who, render(visit)), status=201)
+    doc = await asyncio.to_thread(with_policy, app, visit, render(visit))
+    return json_response(shown(who, doc), status=201)
 
 
 async def list_visits(request: web.Request) -> web.Response:
@@ -164,11 +172,10 @@ async def list_visits(request: web.Request) -> web.Response:
         except ValueError:
             raise BadRequest("date must look like 2026-11-23") from None
     docs = await asyncio.to_thread(
-        request.app[VIEWS].find,
-        "visit",
+        board_with_policy,
+        request.app[VIEWS],
         schools=schools_for(request),
         states=STATE_FILTERS[state] if state else None,
-        limit=10_000,
     )
     board = [
         shown(who, d)
@@ -191,7 +198,10 @@ async def get_visit(request: web.Request) -> web.Response:
     if as_of is not None:
         visit = await asyncio.to_thread(visits.load_as_of, app, visit_id, as_of)
     await audited(request, who, f"visit:{visit_id}", visit.school, Access.VISIT)
-    return json_response({**shown(who, render(visit)), "as_of": as_of})
+    doc = (
+        render(visit) if as_of else await asyncio.to_thread(with_policy, app, visit, render(visit))
+    )
+    return json_response({**shown(who, doc), "as_of": as_of})
 
 
 def _command(
@@ -231,7 +241,13 @@ def _command(
         )
     if action == "close":
         return lambda: visits.close(app, visit_id, who)
-    known = "authorise, risk_assessment, depart, arrive, leave, no_answer, return, extend, cancel, report, close"
+    before = before_command(app, action, visit_id, who, body)
+    if before is not None:
+        return before
+    known = (
+        "authorise, risk_assessment, companion, decide, parents, confirm, depart, arrive, "
+        "leave, no_answer, return, extend, cancel, report, close"
+    )
     raise web.HTTPNotFound(text=f"no visit action {action!r}; the actions are: {known}")
 
 
@@ -243,7 +259,8 @@ async def visit_action(request: web.Request) -> web.Response:
     command = _command(request.app[LONEWATCH], request.app[VIEWS], action, visit_id, who, body)
     visit = await asyncio.to_thread(command)
     request.app[LIVE].wake()
-    return json_response(shown(who, render(visit)))
+    doc = await asyncio.to_thread(with_policy, request.app[LONEWATCH], visit, render(visit))
+    return json_response(shown(who, doc))
 
 
 def add_visit_routes(app: web.Application) -> None:
@@ -252,3 +269,4 @@ def add_visit_routes(app: web.Application) -> None:
     app.router.add_get("/api/v1/visits/{id}", get_visit)
     app.router.add_post("/api/v1/visits/{id}/{action}", visit_action)
     add_task_routes(app)
+    add_policy_routes(app)

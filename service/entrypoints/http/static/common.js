@@ -103,8 +103,9 @@ const LW = (() => {
     ["history", "/console/history", "History", (s) => s.may.watch],
     ["reports", "/console/reports", "Reports", (s) => s.may.watch],
     ["audit", "/console/audit", "Audit trail", (s) => s.may.audit],
+    ["policy", "/console/policy", "Visit policy", () => true],
   ];
-  const ROLE = { staff: "Staff", operator: "Contact centre", dsl: "DSL", headteacher: "Headteacher", admin: "Admin" };
+  const ROLE = { staff: "Staff", operator: "Contact centre", dsl: "DSL", headteacher: "Headteacher", slt: "SLT", admin: "Admin" };
 
   // A page that does not follow the live stream says so, and what it shows is as loaded.
   function snapshot() {

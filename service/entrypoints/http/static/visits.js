@@ -116,7 +116,8 @@
     return el("tr", { id: `visit-${v.id}`, class: `visit-row${late ? " late" : ""}${v.overdue ? " overdue" : ""}`, "data-visit": v.id },
       el("th", { scope: "row", "data-label": "Visitor" }, el("div", {},
         el("span", { class: "visitor" }, who(v)),
-        el("div", { class: "counts" }, `${v.lone ? "Lone" : "Pair"} visit · pupil ${v.pupil_ref}`))),
+        el("div", { class: "counts" }, `${v.lone ? "Lone" : "Pair"} visit · pupil ${v.pupil_ref}`),
+        (v.instructions || []).map((text) => el("p", { class: "instruction" }, text)))), // the school's policy
       cell("Where", v.address || el("span", { class: "counts" }, "not shown to you")),
       cell("Due back",
         el("div", { class: "due", "data-due": v.id }, dueWords(v, now)),
@@ -143,6 +144,7 @@
       cell("Leaves", LW.fmtClock(v.planned_start).slice(0, 5)),
       cell("Due back", LW.fmtClock(v.expected_return).slice(0, 5)),
       cell("State", el("span", { class: `badge state visit-${v.state}` }, STATE[v.state] || v.state)),
+      cell("School's policy", LWBefore.panel(v, recorded)), // visit_before.js
       cell("Record", el("a", { href: `/console/timeline?visit=${encodeURIComponent(v.id)}` }, "Timeline",
         el("span", { class: "visually-hidden" }, ` for ${who(v)}`))));
   }
@@ -225,7 +227,7 @@
       ? table("Visitors out now, overdue first", ["Visitor", "Where", "Due back", "State", "Device", "Record"], out.map((v) => outRow(v, now)))
       : el("div", { class: "empty" }, el("strong", {}, "Nobody is out on a visit"), "Visitors appear here when they sign out, with a countdown to their expected return."));
     document.getElementById("planned").replaceChildren(planned.length
-      ? table("Visits still to go out today", ["Visitor", "Where", "Leaves", "Due back", "State", "Record"], planned.map(plannedRow))
+      ? table("Visits still to go out today", ["Visitor", "Where", "Leaves", "Due back", "State", "School's policy", "Record"], planned.map(plannedRow))
       : el("p", { class: "counts" }, "No more visits planned for today."));
     for (const v of out) wasLate.set(v.id, isLate(v, now));
     summary(out, now);
@@ -270,6 +272,14 @@
     visits.set(v.id, v);
     if (v.overdue && !before) LW.announce(`${who(v)} is overdue: the overdue ladder has started.`);
     render();
+  }
+  // A before-visit step just recorded (visit_before.js): its answer is the visit as the
+  // record has it, which the board's copy (and a staff member's 30 s poll) may not have yet.
+  function recorded(doc) {
+    const known = visits.get(doc.id);
+    if (!known) return reload();
+    const { state, authorised_by, before, policy, updated_at } = doc;
+    upsertVisit({ ...known, state, authorised_by, before, policy, updated_at });
   }
   function upsertTask(t) {
     const before = tasks.get(t.id);

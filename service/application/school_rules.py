@@ -1,0 +1,28 @@
+"""A school and its home-visit policy, and its staff's training, as visit commands read them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from service.domain import ids
+from service.domain.people.directory import School, Staff
+from service.domain.visits.policy import VisitPolicy
+
+if TYPE_CHECKING:
+    from service.application.unit_of_work import UnitOfWork
+
+
+def school_of(app: UnitOfWork, key: str) -> School:
+    return app.load(ids.school_id(key), School, "school")
+
+
+def visit_rules(app: UnitOfWork, key: str) -> VisitPolicy:
+    """The school's visit policy as the directory has it now (the defaults where it has none)."""
+    return VisitPolicy.from_school(school_of(app, key).policy)
+
+
+def trained_in_safeguarding(app: UnitOfWork, staff: Iterable[str]) -> frozenset[str]:
+    """Which of these staff the directory marks as trained in safeguarding."""
+    found = (app.load_optional(ids.staff_id(key), Staff) for key in staff)
+    return frozenset(s.key for s in found if s is not None and s.safeguarding_trained)

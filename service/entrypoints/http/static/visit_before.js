@@ -1,0 +1,140 @@
+// Before a visit goes out, what its school's policy asks, on the visit board: who may
+// authorise, what is still missing before authorising and before signing out (each check
+// beside the school's own words), what each visitor confirms for themself, the
+// instructions; and the forms to do each of it. The rules are the service's: this shows
+// what the API says (`policy` on a visit not yet out) and sends what a person records.
+"use strict";
+
+const LWBefore = (() => {
+  const { el, api } = LW;
+  const built = new Map(); // visit id -> { said, node }: a form being typed survives a re-render
+  const CHECK_TITLE = {
+    pairs: "Alone or accompanied", parents_informed: "Parents/carers informed",
+    safeguarding_trained: "Trained in safeguarding", risk_assessment_signed: "Risk assessment read and signed",
+    charged_phone: "A charged mobile phone",
+  };
+  const ROLE_WORDS = { headteacher: "headteacher", dsl: "DSL", slt: "SLT" };
+
+  function missingWords(v) {
+    const p = v.policy;
+    const step = v.state === "planned" ? p.missing_before_authorisation : p.missing_before_departure;
+    const n = step.length;
+    if (v.state === "planned") return n ? `${n} thing${n === 1 ? "" : "s"} missing before authorisation` : "Ready to authorise";
+    return n ? `${n} thing${n === 1 ? "" : "s"} missing before signing out` : "Ready to sign out";
+  }
+
+  function checkItem(v, c) {
+    const words = v.policy.words[c.rule];
+    return el("li", { class: `check ${c.met ? "met" : "missing"}`, "data-rule": c.rule },
+      el("span", { class: "check-mark", "aria-hidden": "true" }, c.met ? "✓" : "!"),
+      el("div", {},
+        el("strong", {}, CHECK_TITLE[c.rule] || c.rule, el("span", { class: "visually-hidden" }, c.met ? ": done" : ": missing")),
+        el("div", {}, c.met ? c.done : `Needed ${c.step === "depart" ? "before signing out" : "before authorising"}: ${c.needed}`),
+        !c.met && c.done ? el("div", { class: "counts" }, c.done) : null,
+        words ? el("blockquote", { class: "policy-words" }, words) : null));
+  }
+
+  // One small form: fields, a submit button, and the refusal (in words) if the API says no.
+  function form(v, label, fields, toBody, action, onChange) {
+    const error = el("p", { class: "form-error", role: "alert" });
+    const button = el("button", { class: "primary", type: "submit" }, label,
+      el("span", { class: "visually-hidden" }, ` for the visit of ${(v.staff_names || v.staff).join(" & ")}`));
+    const node = el("form", { class: "before-form", "data-action": action }, fields, button, error);
+    node.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      button.disabled = true;
+      error.textContent = "";
+      try {
+        const doc = await api(`/api/v1/visits/${encodeURIComponent(v.id)}/${action}`, { method: "POST", body: toBody(new FormData(node)) });
+        LW.announce(`${label}: recorded`);
+        onChange(doc); // the visit as recorded: the board's copy may not have caught up yet
+      } catch (e) {
+        error.textContent = e.message;
+        button.disabled = false;
+      }
+    });
+    return node;
+  }
+
+  function field(id, label, attrs = {}) {
+    return el("div", { class: "field" }, el("label", { for: id }, label),
+      el("input", { type: "text", id, name: attrs.name || id, autocomplete: "off", ...attrs }));
+  }
+  function choices(name, legend, options) {
+    return el("fieldset", { class: "choices" }, el("legend", {}, legend),
+      options.map(([value, label]) => el("label", { class: "choice" },
+        el("input", { type: "radio", name, value, required: true }), label)));
+  }
+
+  function forms(v, onChange) {
+    const p = v.policy;
+    const me = LW.session || {};
+    const out = [];
+    const id = (name) => `${name}-${v.id}`;
+    if (v.state === "planned" && (p.pairs === "decided" || p.pairs === "where_possible")) {
+      const decideBy = p.pairs === "decided" ? ` (recorded by the ${p.decided_by.map((r) => ROLE_WORDS[r] || r).join(", ")})` : "";
+      out.push(form(v, "Record the decision", [
+        choices("decision", `Single member of staff or an additional person?${decideBy}`,
+          [["single", "Single member of staff"], ["pair", "An additional person is required"]]),
+        field(id("reason"), "Why (kept in the record)", { name: "reason", required: true }),
+      ], (d) => ({ decision: d.get("decision"), reason: d.get("reason") }), "decide", onChange));
+    }
+    if (v.state === "planned" && p.outside_companion && v.staff.length < 2) {
+      out.push(form(v, "Name the companion", [
+        field(id("companion-name"), "Companion's name", { name: "name", required: true }),
+        field(id("companion-org"), "Their agency", { name: "organisation", required: true }),
+        field(id("companion-phone"), "Their mobile (optional)", { name: "phone", inputmode: "tel" }),
+      ], (d) => ({ name: d.get("name"), organisation: d.get("organisation"), phone: d.get("phone") || null }), "companion", onChange));
+    }
+    if (p.parents_informed !== "off" && !p.parents) {
+      const options = [["yes", "Parents/carers informed"]];
+      if (p.parents_informed === "where_possible") options.push(["no", "Not informed (an exception)"]);
+      out.push(form(v, "Record parents/carers", [
+        choices("informed", "Were parents/carers informed of the visit before arrival?", options),
+        field(id("parents-note"), "How they were told, or why not", { name: "note" }),
+      ], (d) => ({ informed: d.get("informed") === "yes", note: d.get("note") }), "parents", onChange));
+    }
+    if (v.staff.includes(me.username)) {
+      for (const c of p.confirm) {
+        const done = (p.confirmed[c.what] || {})[me.username];
+        if (done || (c.step === "authorise" && v.state !== "planned")) continue;
+        out.push(form(v, "I confirm", [el("p", { class: "statement" }, `“${c.statement}”`)],
+          () => ({ what: c.what }), "confirm", onChange));
+      }
+    }
+    const mayAuthorise = me.school === v.school && p.authorised_by.includes(me.role);
+    if (v.state === "planned" && mayAuthorise) {
+      out.push(form(v, "Authorise the visit", [], () => ({}), "authorise", onChange));
+    }
+    return out;
+  }
+
+  function build(v, onChange) {
+    const p = v.policy;
+    const missing = (v.state === "planned" ? p.missing_before_authorisation : p.missing_before_departure).length;
+    return el("details", { class: `before${missing ? " has-missing" : ""}`, id: `before-${v.id}` },
+      el("summary", {}, el("span", { class: missing ? "badge amber" : "badge state visit-authorised" }, missingWords(v))),
+      el("p", {}, el("strong", {}, "Who may authorise: "), p.authorised_by_words,
+        p.words.authorised_by ? el("blockquote", { class: "policy-words" }, p.words.authorised_by) : null),
+      p.checks.length ? el("ul", { class: "checks" }, p.checks.map((c) => checkItem(v, c)))
+        : el("p", { class: "counts" }, "The school's policy asks nothing more of this visit."),
+      p.instructions.length ? el("div", { class: "instructions" }, el("strong", {}, "On the visit: "),
+        p.instructions.map((text) => el("p", {}, text))) : null,
+      forms(v, onChange));
+  }
+
+  // The policy panel of a visit not yet out, built again only when what it shows changed
+  // (an open panel stays open).
+  function panel(v, onChange) {
+    if (!v.policy) return el("span", { class: "counts" }, "—");
+    const said = JSON.stringify([v.state, v.policy]);
+    const known = built.get(v.id);
+    if (known && known.said === said) return known.node;
+    const node = build(v, onChange);
+    if (known && known.node.open) node.open = true;
+    built.set(v.id, { said, node });
+    return node;
+  }
+
+  return { panel };
+})();

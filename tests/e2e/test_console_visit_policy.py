@@ -1,0 +1,198 @@
+"""What each school's visit policy asks, in the console, in a real headless Chromium over the
+demo directory (Lancaster configured like the SEN Trust Southend policy, Kingsdown like
+Cottenham Village College's): the board's panel says what is missing before authorisation,
+who may authorise and what the visitor confirms, and the DSL, the visitor and the
+authoriser do each step there; the policy sheet puts what is enforced beside the policy's
+words. Both pages checked by axe-core at a desk's width and a tablet's."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+from argon2 import PasswordHasher
+
+from service.adapters.directory_file import load_directory
+from service.application import visits
+from service.bootstrap import create_app
+from service.clock import FakeClock
+from service.config import Settings
+from service.container import Container
+from service.domain.people.access import Principal
+from service.domain.people.directory import Role
+from tests.conftest import free_port
+from tests.console_world import PASSWORD
+from tests.e2e.browsers import playwright_api, shot
+from tests.e2e.test_console_accessibility import BLOCKING, axe_source, violations  # noqa: F401
+from tests.harness import REPO, service_in_process
+from tests.visit_worlds import HAZARDS
+
+DEMO = REPO / "deploy" / "demo-directory.yaml"
+TUESDAY = datetime(2026, 12, 8, 10, 0, tzinfo=UTC)  # in working hours; London is on UTC
+USERS = ("dsl1", "head1", "s-jones", "admin1", "kdsl")
+
+
+@pytest.fixture
+async def demo(tmp_path: Path) -> AsyncIterator[tuple[str, Container, FakeClock]]:
+    clock = FakeClock(TUESDAY)
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'events.sqlite3'}", poll_interval=0.2)
+    async with service_in_process(settings, clock=clock, with_mqtt=False) as container:
+        container.app.import_directory(load_directory(DEMO))
+        hashed = PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1).hash(PASSWORD)
+        for username in USERS:
+            container.app.set_password(username, hashed)
+        app = create_app(container, with_mqtt=False)
+        app.cleanup_ctx.clear()
+        runner = web.AppRunner(app, shutdown_timeout=1)
+        await runner.setup()
+        port = free_port()
+        await web.TCPSite(runner, "127.0.0.1", port).start()
+        try:
+            yield f"http://127.0.0.1:{port}", container, clock
+        finally:
+            await runner.cleanup()
+
+
+def a_lancaster_visit(c: Container) -> str:
+    """Sam's lone visit this morning, planned and risk assessed by the DSL, not authorised."""
+    now = c.clock.now()
+    plan = visits.VisitPlan(
+        ref="tue-sam",
+        school="lancaster",
+        staff=["s-jones"],
+        pupil_ref="UPN-0042",
+        address="12 Mountdale Gardens, Leigh-on-Sea SS9 2AB",
+        purpose="safe_and_well",
+        planned_start=now + timedelta(minutes=30),
+        expected_leave=now + timedelta(minutes=75),
+        expected_return=now + timedelta(minutes=90),
+    )
+    dsl = Principal("dsl1", "lancaster", Role.DSL)
+    visit = visits.plan_visit(c.app, plan, dsl)
+    visits.assess_risk(c.app, visit.id, dsl, HAZARDS)
+    c.projector.catch_up()
+    return str(visit.id)
+
+
+async def signed_in(
+    browser: Any, base: str, clock: FakeClock, user: str, path: str, width: int = 1366
+) -> Any:
+    context = await browser.new_context(
+        base_url=base, viewport={"width": width, "height": 900}, locale="en-GB",
+        timezone_id="Europe/London",
+    )  # fmt: skip
+    page = await context.new_page()
+    await page.clock.install(time=clock.now())
+    await page.goto(path)
+    await page.get_by_label("Username").fill(user)
+    await page.get_by_label("Password").fill(PASSWORD)
+    await page.get_by_role("button", name="Sign in").click()
+    await page.wait_for_url(f"**{path}")
+    return page
+
+
+async def no_blocking_violations(page: Any, source: str, where: str) -> None:
+    found = await violations(page, source)
+    Path(shot(f"axe-{where}.json")["path"]).write_text(json.dumps(found, indent=2))
+    blocking = [v for v in found if v["impact"] in BLOCKING]
+    assert not blocking, json.dumps(blocking, indent=2)
+
+
+async def test_the_board_says_what_the_policy_needs_and_each_person_does_their_step(
+    demo: Any, browser: Any, request: pytest.FixtureRequest
+) -> None:
+    """SEN Trust: "Discuss with the Headteacher, DSL (where appropriate) and/or relevant
+    Senior Leader whether the visit should be made by a single member of staff or if an
+    additional person is required"; "Obtain formal approval from the relevant member of
+    staff, usually the Headteacher but may be a member of SLT or DSL"; "I have read and
+    understand the Lone Working Risk Assessment." """
+    expect = playwright_api.expect
+    axe: str = request.getfixturevalue("axe_source")  # the fixture imported above
+    base, c, clock = demo
+    visit = await asyncio.to_thread(a_lancaster_visit, c)
+
+    page = await signed_in(browser, base, clock, "dsl1", "/console/visits")
+    panel = page.locator(f"#before-{visit}")
+    await expect(panel.locator("summary")).to_have_text("2 things missing before authorisation")
+    await panel.locator("summary").click()
+    await expect(panel).to_contain_text(
+        "Who may authorise: the headteacher, a member of the senior leadership team (SLT) or "
+        "the designated safeguarding lead (DSL)"
+    )
+    await expect(panel.locator("[data-rule=pairs] .policy-words")).to_contain_text(
+        "whether the visit should be made by a single member of staff"
+    )
+    await expect(panel.locator("[data-rule=risk_assessment_signed]")).to_contain_text(
+        "(waiting for s-jones)"
+    )
+    await no_blocking_violations(page, axe, "visit-policy-panel-1366")
+    await page.screenshot(**shot("visit-policy-panel.png"))
+
+    authorise = panel.locator("form[data-action=authorise]")
+    await authorise.get_by_role("button").click()
+    await expect(authorise.locator(".form-error")).to_contain_text(
+        "the school's policy needs, before authorising"
+    )
+
+    decide = panel.locator("form[data-action=decide]")
+    await decide.get_by_label("Single member of staff").check()
+    await decide.get_by_label("Why (kept in the record)").fill("known family; dropping off work")
+    await decide.get_by_role("button").click()
+    panel = page.locator(f"#before-{visit}")
+    await expect(panel.locator("summary")).to_have_text("1 thing missing before authorisation")
+
+    sam = await signed_in(browser, base, clock, "s-jones", "/console/visits")
+    mine = sam.locator(f"#before-{visit}")
+    await mine.locator("summary").click()
+    confirm = mine.locator("form[data-action=confirm]")
+    await expect(confirm).to_contain_text(
+        "“I have read and understand the Community Lone Working Risk Assessment for this visit.”"
+    )
+    await expect(mine.locator("form[data-action=authorise]")).to_have_count(0)  # not Sam's to do
+    await confirm.get_by_role("button", name="I confirm").click()
+    await expect(sam.locator(f"#before-{visit} summary")).to_have_text("Ready to authorise")
+
+    await page.reload()
+    panel = page.locator(f"#before-{visit}")
+    await panel.locator("summary").click()
+    await expect(panel.locator("[data-rule=pairs]")).to_contain_text(
+        "single member of staff decided by dsl:dsl1"
+    )
+    await panel.locator("form[data-action=authorise]").get_by_role("button").click()
+    await expect(page.locator(f"#visit-{visit}")).to_contain_text("Authorised — not signed out")
+
+
+@pytest.mark.parametrize("width", [1366, 820])
+async def test_the_policy_sheet_puts_what_is_enforced_beside_the_policys_words(
+    demo: Any, browser: Any, request: pytest.FixtureRequest, width: int
+) -> None:
+    """Cottenham: "ALL HOME VISITS CONDUCTED BY STAFF MUST BE AUTHORISED BY THE SAFEGUARDING
+    OFFICER." The headteacher reads their own school's; the trust's administrator every one."""
+    expect = playwright_api.expect
+    axe: str = request.getfixturevalue("axe_source")  # the fixture imported above
+    base, _c, clock = demo
+    page = await signed_in(browser, base, clock, "kdsl", "/console/policy", width)
+    sheet = page.locator("#policy-kingsdown")
+    rule = sheet.locator("[data-rule=authorised_by]")
+    await expect(rule).to_contain_text(
+        "Only the designated safeguarding lead (DSL) of the school can authorise a visit."
+    )
+    await expect(rule.locator(".policy-words")).to_have_text(
+        "ALL HOME VISITS CONDUCTED BY STAFF MUST BE AUTHORISED BY THE SAFEGUARDING OFFICER."
+    )
+    await expect(sheet.locator("[data-rule=second_in_sight]")).to_contain_text(
+        "the second member of staff should remain in sight of the property"
+    )
+    await expect(page.locator("#policy-lancaster")).to_have_count(0)
+    await no_blocking_violations(page, axe, f"policy-sheet-{width}")
+    await page.screenshot(**shot(f"policy-sheet-{width}.png"))
+
+    admin = await signed_in(browser, base, clock, "admin1", "/console/policy", width)
+    await expect(admin.locator(".policy-sheet")).to_have_count(2)
+    await no_blocking_violations(admin, axe, f"policy-sheets-admin-{width}")
