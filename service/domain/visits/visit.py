@@ -18,7 +18,9 @@ from service.domain.errors import DomainError
 from service.domain.ids import NAMESPACE
 from service.domain.people.access import Principal
 from service.domain.people.directory import Role
-from service.domain.visits import tasks, watch
+from service.domain.visits import during, followups, incidents, tasks, watch
+from service.domain.visits.during import During
+from service.domain.visits.incidents import Incidents
 from service.domain.visits.overdue_ladder import LadderState, OverduePolicy
 from service.domain.visits.rules import (
     DeviceCheck,
@@ -44,7 +46,7 @@ def visit_id(ref: str) -> UUID:
 # -- the aggregate ---------------------------------------------------------------
 
 
-class Visit(Watch, Tasks, Aggregate):
+class Visit(Watch, Tasks, During, Incidents, Aggregate):
     # The events of the deadline and device watch (service/domain/visits/watch.py): listed
     # here, they are this aggregate's own, stored as `Visit.<name>` as they always were.
     LeaveOverdueNoticed = watch.LeaveOverdueNoticed
@@ -54,6 +56,13 @@ class Visit(Watch, Tasks, Aggregate):
     DeviceSilenceNoticed = watch.DeviceSilenceNoticed
     LowBatteryNoticed = watch.LowBatteryNoticed
     TaskCompleted = tasks.TaskCompleted  # service/domain/visits/tasks.py
+    ConcernRaised = during.ConcernRaised  # at the property: service/domain/visits/during.py
+    DecisionRecorded = during.DecisionRecorded
+    EndedEarly = during.EndedEarly
+    NextPlaceGiven = during.NextPlaceGiven
+    FollowUpLogged = followups.FollowUpLogged  # service/domain/visits/followups.py
+    FollowUpDone = followups.FollowUpDone
+    IncidentRecorded = incidents.IncidentRecorded  # service/domain/visits/incidents.py
 
     @staticmethod
     def create_id(ref: str) -> UUID:
