@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 from projections.core import Doc, Effects, Reader
 from projections.visit_alerts import alert_changed, alert_joins_visit, visit_out_with
 from projections.visit_devices import board, device_message, link_device
+from projections.visit_during import DURING_EVENTS
 from projections.visit_timers import next_ladder_step, set_timer, settle, watch_device
 from service.domain.people.directory import timezone_of
 from service.domain.visits.overdue_ladder import (
@@ -307,6 +308,7 @@ _VISIT_EVENTS: dict[str, Callable[[Any, Reader, Effects, Doc], None]] = {
     "DeviceSilenceNoticed": _device_silence,
     "LowBatteryNoticed": _low_battery,
     "TaskCompleted": _task_completed,
+    **DURING_EVENTS,  # at the property, follow-ups, incidents: projections/visit_during.py
 }
 
 
@@ -360,4 +362,5 @@ VISIT_HANDLERS: dict[str, Handler] = {
 VISIT_FILTER_COLUMNS: dict[str, tuple[str | None, str | None]] = {
     "visit": ("school", "state"),
     "task": ("school", "state"),
+    "followup": ("school", "state"),
 }

@@ -15,6 +15,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 
 from projections.timers import TimerAction, TimerRegistry
+from service.application.visitor_texts import app_message
 from service.application.visits import change, move, school_of
 from service.domain import ids
 from service.domain.alerts.alert import AlertKind
@@ -187,6 +188,9 @@ def timer_actions(app: Lonewatch) -> dict[str, TimerAction]:
             principal=None,
         )
 
+    def app_text(timer: dict[str, Any], _: datetime) -> None:
+        app_message(app, UUID(timer["message"]))
+
     return {
         "visit_leave_overdue": lambda t, _: notice_leave_overdue(app, UUID(t["visit"])),
         "visit_overdue": lambda t, _: notice_overdue(app, UUID(t["visit"])),
@@ -198,6 +202,7 @@ def timer_actions(app: Lonewatch) -> dict[str, TimerAction]:
             app, UUID(t["visit"]), int(t["battery"]), str(t["message"])
         ),
         "visit_device_checkin": device_checkin,
+        "visit_app_text": app_text,
     }
 
 

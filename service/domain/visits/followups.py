@@ -88,13 +88,15 @@ class FollowUpLogged(Aggregate.Event):
 
 
 class FollowUpDone(Aggregate.Event):
+    """`notes`: what was done (withheld as a report's notes are)."""
+
     number: int
     by: str
-    note: str
+    notes: str
 
     def apply(self, aggregate: Any) -> None:
         followups_of(aggregate)[self.number].update(
-            state="done", done_by=self.by, done_at=self.timestamp, note=self.note
+            state="done", done_by=self.by, done_at=self.timestamp, done_notes=self.notes
         )
 
 
@@ -130,5 +132,5 @@ class FollowUps(VisitPart):
                 f"this follow-up was already done by {found['done_by']} at "
                 f"{found['done_at']:%H:%M} UTC"
             )
-        self._trigger(FollowUpDone, number=number, by=by, note=note.strip(), timestamp=timestamp)
+        self._trigger(FollowUpDone, number=number, by=by, notes=note.strip(), timestamp=timestamp)
         return True
