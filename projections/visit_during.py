@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from projections.core import Doc, Effects, Reader
+from projections.visit_devices import board
 from projections.visit_timers import settle
 from service.domain.visits.decisions import RULES, Rule
 from service.domain.visits.followups import followup_id
@@ -105,6 +106,18 @@ DURING_EVENTS: dict[str, Callable[[Any, Reader, Effects, Doc], None]] = {
     "FollowUpLogged": _followup_logged,
     "FollowUpDone": _followup_done,
 }
+
+
+def app_text_read(event: Any, read: Reader, fx: Effects) -> None:
+    """A phone app's message was read as a visitor text: its timer is settled."""
+    sid, sender = str(event.message_sid), str(event.sender)
+    if not (sid.startswith("app:") and sender.startswith("device:")):
+        return
+    device = fx.docs.get(("device", sender[7:])) or read("device", sender[7:]) or {}
+    doc = board(read, fx, device["visit"]) if device.get("visit") else None
+    if doc is not None:
+        settle(read, fx, doc, f"text-{sid[4:]}", "done")
+
 
 CHOICE_WORDS = {
     "did_not_enter": "did not enter",

@@ -16,10 +16,11 @@ from uuid import UUID
 
 from service.application import visit_during, visits
 from service.application.unit_of_work import UnitOfWork
+from service.domain import ids
 from service.domain.alerts.duress import REDACTED
 from service.domain.devices.messages import DeviceMessage
 from service.domain.errors import DomainError
-from service.domain.people.texts import STAFF_REPLY, StaffCommand
+from service.domain.people.texts import STAFF_REPLY, InboundSms, StaffCommand
 from service.domain.visits.commands import (
     HELP_TEXT,
     NO_VISIT_REPLY,
@@ -114,14 +115,28 @@ def _reply(command: VisitorText, visit: Visit, now: datetime, timezone: str) -> 
 def app_message(uow: UnitOfWork, message_id: UUID) -> str | None:
     """A `message` from the phone app read as a text command (a timer due at once, written
     by the visit projection); the reply it would get by SMS, or None when it is not a
-    command. A message that carried the safe word has raised its duress alert at intake and
-    changes nothing here."""
+    command. Read once: it is recorded as a text received (`app:<message id>`), which
+    settles the timer. A message that carried the safe word raised its duress alert at
+    intake and changes nothing here."""
+    sid = f"app:{message_id}"
     message = uow.load_optional(message_id, DeviceMessage)
-    if message is None or not message.staff:
+    if message is None or not message.staff or uow.exists(ids.inbound_sms_id(sid)):
         return None
     text = str((message.fields or {}).get("text") or "")
     command = parse_visitor_text(text)
+    now = uow.clock.now()
+    sms = InboundSms(
+        message_sid=sid,
+        sender=f"device:{message.device}",
+        who=f"staff:{message.staff}",
+        text=text,
+        command=command.word.value if command else None,
+        timestamp=now,
+    )
+    uow.save(sms)
     if command is None or command.word is Word.HELP or REDACTED in text:
         return None
-    source = f"app:{message.device}:{message_id}"
-    return visitor_text(uow, message.staff, command, source=source, rehearse=False)
+    reply = visitor_text(uow, message.staff, command, source=f"app:{message_id}", rehearse=False)
+    sms.replied(reply, now)
+    uow.save(sms)
+    return reply

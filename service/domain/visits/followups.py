@@ -9,6 +9,7 @@ export to attach there. `FollowUps` is a part of the `Visit` aggregate
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import date, datetime
 from typing import Any
 from uuid import UUID
@@ -16,6 +17,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 
 from service.domain.errors import DomainError, InvalidTransition, NotFound
+from service.domain.people.access import SAFEGUARDING_LEADS, Principal
 from service.domain.visits.parts import VisitPart
 
 FOLLOWUP = "followup"
@@ -134,3 +136,21 @@ class FollowUps(VisitPart):
             )
         self._trigger(FollowUpDone, number=number, by=by, notes=note.strip(), timestamp=timestamp)
         return True
+
+
+def followup_refusal(
+    who: Principal, visitors: Collection[str], *, assignee: str | None = None
+) -> str | None:
+    """Who may log a follow-up (the safeguarding leads; the visit's own visitors) and mark
+    one done (the leads; the person it is assigned to). Reception does neither: a follow-up
+    can name what was seen."""
+    if who.role in SAFEGUARDING_LEADS:
+        return None
+    if assignee is None and who.username in visitors:
+        return None
+    if assignee is not None and who.username == assignee:
+        return None
+    doing = "log a follow-up on this visit" if assignee is None else "mark this follow-up done"
+    return (
+        f"a {who.role.value} may not {doing}: the DSL, the headteacher or the person it is for may"
+    )
