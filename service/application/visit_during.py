@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
@@ -30,7 +31,9 @@ from service.domain.errors import DomainError
 from service.domain.people.access import Principal
 from service.domain.visits.commands import extended_times, extension_problem
 from service.domain.visits.decisions import DuringPolicy, Rule
-from service.domain.visits.incidents import IncidentKind, headteacher_message
+from service.domain.visits.during import during_of
+from service.domain.visits.followups import followup_id, followups_of
+from service.domain.visits.incidents import IncidentKind, headteacher_message, incidents_of
 from service.domain.visits.states import VisitState
 from service.domain.visits.visit import Visit
 
@@ -231,3 +234,19 @@ def record_incident(
 
 def concern_alert_id(visit: UUID, number: int) -> UUID:
     return ids.alert_id(concern_alert_key(visit, number))
+
+
+def record_of(visit: Visit) -> dict[str, Any]:
+    """What happened at the property and after, as the API shows a visit: the visitor's own
+    words under `notes` (withheld from whoever may not read a visit's notes)."""
+    during = during_of(visit)
+    return {
+        "concerns": list(during["concerns"]),
+        "decisions": list(during["decisions"]),
+        "ended_early": during["ended_early"],
+        "next_place": during["next_place"],
+        "incidents": list(incidents_of(visit)),
+        "followups": [
+            {"id": followup_id(visit.id, n), **f} for n, f in sorted(followups_of(visit).items())
+        ],
+    }
