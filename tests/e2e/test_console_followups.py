@@ -1,0 +1,51 @@
+"""The DSL's follow-up actions and the incident form on the visit board, in a real browser:
+an incident recorded shows what the policy asks next and tells the headteacher; the
+injury-at-work protocol appears as a follow-up, and stays until someone marks it done."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from tests.console_world import a_lone_visit_out
+from tests.e2e.browsers import shot, signed_in
+from tests.e2e.test_console_accessibility import BLOCKING, axe_source, violations
+
+__all__ = ["axe_source"]
+
+
+@pytest.mark.mosquitto
+async def test_an_incident_and_its_followup_on_the_visit_board(
+    console: Any, browser: Any, axe_source: str
+) -> None:
+    """'Complete injury at work protocol on return.' (SEN Trust)"""
+    base, container, _device = console
+    visit = await asyncio.to_thread(
+        a_lone_visit_out, container, "board-incident", back_in=timedelta(hours=1)
+    )
+    page = await signed_in(browser, base, "dsl1")
+    await page.goto("/console/visits")
+    form = page.locator("form[aria-labelledby=incident-heading]")
+    await form.locator("select[name=visit]").select_option(visit)
+    await form.locator("select[name=kind]").select_option("injury")
+    await form.get_by_label("What happened").fill("Bitten by the dog in the hall")
+    await form.get_by_role("button", name="Record the incident").click()
+    status = form.get_by_role("status")
+    await status.get_by_text("Complete injury at work protocol on return.").wait_for()
+    assert "the headteacher has been texted" in await status.inner_text()
+
+    row = page.locator("#followups tbody tr")
+    await row.first.wait_for()
+    assert await row.count() == 1
+    assert "Complete injury at work protocol" in await row.first.inner_text()
+    await page.screenshot(**shot("visits-followups.png"))
+    found = [v for v in await violations(page, axe_source) if v["impact"] in BLOCKING]
+    assert not found, found
+
+    await row.first.get_by_role("textbox").fill("form sent to the office")
+    await row.first.get_by_role("button", name="Done").click()
+    await page.get_by_text("No follow-up actions open.").wait_for()
+    await page.context.close()
