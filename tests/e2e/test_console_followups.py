@@ -45,6 +45,8 @@ async def test_an_incident_and_its_followup_on_the_visit_board(
     found = [v for v in await violations(page, axe_source) if v["impact"] in BLOCKING]
     assert not found, found
 
+    log = page.locator("form[aria-labelledby=log-heading]")
+    assert await log.get_by_role("button", name="Log the follow-up").is_visible()
     await row.first.get_by_role("textbox").fill("form sent to the office")
     await row.first.get_by_role("button", name="Done").click()
     await page.get_by_text("No follow-up actions open.").wait_for()

@@ -144,7 +144,7 @@
     forms.hidden = false;
     forms.replaceChildren(
       el("h2", { id: "incident-heading" }, "Record an incident"), incidentForm(),
-      seesFollowups() ? [el("h2", { id: "log-heading" }, "Log a follow-up action"), followupForm()] : null);
+      ...(seesFollowups() ? [el("h2", { id: "log-heading" }, "Log a follow-up action"), followupForm()] : []));
     await load();
     setInterval(() => load().catch(() => {}), 30000);
   }
