@@ -63,7 +63,8 @@ def visitor_text(
         log.info("visitor_text_without_visit", staff=staff_key, command=command.word.value)
         return NO_VISIT_REPLY
     by = f"staff:{staff_key}"
-    via = f"{source.partition(':')[0]} {command.word.value} ({source})"
+    channel = "text" if source.startswith("sms:") else "app message"
+    via = f"{channel} {command.word.value} ({source})"
     now = uow.clock.now()
     try:
         if rehearse:
@@ -106,10 +107,10 @@ def _reply(command: VisitorText, visit: Visit, now: datetime, timezone: str) -> 
     if command.word is Word.CONCERN:
         return reply_concern(len(during["concerns"]))
     if command.word is Word.LEFT:
-        return reply_left(now, command.detail or None, timezone)
+        return reply_left(now, bool(command.detail), timezone)
     if command.word is Word.EXTEND:
         return reply_extended(command.minutes or 0, visit.expected_return, timezone)
-    return reply_ended(during["ended_early"]["words"])
+    return reply_ended()
 
 
 def app_message(uow: UnitOfWork, message_id: UUID) -> str | None:

@@ -1,6 +1,7 @@
-"""The DSL's follow-up actions and the incident form on the visit board, in a real browser:
-an incident recorded shows what the policy asks next and tells the headteacher; the
-injury-at-work protocol appears as a follow-up, and stays until someone marks it done."""
+"""What happened at the property, recorded from the visit board in a real browser: a decision
+refused with the policy's words, one that ends the visit; an incident that shows what the
+policy asks next and tells the headteacher; the injury-at-work protocol as a follow-up that
+stays until someone marks it done."""
 
 from __future__ import annotations
 
@@ -28,6 +29,21 @@ async def test_an_incident_and_its_followup_on_the_visit_board(
     )
     page = await signed_in(browser, base, "dsl1")
     await page.goto("/console/visits")
+    decision = page.locator("form[aria-labelledby=decision-heading]")
+    await decision.locator("select[name=visit]").select_option(visit)
+    await decision.locator("select[name=rule]").select_option("bedroom")
+    assert "Do not enter a child's" in await decision.locator("#rule-words").inner_text()
+    await decision.locator("select[name=choice]").select_option("entered_with_controls")
+    await decision.get_by_label("Why").fill("asked to see the room")
+    await decision.get_by_role("button", name="Record the decision").click()
+    await decision.get_by_role("alert").get_by_text("Do not enter a child's").wait_for()
+    await decision.locator("select[name=visit]").select_option(visit)
+    await decision.locator("select[name=rule]").select_option("invited_by_child")
+    await decision.locator("select[name=choice]").select_option("left")
+    await decision.get_by_label("Why").fill("a child answered; no adult at home")
+    await decision.get_by_role("button", name="Record the decision").click()
+    await decision.get_by_text("the visit ended early").wait_for()
+
     form = page.locator("form[aria-labelledby=incident-heading]")
     await form.locator("select[name=visit]").select_option(visit)
     await form.locator("select[name=kind]").select_option("injury")

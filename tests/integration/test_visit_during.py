@@ -63,12 +63,12 @@ def test_extend_left_next_and_ended_are_recorded_and_answered(world: VisitWorld)
     assert world.text(JONES, "extend 500") is not None
     assert "not recorded" in str(world.text(JONES, "extend 500"))
     reply = world.text(JONES, "ENDED no responsible adult")
-    assert reply is not None and "visit ended early (no responsible adult)" in reply
+    assert reply is not None and "visit ended early, with your reason" in reply
     board = world.board(visit)
     assert board["state"] == "left"
     assert board["ended_early"]["reason"] == "no_responsible_adult"
     reply = world.text(JONES, "LEFT next: Tesco car park")
-    assert reply is not None and "Next: Tesco car park" in reply
+    assert reply is not None and "Where you go next is recorded." in reply
     assert world.board(visit)["next_place"]["place"] == "Tesco car park"
     summaries = [e["summary"] for e in world.timeline(visit)]
     assert any("visit ended early by s-jones" in s for s in summaries)
@@ -80,19 +80,30 @@ def test_unknown_words_get_the_list_of_texts(world: VisitWorld) -> None:
     assert world.text(JONES, "what do I send?") == UNKNOWN_REPLY
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "ENDED {} all fine",
+        "CONCERN {} nothing",
+        "EXTEND 20 {}",
+        "LEFT next: {} shop",
+        "OK {}",
+        "hi {}",
+    ],
+)
 def test_the_safe_word_in_a_command_changes_nothing_and_replies_the_same(
-    world: VisitWorld,
+    world: VisitWorld, text: str
 ) -> None:
     """'The same code word should be used if you contact school to alert them that you are in
-    danger' (Roselyn House): the reply must not give it away."""
+    danger' (Roselyn House): the reply is the one the same text gets without it."""
     visit = UUID(out_at_the_property(world))
-    under_duress = world.text(JONES, "ENDED bluebird all fine")
+    before = world.board(visit)
+    under_duress = world.text(JONES, text.format("bluebird"))
     board = world.board(visit)
-    assert board["state"] == "arrived" and "ended_early" not in board
-    duress = [a for a in world.views.find("alert", limit=100) if a["kind"] == "duress"]
-    assert len(duress) == 1
-    ordinary = world.text(JONES, "ENDED [redacted] all fine")
-    assert under_duress == ordinary
+    for field in ("state", "expected_return", "concerns", "ended_early", "next_place"):
+        assert board.get(field) == before.get(field), field
+    assert [a["kind"] for a in world.views.find("alert", limit=100)] == ["duress"]
+    assert world.text(JONES, text.format("")) == under_duress
 
 
 def test_an_incident_tells_the_headteacher_and_logs_the_injury_protocol(

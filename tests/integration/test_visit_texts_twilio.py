@@ -64,9 +64,9 @@ async def test_each_text_is_answered_with_what_was_recorded(running: Running) ->
         "Lonewatch: recorded: 20 min more; expected back by 10:20."
     )
     reply = await phone.phone_texts(webhook, JONES, "ENDED: no responsible adult")
-    assert reply is not None and "ended early (no responsible adult)" in reply
+    assert reply is not None and "visit ended early, with your reason" in reply
     reply = await phone.phone_texts(webhook, JONES, "left, next: Tesco car park")
-    assert reply is not None and "Next: Tesco car park" in reply
+    assert reply is not None and "Where you go next is recorded." in reply
     reply = await phone.phone_texts(webhook, JONES, "where do I send this?")
     assert reply is not None and "texts you can send" in reply
     assert [r["to"] for r in phone.replies] == [JONES] * 5

@@ -41,6 +41,8 @@ NOW = datetime(2026, 11, 23, 14, 0, tzinfo=UTC)
         ("  Left - next: Tesco car park", VisitorText(Word.LEFT, "Tesco car park")),
         ("LEFT next Smith Road", VisitorText(Word.LEFT, "Smith Road")),
         ("left", VisitorText(Word.LEFT)),
+        ("Left now", VisitorText(Word.LEFT)),
+        ("left, going to the library", VisitorText(Word.LEFT, "the library")),
         ("EXTEND 20", VisitorText(Word.EXTEND, minutes=20)),
         ("extend by 20 mins", VisitorText(Word.EXTEND, minutes=20)),
         ("Extend20", VisitorText(Word.EXTEND, minutes=20)),

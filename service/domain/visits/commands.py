@@ -34,7 +34,7 @@ MAX_DETAIL = 300
 """A concern, a reason or a next place is kept to a text's worth of words."""
 
 _FIRST_WORD = re.compile(r"^[\W_]*([A-Za-z]+)(.*)$", re.DOTALL)
-_NEXT = re.compile(r"^\s*(?:next|going|going\s+to|then|to)\b[\s:;,.\-]*", re.IGNORECASE)
+_NEXT = re.compile(r"^(?:next|going\s+to|going|then|to)\b[\s:;,.\-]*", re.IGNORECASE)
 _MINUTES = re.compile(r"^\s*(?:by\s+)?(\d{1,6})\b", re.IGNORECASE)
 _SPACE = re.compile(r"\s+")
 
@@ -69,8 +69,11 @@ def parse_visitor_text(text: str) -> VisitorText | None:
         found = _MINUTES.match(rest)
         return VisitorText(word, minutes=int(found[1]) if found else None)
     if word is Word.LEFT:
-        rest = _NEXT.sub("", _clean(rest), count=1)
-    if word in (Word.LEFT, Word.CONCERN, Word.ENDED):
+        # A place only after "next" (or "going to", "then", "to"): "Left now" names none.
+        cleaned = _clean(rest)
+        marked = _NEXT.match(cleaned)
+        return VisitorText(word, detail=_clean(cleaned[marked.end() :]) if marked else "")
+    if word in (Word.CONCERN, Word.ENDED):
         return VisitorText(word, detail=_clean(rest))
     return VisitorText(word)
 
@@ -126,8 +129,16 @@ def reply_concern(number: int) -> str:
     )
 
 
-def reply_left(at: datetime, place: str | None, timezone: str) -> str:
-    nxt = f" Next: {place}." if place else " Text LEFT next: <place> to say where you go next."
+# A reply never repeats the visitor's own words: a text with the safe word in it is answered
+# as the same text without it would be, and its words are never stored or sent back.
+
+
+def reply_left(at: datetime, with_place: bool, timezone: str) -> str:
+    nxt = (
+        " Where you go next is recorded."
+        if with_place
+        else " Text LEFT next: <place> to say where you go next."
+    )
     return f"Lonewatch: recorded: you left the property ({_local(at, timezone)}).{nxt}"
 
 
@@ -135,9 +146,10 @@ def reply_extended(minutes: int, back: datetime, timezone: str) -> str:
     return f"Lonewatch: recorded: {minutes} min more; expected back by {_local(back, timezone)}."
 
 
-def reply_ended(words: str) -> str:
+def reply_ended() -> str:
     return (
-        f"Lonewatch: recorded: visit ended early ({words}). Text BACK when you are back at school."
+        "Lonewatch: recorded: visit ended early, with your reason. Text BACK when you are "
+        "back at school."
     )
 
 

@@ -76,6 +76,10 @@ _VISIT_ID: dict[str, Any] = {
 }
 
 VISIT_RECORD_OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
+    ("GET", "/api/v1/visits/rules"): {
+        "summary": "The rules a decision at the property is recorded under, in the policies' words",
+        "parameters": [],
+    },
     ("POST", "/api/v1/visits/{id}/concern"): {
         "summary": "A concern at the property, told to the DSL at once",
         "body": Concern,

@@ -20,7 +20,7 @@ from service.application.lonewatch import Lonewatch
 from service.domain.errors import Forbidden
 from service.domain.people.access import Principal
 from service.domain.people.record_access import Access, can_export
-from service.domain.visits.decisions import parse_rule
+from service.domain.visits.decisions import BEDROOM_CONTROLS_WORDS, RULES, parse_rule
 from service.domain.visits.incidents import parse_incident_kind
 from service.domain.visits.visit import Visit
 from service.entrypoints.http.confidential import audited, audited_list, shown
@@ -185,8 +185,30 @@ async def complete_followup(request: web.Request) -> web.Response:
     return json_response({"id": key, "state": "done", "changed": changed})
 
 
+async def during_rules(request: web.Request) -> web.Response:
+    """GET /api/v1/visits/rules: the rules a decision is recorded under, in the policies'
+    words, with the choices each offers (the console's decision form reads them here)."""
+    principal(request)
+    return json_response(
+        {
+            "rules": [
+                {
+                    "rule": rule.value,
+                    "words": text.words,
+                    "choices": list(text.choices),
+                    "ends_visit": sorted(text.ends_visit),
+                }
+                for rule, text in RULES.items()
+            ],
+            "controls": {c.value: words for c, words in BEDROOM_CONTROLS_WORDS.items()},
+        }
+    )
+
+
 def add_visit_record_routes(app: web.Application) -> None:
-    """Before add_visit_routes: its POST /visits/{id}/{action} would take these paths."""
+    """Before add_visit_routes: its POST /visits/{id}/{action} would take these paths, and
+    GET /visits/{id} the rules."""
+    app.router.add_get("/api/v1/visits/rules", during_rules)
     app.router.add_get("/api/v1/visits/{id}/cpoms.csv", cpoms_export)
     for what in RECORDS:
         app.router.add_post(f"/api/v1/visits/{{id}}/{what}", _recording(what))

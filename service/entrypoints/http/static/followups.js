@@ -1,5 +1,6 @@
 // The visit board's follow-up actions (open until someone marks them done) and the forms to
-// log a follow-up and to record an incident on a visit. Loaded by visits.html beside
+// record what happened at the property: a decision under a policy rule, an early end, an
+// incident, a follow-up. Loaded by visits.html beside
 // visits.js; it waits for visits.js to have signed in (LW.session) and reads the API itself.
 "use strict";
 
@@ -121,6 +122,77 @@
     return form;
   }
 
+  const CHOICES = {
+    did_not_enter: "Did not enter", left: "Left the property", returned_to_school: "Returned to school",
+    entered_with_controls: "Entered, with every control", did_not_go_upstairs: "Did not go upstairs",
+    went_upstairs_accompanied: "Went upstairs, accompanied by a responsible adult",
+    agreed_not_to_smoke: "The adult agreed not to smoke", animals_kept_separate: "Animals kept in a separate room",
+    refused_left: "The adult refused: left",
+  };
+
+  // A decision at the property under one of the policies' rules (read from the API, in the
+  // policies' words), or the visit ended early with its reason.
+  function decisionForm(rules) {
+    const out = el("div", { "aria-live": "polite" });
+    const words = el("p", { class: "hint", id: "rule-words" });
+    const choice = el("select", { name: "choice", required: true });
+    const controls = el("fieldset", { class: "what", hidden: true },
+      el("legend", {}, "Controls confirmed (a bedroom)"),
+      ...Object.entries(rules.controls).map(([value, label]) => el("label", { class: "choice" },
+        el("input", { type: "checkbox", name: "controls", value }), label)));
+    const rule = el("select", { name: "rule", required: true, "aria-describedby": "rule-words", onchange: () => {
+      const found = rules.rules.find((r) => r.rule === rule.value);
+      words.textContent = found ? `The policy: "${found.words}"` : "";
+      choice.replaceChildren(...(found ? found.choices : []).map((c) =>
+        el("option", { value: c }, CHOICES[c] || c, found.ends_visit.includes(c) ? " (ends the visit)" : "")));
+      controls.hidden = !found || found.rule !== "bedroom";
+    } }, el("option", { value: "" }, "Choose a rule"),
+    ...rules.rules.map((r) => el("option", { value: r.rule }, r.rule.replaceAll("_", " "))));
+    const form = el("form", { class: "filters", "aria-labelledby": "decision-heading", onsubmit: async (e) => {
+      e.preventDefault();
+      const data = new FormData(form);
+      try {
+        const visit = await api(`/api/v1/visits/${data.get("visit")}/decisions`, { method: "POST",
+          body: { rule: data.get("rule"), choice: data.get("choice"), why: data.get("why"), controls: data.getAll("controls") } });
+        message(out, visit.ended_early ? `Decision recorded; the visit ended early (${visit.ended_early.words}).` : "Decision recorded.", false);
+        form.reset();
+        rule.dispatchEvent(new Event("change"));
+      } catch (error) {
+        message(out, `Not recorded: ${error.message}`, true);
+      }
+    } },
+    el("div", { class: "filter-grid" },
+      visitSelect("visit", "Visit"),
+      el("label", { class: "block" }, "Rule", rule),
+      el("label", { class: "block" }, "What the visitor did", choice)),
+    words, controls,
+    el("label", { class: "block" }, "Why (what was seen or said)", el("textarea", { name: "why", rows: "2", required: true })),
+    el("div", { class: "toolbar" }, el("button", { class: "primary", type: "submit" }, "Record the decision")),
+    out);
+    return form;
+  }
+
+  function endEarlyForm() {
+    const out = el("div", { "aria-live": "polite" });
+    const form = el("form", { class: "filters", "aria-labelledby": "end-heading", onsubmit: async (e) => {
+      e.preventDefault();
+      const data = new FormData(form);
+      try {
+        await api(`/api/v1/visits/${data.get("visit")}/end_early`, { method: "POST", body: { reason: data.get("reason") } });
+        message(out, "The visit is recorded as ended early.", false);
+        form.reset();
+        await load();
+      } catch (error) {
+        message(out, `Not recorded: ${error.message}`, true);
+      }
+    } },
+    el("div", { class: "filter-grid" }, visitSelect("visit", "Visit"),
+      el("label", { class: "block" }, "Why it ended", el("input", { type: "text", name: "reason", required: true }))),
+    el("div", { class: "toolbar" }, el("button", { class: "primary", type: "submit" }, "End the visit early")),
+    out);
+    return form;
+  }
+
   async function load() {
     const [open, out, day] = await Promise.all([
       seesFollowups() ? api("/api/v1/followups?state=open") : Promise.resolve(null),
@@ -142,7 +214,10 @@
     await load();
     const forms = document.getElementById("visit-records");
     forms.hidden = false;
+    const rules = await api("/api/v1/visits/rules");
     forms.replaceChildren(
+      el("h2", { id: "decision-heading" }, "Record a decision at the property"), decisionForm(rules),
+      el("h2", { id: "end-heading" }, "End a visit early"), endEarlyForm(),
       el("h2", { id: "incident-heading" }, "Record an incident"), incidentForm(),
       ...(seesFollowups() ? [el("h2", { id: "log-heading" }, "Log a follow-up action"), followupForm()] : []));
     await load();
