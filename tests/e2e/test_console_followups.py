@@ -52,6 +52,8 @@ async def test_an_incident_and_its_followup_on_the_visit_board(
     status = form.get_by_role("status")
     await status.get_by_text("Complete injury at work protocol on return.").wait_for()
     assert "the headteacher has been texted" in await status.inner_text()
+    replay = status.get_by_role("link", name="Open the visit's record (replay)")
+    assert await replay.get_attribute("href") == f"/console/timeline?visit={visit}"
 
     row = page.locator("#followups tbody tr")
     await row.first.wait_for()
@@ -66,4 +68,8 @@ async def test_an_incident_and_its_followup_on_the_visit_board(
     await row.first.get_by_role("textbox").fill("form sent to the office")
     await row.first.get_by_role("button", name="Done").click()
     await page.get_by_text("No follow-up actions open.").wait_for()
+
+    await page.goto(f"/console/timeline?visit={visit}")  # the replay shows each of them
+    for words in ("decision by", "visit ended early by", "incident 1 (injury) recorded"):
+        await page.get_by_text(words).first.wait_for()
     await page.context.close()

@@ -79,7 +79,8 @@
         out.replaceChildren(el("div", { role: "status" },
           el("p", { class: "taken" }, `Incident ${incident.number} recorded; the headteacher has been texted.`),
           el("p", {}, "The policy asks next:"),
-          el("ul", {}, incident.prompts.map((p) => el("li", {}, p)))));
+          el("ul", {}, incident.prompts.map((p) => el("li", {}, p))),
+          el("p", {}, el("a", { href: `/console/timeline?visit=${visit.id}` }, "Open the visit's record (replay)"))));
         form.reset();
         await load();
       } catch (error) {
