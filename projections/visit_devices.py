@@ -12,6 +12,7 @@ from service.domain.devices.health import SILENCE_REPORTS, battery_low
 from service.domain.visits.rules import LOW_BATTERY_BELOW
 
 CHECKIN = "checkin"
+APP_MESSAGE = "message"
 TIMELINE_DEVICE_KINDS = frozenset({"checkin", "sos", "fall"})
 
 
@@ -74,5 +75,11 @@ def device_message(event: Any, read: Reader, fx: Effects) -> None:
             device=event.device,
             message=message,
         )
+    if event.kind == APP_MESSAGE and (event.fields or {}).get("text"):
+        # A text from the phone app may be a visitor command (LEFT, EXTEND, CONCERN, ENDED):
+        # read and applied by the visit, like a checkin (service/application/visitor_texts.py).
+        message = str(event.originator_id)
+        set_timer(fx, doc, f"text-{message}", "visit_app_text", event.timestamp, message=message)
+        fx.subjects.append(f"visit:{doc['id']}")
     if event.kind in TIMELINE_DEVICE_KINDS:
         fx.subjects.append(f"visit:{doc['id']}")

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from projections.visit_during import during_words
 from projections.visit_readiness import before_words
 from service.domain.visits.overdue_ladder import CALL_HOME_TASK
 from service.domain.visits.rules import CallHomeOutcome
@@ -118,4 +119,7 @@ def describe(event: Any) -> tuple[str, str] | None:
         "LowBatteryNoticed",
     )
     source = "scheduler" if what in noticed else by
+    during = during_words(event, what, by, via)
+    if during is not None:
+        return source, during
     return source, words[what]() if what in words else (before_words(what, event) or what)

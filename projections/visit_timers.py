@@ -10,6 +10,7 @@ fires them; service/application/visit_deadlines.py records what passed):
 - `visit-battery:<id>` a reading below low_battery_below, due at once -> low_battery alert
   (lone visits, once per visit)
 - `visit-checkin-<message>:<id>` a device `checkin` during a visit -> counts as OK
+- `visit-text-<message>:<id>` a phone app `message` during a visit -> read as a visitor text
 
 When the ladder's next step is due is the domain's (service/domain/visits/overdue_ladder.py):
 imported here, never recomputed.

@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 from projections.core import Doc, Effects, Reader
 from projections.visit_alerts import alert_changed, alert_joins_visit, visit_out_with
 from projections.visit_devices import board, device_message, link_device
+from projections.visit_during import DURING_EVENTS, app_text_read
 from projections.visit_readiness import BEFORE_HANDLERS, refresh_policy, risk_reassessed
 from projections.visit_timers import next_ladder_step, set_timer, settle, watch_device
 from service.domain.people.directory import timezone_of
@@ -311,6 +312,7 @@ _VISIT_EVENTS: dict[str, Callable[[Any, Reader, Effects, Doc], None]] = {
     "LowBatteryNoticed": _low_battery,
     "TaskCompleted": _task_completed,
     **BEFORE_HANDLERS,
+    **DURING_EVENTS,  # at the property, follow-ups, incidents: projections/visit_during.py
 }
 
 
@@ -352,6 +354,7 @@ def _notification(event: Any, read: Reader, fx: Effects) -> None:
 VISIT_HANDLERS: dict[str, Handler] = {
     **{f"Visit.{name}": _visit for name in ("Planned", *_VISIT_EVENTS)},
     "DeviceMessage.Received": device_message,
+    "InboundSms.Received": app_text_read,
     "Alert.Raised": _alert,
     "Alert.Notified": _alert,
     "Alert.Acknowledged": _alert,
@@ -364,4 +367,5 @@ VISIT_HANDLERS: dict[str, Handler] = {
 VISIT_FILTER_COLUMNS: dict[str, tuple[str | None, str | None]] = {
     "visit": ("school", "state"),
     "task": ("school", "state"),
+    "followup": ("school", "state"),
 }

@@ -16,7 +16,9 @@ import argparse
 import asyncio
 import base64
 import contextlib
+import html
 import json
+import re
 import secrets
 import signal
 import time
@@ -64,6 +66,9 @@ class TwilioDouble:
         self._stopping = asyncio.Event()
         self._runner: web.AppRunner | None = None
         self.base_url = ""
+        self.replies: list[dict[str, str]] = []
+        """What the service answered each text a phone sent it (`phone_texts`), in order."""
+        self._inbound = 0
 
     @property
     def messages(self) -> list[dict[str, Any]]:
@@ -217,6 +222,19 @@ class TwilioDouble:
             self.callbacks.append(record)
             self._called.notify_all()
         return text
+
+    async def phone_texts(self, url: str, sender: str, body: str, to: str = "") -> str | None:
+        """A phone texts the service: Twilio posts the inbound SMS to the webhook at `url`
+        (signed) and sends the TwiML `<Message>` it answers back to the phone. Returns that
+        reply (None: the service answered with no message); each is kept in `replies`."""
+        self._inbound += 1
+        form = {"From": sender, "To": to, "Body": body, "MessageSid": f"SMin{self._inbound:06d}"}
+        answered = await self._post(url, form)
+        found = re.search(r"<Message>(.*?)</Message>", answered or "", re.DOTALL)
+        reply = html.unescape(found[1]) if found else None
+        if reply is not None:
+            self.replies.append({"to": sender, "body": reply, "in_reply_to": body})
+        return reply
 
     async def _play(self, kind: Kind, sid: str, form: dict[str, str], outcome: str) -> None:
         """What Twilio would do next for an accepted message or call."""

@@ -1,8 +1,9 @@
 """Texts received (the SMS webhook): staff commands, HELP, the safe word, a contact's ACK.
 
-Each text is handled once per MessageSid. Staff always get the same reply (see
-STAFF_REPLY), so duress is silent; a sender the directory does not know is recorded
-without their words.
+Each text is handled once per MessageSid (a retried webhook gets the reply it got first).
+A staff text's reply says what was recorded (service/application/visitor_texts.py); a text
+carrying the safe word gets exactly the reply it would get without it, so duress is
+silent. A sender the directory does not know is recorded without their words.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from service.application import visits
 from service.application.acknowledgement import AlertFinder, contact_acknowledges
 from service.application.alerts import raise_staff_alert
 from service.application.unit_of_work import UnitOfWork
+from service.application.visitor_texts import UNKNOWN_REPLY, visitor_text
 from service.domain import ids
 from service.domain.alerts.alert import AlertKind
 from service.domain.alerts.duress import detect_duress
@@ -21,8 +23,8 @@ from service.domain.people.texts import (
     InboundSms,
     StaffCommand,
     parse_contact_text,
-    parse_staff_text,
 )
+from service.domain.visits.commands import Word, parse_visitor_text
 
 
 def receive_sms(
@@ -52,6 +54,8 @@ def receive_sms(
 
 def _reply_for_repeat(uow: UnitOfWork, message_sid: str) -> str | None:
     sms = uow.load(ids.inbound_sms_id(message_sid), InboundSms, "text")
+    if sms.reply is not None:
+        return sms.reply
     if sms.who.startswith("staff:"):
         return HELP_REPLY if sms.command == StaffCommand.HELP else STAFF_REPLY
     return None
@@ -60,19 +64,19 @@ def _reply_for_repeat(uow: UnitOfWork, message_sid: str) -> str | None:
 def _staff_text(uow: UnitOfWork, staff_key: str, sender: str, body: str, message_sid: str) -> str:
     screened = detect_duress(body, visits.safe_word_hashes(uow, staff_key))
     text, duress = screened.text, screened.duress
-    command = parse_staff_text(text)
+    command = parse_visitor_text(text)
     now = uow.clock.now()
-    uow.save(
-        InboundSms(
-            message_sid=message_sid,
-            sender=sender,
-            who=f"staff:{staff_key}",
-            text=text,
-            command=command.value if command else None,
-            timestamp=now,
-        )
+    sms = InboundSms(
+        message_sid=message_sid,
+        sender=sender,
+        who=f"staff:{staff_key}",
+        text=text,
+        command=command.word.value if command else None,
+        timestamp=now,
     )
+    uow.save(sms)
     cause = {"text": str(ids.inbound_sms_id(message_sid)), "via": "sms"}
+    source = f"sms:{message_sid}"
     if duress:
         raise_staff_alert(
             uow,
@@ -82,15 +86,21 @@ def _staff_text(uow: UnitOfWork, staff_key: str, sender: str, body: str, message
             cause=cause,
             silent=True,
         )
-        return STAFF_REPLY
-    if command is StaffCommand.HELP:
-        raise_staff_alert(
-            uow, staff_key, AlertKind.SOS, cause_key=f"sms:{message_sid}", cause=cause
-        )
-        return HELP_REPLY
-    if command is not None:
-        visits.staff_command(uow, staff_key, command, source=f"sms:{message_sid}")
-    return STAFF_REPLY
+    if command is None:
+        reply = UNKNOWN_REPLY
+    elif command.word is Word.HELP:
+        if not duress:
+            raise_staff_alert(
+                uow, staff_key, AlertKind.SOS, cause_key=f"sms:{message_sid}", cause=cause
+            )
+        reply = HELP_REPLY
+    else:
+        # Under duress the visit is not changed (the phone may not be the visitor's to
+        # use), but the reply is the one the same text would get without the safe word.
+        reply = visitor_text(uow, staff_key, command, source=source, rehearse=duress)
+    sms.replied(reply, now)
+    uow.save(sms)
+    return reply
 
 
 def _contact_text(

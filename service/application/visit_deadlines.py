@@ -16,6 +16,7 @@ from eventsourcing.domain import Aggregate
 
 from projections.timers import TimerAction, TimerRegistry
 from service.application.school_rules import school_of
+from service.application.visitor_texts import app_message
 from service.application.visits import change, move
 from service.domain import ids
 from service.domain.alerts.alert import AlertKind
@@ -188,6 +189,9 @@ def timer_actions(app: Lonewatch) -> dict[str, TimerAction]:
             principal=None,
         )
 
+    def app_text(timer: dict[str, Any], _: datetime) -> None:
+        app_message(app, UUID(timer["message"]))
+
     return {
         "visit_leave_overdue": lambda t, _: notice_leave_overdue(app, UUID(t["visit"])),
         "visit_overdue": lambda t, _: notice_overdue(app, UUID(t["visit"])),
@@ -199,6 +203,7 @@ def timer_actions(app: Lonewatch) -> dict[str, TimerAction]:
             app, UUID(t["visit"]), int(t["battery"]), str(t["message"])
         ),
         "visit_device_checkin": device_checkin,
+        "visit_app_text": app_text,
     }
 
 

@@ -151,7 +151,7 @@ def change(
     return result[0]
 
 
-def _ended_ladder(app: UnitOfWork, visit: Visit, was_active: bool, by: str) -> list[Aggregate]:
+def ended_ladder(app: UnitOfWork, visit: Visit, was_active: bool, by: str) -> list[Aggregate]:
     """When a command ended the overdue ladder, close its alert with who ended it and how."""
     if not was_active or visit.ladder_active:
         return []
@@ -255,7 +255,7 @@ def move(
             visit.check_in(by=by, via=via, timestamp=now)
         else:
             raise DomainError(f"unknown visit action {action!r}")
-        return [*more, *_ended_ladder(app, visit, was_active, by)]
+        return [*more, *ended_ladder(app, visit, was_active, by)]
 
     return change(app, visit_id, principal, command)
 
@@ -278,7 +278,7 @@ def extend(
             expected_return=expected_return,
             timestamp=now,
         )
-        return _ended_ladder(app, visit, was_active, principal.actor)
+        return ended_ladder(app, visit, was_active, principal.actor)
 
     return change(app, visit_id, principal, command)
 

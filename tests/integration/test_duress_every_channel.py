@@ -172,8 +172,9 @@ async def test_the_visits_safe_word_by_text_raises_silent_duress_with_the_ordina
     running: Running,
 ) -> None:
     """'A staff member's safe word anywhere in a text raises a silent duress alert: the reply
-    (if any) must not differ from an ordinary one' — the visit's word as well as their own."""
-    ordinary = await running.text(PRIYA, "Parking now", "SMdur1")
+    (if any) must not differ from an ordinary one' — the visit's word as well as their own:
+    the reply is the one the same text gets without the word."""
+    ordinary = await running.text(PRIYA, "ok see you later", "SMdur1")
     assert running.alerts() == []
     duress = await running.text(PRIYA, "ok LIGHTHOUSE see you later", "SMdur2")
     assert duress == ordinary

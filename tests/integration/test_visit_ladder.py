@@ -9,6 +9,7 @@ from uuid import UUID
 import pytest
 
 from service.application import visits
+from service.application.visitor_texts import UNKNOWN_REPLY
 from service.domain.people.texts import STAFF_REPLY
 from tests.visit_worlds import VisitWorld, at
 
@@ -145,7 +146,8 @@ def test_a_visits_own_safe_word_raises_duress_too_and_is_never_stored_in_clear(
     visits.assess_risk(world.app, visit.id, world.who("dsl1"), HAZARDS_ALL)
     visits.authorise(world.app, visit.id, world.who("dsl1"))
     world.depart(visit.id, by="p-patel")
-    assert world.text(PATEL, "all fine, lighthouse") == STAFF_REPLY
+    # The reply any text that is not a command gets: nothing on the phone shows duress.
+    assert world.text(PATEL, "all fine, lighthouse") == UNKNOWN_REPLY
     assert [a["kind"] for a in world.views.find("alert")] == ["duress"]
     stored = world.app.recorder.select_notifications(start=1, limit=10_000)
     assert not any(b"lighthouse" in n.state.lower() for n in stored)

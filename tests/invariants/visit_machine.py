@@ -41,7 +41,18 @@ VISITOR_PHONE = "+447700900001"
 DEVICE = "sos-0001"
 PHONES = ("+447700900001", "+441702000001", "+441702000013", "+441702000010")
 """The visitor, reception, SLT and the contact centre."""
-STAFF_TEXTS = ("OK", "OK", "BACK", "LEFT", "ARRIVED", "HELLO")
+STAFF_TEXTS = (
+    "OK",
+    "OK",
+    "BACK",
+    "LEFT",
+    "ARRIVED",
+    "HELLO",
+    "EXTEND 20",
+    "LEFT next: the library",
+    "ENDED no responsible adult",
+    "CONCERN child alone at home",
+)
 JUMPS = st.sampled_from([1, 60, 300, 540, 600, 601, 900, 1200, 1800])
 """Mostly minutes: the ladder's steps are ten minutes apart."""
 
@@ -152,6 +163,12 @@ class VisitMachine(RuleBasedStateMachine):
     def visitor_texts(self, text: str) -> None:
         sid = f"SM-v-{next(self.ids)}"
         self.app.receive_sms(sender=VISITOR_PHONE, body=text, message_sid=sid)
+        self.after_step()
+
+    @rule(text=st.sampled_from(["EXTEND 15", "OK", "CONCERN door open, nobody in"]))
+    def visitor_sends_from_the_app(self, text: str) -> None:
+        """The same texts from the phone app's `message` topic (read once, after recording)."""
+        self.svc.send(DEVICE, "message", {"id": f"a-{next(self.ids)}", "text": text})
         self.after_step()
 
     @precondition(lambda self: self.svc.up)

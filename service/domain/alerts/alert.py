@@ -22,6 +22,7 @@ class AlertKind(StrEnum):
     LOW_BATTERY = "low_battery"
     NOTIFICATION_FAILED = "notification_failed"
     ARC_UNREACHABLE = "arc_unreachable"
+    CONCERN = "concern"  # a safeguarding concern from a visitor at the property, for the DSL
 
 
 class Severity(StrEnum):
@@ -38,6 +39,7 @@ SEVERITY_OF: dict[AlertKind, Severity] = {
     AlertKind.ARC_UNREACHABLE: Severity.RED,
     AlertKind.DEVICE_OFFLINE: Severity.AMBER,
     AlertKind.LOW_BATTERY: Severity.AMBER,
+    AlertKind.CONCERN: Severity.AMBER,
 }
 
 

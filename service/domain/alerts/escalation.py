@@ -30,6 +30,7 @@ KIND_WORDS: dict[AlertKind, str] = {
     AlertKind.LOW_BATTERY: "device battery low during a visit",
     AlertKind.NOTIFICATION_FAILED: "a notification could not be delivered",
     AlertKind.ARC_UNREACHABLE: "the alarm receiving centre is not answering",
+    AlertKind.CONCERN: "safeguarding concern raised during a home visit (read it on the console)",
 }
 
 
@@ -87,6 +88,12 @@ OWN_LADDER: dict[AlertKind, str] = {
 """Kinds that climb the tiers only when their own policy names tiers: otherwise a
 ladder of their own (the policies' overdue steps) is their escalation, and a second
 ladder would tell the same people twice."""
+KIND_TIERS: dict[AlertKind, list[list[str]]] = {
+    AlertKind.CONCERN: [["dsl"], ["headteacher", "slt"]]
+}
+"""Kinds whose ladder starts elsewhere than the contact centre when the school names no policy
+of their own: a concern "must be reported immediately to the DSL" (King's Academy Gomer), on
+the SOS policy's timings."""
 DEFAULT_ACK_WITHIN = 60
 DEFAULT_RENOTIFY_EVERY = 60
 
@@ -143,6 +150,8 @@ def policy_for(kind: AlertKind, school_policy: dict[str, Any]) -> Policy | None:
         entry, own = school_policy.get("sos"), "sos"
         if not isinstance(entry, dict):
             entry, own = {}, "default"
+        if kind in KIND_TIERS:
+            entry, own = {**entry, "tiers": KIND_TIERS[kind]}, kind.value
     return Policy(
         name=own,
         ack_within=max(1, int(entry.get("ack_within", DEFAULT_ACK_WITHIN))),

@@ -20,6 +20,7 @@ class Access(StrEnum):
     STATE_AS_OF = "state_as_of"
     EXPORT_HTML = "export_html"
     EXPORT_JSON = "export_json"
+    EXPORT_CSV = "export_csv"  # a visit's record for CPOMS
     REPLAY_CLI = "replay_cli"
     VISIT = "visit"  # a visit read over the API: it names a pupil and an address
     ALERT = "alert"  # an alert read over the API: it names a person and where they are

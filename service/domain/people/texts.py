@@ -74,3 +74,11 @@ class InboundSms(Aggregate):
         self.text = text
         self.command = command
         self.reply: str | None = None
+
+    def replied(self, reply: str, timestamp: datetime) -> None:
+        """What the sender was answered, so a retried webhook gets the same answer."""
+        self._replied(reply=reply, timestamp=timestamp)
+
+    @event("Replied")
+    def _replied(self, reply: str, timestamp: datetime) -> None:
+        self.reply = reply

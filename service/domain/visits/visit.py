@@ -19,8 +19,10 @@ from service.domain.errors import DomainError
 from service.domain.ids import NAMESPACE
 from service.domain.people.access import Principal
 from service.domain.people.directory import Role
-from service.domain.visits import before, tasks, watch
+from service.domain.visits import before, during, followups, incidents, tasks, watch
 from service.domain.visits.before import BeforeVisit
+from service.domain.visits.during import During
+from service.domain.visits.incidents import Incidents
 from service.domain.visits.overdue_ladder import LadderState, OverduePolicy
 from service.domain.visits.policy import VisitPolicy
 from service.domain.visits.readiness import AUTHORISE, DEPART, record
@@ -48,7 +50,7 @@ def visit_id(ref: str) -> UUID:
 # -- the aggregate ---------------------------------------------------------------
 
 
-class Visit(BeforeVisit, Watch, Tasks, Aggregate):
+class Visit(BeforeVisit, Watch, Tasks, During, Incidents, Aggregate):
     # The events of the deadline and device watch (service/domain/visits/watch.py): listed
     # here, they are this aggregate's own, stored as `Visit.<name>` as they always were.
     LeaveOverdueNoticed = watch.LeaveOverdueNoticed
@@ -63,6 +65,13 @@ class Visit(BeforeVisit, Watch, Tasks, Aggregate):
     ParentsInformed = before.ParentsInformed
     VisitorConfirmed = before.VisitorConfirmed
     PolicyApplied = before.PolicyApplied
+    ConcernRaised = during.ConcernRaised  # at the property: service/domain/visits/during.py
+    DecisionRecorded = during.DecisionRecorded
+    EndedEarly = during.EndedEarly
+    NextPlaceGiven = during.NextPlaceGiven
+    FollowUpLogged = followups.FollowUpLogged  # service/domain/visits/followups.py
+    FollowUpDone = followups.FollowUpDone
+    IncidentRecorded = incidents.IncidentRecorded  # service/domain/visits/incidents.py
 
     @staticmethod
     def create_id(ref: str) -> UUID:

@@ -49,6 +49,7 @@ from service.entrypoints.http.problems import problems_middleware
 from service.entrypoints.http.rate_limits import add_rate_limits, rate_limit_middleware
 from service.entrypoints.http.traccar import add_traccar_routes
 from service.entrypoints.http.twilio_webhooks import add_webhook_routes
+from service.entrypoints.http.visit_during import add_visit_record_routes
 from service.entrypoints.http.visits import add_visit_routes
 from service.entrypoints.http.voice import add_voice_routes
 from service.workers.health import Health
@@ -119,6 +120,7 @@ def create_app(
     add_alert_routes(app)
     add_webhook_routes(app)
     add_voice_routes(app)
+    add_visit_record_routes(app)  # first: /visits/{id}/{action} would take its paths
     add_visit_routes(app)
     add_traccar_routes(app)
     add_console_routes(app)

@@ -26,6 +26,7 @@ from service.domain.visits.rules import ReportOutcome
 from service.domain.visits.states import VisitState
 from service.domain.visits.tasks import TaskState
 from service.entrypoints.http import openapi_models as models
+from service.entrypoints.http.openapi_visit_records import VISIT_RECORD_OPERATIONS
 
 PATH = "/api/v1/openapi.json"
 TITLE = "Lonewatch API"
@@ -292,6 +293,17 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         body_required=False,
     ),
 }
+
+OPERATIONS.update(
+    {
+        key: Operation(
+            tag=str(fields.pop("tag", "visits")),
+            parameters=fields.pop("parameters", [_id("the visit's id")]),
+            **fields,
+        )
+        for key, fields in ((k, dict(v)) for k, v in VISIT_RECORD_OPERATIONS.items())
+    }
+)  # at the property and after: service/entrypoints/http/openapi_visit_records.py
 
 _PROBLEM = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
 

@@ -13,7 +13,7 @@ from uuid import UUID
 from aiohttp import web
 
 from projections.store import ViewStore
-from service.application import visits
+from service.application import visit_during, visits
 from service.application.lonewatch import Lonewatch
 from service.domain.people.access import Principal
 from service.domain.people.record_access import Access
@@ -76,6 +76,7 @@ def render(visit: Visit) -> dict[str, Any]:
         "report": visit.report,
         "before": visit.before,
         "updated_at": visit.modified_on,
+        **visit_during.record_of(visit),  # at the property and after
     }
 
 
