@@ -9,6 +9,7 @@ from uuid import UUID
 
 from eventsourcing.domain import DomainEventProtocol
 
+from projections.alert_work import ALERT_WORK_HANDLERS
 from projections.arc import ARC_FILTER_COLUMNS, ARC_HANDLERS
 from projections.core import Doc, Effects, Reader, event_name
 from projections.escalation import ESCALATION_HANDLERS
@@ -295,6 +296,7 @@ _HANDLERS: dict[str, Callable[[Any, Reader, Effects], None]] = {
     "ConsoleSession.Started": _audit,
     "ConsoleSession.Ended": _audit,
     **ARC_HANDLERS,
+    **ALERT_WORK_HANDLERS,
 }
 
 # Documents of these kinds are stored with their school and state columns for filtering.

@@ -43,6 +43,6 @@ def principal_for_token(uow: UnitOfWork, token: str) -> Principal | None:
     if grant is None or grant.revoked:
         return None
     user = uow.load_optional(ids.user_id(grant.username), User)
-    if user is None:
+    if user is None or user.disabled:
         return None
     return Principal(username=user.username, school=user.school, role=user.role)

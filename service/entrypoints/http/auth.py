@@ -23,6 +23,7 @@ from aiohttp import web
 
 from service.application import sessions
 from service.domain.people.access import Principal
+from service.domain.people.accounts import can_manage_users
 from service.domain.people.directory import timezone_of
 from service.domain.people.record_access import can_export, can_read_audit, can_watch
 from service.domain.people.sessions import SESSION_LIFETIME
@@ -121,7 +122,16 @@ async def session_principal(request: web.Request) -> Principal | None:
     return hit[1]
 
 
-def _same_origin(request: web.Request) -> bool:
+def forget_user(app: web.Application, username: str) -> None:
+    """A user disabled, reset or given another role: this process forgets their cached
+    sessions and tokens at once (another process sharing the store, within CACHE_SECONDS)."""
+    cache = app[SESSIONS]
+    for token in [t for t, (_, who) in cache.items() if who and who.username == username]:
+        del cache[token]
+    app[TOKENS].forget(username)
+
+
+def same_origin(request: web.Request) -> bool:
     """A browser names the page that sent an unsafe request; it must be ours."""
     origin = request.headers.get("Origin")
     if origin is None or origin == "null":
@@ -132,7 +142,7 @@ def _same_origin(request: web.Request) -> bool:
 async def csrf_ok(request: web.Request, token: str) -> bool:
     if request.method in SAFE_METHODS:
         return True
-    if not _same_origin(request):
+    if not same_origin(request):
         return False
     sent = request.headers.get(CSRF_HEADER)
     if sent is None and request.content_type == "application/x-www-form-urlencoded":
@@ -257,7 +267,7 @@ async def login(request: web.Request) -> web.StreamResponse:
     """Limits first (no thread; a limited attempt is answered after REFUSAL_PAUSE), then the
     password check in its own bounded pool, answered 503 at once when that is full: nothing
     a flood sends waits in a line an alarm needs."""
-    if not _same_origin(request):
+    if not same_origin(request):
         return web.Response(status=403, text="sign in from the Lonewatch page itself")
     form = await request.post()
     username = str(form.get("username", "")).strip()
@@ -350,6 +360,7 @@ async def session_info(request: web.Request) -> web.Response:
                 "watch": can_watch(who),
                 "export": can_export(who),
                 "audit": can_read_audit(who),
+                "users": can_manage_users(who),
             },
         }
     )

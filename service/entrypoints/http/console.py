@@ -21,6 +21,7 @@ PAGES = {
     "/console/audit": "audit.html",
     "/console/history": "history.html",
     "/console/reports": "reports.html",
+    "/console/admin": "admin.html",
 }
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",

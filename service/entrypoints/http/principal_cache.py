@@ -55,5 +55,11 @@ class PrincipalCache:
             while len(self._found) > self._entries:
                 self._found.popitem(last=False)
 
+    def forget(self, username: str) -> None:
+        """Drop every token of a user just disabled or changed: refused (or re-read) at once."""
+        with self._lock:
+            for key in [k for k, (_, p) in self._found.items() if p and p.username == username]:
+                del self._found[key]
+
     def __len__(self) -> int:
         return len(self._found)
