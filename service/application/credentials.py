@@ -20,6 +20,8 @@ def issue_token(uow: UnitOfWork, username: str, label: str = "cli") -> str:
         raise NotFound(
             f"no user {username!r}: add them under 'users:' in the directory file and import it"
         )
+    if user.disabled:
+        raise NotFound(f"user {username!r} is disabled: an admin enables them on the Users page")
     token = secrets.new_api_token()
     uow.save(
         ApiToken(

@@ -123,10 +123,11 @@ async def session_principal(request: web.Request) -> Principal | None:
 
 
 def forget_user(app: web.Application, username: str) -> None:
-    """A user disabled, reset or given another role: this process forgets their cached
-    sessions and tokens at once (another process sharing the store, within CACHE_SECONDS)."""
+    """A user disabled, enabled, reset or given another role: this process forgets their
+    cached sessions and tokens, and every cached refusal, at once (another process sharing
+    the store, within CACHE_SECONDS)."""
     cache = app[SESSIONS]
-    for token in [t for t, (_, who) in cache.items() if who and who.username == username]:
+    for token in [t for t, (_, who) in cache.items() if not who or who.username == username]:
         del cache[token]
     app[TOKENS].forget(username)
 

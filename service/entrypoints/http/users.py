@@ -18,13 +18,14 @@ from argon2 import PasswordHasher
 
 from service.application import users
 from service.domain.errors import DomainError
+from service.domain.people.directory import Role
 from service.entrypoints.http.auth import (
     LIMITS,
     STATIC,
     forget_user,
     same_origin,
 )
-from service.entrypoints.http.keys import LONEWATCH, POOLS
+from service.entrypoints.http.keys import LONEWATCH, POOLS, VIEWS
 from service.entrypoints.http.problems import BadRequest
 from service.entrypoints.http.requests import json_body, json_response, principal
 from service.workers.pools import PoolFull
@@ -51,9 +52,19 @@ def _link(link: users.PasswordLink) -> dict[str, Any]:
 
 
 async def list_users(request: web.Request) -> web.Response:
-    """GET /api/v1/users"""
+    """GET /api/v1/users: every user, and the schools and roles a user may be given."""
     found = await asyncio.to_thread(users.list_users, request.app[LONEWATCH], principal(request))
-    return json_response({"users": [u.as_dict() for u in found]})
+    schools = await asyncio.to_thread(request.app[VIEWS].find, "school", limit=10_000)
+    return json_response(
+        {
+            "users": [u.as_dict() for u in found],
+            "schools": sorted(
+                ({"id": s["id"], "name": s.get("name") or s["id"]} for s in schools),
+                key=lambda s: str(s["name"]),
+            ),
+            "roles": [r.value for r in Role],
+        }
+    )
 
 
 async def invite(request: web.Request) -> web.Response:
@@ -99,7 +110,7 @@ async def reset_password(request: web.Request) -> web.Response:
 
 async def disable(request: web.Request) -> web.Response:
     """POST /api/v1/users/{username}/disable {"reason"}"""
-    body = await json_body(request) if request.can_read_body else {}
+    body = await json_body(request) if request.body_exists else {}
     reason = body.get("reason") if isinstance(body.get("reason"), str) else ""
     return await _set_disabled(request, True, str(reason or ""))
 

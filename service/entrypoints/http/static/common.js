@@ -103,6 +103,7 @@ const LW = (() => {
     ["history", "/console/history", "History", (s) => s.may.watch],
     ["reports", "/console/reports", "Reports", (s) => s.may.watch],
     ["audit", "/console/audit", "Audit trail", (s) => s.may.audit],
+    ["admin", "/console/admin", "Users", (s) => s.may.users],
   ];
   const ROLE = { staff: "Staff", operator: "Contact centre", dsl: "DSL", headteacher: "Headteacher", admin: "Admin" };
 
