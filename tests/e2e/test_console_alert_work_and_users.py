@@ -3,8 +3,8 @@
 - reception adds a note to an open alert and hands it to the DSL; the DSL's feed, open
   in another browser, shows both as they happen, and the alert's timeline has them;
 - an admin invites a colleague, who chooses a password with the one-time link and signs
-  in; the admin disables a receptionist who is signed in, and her next page goes to the
-  sign-in page; the audit trail shows each change.
+  in; the admin disables a receptionist who has the feed open, and her page goes to the
+  sign-in page by itself; the audit trail shows each change.
 
 Screenshots at 1366 px and 820 px are saved in test-artifacts/ for a person to look at.
 """
@@ -100,6 +100,7 @@ async def test_an_admin_invites_disables_and_the_audit_trail_shows_it(
     expect = playwright_api.expect
     base, _container = served
     reception = await signed_in(browser, base, "reception1")
+    await expect(reception.locator("#live-pill")).to_have_text("Live")
     admin = await signed_in(browser, base, "admin1", width=1366)
     await admin.get_by_role("link", name="Users").click()
     await expect(admin.get_by_role("heading", name="Users", exact=True)).to_be_visible()
@@ -135,8 +136,9 @@ async def test_an_admin_invites_disables_and_the_audit_trail_shows_it(
     await expect(row).to_contain_text("Disabled")
     await admin.set_viewport_size({"width": 820, "height": 900})
     await admin.screenshot(**shot("admin-users-820.png"))
-    await reception.reload()
-    await reception.wait_for_url("**/console/login**")
+    # Her open feed is not reloaded by anyone: its live stream ends, and the page finds
+    # itself signed out and goes to the sign-in page on its own.
+    await reception.wait_for_url("**/console/login**", timeout=20_000)
     await reception.get_by_label("Username").fill("reception1")
     await reception.get_by_label("Password").fill(PASSWORD)
     await reception.get_by_role("button", name="Sign in").click()

@@ -168,7 +168,7 @@ async def stream(request: web.Request) -> web.StreamResponse:
             who, str(change.doc.get("school"))
         )
 
-    token, queue = hub.subscribe(accept)
+    token, queue = hub.subscribe(accept, owner=who.username)
     opened: web.StreamResponse | None = None
     try:
         async with sse_response(request) as sse:

@@ -28,7 +28,7 @@ from service.domain.people.directory import timezone_of
 from service.domain.people.record_access import can_export, can_read_audit, can_watch
 from service.domain.people.sessions import SESSION_LIFETIME
 from service.domain.people.sign_in_limits import Limited, SignInLimits
-from service.entrypoints.http.keys import LONEWATCH, POOLS, PROVIDER, SETTINGS, VIEWS
+from service.entrypoints.http.keys import HUB, LONEWATCH, POOLS, PROVIDER, SETTINGS, VIEWS
 from service.entrypoints.http.openapi import PATH as OPENAPI_PATH
 from service.entrypoints.http.principal_cache import MAX_TOKEN_LENGTH, PrincipalCache
 from service.entrypoints.http.problems import problem
@@ -130,6 +130,7 @@ def forget_user(app: web.Application, username: str) -> None:
     for token in [t for t, (_, who) in cache.items() if not who or who.username == username]:
         del cache[token]
     app[TOKENS].forget(username)
+    app[HUB].close_for(username)  # an open live feed reconnects, as the user now stands
 
 
 def same_origin(request: web.Request) -> bool:
