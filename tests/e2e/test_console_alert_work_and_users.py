@@ -12,6 +12,7 @@ Screenshots at 1366 px and 820 px are saved in test-artifacts/ for a person to l
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -64,12 +65,21 @@ async def test_reception_notes_and_hands_over_and_the_dsl_sees_it_live(
     await expect(dsl.locator("#live-pill")).to_have_text("Live")
 
     card = reception.locator(card_id)
+    # "Who has been told": one row per person, each with a one-click call-back link.
+    desk = card.locator(".told-person").filter(has_text="Contact centre desk")
+    await expect(desk.get_by_role("link", name="Call Contact centre desk on")).to_have_attribute(
+        "href", "tel:+441702000010"
+    )
+    started = time.monotonic()
     await card.get_by_role("button", name="Add note…").click()
     await card.get_by_label("Note (kept in the record").fill("Rang the home, no answer")
     await card.get_by_role("button", name="Add note", exact=True).click()
     await expect(card.locator(".work-log")).to_contain_text("you: Rang the home, no answer")
     await expect(theirs.locator(".work-log")).to_contain_text(
         "reception1 (contact centre): Rang the home, no answer"
+    )
+    print(
+        f"\nnote typed and seen on the other operator's feed in {time.monotonic() - started:.2f} s"
     )
 
     await expect(card.get_by_role("button", name="Hand over…")).to_have_count(0)  # not taken yet
