@@ -144,7 +144,7 @@ def list_users(uow: UnitOfWork, by: Principal) -> list[UserInfo]:
 
 
 def _new_link(uow: UnitOfWork, user: User, by: Principal, *, reset: bool) -> PasswordLink:
-    code = secrets.token_urlsafe(24)
+    code = "lw_" + secrets.token_urlsafe(32)  # token-shaped: masked in any log line (logs.py)
     now = uow.clock.now()
     expires = now + SET_PASSWORD_LINK_LIFETIME
     user.issue_password_link(

@@ -17,6 +17,7 @@ from service.bootstrap import create_app
 from service.config import Settings
 from service.container import Container
 from service.domain.people.directory import Role, UserSpec
+from service.logs import TOKEN_PATTERN
 from tests.console_world import PASSWORD, an_sos, with_every_role
 from tests.harness import service_in_process
 from tests.worlds import DIRECTORY
@@ -120,6 +121,7 @@ async def test_an_invited_user_chooses_a_password_with_the_link_once(api: Any) -
     assert made.status == 201, await made.text()
     link = (await made.json())["link"]
     query = parse_qs(urlsplit(link).query)
+    assert TOKEN_PATTERN.fullmatch(query["code"][0]), "token-shaped: masked in every log line"
     page = await client.get(link)
     assert page.status == 200 and "a.new" in await page.text()
     form = {"username": "a.new", "code": query["code"][0], "password": "a long new password"}
