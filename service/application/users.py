@@ -17,6 +17,7 @@ from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import IntegrityError
 from eventsourcing.utils import get_topic
 
 from service.adapters.secrets import token_digest
@@ -173,7 +174,10 @@ def invite(
         invited_by=by.actor,
     )
     link = _new_link(uow, user, by, reset=False)
-    uow.save(user)
+    try:
+        uow.save(user)
+    except IntegrityError:  # invited by another admin at the same moment
+        raise InvalidTransition(f"there is already a user {username!r}") from None
     return link
 
 
