@@ -179,11 +179,13 @@ def _login_template() -> str:
     return (STATIC / "login.html").read_text(encoding="utf-8")
 
 
-def _login_page(message: str = "", username: str = "", next_url: str = "") -> str:
+def _login_page(message: str = "", username: str = "", next_url: str = "", notice: str = "") -> str:
     from html import escape
 
     page = _login_template()
     error = f'<p class="form-error" role="alert">{escape(message)}</p>' if message else ""
+    if notice:  # good news (a password just chosen): said, not alarmed
+        error += f'<p class="form-notice" role="status">{escape(notice)}</p>'
     return (
         page.replace("<!--error-->", error)
         .replace("{{username}}", escape(username, quote=True))
@@ -199,8 +201,13 @@ def _safe_next(value: str) -> str:
 async def login_form(request: web.Request) -> web.StreamResponse:
     if await session_principal(request) is not None:
         raise web.HTTPSeeOther(_safe_next(request.query.get("next", "")))
+    welcomed = "welcome" in request.query  # from the page where a one-time link set a password
     return web.Response(
-        text=_login_page(next_url=_safe_next(request.query.get("next", ""))),
+        text=_login_page(
+            next_url=_safe_next(request.query.get("next", "")),
+            username=request.query.get("user", "")[:64] if welcomed else "",
+            notice="Your password is set. Sign in with it." if welcomed else "",
+        ),
         content_type="text/html",
     )
 

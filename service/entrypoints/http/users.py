@@ -12,6 +12,7 @@ import time
 from functools import cache
 from html import escape
 from typing import Any
+from urllib.parse import quote
 
 from aiohttp import web
 from argon2 import PasswordHasher
@@ -193,7 +194,7 @@ async def welcome(request: web.Request) -> web.StreamResponse:
     except DomainError as refused:
         return _welcome_page(username, code, str(refused), 422)
     forget_user(request.app, username)
-    raise web.HTTPSeeOther("/console/login?welcome=1")
+    raise web.HTTPSeeOther(f"/console/login?welcome=1&user={quote(username)}")
 
 
 def add_user_routes(app: web.Application) -> None:
