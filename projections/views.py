@@ -132,6 +132,8 @@ def _alert(event: Any, read: Reader, fx: Effects) -> None:
             "device": event.device,
             "staff": event.staff,
             "staff_name": staff.get("name") if staff else None,
+            # To ring the person back from the card even when the alert is on no visit.
+            "staff_phone": staff.get("phone") if staff else None,
             "location": device.get("location") if device else None,
             "silent": bool(getattr(event, "silent", False)),
             "presses": 1,

@@ -70,6 +70,10 @@ async def test_reception_notes_and_hands_over_and_the_dsl_sees_it_live(
     await expect(desk.get_by_role("link", name="Call Contact centre desk on")).to_have_attribute(
         "href", "tel:+441702000010"
     )
+    # On no visit, the person the alert is about is one click away too.
+    await expect(card.get_by_role("link", name="Call Sam Jones on")).to_have_attribute(
+        "href", "tel:+447700900001"
+    )
     started = time.monotonic()
     await card.get_by_role("button", name="Add note…").click()
     await card.get_by_label("Note (kept in the record").fill("Rang the home, no answer")

@@ -191,6 +191,16 @@
     return el("li", {}, el("strong", {}, person.name), " ", ...links);
   }
 
+  // On no visit (a visit's card lists its visitors with their numbers), a one-click call
+  // back to the person the alert is about, beside their name; never on duress.
+  function callBack(a) {
+    if ((a.visit && a.visit.visitors) || !a.staff_phone || a.kind === "duress") return null;
+    const name = visitor(a);
+    return el("a", { class: "told-call", href: `tel:${a.staff_phone}`, title: `Call ${name} on ${a.staff_phone}` },
+      el("span", { "aria-hidden": "true" }, "☎"),
+      el("span", { class: "visually-hidden" }, `Call ${name} on ${a.staff_phone}`));
+  }
+
   // The facts with the map beside them (below them on a narrow screen), so the map never
   // pushes the Acknowledge button further down the card.
   function withMap(loc, facts) {
@@ -209,6 +219,7 @@
         el("h2", { class: "alert-title", id: `t-${a.id}` },
           el("span", { class: `badge ${a.severity}` }, a.severity === "red" ? "Red" : "Amber"),
           title,
+          callBack(a),
           el("span", { class: `badge state ${a.state}` }, stateWords(a))),
         el("div", { class: "since" },
           el("span", { "data-since": a.raised_at }, LW.fmtAgo(a.raised_at)),
