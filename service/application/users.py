@@ -18,9 +18,9 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
-from eventsourcing.utils import get_topic
 
 from service.adapters.secrets import token_digest
+from service.adapters.stored_topics import MOVED_MODULES
 from service.application.unit_of_work import UnitOfWork
 from service.domain import ids
 from service.domain.errors import DomainError, Forbidden, InvalidTransition, NotFound
@@ -122,19 +122,41 @@ def _placed(uow: UnitOfWork, role: Role, school: str | None) -> str | None:
     return school
 
 
+_USER_EVENTS = (
+    "Registered",
+    "Updated",
+    "Changed",
+    "Disabled",
+    "Enabled",
+    "PasswordLinkIssued",
+    "PasswordSet",
+)
+
+
+def _user_topics() -> list[str]:
+    """Every topic a `User` event is stored under: today's, and those written before its
+    module moved (service/adapters/stored_topics.py)."""
+    module = User.__module__
+    modules = [module, *(old for old, new in MOVED_MODULES.items() if new == module)]
+    return [f"{m}:User.{name}" for m in modules for name in _USER_EVENTS]
+
+
 def all_users(uow: UnitOfWork) -> list[User]:
-    """Every user, listed or invited, in the order registered. Users are few (tens, a few
-    hundred in a trust): read from the store, so the list is never behind."""
-    topic = get_topic(User.Registered)  # type: ignore[attr-defined]  # made by @event
-    found: list[UUID] = []
+    """Every user, listed or invited, in the order registered: their events read from the
+    store in one pass (users are tens, a few hundred in a trust; one load each was ~2 ms
+    apiece on PostgreSQL), so the list is never behind."""
+    found: dict[UUID, User] = {}
+    topics = _user_topics()
     start = 1
     while True:
-        page = uow.recorder.select_notifications(start=start, limit=PAGE, topics=[topic])
-        found.extend(UUID(str(n.originator_id)) for n in page)
+        page = uow.recorder.select_notifications(start=start, limit=PAGE, topics=topics)
+        for notification in page:
+            event: Any = uow.mapper.to_domain_event(notification)
+            found[event.originator_id] = event.mutate(found.get(event.originator_id))
         if len(page) < PAGE:
             break
         start = page[-1].id + 1
-    return [uow.load(user_id, User, "user") for user_id in found]
+    return list(found.values())
 
 
 def list_users(uow: UnitOfWork, by: Principal) -> list[UserInfo]:
