@@ -9,6 +9,7 @@ from uuid import UUID
 
 from eventsourcing.domain import DomainEventProtocol
 
+from projections.alert_work import ALERT_WORK_HANDLERS
 from projections.arc import ARC_FILTER_COLUMNS, ARC_HANDLERS
 from projections.core import Doc, Effects, Reader, event_name
 from projections.escalation import ESCALATION_HANDLERS
@@ -131,6 +132,8 @@ def _alert(event: Any, read: Reader, fx: Effects) -> None:
             "device": event.device,
             "staff": event.staff,
             "staff_name": staff.get("name") if staff else None,
+            # To ring the person back from the card even when the alert is on no visit.
+            "staff_phone": staff.get("phone") if staff else None,
             "location": device.get("location") if device else None,
             "silent": bool(getattr(event, "silent", False)),
             "presses": 1,
@@ -295,6 +298,7 @@ _HANDLERS: dict[str, Callable[[Any, Reader, Effects], None]] = {
     "ConsoleSession.Started": _audit,
     "ConsoleSession.Ended": _audit,
     **ARC_HANDLERS,
+    **ALERT_WORK_HANDLERS,
 }
 
 # Documents of these kinds are stored with their school and state columns for filtering.

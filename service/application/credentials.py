@@ -20,6 +20,8 @@ def issue_token(uow: UnitOfWork, username: str, label: str = "cli") -> str:
         raise NotFound(
             f"no user {username!r}: add them under 'users:' in the directory file and import it"
         )
+    if user.disabled:
+        raise NotFound(f"user {username!r} is disabled: an admin enables them on the Users page")
     token = secrets.new_api_token()
     uow.save(
         ApiToken(
@@ -43,6 +45,6 @@ def principal_for_token(uow: UnitOfWork, token: str) -> Principal | None:
     if grant is None or grant.revoked:
         return None
     user = uow.load_optional(ids.user_id(grant.username), User)
-    if user is None:
+    if user is None or user.disabled:
         return None
     return Principal(username=user.username, school=user.school, role=user.role)

@@ -1,6 +1,8 @@
 """Importing the directory file: schools, staff, devices, phone numbers and console users.
 
-Idempotent: an unchanged entry records nothing, a changed one records `Updated`; secrets
+Idempotent: an unchanged entry records nothing, a changed one records `Updated`; a user
+changed in the console keeps that change until the file's own entry for them changes, and
+users the file does not list are never touched (`User.listed_as`); secrets
 (safe words, device secrets) are stored hashed, and a hash is kept while the clear value
 still matches it, so a re-import of the same file records nothing at all.
 """
@@ -113,7 +115,7 @@ def import_directory(uow: UnitOfWork, directory: Directory) -> ImportReport:
                 )
             )
             created += 1
-        elif user.update(school=spec.school, role=spec.role, timestamp=now):
+        elif user.listed_as(school=spec.school, role=spec.role, timestamp=now):
             pending.append(user)
             updated += 1
         else:

@@ -61,7 +61,7 @@ def sign_in(app: UnitOfWork, username: str, password: str, client: str) -> Signe
         return None
     if not right:
         return None
-    if user is None or stored is None:
+    if user is None or stored is None or user.disabled:
         return None
     token = "lws_" + secrets.token_urlsafe(32)
     now = app.clock.now()
@@ -93,8 +93,8 @@ def principal_for_session(app: UnitOfWork, token: str) -> Principal | None:
     if session is None or not session.is_live(app.clock.now()):
         return None
     user = _user(app, session.username)
-    if user is None:
-        return None
+    if user is None or not user.session_counts(session.created_on):
+        return None  # disabled, or its password reset, since the session began
     return Principal(user.username, user.school, user.role)
 
 

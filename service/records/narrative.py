@@ -98,6 +98,14 @@ class Narrator:
                 f"resolved by {person(event.by)}: {event.outcome.replace('_', ' ')} - {event.note}",
                 False,
             )
+        if name == "Alert.NoteAdded":
+            return event.by, f"note by {person(event.by)}: {event.text}", False
+        if name == "Alert.HandedOver":
+            took = "took the alert over" if event.to == event.by else "handed the alert to"
+            note = f" - {event.note}" if event.note else ""
+            if event.to == event.by:
+                return event.by, f"{person(event.by)} {took}{note}", False
+            return event.by, f"{person(event.by)} {took} {person(event.to)}{note}", False
         if name == "Alert.DeliveryFailed":
             who = self._contacts.get(event.contact, event.contact)
             channel = CHANNEL_WORDS.get(event.channel, event.channel)

@@ -95,18 +95,35 @@ class Hub:
             int, tuple[asyncio.Queue[Change | None], Callable[[Change], bool]]
         ] = {}
         self._next = 0
+        self._owners: dict[int, str] = {}
         self.dropped = 0
 
     def subscribe(
-        self, accept: Callable[[Change], bool]
+        self, accept: Callable[[Change], bool], owner: str | None = None
     ) -> tuple[int, asyncio.Queue[Change | None]]:
+        """`owner`: the user whose stream it is, so `close_for` can end it."""
         self._next += 1
         queue: asyncio.Queue[Change | None] = asyncio.Queue(self.queue_size)
         self._subscribers[self._next] = (queue, accept)
+        if owner is not None:
+            self._owners[self._next] = owner
         return self._next, queue
 
     def unsubscribe(self, token: int) -> None:
         self._subscribers.pop(token, None)
+        self._owners.pop(token, None)
+
+    def close_for(self, owner: str) -> int:
+        """End a user's streams (disabled, reset, given another role): their browser
+        reconnects and is answered as the user now stands. Returns how many ended."""
+        tokens = [t for t, who in self._owners.items() if who == owner]
+        for token in tokens:
+            entry = self._subscribers.pop(token, None)
+            self._owners.pop(token, None)
+            if entry is not None:
+                with contextlib.suppress(asyncio.QueueFull):
+                    entry[0].put_nowait(None)
+        return len(tokens)
 
     def publish(self, changes: list[Change]) -> None:
         for token, (queue, accept) in list(self._subscribers.items()):
@@ -128,6 +145,7 @@ class Hub:
             with contextlib.suppress(asyncio.QueueFull):
                 queue.put_nowait(None)
         self._subscribers.clear()
+        self._owners.clear()
 
     @property
     def count(self) -> int:

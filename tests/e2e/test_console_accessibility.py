@@ -84,6 +84,8 @@ async def test_every_page_has_no_serious_accessibility_violation_at_desk_and_tab
         ("history", "reception1", "/console/history", "#results tr"),
         ("reports", "dsl1", "/console/reports", ".school-report"),
         ("policy", "head1", "/console/policy", ".policy-sheet"),
+        ("admin", "admin1", "/console/admin", "#user-reception1"),
+        ("welcome", None, "/console/welcome?user=a.new&code=not-a-code", "h1"),
     ]
     report: dict[str, list[dict[str, Any]]] = {}
     for width in WIDTHS:

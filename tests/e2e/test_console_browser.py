@@ -83,7 +83,7 @@ async def test_an_sos_appears_live_is_taken_resolved_and_replayed(
     # One click takes it.
     await card.get_by_role("button", name="Acknowledge").click()
     await expect(card).to_contain_text("Taken by")
-    await expect(page.locator(".alert-card").first).to_contain_text("operator:reception1")
+    await expect(page.locator(".alert-card .taken").first).to_contain_text("you at")
     await expect(page).to_have_title("Alerts — Lonewatch")
 
     # Resolve with an outcome and a note.

@@ -9,6 +9,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
+from service.domain.alerts.working import handover_refusal, note_text
 from service.domain.errors import DomainError, InvalidTransition
 from service.domain.ids import alert_id
 
@@ -109,6 +110,13 @@ class Alert(Aggregate):
         self.resolved_by: str | None = None
         self.resolved_at: datetime | None = None
         self.escalation_steps: list[dict[str, Any]] = []
+        self.notes: list[dict[str, Any]] = []
+        self.handed_to: str | None = None
+
+    @property
+    def holder(self) -> str | None:
+        """Who has the alert now: whoever it was last handed to, else whoever took it."""
+        return self.handed_to or self.acknowledged_by
 
     @property
     def is_open(self) -> bool:
@@ -169,3 +177,33 @@ class Alert(Aggregate):
         self.note = note
         self.resolved_by = by
         self.resolved_at = timestamp
+
+    def add_note(self, text: str, by: str, timestamp: datetime) -> None:
+        """A note while the alert is worked ("rang the home, no answer"): kept in its record."""
+        self._refuse_if_resolved("add a note to")
+        self._noted(by=by, text=note_text(text), timestamp=timestamp)
+
+    @event("NoteAdded")
+    def _noted(self, by: str, text: str, timestamp: datetime) -> None:
+        self.notes.append({"by": by, "text": text, "at": timestamp})
+
+    def hand_over(self, to: str, note: str, by: str, timestamp: datetime) -> None:
+        """Hand the alert to a named colleague (`to`, an actor like `dsl:dsl1`), with a
+        note of where things stand. Whoever checks that `to` may take alerts: the caller."""
+        self._refuse_if_resolved("hand over")
+        refusal = handover_refusal(
+            taken=self.acknowledged_by is not None, holder=self.holder, to=to
+        )
+        if refusal is not None:
+            raise InvalidTransition(refusal)
+        self._handed_over(by=by, to=to, note=note_text(note, needed=False), timestamp=timestamp)
+
+    @event("HandedOver")
+    def _handed_over(self, by: str, to: str, note: str, timestamp: datetime) -> None:
+        self.handed_to = to
+
+    def _refuse_if_resolved(self, what: str) -> None:
+        if self.state is AlertState.RESOLVED:
+            raise InvalidTransition(
+                f"alert was already resolved by {self.resolved_by}: cannot {what} a closed alert"
+            )

@@ -254,33 +254,93 @@ class PhoneNumber(DirectoryEntry):
 
 
 class User(Aggregate):
-    """A console or API login. Passwords are set with the CLI, never from the file."""
+    """A console or API login: listed in the directory file, or invited by an admin in the
+    console. Passwords are set with the CLI or a one-time link, never from the file.
+
+    `listed` is what the directory file said of the user at its last import (None for a
+    user invited in the console): an import changes a user only when the file's entry
+    changed since, so a role changed in the console stands until someone edits the file.
+    """
 
     @staticmethod
     def create_id(username: str) -> UUID:
         return ids.user_id(username)
 
     @event("Registered")
-    def __init__(self, username: str, school: str | None, role: str, timestamp: datetime) -> None:
+    def __init__(
+        self,
+        username: str,
+        school: str | None,
+        role: str,
+        timestamp: datetime,
+        invited_by: str | None = None,
+    ) -> None:
         self.username = username
         self.school = school
         self.role = Role(role)
         self.password_hash: str | None = None
+        self.listed: dict[str, Any] | None = (
+            None if invited_by else {"school": school, "role": role}
+        )
+        self.invited_by = invited_by
+        self.disabled = False
+        self.sessions_valid_from: datetime | None = None
+        self.password_link: str | None = None
+        self.password_link_expires: datetime | None = None
 
     @event("Updated")
     def _update(self, school: str | None, role: str, timestamp: datetime) -> None:
+        """The directory file's entry, applied (only an import records this)."""
         self.school = school
         self.role = Role(role)
+        self.listed = {"school": school, "role": role}
 
-    def update(self, school: str | None, role: Role, timestamp: datetime) -> bool:
-        if school == self.school and role == self.role:
+    def listed_as(self, school: str | None, role: Role, timestamp: datetime) -> bool:
+        """The directory file lists the user so: recorded (and applied) only when the file's
+        entry changed since its last import, so a re-import never undoes a console change."""
+        if self.listed == {"school": school, "role": role.value}:
             return False
         self._update(school=school, role=role.value, timestamp=timestamp)
         return True
 
+    @event("Changed")
+    def change(self, by: str, school: str | None, role: str, timestamp: datetime) -> None:
+        """An admin changed the user's role (and school) in the console."""
+        self.school = school
+        self.role = Role(role)
+
+    @event("Disabled")
+    def disable(self, by: str, reason: str, timestamp: datetime) -> None:
+        """No sign-in, session or token of the user works until enabled again."""
+        self.disabled = True
+        self.sessions_valid_from = timestamp
+
+    @event("Enabled")
+    def enable(self, by: str, timestamp: datetime) -> None:
+        self.disabled = False
+
+    @event("PasswordLinkIssued")
+    def issue_password_link(
+        self, by: str, digest: str, expires_at: datetime, reset: bool, timestamp: datetime
+    ) -> None:
+        """A one-time link to choose a password (only its digest kept). A reset also ends
+        the old password and every session at once."""
+        self.password_link = digest
+        self.password_link_expires = expires_at
+        if reset:
+            self.password_hash = None
+            self.sessions_valid_from = timestamp
+
     @event("PasswordSet")
     def set_password(self, password_hash: str, timestamp: datetime) -> None:
         self.password_hash = password_hash
+        self.password_link = None  # a link works once, and a password set otherwise ends it
+
+    def session_counts(self, started_at: datetime) -> bool:
+        """A session counts while the user is enabled and it began after the last reset."""
+        if self.disabled:
+            return False
+        return self.sessions_valid_from is None or started_at > self.sessions_valid_from
 
 
 class ApiToken(Aggregate):

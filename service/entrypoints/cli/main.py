@@ -130,8 +130,10 @@ def cmd_user_password(args: argparse.Namespace) -> int:
         if password != getpass.getpass("Again: "):
             print("the two passwords differ; nothing changed", file=sys.stderr)
             return 2
-    if len(password) < 10:
-        print("a password needs at least 10 characters", file=sys.stderr)
+    from service.domain.people.accounts import password_problem
+
+    if (problem := password_problem(password)) is not None:
+        print(problem, file=sys.stderr)
         return 2
     container = _open(_settings(args))
     try:

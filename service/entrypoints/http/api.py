@@ -97,12 +97,12 @@ async def get_alert(request: web.Request) -> web.Response:
     return json_response(doc)
 
 
-async def _alert_command(
+async def alert_command(
     request: web.Request, command: Callable[[UUID, Principal], Any]
 ) -> web.Response:
     who = principal(request)
     if not can_handle_alerts(who):
-        return problem(403, "Forbidden", f"a {who.role.value} cannot take or resolve alerts")
+        return problem(403, "Forbidden", f"a {who.role.value} cannot take, work or resolve alerts")
     alert_id = parse_uuid(request.match_info["id"], "alert id")
     app = request.app
     _visible_alert(request, await asyncio.to_thread(_alert_from_store, app[LONEWATCH], alert_id))
@@ -120,7 +120,7 @@ def _alert_from_store(app: Lonewatch, alert_id: UUID) -> dict[str, Any]:
 async def acknowledge_alert(request: web.Request) -> web.Response:
     app = request.app[LONEWATCH]
     via = "console" if SESSION in request else "api"  # the record says how it was taken
-    return await _alert_command(
+    return await alert_command(
         request,
         lambda alert_id, who: app.acknowledge_alert(alert_id, by=who.actor, via=via),
     )
@@ -133,7 +133,7 @@ async def resolve_alert(request: web.Request) -> web.Response:
     if not isinstance(note, str) or not note.strip():
         raise BadRequest("send a JSON body with 'outcome' and a 'note' saying what happened")
     app = request.app[LONEWATCH]
-    return await _alert_command(
+    return await alert_command(
         request,
         lambda alert_id, who: app.resolve_alert(alert_id, outcome=outcome, note=note, by=who.actor),
     )
@@ -168,7 +168,7 @@ async def stream(request: web.Request) -> web.StreamResponse:
             who, str(change.doc.get("school"))
         )
 
-    token, queue = hub.subscribe(accept)
+    token, queue = hub.subscribe(accept, owner=who.username)
     opened: web.StreamResponse | None = None
     try:
         async with sse_response(request) as sse:

@@ -19,6 +19,7 @@ from service.adapters.signing import SigningKey
 from service.application.lonewatch import Lonewatch
 from service.clock import Clock
 from service.config import Settings
+from service.entrypoints.http.alert_work import add_alert_work_routes
 from service.entrypoints.http.api import add_alert_routes
 from service.entrypoints.http.auth import authenticate
 from service.entrypoints.http.bounds import bounds_middleware
@@ -49,6 +50,7 @@ from service.entrypoints.http.problems import problems_middleware
 from service.entrypoints.http.rate_limits import add_rate_limits, rate_limit_middleware
 from service.entrypoints.http.traccar import add_traccar_routes
 from service.entrypoints.http.twilio_webhooks import add_webhook_routes
+from service.entrypoints.http.users import add_user_routes
 from service.entrypoints.http.visit_during import add_visit_record_routes
 from service.entrypoints.http.visits import add_visit_routes
 from service.entrypoints.http.voice import add_voice_routes
@@ -118,6 +120,8 @@ def create_app(
     add_openapi_route(app)
     add_rate_limits(app)
     add_alert_routes(app)
+    add_alert_work_routes(app)
+    add_user_routes(app)
     add_webhook_routes(app)
     add_voice_routes(app)
     add_visit_record_routes(app)  # first: /visits/{id}/{action} would take its paths

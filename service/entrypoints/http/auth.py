@@ -23,11 +23,12 @@ from aiohttp import web
 
 from service.application import sessions
 from service.domain.people.access import Principal
+from service.domain.people.accounts import can_manage_users
 from service.domain.people.directory import timezone_of
 from service.domain.people.record_access import can_export, can_read_audit, can_watch
 from service.domain.people.sessions import SESSION_LIFETIME
 from service.domain.people.sign_in_limits import Limited, SignInLimits
-from service.entrypoints.http.keys import LONEWATCH, POOLS, PROVIDER, SETTINGS, VIEWS
+from service.entrypoints.http.keys import HUB, LONEWATCH, POOLS, PROVIDER, SETTINGS, VIEWS
 from service.entrypoints.http.openapi import PATH as OPENAPI_PATH
 from service.entrypoints.http.principal_cache import MAX_TOKEN_LENGTH, PrincipalCache
 from service.entrypoints.http.problems import problem
@@ -121,7 +122,18 @@ async def session_principal(request: web.Request) -> Principal | None:
     return hit[1]
 
 
-def _same_origin(request: web.Request) -> bool:
+def forget_user(app: web.Application, username: str) -> None:
+    """A user disabled, enabled, reset or given another role: this process forgets their
+    cached sessions and tokens, and every cached refusal, at once (another process sharing
+    the store, within CACHE_SECONDS)."""
+    cache = app[SESSIONS]
+    for token in [t for t, (_, who) in cache.items() if not who or who.username == username]:
+        del cache[token]
+    app[TOKENS].forget(username)
+    app[HUB].close_for(username)  # an open live feed reconnects, as the user now stands
+
+
+def same_origin(request: web.Request) -> bool:
     """A browser names the page that sent an unsafe request; it must be ours."""
     origin = request.headers.get("Origin")
     if origin is None or origin == "null":
@@ -132,7 +144,7 @@ def _same_origin(request: web.Request) -> bool:
 async def csrf_ok(request: web.Request, token: str) -> bool:
     if request.method in SAFE_METHODS:
         return True
-    if not _same_origin(request):
+    if not same_origin(request):
         return False
     sent = request.headers.get(CSRF_HEADER)
     if sent is None and request.content_type == "application/x-www-form-urlencoded":
@@ -167,11 +179,13 @@ def _login_template() -> str:
     return (STATIC / "login.html").read_text(encoding="utf-8")
 
 
-def _login_page(message: str = "", username: str = "", next_url: str = "") -> str:
+def _login_page(message: str = "", username: str = "", next_url: str = "", notice: str = "") -> str:
     from html import escape
 
     page = _login_template()
     error = f'<p class="form-error" role="alert">{escape(message)}</p>' if message else ""
+    if notice:  # good news (a password just chosen): said, not alarmed
+        error += f'<p class="form-notice" role="status">{escape(notice)}</p>'
     return (
         page.replace("<!--error-->", error)
         .replace("{{username}}", escape(username, quote=True))
@@ -187,8 +201,13 @@ def _safe_next(value: str) -> str:
 async def login_form(request: web.Request) -> web.StreamResponse:
     if await session_principal(request) is not None:
         raise web.HTTPSeeOther(_safe_next(request.query.get("next", "")))
+    welcomed = "welcome" in request.query  # from the page where a one-time link set a password
     return web.Response(
-        text=_login_page(next_url=_safe_next(request.query.get("next", ""))),
+        text=_login_page(
+            next_url=_safe_next(request.query.get("next", "")),
+            username=request.query.get("user", "")[:64] if welcomed else "",
+            notice="Your password is set. Sign in with it." if welcomed else "",
+        ),
         content_type="text/html",
     )
 
@@ -257,7 +276,7 @@ async def login(request: web.Request) -> web.StreamResponse:
     """Limits first (no thread; a limited attempt is answered after REFUSAL_PAUSE), then the
     password check in its own bounded pool, answered 503 at once when that is full: nothing
     a flood sends waits in a line an alarm needs."""
-    if not _same_origin(request):
+    if not same_origin(request):
         return web.Response(status=403, text="sign in from the Lonewatch page itself")
     form = await request.post()
     username = str(form.get("username", "")).strip()
@@ -350,6 +369,7 @@ async def session_info(request: web.Request) -> web.Response:
                 "watch": can_watch(who),
                 "export": can_export(who),
                 "audit": can_read_audit(who),
+                "users": can_manage_users(who),
             },
         }
     )

@@ -22,6 +22,7 @@ PAGES = {
     "/console/history": "history.html",
     "/console/reports": "reports.html",
     "/console/policy": "policy.html",
+    "/console/admin": "admin.html",
 }
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",

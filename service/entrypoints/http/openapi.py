@@ -85,6 +85,13 @@ class Operation:
     public: bool = False
 
 
+_USERNAME = {
+    "name": "username",
+    "in": "path",
+    "required": True,
+    "description": "the user's sign-in name",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 64},
+}
 _SCHOOL = _q("school", "one school's id (an admin sees every school by default)")
 OPERATIONS: dict[tuple[str, str], Operation] = {
     ("GET", "/api/v1/health"): Operation(
@@ -119,6 +126,44 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         "alerts",
         [_id("the alert's id")],
         body=models.ResolveAlert,
+    ),
+    ("POST", "/api/v1/alerts/{id}/notes"): Operation(
+        "Add a note to an open alert (kept in its record)",
+        "alerts",
+        [_id("the alert's id")],
+        body=models.AlertNote,
+    ),
+    ("POST", "/api/v1/alerts/{id}/handover"): Operation(
+        "Hand a taken, open alert to a named colleague, with a note",
+        "alerts",
+        [_id("the alert's id")],
+        body=models.HandOver,
+    ),
+    ("GET", "/api/v1/colleagues"): Operation("Whom the caller may hand an alert to", "alerts"),
+    ("GET", "/api/v1/users"): Operation("Every console user (admins only)", "users"),
+    ("POST", "/api/v1/users"): Operation(
+        "Invite a user: answers their one-time link to choose a password",
+        "users",
+        body=models.InviteUser,
+        ok=201,
+    ),
+    ("POST", "/api/v1/users/{username}/role"): Operation(
+        "Change a user's role (and school)", "users", [_USERNAME], body=models.ChangeRole
+    ),
+    ("POST", "/api/v1/users/{username}/reset-password"): Operation(
+        "End a user's password and sessions; answers a one-time link to choose another",
+        "users",
+        [_USERNAME],
+    ),
+    ("POST", "/api/v1/users/{username}/disable"): Operation(
+        "Disable a user: no sign-in, session or token of theirs works",
+        "users",
+        [_USERNAME],
+        body=models.DisableUser,
+        body_required=False,
+    ),
+    ("POST", "/api/v1/users/{username}/enable"): Operation(
+        "Enable a disabled user again", "users", [_USERNAME]
     ),
     ("GET", "/api/v1/devices"): Operation(
         "Devices: last seen, battery, counts", "devices", [_SCHOOL]

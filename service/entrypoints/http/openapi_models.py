@@ -11,6 +11,7 @@ from typing import Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from service.domain.alerts.alert import Outcome
+from service.domain.people.directory import Role
 from service.domain.visits.rules import CallHomeOutcome, Purpose
 
 
@@ -75,6 +76,40 @@ class ResolveAlert(_Body):
 
     outcome: Outcome
     note: str = Field(min_length=1, description="what happened")
+
+
+class AlertNote(_Body):
+    """POST /api/v1/alerts/{id}/notes"""
+
+    text: str = Field(min_length=1, max_length=2000, description="e.g. rang the home, no answer")
+
+
+class HandOver(_Body):
+    """POST /api/v1/alerts/{id}/handover"""
+
+    to: str = Field(min_length=1, description="the username of the colleague taking it over")
+    note: str = Field(default="", max_length=2000, description="where things stand")
+
+
+class InviteUser(_Body):
+    """POST /api/v1/users"""
+
+    username: str = Field(description="2-64 characters: a-z, 0-9, '.', '-', '_'")
+    role: Role
+    school: str | None = Field(default=None, description="a school's id; none for an admin")
+
+
+class ChangeRole(_Body):
+    """POST /api/v1/users/{username}/role"""
+
+    role: Role
+    school: str | None = Field(default=None, description="a school's id; none for an admin")
+
+
+class DisableUser(_Body):
+    """POST /api/v1/users/{username}/disable"""
+
+    reason: str = Field(default="", description="kept in the audit trail")
 
 
 class TaskDone(_Body):

@@ -55,5 +55,12 @@ class PrincipalCache:
             while len(self._found) > self._entries:
                 self._found.popitem(last=False)
 
+    def forget(self, username: str) -> None:
+        """Drop every token of a user just disabled or changed, and every refusal (one may be
+        theirs, now enabled again): each is looked up afresh on its next use."""
+        with self._lock:
+            for key in [k for k, (_, p) in self._found.items() if not p or p.username == username]:
+                del self._found[key]
+
     def __len__(self) -> int:
         return len(self._found)

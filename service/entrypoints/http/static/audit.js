@@ -7,6 +7,8 @@
     timeline: "Viewed timeline", state_as_of: "Viewed state as of a time", export_html: "Exported (printable)",
     export_json: "Exported (JSON)", replay_cli: "Replayed on the command line", signed_in: "Signed in", signed_out: "Signed out",
     visit: "Read a visit", alert: "Read an alert", list: "Read a list",
+    user_invited: "Invited a user", user_role_changed: "Changed a user's role", user_disabled: "Disabled a user",
+    user_enabled: "Enabled a user", user_password_link: "Gave a one-time password link", user_password_set: "Chose a password",
   };
   const LIST = {
     "/api/v1/visits": "the visit board", "/api/v1/alerts": "the alert feed", "/api/v1/tasks": "the tasks",
@@ -16,6 +18,7 @@
     if (!subject) return "—";
     const [kind, key] = subject.split(/:(.*)/s);
     if (kind === "list") return LIST[key] || key;  // a list has no timeline of its own
+    if (kind === "user") return el("a", { href: `/console/admin#user-${encodeURIComponent(key)}` }, `user ${key}`);
     return el("a", { href: `/console/timeline?${kind}=${encodeURIComponent(key)}` }, `${kind} ${key.slice(0, 8)}`);
   }
   LW.start("audit", { live: false }).then(async () => {

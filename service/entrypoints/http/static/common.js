@@ -104,6 +104,7 @@ const LW = (() => {
     ["reports", "/console/reports", "Reports", (s) => s.may.watch],
     ["audit", "/console/audit", "Audit trail", (s) => s.may.audit],
     ["policy", "/console/policy", "Visit policy", () => true],
+    ["admin", "/console/admin", "Users", (s) => s.may.users],
   ];
   const ROLE = { staff: "Staff", operator: "Contact centre", dsl: "DSL", headteacher: "Headteacher", slt: "SLT", admin: "Admin" };
 

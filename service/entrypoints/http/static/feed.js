@@ -179,6 +179,16 @@
     return el("li", {}, el("strong", {}, person.name), " ", ...links);
   }
 
+  // On no visit (a visit's card lists its visitors with their numbers), a one-click call
+  // back to the person the alert is about, beside their name; never on duress.
+  function callBack(a) {
+    if ((a.visit && a.visit.visitors) || !a.staff_phone || a.kind === "duress") return null;
+    const name = visitor(a);
+    return el("a", { class: "told-call", href: `tel:${a.staff_phone}`, title: `Call ${name} on ${a.staff_phone}` },
+      el("span", { "aria-hidden": "true" }, "☎"),
+      el("span", { class: "visually-hidden" }, `Call ${name} on ${a.staff_phone}`));
+  }
+
   // The facts with the map beside them (below them on a narrow screen), so the map never
   // pushes the Acknowledge button further down the card.
   function withMap(loc, facts) {
@@ -197,6 +207,7 @@
         el("h2", { class: "alert-title", id: `t-${a.id}` },
           el("span", { class: `badge ${a.severity}` }, a.severity === "red" ? "Red" : "Amber"),
           title,
+          callBack(a),
           el("span", { class: `badge state ${a.state}` }, stateWords(a))),
         el("div", { class: "since" },
           el("span", { "data-since": a.raised_at }, LW.fmtAgo(a.raised_at)),
@@ -215,8 +226,10 @@
         el("dt", {}, "Escalation step"), el("dd", {}, step(a)),
         unreachable(a) ? [el("dt", {}, "Could not reach"), el("dd", { class: "delivery bad" }, unreachable(a))] : null,
         el("dt", {}, "Who has been told"), el("dd", {}, notified(a)),
-        a.acknowledged_by ? [el("dt", {}, "Taken by"), el("dd", { class: "taken" }, `${a.acknowledged_by} at ${LW.fmtClock(a.acknowledged_at)}`)] : null)),
+        a.acknowledged_by ? [el("dt", {}, "Taken by"), el("dd", { class: "taken" }, `${AlertWork.person(a.acknowledged_by)} at ${LW.fmtClock(a.acknowledged_at)}`)] : null,
+        AlertWork.facts(a))),
       actions(a));
+    node.append(...AlertWork.forms(a));
     if (openResolveForms.has(a.id)) node.append(resolveForm(a));
     return node;
   }
@@ -227,6 +240,7 @@
       bar.append(el("button", { class: "ack", type: "button", onclick: (e) => acknowledge(a, e.currentTarget) },
         "Acknowledge", el("span", { class: "visually-hidden" }, ` ${KIND[a.kind] || a.kind} for ${visitor(a)}`)));
     }
+    bar.append(...AlertWork.buttons(a));
     if (a.state !== "resolved") {
       bar.append(el("button", {
         class: "secondary", type: "button", "aria-expanded": String(openResolveForms.has(a.id)),
@@ -300,15 +314,19 @@
     for (const node of [...list.children]) if (!wanted.includes(node.dataset.alert)) node.remove();
     open.forEach((a, i) => {
       let node = document.getElementById(`alert-${a.id}`);
-      const stamp = `${a.state}|${a.updated_at}|${JSON.stringify(a.notifications)}|${openResolveForms.has(a.id)}`;
+      const stamp = `${a.state}|${a.updated_at}|${JSON.stringify(a.notifications)}|${openResolveForms.has(a.id)}|${AlertWork.stamp(a)}`;
       if (!node || node.dataset.stamp !== stamp) {
         const fresh = card(a);
         fresh.dataset.stamp = stamp;
         if (node) {
           LW.keepMap(node, fresh);
-          const typed = node.querySelector("textarea")?.value;
+          // What was typed or chosen in an open form stays, whatever changed on the card.
+          const typed = [...node.querySelectorAll("form textarea, form select")].map((f) => [f.closest("form").className, f.name, f.value]);
           node.replaceWith(fresh);
-          if (typed) fresh.querySelector("textarea").value = typed;
+          for (const [form, name, value] of typed) {
+            const field = [...fresh.querySelectorAll(`form [name="${name}"]`)].find((f) => f.closest("form").className === form);
+            if (field && value) field.value = value;
+          }
         }
         node = fresh;
       }
@@ -349,6 +367,8 @@
     else for (const doc of docs) if (!seenRed.has(doc.id) && doc.severity === "red" && isOpen(doc)) upsert(doc);
     render();
   }
+
+  AlertWork.connect({ render, upsert });
 
   LW.start("feed").then(async (session) => {
     if (!session.may.watch) { location.replace("/console/visits"); return; }
