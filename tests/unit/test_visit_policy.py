@@ -381,7 +381,7 @@ def test_the_directory_names_each_problem_of_a_visit_policy_where_it_is() -> Non
         "schools[1].policy.visits.charged_phone: must be true or false, got 'yes'",
         "schools[1].policy.visits.escort: unknown visit rule; known ones are: authorised_by, pairs, "
         "pair_decided_by, outside_companion, second_in_sight, parents_informed, safeguarding_trained, "
-        "risk_assessment_signed, charged_phone, words",
+        "risk_assessment_signed, charged_phone, bedroom, upstairs, words",
         "schools[1].policy.visits.words.pairs: must be your policy's words (text, 1-2000 characters)",
     ]
 
@@ -407,3 +407,21 @@ def test_the_policy_sheet_puts_the_policys_words_beside_what_is_enforced() -> No
 
 def test_no_check_is_made_of_a_school_without_a_visit_policy() -> None:
     assert checks(VisitPolicy(), {}, staff=["s-jones"], trained=()) == []
+
+
+def test_a_school_says_in_its_directory_entry_what_it_allows_at_the_property() -> None:
+    """SEN Trust: a bedroom only with the controls of its risk assessment ("Signed agreement
+    from Parent/Carer... Accompanied by additional staff member"); Roselyn House: "Do not go
+    upstairs in a property." The directory import keeps both, and the rules at the property
+    read them from what it kept."""
+    from service.domain.visits.decisions import DuringPolicy
+
+    checked, problems = parse_visit_policy(
+        {"bedroom": "with_controls", "upstairs": "never"}, "schools[0].policy.visits"
+    )
+    assert problems == []
+    during = DuringPolicy.from_school({"visits": checked})
+    assert (during.bedroom, during.upstairs) == ("with_controls", "never")
+
+    _, problems = parse_visit_policy({"bedroom": "sometimes"}, "schools[0].policy.visits")
+    assert problems == ["schools[0].policy.visits.bedroom: must be one of: never, with_controls"]

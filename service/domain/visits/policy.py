@@ -70,7 +70,14 @@ RULES: Final = (
     "risk_assessment_signed",
     "charged_phone",
 )
-"""The keys of `policy.visits`, besides `words`."""
+"""The keys of `policy.visits` read here, besides `words` and the `AT_THE_PROPERTY` choices."""
+
+AT_THE_PROPERTY: Final[dict[str, tuple[str, ...]]] = {
+    "bedroom": ("never", "with_controls"),
+    "upstairs": ("never", "accompanied"),
+}
+"""What the school allows at the property (read by `decisions.DuringPolicy`): a bedroom
+`never` or `with_controls` (the SEN Trust's controls), upstairs `never` or `accompanied`."""
 
 SECOND_IN_SIGHT: Final = (
     "The second member of staff should remain in sight of the property should there be the "
@@ -183,6 +190,11 @@ def parse_visit_policy(raw: object, where: str) -> tuple[dict[str, Any], list[st
                 problems.append(f"{here}: must be one of: {', '.join(k.value for k in kind)}")
             else:
                 data[name] = value
+        elif name in AT_THE_PROPERTY:
+            if value not in AT_THE_PROPERTY[name]:
+                problems.append(f"{here}: must be one of: {', '.join(AT_THE_PROPERTY[name])}")
+            else:
+                data[name] = value
         elif name in RULES:
             if not isinstance(value, bool):
                 problems.append(f"{here}: must be true or false, got {value!r}")
@@ -192,7 +204,8 @@ def parse_visit_policy(raw: object, where: str) -> tuple[dict[str, Any], list[st
             data[name] = _words(value, here, problems)
         else:
             problems.append(
-                f"{here}: unknown visit rule; known ones are: {', '.join(RULES)}, words"
+                f"{here}: unknown visit rule; known ones are: "
+                f"{', '.join((*RULES, *AT_THE_PROPERTY))}, words"
             )
     if "pair_decided_by" in data and data.get("pairs") != Pairs.DECIDED:
         problems.append(f"{where}.pair_decided_by: is used only with pairs: decided")
