@@ -5,7 +5,7 @@
   const { el, api } = LW;
   const alerts = new Map();
   const KIND = {
-    sos: "SOS", fall: "Fall detected", duress: "Duress (safe word)", overdue: "Overdue visit",
+    sos: "SOS", concern: "Concern raised by the visitor", fall: "Fall detected", duress: "Duress (safe word)", overdue: "Overdue visit",
     device_offline: "Device offline", low_battery: "Low battery", notification_failed: "Notification failed",
     arc_unreachable: "Alarm centre (ARC) unreachable",
   };

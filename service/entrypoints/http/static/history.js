@@ -7,7 +7,7 @@
   const { el, api } = LW;
   const PAGE = 50;
   const KIND = {
-    sos: "SOS", fall: "Fall", duress: "Duress", overdue: "Overdue from a visit", device_offline: "Device offline",
+    sos: "SOS", concern: "Concern", fall: "Fall", duress: "Duress", overdue: "Overdue from a visit", device_offline: "Device offline",
     low_battery: "Low battery", notification_failed: "Notification failed", arc_unreachable: "Alarm centre unreachable",
   };
   const OUTCOME = {

@@ -13,7 +13,7 @@
     { key: "acknowledged_within_40s", label: "Taken within 40 s", target: 0.985 },
   ];
   const KIND = {
-    sos: "SOS", fall: "Fall", duress: "Duress", overdue: "Overdue", device_offline: "Device offline",
+    sos: "SOS", concern: "Concern", fall: "Fall", duress: "Duress", overdue: "Overdue", device_offline: "Device offline",
     low_battery: "Low battery",
   };
   const STEP = { contact_staff: "visitor contacted", reception_calls_home: "reception rang the home", inform_slt: "SLT told" };

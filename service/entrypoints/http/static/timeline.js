@@ -9,7 +9,7 @@
   let events = [];
 
   const KIND = {
-    sos: "SOS", fall: "Fall", duress: "Duress", overdue: "Overdue visit", device_offline: "Device offline",
+    sos: "SOS", concern: "Concern", fall: "Fall", duress: "Duress", overdue: "Overdue visit", device_offline: "Device offline",
     low_battery: "Low battery", notification_failed: "Notification failed", arc_unreachable: "Alarm centre unreachable",
   };
   const OUTCOME = { safe: "Safe", false_alarm: "False alarm", emergency_services_called: "Emergency services called", other: "Other" };

@@ -100,7 +100,7 @@
 
   // An alarm raised while the visitor is out shows on their row, linked to its card: the
   // board once said "At the property" while three red alerts were open for the visitor.
-  const ALERT_WORDS = { sos: "SOS", fall: "Fall", duress: "Duress", overdue: "Overdue alert",
+  const ALERT_WORDS = { sos: "SOS", concern: "Concern", fall: "Fall", duress: "Duress", overdue: "Overdue alert",
     device_offline: "Device silent", low_battery: "Low battery" };
   function openAlerts(v) {
     const open = (v.alerts || []).filter((a) => a.state !== "resolved");
