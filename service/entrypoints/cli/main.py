@@ -6,6 +6,7 @@ import argparse
 import getpass
 import json
 import sys
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -41,19 +42,27 @@ def _open(settings: Settings, *, create: bool = False) -> Any:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    if args.directory:
+        settings = settings.with_changes(directory=args.directory)
+    return serve(settings)
+
+
+def serve(settings: Settings, prepare: Callable[[Any], None] | None = None) -> int:
+    """Run the service until interrupted. `prepare(container)` runs once the directory is
+    imported and before the first request (`lonewatch demo` gives its users passwords)."""
     from aiohttp import web
 
     from service.bootstrap import create_app
 
-    settings = _settings(args)
-    if args.directory:
-        settings = settings.with_changes(directory=args.directory)
     configure_logging(settings.log_format)
     container = _open(settings, create=True)
     try:
         if settings.directory is not None:
             report = container.app.import_directory(load_directory(settings.directory))
             log.info("directory_imported", file=str(settings.directory), **vars(report))
+        if prepare is not None:
+            prepare(container)
         mqtt = settings.mqtt
         log.info(
             "lonewatch_starting",
@@ -91,18 +100,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
     finally:
         container.close()
     return 0
-
-
-def cmd_demo(args: argparse.Namespace) -> int:
-    args.directory = (
-        args.directory or Path(__file__).resolve().parents[3] / "deploy" / "demo-directory.yaml"
-    )
-    addr = _settings(args).http_addr
-    print(
-        f"Lonewatch demo: console at http://{addr}/console/ (give a demo user a password "
-        f"first: lonewatch user password reception1); health at http://{addr}/api/v1/health"
-    )
-    return cmd_serve(args)
 
 
 def cmd_directory_import(args: argparse.Namespace) -> int:
@@ -257,10 +254,6 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--directory", type=Path, help="import this directory file at start")
     serve.set_defaults(func=cmd_serve)
 
-    demo = sub.add_parser("demo", help="everything embedded, with the demo directory")
-    demo.add_argument("--directory", type=Path)
-    demo.set_defaults(func=cmd_demo)
-
     directory = sub.add_parser("directory", help="the school directory").add_subparsers(
         dest="action", required=True
     )
@@ -311,7 +304,7 @@ def parser() -> argparse.ArgumentParser:
 
     add_commands(sub)
     add_record_commands(sub)
-    add_found_commands(sub)  # `simulate`, from the simulators
+    add_found_commands(sub)  # `simulate` and `demo`, from the simulators
     return root
 
 
