@@ -10,6 +10,7 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from service.adapters.directory_file import DirectoryError, load_directory
 from service.config import ConfigError, Settings, load_settings
@@ -163,7 +164,6 @@ def cmd_replay(args: argparse.Namespace) -> int:
     from service.records.export import render_html
     from service.records.replay import incident_record, subject_school
 
-    as_of = datetime.fromisoformat(args.as_of) if args.as_of else None
     container = _open(_settings(args))
     try:
         container.projector.catch_up()
@@ -175,6 +175,9 @@ def cmd_replay(args: argparse.Namespace) -> int:
             subject = f"device:{args.device}"
         else:
             subject = f"staff:{args.staff}"
+        school = subject_school(container.app, container.views, subject)
+        zone, school_name = _school_zone(container.views, school)
+        as_of = _instant(args.as_of, zone) if args.as_of else None
         record = incident_record(
             container.app,
             container.views,
@@ -193,7 +196,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
             container.app,
             actor=actor,
             role="cli",
-            school=subject_school(container.app, container.views, subject),
+            school=school,
             subject=subject,
             access=Access.REPLAY_CLI,
             detail=f"format={args.format}",
@@ -205,22 +208,59 @@ def cmd_replay(args: argparse.Namespace) -> int:
         record.update(exported_by=actor, exported_at=exported_at, access_id=access_id)
         print(json.dumps(record, default=str, indent=2))
     elif args.format == "html":
-        print(render_html(record, exported_by=actor, exported_at=exported_at, access_id=access_id))
+        html = render_html(
+            record,
+            exported_by=actor,
+            exported_at=exported_at,
+            access_id=access_id,
+            timezone=zone.key,
+        )
+        print(html)
     else:
-        rows = record["events"]
-        check = record["integrity"]
-        print(f"Timeline of {subject} ({len(rows)} events)")
-        for row in rows:
-            at = row["recorded_at"].isoformat(timespec="milliseconds")
-            seal = " " if row["sealed"] else "!"
-            print(f"{row['position']:>8} {seal} {at}  {row['source']:<28}  {row['summary']}")
-        if check["verified"]:
-            print(f"Record verified: {check['events']} events in {check['streams']} streams.")
-        else:
-            print("INTEGRITY CHECK FAILED (rows marked !):")
-            for problem in check["problems"]:
-                print(f"  {problem['aggregate_id']} {problem['detail']}")
+        print_timeline(record, subject, zone, school_name, detail=args.detail)
     return 0 if record["integrity"]["verified"] else 3
+
+
+def _school_zone(views: Any, school: str | None) -> tuple[ZoneInfo, str]:
+    """The zone a school's records are told in, and the school's name."""
+    from service.domain.people.directory import timezone_of
+
+    doc = views.get("school", school) if school else None
+    return ZoneInfo(timezone_of(doc)), str((doc or {}).get("name") or school or "the school")
+
+
+def _instant(text: str, zone: ZoneInfo) -> datetime:
+    """An ISO instant; without an offset it is the school's wall clock, as people say it."""
+    value = datetime.fromisoformat(text)
+    return value if value.tzinfo is not None else value.replace(tzinfo=zone)
+
+
+def print_timeline(
+    record: dict[str, Any], subject: str, zone: ZoneInfo, school: str, *, detail: bool = False
+) -> None:
+    """The record as text, each time in the school's local time with its zone shown; the
+    outbox's machinery (each try of each message) only with `detail`."""
+    rows = record["events"]
+    check = record["integrity"]
+    print(f"Timeline of {subject} ({len(rows)} events); times are {school}'s ({zone.key})")
+    shown = [row for row in rows if detail or not row.get("detail") or not row["sealed"]]
+    for row in shown:
+        local = row["recorded_at"].astimezone(zone)
+        at = f"{local:%a %d %b %Y %H:%M:%S}.{local.microsecond // 1000:03d} {local.tzname()}"
+        seal = " " if row["sealed"] else "!"
+        who = row.get("who") or row["source"]
+        print(f"{row['position']:>8} {seal} {at}  {who:<28}  {row['summary']}")
+    folded = len(rows) - len(shown)
+    if folded:
+        print(
+            f"({folded} {'row' if folded == 1 else 'rows'} of delivery machinery not shown: --detail)"
+        )
+    if check["verified"]:
+        print(f"Record verified: {check['events']} events in {check['streams']} streams.")
+    else:
+        print("INTEGRITY CHECK FAILED (rows marked !):")
+        for problem in check["problems"]:
+            print(f"  {problem['aggregate_id']} {problem['detail']}")
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
@@ -286,8 +326,15 @@ def parser() -> argparse.ArgumentParser:
     target.add_argument("--visit")
     target.add_argument("--device")
     target.add_argument("--staff")
-    replay.add_argument("--as-of", help="only what had been recorded by this ISO instant")
+    replay.add_argument(
+        "--as-of",
+        help="only what had been recorded by this ISO instant (without an offset: the "
+        "school's local time)",
+    )
     replay.add_argument("--format", choices=["text", "json", "html"], default="text")
+    replay.add_argument(
+        "--detail", action="store_true", help="text: also each try of each message, as recorded"
+    )
     replay.set_defaults(func=cmd_replay)
 
     bench = sub.add_parser(
