@@ -66,6 +66,8 @@ def source_words(source: str) -> str:
         if again:
             return f"escalation, reminder {again.group(1)}"
         return f"escalation ({step.replace('_', ' ')})" if step else "escalation"
+    if kind == "device" and step:
+        return f"device {step}"
     return person(source)
 
 

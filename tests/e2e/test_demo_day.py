@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -130,4 +131,17 @@ async def test_the_demo_day_shows_an_sos_taken_in_the_feed(demo: Demo, browser: 
         await page.goto("/console/visits")
         await page.get_by_text("Rob Ross").first.wait_for(timeout=20_000)
         await page.screenshot(**shot(f"demo-visits-{width}.png"))
+        # The record in words: the escalation in a sentence, who was told one click away.
+        await page.goto(f"/console/timeline?alert={sos['id']}")
+        state = page.locator("#state")
+        await state.get_by_text("taken by A. Lead by key press on the call after").wait_for()
+        await state.get_by_text("Who was told, person by person").click()
+        await state.get_by_text("A. Lead (+441702000011): ").wait_for()
+        said = await state.inner_text()
+        assert "on a home visit at 12 Acacia Road" in said
+        assert not re.search(r"\d{4}-\d\d-\d\dT|lone true|[0-9a-f]{8}-[0-9a-f]{4}", said)
+        await page.screenshot(**shot(f"demo-timeline-alert-{width}.png"))
+        await page.goto(f"/console/timeline?visit={sos['visit']['id']}")
+        await state.get_by_text("A lone visit by Sam Jones to 12 Acacia Road").wait_for()
+        await page.screenshot(**shot(f"demo-timeline-visit-{width}.png"))
         await context.close()

@@ -12,6 +12,7 @@ import asyncio
 from datetime import datetime
 from typing import Any
 from uuid import UUID
+from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
@@ -25,6 +26,7 @@ from service.entrypoints.http.confidential import shown
 from service.entrypoints.http.keys import CLOCK, LONEWATCH, POOLS, PROOF, VIEWS
 from service.entrypoints.http.problems import BadRequest, problem
 from service.entrypoints.http.requests import instant, principal
+from service.records.as_it_stood import as_it_stood
 from service.records.audit import audit_trail, record_viewing
 from service.records.export import render_html
 from service.records.replay import incident_record, state_as_of, subject_school
@@ -87,6 +89,10 @@ async def get_timeline(request: web.Request) -> web.Response:
     record = await exports.run(
         incident_record, app, views, subject, as_of=as_of, merkle=request.app[PROOF].merkle
     )
+    zone = ZoneInfo(_timezone(views, record))
+    for row in record["events"]:  # before `shown`: the words are withheld as the fields are
+        row["as_it_stood"] = as_it_stood(row["state_after"], zone)
+    record["timezone"] = zone.key
     if since is not None:
         record["events"] = [r for r in record["events"] if r["recorded_at"] >= since]
     record["access_id"] = await _record(
@@ -163,7 +169,9 @@ async def export_timeline(request: web.Request) -> web.Response:
 
 def _timezone(views: ViewStore, record: dict[str, Any]) -> str:
     state = record.get("state") or {}
-    doc = state.get("alert") or state.get("device") or {}
+    doc = state.get("alert") or state.get("device") or state.get("visit") or {}
+    if not doc and state.get("alerts"):
+        doc = state["alerts"][0]
     school = views.get("school", str(doc.get("school"))) if doc.get("school") else None
     return timezone_of(school)
 
