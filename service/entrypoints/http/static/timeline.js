@@ -103,9 +103,9 @@
       onclick: () => show(i + 1), onkeydown: (e) => { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); show(i + 1); } },
     },
       el("td", { class: "num" }, String(i + 1)),
-      el("td", { class: "num nowrap" }, LW.fmtStamp(row.recorded_at)),
+      el("td", { class: "num when" }, LW.fmtStamp(row.recorded_at)),
       el("td", {}, row.who || row.source),
-      el("td", {}, row.summary),
+      el("td", {}, linked(row.summary)),
       el("td", { class: "nowrap" }, row.sealed ? el("span", { class: "seal-ok" }, "✓ sealed") : el("span", { class: "seal-bad" }, "✗ altered")))));
     // Each try of each message is kept but folded: the reader wants who was told, not the
     // outbox's machinery (an altered row is never folded).
