@@ -147,7 +147,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     started = time.monotonic()
     try:
-        return serve(settings, prepare)
+        return serve(settings, prepare, log_level=20 if args.verbose else 30)
     finally:
         stage.stop.set()
         asyncio.run_coroutine_threadsafe(twilio.double.stop(), twilio.loop).result(10)
@@ -193,4 +193,7 @@ def add_demo_command(sub: Any) -> None:
     )
     demo.add_argument("--store", type=Path, help="keep the record in this folder (default: new)")
     demo.add_argument("--no-day", action="store_true", help="serve only; play nothing")
+    demo.add_argument(
+        "--verbose", action="store_true", help="the service's own log too (default: warnings)"
+    )
     demo.set_defaults(func=cmd_demo)

@@ -132,6 +132,7 @@ class DemoDay:
         self.visits: dict[str, str] = {}
         self.sms_count = 0
         self.sos_alert: str | None = None
+        self.sos_code: str | None = None
 
     # -- time ----------------------------------------------------------------------------
 
@@ -263,6 +264,7 @@ class DemoDay:
             taken = self.safely("read the feed", self.sos_taken)
             if taken:
                 self.sos_alert = taken["id"]
+                self.sos_code = taken.get("short_code")
                 self.tell(
                     f"alert {taken.get('short_code')} taken by {taken['acknowledged_by']} "
                     f"({taken.get('acknowledged_via')})"
@@ -284,6 +286,14 @@ class DemoDay:
             "dsl1", "POST", f"/alerts/{self.sos_alert}/resolve", {"outcome": "safe", "note": note}
         )
         self.tell("the DSL resolves the SOS: safe")
+
+    def look_at_the_board(self) -> None:
+        """What reception sees: who is out and whether anyone is overdue."""
+        board = (self.api("reception1", "GET", "/visits?state=out") or {}).get("visits") or []
+        for visit in board:
+            if visit.get("overdue"):
+                names = " and ".join(visit.get("staff_names") or visit.get("staff") or [])
+                self.tell(f"the visit board shows {names} overdue: the overdue ladder is running")
 
     def call_home_done(self) -> None:
         tasks = (self.api("reception1", "GET", "/tasks?state=open") or {})["tasks"]
@@ -313,6 +323,7 @@ class DemoDay:
             (24, "text from Sam", lambda: self.text_from(SAM, "back")),
             (25, "text from Priya", lambda: self.text_from(PRIYA, "LEFT")),
             (29, "text from Priya", lambda: self.text_from(PRIYA, "BACK")),
+            (30, "look at the visit board", self.look_at_the_board),
             (40, "ring the pupil's home", self.call_home_done),
             (49, "text from Rob", lambda: self.text_from(ROB, "BACK - sorry, phone died")),
         ]
@@ -320,9 +331,10 @@ class DemoDay:
             if not self.at(minute):
                 return
             self.safely(what, step)
+        code = f" (lonewatch replay --alert {self.sos_code})" if self.sos_code else ""
         self.tell(
-            "the school day is over. The console stays up: replay the SOS and the overdue "
-            "visit from the feed's history, or Ctrl-C to stop."
+            "the school day is over. The console stays up: open History to replay the SOS"
+            f"{code} and Rob's overdue visit; Ctrl-C to stop."
         )
 
 

@@ -49,14 +49,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return serve(settings)
 
 
-def serve(settings: Settings, prepare: Callable[[Any], None] | None = None) -> int:
+def serve(
+    settings: Settings, prepare: Callable[[Any], None] | None = None, log_level: int = 20
+) -> int:
     """Run the service until interrupted. `prepare(container)` runs once the directory is
-    imported and before the first request (`lonewatch demo` gives its users passwords)."""
+    imported and before the first request (`lonewatch demo` gives its users passwords);
+    `log_level` 30 keeps the log to warnings (the demo tells its own story)."""
     from aiohttp import web
 
     from service.bootstrap import create_app
 
-    configure_logging(settings.log_format)
+    configure_logging(settings.log_format, level=log_level)
     container = _open(settings, create=True)
     try:
         if settings.directory is not None:
