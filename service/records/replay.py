@@ -8,7 +8,7 @@ events; names of schools and people come from the directory as it stands now.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 from uuid import UUID
 
@@ -82,6 +82,7 @@ def incident_record(
     merkle: MerkleLog | None = None,
     key: SigningKey | None = None,
     with_proofs: bool = False,
+    zone: tzinfo = UTC,
 ) -> dict[str, Any]:
     """Everything recorded about a subject, the state after each event, and the integrity verdict.
 
@@ -89,6 +90,7 @@ def incident_record(
     With the Merkle log, the verdict also says whether the streams still hold every event
     the log took in (a removed tail or stream shows); `with_proofs` adds each event's
     inclusion proof and the signed head (`merkle`), which `lonewatch verify --export` checks.
+    `zone` (the school's) is the one times inside the rows' words are told in.
     """
     streams: list[StreamCheck] = []
     stored_streams: dict[UUID, list[StoredEvent]] = {}
@@ -104,7 +106,7 @@ def incident_record(
     # removed tail lowers it).
     horizon = merkle.size()[1] if merkle is not None else 0
     events = subject_events(app, views, subject, as_of=as_of, read=read)
-    rows = as_rows(events)
+    rows = as_rows(events, zone)
     for row, state in zip(rows, states_after_each(views, subject, events), strict=True):
         row["state_after"] = state
     shown = {row["aggregate_id"] for row in rows}

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 from uuid import UUID
 
@@ -26,9 +26,9 @@ from service.records.narrative import Narrator, people_named, source_words
 _HIDDEN = frozenset({"originator_id", "originator_version", "originator_topic", "timestamp"})
 
 
-def _source_and_summary(event: Any) -> tuple[str, str]:
+def _source_and_summary(event: Any, zone: tzinfo = UTC) -> tuple[str, str]:
     name = event_name(event)
-    visit = describe_visit_event(event)
+    visit = describe_visit_event(event, zone)
     if visit is not None:
         return visit
     if name == "DeviceMessage.Received":
@@ -139,23 +139,31 @@ def subject_events(
 
 
 def timeline(
-    app: Application[UUID], views: ViewStore, subject: str, *, as_of: datetime | None = None
+    app: Application[UUID],
+    views: ViewStore,
+    subject: str,
+    *,
+    as_of: datetime | None = None,
+    zone: tzinfo = UTC,
 ) -> list[dict[str, Any]]:
-    return as_rows(subject_events(app, views, subject, as_of=as_of))
+    return as_rows(subject_events(app, views, subject, as_of=as_of), zone)
 
 
-def as_rows(events: Iterable[tuple[int, Any]]) -> list[dict[str, Any]]:
-    """The rows of one record, worded in order (a try names no one: its request does)."""
+def as_rows(events: Iterable[tuple[int, Any]], zone: tzinfo = UTC) -> list[dict[str, Any]]:
+    """The rows of one record, worded in order (a try names no one: its request does);
+    times within the words are told in `zone`, the school's."""
     narrator = Narrator()
-    return [as_row(position, event, narrator) for position, event in events]
+    return [as_row(position, event, narrator, zone) for position, event in events]
 
 
-def as_row(position: int, event: Any, narrator: Narrator | None = None) -> dict[str, Any]:
+def as_row(
+    position: int, event: Any, narrator: Narrator | None = None, zone: tzinfo = UTC
+) -> dict[str, Any]:
     """One line of a timeline: when, who or what said so, what it means, and whether it is
     the outbox's machinery (`detail`: shown folded, never dropped)."""
     worded = (narrator or Narrator()).words(event)
     if worded is None:
-        (source, summary), detail = _source_and_summary(event), False
+        (source, summary), detail = _source_and_summary(event, zone), False
     else:
         source, summary, detail = worded
     return {

@@ -189,6 +189,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
             merkle=container.merkle,
             key=container.signing_key,
             with_proofs=args.format != "text",
+            zone=zone,
         )
         if not record["events"]:
             print(f"nothing recorded for {subject}", file=sys.stderr)
