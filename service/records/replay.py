@@ -8,6 +8,7 @@ events; names of schools and people come from the directory as it stands now.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, tzinfo
 from typing import Any
 from uuid import UUID
@@ -62,6 +63,19 @@ def states_after_each(views: ViewStore, subject: str, events: list[tuple[int, An
     return states
 
 
+def staff_names(views: ViewStore) -> Callable[[str], str | None]:
+    """A staff member's name from the directory, each looked up once per record."""
+    known: dict[str, str | None] = {}
+
+    def name(key: str) -> str | None:
+        if key not in known:
+            doc = views.get("staff", key)
+            known[key] = str(doc["name"]) if doc and doc.get("name") else None
+        return known[key]
+
+    return name
+
+
 def state_as_of(
     app: Lonewatch, views: ViewStore, subject: str, as_of: datetime | None
 ) -> dict[str, Any] | None:
@@ -106,7 +120,7 @@ def incident_record(
     # removed tail lowers it).
     horizon = merkle.size()[1] if merkle is not None else 0
     events = subject_events(app, views, subject, as_of=as_of, read=read)
-    rows = as_rows(events, zone)
+    rows = as_rows(events, zone, staff_names(views))
     for row, state in zip(rows, states_after_each(views, subject, events), strict=True):
         row["state_after"] = state
     shown = {row["aggregate_id"] for row in rows}
