@@ -114,3 +114,20 @@ def test_a_visit_in_words_names_the_visitor_and_says_the_ladder() -> None:
 def test_nothing_yet() -> None:
     assert as_it_stood(None, LONDON)["headline"] == "Nothing had been recorded yet."
     assert as_it_stood({"alerts": []}, LONDON)["headline"] == "No alerts about this person by then."
+
+
+def test_the_records_rows_name_visitors_as_the_directory_does() -> None:
+    from service.records.timeline import staff_named
+
+    names = {"r-ross": "Rob Ross"}.get
+    assert (
+        staff_named("ended by r-ross (staff) after 2 steps", names)
+        == "ended by Rob Ross after 2 steps"
+    )
+    assert (
+        staff_named("planned: r-ross to pupil X", names, ["r-ross"])
+        == "planned: Rob Ross to pupil X"
+    )
+    assert staff_named("x-r-ross (staff) and k-smith (staff)", names) == (
+        "x-r-ross (staff) and k-smith (staff)"
+    ), "only whole ids the directory knows"
