@@ -177,6 +177,13 @@ def banner(http: str, twilio: str, store: Path, args: argparse.Namespace) -> str
     )
 
 
+def _speed(text: str) -> float:
+    value = float(text)
+    if not 0.5 <= value <= 600:
+        raise argparse.ArgumentTypeError("a speed from 0.5 (slower than life) to 600")
+    return value
+
+
 def add_demo_command(sub: Any) -> None:
     demo = sub.add_parser(
         "demo",
@@ -184,10 +191,15 @@ def add_demo_command(sub: Any) -> None:
         description="Start Lonewatch with an embedded store, broker and Twilio stand-in, and "
         "play a school day: visits go out, an SOS escalates and is taken, a visit goes overdue.",
     )
-    demo.add_argument("--directory", type=Path, help="a directory file instead of the demo one")
+    demo.add_argument(
+        "--directory",
+        type=Path,
+        help="a directory file instead of the demo one (the day played needs the demo's "
+        "Lancaster School staff, fobs and users)",
+    )
     demo.add_argument(
         "--speed",
-        type=float,
+        type=_speed,
         default=10.0,
         help="how much faster than real time the day runs (default 10: the day in about 5 min)",
     )
