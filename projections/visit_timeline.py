@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from projections.visit_during import during_words
@@ -30,7 +30,17 @@ OUTCOME_WORDS = {
 }
 
 
-def _decision_words(event: Any) -> str:
+def _at(value: datetime, zone: tzinfo, seconds: bool = False) -> str:
+    """'14:10 GMT': a time as the school's clock shows it, with the zone."""
+    local = value.astimezone(zone)
+    return f"{local:%H:%M:%S}" if seconds else f"{local:%H:%M}"
+
+
+def _zone(value: datetime, zone: tzinfo) -> str:
+    return str(value.astimezone(zone).tzname())
+
+
+def _decision_words(event: Any, zone: tzinfo = UTC) -> str:
     """Why the `inform_slt` step did or did not tell SLT, and whose report that rests on."""
     decision = getattr(event, "decision", None)
     if not decision:
@@ -39,12 +49,13 @@ def _decision_words(event: Any) -> str:
     source = ""
     if decision.get("reported_by"):
         at = datetime.fromisoformat(decision["reported_at"])
-        source = f" (reported by {decision['reported_by']} at {at:%H:%M} UTC)"
+        source = f" (reported by {decision['reported_by']} at {_at(at, zone)} {_zone(at, zone)})"
     return f" - {told}: {decision['because']}{source}"
 
 
-def describe(event: Any) -> tuple[str, str] | None:
-    """(source, summary) of a visit event for the timeline; None for other events."""
+def describe(event: Any, zone: tzinfo = UTC) -> tuple[str, str] | None:
+    """(source, summary) of a visit event for the timeline, times told in `zone` (the
+    school's) with its name; None for other events."""
     name = _name(event)
     if not name.startswith("Visit."):
         return None
@@ -55,7 +66,8 @@ def describe(event: Any) -> tuple[str, str] | None:
         "Planned": lambda: (
             f"{'lone' if len(event.staff) == 1 else 'pair'} visit planned by {event.planned_by}: "
             f"{', '.join(event.staff)} to pupil {event.pupil_ref}'s home ({event.purpose}), "
-            f"leaving {event.expected_leave:%H:%M}, back {event.expected_return:%H:%M} UTC"
+            f"leaving {_at(event.expected_leave, zone)}, back {_at(event.expected_return, zone)} "
+            f"{_zone(event.expected_return, zone)}"
         ),
         "RiskAssessed": lambda: f"risk assessed by {by} ({len(event.hazards)} hazards)",
         "Authorised": lambda: (
@@ -74,7 +86,8 @@ def describe(event: Any) -> tuple[str, str] | None:
         "NoAnswer": lambda: f"no answer at the property: 'sorry we missed you' left{via}",
         "Returned": lambda: f"signed back in{via}",
         "Extended": lambda: (
-            f"extended by {by}: back by {event.expected_return:%H:%M} UTC ({event.reason})"
+            f"extended by {by}: back by {_at(event.expected_return, zone)} "
+            f"{_zone(event.expected_return, zone)} ({event.reason})"
         ),
         "Cancelled": lambda: f"cancelled by {by}: {event.reason}",
         "CheckedIn": lambda: f"visitor checked in OK{via}",
@@ -85,17 +98,18 @@ def describe(event: Any) -> tuple[str, str] | None:
         "Closed": lambda: f"closed by {by}",
         "LeaveOverdueNoticed": lambda: "not left the property on time: visitor asked to reply OK",
         "OverdueNoticed": lambda: (
-            f"overdue: not back by {event.deadline:%H:%M} UTC "
+            f"overdue: not back by {_at(event.deadline, zone)} {_zone(event.deadline, zone)} "
             "(expected return plus grace); the ladder starts"
         ),
         "LadderStepTaken": lambda: (
-            f"overdue step {event.step + 1}: {event.action}" + _decision_words(event)
+            f"overdue step {event.step + 1}: {event.action}" + _decision_words(event, zone)
         ),
         "LadderEnded": lambda: (
             f"overdue ladder ended by {by} after {event.steps_taken} step(s): {event.how}"
         ),
         "DeviceSilenceNoticed": lambda: (
-            f"device {event.device} silent since {event.last_seen:%H:%M:%S} UTC"
+            f"device {event.device} silent since {_at(event.last_seen, zone, seconds=True)} "
+            f"{_zone(event.last_seen, zone)}"
         ),
         "LowBatteryNoticed": lambda: (
             f"device {event.device} battery {event.battery}% "

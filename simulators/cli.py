@@ -76,7 +76,10 @@ def _broker_options(parser: argparse.ArgumentParser) -> None:
 
 
 def add_commands(sub: Any) -> None:
-    """Attach `simulate` to the root parser's subcommands (`sub`)."""
+    """Attach `simulate` and `demo` to the root parser's subcommands (`sub`)."""
+    from simulators.demo_command import add_demo_command
+
+    add_demo_command(sub)
     simulate = sub.add_parser("simulate", help="simulated devices").add_subparsers(
         dest="action", required=True
     )

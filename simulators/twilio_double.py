@@ -31,6 +31,7 @@ import aiohttp
 from aiohttp import web
 from twilio.request_validator import RequestValidator
 
+from simulators.twilio_double_page import sent_page
 from simulators.twilio_wire import (
     API,
     FAILURES,
@@ -61,6 +62,7 @@ class TwilioDouble:
         """Every request the double made to the service: url, form, status (or error)."""
         self.default_outcomes: dict[Kind, Outcome] = {"messages": "ok", "calls": "ok"}
         self._refused: dict[tuple[Kind, str], int] = {}
+        self._answers: dict[tuple[Kind, str], Outcome] = {}
         self._playing: set[asyncio.Task[None]] = set()
         self._session: aiohttp.ClientSession | None = None
         self._stopping = asyncio.Event()
@@ -101,11 +103,22 @@ class TwilioDouble:
         for kind in kinds:
             self._refused[(kind, number)] = code
 
+    def answer(
+        self, number: str, outcome: Outcome, kinds: Sequence[Kind] = ("messages", "calls")
+    ) -> None:
+        """From now on every request of these kinds to `number` plays `outcome`, whatever the
+        script says (a demo's DSL who always presses 1; a desk that never picks up)."""
+        if outcome not in OUTCOMES:
+            raise ValueError(f"unknown outcome {outcome!r}; use one of {sorted(OUTCOMES)}")
+        for kind in kinds:
+            self._answers[(kind, number)] = outcome
+
     def reset(self) -> None:
         for records in self._records.values():
             records.clear()
         self.callbacks.clear()
         self._refused.clear()
+        self._answers.clear()
         self.script()
 
     # A timeout argument (ASYNC109) keeps each test's wait a one-liner with a safe default.
@@ -126,6 +139,7 @@ class TwilioDouble:
         app.router.add_post(API + "/Messages.json", self._create_message)
         app.router.add_post(API + "/Calls.json", self._create_call)
         app.router.add_get("/_double/{kind:messages|calls}", self._list)
+        app.router.add_get("/_double/", self._page)
         app.router.add_post("/_double/reset", self._reset)
         app.router.add_post("/_double/behaviour", self._behaviour)
         return app
@@ -178,12 +192,13 @@ class TwilioDouble:
         response = self._rejection(kind, request, form, authorized=record["authorized"])
         outcome: Outcome | None = None
         if response is None:
-            outcome = (
+            outcome = self._answers.get((kind, form.get("To", ""))) or (
                 self._plan[kind].popleft() if self._plan[kind] else self.default_outcomes[kind]
             )
             response = self._scripted(kind, form, outcome, now)
+            record["sid"] = json.loads(response.text or "{}").get("sid")
             if outcome in PLAYED:
-                sid = json.loads(response.text or "{}")["sid"]
+                sid = record["sid"]
                 task = asyncio.get_running_loop().create_task(self._play(kind, sid, form, outcome))
                 self._playing.add(task)
                 task.add_done_callback(self._playing.discard)
@@ -299,6 +314,12 @@ class TwilioDouble:
     async def _list(self, request: web.Request) -> web.Response:
         kind: Kind = "messages" if request.match_info["kind"] == "messages" else "calls"
         return web.json_response(self._records[kind])
+
+    async def _page(self, _: web.Request) -> web.Response:
+        """What was texted and called, newest first, for a person watching a demo."""
+        return web.Response(
+            text=sent_page(self.messages, self.calls, self.callbacks), content_type="text/html"
+        )
 
     async def _reset(self, _: web.Request) -> web.Response:
         self.reset()

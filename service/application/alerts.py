@@ -14,6 +14,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 
 from service.application.unit_of_work import UnitOfWork
+from service.application.visits import current_visit
 from service.domain import ids
 from service.domain.alerts.alert import Alert, AlertKind, Outcome
 from service.domain.alerts.escalation import (
@@ -25,6 +26,7 @@ from service.domain.devices.location import describe as describe_location
 from service.domain.devices.location import location_of
 from service.domain.devices.messages import DeviceMessage
 from service.domain.people.directory import Staff
+from service.domain.visits.states import OUT
 
 
 def raise_alert(
@@ -46,7 +48,11 @@ def raise_alert(
 
     `notify=False` for alerts whose first messages come from elsewhere (the visit's own
     overdue ladder) or that are for the console itself (a notification that failed).
-    `visitor` saves a store read when the caller already knows the staff member's name."""
+    `visitor` saves a store read when the caller already knows the staff member's name.
+    An alarm about someone out on a home visit names the visit and its address in its
+    cause, so its texts and calls say where (`visit_cause`)."""
+    if notify and staff and "visit" not in cause:
+        cause = {**cause, **visit_cause(uow, staff)}
     alert = Alert(
         key=key,
         kind=kind.value,
@@ -71,6 +77,7 @@ def raise_alert(
         raised_at=alert.raised_at,
         timezone=entry.timezone,
         where=describe_location(cause.get("location")),
+        visit_address=cause.get("visit_address"),
     )
     return [
         alert,
@@ -81,6 +88,15 @@ def raise_alert(
             for plan in first_notifications(kind=alert.kind, school=entry.data, body=body)
         ),
     ]
+
+
+def visit_cause(uow: UnitOfWork, staff: str) -> dict[str, Any]:
+    """The visit `staff` is signed out on, if it is still out: its id and address. Two reads
+    of the store, paid only when an alarm is raised, never per message."""
+    visit = current_visit(uow, staff)
+    if visit is None or visit.state not in OUT:
+        return {}
+    return {"visit": str(visit.id), "visit_address": visit.address}
 
 
 def device_cause(message: DeviceMessage) -> dict[str, Any]:

@@ -59,6 +59,7 @@ def messages_for(uow: UnitOfWork, alert: Alert) -> Messages:
     code = ids.short_code(alert.id)
     cause = alert.cause if isinstance(alert.cause, dict) else {}
     address = cause.get("address") or spoken_location(cause.get("location"))
+    visit_address = cause.get("visit_address")
     return Messages(
         sms=alert_message(
             kind=alert.kind,
@@ -69,6 +70,7 @@ def messages_for(uow: UnitOfWork, alert: Alert) -> Messages:
             raised_at=alert.raised_at,
             timezone=timezone,
             where=describe_location(cause.get("location")),
+            visit_address=str(visit_address) if visit_address else None,
         ),
         say=spoken_alert(
             kind=alert.kind,
@@ -78,6 +80,7 @@ def messages_for(uow: UnitOfWork, alert: Alert) -> Messages:
             address=str(address) if address else None,
             raised_at=alert.raised_at,
             timezone=timezone,
+            visit_address=str(visit_address) if visit_address else None,
         ),
     )
 

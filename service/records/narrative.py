@@ -67,6 +67,8 @@ def source_words(source: str) -> str:
         if again:
             return f"escalation, reminder {again.group(1)}"
         return f"escalation ({step.replace('_', ' ')})" if step else "escalation"
+    if kind == "device" and step:
+        return f"device {step}"
     return person(source)
 
 
@@ -85,7 +87,11 @@ class Narrator:
             channel = CHANNEL_WORDS.get(event.channel, event.channel)
             self._notifications[str(event.originator_id)] = (event.contact_name, channel)
             self._contacts[event.contact] = event.contact_name
-            return None
+            return (
+                f"policy:{event.step}",
+                f"{channel} to {event.contact_name} ({event.to}) requested: {event.reason}",
+                False,
+            )
         if name == "Alert.Notified":
             who = self._contacts.get(event.contact, event.contact)
             return "provider", f"{who} told (the provider accepted the message)", True

@@ -8,7 +8,8 @@ events; names of schools and people come from the directory as it stands now.
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Callable
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 from uuid import UUID
 
@@ -62,6 +63,19 @@ def states_after_each(views: ViewStore, subject: str, events: list[tuple[int, An
     return states
 
 
+def staff_names(views: ViewStore) -> Callable[[str], str | None]:
+    """A staff member's name from the directory, each looked up once per record."""
+    known: dict[str, str | None] = {}
+
+    def name(key: str) -> str | None:
+        if key not in known:
+            doc = views.get("staff", key)
+            known[key] = str(doc["name"]) if doc and doc.get("name") else None
+        return known[key]
+
+    return name
+
+
 def state_as_of(
     app: Lonewatch, views: ViewStore, subject: str, as_of: datetime | None
 ) -> dict[str, Any] | None:
@@ -82,6 +96,7 @@ def incident_record(
     merkle: MerkleLog | None = None,
     key: SigningKey | None = None,
     with_proofs: bool = False,
+    zone: tzinfo = UTC,
 ) -> dict[str, Any]:
     """Everything recorded about a subject, the state after each event, and the integrity verdict.
 
@@ -89,6 +104,7 @@ def incident_record(
     With the Merkle log, the verdict also says whether the streams still hold every event
     the log took in (a removed tail or stream shows); `with_proofs` adds each event's
     inclusion proof and the signed head (`merkle`), which `lonewatch verify --export` checks.
+    `zone` (the school's) is the one times inside the rows' words are told in.
     """
     streams: list[StreamCheck] = []
     stored_streams: dict[UUID, list[StoredEvent]] = {}
@@ -104,7 +120,7 @@ def incident_record(
     # removed tail lowers it).
     horizon = merkle.size()[1] if merkle is not None else 0
     events = subject_events(app, views, subject, as_of=as_of, read=read)
-    rows = as_rows(events)
+    rows = as_rows(events, zone, staff_names(views))
     for row, state in zip(rows, states_after_each(views, subject, events), strict=True):
         row["state_after"] = state
     shown = {row["aggregate_id"] for row in rows}

@@ -7,9 +7,10 @@ themselves are read from the event store, so the timeline is the record itself.
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 from uuid import UUID
 
@@ -26,9 +27,9 @@ from service.records.narrative import Narrator, people_named, source_words
 _HIDDEN = frozenset({"originator_id", "originator_version", "originator_topic", "timestamp"})
 
 
-def _source_and_summary(event: Any) -> tuple[str, str]:
+def _source_and_summary(event: Any, zone: tzinfo = UTC) -> tuple[str, str]:
     name = event_name(event)
-    visit = describe_visit_event(event)
+    visit = describe_visit_event(event, zone)
     if visit is not None:
         return visit
     if name == "DeviceMessage.Received":
@@ -139,34 +140,70 @@ def subject_events(
 
 
 def timeline(
-    app: Application[UUID], views: ViewStore, subject: str, *, as_of: datetime | None = None
+    app: Application[UUID],
+    views: ViewStore,
+    subject: str,
+    *,
+    as_of: datetime | None = None,
+    zone: tzinfo = UTC,
 ) -> list[dict[str, Any]]:
-    return as_rows(subject_events(app, views, subject, as_of=as_of))
+    return as_rows(subject_events(app, views, subject, as_of=as_of), zone)
 
 
-def as_rows(events: Iterable[tuple[int, Any]]) -> list[dict[str, Any]]:
-    """The rows of one record, worded in order (a try names no one: its request does)."""
+def as_rows(
+    events: Iterable[tuple[int, Any]],
+    zone: tzinfo = UTC,
+    names: Callable[[str], str | None] | None = None,
+) -> list[dict[str, Any]]:
+    """The rows of one record, worded in order (a try names no one: its request does);
+    times within the words are told in `zone`, the school's; a staff member is named by
+    `names(staff_id)` (the directory's name) where it knows them."""
     narrator = Narrator()
-    return [as_row(position, event, narrator) for position, event in events]
+    return [as_row(position, event, narrator, zone, names) for position, event in events]
 
 
-def as_row(position: int, event: Any, narrator: Narrator | None = None) -> dict[str, Any]:
+def as_row(
+    position: int,
+    event: Any,
+    narrator: Narrator | None = None,
+    zone: tzinfo = UTC,
+    names: Callable[[str], str | None] | None = None,
+) -> dict[str, Any]:
     """One line of a timeline: when, who or what said so, what it means, and whether it is
     the outbox's machinery (`detail`: shown folded, never dropped)."""
     worded = (narrator or Narrator()).words(event)
     if worded is None:
-        (source, summary), detail = _source_and_summary(event), False
+        (source, summary), detail = _source_and_summary(event, zone), False
     else:
         source, summary, detail = worded
+    who, said = source_words(source), people_named(summary)
+    if names is not None:
+        who, said = staff_named(who, names), staff_named(said, names, getattr(event, "staff", ()))
     return {
         "position": position,
         "recorded_at": event.timestamp,
         "event": event_name(event),
         "source": source,
-        "who": source_words(source),
-        "summary": people_named(summary),
+        "who": who,
+        "summary": said,
         "detail": detail,
         "aggregate_id": str(event.originator_id),
         "version": event.originator_version,
         "data": _data(event),
     }
+
+
+_STAFF = re.compile(r"(?<![\w.@+-])([\w.@+-]+) \(staff\)")
+
+
+def staff_named(
+    text: str, names: Callable[[str], str | None], also: Iterable[str] | str = ()
+) -> str:
+    """'s-jones (staff)' -> 'Sam Jones'; and each id in `also` (a visit's visitors, as its
+    plan names them) by name where the directory knows it."""
+    text = _STAFF.sub(lambda m: names(m.group(1)) or m.group(0), text)
+    for key in [also] if isinstance(also, str) else also:
+        name = names(str(key))
+        if name:
+            text = re.sub(rf"(?<![\w.@+-]){re.escape(str(key))}(?![\w@+-])", name, text)
+    return text

@@ -113,7 +113,7 @@ async def test_an_sos_appears_live_is_taken_resolved_and_replayed(
     count = await rows.count()
     assert count >= 6
     await page.locator("#slider").fill("2")
-    await expect(page.locator("#state")).to_contain_text("nobody yet")
+    await expect(page.locator("#state")).to_contain_text("Nobody had taken it yet")
     await page.locator("#slider").fill(str(count))
     await expect(page.locator("#state")).to_contain_text("Sam pressed it in a bag")
     await page.screenshot(**shot("timeline.png"))

@@ -109,8 +109,8 @@ def test_a_day_of_three_visits_shows_exactly_what_happened_in_order(world: Visit
         ("14:10", "overdue: not back by 14:10 UTC (expected return plus grace); the ladder starts"),
         ("14:10", "overdue step 1: contact_staff"),
         ("14:10", "overdue alert raised"),
-        ("14:10", CALL_VISITOR.format(channel="sms")),
-        ("14:10", CALL_VISITOR.format(channel="voice")),
+        ("14:10", CALL_VISITOR.format(channel="text")),
+        ("14:10", CALL_VISITOR.format(channel="call")),
         ("14:20", "overdue step 2: reception_calls_home"),
         ("14:20", CALL_RECEPTION),
         ("14:23", "overdue ladder ended by p-patel (staff) after 2 step(s): text OK (sms:SM5)"),
@@ -159,10 +159,10 @@ SUMMARY_PLANNED_PAIR = (
     "pair visit planned by dsl1 (DSL): p-patel, r-ross to pupil UPN-0042's home (attendance), "
     "leaving 13:45, back 14:00 UTC"
 )
-PROMPT = "sms to Priya Patel (+447700900003) requested: visit: not left the property on time"
+PROMPT = "text to Priya Patel (+447700900003) requested: visit: not left the property on time"
 CALL_VISITOR = (
     "{channel} to Priya Patel (+447700900003) requested: overdue step: contact the visitor"
 )
 CALL_RECEPTION = (
-    "sms to Reception (+441702000001) requested: overdue step: reception calls the pupil's home"
+    "text to Reception (+441702000001) requested: overdue step: reception calls the pupil's home"
 )

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 from uuid import UUID
+from zoneinfo import ZoneInfo
 
 import pytest
 from aiohttp.test_utils import TestClient
@@ -25,6 +26,7 @@ from tests.visit_worlds import at
 
 Client = TestClient[Any, Any]
 NOTE = "spoke to parent, visitor left 10 min ago"
+LONDON = ZoneInfo("Europe/London")
 
 
 @pytest.fixture
@@ -185,7 +187,8 @@ async def test_slt_are_not_told_when_reception_reached_the_home_and_found_no_con
     ) in said
     assert (
         "overdue step 3: inform_slt - SLT not informed: reception reached the home and found "
-        f"no cause for concern (reported by reception1 (contact centre) at {reported_at:%H:%M} UTC)"
+        "no cause for concern (reported by reception1 (contact centre) at "
+        f"{reported_at.astimezone(LONDON):%H:%M %Z})"  # the school's clock and zone
     ) in said, said
     [alert] = [a for a in c.views.find("alert") if a["kind"] == "overdue"]
     assert alert["state"] != "resolved", "the visitor is still not accounted for"

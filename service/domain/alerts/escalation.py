@@ -213,14 +213,18 @@ def alert_message(
     raised_at: datetime,
     timezone: str,
     where: str | None = None,
+    visit_address: str | None = None,
 ) -> str:
-    """`where`: the device's location in words (service.domain.devices.location.describe)."""
+    """`where`: the device's location in words (service.domain.devices.location.describe);
+    `visit_address`: the address of the home visit the visitor is out on. The pupil's
+    reference is never in a text: whoever holds the phone may not be allowed it."""
     local = raised_at.astimezone(ZoneInfo(timezone)).strftime("%H:%M")
     who = visitor or "unknown visitor"
     via = f" (device {device})" if device else ""
+    visit = f", on a home visit at {visit_address}" if visit_address else ""
     at = f" Location: {where}." if where else ""
     return (
-        f"LONEWATCH {school_name}: {KIND_WORDS[kind]} - {who}{via} at {local}.{at} "
+        f"LONEWATCH {school_name}: {KIND_WORDS[kind]} - {who}{via} at {local}{visit}.{at} "
         f"Reply ACK {short_code} to take it."
     )
 
@@ -234,13 +238,20 @@ def spoken_alert(
     address: str | None,
     raised_at: datetime,
     timezone: str,
+    visit_address: str | None = None,
 ) -> str:
-    """What a call reads out before asking for the key press."""
+    """What a call reads out before asking for the key press: where the visit is, then
+    where the device last said it was (`address`, a spoken location), when they differ."""
     local = raised_at.astimezone(ZoneInfo(timezone)).strftime("%H:%M")
-    where = f" Address: {address}." if address else ""
+    visit = f" On a home visit at {visit_address}." if visit_address else ""
+    where = (
+        f" {'Last known location' if visit_address else 'Address'}: {address}."
+        if address and address != visit_address
+        else ""
+    )
     return (
         f"Lonewatch alert for {school_name}. {KIND_WORDS[kind]}. "
-        f"Visitor: {visitor or 'unknown visitor'}, at {local}.{where} "
+        f"Visitor: {visitor or 'unknown visitor'}, at {local}.{visit}{where} "
         f"Alert code {' '.join(short_code)}."
     )
 

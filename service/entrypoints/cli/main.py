@@ -6,9 +6,11 @@ import argparse
 import getpass
 import json
 import sys
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from service.adapters.directory_file import DirectoryError, load_directory
 from service.config import ConfigError, Settings, load_settings
@@ -41,19 +43,30 @@ def _open(settings: Settings, *, create: bool = False) -> Any:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    if args.directory:
+        settings = settings.with_changes(directory=args.directory)
+    return serve(settings)
+
+
+def serve(
+    settings: Settings, prepare: Callable[[Any], None] | None = None, log_level: int = 20
+) -> int:
+    """Run the service until interrupted. `prepare(container)` runs once the directory is
+    imported and before the first request (`lonewatch demo` gives its users passwords);
+    `log_level` 30 keeps the log to warnings (the demo tells its own story)."""
     from aiohttp import web
 
     from service.bootstrap import create_app
 
-    settings = _settings(args)
-    if args.directory:
-        settings = settings.with_changes(directory=args.directory)
-    configure_logging(settings.log_format)
+    configure_logging(settings.log_format, level=log_level)
     container = _open(settings, create=True)
     try:
         if settings.directory is not None:
             report = container.app.import_directory(load_directory(settings.directory))
             log.info("directory_imported", file=str(settings.directory), **vars(report))
+        if prepare is not None:
+            prepare(container)
         mqtt = settings.mqtt
         log.info(
             "lonewatch_starting",
@@ -91,18 +104,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
     finally:
         container.close()
     return 0
-
-
-def cmd_demo(args: argparse.Namespace) -> int:
-    args.directory = (
-        args.directory or Path(__file__).resolve().parents[3] / "deploy" / "demo-directory.yaml"
-    )
-    addr = _settings(args).http_addr
-    print(
-        f"Lonewatch demo: console at http://{addr}/console/ (give a demo user a password "
-        f"first: lonewatch user password reception1); health at http://{addr}/api/v1/health"
-    )
-    return cmd_serve(args)
 
 
 def cmd_directory_import(args: argparse.Namespace) -> int:
@@ -168,7 +169,6 @@ def cmd_replay(args: argparse.Namespace) -> int:
     from service.records.export import render_html
     from service.records.replay import incident_record, subject_school
 
-    as_of = datetime.fromisoformat(args.as_of) if args.as_of else None
     container = _open(_settings(args))
     try:
         container.projector.catch_up()
@@ -180,6 +180,9 @@ def cmd_replay(args: argparse.Namespace) -> int:
             subject = f"device:{args.device}"
         else:
             subject = f"staff:{args.staff}"
+        school = subject_school(container.app, container.views, subject)
+        zone, school_name = _school_zone(container.views, school)
+        as_of = _instant(args.as_of, zone) if args.as_of else None
         record = incident_record(
             container.app,
             container.views,
@@ -188,6 +191,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
             merkle=container.merkle,
             key=container.signing_key,
             with_proofs=args.format != "text",
+            zone=zone,
         )
         if not record["events"]:
             print(f"nothing recorded for {subject}", file=sys.stderr)
@@ -198,7 +202,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
             container.app,
             actor=actor,
             role="cli",
-            school=subject_school(container.app, container.views, subject),
+            school=school,
             subject=subject,
             access=Access.REPLAY_CLI,
             detail=f"format={args.format}",
@@ -210,22 +214,59 @@ def cmd_replay(args: argparse.Namespace) -> int:
         record.update(exported_by=actor, exported_at=exported_at, access_id=access_id)
         print(json.dumps(record, default=str, indent=2))
     elif args.format == "html":
-        print(render_html(record, exported_by=actor, exported_at=exported_at, access_id=access_id))
+        html = render_html(
+            record,
+            exported_by=actor,
+            exported_at=exported_at,
+            access_id=access_id,
+            timezone=zone.key,
+        )
+        print(html)
     else:
-        rows = record["events"]
-        check = record["integrity"]
-        print(f"Timeline of {subject} ({len(rows)} events)")
-        for row in rows:
-            at = row["recorded_at"].isoformat(timespec="milliseconds")
-            seal = " " if row["sealed"] else "!"
-            print(f"{row['position']:>8} {seal} {at}  {row['source']:<28}  {row['summary']}")
-        if check["verified"]:
-            print(f"Record verified: {check['events']} events in {check['streams']} streams.")
-        else:
-            print("INTEGRITY CHECK FAILED (rows marked !):")
-            for problem in check["problems"]:
-                print(f"  {problem['aggregate_id']} {problem['detail']}")
+        print_timeline(record, subject, zone, school_name, detail=args.detail)
     return 0 if record["integrity"]["verified"] else 3
+
+
+def _school_zone(views: Any, school: str | None) -> tuple[ZoneInfo, str]:
+    """The zone a school's records are told in, and the school's name."""
+    from service.domain.people.directory import timezone_of
+
+    doc = views.get("school", school) if school else None
+    return ZoneInfo(timezone_of(doc)), str((doc or {}).get("name") or school or "the school")
+
+
+def _instant(text: str, zone: ZoneInfo) -> datetime:
+    """An ISO instant; without an offset it is the school's wall clock, as people say it."""
+    value = datetime.fromisoformat(text)
+    return value if value.tzinfo is not None else value.replace(tzinfo=zone)
+
+
+def print_timeline(
+    record: dict[str, Any], subject: str, zone: ZoneInfo, school: str, *, detail: bool = False
+) -> None:
+    """The record as text, each time in the school's local time with its zone shown; the
+    outbox's machinery (each try of each message) only with `detail`."""
+    rows = record["events"]
+    check = record["integrity"]
+    print(f"Timeline of {subject} ({len(rows)} events); times are {school}'s ({zone.key})")
+    shown = [row for row in rows if detail or not row.get("detail") or not row["sealed"]]
+    for row in shown:
+        local = row["recorded_at"].astimezone(zone)
+        at = f"{local:%a %d %b %Y %H:%M:%S}.{local.microsecond // 1000:03d} {local.tzname()}"
+        seal = " " if row["sealed"] else "!"
+        who = row.get("who") or row["source"]
+        print(f"{row['position']:>8} {seal} {at}  {who:<28}  {row['summary']}")
+    folded = len(rows) - len(shown)
+    if folded:
+        print(
+            f"({folded} {'row' if folded == 1 else 'rows'} of delivery machinery not shown: --detail)"
+        )
+    if check["verified"]:
+        print(f"Record verified: {check['events']} events in {check['streams']} streams.")
+    else:
+        print("INTEGRITY CHECK FAILED (rows marked !):")
+        for problem in check["problems"]:
+            print(f"  {problem['aggregate_id']} {problem['detail']}")
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
@@ -259,10 +300,6 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--directory", type=Path, help="import this directory file at start")
     serve.set_defaults(func=cmd_serve)
 
-    demo = sub.add_parser("demo", help="everything embedded, with the demo directory")
-    demo.add_argument("--directory", type=Path)
-    demo.set_defaults(func=cmd_demo)
-
     directory = sub.add_parser("directory", help="the school directory").add_subparsers(
         dest="action", required=True
     )
@@ -295,8 +332,15 @@ def parser() -> argparse.ArgumentParser:
     target.add_argument("--visit")
     target.add_argument("--device")
     target.add_argument("--staff")
-    replay.add_argument("--as-of", help="only what had been recorded by this ISO instant")
+    replay.add_argument(
+        "--as-of",
+        help="only what had been recorded by this ISO instant (without an offset: the "
+        "school's local time)",
+    )
     replay.add_argument("--format", choices=["text", "json", "html"], default="text")
+    replay.add_argument(
+        "--detail", action="store_true", help="text: also each try of each message, as recorded"
+    )
     replay.set_defaults(func=cmd_replay)
 
     bench = sub.add_parser(
@@ -313,7 +357,7 @@ def parser() -> argparse.ArgumentParser:
 
     add_commands(sub)
     add_record_commands(sub)
-    add_found_commands(sub)  # `simulate`, from the simulators
+    add_found_commands(sub)  # `simulate` and `demo`, from the simulators
     return root
 
 

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime
-from typing import Any
 from uuid import UUID
+from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
 from projections.store import ViewStore, dumps
+from service.application.lonewatch import Lonewatch
 from service.application.visits import can_see_visit
 from service.domain.errors import NotFound
 from service.domain.people.access import Principal, can_see_school
@@ -25,6 +26,7 @@ from service.entrypoints.http.confidential import shown
 from service.entrypoints.http.keys import CLOCK, LONEWATCH, POOLS, PROOF, VIEWS
 from service.entrypoints.http.problems import BadRequest, problem
 from service.entrypoints.http.requests import instant, principal
+from service.records.as_it_stood import as_it_stood
 from service.records.audit import audit_trail, record_viewing
 from service.records.export import render_html
 from service.records.replay import incident_record, state_as_of, subject_school
@@ -84,9 +86,19 @@ async def get_timeline(request: web.Request) -> web.Response:
     kind, key = await subject_of(request)
     app, views, exports = request.app[LONEWATCH], request.app[VIEWS], request.app[POOLS].exports
     subject = f"{kind}:{key}"
+    zone = ZoneInfo(await asyncio.to_thread(_subject_timezone, app, views, subject))
     record = await exports.run(
-        incident_record, app, views, subject, as_of=as_of, merkle=request.app[PROOF].merkle
+        incident_record,
+        app,
+        views,
+        subject,
+        as_of=as_of,
+        merkle=request.app[PROOF].merkle,
+        zone=zone,
     )
+    for row in record["events"]:  # before `shown`: the words are withheld as the fields are
+        row["as_it_stood"] = as_it_stood(row["state_after"], zone)
+    record["timezone"] = zone.key
     if since is not None:
         record["events"] = [r for r in record["events"] if r["recorded_at"] >= since]
     record["access_id"] = await _record(
@@ -127,6 +139,7 @@ async def export_timeline(request: web.Request) -> web.Response:
     app, views, exports = request.app[LONEWATCH], request.app[VIEWS], request.app[POOLS].exports
     subject = f"{kind}:{key}"
     proof = request.app[PROOF]
+    timezone = await asyncio.to_thread(_subject_timezone, app, views, subject)
     record = await exports.run(
         incident_record,
         app,
@@ -136,6 +149,7 @@ async def export_timeline(request: web.Request) -> web.Response:
         merkle=proof.merkle,
         key=proof.key,
         with_proofs=True,
+        zone=ZoneInfo(timezone),
     )
     access = Access.EXPORT_HTML if fmt == "html" else Access.EXPORT_JSON
     access_id = await _record(request, who, subject, access, request.query_string)
@@ -154,18 +168,17 @@ async def export_timeline(request: web.Request) -> web.Response:
             exported_by=who.actor,
             exported_at=exported_at,
             access_id=access_id,
-            timezone=_timezone(views, record),
+            timezone=timezone,
         )
 
     html = await exports.run(rendered)
     return web.Response(text=html, content_type="text/html", headers=disposition)
 
 
-def _timezone(views: ViewStore, record: dict[str, Any]) -> str:
-    state = record.get("state") or {}
-    doc = state.get("alert") or state.get("device") or {}
-    school = views.get("school", str(doc.get("school"))) if doc.get("school") else None
-    return timezone_of(school)
+def _subject_timezone(app: Lonewatch, views: ViewStore, subject: str) -> str:
+    """The zone of the subject's school: every time in its record is told in it."""
+    school = subject_school(app, views, subject)
+    return timezone_of(views.get("school", school) if school else None)
 
 
 async def list_audit(request: web.Request) -> web.Response:

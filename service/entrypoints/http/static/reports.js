@@ -134,7 +134,7 @@
       el("h3", {}, `Taken within 10 s, last ${TREND_MONTHS} months`),
       bars(`Share taken within 10 s at ${school}, month by month`, items, { max: 1, format: pct, targets: items.map(() => BANDS[0].target) }),
       figuresTable("Month by month", trend.map(({ month, figures }) => [
-        monthName(month), figures ? pct(figures.acknowledged_within_10s) : "—", figures ? `${figures.alarms} alarms` : "no alarms"])));
+        monthName(month), figures ? pct(figures.acknowledged_within_10s) : "—", figures ? `${figures.alarms} ${figures.alarms === 1 ? "alarm" : "alarms"}` : "no alarms"])));
   }
 
   async function show(month) {

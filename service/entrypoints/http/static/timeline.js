@@ -12,48 +12,31 @@
     sos: "SOS", concern: "Concern", fall: "Fall", duress: "Duress", overdue: "Overdue visit", device_offline: "Device offline",
     low_battery: "Low battery", notification_failed: "Notification failed", arc_unreachable: "Alarm centre unreachable",
   };
-  const OUTCOME = { safe: "Safe", false_alarm: "False alarm", emergency_services_called: "Emergency services called", other: "Other" };
+  let toldOpen = false; // the "who was told" detail stays open while stepping through
 
-  function facts(pairs) {
-    return el("dl", { class: "facts" }, pairs.filter(([, v]) => v !== null && v !== undefined && v !== "")
-      .map(([k, v]) => [el("dt", {}, k), el("dd", {}, v)]));
+  // A sentence with a link in it (a map link the device gave) as text and a real link.
+  function linked(text) {
+    return text.split(/(https?:\/\/\S+?)(?=[\s),]|\.?$)/).map((part, i) =>
+      i % 2 ? el("a", { href: part, target: "_blank", rel: "noopener" }, "map") : part);
   }
-  function alertFacts(a) {
-    const told = Object.values(a.notifications || {}).map((n) => `${n.contact_name} (${n.channel}): ${n.state}`).join("; ");
-    return el("div", { class: `alert-card ${a.severity} state-${a.state}` },
-      el("h3", { class: "alert-title" }, el("span", { class: `badge ${a.severity}` }, a.severity),
-        `${KIND[a.kind] || a.kind} — ${a.staff_name || a.staff || "no visitor"}`,
-        el("span", { class: `badge state ${a.state}` }, a.state)),
-      facts([
-        ["School", a.school_name || a.school], ["Device", a.device], ["Code", a.short_code],
-        ["Address", a.address], ["Raised", LW.fmtDate(a.raised_at)],
-        ["Location", a.location && a.location.lat != null ? `${a.location.lat}, ${a.location.lon}` : "not known"],
-        ["Who had been told", told || "nobody yet"],
-        ["Taken by", a.acknowledged_by ? `${a.acknowledged_by} at ${LW.fmtDate(a.acknowledged_at)}` : "nobody yet"],
-        ["Resolved", a.resolved_by ? `${LW.fmtDate(a.resolved_at)} by ${a.resolved_by}` : null],
-        ["Outcome", a.outcome ? OUTCOME[a.outcome] || a.outcome : null], ["Note", a.note],
-      ]),
-      LW.alertMap((a.cause && a.cause.location) || a.location));
-  }
-  function stateView(state) {
-    if (!state) return el("p", {}, "Nothing recorded yet.");
-    if (state.alert) return alertFacts(state.alert);
-    if (state.device) {
-      const d = state.device;
-      return facts([["Device", d.id], ["Carried by", d.staff_name], ["Last seen", LW.fmtDate(d.last_seen)],
-        ["Last message", d.last_kind], ["Battery", d.battery != null ? `${d.battery}%` : null],
-        ["Location", d.location ? `${d.location.lat}, ${d.location.lon}` : null],
-        ["Messages", Object.entries(d.counts || {}).map(([k, v]) => `${k} ${v}`).join(" · ")]]);
-    }
-    if (state.alerts) {
-      return state.alerts.length ? el("div", { class: "alerts" }, state.alerts.map(alertFacts)) : el("p", {}, "No alerts by then.");
-    }
-    // Any other record (a visit, say): its plain fields, as recorded.
-    const [name, doc] = Object.entries(state)[0] || [];
-    if (!doc) return el("p", {}, `No ${name || "record"} yet at that point.`);
-    return facts(Object.entries(doc)
-      .filter(([, v]) => v !== null && typeof v !== "object")
-      .map(([k, v]) => [k.replace(/_/g, " "), /_at$/.test(k) ? LW.fmtDate(v) : String(v)]));
+  // The subject as it stood, in the words the server wrote (service/records/as_it_stood.py):
+  // a headline, the escalation in one sentence, what had happened, and who was told one
+  // click away; an alert's map beside it.
+  function stateView(words, state) {
+    if (!words) return el("p", {}, "Nothing recorded yet.");
+    const told = words.told && words.told.length ? el("details", {
+      class: "stood-told", open: toldOpen, ontoggle: (e) => { toldOpen = e.target.open; },
+    }, el("summary", {}, `Who was told, person by person (${words.told.length})`),
+    el("ul", {}, words.told.map((line) => el("li", {}, line)))) : null;
+    const alert = state && state.alert;
+    const map = alert ? LW.alertMap((alert.cause && alert.cause.location) || alert.location) : null;
+    return el("div", { class: `stood${map ? " with-map" : ""}` },
+      el("div", { class: "stood-words" },
+        el("h3", { class: "stood-headline" }, words.headline),
+        words.escalation ? el("p", { class: "stood-escalation" }, words.escalation) : null,
+        words.lines.length ? el("ul", { class: "stood-lines" }, words.lines.map((line) => el("li", {}, linked(line)))) : null,
+        told),
+      map);
   }
 
   function show(index) {
@@ -64,7 +47,10 @@
       ? `After event ${index} of ${events.length}, ${LW.fmtDate(row.recorded_at)}: ${row.summary}`
       : "Nothing had been recorded yet at that time.";
     slider.setAttribute("aria-valuetext", row ? `event ${index} of ${events.length}, ${LW.fmtDate(row.recorded_at)}` : "before the first event");
-    document.getElementById("state").replaceChildren(stateView(row ? row.state_after : null));
+    const state = document.getElementById("state");
+    const view = stateView(row ? row.as_it_stood : null, row ? row.state_after : null);
+    LW.keepMap(state, view);
+    state.replaceChildren(view);
     // The time picker follows the slider, so the two never show different moments.
     const jump = document.getElementById("jump");
     if (row && document.activeElement !== jump) jump.value = LW.wallClock(row.recorded_at);
@@ -87,6 +73,10 @@
   function title(record) {
     const a = record.state && record.state.alert;
     if (a) return [`${KIND[a.kind] || a.kind} alert ${a.short_code}`, `${a.staff_name || a.staff || ""} · ${a.school_name || a.school}`];
+    const v = record.state && record.state.visit;
+    if (v) return [`Visit by ${(v.staff_names || v.staff || []).join(" and ")}`, `${v.address} · ${v.school_name || v.school}`];
+    const d = record.state && record.state.device;
+    if (d) return [`Device ${d.id}`, d.staff_name ? `carried by ${d.staff_name}` : ""];
     return [`Timeline of ${kind} ${query.get(kind)}`, ""];
   }
 
@@ -108,14 +98,29 @@
       `${sub ? sub + " · " : ""}${events.length} recorded events. Your viewing has been recorded (${record.access_id.slice(0, 8)}).`;
     document.getElementById("verdict").replaceChildren(verdict(record.integrity));
     document.getElementById("events").replaceChildren(...events.map((row, i) => el("tr", {
-      class: row.sealed ? null : "tampered", tabindex: "0",
+      class: [row.sealed ? "" : "tampered", row.detail && row.sealed ? "detail" : ""].join(" ").trim() || null,
+      tabindex: "0",
       onclick: () => show(i + 1), onkeydown: (e) => { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); show(i + 1); } },
     },
       el("td", { class: "num" }, String(i + 1)),
-      el("td", { class: "num nowrap" }, LW.fmtStamp(row.recorded_at)),
+      el("td", { class: "num when" }, LW.fmtStamp(row.recorded_at)),
       el("td", {}, row.who || row.source),
-      el("td", {}, row.summary),
+      el("td", {}, linked(row.summary)),
       el("td", { class: "nowrap" }, row.sealed ? el("span", { class: "seal-ok" }, "✓ sealed") : el("span", { class: "seal-bad" }, "✗ altered")))));
+    // Each try of each message is kept but folded: the reader wants who was told, not the
+    // outbox's machinery (an altered row is never folded).
+    const folded = events.filter((row) => row.detail && row.sealed).length;
+    const fold = document.getElementById("fold");
+    if (folded) {
+      fold.hidden = false;
+      const label = (shown) => (shown ? `Hide each try of each message (${folded})` : `Show each try of each message (${folded})`);
+      fold.textContent = label(false);
+      fold.addEventListener("click", () => {
+        const shown = document.getElementById("events-table").classList.toggle("show-detail");
+        fold.textContent = label(shown);
+        fold.setAttribute("aria-pressed", String(shown));
+      });
+    }
     const slider = document.getElementById("slider");
     slider.max = String(Math.max(events.length, 1));
     slider.addEventListener("input", () => show(Number(slider.value)));
