@@ -30,7 +30,19 @@ from simulators.twilio_double import TwilioDouble
 
 DEMO_DIRECTORY = Path(__file__).resolve().parent.parent / "deploy" / "demo-directory.yaml"
 DEMO_PASSWORD = "lonewatch-demo"  # noqa: S105 - printed for anyone trying the demo
-USERS = ("reception1", "dsl1", "head1", "admin1", "teacher1", "kreception")
+USERS = (
+    "reception1",
+    "dsl1",
+    "head1",
+    "slt1",
+    "admin1",
+    "teacher1",
+    "kreception",
+    "s-jones",
+    "p-patel",
+    "r-ross",
+)
+"""Demo users with a password and a token; the visitors sign their own risk assessments."""
 SID, TOKEN, FROM = "AC" + "de30" * 8, "demo-auth-token", "+441702999000"
 
 

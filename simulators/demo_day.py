@@ -212,6 +212,14 @@ class DemoDay:
         }
         visit = self.api("dsl1", "POST", "/visits", body)
         self.visits[visitor.staff] = visit["id"]
+        # Lancaster's policy (the SEN Trust's): a lead decides whether one goes or two, and
+        # why; each visitor signs that they have read the risk assessment before it is
+        # authorised.
+        decision = {"decision": "single", "reason": "known family; a short welfare call"}
+        self.api("dsl1", "POST", f"/visits/{visit['id']}/decide", decision)
+        self.api(
+            visitor.staff, "POST", f"/visits/{visit['id']}/confirm", {"what": "risk_assessment"}
+        )
         try:
             self.api("dsl1", "POST", f"/visits/{visit['id']}/authorise", {})
             self.tell(f"the DSL plans and authorises {visitor.name}'s visit to {visitor.address}")
