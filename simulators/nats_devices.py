@@ -48,7 +48,7 @@ class NodeClient:
             clean_session=True,
         )
         self.client.max_inflight_messages_set(100)
-        self.client.reconnect_delay_set(0.2, 1)
+        self.client.reconnect_delay_set(1, 1)
         if on_command is not None:
             self.client.on_message = on_command  # type: ignore[assignment]
         if listen is not None:  # a clean session: subscribe again on every connect
