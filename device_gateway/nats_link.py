@@ -68,6 +68,8 @@ class NatsLink:
         self._ids = itertools.count(1)
         self._ready = threading.Event()
         self._answered: set[str] = set()
+        self._sending: set[asyncio.Task[None]] = set()
+        """Acks and publishes under way: held, since the loop keeps only weak references."""
         self.stats: dict[str, int] = {"fetched": 0, "redelivered": 0, "pull_errors": 0}
 
     # -- what the gateway reads (device_gateway.links.SessionLink) -----------------------
@@ -128,6 +130,8 @@ class NatsLink:
             running = None
         if running is loop:
             task = loop.create_task(coro)
+            self._sending.add(task)
+            task.add_done_callback(self._sending.discard)
             task.add_done_callback(_log_failure)
         else:
             asyncio.run_coroutine_threadsafe(coro, loop).add_done_callback(_log_failure)

@@ -32,6 +32,8 @@ class Sent:
     moved_node: int = 0
     """Messages sent again on another node because theirs did not acknowledge."""
     sos_answered: dict[str, float] = field(default_factory=dict)
+    given_up: int = 0
+    """Messages no node had acknowledged when the devices were stopped (not counted sent)."""
 
 
 class NodeClient:
@@ -106,9 +108,10 @@ class SteadyDevices:
                 self._answered_at.append(time.monotonic())
 
     def start(self) -> None:
-        worker = threading.Thread(target=self._beat, name="steady-devices", daemon=True)
-        worker.start()
-        self._threads.append(worker)
+        for target in (self._beat, self._sos_loop):
+            worker = threading.Thread(target=target, name="steady-devices", daemon=True)
+            worker.start()
+            self._threads.append(worker)
 
     def stop(self) -> None:
         self._stop.set()
@@ -133,11 +136,15 @@ class SteadyDevices:
             n = next(self._ids)
             device = self.devices[n % len(self.devices)]
             self._send(device, "heartbeat", f"hb-{n}", n)
-            self._repeat_sos()
             next_at += interval
             delay = next_at - time.monotonic()
             if delay > 0:
                 time.sleep(delay)
+
+    def _sos_loop(self) -> None:
+        """Its own thread: a heartbeat waiting for a node must not hold an SOS back."""
+        while not self._stop.wait(0.05):
+            self._repeat_sos()
 
     def _repeat_sos(self) -> None:
         if self.sos_device is None:
@@ -160,10 +167,14 @@ class SteadyDevices:
             ).start()
 
     def _send(self, device: str, kind: str, msg_id: str, n: int) -> None:
-        """Until some node acknowledges it: the node this message falls to, then the next."""
+        """Until some node acknowledges it (or the devices are stopped): the node this
+        message falls to, then the next."""
         topic = device_topic(self.prefix, device, kind)
         payload = json.dumps({"id": msg_id, "battery": 80}).encode()
-        for attempt in range(len(self.nodes) * 20):
+        for attempt in itertools.count():
+            if attempt and self._stop.is_set():
+                self.sent.given_up += 1
+                return
             node = self.nodes[(n + attempt) % len(self.nodes)]
             if attempt:
                 self.sent.moved_node += 1
@@ -179,4 +190,3 @@ class SteadyDevices:
                 with self._lock:
                     self.sent.acknowledged[(device, msg_id)] = time.monotonic()
                 return
-        raise RuntimeError(f"no node acknowledged {device}/{kind} {msg_id}")

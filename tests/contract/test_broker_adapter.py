@@ -146,3 +146,22 @@ async def test_a_message_is_acknowledged_only_after_its_commit(
         assert answer[0]["type"] == "alert_received"
         await eventually(lambda: len(alerts(second)) == 1, what="one alert")
         assert second.gateway.stats["kind:sos"] == 1
+
+
+async def test_health_and_metrics_show_the_broker_connection(
+    broker: Broker, device: Device
+) -> None:
+    async with service_in_process(broker.settings, notifier=ConsoleNotifier()) as container:
+        await eventually(
+            lambda: container.alarm_link and container.alarm_link.connected, what="alarms"
+        )
+        _, body = await container.health.check()
+        sessions = body["checks"]["broker"]["sessions"]
+        assert sessions == {"devices": {"connected": True}, "alarms": {"connected": True}}
+        if broker.name == "nats":
+            assert body["checks"]["broker"]["kind"] == "nats"
+            assert body["checks"]["broker"]["server"] == broker.settings.mqtt_url[7:]
+        assert container.metrics is not None
+        text = (await container.metrics.render()).decode()
+        assert 'lonewatch_broker_session_connected{session="devices"} 1.0' in text
+        assert 'lonewatch_broker_session_connected{session="alarms"} 1.0' in text

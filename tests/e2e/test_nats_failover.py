@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import signal
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -169,11 +170,17 @@ def test_nats_node_and_serve_process_killed_under_load(
         node_takeover = wait_for(caught_up(killed_at), 60, "the store after a node died")
         follower.start()
 
-        # 2. A serve process, holding messages it had pulled and not yet acknowledged.
+        # 2. A serve process, holding messages it had pulled and not yet acknowledged: it
+        # is frozen first (its last pull is answered into its socket), then killed.
+        services[0].send_signal(signal.SIGSTOP)
+        frozen_at = time.monotonic()
+        time.sleep(1.0)
+        held = len(missing(time.monotonic()))
         services[0].kill()
         services[0].wait()
         killed_at = time.monotonic()
         serve_takeover = wait_for(caught_up(killed_at), 60, "the store after serve died")
+        serve_takeover += killed_at - frozen_at
         wait_for(lambda: not missing(time.monotonic() - 1), 60, "steady traffic after the kills")
         lost_before_leader = missing(time.monotonic() - 1)
 
@@ -183,7 +190,7 @@ def test_nats_node_and_serve_process_killed_under_load(
         leader_killed_at = time.monotonic()
         load.press_sos("press-2")
         settled = wait_for(
-            lambda: not load.sos_pending, 60, "both SOS presses answered (repeated until then)"
+            lambda: not load.sos_pending, 120, "both SOS presses answered (repeated until then)"
         )
         load.stop()
         time.sleep(ACK_WAIT_SECONDS + 2)  # anything pulled and held is delivered again
@@ -196,7 +203,8 @@ def test_nats_node_and_serve_process_killed_under_load(
             f"messages acknowledged to devices, {len(recorded)} recorded, {twice} recorded twice; "
             f"{load.sent.moved_node} sends moved to another node.\n"
             f"  follower node killed: 0 lost, store caught up in {node_takeover:.1f} s\n"
-            f"  serve process killed: 0 lost, store caught up in {serve_takeover:.1f} s\n"
+            f"  serve process frozen then killed, {held} messages acknowledged to devices not yet "
+            f"recorded: 0 lost, store caught up {serve_takeover:.1f} s after it stopped\n"
             f"  stream leader killed: {len(gap)} heartbeats acknowledged to devices and never "
             f"stored, acknowledged {min(window, default=0):.1f}-{max(window, default=0):.1f} s "
             f"after the kill; both SOS presses recorded once and answered "
