@@ -138,9 +138,14 @@ class NatsLink:
 
     # -- the pull loop ------------------------------------------------------------------
 
+    def attach(self, nc: Client) -> None:
+        """The connection to publish and acknowledge on, from the moment it is made (the
+        main link's pulls start later, but commands go out on it at once)."""
+        self._nc, self._loop = nc, asyncio.get_running_loop()
+
     async def run(self, nc: Client, js: JetStreamContext, stream: str) -> None:
         """Pull from each consumer and hand over until cancelled."""
-        self._nc, self._loop = nc, asyncio.get_running_loop()
+        self.attach(nc)
         try:
             async with asyncio.TaskGroup() as pulls:
                 for durable in self.durables:

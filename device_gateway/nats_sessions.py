@@ -154,6 +154,9 @@ class NatsSessions:
                 log.warning("nats_connect_failed", servers=self.servers, error=str(exc))
                 await asyncio.sleep(CONNECT_RETRY_SECONDS)
         self._nc = nc
+        for link in (self._main, self._alarm):
+            if link is not None:
+                link.attach(nc)
         js = self._js = nc.jetstream(timeout=5)
         while True:
             try:
