@@ -16,7 +16,9 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 from device_gateway.gateway import Gateway
+from device_gateway.links import Sessions
 from device_gateway.messages import alerts_topic, cmd_topic
+from device_gateway.nats_sessions import NatsSessions
 from device_gateway.sessions import BrokerSessions
 from projections.projector import Change, Projector
 from projections.store import dumps, open_view_store
@@ -108,12 +110,7 @@ def build(
     )
     # The links deliver to the gateway and the gateway acks on them: the gateway is given
     # the sessions (links made when MQTT starts), the links its callbacks (`_start_mqtt`).
-    sessions = BrokerSessions(
-        settings.mqtt,
-        client_id=settings.mqtt_client_id,
-        prefix=settings.mqtt_topic_prefix,
-        share_group=settings.mqtt_share_group,
-    )
+    sessions = _broker_sessions(settings)
     gateway = Gateway(
         app,
         sessions=sessions,
@@ -162,6 +159,7 @@ def build(
         clock=clock,
         notifier=type(notifier).__name__,
         embedded_broker=settings.mqtt.embedded,
+        broker_details=sessions.details if isinstance(sessions, NatsSessions) else None,
         arc=arc,
     )
     return Container(
@@ -196,7 +194,20 @@ def _embedded_broker(settings: Settings) -> EmbeddedBroker | None:
     return EmbeddedBroker(host=settings.mqtt.host, port=settings.mqtt.port)
 
 
-def _fan_out_to_mqtt(sessions: BrokerSessions, prefix: str) -> Listener:
+def _broker_sessions(settings: Settings) -> BrokerSessions | NatsSessions:
+    """Mosquitto (or the embedded broker), or NATS JetStream for `nats://` (docs/scale-out.md)."""
+    servers = settings.nats_servers
+    if servers is not None:
+        return NatsSessions(servers, stream=settings.nats_stream, prefix=settings.mqtt_topic_prefix)
+    return BrokerSessions(
+        settings.mqtt,
+        client_id=settings.mqtt_client_id,
+        prefix=settings.mqtt_topic_prefix,
+        share_group=settings.mqtt_share_group,
+    )
+
+
+def _fan_out_to_mqtt(sessions: Sessions, prefix: str) -> Listener:
     """Every alert change goes to lw/v1/alerts/{school}; an acknowledgement also to the device."""
 
     def listener(changes: list[Change]) -> None:

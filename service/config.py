@@ -72,6 +72,8 @@ class Settings:
     mqtt_ca_file: str | None = None
     mqtt_cert_file: str | None = None
     mqtt_key_file: str | None = None
+    # With LW_MQTT_URL=nats://...: the JetStream stream of device messages (docs/scale-out.md).
+    nats_stream: str = "LONEWATCH_DEVICES"
     log_format: str = "console"
     metrics: bool = True
     """Serve GET /metrics (INTERFACES.md section 11, `LW_METRICS`: on/off)."""
@@ -105,7 +107,30 @@ class Settings:
         return (self.public_url or f"http://{self.http_addr}").rstrip("/")
 
     @property
+    def nats_servers(self) -> list[str] | None:
+        """`nats://HOST:PORT[,HOST:PORT...]`: the NATS cluster's client addresses (the
+        gateway on JetStream); None for an MQTT broker."""
+        if not self.mqtt_url.startswith("nats://"):
+            return None
+        addresses = [a.strip() for a in self.mqtt_url.removeprefix("nats://").split(",")]
+        if not addresses or not all(_host_port(a) for a in addresses):
+            raise ConfigError(
+                f"LW_MQTT_URL=nats://... must list HOST:PORT[,HOST:PORT...], got {self.mqtt_url!r}"
+            )
+        if not self.nats_stream.replace("_", "").replace("-", "").isalnum():
+            raise ConfigError(
+                f"LW_NATS_STREAM must be letters, digits, - and _, got {self.nats_stream!r}"
+            )
+        return [f"nats://{address}" for address in addresses]
+
+    @property
     def mqtt(self) -> MqttEndpoint:
+        """The MQTT broker; with NATS, its first node's address (the gateway takes device
+        messages from JetStream: see `nats_servers`)."""
+        servers = self.nats_servers
+        if servers is not None:
+            host, _, port = servers[0].removeprefix("nats://").rpartition(":")
+            return MqttEndpoint(host, int(port))
         if self.mqtt_url == "embedded":
             return MqttEndpoint("127.0.0.1", self.embedded_mqtt_port, embedded=True)
         parts = urlsplit(self.mqtt_url)
@@ -174,6 +199,11 @@ class Settings:
         return replace(self, **changes)  # type: ignore[arg-type]
 
 
+def _host_port(address: str) -> bool:
+    host, sep, port = address.rpartition(":")
+    return bool(host and sep and port.isdigit())
+
+
 def default_store_path(environ: Mapping[str, str] | None = None) -> Path:
     """Where the store lives when LW_DATABASE_URL is not set, whatever directory a command
     is run from: `var/lonewatch.sqlite3` in the source checkout (where `make run` puts it),
@@ -208,6 +238,7 @@ _ENV_KEYS: dict[str, str] = {
     "LW_MQTT_TOPIC_PREFIX": "mqtt_topic_prefix",
     "LW_MQTT_CLIENT_ID": "mqtt_client_id",
     "LW_MQTT_SHARE_GROUP": "mqtt_share_group",
+    "LW_NATS_STREAM": "nats_stream",
     "LW_LOG_FORMAT": "log_format",
     "LW_POLL_INTERVAL": "poll_interval",
     "LW_MAP_TILES": "map_tiles",
@@ -258,7 +289,13 @@ def load_settings(
         values["database_url"] = f"sqlite:///{default_store_path()}"
     settings = Settings(**values)  # type: ignore[arg-type]
     # Validate the derived values now so a bad URL fails at start, not at first use.
-    _ = settings.mqtt, settings.twilio, settings.http_port, settings.map_tile_url
+    _ = (
+        settings.mqtt,
+        settings.nats_servers,
+        settings.twilio,
+        settings.http_port,
+        settings.map_tile_url,
+    )
     _check_rate_limit(settings.api_rate_limit)
     return settings
 

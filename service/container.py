@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING
 
 from device_gateway.gateway import Gateway
 from device_gateway.mqtt_link import MqttLink
+from device_gateway.nats_link import NatsLink
+from device_gateway.nats_sessions import NatsSessions
 from device_gateway.sessions import BrokerSessions
 from projections.projector import Projector
 from projections.store import ViewStore
@@ -46,8 +48,8 @@ class Container:
     dispatcher: Dispatcher
     gateway: Gateway
     scheduler: Scheduler
-    sessions: BrokerSessions
-    """The gateway's broker sessions: none until MQTT is started (`running`)."""
+    sessions: BrokerSessions | NatsSessions
+    """The gateway's broker sessions (or NATS consumers): none until MQTT is started (`running`)."""
     supervisor: Supervisor
     health: Health
     pools: WorkPools
@@ -69,12 +71,12 @@ class Container:
     """Unsupervised one-shot tasks, cancelled at shutdown; loops go to `supervisor.start`."""
 
     @property
-    def link(self) -> MqttLink | None:
+    def link(self) -> MqttLink | NatsLink | None:
         """The main broker session: every device message."""
         return self.sessions.main
 
     @property
-    def alarm_link(self) -> MqttLink | None:
+    def alarm_link(self) -> MqttLink | NatsLink | None:
         """The gateway's second broker session: sos and fall only (docs/gateway.md)."""
         return self.sessions.alarm
 

@@ -48,6 +48,9 @@ async def _start_owntracks(c: Container, protocol: Literal["v5", "v311"]) -> Non
     topics = await asyncio.to_thread(owntracks_topics, c.app)
     if not topics:
         return
+    if c.settings.nats_servers is not None:
+        log.warning("owntracks_not_on_nats", why="OwnTracks phones need an mqtt:// broker")
+        return
     phones = OwnTracksPhones(
         c.gateway.intake,
         topics,

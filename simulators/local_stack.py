@@ -14,6 +14,11 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+# NATS nodes and a three-node cluster of the caller's own (JetStream, MQTT listener).
+from simulators.nats_cluster import OwnNats as OwnNats
+from simulators.nats_cluster import OwnNatsCluster as OwnNatsCluster
+from simulators.nats_cluster import own_nats_cluster as own_nats_cluster
+
 REPO = Path(__file__).resolve().parent.parent
 
 

@@ -177,6 +177,9 @@ class Health:
     notifier: str
     """The notifier's name, as the body shows it."""
     embedded_broker: bool
+    broker_details: Callable[[], Mapping[str, object]] | None = None
+    """More about the broker connection, where it says more (NATS: the server connected
+    to, the stream, messages held unacknowledged)."""
     arc: ArcState | None = None
     """Schools' alarm receiving centres (service/workers/arc_sender.py), when any has one."""
     gateway_failed: RecentIncrease = field(default_factory=RecentIncrease)
@@ -195,6 +198,8 @@ class Health:
         reasons.extend(self.supervisor.problems())
         checks["timers"] = _timers(self.scheduler, reasons)
         broker = _broker(self.broker, self.embedded_broker, reasons)
+        if broker is not None and self.broker_details is not None:
+            broker.update(self.broker_details())
         if broker is not None:
             checks["broker"] = broker
         checks["gateway"] = self._gateway(reasons)
