@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator, Sequence
 from datetime import datetime, timedelta
@@ -27,6 +28,7 @@ from service.adapters.event_store import (
     views_location,
     with_startup_retries,
 )
+from service.adapters.leases import holder_name, open_leases
 from service.adapters.merkle_log import MerkleLog
 from service.adapters.notifiers.base import Notifier
 from service.adapters.signing import SigningKey
@@ -43,6 +45,7 @@ from service.logs import get_logger
 from service.workers.arc_sender import ArcSender, ArcTiming
 from service.workers.dispatcher import DEFAULT_BACKOFF, Dispatcher
 from service.workers.health import Health, StoreProbe, store_reader
+from service.workers.leadership import OUTBOX, TIMERS, HeldLease
 from service.workers.live import Hub, Listener, LiveViews, public_change
 from service.workers.metrics import Instruments, Metrics
 from service.workers.pools import WorkPools
@@ -97,6 +100,24 @@ def build(
     projector = Projector(app.recorder, app.mapper, views)
     notifier = notifier or make_notifier(settings)
     instruments = Instruments() if settings.metrics else None
+    # One sender and one timer owner among the processes sharing the store. A new term
+    # starts from views caught up with everything its predecessor recorded.
+    leases = with_startup_retries(
+        lambda: open_leases(settings.database_url, holder_name(settings.http_addr))
+    )
+
+    async def outbox_gained() -> None:
+        await asyncio.to_thread(projector.catch_up)
+        await dispatcher.start()
+        await arc.start()
+
+    async def timers_gained() -> None:
+        await asyncio.to_thread(projector.catch_up)
+        scheduler.forget_fired()
+        scheduler.wake()
+
+    outbox_lease = HeldLease(leases, OUTBOX, on_gained=outbox_gained)
+    timers_lease = HeldLease(leases, TIMERS, on_gained=timers_gained)
     dispatcher = Dispatcher(
         app,
         views,
@@ -105,6 +126,7 @@ def build(
         priority=priority,
         on_first_request=instruments.press_latency.requested if instruments else None,
         on_outcome=instruments.outcome if instruments else None,
+        lease=outbox_lease,
     )
     # The links deliver to the gateway and the gateway acks on them: the gateway is given
     # the sessions (links made when MQTT starts), the links its callbacks (`_start_mqtt`).
@@ -123,7 +145,9 @@ def build(
         on_pressed=instruments.press_latency.pressed if instruments else None,
         on_commit=instruments.commit_observed if instruments else None,
     )
-    scheduler = visit_timers(Scheduler(views, clock, escalation_timers.timer_actions(app)), app)
+    scheduler = visit_timers(
+        Scheduler(views, clock, escalation_timers.timer_actions(app), lease=timers_lease), app
+    )
     hub = Hub()
     arc_timing = arc_timing or ArcTiming()
     arc = ArcSender(
@@ -143,7 +167,7 @@ def build(
             _directory_watch(app),
             _fan_out_to_mqtt(sessions, settings.mqtt_topic_prefix),
             _tick_when_due(scheduler, clock),
-            arc.on_changes,
+            _while_held(outbox_lease, arc.on_changes),
         ],
     )
     # The application wakes the views after each commit, and the views read the
@@ -153,7 +177,7 @@ def build(
     app.add_listener(live.wake)
     supervisor = Supervisor()
     health = Health(
-        StoreProbe(store_reader(projector, views)),
+        StoreProbe(store_reader(projector, views, leases.rows)),
         supervisor=supervisor,
         scheduler=scheduler,
         gateway=gateway,
@@ -163,6 +187,8 @@ def build(
         notifier=type(notifier).__name__,
         embedded_broker=settings.mqtt.embedded,
         arc=arc,
+        leases=(outbox_lease, timers_lease),
+        holder=leases.holder,
     )
     return Container(
         settings=settings,
@@ -185,6 +211,7 @@ def build(
         merkle=MerkleLog(app.recorder),
         signing_key=SigningKey.from_setting(settings.signing_key) if settings.signing_key else None,
         metrics=Metrics(instruments, health, views) if instruments else None,
+        leases=(outbox_lease, timers_lease),
     )
 
 
@@ -218,6 +245,16 @@ def _fan_out_to_mqtt(sessions: BrokerSessions, prefix: str) -> Listener:
                 link.publish(cmd_topic(prefix, doc["device"]), json.dumps(payload).encode())
 
     return listener
+
+
+def _while_held(lease: HeldLease, listener: Listener) -> Listener:
+    """A listener that acts only in the process holding `lease` (the ARC is told once)."""
+
+    def held_listener(changes: list[Change]) -> None:
+        if lease.held():
+            listener(changes)
+
+    return held_listener
 
 
 def _tick_when_due(scheduler: Scheduler, clock: Clock) -> Listener:

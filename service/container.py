@@ -23,6 +23,7 @@ from service.config import Settings
 from service.workers.arc_sender import ArcSender
 from service.workers.dispatcher import Dispatcher
 from service.workers.health import Health
+from service.workers.leadership import HeldLease
 from service.workers.live import Hub, LiveViews
 from service.workers.metrics import Metrics
 from service.workers.pools import WorkPools
@@ -65,6 +66,9 @@ class Container:
     """Signs the log's tree heads (`LW_SIGNING_KEY`); without it heads are kept unsigned."""
     metrics: Metrics | None = None
     """GET /metrics (service/workers/metrics.py); None when `LW_METRICS=off`."""
+    leases: tuple[HeldLease, ...] = ()
+    """The outbox and timers leases (service/workers/leadership.py): which of the processes
+    sharing the store sends and fires; renewed by their own loops."""
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     """Unsupervised one-shot tasks, cancelled at shutdown; loops go to `supervisor.start`."""
 
@@ -84,4 +88,6 @@ class Container:
         self.health.close()
         self.pools.close()  # their jobs use the store: done before it closes
         self.views.close()
+        if self.leases:
+            self.leases[0].leases.close()
         self.app.close()
