@@ -32,6 +32,7 @@ from service.adapters.leases import holder_name, open_leases
 from service.adapters.merkle_log import MerkleLog
 from service.adapters.notifiers.base import Notifier
 from service.adapters.signing import SigningKey
+from service.adapters.store_notices import notices_for
 from service.application import acknowledgement, escalation_timers
 from service.application.lonewatch import Lonewatch
 from service.application.visit_deadlines import with_timer_actions as visit_timers
@@ -212,6 +213,9 @@ def build(
         signing_key=SigningKey.from_setting(settings.signing_key) if settings.signing_key else None,
         metrics=Metrics(instruments, health, views) if instruments else None,
         leases=(outbox_lease, timers_lease),
+        # Other processes' commits wake the views at once (the outbox's holder sends an
+        # SOS another process recorded within milliseconds, not at the next poll).
+        notices=notices_for(settings.database_url, app.recorder, live.wake),
     )
 
 

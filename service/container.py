@@ -17,6 +17,7 @@ from projections.store import ViewStore
 from service.adapters.merkle_log import MerkleLog
 from service.adapters.notifiers.base import Notifier
 from service.adapters.signing import SigningKey
+from service.adapters.store_notices import StoreNotices
 from service.application.lonewatch import Lonewatch
 from service.clock import Clock
 from service.config import Settings
@@ -69,6 +70,8 @@ class Container:
     leases: tuple[HeldLease, ...] = ()
     """The outbox and timers leases (service/workers/leadership.py): which of the processes
     sharing the store sends and fires; renewed by their own loops."""
+    notices: StoreNotices | None = None
+    """PostgreSQL's word that another process committed (LISTEN): wakes the live views."""
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     """Unsupervised one-shot tasks, cancelled at shutdown; loops go to `supervisor.start`."""
 

@@ -108,6 +108,8 @@ def supervise_loops(c: Container) -> None:
         max_delay=QUICK_RESTART_DELAY,
     )
     c.supervisor.start("notification-sweep", c.dispatcher.sweep_forever, stale_after=30.0)
+    if c.notices is not None:
+        c.supervisor.start("store-notices", c.notices.run, stale_after=30.0)
     for lease in c.leases:
         c.supervisor.start(
             f"lease-{lease.name}",
