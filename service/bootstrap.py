@@ -31,6 +31,7 @@ from service.adapters.event_store import (
 from service.adapters.leases import holder_name, open_leases
 from service.adapters.merkle_log import MerkleLog
 from service.adapters.notifiers.base import Notifier
+from service.adapters.sign_in_failures import open_sign_in_failures
 from service.adapters.signing import SigningKey
 from service.adapters.store_notices import notices_for
 from service.application import acknowledgement, escalation_timers
@@ -216,6 +217,7 @@ def build(
         # Other processes' commits wake the views at once (the outbox's holder sends an
         # SOS another process recorded within milliseconds, not at the next poll).
         notices=notices_for(settings.database_url, app.recorder, live.wake),
+        sign_in_failures=with_startup_retries(lambda: open_sign_in_failures(settings.database_url)),
     )
 
 
@@ -314,5 +316,6 @@ def create_app(c: Container, *, with_mqtt: bool = True) -> web.Application:
         merkle=c.merkle,
         signing_key=c.signing_key,
         metrics=c.metrics,
+        sign_in_failures=c.sign_in_failures,
         background=background,
     )

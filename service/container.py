@@ -16,6 +16,7 @@ from projections.projector import Projector
 from projections.store import ViewStore
 from service.adapters.merkle_log import MerkleLog
 from service.adapters.notifiers.base import Notifier
+from service.adapters.sign_in_failures import SignInFailures
 from service.adapters.signing import SigningKey
 from service.adapters.store_notices import StoreNotices
 from service.application.lonewatch import Lonewatch
@@ -72,6 +73,8 @@ class Container:
     sharing the store sends and fires; renewed by their own loops."""
     notices: StoreNotices | None = None
     """PostgreSQL's word that another process committed (LISTEN): wakes the live views."""
+    sign_in_failures: SignInFailures | None = None
+    """Wrong passwords counted in the store, so every process refuses the same guesses."""
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     """Unsupervised one-shot tasks, cancelled at shutdown; loops go to `supervisor.start`."""
 
@@ -93,4 +96,6 @@ class Container:
         self.views.close()
         if self.leases:
             self.leases[0].leases.close()
+        if self.sign_in_failures is not None:
+            self.sign_in_failures.close()
         self.app.close()

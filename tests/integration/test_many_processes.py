@@ -14,9 +14,13 @@ import itertools
 import json
 import threading
 import time
+import urllib.error
+import urllib.parse
+import urllib.request
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import paho.mqtt.client as mqtt
 import pytest
@@ -25,6 +29,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from service.adapters.event_store import existing_originators
 from service.domain import ids
+from service.domain.people.sign_in_limits import PAIR_FAILURES
 from service.workers.dispatcher import DEFAULT_BACKOFF
 from tests.conftest import MOSQUITTO_HOST, MOSQUITTO_PORT
 from tests.harness import cli, forget_session
@@ -322,3 +327,36 @@ def test_killing_a_process_and_the_outbox_holder_under_load_loses_and_repeats_no
     for name in ("a", "b", "c"):
         with contextlib.suppress(AssertionError):
             fleet.wait_healthy(name, timeout=1)
+
+
+def sign_in(http: str, username: str, password: str) -> int:
+    """POST the console's sign-in form; the HTTP status (a success redirects: 303)."""
+    body = urllib.parse.urlencode({"username": username, "password": password}).encode()
+    request = urllib.request.Request(f"http://{http}/console/login", data=body, method="POST")
+    opener = urllib.request.build_opener(NoRedirect)
+    try:
+        with opener.open(request, timeout=10) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *_: Any, **__: Any) -> None:
+        return None
+
+
+def test_wrong_passwords_are_counted_once_across_processes(fleet: Fleet) -> None:
+    """ "Five wrong passwords for one name from one address within five minutes" holds
+    for the service, not for each process: a guesser spreading tries over two processes
+    behind a load balancer is refused at the sixth, whichever process takes it."""
+    cli(fleet.env, "directory", "import", str(DIRECTORY))
+    fleet.start("a")
+    fleet.start("b")
+    statuses = [
+        sign_in(fleet.http("a" if n % 2 else "b"), "reception1", f"guess {n}")
+        for n in range(PAIR_FAILURES)
+    ]
+    assert statuses == [401] * PAIR_FAILURES
+    assert sign_in(fleet.http("a"), "reception1", "guess again") == 429
+    assert sign_in(fleet.http("b"), "reception1", "and again") == 429
