@@ -120,6 +120,14 @@ def build(
 
     outbox_lease = HeldLease(leases, OUTBOX, on_gained=outbox_gained)
     timers_lease = HeldLease(leases, TIMERS, on_gained=timers_gained)
+    # Other processes' commits wake the views at once, and an alarm's notifications
+    # recorded by a process that does not send are handed straight to the one that does.
+    notices = notices_for(
+        settings.database_url,
+        app.recorder,
+        lambda: live.wake(),
+        lambda docs: dispatcher.submit_urgent(docs),
+    )
     dispatcher = Dispatcher(
         app,
         views,
@@ -129,6 +137,7 @@ def build(
         on_first_request=instruments.press_latency.requested if instruments else None,
         on_outcome=instruments.outcome if instruments else None,
         lease=outbox_lease,
+        hand_over=notices.hand_over if notices is not None else None,
     )
     # The links deliver to the gateway and the gateway acks on them: the gateway is given
     # the sessions (links made when MQTT starts), the links its callbacks (`_start_mqtt`).
@@ -214,9 +223,7 @@ def build(
         signing_key=SigningKey.from_setting(settings.signing_key) if settings.signing_key else None,
         metrics=Metrics(instruments, health, views) if instruments else None,
         leases=(outbox_lease, timers_lease),
-        # Other processes' commits wake the views at once (the outbox's holder sends an
-        # SOS another process recorded within milliseconds, not at the next poll).
-        notices=notices_for(settings.database_url, app.recorder, live.wake),
+        notices=notices,
         sign_in_failures=with_startup_retries(lambda: open_sign_in_failures(settings.database_url)),
     )
 

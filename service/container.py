@@ -98,4 +98,6 @@ class Container:
             self.leases[0].leases.close()
         if self.sign_in_failures is not None:
             self.sign_in_failures.close()
+        if self.notices is not None:
+            self.notices.close()
         self.app.close()

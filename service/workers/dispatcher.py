@@ -67,13 +67,18 @@ class Dispatcher:
         on_first_request: Callable[[str], None] | None = None,
         on_outcome: Callable[[str, str], None] | None = None,
         lease: SendingRight | None = None,
+        hand_over: Callable[[list[dict[str, Any]]], None] | None = None,
     ) -> None:
         """`on_first_request` (a notification's id, just before its first request) and
         `on_outcome` (channel, outcome: after each try's result is recorded) are the
         metrics' observers (service/workers/metrics.py). `lease`: the outbox lease when
-        several processes may share the store (None: this process always sends)."""
+        several processes may share the store (None: this process always sends);
+        `hand_over`: how an alarm's notifications recorded here reach the holder at once
+        (service/adapters/store_notices.py)."""
         self.app = app
         self.lease = lease
+        self.hand_over = hand_over
+        self._handing: set[asyncio.Task[None]] = set()
         self.on_first_request = on_first_request
         self.on_outcome = on_outcome
         self.views = views
@@ -174,23 +179,48 @@ class Dispatcher:
 
         Called on the loop while the gateway still holds the alarm under way, so the bulk
         lane stays out of the store's way until the first try of each is recorded too.
+        In a process that does not hold the outbox they are handed to the one that does.
         """
-        for n in notifications:
-            key = str(n.id)
+        docs = [
+            {
+                "id": str(n.id),
+                "alert_id": str(n.alert_id),
+                "to": n.to,
+                "body": n.body,
+                "channel": n.channel.value,
+                "attempts": n.attempts,
+            }
+            for n in notifications
+        ]
+        if not self.may_send():
+            self._hand_over(docs)
+            return
+        self.submit_urgent(docs)
+
+    def submit_urgent(self, docs: Sequence[dict[str, Any]]) -> None:
+        """Send these now, first try before bulk work: an alarm's notifications, recorded
+        here or handed over by the process that recorded them."""
+        for doc in docs:
+            key = str(doc["id"])
             fresh = key not in self._inflight
-            self._submit(
-                {
-                    "id": str(n.id),
-                    "alert_id": str(n.alert_id),
-                    "to": n.to,
-                    "body": n.body,
-                    "channel": n.channel.value,
-                    "attempts": n.attempts,
-                }
-            )
+            self._submit(dict(doc))
             if self.priority is not None and fresh and key in self._inflight:
                 self.priority.enter()
                 self._urgent.add(key)
+
+    def _hand_over(self, docs: list[dict[str, Any]]) -> None:
+        if self.hand_over is None or not docs:
+            return
+        task = asyncio.get_running_loop().create_task(self._handing_over(docs))
+        self._handing.add(task)
+        task.add_done_callback(self._handing.discard)
+
+    async def _handing_over(self, docs: list[dict[str, Any]]) -> None:
+        try:
+            await asyncio.to_thread(self.hand_over, docs)  # type: ignore[arg-type]
+        except Exception:
+            # Not lost: the views bring them to the holder, only later.
+            log.exception("notification_hand_over_failed", count=len(docs))
 
     def _first_try_recorded(self, key: str) -> None:
         if self.priority is not None and key in self._urgent:
@@ -365,7 +395,7 @@ class Dispatcher:
                 delay = min(delay * 2, RECORD_RETRY_MAX)
 
     async def stop(self) -> None:
-        tasks = list(self._inflight.values())
+        tasks = [*self._inflight.values(), *self._handing]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)

@@ -277,8 +277,20 @@ def test_killing_a_process_and_the_outbox_holder_under_load_loses_and_repeats_no
         takeover = time.monotonic() - killed_at
         successor = fleet.name_of(after[0])
         print(f"\noutbox: {outbox} killed, {successor} took over in {takeover:.2f} s")
-        timers_holder = fleet.name_of(lease_holders(postgres_url)["timers"][0])
-        print(f"timers held by {timers_holder}")
+        live_timers = wait_for(
+            lambda: (
+                (t := lease_holders(postgres_url)["timers"])[2] > 0
+                and fleet.name_of(t[0]) != outbox
+                and t
+            ),
+            "a live process holding the timers",
+            timeout=30,
+            every=0.05,
+        )
+        print(
+            f"timers: held by {fleet.name_of(live_timers[0])} "
+            f"{time.monotonic() - killed_at:.2f} s after the kill"
+        )
         time.sleep(1.0)
         fleet.start(outbox)
         loader.join(LOAD_SECONDS + 60)
