@@ -7,8 +7,10 @@
   are then recorded by the process that does not hold the outbox and reach the holder
   through PostgreSQL's NOTIFY);
 - heartbeats recorded per second with one process and with two (the ratio);
-- takeover: the outbox holder is SIGKILLed; how long until another process holds the
-  outbox lease, and how long an SOS pressed just after the kill waits for its SMS.
+- takeover: the outbox holder is SIGKILLed and started again after 1 s (as systemd does);
+  how long until another process holds the outbox lease, and how long an SOS pressed just
+  after the kill waits for its SMS (Mosquitto may have given it to the dead process's
+  session, which gets it when the process is back).
 """
 
 from __future__ import annotations
@@ -39,9 +41,13 @@ from benchmarks.common import (
     wait_healthy,
     write_directory,
 )
-from benchmarks.sos import DEVICES, presses, recording_rate
+from benchmarks.sos import DEVICES, presses, recording_rate, short_code_for
+from device_gateway.messages import device_topic
+from simulators.mqtt_asyncio import AsyncMqtt
 from simulators.twilio_double import TwilioDouble
 
+KILL_PRESS_WITHIN_S = 90.0
+"""How long an SOS pressed at a kill is waited for (it may wait for the dead process)."""
 TAKEOVER_TARGET_S = 5.0
 """"Another takes over within seconds": the lease lasts 3 s and is asked for twice a second."""
 
@@ -92,6 +98,28 @@ class Processes:
         return next(n for n, p in self.procs.items() if p.pid == pid)
 
 
+async def _press_once(port: int, double: TwilioDouble, device: str, tag: str) -> float:
+    """One SOS on `device`; ms until its first SMS request (inf: none within the wait)."""
+    client = await AsyncMqtt.connect("127.0.0.1", port, f"lw-bench-{tag}")
+    code = short_code_for(device, tag)
+    try:
+        pressed = time.monotonic()
+        client.publish(device_topic("", device, "sos"), b'{"id":"%s"}' % tag.encode())
+        while time.monotonic() - pressed < KILL_PRESS_WITHIN_S:
+            for record in double.messages:
+                if code in record["form"].get("Body", ""):
+                    return (float(record["received_monotonic"]) - pressed) * 1000
+            await asyncio.sleep(0.05)
+    finally:
+        client.close()
+    return math.inf
+
+
+async def _restart(fleet: Processes, name: str, after: float) -> None:
+    await asyncio.sleep(after)
+    await asyncio.to_thread(fleet.start, name)
+
+
 async def _run(quick: bool) -> Result:
     count = 20 if quick else 60
     gap = 0.2 if quick else 0.3
@@ -106,7 +134,8 @@ async def _run(quick: bool) -> Result:
         ExitStack() as stack,
     ):
         async with TwilioDouble(ACCOUNT, AUTH_TOKEN) as double:
-            directory = write_directory(Path(tmp) / "directory.yaml", devices=DEVICES)
+            # Past the SOS benchmark's fobs: one fresh fob for each kill.
+            directory = write_directory(Path(tmp) / "directory.yaml", devices=DEVICES + kills)
             env = service_env(
                 database_url=db, mqtt_port=mqtt_port, http_port=0, twilio_base=double.base_url
             )
@@ -136,18 +165,21 @@ async def _run(quick: bool) -> Result:
                 killed_at = time.monotonic()
                 os.kill(holder[0], signal.SIGKILL)
                 fleet.procs[victim].wait(10)
+                await asyncio.sleep(0.1)
                 pressed = asyncio.create_task(
-                    presses(mqtt_port, double, count=1, tag=f"kill{k}", gap=0.25)
+                    _press_once(mqtt_port, double, f"bench-{DEVICES + k:05d}", f"kill{k}")
                 )
+                # Started again after 1 s under the same client id, as systemd does
+                # (RestartSec=1): Mosquitto keeps the dead member's share for it.
+                restarted = asyncio.create_task(_restart(fleet, victim, 1.0))
                 while True:
                     now = await asyncio.to_thread(_outbox_holder, db)
                     if now is not None and now[1] > holder[1]:
                         takeovers.append(time.monotonic() - killed_at)
                         break
                     await asyncio.sleep(0.05)
-                latency, _ = await pressed
-                during.extend(latency)
-                await asyncio.to_thread(fleet.start, victim)  # as systemd would, same id
+                during.append(await pressed)
+                await restarted
             details["takeover_s"] = takeovers
             details["sos_pressed_after_kill_ms"] = during
     r1, r2 = rate1["recorded_per_s"], rate2["recorded_per_s"]
@@ -176,7 +208,7 @@ async def _run(quick: bool) -> Result:
             f"each: {', '.join(f'{t:.2f}' for t in takeovers)}",
         ),
         Figure(
-            "SOS pressed just after the kill: to SMS, worst",
+            "SOS pressed 0.1 s after the kill (restart after 1 s): to SMS, worst",
             max(during),
             "ms",
             reference=f"each: {', '.join(f'{t:.0f}' for t in during)}",
