@@ -125,7 +125,9 @@ class Dispatcher:
         if pending:
             log.info("notifications_resumed", count=len(pending))
         for doc in pending:
-            if doc.get("in_flight"):
+            if doc.get("in_flight") and doc["id"] not in self._inflight:
+                # (One this process is trying now, its result waiting for the store to
+                # come back, is its own: a new term after an outage must not settle it.)
                 log.warning(
                     "notification_unconfirmed", notification=doc["id"], alert=doc["alert_id"]
                 )
