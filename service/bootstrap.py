@@ -168,6 +168,7 @@ def build(
         unreachable_after=arc_timing.unreachable_after,
         answer_within=arc_timing.answer_within,
         supervision=arc_timing.supervision,
+        lease=outbox_lease,
     )
     live = LiveViews(
         projector,

@@ -115,11 +115,13 @@ class Scheduler:
 
     def tick(self) -> list[str]:
         """Fire every due timer once; returns the ids fired. Safe to call from any thread.
-        Nothing while another process holds the timers lease."""
+        Nothing fires while another process holds the timers lease; the store is still
+        read, so that a scheduler that cannot reach it is seen stale on health, holder or not."""
+        now = self.clock.now()
         if self.lease is not None and not self.lease.held():
+            self.due(now)
             self.next_due = None
             return []
-        now = self.clock.now()
         fired: list[str] = []
         wall = time.monotonic()
         self._fired = {k: v for k, v in self._fired.items() if wall - v < REFIRE_AFTER_SECONDS}
