@@ -181,11 +181,12 @@ def _heartbeats(port: int, seconds: float, rate: float, run: str) -> tuple[str, 
     )
 
 
-async def recording_rate(port: int, db: str, seconds: float) -> dict[str, Any]:
+async def recording_rate(port: int, db: str, seconds: float, run: str = "probe") -> dict[str, Any]:
     """Messages/s the service records when offered more: a paced flood above it for
-    `seconds`, then the count of recorded messages over the time until it has them all."""
+    `seconds`, then the count of recorded messages over the time until it has them all.
+    A second probe in one run needs its own `run` (the same ids would be duplicates)."""
     before = await asyncio.to_thread(count_device_messages, db)
-    flood = await _load(*_heartbeats(port, seconds, PROBE_RATE, "probe"))
+    flood = await _load(*_heartbeats(port, seconds, PROBE_RATE, run))
     report = await _report(flood, seconds + 60)
     acked = int(report.get("acked", 0))
     started = float(report.get("started_at", time.monotonic()))

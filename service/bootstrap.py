@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator, Sequence
 from datetime import datetime, timedelta
@@ -29,9 +30,12 @@ from service.adapters.event_store import (
     views_location,
     with_startup_retries,
 )
+from service.adapters.leases import holder_name, open_leases
 from service.adapters.merkle_log import MerkleLog
 from service.adapters.notifiers.base import Notifier
+from service.adapters.sign_in_failures import open_sign_in_failures
 from service.adapters.signing import SigningKey
+from service.adapters.store_notices import notices_for
 from service.application import acknowledgement, escalation_timers
 from service.application.lonewatch import Lonewatch
 from service.application.visit_deadlines import with_timer_actions as visit_timers
@@ -45,6 +49,7 @@ from service.logs import get_logger
 from service.workers.arc_sender import ArcSender, ArcTiming
 from service.workers.dispatcher import DEFAULT_BACKOFF, Dispatcher
 from service.workers.health import Health, StoreProbe, store_reader
+from service.workers.leadership import OUTBOX, TIMERS, HeldLease
 from service.workers.live import Hub, Listener, LiveViews, public_change
 from service.workers.metrics import Instruments, Metrics
 from service.workers.pools import WorkPools
@@ -99,6 +104,32 @@ def build(
     projector = Projector(app.recorder, app.mapper, views)
     notifier = notifier or make_notifier(settings)
     instruments = Instruments() if settings.metrics else None
+    # One sender and one timer owner among the processes sharing the store. A new term
+    # starts from views caught up with everything its predecessor recorded.
+    leases = with_startup_retries(
+        lambda: open_leases(settings.database_url, holder_name(settings.http_addr))
+    )
+
+    async def outbox_gained() -> None:
+        await asyncio.to_thread(projector.catch_up)
+        await dispatcher.start()
+        await arc.start()
+
+    async def timers_gained() -> None:
+        await asyncio.to_thread(projector.catch_up)
+        scheduler.forget_fired()
+        scheduler.wake()
+
+    outbox_lease = HeldLease(leases, OUTBOX, on_gained=outbox_gained)
+    timers_lease = HeldLease(leases, TIMERS, on_gained=timers_gained)
+    # Other processes' commits wake the views at once, and an alarm's notifications
+    # recorded by a process that does not send are handed straight to the one that does.
+    notices = notices_for(
+        settings.database_url,
+        app.recorder,
+        lambda: live.wake(),
+        lambda docs: dispatcher.submit_urgent(docs),
+    )
     dispatcher = Dispatcher(
         app,
         views,
@@ -107,6 +138,8 @@ def build(
         priority=priority,
         on_first_request=instruments.press_latency.requested if instruments else None,
         on_outcome=instruments.outcome if instruments else None,
+        lease=outbox_lease,
+        hand_over=notices.hand_over if notices is not None else None,
     )
     # The links deliver to the gateway and the gateway acks on them: the gateway is given
     # the sessions (links made when MQTT starts), the links its callbacks (`_start_mqtt`).
@@ -120,7 +153,9 @@ def build(
         on_pressed=instruments.press_latency.pressed if instruments else None,
         on_commit=instruments.commit_observed if instruments else None,
     )
-    scheduler = visit_timers(Scheduler(views, clock, escalation_timers.timer_actions(app)), app)
+    scheduler = visit_timers(
+        Scheduler(views, clock, escalation_timers.timer_actions(app), lease=timers_lease), app
+    )
     hub = Hub()
     arc_timing = arc_timing or ArcTiming()
     arc = ArcSender(
@@ -130,6 +165,7 @@ def build(
         unreachable_after=arc_timing.unreachable_after,
         answer_within=arc_timing.answer_within,
         supervision=arc_timing.supervision,
+        lease=outbox_lease,
     )
     live = LiveViews(
         projector,
@@ -140,7 +176,7 @@ def build(
             _directory_watch(app),
             _fan_out_to_mqtt(sessions, settings.mqtt_topic_prefix),
             _tick_when_due(scheduler, clock),
-            arc.on_changes,
+            _while_held(outbox_lease, arc.on_changes),
         ],
     )
     # The application wakes the views after each commit, and the views read the
@@ -150,7 +186,7 @@ def build(
     app.add_listener(live.wake)
     supervisor = Supervisor()
     health = Health(
-        StoreProbe(store_reader(projector, views)),
+        StoreProbe(store_reader(projector, views, leases.rows)),
         supervisor=supervisor,
         scheduler=scheduler,
         gateway=gateway,
@@ -161,6 +197,8 @@ def build(
         embedded_broker=settings.mqtt.embedded,
         broker_details=sessions.details if isinstance(sessions, NatsSessions) else None,
         arc=arc,
+        leases=(outbox_lease, timers_lease),
+        holder=leases.holder,
     )
     return Container(
         settings=settings,
@@ -183,6 +221,9 @@ def build(
         merkle=MerkleLog(app.recorder),
         signing_key=SigningKey.from_setting(settings.signing_key) if settings.signing_key else None,
         metrics=Metrics(instruments, health, views) if instruments else None,
+        leases=(outbox_lease, timers_lease),
+        notices=notices,
+        sign_in_failures=with_startup_retries(lambda: open_sign_in_failures(settings.database_url)),
     )
 
 
@@ -229,6 +270,16 @@ def _fan_out_to_mqtt(sessions: Sessions, prefix: str) -> Listener:
                 link.publish(cmd_topic(prefix, doc["device"]), json.dumps(payload).encode())
 
     return listener
+
+
+def _while_held(lease: HeldLease, listener: Listener) -> Listener:
+    """A listener that acts only in the process holding `lease` (the ARC is told once)."""
+
+    def held_listener(changes: list[Change]) -> None:
+        if lease.held():
+            listener(changes)
+
+    return held_listener
 
 
 def _tick_when_due(scheduler: Scheduler, clock: Clock) -> Listener:
@@ -284,5 +335,6 @@ def create_app(c: Container, *, with_mqtt: bool = True) -> web.Application:
         merkle=c.merkle,
         signing_key=c.signing_key,
         metrics=c.metrics,
+        sign_in_failures=c.sign_in_failures,
         background=background,
     )

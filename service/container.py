@@ -18,13 +18,16 @@ from projections.projector import Projector
 from projections.store import ViewStore
 from service.adapters.merkle_log import MerkleLog
 from service.adapters.notifiers.base import Notifier
+from service.adapters.sign_in_failures import SignInFailures
 from service.adapters.signing import SigningKey
+from service.adapters.store_notices import StoreNotices
 from service.application.lonewatch import Lonewatch
 from service.clock import Clock
 from service.config import Settings
 from service.workers.arc_sender import ArcSender
 from service.workers.dispatcher import Dispatcher
 from service.workers.health import Health
+from service.workers.leadership import HeldLease
 from service.workers.live import Hub, LiveViews
 from service.workers.metrics import Metrics
 from service.workers.pools import WorkPools
@@ -67,6 +70,13 @@ class Container:
     """Signs the log's tree heads (`LW_SIGNING_KEY`); without it heads are kept unsigned."""
     metrics: Metrics | None = None
     """GET /metrics (service/workers/metrics.py); None when `LW_METRICS=off`."""
+    leases: tuple[HeldLease, ...] = ()
+    """The outbox and timers leases (service/workers/leadership.py): which of the processes
+    sharing the store sends and fires; renewed by their own loops."""
+    notices: StoreNotices | None = None
+    """PostgreSQL's word that another process committed (LISTEN): wakes the live views."""
+    sign_in_failures: SignInFailures | None = None
+    """Wrong passwords counted in the store, so every process refuses the same guesses."""
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     """Unsupervised one-shot tasks, cancelled at shutdown; loops go to `supervisor.start`."""
 
@@ -86,4 +96,10 @@ class Container:
         self.health.close()
         self.pools.close()  # their jobs use the store: done before it closes
         self.views.close()
+        if self.leases:
+            self.leases[0].leases.close()
+        if self.sign_in_failures is not None:
+            self.sign_in_failures.close()
+        if self.notices is not None:
+            self.notices.close()
         self.app.close()

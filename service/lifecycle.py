@@ -71,6 +71,8 @@ async def _start_owntracks(c: Container, protocol: Literal["v5", "v311"]) -> Non
     c.phones_link.start()
 
 
+LEASE_FIRST_ROUND = 10.0
+"""Start-up waits at most this long for the first lease round (the store may be down)."""
 SCHEDULER_INTERVAL = 1.0
 QUICK_RESTART_DELAY = 0.2
 """The scheduler and the live views are started again this soon after a failed round, every
@@ -109,6 +111,16 @@ def supervise_loops(c: Container) -> None:
         max_delay=QUICK_RESTART_DELAY,
     )
     c.supervisor.start("notification-sweep", c.dispatcher.sweep_forever, stale_after=30.0)
+    if c.notices is not None:
+        c.supervisor.start("store-notices", c.notices.run, stale_after=30.0)
+    for lease in c.leases:
+        c.supervisor.start(
+            f"lease-{lease.name}",
+            lease.keep,
+            stale_after=10 * lease.renew_every,
+            first_delay=QUICK_RESTART_DELAY,
+            max_delay=QUICK_RESTART_DELAY,
+        )
     if c.arc is not None:
         c.supervisor.start("arc-supervision", c.arc.supervise, stale_after=30.0)
     if c.merkle is not None:
@@ -132,9 +144,12 @@ async def running(c: Container, *, with_mqtt: bool = True) -> AsyncIterator[None
     asyncio.get_running_loop().set_default_executor(workers)
     await asyncio.to_thread(c.projector.catch_up)
     supervise_loops(c)
-    await c.dispatcher.start()
-    if c.arc is not None:
-        await c.arc.start()
+    # The first round of each lease: the holder of the outbox resumes unsent notifications
+    # (and the ARC's) before device traffic is taken, as a single process always did.
+    for lease in c.leases:
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(LEASE_FIRST_ROUND):
+                await lease.first_round.wait()
     if with_mqtt:
         await _start_mqtt(c)
     try:
@@ -156,6 +171,8 @@ async def running(c: Container, *, with_mqtt: bool = True) -> AsyncIterator[None
         await c.dispatcher.stop()
         if c.arc is not None:
             await c.arc.stop()
+        for lease in c.leases:  # the next process takes over at its next round
+            await lease.release()
         await c.notifier.aclose()
         if c.broker is not None:
             await c.broker.stop()

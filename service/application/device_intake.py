@@ -271,7 +271,17 @@ class DeviceIntake:
         return result, created
 
     def _open_alarm(self, device: str, kind: str, batch: _Batch) -> _OpenAlarm | None:
-        """The device's open alert of this kind, loaded into the batch, if a press joins it."""
+        """The device's open alert of this kind, loaded into the batch, if a press joins it.
+
+        The alert this process remembers may be closed while another process has raised a
+        newer one for the device: then the stored pointer is read again, not taken as none."""
+        remembered = (device, kind) in self._alarms
+        found = self._joinable(device, kind, batch)
+        if found is None and remembered:
+            found = self._joinable(device, kind, batch)  # forgotten above: reads the store
+        return found
+
+    def _joinable(self, device: str, kind: str, batch: _Batch) -> _OpenAlarm | None:
         alarm = self._alarms.get((device, kind))
         if alarm is None:
             pointer = self.uow.load_optional(ids.open_alarm_id(device, kind), OpenAlarm)

@@ -16,7 +16,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 from uuid import UUID
 
 from projections.projector import Change
@@ -82,6 +82,10 @@ class ArcTiming:
     supervision: float = SUPERVISION
 
 
+class Held(Protocol):
+    def held(self) -> bool: ...
+
+
 class ArcSender:
     def __init__(
         self,
@@ -92,8 +96,12 @@ class ArcSender:
         unreachable_after: float = UNREACHABLE_AFTER,
         answer_within: float = ANSWER_WITHIN,
         supervision: float = SUPERVISION,
+        lease: Held | None = None,
     ) -> None:
+        """`lease`: the outbox lease when several processes share the store: only its
+        holder tells the ARCs and polls them (None: this process always does)."""
         self.app = app
+        self.lease = lease
         self.views = views
         self.backoff = tuple(backoff)
         self.unreachable_after = unreachable_after
@@ -288,6 +296,10 @@ class ArcSender:
         schools: dict[str, dict[str, Any]] = {}
         read_at = 0.0
         while True:
+            if self.lease is not None and not self.lease.held():
+                state.beat()  # another process polls the ARCs
+                await asyncio.sleep(tick)
+                continue
             if time.monotonic() - read_at >= SCHOOLS_EVERY or not read_at:
                 schools = await self._record(self._schools_with_arc) or {}
                 read_at = time.monotonic()

@@ -8,6 +8,11 @@ fails too, raises a `notification_failed` alert: nothing is dropped silently. A
 number the provider refuses for good (invalid, STOP) is not retried: the refusal
 is recorded at once and the ladder moves on (service.application.outbox.record_refused).
 Each try is recorded before it is made (Twilio has no idempotency key).
+
+With several processes on one store, only the holder of the outbox lease sends
+(service/workers/leadership.py): the others record the requests and leave the sending to
+it. Its `fence` is asked just before each try, and a try that follows one made before a
+takeover waits out the designed backoff from that try's record, not from the takeover.
 """
 
 from __future__ import annotations
@@ -15,7 +20,8 @@ from __future__ import annotations
 import asyncio
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from typing import Any
+from datetime import datetime
+from typing import Any, Protocol
 from uuid import UUID
 
 from projections.projector import Change
@@ -42,6 +48,13 @@ SENDERS = frozenset({"sms", "voice"})
 FINISHED_REMEMBERED = 10_000
 
 
+class SendingRight(Protocol):
+    """The outbox lease as the dispatcher needs it (service.workers.leadership.HeldLease)."""
+
+    def held(self) -> bool: ...
+    def fence(self) -> bool: ...
+
+
 class Dispatcher:
     def __init__(
         self,
@@ -53,11 +66,19 @@ class Dispatcher:
         priority: AlarmPriority | None = None,
         on_first_request: Callable[[str], None] | None = None,
         on_outcome: Callable[[str, str], None] | None = None,
+        lease: SendingRight | None = None,
+        hand_over: Callable[[list[dict[str, Any]]], None] | None = None,
     ) -> None:
         """`on_first_request` (a notification's id, just before its first request) and
         `on_outcome` (channel, outcome: after each try's result is recorded) are the
-        metrics' observers (service/workers/metrics.py)."""
+        metrics' observers (service/workers/metrics.py). `lease`: the outbox lease when
+        several processes may share the store (None: this process always sends);
+        `hand_over`: how an alarm's notifications recorded here reach the holder at once
+        (service/adapters/store_notices.py)."""
         self.app = app
+        self.lease = lease
+        self.hand_over = hand_over
+        self._handing: set[asyncio.Task[None]] = set()
         self.on_first_request = on_first_request
         self.on_outcome = on_outcome
         self.views = views
@@ -71,6 +92,8 @@ class Dispatcher:
         # Finished here; the view may still say "requested" for a moment (it lags the
         # store), and that must not send the message a second time.
         self._finished: OrderedDict[str, None] = OrderedDict()
+        self._left: set[str] = set()
+        """Given up here because another process holds the outbox now: not finished."""
         self.sent = 0
         self.failed = 0
 
@@ -92,12 +115,19 @@ class Dispatcher:
         A try that had started and has no recorded result may have reached Twilio (the
         crash came between its answer and our record): it is marked unconfirmed, never
         resent blindly; its status callback settles it, and the ladder keeps reminding.
+
+        Only the holder of the outbox does this (at the start of each term): a try in
+        flight at another process is that process's to finish.
         """
+        if not self.may_send():
+            return
         pending = await asyncio.to_thread(self.views.find, "notification", states=["requested"])
         if pending:
             log.info("notifications_resumed", count=len(pending))
         for doc in pending:
-            if doc.get("in_flight"):
+            if doc.get("in_flight") and doc["id"] not in self._inflight:
+                # (One this process is trying now, its result waiting for the store to
+                # come back, is its own: a new term after an outage must not settle it.)
                 log.warning(
                     "notification_unconfirmed", notification=doc["id"], alert=doc["alert_id"]
                 )
@@ -113,6 +143,8 @@ class Dispatcher:
         One in flight elsewhere is left alone (`start` settles those of a crashed run);
         two processes sweeping the same one are kept apart by `start_attempt`.
         """
+        if not self.may_send():
+            return 0
         pending = await asyncio.to_thread(
             self.views.find, "notification", states=["requested"], limit=10_000
         )
@@ -149,40 +181,72 @@ class Dispatcher:
 
         Called on the loop while the gateway still holds the alarm under way, so the bulk
         lane stays out of the store's way until the first try of each is recorded too.
+        In a process that does not hold the outbox they are handed to the one that does.
         """
-        for n in notifications:
-            key = str(n.id)
+        docs = [
+            {
+                "id": str(n.id),
+                "alert_id": str(n.alert_id),
+                "to": n.to,
+                "body": n.body,
+                "channel": n.channel.value,
+                "attempts": n.attempts,
+            }
+            for n in notifications
+        ]
+        if not self.may_send():
+            self._hand_over(docs)
+            return
+        self.submit_urgent(docs)
+
+    def submit_urgent(self, docs: Sequence[dict[str, Any]]) -> None:
+        """Send these now, first try before bulk work: an alarm's notifications, recorded
+        here or handed over by the process that recorded them."""
+        for doc in docs:
+            key = str(doc["id"])
             fresh = key not in self._inflight
-            self._submit(
-                {
-                    "id": str(n.id),
-                    "alert_id": str(n.alert_id),
-                    "to": n.to,
-                    "body": n.body,
-                    "channel": n.channel.value,
-                    "attempts": n.attempts,
-                }
-            )
+            self._submit(dict(doc))
             if self.priority is not None and fresh and key in self._inflight:
                 self.priority.enter()
                 self._urgent.add(key)
+
+    def _hand_over(self, docs: list[dict[str, Any]]) -> None:
+        if self.hand_over is None or not docs:
+            return
+        task = asyncio.get_running_loop().create_task(self._handing_over(docs))
+        self._handing.add(task)
+        task.add_done_callback(self._handing.discard)
+
+    async def _handing_over(self, docs: list[dict[str, Any]]) -> None:
+        try:
+            await asyncio.to_thread(self.hand_over, docs)  # type: ignore[arg-type]
+        except Exception:
+            # Not lost: the views bring them to the holder, only later.
+            log.exception("notification_hand_over_failed", count=len(docs))
 
     def _first_try_recorded(self, key: str) -> None:
         if self.priority is not None and key in self._urgent:
             self._urgent.discard(key)
             self.priority.leave()
 
+    def may_send(self) -> bool:
+        return self.lease is None or self.lease.held()
+
     def _submit(self, doc: dict[str, Any]) -> None:
         key = doc["id"]
         if key in self._inflight or key in self._finished or doc.get("channel") not in SENDERS:
             return
+        if not self.may_send():
+            return  # the holder of the outbox lease sends it
         task = asyncio.get_running_loop().create_task(self._deliver(doc), name=f"notify-{key}")
         self._inflight[key] = task
 
         def done(task: asyncio.Task[None]) -> None:
             self._inflight.pop(key, None)
             self._first_try_recorded(key)  # cancelled, or failed before it
-            if not task.cancelled():
+            if key in self._left:
+                self._left.discard(key)
+            elif not task.cancelled():
                 self._finished[key] = None
                 while len(self._finished) > FINISHED_REMEMBERED:
                     self._finished.popitem(last=False)
@@ -194,10 +258,53 @@ class Dispatcher:
             return await self.notifier.place_call(to=doc["to"], say=doc["body"], key=doc["id"])
         return await self.notifier.send_sms(to=doc["to"], body=doc["body"], key=doc["id"])
 
+    async def _wait_out_earlier_backoff(self, doc: dict[str, Any], attempt: int) -> None:
+        """A notification whose last try failed before this process took the outbox (or
+        before a restart) is tried again when its backoff from that try is over."""
+        if attempt < 1:
+            return
+        last = doc.get("changed_at") or doc.get("attempt_started_at")
+        if not last:
+            return
+        due = (
+            datetime.fromisoformat(last).timestamp()
+            + self.backoff[min(attempt, len(self.backoff)) - 1]
+        )
+        wait = due - self.app.clock.now().timestamp()
+        if wait > 0:
+            log.info("notification_backoff_resumed", notification=doc["id"], wait_s=round(wait, 3))
+            await asyncio.sleep(wait)
+
+    async def _fenced(self, key: str) -> bool:
+        """Does this process still hold the outbox? Asked of the store before each try;
+        while the store cannot answer, asked again for as long as the lease lasts here.
+        False leaves the notification to the holder (this process may take it up again
+        in a later term: it is not counted as finished here)."""
+        if self.lease is None:
+            return True
+        delay = 0.2
+        while self.lease.held():
+            try:
+                if await asyncio.to_thread(self.lease.fence):
+                    return True
+                break
+            except Exception:
+                log.exception("notification_fence_failed", notification=key)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, RECORD_RETRY_MAX)
+        self._left.add(key)
+        return False
+
     async def _deliver(self, doc: dict[str, Any]) -> None:
         notification_id = UUID(doc["id"])
         attempt = int(doc.get("attempts") or 0)
+        await self._wait_out_earlier_backoff(doc, attempt)
         while True:
+            if not await self._fenced(doc["id"]):
+                # Another process took the outbox while this waited: it sends, with the
+                # backoff counted from the record of the last try.
+                log.info("notification_left_to_holder", notification=doc["id"])
+                return
             # Recorded before the request: see `start` for what a crash here leaves behind.
             started = await self._record(outbox.start_attempt, self.app, notification_id)
             self._first_try_recorded(doc["id"])
@@ -290,7 +397,7 @@ class Dispatcher:
                 delay = min(delay * 2, RECORD_RETRY_MAX)
 
     async def stop(self) -> None:
-        tasks = list(self._inflight.values())
+        tasks = [*self._inflight.values(), *self._handing]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)

@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
+from service.adapters.leases import LeaseRow
 from service.clock import Clock
 from service.workers.dispatcher import Dispatcher
 from service.workers.scheduler import Scheduler
@@ -38,6 +39,9 @@ STUCK_AFTER = 60.0
 long) is stuck: the dispatcher's own retries are over by ~20 s."""
 FAILING_FOR = 60.0
 """A device message left unrecorded within this many seconds makes health degraded."""
+LEASE_UNHELD_AFTER = 10.0
+"""A lease that expired this many seconds ago and nobody took: no process is sending (or
+firing timers); each process asks for it twice a second."""
 ALARM_BACKLOG = 50
 """Alarm messages waiting in the gateway's alarm lane beyond this are a problem."""
 
@@ -50,6 +54,7 @@ class StoreReading:
     position: int | None = None
     requested: list[dict[str, Any]] = field(default_factory=list)
     error: str | None = None
+    leases: list[LeaseRow] = field(default_factory=list)
 
 
 class StoreProbe:
@@ -104,7 +109,11 @@ class StoreProbe:
         self._executor.shutdown(wait=False, cancel_futures=True)
 
 
-def store_reader(projector: Projector, views: ViewStore) -> Callable[[], StoreReading]:
+def store_reader(
+    projector: Projector,
+    views: ViewStore,
+    lease_rows: Callable[[], list[LeaseRow]] | None = None,
+) -> Callable[[], StoreReading]:
     def read() -> StoreReading:
         return StoreReading(
             reachable=True,
@@ -112,6 +121,7 @@ def store_reader(projector: Projector, views: ViewStore) -> Callable[[], StoreRe
             head=projector.head(),
             position=projector.position(),
             requested=views.find("notification", states=["requested"], limit=10_000),
+            leases=lease_rows() if lease_rows is not None else [],
         )
 
     return read
@@ -156,6 +166,14 @@ class BrokerState(Protocol):
     def alarm(self) -> Session | None: ...
 
 
+class LeaseState(Protocol):
+    """A role's lease as this process holds it (service.workers.leadership.HeldLease)."""
+
+    name: str
+
+    def status(self) -> dict[str, Any]: ...
+
+
 class ArcState(Protocol):
     """What health reads of the ARC sender (service.workers.arc_sender.ArcSender)."""
 
@@ -182,6 +200,10 @@ class Health:
     to, the stream, messages held unacknowledged)."""
     arc: ArcState | None = None
     """Schools' alarm receiving centres (service/workers/arc_sender.py), when any has one."""
+    leases: Sequence[LeaseState] = ()
+    """The outbox and timers leases: which process sends and fires."""
+    holder: str = ""
+    """This process, as the leases name it."""
     gateway_failed: RecentIncrease = field(default_factory=RecentIncrease)
 
     def close(self) -> None:
@@ -204,6 +226,8 @@ class Health:
             checks["broker"] = broker
         checks["gateway"] = self._gateway(reasons)
         checks["notifications"] = self._notifications(reading, reasons)
+        if self.leases:
+            checks["leases"] = self._leases(reading, reasons)
         if self.arc is not None and self.arc.health:
             checks["arc"] = self.arc.report()
             reasons.extend(self.arc.problems())
@@ -285,6 +309,28 @@ class Health:
                 f"notifications: {len(in_flight)} tries in flight for more than {STUCK_AFTER:.0f} s "
                 "with no answer from the provider"
             )
+        return doc
+
+    def _leases(self, reading: StoreReading, reasons: list[str]) -> dict[str, Any]:
+        """Which process holds each role's lease (from the store), and whether this one does."""
+        rows = {row.name: row for row in reading.leases}
+        doc: dict[str, Any] = {"this_process": self.holder}
+        for lease in self.leases:
+            entry: dict[str, Any] = {"held_here": lease.status()}
+            row = rows.get(lease.name)
+            if row is not None:
+                entry.update(
+                    holder=row.holder,
+                    token=row.token,
+                    since=row.acquired_at,
+                    expires_in_s=None if row.expires_in == float("inf") else row.expires_in,
+                )
+                if row.expires_in < -LEASE_UNHELD_AFTER:
+                    reasons.append(
+                        f"leases: no process has held the {lease.name} lease for "
+                        f"{-row.expires_in:.0f} s (last {row.holder})"
+                    )
+            doc[lease.name] = entry
         return doc
 
 

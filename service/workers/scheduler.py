@@ -11,6 +11,10 @@ The timer document's shape and the action's signature: projections/timers.py.
 Actions are synchronous application commands and must be idempotent: a timer
 stays pending until the projection has applied the event its action recorded,
 so it can be seen as due more than once.
+
+With several processes on one store only the holder of the timers lease fires
+(service/workers/leadership.py); a new holder catches the views up before its first
+round, so a timer its predecessor fired is seen settled, not due.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from projections.store import ViewStore
 from projections.timers import TimerAction
@@ -49,14 +53,26 @@ class Failing:
     """time.monotonic() of the first failure in this run of failures."""
 
 
+class FiringRight(Protocol):
+    """The timers lease as the scheduler needs it (service.workers.leadership.HeldLease)."""
+
+    def held(self) -> bool: ...
+    def fence(self) -> bool: ...
+
+
 class Scheduler:
     def __init__(
         self,
         views: ViewStore,
         clock: Clock,
         actions: dict[str, TimerAction] | None = None,
+        *,
+        lease: FiringRight | None = None,
     ) -> None:
+        """`lease`: the timers lease when several processes may share the store (None:
+        this process always fires)."""
         self.views = views
+        self.lease = lease
         self.clock = clock
         self.actions: dict[str, TimerAction] = dict(actions or {})
         self._fired: dict[str, float] = {}
@@ -98,17 +114,30 @@ class Scheduler:
         return min(interval, max(MIN_WAIT_SECONDS, until))
 
     def tick(self) -> list[str]:
-        """Fire every due timer once; returns the ids fired. Safe to call from any thread."""
+        """Fire every due timer once; returns the ids fired. Safe to call from any thread.
+        Nothing fires while another process holds the timers lease; the store is still
+        read, so that a scheduler that cannot reach it is seen stale on health, holder or not."""
         now = self.clock.now()
+        if self.lease is not None and not self.lease.held():
+            self.due(now)
+            self.next_due = None
+            return []
         fired: list[str] = []
         wall = time.monotonic()
         self._fired = {k: v for k, v in self._fired.items() if wall - v < REFIRE_AFTER_SECONDS}
         due = self.due(now)
         due_ids = {t["id"] for t in due}
         self.failing = {k: v for k, v in self.failing.items() if k in due_ids}
+        fenced = self.lease is None
         for timer in due:
             if timer["id"] in self._fired:
                 continue  # fired already; its event is not yet in the views
+            if self.lease is not None and not self.lease.held():
+                break  # lost while firing: the new holder fires the rest
+            if not fenced:  # asked of the store once per round, when something is due
+                if self.lease is None or not self.lease.fence():
+                    break
+                fenced = True
             handler = self.actions.get(timer["action"])
             if handler is None:
                 log.error("timer_action_unknown", timer=timer["id"], action=timer["action"])

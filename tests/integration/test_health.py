@@ -61,6 +61,8 @@ async def test_all_well_is_ok_and_shows_every_loop_the_store_and_the_notificatio
         "notification-sweep",
         "arc-supervision",
         "merkle-log",
+        "lease-outbox",
+        "lease-timers",
     }
     for name in ("scheduler", "live-views"):
         loop = checks["loops"][name]
@@ -70,6 +72,11 @@ async def test_all_well_is_ok_and_shows_every_loop_the_store_and_the_notificatio
         checks["notifications"]
     )
     assert "backlog" in checks["gateway"]
+    # One process: it holds the outbox and the timers, and says so.
+    leases = checks["leases"]
+    for name in ("outbox", "timers"):
+        assert leases[name]["held_here"]["held"] is True
+        assert leases[name]["holder"] == leases["this_process"]
 
 
 async def test_health_answers_within_a_second_while_the_store_hangs_and_the_workers_are_busy(

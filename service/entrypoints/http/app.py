@@ -15,13 +15,14 @@ from projections.projector import Projector
 from projections.store import ViewStore
 from service.adapters.merkle_log import MerkleLog
 from service.adapters.notifiers.base import Notifier
+from service.adapters.sign_in_failures import SignInFailures
 from service.adapters.signing import SigningKey
 from service.application.lonewatch import Lonewatch
 from service.clock import Clock
 from service.config import Settings
 from service.entrypoints.http.alert_work import add_alert_work_routes
 from service.entrypoints.http.api import add_alert_routes
-from service.entrypoints.http.auth import authenticate
+from service.entrypoints.http.auth import SHARED_LIMITS, authenticate
 from service.entrypoints.http.bounds import bounds_middleware
 from service.entrypoints.http.confidential import LIST_VIEWINGS, ListViewings
 from service.entrypoints.http.console import add_console_routes
@@ -85,6 +86,7 @@ def create_app(
     merkle: MerkleLog | None = None,
     signing_key: SigningKey | None = None,
     metrics: Metrics | None = None,
+    sign_in_failures: SignInFailures | None = None,
     background: CleanupContext | None = None,
 ) -> web.Application:
     """`background`, if given, runs for the app's lifetime (aiohttp's `cleanup_ctx`);
@@ -105,6 +107,7 @@ def create_app(
     app[DEVICE_INBOX] = device_inbox
     app[LIST_VIEWINGS] = ListViewings()
     app[PROOF] = RecordProof(merkle, signing_key)
+    app[SHARED_LIMITS] = sign_in_failures  # several processes: one count of wrong passwords
 
     async def close_streams(_: web.Application) -> None:
         hub.close_all()

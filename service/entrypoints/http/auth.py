@@ -17,10 +17,12 @@ from collections import Counter
 from collections.abc import Awaitable, Callable
 from functools import cache
 from pathlib import Path
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from aiohttp import web
 
+from service.adapters.sign_in_failures import SignInFailures
 from service.application import sessions
 from service.domain.people.access import Principal
 from service.domain.people.accounts import can_manage_users
@@ -37,6 +39,7 @@ from service.logs import get_logger
 from service.workers.pools import PoolFull
 
 log = get_logger(__name__)
+T = TypeVar("T")
 
 SESSION_COOKIE = "lw_session"
 CSRF_HEADER = "X-CSRF-Token"
@@ -58,6 +61,8 @@ Cache = dict[str, tuple[float, Principal | None]]
 TOKENS: web.AppKey[PrincipalCache] = web.AppKey("token_cache", PrincipalCache)
 SESSIONS: web.AppKey[Cache] = web.AppKey("session_cache", dict)
 LIMITS: web.AppKey[SignInLimits] = web.AppKey("sign_in_limits", SignInLimits)
+SHARED_LIMITS: web.AppKey[SignInFailures | None] = web.AppKey("sign_in_failures")
+"""Every process's failed sign-ins (PostgreSQL), when several processes share the store."""
 COUNTS: web.AppKey[Counter[str]] = web.AppKey("sign_in_counts", Counter)
 
 
@@ -272,6 +277,16 @@ def _limited_message(limited: Limited) -> str:
     )
 
 
+async def _shared(request: web.Request, call: Callable[..., T], *args: Any) -> T | None:
+    """A call on the shared sign-in failures, in the lookups pool. If it cannot be made
+    (the pool is full, the store is down), this process's own limits still hold."""
+    try:
+        return await request.app[POOLS].lookups.run(call, *args)
+    except Exception as exc:
+        log.warning("sign_in_limits_not_shared", error=f"{type(exc).__name__}: {exc}")
+        return None
+
+
 async def login(request: web.Request) -> web.StreamResponse:
     """Limits first (no thread; a limited attempt is answered after REFUSAL_PAUSE), then the
     password check in its own bounded pool, answered 503 at once when that is full: nothing
@@ -284,6 +299,9 @@ async def login(request: web.Request) -> web.StreamResponse:
     next_url = _safe_next(str(form.get("next", "")))
     limits = request.app[LIMITS]
     limited = limits.check(request.remote, username, time.monotonic())
+    shared = request.app.get(SHARED_LIMITS)
+    if limited is None and shared is not None:
+        limited = await _shared(request, shared.check, request.remote, username)
     if limited is not None:
         _note(request, f"login_limited_by_{limited.scope}", user=username[:64])
         await asyncio.sleep(REFUSAL_PAUSE)
@@ -298,6 +316,8 @@ async def login(request: web.Request) -> web.StreamResponse:
         )
     except PoolFull as busy:
         limits.turned_away(request.remote, time.monotonic())
+        if shared is not None:
+            await _shared(request, shared.turned_away, request.remote)
         _note(request, "login_busy", retry_after=busy.retry_after)
         return _refused_page(
             503,
@@ -311,6 +331,8 @@ async def login(request: web.Request) -> web.StreamResponse:
         limits.checked(request.remote)
     if signed is None:
         limits.failed(request.remote, username, time.monotonic())
+        if shared is not None:
+            await _shared(request, shared.failed, request.remote, username)
         _note(request, "login_refused", user=username[:64])
         return web.Response(
             status=401,
@@ -318,6 +340,8 @@ async def login(request: web.Request) -> web.StreamResponse:
             content_type="text/html",
         )
     limits.succeeded(request.remote, username)
+    if shared is not None:
+        await _shared(request, shared.succeeded, request.remote, username)
     request.app[COUNTS]["login"] += 1
     log.info("login", user=signed.principal.username, role=signed.principal.role.value)
     response = web.HTTPSeeOther(next_url)
