@@ -7,8 +7,7 @@ themselves are read from the event store, so the timeline is the record itself.
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -102,40 +101,18 @@ def _data(event: Any) -> dict[str, Any]:
 
 
 def subject_events(
-    app: Application[UUID],
-    views: ViewStore,
-    subject: str,
-    *,
-    as_of: datetime | None = None,
-    read: Callable[[UUID, int], Iterable[Any]] | None = None,
+    app: Application[UUID], views: ViewStore, subject: str, *, as_of: datetime | None = None
 ) -> list[tuple[int, Any]]:
-    """(position, event) for every recorded event about a subject, in the order recorded.
-
-    `read(originator_id, upto_version)` gives a stream's events (default: the event store's).
-    """
-
+    """(position, event) for every recorded event about a subject, in the order recorded."""
     entries = views.index(subject)
-    if read is None:
-        # One query by position, not one per aggregate (10,000 heartbeats are 10,000 aggregates).
-        to_domain_event = app.mapper.to_domain_event
-        in_order: list[tuple[int, Any]] = []
-        for notification in notifications_at(app.recorder, [e.position for e in entries]):
-            event: Any = to_domain_event(notification)
-            if as_of is None or event.timestamp <= as_of:
-                in_order.append((notification.id, event))
-        return in_order
-    by_originator: dict[str, dict[int, int]] = defaultdict(dict)
-    for entry in entries:
-        by_originator[entry.originator_id][entry.originator_version] = entry.position
-    found: list[tuple[int, Any]] = []
-    for originator_id, versions in by_originator.items():
-        for event in read(UUID(originator_id), max(versions)):
-            position = versions.get(event.originator_version)
-            if position is None or (as_of is not None and event.timestamp > as_of):
-                continue
-            found.append((position, event))
-    found.sort(key=lambda pair: pair[0])
-    return found
+    # One query by position, not one per aggregate (10,000 heartbeats are 10,000 aggregates).
+    to_domain_event = app.mapper.to_domain_event
+    in_order: list[tuple[int, Any]] = []
+    for notification in notifications_at(app.recorder, [e.position for e in entries]):
+        event: Any = to_domain_event(notification)
+        if as_of is None or event.timestamp <= as_of:
+            in_order.append((notification.id, event))
+    return in_order
 
 
 def timeline(
