@@ -154,13 +154,14 @@ class MerkleLog:
 
     def leaf_indexes(self, notification_ids: Sequence[int]) -> dict[int, int]:
         found: dict[int, int] = {}
-        for at in range(0, len(notification_ids), 500):
-            chunk = list(notification_ids[at : at + 500])
-            marks = ", ".join("?" for _ in chunk)
+        step = max(len(notification_ids), 1) if self._pg else 500  # one array on PostgreSQL
+        for at in range(0, len(notification_ids), step):
+            chunk = list(notification_ids[at : at + step])
+            where = "= ANY(?)" if self._pg else f"IN ({', '.join('?' for _ in chunk)})"
             for row in self._rows(
                 "SELECT notification_id, leaf_index FROM lw_merkle_leaves "  # noqa: S608
-                f"WHERE notification_id IN ({marks})",
-                chunk,
+                f"WHERE notification_id {where}",
+                [chunk] if self._pg else chunk,
             ):
                 found[int(row["notification_id"])] = int(row["leaf_index"])
         return found

@@ -124,24 +124,39 @@ def timeline(
 def as_rows(events: Iterable[tuple[int, Any]]) -> list[dict[str, Any]]:
     """The rows of one record, worded in order (a try names no one: its request does)."""
     narrator = Narrator()
-    return [as_row(position, event, narrator) for position, event in events]
+    said: dict[tuple[str, str], str] = {}
+    return [as_row(position, event, narrator, said) for position, event in events]
 
 
-def as_row(position: int, event: Any, narrator: Narrator | None = None) -> dict[str, Any]:
+def as_row(
+    position: int,
+    event: Any,
+    narrator: Narrator | None = None,
+    said: dict[tuple[str, str], str] | None = None,
+) -> dict[str, Any]:
     """One line of a timeline: when, who or what said so, what it means, and whether it is
-    the outbox's machinery (`detail`: shown folded, never dropped)."""
+    the outbox's machinery (`detail`: shown folded, never dropped). `said`: sources and
+    summaries already put in words for this record (a device's 10,000 heartbeats say the
+    same two things 10,000 times)."""
     worded = (narrator or Narrator()).words(event)
     if worded is None:
         (source, summary), detail = _source_and_summary(event), False
     else:
         source, summary, detail = worded
+    said = {} if said is None else said
+    who = said.get(("who", source))
+    if who is None:
+        who = said[("who", source)] = source_words(source)
+    named = said.get(("summary", summary))
+    if named is None:
+        named = said[("summary", summary)] = people_named(summary)
     return {
         "position": position,
         "recorded_at": event.timestamp,
         "event": event_name(event),
         "source": source,
-        "who": source_words(source),
-        "summary": people_named(summary),
+        "who": who,
+        "summary": named,
         "detail": detail,
         "aggregate_id": str(event.originator_id),
         "version": event.originator_version,
