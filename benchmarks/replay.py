@@ -59,9 +59,10 @@ async def _timed(call: Callable[[], Awaitable[Any]]) -> tuple[list[float], Any]:
     return samples, value
 
 
-def fill(container: Container, key: str, events: int) -> None:
-    """`events` heartbeats of `key` interleaved with as many of nine other devices."""
-    for start in range(0, 2 * events, 5000):
+def fill(container: Container, key: str, events: int, *, since: int = 0) -> None:
+    """`events` heartbeats of `key` interleaved with as many of nine other devices (after
+    the `since` of each already stored: benchmarks/growth.py grows one store)."""
+    for start in range(2 * since, 2 * (since + events), 5000):
         container.app.save(
             *(
                 DeviceMessage(
@@ -74,7 +75,7 @@ def fill(container: Container, key: str, events: int) -> None:
                     staff="st-0000",
                     timestamp=START + timedelta(milliseconds=100 * n),
                 )
-                for n in range(start, min(start + 5000, 2 * events))
+                for n in range(start, min(start + 5000, 2 * (since + events)))
             )
         )
     # Timed once the views and the log have every event (the server would catch up anyway).
