@@ -8,6 +8,9 @@ events; names of schools and people come from the directory as it stands now.
 
 from __future__ import annotations
 
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -86,6 +89,22 @@ def state_as_of(
     return state
 
 
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """A record of 10,000 events makes ~100,000 dictionaries, all alive until it is sent:
+    the cycle collector ran over the whole heap again and again while they were made
+    (~30% of a record's CPU). Nothing here makes a cycle; reference counting frees the
+    rest as before, and the collector runs again once the record is built. Left alone if
+    something else had turned it off."""
+    was_on = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_on:
+            gc.enable()
+
+
 def incident_record(
     app: Lonewatch,
     views: ViewStore,
@@ -95,6 +114,24 @@ def incident_record(
     merkle: MerkleLog | None = None,
     key: SigningKey | None = None,
     with_proofs: bool = False,
+) -> dict[str, Any]:
+    """Everything recorded about a subject, the state after each event, and the integrity
+    verdict (see `_record`)."""
+    with _collector_paused():
+        return _record(
+            app, views, subject, as_of=as_of, merkle=merkle, key=key, with_proofs=with_proofs
+        )
+
+
+def _record(
+    app: Lonewatch,
+    views: ViewStore,
+    subject: str,
+    *,
+    as_of: datetime | None,
+    merkle: MerkleLog | None,
+    key: SigningKey | None,
+    with_proofs: bool,
 ) -> dict[str, Any]:
     """Everything recorded about a subject, the state after each event, and the integrity verdict.
 
