@@ -12,8 +12,8 @@ import traceback
 from benchmarks.common import Figure, table
 
 ALL = ("ingest", "sos", "rebuild", "fleet", "replay", "traccar", "merkle")
-EXTRA = ("chaos", "arc", "nats_scale", "processes")
-"""Run only when named: they take services away and run for minutes."""
+EXTRA = ("chaos", "arc", "nats_scale", "processes", "growth")
+"""Run only when named: they take services away or run for many minutes."""
 
 
 def main(argv: list[str] | None = None) -> int:

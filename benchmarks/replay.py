@@ -1,21 +1,26 @@
-"""5. Replay: the timeline of a subject with 10,000 events, whole and as of an instant in its middle.
+"""5. Replay: the record of a subject with 10,000 events, whole and as of an instant in its
+middle, and its printable export.
 
-Visits are being built in parallel; until they land the subject is a device whose
-10,000 heartbeats are interleaved with as many from other devices (so its
-positions are scattered, as in life). Each case is timed through
-`service.records.timeline.timeline` and through `GET /api/v1/timeline` on the real
-aiohttp app (in this process, no MQTT). The visit variant is one more entry in
-SUBJECTS: ("visit", key) once `visit:{id}` subjects are indexed and the API
-takes `visit=` (INTERFACES.md section 4).
+The subject is a device whose 10,000 heartbeats are interleaved with as many from other
+devices (so its positions are scattered, as in life). Each case is timed through the
+records in process (`incident_record`, what the API serves: events, state after each,
+seals and Merkle leaves checked) and through `GET /api/v1/timeline` on the real aiohttp
+app (in this process, no MQTT), to the last byte of the response; the client's own
+parse of the JSON is printed beside it. The export is `GET /api/v1/timeline/export`
+(`format=html`, with a signing key, so each event's inclusion proof is built too).
+
+Reference, measured in the same run: the store's own read of the same events (the index,
+then one query for the events by position), which no record of them can beat.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import statistics
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -25,23 +30,27 @@ from aiohttp import web
 
 from benchmarks.common import Figure, Result, free_port, own_database, write_directory
 from service.adapters.directory_file import load_directory
+from service.adapters.event_store import notifications_at
+from service.adapters.signing import SigningKey
 from service.bootstrap import build, create_app
 from service.config import Settings
+from service.container import Container
 from service.domain.devices.messages import DeviceMessage
-from service.records.timeline import timeline
+from service.records.replay import incident_record
 
 TARGET_MS = 100.0
+EXPORT_TARGET_MS = 500.0
 EVENTS = 10_000
 REPEATS = 7
 START = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
-SUBJECTS: list[tuple[str, str]] = [("device", "bench-00000")]  # + ("visit", ID) when visits land
+SUBJECTS: list[tuple[str, str]] = [("device", "bench-00000")]
 
 
 def _median_ms(samples: list[float]) -> float:
     return statistics.median(samples) * 1000
 
 
-async def _timed(call: Callable[[], Any]) -> tuple[list[float], Any]:
+async def _timed(call: Callable[[], Awaitable[Any]]) -> tuple[list[float], Any]:
     samples, value = [], None
     for _ in range(REPEATS):
         t0 = time.perf_counter()
@@ -50,81 +59,127 @@ async def _timed(call: Callable[[], Any]) -> tuple[list[float], Any]:
     return samples, value
 
 
+def fill(container: Container, key: str, events: int, *, since: int = 0) -> None:
+    """`events` heartbeats of `key` interleaved with as many of nine other devices (after
+    the `since` of each already stored: benchmarks/growth.py grows one store)."""
+    for start in range(2 * since, 2 * (since + events), 5000):
+        container.app.save(
+            *(
+                DeviceMessage(
+                    device=key if n % 2 == 0 else f"bench-{1 + n % 9:05d}",
+                    kind="heartbeat",
+                    message_id=None,
+                    device_ts=None,
+                    fields={"battery": 80, "seq": n},
+                    school="bench",
+                    staff="st-0000",
+                    timestamp=START + timedelta(milliseconds=100 * n),
+                )
+                for n in range(start, min(start + 5000, 2 * (since + events)))
+            )
+        )
+    # Timed once the views and the log have every event (the server would catch up anyway).
+    container.projector.catch_up()
+    if container.merkle is not None:
+        container.merkle.catch_up()
+
+
 async def _run(quick: bool) -> Result:
     events = 2_000 if quick else EVENTS
     result = Result("replay", quick)
+    kind, key = SUBJECTS[0]
+    subject = f"{kind}:{key}"
     with own_database("replay") as db, tempfile.TemporaryDirectory(prefix="lw-bench-") as tmp:
-        container = build(Settings(database_url=db, mqtt_url="mqtt://127.0.0.1:1"))
-        app = container.app
-        app.import_directory(load_directory(write_directory(Path(tmp) / "d.yaml", devices=10)))
-        token = app.issue_token("bench-operator")
-        kind, key = SUBJECTS[0]
-        for start in range(0, 2 * events, 5000):
-            app.save(
-                *(
-                    DeviceMessage(
-                        device=key if n % 2 == 0 else f"bench-{1 + n % 9:05d}",
-                        kind="heartbeat",
-                        message_id=None,
-                        device_ts=None,
-                        fields={"battery": 80, "seq": n},
-                        school="bench",
-                        staff="st-0000",
-                        timestamp=START + timedelta(milliseconds=100 * n),
-                    )
-                    for n in range(start, min(start + 5000, 2 * events))
-                )
-            )
+        settings = Settings(
+            database_url=db,
+            mqtt_url="mqtt://127.0.0.1:1",
+            signing_key=SigningKey.generate().setting(),
+        )
+        container = build(settings)
+        app, views = container.app, container.views
+        directory = write_directory(Path(tmp) / "d.yaml", devices=10)
+        with directory.open("a") as more:
+            more.write("  - {username: bench-dsl, school: bench, role: dsl}\n")
+        app.import_directory(load_directory(directory))
+        token = app.issue_token("bench-dsl")
+        fill(container, key, events)
         middle = START + timedelta(milliseconds=100 * events)
         runner = web.AppRunner(create_app(container, with_mqtt=False), access_log=None)
         await runner.setup()
         port = free_port()
         await web.TCPSite(runner, "127.0.0.1", port).start()
         figures: dict[str, tuple[list[float], int]] = {}
+        parse: list[float] = []
         try:
-            views = container.views
+
+            async def stored() -> list[Any]:
+                def read() -> list[Any]:
+                    positions = [e.position for e in views.index(subject)]
+                    return notifications_at(app.recorder, positions)
+
+                return await asyncio.to_thread(read)
 
             async def direct(as_of: datetime | None) -> list[dict[str, Any]]:
-                return await asyncio.to_thread(timeline, app, views, f"{kind}:{key}", as_of=as_of)
+                record = await asyncio.to_thread(
+                    incident_record, app, views, subject, as_of=as_of, merkle=container.merkle
+                )
+                return list(record["events"])
 
             headers = {"Authorization": f"Bearer {token}"}
             async with aiohttp.ClientSession(headers=headers) as http:
 
-                async def over_http(as_of: datetime | None) -> list[dict[str, Any]]:
-                    params = {kind: key} | ({"to": as_of.isoformat()} if as_of else {})
-                    async with http.get(
-                        f"http://127.0.0.1:{port}/api/v1/timeline", params=params
-                    ) as response:
+                async def get(path: str, params: dict[str, str]) -> bytes:
+                    url = f"http://127.0.0.1:{port}{path}"
+                    async with http.get(url, params=params) as response:
                         response.raise_for_status()
-                        body: dict[str, Any] = await response.json()
-                        return list(body["events"])
+                        return await response.read()
 
-                for label, call in (
-                    ("timeline()", direct),
-                    ("GET /timeline", over_http),
-                ):
+                async def over_http(as_of: datetime | None) -> list[Any]:
+                    params = {kind: key} | ({"as_of": as_of.isoformat()} if as_of else {})
+                    body = await get("/api/v1/timeline", params)
+                    t0 = time.perf_counter()
+                    rows = list(json.loads(body)["events"])
+                    if as_of is None:
+                        parse.append(time.perf_counter() - t0)
+                    return rows
+
+                async def export() -> list[Any]:
+                    body = await get("/api/v1/timeline/export", {kind: key, "format": "html"})
+                    return [None] * body.count(b"<tr><td>")
+
+                samples, rows = await _timed(stored)
+                figures["reference: the store's read of the same events"] = (samples, len(rows))
+                for label, call in (("records", direct), ("GET /timeline", over_http)):
                     for case, as_of in (("whole", None), ("as_of middle", middle)):
                         samples, rows = await _timed(lambda c=call, a=as_of: c(a))  # type: ignore[misc]
                         figures[f"{label} {case}"] = (samples, len(rows))
+                samples, rows = await _timed(export)
+                figures["GET /timeline/export html"] = (samples, len(rows))
         finally:
             await runner.cleanup()
             container.close()
+    reference = figures["reference: the store's read of the same events"]
     for name, (samples, rows) in figures.items():
+        target = None if name.startswith("reference") else TARGET_MS
+        if "export" in name:
+            target = EXPORT_TARGET_MS
         result.add(
             Figure(
                 f"{kind} {name} ({rows:,} events)",
                 _median_ms(samples),
                 "ms",
-                TARGET_MS,
+                target,
                 at_least=False,
+                reference="" if target is None else f"store read {_median_ms(reference[0]):.0f} ms",
             )
         )
+    result.add(Figure("client's JSON parse of a whole timeline", _median_ms(parse), "ms"))
     result.details = {
-        "subject": f"{kind}:{key}",
+        "subject": subject,
         "events_in_subject": events,
         "events_in_store": 2 * events,
         "samples_ms": {k: [round(s * 1000, 2) for s in v[0]] for k, v in figures.items()},
-        "statistic": f"median of {REPEATS}",
+        "statistic": f"median of {REPEATS}; HTTP to the last byte of the body",
     }
     return result
 

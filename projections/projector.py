@@ -18,6 +18,7 @@ from eventsourcing.persistence import ApplicationRecorder, Mapper, Notification
 from projections.core import Doc, event_name
 from projections.store import DocWrite, IndexEntry, ViewConflict, ViewStore
 from projections.views import FILTER_COLUMNS, project
+from service.adapters.event_store import notifications_after
 
 VIEW_NAME = "lonewatch-views"
 
@@ -134,8 +135,11 @@ class Projector:
         self._commit(start, batch)
         return start, batch.end, batch.changes
 
-    def _project(self, notifications: Sequence[Notification]) -> _Batch:
-        """Run the views over a batch of events: what to write, in memory only."""
+    def _project(
+        self, notifications: Sequence[Notification], *, keep_changes: bool = True
+    ) -> _Batch:
+        """Run the views over a batch of events: what to write, in memory only (and, unless
+        told not to, the changes to hand to the live feed)."""
         pending: dict[tuple[str, str], Doc | None] = {}
         cache = self._cache
 
@@ -158,11 +162,13 @@ class Projector:
         for notification in notifications:
             event: Any = to_domain_event(notification)
             effects = project(event, read)
-            name = event_name(event)
-            for key, doc in effects.docs.items():
-                pending[key] = doc
-                touched[key] = None
-                changes.append(Change(key[0], doc, name, notification.id))
+            pending.update(effects.docs)
+            touched.update(dict.fromkeys(effects.docs))
+            if keep_changes:
+                name = event_name(event)
+                changes.extend(
+                    Change(key[0], doc, name, notification.id) for key, doc in effects.docs.items()
+                )
             if effects.subjects:
                 originator_id = str(event.originator_id)
                 index.extend(
@@ -218,12 +224,10 @@ class Projector:
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="lw-rebuild") as writer:
             writing: Future[None] | None = None
             while True:
-                notifications = self.recorder.select_notifications(
-                    start=start, limit=batch_size, inclusive_of_start=False
-                )
+                notifications = notifications_after(self.recorder, start, batch_size)
                 if not notifications:
                     break
-                batch = self._project(notifications)
+                batch = self._project(notifications, keep_changes=False)
                 if writing is not None:
                     self._wait(writing)
                 writing = writer.submit(self._write, start, batch)

@@ -154,13 +154,14 @@ class MerkleLog:
 
     def leaf_indexes(self, notification_ids: Sequence[int]) -> dict[int, int]:
         found: dict[int, int] = {}
-        for at in range(0, len(notification_ids), 500):
-            chunk = list(notification_ids[at : at + 500])
-            marks = ", ".join("?" for _ in chunk)
+        step = max(len(notification_ids), 1) if self._pg else 500  # one array on PostgreSQL
+        for at in range(0, len(notification_ids), step):
+            chunk = list(notification_ids[at : at + step])
+            where = "= ANY(?)" if self._pg else f"IN ({', '.join('?' for _ in chunk)})"
             for row in self._rows(
                 "SELECT notification_id, leaf_index FROM lw_merkle_leaves "  # noqa: S608
-                f"WHERE notification_id IN ({marks})",
-                chunk,
+                f"WHERE notification_id {where}",
+                [chunk] if self._pg else chunk,
             ):
                 found[int(row["notification_id"])] = int(row["leaf_index"])
         return found
@@ -202,17 +203,22 @@ class MerkleLog:
     def stream_leaves(self, originator_ids: Sequence[UUID]) -> dict[UUID, dict[int, StreamLeaf]]:
         """The leaves of these streams, by version: what the log says each stream held."""
         found: dict[UUID, dict[int, StreamLeaf]] = {}
-        wanted = [u.hex for u in originator_ids]
-        for at in range(0, len(wanted), 500):
-            chunk = wanted[at : at + 500]
-            marks = ", ".join("?" for _ in chunk)
+        by_hex = {u.hex: u for u in originator_ids}
+        wanted = list(by_hex)
+        # PostgreSQL takes the whole list as one array (one round trip for 10,000 streams);
+        # SQLite a bounded number of parameters per statement.
+        step = max(len(wanted), 1) if self._pg else 500
+        for at in range(0, len(wanted), step):
+            chunk = wanted[at : at + step]
+            where = "= ANY(?)" if self._pg else f"IN ({', '.join('?' for _ in chunk)})"
             for row in self._rows(
                 "SELECT originator_id, originator_version, notification_id, leaf_hash "  # noqa: S608
-                f"FROM lw_merkle_leaves WHERE originator_id IN ({marks})",
-                chunk,
+                f"FROM lw_merkle_leaves WHERE originator_id {where}",
+                [chunk] if self._pg else chunk,
             ):
-                found.setdefault(UUID(row["originator_id"]), {})[int(row["originator_version"])] = (
-                    StreamLeaf(int(row["notification_id"]), bytes.fromhex(row["leaf_hash"]))
+                stream = by_hex.get(row["originator_id"]) or UUID(row["originator_id"])
+                found.setdefault(stream, {})[int(row["originator_version"])] = StreamLeaf(
+                    int(row["notification_id"]), bytes.fromhex(row["leaf_hash"])
                 )
         return found
 

@@ -8,12 +8,12 @@ event's bytes as stored, its inclusion proof, and the signed tree head they lead
 from __future__ import annotations
 
 import base64
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import StoredEvent
+from eventsourcing.persistence import Notification, StoredEvent
 
 from service.adapters.merkle_log import MerkleLog, leaf_data, notification_leaf
 from service.adapters.merkle_tree import leaf_hash
@@ -26,11 +26,13 @@ def export_proofs(
     *,
     key: SigningKey | None = None,
     now: datetime | None = None,
+    stored: Mapping[int, Notification] | None = None,
 ) -> dict[str, Any]:
     """Proofs for the events at these positions (notification ids) under the latest head.
 
     The log is first caught up and, when this process holds the signing key, a head is
     signed over it, so that an export made seconds after an alarm still proves all of it.
+    `stored`: the events as the caller already read them, by position (not read again).
     """
     log.catch_up()
     if key is not None and now is not None:
@@ -43,13 +45,15 @@ def export_proofs(
     levels = log.levels(head.size) if covered else None
     leaves = []
     for position, index in sorted(covered.items()):
-        (stored,) = log.recorder.select_notifications(start=position, limit=1, stop=position)
+        event = (stored or {}).get(position)
+        if event is None:
+            (event,) = log.recorder.select_notifications(start=position, limit=1, stop=position)
         assert levels is not None
         leaves.append(
             {
                 "position": position,
                 "leaf_index": index,
-                "data": base64.b64encode(notification_leaf(stored, position)).decode("ascii"),
+                "data": base64.b64encode(notification_leaf(event, position)).decode("ascii"),
                 "proof": [h.hex() for h in levels.inclusion_proof(index)],
             }
         )
@@ -58,7 +62,7 @@ def export_proofs(
 
 def stream_problems(
     merkle: MerkleLog,
-    streams: dict[UUID, list[StoredEvent]],
+    streams: Mapping[UUID, Sequence[StoredEvent]],
     positions: dict[tuple[UUID, int], int],
     horizon: int,
 ) -> dict[tuple[UUID, int], str]:

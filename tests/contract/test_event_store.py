@@ -123,3 +123,29 @@ def test_a_command_that_keeps_losing_the_race_says_try_again(world: World) -> No
 
     with pytest.raises(Contended, match="try again"):
         world.app.retry_on_conflict(always_stale, tries=1)
+
+
+def test_a_records_streams_are_read_whole_in_one_go_with_their_positions(world: World) -> None:
+    """What a record verifies and shows comes from one read: each stream whole, in version
+    order, each event with the position the log gives it, bytes as stored."""
+    from uuid import uuid4
+
+    from service.adapters.event_store import stream_notifications
+
+    recorded = sos(world)
+    assert recorded.alert_id
+    world.app.acknowledge_alert(recorded.alert_id, by="operator:reception1", via="api")
+    world.app.resolve_alert(recorded.alert_id, outcome=Outcome.SAFE, note="fine", by="dsl:dsl1")
+    recorder = world.app.recorder
+    logged = {
+        (n.originator_id, n.originator_version): n for n in recorder.select_notifications(1, 10_000)
+    }
+    nobody = uuid4()
+    streams = stream_notifications(recorder, [recorded.alert_id, nobody])
+    assert list(streams) == [recorded.alert_id, nobody] and streams[nobody] == []
+    alert = streams[recorded.alert_id]
+    assert [n.originator_version for n in alert] == list(range(1, len(alert) + 1))
+    assert len(alert) == len(recorder.select_events(recorded.alert_id)) >= 3
+    for n in alert:
+        stored = logged[(n.originator_id, n.originator_version)]
+        assert (n.id, n.topic, n.state) == (stored.id, stored.topic, bytes(stored.state))

@@ -18,6 +18,16 @@ def test_replay_benchmark_runs_and_reports_every_figure(
 
     monkeypatch.setattr(common, "POSTGRES_ADMIN_URL", POSTGRES_ADMIN_URL)
     result = replay.run(quick=True)
-    assert [f.unit for f in result.figures] == ["ms"] * 4
+    assert [f.unit for f in result.figures] == ["ms"] * 7
     assert all(math.isfinite(f.value) and f.value > 0 for f in result.figures)
-    assert all(f.target == replay.TARGET_MS for f in result.figures)
+    target, export = replay.TARGET_MS, replay.EXPORT_TARGET_MS
+    # The store's own read (the reference), four records, the export, the client's parse.
+    assert [f.target for f in result.figures] == [
+        None,
+        target,
+        target,
+        target,
+        target,
+        export,
+        None,
+    ]
