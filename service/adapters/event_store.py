@@ -7,11 +7,18 @@ import binascii
 import time
 from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 from urllib.parse import unquote, urlsplit
 from uuid import UUID
 
-from eventsourcing.persistence import ApplicationRecorder, Notification
+from eventsourcing.persistence import (
+    ApplicationRecorder,
+    InterfaceError,
+    Notification,
+    OperationalError,
+    StoredEvent,
+)
+from eventsourcing.utils import retry
 
 from service.config import ConfigError
 
@@ -246,3 +253,66 @@ def notifications_at(recorder: ApplicationRecorder, positions: Sequence[int]) ->
         )
         for r in rows
     ]
+
+
+def insert_events(
+    recorder: Any, stored: Sequence[StoredEvent], **kwargs: Any
+) -> Sequence[int] | None:
+    """Insert sealed events; on PostgreSQL as one statement in one round trip.
+
+    The library inserts a group row by row (`executemany`: a prepared INSERT per event,
+    pipelined); here the whole group is one `INSERT ... SELECT FROM unnest(...)`, after
+    the same `LOCK TABLE` and `NOTIFY`, in the same transaction: the same rows, the same
+    order of positions, a fraction of the work on both sides. (The library's own
+    single-statement path, `POSTGRES_ENABLE_DB_FUNCTIONS`, leaves the table's lock out,
+    so positions could become visible out of order and the views skip an event.)
+    Anything else (SQLite, a tracking record) goes the library's way.
+    """
+    from eventsourcing.postgres import PostgresApplicationRecorder
+
+    if kwargs or not stored or not isinstance(recorder, PostgresApplicationRecorder):
+        return cast("Sequence[int] | None", recorder.insert_events(stored, **kwargs))
+    ids: list[int] = _insert_unnest(recorder, stored)
+    return ids
+
+
+@retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+def _insert_unnest(recorder: Any, stored: Sequence[StoredEvent]) -> list[int]:
+    from psycopg.sql import SQL, Identifier
+
+    statement = getattr(recorder, "_lw_insert_unnest", None)
+    if statement is None:
+        id_type = "uuid" if recorder.datastore.originator_id_type == "uuid" else "text"
+        statement = SQL(
+            "INSERT INTO {schema}.{table} (originator_id, originator_version, topic, state) "
+            "SELECT * FROM unnest(%s::{id_type}[], %s::integer[], %s::text[], %s::bytea[]) "
+            "RETURNING notification_id"
+        ).format(
+            schema=Identifier(recorder.datastore.schema),
+            table=Identifier(recorder.events_table_name),
+            id_type=SQL(id_type),
+        )
+        recorder._lw_insert_unnest = statement
+        recorder._lw_notify = SQL("NOTIFY {0}").format(Identifier(recorder.channel_name))
+    columns = (
+        [e.originator_id for e in stored],
+        [e.originator_version for e in stored],
+        [e.topic for e in stored],
+        [e.state for e in stored],
+    )
+    failure: Exception | None = None
+    rows: list[Any] = []
+    with recorder.datastore.get_connection() as conn:
+        with conn.pipeline() as pipeline, conn.transaction(), conn.cursor() as curs:
+            for lock in recorder.lock_table_statements:
+                curs.execute(lock, prepare=True)
+            curs.execute(recorder._lw_notify)
+            try:
+                curs.execute(statement, columns, prepare=True, binary=True)
+                pipeline.sync()
+                rows = curs.fetchall()
+            except Exception as exc:  # raised after the pipeline is closed, as the library does
+                failure = exc
+        if failure is not None:
+            raise failure
+    return [int(row["notification_id"]) for row in rows]

@@ -30,6 +30,8 @@ from eventsourcing.persistence import (
     StoredEvent,
 )
 
+from service.adapters.event_store import insert_events
+
 MAGIC = b"LWS1"
 SEAL_BYTES = 32
 HEADER_BYTES = len(MAGIC) + SEAL_BYTES
@@ -145,7 +147,7 @@ class SealedEventStore(EventStore[UUID]):
 
         if self.before_insert is not None:
             self.before_insert()
-        notification_ids = self.recorder.insert_events(stored, **kwargs)
+        notification_ids = insert_events(self.recorder, stored, **kwargs)
         if not notification_ids:
             return []
         return [
