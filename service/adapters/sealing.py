@@ -105,7 +105,8 @@ class SealedEventStore(EventStore[UUID]):
         latest: dict[UUID, tuple[int, bytes]] = {}
         sealed: list[StoredEvent] = []
         for event in stored:
-            originator_id = UUID(str(event.originator_id))
+            given = event.originator_id
+            originator_id = given if isinstance(given, UUID) else UUID(str(given))
             version = int(event.originator_version)
             previous = self._previous(originator_id, version, latest)
             this = seal(previous, originator_id, version, event.topic, bytes(event.state))
