@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, Final
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
@@ -102,6 +102,9 @@ class _Batch:
             self.aggregates[aggregate.id] = aggregate
 
 
+_NO_AGGREGATE: Final = UUID(int=0)
+
+
 class _Facts:
     """A batch's plain readings, handed to `save` as one object that gives up its events.
 
@@ -112,7 +115,7 @@ class _Facts:
     """
 
     def __init__(self, events: list[Aggregate.Created]) -> None:
-        self.id = events[0].originator_id
+        self.id = _NO_AGGREGATE  # `save` files what it is given by id: none of ours
         self._events = events
 
     def collect_events(self) -> list[Aggregate.Created]:
