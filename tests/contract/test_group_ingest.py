@@ -59,6 +59,7 @@ def test_a_group_of_readings_is_recorded_in_order_each_once(world: World) -> Non
 def test_devices_looked_up_together_are_what_one_by_one_lookups_find(world: World) -> None:
     together = DirectoryLookup(world.app)
     together.devices(["sos-0001", "sos-0002", "no-such-fob"])
+    assert sorted(together._devices) == ["sos-0001", "sos-0002"]  # found together, not later
     alone = DirectoryLookup(world.app)
     for key in ("sos-0001", "sos-0002"):
         assert together.device(key) == alone.device(key)
