@@ -115,14 +115,17 @@ def _number(low: float, high: float) -> Callable[[str, object], float]:
     span = f"at least {low:g}" if high == math.inf else f"{low:g} to {high:g}"
 
     def check(name: str, value: object) -> float:
-        wanted = f"field '{name}' must be a number {span}, got {show(value)}"
+        # The message is written only for a value that fails: most do not.
+        def wanted() -> str:
+            return f"field '{name}' must be a number {span}, got {show(value)}"
+
         if _non_finite(value):
-            raise FieldError(wanted, RejectReason.not_finite)
+            raise FieldError(wanted(), RejectReason.not_finite)
         if isinstance(value, bool) or not isinstance(value, int | float):
-            raise FieldError(wanted)
+            raise FieldError(wanted())
         # Compared before float(): an integer of 400 digits is out of range, not an overflow.
         if not low <= value <= high:
-            raise FieldError(wanted, RejectReason.out_of_range)
+            raise FieldError(wanted(), RejectReason.out_of_range)
         return float(value)
 
     return check
@@ -130,13 +133,15 @@ def _number(low: float, high: float) -> Callable[[str, object], float]:
 
 def _integer(low: int, high: int, span: str) -> Callable[[str, object], int]:
     def check(name: str, value: object) -> int:
-        wanted = f"field '{name}' must be an integer {span}, got {show(value)}"
+        def wanted() -> str:
+            return f"field '{name}' must be an integer {span}, got {show(value)}"
+
         if _non_finite(value):
-            raise FieldError(wanted, RejectReason.not_finite)
+            raise FieldError(wanted(), RejectReason.not_finite)
         if isinstance(value, bool) or not isinstance(value, int):
-            raise FieldError(wanted)
+            raise FieldError(wanted())
         if not low <= value <= high:
-            raise FieldError(wanted, RejectReason.out_of_range)
+            raise FieldError(wanted(), RejectReason.out_of_range)
         return value
 
     return check

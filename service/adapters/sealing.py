@@ -30,6 +30,8 @@ from eventsourcing.persistence import (
     StoredEvent,
 )
 
+from service.adapters.event_store import insert_events
+
 MAGIC = b"LWS1"
 SEAL_BYTES = 32
 HEADER_BYTES = len(MAGIC) + SEAL_BYTES
@@ -103,7 +105,8 @@ class SealedEventStore(EventStore[UUID]):
         latest: dict[UUID, tuple[int, bytes]] = {}
         sealed: list[StoredEvent] = []
         for event in stored:
-            originator_id = UUID(str(event.originator_id))
+            given = event.originator_id
+            originator_id = given if isinstance(given, UUID) else UUID(str(given))
             version = int(event.originator_version)
             previous = self._previous(originator_id, version, latest)
             this = seal(previous, originator_id, version, event.topic, bytes(event.state))
@@ -145,7 +148,7 @@ class SealedEventStore(EventStore[UUID]):
 
         if self.before_insert is not None:
             self.before_insert()
-        notification_ids = self.recorder.insert_events(stored, **kwargs)
+        notification_ids = insert_events(self.recorder, stored, **kwargs)
         if not notification_ids:
             return []
         return [

@@ -10,7 +10,9 @@ What each kind does (INTERFACES.md section 2):
   requests, or (the device's alert of that kind is still open) a count on that alert;
 - message: the text with the safe words masked (the staff member's and their current
   visit's: service.domain.alerts.duress, as for an SMS); either raises a silent duress alert;
-- heartbeat, checkin, battery, location: the message only (the views keep device health).
+- heartbeat, checkin, battery, location: the message only, recorded as its one event
+  without an aggregate around it (`received`: a reading is a fact; the views keep device
+  health).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, Final
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
@@ -41,9 +43,11 @@ from service.domain.devices.health import (
 )
 from service.domain.devices.messages import (
     ALARM_KINDS,
+    FACT_KINDS,
     DeviceMessage,
     DeviceReading,
     clock_skew_seconds,
+    received,
 )
 from service.domain.devices.open_alarm import OpenAlarm
 
@@ -84,10 +88,38 @@ class _Batch:
 
     aggregates: dict[UUID, Aggregate] = field(default_factory=dict)
     alerts: dict[UUID, Alert] = field(default_factory=dict)
+    facts: list[Aggregate.Created] = field(default_factory=list)
+    """Plain readings, recorded as their one event (no aggregate around them)."""
+
+    def __bool__(self) -> bool:
+        return bool(self.aggregates or self.facts)
+
+    def saved(self) -> list[Any]:
+        return [*self.aggregates.values(), *([_Facts(self.facts)] if self.facts else [])]
 
     def add(self, *aggregates: Aggregate) -> None:
         for aggregate in aggregates:
             self.aggregates[aggregate.id] = aggregate
+
+
+_NO_AGGREGATE: Final = UUID(int=0)
+
+
+class _Facts:
+    """A batch's plain readings, handed to `save` as one object that gives up its events.
+
+    The library asks of every object saved whether it is a domain event, against a
+    runtime-checkable Protocol: on Python 3.11 that check recomputes the protocol's
+    members each time (~15 us an object under a heartbeat flood). As one object, the
+    batch is asked once.
+    """
+
+    def __init__(self, events: list[Aggregate.Created]) -> None:
+        self.id = _NO_AGGREGATE  # `save` files what it is given by id: none of ours
+        self._events = events
+
+    def collect_events(self) -> list[Aggregate.Created]:
+        return self._events
 
 
 class DeviceIntake:
@@ -120,40 +152,44 @@ class DeviceIntake:
         results: list[Intaken | None] = [None] * len(readings)
         infos: dict[int, DeviceInfo] = {}
         first_of: dict[UUID, int] = {}
+        message_ids: dict[int, UUID] = {}
+        directory = self.uow.directory
+        directory.devices(r.device_id for r in readings)
         for index, reading in enumerate(readings):
-            info = self.uow.directory.device(reading.device_id)
+            info = directory.device(reading.device_id)
             if info is None:
                 results[index] = Intaken(Outcome.UNKNOWN_DEVICE)
                 continue
             infos[index] = info
             if reading.msg_id is not None:
-                first_of.setdefault(ids.device_message_id(reading.device_id, reading.msg_id), index)
+                message_id = ids.device_message_id(reading.device_id, reading.msg_id)
+                message_ids[index] = message_id
+                first_of.setdefault(message_id, index)
         stored = self.uow.stored(first_of)
         batch = _Batch()
-        fresh: list[tuple[int, list[Aggregate]]] = []
+        fresh: list[int] = []
         repeats: list[tuple[int, int]] = []
         for index, info in infos.items():
             reading = readings[index]
-            if reading.msg_id is not None:
-                message_id = ids.device_message_id(reading.device_id, reading.msg_id)
-                if message_id in stored:
-                    results[index] = self._duplicate(reading, message_id)
+            known = message_ids.get(index)
+            if known is not None:
+                if known in stored:
+                    results[index] = self._duplicate(reading, known)
                     continue
-                if first_of[message_id] != index:
-                    repeats.append((index, first_of[message_id]))
+                if first_of[known] != index:
+                    repeats.append((index, first_of[known]))
                     continue
-            result, aggregates = self._build(reading, info, now, batch)
-            results[index] = result
-            fresh.append((index, aggregates))
-        if batch.aggregates:
+            results[index] = self._build(reading, info, now, batch, known)
+            fresh.append(index)
+        if batch:
             try:
-                self.uow.save(*batch.aggregates.values())
+                self.uow.save(*batch.saved())
             except IntegrityError:
                 # Another writer got there first (a second gateway, a racing repeat):
                 # record one by one, so only the colliding message is affected.
                 # (Often an open alert that the dispatcher updated meanwhile: the cache of
                 # open alerts stays, since each attempt loads the alert afresh.)
-                for index, _ in fresh:
+                for index in fresh:
                     results[index] = self._record_alone(readings[index], infos[index])
         for index, first in repeats:
             original = results[first]
@@ -170,9 +206,9 @@ class DeviceIntake:
     def _record_alone(self, reading: DeviceReading, info: DeviceInfo, tries: int = 3) -> Intaken:
         for remaining in range(tries - 1, -1, -1):
             batch = _Batch()
-            result, _ = self._build(reading, info, self.uow.clock.now(), batch)
+            result = self._build(reading, info, self.uow.clock.now(), batch)
             try:
-                self.uow.save(*batch.aggregates.values())
+                self.uow.save(*batch.saved())
                 return result
             except IntegrityError:
                 if reading.msg_id is not None:
@@ -186,8 +222,15 @@ class DeviceIntake:
     # -- building what one reading records ---------------------------------------
 
     def _build(
-        self, reading: DeviceReading, info: DeviceInfo, now: datetime, batch: _Batch
-    ) -> tuple[Intaken, list[Aggregate]]:
+        self,
+        reading: DeviceReading,
+        info: DeviceInfo,
+        now: datetime,
+        batch: _Batch,
+        message_id: UUID | None = None,
+    ) -> Intaken:
+        """What one reading records, added to the batch. `message_id`: its id, when the
+        reading carried an `id` (computed already for the duplicate check)."""
         fields = _fields(reading)
         flags: list[str] = []
         if reading.rejected_fields:
@@ -197,6 +240,20 @@ class DeviceIntake:
         if skew is not None:
             fields["clock_skew_seconds"] = skew
             flags.append("clock_skew")
+        if reading.kind in FACT_KINDS:
+            fact = received(
+                message_id or DeviceMessage.create_id(reading.device_id, reading.msg_id),
+                device=reading.device_id,
+                kind=reading.kind,
+                msg_id=reading.msg_id,
+                device_ts=reading.device_ts,
+                fields=fields,
+                school=info.school,
+                staff=info.staff,
+                timestamp=now,
+            )
+            batch.facts.append(fact)
+            return Intaken(Outcome.RECORDED, fact.originator_id, flags=tuple(flags))
         duress = False
         if reading.kind == "message" and reading.text is not None:
             # The one duress rule (service.domain.alerts.duress), as for a text by SMS: the staff
@@ -259,7 +316,7 @@ class DeviceIntake:
         if duress:
             flags.append("duress")
         batch.add(*created)
-        result = Intaken(
+        return Intaken(
             Outcome.RECORDED,
             message.id,
             alert_id,
@@ -268,7 +325,6 @@ class DeviceIntake:
             flags=tuple(flags),
             requested=tuple(a for a in created if isinstance(a, Notification)),
         )
-        return result, created
 
     def _open_alarm(self, device: str, kind: str, batch: _Batch) -> _OpenAlarm | None:
         """The device's open alert of this kind, loaded into the batch, if a press joins it.

@@ -7,6 +7,7 @@ directory is imported here (`directory_import`) or in another process (seen by t
 from __future__ import annotations
 
 import threading
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
 from uuid import UUID
@@ -25,6 +26,8 @@ class Loads(Protocol):
     def load(self, aggregate_id: UUID, cls: type[A], what: str) -> A: ...
 
     def load_optional(self, aggregate_id: UUID, cls: type[A]) -> A | None: ...
+
+    def load_many(self, aggregate_ids: Collection[UUID], cls: type[A]) -> dict[UUID, A]: ...
 
 
 @dataclass(frozen=True)
@@ -67,6 +70,37 @@ class DirectoryLookup:
         with self._lock:
             self._devices[device] = info
         return info
+
+    def devices(self, keys: Iterable[str]) -> None:
+        """Look up every device of `keys` not known yet, in three queries in all (devices,
+        their schools, their staff): a gateway meeting a fleet for the first time would
+        otherwise make three queries per device before recording anything."""
+        with self._lock:
+            missing = list(dict.fromkeys(k for k in keys if k not in self._devices))
+        if not missing:
+            return
+        entries = self._store.load_many([ids.device_id(k) for k in missing], Device)
+        schools = self._store.load_many({ids.school_id(e.school) for e in entries.values()}, School)
+        staff = self._store.load_many(
+            {ids.staff_id(e.staff) for e in entries.values() if e.staff}, Staff
+        )
+        found: dict[str, DeviceInfo] = {}
+        for key in missing:
+            entry = entries.get(ids.device_id(key))
+            school = schools.get(ids.school_id(entry.school)) if entry is not None else None
+            if entry is None or school is None:
+                continue  # unknown (or half-imported): `device` answers it, one at a time
+            person = staff.get(ids.staff_id(entry.staff)) if entry.staff else None
+            found[key] = DeviceInfo(
+                key=key,
+                school=entry.school,
+                school_name=school.name,
+                timezone=school.timezone,
+                staff=entry.staff,
+                staff_name=person.name if person else None,
+            )
+        with self._lock:
+            self._devices.update(found)
 
     def school(self, key: str) -> School:
         """The school as stored now (not cached: its policy is read for every alert)."""

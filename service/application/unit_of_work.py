@@ -20,7 +20,7 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import EventStore, IntegrityError, Mapper, Recording
 
 from service.adapters import sealing as integrity
-from service.adapters.event_store import existing_originators
+from service.adapters.event_store import existing_originators, load_aggregates
 from service.adapters.stored_topics import register_moved_topics
 from service.application.directory_lookup import DirectoryLookup
 from service.clock import Clock
@@ -89,6 +89,11 @@ class UnitOfWork(Application[UUID]):
             return self.load(aggregate_id, cls, cls.__name__)
         except NotFound:
             return None
+
+    def load_many(self, aggregate_ids: Collection[UUID], cls: type[A]) -> dict[UUID, A]:
+        """Those of these aggregates that exist and are a `cls`, in one query."""
+        found = load_aggregates(self.recorder, self.mapper, aggregate_ids)
+        return {key: agg for key, agg in found.items() if isinstance(agg, cls)}
 
     def retry_on_conflict(
         self, attempt: Callable[[], Sequence[Aggregate]], tries: int = 10
