@@ -16,7 +16,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
-import paho.mqtt._packet as paho_packets
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode, MQTTProtocolVersion
 from paho.mqtt.packettypes import PacketTypes
@@ -33,36 +32,6 @@ RECONNECT_MIN_SECONDS: Final = 1
 RECONNECT_MAX_SECONDS: Final = 10
 SUBSCRIBE_QOS: Final = 1
 RECEIVE_MAXIMUM: Final = 1000
-
-
-class _SharedTableProperties(Properties):
-    """paho's MQTT 5 properties, with its tables of property names and types shared.
-
-    paho 2.2 builds those tables (three dicts, ~60 entries, with a `list.index` for each)
-    for every PUBLISH it receives, then clears the new object by trying every name: about
-    a tenth of the gateway's CPU per heartbeat. The tables never change; the object and
-    what it holds are the same.
-    """
-
-    _PRIVATE: Final = frozenset({"packetType", "types", "names", "properties"})
-    _tables: tuple[Any, Any, Any] | None = None
-
-    def __init__(self, packetType: int) -> None:
-        tables = _SharedTableProperties._tables
-        if tables is None:
-            super().__init__(packetType)  # type: ignore[no-untyped-call]
-            _SharedTableProperties._tables = (self.types, self.names, self.properties)
-            return
-        self.packetType = packetType
-        self.types, self.names, self.properties = tables
-
-    def clear(self) -> None:
-        for name in [n for n in vars(self) if n not in self._PRIVATE]:
-            delattr(self, name)
-
-
-if getattr(paho_packets, "Properties", None) is Properties:  # paho 2.x's decoder
-    paho_packets.Properties = _SharedTableProperties  # type: ignore[attr-defined,misc]
 
 
 @dataclass(frozen=True)

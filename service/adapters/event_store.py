@@ -278,6 +278,76 @@ def stream_notifications(
             "SELECT notification_id, originator_id, originator_version, topic, state "
             "FROM {schema}.{table} WHERE originator_id = ANY(%s) "
             "ORDER BY originator_id, originator_version"
+        ).format(
+            schema=Identifier(recorder.datastore.schema),
+            table=Identifier(recorder.events_table_name),
+        )
+        with (
+            recorder.datastore.get_connection() as conn,
+            conn.cursor(row_factory=tuple_row) as cur,
+        ):
+            cur.execute(statement, (wanted,), binary=True)
+            rows = cur.fetchall()
+    elif isinstance(recorder, SQLiteApplicationRecorder):
+        for i in range(0, len(wanted), 500):
+            chunk = wanted[i : i + 500]
+            query = (
+                "SELECT rowid, originator_id, originator_version, topic, state "  # noqa: S608
+                f"FROM {recorder.events_table_name} "
+                f"WHERE originator_id IN ({', '.join('?' for _ in chunk)}) "
+                "ORDER BY originator_id, originator_version"
+            )
+            with recorder.datastore.transaction(commit=False) as cur:
+                cur.execute(query, [u.hex for u in chunk])
+                rows.extend(tuple(r) for r in cur.fetchall())
+    else:
+        for originator_id in wanted:
+            found = recorder.select_events(originator_id)
+            rows.extend((0, s.originator_id, s.originator_version, s.topic, s.state) for s in found)
+    for r in rows:
+        originator_id = r[1] if isinstance(r[1], UUID) else UUID(str(r[1]))
+        streams[originator_id].append(
+            Notification(
+                id=int(r[0]),
+                originator_id=originator_id,
+                originator_version=int(r[2]),
+                topic=str(r[3]),
+                state=bytes(r[4]),
+            )
+        )
+    return streams
+
+
+def notifications_after(
+    recorder: ApplicationRecorder, start: int, limit: int
+) -> list[Notification]:
+    """Up to `limit` stored events after position `start`, in order: the library's
+    `select_notifications` without its per-row dictionaries (a rebuild reads a million)."""
+    from eventsourcing.postgres import PostgresApplicationRecorder
+
+    if not isinstance(recorder, PostgresApplicationRecorder):
+        return list(
+            recorder.select_notifications(start=start, limit=limit, inclusive_of_start=False)
+        )
+    from psycopg.rows import tuple_row
+    from psycopg.sql import SQL, Identifier
+
+    statement = SQL(
+        "SELECT notification_id, originator_id, originator_version, topic, state "
+        "FROM {schema}.{table} WHERE notification_id > %s ORDER BY notification_id LIMIT %s"
+    ).format(
+        schema=Identifier(recorder.datastore.schema),
+        table=Identifier(recorder.events_table_name),
+    )
+    with recorder.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as cur:
+        cur.execute(statement, (start, limit), binary=True)
+        rows = cur.fetchall()
+    return [
+        Notification(id=n, originator_id=o, originator_version=v, topic=t, state=s)
+        for n, o, v, t, s in rows
+    ]
+
+
 def insert_events(
     recorder: Any, stored: Sequence[StoredEvent], **kwargs: Any
 ) -> Sequence[int] | None:
@@ -363,70 +433,6 @@ def load_aggregates(recorder: Any, mapper: Any, aggregate_ids: Collection[UUID])
             schema=Identifier(recorder.datastore.schema),
             table=Identifier(recorder.events_table_name),
         )
-        with (
-            recorder.datastore.get_connection() as conn,
-            conn.cursor(row_factory=tuple_row) as cur,
-        ):
-            cur.execute(statement, (wanted,), binary=True)
-            rows = cur.fetchall()
-    elif isinstance(recorder, SQLiteApplicationRecorder):
-        for i in range(0, len(wanted), 500):
-            chunk = wanted[i : i + 500]
-            query = (
-                "SELECT rowid, originator_id, originator_version, topic, state "  # noqa: S608
-                f"FROM {recorder.events_table_name} "
-                f"WHERE originator_id IN ({', '.join('?' for _ in chunk)}) "
-                "ORDER BY originator_id, originator_version"
-            )
-            with recorder.datastore.transaction(commit=False) as cur:
-                cur.execute(query, [u.hex for u in chunk])
-                rows.extend(tuple(r) for r in cur.fetchall())
-    else:
-        for originator_id in wanted:
-            found = recorder.select_events(originator_id)
-            rows.extend((0, s.originator_id, s.originator_version, s.topic, s.state) for s in found)
-    for r in rows:
-        originator_id = r[1] if isinstance(r[1], UUID) else UUID(str(r[1]))
-        streams[originator_id].append(
-            Notification(
-                id=int(r[0]),
-                originator_id=originator_id,
-                originator_version=int(r[2]),
-                topic=str(r[3]),
-                state=bytes(r[4]),
-            )
-        )
-    return streams
-
-
-def notifications_after(
-    recorder: ApplicationRecorder, start: int, limit: int
-) -> list[Notification]:
-    """Up to `limit` stored events after position `start`, in order: the library's
-    `select_notifications` without its per-row dictionaries (a rebuild reads a million)."""
-    from eventsourcing.postgres import PostgresApplicationRecorder
-
-    if not isinstance(recorder, PostgresApplicationRecorder):
-        return list(
-            recorder.select_notifications(start=start, limit=limit, inclusive_of_start=False)
-        )
-    from psycopg.rows import tuple_row
-    from psycopg.sql import SQL, Identifier
-
-    statement = SQL(
-        "SELECT notification_id, originator_id, originator_version, topic, state "
-        "FROM {schema}.{table} WHERE notification_id > %s ORDER BY notification_id LIMIT %s"
-    ).format(
-        schema=Identifier(recorder.datastore.schema),
-        table=Identifier(recorder.events_table_name),
-    )
-    with recorder.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as cur:
-        cur.execute(statement, (start, limit), binary=True)
-        rows = cur.fetchall()
-    return [
-        Notification(id=n, originator_id=o, originator_version=v, topic=t, state=s)
-        for n, o, v, t, s in rows
-    ]
         with recorder.datastore.transaction(commit=False) as curs:
             curs.execute(query, [wanted])
             rows = [
