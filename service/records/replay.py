@@ -8,10 +8,8 @@ events; names of schools and people come from the directory as it stands now.
 
 from __future__ import annotations
 
-import gc
 from bisect import bisect_right
-from collections.abc import Callable, Container, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Container
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from typing import Any
@@ -19,6 +17,7 @@ from uuid import UUID
 
 from eventsourcing.persistence import Notification
 
+from projections.collector import collector_paused
 from projections.core import Doc
 from projections.store import ViewStore
 from projections.views import project
@@ -118,22 +117,6 @@ def state_as_of(
     return state
 
 
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """A record of 10,000 events makes ~100,000 dictionaries, all alive until it is sent:
-    the cycle collector ran over the whole heap again and again while they were made
-    (~30% of a record's CPU). Nothing here makes a cycle; reference counting frees the
-    rest as before, and the collector runs again once the record is built. Left alone if
-    something else had turned it off."""
-    was_on = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_on:
-            gc.enable()
-
-
 def incident_record(
     app: Lonewatch,
     views: ViewStore,
@@ -149,7 +132,7 @@ def incident_record(
     """Everything recorded about a subject, the state after each event, and the integrity
     verdict (see `_record`); with `page`, only that page's rows (the verdict and the
     current state are still the whole record's)."""
-    with _collector_paused():
+    with collector_paused():
         return _record(
             app,
             views,
