@@ -36,7 +36,8 @@ from service.bootstrap import build, create_app
 from service.config import Settings
 from service.container import Container
 from service.domain.devices.messages import DeviceMessage
-from service.records.replay import incident_record
+from service.entrypoints.http.records import PAGE
+from service.records.replay import Page, incident_record
 
 TARGET_MS = 100.0
 EXPORT_TARGET_MS = 500.0
@@ -155,8 +156,22 @@ async def _run(quick: bool) -> Result:
 
                 samples, rows = await _timed(stored)
                 figures["reference: the store's read of the same events"] = (samples, len(rows))
+
+                async def direct_page(as_of: datetime | None) -> list[dict[str, Any]]:
+                    record = await asyncio.to_thread(
+                        incident_record,
+                        app,
+                        views,
+                        subject,
+                        as_of=as_of,
+                        merkle=container.merkle,
+                        page=Page(limit=PAGE),
+                    )
+                    return list(record["events"])
+
                 calls = (
                     ("records", direct),
+                    ("records first page", direct_page),
                     ("GET /timeline limit=all", over_http),
                     ("GET /timeline first page", first_page),
                 )
