@@ -36,7 +36,8 @@ from service.bootstrap import build, create_app
 from service.config import Settings
 from service.container import Container
 from service.domain.devices.messages import DeviceMessage
-from service.records.replay import incident_record
+from service.entrypoints.http.records import PAGE
+from service.records.replay import Page, incident_record
 
 TARGET_MS = 100.0
 EXPORT_TARGET_MS = 500.0
@@ -135,7 +136,8 @@ async def _run(quick: bool) -> Result:
                         return await response.read()
 
                 async def over_http(as_of: datetime | None) -> list[Any]:
-                    params = {kind: key} | ({"as_of": as_of.isoformat()} if as_of else {})
+                    params = {kind: key, "limit": "all"}
+                    params |= {"as_of": as_of.isoformat()} if as_of else {}
                     body = await get("/api/v1/timeline", params)
                     t0 = time.perf_counter()
                     rows = list(json.loads(body)["events"])
@@ -143,13 +145,37 @@ async def _run(quick: bool) -> Result:
                         parse.append(time.perf_counter() - t0)
                     return rows
 
+                async def first_page(as_of: datetime | None) -> list[Any]:
+                    """What the console asks for first: the server's default page."""
+                    params = {kind: key} | ({"as_of": as_of.isoformat()} if as_of else {})
+                    return list(json.loads(await get("/api/v1/timeline", params))["events"])
+
                 async def export() -> list[Any]:
                     body = await get("/api/v1/timeline/export", {kind: key, "format": "html"})
                     return [None] * body.count(b"<tr><td>")
 
                 samples, rows = await _timed(stored)
                 figures["reference: the store's read of the same events"] = (samples, len(rows))
-                for label, call in (("records", direct), ("GET /timeline", over_http)):
+
+                async def direct_page(as_of: datetime | None) -> list[dict[str, Any]]:
+                    record = await asyncio.to_thread(
+                        incident_record,
+                        app,
+                        views,
+                        subject,
+                        as_of=as_of,
+                        merkle=container.merkle,
+                        page=Page(limit=PAGE),
+                    )
+                    return list(record["events"])
+
+                calls = (
+                    ("records", direct),
+                    ("records first page", direct_page),
+                    ("GET /timeline limit=all", over_http),
+                    ("GET /timeline first page", first_page),
+                )
+                for label, call in calls:
                     for case, as_of in (("whole", None), ("as_of middle", middle)):
                         samples, rows = await _timed(lambda c=call, a=as_of: c(a))  # type: ignore[misc]
                         figures[f"{label} {case}"] = (samples, len(rows))

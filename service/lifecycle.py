@@ -142,7 +142,7 @@ async def running(c: Container, *, with_mqtt: bool = True) -> AsyncIterator[None
     sys.setswitchinterval(min(switch_interval, GIL_SWITCH_INTERVAL))
     workers = ThreadPoolExecutor(max_workers=8, thread_name_prefix="lw-worker")
     asyncio.get_running_loop().set_default_executor(workers)
-    await asyncio.to_thread(c.projector.catch_up)
+    await asyncio.to_thread(c.projector.catch_up_at_start)
     supervise_loops(c)
     # The first round of each lease: the holder of the outbox resumes unsent notifications
     # (and the ARC's) before device traffic is taken, as a single process always did.

@@ -49,3 +49,21 @@ def test_a_rebuild_in_pipelined_batches_equals_a_catch_up(world: World) -> None:
     assert _views(world, alerts) == expected
     device = world.views.get("device", "sos-0002")
     assert device is not None and device["counts"] == {"heartbeat": 27, "sos": 3}
+
+
+def test_start_up_far_behind_rebuilds_and_then_catches_up(world: World) -> None:
+    """Start-up with dropped views takes the rebuild's path and reaches the catch-up's views;
+    near the head it catches up batch by batch, as before."""
+    alerts = []
+    for i in range(30):
+        recorded = world.send("sos-0001", "sos" if i % 10 == 0 else "heartbeat", {"id": f"s-{i}"})
+        if recorded.alert_id is not None:
+            alerts.append(str(recorded.alert_id))
+    world.projector.catch_up()
+    expected = _views(world, alerts)
+
+    world.views.reset(VIEW_NAME)
+    behind = world.projector.catch_up_at_start(far_behind=5)
+    assert behind == world.projector.head() > 5
+    assert _views(world, alerts) == expected
+    assert world.projector.catch_up_at_start(far_behind=5) == 0

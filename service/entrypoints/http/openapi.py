@@ -184,6 +184,16 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
             _q("from", "an ISO 8601 instant", _ISO),
             _q("to", "an ISO 8601 instant", _ISO),
             _q("as_of", "an ISO 8601 instant (same as to)", _ISO),
+            _q(
+                "limit",
+                "rows in this page: 1 to 10000 (500 when not given), or all for the whole record",
+                {"type": "string", "pattern": "^([0-9]{1,5}|all)$", "example": "500"},
+            ),
+            _q(
+                "after",
+                "the position the page starts after: the previous page's next_after (0 when not given)",
+                {"type": "integer", "minimum": 0},
+            ),
         ],
     ),
     ("GET", "/api/v1/timeline/export"): Operation(

@@ -29,9 +29,13 @@ from service.entrypoints.http.requests import instant, principal
 from service.records.as_it_stood import as_it_stood
 from service.records.audit import audit_trail, record_viewing
 from service.records.export import render_html
-from service.records.replay import incident_record, state_as_of, subject_school
+from service.records.replay import Page, incident_record, state_as_of, subject_school
 
 SUBJECT_KINDS = ("alert", "visit", "device", "staff")
+PAGE = 500
+"""Rows of a timeline in one answer unless more are asked for: what a reader scrolls through
+before asking for more, and a small part of a 10,000-event record's cost to word and send."""
+MAX_PAGE = 10_000
 
 
 def refusal(who: Principal, allowed: bool, what: str) -> web.Response | None:
@@ -83,6 +87,7 @@ async def get_timeline(request: web.Request) -> web.Response:
     # whether or not the subject exists (or its view has caught up yet).
     as_of = instant(request.query.get("as_of") or request.query.get("to"), "to")
     since = instant(request.query.get("from"), "from")
+    page = _page(request, since)
     kind, key = await subject_of(request)
     app, views, exports = request.app[LONEWATCH], request.app[VIEWS], request.app[POOLS].exports
     subject = f"{kind}:{key}"
@@ -95,12 +100,12 @@ async def get_timeline(request: web.Request) -> web.Response:
         as_of=as_of,
         merkle=request.app[PROOF].merkle,
         zone=zone,
+        page=page,
     )
+    record["limit"] = page.limit
     for row in record["events"]:  # before `shown`: the words are withheld as the fields are
         row["as_it_stood"] = as_it_stood(row["state_after"], zone)
     record["timezone"] = zone.key
-    if since is not None:
-        record["events"] = [r for r in record["events"] if r["recorded_at"] >= since]
     record["access_id"] = await _record(
         request, who, subject, Access.TIMELINE, request.query_string
     )
@@ -173,6 +178,21 @@ async def export_timeline(request: web.Request) -> web.Response:
 
     html = await exports.run(rendered)
     return web.Response(text=html, content_type="text/html", headers=disposition)
+
+
+def _page(request: web.Request, since: datetime | None) -> Page:
+    """`limit` rows (PAGE by default; `limit=all`: the whole record, for tools) recorded
+    after position `after` (the previous page's `next_after`)."""
+    limit_text = request.query.get("limit", str(PAGE))
+    after_text = request.query.get("after", "0")
+    if limit_text != "all" and not (limit_text.isdigit() and 1 <= int(limit_text) <= MAX_PAGE):
+        raise BadRequest(
+            f"limit must be a whole number from 1 to {MAX_PAGE} or all, got {limit_text!r}"
+        )
+    if not after_text.isdigit():
+        raise BadRequest(f"after must be a position (a whole number), got {after_text!r}")
+    limit = None if limit_text == "all" else int(limit_text)
+    return Page(after=int(after_text), limit=limit, since=since)
 
 
 def _subject_timezone(app: Lonewatch, views: ViewStore, subject: str) -> str:

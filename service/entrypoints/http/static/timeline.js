@@ -44,9 +44,9 @@
     slider.value = String(index);
     const row = events[index - 1];
     document.getElementById("as-of").textContent = row
-      ? `After event ${index} of ${events.length}, ${LW.fmtDate(row.recorded_at)}: ${row.summary}`
+      ? `After event ${index} of ${total || events.length}, ${LW.fmtDate(row.recorded_at)}: ${row.summary}`
       : "Nothing had been recorded yet at that time.";
-    slider.setAttribute("aria-valuetext", row ? `event ${index} of ${events.length}, ${LW.fmtDate(row.recorded_at)}` : "before the first event");
+    slider.setAttribute("aria-valuetext", row ? `event ${index} of ${total || events.length}, ${LW.fmtDate(row.recorded_at)}` : "before the first event");
     const state = document.getElementById("state");
     const view = stateView(row ? row.as_it_stood : null, row ? row.state_after : null);
     LW.keepMap(state, view);
@@ -80,55 +80,106 @@
     return [`Timeline of ${kind} ${query.get(kind)}`, ""];
   }
 
-  LW.start("timeline", { live: false }).then(async (session) => {
-    if (!kind) { document.getElementById("subtitle").textContent = "Open a timeline from an alert, a device or a visit."; return; }
-    let record;
-    try {
-      record = await api(`/api/v1/timeline?${kind}=${encodeURIComponent(query.get(kind))}`);
-    } catch (e) {
-      document.getElementById("subtitle").textContent = "";
-      LW.refusal(e, "open this record");
-      return;
-    }
-    events = record.events;
-    const [heading, sub] = title(record);
-    document.getElementById("title").textContent = heading;
-    document.title = `${heading} — Lonewatch`;
-    document.getElementById("subtitle").textContent =
-      `${sub ? sub + " · " : ""}${events.length} recorded events. Your viewing has been recorded (${record.access_id.slice(0, 8)}).`;
-    document.getElementById("verdict").replaceChildren(verdict(record.integrity));
-    document.getElementById("events").replaceChildren(...events.map((row, i) => el("tr", {
+  // A long record comes in pages (the server's default size); more are asked for as the
+  // reader scrolls to the end of the table or presses "Show more".
+  const base = `/api/v1/timeline?${kind}=${encodeURIComponent(query.get(kind))}`;
+  let total = 0;
+  let nextAfter = null;
+  let loading = null;
+  let paged = false; // a record that fit in one page says nothing about pages
+
+  function rowOf(row, i) {
+    return el("tr", {
       class: [row.sealed ? "" : "tampered", row.detail && row.sealed ? "detail" : ""].join(" ").trim() || null,
       tabindex: "0",
       onclick: () => show(i + 1), onkeydown: (e) => { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); show(i + 1); } },
     },
-      el("td", { class: "num" }, String(i + 1)),
-      el("td", { class: "num when" }, LW.fmtStamp(row.recorded_at)),
-      el("td", {}, row.who || row.source),
-      el("td", {}, linked(row.summary)),
-      el("td", { class: "nowrap" }, row.sealed ? el("span", { class: "seal-ok" }, "✓ sealed") : el("span", { class: "seal-bad" }, "✗ altered")))));
-    // Each try of each message is kept but folded: the reader wants who was told, not the
-    // outbox's machinery (an altered row is never folded).
+    el("td", { class: "num" }, String(i + 1)),
+    el("td", { class: "num when" }, LW.fmtStamp(row.recorded_at)),
+    el("td", {}, row.who || row.source),
+    el("td", {}, linked(row.summary)),
+    el("td", { class: "nowrap" }, row.sealed ? el("span", { class: "seal-ok" }, "✓ sealed") : el("span", { class: "seal-bad" }, "✗ altered")));
+  }
+
+  // Each try of each message is kept but folded: the reader wants who was told, not the
+  // outbox's machinery (an altered row is never folded).
+  function foldLabel() {
     const folded = events.filter((row) => row.detail && row.sealed).length;
     const fold = document.getElementById("fold");
-    if (folded) {
-      fold.hidden = false;
-      const label = (shown) => (shown ? `Hide each try of each message (${folded})` : `Show each try of each message (${folded})`);
-      fold.textContent = label(false);
-      fold.addEventListener("click", () => {
-        const shown = document.getElementById("events-table").classList.toggle("show-detail");
-        fold.textContent = label(shown);
-        fold.setAttribute("aria-pressed", String(shown));
-      });
-    }
-    const slider = document.getElementById("slider");
-    slider.max = String(Math.max(events.length, 1));
-    slider.addEventListener("input", () => show(Number(slider.value)));
+    fold.hidden = !folded;
+    const shown = document.getElementById("events-table").classList.contains("show-detail");
+    fold.textContent = shown ? `Hide each try of each message (${folded})` : `Show each try of each message (${folded})`;
+  }
+
+  function append(rows) {
+    const from = events.length;
+    events = events.concat(rows);
+    document.getElementById("events").append(...rows.map((row, i) => rowOf(row, from + i)));
+    document.getElementById("slider").max = String(Math.max(events.length, 1));
     const jump = document.getElementById("jump");
     if (events.length) {
       jump.min = LW.wallClock(events[0].recorded_at);
       jump.max = LW.wallClock(events.at(-1).recorded_at);
     }
+    paged = paged || nextAfter !== null;
+    document.getElementById("showing").textContent = !paged ? "" : nextAfter === null
+      ? `Showing all ${total.toLocaleString("en-GB")} events.`
+      : `Showing ${events.length.toLocaleString("en-GB")} of ${total.toLocaleString("en-GB")} events.`;
+    document.getElementById("more").hidden = nextAfter === null;
+    foldLabel();
+  }
+
+  function more() {
+    if (nextAfter === null || loading) return loading;
+    const button = document.getElementById("more");
+    button.disabled = true;
+    loading = api(`${base}&after=${nextAfter}`).then((page) => {
+      nextAfter = page.next_after;
+      total = page.total;
+      const at = Number(document.getElementById("slider").value);
+      append(page.events);
+      show(at);
+    }).catch((e) => LW.refusal(e, "load more of this record")).finally(() => {
+      button.disabled = false;
+      loading = null;
+    });
+    return loading;
+  }
+
+  LW.start("timeline", { live: false }).then(async (session) => {
+    if (!kind) { document.getElementById("subtitle").textContent = "Open a timeline from an alert, a device or a visit."; return; }
+    let record;
+    try {
+      record = await api(base);
+    } catch (e) {
+      document.getElementById("subtitle").textContent = "";
+      LW.refusal(e, "open this record");
+      return;
+    }
+    total = record.total;
+    nextAfter = record.next_after;
+    const [heading, sub] = title(record);
+    document.getElementById("title").textContent = heading;
+    document.title = `${heading} — Lonewatch`;
+    document.getElementById("subtitle").textContent =
+      `${sub ? sub + " · " : ""}${total} recorded events. Your viewing has been recorded (${record.access_id.slice(0, 8)}).`;
+    document.getElementById("verdict").replaceChildren(verdict(record.integrity));
+    append(record.events);
+    const fold = document.getElementById("fold");
+    fold.addEventListener("click", () => {
+      const shown = document.getElementById("events-table").classList.toggle("show-detail");
+      fold.setAttribute("aria-pressed", String(shown));
+      foldLabel();
+    });
+    const moreButton = document.getElementById("more");
+    moreButton.addEventListener("click", more);
+    if ("IntersectionObserver" in window) {
+      new IntersectionObserver((seen) => { if (seen.some((s) => s.isIntersecting)) more(); })
+        .observe(moreButton);
+    }
+    const slider = document.getElementById("slider");
+    slider.addEventListener("input", () => show(Number(slider.value)));
+    const jump = document.getElementById("jump");
     jump.addEventListener("change", () => {
       if (!jump.value) return;
       const t = LW.fromWallClock(jump.value) + 999; // the whole second picked, in the school's zone
@@ -138,11 +189,11 @@
     });
     show(events.length);
     if (session.may.export) {
-      const base = `/api/v1/timeline/export?${kind}=${encodeURIComponent(query.get(kind))}`;
+      const exportBase = `/api/v1/timeline/export?${kind}=${encodeURIComponent(query.get(kind))}`;
       document.getElementById("exports").replaceChildren(
-        el("a", { class: "button primary", href: `${base}&format=html`, target: "_blank", rel: "noopener" }, "Printable record"),
+        el("a", { class: "button primary", href: `${exportBase}&format=html`, target: "_blank", rel: "noopener" }, "Printable record"),
         " ",
-        el("a", { class: "button secondary", href: `${base}&format=json`, download: "" }, "JSON"));
+        el("a", { class: "button secondary", href: `${exportBase}&format=json`, download: "" }, "JSON"));
     }
   });
 })();

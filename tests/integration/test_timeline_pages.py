@@ -1,0 +1,111 @@
+"""A long timeline comes in pages: the pages, read one after another, are the whole record,
+row for row (the state after each, its words, its seal), as of any instant; the verdict and
+the current state are the whole record's on every page."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+
+from service.bootstrap import create_app
+from service.clock import FakeClock
+from service.config import Settings
+from service.container import Container
+from service.domain.devices.messages import DeviceMessage
+from tests.console_world import with_every_role
+from tests.harness import service_in_process
+from tests.integration.test_records import bearer
+
+HEARTBEATS = 23
+
+
+@pytest.fixture
+async def api(
+    sqlite_url: str, aiohttp_client: Any
+) -> AsyncIterator[tuple[TestClient[Any, Any], Container, FakeClock]]:
+    clock = FakeClock()
+    # Many small pages from one client: more than a person's clicks would ever be.
+    settings = Settings(database_url=sqlite_url, api_rate_limit="1000/second")
+    async with service_in_process(settings, clock=clock, with_mqtt=False) as c:
+        with_every_role(c.app)
+        app = create_app(c, with_mqtt=False)
+        app.cleanup_ctx.clear()
+        yield await aiohttp_client(app), c, clock
+
+
+def heartbeats(c: Container, clock: FakeClock, device: str, count: int) -> None:
+    """`count` heartbeats of `device`, a second apart, interleaved with another device's."""
+    doc = c.views.get("device", device)
+    assert doc is not None
+    for n in range(count):
+        clock.advance(timedelta(seconds=1))
+        c.app.save(
+            *(
+                DeviceMessage(
+                    device=name,
+                    kind="heartbeat",
+                    message_id=None,
+                    device_ts=None,
+                    fields={"battery": 90 - n, "seq": n},
+                    school=str(doc["school"]),
+                    staff=str(doc["staff"]),
+                    timestamp=clock.now(),
+                )
+                for name in (device, "another-device")
+            )
+        )
+    c.projector.catch_up()
+
+
+async def _get(client: Any, headers: dict[str, str], query: str) -> dict[str, Any]:
+    response = await client.get(f"/api/v1/timeline?{query}", headers=headers)
+    assert response.status == 200, await response.text()
+    body: dict[str, Any] = await response.json()
+    return body
+
+
+async def _pages(client: Any, headers: dict[str, str], query: str, size: int) -> list[Any]:
+    rows: list[Any] = []
+    after = 0
+    while True:
+        page = await _get(client, headers, f"{query}&limit={size}&after={after}")
+        assert len(page["events"]) <= size
+        rows += page["events"]
+        if page["next_after"] is None:
+            return rows
+        assert len(page["events"]) == size
+        after = page["next_after"]
+
+
+async def test_pages_read_in_turn_are_the_whole_record(api: Any) -> None:
+    client, c, clock = api
+    await asyncio.to_thread(heartbeats, c, clock, "sos-0001", HEARTBEATS)
+    dsl = bearer(c, "dsl1")
+    middle = (clock.now() - timedelta(seconds=HEARTBEATS // 2)).isoformat()
+    for query in ("device=sos-0001", f"device=sos-0001&as_of={middle}"):
+        q = query.replace("+", "%2B")
+        whole = await _get(client, dsl, f"{q}&limit=all")
+        assert whole["next_after"] is None and whole["total"] == len(whole["events"]) > 0
+        for size in (1, 2, 5, 10, len(whole["events"]) - 1, len(whole["events"]), 500):
+            assert await _pages(client, dsl, q, size) == whole["events"], size
+        first = await _get(client, dsl, f"{q}&limit=3")
+        assert first["total"] == whole["total"]
+        assert first["state"] == whole["state"]  # the subject as it stands, not at row 3
+        assert first["integrity"] == whole["integrity"]
+
+
+async def test_a_timeline_without_a_limit_is_a_page_and_a_bad_page_is_refused(api: Any) -> None:
+    client, c, clock = api
+    await asyncio.to_thread(heartbeats, c, clock, "sos-0001", 3)
+    dsl = bearer(c, "dsl1")
+    body = await _get(client, dsl, "device=sos-0001")
+    assert body["next_after"] is None and body["limit"] == 500
+    assert len(body["events"]) == body["total"] == 3
+    for bad in ("limit=0", "limit=-1", "limit=10001", "limit=lots", "after=x", "after=-3"):
+        response = await client.get(f"/api/v1/timeline?device=sos-0001&{bad}", headers=dsl)
+        assert response.status == 400, bad
