@@ -154,9 +154,13 @@ class Acks:
                     fields=reading.rejected_fields,
                 )
         if result.alert_id is not None and result.alert_kind in ANNOUNCED_ALERTS:
-            self._command(
-                reading.device_id, {"type": "alert_received", "alert_id": str(result.alert_id)}
-            )
+            # The press's own `id` beside the alert: a device repeating two presses (or a
+            # press made while its alert was open) stops repeating each only when that
+            # press itself is answered, never on another press's answer.
+            answer = {"type": "alert_received", "alert_id": str(result.alert_id)}
+            if reading.msg_id is not None:
+                answer["id"] = reading.msg_id
+            self._command(reading.device_id, answer)
             log.info(
                 "alert_message_recorded",
                 device=reading.device_id,

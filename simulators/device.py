@@ -172,9 +172,13 @@ class SimulatedDevice:
             return
         self.counts.commands.append(command)
         if command.get("type") == "alert_received":
-            # The command names the alert, not the press: every alarm waiting is answered.
+            # The answer names the press it answers (`id`): only that one stops repeating.
+            # A service that names none (older) answers every alarm waiting.
             with self._lock:
-                self._pending_alarms.clear()
+                if command.get("id") is None:
+                    self._pending_alarms.clear()
+                else:
+                    self._pending_alarms.pop(str(command["id"]), None)
 
     def _on_publish(self, _c: mqtt.Client, _u: Any, _mid: int, _rc: Any, _p: Any) -> None:
         self.counts.acknowledged += 1

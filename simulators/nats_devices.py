@@ -86,7 +86,8 @@ class SteadyDevices:
         self.sos_device = sos_device
         self.sent = Sent()
         self._lock = threading.Lock()
-        self._answered_at: list[float] = []
+        self._answered_at: dict[str, float] = {}
+        """When each press was first answered, by the `id` its `alert_received` names."""
         self.nodes = [
             NodeClient(
                 port,
@@ -103,9 +104,10 @@ class SteadyDevices:
         """Presses not yet answered: (first sent, last sent)."""
 
     def _on_command(self, _c: object, _u: object, message: mqtt.MQTTMessage) -> None:
-        if json.loads(message.payload).get("type") == "alert_received":
+        command = json.loads(message.payload)
+        if command.get("type") == "alert_received" and command.get("id"):
             with self._lock:
-                self._answered_at.append(time.monotonic())
+                self._answered_at.setdefault(str(command["id"]), time.monotonic())
 
     def start(self) -> None:
         for target in (self._beat, self._sos_loop):
@@ -125,7 +127,8 @@ class SteadyDevices:
 
     def press_sos(self, press_id: str) -> None:
         """Sent by the beating thread now and every SOS_REPEAT_SECONDS until an
-        `alert_received` comes after it (one open alert per device: any answer will do)."""
+        `alert_received` names it (an answer to another press of the same device says
+        nothing about this one: the broker may have lost it)."""
         with self._lock:
             self.sos_pending[press_id] = (time.monotonic(), -SOS_REPEAT_SECONDS)
 
@@ -151,10 +154,9 @@ class SteadyDevices:
             return
         now = time.monotonic()
         with self._lock:
-            last_answer = max(self._answered_at, default=-1.0)
-            for press, (first, _) in list(self.sos_pending.items()):
-                if last_answer > first:
-                    self.sent.sos_answered[press] = last_answer
+            for press in list(self.sos_pending):
+                if press in self._answered_at:
+                    self.sent.sos_answered[press] = self._answered_at[press]
                     del self.sos_pending[press]
             due = [
                 p for p, (_, last) in self.sos_pending.items() if now - last > SOS_REPEAT_SECONDS

@@ -91,6 +91,7 @@ async def test_an_sos_is_recorded_once_and_answered_on_the_cmd_topic(
         await device.send("sos", {"id": "press-1"})
         answer = await eventually(lambda: device.commands, what="alert_received on cmd")
         assert answer[0]["type"] == "alert_received"
+        assert answer[0]["id"] == "press-1", "the answer names the press it answers"
         found = await eventually(lambda: alerts(container), what="the alert in the view")
         assert [a["id"] for a in found] == [answer[0]["alert_id"]]
         assert container.gateway.stats["kind:sos"] == 1
@@ -102,9 +103,12 @@ async def test_a_repeated_sos_is_recorded_once_and_answered_each_time(
     async with service_in_process(broker.settings, notifier=ConsoleNotifier()) as container:
         for _ in range(3):  # a device repeats an SOS (same id) until alert_received
             await device.send("sos", {"id": "press-7"})
-        await eventually(lambda: len(device.commands) == 3, what="an answer to each copy")
+        # At least once: on a loaded machine NATS may deliver a copy again after its ack
+        # wait, and that copy is answered too; what must hold is one recording, one alert.
+        await eventually(lambda: len(device.commands) >= 3, what="an answer to each copy")
         assert len({c["alert_id"] for c in device.commands}) == 1
-        await eventually(lambda: container.gateway.stats["duplicates"] == 2, what="2 duplicates")
+        assert {c["id"] for c in device.commands} == {"press-7"}
+        await eventually(lambda: container.gateway.stats["duplicates"] >= 2, what="duplicates")
         assert container.gateway.stats["kind:sos"] == 1
         assert len(alerts(container)) == 1
 

@@ -107,7 +107,7 @@ async def test_lancaster_has_single_or_pair_decided_by_a_lead_and_the_visitor_si
     said = [e["summary"] for e in (await timeline.json())["events"]]
     assert "a single member of staff decided by slt1 (SLT): known family, work drop-off" in said
     assert (
-        "s-jones confirmed: \u201cI have read and understand the Community Lone Working Risk "
+        "Sam Jones confirmed: \u201cI have read and understand the Community Lone Working Risk "
         "Assessment for this visit.\u201d" in said
     )
     assert any(s.startswith("school's visit policy met before authorising: ") for s in said)
