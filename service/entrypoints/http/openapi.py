@@ -413,7 +413,7 @@ def build_spec(app: web.Application) -> dict[str, Any]:
         version=VERSION,
         openapi_version="3.1.0",
         info={
-            "description": "Lonewatch's JSON API (INTERFACES.md section 4). Errors are "
+            "description": "Lonewatch's JSON API (docs/console-and-replay.md, docs/visits.md). Errors are "
             "application/problem+json; a 429 or 503 says when to try again (Retry-After)."
         },
         servers=[{"url": "/"}],
