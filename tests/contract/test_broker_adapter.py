@@ -110,6 +110,7 @@ async def test_a_repeated_sos_is_recorded_once_and_answered_each_time(
         assert {c["id"] for c in device.commands} == {"press-7"}
         await eventually(lambda: container.gateway.stats["duplicates"] >= 2, what="duplicates")
         assert container.gateway.stats["kind:sos"] == 1
+        await eventually(lambda: len(alerts(container)) >= 1, what="the alert in the view")
         assert len(alerts(container)) == 1
 
 

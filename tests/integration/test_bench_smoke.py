@@ -18,16 +18,10 @@ def test_replay_benchmark_runs_and_reports_every_figure(
 
     monkeypatch.setattr(common, "POSTGRES_ADMIN_URL", POSTGRES_ADMIN_URL)
     result = replay.run(quick=True)
-    assert [f.unit for f in result.figures] == ["ms"] * 7
+    assert [f.unit for f in result.figures] == ["ms"] * 11
     assert all(math.isfinite(f.value) and f.value > 0 for f in result.figures)
     target, export = replay.TARGET_MS, replay.EXPORT_TARGET_MS
-    # The store's own read (the reference), four records, the export, the client's parse.
-    assert [f.target for f in result.figures] == [
-        None,
-        target,
-        target,
-        target,
-        target,
-        export,
-        None,
-    ]
+    # The store's own read (the reference); four ways of reading a record (in process and
+    # over HTTP, whole and first page), each whole and as of the middle; the export; the
+    # client's parse.
+    assert [f.target for f in result.figures] == [None, *[target] * 8, export, None]
