@@ -68,15 +68,30 @@ async def test_the_dsl_plans_a_visit_on_the_board_and_a_backwards_time_is_refuse
     await expect(row.locator("details summary")).to_contain_text("missing before authorisation")
 
 
-async def test_the_admin_picks_the_school_and_its_staff(
+async def test_the_admin_picks_the_school_and_its_staff_at_a_tablets_width(
+    demo: Any,  # noqa: F811
+    browser: Any,
+    request: pytest.FixtureRequest,
+) -> None:
+    expect = playwright_api.expect
+    axe: str = request.getfixturevalue("axe_source")
+    base, _c, clock = demo
+    page = await signed_in(browser, base, clock, "admin1", "/console/visits", 820)
+    form = page.locator("#plan-form")
+    await form.get_by_label("School").select_option(label="Kingsdown School")
+    await expect(form.get_by_label("Visitor", exact=True).locator("option")).to_have_text(
+        ["Choose…", "Kim Smith", "Kit Brown"]
+    )
+    await no_blocking_violations(page, axe, "plan-visit-admin-820")
+
+
+async def test_a_member_of_staff_plans_their_own_visit_so_they_are_the_visitor_offered(
     demo: Any,  # noqa: F811
     browser: Any,
 ) -> None:
     expect = playwright_api.expect
     base, _c, clock = demo
-    page = await signed_in(browser, base, clock, "admin1", "/console/visits")
-    form = page.locator("#plan-form")
-    await form.get_by_label("School").select_option(label="Kingsdown School")
-    await expect(form.get_by_label("Visitor", exact=True).locator("option")).to_have_text(
-        ["Choose…", "Kim Smith", "Kit Brown"]
+    page = await signed_in(browser, base, clock, "s-jones", "/console/visits")
+    await expect(page.locator("#plan-form").get_by_label("Visitor", exact=True)).to_have_value(
+        "s-jones"
     )

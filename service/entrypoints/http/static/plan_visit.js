@@ -55,7 +55,7 @@
         el("textarea", { id: `${id}-controls`, name: "controls", rows: 2, required: true })));
   }
 
-  function build({ schools, staff }) {
+  function build({ schools, staff }, session) {
     const byId = new Map(schools.map((s) => [s.id, s]));
     const school = choose("plan-school", "school", schools.map((s) => [s.id, s.name]));
     if (schools.length === 1) school.value = schools[0].id;
@@ -66,6 +66,8 @@
       const mine = staff.filter((s) => s.school === school.value);
       visitor.replaceChildren(el("option", { value: "" }, "Choose…"), ...mine.map((s) => el("option", { value: s.id }, s.name)));
       second.replaceChildren(el("option", { value: "" }, "Nobody: a lone visit"), ...mine.map((s) => el("option", { value: s.id }, s.name)));
+      const me = session.role === "staff" ? session.username : null;
+      if (me && mine.some((s) => s.id === me)) visitor.value = me; // staff plan their own visits
       const zone = byId.has(school.value) ? byId.get(school.value).timezone : "";
       zoneWords.textContent = zone ? ` (${zone} time)` : "";
     }
@@ -106,7 +108,7 @@
       error.textContent = "";
       notice.textContent = "";
       const chosen = school.value;
-      const zone = (byId.get(chosen) || {}).timezone || (LW.session && LW.session.timezone) || "UTC";
+      const zone = (byId.get(chosen) || {}).timezone || session.timezone || "UTC";
       const value = (id) => form.querySelector(`#${id}`).value;
       const hazards = [...form.querySelectorAll(".plan-hazard:not([disabled])")].map((set) => ({
         hazard: set.dataset.hazard,
@@ -144,10 +146,10 @@
     return form;
   }
 
-  api("/api/v1/staff").then((found) => {
+  Promise.all([api("/api/v1/staff"), api("/api/v1/session")]).then(([found, session]) => {
     if (!found.schools.length) return;
     const section = document.getElementById("plan-section");
-    section.append(build(found));
+    section.append(build(found, session));
     section.hidden = false;
   }).catch(() => {}); // not a planner (403): the form stays hidden
 })();
