@@ -106,6 +106,7 @@ ROUTES: dict[str, Route] = {
     "audit trail": Route("GET", lambda a: "/api/v1/audit", only("admin")),
     "live stream": Route("GET", lambda a: "/api/v1/stream", watchers(OK)),
     "visit board": Route("GET", lambda a: "/api/v1/visits?state=out", EVERYONE),
+    "staff to plan for": Route("GET", lambda a: "/api/v1/staff", EVERYONE),
     "open tasks": Route("GET", lambda a: "/api/v1/tasks?state=open", watchers(OK)),
     "task done": Route(
         "POST",

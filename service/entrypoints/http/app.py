@@ -53,6 +53,7 @@ from service.entrypoints.http.traccar import add_traccar_routes
 from service.entrypoints.http.twilio_webhooks import add_webhook_routes
 from service.entrypoints.http.users import add_user_routes
 from service.entrypoints.http.visit_during import add_visit_record_routes
+from service.entrypoints.http.visit_planning import add_planning_routes
 from service.entrypoints.http.visits import add_visit_routes
 from service.entrypoints.http.voice import add_voice_routes
 from service.workers.health import Health
@@ -129,6 +130,7 @@ def create_app(
     add_voice_routes(app)
     add_visit_record_routes(app)  # first: /visits/{id}/{action} would take its paths
     add_visit_routes(app)
+    add_planning_routes(app)
     add_traccar_routes(app)
     add_console_routes(app)
     return app

@@ -294,6 +294,9 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ("POST", "/api/v1/visits"): Operation(
         "Plan a visit (with its risk assessment, if given)", "visits", body=models.PlanVisit, ok=201
     ),
+    ("GET", "/api/v1/staff"): Operation(
+        "The staff a visit may be planned for, with their schools' time zones", "visits"
+    ),
     ("GET", "/api/v1/visits"): Operation(
         "The board: visits by state, school and date",
         "visits",

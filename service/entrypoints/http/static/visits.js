@@ -304,6 +304,7 @@
   LW.start("visits").then(async (session) => {
     canDoTasks = session.may.watch;
     await reload();
+    document.addEventListener("lw:visit-planned", () => reload()); // plan_visit.js
     setInterval(tick, 1000);
     tick();
     if (session.may.watch) {
