@@ -37,6 +37,7 @@ USERS = (
     "slt1",
     "admin1",
     "teacher1",
+    "kdsl",
     "kreception",
     "s-jones",
     "p-patel",

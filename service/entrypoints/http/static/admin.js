@@ -4,7 +4,7 @@
 
 (() => {
   const { el, api } = LW;
-  const ROLE = { staff: "Staff", operator: "Contact centre", dsl: "DSL", headteacher: "Headteacher", admin: "Admin" };
+  const ROLE = { staff: "Staff", operator: "Contact centre", dsl: "DSL", headteacher: "Headteacher", slt: "SLT", admin: "Admin" };
   let data = { users: [], schools: [], roles: [] };
   let open = null; // [username, "role" | "reset" | "disable"]: the one row form open
 
