@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from projections.core import Doc, Effects, Reader
+from service.domain.people.directory import timezone_of
 from service.domain.visits.policy import VisitPolicy
 from service.domain.visits.readiness import instructions, record, summary
 
@@ -59,6 +61,7 @@ def refresh_policy(read: Reader, doc: Doc) -> None:
         doc.get("before") or {},
         staff=doc["staff"],
         trained=trained,
+        zone=ZoneInfo(timezone_of(school)),
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
 from service.domain import ids
 from service.domain.people.directory import School, Staff
@@ -20,6 +21,11 @@ def school_of(app: UnitOfWork, key: str) -> School:
 def visit_rules(app: UnitOfWork, key: str) -> VisitPolicy:
     """The school's visit policy as the directory has it now (the defaults where it has none)."""
     return VisitPolicy.from_school(school_of(app, key).policy)
+
+
+def school_zone(app: UnitOfWork, key: str) -> ZoneInfo:
+    """The school's time zone, in which its visits' records tell who did what, when."""
+    return ZoneInfo(school_of(app, key).timezone)
 
 
 def trained_in_safeguarding(app: UnitOfWork, staff: Iterable[str]) -> frozenset[str]:

@@ -11,11 +11,17 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
-from service.application.school_rules import school_of, trained_in_safeguarding, visit_rules
+from service.application.school_rules import (
+    school_of,
+    school_zone,
+    trained_in_safeguarding,
+    visit_rules,
+)
 from service.application.visits import change
 from service.domain.errors import NotFound
 from service.domain.people.access import Principal, can_see_school
 from service.domain.visits import readiness
+from service.domain.visits.decisions import DuringPolicy
 from service.domain.visits.policy_sheet import sheet
 from service.domain.visits.visit import Visit
 
@@ -91,6 +97,7 @@ def visit_readiness(app: UnitOfWork, visit: Visit) -> dict[str, Any]:
         visit.before,
         staff=visit.staff,
         trained=trained_in_safeguarding(app, visit.staff),
+        zone=school_zone(app, visit.school),
     )
 
 
@@ -99,4 +106,5 @@ def policy_sheet(app: UnitOfWork, principal: Principal, school: str) -> dict[str
     if not can_see_school(principal, school):
         raise NotFound(f"school {school!r} not found")
     found = school_of(app, school)
-    return {"school": school, "name": found.name, **sheet(visit_rules(app, school))}
+    during = DuringPolicy.from_school(found.policy or {})
+    return {"school": school, "name": found.name, **sheet(visit_rules(app, school), during)}

@@ -222,6 +222,7 @@ def depart(app: UnitOfWork, views: ViewStore, visit_id: UUID, principal: Princip
             policy=OverduePolicy.from_school(school.policy),
             timestamp=now,
             rules=VisitPolicy.from_school(school.policy),
+            timezone=school.timezone,
         )
         books = [_whereabouts(app, s, now) for s in visit.staff]
         for book in books:

@@ -189,6 +189,14 @@ async def test_the_policy_sheet_puts_what_is_enforced_beside_the_policys_words(
     await expect(sheet.locator("[data-rule=second_in_sight]")).to_contain_text(
         "the second member of staff should remain in sight of the property"
     )
+    at_the_property = sheet.locator("[data-when=at_the_property]")
+    await expect(at_the_property.get_by_role("heading", name="At the property")).to_be_visible()
+    await expect(at_the_property.locator("[data-rule=bedroom]")).to_contain_text(
+        "A visitor may not enter a child's bedroom"
+    )
+    await expect(at_the_property.locator("[data-rule=upstairs]")).to_contain_text(
+        "only accompanied by a responsible adult"
+    )
     await expect(page.locator("#policy-lancaster")).to_have_count(0)
     await no_blocking_violations(page, axe, f"policy-sheet-{width}")
     await page.screenshot(**shot(f"policy-sheet-{width}.png"))

@@ -7,12 +7,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from service.domain.errors import DomainError
 from service.domain.people.access import Principal
 from service.domain.people.directory import Role
+from service.domain.visits.decisions import DuringPolicy
 from service.domain.visits.policy import STATEMENTS, Confirmation, VisitPolicy, parse_visit_policy
 from service.domain.visits.policy_sheet import sheet
 from service.domain.visits.readiness import checks, summary
@@ -399,6 +401,7 @@ def test_the_policy_sheet_puts_the_policys_words_beside_what_is_enforced() -> No
     assert found["charged_phone"] == {
         "rule": "charged_phone",
         "title": "A charged mobile phone",
+        "when": "before",
         "on": False,
         "enforced": "Not asked by this school's configuration.",
         "words": None,
@@ -425,3 +428,81 @@ def test_a_school_says_in_its_directory_entry_what_it_allows_at_the_property() -
 
     _, problems = parse_visit_policy({"bedroom": "sometimes"}, "schools[0].policy.visits")
     assert problems == ["schools[0].policy.visits.bedroom: must be one of: never, with_controls"]
+
+
+def test_the_policy_sheet_says_what_the_school_allows_at_the_property() -> None:
+    """SEN Trust: a bedroom only with every control of its risk assessment; Roselyn House:
+    "Do not go upstairs in a property." The sheet says so, beside the school's words."""
+    roselyn_words = "Do not go upstairs in a property."
+    checked, problems = parse_visit_policy(
+        {"bedroom": "with_controls", "upstairs": "never", "words": {"upstairs": roselyn_words}},
+        "schools[0].policy.visits",
+    )
+    assert problems == []
+    found = sheet(
+        VisitPolicy.from_school({"visits": checked}), DuringPolicy.from_school({"visits": checked})
+    )
+    at = {r["rule"]: r for r in found["rules"] if r["when"] == "at_the_property"}
+    assert list(at) == [
+        "bedroom",
+        "upstairs",
+        "invited_by_child",
+        "no_responsible_adult",
+        "smoking",
+        "animals",
+    ]
+    assert at["bedroom"]["enforced"].startswith(
+        "A visitor may enter a child's bedroom only with every control of the risk assessment"
+    )
+    assert "Door of bedroom kept open during visit" in at["bedroom"]["enforced"]
+    assert at["upstairs"]["enforced"].startswith("A visitor may not go upstairs in a property")
+    assert at["upstairs"]["words"] == roselyn_words
+    assert at["bedroom"]["words"] is None
+    assert "the visit then ends early" in at["smoking"]["enforced"]
+    assert all(r["on"] for r in at.values())
+    assert (found["configuration"]["bedroom"], found["configuration"]["upstairs"]) == (
+        "with_controls",
+        "never",
+    )
+
+    default = {r["rule"]: r for r in sheet(VisitPolicy())["rules"]}
+    assert default["bedroom"]["enforced"].startswith("A visitor may not enter a child's bedroom")
+    assert default["upstairs"]["enforced"].startswith(
+        "A visitor may go upstairs only accompanied by a responsible adult"
+    )
+    assert default["authorised_by"]["when"] == "before"
+
+
+def test_the_before_visit_checks_tell_times_by_the_schools_clock() -> None:
+    """As the rest of the visit's record does: "10:05 BST on 2026-06-10", not UTC."""
+    told = {
+        "informed": True,
+        "note": "rang mum",
+        "by": "dsl:dsl1",
+        "at": "2026-06-10T09:05:00+00:00",
+    }
+    signed = {"s-jones": {"by": "staff:s-jones", "at": "2026-06-10T09:07:00+00:00"}}
+    found = checks(
+        rules(parents_informed="required", charged_phone=True),
+        {"parents": told, "confirmed": {"charged_phone": signed}},
+        staff=["s-jones"],
+        trained=(),
+        zone=ZoneInfo("Europe/London"),
+    )
+    assert [c.done for c in found] == [
+        "parents/carers informed: rang mum (recorded by dsl:dsl1 at 10:05 BST on 2026-06-10)",
+        "s-jones confirmed at 10:07 BST on 2026-06-10",
+    ]
+
+
+def test_the_policy_applied_when_authorising_tells_its_times_in_the_schools_zone() -> None:
+    """Authorising records what met each check, its times in the school's zone (London in
+    November: GMT)."""
+    cottenham = rules(parents_informed="required")
+    visit = assessed(a_visit())
+    visit.record_parents(
+        by="dsl:dsl1", informed=True, note="rang mum", rules=cottenham, timestamp=NINE
+    )
+    authorise(visit, HEAD, cottenham)
+    applied = {type(e).__qualname__: e for e in visit.collect_events()}["Visit.PolicyApplied"]
+    assert applied.checks[0]["done"].endswith("(recorded by dsl:dsl1 at 09:00 GMT on 2026-11-23)")  # type: ignore[attr-defined]

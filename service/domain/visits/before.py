@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 from typing import TYPE_CHECKING, Any
 
 from eventsourcing.domain import Aggregate
@@ -227,8 +227,10 @@ class BeforeVisit(VisitPart):
             timestamp=timestamp,
         )
 
-    def policy_checks(self, rules: VisitPolicy, trained: Collection[str]) -> list[Check]:
-        return checks(rules, self.before, staff=self.staff, trained=trained)
+    def policy_checks(
+        self, rules: VisitPolicy, trained: Collection[str], zone: tzinfo = UTC
+    ) -> list[Check]:
+        return checks(rules, self.before, staff=self.staff, trained=trained, zone=zone)
 
     def _apply_policy(
         self,
@@ -238,10 +240,12 @@ class BeforeVisit(VisitPart):
         rules: VisitPolicy,
         trained: Collection[str],
         timestamp: datetime,
+        zone: tzinfo = UTC,
     ) -> None:
         """Refuse `step` while a check of the school's policy for it is unmet; otherwise
-        record the policy applied and what met each check (nothing when it has none)."""
-        found = self.policy_checks(rules, trained)
+        record the policy applied and what met each check (nothing when it has none), its
+        times told in `zone` (the school's)."""
+        found = self.policy_checks(rules, trained, zone)
         problem = refusal(found, step)
         if problem:
             raise DomainError(problem)

@@ -212,14 +212,26 @@ def parse_visit_policy(raw: object, where: str) -> tuple[dict[str, Any], list[st
     return data, problems
 
 
+AT_THE_PROPERTY_RULES: Final = (
+    "bedroom",
+    "upstairs",
+    "invited_by_child",
+    "no_responsible_adult",
+    "smoking",
+    "animals",
+)
+"""The rules at the property (`decisions.Rule`) a school may give its own words for."""
+
+
 def _words(value: object, where: str, problems: list[str]) -> dict[str, str]:
+    known = ", ".join((*RULES, *AT_THE_PROPERTY_RULES))
     if not isinstance(value, dict):
-        problems.append(f"{where}: must map a rule ({', '.join(RULES)}) to your policy's words")
+        problems.append(f"{where}: must map a rule ({known}) to your policy's words")
         return {}
     words: dict[str, str] = {}
     for rule, text in value.items():
-        if rule not in RULES:
-            problems.append(f"{where}.{rule}: not a visit rule; known ones are: {', '.join(RULES)}")
+        if rule not in RULES and rule not in AT_THE_PROPERTY_RULES:
+            problems.append(f"{where}.{rule}: not a visit rule; known ones are: {known}")
         elif not isinstance(text, str) or not text.strip() or len(text) > 2000:
             problems.append(
                 f"{where}.{rule}: must be your policy's words (text, 1-2000 characters)"

@@ -1,10 +1,18 @@
 """A school's visit policy as Lonewatch enforces it, rule by rule, beside the policy's own
-words: what a headteacher reads to check the configuration against their written policy."""
+words: what a headteacher reads to check the configuration against their written policy.
+The rules before a visit (who authorises, companions, confirmations) come first, then what
+the school allows at the property (a child's bedroom, upstairs) and the decisions a visitor
+records there."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from service.domain.visits.decisions import (
+    BEDROOM_CONTROLS_WORDS,
+    DuringPolicy,
+    Rule,
+)
 from service.domain.visits.policy import (
     SECOND_IN_SIGHT,
     STATEMENTS,
@@ -25,6 +33,29 @@ TITLES = {
     "risk_assessment_signed": "The visitor's signed risk assessment",
     "charged_phone": "A charged mobile phone",
 }
+
+AT_THE_PROPERTY_TITLES = {
+    Rule.BEDROOM: "A child's bedroom",
+    Rule.UPSTAIRS: "Going upstairs",
+    Rule.INVITED_BY_CHILD: "Invited in by a child",
+    Rule.NO_RESPONSIBLE_ADULT: "No responsible adult present",
+    Rule.SMOKING: "Smoking during the visit",
+    Rule.ANIMALS: "Animals in the home",
+}
+
+_ENDS_EARLY = "; the visit then ends early, recorded with this reason."
+
+AT_THE_PROPERTY_ENFORCED = {
+    Rule.INVITED_BY_CHILD: "If a child with no responsible adult present invites the visitor "
+    "in, the visitor records that they did not enter, or that they left" + _ENDS_EARLY,
+    Rule.NO_RESPONSIBLE_ADULT: "If no responsible adult with parental responsibility is "
+    "present, the visitor records returning to school to visit another time" + _ENDS_EARLY,
+    Rule.SMOKING: "The visitor asks that no one smokes during the visit; if the responsible "
+    "adult refuses, the visitor records leaving" + _ENDS_EARLY,
+    Rule.ANIMALS: "The visitor asks that animals are kept in a separate room; if the "
+    "responsible adult refuses or cannot, the visitor records leaving" + _ENDS_EARLY,
+}
+"""What Lonewatch does for the rules every school's policy shares (decisions.RULES)."""
 
 
 def _pairs(policy: VisitPolicy) -> str:
@@ -110,9 +141,39 @@ def _enforced(policy: VisitPolicy, rule: str) -> str | None:
     return None
 
 
-def sheet(policy: VisitPolicy) -> dict[str, Any]:
-    """Each rule: its title, what is enforced, the school's words (None where the directory
-    gives none), and whether it is on; then the configuration itself."""
+def _at_the_property(during: DuringPolicy, rule: Rule) -> str:
+    """What Lonewatch does at the property for `rule`, as the school's policy allows."""
+    if rule is Rule.BEDROOM:
+        if during.bedroom == "with_controls":
+            controls = "; ".join(BEDROOM_CONTROLS_WORDS.values())
+            return (
+                "A visitor may enter a child's bedroom only with every control of the risk "
+                f"assessment confirmed ({controls}); otherwise they record that they did not "
+                "enter."
+            )
+        return (
+            "A visitor may not enter a child's bedroom: recording that they entered is refused "
+            "with your policy's rule."
+        )
+    if rule is Rule.UPSTAIRS:
+        if during.upstairs == "accompanied":
+            return (
+                "A visitor may go upstairs only accompanied by a responsible adult, and only if "
+                "they judge it completely safe and necessary; they record that they did, and why."
+            )
+        return (
+            "A visitor may not go upstairs in a property: recording that they went upstairs "
+            "is refused with your policy's rule."
+        )
+    return AT_THE_PROPERTY_ENFORCED[rule]
+
+
+def sheet(policy: VisitPolicy, during: DuringPolicy | None = None) -> dict[str, Any]:
+    """Each rule: its title, when it applies (`before` the visit or `at_the_property`), what
+    is enforced, the school's words (None where the directory gives none), and whether it is
+    on; then the configuration itself. The rules at the property are always on: each school
+    says what it allows in a bedroom and upstairs, and the others every policy shares."""
+    during = during or DuringPolicy()
     rules = []
     for rule, title in TITLES.items():
         enforced = _enforced(policy, rule)
@@ -120,9 +181,22 @@ def sheet(policy: VisitPolicy) -> dict[str, Any]:
             {
                 "rule": rule,
                 "title": title,
+                "when": "before",
                 "on": enforced is not None,
                 "enforced": enforced or "Not asked by this school's configuration.",
                 "words": policy.words_for(rule),
             }
         )
-    return {"rules": rules, "configuration": policy.as_data()}
+    for at, title in AT_THE_PROPERTY_TITLES.items():
+        rules.append(
+            {
+                "rule": at.value,
+                "title": title,
+                "when": "at_the_property",
+                "on": True,
+                "enforced": _at_the_property(during, at),
+                "words": policy.words_for(at.value),
+            }
+        )
+    configuration = {**policy.as_data(), "bedroom": during.bedroom, "upstairs": during.upstairs}
+    return {"rules": rules, "configuration": configuration}

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, tzinfo
 from typing import Any, Final, Literal
 
 from service.domain.visits.policy import (
@@ -94,9 +95,22 @@ def accompanied(before: Mapping[str, Any], staff: Sequence[str]) -> bool:
     return len(staff) >= 2 or bool(before.get("companion"))
 
 
-def _when(fact: Mapping[str, Any]) -> str:
-    at = str(fact.get("at") or "")
-    return f"{fact.get('by')} at {at[11:16]} UTC on {at[:10]}" if at else str(fact.get("by"))
+def _clock(at: object, zone: tzinfo) -> str | None:
+    """'14:10 GMT on 2026-12-06': an instant as the school's clock shows it, with the zone's
+    name (as the visit's timeline and record tell times); None when there is no instant."""
+    if not at:
+        return None
+    try:
+        moment = datetime.fromisoformat(str(at))
+    except ValueError:
+        return str(at)
+    local = (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(zone)
+    return f"{local:%H:%M} {local.tzname()} on {local:%Y-%m-%d}"
+
+
+def _when(fact: Mapping[str, Any], zone: tzinfo) -> str:
+    clock = _clock(fact.get("at"), zone)
+    return f"{fact.get('by')} at {clock}" if clock else str(fact.get("by"))
 
 
 # -- the checks ----------------------------------------------------------------------
@@ -108,14 +122,15 @@ def checks(
     *,
     staff: Sequence[str],
     trained: Collection[str],
+    zone: tzinfo = UTC,
 ) -> list[Check]:
     """Every check the school's policy makes of this visit, met or not, in the order a
-    person would do them."""
+    person would do them; who did what, and when, told in `zone` (the school's)."""
     found: list[Check] = []
-    pair = _pairs(policy, before, staff)
+    pair = _pairs(policy, before, staff, zone)
     if pair is not None:
         found.append(pair)
-    parents = _parents(policy, before)
+    parents = _parents(policy, before, zone)
     if parents is not None:
         found.append(parents)
     if policy.safeguarding_trained:
@@ -135,11 +150,13 @@ def checks(
         ("charged_phone", Confirmation.CHARGED_PHONE, DEPART),
     ):
         if getattr(policy, rule):
-            found.append(_confirmed(rule, what, step, before, staff))
+            found.append(_confirmed(rule, what, step, before, staff, zone))
     return found
 
 
-def _pairs(policy: VisitPolicy, before: Mapping[str, Any], staff: Sequence[str]) -> Check | None:
+def _pairs(
+    policy: VisitPolicy, before: Mapping[str, Any], staff: Sequence[str], zone: tzinfo
+) -> Check | None:
     together = accompanied(before, staff)
     decision = before.get("decision")
     companion = before.get("companion")
@@ -150,7 +167,7 @@ def _pairs(policy: VisitPolicy, before: Mapping[str, Any], staff: Sequence[str])
     )
     done = (
         f"accompanied by {companion['name']} ({companion['organisation']}), named by "
-        f"{_when(companion)}"
+        f"{_when(companion, zone)}"
         if companion
         else ("a pair visit" if len(staff) >= 2 else None)
     )
@@ -165,7 +182,9 @@ def _pairs(policy: VisitPolicy, before: Mapping[str, Any], staff: Sequence[str])
             AUTHORISE,
             alone is not None,
             f"a companion ({with_whom}), or the reason this visit is made alone",
-            f"alone because: {alone['reason']} (recorded by {_when(alone)})" if alone else None,
+            f"alone because: {alone['reason']} (recorded by {_when(alone, zone)})"
+            if alone
+            else None,
         )
     if policy.pairs is Pairs.DECIDED:
         deciders = roles_words(policy.deciders)
@@ -180,7 +199,7 @@ def _pairs(policy: VisitPolicy, before: Mapping[str, Any], staff: Sequence[str])
             )
         said = (
             f"{'single member of staff' if valid['decision'] == 'single' else 'additional person'}"
-            f" decided by {_when(valid)}: {valid['reason']}"
+            f" decided by {_when(valid, zone)}: {valid['reason']}"
         )
         if valid["decision"] == "pair" and not together:
             return Check(
@@ -194,7 +213,7 @@ def _pairs(policy: VisitPolicy, before: Mapping[str, Any], staff: Sequence[str])
     return None
 
 
-def _parents(policy: VisitPolicy, before: Mapping[str, Any]) -> Check | None:
+def _parents(policy: VisitPolicy, before: Mapping[str, Any], zone: tzinfo) -> Check | None:
     if policy.parents_informed is ParentsRule.OFF:
         return None
     told = before.get("parents")
@@ -210,12 +229,17 @@ def _parents(policy: VisitPolicy, before: Mapping[str, Any]) -> Check | None:
     done = None
     if told is not None:
         what = "parents/carers informed" if told["informed"] else "not informed, because"
-        done = f"{what}: {told['note']} (recorded by {_when(told)})".replace(": ()", "")
+        done = f"{what}: {told['note']} (recorded by {_when(told, zone)})".replace(": ()", "")
     return Check("parents_informed", AUTHORISE, met, needed, done)
 
 
 def _confirmed(
-    rule: str, what: Confirmation, step: Step, before: Mapping[str, Any], staff: Sequence[str]
+    rule: str,
+    what: Confirmation,
+    step: Step,
+    before: Mapping[str, Any],
+    staff: Sequence[str],
+    zone: tzinfo,
 ) -> Check:
     signed = (before.get("confirmed") or {}).get(what.value) or {}
     waiting = [s for s in staff if s not in signed]
@@ -225,9 +249,7 @@ def _confirmed(
         not waiting,
         f"each visitor confirms: \u201c{STATEMENTS[what]}\u201d"
         + (f" (waiting for {', '.join(waiting)})" if waiting else ""),
-        "; ".join(
-            f"{s} confirmed at {str(signed[s]['at'])[11:16]} UTC" for s in staff if s in signed
-        )
+        "; ".join(f"{s} confirmed at {_clock(signed[s]['at'], zone)}" for s in staff if s in signed)
         or None,
     )
 
@@ -260,10 +282,12 @@ def summary(
     *,
     staff: Sequence[str],
     trained: Collection[str],
+    zone: tzinfo = UTC,
 ) -> dict[str, Any]:
     """What the console shows of a visit before it goes out: who may authorise, each check
-    (met or missing, per step), what each visitor must confirm, the instructions."""
-    found = checks(policy, before, staff=staff, trained=trained)
+    (met or missing, per step), what each visitor must confirm, the instructions; times
+    told in `zone` (the school's)."""
+    found = checks(policy, before, staff=staff, trained=trained, zone=zone)
     confirm = [
         {"what": what.value, "statement": STATEMENTS[what], "step": step}
         for what, rule, step in (

@@ -12,6 +12,7 @@ from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid5
+from zoneinfo import ZoneInfo
 
 from eventsourcing.domain import Aggregate, event
 
@@ -224,7 +225,12 @@ class Visit(BeforeVisit, Watch, Tasks, During, Incidents, Aggregate):
         if refusal:
             raise DomainError(refusal)
         self._apply_policy(
-            step=AUTHORISE, by=principal.actor, rules=rules, trained=trained, timestamp=timestamp
+            step=AUTHORISE,
+            by=principal.actor,
+            rules=rules,
+            trained=trained,
+            timestamp=timestamp,
+            zone=ZoneInfo(timezone),
         )
         self._authorised(
             by=principal.actor,
@@ -314,12 +320,21 @@ class Visit(BeforeVisit, Watch, Tasks, During, Incidents, Aggregate):
         policy: OverduePolicy,
         timestamp: datetime,
         rules: VisitPolicy | None = None,
+        timezone: str = "UTC",
     ) -> None:
         """Sign out. A lone visitor must take an operational SOS device; each visitor has
-        confirmed what the school's policy has them confirm before leaving."""
+        confirmed what the school's policy has them confirm before leaving (the words of
+        when, in the school's `timezone`)."""
         self._expect("sign out for", VisitState.AUTHORISED)
         if rules is not None:
-            self._apply_policy(step=DEPART, by=by, rules=rules, trained=(), timestamp=timestamp)
+            self._apply_policy(
+                step=DEPART,
+                by=by,
+                rules=rules,
+                trained=(),
+                timestamp=timestamp,
+                zone=ZoneInfo(timezone),
+            )
         if self.lone:
             problem = device_problem(
                 device=device.device,
