@@ -78,7 +78,7 @@ class Settings:
     metrics: bool = True
     """Serve GET /metrics (INTERFACES.md section 11, `LW_METRICS`: on/off)."""
     # Per client (a user, or an address before sign-in), as `limits` reads it: "N/second;M/minute".
-    api_rate_limit: str = "20/second;600/minute"
+    api_rate_limit: str = "50/second;1500/minute"
     poll_interval: float = 0.5
     # The console's maps (docs/console-and-replay.md): a Leaflet tile URL template, or
     # "none" for a plain marker on a neutral background (no request leaves the browser).

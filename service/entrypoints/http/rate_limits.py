@@ -2,8 +2,9 @@
 
 A client is the person a request authenticated as (every token and console session of
 theirs together), or, for the few open paths, its address. The limits (`LW_API_RATE_LIMIT`,
-default 20 a second and 600 a minute) come from `limits` (the library behind
-Flask-Limiter and SlowAPI): a moving window in memory, per process. Generous for a console
+default 50 a second and 1,500 a minute: the visit board alone loads about a dozen answers at
+once and reloads on each change, which 20 a second refused) come from `limits` (the library
+behind Flask-Limiter and SlowAPI): a moving window in memory, per process. Generous for a console
 (it polls a few paths every few seconds) and for an integration; a script in a loop slows
 to the limit instead of starving the alarm path's lookups and pools.
 """

@@ -30,10 +30,19 @@ const LW = (() => {
     const headers = { Accept: "application/json" };
     if (method !== "GET" && session && session.csrf_token) headers["X-CSRF-Token"] = session.csrf_token;
     if (body !== undefined) headers["Content-Type"] = "application/json";
-    const response = await fetch(path, {
+    const send = () => fetch(path, {
       method, headers, credentials: "same-origin",
       body: body === undefined ? undefined : JSON.stringify(body),
     });
+    let response = await send();
+    // Past the rate limit the request was refused before anything was done, so sending it
+    // again after Retry-After is safe, a write included: a busy page (several tabs, a
+    // board reloading) waits a moment instead of telling the person "not recorded".
+    for (let tries = 0; response.status === 429 && tries < 2; tries++) {
+      const wait = Math.min(Number(response.headers.get("Retry-After")) || 1, 5);
+      await new Promise((resolve) => setTimeout(resolve, wait * 1000));
+      response = await send();
+    }
     if (response.status === 401) {
       location.assign("/console/login?next=" + encodeURIComponent(location.pathname + location.search));
       throw new ApiError(401, "signed out");
