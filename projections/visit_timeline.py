@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime, tzinfo
 from typing import Any
@@ -40,6 +41,36 @@ def _zone(value: datetime, zone: tzinfo) -> str:
     return str(value.astimezone(zone).tzname())
 
 
+_TEXTED = re.compile(r"(?:text|app message) \w+ \((sms|app):[^()]*\)")
+_REF = re.compile(r" ?\((?:sms|app|device)[:\s][^()]*\)")
+_HOW = {"api": " through the API", "console": " in the console", "sms": " by text"}
+
+
+def via_words(via: str | None, by: str = "") -> str:
+    """How a visit event came, in a DSL's words (' by text', ' from device sos-0001'): the
+    message's own reference (an SMS sid, a message id) stays in the row's data, not here."""
+    if not via:
+        return ""
+    if via in _HOW:
+        return _HOW[via]
+    texted = _TEXTED.fullmatch(via)
+    if texted or via.startswith("sms:"):
+        return " by text" if via.startswith(("text", "sms:")) else " by app message"
+    if via.startswith("device checkin"):
+        kind, _, device = by.partition(":")
+        return f" from device {device}" if kind == "device" and device else " from the device"
+    if via.startswith("owntracks"):
+        return f" by the phone's location ({via.removeprefix('owntracks: ')})"
+    return f" ({_REF.sub('', via)})"
+
+
+def how_words(how: str, by: str = "") -> str:
+    """How a ladder was ended ('text OK (sms:SM5)'), without the message's own reference."""
+    if how.startswith("device checkin"):
+        return "a check-in from the device" if by.startswith("device:") else "a device check-in"
+    return _REF.sub("", how)
+
+
 def _decision_words(event: Any, zone: tzinfo = UTC) -> str:
     """Why the `inform_slt` step did or did not tell SLT, and whose report that rests on."""
     decision = getattr(event, "decision", None)
@@ -60,8 +91,9 @@ def describe(event: Any, zone: tzinfo = UTC) -> tuple[str, str] | None:
     if not name.startswith("Visit."):
         return None
     what = name.removeprefix("Visit.")
-    by = str(getattr(event, "by", "") or "system")
-    via = f" ({event.via})" if getattr(event, "via", None) else ""
+    actor = str(getattr(event, "by", "") or "system")
+    by = f"device {actor.removeprefix('device:')}" if actor.startswith("device:") else actor
+    via = via_words(getattr(event, "via", None), actor)
     words: dict[str, Callable[[], str]] = {
         "Planned": lambda: (
             f"{'lone' if len(event.staff) == 1 else 'pair'} visit planned by {event.planned_by}: "
@@ -105,7 +137,8 @@ def describe(event: Any, zone: tzinfo = UTC) -> tuple[str, str] | None:
             f"overdue step {event.step + 1}: {event.action}" + _decision_words(event, zone)
         ),
         "LadderEnded": lambda: (
-            f"overdue ladder ended by {by} after {event.steps_taken} step(s): {event.how}"
+            f"overdue ladder ended by {by} after {event.steps_taken} step(s): "
+            f"{how_words(event.how, actor)}"
         ),
         "DeviceSilenceNoticed": lambda: (
             f"device {event.device} silent since {_at(event.last_seen, zone, seconds=True)} "
@@ -132,7 +165,7 @@ def describe(event: Any, zone: tzinfo = UTC) -> tuple[str, str] | None:
         "DeviceSilenceNoticed",
         "LowBatteryNoticed",
     )
-    source = "scheduler" if what in noticed else by
+    source = "scheduler" if what in noticed else actor
     during = during_words(event, what, by, via)
     if during is not None:
         return source, during

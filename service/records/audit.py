@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from projections.store import ViewStore
 from service.application.lonewatch import Lonewatch
 from service.domain.people.access import Principal
 from service.domain.people.record_access import Access, RecordAccess
+from service.records.narrative import person
 
 
 def record_access(
@@ -62,4 +64,52 @@ def audit_trail(
     docs.sort(
         key=lambda d: order.get((str(d.get("record")), int(d.get("version") or 0)), 0), reverse=True
     )
-    return docs[:limit]
+    return [worded(doc) for doc in docs[:limit]]
+
+
+def worded(doc: dict[str, Any]) -> dict[str, Any]:
+    """An audit line as an admin reads it: `who` is the person ('admin1 (administrator)',
+    not `admin:admin1`); a sign-in's `client` is the browser in short ('Chrome on Linux,
+    from 10.0.0.7'); `actor` and `detail` keep the recorded values, the full user agent."""
+    shown = dict(doc, who=person(doc.get("actor")))
+    if doc.get("action") == "signed_in":
+        shown["client"] = client_words(str(doc.get("detail") or ""))
+    return shown
+
+
+_BROWSERS = (
+    ("Edg/", "Edge"),
+    ("OPR/", "Opera"),
+    ("Firefox/", "Firefox"),
+    ("HeadlessChrome/", "Chrome (headless)"),
+    ("Chromium/", "Chromium"),
+    ("Chrome/", "Chrome"),
+    ("Safari/", "Safari"),
+    ("curl/", "curl"),
+    ("Python", "a script"),
+    ("python", "a script"),
+)
+_SYSTEMS = (
+    ("Android", "Android"),
+    ("iPhone", "iOS"),
+    ("iPad", "iPadOS"),
+    ("CrOS", "ChromeOS"),
+    ("Windows", "Windows"),
+    ("Mac OS X", "macOS"),
+    ("Linux", "Linux"),
+)
+_ADDRESS = re.compile(r"[0-9a-fA-F.:]+|\?")
+
+
+def client_words(client: str) -> str:
+    """'127.0.0.1 Mozilla/5.0 (X11; Linux x86_64) ... Chrome/131.0 Safari/537.36' ->
+    'Chrome on Linux, from 127.0.0.1' (a sign-in records its address and user agent)."""
+    address, _, agent = client.partition(" ")
+    if not _ADDRESS.fullmatch(address):
+        address, agent = "", client
+    browser = next((words for mark, words in _BROWSERS if mark in agent), "")
+    system = next((words for mark, words in _SYSTEMS if mark in agent), "")
+    what = " on ".join(w for w in (browser, system) if w) or (
+        "an unknown browser" if agent else "no browser named"
+    )
+    return f"{what}, from {address}" if address and address != "?" else what

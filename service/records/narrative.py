@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from projections.core import event_name
+from projections.visit_timeline import how_words
 
 ROLE_WORDS: Mapping[str, str] = {
     "operator": "contact centre",
@@ -101,7 +102,8 @@ class Narrator:
         if name == "Alert.Resolved":
             return (
                 event.by,
-                f"resolved by {person(event.by)}: {event.outcome.replace('_', ' ')} - {event.note}",
+                f"resolved by {person(event.by)}: {event.outcome.replace('_', ' ')} - "
+                f"{how_words(event.note)}",
                 False,
             )
         if name == "Alert.NoteAdded":

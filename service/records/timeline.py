@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 from uuid import UUID
 
@@ -60,15 +60,36 @@ def _source_and_summary(event: Any, zone: tzinfo = UTC) -> tuple[str, str]:
     if name == "Notification.AttemptFailed":
         outcome = "gave up" if event.final else "will retry"
         return "notifier", f"notification attempt failed ({event.error}); {outcome}"
-    return _escalation_summary(event, name)
+    return _escalation_summary(event, name, zone)
 
 
-def _escalation_summary(event: Any, name: str) -> tuple[str, str]:
+_UNTIL_UTC = re.compile(r"\buntil (\d\d):(\d\d):(\d\d) UTC\b")
+
+
+def local_until(words: str, recorded_at: datetime, zone: tzinfo) -> str:
+    """'held back ... until 07:35:32 UTC' (the ladder, pure, words its times in UTC) as the
+    school's clock shows it, with the zone: the day is the one nearest the recorded time."""
+
+    def local(match: re.Match[str]) -> str:
+        hour, minute, second = (int(g) for g in match.groups())
+        recorded = recorded_at.astimezone(UTC)
+        at = recorded.replace(hour=hour, minute=minute, second=second, microsecond=0)
+        if at < recorded - timedelta(hours=12):
+            at += timedelta(days=1)
+        shown = at.astimezone(zone)
+        return f"until {shown:%H:%M:%S} {shown.tzname()}"
+
+    return _UNTIL_UTC.sub(local, words)
+
+
+def _escalation_summary(event: Any, name: str, zone: tzinfo = UTC) -> tuple[str, str]:
     """The escalation ladder's and the outbox's own events (service/application/escalation.py)."""
     if name.startswith("ArcMessage."):
         return _arc_summary(event, name)
     if name == "Alert.Escalated":
-        return f"policy:{event.step['step']}", event.step["reason"]
+        return f"policy:{event.step['step']}", local_until(
+            event.step["reason"], event.timestamp, zone
+        )
     if name == "Notification.AttemptStarted":
         return "notifier", f"try {event.attempt} started"
     if name == "Notification.Unconfirmed":

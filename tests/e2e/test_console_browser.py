@@ -140,7 +140,13 @@ async def test_an_sos_appears_live_is_taken_resolved_and_replayed(
     admin = await signed_in(browser, base, "admin1")
     await admin.goto("/console/audit")
     await expect(admin.locator("#audit")).to_contain_text("Exported (printable)")
-    await expect(admin.locator("#audit")).to_contain_text("operator:reception1")
+    # People as they are known, browsers in short: the recorded values one click away.
+    await expect(admin.locator("#audit")).to_contain_text("reception1 (contact centre)")
+    await expect(admin.locator("#audit")).not_to_contain_text("operator:reception1")
+    browser_named = admin.locator("#audit summary").filter(has_text=" on Linux").first
+    await expect(browser_named).to_be_visible()
+    assert "Mozilla/5.0" in str(await browser_named.get_attribute("title"))
+    await expect(admin.locator("#audit .user-agent").first).to_be_hidden()
     await admin.screenshot(**shot("audit.png"))
 
     # Someone edits the resolution note in the database: the timeline says so at once.

@@ -165,6 +165,11 @@ async def test_exports_are_printable_and_every_viewing_is_in_the_audit_trail(api
         ("dsl:dsl1", "export_json", subject),
         ("dsl:dsl1", "export_html", subject),
     ]
+    assert [a["who"] for a in trail["audit"][:3]] == [
+        "reception1 (contact centre)",
+        "dsl1 (DSL)",
+        "dsl1 (DSL)",
+    ]
     assert exported["access_id"] in [a["id"] for a in trail["audit"]]
     assert all(a["school"] == "lancaster" for a in trail["audit"][:3])
 

@@ -183,6 +183,16 @@ def test_a_device_checkin_counts_as_the_visitors_ok(world: VisitWorld) -> None:
     world.settle()
     ended = world.board(visit_id)["ladder_ended"]
     assert ended["by"] == "device:sos-0001" and ended["how"].startswith("device checkin")
+    # The record says it in words a DSL reads; the message's id stays in the row's data.
+    rows = [r for r in world.timeline(visit_id) if r["event"].startswith("Visit.")]
+    row = next(r for r in rows if r["event"] == "Visit.LadderEnded")
+    assert row["summary"] == (
+        "overdue ladder ended by device sos-0001 after 1 step(s): a check-in from the device"
+    )
+    assert row["data"]["how"] == ended["how"] and row["source"] == "device:sos-0001"
+    arrived = next(r for r in rows if r["event"] == "Visit.Arrived")
+    assert arrived["summary"] == "arrived at the property by text"
+    assert arrived["data"]["via"].startswith("text ARRIVED (sms:")
 
 
 def test_deadlines_survive_a_restart(sqlite_url: str) -> None:

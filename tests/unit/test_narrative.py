@@ -104,3 +104,22 @@ def test_people_in_recorded_sentences_and_sources_are_named() -> None:
     assert source_words("policy:renotify1") == "escalation, reminder 1"
     assert source_words("policy:taken") == "escalation (taken)"
     assert source_words("dsl:dsl1") == "dsl1 (DSL)"
+
+
+def test_held_back_until_is_told_in_the_schools_time_with_its_zone() -> None:
+    from zoneinfo import ZoneInfo
+
+    from service.records.timeline import local_until
+
+    words = "re-notify round 2; held back by rate limits: A. Lead sms until 07:35:32 UTC"
+    summer = datetime(2026, 7, 1, 7, 30, tzinfo=UTC)
+    assert local_until(words, summer, ZoneInfo("Europe/London")).endswith(
+        "A. Lead sms until 08:35:32 BST"
+    )
+    winter = datetime(2026, 12, 4, 7, 30, tzinfo=UTC)
+    assert local_until(words, winter, ZoneInfo("Europe/London")).endswith("until 07:35:32 GMT")
+    # Past midnight: the held-back time is the next day's.
+    late = datetime(2026, 7, 1, 23, 59, tzinfo=UTC)
+    assert local_until("until 00:01:00 UTC", late, ZoneInfo("Europe/London")) == (
+        "until 01:01:00 BST"
+    )

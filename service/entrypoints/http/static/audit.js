@@ -21,6 +21,11 @@
     if (kind === "user") return el("a", { href: `/console/admin#user-${encodeURIComponent(key)}` }, `user ${key}`);
     return el("a", { href: `/console/timeline?${kind}=${encodeURIComponent(key)}` }, `${kind} ${key.slice(0, 8)}`);
   }
+  function detailOf(a) {
+    // A sign-in's browser in short; the full user agent recorded, one click away.
+    if (!a.client) return a.detail || "";
+    return el("details", {}, el("summary", { title: a.detail || "" }, a.client), el("span", { class: "user-agent" }, a.detail || ""));
+  }
   LW.start("audit", { live: false }).then(async () => {
     let audit;
     try {
@@ -35,10 +40,10 @@
     }
     document.getElementById("audit").replaceChildren(...audit.map((a) => el("tr", {},
       el("td", {}, LW.fmtDate(a.at)),
-      el("td", {}, a.actor),
+      el("td", { title: a.actor }, a.who || a.actor),
       el("td", {}, a.school || "all"),
       el("td", {}, ACTION[a.action] || a.action),
       el("td", {}, subjectLink(a.subject)),
-      el("td", { class: "counts" }, a.detail || ""))));
+      el("td", { class: "counts" }, detailOf(a)))));
   });
 })();
