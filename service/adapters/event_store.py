@@ -412,56 +412,20 @@ def _insert_unnest(recorder: Any, stored: Sequence[StoredEvent]) -> list[int]:
     return [int(row["notification_id"]) for row in rows]
 
 
-def load_aggregates(recorder: Any, mapper: Any, aggregate_ids: Collection[UUID]) -> dict[UUID, Any]:
+def load_aggregates(
+    recorder: ApplicationRecorder, mapper: Any, aggregate_ids: Collection[UUID]
+) -> dict[UUID, Any]:
     """Many aggregates at once: their events in one query (per 500 ids on SQLite), each
     projected as the repository would (no snapshots here). Absent ones are left out.
 
     A gateway meeting a thousand devices for the first time needs each one's directory
-    entry; one query for all of them, not one (or three) per device."""
-    from eventsourcing.postgres import PostgresAggregateRecorder
-    from eventsourcing.sqlite import SQLiteAggregateRecorder
-
-    wanted = list(dict.fromkeys(aggregate_ids))
-    rows: list[tuple[Any, Any, Any, Any]] = []
-    if isinstance(recorder, PostgresAggregateRecorder):
-        from psycopg.sql import SQL, Identifier
-
-        query = SQL(
-            "SELECT originator_id, originator_version, topic, state FROM {schema}.{table} "
-            "WHERE originator_id = ANY(%s) ORDER BY originator_id, originator_version"
-        ).format(
-            schema=Identifier(recorder.datastore.schema),
-            table=Identifier(recorder.events_table_name),
-        )
-        with recorder.datastore.transaction(commit=False) as curs:
-            curs.execute(query, [wanted])
-            rows = [
-                (r["originator_id"], r["originator_version"], r["topic"], r["state"])
-                for r in curs.fetchall()
-            ]
-    elif isinstance(recorder, SQLiteAggregateRecorder):
-        for start in range(0, len(wanted), 500):
-            chunk = wanted[start : start + 500]
-            marks = ",".join("?" for _ in chunk)
-            statement = (
-                "SELECT originator_id, originator_version, topic, state "  # noqa: S608
-                f"FROM {recorder.events_table_name} WHERE originator_id IN ({marks}) "
-                "ORDER BY originator_id, originator_version"
-            )
-            with recorder.datastore.transaction(commit=False) as cursor:
-                cursor.execute(statement, [u.hex for u in chunk])
-                rows.extend(tuple(r) for r in cursor.fetchall())
-    else:
-        for aggregate_id in wanted:
-            rows.extend(
-                (e.originator_id, e.originator_version, e.topic, e.state)
-                for e in recorder.select_events(aggregate_id)
-            )
+    entry; one query for all of them, not one (or three) per device. The rows are read as a
+    record reads its streams (`stream_notifications`), the one reader of many streams."""
     aggregates: dict[UUID, Any] = {}
-    for originator_id, version, topic, state in rows:
-        key = originator_id if isinstance(originator_id, UUID) else UUID(str(originator_id))
-        stored = StoredEvent(
-            originator_id=key, originator_version=int(version), topic=topic, state=bytes(state)
-        )
-        aggregates[key] = mapper.to_domain_event(stored).mutate(aggregates.get(key))
-    return {key: aggregate for key, aggregate in aggregates.items() if aggregate is not None}
+    for key, stream in stream_notifications(recorder, list(aggregate_ids)).items():
+        aggregate = None
+        for stored in stream:
+            aggregate = mapper.to_domain_event(stored).mutate(aggregate)
+        if aggregate is not None:
+            aggregates[key] = aggregate
+    return aggregates
