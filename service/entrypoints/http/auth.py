@@ -22,7 +22,7 @@ from aiohttp import web
 from service.application import sessions
 from service.domain.people.access import Principal
 from service.entrypoints.http.keys import HUB, LONEWATCH, POOLS
-from service.entrypoints.http.openapi import PATH as OPENAPI_PATH
+from service.entrypoints.http.openapi_operations import PATH as OPENAPI_PATH
 from service.entrypoints.http.principal_cache import MAX_TOKEN_LENGTH, PrincipalCache
 from service.entrypoints.http.problems import problem
 from service.entrypoints.http.requests import SESSION, WHO
