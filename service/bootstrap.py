@@ -47,11 +47,12 @@ from service.entrypoints.http.keys import DeviceInbox
 from service.lifecycle import SCHEDULER_INTERVAL, running
 from service.logs import get_logger
 from service.workers.arc_sender import ArcSender, ArcTiming
-from service.workers.dispatcher import DEFAULT_BACKOFF, Dispatcher
+from service.workers.dispatcher import Dispatcher
 from service.workers.health import Health, StoreProbe, store_reader
 from service.workers.leadership import OUTBOX, TIMERS, HeldLease
 from service.workers.live import Hub, Listener, LiveViews, public_change
 from service.workers.metrics import Instruments, Metrics
+from service.workers.notification_tries import DEFAULT_BACKOFF
 from service.workers.pools import WorkPools
 from service.workers.scheduler import Scheduler
 from service.workers.supervisor import Supervisor

@@ -10,14 +10,18 @@ import contextlib
 import os
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+
+from simulators import server_process
 
 # NATS nodes and a three-node cluster of the caller's own (JetStream, MQTT listener).
 from simulators.nats_cluster import OwnNats as OwnNats
 from simulators.nats_cluster import OwnNatsCluster as OwnNatsCluster
 from simulators.nats_cluster import own_nats_cluster as own_nats_cluster
+from simulators.server_process import free_port as free_port
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -55,13 +59,7 @@ def service_process(
     try:
         yield process
     finally:
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(stop_within)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        server_process.stop(process, stop_within)
 
 
 def pg_binary(name: str) -> str:
@@ -151,14 +149,6 @@ MOSQUITTO_CONF = REPO / "deploy" / "mosquitto" / "mosquitto.conf"
 MOSQUITTO_ACL = REPO / "deploy" / "mosquitto" / "lonewatch.acl"
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def mosquitto_conf(
     workdir: Path, port: int, *, passwd: Path | None = None, acl: Path | None = None
 ) -> Path:
@@ -222,44 +212,27 @@ class OwnMosquitto:
 
     def start(self, timeout: float = 10.0) -> None:
         """Start and wait until the port accepts connections."""
-        import socket
-        import time
-
         self.process = subprocess.Popen(  # noqa: S603 - our own binary and config file
             [self.binary, "-c", str(self.conf)], stderr=subprocess.PIPE
         )
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                    return
-            except OSError:
-                pass
-            if self.process.poll() is not None:
-                err = self.process.stderr.read() if self.process.stderr else b""
-                raise RuntimeError(f"mosquitto exited ({self.process.returncode}): {err!r}")
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"mosquitto did not open 127.0.0.1:{self.port}")
-            time.sleep(0.05)
+        process = self.process
+        server_process.wait_listening(
+            process,
+            [self.port],
+            name="mosquitto",
+            deadline=time.monotonic() + timeout,
+            detail=lambda: repr(process.stderr.read() if process.stderr else b""),
+        )
 
     def stop(self, timeout: float = 10.0) -> None:
         """A clean shutdown (SIGTERM): persistence is written before it exits."""
         process, self.process = self.process, None
-        if process is None or process.poll() is not None:
-            return
-        process.terminate()
-        try:
-            process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        server_process.stop(process, timeout)
 
     def kill(self) -> None:
         """A crash (SIGKILL): whatever was not autosaved is gone."""
         process, self.process = self.process, None
-        if process is not None and process.poll() is None:
-            process.kill()
-            process.wait()
+        server_process.kill(process)
 
     def restart(self) -> None:
         self.stop()

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -18,11 +17,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from simulators import server_process
+from simulators.server_process import free_port
 
 
 def nats_binary() -> str | None:
@@ -106,21 +102,26 @@ class OwnNats:
 
     def start(self, timeout: float = 15.0) -> None:
         """Start and wait until its client and MQTT ports accept connections."""
+        self.spawn()
+        self.wait_listening(time.monotonic() + timeout)
+
+    def spawn(self) -> None:
+        """Start the process, not waiting for it (a cluster starts its nodes together)."""
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(  # noqa: S603 - our own binary and config
                 [self.binary, "-c", str(self.conf)], stdout=log, stderr=log
             )
-        deadline = time.monotonic() + timeout
-        for port in (self.ports.client, self.ports.mqtt):
-            while not _accepts(port):
-                if self.process.poll() is not None:
-                    raise RuntimeError(
-                        f"nats-server {self.name} exited ({self.process.returncode}); "
-                        f"see {self.log}"
-                    )
-                if time.monotonic() > deadline:
-                    raise TimeoutError(f"nats-server {self.name} did not open port {port}")
-                time.sleep(0.05)
+
+    def wait_listening(self, deadline: float) -> None:
+        """Until its client and MQTT ports accept connections (time.monotonic() deadline)."""
+        assert self.process is not None, "spawn() first"
+        server_process.wait_listening(
+            self.process,
+            (self.ports.client, self.ports.mqtt),
+            name=f"nats-server {self.name}",
+            deadline=deadline,
+            detail=lambda: f"see {self.log}",
+        )
 
     def healthy(self) -> bool:
         """The node's own verdict (`/healthz`): JetStream up and current with the cluster,
@@ -146,29 +147,12 @@ class OwnNats:
     def kill(self) -> None:
         """A crash (SIGKILL)."""
         process, self.process = self.process, None
-        if process is not None and process.poll() is None:
-            process.kill()
-            process.wait()
+        server_process.kill(process)
 
     def stop(self, timeout: float = 10.0) -> None:
         """A clean shutdown (SIGTERM), killed if it will not go."""
         process, self.process = self.process, None
-        if process is None or process.poll() is not None:
-            return
-        process.terminate()
-        try:
-            process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-def _accepts(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-            return True
-    except OSError:
-        return False
+        server_process.stop(process, timeout)
 
 
 class OwnNatsCluster:
@@ -177,9 +161,7 @@ class OwnNatsCluster:
     def __init__(self, workdir: Path | None = None, size: int = 3) -> None:
         self.workdir = workdir or Path(tempfile.mkdtemp(prefix="lw-nats-"))
         self._owns_workdir = workdir is None
-        ports = [
-            NodePorts(_free_port(), _free_port(), _free_port(), _free_port()) for _ in range(size)
-        ]
+        ports = [NodePorts(free_port(), free_port(), free_port(), free_port()) for _ in range(size)]
         cluster_ports = [p.cluster for p in ports] if size > 1 else []
         self.nodes = [
             OwnNats(self.workdir / f"n{i + 1}", f"n{i + 1}", p, cluster_ports)
@@ -204,19 +186,10 @@ class OwnNatsCluster:
             node.process = None
         # Started together: a node waits for its routes, and JetStream for a meta leader.
         for node in self.nodes:
-            with node.log.open("ab") as log:
-                node.process = subprocess.Popen(  # noqa: S603
-                    [node.binary, "-c", str(node.conf)], stdout=log, stderr=log
-                )
+            node.spawn()
         deadline = time.monotonic() + 30
         for node in self.nodes:
-            for port in (node.ports.client, node.ports.mqtt):
-                while not _accepts(port):
-                    if node.process is not None and node.process.poll() is not None:
-                        raise RuntimeError(f"nats-server {node.name} exited; see {node.log}")
-                    if time.monotonic() > deadline:
-                        raise TimeoutError(f"nats-server {node.name} did not open port {port}")
-                    time.sleep(0.05)
+            node.wait_listening(deadline)
         for node in self.nodes:
             node.wait_healthy(max(1.0, deadline - time.monotonic()))
 

@@ -24,7 +24,7 @@ from service.clock import Clock
 from service.config import Settings
 from service.container import Container
 from service.lifecycle import running
-from service.workers.dispatcher import DEFAULT_BACKOFF
+from service.workers.notification_tries import DEFAULT_BACKOFF
 from simulators import local_stack
 from tests.worlds import DIRECTORY
 

@@ -28,6 +28,8 @@ import time
 from dataclasses import dataclass
 from typing import Any, Final, Protocol
 
+from service.adapters.postgres_pool import small_pool
+
 LEASE_SECONDS: Final = 3.0
 """How long a lease lasts without renewal: a dead holder is replaced within about this
 long plus one renewal round."""
@@ -141,33 +143,11 @@ class PostgresLeases:
     """Leases in the store's own PostgreSQL database (table `lw_leases`)."""
 
     def __init__(self, url: str, holder: str, *, ttl: float = LEASE_SECONDS) -> None:
-        from psycopg_pool import ConnectionPool
-
         self.holder = holder
         self.ttl = ttl
         # Its own small pool: a renewal must not wait behind a burst of writes for a
         # connection, or the lease lapses while the holder is busy and healthy.
-        self._pool = ConnectionPool(
-            url,
-            min_size=1,
-            max_size=2,
-            open=True,
-            timeout=1,
-            reconnect_timeout=2,
-            check=ConnectionPool.check_connection,
-            kwargs={"autocommit": True, "connect_timeout": 3},
-        )
-        try:
-            self._create()
-        except BaseException:
-            self._pool.close()
-            raise
-
-    def _create(self) -> None:
-        """Two processes creating the table at once: one fails, and is opened again by
-        `with_startup_retries` (service/adapters/event_store.py)."""
-        with self._pool.connection() as conn:
-            conn.execute(_SCHEMA)
+        self._pool = small_pool(url, timeout=1, schema=[_SCHEMA])
 
     def _one(self, sql: str, params: dict[str, Any]) -> Any:
         with self._pool.connection() as conn, conn.cursor() as cur:

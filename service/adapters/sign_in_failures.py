@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
+from service.adapters.postgres_pool import small_pool
 from service.domain.people.sign_in_limits import (
     ADDRESS_WINDOW,
     PAIR_WINDOW,
@@ -36,25 +37,7 @@ class SignInFailures:
     """The stored failures; blocking calls (run them in a pool, as the password check is)."""
 
     def __init__(self, url: str) -> None:
-        from psycopg_pool import ConnectionPool
-
-        self._pool = ConnectionPool(
-            url,
-            min_size=1,
-            max_size=2,
-            open=True,
-            timeout=2,
-            reconnect_timeout=2,
-            check=ConnectionPool.check_connection,
-            kwargs={"autocommit": True, "connect_timeout": 3},
-        )
-        try:
-            with self._pool.connection() as conn:
-                for statement in _SCHEMA:
-                    conn.execute(statement)
-        except BaseException:
-            self._pool.close()
-            raise
+        self._pool = small_pool(url, timeout=2, schema=_SCHEMA)
 
     def _run(self, sql: str, params: tuple[Any, ...]) -> list[Any]:
         with self._pool.connection() as conn, conn.cursor() as cur:

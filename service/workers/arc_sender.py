@@ -12,22 +12,22 @@ and the link's state is what `/api/v1/health` reports.
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any, Protocol, TypeVar
+from typing import Any
 from uuid import UUID
 
 from projections.projector import Change
 from projections.store import ViewStore
-from service.adapters.arc.dc09 import Answer, ArcAccount, SiaEvent
-from service.adapters.arc.link import ANSWER_WITHIN, ArcLink, Endpoint, Exchange
+from service.adapters.arc.dc09 import Answer, SiaEvent
+from service.adapters.arc.link import ANSWER_WITHIN
 from service.application import arc
 from service.application.lonewatch import Lonewatch
 from service.domain.alerts.arc import ALARM_CODES, UNREACHABLE_AFTER
-from service.domain.errors import DomainError
 from service.logs import get_logger
+from service.workers.arc_links import ArcLinks, LinkHealth
+from service.workers.arc_supervision import ArcSupervision, Held
+from service.workers.recording import Recorder
 from service.workers.supervisor import LoopState
 
 log = get_logger(__name__)
@@ -38,36 +38,9 @@ an alarm waits at most this long after the ARC is back (a try to a silent host t
 ANSWER_WITHIN on top), and a frame is small."""
 SUPERVISION = 60.0
 """Seconds between supervision polls when the school's `arc:` names no `supervision`."""
-SCHOOLS_EVERY = 10.0
-"""How often the views are read for schools that have (or no longer have) an ARC."""
 RECORD_RETRY_MAX = 1.0
 TOLD_KINDS = frozenset(kind.value for kind in ALARM_CODES)
 """Only these alerts are looked at (the use case decides the rest, off the loop)."""
-T = TypeVar("T")
-
-
-@dataclass
-class LinkHealth:
-    """One school's ARC as health reports it: the last exchange's outcome."""
-
-    url: str
-    ok_at: datetime | None = None
-    failing_since: datetime | None = None
-    error: str | None = None
-    tries: int = 0
-    acks: int = 0
-    down_alert: UUID | None = None
-
-    def report(self) -> dict[str, Any]:
-        return {
-            "ok": self.failing_since is None,
-            "url": self.url,
-            "last_ack": self.ok_at.isoformat() if self.ok_at else None,
-            "failing_since": self.failing_since.isoformat() if self.failing_since else None,
-            "error": self.error,
-            "tries": self.tries,
-            "acks": self.acks,
-        }
 
 
 @dataclass(frozen=True)
@@ -80,10 +53,6 @@ class ArcTiming:
     unreachable_after: float = UNREACHABLE_AFTER
     answer_within: float = ANSWER_WITHIN
     supervision: float = SUPERVISION
-
-
-class Held(Protocol):
-    def held(self) -> bool: ...
 
 
 class ArcSender:
@@ -101,69 +70,45 @@ class ArcSender:
         """`lease`: the outbox lease when several processes share the store: only its
         holder tells the ARCs and polls them (None: this process always does)."""
         self.app = app
-        self.lease = lease
         self.views = views
         self.backoff = tuple(backoff)
         self.unreachable_after = unreachable_after
-        self.answer_within = answer_within
-        self.supervision = supervision
-        self.links: dict[str, tuple[tuple[Any, ...], ArcLink]] = {}
-        self.health: dict[str, LinkHealth] = {}
+        self.links = ArcLinks(app.clock.now, answer_within)
+        self.record = Recorder(
+            refused="arc_record_refused", failed="arc_record_failed", retry_max=RECORD_RETRY_MAX
+        )
+        self.supervision = ArcSupervision(
+            app,
+            views,
+            self.links,
+            self.record,
+            backoff=backoff,
+            unreachable_after=unreachable_after,
+            supervision=supervision,
+            lease=lease,
+        )
         self._inflight: dict[str, asyncio.Task[None]] = {}
-        self._polls: dict[str, asyncio.Task[None]] = {}
-        self._next_poll: dict[str, float] = {}
         self.acknowledged = 0
 
-    # -- links ------------------------------------------------------------------------
+    # -- what health reads ------------------------------------------------------------
 
-    def link(self, school: str, config: dict[str, Any]) -> ArcLink:
-        """The school's link, made again when its `arc:` entry changed."""
-        fingerprint = tuple(sorted((k, str(v)) for k, v in config.items()))
-        known = self.links.get(school)
-        if known is not None and known[0] == fingerprint:
-            return known[1]
-        made = ArcLink(
-            Endpoint.parse(str(config["url"])),
-            ArcAccount(
-                account=str(config["account"]),
-                receiver=str(config.get("receiver") or "R0"),
-                prefix=str(config.get("prefix") or "L0"),
-                key=config.get("key"),
-            ),
-            now=self.app.clock.now,
-            answer_within=self.answer_within,
-        )
-        self.links[school] = (fingerprint, made)
-        self.health.setdefault(school, LinkHealth(url=str(config["url"]))).url = str(config["url"])
-        return made
-
-    def _saw(self, school: str, exchange: Exchange) -> LinkHealth:
-        health = self.health[school]
-        health.tries += 1
-        if exchange.acknowledged:
-            health.acks += 1
-            health.ok_at = self.app.clock.now()
-            health.failing_since, health.error = None, None
-        else:
-            health.error = exchange.describe()
-            if health.failing_since is None:
-                health.failing_since = self.app.clock.now()
-        return health
+    @property
+    def health(self) -> dict[str, LinkHealth]:
+        return self.links.health
 
     def problems(self) -> list[str]:
-        return [
-            f"arc: {school}'s alarm receiving centre ({h.url}) has not acknowledged since "
-            f"{h.failing_since:%H:%M:%S} UTC ({h.error})"
-            for school, h in sorted(self.health.items())
-            if h.failing_since is not None
-        ]
+        return self.links.problems()
 
     def report(self) -> dict[str, Any]:
         return {
             "sending": len(self._inflight),
             "acknowledged": self.acknowledged,
-            "links": {school: h.report() for school, h in sorted(self.health.items())},
+            "links": self.links.report(),
         }
+
+    async def supervise(self, state: LoopState, tick: float = 1.0) -> None:
+        """The supervised loop of polls (service/workers/arc_supervision.py)."""
+        await self.supervision.supervise(state, tick)
 
     # -- alarms -----------------------------------------------------------------------
 
@@ -194,7 +139,7 @@ class ArcSender:
         async def go() -> None:
             if alarm is not None:  # the ARC hears the alarm before its restoral
                 await asyncio.wait([alarm])
-            order = await self._record(
+            order = await self.record(
                 arc.request, self.app, alert_id, resolved=resolved, location=location
             )
             if order is not None and not order.delivered:
@@ -205,7 +150,7 @@ class ArcSender:
     async def start(self) -> None:
         """Send again whatever a previous run left unacknowledged."""
         docs = await asyncio.to_thread(self.views.find, "arc", states=["sending"], limit=10_000)
-        orders = await self._record(arc.pending, self.app, [UUID(d["id"]) for d in docs])
+        orders = await self.record(arc.pending, self.app, [UUID(d["id"]) for d in docs])
         for order in orders or []:
             log.info("arc_message_resumed", message=str(order.message_id), code=order.code)
             self._track(f"resume:{order.message_id}", self.deliver(order))
@@ -225,7 +170,7 @@ class ArcSender:
 
     async def deliver(self, order: arc.ArcOrder) -> None:
         """Send until ACK; raise `arc_unreachable` once if that takes UNREACHABLE_AFTER."""
-        link = self.link(order.school, order.arc)
+        link = self.links.link(order.school, order.arc)
         event = SiaEvent(order.code, order.zone, tuple((i, v) for i, v in order.extended))
         sequence = link.new_sequence()
         attempt = order.tries
@@ -239,10 +184,10 @@ class ArcSender:
             while True:
                 attempt += 1
                 exchange = await link.send(event, sequence)
-                health = self._saw(order.school, exchange)
+                health = self.links.saw(order.school, exchange)
                 if watch is not None:
                     watch.error = health.error or ""
-                await self._record(
+                await self.record(
                     arc.record_try,
                     self.app,
                     order.message_id,
@@ -263,7 +208,7 @@ class ArcSender:
                     if watch is not None:
                         unreachable = await watch.settle()
                     if unreachable is not None:
-                        await self._record(
+                        await self.record(
                             arc.arc_answered_again,
                             self.app,
                             unreachable,
@@ -289,108 +234,8 @@ class ArcSender:
             if watch is not None:
                 watch.cancel()
 
-    # -- supervision ------------------------------------------------------------------
-
-    async def supervise(self, state: LoopState, tick: float = 1.0) -> None:
-        """The supervised loop: polls each school's ARC when due, each on its own task."""
-        schools: dict[str, dict[str, Any]] = {}
-        read_at = 0.0
-        while True:
-            if self.lease is not None and not self.lease.held():
-                state.beat()  # another process polls the ARCs
-                await asyncio.sleep(tick)
-                continue
-            if time.monotonic() - read_at >= SCHOOLS_EVERY or not read_at:
-                schools = await self._record(self._schools_with_arc) or {}
-                read_at = time.monotonic()
-                for gone in set(self.health) - set(schools):
-                    self.health.pop(gone, None)
-                    self.links.pop(gone, None)
-            now = time.monotonic()
-            for school, config in schools.items():
-                running = self._polls.get(school)
-                if (running is None or running.done()) and self._next_poll.get(school, 0.0) <= now:
-                    self._polls[school] = asyncio.get_running_loop().create_task(
-                        self._poll(school, config), name=f"arc-poll-{school}"
-                    )
-            state.beat()
-            await asyncio.sleep(tick)
-
-    def _schools_with_arc(self) -> dict[str, dict[str, Any]]:
-        found = {}
-        for doc in self.views.find("school", limit=10_000):
-            if doc.get("arc"):
-                config = arc.school_arc(self.app, doc["id"])
-                if config is not None:
-                    found[doc["id"]] = config
-        return found
-
-    async def _poll(self, school: str, config: dict[str, Any]) -> None:
-        """One supervision poll, tried with backoff until ACK; a silence of
-        UNREACHABLE_AFTER raises the link's `arc_unreachable` alert."""
-        link = self.link(school, config)
-        every = float(config.get("supervision") or self.supervision)
-        sequence = link.new_sequence()
-        started = time.monotonic()
-        attempt = 0
-        corrected = False
-        while True:
-            attempt += 1
-            exchange = await link.send(None, sequence)
-            health = self._saw(school, exchange)
-            if exchange.acknowledged:
-                if health.down_alert is not None:
-                    down, health.down_alert = health.down_alert, None
-                    await self._record(
-                        arc.arc_answered_again,
-                        self.app,
-                        down,
-                        what="a supervision poll was acknowledged",
-                    )
-                break
-            log.warning(
-                "arc_poll_failed", school=school, attempt=attempt, answer=exchange.describe()
-            )
-            if (
-                health.down_alert is None
-                and health.failing_since is not None
-                and time.monotonic() - started >= self.unreachable_after
-            ):
-                health.down_alert = await self._record(
-                    arc.raise_link_down,
-                    self.app,
-                    school,
-                    since=health.failing_since,
-                    error=health.error or "",
-                )
-            if (
-                exchange.reply is not None
-                and exchange.reply.receiver_time is not None
-                and not corrected
-            ):
-                corrected = True
-                continue
-            await asyncio.sleep(self.backoff[min(attempt, len(self.backoff)) - 1])
-        self._next_poll[school] = time.monotonic() + every
-
-    # -- plumbing ---------------------------------------------------------------------
-
-    async def _record(self, command: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:
-        """A record must not be lost: keep trying while the store is unavailable."""
-        delay = 0.2
-        while True:
-            try:
-                return await asyncio.to_thread(command, *args, **kwargs)
-            except DomainError as exc:
-                log.warning("arc_record_refused", reason=str(exc))
-                return None
-            except Exception:
-                log.exception("arc_record_failed", command=getattr(command, "__name__", "?"))
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, RECORD_RETRY_MAX)
-
     async def stop(self) -> None:
-        tasks = [*self._inflight.values(), *self._polls.values()]
+        tasks = [*self._inflight.values(), *self.supervision.polls.values()]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -410,7 +255,7 @@ class Watch:
     async def _run(self, after: float) -> UUID | None:
         await asyncio.sleep(after)
         self.recording = True
-        raised = await self.sender._record(
+        raised = await self.sender.record(
             arc.raise_unreachable,
             self.sender.app,
             self.message_id,

@@ -2,17 +2,13 @@
 
 Work comes from the notification view (so a restart finds what was requested
 and not yet sent) and from live changes (so an SOS goes out within milliseconds).
-A failed try is retried with backoff; the last failure is recorded as final,
-which falls back to the other channel (SMS to call, call to SMS) and, when that
-fails too, raises a `notification_failed` alert: nothing is dropped silently. A
-number the provider refuses for good (invalid, STOP) is not retried: the refusal
-is recorded at once and the ladder moves on (service.application.outbox.record_refused).
-Each try is recorded before it is made (Twilio has no idempotency key).
+Each notification's tries, retries and final outcome are service/workers/notification_tries.py's:
+a failure falls back to the other channel (SMS to call, call to SMS) and, when that fails
+too, raises a `notification_failed` alert: nothing is dropped silently.
 
 With several processes on one store, only the holder of the outbox lease sends
 (service/workers/leadership.py): the others record the requests and leave the sending to
-it. Its `fence` is asked just before each try, and a try that follows one made before a
-takeover waits out the designed backoff from that try's record, not from the takeover.
+it (an alarm's, handed over at once).
 """
 
 from __future__ import annotations
@@ -20,39 +16,26 @@ from __future__ import annotations
 import asyncio
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 from uuid import UUID
 
 from projections.projector import Change
 from projections.store import ViewStore
 from service.adapters.alarm_priority import AlarmPriority
-from service.adapters.notifiers.base import NotificationError, Notifier
+from service.adapters.notifiers.base import Notifier
 from service.application import outbox
 from service.application.unit_of_work import UnitOfWork
 from service.domain.alerts.notifications import Notification
-from service.domain.errors import DomainError
 from service.logs import get_logger
+from service.workers.notification_tries import DEFAULT_BACKOFF, NotificationTries, SendingRight
 from service.workers.supervisor import LoopState
 
 log = get_logger(__name__)
 
-DEFAULT_BACKOFF: tuple[float, ...] = (1.0, 4.0, 15.0)
-RECORD_RETRY_MAX = 0.5
-"""Longest wait between tries to record while the store is down: once it is back, a
-notification's next step (its first try: the SMS of an SOS) is recorded within about this
-long, well inside issue 10's 2 s from the store being back."""
 SWEEP_EVERY = 5.0
 """How often the views are searched for requested notifications nobody is sending."""
 SENDERS = frozenset({"sms", "voice"})
 FINISHED_REMEMBERED = 10_000
-
-
-class SendingRight(Protocol):
-    """The outbox lease as the dispatcher needs it (service.workers.leadership.HeldLease)."""
-
-    def held(self) -> bool: ...
-    def fence(self) -> bool: ...
 
 
 class Dispatcher:
@@ -79,11 +62,16 @@ class Dispatcher:
         self.lease = lease
         self.hand_over = hand_over
         self._handing: set[asyncio.Task[None]] = set()
-        self.on_first_request = on_first_request
-        self.on_outcome = on_outcome
         self.views = views
         self.notifier = notifier
-        self.backoff = tuple(backoff)
+        self.tries = NotificationTries(
+            app,
+            notifier,
+            backoff=backoff,
+            lease=lease,
+            on_first_request=on_first_request,
+            on_outcome=on_outcome,
+        )
         self.priority = priority
         """Shared with the gateway: an alarm's notification is under way there until its
         first try is recorded (that record waits at the store's lock like any write)."""
@@ -94,8 +82,14 @@ class Dispatcher:
         self._finished: OrderedDict[str, None] = OrderedDict()
         self._left: set[str] = set()
         """Given up here because another process holds the outbox now: not finished."""
-        self.sent = 0
-        self.failed = 0
+
+    @property
+    def sent(self) -> int:
+        return self.tries.sent
+
+    @property
+    def failed(self) -> int:
+        return self.tries.failed
 
     @property
     def sending(self) -> int:
@@ -104,10 +98,6 @@ class Dispatcher:
 
     def is_sending(self, notification_id: str) -> bool:
         return notification_id in self._inflight
-
-    @property
-    def max_attempts(self) -> int:
-        return len(self.backoff) + 1
 
     async def start(self) -> None:
         """Send whatever was requested and not finished before the last stop.
@@ -131,7 +121,7 @@ class Dispatcher:
                 log.warning(
                     "notification_unconfirmed", notification=doc["id"], alert=doc["alert_id"]
                 )
-                await self._record(outbox.mark_unconfirmed, self.app, UUID(doc["id"]))
+                await self.tries.record(outbox.mark_unconfirmed, self.app, UUID(doc["id"]))
             else:
                 self._submit(doc)
 
@@ -253,148 +243,10 @@ class Dispatcher:
 
         task.add_done_callback(done)
 
-    async def _send(self, doc: dict[str, Any]) -> str:
-        if doc["channel"] == "voice":
-            return await self.notifier.place_call(to=doc["to"], say=doc["body"], key=doc["id"])
-        return await self.notifier.send_sms(to=doc["to"], body=doc["body"], key=doc["id"])
-
-    async def _wait_out_earlier_backoff(self, doc: dict[str, Any], attempt: int) -> None:
-        """A notification whose last try failed before this process took the outbox (or
-        before a restart) is tried again when its backoff from that try is over."""
-        if attempt < 1:
-            return
-        last = doc.get("changed_at") or doc.get("attempt_started_at")
-        if not last:
-            return
-        due = (
-            datetime.fromisoformat(last).timestamp()
-            + self.backoff[min(attempt, len(self.backoff)) - 1]
-        )
-        wait = due - self.app.clock.now().timestamp()
-        if wait > 0:
-            log.info("notification_backoff_resumed", notification=doc["id"], wait_s=round(wait, 3))
-            await asyncio.sleep(wait)
-
-    async def _fenced(self, key: str) -> bool:
-        """Does this process still hold the outbox? Asked of the store before each try;
-        while the store cannot answer, asked again for as long as the lease lasts here.
-        False leaves the notification to the holder (this process may take it up again
-        in a later term: it is not counted as finished here)."""
-        if self.lease is None:
-            return True
-        delay = 0.2
-        while self.lease.held():
-            try:
-                if await asyncio.to_thread(self.lease.fence):
-                    return True
-                break
-            except Exception:
-                log.exception("notification_fence_failed", notification=key)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, RECORD_RETRY_MAX)
-        self._left.add(key)
-        return False
-
     async def _deliver(self, doc: dict[str, Any]) -> None:
-        notification_id = UUID(doc["id"])
-        attempt = int(doc.get("attempts") or 0)
-        await self._wait_out_earlier_backoff(doc, attempt)
-        while True:
-            if not await self._fenced(doc["id"]):
-                # Another process took the outbox while this waited: it sends, with the
-                # backoff counted from the record of the last try.
-                log.info("notification_left_to_holder", notification=doc["id"])
-                return
-            # Recorded before the request: see `start` for what a crash here leaves behind.
-            started = await self._record(outbox.start_attempt, self.app, notification_id)
-            self._first_try_recorded(doc["id"])
-            if not started:
-                return  # done elsewhere, in flight elsewhere, or the alert was taken first
-            attempt += 1
-            if attempt == 1 and self.on_first_request is not None:
-                self.on_first_request(doc["id"])
-            try:
-                provider_id = await self._send(doc)
-            except NotificationError as exc:
-                if exc.permanent:
-                    log.warning(
-                        "notification_refused",
-                        notification=doc["id"],
-                        alert=doc["alert_id"],
-                        channel=doc["channel"],
-                        code=exc.code,
-                        refusal=exc.refusal,
-                    )
-                    await self._record(
-                        outbox.record_refused,
-                        self.app,
-                        notification_id,
-                        str(exc),
-                        words=exc.refusal,
-                        code=exc.code,
-                    )
-                    self.failed += 1
-                    self._outcome(doc, "refused")
-                    return
-                final = not exc.retryable or attempt >= self.max_attempts
-                log.warning(
-                    "notification_attempt_failed",
-                    notification=doc["id"],
-                    alert=doc["alert_id"],
-                    channel=doc["channel"],
-                    attempt=attempt,
-                    final=final,
-                    error=str(exc),
-                )
-                await self._record(
-                    outbox.record_failed, self.app, notification_id, str(exc), final=final
-                )
-                self._outcome(doc, "failed" if final else "retried")
-                if final:
-                    self.failed += 1
-                    return
-                await asyncio.sleep(self.backoff[min(attempt, len(self.backoff)) - 1])
-                continue
-            except Exception:
-                # A fault in the sending itself (a bug, an error the notifier did not
-                # wrap). The request may have reached the provider: settle it as a
-                # crashed run's try is settled (see `start`), never resent blindly and
-                # never forgotten: the ladder keeps reminding.
-                log.exception(
-                    "notification_send_crashed", notification=doc["id"], alert=doc["alert_id"]
-                )
-                await self._record(outbox.mark_unconfirmed, self.app, notification_id)
-                self._outcome(doc, "unconfirmed")
-                return
-            await self._record(outbox.record_sent, self.app, notification_id, provider_id)
-            self.sent += 1
-            self._outcome(doc, "sent")
-            log.info(
-                "notification_sent",
-                notification=doc["id"],
-                alert=doc["alert_id"],
-                channel=doc["channel"],
-                to=doc["to"],
-            )
-            return
-
-    def _outcome(self, doc: dict[str, Any], outcome: str) -> None:
-        if self.on_outcome is not None:
-            self.on_outcome(str(doc["channel"]), outcome)
-
-    async def _record(self, command: Any, *args: Any, **kwargs: Any) -> Any:
-        """Recording must not be lost either: keep trying while the store is unavailable."""
-        delay = 0.2
-        while True:
-            try:
-                return await asyncio.to_thread(command, *args, **kwargs)
-            except DomainError as exc:  # e.g. another process recorded the result first
-                log.warning("notification_record_refused", reason=str(exc))
-                return None
-            except Exception:
-                log.exception("notification_record_failed", command=command.__name__)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, RECORD_RETRY_MAX)
+        key = doc["id"]
+        if not await self.tries.deliver(doc, lambda: self._first_try_recorded(key)):
+            self._left.add(key)
 
     async def stop(self) -> None:
         tasks = [*self._inflight.values(), *self._handing]

@@ -18,7 +18,8 @@ from service.bootstrap import Container, create_app
 from service.config import Settings
 from service.entrypoints.http import bounds
 from service.entrypoints.http.auth import TOKENS as PRINCIPAL
-from service.entrypoints.http.openapi import OPERATIONS, api_routes
+from service.entrypoints.http.openapi import api_routes
+from service.entrypoints.http.openapi_operations import OPERATIONS
 from service.entrypoints.http.rate_limits import LIMITS, ApiRateLimits
 from tests.harness import service_in_process
 from tests.visit_worlds import HAZARDS, VISITS_DIRECTORY

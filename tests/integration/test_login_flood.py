@@ -27,7 +27,8 @@ from service.bootstrap import create_app
 from service.config import Settings
 from service.container import Container
 from service.domain.people.sign_in_limits import ADDRESS_FAILURES, CHECKS_AT_ONCE, PAIR_FAILURES
-from service.entrypoints.http.auth import COUNTS, SESSION_COOKIE
+from service.entrypoints.http.auth import SESSION_COOKIE
+from service.entrypoints.http.sign_in import COUNTS
 from service.workers.pools import BoundedPool
 from tests.conftest import MOSQUITTO_HOST, MOSQUITTO_PORT
 from tests.console_world import PASSWORD, an_sos, with_every_role

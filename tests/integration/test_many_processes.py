@@ -30,7 +30,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from service.adapters.event_store import existing_originators
 from service.domain import ids
 from service.domain.people.sign_in_limits import PAIR_FAILURES
-from service.workers.dispatcher import DEFAULT_BACKOFF
+from service.workers.notification_tries import DEFAULT_BACKOFF
 from tests.conftest import MOSQUITTO_HOST, MOSQUITTO_PORT
 from tests.harness import cli, forget_session
 from tests.processes import (

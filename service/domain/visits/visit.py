@@ -2,8 +2,9 @@
 
 Commands check and record; every refusal says what to do instead. Times come in
 as arguments (the injected clock's reading), never from `datetime.now`. The rules
-a sentence long live in service/domain/visits/rules.py; what is watched while the visit
-is out (the overdue ladder, the device) in service/domain/visits/watch.py.
+a sentence long live in service/domain/visits/rules.py; the visit out of school (sign out
+to sign back in) in service/domain/visits/away.py; what is watched while the visit is out
+(the overdue ladder, the device) in service/domain/visits/watch.py.
 """
 
 from __future__ import annotations
@@ -20,20 +21,19 @@ from service.domain.errors import DomainError
 from service.domain.ids import NAMESPACE
 from service.domain.people.access import Principal
 from service.domain.people.directory import Role
-from service.domain.visits import before, during, followups, incidents, tasks, watch
+from service.domain.visits import away, before, during, followups, incidents, tasks, watch
+from service.domain.visits.away import Away
 from service.domain.visits.before import BeforeVisit
 from service.domain.visits.during import During
 from service.domain.visits.incidents import Incidents
-from service.domain.visits.overdue_ladder import LadderState, OverduePolicy
+from service.domain.visits.overdue_ladder import LadderState
 from service.domain.visits.policy import VisitPolicy
-from service.domain.visits.readiness import AUTHORISE, DEPART, record
+from service.domain.visits.readiness import AUTHORISE, record
 from service.domain.visits.rules import (
-    DeviceCheck,
     Purpose,
     ReportOutcome,
     can_authorise,
     check_plan,
-    device_problem,
     hazard_rows,
     needs_headteacher,
     risk_problem,
@@ -51,7 +51,7 @@ def visit_id(ref: str) -> UUID:
 # -- the aggregate ---------------------------------------------------------------
 
 
-class Visit(BeforeVisit, Watch, Tasks, During, Incidents, Aggregate):
+class Visit(BeforeVisit, Away, Watch, Tasks, During, Incidents, Aggregate):
     # The events of the deadline and device watch (service/domain/visits/watch.py): listed
     # here, they are this aggregate's own, stored as `Visit.<name>` as they always were.
     LeaveOverdueNoticed = watch.LeaveOverdueNoticed
@@ -73,6 +73,12 @@ class Visit(BeforeVisit, Watch, Tasks, During, Incidents, Aggregate):
     FollowUpLogged = followups.FollowUpLogged  # service/domain/visits/followups.py
     FollowUpDone = followups.FollowUpDone
     IncidentRecorded = incidents.IncidentRecorded  # service/domain/visits/incidents.py
+    Departed = away.Departed  # out of school: service/domain/visits/away.py
+    Arrived = away.Arrived
+    LeftProperty = away.LeftProperty
+    NoAnswer = away.NoAnswer
+    Returned = away.Returned
+    CheckedIn = away.CheckedIn
 
     @staticmethod
     def create_id(ref: str) -> UUID:
@@ -309,124 +315,6 @@ class Visit(BeforeVisit, Watch, Tasks, During, Incidents, Aggregate):
     @event("Cancelled")
     def _cancelled(self, by: str, reason: str, timestamp: datetime) -> None:
         self.state = VisitState.CANCELLED
-
-    # -- the visit -------------------------------------------------------------------
-
-    def depart(
-        self,
-        *,
-        by: str,
-        device: DeviceCheck,
-        policy: OverduePolicy,
-        timestamp: datetime,
-        rules: VisitPolicy | None = None,
-        timezone: str = "UTC",
-    ) -> None:
-        """Sign out. A lone visitor must take an operational SOS device; each visitor has
-        confirmed what the school's policy has them confirm before leaving (the words of
-        when, in the school's `timezone`)."""
-        self._expect("sign out for", VisitState.AUTHORISED)
-        if rules is not None:
-            self._apply_policy(
-                step=DEPART,
-                by=by,
-                rules=rules,
-                trained=(),
-                timestamp=timestamp,
-                zone=ZoneInfo(timezone),
-            )
-        if self.lone:
-            problem = device_problem(
-                device=device.device,
-                last_seen=device.last_seen,
-                battery=device.battery,
-                now=timestamp,
-                offline_after=policy.offline_after,
-                low_battery_below=policy.low_battery_below,
-            )
-            if problem:
-                raise DomainError(problem)
-        self._departed(
-            by=by,
-            device=device.device if self.lone else None,
-            device_last_seen=device.last_seen if self.lone else None,
-            device_battery=device.battery if self.lone else None,
-            policy=policy.as_event_data(),
-            leave_deadline=self.expected_leave + policy.grace,
-            return_deadline=self.expected_return + policy.grace,
-            timestamp=timestamp,
-        )
-
-    @event("Departed")
-    def _departed(
-        self,
-        by: str,
-        device: str | None,
-        device_last_seen: datetime | None,
-        device_battery: int | None,
-        policy: dict[str, Any],
-        leave_deadline: datetime,
-        return_deadline: datetime,
-        timestamp: datetime,
-    ) -> None:
-        self.state = VisitState.DEPARTED
-        self.device = device
-        self.policy = policy
-        self.leave_deadline = leave_deadline
-        self.return_deadline = return_deadline
-        self.departed_at = timestamp
-
-    def arrive(self, *, by: str, via: str, timestamp: datetime) -> None:
-        self._expect("record arriving at", VisitState.DEPARTED)
-        self._arrived(by=by, via=via, timestamp=timestamp)
-
-    @event("Arrived")
-    def _arrived(self, by: str, via: str, timestamp: datetime) -> None:
-        self.state = VisitState.ARRIVED
-
-    def leave(self, *, by: str, via: str, timestamp: datetime) -> None:
-        """Left the property (let the school know immediately)."""
-        self._expect("record leaving the property on", VisitState.DEPARTED, VisitState.ARRIVED)
-        self._left_property(by=by, via=via, timestamp=timestamp)
-
-    @event("LeftProperty")
-    def _left_property(self, by: str, via: str, timestamp: datetime) -> None:
-        self.state = VisitState.LEFT
-
-    def record_no_answer(self, *, by: str, via: str, timestamp: datetime) -> None:
-        """No response from the property: a 'sorry we missed you' letter is left, and the
-        visitor leaves."""
-        self._expect("record no answer on", VisitState.DEPARTED, VisitState.ARRIVED)
-        self._no_answer(by=by, via=via, timestamp=timestamp)
-
-    @event("NoAnswer")
-    def _no_answer(self, by: str, via: str, timestamp: datetime) -> None:
-        self.state = VisitState.LEFT
-        self.no_answer = True
-
-    def return_(self, *, by: str, via: str, timestamp: datetime) -> None:
-        """Signed back in; ends an overdue ladder at whatever step it had reached."""
-        self._expect("sign back in from", *OUT)
-        if self.ladder_active:
-            self.end_ladder(by=by, how=f"returned ({via})", timestamp=timestamp)
-        self._returned(by=by, via=via, timestamp=timestamp)
-
-    @event("Returned")
-    def _returned(self, by: str, via: str, timestamp: datetime) -> None:
-        self.state = VisitState.RETURNED
-
-    def check_in(self, *, by: str, via: str, timestamp: datetime) -> None:
-        """The visitor says they are OK (a text, a device check-in). During an overdue
-        ladder this ends it; otherwise it answers the prompt to confirm."""
-        self._expect("check in on", *OUT)
-        if self.ladder_active:
-            self.end_ladder(by=by, how=via, timestamp=timestamp)
-        else:
-            self._checked_in(by=by, via=via, timestamp=timestamp)
-
-    @event("CheckedIn")
-    def _checked_in(self, by: str, via: str, timestamp: datetime) -> None:
-        pass
 
     # -- after the visit ----------------------------------------------------------
 

@@ -22,7 +22,7 @@ from service.clock import Clock
 from service.config import Settings
 from service.entrypoints.http.alert_work import add_alert_work_routes
 from service.entrypoints.http.api import add_alert_routes
-from service.entrypoints.http.auth import SHARED_LIMITS, authenticate
+from service.entrypoints.http.auth import authenticate
 from service.entrypoints.http.bounds import bounds_middleware
 from service.entrypoints.http.confidential import LIST_VIEWINGS, ListViewings
 from service.entrypoints.http.console import add_console_routes
@@ -49,6 +49,7 @@ from service.entrypoints.http.metrics import add_metrics_routes
 from service.entrypoints.http.openapi import add_openapi_route
 from service.entrypoints.http.problems import problems_middleware
 from service.entrypoints.http.rate_limits import add_rate_limits, rate_limit_middleware
+from service.entrypoints.http.sign_in import SHARED_LIMITS
 from service.entrypoints.http.traccar import add_traccar_routes
 from service.entrypoints.http.twilio_webhooks import add_webhook_routes
 from service.entrypoints.http.users import add_user_routes

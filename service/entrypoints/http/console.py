@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from service.entrypoints.http.auth import STATIC, Handler, add_auth_routes, session_principal
+from service.entrypoints.http.auth import Handler, session_principal
 from service.entrypoints.http.keys import SETTINGS
 from service.entrypoints.http.records import add_record_routes
+from service.entrypoints.http.sign_in import STATIC, add_sign_in_routes
 
 PAGES = {
     "/console/": "feed.html",
@@ -63,7 +64,7 @@ async def home(_: web.Request) -> web.StreamResponse:
 
 
 def add_console_routes(app: web.Application) -> None:
-    add_auth_routes(app)
+    add_sign_in_routes(app)
     add_record_routes(app)
     app.middlewares.append(security_headers)
     app.router.add_get("/", home)

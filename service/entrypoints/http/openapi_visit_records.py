@@ -1,8 +1,9 @@
 """The OpenAPI entries of what is recorded at the property and after (concerns, decisions,
 an early end, where next, incidents, follow-ups, the CPOMS export): their request bodies as
-pydantic models, and each route's summary, for service/entrypoints/http/openapi.py.
+pydantic models, and each route's summary, for service/entrypoints/http/openapi_operations.py.
 
-Plain data here (openapi.py makes them `Operation`s), so this module imports nothing of it."""
+Plain data here (openapi_operations.py makes them `Operation`s), so this module imports
+nothing of it."""
 
 from __future__ import annotations
 

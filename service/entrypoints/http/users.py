@@ -20,15 +20,11 @@ from argon2 import PasswordHasher
 from service.application import users
 from service.domain.errors import DomainError
 from service.domain.people.directory import Role
-from service.entrypoints.http.auth import (
-    LIMITS,
-    STATIC,
-    forget_user,
-    same_origin,
-)
+from service.entrypoints.http.auth import forget_user, same_origin
 from service.entrypoints.http.keys import LONEWATCH, POOLS, VIEWS
 from service.entrypoints.http.problems import BadRequest
 from service.entrypoints.http.requests import json_body, json_response, principal
+from service.entrypoints.http.sign_in import LIMITS, STATIC
 from service.workers.pools import PoolFull
 
 
