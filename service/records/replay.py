@@ -33,7 +33,7 @@ _DIRECTORY_KINDS = frozenset({"school", "staff"})
 _DEVICE_FACTS = ("id", "kind", "school", "staff", "staff_name")
 
 
-def _reader(views: ViewStore, memory: dict[tuple[str, str], Doc]) -> Any:
+def directory_reader(views: ViewStore, memory: dict[tuple[str, str], Doc]) -> Any:
     # The directory as it stands now, read once per record: a heartbeat's battery reads its
     # school's threshold, and 10,000 heartbeats were 10,000 queries for the same document.
     # Shared between events as the projector's own cache shares them: views copy before
@@ -59,7 +59,7 @@ def _reader(views: ViewStore, memory: dict[tuple[str, str], Doc]) -> Any:
     return read
 
 
-def _subject_state(subject: str, memory: dict[tuple[str, str], Doc]) -> dict[str, Any]:
+def subject_state(subject: str, memory: dict[tuple[str, str], Doc]) -> dict[str, Any]:
     """An alert, device or visit is its own document; a person is the alerts about them."""
     kind, _, key = subject.partition(":")
     if kind != "staff":
@@ -81,16 +81,16 @@ def states_within(
     everything before it), but only the page's states are taken: a page of 500 rows out of
     10,000 events pays for 500 snapshots, not 10,000."""
     memory: dict[tuple[str, str], Doc] = {}
-    read = _reader(views, memory)
+    read = directory_reader(views, memory)
     states = []
     for index, (_, event) in enumerate(events):
         memory.update(project(event, read).docs)
         if index in page:
-            states.append(_subject_state(subject, memory))
+            states.append(subject_state(subject, memory))
     if not events:
         return states, None
     last = len(events) - 1 in page and states
-    return states, states[-1] if last else _subject_state(subject, memory)
+    return states, states[-1] if last else subject_state(subject, memory)
 
 
 def staff_names(views: ViewStore) -> Callable[[str], str | None]:
@@ -230,16 +230,18 @@ class Page:
     def of(self, events: list[tuple[int, Any]]) -> tuple[list[int], int, int | None]:
         """The page's indices into `events` (in recorded order), how many events the record
         has (from `since`), and the position to ask for the next page after (None: the last)."""
+        return self.of_stamps([(position, event.timestamp) for position, event in events])
+
+    def of_stamps(self, stamps: list[tuple[int, datetime]]) -> tuple[list[int], int, int | None]:
+        """`of`, given each event's (position, recorded time)."""
         since = self.since
-        wanted = [
-            i for i, (_, event) in enumerate(events) if since is None or event.timestamp >= since
-        ]
+        wanted = [i for i, (_, at) in enumerate(stamps) if since is None or at >= since]
         total = len(wanted)
-        first = bisect_right([events[i][0] for i in wanted], self.after)
+        first = bisect_right([stamps[i][0] for i in wanted], self.after)
         rest = wanted[first:]
         taken = rest if self.limit is None else rest[: self.limit]
         more = len(taken) < len(rest)
-        return taken, total, events[taken[-1]][0] if more else None
+        return taken, total, stamps[taken[-1]][0] if more else None
 
 
 def indexed_streams(views: ViewStore, subject: str) -> dict[UUID, dict[int, int]]:
