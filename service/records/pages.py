@@ -52,7 +52,7 @@ def record_page(
     views: ViewStore,
     subject: str,
     *,
-    as_of: datetime | None,
+    as_of: datetime | None = None,
     merkle: MerkleLog | None,
     zone: tzinfo,
     page: Page,
