@@ -71,6 +71,11 @@ def as_sent(record: dict[str, Any]) -> dict[str, Any]:
     """The answer as the API sends it, less when the whole record was checked."""
     sent: dict[str, Any] = json.loads(dumps(record))
     sent["integrity"].pop("checked_at", None)
+    heads = sent["integrity"].pop("heads")
+    # A page carries the last seals of its own rows' streams (the full path: every stream's).
+    sent["integrity"]["heads"] = {
+        r["aggregate_id"]: heads[r["aggregate_id"]] for r in sent["events"]
+    }
     return sent
 
 

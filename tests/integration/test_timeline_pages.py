@@ -97,9 +97,18 @@ async def test_pages_read_in_turn_are_the_whole_record(api: Any) -> None:
         assert first["total"] == whole["total"]
         assert first["state"] == whole["state"]  # the subject as it stands, not at row 3
         # The whole record's verdict, saying when that whole check was made (a page may
-        # be served from it: service/records/pages.py).
+        # be served from it: service/records/pages.py), with the last seals of the streams
+        # of its own rows (the whole record's, in limit=all and the export).
         checked_at = first["integrity"].pop("checked_at")
-        assert first["integrity"] == whole["integrity"] and "checked_at" not in whole["integrity"]
+        heads = first["integrity"].pop("heads")
+        assert heads == {
+            row["aggregate_id"]: whole["integrity"]["heads"][row["aggregate_id"]]
+            for row in first["events"]
+        }
+        assert (
+            first["integrity"] == {k: v for k, v in whole["integrity"].items() if k != "heads"}
+            and "checked_at" not in whole["integrity"]
+        )
         assert checked_at == clock.now().isoformat()
 
 
