@@ -30,7 +30,7 @@ from projections.store import IndexEntry, ViewStore
 from projections.views import project
 from service.adapters.event_store import stream_notifications
 from service.adapters.merkle_log import MerkleLog
-from service.adapters.sealing import check_stream, summary
+from service.adapters.sealing import summary
 from service.application.lonewatch import Lonewatch
 from service.records.proofs import stream_problems
 from service.records.record_cache import STEP, Checked, RecordCache
@@ -42,6 +42,7 @@ from service.records.replay import (
     staff_names,
     subject_state,
 )
+from service.records.stored_rows import stored_rows_of
 from service.records.timeline import as_rows
 
 Memory = dict[tuple[str, str], Doc]
@@ -109,12 +110,14 @@ def check_whole(
             entry.position
         )
     stored = stream_notifications(app.recorder, list(by_stream))
-    checks = {u: check_stream(u, stored[u]) for u in by_stream}
+    memo = stored_rows_of(app)
+    checks = {u: memo.stream_check(u, stored[u]) for u in by_stream}
     events = decoded(app, by_stream, stored, None)
     positions = {(e.originator_id, e.originator_version): p for p, e in events}
     logged: dict[tuple[UUID, int], tuple[str, int | None]] = {}
     if merkle is not None:
-        for key, words in stream_problems(merkle, stored, positions, horizon).items():
+        found = stream_problems(merkle, stored, positions, horizon, leaf_of=memo.leaf)
+        for key, words in found.items():
             logged[key] = (words, positions.get(key))
     memory: Memory = {}
     read = directory_reader(views, memory)
@@ -123,8 +126,12 @@ def check_whole(
         memory.update(project(event, read).docs)
         if index % STEP == STEP - 1:
             checkpoints[index] = dict(memory)
+    of_stream: dict[UUID, list[int]] = {}
+    for index, (_, event) in enumerate(events):
+        of_stream.setdefault(event.originator_id, []).append(index)
     return Checked(
         entries=tuple(entries),
+        of_stream=of_stream,
         positions=[p for p, _ in events],
         stamps=[e.timestamp for _, e in events],
         streams=[e.originator_id for _, e in events],
@@ -272,17 +279,18 @@ def _read_again(
     horizon = merkle.size()[1] if merkle is not None else 0
     streams = list(dict.fromkeys(checked.streams[i] for i in needed))
     stored = stream_notifications(app.recorder, streams)
-    if any(check_stream(u, stored[u]) != checked.checks[u] for u in streams):
+    memo = stored_rows_of(app)
+    if any(memo.stream_check(u, stored[u]) != checked.checks[u] for u in streams):
         return None
     wanted = set(streams)
     if merkle is not None:
         positions = {
-            (s, v): p
-            for s, v, p in zip(checked.streams, checked.versions, checked.positions, strict=True)
-            if s in wanted
+            (u, checked.versions[i]): checked.positions[i]
+            for u in streams
+            for i in checked.of_stream[u]
         }
         expected = {k: w for k, (w, _) in checked.logged.items() if k[0] in wanted}
-        if stream_problems(merkle, stored, positions, horizon) != expected:
+        if stream_problems(merkle, stored, positions, horizon, leaf_of=memo.leaf) != expected:
             return None
     rows = {(u, int(n.originator_version)): n for u in streams for n in stored[u]}
     to_domain_event = app.mapper.to_domain_event
@@ -291,5 +299,5 @@ def _read_again(
         row = rows.get((checked.streams[index], checked.versions[index]))
         if row is None or int(row.id) != checked.positions[index]:
             return None
-        events[index] = to_domain_event(row)
+        events[index] = memo.event(to_domain_event, row)
     return events

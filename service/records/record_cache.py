@@ -52,6 +52,8 @@ class Checked:
     stamps: list[datetime]
     streams: list[UUID]
     versions: list[int]
+    of_stream: dict[UUID, list[int]]
+    """Each stream's events (indexes into the lists above)."""
     stream_order: list[UUID]
     checks: dict[UUID, StreamCheck]
     logged: dict[tuple[UUID, int], tuple[str, int | None]]

@@ -158,6 +158,7 @@ async def export_timeline(request: web.Request) -> web.Response:
         key=proof.key,
         with_proofs=True,
         zone=ZoneInfo(timezone),
+        with_states=fmt == "json",  # the printable page shows no row's state
     )
     access = Access.EXPORT_HTML if fmt == "html" else Access.EXPORT_JSON
     access_id = await _record(request, who, subject, access, request.query_string)
