@@ -179,3 +179,18 @@ def test_events_recorded_since_the_check_are_on_the_next_page(world: World) -> N
     world.projector.catch_up()
     full, after = both(world, subject, cache, page=Page(limit=5))
     assert after == full and after["total"] == before["total"] + 3
+
+
+def test_a_whole_record_read_again_is_the_same_bytes(world: World) -> None:
+    """The second read takes its decoded events, seal checks and leaf hashes from what the
+    first read kept by the stored bytes (service/records/stored_rows.py): nothing shown
+    may differ, whole or as of any instant."""
+    merkle = MerkleLog(world.app.recorder)
+    for subject in ("device:sos-0001", "staff:s-jones"):
+        stamps = times(world, subject)
+        for as_of in (None, stamps[len(stamps) // 2]):
+            first, again = (
+                dumps(incident_record(world.app, world.views, subject, as_of=as_of, merkle=merkle))
+                for _ in range(2)
+            )
+            assert again == first
