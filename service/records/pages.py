@@ -32,6 +32,7 @@ from service.adapters.event_store import stream_notifications
 from service.adapters.merkle_log import MerkleLog
 from service.adapters.sealing import summary
 from service.application.lonewatch import Lonewatch
+from service.records.checked_growth import extended
 from service.records.proofs import stream_problems
 from service.records.record_cache import STEP, Checked, RecordCache
 from service.records.replay import (
@@ -68,6 +69,12 @@ def record_page(
         entries = views.index(subject)
         checked = cache.get(subject, entries)
         fresh = checked is None
+        grown = cache.grown(subject, entries) if fresh else None
+        if grown is not None:
+            checked = extended(app, views, grown, entries, merkle, STEP)
+            fresh = checked is None
+            if checked is not None:
+                cache.put(subject, checked)
         if checked is None:
             checked = _checked(app, views, subject, entries, merkle, cache)
         answer = _answer(app, views, subject, checked, as_of, merkle, zone, page)

@@ -69,9 +69,6 @@ class Checked:
     )
     """The verdict on the first N events, made once for all the pages that show it."""
 
-    def index_of(self) -> dict[tuple[UUID, int], int]:
-        return {(s, v): i for i, (s, v) in enumerate(zip(self.streams, self.versions, strict=True))}
-
 
 class RecordCache:
     """A bounded, thread-safe LRU of `Checked` by subject, each trusted for `ttl` seconds."""
@@ -92,11 +89,24 @@ class RecordCache:
             found = self._entries.get(subject)
             if found is None:
                 return None
-            if self.monotonic() - found.monotonic > self.ttl or len(found.entries) != len(entries):
+            if self.monotonic() - found.monotonic > self.ttl:
                 del self._entries[subject]
                 return None
             self._entries.move_to_end(subject)
-        return found if found.entries == tuple(entries) else None
+        same = len(found.entries) == len(entries) and found.entries == tuple(entries)
+        return found if same else None  # kept: `grown` may bring it up to date
+
+    def grown(self, subject: str, entries: list[IndexEntry]) -> Checked | None:
+        """The record as checked, if the index now lists it and more after it, and it is
+        young enough: what was added is all that needs checking."""
+        with self._lock:
+            found = self._entries.get(subject)
+        if found is None or self.monotonic() - found.monotonic > self.ttl:
+            return None
+        known = len(found.entries)
+        if known >= len(entries) or tuple(entries[:known]) != found.entries:
+            return None
+        return found
 
     def put(self, subject: str, checked: Checked) -> None:
         with self._lock:

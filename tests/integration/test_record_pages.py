@@ -171,14 +171,32 @@ def test_an_edit_elsewhere_shows_on_the_whole_record_at_once_and_on_pages_within
     assert paged == full and not paged["integrity"]["verified"]
 
 
-def test_events_recorded_since_the_check_are_on_the_next_page(world: World) -> None:
-    subject = "device:sos-0001"
+def no_whole_check(*args: Any) -> Any:  # pragma: no cover - fails the test when called
+    raise AssertionError("the whole record was checked again")
+
+
+def test_events_recorded_since_the_check_are_on_the_next_page(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only what was added is checked: new streams (heartbeats), and new events of a stream
+    already checked (an alert taken and resolved while a DSL reads it)."""
     cache = RecordCache()
-    _, before = both(world, subject, cache, page=Page(limit=5))
-    heartbeats(world, 3, start=HEARTBEATS)
+    _, device = both(world, "device:sos-0001", cache, page=Page(limit=5))
+    recorded = world.press("sos-0001", "m2")
+    assert recorded.alert_id is not None
     world.projector.catch_up()
-    full, after = both(world, subject, cache, page=Page(limit=5))
-    assert after == full and after["total"] == before["total"] + 3
+    alert = f"alert:{recorded.alert_id}"
+    _, raised = both(world, alert, cache, page=Page(limit=50))
+    monkeypatch.setattr(pages, "check_whole", no_whole_check)
+    heartbeats(world, 3, start=HEARTBEATS)
+    world.app.acknowledge_alert(recorded.alert_id, by="operator:reception1", via="api")
+    world.app.resolve_alert(recorded.alert_id, outcome=Outcome.SAFE, note="fine", by="dsl:dsl1")
+    world.projector.catch_up()
+    full, after = both(world, "device:sos-0001", cache, page=Page(limit=5))
+    assert after == full and after["total"] > device["total"] + 3
+    full, after = both(world, alert, cache, page=Page(limit=50))
+    assert after == full and after["state"]["alert"]["state"] == "resolved"
+    assert after["total"] > raised["total"]
 
 
 def test_a_whole_record_read_again_is_the_same_bytes(world: World) -> None:
