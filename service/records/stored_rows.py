@@ -23,8 +23,9 @@ from service.adapters.merkle_log import leaf_data
 from service.adapters.merkle_tree import leaf_hash
 from service.adapters.sealing import StreamCheck, check_stream
 
-CAPACITY = 50_000
-"""Entries of each kind kept (the oldest go first): five records of 10,000 events."""
+CAPACITY = 20_000
+"""Entries of each kind kept (the oldest go first): two records of 10,000 events, some
+tens of MB of decoded events at most in a serving process."""
 
 T = TypeVar("T")
 
