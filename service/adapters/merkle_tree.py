@@ -65,6 +65,26 @@ class Levels:
             levels.append(above)
         return cls(levels)
 
+    def extended(self, leaves: Sequence[bytes]) -> Levels:
+        """The levels of this tree with `leaves` appended, hashing only the new nodes: the
+        pairs wholly inside the old tree stand (a last odd node carried up does not). An
+        export after another reads and hashes only what the log took in between."""
+        levels = [self.levels[0] + list(leaves)]
+        unchanged = self.size
+        while len(levels[-1]) > 1:
+            below = levels[-1]
+            height = len(levels)
+            old = self.levels[height] if height < len(self.levels) else []
+            keep = min(unchanged // 2, len(old))
+            above = old[:keep] + [
+                node_hash(below[i], below[i + 1]) for i in range(2 * keep, len(below) - 1, 2)
+            ]
+            if len(below) % 2:
+                above.append(below[-1])
+            levels.append(above)
+            unchanged = keep
+        return Levels(levels)
+
     @property
     def size(self) -> int:
         return len(self.levels[0])

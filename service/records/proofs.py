@@ -8,7 +8,9 @@ event's bytes as stored, its inclusion proof, and the signed tree head they lead
 from __future__ import annotations
 
 import base64
-from collections.abc import Mapping, Sequence
+import threading
+import weakref
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -16,8 +18,8 @@ from uuid import UUID
 from eventsourcing.persistence import Notification, StoredEvent
 
 from service.adapters.merkle_log import MerkleLog, leaf_data, notification_leaf
-from service.adapters.merkle_tree import leaf_hash
-from service.adapters.signing import SigningKey
+from service.adapters.merkle_tree import Levels, leaf_hash
+from service.adapters.signing import SignedHead, SigningKey
 
 
 def export_proofs(
@@ -42,7 +44,7 @@ def export_proofs(
         return {"head": None, "leaves": [], "note": "no signed tree head yet (LW_SIGNING_KEY)"}
     indexes = log.leaf_indexes(sorted(set(positions)))
     covered = {p: i for p, i in indexes.items() if i < head.size}
-    levels = log.levels(head.size) if covered else None
+    levels = levels_under(log, head) if covered else None
     leaves = []
     for position, index in sorted(covered.items()):
         event = (stored or {}).get(position)
@@ -60,11 +62,39 @@ def export_proofs(
     return {"head": head.to_json(), "leaves": leaves}
 
 
+_LEVELS: weakref.WeakKeyDictionary[MerkleLog, Levels] = weakref.WeakKeyDictionary()
+_LEVELS_LOCK = threading.Lock()
+
+
+def levels_under(log: MerkleLog, head: SignedHead) -> Levels:
+    """The tree under a signed head, for proofs. The last export's tree (kept per log, only
+    once its root was found to be a signed head's) is extended by the leaves appended since,
+    so an export reads the log's new leaves, not all of them (a million leaves took ~6 s);
+    a tree whose root is not the head's is built again from every stored leaf."""
+    with _LEVELS_LOCK:
+        known = _LEVELS.get(log)
+    levels = None
+    if known is not None and known.size <= head.size:
+        levels = known.extended([leaf.hash for leaf in log.leaves(known.size, head.size)])
+    if levels is None or levels.root() != head.root:
+        levels = log.levels(head.size)
+    if levels.root() == head.root:
+        with _LEVELS_LOCK:
+            _LEVELS[log] = levels
+    return levels
+
+
+def _leaf(position: int, originator_id: UUID, version: int, topic: str, state: bytes) -> bytes:
+    return leaf_hash(leaf_data(position, originator_id, version, topic, state))
+
+
 def stream_problems(
     merkle: MerkleLog,
     streams: Mapping[UUID, Sequence[StoredEvent]],
     positions: dict[tuple[UUID, int], int],
     horizon: int,
+    *,
+    leaf_of: Callable[[int, UUID, int, str, bytes], bytes] | None = None,
 ) -> dict[tuple[UUID, int], str]:
     """Events the log took in that a stream no longer holds (a removed tail, a removed
     stream), or holds changed; keyed by (stream, version). `positions` are the notification
@@ -73,7 +103,8 @@ def stream_problems(
     This reads only these streams' leaves: cheap enough for every timeline. It trusts the
     leaves table; `lonewatch verify` checks that against the signed heads. Leaves past
     `horizon` (the log's last notification id before the streams were read) may be events
-    saved while this record was being read: not yet in `streams`, and not missing.
+    saved while this record was being read: not yet in `streams`, and not missing. `leaf_of`:
+    how a leaf hash is computed (service/records/stored_rows.py keeps them by the bytes).
     """
     problems: dict[tuple[UUID, int], str] = {}
     logged = merkle.stream_leaves(list(streams))
@@ -92,8 +123,8 @@ def stream_problems(
             position = positions.get((originator_id, version))
             if position is None:
                 continue
-            recomputed = leaf_hash(
-                leaf_data(position, originator_id, version, event.topic, bytes(event.state))
+            recomputed = (leaf_of or _leaf)(
+                position, originator_id, version, event.topic, bytes(event.state)
             )
             if position != leaf.notification_id or recomputed != leaf.hash:
                 problems[(originator_id, version)] = (

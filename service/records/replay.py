@@ -23,17 +23,18 @@ from projections.store import ViewStore
 from projections.views import project
 from service.adapters.event_store import stream_notifications
 from service.adapters.merkle_log import MerkleLog
-from service.adapters.sealing import check_stream, summary
+from service.adapters.sealing import summary
 from service.adapters.signing import SigningKey
 from service.application.lonewatch import Lonewatch
 from service.records.proofs import export_proofs, stream_problems
+from service.records.stored_rows import stored_rows_of
 from service.records.timeline import as_rows, subject_events
 
 _DIRECTORY_KINDS = frozenset({"school", "staff"})
 _DEVICE_FACTS = ("id", "kind", "school", "staff", "staff_name")
 
 
-def _reader(views: ViewStore, memory: dict[tuple[str, str], Doc]) -> Any:
+def directory_reader(views: ViewStore, memory: dict[tuple[str, str], Doc]) -> Any:
     # The directory as it stands now, read once per record: a heartbeat's battery reads its
     # school's threshold, and 10,000 heartbeats were 10,000 queries for the same document.
     # Shared between events as the projector's own cache shares them: views copy before
@@ -59,7 +60,7 @@ def _reader(views: ViewStore, memory: dict[tuple[str, str], Doc]) -> Any:
     return read
 
 
-def _subject_state(subject: str, memory: dict[tuple[str, str], Doc]) -> dict[str, Any]:
+def subject_state(subject: str, memory: dict[tuple[str, str], Doc]) -> dict[str, Any]:
     """An alert, device or visit is its own document; a person is the alerts about them."""
     kind, _, key = subject.partition(":")
     if kind != "staff":
@@ -81,16 +82,16 @@ def states_within(
     everything before it), but only the page's states are taken: a page of 500 rows out of
     10,000 events pays for 500 snapshots, not 10,000."""
     memory: dict[tuple[str, str], Doc] = {}
-    read = _reader(views, memory)
+    read = directory_reader(views, memory)
     states = []
     for index, (_, event) in enumerate(events):
         memory.update(project(event, read).docs)
         if index in page:
-            states.append(_subject_state(subject, memory))
+            states.append(subject_state(subject, memory))
     if not events:
         return states, None
     last = len(events) - 1 in page and states
-    return states, states[-1] if last else _subject_state(subject, memory)
+    return states, states[-1] if last else subject_state(subject, memory)
 
 
 def staff_names(views: ViewStore) -> Callable[[str], str | None]:
@@ -128,10 +129,12 @@ def incident_record(
     with_proofs: bool = False,
     zone: tzinfo = UTC,
     page: Page | None = None,
+    with_states: bool = True,
 ) -> dict[str, Any]:
     """Everything recorded about a subject, the state after each event, and the integrity
     verdict (see `_record`); with `page`, only that page's rows (the verdict and the
-    current state are still the whole record's)."""
+    current state are still the whole record's); without `with_states`, no row's
+    `state_after` (the printable export shows none: 10,000 snapshots spared)."""
     with collector_paused():
         return _record(
             app,
@@ -143,6 +146,7 @@ def incident_record(
             with_proofs=with_proofs,
             zone=zone,
             page=page or Page(),
+            with_states=with_states,
         )
 
 
@@ -157,6 +161,7 @@ def _record(
     with_proofs: bool,
     zone: tzinfo,
     page: Page,
+    with_states: bool,
 ) -> dict[str, Any]:
     """Everything recorded about a subject, the state after each event, and the integrity verdict.
 
@@ -172,12 +177,13 @@ def _record(
     horizon = merkle.size()[1] if merkle is not None else 0
     positions_by_stream = indexed_streams(views, subject)
     stored_streams = stream_notifications(app.recorder, list(positions_by_stream))
-    streams = [check_stream(u, stored_streams[u]) for u in positions_by_stream]
+    memo = stored_rows_of(app)
+    streams = [memo.stream_check(u, stored_streams[u]) for u in positions_by_stream]
     events = decoded(app, positions_by_stream, stored_streams, as_of)
     chosen, total, next_after = page.of(events)
     rows = as_rows([events[i] for i in chosen], zone, staff_names(views))
-    states, current = states_within(views, subject, events, set(chosen))
-    for row, state in zip(rows, states, strict=True):
+    states, current = states_within(views, subject, events, set(chosen) if with_states else ())
+    for row, state in zip(rows, states, strict=with_states):
         row["state_after"] = state
     # The verdict is the whole record's, whichever page is shown.
     shown = {str(event.originator_id) for _, event in events}
@@ -187,7 +193,7 @@ def _record(
     if merkle is not None:
         positions = {(e.originator_id, e.originator_version): p for p, e in events}
         shown_streams = {u: s for u, s in stored_streams.items() if str(u) in shown}
-        logged = stream_problems(merkle, shown_streams, positions, horizon)
+        logged = stream_problems(merkle, shown_streams, positions, horizon, leaf_of=memo.leaf)
         check["problems"] += [
             {"aggregate_id": str(stream), "detail": detail}
             for (stream, _), detail in sorted(logged.items())
@@ -230,16 +236,18 @@ class Page:
     def of(self, events: list[tuple[int, Any]]) -> tuple[list[int], int, int | None]:
         """The page's indices into `events` (in recorded order), how many events the record
         has (from `since`), and the position to ask for the next page after (None: the last)."""
+        return self.of_stamps([(position, event.timestamp) for position, event in events])
+
+    def of_stamps(self, stamps: list[tuple[int, datetime]]) -> tuple[list[int], int, int | None]:
+        """`of`, given each event's (position, recorded time)."""
         since = self.since
-        wanted = [
-            i for i, (_, event) in enumerate(events) if since is None or event.timestamp >= since
-        ]
+        wanted = [i for i, (_, at) in enumerate(stamps) if since is None or at >= since]
         total = len(wanted)
-        first = bisect_right([events[i][0] for i in wanted], self.after)
+        first = bisect_right([stamps[i][0] for i in wanted], self.after)
         rest = wanted[first:]
         taken = rest if self.limit is None else rest[: self.limit]
         more = len(taken) < len(rest)
-        return taken, total, events[taken[-1]][0] if more else None
+        return taken, total, stamps[taken[-1]][0] if more else None
 
 
 def indexed_streams(views: ViewStore, subject: str) -> dict[UUID, dict[int, int]]:
@@ -261,13 +269,14 @@ def decoded(
     """(position, event) of the subject's events recorded by `as_of`, in recorded order,
     decoded from the rows already read for their seals."""
     to_domain_event = app.mapper.to_domain_event
+    memo = stored_rows_of(app)
     found: list[tuple[int, Any]] = []
     for stream, versions in positions_by_stream.items():
         for stored in stored_streams[stream]:
             position = versions.get(stored.originator_version)
             if position is None:
                 continue
-            event: Any = to_domain_event(stored)
+            event: Any = memo.event(to_domain_event, stored)
             if as_of is None or event.timestamp <= as_of:
                 found.append((position, event))
     found.sort(key=lambda pair: pair[0])

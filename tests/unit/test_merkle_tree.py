@@ -163,3 +163,17 @@ def test_a_tree_whose_history_was_rewritten_has_no_consistency_proof(
 def test_the_empty_tree_is_sha256_of_nothing() -> None:
     assert EMPTY_ROOT.hex() == ROOTS[0]
     assert Frontier().root() == EMPTY_ROOT
+
+
+@given(
+    st.lists(st.binary(min_size=32, max_size=32), max_size=80),
+    st.lists(st.binary(min_size=32, max_size=32), max_size=80),
+)
+def test_a_tree_extended_is_the_tree_built_over_all_its_leaves(
+    first: list[bytes], more: list[bytes]
+) -> None:
+    """An export extends the last export's tree by the leaves since (service/records/proofs.py):
+    every node must be the one a tree built from scratch has."""
+    extended = Levels.build(first).extended(more)
+    assert extended.levels == Levels.build(first + more).levels
+    assert extended.root() == root_of(first + more)

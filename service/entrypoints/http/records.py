@@ -29,6 +29,8 @@ from service.entrypoints.http.requests import instant, principal
 from service.records.as_it_stood import as_it_stood
 from service.records.audit import audit_trail, record_viewing
 from service.records.export import render_html
+from service.records.pages import record_page
+from service.records.record_cache import cache_of
 from service.records.replay import Page, incident_record, state_as_of, subject_school
 
 SUBJECT_KINDS = ("alert", "visit", "device", "staff")
@@ -93,7 +95,7 @@ async def get_timeline(request: web.Request) -> web.Response:
     subject = f"{kind}:{key}"
     zone = ZoneInfo(await asyncio.to_thread(_subject_timezone, app, views, subject))
     record = await exports.run(
-        incident_record,
+        record_page,
         app,
         views,
         subject,
@@ -101,6 +103,7 @@ async def get_timeline(request: web.Request) -> web.Response:
         merkle=request.app[PROOF].merkle,
         zone=zone,
         page=page,
+        cache=cache_of(app),
     )
     record["limit"] = page.limit
     for row in record["events"]:  # before `shown`: the words are withheld as the fields are
@@ -155,6 +158,7 @@ async def export_timeline(request: web.Request) -> web.Response:
         key=proof.key,
         with_proofs=True,
         zone=ZoneInfo(timezone),
+        with_states=fmt == "json",  # the printable page shows no row's state
     )
     access = Access.EXPORT_HTML if fmt == "html" else Access.EXPORT_JSON
     access_id = await _record(request, who, subject, access, request.query_string)

@@ -61,13 +61,16 @@
     });
   }
 
+  // A page's verdict is the whole record's, checked at `checked_at` (up to a minute before;
+  // the rows shown are checked on every page: service/records/pages.py).
   function verdict(check) {
     const ok = check.verified;
+    const when = check.checked_at ? ` Whole record checked ${LW.fmtStamp(check.checked_at)}.` : "";
     return el("section", { class: `verdict ${ok ? "ok" : "bad"}`, role: ok ? null : "alert", "aria-labelledby": "verdict-h" },
       el("h2", { id: "verdict-h" }, ok ? "Record verified: not altered since it was recorded" : "Integrity check FAILED: this record has been altered"),
-      el("p", {}, ok
+      el("p", {}, (ok
         ? `All ${check.events} stored events in ${check.streams} streams carry seals that recompute from their content.`
-        : `${check.problems.length} problem(s): ` + check.problems.map((p) => p.detail).join("; ")));
+        : `${check.problems.length} problem(s): ` + check.problems.map((p) => p.detail).join("; ")) + when));
   }
 
   function title(record) {

@@ -1,0 +1,133 @@
+"""What a whole-record check found, kept for a short while so that each page of a long
+record costs its own rows, not the record's (service/records/pages.py).
+
+A page of 500 rows out of 10,000 events used to read, verify, decode and project all
+10,000 for the verdict (`integrity`) and the subject as it stands (`state`), which cover
+the whole record. A `Checked` is that work done once: for each event its position,
+stream, version and recorded time; each stream's seal check and what the Merkle log said
+of it; and the projected documents every `STEP` events (checkpoints), from which the
+state at any page's start is a few events away.
+
+Bounds, so a cached verdict cannot hide a change for long (docs/performance.md, "Pages
+from a checked record"): an entry is used only while the subject's index is exactly
+what was checked, for at most `TTL_SECONDS`; and every page still reads, verifies and
+decodes its own rows (and their whole streams) from the database, and any difference
+from the entry throws it away and checks the whole record again. A whole record
+(`limit=all`) and an export never use it.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import weakref
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from projections.core import Doc
+from projections.store import IndexEntry
+from service.adapters.sealing import StreamCheck
+
+STEP = 100
+"""Events between checkpoints: a page's start is at most STEP - 1 events (read, verified
+and projected again) past one. 100 documents' shallow copies per 10,000 events."""
+TTL_SECONDS = 60.0
+"""How long a whole-record check stands for pages: a reader's "Show more" a minute later
+is served from it; a change made in the database after it shows within this, at once
+on the rows it touches, and always on the whole record and on exports."""
+CAPACITY = 16
+"""Records kept (the least recently read go first): a DSL's few open records."""
+
+
+@dataclass(frozen=True)
+class Checked:
+    """One whole record as checked (see the module): events in recorded order."""
+
+    entries: tuple[IndexEntry, ...]
+    positions: list[int]
+    stamps: list[datetime]
+    streams: list[UUID]
+    versions: list[int]
+    of_stream: dict[UUID, list[int]]
+    """Each stream's events (indexes into the lists above)."""
+    stream_order: list[UUID]
+    checks: dict[UUID, StreamCheck]
+    logged: dict[tuple[UUID, int], tuple[str, int | None]]
+    """The Merkle log's problems by (stream, version): the words, and the position of an
+    altered event (None: the event is gone; shown whatever the instant)."""
+    checkpoints: dict[int, dict[tuple[str, str], Doc]]
+    """Index of an event -> the projected documents just after it (every STEP-th)."""
+    final: dict[tuple[str, str], Doc]
+    checked_at: datetime
+    monotonic: float
+    verdicts: dict[tuple[int, bool], tuple[dict[str, Any], dict[tuple[UUID, int], str]]] = field(
+        default_factory=dict
+    )
+    """The verdict on the first N events, made once for all the pages that show it."""
+
+
+class RecordCache:
+    """A bounded, thread-safe LRU of `Checked` by subject, each trusted for `ttl` seconds."""
+
+    def __init__(
+        self,
+        capacity: int = CAPACITY,
+        ttl: float = TTL_SECONDS,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.capacity, self.ttl, self.monotonic = capacity, ttl, monotonic
+        self._entries: OrderedDict[str, Checked] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, subject: str, entries: list[IndexEntry]) -> Checked | None:
+        """The record as checked, if it is still what the index lists and young enough."""
+        with self._lock:
+            found = self._entries.get(subject)
+            if found is None:
+                return None
+            if self.monotonic() - found.monotonic > self.ttl:
+                del self._entries[subject]
+                return None
+            self._entries.move_to_end(subject)
+        same = len(found.entries) == len(entries) and found.entries == tuple(entries)
+        return found if same else None  # kept: `grown` may bring it up to date
+
+    def grown(self, subject: str, entries: list[IndexEntry]) -> Checked | None:
+        """The record as checked, if the index now lists it and more after it, and it is
+        young enough: what was added is all that needs checking."""
+        with self._lock:
+            found = self._entries.get(subject)
+        if found is None or self.monotonic() - found.monotonic > self.ttl:
+            return None
+        known = len(found.entries)
+        if known >= len(entries) or tuple(entries[:known]) != found.entries:
+            return None
+        return found
+
+    def put(self, subject: str, checked: Checked) -> None:
+        with self._lock:
+            self._entries[subject] = checked
+            self._entries.move_to_end(subject)
+            while len(self._entries) > self.capacity:
+                self._entries.popitem(last=False)
+
+    def drop(self, subject: str) -> None:
+        with self._lock:
+            self._entries.pop(subject, None)
+
+
+_CACHES: weakref.WeakKeyDictionary[Any, RecordCache] = weakref.WeakKeyDictionary()
+_CACHES_LOCK = threading.Lock()
+
+
+def cache_of(app: Any) -> RecordCache:
+    """One cache per application (per store): tests run many in one process."""
+    with _CACHES_LOCK:
+        found = _CACHES.get(app)
+        if found is None:
+            found = _CACHES[app] = RecordCache()
+        return found
