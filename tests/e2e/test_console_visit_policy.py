@@ -162,7 +162,7 @@ async def test_the_board_says_what_the_policy_needs_and_each_person_does_their_s
     panel = page.locator(f"#before-{visit}")
     await panel.locator("summary").click()
     await expect(panel.locator("[data-rule=pairs]")).to_contain_text(
-        "single member of staff decided by dsl:dsl1"
+        "single member of staff decided by dsl1 (DSL) at "
     )
     await panel.locator("form[data-action=authorise]").get_by_role("button").click()
     await expect(page.locator(f"#visit-{visit}")).to_contain_text("Authorised — not signed out")

@@ -95,6 +95,13 @@ async def test_lancaster_has_single_or_pair_decided_by_a_lead_and_the_visitor_si
         client, visit["id"], "decide", slt, decision="single", reason="known family, work drop-off"
     )
     assert decided.status == 200, await decided.text()
+    # The board names the person as the audit trail and the record do, never `slt:slt1`.
+    check = next(c for c in (await decided.json())["policy"]["checks"] if c["rule"] == "pairs")
+    assert check["done"].startswith("single member of staff decided by slt1 (SLT) at "), check
+    board = await (await client.get("/api/v1/visits", headers=dsl)).json()
+    shown = next(v for v in board["visits"] if v["id"] == visit["id"])
+    assert "slt:slt1" not in str(shown["policy"]["checks"])
+    assert shown["people"]["slt:slt1"] == "slt1 (SLT)"
     signed = await act(client, visit["id"], "confirm", sam, what="risk_assessment")
     assert (await signed.json())["policy"]["missing_before_authorisation"] == []
 

@@ -15,6 +15,7 @@ from service.entrypoints.http.api import alert_command
 from service.entrypoints.http.keys import LONEWATCH
 from service.entrypoints.http.problems import BadRequest, problem
 from service.entrypoints.http.requests import json_body, json_response, principal
+from service.records.narrative import person
 
 
 async def add_note(request: web.Request) -> web.Response:
@@ -53,7 +54,13 @@ async def list_colleagues(request: web.Request) -> web.Response:
     return json_response(
         {
             "colleagues": [
-                {"username": p.username, "role": p.role.value, "school": p.school, "actor": p.actor}
+                {
+                    "username": p.username,
+                    "role": p.role.value,
+                    "school": p.school,
+                    "actor": p.actor,
+                    "named": person(p.actor),
+                }
                 for p in found
             ]
         }

@@ -28,6 +28,7 @@ from service.domain.people.record_access import Access, can_watch
 from service.entrypoints.http import records
 from service.entrypoints.http.confidential import audited, audited_list, shown
 from service.entrypoints.http.keys import HUB, LONEWATCH, POOLS, PROJECTOR, VIEWS
+from service.entrypoints.http.people import visit_with_people, with_people
 from service.entrypoints.http.problems import BadRequest, problem
 from service.entrypoints.http.requests import (
     SESSION,
@@ -81,7 +82,7 @@ async def list_alerts(request: web.Request) -> web.Response:
     views = request.app[VIEWS]
     docs = await asyncio.to_thread(views.find, "alert", schools=schools_for(request), states=states)
     await audited_list(request, principal(request), len(docs))
-    return json_response({"alerts": sorted(docs, key=_sort_key)})
+    return json_response({"alerts": [with_people(d) for d in sorted(docs, key=_sort_key)]})
 
 
 async def get_alert(request: web.Request) -> web.Response:
@@ -94,7 +95,7 @@ async def get_alert(request: web.Request) -> web.Response:
         request, await asyncio.to_thread(request.app[VIEWS].get, "alert", str(alert_id))
     )
     await audited(request, principal(request), f"alert:{alert_id}", doc["school"], Access.ALERT)
-    return json_response(doc)
+    return json_response(with_people(doc))
 
 
 async def alert_command(
@@ -108,7 +109,8 @@ async def alert_command(
     _visible_alert(request, await asyncio.to_thread(_alert_from_store, app[LONEWATCH], alert_id))
     await asyncio.to_thread(command, alert_id, who)
     await asyncio.to_thread(app[PROJECTOR].catch_up)
-    return json_response(await asyncio.to_thread(app[VIEWS].get, "alert", str(alert_id)))
+    doc = await asyncio.to_thread(app[VIEWS].get, "alert", str(alert_id))
+    return json_response(with_people(doc) if doc is not None else doc)
 
 
 def _alert_from_store(app: Lonewatch, alert_id: UUID) -> dict[str, Any]:
@@ -181,7 +183,9 @@ async def stream(request: web.Request) -> web.StreamResponse:
                     break
                 public = public_change(change)
                 if change.kind == "visit":
-                    public = shown(who, change.doc, public)
+                    public = visit_with_people(shown(who, change.doc, public))
+                else:
+                    public = with_people(public)
                 await sse.send(dumps(public), event=change.kind, id=str(change.position))
             return sse
     except ConnectionResetError:

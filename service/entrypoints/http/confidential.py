@@ -24,6 +24,7 @@ from service.domain.people.confidentiality import (
 )
 from service.domain.people.record_access import Access
 from service.entrypoints.http.keys import LONEWATCH
+from service.entrypoints.http.people import visit_with_people
 from service.records.audit import record_viewing
 
 CALL_HOME = "reception_calls_home"
@@ -51,8 +52,9 @@ def shown(who: Principal, visit: dict[str, Any], value: Any = None) -> Any:
         fields.add("pupil_ref")
     if not may_read_notes(who, visitors):
         fields |= NOTES
-    target = visit if value is None else value
-    return withheld(target, texts, fields) if fields else target
+    if value is not None:
+        return withheld(value, texts, fields) if fields else value
+    return visit_with_people(withheld(visit, texts, fields) if fields else visit)
 
 
 async def audited(

@@ -219,8 +219,17 @@ const LW = (() => {
     return [el("a", { href, target: "_blank", rel: "noopener", title: `${lat}, ${lon}`, class: "map-link" }, "map"), within];
   }
 
+  // A recorded actor ("dsl:dsl1") as the person is known: "you" for oneself, else the words
+  // the API gave beside the document (`people`, the audit trail's rule: "dsl1 (DSL)").
+  // The page never words a role itself; an actor the API did not word shows as recorded.
+  function person(actor, doc) {
+    if (!actor) return "—";
+    if (session && actor === session.actor) return "you";
+    return ((doc && doc.people) || {})[actor] || actor;
+  }
+
   return {
     el, api, ApiError, start, live, announce, refusal, fmtAgo, fmtClock, fmtDate, fmtStamp, wallClock, fromWallClock,
-    place, get session() { return session; },
+    place, person, get session() { return session; },
   };
 })();

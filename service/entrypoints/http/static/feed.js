@@ -226,7 +226,7 @@
         el("dt", {}, "Escalation step"), el("dd", {}, step(a)),
         unreachable(a) ? [el("dt", {}, "Could not reach"), el("dd", { class: "delivery bad" }, unreachable(a))] : null,
         el("dt", {}, "Who has been told"), el("dd", {}, notified(a)),
-        a.acknowledged_by ? [el("dt", {}, "Taken by"), el("dd", { class: "taken" }, `${AlertWork.person(a.acknowledged_by)} at ${LW.fmtClock(a.acknowledged_at)}`)] : null,
+        a.acknowledged_by ? [el("dt", {}, "Taken by"), el("dd", { class: "taken" }, `${AlertWork.person(a.acknowledged_by, a)} at ${LW.fmtClock(a.acknowledged_at)}`)] : null,
         AlertWork.facts(a))),
       actions(a));
     node.append(...AlertWork.forms(a));
@@ -300,7 +300,7 @@
       el("td", {}, `${KIND[a.kind] || a.kind} · ${a.short_code}`),
       el("td", {}, visitor(a)),
       el("td", {}, LW.fmtDate(a.raised_at)),
-      el("td", {}, `${LW.fmtClock(a.resolved_at)} by ${a.resolved_by}`),
+      el("td", {}, `${LW.fmtClock(a.resolved_at)} by ${LW.person(a.resolved_by, a)}`),
       el("td", {}, outcome, a.note ? el("div", { class: "counts" }, a.note) : null),
       el("td", {}, el("a", { href: `/console/timeline?alert=${a.id}` }, "Timeline")));
   }
