@@ -5,6 +5,7 @@ answer with the alert as the feed shows it."""
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from aiohttp import web
 
@@ -40,9 +41,30 @@ async def hand_over(request: web.Request) -> web.Response:
     return await alert_command(
         request,
         lambda alert_id, who: alert_notes.hand_over(
-            app, alert_id, to=to.strip(), note=note, by=who.actor
+            app, alert_id, to=to.strip(), note=note, by=who.actor, named=person
         ),
+        handover_said,
     )
+
+
+def handover_said(done: alert_notes.Handover) -> dict[str, Any]:
+    """`handover`: whether the colleague is being texted, in words for the one who handed
+    it over (with no mobile on record, they must tell the colleague themselves)."""
+    who = person(done.to)
+    if done.to == done.by:
+        said = "The alert is yours now."
+    elif done.texted is not None:
+        said = f"{who} is being texted that the alert is theirs."
+    else:
+        said = f"{who} was not texted: no mobile on record. Tell them yourself."
+    return {
+        "handover": {
+            "to": done.to,
+            "texted": done.texted is not None,
+            "notification": str(done.texted) if done.texted else None,
+            "said": said,
+        }
+    }
 
 
 async def list_colleagues(request: web.Request) -> web.Response:

@@ -99,18 +99,23 @@ async def get_alert(request: web.Request) -> web.Response:
 
 
 async def alert_command(
-    request: web.Request, command: Callable[[UUID, Principal], Any]
+    request: web.Request,
+    command: Callable[[UUID, Principal], Any],
+    said: Callable[[Any], dict[str, Any]] | None = None,
 ) -> web.Response:
+    """Run `command` on the alert and answer with the alert as the feed shows it, and
+    what `said` makes of the command's result (what else the caller should know)."""
     who = principal(request)
     if not can_handle_alerts(who):
         return problem(403, "Forbidden", f"a {who.role.value} cannot take, work or resolve alerts")
     alert_id = parse_uuid(request.match_info["id"], "alert id")
     app = request.app
     _visible_alert(request, await asyncio.to_thread(_alert_from_store, app[LONEWATCH], alert_id))
-    await asyncio.to_thread(command, alert_id, who)
+    result = await asyncio.to_thread(command, alert_id, who)
     await asyncio.to_thread(app[PROJECTOR].catch_up)
     doc = await asyncio.to_thread(app[VIEWS].get, "alert", str(alert_id))
-    return json_response(with_people(doc) if doc is not None else doc)
+    extra = said(result) if said is not None else {}
+    return json_response({**with_people(doc), **extra} if doc is not None else doc)
 
 
 def _alert_from_store(app: Lonewatch, alert_id: UUID) -> dict[str, Any]:

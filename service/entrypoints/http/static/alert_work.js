@@ -31,8 +31,18 @@ const AlertWork = (() => {
     return el("ol", { class: "work-log" }, a.work.map((w) => el("li", { class: `work-${w.kind}` },
       el("time", { datetime: w.at }, LW.fmtClock(w.at)), " ",
       w.kind === "handover"
-        ? [el("strong", {}, w.by === w.to ? `${person(w.by, a)} took it over` : `${person(w.by, a)} handed it to ${person(w.to, a)}`), w.text ? `: ${w.text}` : ""]
+        ? [el("strong", {}, w.by === w.to ? `${person(w.by, a)} took it over` : `${person(w.by, a)} handed it to ${person(w.to, a)}`), w.text ? `: ${w.text}` : "",
+          w.by === w.to ? null : handoverText(a, w)]
         : [el("strong", {}, person(w.by, a)), `: ${w.text}`])));
+  }
+
+  // Whether the colleague was texted that the alert is theirs: the text asked for with the
+  // handover (same person, same instant), its latest word under "Who has been told"; none
+  // means they have no mobile on record, and the one who handed it over must tell them.
+  function handoverText(a, w) {
+    const text = Object.values(a.notifications || {}).find((n) => n.step === "handover" && n.contact === w.to && n.requested_at === w.at);
+    if (text) return el("div", { class: "counts handover-text" }, `${person(w.to, a)} texted to say it is theirs`);
+    return el("div", { class: "handover-text not-texted" }, `${person(w.to, a)} not texted: no mobile on record. Tell them yourself.`);
   }
 
   function buttons(a) {
@@ -80,7 +90,7 @@ const AlertWork = (() => {
         openSet.delete(a.id);
         form.reset();
         upsert(doc);
-        LW.announce(done);
+        LW.announce(doc.handover ? `${done} ${doc.handover.said}` : done);
       } catch (e) {
         error.textContent = e.message;
         form.querySelector("button[type=submit]").disabled = false;

@@ -124,7 +124,8 @@
     if (ch.refusal) return [ch.refusal.refusal, "bad", ch.refusal];
     const [template, tone] = delivery(a, ch.latest);
     const words = template.replace("{provider}", (LW.session && LW.session.provider) || "the provider");
-    return [ch.latest.step === "taken" ? `told who took it (${words})` : words, tone, ch.latest];
+    const about = { taken: "told who took it", handover: "told it is theirs" }[ch.latest.step];
+    return [about ? `${about} (${words})` : words, tone, ch.latest];
   }
   function notified(a) {
     const list = people(a);
