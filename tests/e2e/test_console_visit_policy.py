@@ -129,7 +129,7 @@ async def test_the_board_says_what_the_policy_needs_and_each_person_does_their_s
         "whether the visit should be made by a single member of staff"
     )
     await expect(panel.locator("[data-rule=risk_assessment_signed]")).to_contain_text(
-        "(waiting for s-jones)"
+        "(waiting for Sam Jones)"
     )
     await no_blocking_violations(page, axe, "visit-policy-panel-1366")
     await page.screenshot(**shot("visit-policy-panel.png"))

@@ -83,7 +83,7 @@ async def test_lancaster_has_single_or_pair_decided_by_a_lead_and_the_visitor_si
         "the designated safeguarding lead (DSL), whether the visit is made by a single member "
         "of staff or an additional person is required, and why",
         "each visitor confirms: \u201cI have read and understand the Community Lone Working Risk "
-        "Assessment for this visit.\u201d (waiting for s-jones)",
+        "Assessment for this visit.\u201d (waiting for Sam Jones)",
     ]
     refused = await act(client, visit["id"], "authorise", head)
     assert refused.status == 422, await refused.text()
@@ -208,7 +208,7 @@ async def test_the_documented_directory_and_bodies_work_as_written(
     assert before["missing_before_authorisation"] == []
     assert before["missing_before_departure"] == [
         "each visitor confirms: \u201cI am carrying a charged mobile phone on this visit.\u201d "
-        "(waiting for l-green)"
+        "(waiting for Lee Green)"
     ]
     assert (await act(client, visit, "authorise", lead)).status == 200
     confirmed = await act(client, visit, "confirm", lee, **bodies["confirm"])

@@ -61,3 +61,30 @@ def test_every_actor_however_deep_is_worded_by_the_one_rule(
     for key in where:
         doc = [{key: doc}]
     assert people_in(doc) == {actor: person(actor)}
+
+
+def test_a_visitor_is_named_as_the_visit_names_them() -> None:
+    """'ended by staff:r-ross: returned (text BACK (sms:SM1))' reads 'ended by Rob Ross:
+    returned (text BACK)' on the feed; the before-visit checks wait for 'Priya Patel'."""
+    alert = {
+        "staff": "r-ross",
+        "staff_name": "Rob Ross",
+        "resolved_by": "staff:r-ross",
+        "note": "overdue ladder ended by staff:r-ross: returned (text BACK (sms:SMdemo1))",
+    }
+    shown = with_people(alert)
+    assert shown["people"] == {"staff:r-ross": "Rob Ross"}
+    assert shown["note_words"] == "overdue ladder ended by Rob Ross: returned (text BACK)"
+    visit = {
+        "staff": ["p-patel"],
+        "staff_names": ["Priya Patel"],
+        "policy": {
+            "checks": [
+                {"rule": "risk_assessment_signed", "needed": "each confirms (waiting for p-patel)"}
+            ],
+            "missing_before_authorisation": ["each confirms (waiting for p-patel)"],
+        },
+    }
+    board = visit_with_people(visit)["policy"]
+    assert board["checks"][0]["needed"] == "each confirms (waiting for Priya Patel)"
+    assert board["missing_before_authorisation"] == ["each confirms (waiting for Priya Patel)"]

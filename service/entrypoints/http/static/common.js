@@ -115,6 +115,10 @@ const LW = (() => {
     ["policy", "/console/policy", "Visit policy", () => true],
     ["admin", "/console/admin", "Users", (s) => s.may.users],
   ];
+  // The overdue ladder's steps (the directory's `do:` values) as a receptionist says them.
+  const OVERDUE_STEPS = {
+    contact_staff: "visitor texted and called", reception_calls_home: "reception asked to ring the home", inform_slt: "SLT told",
+  };
   const ROLE = { staff: "Staff", operator: "Contact centre", dsl: "DSL", headteacher: "Headteacher", slt: "SLT", admin: "Admin" };
 
   // A page that does not follow the live stream says so, and what it shows is as loaded.
@@ -230,6 +234,6 @@ const LW = (() => {
 
   return {
     el, api, ApiError, start, live, announce, refusal, fmtAgo, fmtClock, fmtDate, fmtStamp, wallClock, fromWallClock,
-    place, person, get session() { return session; },
+    place, person, OVERDUE_STEPS, get session() { return session; },
   };
 })();

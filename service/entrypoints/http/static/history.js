@@ -15,9 +15,7 @@
     completed: "Completed", no_answer: "No answer", entry_refused: "Entry refused",
     left_early_for_safety: "Left early for safety",
   };
-  const STEP = {
-    contact_staff: "visitor contacted", reception_calls_home: "reception rang the home", inform_slt: "SLT told",
-  };
+  const STEP = LW.OVERDUE_STEPS;
   const form = document.getElementById("filters");
   const words = (value, table) => (value ? table[value] || value.replace(/_/g, " ") : "—");
 
@@ -69,7 +67,7 @@
       cell("Answered in", a.answered_in_s == null ? "not taken" : `${a.answered_in_s} s`),
       cell("Taken by", LW.person(a.acknowledged_by, a), a.people_told ? el("div", { class: "counts" }, `${a.people_told} told`) : null),
       cell("How it ended", a.state === "resolved" ? words(a.outcome, OUTCOME) : el("strong", {}, "Still open"),
-        a.note ? el("div", { class: "counts" }, a.note) : null),
+        a.note ? el("div", { class: "counts" }, a.note_words || a.note) : null),
       cell("Record", el("a", { href: `/console/timeline?alert=${encodeURIComponent(a.id)}` },
         "Timeline", el("span", { class: "visually-hidden" }, ` of alert ${a.short_code}`))));
   }
