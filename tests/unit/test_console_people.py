@@ -88,3 +88,15 @@ def test_a_visitor_is_named_as_the_visit_names_them() -> None:
     board = visit_with_people(visit)["policy"]
     assert board["checks"][0]["needed"] == "each confirms (waiting for Priya Patel)"
     assert board["missing_before_authorisation"] == ["each confirms (waiting for Priya Patel)"]
+
+
+def test_the_stream_words_a_change_once_for_every_subscriber() -> None:
+    from projections.projector import Change
+    from service.entrypoints.http.api import _worded
+
+    change = Change("alert", {"id": "a1", "acknowledged_by": "dsl:dsl1"}, "Alert.Acknowledged", 7)
+    first = _worded(change)
+    assert first["people"] == {"dsl:dsl1": "dsl1 (DSL)"} and first["position"] == 7
+    assert _worded(change) is first
+    again = Change("alert", {"id": "a1", "acknowledged_by": "dsl:dsl1"}, "Alert.Acknowledged", 8)
+    assert _worded(again) is not first and _worded(again)["position"] == 8

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 from uuid import UUID
@@ -186,11 +187,9 @@ async def stream(request: web.Request) -> web.StreamResponse:
                 change = await queue.get()
                 if change is None:
                     break
-                public = public_change(change)
+                public = _worded(change)
                 if change.kind == "visit":
-                    public = visit_with_people(shown(who, change.doc, public))
-                else:
-                    public = with_people(public)
+                    public = shown(who, change.doc, public)
                 await sse.send(dumps(public), event=change.kind, id=str(change.position))
             return sse
     except ConnectionResetError:
@@ -200,6 +199,25 @@ async def stream(request: web.Request) -> web.StreamResponse:
         return opened if opened is not None else web.Response(status=204)
     finally:
         hub.unsubscribe(token)
+
+
+_WORDED: OrderedDict[int, tuple[Change, dict[str, Any]]] = OrderedDict()
+_WORDED_KEPT = 256
+
+
+def _worded(change: Change) -> dict[str, Any]:
+    """A change as the stream sends it, people named, worded once for every subscriber (each
+    subscriber's loop asks for the same `Change`; ~0.1 ms each for a worked alert, on the
+    loop the alarms share). Only the event loop's thread calls this."""
+    hit = _WORDED.get(id(change))
+    if hit is not None and hit[0] is change:
+        return hit[1]
+    public = public_change(change)
+    public = visit_with_people(public) if change.kind == "visit" else with_people(public)
+    _WORDED[id(change)] = (change, public)
+    while len(_WORDED) > _WORDED_KEPT:
+        _WORDED.popitem(last=False)
+    return public
 
 
 async def get_kpis(request: web.Request) -> web.Response:

@@ -67,11 +67,14 @@ def sentence(text: str, visitors: Mapping[str, str]) -> str:
 
 def with_people(doc: dict[str, Any]) -> dict[str, Any]:
     """`doc` (a copy) and `people`: {actor: words} for every actor in it; an alert's
-    resolution note as the record words it (`note_words`: people named, no message ids)."""
+    resolution note as the record words it (`note_words`: people named, no message ids); a
+    follow-up's `assignee_name` (a visitor by name)."""
     visitors = visitors_of(doc)
     shown = {**doc, "people": people_in(doc, visitors)}
     if isinstance(doc.get("note"), str):
         shown["note_words"] = sentence(how_words(doc["note"]), visitors)
+    if isinstance(doc.get("assignee"), str):  # a follow-up's: a visitor's staff id, or a user
+        shown["assignee_name"] = visitors.get(doc["assignee"], doc["assignee"])
     return shown
 
 

@@ -41,8 +41,10 @@ const AlertWork = (() => {
   // means they have no mobile on record, and the one who handed it over must tell them.
   function handoverText(a, w) {
     const text = Object.values(a.notifications || {}).find((n) => n.step === "handover" && n.contact === w.to && n.requested_at === w.at);
-    if (text) return el("div", { class: "counts handover-text" }, `${person(w.to, a)} texted to say it is theirs`);
-    return el("div", { class: "handover-text not-texted" }, `${person(w.to, a)} not texted: no mobile on record. Tell them yourself.`);
+    if (text) return el("div", { class: "counts handover-text" }, mine(w.to) ? "texted to your mobile" : "texted to their mobile");
+    if (mine(w.to)) return el("div", { class: "counts handover-text" }, "not texted: you have no mobile on record");
+    const tell = mine(w.by) ? "Tell them yourself." : "They may not know it is theirs.";
+    return el("div", { class: "handover-text not-texted" }, `${person(w.to, a)} not texted: no mobile on record. ${tell}`);
   }
 
   function buttons(a) {

@@ -72,7 +72,8 @@ const LWBefore = (() => {
     const id = (name) => `${name}-${v.id}`;
     if (v.state === "planned" && (p.pairs === "decided" || p.pairs === "where_possible")) {
       const decideBy = p.pairs === "decided" ? ` (recorded by ${p.decided_by_words || p.decided_by.join(", ")})` : "";
-      out.push(form(v, "Record the decision", [
+      // Recorded already: the form is there to change it, and says so.
+      out.push(form(v, p.decision ? "Change the decision" : "Record the decision", [
         choices("decision", `Single member of staff or an additional person?${decideBy}`,
           [["single", "Single member of staff"], ["pair", "An additional person is required"]]),
         field(id("reason"), "Why (kept in the record)", { name: "reason", required: true }),
