@@ -187,9 +187,10 @@ async def stream(request: web.Request) -> web.StreamResponse:
                 change = await queue.get()
                 if change is None:
                     break
-                public = _worded(change)
-                if change.kind == "visit":
-                    public = shown(who, change.doc, public)
+                if change.kind == "visit":  # withheld for this reader first, then worded
+                    public = visit_with_people(shown(who, change.doc, public_change(change)))
+                else:
+                    public = _worded(change)
                 await sse.send(dumps(public), event=change.kind, id=str(change.position))
             return sse
     except ConnectionResetError:
@@ -206,14 +207,15 @@ _WORDED_KEPT = 256
 
 
 def _worded(change: Change) -> dict[str, Any]:
-    """A change as the stream sends it, people named, worded once for every subscriber (each
-    subscriber's loop asks for the same `Change`; ~0.1 ms each for a worked alert, on the
-    loop the alarms share). Only the event loop's thread calls this."""
+    """An alert, device or task change as the stream sends it, people named, worded once for
+    every subscriber (each subscriber's loop asks for the same `Change`; ~0.1 ms each for a
+    worked alert, on the loop the alarms share). A visit is not: what each reader may see of
+    it differs. Only the event loop's thread calls this."""
     hit = _WORDED.get(id(change))
     if hit is not None and hit[0] is change:
         return hit[1]
     public = public_change(change)
-    public = visit_with_people(public) if change.kind == "visit" else with_people(public)
+    public = with_people(public)
     _WORDED[id(change)] = (change, public)
     while len(_WORDED) > _WORDED_KEPT:
         _WORDED.popitem(last=False)

@@ -42,6 +42,14 @@ def calling_home(visit: dict[str, Any]) -> bool:
     )
 
 
+def worded(who: Principal, visit: dict[str, Any]) -> dict[str, Any]:
+    """The visit as `who` may read it, its people named as the console names them
+    (service/entrypoints/http/people.py): worded after withholding, so nothing withheld
+    reaches the words."""
+    shown_visit: dict[str, Any] = shown(who, visit)
+    return visit_with_people(shown_visit)
+
+
 def shown(who: Principal, visit: dict[str, Any], value: Any = None) -> Any:
     """`value` (the visit itself by default, or its timeline) as `who` may read it."""
     visitors = list(visit.get("staff") or [])
@@ -52,9 +60,8 @@ def shown(who: Principal, visit: dict[str, Any], value: Any = None) -> Any:
         fields.add("pupil_ref")
     if not may_read_notes(who, visitors):
         fields |= NOTES
-    if value is not None:
-        return withheld(value, texts, fields) if fields else value
-    return visit_with_people(withheld(visit, texts, fields) if fields else visit)
+    target = visit if value is None else value
+    return withheld(target, texts, fields) if fields else target
 
 
 async def audited(

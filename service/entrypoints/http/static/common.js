@@ -115,9 +115,10 @@ const LW = (() => {
     ["policy", "/console/policy", "Visit policy", () => true],
     ["admin", "/console/admin", "Users", (s) => s.may.users],
   ];
-  // The overdue ladder's steps (the directory's `do:` values) as a receptionist says them.
+  // The overdue ladder's steps (the directory's `do:` values) as a receptionist says them:
+  // the board's row, the alert card and the visit history use these words alike.
   const OVERDUE_STEPS = {
-    contact_staff: "visitor texted and called", reception_calls_home: "reception asked to ring the home", inform_slt: "SLT told",
+    contact_staff: "texting and ringing the visitor", reception_calls_home: "reception rings the pupil's home", inform_slt: "SLT informed",
   };
   const ROLE = { staff: "Staff", operator: "Contact centre", dsl: "DSL", headteacher: "Headteacher", slt: "SLT", admin: "Admin" };
 
