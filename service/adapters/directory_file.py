@@ -324,6 +324,7 @@ def parse_directory(data: object) -> Directory:
                 username=reader.key(raw, "username", where),
                 school=school_ref(raw, where, required=role is not Role.ADMIN) or None,
                 role=role,
+                phone=reader.phone(raw, "phone", where, required=False),
             )
         )
     for label, keys in (

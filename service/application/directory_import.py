@@ -112,10 +112,11 @@ def import_directory(uow: UnitOfWork, directory: Directory) -> ImportReport:
                     school=spec.school,
                     role=spec.role.value,
                     timestamp=now,
+                    phone=spec.phone,
                 )
             )
             created += 1
-        elif user.listed_as(school=spec.school, role=spec.role, timestamp=now):
+        elif user.listed_as(school=spec.school, role=spec.role, timestamp=now, phone=spec.phone):
             pending.append(user)
             updated += 1
         else:

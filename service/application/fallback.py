@@ -25,7 +25,7 @@ from service.domain import ids
 from service.domain.alerts.alert import Alert, AlertKind
 from service.domain.alerts.escalation import PlannedNotification, request_notification
 from service.domain.alerts.ladder import Refusal, Refused, channels_for
-from service.domain.alerts.notifications import Channel, Notification
+from service.domain.alerts.notifications import HANDOVER, Channel, Notification
 
 
 def after_final_failure(
@@ -51,6 +51,10 @@ def after_final_failure(
         channel=notification.channel.value,
         timestamp=now,
     )
+    if notification.step == HANDOVER:
+        # The colleague may not know the alert is theirs: the console is told at once (no
+        # call stands in: it would ask them to take an alert already taken).
+        return [alert, *_tell_the_console(uow, notification, error, now)]
     changed: list[Aggregate] = []
     if refusal is not None and alert.is_open and alert.acknowledged_by is None:
         if not escalation_state(alert).started:
@@ -104,6 +108,14 @@ def _after_final_failure(
         return [request_notification(plan, alert_id=alert.id, school=alert.school, timestamp=now)]
     if counterpart is not None and not counterpart.gave_up:
         return []  # the other channel is still on its way or got through
+    return _tell_the_console(uow, notification, error, now)
+
+
+def _tell_the_console(
+    uow: UnitOfWork, notification: Notification, error: str, now: datetime
+) -> list[Aggregate]:
+    """A red `notification_failed` alert for the console (once per notification): someone
+    was not reached, and a person must reach them another way."""
     key = f"notification:{notification.id}"
     if uow.exists(ids.alert_id(key)):
         return []

@@ -16,7 +16,13 @@ from service.application.fallback import after_final_failure
 from service.application.unit_of_work import UnitOfWork
 from service.domain.alerts.alert import Alert
 from service.domain.alerts.ladder import Refusal
-from service.domain.alerts.notifications import UNREPORTED, Channel, Notification, NotificationState
+from service.domain.alerts.notifications import (
+    NEWS,
+    UNREPORTED,
+    Channel,
+    Notification,
+    NotificationState,
+)
 from service.domain.errors import DomainError
 
 
@@ -33,7 +39,7 @@ def start_attempt(uow: UnitOfWork, notification_id: UUID) -> bool:
         # A prompt to a visitor is about a visit, not an alert: nothing can take it first.
         alert = uow.load_optional(notification.alert_id, Alert)
         now = uow.clock.now()
-        if notification.step != "taken" and alert and alert.acknowledged_by is not None:
+        if notification.step not in NEWS and alert and alert.acknowledged_by is not None:
             notification.cancel(reason=f"alert taken by {alert.acknowledged_by}", timestamp=now)
             return [notification]
         notification.start_attempt(timestamp=now)

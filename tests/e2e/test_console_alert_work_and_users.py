@@ -97,6 +97,13 @@ async def test_reception_notes_and_hands_over_and_the_dsl_sees_it_live(
     await expect(theirs.locator(".work-log")).to_contain_text(
         "reception1 (contact centre) handed it to you: Police called 21:40, ref 1234"
     )
+    # dsl1 has no mobile in this directory: whoever handed it over is told to tell them.
+    await expect(card.locator(".work-log .not-texted")).to_have_text(
+        "dsl1 (DSL) not texted: no mobile on record. Tell them yourself."
+    )
+    await expect(theirs.locator(".work-log")).to_contain_text(
+        "not texted: you have no mobile on record"
+    )
     await reception.screenshot(**shot("feed-alert-worked-1366.png"))
     await dsl.screenshot(**shot("feed-alert-worked-820.png"))
 

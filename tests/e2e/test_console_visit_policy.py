@@ -129,7 +129,7 @@ async def test_the_board_says_what_the_policy_needs_and_each_person_does_their_s
         "whether the visit should be made by a single member of staff"
     )
     await expect(panel.locator("[data-rule=risk_assessment_signed]")).to_contain_text(
-        "(waiting for s-jones)"
+        "(waiting for Sam Jones)"
     )
     await no_blocking_violations(page, axe, "visit-policy-panel-1366")
     await page.screenshot(**shot("visit-policy-panel.png"))
@@ -162,7 +162,7 @@ async def test_the_board_says_what_the_policy_needs_and_each_person_does_their_s
     panel = page.locator(f"#before-{visit}")
     await panel.locator("summary").click()
     await expect(panel.locator("[data-rule=pairs]")).to_contain_text(
-        "single member of staff decided by dsl:dsl1"
+        "single member of staff decided by dsl1 (DSL) at "
     )
     await panel.locator("form[data-action=authorise]").get_by_role("button").click()
     await expect(page.locator(f"#visit-{visit}")).to_contain_text("Authorised — not signed out")

@@ -72,6 +72,12 @@ async def test_notes_and_a_handover_are_on_the_alert_and_in_its_record(api: Any)
     assert handed.status == 200
     doc = await handed.json()
     assert doc["handed_to"] == "dsl:dsl1"
+    # dsl1 has no mobile in this directory: handed over all the same, and the console says so.
+    assert doc["handover"]["texted"] is False
+    assert doc["handover"]["said"] == (
+        "dsl1 (DSL) was not texted: no mobile on record. Tell them yourself."
+    )
+    assert not [n for n in doc["notifications"].values() if n["step"] == "handover"]
     assert [(w["kind"], w["by"], w["text"]) for w in doc["work"]] == [
         ("note", "operator:reception1", "rang the home, no answer"),
         ("handover", "operator:reception1", "police called, DSL to follow up"),

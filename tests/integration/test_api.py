@@ -75,7 +75,7 @@ async def test_acknowledge_then_resolve_with_outcome_and_note(api: Any) -> None:
     again = await client.post(f"/api/v1/alerts/{alert_id}/acknowledge", headers=headers)
     assert (
         again.status == 409
-        and "already acknowledged by operator:reception1" in (await again.json())["detail"]
+        and "already acknowledged by reception1 (contact centre)" in (await again.json())["detail"]
     )
     no_note = await client.post(
         f"/api/v1/alerts/{alert_id}/resolve", headers=headers, json={"outcome": "safe"}

@@ -19,7 +19,7 @@ from service.config import Settings
 from service.domain.people.access import Principal
 from service.domain.people.confidentiality import WITHHELD, withheld
 from service.domain.people.directory import Role
-from service.entrypoints.http.confidential import calling_home, shown
+from service.entrypoints.http.confidential import calling_home, shown, worded
 from service.records.audit import audit_trail
 from tests.console_world import devices
 from tests.harness import eventually, sse_events
@@ -144,6 +144,8 @@ def test_reception_reads_the_reference_while_it_must_ring_the_home() -> None:
     }
     assert not calling_home(visit)
     assert shown(reception, visit)["note"] == f"overdue from pupil {WITHHELD}'s home"
+    # The console's words are made from what the reader may see, never from the record.
+    assert worded(reception, visit)["note_words"] == f"overdue from pupil {WITHHELD}'s home"
     visit["steps_taken"] = [0, 1]
     assert calling_home(visit) and shown(reception, visit) == visit
 

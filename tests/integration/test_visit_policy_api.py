@@ -83,7 +83,7 @@ async def test_lancaster_has_single_or_pair_decided_by_a_lead_and_the_visitor_si
         "the designated safeguarding lead (DSL), whether the visit is made by a single member "
         "of staff or an additional person is required, and why",
         "each visitor confirms: \u201cI have read and understand the Community Lone Working Risk "
-        "Assessment for this visit.\u201d (waiting for s-jones)",
+        "Assessment for this visit.\u201d (waiting for Sam Jones)",
     ]
     refused = await act(client, visit["id"], "authorise", head)
     assert refused.status == 422, await refused.text()
@@ -95,6 +95,13 @@ async def test_lancaster_has_single_or_pair_decided_by_a_lead_and_the_visitor_si
         client, visit["id"], "decide", slt, decision="single", reason="known family, work drop-off"
     )
     assert decided.status == 200, await decided.text()
+    # The board names the person as the audit trail and the record do, never `slt:slt1`.
+    check = next(c for c in (await decided.json())["policy"]["checks"] if c["rule"] == "pairs")
+    assert check["done"].startswith("single member of staff decided by slt1 (SLT) at "), check
+    board = await (await client.get("/api/v1/visits", headers=dsl)).json()
+    shown = next(v for v in board["visits"] if v["id"] == visit["id"])
+    assert "slt:slt1" not in str(shown["policy"]["checks"])
+    assert shown["people"]["slt:slt1"] == "slt1 (SLT)"
     signed = await act(client, visit["id"], "confirm", sam, what="risk_assessment")
     assert (await signed.json())["policy"]["missing_before_authorisation"] == []
 
@@ -201,7 +208,7 @@ async def test_the_documented_directory_and_bodies_work_as_written(
     assert before["missing_before_authorisation"] == []
     assert before["missing_before_departure"] == [
         "each visitor confirms: \u201cI am carrying a charged mobile phone on this visit.\u201d "
-        "(waiting for l-green)"
+        "(waiting for Lee Green)"
     ]
     assert (await act(client, visit, "authorise", lead)).status == 200
     confirmed = await act(client, visit, "confirm", lee, **bodies["confirm"])

@@ -89,7 +89,7 @@ async def test_done_twice_by_the_same_person_is_one_event_and_anyone_else_hears_
     assert events.count("Visit.TaskCompleted") == 1
     other = await client.post(f"/api/v1/tasks/{task}/done", headers=as_(c, "dsl1"))
     assert other.status == 409
-    assert "already done by operator:reception1" in (await other.json())["detail"]
+    assert "already done by reception1 (contact centre)" in (await other.json())["detail"]
 
 
 async def test_a_task_the_visitor_made_unnecessary_is_refused_with_409(

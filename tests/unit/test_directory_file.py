@@ -63,6 +63,7 @@ def test_bad_durations_are_refused(text: object) -> None:
         (lambda d: d["staff"][0].update(school="nowhere"), "staff[0].school"),
         (lambda d: d["devices"][0].update(staff="nobody"), "devices[0].staff"),
         (lambda d: d["users"][0].update(role="superuser"), "users[0].role"),
+        (lambda d: d["users"][1].update(phone="07700 900911"), "users[1].phone"),
         (lambda d: d["devices"].append(dict(d["devices"][0])), "devices: ids used more than once"),
         (lambda d: d["devices"][0].update(id="bad id!"), "devices[0].id"),
     ],

@@ -267,6 +267,32 @@ def taken_message(
 ) -> str:
     local = at.astimezone(ZoneInfo(timezone)).strftime("%H:%M")
     return (
-        f"LONEWATCH: alert {short_code} ({KIND_WORDS[kind]} - {visitor or 'unknown visitor'}) "
+        f"LONEWATCH: {_alert_words(short_code, kind, visitor)} "
         f"was taken by {taken_by} at {local}. No action needed from you."
     )
+
+
+def handover_message(
+    *,
+    short_code: str,
+    kind: AlertKind,
+    school_name: str,
+    visitor: str | None,
+    handed_by: str,
+    at: datetime,
+    timezone: str,
+) -> str:
+    """The text to the colleague an open alert is handed to. As much as the other alert
+    texts say (kind, visitor, code) and no more: the handover note is free text that may
+    name a pupil or a family, so it is read on the console, never sent to a phone."""
+    local = at.astimezone(ZoneInfo(timezone)).strftime("%H:%M")
+    return (
+        f"LONEWATCH {school_name}: {_alert_words(short_code, kind, visitor)} was handed to "
+        f"you by {handed_by} at {local}. It is yours now: open the Lonewatch console for the "
+        "handover note and follow it up."
+    )
+
+
+def _alert_words(short_code: str, kind: AlertKind, visitor: str | None) -> str:
+    """'alert 0C187D (SOS pressed - Sam Jones)': an alert named in a text about it."""
+    return f"alert {short_code} ({KIND_WORDS[kind]} - {visitor or 'unknown visitor'})"

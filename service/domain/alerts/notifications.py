@@ -43,6 +43,12 @@ UNREPORTED = "unreported"
 UNDELIVERED = frozenset({"failed", "undelivered", "canceled", UNREPORTED})
 """Statuses that mean the message did not (or cannot be shown to) reach the phone: worth a
 fallback."""
+HANDOVER = "handover"
+"""The step of the text telling a colleague that an open alert was handed to them."""
+NEWS = frozenset({"taken", HANDOVER})
+"""Steps that tell people what was done with an alert already taken: sent because it is
+taken (never cancelled by the taking), and never followed by a call (a call asks for a key
+press to take the alert, and it is taken)."""
 UNREPORTED_AFTER_SECONDS = 120
 """How long an unconfirmed try waits for a status callback before it counts as not delivered."""
 

@@ -90,6 +90,8 @@ class UserSpec:
     username: str
     school: str | None
     role: Role
+    phone: str | None = None
+    """Their mobile: a colleague handing them an alert texts it (none: not texted)."""
 
 
 @dataclass(frozen=True)
@@ -274,14 +276,14 @@ class User(Aggregate):
         role: str,
         timestamp: datetime,
         invited_by: str | None = None,
+        phone: str | None = None,
     ) -> None:
         self.username = username
         self.school = school
         self.role = Role(role)
+        self.phone = phone
         self.password_hash: str | None = None
-        self.listed: dict[str, Any] | None = (
-            None if invited_by else {"school": school, "role": role}
-        )
+        self.listed: dict[str, Any] | None = None if invited_by else _listed(school, role, phone)
         self.invited_by = invited_by
         self.disabled = False
         self.sessions_valid_from: datetime | None = None
@@ -289,18 +291,23 @@ class User(Aggregate):
         self.password_link_expires: datetime | None = None
 
     @event("Updated")
-    def _update(self, school: str | None, role: str, timestamp: datetime) -> None:
+    def _update(
+        self, school: str | None, role: str, timestamp: datetime, phone: str | None = None
+    ) -> None:
         """The directory file's entry, applied (only an import records this)."""
         self.school = school
         self.role = Role(role)
-        self.listed = {"school": school, "role": role}
+        self.phone = phone
+        self.listed = _listed(school, role, phone)
 
-    def listed_as(self, school: str | None, role: Role, timestamp: datetime) -> bool:
+    def listed_as(
+        self, school: str | None, role: Role, timestamp: datetime, phone: str | None = None
+    ) -> bool:
         """The directory file lists the user so: recorded (and applied) only when the file's
         entry changed since its last import, so a re-import never undoes a console change."""
-        if self.listed == {"school": school, "role": role.value}:
+        if self.listed == _listed(school, role.value, phone):
             return False
-        self._update(school=school, role=role.value, timestamp=timestamp)
+        self._update(school=school, role=role.value, timestamp=timestamp, phone=phone)
         return True
 
     @event("Changed")
@@ -341,6 +348,15 @@ class User(Aggregate):
         if self.disabled:
             return False
         return self.sessions_valid_from is None or started_at > self.sessions_valid_from
+
+
+def _listed(school: str | None, role: str, phone: str | None) -> dict[str, Any]:
+    """What the directory file said of a user; a mobile only when it gave one, so a user
+    listed before users had a mobile compares the same and a re-import records nothing."""
+    listed: dict[str, Any] = {"school": school, "role": role}
+    if phone:
+        listed["phone"] = phone
+    return listed
 
 
 class ApiToken(Aggregate):

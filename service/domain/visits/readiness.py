@@ -302,6 +302,7 @@ def summary(
         "pairs": policy.pairs.value,
         "outside_companion": policy.outside_companion,
         "decided_by": [r.value for r in policy.deciders],
+        "decided_by_words": roles_words(policy.deciders),
         "parents_informed": policy.parents_informed.value,
         "checks": [c.as_data() for c in found],
         "missing_before_authorisation": [c.needed for c in unmet(found, AUTHORISE)],

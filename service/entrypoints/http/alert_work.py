@@ -5,6 +5,7 @@ answer with the alert as the feed shows it."""
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from aiohttp import web
 
@@ -15,6 +16,7 @@ from service.entrypoints.http.api import alert_command
 from service.entrypoints.http.keys import LONEWATCH
 from service.entrypoints.http.problems import BadRequest, problem
 from service.entrypoints.http.requests import json_body, json_response, principal
+from service.records.narrative import person
 
 
 async def add_note(request: web.Request) -> web.Response:
@@ -39,9 +41,30 @@ async def hand_over(request: web.Request) -> web.Response:
     return await alert_command(
         request,
         lambda alert_id, who: alert_notes.hand_over(
-            app, alert_id, to=to.strip(), note=note, by=who.actor
+            app, alert_id, to=to.strip(), note=note, by=who.actor, named=person
         ),
+        handover_said,
     )
+
+
+def handover_said(done: alert_notes.Handover) -> dict[str, Any]:
+    """`handover`: whether the colleague is being texted, in words for the one who handed
+    it over (with no mobile on record, they must tell the colleague themselves)."""
+    who = person(done.to)
+    if done.to == done.by:
+        said = "The alert is yours now."
+    elif done.texted is not None:
+        said = f"{who} is being texted that the alert is theirs."
+    else:
+        said = f"{who} was not texted: no mobile on record. Tell them yourself."
+    return {
+        "handover": {
+            "to": done.to,
+            "texted": done.texted is not None,
+            "notification": str(done.texted) if done.texted else None,
+            "said": said,
+        }
+    }
 
 
 async def list_colleagues(request: web.Request) -> web.Response:
@@ -53,7 +76,13 @@ async def list_colleagues(request: web.Request) -> web.Response:
     return json_response(
         {
             "colleagues": [
-                {"username": p.username, "role": p.role.value, "school": p.school, "actor": p.actor}
+                {
+                    "username": p.username,
+                    "role": p.role.value,
+                    "school": p.school,
+                    "actor": p.actor,
+                    "named": person(p.actor),
+                }
                 for p in found
             ]
         }

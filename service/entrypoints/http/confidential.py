@@ -24,6 +24,7 @@ from service.domain.people.confidentiality import (
 )
 from service.domain.people.record_access import Access
 from service.entrypoints.http.keys import LONEWATCH
+from service.entrypoints.http.people import visit_with_people
 from service.records.audit import record_viewing
 
 CALL_HOME = "reception_calls_home"
@@ -39,6 +40,14 @@ def calling_home(visit: dict[str, Any]) -> bool:
     return any(
         i < len(steps) and steps[i].get("do") == CALL_HOME for i in visit.get("steps_taken") or []
     )
+
+
+def worded(who: Principal, visit: dict[str, Any]) -> dict[str, Any]:
+    """The visit as `who` may read it, its people named as the console names them
+    (service/entrypoints/http/people.py): worded after withholding, so nothing withheld
+    reaches the words."""
+    shown_visit: dict[str, Any] = shown(who, visit)
+    return visit_with_people(shown_visit)
 
 
 def shown(who: Principal, visit: dict[str, Any], value: Any = None) -> Any:

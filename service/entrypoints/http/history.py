@@ -24,6 +24,7 @@ from service.domain.visits.rules import ReportOutcome
 from service.domain.visits.states import OUT, VisitState
 from service.entrypoints.http.confidential import audited_list
 from service.entrypoints.http.keys import VIEWS
+from service.entrypoints.http.people import with_people
 from service.entrypoints.http.problems import BadRequest
 from service.entrypoints.http.requests import json_response, principal, schools_for
 
@@ -178,7 +179,7 @@ async def alert_history(request: web.Request) -> web.Response:
     )
     docs, more = await asyncio.to_thread(request.app[VIEWS].search, search)
     await audited_list(request, principal(request), len(docs))
-    return _answer("alerts", [alert_summary(d) for d in docs], more, limit, offset)
+    return _answer("alerts", [with_people(alert_summary(d)) for d in docs], more, limit, offset)
 
 
 def ladder_reached(doc: dict[str, Any]) -> dict[str, Any] | None:
@@ -251,7 +252,7 @@ async def visit_history(request: web.Request) -> web.Response:
     docs, more = await asyncio.to_thread(request.app[VIEWS].search, search)
     shown = [d for d in docs if can_see_visit(who, d["school"], d["staff"])]
     await audited_list(request, who, len(shown))
-    return _answer("visits", [visit_summary(d) for d in shown], more, limit, offset)
+    return _answer("visits", [with_people(visit_summary(d)) for d in shown], more, limit, offset)
 
 
 def add_history_routes(app: web.Application) -> None:

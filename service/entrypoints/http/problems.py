@@ -1,4 +1,6 @@
-"""Errors as application/problem+json (RFC 9457): a status, a title, and what to fix."""
+"""Errors as application/problem+json (RFC 9457): a status, a title, and what to fix.
+A refusal names people as the console does ("already acknowledged by reception1 (contact
+centre)"), not by their recorded actor: the console shows the detail as it comes."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from aiohttp import web
 from service.application.lonewatch import Contended
 from service.domain.errors import DomainError, Forbidden, InvalidTransition, NotFound
 from service.logs import get_logger
+from service.records.narrative import people_named
 from service.workers.pools import PoolFull
 
 log = get_logger(__name__)
@@ -39,9 +42,9 @@ async def problems_middleware(request: web.Request, handler: Handler) -> web.Str
     except Forbidden as exc:
         return problem(403, "Forbidden", str(exc))
     except (InvalidTransition, Contended) as exc:
-        return problem(409, "Conflict", str(exc))
+        return problem(409, "Conflict", people_named(str(exc)))
     except DomainError as exc:
-        return problem(422, "Refused", str(exc))
+        return problem(422, "Refused", people_named(str(exc)))
     except PoolFull as exc:
         busy = problem(503, "Busy", f"{exc}; this answer does not wait in line")
         busy.headers["Retry-After"] = str(exc.retry_after)

@@ -23,7 +23,7 @@ from service.domain.people.record_access import Access, can_export
 from service.domain.visits.decisions import BEDROOM_CONTROLS_WORDS, RULES, parse_rule
 from service.domain.visits.incidents import parse_incident_kind
 from service.domain.visits.visit import Visit
-from service.entrypoints.http.confidential import audited, audited_list, shown
+from service.entrypoints.http.confidential import audited, audited_list, worded
 from service.entrypoints.http.keys import LIVE, LONEWATCH, VIEWS
 from service.entrypoints.http.problems import BadRequest
 from service.entrypoints.http.requests import (
@@ -125,7 +125,7 @@ def _recording(what: str) -> Callable[[web.Request], Awaitable[web.Response]]:
         )
         request.app[LIVE].wake()
         status = 200 if what in ("next_place", "end_early") else 201
-        return json_response(shown(who, render(visit)), status=status)
+        return json_response(worded(who, render(visit)), status=status)
 
     return handler
 
@@ -166,7 +166,7 @@ async def list_followups(request: web.Request) -> web.Response:
         if can_export(who) or who.username in (d.get("assignee"), *d.get("staff", []))
     ]
     await audited_list(request, who, len(mine))
-    shown_docs = [shown(who, d) for d in sorted(mine, key=lambda d: (d["due"], d["id"]))]
+    shown_docs = [worded(who, d) for d in sorted(mine, key=lambda d: (d["due"], d["id"]))]
     return json_response({"followups": shown_docs})
 
 

@@ -83,7 +83,10 @@ def board_with_policy(
 
 
 def with_policy(app: Lonewatch, visit: Visit, doc: dict[str, Any]) -> dict[str, Any]:
-    """The visit's document with what its school's policy still asks (before it goes out)."""
+    """The visit's document with its visitors' names (as the board's documents have them)
+    and what its school's policy still asks (before it goes out)."""
+    names = [app.directory.staff_name(s) or s for s in visit.staff]
+    doc = {"staff_names": names, **doc}
     if visit.state not in NOT_YET_OUT:
         return doc
     return {**doc, "policy": visit_policy.visit_readiness(app, visit)}

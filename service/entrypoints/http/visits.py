@@ -19,7 +19,7 @@ from service.domain.people.access import Principal
 from service.domain.people.record_access import Access
 from service.domain.visits.states import OUT, VisitState
 from service.domain.visits.visit import Visit
-from service.entrypoints.http.confidential import audited, audited_list, shown
+from service.entrypoints.http.confidential import audited, audited_list, worded
 from service.entrypoints.http.keys import LIVE, LONEWATCH, VIEWS
 from service.entrypoints.http.problems import BadRequest
 from service.entrypoints.http.requests import (
@@ -157,7 +157,7 @@ async def plan_visit(request: web.Request) -> web.Response:
         visit = await asyncio.to_thread(visits.assess_risk, app, visit.id, who, _hazards(body))
     request.app[LIVE].wake()
     doc = await asyncio.to_thread(with_policy, app, visit, render(visit))
-    return json_response(shown(who, doc), status=201)
+    return json_response(worded(who, doc), status=201)
 
 
 async def list_visits(request: web.Request) -> web.Response:
@@ -179,7 +179,7 @@ async def list_visits(request: web.Request) -> web.Response:
         states=STATE_FILTERS[state] if state else None,
     )
     board = [
-        shown(who, d)
+        worded(who, d)
         for d in docs
         if (day is None or d.get("date") == day)
         and visits.can_see_visit(who, d["school"], d["staff"])
@@ -202,7 +202,7 @@ async def get_visit(request: web.Request) -> web.Response:
     doc = (
         render(visit) if as_of else await asyncio.to_thread(with_policy, app, visit, render(visit))
     )
-    return json_response({**shown(who, doc), "as_of": as_of})
+    return json_response({**worded(who, doc), "as_of": as_of})
 
 
 def _command(
@@ -261,7 +261,7 @@ async def visit_action(request: web.Request) -> web.Response:
     visit = await asyncio.to_thread(command)
     request.app[LIVE].wake()
     doc = await asyncio.to_thread(with_policy, request.app[LONEWATCH], visit, render(visit))
-    return json_response(shown(who, doc))
+    return json_response(worded(who, doc))
 
 
 def add_visit_routes(app: web.Application) -> None:

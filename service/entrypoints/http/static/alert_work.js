@@ -11,14 +11,8 @@ const AlertWork = (() => {
   const openNoteForms = new Set();
   const openHandoverForms = new Set();
   let colleagues = null; // whom this person may hand an alert to, fetched when first asked
-  const ROLE_WORDS = { operator: "contact centre", dsl: "DSL", headteacher: "headteacher", admin: "administrator", staff: "staff" };
-  // "operator:reception1" as a person is known: "reception1 (contact centre)"; "you" for oneself.
-  function person(actor) {
-    if (!actor) return "—";
-    if (LW.session && actor === LW.session.actor) return "you";
-    const [role, name] = actor.split(/:(.*)/s);
-    return name && ROLE_WORDS[role] ? `${name} (${ROLE_WORDS[role]})` : actor;
-  }
+  // An actor of alert `a` as a person is known ("reception1 (contact centre)", "you").
+  const person = (actor, a) => LW.person(actor, a);
 
   function connect(feed) { render = feed.render; upsert = feed.upsert; }
   const mine = (actor) => !!LW.session && actor === LW.session.actor;
@@ -27,7 +21,7 @@ const AlertWork = (() => {
   function facts(a) {
     return [
       a.handed_to ? [el("dt", {}, "With"), el("dd", { class: `holder${mine(a.handed_to) ? " mine" : ""}` },
-        mine(a.handed_to) ? `you (handed to you at ${LW.fmtClock(a.handed_at)})` : `${person(a.handed_to)}, since ${LW.fmtClock(a.handed_at)}`)] : null,
+        mine(a.handed_to) ? `you (handed to you at ${LW.fmtClock(a.handed_at)})` : `${person(a.handed_to, a)}, since ${LW.fmtClock(a.handed_at)}`)] : null,
       (a.work || []).length ? [el("dt", {}, "Notes and handovers"), el("dd", {}, workLog(a))] : null,
     ];
   }
@@ -37,8 +31,20 @@ const AlertWork = (() => {
     return el("ol", { class: "work-log" }, a.work.map((w) => el("li", { class: `work-${w.kind}` },
       el("time", { datetime: w.at }, LW.fmtClock(w.at)), " ",
       w.kind === "handover"
-        ? [el("strong", {}, w.by === w.to ? `${person(w.by)} took it over` : `${person(w.by)} handed it to ${person(w.to)}`), w.text ? `: ${w.text}` : ""]
-        : [el("strong", {}, person(w.by)), `: ${w.text}`])));
+        ? [el("strong", {}, w.by === w.to ? `${person(w.by, a)} took it over` : `${person(w.by, a)} handed it to ${person(w.to, a)}`), w.text ? `: ${w.text}` : "",
+          w.by === w.to ? null : handoverText(a, w)]
+        : [el("strong", {}, person(w.by, a)), `: ${w.text}`])));
+  }
+
+  // Whether the colleague was texted that the alert is theirs: the text asked for with the
+  // handover (same person, same instant), its latest word under "Who has been told"; none
+  // means they have no mobile on record, and the one who handed it over must tell them.
+  function handoverText(a, w) {
+    const text = Object.values(a.notifications || {}).find((n) => n.step === "handover" && n.contact === w.to && n.requested_at === w.at);
+    if (text) return el("div", { class: "counts handover-text" }, mine(w.to) ? "texted to your mobile" : "texted to their mobile");
+    if (mine(w.to)) return el("div", { class: "counts handover-text" }, "not texted: you have no mobile on record");
+    const tell = mine(w.by) ? "Tell them yourself." : "They may not know it is theirs.";
+    return el("div", { class: "handover-text not-texted" }, `${person(w.to, a)} not texted: no mobile on record. ${tell}`);
   }
 
   function buttons(a) {
@@ -86,7 +92,7 @@ const AlertWork = (() => {
         openSet.delete(a.id);
         form.reset();
         upsert(doc);
-        LW.announce(done);
+        LW.announce(doc.handover ? `${done} ${doc.handover.said}` : done);
       } catch (e) {
         error.textContent = e.message;
         form.querySelector("button[type=submit]").disabled = false;
@@ -118,7 +124,7 @@ const AlertWork = (() => {
         el("label", { class: "block" }, "Hand it to",
           el("select", { name: "to", id: `handover-${a.id}`, required: true },
             el("option", { value: "" }, choices.length ? "Choose a colleague" : "Nobody else can take it"),
-            choices.map((c) => el("option", { value: c.username }, c.actor === mine ? `${c.username} (${ROLE_WORDS[c.role] || c.role}) — me, taking it over` : `${c.username} (${ROLE_WORDS[c.role] || c.role})`)))),
+            choices.map((c) => el("option", { value: c.username }, c.actor === mine ? `${c.named} — me, taking it over` : c.named)))),
         el("label", { class: "block" }, "Where things stand (kept in the record)",
           el("textarea", { name: "note", rows: "2", maxlength: "2000", placeholder: "e.g. Police called 21:40, ref 1234; waiting for a call back" })),
       ],

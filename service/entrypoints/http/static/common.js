@@ -115,6 +115,11 @@ const LW = (() => {
     ["policy", "/console/policy", "Visit policy", () => true],
     ["admin", "/console/admin", "Users", (s) => s.may.users],
   ];
+  // The overdue ladder's steps (the directory's `do:` values) as a receptionist says them:
+  // the board's row, the alert card and the visit history use these words alike.
+  const OVERDUE_STEPS = {
+    contact_staff: "texting and ringing the visitor", reception_calls_home: "reception rings the pupil's home", inform_slt: "SLT informed",
+  };
   const ROLE = { staff: "Staff", operator: "Contact centre", dsl: "DSL", headteacher: "Headteacher", slt: "SLT", admin: "Admin" };
 
   // A page that does not follow the live stream says so, and what it shows is as loaded.
@@ -219,8 +224,17 @@ const LW = (() => {
     return [el("a", { href, target: "_blank", rel: "noopener", title: `${lat}, ${lon}`, class: "map-link" }, "map"), within];
   }
 
+  // A recorded actor ("dsl:dsl1") as the person is known: "you" for oneself, else the words
+  // the API gave beside the document (`people`, the audit trail's rule: "dsl1 (DSL)").
+  // The page never words a role itself; an actor the API did not word shows as recorded.
+  function person(actor, doc) {
+    if (!actor) return "—";
+    if (session && actor === session.actor) return "you";
+    return ((doc && doc.people) || {})[actor] || actor;
+  }
+
   return {
     el, api, ApiError, start, live, announce, refusal, fmtAgo, fmtClock, fmtDate, fmtStamp, wallClock, fromWallClock,
-    place, get session() { return session; },
+    place, person, OVERDUE_STEPS, get session() { return session; },
   };
 })();

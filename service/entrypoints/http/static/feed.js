@@ -68,9 +68,16 @@
       const due = esc.next_due_at && unacknowledged(a) ? `, next at ${LW.fmtClock(esc.next_due_at)}` : "";
       return `tier ${esc.tier}${of}${esc.round ? `, reminder round ${esc.round}` : ""}${due}`;
     }
-    const steps = Object.values(a.notifications || {}).map((n) => n.step).filter(Boolean);
-    return steps.length ? steps.sort().at(-1).replace(/^tier/, "tier ") : "—";
+    // An overdue alert climbs the visit's own ladder (`overdue:<step>:<episode>`): its
+    // latest step in the words the visit history uses; "tier N" for the rest.
+    const latest = Object.values(a.notifications || {}).filter((n) => n.step && !NEWS.has(n.step))
+      .sort((x, y) => (x.requested_at || "").localeCompare(y.requested_at || "")).at(-1);
+    if (!latest) return "—";
+    const ladder = /^overdue:([a-z_]+)/.exec(latest.step);
+    if (ladder) return `overdue ladder: ${LW.OVERDUE_STEPS[ladder[1]] || ladder[1].replace(/_/g, " ")}`;
+    return latest.step.replace(/^tier(\d+)/, "tier $1").replace(/_/g, " ");
   }
+  const NEWS = new Set(["taken", "handover"]); // told of what people did, not a step up
   // The alarm's own location first (what its SMS said), else the device's last one.
   function where(a) { return (a.cause && a.cause.location) || a.location; }
   function location(a) {
@@ -124,7 +131,8 @@
     if (ch.refusal) return [ch.refusal.refusal, "bad", ch.refusal];
     const [template, tone] = delivery(a, ch.latest);
     const words = template.replace("{provider}", (LW.session && LW.session.provider) || "the provider");
-    return [ch.latest.step === "taken" ? `told who took it (${words})` : words, tone, ch.latest];
+    const about = { taken: "told who took it", handover: "told it is theirs" }[ch.latest.step];
+    return [about ? `${about} (${words})` : words, tone, ch.latest];
   }
   function notified(a) {
     const list = people(a);
@@ -160,11 +168,12 @@
     return `${c.contact || "a contact"}${c.to ? ` (${c.to})` : ""}: ${c.error || "every try failed"}`;
   }
 
+  // The visit in words; its reference (often a generated id) only in the link's title.
   function visitWords(v) {
-    const kind = v.lone ? "lone visit" : "visit in a pair";
+    const kind = v.lone ? "Lone visit" : "Visit in a pair";
     const back = v.expected_return ? `, expected back ${LW.fmtClock(v.expected_return).slice(0, 5)}` : "";
-    return el("span", {}, `${v.ref} (${kind}${back}) · `,
-      el("a", { href: `/console/timeline?visit=${encodeURIComponent(v.id)}` }, "visit record"));
+    return el("span", {}, `${kind}${back} · `,
+      el("a", { href: `/console/timeline?visit=${encodeURIComponent(v.id)}`, title: v.ref ? `visit ${v.ref}` : null }, "visit record"));
   }
   // A number, with one-click call and text links; never a call link on a duress alert
   // (the card says why), and a phone the directory lacks says so.
@@ -226,7 +235,7 @@
         el("dt", {}, "Escalation step"), el("dd", {}, step(a)),
         unreachable(a) ? [el("dt", {}, "Could not reach"), el("dd", { class: "delivery bad" }, unreachable(a))] : null,
         el("dt", {}, "Who has been told"), el("dd", {}, notified(a)),
-        a.acknowledged_by ? [el("dt", {}, "Taken by"), el("dd", { class: "taken" }, `${AlertWork.person(a.acknowledged_by)} at ${LW.fmtClock(a.acknowledged_at)}`)] : null,
+        a.acknowledged_by ? [el("dt", {}, "Taken by"), el("dd", { class: "taken" }, `${AlertWork.person(a.acknowledged_by, a)} at ${LW.fmtClock(a.acknowledged_at)}`)] : null,
         AlertWork.facts(a))),
       actions(a));
     node.append(...AlertWork.forms(a));
@@ -300,8 +309,8 @@
       el("td", {}, `${KIND[a.kind] || a.kind} · ${a.short_code}`),
       el("td", {}, visitor(a)),
       el("td", {}, LW.fmtDate(a.raised_at)),
-      el("td", {}, `${LW.fmtClock(a.resolved_at)} by ${a.resolved_by}`),
-      el("td", {}, outcome, a.note ? el("div", { class: "counts" }, a.note) : null),
+      el("td", {}, `${LW.fmtClock(a.resolved_at)} by ${LW.person(a.resolved_by, a)}`),
+      el("td", {}, outcome, a.note ? el("div", { class: "counts" }, a.note_words || a.note) : null),
       el("td", {}, el("a", { href: `/console/timeline?alert=${a.id}` }, "Timeline")));
   }
 

@@ -50,7 +50,7 @@
     const rows = list.map((f) => el("tr", { id: `followup-${f.number}-${f.visit}`, class: f.due < now ? "late" : null },
       el("th", { scope: "row", "data-label": "Due" }, f.due, f.due < now ? el("span", { class: "badge red" }, "Overdue") : null),
       el("td", { "data-label": "Action" }, f.notes),
-      el("td", { "data-label": "For" }, f.assignee),
+      el("td", { "data-label": "For" }, f.assignee_name || f.assignee),
       el("td", { "data-label": "Visit" }, el("a", { href: `/console/timeline?visit=${f.visit}` }, `${(f.staff_names || []).join(" & ")} · ${f.ref}`),
         isLeader() ? el("div", {}, el("a", { class: "button small secondary", href: `/api/v1/visits/${f.visit}/cpoms.csv` }, "CSV for CPOMS")) : null),
       el("td", { "data-label": "Mark done" }, doneForm(f))));

@@ -15,12 +15,9 @@
     completed: "Completed", no_answer: "No answer", entry_refused: "Entry refused",
     left_early_for_safety: "Left early for safety",
   };
-  const STEP = {
-    contact_staff: "visitor contacted", reception_calls_home: "reception rang the home", inform_slt: "SLT told",
-  };
+  const STEP = LW.OVERDUE_STEPS;
   const form = document.getElementById("filters");
   const words = (value, table) => (value ? table[value] || value.replace(/_/g, " ") : "—");
-  const who = (name) => (name || "").replace(/^[a-z_]+:/, "") || "—";
 
   // One child per cell: on a tablet each cell is a two-column grid (its label, its content).
   function cell(label, ...content) { return el("td", { "data-label": label }, el("div", {}, ...content)); }
@@ -68,9 +65,9 @@
       cell("Alert", el("span", { class: `badge ${a.severity}` }, words(a.kind, KIND)), " ", el("span", { class: "counts" }, a.short_code)),
       cell("Person", a.staff_name || a.staff || "—", a.school_name ? el("div", { class: "counts" }, a.school_name) : null),
       cell("Answered in", a.answered_in_s == null ? "not taken" : `${a.answered_in_s} s`),
-      cell("Taken by", who(a.acknowledged_by), a.people_told ? el("div", { class: "counts" }, `${a.people_told} told`) : null),
+      cell("Taken by", LW.person(a.acknowledged_by, a), a.people_told ? el("div", { class: "counts" }, `${a.people_told} told`) : null),
       cell("How it ended", a.state === "resolved" ? words(a.outcome, OUTCOME) : el("strong", {}, "Still open"),
-        a.note ? el("div", { class: "counts" }, a.note) : null),
+        a.note ? el("div", { class: "counts" }, a.note_words || a.note) : null),
       cell("Record", el("a", { href: `/console/timeline?alert=${encodeURIComponent(a.id)}` },
         "Timeline", el("span", { class: "visually-hidden" }, ` of alert ${a.short_code}`))));
   }
@@ -80,7 +77,7 @@
     if (!l) return "Not overdue";
     const steps = `${l.steps_taken} step${l.steps_taken === 1 ? "" : "s"}${l.of ? ` of ${l.of}` : ""}`;
     const last = l.last ? ` — ${STEP[l.last] || l.last}` : "";
-    const ended = l.ended ? ` — ended by ${who(l.ended.by)}` : " — still running";
+    const ended = l.ended ? ` — ended by ${LW.person(l.ended.by, v)}` : " — still running";
     return `${steps}${last}${ended}`;
   }
 

@@ -13,7 +13,6 @@ const LWBefore = (() => {
     safeguarding_trained: "Trained in safeguarding", risk_assessment_signed: "Risk assessment read and signed",
     charged_phone: "A charged mobile phone",
   };
-  const ROLE_WORDS = { headteacher: "headteacher", dsl: "DSL", slt: "SLT" };
 
   function missingWords(v) {
     const p = v.policy;
@@ -72,8 +71,9 @@ const LWBefore = (() => {
     const out = [];
     const id = (name) => `${name}-${v.id}`;
     if (v.state === "planned" && (p.pairs === "decided" || p.pairs === "where_possible")) {
-      const decideBy = p.pairs === "decided" ? ` (recorded by the ${p.decided_by.map((r) => ROLE_WORDS[r] || r).join(", ")})` : "";
-      out.push(form(v, "Record the decision", [
+      const decideBy = p.pairs === "decided" ? ` (recorded by ${p.decided_by_words || p.decided_by.join(", ")})` : "";
+      // Recorded already: the form is there to change it, and says so.
+      out.push(form(v, p.decision ? "Change the decision" : "Record the decision", [
         choices("decision", `Single member of staff or an additional person?${decideBy}`,
           [["single", "Single member of staff"], ["pair", "An additional person is required"]]),
         field(id("reason"), "Why (kept in the record)", { name: "reason", required: true }),

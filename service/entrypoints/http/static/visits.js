@@ -19,11 +19,7 @@
     departed: "On the way", arrived: "At the property", left: "Left the property",
     returned: "Back", reported: "Reported", closed: "Closed", cancelled: "Cancelled",
   };
-  const STEP = {
-    contact_staff: "texting and ringing the visitor",
-    reception_calls_home: "reception rings the pupil's home",
-    inform_slt: "SLT informed",
-  };
+  const STEP = LW.OVERDUE_STEPS;
   // What reception found when they rang the pupil's home: it decides whether SLT are told
   // ("If contact has not been made or there is any cause for concern, a member of SLT will
   // be informed.").
