@@ -14,6 +14,7 @@ from service.domain import ids
 from service.domain.alerts.alert import OPEN_ALERT_STATES, Alert
 from service.domain.alerts.notifications import Notification
 from service.domain.errors import InvalidTransition
+from service.domain.people.naming import person
 
 AlertFinder = Callable[[Sequence[str]], list[dict[str, Any]]]
 """Open alerts of some schools, from the views: how a texted ACK finds its alert."""
@@ -61,7 +62,7 @@ def _take(uow: UnitOfWork, alert_id: UUID, by: str, *, via: str) -> str:
         alert = acknowledge_alert(uow, alert_id, by=by, via=via)
     except InvalidTransition:
         alert = uow.load(alert_id, Alert, "alert")
-        return f"Lonewatch: alert {code} was already taken by {alert.acknowledged_by}."
+        return f"Lonewatch: alert {code} was already taken by {person(alert.acknowledged_by)}."
     return (
         f"Lonewatch: you have taken alert {code} ({alert.kind.value}). "
         "Everyone else told of it is being told you have it."

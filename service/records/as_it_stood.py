@@ -17,7 +17,8 @@ from zoneinfo import ZoneInfo
 
 from service.domain.devices.location import describe as describe_location
 from service.domain.devices.location import location_of
-from service.records.narrative import TAKEN_VIA, escalation_in_a_sentence, person
+from service.domain.people.naming import person
+from service.records.narrative import TAKEN_VIA, escalation_in_a_sentence
 
 KINDS = {
     "sos": "SOS",

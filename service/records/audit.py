@@ -8,8 +8,8 @@ from typing import Any
 from projections.store import ViewStore
 from service.application.lonewatch import Lonewatch
 from service.domain.people.access import Principal
+from service.domain.people.naming import person
 from service.domain.people.record_access import Access, RecordAccess
-from service.records.narrative import person
 
 
 def record_access(

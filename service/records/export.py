@@ -14,7 +14,8 @@ from zoneinfo import ZoneInfo
 from service.domain.devices.location import describe as describe_location
 from service.domain.devices.location import location_of
 from service.domain.people.directory import DEFAULT_TIMEZONE
-from service.records.narrative import escalation_in_a_sentence, person, source_words
+from service.domain.people.naming import person
+from service.records.narrative import escalation_in_a_sentence, source_words
 
 OUTCOMES = {
     "safe": "Safe",

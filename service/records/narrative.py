@@ -16,16 +16,8 @@ from typing import Any
 
 from projections.core import event_name
 from projections.visit_timeline import how_words
+from service.domain.people.naming import person
 
-ROLE_WORDS: Mapping[str, str] = {
-    "operator": "contact centre",
-    "dsl": "DSL",
-    "headteacher": "headteacher",
-    "slt": "SLT",
-    "admin": "administrator",
-    "staff": "staff",
-    "cli": "command line",
-}
 CHANNEL_WORDS: Mapping[str, str] = {"sms": "text", "voice": "call"}
 TAKEN_VIA: Mapping[str, str] = {
     "console": "in the console",
@@ -37,24 +29,6 @@ TAKEN_VIA: Mapping[str, str] = {
 DETAIL_EVENTS = frozenset(
     {"Notification.AttemptStarted", "Alert.Notified", "Notification.Unconfirmed"}
 )
-
-
-def person(actor: str | None) -> str:
-    """`operator:reception1` -> `reception1 (contact centre)`; names pass through."""
-    if not actor:
-        return "nobody"
-    role, sep, who = actor.partition(":")
-    if sep and who and role in ROLE_WORDS:
-        return f"{who} ({ROLE_WORDS[role]})"
-    return actor
-
-
-_ACTOR = re.compile(r"\b(" + "|".join(ROLE_WORDS) + r"):([\w.@+-]+)")
-
-
-def people_named(text: str) -> str:
-    """Every `role:username` in a recorded sentence, as the person is known."""
-    return _ACTOR.sub(lambda m: person(m.group(0)), text)
 
 
 def source_words(source: str) -> str:

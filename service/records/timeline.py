@@ -21,7 +21,8 @@ from projections.visit_timeline import describe as describe_visit_event
 from service.adapters.event_store import notifications_at
 from service.domain.devices.location import describe as describe_location
 from service.domain.devices.location import location_of
-from service.records.narrative import Narrator, people_named, source_words
+from service.domain.people.naming import people_named
+from service.records.narrative import Narrator, source_words
 
 _HIDDEN = frozenset({"originator_id", "originator_version", "originator_topic", "timestamp"})
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
+from service.domain.people.naming import person
 from service.entrypoints.http.people import people_in, visit_with_people, with_people
-from service.records.narrative import person
 
 
 def test_an_alert_names_everyone_who_worked_it() -> None:

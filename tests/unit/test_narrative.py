@@ -8,7 +8,8 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from service.records.narrative import escalation_in_a_sentence, person
+from service.domain.people.naming import person
+from service.records.narrative import escalation_in_a_sentence
 
 RAISED = datetime(2026, 12, 4, 21, 37, tzinfo=UTC)
 
@@ -92,7 +93,8 @@ def test_the_sentence_counts_each_person_once_per_channel(
 
 
 def test_people_in_recorded_sentences_and_sources_are_named() -> None:
-    from service.records.narrative import people_named, source_words
+    from service.domain.people.naming import people_named
+    from service.records.narrative import source_words
 
     assert people_named("acknowledged by operator:reception1: everyone told") == (
         "acknowledged by reception1 (contact centre): everyone told"

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 from service.domain.alerts.alert import AlertKind
 from service.domain.alerts.notifications import Channel, Notification
+from service.domain.people.naming import person
 
 DEFAULT_TIERS: list[list[str]] = [["contact_centre"], ["dsl"], ["headteacher", "slt"]]
 
@@ -268,7 +269,7 @@ def taken_message(
     local = at.astimezone(ZoneInfo(timezone)).strftime("%H:%M")
     return (
         f"LONEWATCH: {_alert_words(short_code, kind, visitor)} "
-        f"was taken by {taken_by} at {local}. No action needed from you."
+        f"was taken by {person(taken_by)} at {local}. No action needed from you."
     )
 
 

@@ -12,11 +12,11 @@ from aiohttp import web
 from service.application import alert_notes
 from service.domain.alerts.working import note_text
 from service.domain.people.access import can_handle_alerts
+from service.domain.people.naming import person
 from service.entrypoints.http.api import alert_command
 from service.entrypoints.http.keys import LONEWATCH
 from service.entrypoints.http.problems import BadRequest, problem
 from service.entrypoints.http.requests import json_body, json_response, principal
-from service.records.narrative import person
 
 
 async def add_note(request: web.Request) -> web.Response:

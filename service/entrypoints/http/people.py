@@ -1,7 +1,7 @@
 """People as the console shows them: "dsl1 (DSL)", "Rob Ross", never `dsl:dsl1` or `staff:r-ross`.
 
-The rules are the record's: `person` and `people_named` (service/records/narrative.py, as the
-audit trail names people) and `named` (service/records/as_it_stood.py: a visitor by name). This
+The rules are the domain's: `person` and `people_named` (service/domain/people/naming.py, as
+the audit trail and the texts name people) and `named` (service/records/as_it_stood.py: a visitor by name). This
 module only applies them to what the API hands the console: a document gains `people`, each
 recorded actor it holds worded, so the pages look names up and never word a role themselves;
 sentences the domain words with recorded ids (a visit's before-visit checks, an alert's
@@ -15,8 +15,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from projections.visit_timeline import how_words
+from service.domain.people.naming import people_named
 from service.records.as_it_stood import named
-from service.records.narrative import people_named
 
 _ACTOR = re.compile(r"[a-z_]+:[\w.@+-]+")
 _VISITOR = re.compile(r"\bstaff:([\w.@+-]+)")

@@ -11,8 +11,8 @@ from aiohttp import web
 
 from service.application.lonewatch import Contended
 from service.domain.errors import DomainError, Forbidden, InvalidTransition, NotFound
+from service.domain.people.naming import people_named
 from service.logs import get_logger
-from service.records.narrative import people_named
 from service.workers.pools import PoolFull
 
 log = get_logger(__name__)
