@@ -124,7 +124,9 @@ def measure(quick: bool) -> tuple[list[Row], dict[str, Any]]:
                 held = grow(container, base * scale, devices, held)
                 store = head(container)
                 print(
-                    f"   {scale}x: {store:,} events ({time.perf_counter() - t_grow:.0f} s to grow)"
+                    f"   {scale}x: {store:,} events ({time.perf_counter() - t_grow:.0f} s to grow), "
+                    f"{time.strftime('%H:%M:%SZ', time.gmtime())}, load {load()}",
+                    flush=True,
                 )
                 start_load = load()
                 rebuilt = rebuild(container)
@@ -152,6 +154,7 @@ def measure(quick: bool) -> tuple[list[Row], dict[str, Any]]:
                     "row": asdict(row),
                     "burst": seen,
                     "subject_heartbeats": held,
+                    "ended": time.strftime("%H:%M:%SZ", time.gmtime()),
                 }
                 print(table(rows), flush=True)
         finally:
