@@ -31,8 +31,10 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from benchmarks import growth_pg
 from benchmarks.common import Figure, Result, own_database, own_mosquitto, write_directory
-from benchmarks.growth_ingest import Progress, burst, service_on
+from benchmarks.growth_ingest import Progress, burst, service_on, settle
+from benchmarks.growth_pg import analyse
 from benchmarks.growth_table import Row, Timed, table, verdicts
 from benchmarks.rebuild import generate, rebuild_into
 from benchmarks.replay import fill
@@ -59,6 +61,26 @@ def grow(container: Container, total: int, devices: int, held: int) -> int:
     if container.merkle is not None:
         container.merkle.catch_up()
     return subject
+
+
+def ingest(
+    url: str, mqtt_port: int, progress: Progress, log: Path, *, events: int, devices: int, run: str
+) -> tuple[Timed, float, dict[str, Any]]:
+    """A burst through `lonewatch serve` on the store, with PostgreSQL's side of it."""
+    with service_on(url, mqtt_port, log) as service:
+        idle = settle(service, progress)
+        before = growth_pg.sample(url)
+        timed, followed, seen = burst(
+            service, mqtt_port, progress, events=events, devices=devices, run=run
+        )
+        after = growth_pg.settled_sample(url)
+    return (
+        timed,
+        followed,
+        seen
+        | {"idle_cpu_per_s": round(idle, 3)}
+        | growth_pg.difference(before, after, timed.events),
+    )
 
 
 def head(container: Container) -> int:
@@ -129,30 +151,56 @@ def measure(quick: bool) -> tuple[list[Row], dict[str, Any]]:
                     flush=True,
                 )
                 start_load = load()
+                as_grown, _, seen_as_grown = ingest(
+                    url,
+                    mqtt_port,
+                    progress,
+                    Path(tmp) / f"service-{scale}x-a.log",
+                    events=burst_events,
+                    devices=devices,
+                    run=f"growth{scale}x-a",
+                )
+                print(
+                    f"   {scale}x ingest, as grown: {as_grown.wall_us:.1f} ({as_grown.cpu_us:.1f}) µs/event"
+                )
+                analysed_in = analyse(url)
                 rebuilt = rebuild(container)
                 print(f"   {scale}x rebuild: {rebuilt.wall_us:.1f} ({rebuilt.cpu_us:.1f}) µs/event")
                 replayed = replay(container)
                 print(f"   {scale}x replay: {replayed.wall_us:.1f} µs/event, {replayed.events:,}")
-                with service_on(url, mqtt_port, Path(tmp) / f"service-{scale}x.log") as service:
-                    ingested, followed, seen = burst(
-                        service,
-                        mqtt_port,
-                        progress,
-                        events=burst_events,
-                        devices=devices,
-                        run=f"growth{scale}x",
-                    )
+                ingested, followed, seen = ingest(
+                    url,
+                    mqtt_port,
+                    progress,
+                    Path(tmp) / f"service-{scale}x.log",
+                    events=burst_events,
+                    devices=devices,
+                    run=f"growth{scale}x",
+                )
                 print(
                     f"   {scale}x ingest: {ingested.wall_us:.1f} ({ingested.cpu_us:.1f}) µs/event"
                 )
+                before = growth_pg.sample(url)
                 raw = reference(container, burst_events, devices)
+                raw_pg = growth_pg.difference(before, growth_pg.settled_sample(url), raw.events)
                 row = Row(
-                    scale, store, rebuilt, replayed, ingested, raw, (start_load, load()), followed
+                    scale,
+                    store,
+                    rebuilt,
+                    replayed,
+                    ingested,
+                    raw,
+                    (start_load, load()),
+                    followed,
+                    as_grown,
                 )
                 rows.append(row)
                 details[f"{scale}x"] = {
                     "row": asdict(row),
                     "burst": seen,
+                    "burst_as_grown": seen_as_grown,
+                    "reference_postgres": raw_pg,
+                    "vacuum_analyse_s": round(analysed_in, 1),
                     "subject_heartbeats": held,
                     "ended": time.strftime("%H:%M:%SZ", time.gmtime()),
                 }

@@ -67,9 +67,9 @@ class Row:
 
     `store` is the events in the store when the row began; `ingest` is the service's
     burst (wall until stored; its CPU from /proc, every thread, until the views and the
-    Merkle log had followed, `followed_s` after the first publish), `reference` the
-    store's own batch insert of
-    a burst of the same size straight after it (this process's CPU); `rebuild` every view
+    Merkle log had followed, `followed_s` after the first publish; `ingest_as_grown` the
+    same before the grown store was analysed), `reference` the store's own batch insert
+    of a burst of the same size straight after it (this process's CPU); `rebuild` every view
     into a fresh database (this process's CPU); `replay` the subject's record read whole
     (median wall of a few reads; its CPU is this process's too). `load` is the 1-minute
     load average at the row's start and end.
@@ -83,6 +83,7 @@ class Row:
     reference: Timed
     load: tuple[float, float]
     followed_s: float = 0.0
+    ingest_as_grown: Timed | None = None
 
 
 COLUMNS = ("rebuild", "replay", "ingest", "reference")
@@ -101,6 +102,10 @@ def verdicts(rows: Sequence[Row]) -> dict[str, Verdict]:
         found[f"{column} wall"] = verdict(series(rows, column, "wall_us"))
         found[f"{column} CPU"] = verdict(series(rows, column, "cpu_us"))
     ordered = sorted(rows, key=lambda r: r.scale)
+    grown = [row.ingest_as_grown for row in ordered]
+    if all(timed is not None for timed in grown):
+        found["ingest as grown wall"] = verdict([t.wall_us for t in grown if t is not None])
+        found["ingest as grown CPU"] = verdict([t.cpu_us for t in grown if t is not None])
     found["ingest CPU / reference CPU"] = verdict(
         [row.ingest.cpu_us / row.reference.cpu_us for row in ordered]
     )
@@ -115,14 +120,17 @@ def table(rows: Sequence[Row]) -> str:
     """Markdown: a line per size, wall µs/event with CPU µs/event in brackets, then the verdicts."""
     lines = [
         "| data | events in the store | rebuild µs/event | record's events | replay µs/event "
-        "| ingest burst | ingest µs/event, service | views and Merkle log followed after "
+        "| ingest burst | ingest µs/event, store as grown | ingest µs/event, service "
+        "| views and Merkle log followed after "
         "| reference: store's insert µs/event | load average (start-end) |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in sorted(rows, key=lambda r: r.scale):
         lines.append(
             f"| {row.scale}x | {row.store:,} | {_us(row.rebuild)} | {row.replay.events:,} | "
-            f"{_us(row.replay)} | {row.ingest.events:,} | {_us(row.ingest)} | "
+            f"{_us(row.replay)} | {row.ingest.events:,} | "
+            f"{'-' if row.ingest_as_grown is None else _us(row.ingest_as_grown)} | "
+            f"{_us(row.ingest)} | "
             f"{row.followed_s:.1f} s | {_us(row.reference)} | {row.load[0]:.1f}-{row.load[1]:.1f} |"
         )
     lines.append("")

@@ -8,6 +8,7 @@ figures made up for the purpose (no timing is asserted anywhere).
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import pytest
 
@@ -84,8 +85,21 @@ def test_table_prints_each_size_with_wall_and_cpu_per_event_and_the_load() -> No
     text = table([row(1, ingest_cpu=1.5), row(10, ingest_cpu=1.5)])
     lines = text.splitlines()
     assert lines[2] == (
-        "| 1x | 10,000 | 40.0 (20.0) | 1,000 | 50.0 (40.0) | 10,000 | 400.0 (150.0) | 5.2 s "
+        "| 1x | 10,000 | 40.0 (20.0) | 1,000 | 50.0 (40.0) | 10,000 | - | 400.0 (150.0) | 5.2 s "
         "| 100.0 (50.0) | 1.0-2.5 |"
     )
     assert lines[3].startswith("| 10x | 100,000 | 40.0 (20.0) | 10,000 |")
     assert "- ingest CPU: flat" in lines
+
+
+def test_the_store_as_grown_is_judged_apart_when_every_size_has_it() -> None:
+    rows = [
+        replace(row(scale, ingest_cpu=2.0), ingest_as_grown=Timed(10_000, wall_s, 2.0))
+        for scale, wall_s in ((1, 2.0), (10, 3.5), (100, 11.5))
+    ]
+    found = verdicts(rows)
+    assert found["ingest as grown wall"] == "rising"
+    assert found["ingest as grown CPU"] == "flat"
+    assert found["ingest wall"] == "flat"
+    assert "| 200.0 (200.0) | 400.0 (200.0) |" in table(rows).splitlines()[2]
+    assert "ingest as grown wall" not in verdicts([row(1, ingest_cpu=2.0), row(10, ingest_cpu=2.0)])
