@@ -18,10 +18,18 @@ def test_replay_benchmark_runs_and_reports_every_figure(
 
     monkeypatch.setattr(common, "POSTGRES_ADMIN_URL", POSTGRES_ADMIN_URL)
     result = replay.run(quick=True)
-    assert [f.unit for f in result.figures] == ["ms"] * 11
-    assert all(math.isfinite(f.value) and f.value > 0 for f in result.figures)
+    timed = 12  # the reference, five ways of reading a record each whole and as of the middle, the export
+    assert [f.unit for f in result.figures] == ["ms"] * (2 * timed + 1)
+    assert all(math.isfinite(f.value) and f.value >= 0 for f in result.figures)
+    assert all(f.value > 0 for f in result.figures[:timed])
     target, export = replay.TARGET_MS, replay.EXPORT_TARGET_MS
-    # The store's own read (the reference); four ways of reading a record (in process and
-    # over HTTP, whole and first page), each whole and as of the middle; the export; the
-    # client's parse.
-    assert [f.target for f in result.figures] == [None, *[target] * 8, export, None]
+    # The store's own read (the reference); five ways of reading a record (in process and
+    # over HTTP, whole and first page, the first page cold), each whole and as of the
+    # middle; the export; then this process's CPU for each of those; the client's parse.
+    assert [f.target for f in result.figures] == [
+        None,
+        *[target] * (timed - 2),
+        export,
+        *[None] * (timed + 1),
+    ]
+    assert all(f.name.endswith("this process's CPU") for f in result.figures[timed:-1])
