@@ -18,7 +18,7 @@ What each kind does (INTERFACES.md section 2):
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -26,7 +26,8 @@ from typing import Any, Final
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError
+from eventsourcing.persistence import IntegrityError, Recording
+from eventsourcing.persistence import Notification as Stored
 
 from service.application import visits as visit_commands
 from service.application.alerts import device_cause, raise_alert
@@ -50,6 +51,14 @@ from service.domain.devices.messages import (
     received,
 )
 from service.domain.devices.open_alarm import OpenAlarm
+from service.logs import get_logger
+
+log = get_logger(__name__)
+
+Committed = Callable[[list[tuple[Stored, Any | None]]], None]
+"""Told each group as committed: every event's notification (its position and stored
+bytes) and, for a plain reading, the event itself (decoding the bytes gives it back equal:
+tests/unit/test_committed_handoff.py); None for the rest, which the follower decodes."""
 
 
 class Outcome(StrEnum):
@@ -90,6 +99,8 @@ class _Batch:
     alerts: dict[UUID, Alert] = field(default_factory=dict)
     facts: list[Aggregate.Created] = field(default_factory=list)
     """Plain readings, recorded as their one event (no aggregate around them)."""
+    vouched: set[int] = field(default_factory=set)
+    """`id()` of the facts handed on as objects: made only of what JSON gives back as it was."""
 
     def __bool__(self) -> bool:
         return bool(self.aggregates or self.facts)
@@ -135,6 +146,9 @@ class DeviceIntake:
         # restart, or in another process, still join it while it is open.
         self._alarms: dict[tuple[str, str], _OpenAlarm] = {}
         self._lock = threading.Lock()
+        self.on_committed: list[Committed] = []
+        """Followers told of every group this intake commits (the live views, the Merkle
+        log), so they need not read it back; called on the committing thread."""
 
     def record(self, readings: Sequence[DeviceReading]) -> list[Intaken]:
         """Record a group of readings in one transaction; one result per reading, in order.
@@ -183,7 +197,7 @@ class DeviceIntake:
             fresh.append(index)
         if batch:
             try:
-                self.uow.save(*batch.saved())
+                self.uow.save(*batch.saved(), committed=self._telling(batch))
             except IntegrityError:
                 # Another writer got there first (a second gateway, a racing repeat):
                 # record one by one, so only the colliding message is affected.
@@ -203,12 +217,31 @@ class DeviceIntake:
             )
         return [r if r is not None else Intaken(Outcome.UNKNOWN_DEVICE) for r in results]
 
+    def _telling(self, batch: _Batch) -> Callable[[list[Recording[UUID]]], None] | None:
+        if not self.on_committed:
+            return None
+        return lambda recordings: self._tell(recordings, batch.vouched)
+
+    def _tell(self, recordings: Sequence[Recording[UUID]], vouched: set[int]) -> None:
+        if not recordings:
+            return
+        committed = [
+            (r.notification, r.domain_event if id(r.domain_event) in vouched else None)
+            for r in recordings
+        ]
+        for follower in self.on_committed:
+            try:
+                follower(committed)
+            except Exception:
+                # Committed already: a follower that fails reads the events back instead.
+                log.exception("committed_hand_over_failed", follower=repr(follower))
+
     def _record_alone(self, reading: DeviceReading, info: DeviceInfo, tries: int = 3) -> Intaken:
         for remaining in range(tries - 1, -1, -1):
             batch = _Batch()
             result = self._build(reading, info, self.uow.clock.now(), batch)
             try:
-                self.uow.save(*batch.saved())
+                self.uow.save(*batch.saved(), committed=self._telling(batch))
                 return result
             except IntegrityError:
                 if reading.msg_id is not None:
@@ -253,6 +286,8 @@ class DeviceIntake:
                 timestamp=now,
             )
             batch.facts.append(fact)
+            if not reading.extra:  # another system's words may hold what JSON changes
+                batch.vouched.add(id(fact))
             return Intaken(Outcome.RECORDED, fact.originator_id, flags=tuple(flags))
         duress = False
         if reading.kind == "message" and reading.text is not None:
