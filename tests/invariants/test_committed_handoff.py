@@ -11,11 +11,16 @@ in order.
 
 from __future__ import annotations
 
+import contextlib
+import json
 import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, precondition, rule
@@ -31,8 +36,10 @@ from service.application.device_intake import DeviceIntake
 from service.application.lonewatch import Lonewatch
 from service.clock import FakeClock
 from service.workers.live import LiveViews
+from simulators.local_stack import scratch_database
+from tests.conftest import POSTGRES_ADMIN_URL, need_service, pg_admin_parts
 from tests.devices import payload, topic
-from tests.invariants.budget import CI, run
+from tests.invariants.budget import CI, POSTGRES, TIMEOUT, run
 from tests.worlds import a_trust_with_lone_visitors
 
 DEVICES = ("sos-0001", "sos-0002")
@@ -49,23 +56,40 @@ def _nothing_stored(kind: str, doc_id: str) -> None:
     return None
 
 
+def _row(row: Any) -> tuple[Any, ...]:
+    return tuple(row.values()) if isinstance(row, dict) else tuple(row)
+
+
 def _snapshot(views: ViewStore) -> tuple[list[Any], list[Any]]:
+    """Every document (as JSON values) and index row: SQLite and PostgreSQL alike."""
     with views._reading() as cur:
         cur.execute("SELECT kind, id, school, state, doc FROM lw_view_docs ORDER BY kind, id")
-        docs = [tuple(row) for row in cur.fetchall()]
+        docs = [
+            (*_row(row)[:4], json.loads(d) if isinstance(d := _row(row)[4], str) else d)
+            for row in cur.fetchall()
+        ]
         cur.execute(
             "SELECT subject, position, originator_id, originator_version FROM lw_view_index "
             "ORDER BY subject, position"
         )
-        index = [tuple(row) for row in cur.fetchall()]
+        index = [tuple(str(v) for v in _row(row)) for row in cur.fetchall()]
     return docs, index
 
 
+@contextlib.contextmanager
+def _sqlite_store() -> Iterator[str]:
+    with tempfile.TemporaryDirectory() as tmp:
+        yield f"sqlite:///{Path(tmp) / 'events.sqlite3'}"
+
+
 class HandedAndRead(RuleBasedStateMachine):
+    database: Callable[[], AbstractContextManager[str]] = staticmethod(_sqlite_store)
+
     def __init__(self) -> None:
         super().__init__()
         self._tmp = tempfile.TemporaryDirectory()
-        self.url = f"sqlite:///{Path(self._tmp.name) / 'events.sqlite3'}"
+        self._database = self.database()
+        self.url = self._database.__enter__()
         self.clock = FakeClock(WHEN)
         self.world = a_trust_with_lone_visitors(self.url, self.clock)
         # Another process on the same store: its commits are never handed over here.
@@ -171,11 +195,23 @@ class HandedAndRead(RuleBasedStateMachine):
     def teardown(self) -> None:
         self.other.close()
         self.world.close()
+        self._database.__exit__(None, None, None)
         self._tmp.cleanup()
 
 
 def test_handed_over_and_read_back_give_the_same_views() -> None:
     run(HandedAndRead, CI, soak=False)
+
+
+@pytest.mark.postgres
+@pytest.mark.timeout(TIMEOUT)
+def test_handed_over_and_read_back_give_the_same_views_on_postgresql() -> None:
+    need_service("PostgreSQL", *pg_admin_parts())
+
+    class OnPostgres(HandedAndRead):
+        database = staticmethod(lambda: scratch_database(POSTGRES_ADMIN_URL, "lw_handoff"))
+
+    run(OnPostgres, POSTGRES, soak=False)
 
 
 @settings(max_examples=60, deadline=None)
