@@ -18,19 +18,19 @@ What each kind does (INTERFACES.md section 2):
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any, Final
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError, Recording
-from eventsourcing.persistence import Notification as Stored
+from eventsourcing.persistence import IntegrityError
 
 from service.application import visits as visit_commands
 from service.application.alerts import device_cause, raise_alert
+from service.application.device_groups import Committed, Facts, telling
 from service.application.directory_lookup import DeviceInfo
 from service.application.unit_of_work import UnitOfWork
 from service.domain import ids
@@ -51,14 +51,6 @@ from service.domain.devices.messages import (
     received,
 )
 from service.domain.devices.open_alarm import OpenAlarm
-from service.logs import get_logger
-
-log = get_logger(__name__)
-
-Committed = Callable[[list[tuple[Stored, Any | None]]], None]
-"""Told each group as committed: every event's notification (its position and stored
-bytes) and, for a plain reading, the event itself (decoding the bytes gives it back equal:
-tests/unit/test_committed_handoff.py); None for the rest, which the follower decodes."""
 
 
 class Outcome(StrEnum):
@@ -106,31 +98,11 @@ class _Batch:
         return bool(self.aggregates or self.facts)
 
     def saved(self) -> list[Any]:
-        return [*self.aggregates.values(), *([_Facts(self.facts)] if self.facts else [])]
+        return [*self.aggregates.values(), *([Facts(self.facts)] if self.facts else [])]
 
     def add(self, *aggregates: Aggregate) -> None:
         for aggregate in aggregates:
             self.aggregates[aggregate.id] = aggregate
-
-
-_NO_AGGREGATE: Final = UUID(int=0)
-
-
-class _Facts:
-    """A batch's plain readings, handed to `save` as one object that gives up its events.
-
-    The library asks of every object saved whether it is a domain event, against a
-    runtime-checkable Protocol: on Python 3.11 that check recomputes the protocol's
-    members each time (~15 us an object under a heartbeat flood). As one object, the
-    batch is asked once.
-    """
-
-    def __init__(self, events: list[Aggregate.Created]) -> None:
-        self.id = _NO_AGGREGATE  # `save` files what it is given by id: none of ours
-        self._events = events
-
-    def collect_events(self) -> list[Aggregate.Created]:
-        return self._events
 
 
 class DeviceIntake:
@@ -197,7 +169,7 @@ class DeviceIntake:
             fresh.append(index)
         if batch:
             try:
-                self.uow.save(*batch.saved(), committed=self._telling(batch))
+                self.uow.save(*batch.saved(), committed=telling(self.on_committed, batch.vouched))
             except IntegrityError:
                 # Another writer got there first (a second gateway, a racing repeat):
                 # record one by one, so only the colliding message is affected.
@@ -217,31 +189,12 @@ class DeviceIntake:
             )
         return [r if r is not None else Intaken(Outcome.UNKNOWN_DEVICE) for r in results]
 
-    def _telling(self, batch: _Batch) -> Callable[[list[Recording[UUID]]], None] | None:
-        if not self.on_committed:
-            return None
-        return lambda recordings: self._tell(recordings, batch.vouched)
-
-    def _tell(self, recordings: Sequence[Recording[UUID]], vouched: set[int]) -> None:
-        if not recordings:
-            return
-        committed = [
-            (r.notification, r.domain_event if id(r.domain_event) in vouched else None)
-            for r in recordings
-        ]
-        for follower in self.on_committed:
-            try:
-                follower(committed)
-            except Exception:
-                # Committed already: a follower that fails reads the events back instead.
-                log.exception("committed_hand_over_failed", follower=repr(follower))
-
     def _record_alone(self, reading: DeviceReading, info: DeviceInfo, tries: int = 3) -> Intaken:
         for remaining in range(tries - 1, -1, -1):
             batch = _Batch()
             result = self._build(reading, info, self.uow.clock.now(), batch)
             try:
-                self.uow.save(*batch.saved(), committed=self._telling(batch))
+                self.uow.save(*batch.saved(), committed=telling(self.on_committed, batch.vouched))
                 return result
             except IntegrityError:
                 if reading.msg_id is not None:
