@@ -84,6 +84,11 @@ class DocCache:
             self._complete = False
 
 
+Committed = tuple[Notification, Any | None]
+"""An event as just committed: its notification (position and stored bytes) and, where the
+writer can vouch that it equals what decoding the bytes gives, the domain event itself."""
+
+
 @dataclass(frozen=True)
 class _Batch:
     end: int
@@ -140,11 +145,51 @@ class Projector:
         self._commit(start, batch)
         return start, batch.end, batch.changes
 
+    def apply_committed(
+        self, committed: Sequence[Committed]
+    ) -> tuple[int, int, list[Change]] | None:
+        """Apply events a writer in this process has just committed, handed over with their
+        positions, without reading them back: (the position it started after, the position
+        reached, changes), or None when the views must read instead.
+
+        Only a run that continues exactly where this projector last committed is taken:
+        positions are the store's (RETURNING), so `seen + 1, seen + 2, ...` means nothing
+        another writer committed can sit in between; whatever is already applied is passed
+        over; anything else (a gap: another writer, a rolled-back insert; a view someone
+        else moved) is None, and the caller reads from the store as it always did. The
+        view's commit still checks its position, so a race with another process is refused.
+        """
+        start = self._cache.position
+        if start is None or start != self.seen_position:
+            return None
+        run: list[Committed] = []
+        expected = start + 1
+        for notification, event in committed:
+            if notification.id < expected and not run:
+                continue  # applied already (read by an earlier catch-up)
+            if notification.id != expected or len(run) >= self.batch_size:
+                break
+            run.append((notification, event))
+            expected += 1
+        if not run:
+            return None
+        batch = self._project([n for n, _ in run], events=[e for _, e in run])
+        try:
+            self._commit(start, batch)
+        except ViewConflict:
+            return None  # someone else moved the view: read from where they left it
+        return start, batch.end, batch.changes
+
     def _project(
-        self, notifications: Sequence[Notification], *, keep_changes: bool = True
+        self,
+        notifications: Sequence[Notification],
+        *,
+        keep_changes: bool = True,
+        events: Sequence[Any | None] = (),
     ) -> _Batch:
         """Run the views over a batch of events: what to write, in memory only (and, unless
-        told not to, the changes to hand to the live feed)."""
+        told not to, the changes to hand to the live feed). `events`: the domain events of
+        the notifications where the caller has them already (None where not): not decoded."""
         pending: dict[tuple[str, str], Doc | None] = {}
         cache = self._cache
 
@@ -164,8 +209,11 @@ class Projector:
         index: list[IndexEntry] = []
         touched: dict[tuple[str, str], None] = {}
         to_domain_event = self.mapper.to_domain_event
+        given = iter(events)
         for notification in notifications:
-            event: Any = to_domain_event(notification)
+            event: Any = next(given, None)
+            if event is None:
+                event = to_domain_event(notification)
             effects = project(event, read)
             pending.update(effects.docs)
             touched.update(dict.fromkeys(effects.docs))

@@ -185,6 +185,12 @@ def build(
     # cycle of objects left, kept as a subscription, an observer the application does not
     # need in order to work.
     app.add_listener(live.wake)
+    # What the gateway commits is handed to the views and the Merkle log as it is, so they
+    # need not read it back (each reads instead when a handed group does not continue
+    # exactly where it stands: another writer, a restart).
+    merkle = MerkleLog(app.recorder)
+    gateway.intake.on_committed.append(live.hand_over)
+    gateway.intake.on_committed.append(lambda done: merkle.hand_over([n for n, _ in done]))
     supervisor = Supervisor()
     health = Health(
         StoreProbe(store_reader(projector, views, leases.rows)),
@@ -219,7 +225,7 @@ def build(
         pools=WorkPools(),
         broker=_embedded_broker(settings),
         arc=arc,
-        merkle=MerkleLog(app.recorder),
+        merkle=merkle,
         signing_key=SigningKey.from_setting(settings.signing_key) if settings.signing_key else None,
         metrics=Metrics(instruments, health, views) if instruments else None,
         leases=(outbox_lease, timers_lease),

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any, Final
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
@@ -30,6 +30,7 @@ from eventsourcing.persistence import IntegrityError
 
 from service.application import visits as visit_commands
 from service.application.alerts import device_cause, raise_alert
+from service.application.device_groups import Committed, Facts, telling
 from service.application.directory_lookup import DeviceInfo
 from service.application.unit_of_work import UnitOfWork
 from service.domain import ids
@@ -90,36 +91,18 @@ class _Batch:
     alerts: dict[UUID, Alert] = field(default_factory=dict)
     facts: list[Aggregate.Created] = field(default_factory=list)
     """Plain readings, recorded as their one event (no aggregate around them)."""
+    vouched: set[int] = field(default_factory=set)
+    """`id()` of the facts handed on as objects: made only of what JSON gives back as it was."""
 
     def __bool__(self) -> bool:
         return bool(self.aggregates or self.facts)
 
     def saved(self) -> list[Any]:
-        return [*self.aggregates.values(), *([_Facts(self.facts)] if self.facts else [])]
+        return [*self.aggregates.values(), *([Facts(self.facts)] if self.facts else [])]
 
     def add(self, *aggregates: Aggregate) -> None:
         for aggregate in aggregates:
             self.aggregates[aggregate.id] = aggregate
-
-
-_NO_AGGREGATE: Final = UUID(int=0)
-
-
-class _Facts:
-    """A batch's plain readings, handed to `save` as one object that gives up its events.
-
-    The library asks of every object saved whether it is a domain event, against a
-    runtime-checkable Protocol: on Python 3.11 that check recomputes the protocol's
-    members each time (~15 us an object under a heartbeat flood). As one object, the
-    batch is asked once.
-    """
-
-    def __init__(self, events: list[Aggregate.Created]) -> None:
-        self.id = _NO_AGGREGATE  # `save` files what it is given by id: none of ours
-        self._events = events
-
-    def collect_events(self) -> list[Aggregate.Created]:
-        return self._events
 
 
 class DeviceIntake:
@@ -135,6 +118,9 @@ class DeviceIntake:
         # restart, or in another process, still join it while it is open.
         self._alarms: dict[tuple[str, str], _OpenAlarm] = {}
         self._lock = threading.Lock()
+        self.on_committed: list[Committed] = []
+        """Followers told of every group this intake commits (the live views, the Merkle
+        log), so they need not read it back; called on the committing thread."""
 
     def record(self, readings: Sequence[DeviceReading]) -> list[Intaken]:
         """Record a group of readings in one transaction; one result per reading, in order.
@@ -183,7 +169,7 @@ class DeviceIntake:
             fresh.append(index)
         if batch:
             try:
-                self.uow.save(*batch.saved())
+                self.uow.save(*batch.saved(), committed=telling(self.on_committed, batch.vouched))
             except IntegrityError:
                 # Another writer got there first (a second gateway, a racing repeat):
                 # record one by one, so only the colliding message is affected.
@@ -208,7 +194,7 @@ class DeviceIntake:
             batch = _Batch()
             result = self._build(reading, info, self.uow.clock.now(), batch)
             try:
-                self.uow.save(*batch.saved())
+                self.uow.save(*batch.saved(), committed=telling(self.on_committed, batch.vouched))
                 return result
             except IntegrityError:
                 if reading.msg_id is not None:
@@ -253,6 +239,8 @@ class DeviceIntake:
                 timestamp=now,
             )
             batch.facts.append(fact)
+            if not reading.extra:  # another system's words may hold what JSON changes
+                batch.vouched.add(id(fact))
             return Intaken(Outcome.RECORDED, fact.originator_id, flags=tuple(flags))
         duress = False
         if reading.kind == "message" and reading.text is not None:

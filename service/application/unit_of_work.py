@@ -69,8 +69,17 @@ class UnitOfWork(Application[UUID]):
         """Called (on the saving thread) after every commit: wakes projections at once."""
         self._listeners.append(listener)
 
-    def save(self, *objs: Any, **kwargs: Any) -> list[Recording[UUID]]:
+    def save(
+        self,
+        *objs: Any,
+        committed: Callable[[list[Recording[UUID]]], None] | None = None,
+        **kwargs: Any,
+    ) -> list[Recording[UUID]]:
+        """`committed`: told what was recorded before the listeners are woken, so a follower
+        handed the events (device_intake.py) has them when it wakes, and need not read."""
         recordings = super().save(*objs, **kwargs)
+        if committed is not None:
+            committed(recordings)
         for listener in self._listeners:
             listener()
         return recordings

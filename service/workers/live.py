@@ -5,16 +5,22 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from projections.projector import Change, Projector
+from projections.projector import Change, Committed, Projector
 from service.logs import get_logger
 from service.workers.supervisor import LoopState
 
 log = get_logger(__name__)
 
 Listener = Callable[[list[Change]], None]
+
+HANDED_MAX = 20_000
+"""Events handed over and not yet applied, at most: past this the views have fallen behind
+the gateway, the handed events are let go and the views read from the store (as after a
+restart); nothing is lost, only the shortcut."""
 
 
 class LiveViews:
@@ -32,13 +38,42 @@ class LiveViews:
         self._wake: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self.published: int | None = None
+        self._handed: list[Committed] = []
+        self._handed_lock = threading.Lock()
+        self.handed_applied = 0
+        """Events applied as handed over (not read back): for tests and benchmarks."""
+
+    def hand_over(self, committed: Sequence[Committed]) -> None:
+        """Safe from any thread: events just committed in this process, in position order
+        (the gateway's groups). The next `follow` applies them without reading them back
+        when they continue where the views stand; otherwise it reads, as without them."""
+        with self._handed_lock:
+            if len(self._handed) + len(committed) > HANDED_MAX:
+                self._handed.clear()
+            else:
+                self._handed.extend(committed)
+        self.wake()
+
+    def _take_handed(self) -> list[Committed]:
+        with self._handed_lock:
+            handed, self._handed = self._handed, []
+        # Lanes commit on their own threads: groups may arrive out of order.
+        handed.sort(key=lambda item: item[0].id)
+        return handed
 
     def follow(self, max_batches: int = 1_000_000) -> list[Change]:
         """Apply what is new, then return every change since the last one published here,
-        whoever applied it (an API handler's read-your-writes, a CLI replay, another server)."""
+        whoever applied it (an API handler's read-your-writes, a CLI replay, another server).
+
+        Events handed over that continue where the views stand are applied first, without
+        a read; the store is read when there were none, or when some could not be applied
+        (a gap: another writer committed in between), so nothing waits on the next group.
+        """
         if self.published is None:
             self.published = self.projector.position()
-        applied, ranges = self.projector.catch_up_ranges(max_batches)
+        applied, ranges = self._apply_handed()
+        if not ranges:
+            applied, ranges = self.projector.catch_up_ranges(max_batches)
         position = self.projector.seen_position
         changes = list(applied)
         cursor = self.published
@@ -49,6 +84,22 @@ class LiveViews:
         self.published = max(self.published, position)
         changes.sort(key=lambda change: change.position)
         return changes
+
+    def _apply_handed(self) -> tuple[list[Change], list[tuple[int, int]]]:
+        handed = self._take_handed()
+        if not handed:
+            return [], []
+        done = self.projector.apply_committed(handed)
+        if done is None:
+            return [], []
+        start, end, changes = done
+        rest = [item for item in handed if item[0].id > end]
+        if rest:
+            with self._handed_lock:
+                self._handed[:0] = rest
+            self.wake()  # the next round takes them, or reads past a gap
+        self.handed_applied += end - start
+        return changes, [(start, end)]
 
     def wake(self) -> None:
         """Safe from any thread: an event was committed, catch up now rather than at the next poll."""

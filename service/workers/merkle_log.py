@@ -1,6 +1,7 @@
 """The loop that keeps the Merkle log up with the event store and signs its heads.
 
-It follows the store after the fact, on its own thread, so no save waits for a hash:
+It follows the store after the fact, on its own thread, so no save waits for a hash
+(the gateway hands over what it committed, so those events are not read back):
 an SOS is committed and sent on as before, and its leaf is appended within one poll.
 A head is signed every `LW_SIGNING_INTERVAL` seconds when events were recorded since
 the last one, and logged (`tree_head_signed`), so a copy of every head leaves the
@@ -37,10 +38,15 @@ class MerkleLogWorker:
     append_every: float = APPEND_INTERVAL
 
     def round(self, *, sign: bool) -> None:
-        """Append what the store has that the log has not; sign a head when asked."""
-        for _ in range(PAGES_PER_ROUND):
-            if not self.merkle.append_new().leaves:
-                break
+        """Append what the store has that the log has not; sign a head when asked.
+
+        What the gateway handed over since the last round goes first, without a read;
+        when there was none, or it did not continue where the log ends, the store is read.
+        """
+        if self.merkle.append_handed() is None:
+            for _ in range(PAGES_PER_ROUND):
+                if not self.merkle.append_new().leaves:
+                    break
         if sign and self.key is not None:
             head = self.merkle.sign(self.key, int(self.clock.now().timestamp() * 1000))
             if head is not None:
