@@ -131,6 +131,7 @@ def test_odd_json_goes_the_mappers_way() -> None:
             f'"message_id":null,"device_ts":null,"fields":{fields},"school":"s","staff":null}}'
         )
         decoded_alike(mapper, StoredEvent(UUID(int=1), 1, topic, state.encode()))
-    assert Decimal("1.50") == RowDecoder(mapper)(
-        (1, UUID(int=1), 1, topic, state.encode())
-    ).fields["x"]
+    assert (
+        Decimal("1.50")
+        == RowDecoder(mapper)((1, UUID(int=1), 1, topic, state.encode())).fields["x"]
+    )
