@@ -15,7 +15,6 @@ decodes here to what the mapper gives, or raises what the mapper raises.
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable
-from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any, cast
 from uuid import UUID
@@ -25,7 +24,7 @@ from eventsourcing.persistence import JSONTranscoder, Mapper, StoredEvent, find_
 from eventsourcing.utils import resolve_topic
 
 from service.adapters.event_store import EventRow
-from service.adapters.sealing import SealingMapper, split
+from service.adapters.sealing import HEADER_BYTES, MAGIC, SealingMapper
 
 _TYPE = b'"_type_"'
 """How a transcoded value's key reads in the stored bytes: inside a JSON string a quote is
@@ -59,24 +58,35 @@ class RowDecoder:
     def __call__(self, row: EventRow) -> Any:
         _, originator_id, version, topic, state = row
         if self._fast:
-            with suppress(Exception):  # the mapper below decodes it, or says why not
+            try:
                 return self._decode(originator_id, version, topic, state)
+            except Exception:  # the mapper decodes it, or says why not
+                return self.mapper.to_domain_event(
+                    StoredEvent(originator_id, version, topic, state)
+                )
         return self.mapper.to_domain_event(StoredEvent(originator_id, version, topic, state))
 
     def _decode(self, originator_id: Any, version: int, topic: str, state: bytes) -> Any:
         info = self._topics.get(topic)
         if info is None or info.id_type is not type(originator_id):
-            cls = resolve_topic(topic)
-            info = _Topic(
-                cls,
-                getattr(cls, "class_version", 1),
-                find_id_convertor(cls, cast("Hashable", type(originator_id))),
-                type(originator_id),
-                info.keys if info is not None else [],
-            )
-            self._topics[topic] = info
-        body = split(bytes(state))[1] if self._sealed else bytes(state)
-        event_state = self._state(body, info)
+            info = self._learn(topic, type(originator_id), info)
+        body = bytes(state)  # the same object when it is bytes already
+        if self._sealed and body[:4] == MAGIC and len(body) >= HEADER_BYTES:
+            body = body[HEADER_BYTES:]  # as `split` does
+        # The decoded state, every transcoded value made an object again.
+        expected = body.count(_TYPE)
+        event_state = self._parse(body)
+        if type(event_state) is not dict:
+            raise TypeError("an event's state is a JSON object")
+        if expected:
+            found = 0
+            for key in info.keys:  # where this kind of event keeps them: no walk needed
+                value = event_state.get(key)
+                if type(value) is dict and _transcoded(value):
+                    event_state[key] = self._names[value["_type_"]].decode(value["_data_"])
+                    found += 1
+            if found != expected:
+                event_state = self._walked(body, info)
         event_state["originator_id"] = info.convert(originator_id)
         event_state["originator_version"] = version
         from_version = event_state.pop("class_version", 1)
@@ -87,24 +97,21 @@ class RowDecoder:
         object.__setattr__(domain_event, "__dict__", event_state)
         return domain_event
 
-    def _state(self, body: bytes, info: _Topic) -> dict[str, Any]:
-        """The decoded state, every transcoded value made an object again."""
-        expected = body.count(_TYPE)
-        state = self._parse(body)
-        if type(state) is not dict:
-            raise TypeError("an event's state is a JSON object")
-        if not expected:
-            return state
-        found = 0
-        for key in info.keys:  # where this kind of event keeps them: no walk needed
-            value = state.get(key)
-            if type(value) is dict and _transcoded(value):
-                state[key] = self._names[value["_type_"]].decode(value["_data_"])
-                found += 1
-        if found == expected:
-            return state
-        # Somewhere else too (or a string that reads "_type_"): the library's hook on
-        # every dictionary, innermost first, over a fresh parse.
+    def _learn(self, topic: str, id_type: type[Any], known: _Topic | None) -> _Topic:
+        cls = resolve_topic(topic)
+        info = _Topic(
+            cls,
+            getattr(cls, "class_version", 1),
+            find_id_convertor(cls, cast("Hashable", id_type)),
+            id_type,
+            known.keys if known is not None else [],
+        )
+        self._topics[topic] = info
+        return info
+
+    def _walked(self, body: bytes, info: _Topic) -> dict[str, Any]:
+        """Transcoded values somewhere else too (or a string that reads "_type_"): the
+        library's hook on every dictionary, innermost first, over a fresh parse."""
         state = self._parse(body)
         for key, value in state.items():
             if type(value) is dict and _transcoded(value) and key not in info.keys:

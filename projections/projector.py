@@ -194,10 +194,10 @@ class Projector:
             if effects.subjects:
                 originator_id = str(event.originator_id)
                 version = event.originator_version
-                index.extend(
+                index += [
                     IndexEntry(subject, position, originator_id, version)
                     for subject in effects.subjects
-                )
+                ]
         # Each document written once, as the batch left it (last state wins).
         writes = []
         docs: dict[tuple[str, str], Doc | None] = {}
