@@ -8,6 +8,9 @@ Three ways, each into emptied views: start-up's old catch-up (batches of 1,000),
 rebuild with the cycle collector running, and start-up now (`catch_up_at_start`: the
 rebuild with the collector paused).
 
+Then a rebuild's parts, each timed alone (this process's CPU per event): reading the rows,
+decoding them (projections/decoding.py), running the views, writing the batches.
+
 Reference, measured in the same run: reading the whole log through the library
 (`select_notifications`, pages of the rebuild's size) and decoding every event, with no
 view run and nothing written: what a rebuild costs before it does any work of its own.
@@ -23,10 +26,12 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.common import Figure, Result, own_database, write_directory
-from projections.projector import VIEW_NAME, Projector
+from projections.collector import collector_paused
+from projections.decoding import RowDecoder
+from projections.projector import REBUILD_BATCH, VIEW_NAME, Projector
 from projections.store import open_view_store
 from service.adapters.directory_file import load_directory
-from service.adapters.event_store import eventsourcing_env
+from service.adapters.event_store import eventsourcing_env, rows_after
 from service.application.lonewatch import Lonewatch
 from service.clock import FakeClock
 from service.domain.devices.messages import DeviceMessage
@@ -78,6 +83,42 @@ def read_and_decode(app: Lonewatch, batch: int = 10_000) -> float:
     return count / (time.perf_counter() - t0)
 
 
+def parts(app: Lonewatch, views_url: str, batch: int = REBUILD_BATCH) -> dict[str, float]:
+    """This process's CPU per event (µs) of each part of a rebuild, one after the other
+    (not pipelined, so each is counted alone): reading the rows, decoding them, running
+    the views, writing (documents' JSON, COPY, the commit) into emptied views."""
+    views = open_view_store(views_url)
+    spent = dict.fromkeys(("reading", "decoding", "views", "writing"), 0.0)
+    try:
+        views.reset(VIEW_NAME)
+        projector = Projector(app.recorder, app.mapper, views)
+        decode = RowDecoder(app.mapper)
+        start = count = 0
+        with collector_paused():
+            while True:
+                cpu = time.process_time()
+                rows = rows_after(app.recorder, start, batch)
+                if not rows:
+                    break
+                read = time.process_time()
+                events = [(row[0], decode(row)) for row in rows]
+                decoded = time.process_time()
+                projected = projector._project_events(events, keep_changes=False)
+                viewed = time.process_time()
+                projector._commit(start, projected)
+                written = time.process_time()
+                for part, took in zip(
+                    spent,
+                    (read - cpu, decoded - read, viewed - decoded, written - viewed),
+                    strict=True,
+                ):
+                    spent[part] += took
+                start, count = projected.end, count + len(rows)
+    finally:
+        views.close()
+    return {part: took / count * 1e6 for part, took in spent.items()}
+
+
 WAYS: dict[str, Callable[[Projector], int]] = {
     # What the service's start-up did with dropped views: batches of 1,000, one at a time.
     "start-up before: catch_up": lambda p: (p.catch_up(), p.position())[1],
@@ -125,6 +166,7 @@ def run(quick: bool) -> Result:
             for name, way in WAYS.items():
                 timed[name] = rebuild_into(app, views_url, way)
                 assert timed[name][2] == head, name
+            spent = parts(app, views_url)
         finally:
             app.close()
     docs = [found[3] for found in timed.values()]
@@ -140,6 +182,10 @@ def run(quick: bool) -> Result:
             Figure(f"this process's CPU per event, {name}", cpu / head * 1e6, "µs"),
         )
     result.add(
+        *(
+            Figure(f"CPU per event, {part} (a rebuild's parts, one after the other)", us, "µs")
+            for part, us in spent.items()
+        ),
         Figure("reading and decoding the log alone", reference, "ev/s"),
         Figure("events stored/s while generating", save_rate, "ev/s"),
     )

@@ -318,17 +318,24 @@ def stream_notifications(
     return streams
 
 
-def notifications_after(
-    recorder: ApplicationRecorder, start: int, limit: int
-) -> list[Notification]:
-    """Up to `limit` stored events after position `start`, in order: the library's
-    `select_notifications` without its per-row dictionaries (a rebuild reads a million)."""
+EventRow = tuple[int, "UUID | str", int, str, bytes]
+"""(position, originator id, version, topic, stored state): a stored event as read, before
+anything is made of it."""
+
+
+def rows_after(recorder: ApplicationRecorder, start: int, limit: int) -> list[EventRow]:
+    """Up to `limit` stored events after position `start`, in order, as plain tuples: the
+    library's `select_notifications` without its dictionary and frozen `Notification` per
+    row (a rebuild reads a million; building those was ~2 µs an event)."""
     from eventsourcing.postgres import PostgresApplicationRecorder
 
     if not isinstance(recorder, PostgresApplicationRecorder):
-        return list(
-            recorder.select_notifications(start=start, limit=limit, inclusive_of_start=False)
-        )
+        return [
+            (n.id, n.originator_id, n.originator_version, n.topic, n.state)
+            for n in recorder.select_notifications(
+                start=start, limit=limit, inclusive_of_start=False
+            )
+        ]
     from psycopg.rows import tuple_row
     from psycopg.sql import SQL, Identifier
 
@@ -341,11 +348,7 @@ def notifications_after(
     )
     with recorder.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as cur:
         cur.execute(statement, (start, limit), binary=True)
-        rows = cur.fetchall()
-    return [
-        Notification(id=n, originator_id=o, originator_version=v, topic=t, state=s)
-        for n, o, v, t, s in rows
-    ]
+        return cast("list[EventRow]", cur.fetchall())
 
 
 def insert_events(

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from projections.projector import VIEW_NAME
+from service.adapters.event_store import eventsourcing_env
+from service.application.lonewatch import Lonewatch
+from service.clock import FakeClock
+from tests.invariants.rebuild_check import rebuilt_and_caught_up
 from tests.worlds import World, a_trust_with_lone_visitors
+
+OLD_STORE = Path(__file__).parent.parent / "fixtures" / "store-2026-12.sqlite3"
 
 
 @pytest.fixture
@@ -67,3 +75,17 @@ def test_start_up_far_behind_rebuilds_and_then_catches_up(world: World) -> None:
     assert behind == world.projector.head() > 5
     assert _views(world, alerts) == expected
     assert world.projector.catch_up_at_start(far_behind=5) == 0
+
+
+def test_the_december_2026_store_rebuilds_to_its_catch_up(tmp_path: Path) -> None:
+    """Old stores still rebuild: the store written by December 2026's code (alerts, texts,
+    notifications, visits, devices, sign-ins) gives, rebuilt, what the catch-up gives."""
+    copy = tmp_path / "events.sqlite3"
+    shutil.copyfile(OLD_STORE, copy)
+    app = Lonewatch(eventsourcing_env(f"sqlite:///{copy}"), FakeClock())
+    try:
+        rebuilt, caught_up = rebuilt_and_caught_up(app, batch=13, sizes=[1, 7, 50], cache=5)
+    finally:
+        app.close()
+    assert len(rebuilt["docs"]) > 40 and len(rebuilt["index"]) > 40
+    assert rebuilt == caught_up
