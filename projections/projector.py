@@ -6,7 +6,6 @@ replay): the view store refuses a batch whose starting position has moved.
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import nullcontext, suppress
@@ -19,6 +18,7 @@ from eventsourcing.persistence import ApplicationRecorder, Mapper, Notification
 from projections.collector import collector_paused
 from projections.core import Doc, event_name
 from projections.decoding import RowDecoder
+from projections.doc_cache import DocCache
 from projections.store import DocWrite, IndexEntry, ViewConflict, ViewStore
 from projections.views import FILTER_COLUMNS, project
 from service.adapters.event_store import rows_after
@@ -42,52 +42,6 @@ class Change:
     doc: Doc
     event: str
     position: int
-
-
-class DocCache:
-    """The documents as this projector last committed them, valid at one view position.
-
-    Documents change only in a commit that moves the position, so while the view
-    stands where this projector left it, a cached document (or its absence) is the
-    stored one; when someone else moved it, everything is forgotten. At position 0
-    the view is empty: a miss needs no query until something is evicted.
-    """
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self.position: int | None = None
-        self._docs: OrderedDict[tuple[str, str], Doc | None] = OrderedDict()
-        self._complete = False
-
-    def reset(self, position: int | None) -> None:
-        self._docs.clear()
-        self.position = position
-        self._complete = position == 0
-
-    def __contains__(self, key: tuple[str, str]) -> bool:
-        return self._complete or key in self._docs
-
-    def get(self, key: tuple[str, str]) -> Doc | None:
-        doc = self._docs.get(key)
-        if doc is not None:
-            self._docs.move_to_end(key)
-        return doc
-
-    def remember(self, key: tuple[str, str], doc: Doc | None) -> None:
-        self._docs[key] = doc
-        self._trim()
-
-    def committed(self, position: int, docs: dict[tuple[str, str], Doc | None]) -> None:
-        self.position = position
-        for key, doc in docs.items():
-            self._docs[key] = doc
-            self._docs.move_to_end(key)
-        self._trim()
-
-    def _trim(self) -> None:
-        while len(self._docs) > self.size:
-            self._docs.popitem(last=False)
-            self._complete = False
 
 
 Committed = tuple[Notification, Any | None]
