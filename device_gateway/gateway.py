@@ -18,17 +18,8 @@ import threading
 from collections import Counter
 from typing import Final
 
-from device_gateway.lanes import (
-    LANES,
-    Acks,
-    CommitObserved,
-    HandOff,
-    Item,
-    LaneRecorder,
-    Pressed,
-    lane_of,
-    unreadable,
-)
+from device_gateway.acks import LANES, Acks, HandOff, Item, Pressed, lane_of
+from device_gateway.lanes import CommitObserved, LaneRecorder, unreadable
 from device_gateway.links import Link, Links, SessionLink, Sessions
 from device_gateway.messages import (
     ALARM_KINDS,

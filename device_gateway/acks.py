@@ -1,0 +1,163 @@
+"""What a lane settles once a group is recorded: the acknowledgement to the broker, a refusal
+counted and logged, and the `alert_received` answer to the device that pressed.
+
+Apart from the lanes' threads (lanes.py) because this is what a device sees of the record;
+the order is still the lanes': nothing here runs before the group's commit.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Final
+
+from device_gateway.links import Link, Sessions
+from device_gateway.messages import ALARM_KINDS, DeviceReading, cmd_topic, safe_text
+from device_gateway.mqtt_link import InboundMessage
+from service.application.device_intake import Intaken, Outcome
+from service.domain.alerts.alert import AlertKind
+from service.domain.alerts.notifications import Notification
+from service.logs import get_logger
+
+log = get_logger(__name__)
+
+LANES: Final = ("alarm", "text", "bulk")
+
+
+@dataclass(frozen=True)
+class Item:
+    """One message waiting in a lane, with the link that delivered it (acked there)."""
+
+    message: InboundMessage
+    reading: DeviceReading | None
+    """None when validation itself failed: the message is recorded as rejected."""
+    source: Link | None
+    why: str = ""
+
+
+def lane_of(item: Item) -> str:
+    kind = item.reading.kind if item.reading is not None else ""
+    return "alarm" if kind in ALARM_KINDS else "text" if kind == "message" else "bulk"
+
+
+ANNOUNCED_ALERTS: Final = frozenset(AlertKind(kind) for kind in ALARM_KINDS)
+"""Alerts the device is told of (`alert_received`). A duress alert is silent: the phone
+must behave exactly as for an ordinary text."""
+
+HandOff = Callable[[list[Notification]], None]
+Pressed = Callable[[list[tuple[str, str]], float], None]
+"""Told (alert id, notification id) pairs just committed and when their message arrived."""
+
+
+class Acks:
+    """Settles what a lane recorded or refused; counts it in the gateway's `stats`."""
+
+    def __init__(
+        self,
+        sessions: Sessions,
+        stats: Counter[str],
+        *,
+        prefix: str,
+        on_notifications: HandOff | None,
+        on_pressed: Pressed | None = None,
+    ) -> None:
+        self.sessions = sessions
+        self.on_pressed = on_pressed
+        self.stats = stats
+        self.prefix = prefix
+        self.on_notifications = on_notifications
+        """Given the notifications an alert asked for, as soon as they are committed."""
+
+    def settle_all(self, items: list[Item], results: list[Intaken]) -> None:
+        requested = [n for result in results for n in result.requested]
+        if requested and self.on_notifications is not None:
+            try:
+                self.on_notifications(requested)
+            except Exception:
+                # The dispatcher also follows the views: the SMS is late, not lost.
+                log.exception("notifications_hand_off_failed", count=len(requested))
+        if requested and self.on_pressed is not None:
+            arrived = min(item.message.received_at for item in items)
+            self.on_pressed([(str(n.alert_id), str(n.id)) for n in requested], arrived)
+        for item, result in zip(items, results, strict=True):
+            try:
+                self._settle(item, result)
+            except Exception:
+                log.exception("device_message_settle_failed", topic=item.message.topic)
+                self.ack(item.message, item.source)  # recorded: never leave it in flight
+
+    def _settle(self, item: Item, result: Intaken) -> None:
+        reading, message = item.reading, item.message
+        assert reading is not None
+        if result.outcome is Outcome.UNKNOWN_DEVICE:
+            self.refuse(
+                message,
+                item.source,
+                reading.device_id,
+                "unknown_device",
+                f"device {reading.device_id!r} is not in the directory",
+            )
+            return
+        self.ack(message, item.source)
+        self.stats["duplicates" if result.outcome is Outcome.DUPLICATE else "recorded"] += 1
+        if result.outcome is Outcome.RECORDED:
+            self.stats[f"kind:{reading.kind}"] += 1
+            for flag in result.flags:
+                if flag != "duress":  # a silent alarm stays silent, even in counters
+                    self.stats[flag] += 1
+            if result.joined_open_alert:
+                self.stats["pressed_again"] += 1
+            if reading.rejected_fields:
+                log.warning(
+                    "alarm_fields_dropped",
+                    device=reading.device_id,
+                    kind=reading.kind,
+                    fields=reading.rejected_fields,
+                )
+        if result.alert_id is not None and result.alert_kind in ANNOUNCED_ALERTS:
+            # The press's own `id` beside the alert: a device repeating two presses (or a
+            # press made while its alert was open) stops repeating each only when that
+            # press itself is answered, never on another press's answer.
+            answer = {"type": "alert_received", "alert_id": str(result.alert_id)}
+            if reading.msg_id is not None:
+                answer["id"] = reading.msg_id
+            self._command(reading.device_id, answer)
+            log.info(
+                "alert_message_recorded",
+                device=reading.device_id,
+                kind=reading.kind,
+                alert=str(result.alert_id),
+                duplicate=result.outcome is Outcome.DUPLICATE,
+                joined_open_alert=result.joined_open_alert,
+            )
+
+    def refuse(
+        self,
+        message: InboundMessage,
+        source: Link | None,
+        device: str | None,
+        reason: str,
+        detail: str,
+    ) -> None:
+        self.stats[f"rejected:{reason}"] += 1
+        log.warning(
+            "device_message_rejected",
+            reason=reason,
+            detail=safe_text(detail),
+            device=device,
+            topic=safe_text(message.topic),
+        )
+        self.ack(message, source)
+
+    def ack(self, message: InboundMessage, source: Link | None) -> None:
+        link = source or self.sessions.main
+        if link is not None:
+            link.ack(message.mid, message.qos)
+
+    def _command(self, device: str, payload: dict[str, Any]) -> None:
+        """Commands go out on the main session (the alarm session only receives)."""
+        link = self.sessions.main or self.sessions.alarm
+        if link is not None:
+            link.publish(cmd_topic(self.prefix, device), json.dumps(payload).encode(), qos=1)
