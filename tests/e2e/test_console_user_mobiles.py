@@ -59,7 +59,16 @@ async def test_an_admin_gives_mobiles_on_the_users_page(
     await no_blocking_violations(admin, axe, "admin-mobiles-820")
     await admin.screenshot(**shot("admin-mobiles-820.png"))
 
+    mine = admin.locator("#user-admin1")
+    await expect(mine).to_contain_text("another admin changes your own account")
+    await mine.get_by_role("button", name="Mobile…").click()
+    await admin.get_by_label("Mobile of admin1").fill("+447700900001")
+    await admin.get_by_role("button", name="Save mobile").click()
+    await expect(mine.locator("td").nth(2)).to_have_text("+447700900001")
+
     await admin.get_by_role("link", name="Audit trail", exact=True).click()
     trail = admin.locator("#audit")
-    await expect(trail).to_contain_text("Changed a user's role, school or mobile")
-    await expect(trail.locator("tr").first).to_contain_text("user reception1")
+    changes = trail.locator("tr").filter(has_text="Changed a user's role, school or mobile")
+    await expect(changes).to_have_count(2)
+    await expect(changes.nth(0)).to_contain_text("user admin1")
+    await expect(changes.nth(1)).to_contain_text("user reception1")

@@ -96,7 +96,9 @@
       class: "secondary small", type: "button", "aria-expanded": String(!!open && open[0] === u.username && open[1] === kind),
       onclick: () => { open = [u.username, kind]; render(); document.querySelector(".row-form select, .row-form input, .row-form button")?.focus(); },
     }, label, el("span", { class: "visually-hidden" }, ` for ${u.username}`));
-    if (me) return el("span", { class: "counts" }, "You (another admin changes your own account)");
+    // Your own mobile is yours to give; your role, password and account another admin's.
+    if (me) return el("div", { class: "actions" }, button("phone", "Mobile…"),
+      el("span", { class: "counts" }, "You (another admin changes your own account)"));
     return el("div", { class: "actions" },
       button("role", "Change role…"),
       button("phone", "Mobile…"),
