@@ -73,6 +73,9 @@ def _numbers(directory: Path) -> dict[str, str]:
             names[contact["phone"]] = contact["name"]
     for staff in data.get("staff", []):
         names[staff["phone"]] = staff["name"]
+    for user in data.get("users", []):
+        if user.get("phone"):
+            names.setdefault(user["phone"], user["username"])
     return names
 
 
@@ -84,7 +87,8 @@ def watch_messages(stage: Stage, twilio: EmbeddedTwilio, names: dict[str, str]) 
             for record in records[told[kind] :]:
                 form = record["form"]
                 to = form.get("To", "")
-                who = f"{names.get(to, 'unknown')} ({to})"
+                # e.g. a mobile given on the console's Users page, or in a visit's plan
+                who = f"{names.get(to, 'a number not in the directory file')} ({to})"
                 what = (
                     f"text to {who}: {form.get('Body')}" if kind == "messages" else f"call to {who}"
                 )

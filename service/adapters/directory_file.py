@@ -27,6 +27,7 @@ from service.domain.people.directory import (
     StaffSpec,
     UserSpec,
 )
+from service.domain.phone_numbers import phone_problem
 from service.domain.visits.overdue_ladder import Action
 from service.domain.visits.policy import parse_visit_policy
 
@@ -36,7 +37,6 @@ class DirectoryError(ValueError):
 
 
 _KEY = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-_PHONE = re.compile(r"^\+[1-9][0-9]{6,14}$")
 _HOURS = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]-([01][0-9]|2[0-3]):[0-5][0-9]$")
 _DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
 ALERT_POLICY_KINDS = (
@@ -89,10 +89,8 @@ class _Reader:
 
     def phone(self, data: dict[str, Any], key: str, where: str, *, required: bool) -> str | None:
         value = self.text(data, key, where, required=required)
-        if value and not _PHONE.match(value):
-            self.fail(
-                f"{where}.{key}", f"{value!r} must be an international number like +447700900001"
-            )
+        if value and (problem := phone_problem(value)) is not None:
+            self.fail(f"{where}.{key}", problem)
         return value or None
 
     def items(self, data: dict[str, Any], key: str, where: str) -> list[dict[str, Any]]:

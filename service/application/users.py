@@ -34,6 +34,7 @@ from service.domain.people.accounts import (
     username_problem,
 )
 from service.domain.people.directory import Role, School, User
+from service.domain.phone_numbers import phone_problem
 
 PAGE = 1000
 
@@ -50,6 +51,8 @@ class UserInfo:
     in_directory: bool
     """The directory file lists this user (else: invited in the console)."""
     since: datetime
+    phone: str | None = None
+    """Their mobile, which a handover to them is texted to (docs/escalation.md)."""
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -61,6 +64,7 @@ class UserInfo:
             "link_pending": self.link_pending,
             "in_directory": self.in_directory,
             "since": self.since,
+            "phone": self.phone,
         }
 
 
@@ -87,6 +91,7 @@ def _info(user: User, now: datetime) -> UserInfo:
         link_pending=_link_live(user, now),
         in_directory=user.listed is not None,
         since=user.created_on,
+        phone=user.phone,
     )
 
 
@@ -120,6 +125,14 @@ def _placed(uow: UnitOfWork, role: Role, school: str | None) -> str | None:
     if school is not None and not uow.exists(School.create_id(school)):  # type: ignore[attr-defined]
         raise NotFound(f"no school {school[:64]!r} in the directory")
     return school
+
+
+def _phone(value: str | None) -> str:
+    """A mobile as recorded ("" for none), by the directory file's own rule."""
+    value = (value or "").strip()
+    if value and (problem := phone_problem(value, "mobile")) is not None:
+        raise DomainError(problem)
+    return value
 
 
 _USER_EVENTS = (
@@ -177,10 +190,17 @@ def _new_link(uow: UnitOfWork, user: User, by: Principal, *, reset: bool) -> Pas
 
 
 def invite(
-    uow: UnitOfWork, by: Principal, username: str, role: object, school: str | None
+    uow: UnitOfWork,
+    by: Principal,
+    username: str,
+    role: object,
+    school: str | None,
+    phone: str | None = None,
 ) -> PasswordLink:
-    """A new user, with a one-time link to choose their password."""
+    """A new user (with their mobile, if given), with a one-time link to choose their
+    password."""
     _admin(by)
+    mobile = _phone(phone)
     username = username.strip()
     if (problem := username_problem(username)) is not None:
         raise DomainError(problem)
@@ -194,6 +214,7 @@ def invite(
         role=chosen.value,
         timestamp=uow.clock.now(),
         invited_by=by.actor,
+        phone=mobile or None,
     )
     link = _new_link(uow, user, by, reset=False)
     try:
@@ -217,6 +238,25 @@ def change_role(
         if (user.role, user.school) == (chosen, placed):
             return []
         user.change(by=by.actor, school=placed, role=chosen.value, timestamp=uow.clock.now())
+        return [user]
+
+    uow.retry_on_conflict(attempt)
+    return _info(_user(uow, username), uow.clock.now())
+
+
+def set_phone(uow: UnitOfWork, by: Principal, username: str, phone: str | None) -> UserInfo:
+    """Give the user a mobile (a handover to them is texted to it), change or remove it:
+    a `Changed` event like a role change, so the audit trail shows who did it. It stands
+    at the file's next import unless the user's own entry in the file changed."""
+    _admin(by)
+    mobile = _phone(phone)
+
+    def attempt() -> list[Aggregate]:
+        user = _user(uow, username)
+        if (user.phone or "") == mobile:
+            return []
+        role, school, now = user.role.value, user.school, uow.clock.now()
+        user.change(by=by.actor, school=school, role=role, timestamp=now, phone=mobile)
         return [user]
 
     uow.retry_on_conflict(attempt)

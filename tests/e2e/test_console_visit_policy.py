@@ -134,10 +134,17 @@ async def test_the_board_says_what_the_policy_needs_and_each_person_does_their_s
     await no_blocking_violations(page, axe, "visit-policy-panel-1366")
     await page.screenshot(**shot("visit-policy-panel.png"))
 
-    authorise = panel.locator("form[data-action=authorise]")
-    await authorise.get_by_role("button").click()
-    await expect(authorise.locator(".form-error")).to_contain_text(
-        "the school's policy needs, before authorising"
+    # Not offered as if it could be pressed: disabled, saying what is missing, in words.
+    authorise = panel.locator("[data-action=authorise]")
+    button = authorise.get_by_role("button", name="Authorise the visit")
+    await expect(button).to_be_disabled()
+    await expect(button).to_have_accessible_description(
+        "Not yet: the school's policy still needs, before authorising: the decision, with the "
+        "headteacher, a member of the senior leadership team (SLT) or the designated "
+        "safeguarding lead (DSL), whether the visit is made by a single member of staff or an "
+        "additional person is required, and why; each visitor confirms: “I have read and "
+        "understand the Community Lone Working Risk Assessment for this visit.” (waiting for "
+        "Sam Jones)."
     )
 
     decide = panel.locator("form[data-action=decide]")
@@ -146,6 +153,8 @@ async def test_the_board_says_what_the_policy_needs_and_each_person_does_their_s
     await decide.get_by_role("button").click()
     panel = page.locator(f"#before-{visit}")
     await expect(panel.locator("summary")).to_have_text("1 thing missing before authorisation")
+    await expect(panel.get_by_role("button", name="Authorise the visit")).to_be_disabled()
+    await expect(panel.locator("[data-action=authorise] li")).to_have_count(1)
 
     sam = await signed_in(browser, base, clock, "s-jones", "/console/visits")
     mine = sam.locator(f"#before-{visit}")
@@ -164,6 +173,8 @@ async def test_the_board_says_what_the_policy_needs_and_each_person_does_their_s
     await expect(panel.locator("[data-rule=pairs]")).to_contain_text(
         "single member of staff decided by dsl1 (DSL) at "
     )
+    await expect(panel.get_by_role("button", name="Authorise the visit")).to_be_enabled()
+    await expect(panel.locator(".not-yet-why")).to_have_count(0)
     await panel.locator("form[data-action=authorise]").get_by_role("button").click()
     await expect(page.locator(f"#visit-{visit}")).to_contain_text("Authorised — not signed out")
 

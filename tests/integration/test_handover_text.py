@@ -22,6 +22,7 @@ from service.bootstrap import build, create_app
 from service.clock import FakeClock
 from service.config import Settings
 from service.container import Container
+from service.domain.people.directory import Role, UserSpec
 from simulators.twilio_double import TwilioDouble
 from tests.conftest import free_port
 from tests.console_world import devices
@@ -87,9 +88,12 @@ async def desk(sqlite_url: str) -> AsyncIterator[Desk]:
         )
         container = build(settings, clock=FakeClock(), backoff=(0.01, 0.01, 0.01))
         directory = load_directory(DIRECTORY)
-        users = tuple(
-            dataclasses.replace(u, phone=DSL_MOBILE) if u.username == "dsl1" else u
-            for u in directory.users
+        users = (
+            *(
+                dataclasses.replace(u, phone=DSL_MOBILE) if u.username == "dsl1" else u
+                for u in directory.users
+            ),
+            UserSpec("admin1", None, Role.ADMIN),
         )
         container.app.import_directory(dataclasses.replace(directory, users=users))
         runner = web.AppRunner(create_app(container, with_mqtt=False), access_log=None)
@@ -189,3 +193,23 @@ async def test_taking_an_alert_over_oneself_texts_nobody(desk: Desk) -> None:
     assert not [
         n for n in desk.alert(alert_id)["notifications"].values() if n["step"] == "handover"
     ]
+
+
+async def test_a_mobile_given_in_the_console_gets_the_handover_text(desk: Desk) -> None:
+    """The directory file gives reception1 no mobile; the admin gives one on the Users page,
+    and the next handover to reception1 reaches that phone."""
+    console_mobile = "+447700900922"
+    desk.double.answer(console_mobile, "delivered", kinds=("messages",))
+    await desk.call("admin1", "POST", "/api/v1/users/reception1/phone", phone=console_mobile)
+    alert_id = await desk.sos_taken_by_reception()
+    await desk.call("reception1", "POST", f"/api/v1/alerts/{alert_id}/handover", to="dsl1")
+
+    handed = await desk.call(
+        "dsl1", "POST", f"/api/v1/alerts/{alert_id}/handover", to="reception1", note=NOTE
+    )
+
+    assert handed["handover"]["texted"] is True
+    [text] = await eventually(
+        lambda: desk.texts_to(console_mobile), what="the text to reception1's console mobile"
+    )
+    assert "was handed to you by dsl1 (DSL)" in text["form"]["Body"]

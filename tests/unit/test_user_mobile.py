@@ -37,3 +37,30 @@ def test_a_mobile_added_in_the_file_is_recorded_once() -> None:
     assert user.listed_as("lancaster", Role.DSL, T0)  # taken out of the file: gone
     assert user.phone is None
     assert len(user.collect_events()) == 2
+
+
+def test_a_role_change_recorded_before_console_mobiles_replays_keeping_the_mobile() -> None:
+    """A stored event's shape never changes: a `Changed` written before it carried a mobile
+    (no `phone` at all) must replay leaving the file's mobile as it was."""
+    user = User(
+        username="dsl1", school="lancaster", role="dsl", timestamp=T0, phone="+447700900911"
+    )
+    user.change(by="admin:admin1", school="lancaster", role="headteacher", timestamp=T0)
+    events = user.collect_events()
+    del events[-1].__dict__["phone"]  # as stored before
+    replayed = None
+    for e in events:
+        replayed = e.mutate(replayed)
+    assert replayed is not None and replayed.phone == "+447700900911"
+    assert replayed.role is Role.HEADTEACHER
+
+
+def test_a_mobile_removed_in_the_console_is_none() -> None:
+    user = User(
+        username="dsl1", school="lancaster", role="dsl", timestamp=T0, phone="+447700900911"
+    )
+    user.change(by="admin:admin1", school="lancaster", role="dsl", timestamp=T0, phone="")
+    assert user.phone is None
+    assert not user.listed_as("lancaster", Role.DSL, T0, phone="+447700900911"), (
+        "the file's entry unchanged: the console's removal stands"
+    )

@@ -311,10 +311,17 @@ class User(Aggregate):
         return True
 
     @event("Changed")
-    def change(self, by: str, school: str | None, role: str, timestamp: datetime) -> None:
-        """An admin changed the user's role (and school) in the console."""
+    def change(
+        self, by: str, school: str | None, role: str, timestamp: datetime, phone: str | None = None
+    ) -> None:
+        """An admin changed the user's role, school or mobile in the console. `phone` is the
+        mobile as it now stands, "" for none; None leaves it (a change recorded before users
+        had a mobile, or one that did not touch it). The file's next import leaves it too,
+        unless the user's own entry in the file changed (`listed_as`)."""
         self.school = school
         self.role = Role(role)
+        if phone is not None:
+            self.phone = phone or None
 
     @event("Disabled")
     def disable(self, by: str, reason: str, timestamp: datetime) -> None:

@@ -11,7 +11,6 @@ The facts are kept by service/domain/visits/readiness.py's `record`, as the boar
 
 from __future__ import annotations
 
-import re
 from collections.abc import Collection
 from datetime import UTC, datetime, tzinfo
 from typing import TYPE_CHECKING, Any
@@ -20,6 +19,7 @@ from eventsourcing.domain import Aggregate
 
 from service.domain.errors import DomainError
 from service.domain.people.access import Principal
+from service.domain.phone_numbers import phone_problem
 from service.domain.visits.parts import VisitPart
 from service.domain.visits.policy import (
     STATEMENTS,
@@ -32,7 +32,6 @@ from service.domain.visits.policy import (
 from service.domain.visits.readiness import Check, Step, checks, record, refusal
 from service.domain.visits.states import VisitState, expect
 
-_PHONE = re.compile(r"^\+[1-9][0-9]{6,14}$")
 DECISIONS = ("single", "pair")
 
 
@@ -138,8 +137,8 @@ class BeforeVisit(VisitPart):
         name, organisation = " ".join(name.split()), " ".join(organisation.split())
         if not name or not organisation or len(name) > 200 or len(organisation) > 200:
             raise DomainError("give the companion's name and their agency (up to 200 characters)")
-        if phone and not _PHONE.match(phone):
-            raise DomainError(f"phone {phone!r} must be an international number like +447700900001")
+        if phone and (problem := phone_problem(phone, "phone")) is not None:
+            raise DomainError(problem)
         self._trigger(
             CompanionNamed,
             by=by,

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from service.domain.errors import DomainError
 from service.domain.people.access import Principal
 from service.domain.people.directory import Role
+from service.domain.phone_numbers import phone_problem
 from service.domain.visits.policy import roles_words
 
 
@@ -123,9 +124,6 @@ def pupil_ref_problem(ref: str) -> str | None:
     )
 
 
-_MOBILE = re.compile(r"^\+[1-9][0-9]{6,14}$")
-
-
 def check_plan(
     *,
     visitors: list[str],
@@ -156,8 +154,8 @@ def check_plan(
             "times must run planned start < expected time of leaving the property"
             " <= expected return"
         )
-    if not _MOBILE.match(mobile):
-        raise DomainError(f"mobile {mobile!r} must be an international number like +447700900001")
+    if (problem := phone_problem(mobile, "mobile")) is not None:
+        raise DomainError(problem)
     if not safe_word_hash:
         raise DomainError("the visit needs a safe word: set one here or in the directory")
 

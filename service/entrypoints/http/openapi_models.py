@@ -97,6 +97,15 @@ class InviteUser(_Body):
     username: str = Field(description="2-64 characters: a-z, 0-9, '.', '-', '_'")
     role: Role
     school: str | None = Field(default=None, description="a school's id; none for an admin")
+    phone: str | None = Field(
+        default=None, description="their mobile, like +447700900001: a handover is texted to it"
+    )
+
+
+class SetPhone(_Body):
+    """POST /api/v1/users/{username}/phone"""
+
+    phone: str | None = Field(description="their mobile, like +447700900001; null for none")
 
 
 class ChangeRole(_Body):

@@ -142,6 +142,12 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ("POST", "/api/v1/users/{username}/role"): Operation(
         "Change a user's role (and school)", "users", [_USERNAME], body=models.ChangeRole
     ),
+    ("POST", "/api/v1/users/{username}/phone"): Operation(
+        "Give a user a mobile (a handover is texted to it), change or remove it",
+        "users",
+        [_USERNAME],
+        body=models.SetPhone,
+    ),
     ("POST", "/api/v1/users/{username}/reset-password"): Operation(
         "End a user's password and sessions; answers a one-time link to choose another",
         "users",

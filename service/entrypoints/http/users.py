@@ -44,6 +44,13 @@ def _school(body: dict[str, Any]) -> str | None:
     return value.strip()
 
 
+def _phone(body: dict[str, Any]) -> str | None:
+    value = body.get("phone")
+    if value is not None and not isinstance(value, str):
+        raise BadRequest("'phone' is a mobile in international form like +447700900001, or null")
+    return value
+
+
 def _link(link: users.PasswordLink) -> dict[str, Any]:
     return {"username": link.username, "link": link.path, "expires_at": link.expires_at}
 
@@ -65,7 +72,8 @@ async def list_users(request: web.Request) -> web.Response:
 
 
 async def invite(request: web.Request) -> web.Response:
-    """POST /api/v1/users {"username", "role", "school"}: the user, and their one-time link."""
+    """POST /api/v1/users {"username", "role", "school", "phone"}: the user, and their
+    one-time link."""
     body = await json_body(request)
     username = _text(body, "username", "the new user's sign-in name, e.g. a.lead")
     link = await asyncio.to_thread(
@@ -75,6 +83,7 @@ async def invite(request: web.Request) -> web.Response:
         username,
         body.get("role"),
         _school(body),
+        _phone(body),
     )
     return json_response(_link(link), status=201)
 
@@ -92,6 +101,19 @@ async def change_role(request: web.Request) -> web.Response:
         _school(body),
     )
     forget_user(request.app, username)
+    return json_response(info.as_dict())
+
+
+async def set_phone(request: web.Request) -> web.Response:
+    """POST /api/v1/users/{username}/phone {"phone"}: their mobile, or null for none."""
+    body = await json_body(request)
+    info = await asyncio.to_thread(
+        users.set_phone,
+        request.app[LONEWATCH],
+        principal(request),
+        request.match_info["username"],
+        _phone(body),
+    )
     return json_response(info.as_dict())
 
 
@@ -197,6 +219,7 @@ def add_user_routes(app: web.Application) -> None:
     app.router.add_get("/api/v1/users", list_users)
     app.router.add_post("/api/v1/users", invite)
     app.router.add_post("/api/v1/users/{username}/role", change_role)
+    app.router.add_post("/api/v1/users/{username}/phone", set_phone)
     app.router.add_post("/api/v1/users/{username}/reset-password", reset_password)
     app.router.add_post("/api/v1/users/{username}/disable", disable)
     app.router.add_post("/api/v1/users/{username}/enable", enable)

@@ -1,12 +1,12 @@
 // Users, for an admin: invite (a one-time link to choose a password), change a role,
-// reset a password, disable and enable. Every answer is the server's; refusals in words.
+// give a mobile (a handover is texted to it), reset a password, disable and enable. Every answer is the server's; refusals in words.
 "use strict";
 
 (() => {
   const { el, api } = LW;
   const ROLE = { staff: "Staff", operator: "Contact centre", dsl: "DSL", headteacher: "Headteacher", slt: "SLT", admin: "Admin" };
   let data = { users: [], schools: [], roles: [] };
-  let open = null; // [username, "role" | "reset" | "disable"]: the one row form open
+  let open = null; // [username, "role" | "phone" | "reset" | "disable"]: the one row form open
 
   const schoolName = (id) => (id ? (data.schools.find((s) => s.id === id) || { name: id }).name : "Every school");
   function status(u) {
@@ -52,6 +52,15 @@
       submit = "Save role";
       send = () => api(`/api/v1/users/${encodeURIComponent(u.username)}/role`, { method: "POST", body: { role: role.value, school: school.value || null } })
         .then(() => LW.announce(`${u.username} is now ${ROLE[role.value] || role.value}.`));
+    } else if (kind === "phone") {
+      // The number is checked by the server (the directory file's rule); its refusal is shown.
+      const phone = el("input", { type: "tel", name: "phone", id: `phone-${u.username}`, inputmode: "tel", autocomplete: "off",
+        value: u.phone || "", placeholder: "e.g. +447700900001", "aria-describedby": `phone-hint-${u.username}` });
+      fields = [el("label", { class: "block" }, `Mobile of ${u.username}`, phone),
+        el("p", { class: "counts", id: `phone-hint-${u.username}` }, "International form. An alert handed to them is texted to it. Leave it empty for none.")];
+      submit = "Save mobile";
+      send = () => api(`/api/v1/users/${encodeURIComponent(u.username)}/phone`, { method: "POST", body: { phone: phone.value.trim() || null } })
+        .then((user) => LW.announce(user.phone ? `${u.username}'s mobile is ${user.phone}.` : `${u.username} has no mobile now.`));
     } else if (kind === "reset") {
       fields = [el("p", {}, `This ends ${u.username}'s password and signs them out everywhere now. They choose a new one with a one-time link.`)];
       submit = "Reset password";
@@ -65,7 +74,7 @@
         .then(() => LW.announce(`${u.username} is disabled: their sessions and tokens no longer work.`));
     }
     const form = el("form", { class: "row-form", "aria-label": `${submit}: ${u.username}` }, fields, error,
-      el("div", { class: "actions" }, el("button", { class: kind === "role" ? "primary" : "danger", type: "submit" }, submit), cancel));
+      el("div", { class: "actions" }, el("button", { class: kind === "role" || kind === "phone" ? "primary" : "danger", type: "submit" }, submit), cancel));
     form.addEventListener("submit", async (event) => {
       event.preventDefault();
       form.querySelector("button[type=submit]").disabled = true;
@@ -78,7 +87,7 @@
         form.querySelector("button[type=submit]").disabled = false;
       }
     });
-    return el("tr", { class: "row-form-row" }, el("td", { colspan: "5" }, form));
+    return el("tr", { class: "row-form-row" }, el("td", { colspan: "6" }, form));
   }
 
   function actions(u) {
@@ -87,9 +96,12 @@
       class: "secondary small", type: "button", "aria-expanded": String(!!open && open[0] === u.username && open[1] === kind),
       onclick: () => { open = [u.username, kind]; render(); document.querySelector(".row-form select, .row-form input, .row-form button")?.focus(); },
     }, label, el("span", { class: "visually-hidden" }, ` for ${u.username}`));
-    if (me) return el("span", { class: "counts" }, "You (another admin changes your own account)");
+    // Your own mobile is yours to give; your role, password and account another admin's.
+    if (me) return el("div", { class: "actions" }, button("phone", "Mobile…"),
+      el("span", { class: "counts" }, "You (another admin changes your own account)"));
     return el("div", { class: "actions" },
       button("role", "Change role…"),
+      button("phone", "Mobile…"),
       u.disabled ? null : button("reset", "Reset password…"),
       u.disabled
         ? el("button", { class: "secondary small", type: "button", onclick: (e) => enable(u, e.currentTarget) }, "Enable",
@@ -114,11 +126,12 @@
         el("th", { scope: "row" }, u.username, u.in_directory ? el("div", { class: "counts" }, "in the directory file") : null),
         el("td", {}, ROLE[u.role] || u.role),
         el("td", {}, schoolName(u.school)),
+        el("td", {}, u.phone || el("span", { class: "counts" }, "None")),
         el("td", {}, el("span", { class: `delivery ${tone}` }, words)),
         el("td", {}, actions(u))));
       if (open && open[0] === u.username) rows.push(rowForm(u));
     }
-    document.getElementById("users").replaceChildren(...(rows.length ? rows : [el("tr", {}, el("td", { colspan: "5" }, "No users yet."))]));
+    document.getElementById("users").replaceChildren(...(rows.length ? rows : [el("tr", {}, el("td", { colspan: "6" }, "No users yet."))]));
   }
 
   async function reload() {
@@ -131,7 +144,7 @@
       await reload();
     } catch (e) {
       LW.refusal(e, "manage users");
-      document.getElementById("users").replaceChildren(el("tr", {}, el("td", { colspan: "5" }, "Nothing to show.")));
+      document.getElementById("users").replaceChildren(el("tr", {}, el("td", { colspan: "6" }, "Nothing to show.")));
       document.getElementById("invite").hidden = true;
       return;
     }
@@ -147,6 +160,7 @@
       try {
         const answer = await api("/api/v1/users", { method: "POST", body: {
           username: form.elements.username.value.trim(), role: form.elements.role.value, school: form.elements.school.value || null,
+          phone: form.elements.phone.value.trim() || null,
         } });
         form.reset();
         roleOptions(form.elements.role, "operator");

@@ -7,7 +7,7 @@
     timeline: "Viewed timeline", state_as_of: "Viewed state as of a time", export_html: "Exported (printable)",
     export_json: "Exported (JSON)", replay_cli: "Replayed on the command line", signed_in: "Signed in", signed_out: "Signed out",
     visit: "Read a visit", alert: "Read an alert", list: "Read a list",
-    user_invited: "Invited a user", user_role_changed: "Changed a user's role", user_disabled: "Disabled a user",
+    user_invited: "Invited a user", user_role_changed: "Changed a user's role, school or mobile", user_disabled: "Disabled a user",
     user_enabled: "Enabled a user", user_password_link: "Gave a one-time password link", user_password_set: "Chose a password",
   };
   const LIST = {

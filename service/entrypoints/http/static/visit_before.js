@@ -55,6 +55,19 @@ const LWBefore = (() => {
     return node;
   }
 
+  // A step the school's policy does not allow yet: the button is there but cannot be
+  // pressed, and says why in words (visible, and its description for a screen reader).
+  function notYet(v, label, when, missing, action) {
+    const why = `not-yet-${action}-${v.id}`;
+    return el("div", { class: "before-form not-yet", "data-action": action },
+      el("button", { class: "primary", type: "button", disabled: true, "aria-describedby": why }, label,
+        el("span", { class: "visually-hidden" }, ` for the visit of ${(v.staff_names || v.staff).join(" & ")}`)),
+      el("div", { id: why, class: "not-yet-why" },
+        el("p", {}, `Not yet: the school's policy still needs, ${when}:`),
+        // Each item ends with its stop, so the description read aloud keeps them apart.
+        el("ul", {}, missing.map((needed, i) => el("li", {}, `${needed}${i < missing.length - 1 ? ";" : "."}`)))));
+  }
+
   function field(id, label, attrs = {}) {
     return el("div", { class: "field" }, el("label", { for: id }, label),
       el("input", { type: "text", id, name: attrs.name || id, autocomplete: "off", ...attrs }));
@@ -104,7 +117,9 @@ const LWBefore = (() => {
     }
     const mayAuthorise = me.school === v.school && p.authorised_by.includes(me.role);
     if (v.state === "planned" && mayAuthorise) {
-      out.push(form(v, "Authorise the visit", [], () => ({}), "authorise", onChange));
+      const missing = p.missing_before_authorisation; // the service's readiness rule, as said
+      out.push(missing.length ? notYet(v, "Authorise the visit", "before authorising", missing, "authorise")
+        : form(v, "Authorise the visit", [], () => ({}), "authorise", onChange));
     }
     return out;
   }
