@@ -77,13 +77,22 @@ def _user(event: Any, read: Reader, fx: Effects) -> None:
 
 def _detail(event: Any, name: str) -> str:
     if name in ("User.Registered", "User.Changed"):
-        return f"{event.role}" + (f" at {event.school}" if event.school else ", every school")
+        where = f"{event.role}" + (f" at {event.school}" if event.school else ", every school")
+        return where + _mobile_words(getattr(event, "phone", None))
     if name == "User.Disabled":
         return str(event.reason or "")
     if name == "User.PasswordLinkIssued":
         kind = "password reset: old password and sessions ended" if event.reset else "invitation"
         return f"{kind}; one-time link until {event.expires_at.isoformat()}"
     return ""
+
+
+def _mobile_words(phone: str | None) -> str:
+    """Whether the change gave or removed a mobile; never the number itself (the users page
+    shows it to admins; the audit trail is read more widely). None: the mobile untouched."""
+    if phone is None:
+        return ""
+    return "; mobile given" if phone else "; mobile removed"
 
 
 ALERT_WORK_HANDLERS: dict[str, Callable[[Any, Reader, Effects], None]] = {

@@ -121,6 +121,9 @@ async def test_a_mobile_given_changed_and_removed_is_in_the_audit_trail(api: Any
         ("user_role_changed", "admin:admin1"),
         ("user_role_changed", "admin:admin1"),
     ], "given and removed: two changes (the same number again records nothing)"
+    details = [a["detail"] for a in mine]
+    assert sorted(d.rpartition("; ")[2] for d in details) == ["mobile given", "mobile removed"]
+    assert all(MOBILE not in d for d in details), "the trail says a mobile changed, not which"
     assert (await listed(client, c))["reception1"]["role"] == "operator", "role untouched"
 
 
