@@ -32,6 +32,7 @@ from service.records.export import render_html
 from service.records.pages import record_page
 from service.records.record_cache import cache_of
 from service.records.replay import Page, incident_record, state_as_of, subject_school
+from service.records.whole_checks import checks_of
 
 SUBJECT_KINDS = ("alert", "visit", "device", "staff")
 PAGE = 500
@@ -124,6 +125,7 @@ async def get_timeline(request: web.Request) -> web.Response:
         zone=zone,
         page=page,
         cache=cache_of(app),
+        checks=checks_of(app),
     )
     record["limit"] = page.limit
     for row in record["events"]:  # before `shown`: the words are withheld as the fields are
