@@ -134,15 +134,16 @@ def _first_page(
         return None
     if len(entries) <= checks.inline_up_to:
         return None
-    if not checks.running(subject):
+    answer = first_page(app, views, subject, entries, merkle=merkle, zone=zone, limit=page.limit)
+    if answer is None:
+        return None
 
-        def whole() -> None:
-            with collector_paused():
-                _checked(app, views, subject, views.index(subject), merkle, cache)
+    def whole() -> None:
+        with collector_paused():
+            _checked(app, views, subject, views.index(subject), merkle, cache)
 
-        if not checks.start(subject, whole):
-            return None
-    return first_page(app, views, subject, entries, merkle=merkle, zone=zone, limit=page.limit)
+    # Handed over once the page is made: the two would share one interpreter's lock.
+    return answer if checks.start(subject, whole) else None
 
 
 def check_whole(
