@@ -56,8 +56,13 @@ class WholeChecks:
         check waits for that one rather than making a second."""
         with self._lock:
             future = self._running.get(subject)
-        if future is not None and not future.cancelled():
+        if future is None:
+            return
+        if not future.cancelled():
             future.exception()  # its failure is logged by `_finished`; the caller checks inline
+        with self._lock:  # done: no longer in hand (its callback may not have run yet)
+            if self._running.get(subject) is future:
+                del self._running[subject]
 
     def running(self, subject: str) -> bool:
         with self._lock:
@@ -89,3 +94,12 @@ def checks_of(app: Any) -> WholeChecks:
         if found is None:
             found = _CHECKS[app] = WholeChecks()
         return found
+
+
+def close_checks(app: Any) -> None:
+    """At shutdown: the application's worker stops taking checks and finishes the one
+    running (the service's cleanup owns it)."""
+    with _CHECKS_LOCK:
+        found = _CHECKS.pop(app, None)
+    if found is not None:
+        found.close()

@@ -32,7 +32,7 @@ from service.records.export import render_html
 from service.records.pages import record_page
 from service.records.record_cache import cache_of
 from service.records.replay import Page, incident_record, state_as_of, subject_school
-from service.records.whole_checks import checks_of
+from service.records.whole_checks import checks_of, close_checks
 
 SUBJECT_KINDS = ("alert", "visit", "device", "staff")
 PAGE = 500
@@ -241,6 +241,16 @@ async def list_audit(request: web.Request) -> web.Response:
     return web.Response(text=dumps({"audit": docs}), content_type="application/json")
 
 
+async def _close_checks(app: web.Application) -> None:
+    """The background whole-record checks (service/records/whole_checks.py) end with the app."""
+    lonewatch = app.get(LONEWATCH)
+    if lonewatch is not None:
+        # On the loop, not a thread: the default executor may be shut already. It waits
+        # at most for the one check running (a fraction of a second), once, at shutdown.
+        close_checks(lonewatch)
+
+
 def add_record_routes(app: web.Application) -> None:
+    app.on_cleanup.append(_close_checks)
     app.router.add_get("/api/v1/timeline/export", export_timeline)
     app.router.add_get("/api/v1/audit", list_audit)
