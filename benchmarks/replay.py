@@ -8,7 +8,10 @@ seals and Merkle leaves checked) and through `GET /api/v1/timeline` on the real 
 app (in this process, no MQTT), to the last byte of the response; the client's own
 parse of the JSON is printed beside it. A page (500 rows, what the console asks for
 first) is served from the whole record's check made by an earlier read, kept a minute
-(service/records/pages.py); "cold" is the same page with that check thrown away first. The export is `GET /api/v1/timeline/export`
+(service/records/pages.py); "cold" is the same page with that check thrown away first
+(the plain first page then answers from its own rows, "checking", while a worker checks
+the whole: service/records/first_page.py; "and then its verdict" waits for that check
+too). The export is `GET /api/v1/timeline/export`
 (`format=html`, with a signing key, so each event's inclusion proof is built too).
 
 Reference, measured in the same run: the store's own read of the same events (the index,
@@ -42,6 +45,7 @@ from service.entrypoints.http.records import PAGE
 from service.records.pages import record_page
 from service.records.record_cache import cache_of
 from service.records.replay import Page, incident_record
+from service.records.whole_checks import checks_of
 
 TARGET_MS = 100.0
 EXPORT_TARGET_MS = 500.0
@@ -60,9 +64,14 @@ CPU: dict[int, list[float]] = {}
 `_timed` call: the machine's load inflates it far less than the wall clock."""
 
 
-async def _timed(call: Callable[[], Awaitable[Any]]) -> tuple[list[float], Any]:
+async def _timed(
+    call: Callable[[], Awaitable[Any]], before: Callable[[], Awaitable[Any]] | None = None
+) -> tuple[list[float], Any]:
+    """`call` REPEATS times; `before` (untimed) ahead of each."""
     samples, value, cpu = [], None, []
     for _ in range(REPEATS):
+        if before is not None:
+            await before()
         t0, c0 = time.perf_counter(), time.process_time()
         value = await call()
         samples.append(time.perf_counter() - t0)
@@ -182,10 +191,25 @@ async def _run(quick: bool) -> Result:
                     )
                     return list(record["events"])
 
-                async def cold_page(as_of: datetime | None) -> list[Any]:
-                    """The first page with no whole-record check to serve it from."""
+                async def cold(_: Any = None) -> None:
+                    """No whole-record check to serve from (and none in hand: a cold first
+                    page hands the whole check to a worker, which the next sample waits for
+                    here, untimed)."""
+                    await asyncio.to_thread(checks_of(app).wait, subject)
                     cache_of(app).drop(subject)
+
+                async def cold_page(as_of: datetime | None) -> list[Any]:
+                    """The first page with no whole-record check to serve it from: from its
+                    own rows, "checking", when it is the plain first page; as of an instant,
+                    after the whole check, as before."""
                     return await first_page(as_of)
+
+                async def cold_verdict(as_of: datetime | None) -> list[Any]:
+                    """The cold first page and then the whole record's verdict (the wait
+                    for the worker's check, as the console's next ask would find it)."""
+                    rows = await first_page(as_of)
+                    await asyncio.to_thread(checks_of(app).wait, subject)
+                    return rows
 
                 calls = (
                     ("records", direct),
@@ -196,8 +220,17 @@ async def _run(quick: bool) -> Result:
                 )
                 for label, call in calls:
                     for case, as_of in (("whole", None), ("as_of middle", middle)):
-                        samples, rows = await _timed(lambda c=call, a=as_of: c(a))  # type: ignore[misc]
+                        samples, rows = await _timed(
+                            lambda c=call, a=as_of: c(a),  # type: ignore[misc]
+                            cold if "cold" in label else None,
+                        )
                         figures[f"{label} {case}"] = (samples, len(rows))
+                samples, rows = await _timed(lambda: cold_verdict(None), cold)
+                figures["GET /timeline first page, cold, and then its verdict"] = (
+                    samples,
+                    len(rows),
+                )
+                await asyncio.to_thread(checks_of(app).wait, subject)
                 samples, rows = await _timed(export)
                 figures["GET /timeline/export html"] = (samples, len(rows))
         finally:

@@ -33,6 +33,7 @@ from service.adapters.merkle_log import MerkleLog
 from service.adapters.sealing import summary
 from service.application.lonewatch import Lonewatch
 from service.records.checked_growth import extended
+from service.records.first_page import first_page
 from service.records.proofs import stream_problems
 from service.records.record_cache import STEP, Checked, RecordCache
 from service.records.replay import (
@@ -45,6 +46,7 @@ from service.records.replay import (
 )
 from service.records.stored_rows import stored_rows_of
 from service.records.timeline import as_rows
+from service.records.whole_checks import WholeChecks
 
 Memory = dict[tuple[str, str], Doc]
 
@@ -59,9 +61,11 @@ def record_page(
     zone: tzinfo,
     page: Page,
     cache: RecordCache,
+    checks: WholeChecks | None = None,
 ) -> dict[str, Any]:
     """What `incident_record` answers for this page, from a checked record where one
-    stands (see the module)."""
+    stands (see the module). With `checks`, the first page of a long record with none
+    answers from its own rows while `checks` checks the whole (service/records/first_page.py)."""
     full = {"as_of": as_of, "merkle": merkle, "zone": zone, "page": page}
     if page.limit is None:
         return incident_record(app, views, subject, **full)  # type: ignore[arg-type]
@@ -75,6 +79,15 @@ def record_page(
             fresh = checked is None
             if checked is not None:
                 cache.put(subject, checked)
+        if checked is None and checks is not None:
+            cold = _first_page(
+                app, views, subject, entries, as_of, merkle, zone, page, cache, checks
+            )
+            if cold is not None:
+                return cold
+            checks.wait(subject)  # one check in hand is waited for, not made twice
+            checked = cache.get(subject, entries)
+            fresh = checked is None
         if checked is None:
             checked = _checked(app, views, subject, entries, merkle, cache)
         answer = _answer(app, views, subject, checked, as_of, merkle, zone, page)
@@ -99,6 +112,38 @@ def _checked(
     checked = check_whole(app, views, subject, entries, merkle, cache.monotonic())
     cache.put(subject, checked)
     return checked
+
+
+def _first_page(
+    app: Lonewatch,
+    views: ViewStore,
+    subject: str,
+    entries: list[IndexEntry],
+    as_of: datetime | None,
+    merkle: MerkleLog | None,
+    zone: tzinfo,
+    page: Page,
+    cache: RecordCache,
+    checks: WholeChecks,
+) -> dict[str, Any] | None:
+    """A long record's first page from its own rows, the whole check handed to `checks`
+    (None: not a first page, a short record, an instant or a `from`, or the worker full)."""
+    assert page.limit is not None
+    first = page.after < entries[0].position if entries else False
+    if not first or as_of is not None or page.since is not None:
+        return None
+    if len(entries) <= checks.inline_up_to:
+        return None
+    answer = first_page(app, views, subject, entries, merkle=merkle, zone=zone, limit=page.limit)
+    if answer is None:
+        return None
+
+    def whole() -> None:
+        with collector_paused():
+            _checked(app, views, subject, views.index(subject), merkle, cache)
+
+    # Handed over once the page is made: the two would share one interpreter's lock.
+    return answer if checks.start(subject, whole) else None
 
 
 def check_whole(

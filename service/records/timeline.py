@@ -158,7 +158,7 @@ def as_rows(
     times within the words are told in `zone`, the school's; a staff member is named by
     `names(staff_id)` (the directory's name) where it knows them."""
     narrator = Narrator()
-    said: dict[tuple[str, str], str] = {}
+    said: dict[tuple[Any, ...], str] = {}
     return [as_row(position, event, narrator, zone, names, said) for position, event in events]
 
 
@@ -168,7 +168,7 @@ def as_row(
     narrator: Narrator | None = None,
     zone: tzinfo = UTC,
     names: Callable[[str], str | None] | None = None,
-    said: dict[tuple[str, str], str] | None = None,
+    said: dict[tuple[Any, ...], str] | None = None,
 ) -> dict[str, Any]:
     """One line of a timeline: when, who or what said so, what it means, and whether it is
     the outbox's machinery (`detail`: shown folded, never dropped). `said`: sources and
@@ -186,9 +186,17 @@ def as_row(
     named = said.get(("summary", summary))
     if named is None:
         named = said[("summary", summary)] = people_named(summary)
-    if names is not None:
-        who = staff_named(who, names)
-        named = staff_named(named, names, getattr(event, "staff", ()))
+    if names is not None:  # `names` is one directory for the whole record: kept by text
+        also = getattr(event, "staff", ())
+        also_key = also if isinstance(also, str) else tuple(also)
+        found = said.get(("named who", who))
+        if found is None:
+            found = said[("named who", who)] = staff_named(who, names)
+        who = found
+        found = said.get(("named summary", named, also_key))
+        if found is None:
+            found = said[("named summary", named, also_key)] = staff_named(named, names, also)
+        named = found
     return {
         "position": position,
         "recorded_at": event.timestamp,

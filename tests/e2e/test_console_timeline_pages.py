@@ -4,14 +4,20 @@ them, and the rest on "Show more" (or on scrolling to the end), in a real Chromi
 from __future__ import annotations
 
 import asyncio
+import threading
 from datetime import UTC, datetime
 from typing import Any
+from uuid import UUID
 
 import pytest
 
 from service.container import Container
 from service.domain.devices.messages import DeviceMessage
+from service.records import pages
+from service.records.replay import incident_record
+from service.records.whole_checks import checks_of
 from tests.e2e.browsers import playwright_api, signed_in
+from tests.integration.test_integrity import tamper
 
 HEARTBEATS = 620
 
@@ -58,3 +64,43 @@ async def test_a_long_record_shows_its_first_page_and_the_rest_on_show_more(
     await expect(page.get_by_role("button", name="Show more")).to_be_hidden()
     numbers = await page.locator("#events tr td:first-child").all_inner_texts()
     assert numbers == [str(n) for n in range(1, HEARTBEATS + 1)]  # each row once, in order
+
+
+@pytest.mark.mosquitto
+async def test_a_long_record_opened_first_says_it_is_checking_then_gives_the_verdict(
+    console: Any, browser: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first page of a long record comes before the whole check: the console says
+    "Checking the whole record", never "verified", until the verdict comes; an event
+    altered where no row shown is then fails the record."""
+    expect = playwright_api.expect
+    base, container, _device = console
+    await asyncio.to_thread(heartbeats, container, "sos-0001", 520)  # more than a page
+    checks_of(container.app).inline_up_to = 5
+    gate = threading.Event()
+    whole = pages.check_whole
+
+    def held(*args: Any) -> Any:
+        gate.wait(30)
+        return whole(*args)
+
+    monkeypatch.setattr(pages, "check_whole", held)
+    record = await asyncio.to_thread(
+        incident_record, container.app, container.views, "device:sos-0001"
+    )
+    last = record["events"][-1]
+    await asyncio.to_thread(
+        tamper, container.app, UUID(last["aggregate_id"]), last["version"], b"519", b"915"
+    )
+    page = await signed_in(browser, base, "dsl1")
+    try:
+        await page.goto("/console/timeline?device=sos-0001")
+        await expect(page.locator(".verdict.checking")).to_contain_text("Checking the whole record")
+        await expect(page.locator("#events tr").first).to_contain_text("sealed")
+        assert await page.locator(".verdict.ok").count() == 0
+        gate.set()
+        await expect(page.locator(".verdict.bad")).to_contain_text("Integrity check FAILED")
+        await expect(page.locator("#title")).to_contain_text("Device sos-0001")
+    finally:
+        gate.set()
+        checks_of(container.app).wait("device:sos-0001")

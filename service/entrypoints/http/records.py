@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime
+from typing import NamedTuple
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
 from projections.store import ViewStore, dumps
-from service.application.lonewatch import Lonewatch
 from service.application.visits import can_see_visit
 from service.domain.errors import NotFound
 from service.domain.people.access import Principal, can_see_school
@@ -32,6 +32,7 @@ from service.records.export import render_html
 from service.records.pages import record_page
 from service.records.record_cache import cache_of
 from service.records.replay import Page, incident_record, state_as_of, subject_school
+from service.records.whole_checks import checks_of, close_checks
 
 SUBJECT_KINDS = ("alert", "visit", "device", "staff")
 PAGE = 500
@@ -49,7 +50,20 @@ def refusal(who: Principal, allowed: bool, what: str) -> web.Response | None:
     return problem(403, "Forbidden", f"{article} {role} cannot {what}")
 
 
-async def subject_of(request: web.Request) -> tuple[str, str]:
+class Subject(NamedTuple):
+    """The subject a request names, with its school (looked up once: for an alert it is
+    read from the event store, and the handlers need it three times)."""
+
+    kind: str
+    key: str
+    school: str
+
+    @property
+    def name(self) -> str:
+        return f"{self.kind}:{self.key}"
+
+
+async def subject_of(request: web.Request) -> Subject:
     """The one subject named in the query, checked to exist and to be the caller's to see."""
     named = [k for k in SUBJECT_KINDS if k in request.query]
     if len(named) != 1:
@@ -69,15 +83,22 @@ async def subject_of(request: web.Request) -> tuple[str, str]:
         visit = await asyncio.to_thread(views.get, "visit", key) or {}
         if not can_see_visit(principal(request), school, list(visit.get("staff") or [])):
             raise NotFound("visit not found")
-    return kind, key
+    return Subject(kind, key, school)
 
 
 async def _record(
-    request: web.Request, who: Principal, subject: str, access: Access, detail: str = ""
+    request: web.Request,
+    who: Principal,
+    subject: str,
+    access: Access,
+    detail: str = "",
+    school: str | None = None,
 ) -> str:
-    """Every viewing of a safeguarding record is recorded before it is sent."""
+    """Every viewing of a safeguarding record is recorded before it is sent (`school`:
+    the subject's, when the caller has looked it up already)."""
     app, views = request.app[LONEWATCH], request.app[VIEWS]
-    school = await asyncio.to_thread(subject_school, app, views, subject)
+    if school is None:
+        school = await asyncio.to_thread(subject_school, app, views, subject)
     return await asyncio.to_thread(record_viewing, app, who, subject, school, access, detail)
 
 
@@ -90,10 +111,10 @@ async def get_timeline(request: web.Request) -> web.Response:
     as_of = instant(request.query.get("as_of") or request.query.get("to"), "to")
     since = instant(request.query.get("from"), "from")
     page = _page(request, since)
-    kind, key = await subject_of(request)
+    named = await subject_of(request)
+    kind, key, subject = named.kind, named.key, named.name
     app, views, exports = request.app[LONEWATCH], request.app[VIEWS], request.app[POOLS].exports
-    subject = f"{kind}:{key}"
-    zone = ZoneInfo(await asyncio.to_thread(_subject_timezone, app, views, subject))
+    zone = ZoneInfo(await asyncio.to_thread(_school_timezone, views, named.school))
     record = await exports.run(
         record_page,
         app,
@@ -104,13 +125,14 @@ async def get_timeline(request: web.Request) -> web.Response:
         zone=zone,
         page=page,
         cache=cache_of(app),
+        checks=checks_of(app),
     )
     record["limit"] = page.limit
     for row in record["events"]:  # before `shown`: the words are withheld as the fields are
         row["as_it_stood"] = as_it_stood(row["state_after"], zone)
     record["timezone"] = zone.key
     record["access_id"] = await _record(
-        request, who, subject, Access.TIMELINE, request.query_string
+        request, who, subject, Access.TIMELINE, request.query_string, named.school
     )
     if kind == "visit":  # the timeline names the pupil and holds the report's notes
         visit = await asyncio.to_thread(views.get, "visit", key) or {}
@@ -143,11 +165,11 @@ async def export_timeline(request: web.Request) -> web.Response:
     if fmt not in {"html", "json"}:
         raise BadRequest(f"format must be html or json, got {fmt!r}")
     as_of = instant(request.query.get("as_of") or request.query.get("to"), "to")
-    kind, key = await subject_of(request)
+    named = await subject_of(request)
+    kind, key, subject = named.kind, named.key, named.name
     app, views, exports = request.app[LONEWATCH], request.app[VIEWS], request.app[POOLS].exports
-    subject = f"{kind}:{key}"
     proof = request.app[PROOF]
-    timezone = await asyncio.to_thread(_subject_timezone, app, views, subject)
+    timezone = await asyncio.to_thread(_school_timezone, views, named.school)
     record = await exports.run(
         incident_record,
         app,
@@ -161,7 +183,7 @@ async def export_timeline(request: web.Request) -> web.Response:
         with_states=fmt == "json",  # the printable page shows no row's state
     )
     access = Access.EXPORT_HTML if fmt == "html" else Access.EXPORT_JSON
-    access_id = await _record(request, who, subject, access, request.query_string)
+    access_id = await _record(request, who, subject, access, request.query_string, named.school)
     exported_at = request.app[CLOCK].now()
     filename = f"lonewatch-{kind}-{key[:8]}-{exported_at:%Y%m%d-%H%M%S}.{fmt}"
     disposition = {"Content-Disposition": f'inline; filename="{filename}"'}
@@ -199,10 +221,9 @@ def _page(request: web.Request, since: datetime | None) -> Page:
     return Page(after=int(after_text), limit=limit, since=since)
 
 
-def _subject_timezone(app: Lonewatch, views: ViewStore, subject: str) -> str:
+def _school_timezone(views: ViewStore, school: str) -> str:
     """The zone of the subject's school: every time in its record is told in it."""
-    school = subject_school(app, views, subject)
-    return timezone_of(views.get("school", school) if school else None)
+    return timezone_of(views.get("school", school))
 
 
 async def list_audit(request: web.Request) -> web.Response:
@@ -220,6 +241,16 @@ async def list_audit(request: web.Request) -> web.Response:
     return web.Response(text=dumps({"audit": docs}), content_type="application/json")
 
 
+async def _close_checks(app: web.Application) -> None:
+    """The background whole-record checks (service/records/whole_checks.py) end with the app."""
+    lonewatch = app.get(LONEWATCH)
+    if lonewatch is not None:
+        # On the loop, not a thread: the default executor may be shut already. It waits
+        # at most for the one check running (a fraction of a second), once, at shutdown.
+        close_checks(lonewatch)
+
+
 def add_record_routes(app: web.Application) -> None:
+    app.on_cleanup.append(_close_checks)
     app.router.add_get("/api/v1/timeline/export", export_timeline)
     app.router.add_get("/api/v1/audit", list_audit)

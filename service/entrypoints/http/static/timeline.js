@@ -62,15 +62,49 @@
   }
 
   // A page's verdict is the whole record's, checked at `checked_at` (up to a minute before;
-  // the rows shown are checked on every page: service/records/pages.py).
+  // the rows shown are checked on every page: service/records/pages.py). A long record's
+  // first page comes before the whole check is done (`checking`: service/records/first_page.py):
+  // its rows are checked, the rest is not yet, so it says so and never "verified".
   function verdict(check) {
+    if (check.checking && check.verified !== false) {
+      return el("section", { class: "verdict checking", role: "status", "aria-labelledby": "verdict-h" },
+        el("h2", { id: "verdict-h" }, "Checking the whole record…"),
+        el("p", {}, "The rows shown carry their seals; the verdict on the whole record follows in a moment."));
+    }
     const ok = check.verified;
-    const when = check.checked_at ? ` Whole record checked ${LW.fmtStamp(check.checked_at)}.` : "";
+    const when = check.checked_at ? ` Whole record checked ${LW.fmtStamp(check.checked_at)}.`
+      : check.checking ? " Checking the rest of the record…" : "";
     return el("section", { class: `verdict ${ok ? "ok" : "bad"}`, role: ok ? null : "alert", "aria-labelledby": "verdict-h" },
       el("h2", { id: "verdict-h" }, ok ? "Record verified: not altered since it was recorded" : "Integrity check FAILED: this record has been altered"),
       el("p", {}, (ok
         ? `All ${check.events} stored events in ${check.streams} streams carry seals that recompute from their content.`
         : `${check.problems.length} problem(s): ` + check.problems.map((p) => p.detail).join("; ")) + when));
+  }
+
+  // While the whole record is being checked, ask for its verdict (a one-row page) until it
+  // comes; then show it, and the subject as it stands, in place.
+  function awaitVerdict(record, tries = 0) {
+    if (!record.integrity.checking) return;
+    if (tries >= 60) {
+      document.getElementById("verdict").replaceChildren(el("section", { class: "verdict bad", role: "alert" },
+        el("h2", {}, "The whole record could not be checked yet"), el("p", {}, "Reload the page to try again.")));
+      return;
+    }
+    setTimeout(() => api(`${base}&limit=1`).then((checked) => {
+      if (checked.integrity.checking) { awaitVerdict(checked, tries + 1); return; }
+      document.getElementById("verdict").replaceChildren(verdict(checked.integrity));
+      total = checked.total;
+      titled(checked);
+      append([]);
+    }).catch((e) => LW.refusal(e, "check this record")), 1000);
+  }
+
+  function titled(record) {
+    const [heading, sub] = title(record);
+    document.getElementById("title").textContent = heading;
+    document.title = `${heading} — Lonewatch`;
+    document.getElementById("subtitle").textContent =
+      `${sub ? sub + " · " : ""}${total} recorded events. Your viewing has been recorded (${accessId.slice(0, 8)}).`;
   }
 
   function title(record) {
@@ -90,6 +124,7 @@
   let nextAfter = null;
   let loading = null;
   let paged = false; // a record that fit in one page says nothing about pages
+  let accessId = "";
 
   function rowOf(row, i) {
     return el("tr", {
@@ -161,13 +196,11 @@
     }
     total = record.total;
     nextAfter = record.next_after;
-    const [heading, sub] = title(record);
-    document.getElementById("title").textContent = heading;
-    document.title = `${heading} — Lonewatch`;
-    document.getElementById("subtitle").textContent =
-      `${sub ? sub + " · " : ""}${total} recorded events. Your viewing has been recorded (${record.access_id.slice(0, 8)}).`;
+    accessId = record.access_id;
+    titled(record);
     document.getElementById("verdict").replaceChildren(verdict(record.integrity));
     append(record.events);
+    awaitVerdict(record);
     const fold = document.getElementById("fold");
     fold.addEventListener("click", () => {
       const shown = document.getElementById("events-table").classList.toggle("show-detail");
