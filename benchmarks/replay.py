@@ -231,6 +231,27 @@ async def _run(quick: bool) -> Result:
                     len(rows),
                 )
                 await asyncio.to_thread(checks_of(app).wait, subject)
+
+                async def poll(path: str, params: dict[str, str]) -> list[Any]:
+                    """One of the console's asks for the verdict while a record is checked
+                    (the whole check kept, as most of them find it)."""
+                    return [json.loads(await get(path, {kind: key} | params))["integrity"]]
+
+                polls: tuple[tuple[str, str, dict[str, str]], ...] = (
+                    (
+                        "one-row page (the console's poll before)",
+                        "/api/v1/timeline",
+                        {"limit": "1"},
+                    ),
+                    (
+                        "GET /timeline/verdict (the console's poll now)",
+                        "/api/v1/timeline/verdict",
+                        {},
+                    ),
+                )
+                for label, path, params in polls:
+                    samples, rows = await _timed(lambda p=path, q=params: poll(p, q))  # type: ignore[misc]
+                    figures[label] = (samples, len(rows))
                 samples, rows = await _timed(export)
                 figures["GET /timeline/export html"] = (samples, len(rows))
         finally:

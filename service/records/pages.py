@@ -238,7 +238,7 @@ def _answer(
     events = _read_again(app, checked, needed, merkle)
     if events is None:
         return None
-    verdict, logged = _verdict(checked, count, merkle is not None)
+    verdict, logged = whole_verdict(checked, count, merkle is not None)
     states: list[Any] = []
     current: Any = None
     for run, (start, end) in enumerate(runs):
@@ -276,7 +276,7 @@ def _answer(
     }
 
 
-def _verdict(
+def whole_verdict(
     checked: Checked, count: int, logging: bool
 ) -> tuple[dict[str, Any], dict[tuple[UUID, int], str]]:
     """The verdict on the record's first `count` events, as the full path words it, and the

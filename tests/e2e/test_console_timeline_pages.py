@@ -14,6 +14,7 @@ import pytest
 from service.container import Container
 from service.domain.devices.messages import DeviceMessage
 from service.records import pages
+from service.records.audit import audit_trail
 from service.records.replay import incident_record
 from service.records.whole_checks import checks_of
 from tests.e2e.browsers import playwright_api, signed_in
@@ -93,14 +94,27 @@ async def test_a_long_record_opened_first_says_it_is_checking_then_gives_the_ver
         tamper, container.app, UUID(last["aggregate_id"]), last["version"], b"519", b"915"
     )
     page = await signed_in(browser, base, "dsl1")
+    asked: list[str] = []  # the console's questions for the verdict alone
+    page.on("request", lambda r: asked.append(r.url) if "/timeline/verdict?" in r.url else None)
     try:
         await page.goto("/console/timeline?device=sos-0001")
         await expect(page.locator(".verdict.checking")).to_contain_text("Checking the whole record")
         await expect(page.locator("#events tr").first).to_contain_text("sealed")
         assert await page.locator(".verdict.ok").count() == 0
+        for _ in range(100):  # asked at least twice while checking
+            if len(asked) >= 2:
+                break
+            await asyncio.sleep(0.1)
+        await expect(page.locator(".verdict.checking")).to_be_visible()
         gate.set()
         await expect(page.locator(".verdict.bad")).to_contain_text("Integrity check FAILED")
         await expect(page.locator("#title")).to_contain_text("Device sos-0001")
+        assert len(asked) >= 2
+        # The trail says the DSL opened the record once, not how often the browser asked.
+        await asyncio.to_thread(container.projector.catch_up)
+        trail = await asyncio.to_thread(audit_trail, container.views, None)
+        opened = [(a["actor"], a["action"]) for a in trail if a["subject"] == "device:sos-0001"]
+        assert opened == [("dsl:dsl1", "timeline")]
     finally:
         gate.set()
         checks_of(container.app).wait("device:sos-0001")

@@ -93,6 +93,12 @@ ROUTES: dict[str, Route] = {
         "GET", lambda a: "/api/v1/timeline?device=sos-0001", watchers(NOT_FOUND)
     ),
     "staff timeline": Route("GET", lambda a: "/api/v1/timeline?staff=s-jones", watchers(NOT_FOUND)),
+    "alert verdict": Route(
+        "GET", lambda a: f"/api/v1/timeline/verdict?alert={a}", watchers(NOT_FOUND)
+    ),
+    "device verdict": Route(
+        "GET", lambda a: "/api/v1/timeline/verdict?device=sos-0001", watchers(NOT_FOUND)
+    ),
     "export html": Route(
         "GET",
         lambda a: f"/api/v1/timeline/export?alert={a}&format=html",

@@ -19,15 +19,15 @@ def test_replay_benchmark_runs_and_reports_every_figure(
     monkeypatch.setattr(common, "POSTGRES_ADMIN_URL", POSTGRES_ADMIN_URL)
     result = replay.run(quick=True)
     # the reference, five ways of reading a record each whole and as of the middle, a cold
-    # first page with its verdict, the export
-    timed = 13
+    # first page with its verdict, the console's poll for a verdict before and now, the export
+    timed = 15
     assert [f.unit for f in result.figures] == ["ms"] * (2 * timed + 1)
     assert all(math.isfinite(f.value) and f.value >= 0 for f in result.figures)
     assert all(f.value > 0 for f in result.figures[:timed])
     target, export = replay.TARGET_MS, replay.EXPORT_TARGET_MS
     # The store's own read (the reference); five ways of reading a record (in process and
     # over HTTP, whole and first page, the first page cold), each whole and as of the
-    # middle; the cold first page and then its verdict; the export; then this process's
+    # middle; the cold first page and then its verdict; the two polls; the export; then this process's
     # CPU for each of those; the client's parse.
     assert [f.target for f in result.figures] == [
         None,

@@ -194,6 +194,18 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
             ),
         ],
     ),
+    ("GET", "/api/v1/timeline/verdict"): Operation(
+        "The whole record's integrity verdict alone (no rows, no state), asked for while a "
+        "timeline's first page says integrity.checking; not recorded as a viewing "
+        "(give exactly one of alert, visit, device, staff; who may ask is who may read the timeline)",
+        "records",
+        [
+            _q("alert", "an alert's id", _UUID),
+            _q("visit", "a visit's id", _UUID),
+            _q("device", "a device's id"),
+            _q("staff", "a staff member's id"),
+        ],
+    ),
     ("GET", "/api/v1/timeline/export"): Operation(
         "A subject's record, for a file (html or json)",
         "records",

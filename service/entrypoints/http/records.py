@@ -1,7 +1,8 @@
 """The DSL's side of the API: timelines with their integrity verdict, states as of an instant,
 incident exports, and the audit trail of who looked at which record.
 
-Every timeline, state-as-of and export served to a person is recorded before it is sent.
+Every timeline, state-as-of and export served to a person is recorded before it is sent;
+a timeline's verdict alone (no row, no state) is not a viewing and is not recorded.
 Rebuilding and rendering records runs in the exports pool (bounded; a full pool answers
 503 with Retry-After), never on the executor the alarm path's store calls use.
 """
@@ -32,6 +33,7 @@ from service.records.export import render_html
 from service.records.pages import record_page
 from service.records.record_cache import cache_of
 from service.records.replay import Page, incident_record, state_as_of, subject_school
+from service.records.verdicts import record_verdict
 from service.records.whole_checks import checks_of, close_checks
 
 SUBJECT_KINDS = ("alert", "visit", "device", "staff")
@@ -102,9 +104,15 @@ async def _record(
     return await asyncio.to_thread(record_viewing, app, who, subject, school, access, detail)
 
 
+def timeline_refusal(who: Principal) -> web.Response | None:
+    """Who may read a timeline: the one rule for a timeline's pages and for its verdict
+    alone (a person who may not read the record may not learn its verdict either)."""
+    return refusal(who, can_watch(who), "read timelines")
+
+
 async def get_timeline(request: web.Request) -> web.Response:
     who = principal(request)
-    if (refused := refusal(who, can_watch(who), "read timelines")) is not None:
+    if (refused := timeline_refusal(who)) is not None:
         return refused
     # What was asked is checked before anything is looked up: a bad instant is a 400
     # whether or not the subject exists (or its view has caught up yet).
@@ -138,6 +146,33 @@ async def get_timeline(request: web.Request) -> web.Response:
         visit = await asyncio.to_thread(views.get, "visit", key) or {}
         record = shown(who, visit, record)
     return web.Response(text=dumps(record), content_type="application/json")
+
+
+async def get_timeline_verdict(request: web.Request) -> web.Response:
+    """GET /api/v1/timeline/verdict?alert=ID: the whole record's integrity verdict alone
+    (service/records/verdicts.py), what the console asks every second while a long record's
+    first page says "checking". It shows no row, no state and nothing about a person, so it
+    is not a viewing and not recorded: the audit trail says who opened a record (the page),
+    not how often a browser asked whether its check was done. Who may ask, and about which
+    subject, is the timeline's own rule (`timeline_refusal`, `subject_of`)."""
+    who = principal(request)
+    if (refused := timeline_refusal(who)) is not None:
+        return refused
+    cut = [name for name in ("as_of", "to", "from") if name in request.query]
+    if cut:
+        raise BadRequest(f"the verdict is on the whole record as it stands: drop {cut[0]}")
+    named = await subject_of(request)
+    app, views = request.app[LONEWATCH], request.app[VIEWS]
+    verdict = await request.app[POOLS].exports.run(
+        record_verdict,
+        app,
+        views,
+        named.name,
+        merkle=request.app[PROOF].merkle,
+        cache=cache_of(app),
+        checks=checks_of(app),
+    )
+    return web.Response(text=dumps(verdict), content_type="application/json")
 
 
 async def alert_as_of(request: web.Request, alert_id: UUID, as_of: datetime) -> web.Response:
@@ -253,4 +288,5 @@ async def _close_checks(app: web.Application) -> None:
 def add_record_routes(app: web.Application) -> None:
     app.on_cleanup.append(_close_checks)
     app.router.add_get("/api/v1/timeline/export", export_timeline)
+    app.router.add_get("/api/v1/timeline/verdict", get_timeline_verdict)
     app.router.add_get("/api/v1/audit", list_audit)

@@ -81,8 +81,9 @@
         : `${check.problems.length} problem(s): ` + check.problems.map((p) => p.detail).join("; ")) + when));
   }
 
-  // While the whole record is being checked, ask for its verdict (a one-row page) until it
-  // comes; then show it, and the subject as it stands, in place.
+  // While the whole record is being checked, ask for its verdict alone until it comes, then
+  // show it in place. The verdict read (GET /api/v1/timeline/verdict) is not a viewing: the
+  // audit trail keeps the one opening of the record, not each of these questions.
   function awaitVerdict(record, tries = 0) {
     if (!record.integrity.checking) return;
     if (tries >= 60) {
@@ -90,11 +91,11 @@
         el("h2", {}, "The whole record could not be checked yet"), el("p", {}, "Reload the page to try again.")));
       return;
     }
-    setTimeout(() => api(`${base}&limit=1`).then((checked) => {
-      if (checked.integrity.checking) { awaitVerdict(checked, tries + 1); return; }
+    setTimeout(() => api(verdictOf).then((checked) => {
+      if (checked.integrity.checking) { awaitVerdict(record, tries + 1); return; }
       document.getElementById("verdict").replaceChildren(verdict(checked.integrity));
       total = checked.total;
-      titled(checked);
+      titled(record); // the count may have grown; the subject is the page's
       append([]);
     }).catch((e) => LW.refusal(e, "check this record")), 1000);
   }
@@ -107,12 +108,16 @@
       `${sub ? sub + " · " : ""}${total} recorded events. Your viewing has been recorded (${accessId.slice(0, 8)}).`;
   }
 
+  // The subject as the record says it stands; a long record's first page (`checking`) has
+  // no state yet, and its last row's state names the subject as well.
   function title(record) {
-    const a = record.state && record.state.alert;
+    const last = record.events && record.events.length ? record.events.at(-1).state_after : null;
+    const state = record.state || last;
+    const a = state && state.alert;
     if (a) return [`${KIND[a.kind] || a.kind} alert ${a.short_code}`, `${a.staff_name || a.staff || ""} · ${a.school_name || a.school}`];
-    const v = record.state && record.state.visit;
+    const v = state && state.visit;
     if (v) return [`Visit by ${(v.staff_names || v.staff || []).join(" and ")}`, `${v.address} · ${v.school_name || v.school}`];
-    const d = record.state && record.state.device;
+    const d = state && state.device;
     if (d) return [`Device ${d.id}`, d.staff_name ? `carried by ${d.staff_name}` : ""];
     return [`Timeline of ${kind} ${query.get(kind)}`, ""];
   }
@@ -120,6 +125,7 @@
   // A long record comes in pages (the server's default size); more are asked for as the
   // reader scrolls to the end of the table or presses "Show more".
   const base = `/api/v1/timeline?${kind}=${encodeURIComponent(query.get(kind))}`;
+  const verdictOf = `/api/v1/timeline/verdict?${kind}=${encodeURIComponent(query.get(kind))}`;
   let total = 0;
   let nextAfter = null;
   let loading = null;
