@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from service.domain import ids
@@ -16,6 +16,15 @@ if TYPE_CHECKING:
 
 def school_of(app: UnitOfWork, key: str) -> School:
     return app.load(ids.school_id(key), School, "school")
+
+
+DEFAULT_WORKING_HOURS = "08:00-18:00"
+
+
+def working_hours_of(school: Mapping[str, Any]) -> str:
+    """The school's working hours (`working_hours` in its data), outside which only the
+    headteacher authorises a visit."""
+    return str(school.get("working_hours") or DEFAULT_WORKING_HOURS)
 
 
 def visit_rules(app: UnitOfWork, key: str) -> VisitPolicy:

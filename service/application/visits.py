@@ -19,7 +19,11 @@ from eventsourcing.persistence import IntegrityError
 
 from projections.store import ViewStore
 from service.adapters import secrets
-from service.application.school_rules import school_of, trained_in_safeguarding
+from service.application.school_rules import (
+    school_of,
+    trained_in_safeguarding,
+    working_hours_of,
+)
 from service.domain import ids
 from service.domain.alerts.alert import Alert, Outcome
 from service.domain.errors import DomainError, Forbidden, NotFound
@@ -187,7 +191,7 @@ def authorise(app: UnitOfWork, visit_id: UUID, principal: Principal) -> Visit:
         school = school_of(app, visit.school)
         visit.authorise(
             principal=principal,
-            working_hours=str(school.data.get("working_hours") or "08:00-18:00"),
+            working_hours=working_hours_of(school.data),
             timezone=school.timezone,
             timestamp=now,
             rules=VisitPolicy.from_school(school.policy),

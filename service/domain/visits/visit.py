@@ -20,7 +20,6 @@ from eventsourcing.domain import Aggregate, event
 from service.domain.errors import DomainError
 from service.domain.ids import NAMESPACE
 from service.domain.people.access import Principal
-from service.domain.people.directory import Role
 from service.domain.visits import away, before, during, followups, incidents, tasks, watch
 from service.domain.visits.away import Away
 from service.domain.visits.before import BeforeVisit
@@ -32,15 +31,14 @@ from service.domain.visits.readiness import AUTHORISE, record
 from service.domain.visits.rules import (
     Purpose,
     ReportOutcome,
-    can_authorise,
     check_plan,
     hazard_rows,
-    needs_headteacher,
     risk_problem,
 )
 from service.domain.visits.states import OUT, VisitState, expect
 from service.domain.visits.tasks import Tasks, TaskState, concern_task
 from service.domain.visits.watch import Watch
+from service.domain.visits.who_authorises import Authorisation, authorisation
 
 
 def visit_id(ref: str) -> UUID:
@@ -204,6 +202,26 @@ class Visit(BeforeVisit, Away, Watch, Tasks, During, Incidents, Aggregate):
         self.hazards = hazards
         self.before = record(self.before, "RiskAssessed", {})
 
+    def authorisation_for(
+        self,
+        principal: Principal,
+        *,
+        working_hours: str,
+        timezone: str,
+        rules: VisitPolicy | None = None,
+    ) -> Authorisation:
+        """Whether `principal` may authorise this visit, and who may: the rule `authorise`
+        refuses with, asked by the board before the button is pressed."""
+        return authorisation(
+            principal,
+            school=self.school,
+            start=self.planned_start,
+            end=self.expected_return,
+            authorised_by=(rules or VisitPolicy()).authorised_by,
+            working_hours=working_hours,
+            timezone=timezone,
+        )
+
     def authorise(
         self,
         *,
@@ -218,16 +236,10 @@ class Visit(BeforeVisit, Away, Watch, Tasks, During, Incidents, Aggregate):
         risk assessment and every check of the policy before authorising are done."""
         self._expect("authorise", VisitState.PLANNED)
         rules = rules or VisitPolicy()
-        reason = needs_headteacher(
-            self.planned_start, self.expected_return, working_hours=working_hours, timezone=timezone
+        who = self.authorisation_for(
+            principal, working_hours=working_hours, timezone=timezone, rules=rules
         )
-        if reason and principal.role is Role.HEADTEACHER:
-            refusal = can_authorise(principal, self.school, (Role.HEADTEACHER,))
-        elif reason and principal.role in rules.authorised_by:
-            refusal = f"this visit needs the headteacher's express approval because {reason}"
-        else:
-            refusal = can_authorise(principal, self.school, rules.authorised_by)
-        refusal = refusal or risk_problem(self.hazards)
+        refusal = who.refusal or risk_problem(self.hazards)
         if refusal:
             raise DomainError(refusal)
         self._apply_policy(
@@ -241,7 +253,7 @@ class Visit(BeforeVisit, Away, Watch, Tasks, During, Incidents, Aggregate):
         self._authorised(
             by=principal.actor,
             role=principal.role.value,
-            headteacher_needed=reason,
+            headteacher_needed=who.headteacher_because,
             timestamp=timestamp,
         )
 

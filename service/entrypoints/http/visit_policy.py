@@ -70,26 +70,40 @@ def before_command(
 
 
 def board_with_policy(
-    views: ViewStore, *, schools: list[str] | None, states: list[str] | None
+    views: ViewStore,
+    *,
+    schools: list[str] | None,
+    states: list[str] | None,
+    who: Principal | None = None,
 ) -> list[dict[str, Any]]:
     """The board's visits; those not yet out with what their school's policy asks read
     afresh, so a change to the directory shows at once (the board's documents were worded
-    when the visit last changed)."""
+    when the visit last changed); those still planned with whether `who` may authorise
+    them (`authorise`), the reader's own answer, which the shared documents cannot hold."""
     docs = views.find("visit", schools=schools, states=states, limit=10_000)
     read = functools.cache(views.get)  # a school's and a visitor's entries, read once per list
     for doc in docs:
         refresh_policy(read, doc)
+        if who is not None and doc.get("state") == VisitState.PLANNED.value:
+            school = read("school", str(doc["school"])) or {}
+            doc["authorise"] = visit_policy.may_authorise_on_board(who, doc, school)
     return docs
 
 
-def with_policy(app: Lonewatch, visit: Visit, doc: dict[str, Any]) -> dict[str, Any]:
-    """The visit's document with its visitors' names (as the board's documents have them)
-    and what its school's policy still asks (before it goes out)."""
+def with_policy(
+    app: Lonewatch, visit: Visit, doc: dict[str, Any], who: Principal | None = None
+) -> dict[str, Any]:
+    """The visit's document with its visitors' names (as the board's documents have them),
+    what its school's policy still asks (before it goes out) and, while it is planned,
+    whether `who` may authorise it (`authorise`)."""
     names = [app.directory.staff_name(s) or s for s in visit.staff]
     doc = {"staff_names": names, **doc}
     if visit.state not in NOT_YET_OUT:
         return doc
-    return {**doc, "policy": visit_policy.visit_readiness(app, visit)}
+    doc = {**doc, "policy": visit_policy.visit_readiness(app, visit)}
+    if who is not None and visit.state is VisitState.PLANNED:
+        doc["authorise"] = visit_policy.may_authorise(app, visit, who)
+    return doc
 
 
 async def get_policy_sheets(request: web.Request) -> web.Response:

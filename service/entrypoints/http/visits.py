@@ -156,7 +156,7 @@ async def plan_visit(request: web.Request) -> web.Response:
     if "hazards" in body:
         visit = await asyncio.to_thread(visits.assess_risk, app, visit.id, who, _hazards(body))
     request.app[LIVE].wake()
-    doc = await asyncio.to_thread(with_policy, app, visit, render(visit))
+    doc = await asyncio.to_thread(with_policy, app, visit, render(visit), who)
     return json_response(worded(who, doc), status=201)
 
 
@@ -177,6 +177,7 @@ async def list_visits(request: web.Request) -> web.Response:
         request.app[VIEWS],
         schools=schools_for(request),
         states=STATE_FILTERS[state] if state else None,
+        who=who,
     )
     board = [
         worded(who, d)
@@ -200,7 +201,9 @@ async def get_visit(request: web.Request) -> web.Response:
         visit = await asyncio.to_thread(visits.load_as_of, app, visit_id, as_of)
     await audited(request, who, f"visit:{visit_id}", visit.school, Access.VISIT)
     doc = (
-        render(visit) if as_of else await asyncio.to_thread(with_policy, app, visit, render(visit))
+        render(visit)
+        if as_of
+        else await asyncio.to_thread(with_policy, app, visit, render(visit), who)
     )
     return json_response({**worded(who, doc), "as_of": as_of})
 
@@ -260,7 +263,7 @@ async def visit_action(request: web.Request) -> web.Response:
     command = _command(request.app[LONEWATCH], request.app[VIEWS], action, visit_id, who, body)
     visit = await asyncio.to_thread(command)
     request.app[LIVE].wake()
-    doc = await asyncio.to_thread(with_policy, request.app[LONEWATCH], visit, render(visit))
+    doc = await asyncio.to_thread(with_policy, request.app[LONEWATCH], visit, render(visit), who)
     return json_response(worded(who, doc))
 
 

@@ -57,15 +57,28 @@ const LWBefore = (() => {
 
   // A step the school's policy does not allow yet: the button is there but cannot be
   // pressed, and says why in words (visible, and its description for a screen reader).
-  function notYet(v, label, when, missing, action) {
+  // A step shown but not pressable, saying why beside it (and as the button's description):
+  // who may do it instead (`notYours`, in words), and what the policy still needs.
+  function notYet(v, label, when, missing, action, notYours = null) {
     const why = `not-yet-${action}-${v.id}`;
     return el("div", { class: "before-form not-yet", "data-action": action },
       el("button", { class: "primary", type: "button", disabled: true, "aria-describedby": why }, label,
         el("span", { class: "visually-hidden" }, ` for the visit of ${(v.staff_names || v.staff).join(" & ")}`)),
       el("div", { id: why, class: "not-yet-why" },
-        el("p", {}, `Not yet: the school's policy still needs, ${when}:`),
-        // Each item ends with its stop, so the description read aloud keeps them apart.
-        el("ul", {}, missing.map((needed, i) => el("li", {}, `${needed}${i < missing.length - 1 ? ";" : "."}`)))));
+        notYours ? el("p", { class: "not-yours" }, notYours) : null,
+        missing.length ? [
+          el("p", {}, `Not yet: the school's policy still needs, ${when}:`),
+          // Each item ends with its stop, so the description read aloud keeps them apart.
+          el("ul", {}, missing.map((needed, i) => el("li", {}, `${needed}${i < missing.length - 1 ? ";" : "."}`))),
+        ] : null));
+  }
+
+  // Who may authorise, for this reader: the API's `authorise` (the rule that refuses an
+  // authorisation: outside school hours only the headteacher), in words; null when they may.
+  function notYoursWords(a) {
+    if (a.may_authorise) return null;
+    const because = a.headteacher_because ? `: ${a.headteacher_because}` : "";
+    return `Not yours to authorise: only ${a.authorised_by_words} can authorise this visit${because}.`;
   }
 
   function field(id, label, attrs = {}) {
@@ -115,10 +128,16 @@ const LWBefore = (() => {
           () => ({ what: c.what }), "confirm", onChange));
       }
     }
-    const mayAuthorise = me.school === v.school && p.authorised_by.includes(me.role);
-    if (v.state === "planned" && mayAuthorise) {
+    // Offered to those the policy names and to whoever the service says may (the headteacher
+    // out of hours); pressable only when the service says this reader may and nothing is
+    // missing. Until the reader's answer is known (a live copy of a new visit), not offered.
+    const a = v.authorise;
+    const lead = me.school === v.school && p.authorised_by.includes(me.role);
+    if (v.state === "planned" && a && (lead || a.may_authorise)) {
       const missing = p.missing_before_authorisation; // the service's readiness rule, as said
-      out.push(missing.length ? notYet(v, "Authorise the visit", "before authorising", missing, "authorise")
+      const notYours = notYoursWords(a);
+      out.push(missing.length || notYours
+        ? notYet(v, "Authorise the visit", "before authorising", missing, "authorise", notYours)
         : form(v, "Authorise the visit", [], () => ({}), "authorise", onChange));
     }
     return out;
@@ -129,7 +148,7 @@ const LWBefore = (() => {
     const missing = (v.state === "planned" ? p.missing_before_authorisation : p.missing_before_departure).length;
     return el("details", { class: `before${missing ? " has-missing" : ""}`, id: `before-${v.id}` },
       el("summary", {}, el("span", { class: missing ? "badge amber" : "badge state visit-authorised" }, missingWords(v))),
-      el("p", {}, el("strong", {}, "Who may authorise: "), p.authorised_by_words,
+      el("p", {}, el("strong", {}, "Who may authorise: "), (v.authorise || p).authorised_by_words,
         p.words.authorised_by ? el("blockquote", { class: "policy-words" }, p.words.authorised_by) : null),
       p.checks.length ? el("ul", { class: "checks" }, p.checks.map((c) => checkItem(v, c)))
         : el("p", { class: "counts" }, "The school's policy asks nothing more of this visit."),
@@ -142,7 +161,7 @@ const LWBefore = (() => {
   // (an open panel stays open).
   function panel(v, onChange) {
     if (!v.policy) return el("span", { class: "counts" }, "—");
-    const said = JSON.stringify([v.state, v.policy]);
+    const said = JSON.stringify([v.state, v.policy, v.authorise]);
     const known = built.get(v.id);
     if (known && known.said === said) return known.node;
     const node = build(v, onChange);

@@ -264,6 +264,18 @@
   function upsertVisit(v) {
     const known = visits.get(v.id);
     if (known && v.updated_at && known.updated_at && v.updated_at < known.updated_at) return;
+    // Whether this reader may authorise (`authorise`) is theirs alone, so the live stream's
+    // shared copy lacks it: keep the answer read, or read the visit for it.
+    if (v.state === "planned" && v.policy && !v.authorise) {
+      if (known && known.authorise) v = { ...v, authorise: known.authorise };
+      else api(`/api/v1/visits/${encodeURIComponent(v.id)}`).then((doc) => {
+        const now = visits.get(v.id);
+        if (now && now.state === "planned" && doc.authorise) {
+          visits.set(v.id, { ...now, authorise: doc.authorise });
+          render();
+        }
+      }, () => {});
+    }
     const before = known && known.overdue;
     visits.set(v.id, v);
     if (v.overdue && !before) LW.announce(`${who(v)} is overdue: the overdue ladder has started.`);
@@ -274,8 +286,8 @@
   function recorded(doc) {
     const known = visits.get(doc.id);
     if (!known) return reload();
-    const { state, authorised_by, before, policy, updated_at } = doc;
-    upsertVisit({ ...known, state, authorised_by, before, policy, updated_at });
+    const { state, authorised_by, before, policy, updated_at, authorise } = doc;
+    upsertVisit({ ...known, state, authorised_by, before, policy, updated_at, authorise });
   }
   function upsertTask(t) {
     const before = tasks.get(t.id);
