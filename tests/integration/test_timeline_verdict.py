@@ -119,7 +119,8 @@ async def test_checking_until_the_background_check_is_done(api: Any, held: threa
         url = f"/api/v1/timeline/verdict?alert={alert_id}"
         waiting = await (await client.get(url, headers=dsl)).json()
         assert waiting["integrity"] == {"verified": None, "checking": True, "checked_at": None}
-        assert waiting["total"] == page["total"]
+        # The outbox may still be recording its sends: the record only grows meanwhile.
+        assert waiting["total"] >= page["total"]
         held.set()
         await asyncio.to_thread(checks.wait, subject)
         done = (await (await client.get(url, headers=dsl)).json())["integrity"]
