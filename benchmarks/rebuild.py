@@ -31,7 +31,8 @@ from projections.decoding import RowDecoder
 from projections.projector import REBUILD_BATCH, VIEW_NAME, Projector
 from projections.store import open_view_store
 from service.adapters.directory_file import load_directory
-from service.adapters.event_store import eventsourcing_env, rows_after
+from service.adapters.event_rows import rows_after
+from service.adapters.event_store import eventsourcing_env
 from service.application.lonewatch import Lonewatch
 from service.clock import FakeClock
 from service.domain.devices.messages import DeviceMessage

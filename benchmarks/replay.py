@@ -35,7 +35,7 @@ from aiohttp import web
 
 from benchmarks.common import Figure, Result, free_port, own_database, write_directory
 from service.adapters.directory_file import load_directory
-from service.adapters.event_store import notifications_at
+from service.adapters.event_rows import notifications_at
 from service.adapters.signing import SigningKey
 from service.bootstrap import build, create_app
 from service.config import Settings

@@ -23,7 +23,7 @@ import msgspec
 from eventsourcing.persistence import JSONTranscoder, Mapper, StoredEvent, find_id_convertor
 from eventsourcing.utils import resolve_topic
 
-from service.adapters.event_store import EventRow
+from service.adapters.event_rows import EventRow
 from service.adapters.sealing import HEADER_BYTES, MAGIC, SealingMapper
 
 _TYPE = b'"_type_"'

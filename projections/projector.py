@@ -21,7 +21,7 @@ from projections.decoding import RowDecoder
 from projections.doc_cache import DocCache
 from projections.store import DocWrite, IndexEntry, ViewConflict, ViewStore
 from projections.views import FILTER_COLUMNS, project
-from service.adapters.event_store import rows_after
+from service.adapters.event_rows import rows_after
 
 VIEW_NAME = "lonewatch-views"
 FAR_BEHIND = 10_000

@@ -30,7 +30,7 @@ from eventsourcing.persistence import (
     StoredEvent,
 )
 
-from service.adapters.event_store import insert_events
+from service.adapters.event_rows import insert_events
 
 MAGIC = b"LWS1"
 SEAL_BYTES = 32

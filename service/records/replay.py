@@ -21,7 +21,7 @@ from projections.collector import collector_paused
 from projections.core import Doc
 from projections.store import ViewStore
 from projections.views import project
-from service.adapters.event_store import stream_notifications
+from service.adapters.event_rows import stream_notifications
 from service.adapters.merkle_log import MerkleLog
 from service.adapters.sealing import summary
 from service.adapters.signing import SigningKey

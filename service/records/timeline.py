@@ -18,7 +18,7 @@ from eventsourcing.application import Application
 from projections.core import event_name
 from projections.store import ViewStore
 from projections.visit_timeline import describe as describe_visit_event
-from service.adapters.event_store import notifications_at
+from service.adapters.event_rows import notifications_at
 from service.domain.devices.location import describe as describe_location
 from service.domain.devices.location import location_of
 from service.domain.people.naming import people_named
