@@ -20,7 +20,10 @@ def _worked(event: Any, read: Reader, fx: Effects) -> None:
     at = event.timestamp.isoformat()
     entry: Doc = {"by": event.by, "at": at}
     if event_name(event) == "Alert.HandedOver":
+        # `texted`: whether the colleague was to be texted (HandoverText), None for a
+        # handover recorded before it said so.
         entry.update(kind="handover", to=event.to, text=event.note)
+        entry["texted"] = getattr(event, "texted", None)
         doc["handed_to"] = event.to
         doc["handed_at"] = at
     else:

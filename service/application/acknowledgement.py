@@ -5,6 +5,7 @@ pressed on a call. The reply says what happened, in words the person can act on.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
@@ -16,8 +17,18 @@ from service.domain.alerts.notifications import Notification
 from service.domain.errors import InvalidTransition
 from service.domain.people.naming import person
 
-AlertFinder = Callable[[Sequence[str]], list[dict[str, Any]]]
-"""Open alerts of some schools, from the views: how a texted ACK finds its alert."""
+AlertFinder = Callable[[Sequence[str] | None], list[dict[str, Any]]]
+"""Open alerts of some schools (None: every school), from the views: how a texted ACK
+finds its alert."""
+
+
+@dataclass(frozen=True)
+class Taker:
+    """Someone a phone number belongs to who may take an alert by text: of `school` (None:
+    every school, an admin), recorded as `by` (a contact's name, a user's `role:username`)."""
+
+    school: str | None
+    by: str
 
 
 def contact_acknowledges(
@@ -28,12 +39,27 @@ def contact_acknowledges(
     *,
     sender: str,
 ) -> str:
-    """ACK with a short code takes that alert (of the contact's schools); a bare ACK takes the
+    """A directory contact's ACK, recorded by the contact's name."""
+    takers = [Taker(c["school"], c["name"]) for c in contacts]
+    return acknowledges_by_text(uow, finder, takers, code, sender=sender)
+
+
+def acknowledges_by_text(
+    uow: UnitOfWork,
+    finder: AlertFinder | None,
+    takers: Sequence[Taker],
+    code: str | None,
+    *,
+    sender: str,
+) -> str:
+    """ACK with a short code takes that alert (of the takers' schools); a bare ACK takes the
     most recent open alert this phone was told of that nobody has taken yet (else says who
-    took the most recent). The reply says what happened."""
+    took the most recent). Several people on one number: the one of the alert's school
+    takes it (else the first). The reply says what happened."""
     if finder is None:
         return "Lonewatch: acknowledgement by text is not available; use the console."
-    schools = sorted({c["school"] for c in contacts})
+    every = any(t.school is None for t in takers)
+    schools = None if every else sorted({str(t.school) for t in takers})
     open_alerts = [a for a in finder(schools) if a.get("state") in OPEN_ALERT_STATES]
     if code is not None:
         matching = [a for a in open_alerts if a.get("short_code") == code]
@@ -52,8 +78,8 @@ def contact_acknowledges(
         if not matching:
             return "Lonewatch: no open alert you were told of. Reply ACK and the alert's code."
     chosen = matching[0]
-    contact = next((c for c in contacts if c["school"] == chosen["school"]), contacts[0])
-    return _take(uow, UUID(chosen["id"]), contact["name"], via="sms")
+    taker = next((t for t in takers if t.school == chosen["school"]), takers[0])
+    return _take(uow, UUID(chosen["id"]), taker.by, via="sms")
 
 
 def _take(uow: UnitOfWork, alert_id: UUID, by: str, *, via: str) -> str:
@@ -62,6 +88,8 @@ def _take(uow: UnitOfWork, alert_id: UUID, by: str, *, via: str) -> str:
         alert = acknowledge_alert(uow, alert_id, by=by, via=via)
     except InvalidTransition:
         alert = uow.load(alert_id, Alert, "alert")
+        if alert.handed_to == by:  # a colleague answering the text saying it is theirs
+            return f"Lonewatch: alert {code} is already yours: it was handed to you."
         return f"Lonewatch: alert {code} was already taken by {person(alert.acknowledged_by)}."
     return (
         f"Lonewatch: you have taken alert {code} ({alert.kind.value}). "
@@ -81,9 +109,12 @@ def acknowledge_by_key(uow: UnitOfWork, notification_id: UUID, digits: str) -> s
 def find_by_schools(views: Any) -> AlertFinder:
     """An alert finder over the views (wiring passes it to the application)."""
 
-    def find(schools: Sequence[str]) -> list[dict[str, Any]]:
+    def find(schools: Sequence[str] | None) -> list[dict[str, Any]]:
         found: list[dict[str, Any]] = views.find(
-            "alert", schools=list(schools), states=list(OPEN_ALERT_STATES), limit=10_000
+            "alert",
+            schools=None if schools is None else list(schools),
+            states=list(OPEN_ALERT_STATES),
+            limit=10_000,
         )
         return found
 

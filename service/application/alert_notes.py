@@ -24,6 +24,7 @@ from service.domain.alerts.escalation import (
     request_notification,
 )
 from service.domain.alerts.notifications import HANDOVER, Channel
+from service.domain.alerts.working import HandoverText, handover_text
 from service.domain.errors import DomainError, NotFound
 from service.domain.people.access import Principal, can_handle_alerts, can_see_school
 from service.domain.people.directory import User
@@ -93,10 +94,11 @@ def hand_over(
         user = _colleague(uow, to, alert.school)
         taker = _principal(user)
         now = uow.clock.now()
-        alert.hand_over(to=taker.actor, note=note, by=by, timestamp=now)
+        says = handover_text(to=taker.actor, by=by, mobile=user.phone)
+        alert.hand_over(to=taker.actor, note=note, by=by, timestamp=now, texted=says)
         taker_actor[0] = taker.actor
         texted[0] = None
-        if not user.phone or taker.actor == by:  # none on record, or took it over themself
+        if says is not HandoverText.REQUESTED or not user.phone:
             return [alert]
         _, school_name, timezone = school_facts(uow, alert.school)
         plan = PlannedNotification(

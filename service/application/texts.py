@@ -1,6 +1,8 @@
 """Texts received (the SMS webhook): staff commands, HELP, the safe word, a contact's ACK.
 
-Each text is handled once per MessageSid (a retried webhook gets the reply it got first).
+A contact's ACK and a user's (from the mobile recorded for them: the directory file's
+`phone`, or the Users page's) take an alert alike, the user recorded as themself
+(`dsl:dsl1`). Each text is handled once per MessageSid (a retried webhook gets the reply it got first).
 A staff text's reply says what was recorded (service/application/visitor_texts.py); a text
 carrying the safe word gets exactly the reply it would get without it, so duress is
 silent. A sender the directory does not know is recorded without their words.
@@ -9,9 +11,10 @@ silent. A sender the directory does not know is recorded without their words.
 from __future__ import annotations
 
 from service.application import visits
-from service.application.acknowledgement import AlertFinder, contact_acknowledges
+from service.application.acknowledgement import AlertFinder, Taker, acknowledges_by_text
 from service.application.alerts import raise_staff_alert
 from service.application.unit_of_work import UnitOfWork
+from service.application.users import with_mobile
 from service.application.visitor_texts import UNKNOWN_REPLY, visitor_text
 from service.domain import ids
 from service.domain.alerts.alert import AlertKind
@@ -38,7 +41,16 @@ def receive_sms(
     if owner is not None and owner.staff:
         return _staff_text(uow, owner.staff[0], sender, body, message_sid)
     if owner is not None and owner.contacts:
-        return _contact_text(uow, finder, owner.contacts, sender, body, message_sid)
+        takers = [Taker(c["school"], c["name"]) for c in owner.contacts]
+        who = f"contact:{owner.contacts[0]['school']}:{owner.contacts[0]['id']}"
+        return _ack_text(uow, finder, takers, who, sender, body, message_sid)
+    # A user's mobile counts after the directory's staff and contacts (as contacts count
+    # after staff): a number shared with them stays theirs, as it was before.
+    users = with_mobile(uow, sender)
+    if users:
+        takers = [Taker(u.school, u.actor) for u in users]
+        who = f"user:{users[0].username}"
+        return _ack_text(uow, finder, takers, who, sender, body, message_sid)
     uow.save(
         InboundSms(
             message_sid=message_sid,
@@ -103,20 +115,23 @@ def _staff_text(uow: UnitOfWork, staff_key: str, sender: str, body: str, message
     return reply
 
 
-def _contact_text(
+def _ack_text(
     uow: UnitOfWork,
     finder: AlertFinder | None,
-    contacts: list[dict[str, str]],
+    takers: list[Taker],
+    who: str,
     sender: str,
     body: str,
     message_sid: str,
 ) -> str | None:
+    """A text from someone who takes alerts (a directory contact, a user with a mobile):
+    ACK, with or without the alert's code, takes an alert; anything else says how."""
     ack = parse_contact_text(body)
     uow.save(
         InboundSms(
             message_sid=message_sid,
             sender=sender,
-            who=f"contact:{contacts[0]['school']}:{contacts[0]['id']}",
+            who=who,
             text=body,
             command="ACK" if ack else None,
             timestamp=uow.clock.now(),
@@ -124,4 +139,4 @@ def _contact_text(
     )
     if ack is None:
         return "Lonewatch: reply ACK and the alert's code to take an alert."
-    return contact_acknowledges(uow, finder, contacts, ack.code, sender=sender)
+    return acknowledges_by_text(uow, finder, takers, ack.code, sender=sender)

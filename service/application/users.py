@@ -24,7 +24,7 @@ from service.adapters.stored_topics import MOVED_MODULES
 from service.application.unit_of_work import UnitOfWork
 from service.domain import ids
 from service.domain.errors import DomainError, Forbidden, InvalidTransition, NotFound
-from service.domain.people.access import Principal
+from service.domain.people.access import Principal, can_handle_alerts
 from service.domain.people.accounts import (
     SET_PASSWORD_LINK_LIFETIME,
     can_manage_users,
@@ -170,6 +170,22 @@ def all_users(uow: UnitOfWork) -> list[User]:
             break
         start = page[-1].id + 1
     return list(found.values())
+
+
+def with_mobile(uow: UnitOfWork, number: str) -> list[Principal]:
+    """The users whose recorded mobile (the directory file's `phone`, or the one an admin
+    gave on the Users page) is `number`, as they stand now, by username: a text from it
+    is theirs. Only those who take alerts and are not disabled, since the one thing such
+    a text may do is take an alert; a number that is not in international form (the rule
+    every recorded mobile passed) is nobody's."""
+    if phone_problem(number) is not None:
+        return []
+    found = (
+        Principal(u.username, u.school, u.role)
+        for u in all_users(uow)
+        if u.phone == number and not u.disabled
+    )
+    return sorted((p for p in found if can_handle_alerts(p)), key=lambda p: p.username)
 
 
 def list_users(uow: UnitOfWork, by: Principal) -> list[UserInfo]:

@@ -16,6 +16,7 @@ from typing import Any
 
 from projections.core import event_name
 from projections.visit_timeline import how_words
+from service.domain.alerts.working import HANDOVER_TEXT_WORDS
 from service.domain.people.naming import person
 
 CHANNEL_WORDS: Mapping[str, str] = {"sms": "text", "voice": "call"}
@@ -87,7 +88,9 @@ class Narrator:
             note = f" - {event.note}" if event.note else ""
             if event.to == event.by:
                 return event.by, f"{person(event.by)} {took}{note}", False
-            return event.by, f"{person(event.by)} {took} {person(event.to)}{note}", False
+            told = HANDOVER_TEXT_WORDS.get(getattr(event, "texted", None) or "")
+            said = f"; {told}" if told else ""  # a handover stored before it said: as before
+            return event.by, f"{person(event.by)} {took} {person(event.to)}{said}{note}", False
         if name == "Alert.DeliveryFailed":
             who = self._contacts.get(event.contact, event.contact)
             channel = CHANNEL_WORDS.get(event.channel, event.channel)

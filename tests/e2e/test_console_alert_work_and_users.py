@@ -110,8 +110,10 @@ async def test_reception_notes_and_hands_over_and_the_dsl_sees_it_live(
     await dsl.goto(f"/console/timeline?alert={pressed.alert_id}")
     record = dsl.locator("main")
     await expect(record).to_contain_text("note by reception1 (contact centre): Rang the home")
+    # The timeline says it from the handover as recorded, as the printed record does.
     await expect(record).to_contain_text(
-        "reception1 (contact centre) handed the alert to dsl1 (DSL)"
+        "reception1 (contact centre) handed the alert to dsl1 (DSL); not texted: no mobile on "
+        "record - Police called 21:40, ref 1234"
     )
 
 

@@ -1,6 +1,7 @@
 """Who may authorise, on the visit board, in a real headless Chromium over the demo
 directory (Lancaster authorises like the SEN Trust Southend: the headteacher, SLT or the
-DSL; 08:00-18:00). On a Saturday visit with every before-visit check met, the DSL sees
+DSL; 08:00-18:00). On a Saturday visit with every before-visit check met, the DSL's badge
+says it is ready for the headteacher (not "Ready to authorise"), and they see
 "Authorise the visit" held back, saying beside it (and as its description) that only the
 headteacher authorises a visit outside school hours, so they are not refused after
 pressing it; the headteacher presses it. Checked by axe-core."""
@@ -41,6 +42,7 @@ NOT_YOURS = (
     "Not yours to authorise: only the headteacher (outside school hours) can authorise this "
     "visit: it is not within one working day."
 )
+READY_FOR_HEAD = "Ready for the headteacher (outside school hours) to authorise"
 
 
 @pytest.fixture
@@ -101,7 +103,8 @@ async def test_a_weekend_visit_is_not_the_dsls_to_authorise_and_the_board_says_s
 
     page = await signed_in(browser, base, clock, "dsl1", "/console/visits")
     panel = page.locator(f"#before-{visit}")
-    await expect(panel.locator("summary")).to_have_text("Ready to authorise")
+    # Every check is met, but it is not the DSL's to authorise: the badge says whose it is.
+    await expect(panel.locator("summary")).to_have_text(READY_FOR_HEAD)
     await panel.locator("summary").click()
     await expect(panel).to_contain_text("Who may authorise: the headteacher (outside school hours)")
     button = panel.get_by_role("button", name="Authorise the visit")
@@ -116,7 +119,7 @@ async def test_a_weekend_visit_is_not_the_dsls_to_authorise_and_the_board_says_s
     # carry the reader's answer): it is held back the same way, never offered meanwhile.
     later = await asyncio.to_thread(a_ready_saturday_visit, c, "sat-sam-2")
     second = page.locator(f"#before-{later}")
-    await expect(second.locator("summary")).to_have_text("Ready to authorise", timeout=15_000)
+    await expect(second.locator("summary")).to_have_text(READY_FOR_HEAD, timeout=15_000)
     await second.locator("summary").click()
     await expect(
         second.get_by_role("button", name="Authorise the visit")
@@ -125,6 +128,7 @@ async def test_a_weekend_visit_is_not_the_dsls_to_authorise_and_the_board_says_s
 
     head = await signed_in(browser, base, clock, "head1", "/console/visits")
     theirs = head.locator(f"#before-{visit}")
+    await expect(theirs.locator("summary")).to_have_text("Ready to authorise")
     await theirs.locator("summary").click()
     await expect(theirs.locator(".not-yet-why")).to_have_count(0)
     await no_blocking_violations(head, axe, "may-authorise-weekend-head")

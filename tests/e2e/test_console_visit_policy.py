@@ -165,10 +165,15 @@ async def test_the_board_says_what_the_policy_needs_and_each_person_does_their_s
     )
     await expect(mine.locator("form[data-action=authorise]")).to_have_count(0)  # not Sam's to do
     await confirm.get_by_role("button", name="I confirm").click()
-    await expect(sam.locator(f"#before-{visit} summary")).to_have_text("Ready to authorise")
+    # Ready, but not Sam's to authorise: the badge names who may; the DSL's says it is theirs.
+    await expect(sam.locator(f"#before-{visit} summary")).to_have_text(
+        "Ready for the headteacher, a member of the senior leadership team (SLT) or the "
+        "designated safeguarding lead (DSL) to authorise"
+    )
 
     await page.reload()
     panel = page.locator(f"#before-{visit}")
+    await expect(panel.locator("summary")).to_have_text("Ready to authorise")
     await panel.locator("summary").click()
     await expect(panel.locator("[data-rule=pairs]")).to_contain_text(
         "single member of staff decided by dsl1 (DSL) at "

@@ -82,21 +82,25 @@ async def test_notes_and_a_handover_are_on_the_alert_and_in_its_record(api: Any)
         ("note", "operator:reception1", "rang the home, no answer"),
         ("handover", "operator:reception1", "police called, DSL to follow up"),
     ]
+    assert doc["work"][1]["texted"] == "no_mobile"  # recorded on the handover itself
     timeline = await (
         await client.get(f"/api/v1/timeline?alert={alert_id}", headers=bearer(c, "dsl1"))
     ).json()
     summaries = [row["summary"] for row in timeline["events"]]
     assert "note by reception1 (contact centre): rang the home, no answer" in summaries
     assert (
-        "reception1 (contact centre) handed the alert to dsl1 (DSL) - police called, DSL to follow up"
-        in summaries
-    )
+        "reception1 (contact centre) handed the alert to dsl1 (DSL); not texted: no mobile on "
+        "record - police called, DSL to follow up"
+    ) in summaries
     printed = await client.get(
         f"/api/v1/timeline/export?alert={alert_id}&format=html", headers=bearer(c, "dsl1")
     )
     record = await printed.text()
     assert "note by reception1 (contact centre): rang the home, no answer" in record
-    assert "reception1 (contact centre) handed the alert to dsl1 (DSL)" in record
+    assert (
+        "reception1 (contact centre) handed the alert to dsl1 (DSL); not texted: no mobile on "
+        "record - police called, DSL to follow up"
+    ) in record
     colleagues = await (await client.get("/api/v1/colleagues", headers=reception)).json()
     names = [p["username"] for p in colleagues["colleagues"]]
     assert "dsl1" in names and "teacher1" not in names and "kreception" not in names

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from service.domain.alerts.alert import Alert, Outcome
-from service.domain.alerts.working import MAX_NOTE
+from service.domain.alerts.working import MAX_NOTE, handover_text
 from service.domain.errors import DomainError, InvalidTransition
 from service.records.narrative import Narrator
 
@@ -90,3 +90,53 @@ def test_a_supervisor_may_take_an_alert_over_themselves() -> None:
     alert.hand_over("headteacher:head1", "", by="headteacher:head1", timestamp=T0)
     assert alert.holder == "headteacher:head1"
     assert "head1 (headteacher) took the alert over" in words(alert)
+
+
+@pytest.mark.parametrize(
+    ("mobile", "said"),
+    [
+        (None, "; not texted: no mobile on record"),
+        ("+447700900911", "; a text to their mobile requested"),
+    ],
+)
+def test_a_handover_records_whether_the_colleague_is_texted(mobile: str | None, said: str) -> None:
+    """The printed record says it from the handover itself, not from the console's guess."""
+    alert = an_sos()
+    alert.acknowledge(by="operator:reception1", via="console", timestamp=T0)
+    texted = handover_text(to="dsl:dsl1", by="operator:reception1", mobile=mobile)
+    alert.hand_over("dsl:dsl1", "police on the way", "operator:reception1", T0, texted)
+    [handed] = [e for e in alert.collect_events() if type(e).__name__ == "HandedOver"]
+    assert handed.texted == texted.value  # type: ignore[attr-defined]
+    assert words_of(handed) == (
+        f"reception1 (contact centre) handed the alert to dsl1 (DSL){said} - police on the way"
+    )
+
+
+def test_a_handover_stored_before_it_said_reads_as_it_always_did() -> None:
+    alert = an_sos()
+    alert.acknowledge(by="operator:reception1", via="console", timestamp=T0)
+    alert.hand_over("dsl:dsl1", "police on the way", by="operator:reception1", timestamp=T0)
+    events = alert.collect_events()
+    del events[-1].__dict__["texted"]  # as stored before handovers said
+    replayed = None
+    for e in events:
+        replayed = e.mutate(replayed)
+    assert replayed is not None and replayed.handed_to == "dsl:dsl1"
+    assert words_of(events[-1]) == (
+        "reception1 (contact centre) handed the alert to dsl1 (DSL) - police on the way"
+    )
+
+
+def test_who_a_handover_texts() -> None:
+    """Their mobile, unless they took it over themself or have none on record."""
+    assert handover_text(to="dsl:dsl1", by="dsl:dsl1", mobile="+447700900911") == "took_over"
+    assert handover_text(to="dsl:dsl1", by="operator:reception1", mobile=None) == "no_mobile"
+    assert handover_text(to="dsl:dsl1", by="operator:reception1", mobile="+447700900911") == (
+        "requested"
+    )
+
+
+def words_of(event: object) -> str:
+    worded = Narrator().words(event)
+    assert worded is not None
+    return worded[1]

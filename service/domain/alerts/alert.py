@@ -9,7 +9,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
-from service.domain.alerts.working import handover_refusal, note_text
+from service.domain.alerts.working import HandoverText, handover_refusal, note_text
 from service.domain.errors import DomainError, InvalidTransition
 from service.domain.ids import alert_id
 
@@ -187,19 +187,38 @@ class Alert(Aggregate):
     def _noted(self, by: str, text: str, timestamp: datetime) -> None:
         self.notes.append({"by": by, "text": text, "at": timestamp})
 
-    def hand_over(self, to: str, note: str, by: str, timestamp: datetime) -> None:
+    def hand_over(
+        self,
+        to: str,
+        note: str,
+        by: str,
+        timestamp: datetime,
+        texted: HandoverText | None = None,
+    ) -> None:
         """Hand the alert to a named colleague (`to`, an actor like `dsl:dsl1`), with a
-        note of where things stand. Whoever checks that `to` may take alerts: the caller."""
+        note of where things stand and whether they are texted (`texted`, decided by the
+        caller, who knows their mobile). Whoever checks that `to` may take alerts: the
+        caller."""
         self._refuse_if_resolved("hand over")
         refusal = handover_refusal(
             taken=self.acknowledged_by is not None, holder=self.holder, to=to
         )
         if refusal is not None:
             raise InvalidTransition(refusal)
-        self._handed_over(by=by, to=to, note=note_text(note, needed=False), timestamp=timestamp)
+        self._handed_over(
+            by=by,
+            to=to,
+            note=note_text(note, needed=False),
+            timestamp=timestamp,
+            texted=None if texted is None else texted.value,
+        )
 
     @event("HandedOver")
-    def _handed_over(self, by: str, to: str, note: str, timestamp: datetime) -> None:
+    def _handed_over(
+        self, by: str, to: str, note: str, timestamp: datetime, texted: str | None = None
+    ) -> None:
+        """`texted`: a `HandoverText` value; None in handovers stored before it was
+        recorded (they load and read as they always did)."""
         self.handed_to = to
 
     def _refuse_if_resolved(self, what: str) -> None:

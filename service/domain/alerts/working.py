@@ -3,6 +3,8 @@ over to a named colleague. The rules, each a sentence; `Alert` records what they
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from enum import StrEnum
 from typing import Final
 
 from service.domain.errors import DomainError
@@ -33,3 +35,31 @@ def handover_refusal(*, taken: bool, holder: str | None, to: str) -> str | None:
     if holder == to:
         return f"the alert is already with {to}"
     return None
+
+
+class HandoverText(StrEnum):
+    """Whether the colleague an alert is handed to is texted, as the handover records it
+    (so the record says it, not only the console at the time)."""
+
+    REQUESTED = "requested"
+    """A text to their mobile was asked for with the handover."""
+    NO_MOBILE = "no_mobile"
+    """Not texted: no mobile on record; whoever handed it over must tell them."""
+    TOOK_OVER = "took_over"
+    """They took it over themself: nobody to tell."""
+
+
+def handover_text(*, to: str, by: str, mobile: str | None) -> HandoverText:
+    """A handover texts the colleague's mobile, unless they took the alert over themself
+    or have none on record."""
+    if to == by:
+        return HandoverText.TOOK_OVER
+    return HandoverText.REQUESTED if mobile else HandoverText.NO_MOBILE
+
+
+HANDOVER_TEXT_WORDS: Final[Mapping[str, str]] = {
+    HandoverText.REQUESTED: "a text to their mobile requested",
+    HandoverText.NO_MOBILE: "not texted: no mobile on record",
+}
+"""How the record says it; a take-over, and a handover recorded before handovers said
+(None), say nothing."""

@@ -36,12 +36,14 @@ const AlertWork = (() => {
         : [el("strong", {}, person(w.by, a)), `: ${w.text}`])));
   }
 
-  // Whether the colleague was texted that the alert is theirs: the text asked for with the
-  // handover (same person, same instant), its latest word under "Who has been told"; none
-  // means they have no mobile on record, and the one who handed it over must tell them.
+  // Whether the colleague was texted that the alert is theirs, as the handover recorded it
+  // (`texted`: "requested", or "no_mobile" and the one who handed it over must tell them).
+  // A handover recorded before it said so: the text asked for with it (same person, same
+  // instant) under "Who has been told", and none read as no mobile on record, as before.
   function handoverText(a, w) {
-    const text = Object.values(a.notifications || {}).find((n) => n.step === "handover" && n.contact === w.to && n.requested_at === w.at);
-    if (text) return el("div", { class: "counts handover-text" }, mine(w.to) ? "texted to your mobile" : "texted to their mobile");
+    const asked = () => Object.values(a.notifications || {}).some((n) => n.step === "handover" && n.contact === w.to && n.requested_at === w.at);
+    if (w.texted ? w.texted === "requested" : asked()) return el("div", { class: "counts handover-text" }, mine(w.to) ? "texted to your mobile" : "texted to their mobile");
+    if (w.texted && w.texted !== "no_mobile") return null;
     if (mine(w.to)) return el("div", { class: "counts handover-text" }, "not texted: you have no mobile on record");
     const tell = mine(w.by) ? "Tell them yourself." : "They may not know it is theirs.";
     return el("div", { class: "handover-text not-texted" }, `${person(w.to, a)} not texted: no mobile on record. ${tell}`);

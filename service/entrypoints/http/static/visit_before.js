@@ -18,8 +18,16 @@ const LWBefore = (() => {
     const p = v.policy;
     const step = v.state === "planned" ? p.missing_before_authorisation : p.missing_before_departure;
     const n = step.length;
-    if (v.state === "planned") return n ? `${n} thing${n === 1 ? "" : "s"} missing before authorisation` : "Ready to authorise";
+    if (v.state === "planned") return n ? `${n} thing${n === 1 ? "" : "s"} missing before authorisation` : readyWords(v.authorise);
     return n ? `${n} thing${n === 1 ? "" : "s"} missing before signing out` : "Ready to sign out";
+  }
+
+  // Nothing missing: ready for whom? The API's `authorise` for this reader (the rule that
+  // refuses an authorisation), so the badge never tells a DSL a weekend visit is theirs.
+  // Until that answer is read (a live copy of a new visit), it claims no one.
+  function readyWords(a) {
+    if (!a) return "Nothing missing before authorisation";
+    return a.may_authorise ? "Ready to authorise" : `Ready for ${a.authorised_by_words} to authorise`;
   }
 
   function checkItem(v, c) {
