@@ -18,7 +18,6 @@ from uuid import UUID
 from eventsourcing.persistence import PersistenceError
 from hypothesis import strategies as st
 from hypothesis.stateful import (
-    RuleBasedStateMachine,
     invariant,
     precondition,
     rule,
@@ -31,6 +30,7 @@ from service.domain.alerts.escalation import policy_for
 from service.domain.errors import DomainError
 from service.domain.people.directory import School
 from tests.invariants.harness import Counters, Send, Service
+from tests.invariants.service_machine import ServiceMachine, time_passes_in
 from tests.worlds import DIRECTORY
 
 DEVICES = ("sos-0001", "sos-0002")
@@ -50,7 +50,7 @@ SMS_STATUSES = ("sent", "delivered", "undelivered", "failed")
 CALL_STATUSES = ("ringing", "in-progress", "completed", "no-answer", "busy", "failed")
 
 
-class AlarmMachine(RuleBasedStateMachine):
+class AlarmMachine(ServiceMachine):
     database: ClassVar[Callable[[], AbstractContextManager[str]] | None] = None
     """Where each example's store lives: a PostgreSQL database of its own, or SQLite."""
 
@@ -65,14 +65,7 @@ class AlarmMachine(RuleBasedStateMachine):
         self.ladder_alerts: set[UUID] = set()
         Counters.examples += 1
 
-    def teardown(self) -> None:
-        self.svc.close()
-
     # -- helpers ---------------------------------------------------------------------------
-
-    @property
-    def app(self) -> Any:
-        return self.svc.c.app
 
     def alerts(self) -> list[Alert]:
         docs = self.svc.c.views.find("alert", limit=100_000)
@@ -218,29 +211,8 @@ class AlarmMachine(RuleBasedStateMachine):
 
     # -- time, processes and the store -------------------------------------------------------------
 
-    @rule(seconds=JUMPS)
-    def time_passes(self, seconds: int) -> None:
-        self.svc.clock.advance(timedelta(seconds=seconds))
-        self.after_step()
-
-    @precondition(lambda self: self.svc.up)
-    @rule()
-    def restart(self) -> None:
-        self.svc.restart()
-        self.after_step()
-
-    @precondition(lambda self: self.svc.up)
-    @rule()
-    def store_goes_down(self) -> None:
-        self.svc.outage.down = True
-        self.after_step()
-
-    @precondition(lambda self: not self.svc.up)
-    @rule()
-    def store_comes_back(self) -> None:
-        self.svc.outage.down = False
-        self.svc.redeliver_held()
-        self.after_step()
+    time_passes = time_passes_in(JUMPS)
+    # restart, store_goes_down, store_comes_back: ServiceMachine's
 
     # -- what must always hold ----------------------------------------------------------------------
 
