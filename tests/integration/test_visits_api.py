@@ -15,7 +15,7 @@ from service.clock import FakeClock
 from service.config import Settings
 from tests.console_world import devices
 from tests.harness import REPO, cli, eventually
-from tests.trust_api import Api, Client, a_plan, act, as_, trust_api
+from tests.trust_api import Api, Client, a_plan, act, as_, text, texting, trust_api
 from tests.visit_worlds import HAZARDS, MONDAY, at
 from tests.visit_worlds import VISITS_DIRECTORY as VISITS
 
@@ -194,24 +194,11 @@ async def test_a_signed_text_moves_the_senders_visit_on(
 ) -> None:
     """'Staff texts: ARRIVED, LEFT, BACK, OK (case-insensitive) move their current visit on'
     (INTERFACES.md section 3), through the signed webhook, with the one staff reply."""
-    from twilio.request_validator import RequestValidator
-
     from service.domain.people.texts import STAFF_REPLY
 
-    public, token = "https://lonewatch.example.org", "test-auth-token"
-    settings = Settings(
-        database_url=sqlite_url,
-        public_url=public,
-        twilio_account_sid="AC" + "0" * 32,
-        twilio_auth_token=token,
-        twilio_from_number="+441702999999",
-        twilio_api_base="http://127.0.0.1:9",
-    )
-    clock = FakeClock(MONDAY)
-    async with trust_api(aiohttp_client, settings, clock=clock, directory=VISITS) as (
-        client,
-        container,
-    ):
+    settings, clock = texting(sqlite_url), FakeClock(MONDAY)
+    async with trust_api(aiohttp_client, settings, clock=clock, directory=VISITS) as served:
+        client, container = served
         dsl = as_(container, "dsl1")
         visit = await plan(client, dsl, staff=["p-patel", "r-ross"], hazards=HAZARDS)
         await act(client, visit["id"], "authorise", dsl)
@@ -220,26 +207,15 @@ async def test_a_signed_text_moves_the_senders_visit_on(
         for sid, (sender, body) in enumerate(
             [("+447700900004", "arrived"), ("+447700900003", "Left now")]
         ):
-            form = {
-                "From": sender,
-                "To": "+441702999999",
-                "Body": body,
-                "MessageSid": f"S{sid}",
-            }
-            signature = RequestValidator(token).compute_signature(
-                f"{public}/webhooks/twilio/sms", form
-            )
-            response = await client.post(
-                "/webhooks/twilio/sms", data=form, headers={"X-Twilio-Signature": signature}
-            )
+            response = await text(client, sender, body, f"S{sid}")
             assert replies[sid] in await response.text()
         now = await (await client.get(f"/api/v1/visits/{visit['id']}", headers=dsl)).json()
         assert now["state"] == "left"
 
 
 def documented_body() -> dict[str, Any]:
-    text = (REPO / "docs" / "visits.md").read_text(encoding="utf-8")
-    found = re.search(r"<!-- plan-visit-body -->\s*```json\n(.*?)```", text, re.S)
+    docs = (REPO / "docs" / "visits.md").read_text(encoding="utf-8")
+    found = re.search(r"<!-- plan-visit-body -->\s*```json\n(.*?)```", docs, re.S)
     assert found, "docs/visits.md lost its plan-visit-body block"
     body: dict[str, Any] = json.loads(found.group(1))
     return body
