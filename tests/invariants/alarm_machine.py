@@ -30,7 +30,7 @@ from service.domain.alerts.escalation import policy_for
 from service.domain.errors import DomainError
 from service.domain.people.directory import School
 from tests.invariants.harness import Counters, Send, Service
-from tests.invariants.service_machine import ServiceMachine, time_passes_in
+from tests.invariants.service_machine import ServiceMachine, number_answers_in, time_passes_in
 from tests.worlds import DIRECTORY
 
 DEVICES = ("sos-0001", "sos-0002")
@@ -44,7 +44,6 @@ CONTACT_PHONES = (
     "+441702000013",
     "+441702000110",
 )
-CHANNELS = ("sms", "voice")
 JUMPS = st.sampled_from([1, 5, 20, 30, 59, 60, 61, 90, 119, 120, 180, 300, 600, 3600])
 SMS_STATUSES = ("sent", "delivered", "undelivered", "failed")
 CALL_STATUSES = ("ringing", "in-progress", "completed", "no-answer", "busy", "failed")
@@ -135,23 +134,11 @@ class AlarmMachine(ServiceMachine):
 
     # -- the notifier's answers -----------------------------------------------------------------
 
-    @rule(
-        to=st.sampled_from(CONTACT_PHONES),
-        channel=st.sampled_from(CHANNELS),
-        how=st.sampled_from(["works", "fails_a_while", "fails_a_while", "refuses", "dies"]),
+    number_answers = number_answers_in(
+        CONTACT_PHONES,
+        ["works", "fails_a_while", "fails_a_while", "refuses", "dies"],
         tries=st.integers(1, 6),
     )
-    def number_answers(self, to: str, channel: str, how: str, tries: int) -> None:
-        """`dies`: the next send to it is taken by the provider and the process dies
-        before recording that (it restarts, finds the try unconfirmed, never resends it)."""
-        self.svc.notifier.script(
-            to,
-            channel,
-            failing=tries if how == "fails_a_while" else 0,
-            refused=how == "refuses",
-            dies=how == "dies",
-        )
-        Counters.steps += 1
 
     @precondition(lambda self: self.svc.up and bool(self.sent_ok()))
     @rule(data=st.data())

@@ -1,18 +1,19 @@
 """What every invariant machine over the real service does to it, whatever else it tests:
-time passes, the process restarts, the store goes down and comes back. In one place, so a
-machine states only its own rules, what it checks after each step, and how far its clock
-jumps (`time_passes_in`)."""
+time passes, the process restarts, the store goes down and comes back, a number answers
+(or does not). In one place, so a machine states only its own rules, what it checks after
+each step, how far its clock jumps (`time_passes_in`) and which numbers answer how
+(`number_answers_in`)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, precondition, rule
 
-from tests.invariants.harness import Service
+from tests.invariants.harness import Counters, Service
 
 
 class ServiceMachine(RuleBasedStateMachine):
@@ -61,3 +62,30 @@ def time_passes_in(jumps: st.SearchStrategy[int]) -> Callable[[ServiceMachine, i
         self.after_step()
 
     return time_passes
+
+
+def number_answers_in(
+    phones: Sequence[str], hows: Sequence[str], tries: st.SearchStrategy[int]
+) -> Callable[[ServiceMachine, str, str, str, int], None]:
+    """The rule that scripts how one of `phones` answers its next sends, by text or call:
+    it `works`, `fails_a_while` (`tries` sends), `refuses` for good, or `dies` (the provider
+    takes the send and the process dies before recording that: it restarts, finds the try
+    unconfirmed, never resends it). A machine weights `hows` by repeating one."""
+
+    @rule(
+        to=st.sampled_from(phones),
+        channel=st.sampled_from(("sms", "voice")),
+        how=st.sampled_from(hows),
+        tries=tries,
+    )
+    def number_answers(self: ServiceMachine, to: str, channel: str, how: str, tries: int) -> None:
+        self.svc.notifier.script(
+            to,
+            channel,
+            failing=tries if how == "fails_a_while" else 0,
+            refused=how == "refuses",
+            dies=how == "dies",
+        )
+        Counters.steps += 1
+
+    return number_answers

@@ -32,7 +32,7 @@ from service.domain.visits.states import OUT
 from service.domain.visits.visit import Visit
 from tests.invariants.alarm_machine import check_alarm_invariants
 from tests.invariants.harness import Counters, Send, Service
-from tests.invariants.service_machine import ServiceMachine, time_passes_in
+from tests.invariants.service_machine import ServiceMachine, number_answers_in, time_passes_in
 from tests.visit_worlds import HAZARDS, VISITS_DIRECTORY
 
 VISITOR = "s-jones"
@@ -206,21 +206,9 @@ class VisitMachine(ServiceMachine):
 
     # -- sends, time, processes, the store ---------------------------------------------------------
 
-    @rule(
-        to=st.sampled_from(PHONES),
-        channel=st.sampled_from(["sms", "voice"]),
-        how=st.sampled_from(["works", "fails_a_while", "refuses", "dies"]),
-        tries=st.integers(1, 5),
+    number_answers = number_answers_in(
+        PHONES, ["works", "fails_a_while", "refuses", "dies"], tries=st.integers(1, 5)
     )
-    def number_answers(self, to: str, channel: str, how: str, tries: int) -> None:
-        self.svc.notifier.script(
-            to,
-            channel,
-            failing=tries if how == "fails_a_while" else 0,
-            refused=how == "refuses",
-            dies=how == "dies",
-        )
-        Counters.steps += 1
 
     time_passes = time_passes_in(JUMPS)
     # restart, store_goes_down, store_comes_back: ServiceMachine's
