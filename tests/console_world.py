@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
 from uuid import UUID
@@ -46,9 +47,13 @@ def with_every_role(app: Lonewatch) -> None:
     with the same password (hashed cheaply: these are tests)."""
     directory = load_directory(DIRECTORY)
     app.import_directory(dataclasses.replace(directory, users=(*directory.users, *EXTRA_USERS)))
-    hasher = PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1)
-    hashed = hasher.hash(PASSWORD)
-    for username in CALLERS.values():
+    with_passwords(app, CALLERS.values())
+
+
+def with_passwords(app: Lonewatch, usernames: Iterable[str]) -> None:
+    """`usernames` sign in with PASSWORD (hashed cheaply: these are tests)."""
+    hashed = PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1).hash(PASSWORD)
+    for username in usernames:
         app.set_password(username, hashed)
 
 

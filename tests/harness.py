@@ -53,9 +53,10 @@ async def service_in_process(
     notifier: Notifier | None = None,
     with_mqtt: bool = True,
     backoff: Sequence[float] = DEFAULT_BACKOFF,
+    directory: Path = DIRECTORY,
 ) -> AsyncIterator[Container]:
     container = build(settings, clock=clock, notifier=notifier, backoff=backoff)
-    container.app.import_directory(load_directory(DIRECTORY))
+    container.app.import_directory(load_directory(directory))
     try:
         async for _ in running(container, with_mqtt=with_mqtt):
             if container.link is not None:

@@ -4,6 +4,7 @@ service in-process on a free port, and screenshots saved for a person to look at
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -58,21 +59,31 @@ async def console(
     )
     async with service_in_process(settings) as container:
         with_every_role(container.app)
-        app = create_app(container)
-        app.cleanup_ctx.clear()  # service_in_process already runs the background tasks
-        runner = web.AppRunner(app, shutdown_timeout=1)
-        await runner.setup()
-        port = free_port()
-        await web.TCPSite(runner, "127.0.0.1", port).start()
-        device = await Device.connect(
-            MOSQUITTO_HOST, MOSQUITTO_PORT, topic_prefix, "sos-0001", f"dev-{run_id}"
-        )
-        try:
-            yield f"http://127.0.0.1:{port}", container, device
-        finally:
-            device.close()
-            await runner.cleanup()
+        async with served(container) as base:
+            device = await Device.connect(
+                MOSQUITTO_HOST, MOSQUITTO_PORT, topic_prefix, "sos-0001", f"dev-{run_id}"
+            )
+            try:
+                yield base, container, device
+            finally:
+                device.close()
     forget_session(MOSQUITTO_HOST, MOSQUITTO_PORT, client_id)
+
+
+@contextlib.asynccontextmanager
+async def served(container: Container) -> AsyncIterator[str]:
+    """The running service's routes on a free port, for a browser: its base URL. Only the
+    routes: service_in_process already runs the background tasks."""
+    app = create_app(container)
+    app.cleanup_ctx.clear()
+    runner = web.AppRunner(app, shutdown_timeout=1)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        await runner.cleanup()
 
 
 @pytest.fixture

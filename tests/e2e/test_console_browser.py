@@ -21,14 +21,11 @@ from typing import Any
 from uuid import UUID
 
 import pytest
-from aiohttp import web
 
 from service.adapters.directory_file import load_directory
-from service.bootstrap import create_app
 from service.clock import FakeClock
 from service.config import Settings
 from service.container import Container
-from tests.conftest import free_port
 from tests.console_world import (
     PASSWORD,
     a_lone_visit_out,
@@ -37,7 +34,7 @@ from tests.console_world import (
     settle,
     with_every_role,
 )
-from tests.e2e.browsers import playwright_api, shot, signed_in
+from tests.e2e.browsers import playwright_api, served, shot, signed_in
 from tests.harness import service_in_process
 from tests.integration.test_integrity import tamper
 from tests.visit_worlds import VISITS_DIRECTORY
@@ -171,16 +168,8 @@ async def board(tmp_path: Path) -> AsyncIterator[tuple[str, Container, FakeClock
     async with service_in_process(settings, clock=clock, with_mqtt=False) as container:
         with_every_role(container.app)
         container.app.import_directory(load_directory(VISITS_DIRECTORY))
-        app = create_app(container, with_mqtt=False)
-        app.cleanup_ctx.clear()
-        runner = web.AppRunner(app, shutdown_timeout=1)
-        await runner.setup()
-        port = free_port()
-        await web.TCPSite(runner, "127.0.0.1", port).start()
-        try:
-            yield f"http://127.0.0.1:{port}", container, clock
-        finally:
-            await runner.cleanup()
+        async with served(container) as base:
+            yield base, container, clock
 
 
 async def test_an_overdue_visit_turns_red_and_reception_marks_ringing_home_done(

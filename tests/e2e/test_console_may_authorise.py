@@ -15,29 +15,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp import web
-from argon2 import PasswordHasher
 
-from service.adapters.directory_file import load_directory
-from service.application import visit_policy, visits
-from service.bootstrap import create_app
+from service.application import visit_policy
 from service.clock import FakeClock
-from service.config import Settings
 from service.container import Container
 from service.domain.people.access import Principal
 from service.domain.people.directory import Role
-from tests.conftest import free_port
-from tests.console_world import PASSWORD
 from tests.e2e.browsers import playwright_api, shot
+from tests.e2e.demo_trust import DSL, DemoConsole, sams_lone_visit, the_demo_trust
 from tests.e2e.test_console_accessibility import BLOCKING, axe_source, violations  # noqa: F401
 from tests.e2e.test_console_visit_policy import no_blocking_violations, signed_in
-from tests.harness import REPO, service_in_process
-from tests.visit_worlds import HAZARDS
 
-DEMO = REPO / "deploy" / "demo-directory.yaml"
 SATURDAY = datetime(2026, 12, 12, 9, 0, tzinfo=UTC)  # London is on UTC in December
 USERS = ("dsl1", "head1")
-DSL = Principal("dsl1", "lancaster", Role.DSL)
 NOT_YOURS = (
     "Not yours to authorise: only the headteacher (outside school hours) can authorise this "
     "visit: it is not within one working day."
@@ -46,51 +36,21 @@ READY_FOR_HEAD = "Ready for the headteacher (outside school hours) to authorise"
 
 
 @pytest.fixture
-async def saturday(tmp_path: Path) -> AsyncIterator[tuple[str, Container, FakeClock]]:
-    clock = FakeClock(SATURDAY)
-    settings = Settings(database_url=f"sqlite:///{tmp_path / 'events.sqlite3'}", poll_interval=0.2)
-    async with service_in_process(settings, clock=clock, with_mqtt=False) as container:
-        container.app.import_directory(load_directory(DEMO))
-        hashed = PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1).hash(PASSWORD)
-        for username in USERS:
-            container.app.set_password(username, hashed)
-        app = create_app(container, with_mqtt=False)
-        app.cleanup_ctx.clear()
-        runner = web.AppRunner(app, shutdown_timeout=1)
-        await runner.setup()
-        port = free_port()
-        await web.TCPSite(runner, "127.0.0.1", port).start()
-        try:
-            yield f"http://127.0.0.1:{port}", container, clock
-        finally:
-            await runner.cleanup()
+async def saturday(tmp_path: Path) -> AsyncIterator[DemoConsole]:
+    async with the_demo_trust(tmp_path, FakeClock(SATURDAY), USERS) as it:
+        yield it
 
 
 def a_ready_saturday_visit(c: Container, ref: str, *, ready: bool = True) -> str:
     """Sam's lone visit this Saturday morning, risk assessed, and (if `ready`) with every
     check of Lancaster's policy before authorising met: the decision and Sam's signature."""
-    now = c.clock.now()
-    plan = visits.VisitPlan(
-        ref=ref,
-        school="lancaster",
-        staff=["s-jones"],
-        pupil_ref="UPN-0042",
-        address="12 Mountdale Gardens, Leigh-on-Sea SS9 2AB",
-        purpose="safe_and_well",
-        planned_start=now + timedelta(minutes=90),
-        expected_leave=now + timedelta(minutes=135),
-        expected_return=now + timedelta(minutes=150),
-    )
-    visit = visits.plan_visit(c.app, plan, DSL)
-    visits.assess_risk(c.app, visit.id, DSL, HAZARDS)
+    visit = sams_lone_visit(c, ref, starts_in=timedelta(minutes=90))
     if ready:
-        visit_policy.decide_companions(
-            c.app, visit.id, DSL, decision="single", reason="known family"
-        )
+        visit_policy.decide_companions(c.app, visit, DSL, decision="single", reason="known family")
         sam = Principal("s-jones", "lancaster", Role.STAFF)
-        visit_policy.confirm(c.app, visit.id, sam, "risk_assessment")
+        visit_policy.confirm(c.app, visit, sam, "risk_assessment")
     c.projector.catch_up()
-    return str(visit.id)
+    return str(visit)
 
 
 async def test_a_weekend_visit_is_not_the_dsls_to_authorise_and_the_board_says_so(

@@ -15,69 +15,29 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp import web
-from argon2 import PasswordHasher
 
-from service.adapters.directory_file import load_directory
-from service.application import visits
-from service.bootstrap import create_app
 from service.clock import FakeClock
-from service.config import Settings
 from service.container import Container
-from service.domain.people.access import Principal
-from service.domain.people.directory import Role
-from tests.conftest import free_port
 from tests.console_world import PASSWORD
 from tests.e2e.browsers import playwright_api, shot
+from tests.e2e.demo_trust import DemoConsole, sams_lone_visit, the_demo_trust
 from tests.e2e.test_console_accessibility import BLOCKING, axe_source, violations  # noqa: F401
-from tests.harness import REPO, service_in_process
-from tests.visit_worlds import HAZARDS
 
-DEMO = REPO / "deploy" / "demo-directory.yaml"
 TUESDAY = datetime(2026, 12, 8, 10, 0, tzinfo=UTC)  # in working hours; London is on UTC
 USERS = ("dsl1", "head1", "s-jones", "admin1", "kdsl")
 
 
 @pytest.fixture
-async def demo(tmp_path: Path) -> AsyncIterator[tuple[str, Container, FakeClock]]:
-    clock = FakeClock(TUESDAY)
-    settings = Settings(database_url=f"sqlite:///{tmp_path / 'events.sqlite3'}", poll_interval=0.2)
-    async with service_in_process(settings, clock=clock, with_mqtt=False) as container:
-        container.app.import_directory(load_directory(DEMO))
-        hashed = PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1).hash(PASSWORD)
-        for username in USERS:
-            container.app.set_password(username, hashed)
-        app = create_app(container, with_mqtt=False)
-        app.cleanup_ctx.clear()
-        runner = web.AppRunner(app, shutdown_timeout=1)
-        await runner.setup()
-        port = free_port()
-        await web.TCPSite(runner, "127.0.0.1", port).start()
-        try:
-            yield f"http://127.0.0.1:{port}", container, clock
-        finally:
-            await runner.cleanup()
+async def demo(tmp_path: Path) -> AsyncIterator[DemoConsole]:
+    async with the_demo_trust(tmp_path, FakeClock(TUESDAY), USERS) as it:
+        yield it
 
 
 def a_lancaster_visit(c: Container) -> str:
     """Sam's lone visit this morning, planned and risk assessed by the DSL, not authorised."""
-    now = c.clock.now()
-    plan = visits.VisitPlan(
-        ref="tue-sam",
-        school="lancaster",
-        staff=["s-jones"],
-        pupil_ref="UPN-0042",
-        address="12 Mountdale Gardens, Leigh-on-Sea SS9 2AB",
-        purpose="safe_and_well",
-        planned_start=now + timedelta(minutes=30),
-        expected_leave=now + timedelta(minutes=75),
-        expected_return=now + timedelta(minutes=90),
-    )
-    dsl = Principal("dsl1", "lancaster", Role.DSL)
-    visit = visits.plan_visit(c.app, plan, dsl)
-    visits.assess_risk(c.app, visit.id, dsl, HAZARDS)
+    visit = sams_lone_visit(c, "tue-sam", starts_in=timedelta(minutes=30))
     c.projector.catch_up()
-    return str(visit.id)
+    return str(visit)
 
 
 async def signed_in(

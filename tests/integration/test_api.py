@@ -7,30 +7,18 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestClient
 
-from service.bootstrap import create_app
 from service.config import Settings
 from service.container import Container
 from tests.console_world import devices
-from tests.harness import eventually, service_in_process, sse_events
+from tests.harness import eventually, sse_events
+from tests.trust_api import Api, as_, trust_api
 
 
 @pytest.fixture
-async def api(
-    database_url: str, aiohttp_client: Any
-) -> AsyncIterator[tuple[TestClient[Any, Any], Container]]:
-    async with service_in_process(
-        Settings(database_url=database_url), with_mqtt=False
-    ) as container:
-        # create_app's own cleanup context would start a second set of tasks: use routes only.
-        app = create_app(container, with_mqtt=False)
-        app.cleanup_ctx.clear()
-        yield await aiohttp_client(app), container
-
-
-def bearer(container: Container, user: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {container.app.issue_token(user)}"}
+async def api(database_url: str, aiohttp_client: Any) -> AsyncIterator[Api]:
+    async with trust_api(aiohttp_client, Settings(database_url=database_url)) as it:
+        yield it
 
 
 async def an_sos(container: Container, message_id: str = "m1") -> str:
@@ -53,10 +41,10 @@ async def test_the_feed_lists_open_alerts_of_the_callers_school_only(api: Any) -
     client, container = api
     alert_id = await an_sos(container)
     mine = await (
-        await client.get("/api/v1/alerts?state=open", headers=bearer(container, "reception1"))
+        await client.get("/api/v1/alerts?state=open", headers=as_(container, "reception1"))
     ).json()
     assert [a["id"] for a in mine["alerts"]] == [alert_id]
-    other = bearer(container, "kreception")
+    other = as_(container, "kreception")
     theirs = await (await client.get("/api/v1/alerts", headers=other)).json()
     assert theirs["alerts"] == []
     assert (await client.get(f"/api/v1/alerts/{alert_id}", headers=other)).status == 404
@@ -68,7 +56,7 @@ async def test_the_feed_lists_open_alerts_of_the_callers_school_only(api: Any) -
 async def test_acknowledge_then_resolve_with_outcome_and_note(api: Any) -> None:
     client, container = api
     alert_id = await an_sos(container)
-    headers = bearer(container, "reception1")
+    headers = as_(container, "reception1")
     taken = await client.post(f"/api/v1/alerts/{alert_id}/acknowledge", headers=headers)
     assert taken.status == 200
     assert (await taken.json())["acknowledged_by"] == "operator:reception1"
@@ -103,14 +91,14 @@ async def test_staff_cannot_take_alerts(api: Any) -> None:
     client, container = api
     alert_id = await an_sos(container)
     response = await client.post(
-        f"/api/v1/alerts/{alert_id}/acknowledge", headers=bearer(container, "teacher1")
+        f"/api/v1/alerts/{alert_id}/acknowledge", headers=as_(container, "teacher1")
     )
     assert response.status == 403
 
 
 async def test_bad_ids_and_queries_get_4xx_not_500(api: Any) -> None:
     client, container = api
-    headers = bearer(container, "reception1")
+    headers = as_(container, "reception1")
     assert (await client.get("/api/v1/alerts/not-a-uuid", headers=headers)).status == 400
     assert (await client.get("/api/v1/alerts?state=sleeping", headers=headers)).status == 400
     assert (await client.get("/api/v1/timeline", headers=headers)).status == 400
@@ -124,7 +112,7 @@ async def test_bad_ids_and_queries_get_4xx_not_500(api: Any) -> None:
 async def test_the_timeline_shows_the_recorded_events_in_order(api: Any) -> None:
     client, container = api
     alert_id = await an_sos(container)
-    headers = bearer(container, "dsl1")
+    headers = as_(container, "dsl1")
     await client.post(
         f"/api/v1/alerts/{alert_id}/resolve",
         headers=headers,
@@ -153,7 +141,7 @@ async def test_the_timeline_shows_the_recorded_events_in_order(api: Any) -> None
 
 async def test_the_stream_delivers_a_new_alert_live(api: Any) -> None:
     client, container = api
-    headers = bearer(container, "reception1")
+    headers = as_(container, "reception1")
     response = await client.get("/api/v1/stream", headers=headers)
     assert response.status == 200 and response.content_type == "text/event-stream"
     received: list[tuple[str, dict[str, Any]]] = []

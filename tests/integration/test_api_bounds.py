@@ -7,41 +7,29 @@ from __future__ import annotations
 import asyncio
 import secrets
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 import schemathesis
-from aiohttp.test_utils import TestClient
 
+from service.adapters.directory_file import load_directory
 from service.application import tokens
-from service.bootstrap import Container, create_app
 from service.config import Settings
 from service.entrypoints.http import bounds
 from service.entrypoints.http.auth import TOKENS as PRINCIPAL
 from service.entrypoints.http.openapi import api_routes
 from service.entrypoints.http.openapi_operations import OPERATIONS
 from service.entrypoints.http.rate_limits import LIMITS, ApiRateLimits
-from tests.harness import service_in_process
-from tests.visit_worlds import HAZARDS, VISITS_DIRECTORY
-
-Client = TestClient[Any, Any]
+from tests.trust_api import Api, a_plan, as_, trust_api
+from tests.visit_worlds import VISITS_DIRECTORY
 
 
 @pytest.fixture
-async def api(database_url: str, aiohttp_client: Any) -> AsyncIterator[tuple[Client, Container]]:
-    from service.adapters.directory_file import load_directory
-
-    async with service_in_process(
-        Settings(database_url=database_url), with_mqtt=False
-    ) as container:
-        container.app.import_directory(load_directory(VISITS_DIRECTORY))
-        app = create_app(container, with_mqtt=False)
-        app.cleanup_ctx.clear()
-        yield await aiohttp_client(app), container
-
-
-def bearer(container: Container, user: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {container.app.issue_token(user)}"}
+async def api(database_url: str, aiohttp_client: Any) -> AsyncIterator[Api]:
+    async with trust_api(aiohttp_client, Settings(database_url=database_url)) as (client, c):
+        c.app.import_directory(load_directory(VISITS_DIRECTORY))  # over the fixture directory
+        yield client, c
 
 
 async def problem_of(response: Any, status: int) -> str:
@@ -51,21 +39,11 @@ async def problem_of(response: Any, status: int) -> str:
     return detail
 
 
-PLAN: dict[str, Any] = {
-    "school": "lancaster",
-    "staff": "s-jones",
-    "pupil_ref": "UPN-0042",
-    "address": "12 Mountdale Gardens, Leigh-on-Sea",
-    "purpose": "attendance",
-    "planned_start": "2030-01-07T09:30:00+00:00",
-    "expected_leave": "2030-01-07T10:15:00+00:00",
-    "expected_return": "2030-01-07T10:30:00+00:00",
-    "hazards": HAZARDS,
-}
+PLAN = a_plan(start=datetime(2030, 1, 7, 9, 30, tzinfo=UTC))  # ahead of the real clock
 
 
 async def test_the_description_is_served_without_a_token_and_names_every_api_route(
-    api: tuple[Client, Container],
+    api: Api,
 ) -> None:
     client, _ = api
     response = await client.get("/api/v1/openapi.json")
@@ -83,11 +61,11 @@ async def test_the_description_is_served_without_a_token_and_names_every_api_rou
 
 
 async def test_the_issues_bodies_are_refused_with_a_problem_not_a_500(
-    api: tuple[Client, Container],
+    api: Api,
 ) -> None:
     """INTERFACES.md section 4: bad input gets a 4xx with a message that says what to fix."""
     client, container = api
-    dsl = bearer(container, "dsl1")
+    dsl = as_(container, "dsl1")
     huge = await client.post("/api/v1/visits", data=b"[" * 100_000, headers=dsl)
     assert "64 KiB" in await problem_of(huge, 413)
     deep = await client.post("/api/v1/visits", data=b"[" * 50_000, headers=dsl)
@@ -113,10 +91,10 @@ async def test_the_issues_bodies_are_refused_with_a_problem_not_a_500(
 
 
 async def test_instants_past_the_years_a_record_can_hold_are_refused(
-    api: tuple[Client, Container],
+    api: Api,
 ) -> None:
     client, container = api
-    dsl = bearer(container, "dsl1")
+    dsl = as_(container, "dsl1")
     planned = await (await client.post("/api/v1/visits", json=PLAN, headers=dsl)).json()
     extended = await client.post(
         f"/api/v1/visits/{planned['id']}/extend",
@@ -133,7 +111,7 @@ async def test_instants_past_the_years_a_record_can_hold_are_refused(
 
 
 async def test_a_half_sent_body_is_answered_408_not_held_open(
-    api: tuple[Client, Container], monkeypatch: pytest.MonkeyPatch
+    api: Api, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     client, container = api
     monkeypatch.setattr(bounds, "BODY_SECONDS", 0.5)
@@ -151,7 +129,7 @@ async def test_a_half_sent_body_is_answered_408_not_held_open(
 
 
 async def test_made_up_tokens_do_not_grow_the_cache_past_its_bound(
-    api: tuple[Client, Container],
+    api: Api,
 ) -> None:
     """Issue 16: 20,000 random 8 KB tokens took the process from 116 to 270 MB."""
     client, _ = api
@@ -184,7 +162,7 @@ def test_the_cache_forgets_the_least_recently_used_first() -> None:
 
 
 async def test_tokens_are_listed_and_a_revoked_one_is_refused(
-    api: tuple[Client, Container],
+    api: Api,
 ) -> None:
     client, container = api
     token = container.app.issue_token("dsl1", label="integration")
@@ -206,11 +184,11 @@ async def test_tokens_are_listed_and_a_revoked_one_is_refused(
 
 
 async def test_a_client_past_its_rate_limit_gets_429_with_retry_after(
-    api: tuple[Client, Container],
+    api: Api,
 ) -> None:
     client, container = api
     client.app[LIMITS].items = ApiRateLimits("3/minute").items
-    dsl, reception = bearer(container, "dsl1"), bearer(container, "reception1")
+    dsl, reception = as_(container, "dsl1"), as_(container, "reception1")
     statuses = [(await client.get("/api/v1/alerts", headers=dsl)).status for _ in range(4)]
     assert statuses == [200, 200, 200, 429]
     limited = await client.get("/api/v1/alerts", headers=dsl)

@@ -15,14 +15,12 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from service.bootstrap import create_app
 from service.clock import FakeClock
 from service.config import Settings
-from service.container import Container
 from service.domain.visits.overdue_ladder import call_home_task
 from service.domain.visits.visit import visit_id
-from tests.console_world import CALLERS, a_reception_task, an_sos, with_every_role
-from tests.harness import service_in_process
+from tests.console_world import CALLERS, a_reception_task, an_sos
+from tests.trust_api import Api, trust_api
 from tests.visit_worlds import at
 
 OK, UNAUTHORISED, FORBIDDEN, NOT_FOUND = 200, 401, 403, 404
@@ -126,18 +124,14 @@ for _route in ROUTES.values():
 
 
 @pytest.fixture
-async def api(
-    sqlite_url: str, aiohttp_client: Any
-) -> AsyncIterator[tuple[TestClient[Any, Any], Container]]:
-    clock = FakeClock(at(9, 0))
+async def api(sqlite_url: str, aiohttp_client: Any) -> AsyncIterator[Api]:
     # Every route for every role, back to back: more than a person's rate limit allows
     # (tests/integration/test_api_bounds.py tests the limit itself).
     settings = Settings(database_url=sqlite_url, api_rate_limit="1000/second")
-    async with service_in_process(settings, clock=clock, with_mqtt=False) as c:
-        with_every_role(c.app)
-        app = create_app(c, with_mqtt=False)
-        app.cleanup_ctx.clear()
-        yield await aiohttp_client(app), c
+    async with trust_api(
+        aiohttp_client, settings, clock=FakeClock(at(9, 0)), every_role=True
+    ) as it:
+        yield it
 
 
 async def _status(client: TestClient[Any, Any], route: Route, path: str, headers: Any) -> int:

@@ -10,10 +10,8 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestClient
 
-from service.adapters.directory_file import load_directory
-from service.bootstrap import Container, build, create_app, running
+from service.bootstrap import Container
 from service.clock import FakeClock
 from service.config import Settings
 from service.domain.people.access import Principal
@@ -23,58 +21,39 @@ from service.entrypoints.http.confidential import calling_home, shown, worded
 from service.records.audit import audit_trail
 from tests.console_world import devices
 from tests.harness import eventually, sse_events
-from tests.visit_worlds import HAZARDS, MONDAY, VISITS_DIRECTORY, at
+from tests.trust_api import Api, Client, a_plan, act, as_, trust_api
+from tests.visit_worlds import MONDAY
+from tests.visit_worlds import VISITS_DIRECTORY as VISITS
 
-Client = TestClient[Any, Any]
 PUPIL = "UPN-4471"
 NOTES = "Mother said the boy had not eaten since Friday."
 
 
 @pytest.fixture
-async def api(sqlite_url: str, aiohttp_client: Any) -> AsyncIterator[tuple[Client, Container]]:
-    container = build(Settings(database_url=sqlite_url), clock=FakeClock(MONDAY))
-    container.app.import_directory(load_directory(VISITS_DIRECTORY))
-    try:
-        async for _ in running(container, with_mqtt=False):
-            app = create_app(container, with_mqtt=False)
-            app.cleanup_ctx.clear()
-            yield await aiohttp_client(app), container
-    finally:
-        container.close()
-
-
-def as_(container: Container, user: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {container.app.issue_token(user)}"}
+async def api(sqlite_url: str, aiohttp_client: Any) -> AsyncIterator[Api]:
+    settings = Settings(database_url=sqlite_url)
+    async with trust_api(aiohttp_client, settings, clock=FakeClock(MONDAY), directory=VISITS) as it:
+        yield it
 
 
 async def a_reported_visit(client: Client, c: Container) -> str:
     """A lone visit by s-jones, reported with a safeguarding concern and notes."""
     staff, dsl = as_(c, "s-jones"), as_(c, "dsl1")
-    plan = {
-        "school": "lancaster",
-        "staff": "s-jones",
-        "pupil_ref": PUPIL,
-        "address": "12 Mountdale Gardens, Leigh-on-Sea",
-        "purpose": "safe_and_well",
-        "planned_start": at(9, 30).isoformat(),
-        "expected_leave": at(10, 15).isoformat(),
-        "expected_return": at(10, 30).isoformat(),
-        "hazards": HAZARDS,
-    }
+    plan = a_plan(pupil_ref=PUPIL, purpose="safe_and_well")
     planned = await client.post("/api/v1/visits", json=plan, headers=dsl)
     assert planned.status == 201, await planned.text()
     vid = str((await planned.json())["id"])
 
-    async def act(action: str, who: dict[str, str], **body: Any) -> None:
-        response = await client.post(f"/api/v1/visits/{vid}/{action}", json=body, headers=who)
+    async def done(action: str, who: dict[str, str], **body: Any) -> None:
+        response = await act(client, vid, action, who, **body)
         assert response.status == 200, (action, await response.text())
 
-    await act("authorise", dsl)
+    await done("authorise", dsl)
     await asyncio.to_thread(devices(c).heartbeat, "sos-0001", 90)
     await asyncio.to_thread(c.projector.catch_up)
     for action in ("depart", "arrive", "leave", "return"):
-        await act(action, staff)
-    await act("report", staff, outcome="completed", notes=NOTES, safeguarding_concern=True)
+        await done(action, staff)
+    await done("report", staff, outcome="completed", notes=NOTES, safeguarding_concern=True)
     await asyncio.to_thread(c.projector.catch_up)
     return vid
 
@@ -91,9 +70,7 @@ async def everything_read_by(client: Client, who: dict[str, str], vid: str) -> s
     return json.dumps([await r.json() for r in read])
 
 
-async def test_reception_reads_neither_the_pupils_reference_nor_the_notes(
-    api: tuple[Client, Container],
-) -> None:
+async def test_reception_reads_neither_the_pupils_reference_nor_the_notes(api: Api) -> None:
     client, c = api
     vid = await a_reported_visit(client, c)
     seen = await everything_read_by(client, as_(c, "reception1"), vid)
@@ -105,18 +82,14 @@ async def test_reception_reads_neither_the_pupils_reference_nor_the_notes(
 
 
 @pytest.mark.parametrize("user", ["dsl1", "head1", "s-jones"])
-async def test_the_senior_leaders_and_the_visitor_read_them(
-    api: tuple[Client, Container], user: str
-) -> None:
+async def test_the_senior_leaders_and_the_visitor_read_them(api: Api, user: str) -> None:
     client, c = api
     vid = await a_reported_visit(client, c)
     seen = await everything_read_by(client, as_(c, user), vid)
     assert PUPIL in seen and NOTES in seen
 
 
-async def test_each_read_of_a_visit_or_an_alert_is_recorded(
-    api: tuple[Client, Container],
-) -> None:
+async def test_each_read_of_a_visit_or_an_alert_is_recorded(api: Api) -> None:
     client, c = api
     vid = await a_reported_visit(client, c)
     reception = as_(c, "reception1")
@@ -158,7 +131,7 @@ def test_a_reference_is_withheld_as_a_whole_word_only() -> None:
     }
 
 
-async def test_the_live_stream_withholds_them_from_reception(api: tuple[Client, Container]) -> None:
+async def test_the_live_stream_withholds_them_from_reception(api: Api) -> None:
     client, c = api
     stream = await client.get("/api/v1/stream", headers=as_(c, "reception1"))
     assert stream.status == 200
@@ -184,7 +157,7 @@ async def test_the_live_stream_withholds_them_from_reception(api: tuple[Client, 
 
 
 async def test_a_list_that_names_people_is_in_the_audit_trail_once_per_person_per_window(
-    api: tuple[Client, Container],
+    api: Api,
 ) -> None:
     """'Every read of a visit, alert or record that holds personal data audited': a list
     too, but once per person and list in a window, not at every 30 s poll of the board."""

@@ -8,24 +8,17 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from service.bootstrap import create_app
 from service.config import Settings
-from service.container import Container
 from service.domain.people.sign_in_limits import PAIR_FAILURES
 from service.entrypoints.http.auth import SESSION_COOKIE
-from tests.console_world import PASSWORD, an_sos, with_every_role
-from tests.harness import service_in_process
+from tests.console_world import PASSWORD, an_sos
+from tests.trust_api import Api, trust_api
 
 
 @pytest.fixture
-async def console(
-    sqlite_url: str, aiohttp_client: Any
-) -> AsyncIterator[tuple[TestClient[Any, Any], Container]]:
-    async with service_in_process(Settings(database_url=sqlite_url), with_mqtt=False) as c:
-        with_every_role(c.app)
-        app = create_app(c, with_mqtt=False)
-        app.cleanup_ctx.clear()
-        yield await aiohttp_client(app), c
+async def console(sqlite_url: str, aiohttp_client: Any) -> AsyncIterator[Api]:
+    async with trust_api(aiohttp_client, Settings(database_url=sqlite_url), every_role=True) as it:
+        yield it
 
 
 async def sign_in(client: TestClient[Any, Any], user: str, password: str = PASSWORD) -> Any:

@@ -14,35 +14,23 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestClient
 
 from service.application import visits
-from service.bootstrap import Container, create_app
+from service.bootstrap import Container
 from service.clock import FakeClock
 from service.config import Settings
 from service.domain.people.access import Principal
 from service.domain.people.directory import Role
-from tests.console_world import a_reception_task, a_visit_authorised, an_sos, with_every_role
-from tests.harness import service_in_process
+from tests.console_world import a_reception_task, a_visit_authorised, an_sos
+from tests.trust_api import Api, Client, as_, trust_api
 from tests.visit_worlds import at
-
-Client = TestClient[Any, Any]
 
 
 @pytest.fixture
-async def api(database_url: str, aiohttp_client: Any) -> AsyncIterator[tuple[Client, Container]]:
-    clock = FakeClock(at(9, 0))
-    async with service_in_process(
-        Settings(database_url=database_url), clock=clock, with_mqtt=False
-    ) as c:
-        with_every_role(c.app)
-        app = create_app(c, with_mqtt=False)
-        app.cleanup_ctx.clear()
-        yield await aiohttp_client(app), c
-
-
-def _as(c: Container, username: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {c.app.issue_token(username)}"}
+async def api(database_url: str, aiohttp_client: Any) -> AsyncIterator[Api]:
+    settings, clock = Settings(database_url=database_url), FakeClock(at(9, 0))
+    async with trust_api(aiohttp_client, settings, clock=clock, every_role=True) as it:
+        yield it
 
 
 async def _get(client: Client, path: str, headers: dict[str, str], status: int = 200) -> Any:
@@ -55,7 +43,7 @@ async def _get(client: Client, path: str, headers: dict[str, str], status: int =
 async def _resolve(client: Client, c: Container, alert: str, outcome: str) -> None:
     response = await client.post(
         f"/api/v1/alerts/{alert}/resolve",
-        headers=_as(c, "reception1"),
+        headers=as_(c, "reception1"),
         json={"outcome": outcome, "note": "rang back"},
     )
     assert response.status == 200, await response.text()
@@ -71,7 +59,7 @@ async def _past_alerts(client: Client, c: Container) -> dict[str, str]:
     clock.advance(timedelta(days=1))
     made["tuesday"] = await an_sos(c.app, c.projector, "hist-2")
     taken = await client.post(
-        f"/api/v1/alerts/{made['tuesday']}/acknowledge", headers=_as(c, "reception1")
+        f"/api/v1/alerts/{made['tuesday']}/acknowledge", headers=as_(c, "reception1")
     )
     assert taken.status == 200
     await _resolve(client, c, made["tuesday"], "safe")
@@ -88,7 +76,7 @@ def _ids(body: dict[str, Any], name: str = "alerts") -> list[str]:
 async def test_past_alerts_are_found_by_person_dates_kind_and_outcome(api: Any) -> None:
     client, c = api
     made = await _past_alerts(client, c)
-    admin, reception = _as(c, "admin1"), _as(c, "reception1")
+    admin, reception = as_(c, "admin1"), as_(c, "reception1")
     history = "/api/v1/alerts/history"
 
     everything = await _get(client, history, admin)
@@ -127,7 +115,7 @@ async def test_past_alerts_come_a_page_at_a_time(api: Any) -> None:
     for n in range(5):  # each resolved before the next press, which would otherwise join it
         alert = await an_sos(c.app, c.projector, f"page-{n}")
         await _resolve(client, c, alert, "safe")
-    admin, history = _as(c, "admin1"), "/api/v1/alerts/history?kind=sos"
+    admin, history = as_(c, "admin1"), "/api/v1/alerts/history?kind=sos"
     first = await _get(client, f"{history}&limit=2", admin)
     second = await _get(client, f"{history}&limit=2&offset=2", admin)
     last = await _get(client, f"{history}&limit=2&offset=4", admin)
@@ -152,13 +140,13 @@ async def test_past_alerts_come_a_page_at_a_time(api: Any) -> None:
 )
 async def test_alert_search_refusals_say_what_to_send(api: Any, query: str, says: str) -> None:
     client, c = api
-    body = await _get(client, f"/api/v1/alerts/history?{query}", _as(c, "dsl1"), status=400)
+    body = await _get(client, f"/api/v1/alerts/history?{query}", as_(c, "dsl1"), status=400)
     assert says in body["detail"]
 
 
 async def test_staff_may_not_search_past_alerts(api: Any) -> None:
     client, c = api
-    body = await _get(client, "/api/v1/alerts/history", _as(c, "teacher1"), status=403)
+    body = await _get(client, "/api/v1/alerts/history", as_(c, "teacher1"), status=403)
     assert "a staff cannot search past alerts" in body["detail"]
 
 
@@ -185,7 +173,7 @@ async def test_past_visits_are_found_by_person_day_state_and_how_far_the_ladder_
     clock.advance(timedelta(days=1))
     task = await asyncio.to_thread(a_reception_task, c, clock, "hist-v2")
     overdue_visit = task.split(":")[1]  # call_home:{visit}:{episode}
-    dsl, history = _as(c, "dsl1"), "/api/v1/visits/history"
+    dsl, history = as_(c, "dsl1"), "/api/v1/visits/history"
 
     everything = await _get(client, history, dsl)
     assert len(everything["visits"]) == 2
@@ -204,7 +192,7 @@ async def test_past_visits_are_found_by_person_day_state_and_how_far_the_ladder_
     assert _ids(await _get(client, f"{history}?state=cancelled", dsl), "visits") == [monday]
     assert len((await _get(client, f"{history}?staff=jones", dsl))["visits"]) == 2
     assert (await _get(client, f"{history}?staff=k-smith", dsl))["visits"] == []
-    mine = await _get(client, history, _as(c, "teacher1"))
+    mine = await _get(client, history, as_(c, "teacher1"))
     assert mine["visits"] == [], "staff see only their own visits"
 
     wrong = await _get(client, f"{history}?from=2026-11-23T10:00:00Z", dsl, status=400)

@@ -11,53 +11,28 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestClient
 
-from service.adapters.directory_file import load_directory
-from service.bootstrap import build, create_app
 from service.clock import FakeClock
 from service.config import Settings
 from service.container import Container
-from service.lifecycle import running
-from tests.harness import REPO
-from tests.visit_worlds import HAZARDS, MONDAY, at
+from tests.trust_api import DEMO_DIRECTORY as DEMO
+from tests.trust_api import Api, Client, a_plan, act, as_, trust_api
+from tests.visit_worlds import MONDAY, at
 
-Client = TestClient[Any, Any]
-DEMO = REPO / "deploy" / "demo-directory.yaml"
 SATURDAY = timedelta(days=5)
 
 
 @pytest.fixture
-async def api(sqlite_url: str, aiohttp_client: Any) -> AsyncIterator[tuple[Client, Container]]:
-    container = build(Settings(database_url=sqlite_url), clock=FakeClock(MONDAY))
-    container.app.import_directory(load_directory(DEMO))
-    try:
-        async for _ in running(container, with_mqtt=False):
-            app = create_app(container, with_mqtt=False)
-            app.cleanup_ctx.clear()
-            yield await aiohttp_client(app), container
-    finally:
-        container.close()
-
-
-def as_(container: Container, user: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {container.app.issue_token(user)}"}
+async def api(sqlite_url: str, aiohttp_client: Any) -> AsyncIterator[Api]:
+    settings = Settings(database_url=sqlite_url)
+    async with trust_api(aiohttp_client, settings, clock=FakeClock(MONDAY), directory=DEMO) as it:
+        yield it
 
 
 async def ready_visit(client: Client, c: Container, day: timedelta) -> str:
     """A Lancaster visit with every before-visit check met, `day` after Monday."""
     dsl, sam = as_(c, "dsl1"), as_(c, "s-jones")
-    plan = {
-        "school": "lancaster",
-        "staff": "s-jones",
-        "pupil_ref": "UPN-0042",
-        "address": "12 Mountdale Gardens, Leigh-on-Sea",
-        "purpose": "attendance",
-        "planned_start": (at(10, 30) + day).isoformat(),
-        "expected_leave": (at(11, 15) + day).isoformat(),
-        "expected_return": (at(11, 30) + day).isoformat(),
-        "hazards": HAZARDS,
-    }
+    plan = a_plan(start=at(10, 30) + day)
     planned = await client.post("/api/v1/visits", json=plan, headers=dsl)
     assert planned.status == 201, await planned.text()
     vid = str((await planned.json())["id"])
@@ -66,7 +41,7 @@ async def ready_visit(client: Client, c: Container, day: timedelta) -> str:
         (sam, {"what": "risk_assessment"}),
     ):
         action = "decide" if "decision" in body else "confirm"
-        done = await client.post(f"/api/v1/visits/{vid}/{action}", json=body, headers=who)
+        done = await act(client, vid, action, who, **body)
         assert done.status == 200, await done.text()
     return vid
 
@@ -78,9 +53,7 @@ async def board_entry(client: Client, c: Container, user: str, vid: str) -> dict
     return found
 
 
-async def test_a_weekend_visit_tells_the_dsl_to_ask_the_headteacher(
-    api: tuple[Client, Container],
-) -> None:
+async def test_a_weekend_visit_tells_the_dsl_to_ask_the_headteacher(api: Api) -> None:
     client, c = api
     vid = await ready_visit(client, c, SATURDAY)
     shown = await board_entry(client, c, "dsl1", vid)
@@ -108,9 +81,7 @@ async def test_a_weekend_visit_tells_the_dsl_to_ask_the_headteacher(
     assert "authorise" not in await board_entry(client, c, "dsl1", vid)
 
 
-async def test_in_school_hours_the_policy_s_roles_may_and_others_are_told_who(
-    api: tuple[Client, Container],
-) -> None:
+async def test_in_school_hours_the_policy_s_roles_may_and_others_are_told_who(api: Api) -> None:
     client, c = api
     vid = await ready_visit(client, c, timedelta(0))
     for user in ("dsl1", "slt1", "head1"):

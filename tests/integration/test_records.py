@@ -11,60 +11,46 @@ from typing import Any
 from uuid import UUID
 
 import pytest
-from aiohttp.test_utils import TestClient
 
-from service.bootstrap import create_app
 from service.clock import FakeClock
 from service.config import Settings
 from service.container import Container
-from tests.console_world import an_sos, with_every_role
-from tests.harness import service_in_process
+from tests.console_world import an_sos
 from tests.integration.test_integrity import tamper
+from tests.trust_api import Client, as_, trust_api
+
+Served = tuple[Client, Container, FakeClock]
 
 
-async def _serve(
-    database_url: str, aiohttp_client: Any
-) -> AsyncIterator[tuple[TestClient[Any, Any], Container, FakeClock]]:
+async def _serve(database_url: str, aiohttp_client: Any) -> AsyncIterator[Served]:
     clock = FakeClock()
-    async with service_in_process(
-        Settings(database_url=database_url), clock=clock, with_mqtt=False
-    ) as c:
-        with_every_role(c.app)
-        app = create_app(c, with_mqtt=False)
-        app.cleanup_ctx.clear()
-        yield await aiohttp_client(app), c, clock
+    settings = Settings(database_url=database_url)
+    async with trust_api(aiohttp_client, settings, clock=clock, every_role=True) as (client, c):
+        yield client, c, clock
 
 
 @pytest.fixture
-async def api(
-    sqlite_url: str, aiohttp_client: Any
-) -> AsyncIterator[tuple[TestClient[Any, Any], Container, FakeClock]]:
+async def api(sqlite_url: str, aiohttp_client: Any) -> AsyncIterator[Served]:
     async for served in _serve(sqlite_url, aiohttp_client):
         yield served
 
 
 @pytest.fixture
-async def api_on_each_store(
-    database_url: str, aiohttp_client: Any
-) -> AsyncIterator[tuple[TestClient[Any, Any], Container, FakeClock]]:
+async def api_on_each_store(database_url: str, aiohttp_client: Any) -> AsyncIterator[Served]:
     """SQLite and PostgreSQL: where the database itself is being altered."""
     async for served in _serve(database_url, aiohttp_client):
         yield served
-
-
-def bearer(c: Container, user: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {c.app.issue_token(user)}"}
 
 
 async def an_incident(client: Any, c: Container, clock: FakeClock) -> str:
     """An SOS; a minute later reception takes it; two minutes after that the DSL resolves it."""
     alert_id = await an_sos(c.app, c.projector, "incident-1")
     clock.advance(timedelta(minutes=1))
-    await client.post(f"/api/v1/alerts/{alert_id}/acknowledge", headers=bearer(c, "reception1"))
+    await client.post(f"/api/v1/alerts/{alert_id}/acknowledge", headers=as_(c, "reception1"))
     clock.advance(timedelta(minutes=2))
     await client.post(
         f"/api/v1/alerts/{alert_id}/resolve",
-        headers=bearer(c, "dsl1"),
+        headers=as_(c, "dsl1"),
         json={"outcome": "false_alarm", "note": "pressed in a bag"},
     )
     await asyncio.to_thread(c.projector.catch_up)
@@ -75,7 +61,7 @@ async def test_a_timeline_verifies_and_gives_the_state_after_each_event(api: Any
     client, c, clock = api
     alert_id = await an_incident(client, c, clock)
     body = await (
-        await client.get(f"/api/v1/timeline?alert={alert_id}", headers=bearer(c, "dsl1"))
+        await client.get(f"/api/v1/timeline?alert={alert_id}", headers=as_(c, "dsl1"))
     ).json()
     assert body["integrity"]["verified"] is True and body["integrity"]["problems"] == []
     assert all(row["sealed"] for row in body["events"])
@@ -101,7 +87,7 @@ async def test_an_altered_event_shows_on_the_timeline_and_in_the_export(
         b"pressed in a bag",
         b"she was fine, honest",
     )
-    dsl = bearer(c, "dsl1")
+    dsl = as_(c, "dsl1")
     body = await (await client.get(f"/api/v1/timeline?alert={alert_id}", headers=dsl)).json()
     assert body["integrity"]["verified"] is False
     assert body["integrity"]["problems"] == [
@@ -124,7 +110,7 @@ async def test_the_alert_as_it_stood_at_any_instant(api: Any) -> None:
     client, c, clock = api
     started = clock.now()
     alert_id = await an_incident(client, c, clock)
-    headers = bearer(c, "dsl1")
+    headers = as_(c, "dsl1")
 
     async def at(offset: timedelta) -> Any:
         instant = (started + offset).isoformat().replace("+00:00", "Z")
@@ -145,7 +131,7 @@ async def test_the_alert_as_it_stood_at_any_instant(api: Any) -> None:
 async def test_exports_are_printable_and_every_viewing_is_in_the_audit_trail(api: Any) -> None:
     client, c, clock = api
     alert_id = await an_incident(client, c, clock)
-    dsl = bearer(c, "dsl1")
+    dsl = as_(c, "dsl1")
     html = await client.get(f"/api/v1/timeline/export?alert={alert_id}&format=html", headers=dsl)
     assert html.status == 200 and html.content_type == "text/html"
     page = await html.text()
@@ -155,9 +141,9 @@ async def test_exports_are_printable_and_every_viewing_is_in_the_audit_trail(api
         await client.get(f"/api/v1/timeline/export?alert={alert_id}&format=json", headers=dsl)
     ).json()
     assert exported["exported_by"] == "dsl:dsl1" and exported["integrity"]["verified"]
-    await client.get(f"/api/v1/timeline?alert={alert_id}", headers=bearer(c, "reception1"))
+    await client.get(f"/api/v1/timeline?alert={alert_id}", headers=as_(c, "reception1"))
     await asyncio.to_thread(c.projector.catch_up)
-    trail = await (await client.get("/api/v1/audit", headers=bearer(c, "admin1"))).json()
+    trail = await (await client.get("/api/v1/audit", headers=as_(c, "admin1"))).json()
     seen = [(a["actor"], a["action"], a["subject"]) for a in trail["audit"]]
     subject = f"alert:{alert_id}"
     assert seen[:3] == [
@@ -179,7 +165,7 @@ async def test_the_printed_record_reads_as_what_happened_and_keeps_every_row(api
     numbered in the same sequence, so every recorded event is still printed exactly once."""
     client, c, clock = api
     alert_id = await an_incident(client, c, clock)
-    dsl = bearer(c, "dsl1")
+    dsl = as_(c, "dsl1")
     page = await (
         await client.get(f"/api/v1/timeline/export?alert={alert_id}&format=html", headers=dsl)
     ).text()

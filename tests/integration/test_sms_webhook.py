@@ -6,46 +6,17 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestClient
 from twilio.request_validator import RequestValidator
 
-from service.bootstrap import create_app
-from service.config import Settings
 from service.container import Container
-from tests.harness import service_in_process
-
-TOKEN = "test-auth-token"
-PUBLIC = "https://lonewatch.example.org"
+from tests.trust_api import PUBLIC_URL as PUBLIC
+from tests.trust_api import Api, text, texting, trust_api
 
 
 @pytest.fixture
-async def webhook(
-    database_url: str, aiohttp_client: Any
-) -> AsyncIterator[tuple[TestClient[Any, Any], Container]]:
-    settings = Settings(
-        database_url=database_url,
-        public_url=PUBLIC,
-        twilio_account_sid="AC" + "0" * 32,
-        twilio_auth_token=TOKEN,
-        twilio_from_number="+441702999999",
-        twilio_api_base="http://127.0.0.1:9",
-    )
-    async with service_in_process(settings, with_mqtt=False) as container:
-        app = create_app(container, with_mqtt=False)
-        app.cleanup_ctx.clear()
-        yield await aiohttp_client(app), container
-
-
-async def text(
-    client: TestClient[Any, Any], sender: str, body: str, sid: str, *, sign: bool = True
-) -> Any:
-    form = {"From": sender, "To": "+441702999999", "Body": body, "MessageSid": sid}
-    headers = {}
-    if sign:
-        headers["X-Twilio-Signature"] = RequestValidator(TOKEN).compute_signature(
-            f"{PUBLIC}/webhooks/twilio/sms", form
-        )
-    return await client.post("/webhooks/twilio/sms", data=form, headers=headers)
+async def webhook(database_url: str, aiohttp_client: Any) -> AsyncIterator[Api]:
+    async with trust_api(aiohttp_client, texting(database_url)) as it:
+        yield it
 
 
 def alerts(container: Container) -> list[dict[str, Any]]:

@@ -10,32 +10,24 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestClient
 
-from service.bootstrap import create_app
 from service.clock import FakeClock
 from service.config import Settings
 from service.container import Container
 from service.domain.devices.messages import DeviceMessage
-from tests.console_world import with_every_role
-from tests.harness import service_in_process
-from tests.integration.test_records import bearer
+from tests.integration.test_records import Served
+from tests.trust_api import as_, trust_api
 
 HEARTBEATS = 23
 
 
 @pytest.fixture
-async def api(
-    sqlite_url: str, aiohttp_client: Any
-) -> AsyncIterator[tuple[TestClient[Any, Any], Container, FakeClock]]:
+async def api(sqlite_url: str, aiohttp_client: Any) -> AsyncIterator[Served]:
     clock = FakeClock()
     # Many small pages from one client: more than a person's clicks would ever be.
     settings = Settings(database_url=sqlite_url, api_rate_limit="1000/second")
-    async with service_in_process(settings, clock=clock, with_mqtt=False) as c:
-        with_every_role(c.app)
-        app = create_app(c, with_mqtt=False)
-        app.cleanup_ctx.clear()
-        yield await aiohttp_client(app), c, clock
+    async with trust_api(aiohttp_client, settings, clock=clock, every_role=True) as (client, c):
+        yield client, c, clock
 
 
 def heartbeats(c: Container, clock: FakeClock, device: str, count: int) -> None:
@@ -85,7 +77,7 @@ async def _pages(client: Any, headers: dict[str, str], query: str, size: int) ->
 async def test_pages_read_in_turn_are_the_whole_record(api: Any) -> None:
     client, c, clock = api
     await asyncio.to_thread(heartbeats, c, clock, "sos-0001", HEARTBEATS)
-    dsl = bearer(c, "dsl1")
+    dsl = as_(c, "dsl1")
     middle = (clock.now() - timedelta(seconds=HEARTBEATS // 2)).isoformat()
     for query in ("device=sos-0001", f"device=sos-0001&as_of={middle}"):
         q = query.replace("+", "%2B")
@@ -115,7 +107,7 @@ async def test_pages_read_in_turn_are_the_whole_record(api: Any) -> None:
 async def test_a_timeline_without_a_limit_is_a_page_and_a_bad_page_is_refused(api: Any) -> None:
     client, c, clock = api
     await asyncio.to_thread(heartbeats, c, clock, "sos-0001", 3)
-    dsl = bearer(c, "dsl1")
+    dsl = as_(c, "dsl1")
     body = await _get(client, dsl, "device=sos-0001")
     assert body["next_after"] is None and body["limit"] == 500
     assert len(body["events"]) == body["total"] == 3

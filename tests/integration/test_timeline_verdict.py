@@ -17,21 +17,22 @@ from service.records import pages
 from service.records.whole_checks import checks_of
 from tests.console_world import CALLERS
 from tests.integration.test_integrity import tamper
-from tests.integration.test_records import an_incident, bearer
+from tests.integration.test_records import an_incident
 from tests.integration.test_records import api as api  # the fixtures
 from tests.integration.test_records import api_on_each_store as api_on_each_store
+from tests.trust_api import as_
 
 
 async def viewings(client: Any, c: Any, subject: str) -> list[tuple[str, str]]:
     await asyncio.to_thread(c.projector.catch_up)
-    trail = await (await client.get("/api/v1/audit", headers=bearer(c, "admin1"))).json()
+    trail = await (await client.get("/api/v1/audit", headers=as_(c, "admin1"))).json()
     return [(a["actor"], a["action"]) for a in trail["audit"] if a["subject"] == subject]
 
 
 async def test_the_verdict_is_the_pages_and_is_not_a_viewing(api_on_each_store: Any) -> None:
     client, c, clock = api_on_each_store
     alert_id = await an_incident(client, c, clock)
-    dsl = bearer(c, "dsl1")
+    dsl = as_(c, "dsl1")
     subject = f"alert:{alert_id}"
     opened = 0
     for _ in range(50):  # the outbox may still be adding its sends: a verdict and a page alike
@@ -57,7 +58,7 @@ async def test_an_altered_record_fails_on_the_verdict_asked_first(api_on_each_st
     """Nothing checked and nothing in hand: the verdict read checks the whole record."""
     client, c, clock = api_on_each_store
     alert_id = await an_incident(client, c, clock)
-    dsl = bearer(c, "dsl1")
+    dsl = as_(c, "dsl1")
     stored = c.app.recorder.select_events(UUID(alert_id))
     [resolved] = [e for e in stored if b"pressed in a bag" in e.state]
     version = resolved.originator_version
@@ -75,7 +76,7 @@ async def test_whoever_may_not_read_the_timeline_may_not_ask_its_verdict(api: An
     alert_id = await an_incident(client, c, clock)
     refused = 0
     for user in CALLERS.values():
-        asked = bearer(c, user)
+        asked = as_(c, user)
         page = await client.get(f"/api/v1/timeline?alert={alert_id}", headers=asked)
         verdict = await client.get(f"/api/v1/timeline/verdict?alert={alert_id}", headers=asked)
         assert verdict.status == page.status, user
@@ -84,7 +85,7 @@ async def test_whoever_may_not_read_the_timeline_may_not_ask_its_verdict(api: An
             assert await verdict.json() == await page.json(), user
     assert refused >= 2  # a member of staff; another school's people
     for bad in ("alert=nope", "alert=1&visit=2", f"alert={alert_id}&as_of=2026-01-01T00:00:00Z"):
-        answer = await client.get(f"/api/v1/timeline/verdict?{bad}", headers=bearer(c, "dsl1"))
+        answer = await client.get(f"/api/v1/timeline/verdict?{bad}", headers=as_(c, "dsl1"))
         assert answer.status == 400, bad
     unsigned = await client.get(f"/api/v1/timeline/verdict?alert={alert_id}")
     assert unsigned.status == 401
@@ -110,7 +111,7 @@ async def test_checking_until_the_background_check_is_done(api: Any, held: threa
     subject = f"alert:{alert_id}"
     checks = checks_of(c.app)
     checks.inline_up_to = 1
-    dsl = bearer(c, "dsl1")
+    dsl = as_(c, "dsl1")
     try:
         page = await (
             await client.get(f"/api/v1/timeline?alert={alert_id}&limit=1", headers=dsl)

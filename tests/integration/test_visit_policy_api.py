@@ -13,58 +13,25 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestClient
 
 from service.adapters.directory_file import load_directory
-from service.bootstrap import build, create_app
 from service.clock import FakeClock
 from service.config import Settings
-from service.container import Container
-from service.lifecycle import running
 from tests.harness import REPO
-from tests.visit_worlds import HAZARDS, MONDAY, at
-
-Client = TestClient[Any, Any]
-DEMO = REPO / "deploy" / "demo-directory.yaml"
+from tests.trust_api import DEMO_DIRECTORY as DEMO
+from tests.trust_api import Api, a_plan, act, as_, trust_api
+from tests.visit_worlds import MONDAY
 
 
 @pytest.fixture
-async def api(sqlite_url: str, aiohttp_client: Any) -> AsyncIterator[tuple[Client, Container]]:
-    container = build(Settings(database_url=sqlite_url), clock=FakeClock(MONDAY))
-    container.app.import_directory(load_directory(DEMO))
-    try:
-        async for _ in running(container, with_mqtt=False):
-            app = create_app(container, with_mqtt=False)
-            app.cleanup_ctx.clear()
-            yield await aiohttp_client(app), container
-    finally:
-        container.close()
-
-
-def as_(container: Container, user: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {container.app.issue_token(user)}"}
-
-
-def a_plan(school: str, staff: str) -> dict[str, Any]:
-    return {
-        "school": school,
-        "staff": staff,
-        "pupil_ref": "UPN-0042",
-        "address": "12 Mountdale Gardens, Leigh-on-Sea",
-        "purpose": "attendance",
-        "planned_start": at(9, 30).isoformat(),
-        "expected_leave": at(10, 15).isoformat(),
-        "expected_return": at(10, 30).isoformat(),
-        "hazards": HAZARDS,
-    }
-
-
-async def act(client: Client, visit: str, action: str, who: dict[str, str], **body: Any) -> Any:
-    return await client.post(f"/api/v1/visits/{visit}/{action}", json=body, headers=who)
+async def api(sqlite_url: str, aiohttp_client: Any) -> AsyncIterator[Api]:
+    settings = Settings(database_url=sqlite_url)
+    async with trust_api(aiohttp_client, settings, clock=FakeClock(MONDAY), directory=DEMO) as it:
+        yield it
 
 
 async def test_lancaster_has_single_or_pair_decided_by_a_lead_and_the_visitor_signs(
-    api: tuple[Client, Container],
+    api: Api,
 ) -> None:
     """SEN Trust: "Discuss with the Headteacher, DSL (where appropriate) and/or relevant
     Senior Leader whether the visit should be made by a single member of staff or if an
@@ -121,7 +88,7 @@ async def test_lancaster_has_single_or_pair_decided_by_a_lead_and_the_visitor_si
 
 
 async def test_kingsdown_is_authorised_by_the_safeguarding_officer_once_parents_are_told(
-    api: tuple[Client, Container],
+    api: Api,
 ) -> None:
     """Cottenham: "ALL HOME VISITS CONDUCTED BY STAFF MUST BE AUTHORISED BY THE SAFEGUARDING
     OFFICER. In addition, wherever possible parents/carers should be informed of the home
@@ -147,9 +114,7 @@ async def test_kingsdown_is_authorised_by_the_safeguarding_officer_once_parents_
     assert doc["before"]["parents"]["note"] == "not answering; welfare check"
 
 
-async def test_the_policy_sheet_shows_each_schools_rules_in_its_policys_words(
-    api: tuple[Client, Container],
-) -> None:
+async def test_the_policy_sheet_shows_each_schools_rules_in_its_policys_words(api: Api) -> None:
     client, c = api
     mine = await client.get("/api/v1/policy", headers=as_(c, "head1"))
     (lancaster,) = (await mine.json())["schools"]
@@ -173,23 +138,17 @@ def documented(name: str, language: str = "json") -> str:
 @pytest.fixture
 async def documented_api(
     sqlite_url: str, aiohttp_client: Any, tmp_path: Path
-) -> AsyncIterator[tuple[Client, Container]]:
+) -> AsyncIterator[Api]:
     directory = tmp_path / "directory.yaml"
     directory.write_text(documented("visit-policy-directory", "yaml"), encoding="utf-8")
-    container = build(Settings(database_url=sqlite_url), clock=FakeClock(MONDAY))
-    container.app.import_directory(load_directory(directory))
-    try:
-        async for _ in running(container, with_mqtt=False):
-            app = create_app(container, with_mqtt=False)
-            app.cleanup_ctx.clear()
-            yield await aiohttp_client(app), container
-    finally:
-        container.close()
+    settings = Settings(database_url=sqlite_url)
+    async with trust_api(
+        aiohttp_client, settings, clock=FakeClock(MONDAY), directory=directory
+    ) as it:
+        yield it
 
 
-async def test_the_documented_directory_and_bodies_work_as_written(
-    documented_api: tuple[Client, Container],
-) -> None:
+async def test_the_documented_directory_and_bodies_work_as_written(documented_api: Api) -> None:
     """William Lilley: "They are accompanied on the home visit either with another member of
     the William Lilley staff team or professional from another agency"; "Staff must carry a
     mobile phone on their visit"."""
@@ -225,9 +184,7 @@ async def test_the_documented_directory_and_bodies_work_as_written(
     )
 
 
-async def test_the_board_reads_the_schools_policy_as_the_directory_has_it_now(
-    api: tuple[Client, Container],
-) -> None:
+async def test_the_board_reads_the_schools_policy_as_the_directory_has_it_now(api: Api) -> None:
     """A headteacher who corrects the directory sees the board follow at once."""
     client, c = api
     kdsl = as_(c, "kdsl")
@@ -249,7 +206,7 @@ async def test_the_board_reads_the_schools_policy_as_the_directory_has_it_now(
 
 
 async def test_a_pair_out_is_shown_the_instruction_to_stay_in_sight_of_the_property(
-    api: tuple[Client, Container],
+    api: Api,
 ) -> None:
     """Cottenham: "Consider whether sending out two members of staff may escalate the
     difficulties. If so, the second member of staff should remain in sight of the property

@@ -14,35 +14,24 @@ from uuid import UUID
 from zoneinfo import ZoneInfo
 
 import pytest
-from aiohttp.test_utils import TestClient
 
-from service.bootstrap import create_app
 from service.clock import FakeClock
 from service.config import Settings
 from service.container import Container
-from tests.console_world import a_reception_task, settle, with_every_role
-from tests.harness import eventually, service_in_process
+from tests.console_world import a_reception_task, settle
+from tests.harness import eventually
+from tests.trust_api import Api, Client, as_, trust_api
 from tests.visit_worlds import at
 
-Client = TestClient[Any, Any]
 NOTE = "spoke to parent, visitor left 10 min ago"
 LONDON = ZoneInfo("Europe/London")
 
 
 @pytest.fixture
-async def api(sqlite_url: str, aiohttp_client: Any) -> AsyncIterator[tuple[Client, Container]]:
-    clock = FakeClock(at(14, 0))
-    async with service_in_process(
-        Settings(database_url=sqlite_url), clock=clock, with_mqtt=False
-    ) as c:
-        with_every_role(c.app)
-        app = create_app(c, with_mqtt=False)
-        app.cleanup_ctx.clear()
-        yield await aiohttp_client(app), c
-
-
-def as_(c: Container, user: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {c.app.issue_token(user)}"}
+async def api(sqlite_url: str, aiohttp_client: Any) -> AsyncIterator[Api]:
+    settings, clock = Settings(database_url=sqlite_url), FakeClock(at(14, 0))
+    async with trust_api(aiohttp_client, settings, clock=clock, every_role=True) as it:
+        yield it
 
 
 async def overdue(c: Container) -> str:
@@ -51,7 +40,7 @@ async def overdue(c: Container) -> str:
 
 
 async def test_reception_marks_ringing_home_done_with_a_note_and_the_timeline_says_who(
-    api: tuple[Client, Container],
+    api: Api,
 ) -> None:
     client, c = api
     task = await overdue(c)
@@ -77,7 +66,7 @@ async def test_reception_marks_ringing_home_done_with_a_note_and_the_timeline_sa
 
 
 async def test_done_twice_by_the_same_person_is_one_event_and_anyone_else_hears_who(
-    api: tuple[Client, Container],
+    api: Api,
 ) -> None:
     client, c = api
     task = await overdue(c)
@@ -92,9 +81,7 @@ async def test_done_twice_by_the_same_person_is_one_event_and_anyone_else_hears_
     assert "already done by reception1 (contact centre)" in (await other.json())["detail"]
 
 
-async def test_a_task_the_visitor_made_unnecessary_is_refused_with_409(
-    api: tuple[Client, Container],
-) -> None:
+async def test_a_task_the_visitor_made_unnecessary_is_refused_with_409(api: Api) -> None:
     client, c = api
     task = await overdue(c)
     await asyncio.to_thread(
@@ -106,7 +93,7 @@ async def test_a_task_the_visitor_made_unnecessary_is_refused_with_409(
     assert "no longer needed" in (await refused.json())["detail"]
 
 
-async def test_unknown_and_foreign_tasks_are_not_found(api: tuple[Client, Container]) -> None:
+async def test_unknown_and_foreign_tasks_are_not_found(api: Api) -> None:
     client, c = api
     task = await overdue(c)
     for path in ("/api/v1/tasks/nonsense/done", f"/api/v1/tasks/{task[:-1]}9/done"):
@@ -156,7 +143,7 @@ async def timeline_of(client: Client, c: Container, task: str) -> list[str]:
 
 
 async def test_slt_are_not_told_when_reception_reached_the_home_and_found_no_concern(
-    api: tuple[Client, Container],
+    api: Api,
 ) -> None:
     """Policy 003: 'If contact has not been made or there is any cause for concern, a member
     of SLT will be informed.' Reception reached the home and found no concern: the inform_slt
@@ -203,7 +190,7 @@ async def test_slt_are_not_told_when_reception_reached_the_home_and_found_no_con
     ],
 )
 async def test_slt_are_told_when_reception_made_no_contact_or_found_a_concern(
-    api: tuple[Client, Container], outcome: str | None, because: str
+    api: Api, outcome: str | None, because: str
 ) -> None:
     """Policy 003: 'If contact has not been made or there is any cause for concern, a member
     of SLT will be informed.'"""
@@ -220,9 +207,7 @@ async def test_slt_are_told_when_reception_made_no_contact_or_found_a_concern(
     assert step["decision"]["reported_by"] == "operator:reception1"
 
 
-async def test_slt_are_told_when_reception_has_not_reported_by_then(
-    api: tuple[Client, Container],
-) -> None:
+async def test_slt_are_told_when_reception_has_not_reported_by_then(api: Api) -> None:
     """Policy 003: 'If contact has not been made or there is any cause for concern, a member
     of SLT will be informed.' No word from reception is no contact: the ladder goes on."""
     client, c = api
@@ -247,7 +232,7 @@ async def test_slt_are_told_when_reception_has_not_reported_by_then(
 
 
 async def test_an_outcome_that_is_not_one_of_the_choices_is_refused_and_records_nothing(
-    api: tuple[Client, Container],
+    api: Api,
 ) -> None:
     client, c = api
     task = await overdue(c)
@@ -260,9 +245,7 @@ async def test_an_outcome_that_is_not_one_of_the_choices_is_refused_and_records_
     assert "Visit.TaskCompleted" not in events
 
 
-async def test_the_same_person_cannot_change_the_outcome_afterwards(
-    api: tuple[Client, Container],
-) -> None:
+async def test_the_same_person_cannot_change_the_outcome_afterwards(api: Api) -> None:
     """A second Done with another outcome is refused: the record keeps what was first said."""
     client, c = api
     task = await overdue(c)

@@ -10,63 +10,31 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestClient
 
-from service.adapters.directory_file import load_directory
-from service.bootstrap import build, create_app
 from service.clock import FakeClock
 from service.config import Settings
-from service.container import Container
-from service.lifecycle import running
 from tests.console_world import devices
 from tests.harness import REPO, cli, eventually
-from tests.visit_worlds import HAZARDS, MONDAY, VISITS_DIRECTORY, at
-
-Client = TestClient[Any, Any]
-
-
-@pytest.fixture
-async def api(database_url: str, aiohttp_client: Any) -> AsyncIterator[tuple[Client, Container]]:
-    container = build(Settings(database_url=database_url), clock=FakeClock(MONDAY))
-    container.app.import_directory(load_directory(VISITS_DIRECTORY))
-    try:
-        async for _ in running(container, with_mqtt=False):
-            app = create_app(container, with_mqtt=False)
-            app.cleanup_ctx.clear()
-            yield await aiohttp_client(app), container
-    finally:
-        container.close()
+from tests.trust_api import Api, Client, a_plan, act, as_, text, texting, trust_api
+from tests.visit_worlds import HAZARDS, MONDAY, at
+from tests.visit_worlds import VISITS_DIRECTORY as VISITS
 
 
 @pytest.fixture
-async def sqlite_api(
-    sqlite_url: str, aiohttp_client: Any
-) -> AsyncIterator[tuple[Client, Container]]:
-    container = build(Settings(database_url=sqlite_url), clock=FakeClock(MONDAY))
-    container.app.import_directory(load_directory(VISITS_DIRECTORY))
-    try:
-        async for _ in running(container, with_mqtt=False):
-            app = create_app(container, with_mqtt=False)
-            app.cleanup_ctx.clear()
-            yield await aiohttp_client(app), container
-    finally:
-        container.close()
+async def api(database_url: str, aiohttp_client: Any) -> AsyncIterator[Api]:
+    settings = Settings(database_url=database_url)
+    async with trust_api(aiohttp_client, settings, clock=FakeClock(MONDAY), directory=VISITS) as it:
+        yield it
 
 
-def as_(container: Container, user: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {container.app.issue_token(user)}"}
+@pytest.fixture
+async def sqlite_api(sqlite_url: str, aiohttp_client: Any) -> AsyncIterator[Api]:
+    settings = Settings(database_url=sqlite_url)
+    async with trust_api(aiohttp_client, settings, clock=FakeClock(MONDAY), directory=VISITS) as it:
+        yield it
 
 
-PLAN: dict[str, Any] = {
-    "school": "lancaster",
-    "staff": "s-jones",
-    "pupil_ref": "UPN-0042",
-    "address": "12 Mountdale Gardens, Leigh-on-Sea",
-    "purpose": "attendance",
-    "planned_start": at(9, 30).isoformat(),
-    "expected_leave": at(10, 15).isoformat(),
-    "expected_return": at(10, 30).isoformat(),
-}
+PLAN = a_plan(hazards=None)
 
 
 async def plan(client: Client, headers: dict[str, str], **changes: Any) -> dict[str, Any]:
@@ -76,11 +44,7 @@ async def plan(client: Client, headers: dict[str, str], **changes: Any) -> dict[
     return body
 
 
-async def act(client: Client, visit: str, action: str, headers: dict[str, str], **body: Any) -> Any:
-    return await client.post(f"/api/v1/visits/{visit}/{action}", json=body, headers=headers)
-
-
-async def test_a_lone_visit_from_plan_to_close_over_http(api: tuple[Client, Container]) -> None:
+async def test_a_lone_visit_from_plan_to_close_over_http(api: Api) -> None:
     client, c = api
     staff, dsl = as_(c, "s-jones"), as_(c, "dsl1")
     visit = await plan(client, staff, hazards=HAZARDS, safe_word="lighthouse")
@@ -111,9 +75,7 @@ async def test_a_lone_visit_from_plan_to_close_over_http(api: tuple[Client, Cont
     assert closed["state"] == "closed"
 
 
-async def test_the_board_lists_who_is_out_and_staff_see_only_their_own(
-    sqlite_api: tuple[Client, Container],
-) -> None:
+async def test_the_board_lists_who_is_out_and_staff_see_only_their_own(sqlite_api: Api) -> None:
     client, c = sqlite_api
     dsl = as_(c, "dsl1")
     lone = await plan(client, dsl)
@@ -149,7 +111,7 @@ async def test_the_board_lists_who_is_out_and_staff_see_only_their_own(
 
 
 async def test_a_visit_as_it_stood_at_an_instant_is_rebuilt_from_its_events(
-    sqlite_api: tuple[Client, Container],
+    sqlite_api: Api,
 ) -> None:
     client, c = sqlite_api
     dsl = as_(c, "dsl1")
@@ -167,9 +129,7 @@ async def test_a_visit_as_it_stood_at_an_instant_is_rebuilt_from_its_events(
     assert bad.status == 400
 
 
-async def test_bad_plans_get_a_problem_that_says_what_to_fix(
-    sqlite_api: tuple[Client, Container],
-) -> None:
+async def test_bad_plans_get_a_problem_that_says_what_to_fix(sqlite_api: Api) -> None:
     client, c = sqlite_api
     dsl = as_(c, "dsl1")
     named = await client.post(
@@ -191,7 +151,7 @@ async def test_bad_plans_get_a_problem_that_says_what_to_fix(
 
 
 async def test_the_visit_timeline_the_stream_and_the_replay_command(
-    sqlite_api: tuple[Client, Container], sqlite_url: str
+    sqlite_api: Api, sqlite_url: str
 ) -> None:
     client, c = sqlite_api
     dsl = as_(c, "dsl1")
@@ -234,62 +194,34 @@ async def test_a_signed_text_moves_the_senders_visit_on(
 ) -> None:
     """'Staff texts: ARRIVED, LEFT, BACK, OK (case-insensitive) move their current visit on'
     (INTERFACES.md section 3), through the signed webhook, with the one staff reply."""
-    from twilio.request_validator import RequestValidator
-
     from service.domain.people.texts import STAFF_REPLY
 
-    public, token = "https://lonewatch.example.org", "test-auth-token"
-    settings = Settings(
-        database_url=sqlite_url,
-        public_url=public,
-        twilio_account_sid="AC" + "0" * 32,
-        twilio_auth_token=token,
-        twilio_from_number="+441702999999",
-        twilio_api_base="http://127.0.0.1:9",
-    )
-    container = build(settings, clock=FakeClock(MONDAY))
-    container.app.import_directory(load_directory(VISITS_DIRECTORY))
-    try:
-        async for _ in running(container, with_mqtt=False):
-            app = create_app(container, with_mqtt=False)
-            app.cleanup_ctx.clear()
-            client = await aiohttp_client(app)
-            dsl = as_(container, "dsl1")
-            visit = await plan(client, dsl, staff=["p-patel", "r-ross"], hazards=HAZARDS)
-            await act(client, visit["id"], "authorise", dsl)
-            await act(client, visit["id"], "depart", as_(container, "p-patel"))
-            replies = [STAFF_REPLY, "Lonewatch: recorded: you left the property (08:00)."]
-            for sid, (sender, body) in enumerate(
-                [("+447700900004", "arrived"), ("+447700900003", "Left now")]
-            ):
-                form = {
-                    "From": sender,
-                    "To": "+441702999999",
-                    "Body": body,
-                    "MessageSid": f"S{sid}",
-                }
-                signature = RequestValidator(token).compute_signature(
-                    f"{public}/webhooks/twilio/sms", form
-                )
-                response = await client.post(
-                    "/webhooks/twilio/sms", data=form, headers={"X-Twilio-Signature": signature}
-                )
-                assert replies[sid] in await response.text()
-            now = await (await client.get(f"/api/v1/visits/{visit['id']}", headers=dsl)).json()
-            assert now["state"] == "left"
-    finally:
-        container.close()
+    settings, clock = texting(sqlite_url), FakeClock(MONDAY)
+    async with trust_api(aiohttp_client, settings, clock=clock, directory=VISITS) as served:
+        client, container = served
+        dsl = as_(container, "dsl1")
+        visit = await plan(client, dsl, staff=["p-patel", "r-ross"], hazards=HAZARDS)
+        await act(client, visit["id"], "authorise", dsl)
+        await act(client, visit["id"], "depart", as_(container, "p-patel"))
+        replies = [STAFF_REPLY, "Lonewatch: recorded: you left the property (08:00)."]
+        for sid, (sender, body) in enumerate(
+            [("+447700900004", "arrived"), ("+447700900003", "Left now")]
+        ):
+            response = await text(client, sender, body, f"S{sid}")
+            assert replies[sid] in await response.text()
+        now = await (await client.get(f"/api/v1/visits/{visit['id']}", headers=dsl)).json()
+        assert now["state"] == "left"
 
 
 def documented_body() -> dict[str, Any]:
-    text = (REPO / "docs" / "visits.md").read_text(encoding="utf-8")
-    found = re.search(r"<!-- plan-visit-body -->\s*```json\n(.*?)```", text, re.S)
+    docs = (REPO / "docs" / "visits.md").read_text(encoding="utf-8")
+    found = re.search(r"<!-- plan-visit-body -->\s*```json\n(.*?)```", docs, re.S)
     assert found, "docs/visits.md lost its plan-visit-body block"
     body: dict[str, Any] = json.loads(found.group(1))
     return body
 
 
-async def test_the_documented_plan_is_accepted_as_written(api: tuple[Client, Container]) -> None:
+async def test_the_documented_plan_is_accepted_as_written(api: Api) -> None:
     client, container = api
     body = documented_body()
     made = await client.post("/api/v1/visits", json=body, headers=as_(container, "dsl1"))

@@ -18,7 +18,6 @@ from uuid import UUID
 from eventsourcing.persistence import PersistenceError
 from hypothesis import strategies as st
 from hypothesis.stateful import (
-    RuleBasedStateMachine,
     invariant,
     precondition,
     rule,
@@ -31,6 +30,7 @@ from service.domain.alerts.escalation import policy_for
 from service.domain.errors import DomainError
 from service.domain.people.directory import School
 from tests.invariants.harness import Counters, Send, Service
+from tests.invariants.service_machine import ServiceMachine, number_answers_in, time_passes_in
 from tests.worlds import DIRECTORY
 
 DEVICES = ("sos-0001", "sos-0002")
@@ -44,13 +44,12 @@ CONTACT_PHONES = (
     "+441702000013",
     "+441702000110",
 )
-CHANNELS = ("sms", "voice")
 JUMPS = st.sampled_from([1, 5, 20, 30, 59, 60, 61, 90, 119, 120, 180, 300, 600, 3600])
 SMS_STATUSES = ("sent", "delivered", "undelivered", "failed")
 CALL_STATUSES = ("ringing", "in-progress", "completed", "no-answer", "busy", "failed")
 
 
-class AlarmMachine(RuleBasedStateMachine):
+class AlarmMachine(ServiceMachine):
     database: ClassVar[Callable[[], AbstractContextManager[str]] | None] = None
     """Where each example's store lives: a PostgreSQL database of its own, or SQLite."""
 
@@ -65,14 +64,7 @@ class AlarmMachine(RuleBasedStateMachine):
         self.ladder_alerts: set[UUID] = set()
         Counters.examples += 1
 
-    def teardown(self) -> None:
-        self.svc.close()
-
     # -- helpers ---------------------------------------------------------------------------
-
-    @property
-    def app(self) -> Any:
-        return self.svc.c.app
 
     def alerts(self) -> list[Alert]:
         docs = self.svc.c.views.find("alert", limit=100_000)
@@ -142,23 +134,11 @@ class AlarmMachine(RuleBasedStateMachine):
 
     # -- the notifier's answers -----------------------------------------------------------------
 
-    @rule(
-        to=st.sampled_from(CONTACT_PHONES),
-        channel=st.sampled_from(CHANNELS),
-        how=st.sampled_from(["works", "fails_a_while", "fails_a_while", "refuses", "dies"]),
+    number_answers = number_answers_in(
+        CONTACT_PHONES,
+        ["works", "fails_a_while", "fails_a_while", "refuses", "dies"],
         tries=st.integers(1, 6),
     )
-    def number_answers(self, to: str, channel: str, how: str, tries: int) -> None:
-        """`dies`: the next send to it is taken by the provider and the process dies
-        before recording that (it restarts, finds the try unconfirmed, never resends it)."""
-        self.svc.notifier.script(
-            to,
-            channel,
-            failing=tries if how == "fails_a_while" else 0,
-            refused=how == "refuses",
-            dies=how == "dies",
-        )
-        Counters.steps += 1
 
     @precondition(lambda self: self.svc.up and bool(self.sent_ok()))
     @rule(data=st.data())
@@ -218,29 +198,8 @@ class AlarmMachine(RuleBasedStateMachine):
 
     # -- time, processes and the store -------------------------------------------------------------
 
-    @rule(seconds=JUMPS)
-    def time_passes(self, seconds: int) -> None:
-        self.svc.clock.advance(timedelta(seconds=seconds))
-        self.after_step()
-
-    @precondition(lambda self: self.svc.up)
-    @rule()
-    def restart(self) -> None:
-        self.svc.restart()
-        self.after_step()
-
-    @precondition(lambda self: self.svc.up)
-    @rule()
-    def store_goes_down(self) -> None:
-        self.svc.outage.down = True
-        self.after_step()
-
-    @precondition(lambda self: not self.svc.up)
-    @rule()
-    def store_comes_back(self) -> None:
-        self.svc.outage.down = False
-        self.svc.redeliver_held()
-        self.after_step()
+    time_passes = time_passes_in(JUMPS)
+    # restart, store_goes_down, store_comes_back: ServiceMachine's
 
     # -- what must always hold ----------------------------------------------------------------------
 

@@ -12,12 +12,10 @@ from __future__ import annotations
 
 import itertools
 from datetime import datetime, timedelta
-from typing import Any
 from uuid import UUID
 
 from hypothesis import strategies as st
 from hypothesis.stateful import (
-    RuleBasedStateMachine,
     initialize,
     invariant,
     precondition,
@@ -34,6 +32,7 @@ from service.domain.visits.states import OUT
 from service.domain.visits.visit import Visit
 from tests.invariants.alarm_machine import check_alarm_invariants
 from tests.invariants.harness import Counters, Send, Service
+from tests.invariants.service_machine import ServiceMachine, number_answers_in, time_passes_in
 from tests.visit_worlds import HAZARDS, VISITS_DIRECTORY
 
 VISITOR = "s-jones"
@@ -61,7 +60,7 @@ def _as(username: str, role: Role) -> Principal:
     return Principal(username=username, school="lancaster", role=role)
 
 
-class VisitMachine(RuleBasedStateMachine):
+class VisitMachine(ServiceMachine):
     def __init__(self) -> None:
         super().__init__()
         self.svc = Service(VISITS_DIRECTORY)
@@ -73,13 +72,6 @@ class VisitMachine(RuleBasedStateMachine):
         self.acked_at: dict[UUID, int] = {}
         self.own_word: dict[UUID, bool] = {}
         Counters.examples += 1
-
-    def teardown(self) -> None:
-        self.svc.close()
-
-    @property
-    def app(self) -> Any:
-        return self.svc.c.app
 
     def visit(self, visit_id: UUID) -> Visit:
         found: Visit = self.app.repository.get(visit_id)
@@ -214,45 +206,12 @@ class VisitMachine(RuleBasedStateMachine):
 
     # -- sends, time, processes, the store ---------------------------------------------------------
 
-    @rule(
-        to=st.sampled_from(PHONES),
-        channel=st.sampled_from(["sms", "voice"]),
-        how=st.sampled_from(["works", "fails_a_while", "refuses", "dies"]),
-        tries=st.integers(1, 5),
+    number_answers = number_answers_in(
+        PHONES, ["works", "fails_a_while", "refuses", "dies"], tries=st.integers(1, 5)
     )
-    def number_answers(self, to: str, channel: str, how: str, tries: int) -> None:
-        self.svc.notifier.script(
-            to,
-            channel,
-            failing=tries if how == "fails_a_while" else 0,
-            refused=how == "refuses",
-            dies=how == "dies",
-        )
-        Counters.steps += 1
 
-    @rule(seconds=JUMPS)
-    def time_passes(self, seconds: int) -> None:
-        self.svc.clock.advance(timedelta(seconds=seconds))
-        self.after_step()
-
-    @precondition(lambda self: self.svc.up)
-    @rule()
-    def restart(self) -> None:
-        self.svc.restart()
-        self.after_step()
-
-    @precondition(lambda self: self.svc.up)
-    @rule()
-    def store_goes_down(self) -> None:
-        self.svc.outage.down = True
-        self.after_step()
-
-    @precondition(lambda self: not self.svc.up)
-    @rule()
-    def store_comes_back(self) -> None:
-        self.svc.outage.down = False
-        self.svc.redeliver_held()
-        self.after_step()
+    time_passes = time_passes_in(JUMPS)
+    # restart, store_goes_down, store_comes_back: ServiceMachine's
 
     # -- what must always hold ------------------------------------------------------------------------
 
