@@ -62,10 +62,18 @@ def import_directory(uow: UnitOfWork, directory: Directory) -> ImportReport:
         else:
             unchanged += 1
 
+    numbers_held: set[str] = set()
+    """Numbers the entries this file lists gave before it: one it no longer gives anyone
+    must stop answering as them (a mobile changed in the file may be someone else's now)."""
     for school in directory.schools:
+        stored_school = uow.load_optional(ids.school_id(school.id), School)
+        if stored_school is not None:
+            numbers_held.update(_contact_numbers(stored_school.data))
         upsert(School, school.id, school.as_event_data())
     for person in directory.staff:
         previous = uow.load_optional(ids.staff_id(person.id), Staff)
+        if previous is not None and previous.data.get("phone"):
+            numbers_held.add(str(previous.data["phone"]))
         data: dict[str, Any] = {
             "school": person.school,
             "name": person.name,
@@ -101,8 +109,12 @@ def import_directory(uow: UnitOfWork, directory: Directory) -> ImportReport:
     sources = device_sources_data(directory.devices)
     if any(sources.values()) or uow.exists(ids.device_sources_id(DEVICE_SOURCES_KEY)):
         upsert(DeviceSources, DEVICE_SOURCES_KEY, sources)
-    for number, owners in sorted(_phone_owners(directory).items()):
+    owners_by_number = _phone_owners(directory)
+    for number, owners in sorted(owners_by_number.items()):
         upsert(PhoneNumber, number, owners)
+    for number in sorted(numbers_held - owners_by_number.keys()):
+        if uow.exists(ids.phone_id(number)):
+            upsert(PhoneNumber, number, {"staff": [], "contacts": []})
     for spec in directory.users:
         user = uow.load_optional(ids.user_id(spec.username), User)
         if user is None:
@@ -147,6 +159,11 @@ def _phone_owners(directory: Directory) -> dict[str, dict[str, list[Any]]]:
                 }
             )
     return phones
+
+
+def _contact_numbers(school_data: dict[str, Any]) -> set[str]:
+    """The numbers a stored school entry gave its contacts."""
+    return {str(c["phone"]) for c in school_data.get("contacts") or () if c.get("phone")}
 
 
 def _zone_of(device: DeviceSpec) -> dict[str, Any]:

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from typing import Any
 
 import pytest
 from twilio.request_validator import RequestValidator
 
+from service.adapters.directory_file import load_directory
 from service.container import Container
+from service.domain.people.directory import Directory
+from tests.harness import DIRECTORY
 from tests.trust_api import PUBLIC_URL as PUBLIC
 from tests.trust_api import Api, text, texting, trust_api
 
@@ -75,3 +79,51 @@ async def test_a_stranger_gets_no_reply_and_raises_nothing(webhook: Any) -> None
     reply = await (await text(client, "+447000000000", "HELP bluebird", "SM30")).text()
     assert "<Message>" not in reply
     assert alerts(container) == []
+
+
+def _with_phones(staff_phone: dict[str, str], contact_phone: dict[str, str]) -> Directory:
+    """The test directory with some staff's and contacts' mobiles changed."""
+    directory = load_directory(DIRECTORY)
+    staff = tuple(
+        replace(person, phone=staff_phone.get(person.id, person.phone))
+        for person in directory.staff
+    )
+    schools = tuple(
+        replace(
+            school,
+            contacts=tuple(
+                replace(c, phone=contact_phone.get(c.id, c.phone)) for c in school.contacts
+            ),
+        )
+        for school in directory.schools
+    )
+    return replace(directory, staff=staff, schools=schools)
+
+
+async def test_a_mobile_changed_in_the_file_no_longer_answers_as_its_old_owner(
+    webhook: Any,
+) -> None:
+    """A number the file takes away from someone may be someone else's now: its texts are a
+    stranger's, not the old owner's check-ins or alarms; the new number is theirs at once."""
+    client, container = webhook
+    before = load_directory(DIRECTORY)
+    [jones] = [p for p in before.staff if p.id == "s-jones"]
+    [contact] = [c for s in before.schools for c in s.contacts][:1]
+    assert jones.phone is not None
+    container.app.import_directory(
+        _with_phones({"s-jones": "+447700900901"}, {contact.id: "+447700900902"})
+    )
+    stranger = await (await text(client, jones.phone, "help bluebird", "SM40")).text()
+    assert "<Message>" not in stranger
+    assert alerts(container) == []
+    ack = await (await text(client, contact.phone, "ACK", "SM41")).text()
+    assert "<Message>" not in ack
+    moved = await (await text(client, "+447700900901", "help", "SM42")).text()
+    assert "999" in moved
+    [alert] = alerts(container)
+    assert alert["staff"] == "s-jones"
+    # Given back, the old number is theirs again; a re-import of the same file records nothing.
+    container.app.import_directory(before)
+    assert container.app.import_directory(before).updated == 0
+    again = await (await text(client, jones.phone, "OK running late", "SM43")).text()
+    assert "<Message>" in again
