@@ -6,6 +6,7 @@ opens and prints the same in ten years' time.
 
 from __future__ import annotations
 
+import threading
 from datetime import datetime
 from html import escape
 from typing import Any
@@ -35,6 +36,40 @@ def _when(value: Any, zone: ZoneInfo) -> str:
 
 def _e(value: Any) -> str:
     return escape("—" if value in (None, "") else str(value))
+
+
+_APART = "\x00"
+"""What `_all_e` joins texts with: `escape` leaves it be, and no stored text holds it."""
+
+
+def _all_e(values: list[str]) -> list[str]:
+    """`_e` of each of many texts in one pass of `escape` over them all (a record's 10,000
+    stream ids and seals were 20,000 calls of five replaces each)."""
+    texts = ["—" if value in (None, "") else str(value) for value in values]
+    joined = _APART.join(texts)
+    if joined.count(_APART) != len(texts) - 1:
+        return [escape(text) for text in texts]
+    return escape(joined).split(_APART) if texts else []
+
+
+WHEN_KEPT = 20_000
+"""Instants kept told (the oldest go first): two records of 10,000 events."""
+_WHEN: dict[tuple[Any, ZoneInfo], str] = {}
+_WHEN_LOCK = threading.Lock()
+
+
+def _when_e(value: Any, zone: ZoneInfo) -> str:
+    """`_e(_when(value, zone))`, kept by the instant and the zone: an event's recorded time
+    is told the same way in every export of its record."""
+    key = (value, zone)
+    found = _WHEN.get(key)
+    if found is None:
+        found = _e(_when(value, zone))
+        with _WHEN_LOCK:
+            _WHEN[key] = found
+            while len(_WHEN) > WHEN_KEPT:
+                del _WHEN[next(iter(_WHEN))]
+    return found
 
 
 def _summary(subject: dict[str, str], state: dict[str, Any] | None, zone: ZoneInfo) -> str:
@@ -102,7 +137,7 @@ def _rows(numbered: list[tuple[int, dict[str, Any]]], zone: ZoneInfo) -> str:
 
     return "".join(
         "<tr>"
-        f"<td>{i}</td><td>{_e(_when(row['recorded_at'], zone))}</td>"
+        f"<td>{i}</td><td>{_when_e(row['recorded_at'], zone)}</td>"
         f"<td>{once(row.get('who') or source_words(row['source']))}</td>"
         f"<td>{once(row['summary'])}</td>"
         f"<td>{'✓' if row.get('sealed') else '✗ altered'}</td>"
@@ -139,9 +174,11 @@ def _integrity(check: dict[str, Any]) -> str:
             "<p class='bad'><strong>Integrity check FAILED.</strong> The stored record does not "
             f"match its seals; treat this record as altered.</p><ul>{problems}</ul>"
         )
+    streams = _all_e(list(check["heads"]))
+    seals = _all_e(list(check["heads"].values()))
     heads = "".join(
-        f"<li><code>{_e(stream)}</code> <code>{_e(head)}</code></li>"
-        for stream, head in check["heads"].items()
+        f"<li><code>{stream}</code> <code>{head}</code></li>"
+        for stream, head in zip(streams, seals, strict=True)
     )
     return (
         f"{verdict}<details><summary>Last seal of each stream (compare with a later export)"

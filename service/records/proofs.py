@@ -17,7 +17,7 @@ from uuid import UUID
 
 from eventsourcing.persistence import Notification, StoredEvent
 
-from service.adapters.merkle_log import MerkleLog, leaf_data, notification_leaf
+from service.adapters.merkle_log import MerkleLog, leaf_data
 from service.adapters.merkle_tree import Levels, leaf_hash
 from service.adapters.signing import SignedHead, SigningKey
 
@@ -43,30 +43,87 @@ def export_proofs(
     if head is None:
         return {"head": None, "leaves": [], "note": "no signed tree head yet (LW_SIGNING_KEY)"}
     indexes = log.leaf_indexes(sorted(set(positions)))
-    covered = {p: i for p, i in indexes.items() if i < head.size}
-    levels = levels_under(log, head) if covered else None
+    covered = sorted((p, i) for p, i in indexes.items() if i < head.size)
     leaves = []
-    for position, index in sorted(covered.items()):
-        event = (stored or {}).get(position)
-        if event is None:
-            (event,) = log.recorder.select_notifications(start=position, limit=1, stop=position)
-        assert levels is not None
-        leaves.append(
-            {
-                "position": position,
-                "leaf_index": index,
-                "data": base64.b64encode(notification_leaf(event, position)).decode("ascii"),
-                "proof": [h.hex() for h in levels.inclusion_proof(index)],
-            }
-        )
+    if covered:
+        tree = _tree_under(log, head)
+        data = _leaf_data_of(log)
+        paths = tree.paths([index for _, index in covered])
+        for (position, index), path in zip(covered, paths, strict=True):
+            event = (stored or {}).get(position)
+            if event is None:
+                (event,) = log.recorder.select_notifications(start=position, limit=1, stop=position)
+            leaves.append(
+                {
+                    "position": position,
+                    "leaf_index": index,
+                    "data": data.encoded(event, position),
+                    "proof": path,
+                }
+            )
     return {"head": head.to_json(), "leaves": leaves}
 
 
-_LEVELS: weakref.WeakKeyDictionary[MerkleLog, Levels] = weakref.WeakKeyDictionary()
+class _Tree:
+    """A tree under a signed head with each node's hex kept beside it: an export prints
+    every event's proof as hex, and the nodes of one tree are shared by all its proofs
+    (10,000 proofs of ~14 nodes each are ~140,000 `.hex()` calls made once per node
+    instead, and kept for the next export's tree, which extends this one)."""
+
+    def __init__(self, levels: Levels, hexes: list[list[str]]) -> None:
+        self.levels, self.hexes = levels, hexes
+
+    @classmethod
+    def of(cls, levels: Levels, known: _Tree | None = None) -> _Tree:
+        """`levels` with their hex; `known`: a smaller tree `levels` extends (its nodes that
+        `Levels.extended` keeps are the same nodes, so their hex is kept too)."""
+        if known is None or known.levels.size > levels.size:
+            return cls(levels, [[node.hex() for node in level] for level in levels.levels])
+        hexes = []
+        unchanged = known.levels.size
+        for height, level in enumerate(levels.levels):
+            old = known.hexes[height] if height < len(known.hexes) else []
+            keep = min(unchanged, len(old))
+            hexes.append(old[:keep] + [node.hex() for node in level[keep:]])
+            unchanged = keep // 2
+        return cls(levels, hexes)
+
+    def paths(self, indexes: Sequence[int]) -> list[list[str]]:
+        """PATH(index, D[n]) of the whole tree for each of `indexes`, in hex: at each level
+        the node's sibling, where it has one (as `Levels.inclusion_proof`). Made a level at
+        a time for all the leaves: only a node at the right edge of a level of odd width
+        lacks one, so only leaves at or past `edge` can have a shorter path."""
+        columns: list[list[str | None]] = []
+        edge = self.levels.size
+        for height, level in enumerate(self.hexes[:-1]):
+            width = len(level)
+            if width % 2:
+                edge = min(edge, (width - 1) << height)
+                columns.append(
+                    [level[s] if (s := (i >> height) ^ 1) < width else None for i in indexes]
+                )
+            else:
+                columns.append([level[(i >> height) ^ 1] for i in indexes])
+        return (
+            [
+                list(row) if index < edge else [h for h in row if h is not None]  # type: ignore[misc]
+                for index, row in zip(indexes, zip(*columns, strict=True), strict=True)
+            ]
+            if columns
+            else [[] for _ in indexes]
+        )
+
+
+_LEVELS: weakref.WeakKeyDictionary[MerkleLog, _Tree] = weakref.WeakKeyDictionary()
 _LEVELS_LOCK = threading.Lock()
 
 
 def levels_under(log: MerkleLog, head: SignedHead) -> Levels:
+    """The tree under a signed head, for proofs (see `_tree_under`)."""
+    return _tree_under(log, head).levels
+
+
+def _tree_under(log: MerkleLog, head: SignedHead) -> _Tree:
     """The tree under a signed head, for proofs. The last export's tree (kept per log, only
     once its root was found to be a signed head's) is extended by the leaves appended since,
     so an export reads the log's new leaves, not all of them (a million leaves took ~6 s);
@@ -74,14 +131,58 @@ def levels_under(log: MerkleLog, head: SignedHead) -> Levels:
     with _LEVELS_LOCK:
         known = _LEVELS.get(log)
     levels = None
-    if known is not None and known.size <= head.size:
-        levels = known.extended([leaf.hash for leaf in log.leaves(known.size, head.size)])
+    if known is not None and known.levels.size == head.size:
+        levels = known.levels
+    elif known is not None and known.levels.size < head.size:
+        new = [leaf.hash for leaf in log.leaves(known.levels.size, head.size)]
+        levels = known.levels.extended(new)
     if levels is None or levels.root() != head.root:
-        levels = log.levels(head.size)
+        levels, known = log.levels(head.size), None
+    tree = known if known is not None and known.levels is levels else _Tree.of(levels, known)
     if levels.root() == head.root:
         with _LEVELS_LOCK:
-            _LEVELS[log] = levels
-    return levels
+            _LEVELS[log] = tree
+    return tree
+
+
+LEAF_DATA_KEPT = 20_000
+"""Events' leaf data kept per log (the oldest go first): two records of 10,000 events."""
+
+
+class _LeafData:
+    """Each event's leaf data as an export carries it (base64), kept by what goes into it:
+    the position and the event's stream, version, topic and bytes as stored. A row read
+    again with the same bytes is not encoded again; a changed row is a new key."""
+
+    def __init__(self) -> None:
+        self._kept: dict[tuple[int, int, int, str, bytes], str] = {}
+        self._lock = threading.Lock()
+
+    def encoded(self, event: Notification, position: int) -> str:
+        originator = event.originator_id
+        uuid = originator if isinstance(originator, UUID) else UUID(str(originator))
+        version, topic, state = int(event.originator_version), event.topic, bytes(event.state)
+        key = (position, uuid.int, version, topic, state)
+        found = self._kept.get(key)
+        if found is None:
+            data = leaf_data(position, uuid, version, topic, state)
+            found = base64.b64encode(data).decode("ascii")
+            with self._lock:
+                self._kept[key] = found
+                while len(self._kept) > LEAF_DATA_KEPT:
+                    del self._kept[next(iter(self._kept))]
+        return found
+
+
+_LEAF_DATA: weakref.WeakKeyDictionary[MerkleLog, _LeafData] = weakref.WeakKeyDictionary()
+
+
+def _leaf_data_of(log: MerkleLog) -> _LeafData:
+    with _LEVELS_LOCK:
+        found = _LEAF_DATA.get(log)
+        if found is None:
+            found = _LEAF_DATA[log] = _LeafData()
+        return found
 
 
 def _leaf(position: int, originator_id: UUID, version: int, topic: str, state: bytes) -> bytes:
@@ -108,25 +209,34 @@ def stream_problems(
     """
     problems: dict[tuple[UUID, int], str] = {}
     logged = merkle.stream_leaves(list(streams))
+    leaf_hash_of = leaf_of or _leaf
+    # A device's record is 10,000 streams of one event each: per event, as few look-ups
+    # (each UUID key is hashed in Python) and as little building as the check allows.
     for originator_id, stored in streams.items():
+        leaves = logged.get(originator_id)
+        if not leaves:
+            continue
         held = {int(s.originator_version): s for s in stored}
-        for version, leaf in sorted(logged.get(originator_id, {}).items()):
-            if leaf.notification_id > horizon:
+        for version in sorted(leaves) if len(leaves) > 1 else leaves:
+            leaf = leaves[version]
+            logged_at = leaf.notification_id
+            if logged_at > horizon:
                 continue
             event = held.get(version)
             if event is None:
                 problems[(originator_id, version)] = (
-                    f"version {version} (position {leaf.notification_id}) was recorded and is "
+                    f"version {version} (position {logged_at}) was recorded and is "
                     "gone from the store: removed"
                 )
                 continue
             position = positions.get((originator_id, version))
             if position is None:
                 continue
-            recomputed = (leaf_of or _leaf)(
-                position, originator_id, version, event.topic, bytes(event.state)
-            )
-            if position != leaf.notification_id or recomputed != leaf.hash:
+            if (
+                position != logged_at
+                or leaf_hash_of(position, originator_id, version, event.topic, bytes(event.state))
+                != leaf.hash
+            ):
                 problems[(originator_id, version)] = (
                     f"version {version} (position {position}) is not what the log recorded: altered"
                 )

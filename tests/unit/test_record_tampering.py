@@ -224,3 +224,31 @@ def test_an_event_saved_while_a_record_is_read_is_not_taken_for_a_removed_one() 
         problems = stream_problems(log, {stream: read}, {}, horizon)
     assert list(problems) == [(stream, 3)]
     assert "removed" in problems[(stream, 3)]
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(streams=st.lists(st.integers(1, 3), min_size=1, max_size=4), data=st.data())
+def test_an_event_whose_bytes_are_not_its_leafs_is_altered(streams: list[int], data: Any) -> None:
+    """The log's side of a record's check (service/records/proofs.py `stream_problems`): an
+    event whose stored bytes no longer hash to the leaf the log took in is named altered,
+    and only that event. These events carry no seals: the log's check alone must see it
+    (as it must where a forger made a stream's seals again to match)."""
+    from service.records.proofs import stream_problems
+
+    with a_signed_store(streams) as log:
+        total = sum(streams)
+        position = data.draw(st.integers(1, total))
+        alter(log, position)
+        _, horizon = log.size()
+        read = {
+            uuid.UUID(int=i + 1): list(log.recorder.select_events(uuid.UUID(int=i + 1)))
+            for i in range(len(streams))
+        }
+        at = {
+            n.id: (n.originator_id, n.originator_version)
+            for n in log.recorder.select_notifications(1, total)
+        }
+        positions = {key: p for p, key in at.items()}
+        problems = stream_problems(log, read, positions, horizon)
+    assert list(problems) == [at[position]]
+    assert "altered" in problems[at[position]]
