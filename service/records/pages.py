@@ -14,7 +14,9 @@ page says when that check was made (`integrity.checked_at`).
 
 A whole record (`limit=all`), an export, and an instant that cuts the record elsewhere
 than at a prefix of it (recorded times out of order) take the full path
-(`incident_record`), unchanged.
+(`incident_record`), unchanged. With no check kept, a long record's first page and any
+page as of an instant answer "checking" while a worker checks the whole
+(`_first_page`, `_instant_page`).
 """
 
 from __future__ import annotations
@@ -32,9 +34,9 @@ from service.adapters.event_rows import stream_notifications
 from service.adapters.merkle_log import MerkleLog
 from service.adapters.sealing import summary
 from service.application.lonewatch import Lonewatch
+from service.records import instant_cut
 from service.records.checked_growth import extended
 from service.records.first_page import first_page
-from service.records.instant_cut import MARGIN, place_of
 from service.records.proofs import stream_problems
 from service.records.record_cache import STEP, Checked, RecordCache
 from service.records.replay import (
@@ -166,10 +168,10 @@ def _instant_page(
     be sure of the instant's place), read, checked and projected as the whole check does;
     the verdict on them alone, "checking" (see service/records/instant_cut.py). None: the
     instant is not where its few rows said, or nothing was recorded by then."""
-    place = place_of(app, entries, as_of)
+    place = instant_cut.place_of(app, entries, as_of)
     if not place:
         return None
-    read = entries[: place + MARGIN]
+    read = entries[: place + instant_cut.MARGIN]
     prefix, events = _check(app, views, subject, read, merkle, cache.monotonic())
     if _recorded_by(prefix, as_of) != place:
         return None
