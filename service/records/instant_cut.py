@@ -30,6 +30,11 @@ that an event recorded out of order just after the cut (a save that committed la
 seen and the whole record checked first. An event recorded out of order further on than
 this is found by the whole check the answer says is still running."""
 
+WHOLE_FROM = 0.75
+"""An instant whose events (and margin) are this share of the record or more: the whole
+record is checked before the answer, as it was (a quarter more to read, against reading
+three quarters again in the background)."""
+
 
 def place_of(app: Lonewatch, entries: Sequence[IndexEntry], as_of: datetime) -> int | None:
     """How many of `entries` were recorded by `as_of`, were recorded times to grow with

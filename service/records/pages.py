@@ -136,6 +136,8 @@ def _first_page(
         return None
     if as_of is not None:
         answer = _instant_page(app, views, subject, entries, as_of, merkle, zone, page, cache)
+        if answer is not None and "checking" not in answer["integrity"]:
+            return answer  # the instant was near the end: the whole record was checked
     elif page.since is None and entries and page.after < entries[0].position:
         answer = first_page(
             app, views, subject, entries, merkle=merkle, zone=zone, limit=page.limit
@@ -167,17 +169,23 @@ def _instant_page(
     """A page as of `as_of` from the events recorded by then alone (and `MARGIN` after, to
     be sure of the instant's place), read, checked and projected as the whole check does;
     the verdict on them alone, "checking" (see service/records/instant_cut.py). None: the
-    instant is not where its few rows said, or nothing was recorded by then."""
+    instant is not where its few rows said, or nothing was recorded by then. An instant
+    whose events are most of the record checks all of it (kept, verdict given): checking
+    the rest again in the background would cost more than reading it now."""
     place = instant_cut.place_of(app, entries, as_of)
     if not place:
         return None
     read = entries[: place + instant_cut.MARGIN]
+    if len(read) >= len(entries) * instant_cut.WHOLE_FROM:
+        read = entries
     prefix, events = _check(app, views, subject, read, merkle, cache.monotonic())
     if _recorded_by(prefix, as_of) != place:
         return None
+    if len(read) == len(entries):
+        cache.put(subject, prefix)
     answer = _answer(app, views, subject, prefix, as_of, merkle, zone, page, events)
-    if answer is None:
-        return None
+    if answer is None or len(read) == len(entries):
+        return answer
     check = answer["integrity"]
     # Known: an altered event the answer was made from. Not known yet: the rest.
     check["verified"] = None if check["verified"] else False
