@@ -14,7 +14,9 @@ page says when that check was made (`integrity.checked_at`).
 
 A whole record (`limit=all`), an export, and an instant that cuts the record elsewhere
 than at a prefix of it (recorded times out of order) take the full path
-(`incident_record`), unchanged.
+(`incident_record`), unchanged. With no check kept, a long record's first page and any
+page as of an instant answer "checking" while a worker checks the whole
+(`_first_page`, `_instant_page`).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from service.adapters.event_rows import stream_notifications
 from service.adapters.merkle_log import MerkleLog
 from service.adapters.sealing import summary
 from service.application.lonewatch import Lonewatch
+from service.records import instant_cut
 from service.records.checked_growth import extended
 from service.records.first_page import first_page
 from service.records.proofs import stream_problems
@@ -129,12 +132,18 @@ def _first_page(
     """A long record's first page from its own rows, the whole check handed to `checks`
     (None: not a first page, a short record, an instant or a `from`, or the worker full)."""
     assert page.limit is not None
-    first = page.after < entries[0].position if entries else False
-    if not first or as_of is not None or page.since is not None:
-        return None
     if len(entries) <= checks.inline_up_to:
         return None
-    answer = first_page(app, views, subject, entries, merkle=merkle, zone=zone, limit=page.limit)
+    if as_of is not None:
+        answer = _instant_page(app, views, subject, entries, as_of, merkle, zone, page, cache)
+        if answer is not None and "checking" not in answer["integrity"]:
+            return answer  # the instant was near the end: the whole record was checked
+    elif page.since is None and entries and page.after < entries[0].position:
+        answer = first_page(
+            app, views, subject, entries, merkle=merkle, zone=zone, limit=page.limit
+        )
+    else:
+        return None
     if answer is None:
         return None
 
@@ -146,6 +155,45 @@ def _first_page(
     return answer if checks.start(subject, whole) else None
 
 
+def _instant_page(
+    app: Lonewatch,
+    views: ViewStore,
+    subject: str,
+    entries: list[IndexEntry],
+    as_of: datetime,
+    merkle: MerkleLog | None,
+    zone: tzinfo,
+    page: Page,
+    cache: RecordCache,
+) -> dict[str, Any] | None:
+    """A page as of `as_of` from the events recorded by then alone (and `MARGIN` after, to
+    be sure of the instant's place), read, checked and projected as the whole check does;
+    the verdict on them alone, "checking" (see service/records/instant_cut.py). None: the
+    instant is not where its few rows said, or nothing was recorded by then. An instant
+    whose events are most of the record checks all of it (kept, verdict given): checking
+    the rest again in the background would cost more than reading it now."""
+    place = instant_cut.place_of(app, entries, as_of)
+    if not place:
+        return None
+    read = entries[: place + instant_cut.MARGIN]
+    if len(read) >= len(entries) * instant_cut.WHOLE_FROM:
+        read = entries
+    prefix, events = _check(app, views, subject, read, merkle, cache.monotonic())
+    if _recorded_by(prefix, as_of) != place:
+        return None
+    if len(read) == len(entries):
+        cache.put(subject, prefix)
+    answer = _answer(app, views, subject, prefix, as_of, merkle, zone, page, events)
+    if answer is None or len(read) == len(entries):
+        return answer
+    check = answer["integrity"]
+    # Known: an altered event the answer was made from. Not known yet: the rest.
+    check["verified"] = None if check["verified"] else False
+    check["checked_at"] = None
+    check["checking"] = True
+    return answer
+
+
 def check_whole(
     app: Lonewatch,
     views: ViewStore,
@@ -155,6 +203,18 @@ def check_whole(
     monotonic: float,
 ) -> Checked:
     """The whole record read, verified, decoded and projected once (as the full path does)."""
+    return _check(app, views, subject, entries, merkle, monotonic)[0]
+
+
+def _check(
+    app: Lonewatch,
+    views: ViewStore,
+    subject: str,
+    entries: Sequence[IndexEntry],
+    merkle: MerkleLog | None,
+    monotonic: float,
+) -> tuple[Checked, list[Any]]:
+    """`check_whole`, and the events it decoded, in recorded order."""
     horizon = merkle.size()[1] if merkle is not None else 0
     by_stream: dict[UUID, dict[int, int]] = {}
     for entry in entries:
@@ -181,7 +241,7 @@ def check_whole(
     of_stream: dict[UUID, list[int]] = {}
     for index, (_, event) in enumerate(events):
         of_stream.setdefault(event.originator_id, []).append(index)
-    return Checked(
+    checked = Checked(
         entries=tuple(entries),
         of_stream=of_stream,
         positions=[p for p, _ in events],
@@ -196,6 +256,7 @@ def check_whole(
         checked_at=app.clock.now(),
         monotonic=monotonic,
     )
+    return checked, [event for _, event in events]
 
 
 def _recorded_by(checked: Checked, as_of: datetime | None) -> int | None:
@@ -222,7 +283,10 @@ def _answer(
     merkle: MerkleLog | None,
     zone: tzinfo,
     page: Page,
+    decoded_now: list[Any] | None = None,
 ) -> dict[str, Any] | None:
+    """The page from `checked`, its rows (and those to project them from) read and checked
+    again unless `decoded_now` has them (the events `checked` was just made from)."""
     count = _recorded_by(checked, as_of)
     if not count:
         return None
@@ -235,7 +299,10 @@ def _answer(
     if count < len(checked.positions) and (not chosen or chosen[-1] != count - 1):
         runs.append((_before(count), count - 1))
     needed = sorted({i for start, end in runs for i in range(start + 1, end + 1)})
-    events = _read_again(app, checked, needed, merkle)
+    if decoded_now is not None:
+        events: dict[int, Any] | None = {i: decoded_now[i] for i in needed}
+    else:
+        events = _read_again(app, checked, needed, merkle)
     if events is None:
         return None
     verdict, logged = whole_verdict(checked, count, merkle is not None)

@@ -140,17 +140,17 @@ def test_an_altered_row_elsewhere_is_never_shown_verified_and_fails_once_checked
     assert after == full_of(world) and after["integrity"]["verified"] is False
 
 
-def test_short_records_later_pages_instants_and_whole_records_are_checked_first(
+def test_short_records_later_pages_and_whole_records_are_checked_first(
     world: World, held: threading.Event, checks: WholeChecks
 ) -> None:
-    """Only a long record's plain first page is answered before the whole check."""
+    """Only a long record's plain first page (and a page as of an instant:
+    tests/integration/test_instant_checking.py) is answered before the whole check."""
     held.set()
     whole = full_of(world, page=Page())
     rows = whole["events"]
     asked: list[dict[str, Any]] = [
         {"page": Page(after=rows[0]["position"], limit=5)},
         {"page": Page(limit=5, since=datetime(2000, 1, 1, tzinfo=UTC))},
-        {"as_of": datetime.fromisoformat(rows[10]["recorded_at"])},
         {"page": Page()},
     ]
     for ask in asked:

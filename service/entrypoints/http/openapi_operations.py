@@ -196,7 +196,8 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ),
     ("GET", "/api/v1/timeline/verdict"): Operation(
         "The whole record's integrity verdict alone (no rows, no state), asked for while a "
-        "timeline's first page says integrity.checking; not recorded as a viewing "
+        "timeline's first page (or a page as of an instant) says integrity.checking; "
+        "not recorded as a viewing "
         "(give exactly one of alert, visit, device, staff; who may ask is who may read the timeline)",
         "records",
         [
