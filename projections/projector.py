@@ -18,7 +18,7 @@ from eventsourcing.persistence import ApplicationRecorder, Mapper, Notification
 from projections.collector import collector_paused
 from projections.core import Doc, event_name
 from projections.decoding import RowDecoder
-from projections.doc_cache import DocCache
+from projections.doc_cache import UNKNOWN, DocCache
 from projections.store import DocWrite, IndexEntry, ViewConflict, ViewStore
 from projections.views import FILTER_COLUMNS, project
 from service.adapters.event_rows import rows_after
@@ -173,11 +173,11 @@ class Projector:
 
         def read(kind: str, doc_id: str) -> Doc | None:
             key = (kind, doc_id)
-            if key in pending:
-                return pending[key]
-            if key in cache:
-                found = cache.get(key)
-            else:
+            found = pending.get(key, UNKNOWN)
+            if found is not UNKNOWN:
+                return found
+            found = cache.find(key)
+            if found is UNKNOWN:
                 self._settle_write()  # a rebuild's last batch may not be in the store yet
                 found = self.store.get(kind, doc_id)
                 cache.remember(key, found)
