@@ -12,9 +12,10 @@ Doc = dict[str, Any]
 Reader = Callable[[str, str], Doc | None]
 
 
-@dataclass
+@dataclass(slots=True)
 class Effects:
-    """What one event changes: documents (by kind and id) and timeline subjects."""
+    """What one event changes: documents (by kind and id) and timeline subjects. (Slots:
+    one is made for every event projected.)"""
 
     docs: dict[tuple[str, str], Doc] = field(default_factory=dict)
     subjects: list[str] = field(default_factory=list)

@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+import enum
 from collections import OrderedDict
 
 from projections.core import Doc
+
+
+class Unknown(enum.Enum):
+    UNKNOWN = enum.auto()
+
+
+UNKNOWN = Unknown.UNKNOWN
+"""Not in the cache, nor known to be absent: read the store."""
 
 
 class DocCache:
@@ -29,6 +38,16 @@ class DocCache:
 
     def __contains__(self, key: tuple[str, str]) -> bool:
         return self._complete or key in self._docs
+
+    def find(self, key: tuple[str, str]) -> Doc | Unknown | None:
+        """`get` when the key is known (`in` the cache), else UNKNOWN: one call where a
+        batch reads a document (twice per heartbeat), not two."""
+        doc = self._docs.get(key, UNKNOWN)
+        if doc is UNKNOWN:
+            return None if self._complete else UNKNOWN
+        if doc is not None:
+            self._docs.move_to_end(key)
+        return doc
 
     def get(self, key: tuple[str, str]) -> Doc | None:
         doc = self._docs.get(key)

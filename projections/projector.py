@@ -6,11 +6,11 @@ replay): the view store refuses a batch whose starting position has moved.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import nullcontext, suppress
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 from uuid import UUID
 
 from eventsourcing.persistence import ApplicationRecorder, Mapper, Notification
@@ -18,12 +18,13 @@ from eventsourcing.persistence import ApplicationRecorder, Mapper, Notification
 from projections.collector import collector_paused
 from projections.core import Doc, event_name
 from projections.decoding import RowDecoder
-from projections.doc_cache import DocCache
+from projections.doc_cache import UNKNOWN, DocCache
 from projections.store import DocWrite, IndexEntry, ViewConflict, ViewStore
 from projections.views import FILTER_COLUMNS, project
 from service.adapters.event_rows import rows_after
 
 VIEW_NAME = "lonewatch-views"
+_NO_COLUMNS: tuple[None, None] = (None, None)
 FAR_BEHIND = 10_000
 """Events behind the head past which start-up rebuilds rather than catches up: ten of the
 live path's batches, where big pipelined batches begin to pay."""
@@ -34,9 +35,10 @@ for each heartbeat (PostgreSQL's upserts were half its CPU); 50,000 write it a f
 often, for ~100 MB of events and documents in memory."""
 
 
-@dataclass(frozen=True)
-class Change:
-    """A document as it stands after an event; fed to the live stream and the dispatcher."""
+class Change(NamedTuple):
+    """A document as it stands after an event; fed to the live stream and the dispatcher.
+    (A tuple: one is made for every document an event writes, and a frozen dataclass's
+    `__init__` cost three times as much.)"""
 
     kind: str
     doc: Doc
@@ -80,6 +82,7 @@ class Projector:
         self.last_batch_full = False
         self._writing: Future[None] | None = None
         """A rebuild's batch being written by its writer thread."""
+        self._decoder = RowDecoder(mapper)
 
     def head(self) -> int:
         return self.recorder.max_notification_id() or 0
@@ -97,13 +100,14 @@ class Projector:
         self.seen_position = start
         if start != self._cache.position:
             self._cache.reset(start)
-        notifications = self.recorder.select_notifications(
-            start=start, limit=self.batch_size, inclusive_of_start=False
-        )
-        self.last_batch_full = len(notifications) >= self.batch_size
-        if not notifications:
+        # Plain rows and the rebuild's decoder (projections/decoding.py: the mapper's very
+        # objects, for a fraction of the CPU), not the library's notifications and mapper.
+        rows = rows_after(self.recorder, start, self.batch_size)
+        self.last_batch_full = len(rows) >= self.batch_size
+        if not rows:
             return start, start, []
-        batch = self._project(notifications)
+        decode = self._decoder
+        batch = self._project_events((row[0], decode(row)) for row in rows)
         self._commit(start, batch)
         return start, batch.end, batch.changes
 
@@ -114,70 +118,66 @@ class Projector:
         positions, without reading them back: (the position it started after, the position
         reached, changes), or None when the views must read instead.
 
-        Only a run that continues exactly where this projector last committed is taken:
-        positions are the store's (RETURNING), so `seen + 1, seen + 2, ...` means nothing
-        another writer committed can sit in between; whatever is already applied is passed
-        over; anything else (a gap: another writer, a rolled-back insert; a view someone
-        else moved) is None, and the caller reads from the store as it always did. The
-        view's commit still checks its position, so a race with another process is refused.
+        Only a run that continues where this projector last committed is taken: positions
+        are the store's (RETURNING), so `seen + 1, seen + 2, ...` means nothing another
+        writer committed can sit in between; whatever is already applied is passed over.
+        A run that starts further on (the gateway's lanes hand their groups over in
+        whatever order their threads run, so a later group often comes first) has the
+        events before it read from the store, those only: the store commits positions in
+        order, so with the first handed event committed everything before it is visible,
+        as a catch-up's read assumes too. Anything else (a gap within the run, a view
+        someone else moved, a gap too long for one batch) is None, and the caller reads
+        from the store as it always did. The view's commit still checks its position, so
+        a race with another process is refused.
         """
         start = self._cache.position
         if start is None or start != self.seen_position:
             return None
-        run: list[Committed] = []
-        expected = start + 1
-        for notification, event in committed:
-            if notification.id < expected and not run:
-                continue  # applied already (read by an earlier catch-up)
-            if notification.id != expected or len(run) >= self.batch_size:
-                break
-            run.append((notification, event))
-            expected += 1
-        if not run:
+        fresh = [item for item in committed if item[0].id > start]
+        if not fresh:
             return None
-        batch = self._project([n for n, _ in run], events=[e for _, e in run])
+        events: list[tuple[int, Any]] = []
+        first = fresh[0][0].id
+        if first > start + 1:
+            if first - start - 1 >= self.batch_size:
+                return None
+            decode = self._decoder
+            events = [
+                (row[0], decode(row))
+                for row in rows_after(self.recorder, start, first - start - 1)
+                if row[0] < first
+            ]
+        expected = first
+        to_domain_event = self.mapper.to_domain_event
+        for notification, event in fresh:
+            if notification.id != expected or len(events) >= self.batch_size:
+                break
+            events.append((expected, to_domain_event(notification) if event is None else event))
+            expected += 1
+        batch = self._project_events(events)
         try:
             self._commit(start, batch)
         except ViewConflict:
             return None  # someone else moved the view: read from where they left it
         return start, batch.end, batch.changes
 
-    def _project(
-        self,
-        notifications: Sequence[Notification],
-        *,
-        keep_changes: bool = True,
-        events: Sequence[Any | None] = (),
-    ) -> _Batch:
-        """Run the views over a batch of events: what to write, in memory only (and, unless
-        told not to, the changes to hand to the live feed). `events`: the domain events of
-        the notifications where the caller has them already (None where not): not decoded."""
-        to_domain_event = self.mapper.to_domain_event
-        given = iter(events)
-
-        def decoded() -> Iterator[tuple[int, Any]]:
-            for notification in notifications:
-                event = next(given, None)
-                yield notification.id, (to_domain_event(notification) if event is None else event)
-
-        return self._project_events(decoded(), keep_changes=keep_changes)
-
     def _project_events(
         self, events: Iterable[tuple[int, Any]], *, keep_changes: bool = True
     ) -> _Batch:
-        """`_project` over events already decoded, each with its position: the catch-up's
-        (the mapper's), the gateway's handed groups and the rebuild's
-        (projections/decoding.py) are the same objects."""
+        """Run the views over events, each with its position: what to write, in memory only
+        (and, unless told not to, the changes to hand to the live feed). The catch-up's and
+        the rebuild's events (projections/decoding.py), the gateway's handed groups and the
+        library mapper's are the same objects."""
         pending: dict[tuple[str, str], Doc | None] = {}
         cache = self._cache
 
         def read(kind: str, doc_id: str) -> Doc | None:
             key = (kind, doc_id)
-            if key in pending:
-                return pending[key]
-            if key in cache:
-                found = cache.get(key)
-            else:
+            found = pending.get(key, UNKNOWN)
+            if found is not UNKNOWN:
+                return found
+            found = cache.find(key)
+            if found is UNKNOWN:
                 self._settle_write()  # a rebuild's last batch may not be in the store yet
                 found = self.store.get(kind, doc_id)
                 cache.remember(key, found)
@@ -188,39 +188,45 @@ class Projector:
         index: list[IndexEntry] = []
         touched: dict[tuple[str, str], object] = {}  # the keys; values are not read
         position = 0
+        add_change = changes.append
+        new_tuple = tuple.__new__  # IndexEntry(...) without its Python-level __new__
         for position, event in events:
             effects = project(event, read)
             written = effects.docs
-            pending.update(written)
-            touched.update(written)
-            if keep_changes:
-                name = event_name(event)
-                changes.extend(Change(key[0], doc, name, position) for key, doc in written.items())
-            if effects.subjects:
+            if written:
+                pending.update(written)
+                touched.update(written)
+                if keep_changes:
+                    name = event_name(event)
+                    for key, doc in written.items():
+                        add_change(new_tuple(Change, (key[0], doc, name, position)))
+            subjects = effects.subjects
+            if subjects:
                 originator_id = str(event.originator_id)
                 version = event.originator_version
                 index += [
-                    IndexEntry(subject, position, originator_id, version)
-                    for subject in effects.subjects
+                    new_tuple(IndexEntry, (subject, position, originator_id, version))
+                    for subject in subjects
                 ]
         # Each document written once, as the batch left it (last state wins).
         writes = []
-        docs: dict[tuple[str, str], Doc | None] = {}
-        for key in touched:
-            stored = pending[key]
+        docs: dict[tuple[str, str], Doc | None] = {key: pending[key] for key in touched}
+        columns = FILTER_COLUMNS.get
+        for (kind, doc_id), stored in docs.items():
             assert stored is not None  # touched means written by a view
-            docs[key] = stored
-            kind, doc_id = key
-            school_field, state_field = FILTER_COLUMNS.get(kind, (None, None))
+            school_field, state_field = columns(kind, _NO_COLUMNS)
             school = stored.get(school_field) if school_field else None
             state = stored.get(state_field) if state_field else None
             writes.append(
-                DocWrite(
-                    kind=kind,
-                    id=doc_id,
-                    school=str(school) if school else None,
-                    state=str(state) if state else None,
-                    doc=stored,
+                new_tuple(
+                    DocWrite,
+                    (
+                        kind,
+                        doc_id,
+                        str(school) if school else None,
+                        str(state) if state else None,
+                        stored,
+                    ),
                 )
             )
         return _Batch(position, changes, writes, index, docs)
@@ -274,7 +280,7 @@ class Projector:
         start = self.store.position(self.name)
         if start != self._cache.position:
             self._cache.reset(start)
-        decode = RowDecoder(self.mapper)
+        decode = self._decoder
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="lw-rebuild") as writer:
             try:
                 while rows := rows_after(self.recorder, start, batch_size):

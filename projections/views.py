@@ -81,10 +81,10 @@ def _directory(event: Any, read: Reader, fx: Effects) -> None:
 def _device_message(event: Any, read: Reader, fx: Effects) -> None:
     # The hottest handler (every heartbeat, a million in a rebuild): attributes read once.
     device_id, kind = event.device, event.kind
-    device = dict(read("device", device_id) or {"id": device_id, "counts": {}})
-    counts = dict(device.get("counts") or {})
-    counts[kind] = counts.get(kind, 0) + 1
-    device["counts"] = counts
+    stored = read("device", device_id)
+    device = dict(stored) if stored else {"id": device_id, "counts": {}}
+    counts = device.get("counts")
+    device["counts"] = {**counts, kind: counts.get(kind, 0) + 1} if counts else {kind: 1}
     if kind not in SILENCE_REPORTS:
         device["last_seen"] = event.timestamp.isoformat()
     device["last_kind"] = kind
