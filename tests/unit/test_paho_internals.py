@@ -1,0 +1,112 @@
+"""The paho-mqtt internals device_gateway/paho_internals.py relies on (pinned >=2.1,<3):
+each test here fails if paho changes what that module takes for granted."""
+
+from __future__ import annotations
+
+import socket
+import struct
+
+import paho.mqtt.client as mqtt
+import pytest
+from paho.mqtt import _packet
+from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import MQTTException, Properties
+
+from device_gateway import mqtt_link  # installs PublishProperties, as the gateway does
+from device_gateway.paho_internals import PublishProperties, queue_pubacks
+
+assert mqtt_link  # imported for its effect
+
+
+def _publish_packet(properties: bytes) -> tuple[int, bytes]:
+    """(fixed header byte, what follows the remaining length) of a QoS 1 MQTT 5 PUBLISH."""
+    topic = b"lw/v1/dev/fob-1/heartbeat"
+    body = struct.pack("!H", len(topic)) + topic + struct.pack("!H", 7) + properties + b"{}"
+    return 0x32, body
+
+
+def _with_properties() -> tuple[Properties, bytes]:
+    stock = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
+    stock.ContentType = "application/json"
+    stock.MessageExpiryInterval = 60
+    stock.UserProperty = ("a", "1")
+    stock.UserProperty = ("b", "2")
+    return stock, stock.pack()  # type: ignore[no-untyped-call]
+
+
+def test_paho_decodes_a_publish_with_our_properties_class() -> None:
+    header, body = _publish_packet(b"\x00")
+    decoded = _packet.decode_publish(header, body, MQTTProtocolVersion.MQTTv5)
+    assert type(decoded.properties) is PublishProperties  # paho still looks the name up there
+    assert decoded.properties.isEmpty()  # type: ignore[no-untyped-call]
+    assert str(decoded.properties) == "[]"
+    assert decoded.payload == b"{}" and decoded.mid == 7
+
+
+def test_a_publish_with_properties_reads_as_paho_reads_it() -> None:
+    stock, packed = _with_properties()
+    header, body = _publish_packet(packed)
+    decoded = _packet.decode_publish(header, body, MQTTProtocolVersion.MQTTv5)
+    expected = Properties(PacketTypes.PUBLISH).unpack(packed)[0]  # type: ignore[no-untyped-call]
+    assert decoded.properties is not None
+    assert decoded.properties.json() == expected.json() == stock.json()  # type: ignore[no-untyped-call]
+    assert decoded.payload == b"{}"
+
+
+def test_properties_hold_only_the_tables_we_share() -> None:
+    """PublishProperties shares paho's three tables between objects: they must still be the
+    only state a fresh Properties has, and equal to a fresh one's."""
+    fresh = vars(Properties(PacketTypes.PUBLISH))  # type: ignore[no-untyped-call]
+    ours = vars(PublishProperties(PacketTypes.PUBLISH))
+    assert set(fresh) == {"packetType", "types", "names", "properties"}
+    assert ours == fresh
+
+
+def test_properties_set_afterwards_behave_as_pahos() -> None:
+    ours = PublishProperties(PacketTypes.PUBLISH)
+    ours.UserProperty = ("a", "1")
+    ours.UserProperty = ("b", "2")
+    assert ours.UserProperty == [("a", "1"), ("b", "2")]
+    with pytest.raises(MQTTException):
+        ours.SessionExpiryInterval = 5  # not a PUBLISH property, as paho says
+
+
+def _client() -> mqtt.Client:
+    return mqtt.Client(
+        CallbackAPIVersion.VERSION2,
+        client_id="paho-internals",
+        protocol=MQTTProtocolVersion.MQTTv5,
+        manual_ack=True,
+    )
+
+
+def test_grouped_pubacks_are_the_bytes_paho_sends_one_by_one() -> None:
+    mids = [1, 300, 65535]
+    one_by_one = _client()
+    for mid in mids:
+        one_by_one.ack(mid, 1)
+    expected = [dict(packet) for packet in one_by_one._out_packet]
+    grouped = _client()
+    queue_pubacks(grouped, mids)
+    [packet] = grouped._out_packet
+    assert packet["packet"] == b"".join(bytes(p["packet"]) for p in expected)
+    assert packet["command"] == expected[0]["command"] == mqtt.PUBACK
+    assert packet["qos"] == expected[0]["qos"] and packet["pos"] == 0
+    assert packet["to_process"] == 4 * len(mids)
+
+
+def test_paho_writes_a_grouped_packet_whole() -> None:
+    """paho's writer takes an out-packet that is not a PUBLISH as bytes to send, nothing more."""
+    client = _client()
+    ours, broker = socket.socketpair()
+    try:
+        client._sock = ours
+        queue_pubacks(client, [5, 6])
+        client._packet_write()
+        assert broker.recv(100) == bytes.fromhex("4002000540020006")
+        assert not client._out_packet
+    finally:
+        client._sock = None
+        ours.close()
+        broker.close()
