@@ -23,7 +23,7 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
-from device_gateway.paho_internals import install, queue_pubacks
+from device_gateway.paho_internals import BufferedClient, install, queue_pubacks
 from service.config import MqttEndpoint
 from service.logs import get_logger
 
@@ -109,14 +109,14 @@ class MqttLink:
         )
 
         if protocol == "v5":
-            self._client = mqtt.Client(
+            self._client = BufferedClient(
                 CallbackAPIVersion.VERSION2,
                 client_id=client_id,
                 protocol=MQTTProtocolVersion.MQTTv5,
                 manual_ack=manual_ack,
             )
         else:
-            self._client = mqtt.Client(
+            self._client = BufferedClient(
                 CallbackAPIVersion.VERSION2,
                 client_id=client_id,
                 clean_session=False,

@@ -1,5 +1,5 @@
-"""The two places the gateway reaches into paho-mqtt's internals (pinned >=2.1,<3), for CPU
-under a heartbeat flood; tests/unit/test_paho_internals.py fails if either changes shape.
+"""The three places the gateway reaches into paho-mqtt's internals (pinned >=2.1,<3), for CPU
+under a heartbeat flood; tests/unit/test_paho_internals.py fails if any changes shape.
 
 1. PUBACKs for a group in one write. `Client.ack(mid, 1)` queues one 4-byte packet per
    message, and each queueing writes a byte to paho's wake-up socketpair: a send from our
@@ -14,6 +14,11 @@ under a heartbeat flood; tests/unit/test_paho_internals.py fails if either chang
    `clear` for an object that has just been made; anything with properties is unpacked by
    paho's own code. `install` puts it in paho's `_packet` module, whose decoders (PUBLISH,
    and the rare CONNACK, SUBACK, UNSUBACK, DISCONNECT) are all that use the name there.
+3. The broker socket read 64 KiB at a time. paho reads each packet with three `recv`s (its
+   first byte, its length, the rest) and goes back to `select` after every packet: a
+   heartbeat cost three system calls and a turn of paho's loop. `BufferedClient` serves
+   paho's reads (`_sock_recv`) from what one `recv` brought, and reads every packet in it
+   before paho goes back to `select` (which cannot see bytes already taken off the socket).
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from typing import Any, Final
 
 import paho.mqtt.client as mqtt
 from paho.mqtt import _packet
+from paho.mqtt.enums import MQTTErrorCode
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
@@ -66,3 +72,42 @@ class PublishProperties(Properties):
 def install() -> None:
     """Have paho decode PUBLISH packets with `PublishProperties` (idempotent)."""
     _packet.Properties = PublishProperties  # type: ignore[attr-defined,misc]
+
+
+class BufferedClient(mqtt.Client):
+    """paho's client, reading the broker socket in large pieces (3. above)."""
+
+    READ_BYTES = 65_536
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._read_from: object = None
+        """The socket the buffer came from: a new connection starts with an empty buffer."""
+        self._read = b""
+        self._read_at = 0
+
+    def _sock_recv(self, bufsize: int) -> bytes:
+        """At most `bufsize` bytes: from the buffer, else one large `recv` (paho's own, with
+        its errors: BlockingIOError when nothing is there, b"" when the broker has gone)."""
+        if self._read_at >= len(self._read) or self._read_from is not self._sock:
+            self._read_from = self._sock
+            self._read, self._read_at = b"", 0
+            data = super()._sock_recv(self.READ_BYTES)
+            if len(data) <= bufsize:
+                return data
+            self._read = data
+        start = self._read_at
+        self._read_at = start + bufsize
+        return self._read[start : start + bufsize]
+
+    def loop_read(self, max_packets: int = 1) -> MQTTErrorCode:
+        """paho's `loop_read`, again while bytes it has not read wait in the buffer."""
+        rc = super().loop_read(max_packets)
+        while (
+            rc == MQTTErrorCode.MQTT_ERR_SUCCESS
+            and self._read_at < len(self._read)
+            and self._sock is not None
+            and self._read_from is self._sock
+        ):
+            rc = super().loop_read(max_packets)
+        return rc

@@ -14,7 +14,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import MQTTException, Properties
 
 from device_gateway import mqtt_link  # installs PublishProperties, as the gateway does
-from device_gateway.paho_internals import PublishProperties, queue_pubacks
+from device_gateway.paho_internals import BufferedClient, PublishProperties, queue_pubacks
 
 assert mqtt_link  # imported for its effect
 
@@ -110,3 +110,65 @@ def test_paho_writes_a_grouped_packet_whole() -> None:
         client._sock = None
         ours.close()
         broker.close()
+
+
+def _publishes(count: int) -> bytes:
+    packets = []
+    for mid in range(1, count + 1):
+        topic = b"lw/v1/dev/fob-%d/heartbeat" % mid
+        payload = b'{"id":"%d","battery":87}' % mid + b" " * (mid % 200)  # lengths vary
+        body = struct.pack("!H", len(topic)) + topic + struct.pack("!H", mid) + b"\x00" + payload
+        assert len(body) < 16384
+        length = len(body)
+        encoded = bytearray()
+        while True:  # MQTT's variable byte integer: 1 or 2 bytes here
+            byte, length = length % 128, length // 128
+            encoded.append(byte | (0x80 if length else 0))
+            if not length:
+                break
+        packets.append(bytes([0x32]) + bytes(encoded) + body)
+    return b"".join(packets)
+
+
+@pytest.mark.parametrize("read_bytes", [1, 7, 300, 65_536])
+def test_the_buffered_client_reads_every_packet_whole(read_bytes: int) -> None:
+    """Whatever the size of a read, every PUBLISH arrives once, whole and in order, and
+    none is left in the buffer unread when paho goes back to select()."""
+    client = BufferedClient(
+        CallbackAPIVersion.VERSION2,
+        client_id="paho-internals",
+        protocol=MQTTProtocolVersion.MQTTv5,
+        manual_ack=True,
+    )
+    client.READ_BYTES = read_bytes
+    received: list[mqtt.MQTTMessage] = []
+    client.on_message = lambda _client, _userdata, message: received.append(message)
+    ours, broker = socket.socketpair()
+    ours.setblocking(False)
+    try:
+        client._sock = ours
+        broker.sendall(_publishes(300))
+        reads = 0
+        while len(received) < 300 and reads < 100_000:
+            assert client.loop_read() == mqtt.MQTT_ERR_SUCCESS
+            reads += 1
+            # What select() cannot see: nothing may wait in the buffer after a loop_read.
+            assert client._read_at >= len(client._read)
+        assert [m.mid for m in received] == list(range(1, 301))
+        assert all(m.payload.startswith(b'{"id":"%d",' % m.mid) for m in received)
+        assert [len(m.payload) for m in received] == [
+            len(b'{"id":"%d","battery":87}' % mid) + mid % 200 for mid in range(1, 301)
+        ]
+        if read_bytes == 65_536:
+            assert reads <= 2  # not one turn of paho's loop per packet
+    finally:
+        client._sock = None
+        ours.close()
+        broker.close()
+
+
+def test_paho_reads_the_socket_only_through_sock_recv() -> None:
+    """BufferedClient serves `_sock_recv`: a read of the socket elsewhere would skip it."""
+    assert "_sock_recv" in mqtt.Client._packet_read.__code__.co_names
+    assert "recv" not in mqtt.Client._packet_read.__code__.co_names
+    assert "loop_read" in mqtt.Client._loop.__code__.co_names
