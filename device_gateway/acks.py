@@ -95,7 +95,12 @@ class Acks:
             gathered, self._gathering = self._gathering, None
             for entry in gathered.values():
                 if entry is not None:
-                    entry[0].ack_all(entry[1])
+                    try:
+                        entry[0].ack_all(entry[1])
+                    except Exception:
+                        # Recorded, so safe to leave: the broker delivers them again when
+                        # the session resumes, and each is found recorded (a duplicate).
+                        log.exception("device_acks_failed", count=len(entry[1]))
 
     def _settle(self, item: Item, result: Intaken) -> None:
         reading, message = item.reading, item.message
