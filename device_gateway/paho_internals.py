@@ -18,7 +18,8 @@ under a heartbeat flood; tests/unit/test_paho_internals.py fails if any changes 
    first byte, its length, the rest) and goes back to `select` after every packet: a
    heartbeat cost three system calls and a turn of paho's loop. `BufferedClient` serves
    paho's reads (`_sock_recv`) from what one `recv` brought, and reads every packet in it
-   before paho goes back to `select` (which cannot see bytes already taken off the socket).
+   before paho goes back to `select` (which cannot see bytes already taken off the socket);
+   never more than one buffer in a turn, so paho still writes (PUBACKs, keep-alive) between.
 """
 
 from __future__ import annotations
@@ -85,11 +86,16 @@ class BufferedClient(mqtt.Client):
         """The socket the buffer came from: a new connection starts with an empty buffer."""
         self._read = b""
         self._read_at = 0
+        self._draining = False
+        """Reading only what is buffered: paho's turn must end (to write our PUBACKs and
+        its keep-alive) even while a flood that is not flow-controlled (QoS 0) keeps coming."""
 
     def _sock_recv(self, bufsize: int) -> bytes:
         """At most `bufsize` bytes: from the buffer, else one large `recv` (paho's own, with
         its errors: BlockingIOError when nothing is there, b"" when the broker has gone)."""
         if self._read_at >= len(self._read) or self._read_from is not self._sock:
+            if self._draining:  # the rest of this packet on paho's next turn (select sees it)
+                raise BlockingIOError
             self._read_from = self._sock
             self._read, self._read_at = b"", 0
             data = super()._sock_recv(self.READ_BYTES)
@@ -101,13 +107,18 @@ class BufferedClient(mqtt.Client):
         return self._read[start : start + bufsize]
 
     def loop_read(self, max_packets: int = 1) -> MQTTErrorCode:
-        """paho's `loop_read`, again while bytes it has not read wait in the buffer."""
+        """paho's `loop_read`, then again while bytes it has not read wait in the buffer
+        (without reading the socket again: at most one buffer's worth in a turn)."""
         rc = super().loop_read(max_packets)
-        while (
-            rc == MQTTErrorCode.MQTT_ERR_SUCCESS
-            and self._read_at < len(self._read)
-            and self._sock is not None
-            and self._read_from is self._sock
-        ):
-            rc = super().loop_read(max_packets)
+        self._draining = True
+        try:
+            while (
+                rc == MQTTErrorCode.MQTT_ERR_SUCCESS
+                and self._read_at < len(self._read)
+                and self._sock is not None
+                and self._read_from is self._sock
+            ):
+                rc = super().loop_read(max_packets)
+        finally:
+            self._draining = False
         return rc

@@ -167,6 +167,32 @@ def test_the_buffered_client_reads_every_packet_whole(read_bytes: int) -> None:
         broker.close()
 
 
+def test_a_turn_of_pahos_loop_reads_at_most_one_buffer() -> None:
+    """A flood that is not flow-controlled (QoS 0) must not keep paho reading for ever:
+    it must return to write our PUBACKs and its keep-alive."""
+    client = BufferedClient(
+        CallbackAPIVersion.VERSION2,
+        client_id="paho-internals",
+        protocol=MQTTProtocolVersion.MQTTv5,
+        manual_ack=True,
+    )
+    client.READ_BYTES = 1000
+    received: list[mqtt.MQTTMessage] = []
+    client.on_message = lambda _client, _userdata, message: received.append(message)
+    ours, broker = socket.socketpair()
+    ours.setblocking(False)
+    try:
+        client._sock = ours
+        broker.sendall(_publishes(300))
+        assert client.loop_read() == mqtt.MQTT_ERR_SUCCESS
+        assert 1 <= len(received) <= 1000 // 50 + 1  # packets here are 50 bytes or more
+        assert client._read_at >= len(client._read)  # and nothing left unseen by select()
+    finally:
+        client._sock = None
+        ours.close()
+        broker.close()
+
+
 def test_paho_reads_the_socket_only_through_sock_recv() -> None:
     """BufferedClient serves `_sock_recv`: a read of the socket elsewhere would skip it."""
     assert "_sock_recv" in mqtt.Client._packet_read.__code__.co_names
