@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
-from device_gateway.links import Link, Sessions
+from device_gateway.links import GroupAckLink, Link, Sessions
 from device_gateway.messages import ALARM_KINDS, DeviceReading, cmd_topic, safe_text
 from device_gateway.mqtt_link import InboundMessage
 from service.application.device_intake import Intaken, Outcome
@@ -69,6 +69,8 @@ class Acks:
         self.prefix = prefix
         self.on_notifications = on_notifications
         """Given the notifications an alert asked for, as soon as they are committed."""
+        self._gathering: dict[int, tuple[GroupAckLink, list[tuple[int, int]]] | None] | None = None
+        """While a group is settled: its acknowledgements per link, sent together at its end."""
 
     def settle_all(self, items: list[Item], results: list[Intaken]) -> None:
         requested = [n for result in results for n in result.requested]
@@ -81,12 +83,24 @@ class Acks:
         if requested and self.on_pressed is not None:
             arrived = min(item.message.received_at for item in items)
             self.on_pressed([(str(n.alert_id), str(n.id)) for n in requested], arrived)
-        for item, result in zip(items, results, strict=True):
-            try:
-                self._settle(item, result)
-            except Exception:
-                log.exception("device_message_settle_failed", topic=item.message.topic)
-                self.ack(item.message, item.source)  # recorded: never leave it in flight
+        self._gathering = {}
+        try:
+            for item, result in zip(items, results, strict=True):
+                try:
+                    self._settle(item, result)
+                except Exception:
+                    log.exception("device_message_settle_failed", topic=item.message.topic)
+                    self.ack(item.message, item.source)  # recorded: never leave it in flight
+        finally:
+            gathered, self._gathering = self._gathering, None
+            for entry in gathered.values():
+                if entry is not None:
+                    try:
+                        entry[0].ack_all(entry[1])
+                    except Exception:
+                        # Recorded, so safe to leave: the broker delivers them again when
+                        # the session resumes, and each is found recorded (a duplicate).
+                        log.exception("device_acks_failed", count=len(entry[1]))
 
     def _settle(self, item: Item, result: Intaken) -> None:
         reading, message = item.reading, item.message
@@ -152,9 +166,23 @@ class Acks:
         self.ack(message, source)
 
     def ack(self, message: InboundMessage, source: Link | None) -> None:
+        """Acknowledge now, or with the rest of the group being settled where the link can
+        (one write to the broker and one wake-up of its thread for the whole group)."""
         link = source or self.sessions.main
-        if link is not None:
+        if link is None:
+            return
+        gathering = self._gathering
+        if gathering is None:
             link.ack(message.mid, message.qos)
+            return
+        key = id(link)
+        if key not in gathering:  # a protocol's isinstance is slow: once per link and group
+            gathering[key] = (link, []) if isinstance(link, GroupAckLink) else None
+        entry = gathering[key]
+        if entry is None:
+            link.ack(message.mid, message.qos)
+        else:
+            entry[1].append((message.mid, message.qos))
 
     def _command(self, device: str, payload: dict[str, Any]) -> None:
         """Commands go out on the main session (the alarm session only receives)."""

@@ -9,6 +9,7 @@ the gateway's `receive_*` callbacks when they are made.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
@@ -16,6 +17,13 @@ from typing import Protocol, runtime_checkable
 class Link(Protocol):
     def ack(self, mid: int, qos: int) -> None: ...
     def publish(self, topic: str, payload: bytes, qos: int = 1, retain: bool = False) -> None: ...
+
+
+@runtime_checkable
+class GroupAckLink(Link, Protocol):
+    """A link that acknowledges a group's (mid, qos) pairs at once (MqttLink does)."""
+
+    def ack_all(self, messages: Sequence[tuple[int, int]]) -> None: ...
 
 
 @runtime_checkable

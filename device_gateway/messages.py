@@ -11,11 +11,13 @@ devices and the simulators have always found them.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from dataclasses import dataclass, replace
 from typing import Any, Final
 
+from device_gateway.fast_payload import fast_fields
 from device_gateway.fields import (
     FIELDS,
     FieldError,
@@ -70,6 +72,9 @@ _KIND_NEEDS: Final = {
     "location": '"lat" and "lon"',
 }
 _BOM = "\ufeff"
+TOPIC_CACHE_SIZE: Final = 65_536
+"""Topics whose reading is remembered (a device publishes on the same few topics all day):
+bounded, so a flood of made-up topics costs memory no more than this many entries."""
 
 
 # -- topics -------------------------------------------------------------------
@@ -109,11 +114,13 @@ def _shared(topic_filter: str, share_group: str) -> str:
     return f"$share/{share_group}/{topic_filter}"
 
 
+@functools.lru_cache(maxsize=TOPIC_CACHE_SIZE)
 def topic_levels(topic: str, prefix: str = "") -> tuple[str, str] | None:
     """(device level, kind level) of a topic of the device shape, unchecked; else None.
 
     Cheap enough for paho's hand-off: it tells an alarm apart before any parsing, and
-    names the device of a message whose payload could not be read at all.
+    names the device of a message whose payload could not be read at all. Remembered per
+    topic (bounded): the same topics come again and again.
     """
     prefix = normalise_prefix(prefix)
     if not topic.startswith(prefix):
@@ -161,15 +168,10 @@ class Rejection:
     kind: str | None = None
 
 
-def parse_device_message(
-    topic: str, payload: bytes, *, prefix: str = ""
-) -> DeviceReading | Rejection | None:
-    """Translate one MQTT message from a device.
-
-    Returns None for the service's own `cmd` topic (the device filter matches it:
-    ignore it, do not count it as a rejection). A leading UTF-8 byte order mark is
-    tolerated, since refusing an SOS over it would help nobody.
-    """
+@functools.lru_cache(maxsize=TOPIC_CACHE_SIZE)
+def _checked_topic(topic: str, prefix: str) -> tuple[str, str] | Rejection | None:
+    """A topic's (device id, kind), or why it is refused, or None for our `cmd` topic.
+    Remembered per topic (bounded), as `topic_levels` is; a Rejection is immutable."""
     levels = topic_levels(topic, prefix)
     if levels is None:
         return Rejection(
@@ -185,15 +187,33 @@ def parse_device_message(
             f"device id in the topic must be 1-64 of A-Z a-z 0-9 _ -, got {show(device_id)}",
             kind=kind,
         )
+    if kind not in DEVICE_KINDS:
+        return Rejection(
+            RejectReason.unknown_kind,
+            f"kind must be one of {', '.join(DEVICE_KINDS)}, got {show(kind)}",
+            device_id=device_id,
+            kind=kind,
+        )
+    return device_id, kind
+
+
+def parse_device_message(
+    topic: str, payload: bytes, *, prefix: str = ""
+) -> DeviceReading | Rejection | None:
+    """Translate one MQTT message from a device.
+
+    Returns None for the service's own `cmd` topic (the device filter matches it:
+    ignore it, do not count it as a rejection). A leading UTF-8 byte order mark is
+    tolerated, since refusing an SOS over it would help nobody.
+    """
+    checked = _checked_topic(topic, prefix)
+    if not isinstance(checked, tuple):
+        return checked  # None for our own command topic, else why the topic is refused
+    device_id, kind = checked
 
     def reject(reason: RejectReason, detail: str) -> Rejection:
         return Rejection(reason, detail, device_id=device_id, kind=kind)
 
-    if kind not in DEVICE_KINDS:
-        return reject(
-            RejectReason.unknown_kind,
-            f"kind must be one of {', '.join(DEVICE_KINDS)}, got {show(kind)}",
-        )
     if len(payload) > MAX_PAYLOAD_BYTES:
         return reject(
             RejectReason.oversize,
@@ -207,6 +227,9 @@ def parse_device_message(
             f"payload must be UTF-8: {exc.reason} at byte {exc.start}",
         )
     text = text.removeprefix(_BOM)
+    fast = fast_fields(text)
+    if fast is not None:  # the common case: every field present is valid, nothing unknown
+        return _made(device_id, kind, fast, {})
     if not text.strip(" \t\r\n"):
         if kind in EMPTY_PAYLOAD_KINDS:
             return _reading(device_id, kind, {})
@@ -281,6 +304,12 @@ def _reading(device_id: str, kind: str, data: dict[str, Any]) -> DeviceReading:
     if faults and kind not in ALARM_KINDS:
         first = next(iter(faults.values()))
         raise FieldError("; ".join(str(f) for f in faults.values()), first.reason)
+    return _made(device_id, kind, values, faults)
+
+
+def _made(
+    device_id: str, kind: str, values: dict[str, Any], faults: dict[str, FieldError]
+) -> DeviceReading:
     return DeviceReading(
         device_id=device_id,
         kind=kind,

@@ -12,6 +12,7 @@ import math
 from datetime import UTC
 from typing import Any
 
+import pytest
 from eventsourcing.persistence import DatetimeAsISO, JSONTranscoder
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -116,3 +117,83 @@ def test_an_alarm_is_never_refused_for_its_fields(payload: dict[str, Any]) -> No
     parsed = parse_device_message("lw/v1/dev/fob-1/sos", body)
     assert isinstance(parsed, DeviceReading), parsed
     assert_storable(parsed)
+
+
+# -- the one-pass reader (device_gateway/fast_payload.py) is a shortcut, never a new rule ----
+
+_valid_fields = {
+    "id": st.one_of(st.text(min_size=1, max_size=130), st.integers(-(2**70), 2**70)),
+    "ts": st.one_of(
+        st.integers(-62_135_596_800_001, 253_402_300_800_000),
+        st.datetimes(timezones=st.one_of(st.none(), st.timezones())).map(lambda d: d.isoformat()),
+    ),
+    "lat": st.one_of(st.floats(-91, 91), st.integers(-91, 91)),
+    "lon": st.one_of(st.floats(-181, 181), st.integers(-181, 181)),
+    "acc": st.one_of(st.floats(-1, 2e7 + 1), st.integers(-1, 20_000_001)),
+    "battery": st.integers(-1, 101),
+    "text": st.text(max_size=1001),
+    "seq": st.integers(-1, 2**64),
+}
+_mostly_valid = st.fixed_dictionaries(
+    {}, optional={name: st.one_of(st.none(), strategy) for name, strategy in _valid_fields.items()}
+)
+
+
+def _read_both(topic: str, body: bytes) -> tuple[object, object]:
+    from unittest import mock
+
+    from device_gateway import messages
+
+    one_pass = parse_device_message(topic, body)
+    with mock.patch.object(messages, "fast_fields", return_value=None):
+        full = parse_device_message(topic, body)
+    return one_pass, full
+
+
+@settings(max_examples=600, deadline=None)
+@given(
+    kind=st.sampled_from(DEVICE_KINDS),
+    payload=st.one_of(_mostly_valid, _payloads),
+    ascii_only=st.booleans(),
+    spaced=st.booleans(),
+)
+def test_the_one_pass_reader_reads_as_the_full_reader_does(
+    kind: str, payload: dict[str, Any], ascii_only: bool, spaced: bool
+) -> None:
+    """Same reading, or the same rejection in the same words, for any payload: the one-pass
+    reader answers only for payloads it can read in full, and leaves the rest alone."""
+    separators = (", ", ": ") if spaced else (",", ":")
+    body = json.dumps(
+        payload, ensure_ascii=ascii_only, allow_nan=True, separators=separators
+    ).encode("utf-8", "surrogatepass")
+    one_pass, full = _read_both(f"lw/v1/dev/fob-1/{kind}", body)
+    assert repr(one_pass) == repr(full)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"battery": 5, "battery": 7}',
+        b'{"battery": "x", "battery": 7}',
+        b'{"battery": 7, "battery": null}',
+        b'{"id": "a\\u0000b"}',
+        b'{"text": "\\ud800"}',
+        b'{"id": "\\ud83d\\ude00"}',
+        b'{"seq": 99999999999999999999999999999999999999}',
+        b'{"lat": 1e400}',
+        b'{"lat": -0}',
+        b'{"lat": -0.0}',
+        b'{"lat": 45.123456789012345678}',
+        b'{"acc": NaN}',
+        b'\xef\xbb\xbf{"id": "bom"}',
+        b'{"\\u0062attery": 5}',
+        b'{"id": "x", "extra": "\\ud800"}',
+        b"{}",
+        b"  ",
+        b"[]",
+    ],
+)
+@pytest.mark.parametrize("kind", ["heartbeat", "sos"])
+def test_the_one_pass_reader_on_the_traps(body: bytes, kind: str) -> None:
+    one_pass, full = _read_both(f"lw/v1/dev/fob-1/{kind}", body)
+    assert repr(one_pass) == repr(full)
