@@ -14,7 +14,7 @@ library's way. Checked against the library's mapper for drawn events
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -56,6 +56,8 @@ class QuickStates:
         plain = True
         for key, value in state.items():
             kind = type(value)
+            if kind is str or value is None:
+                continue
             if kind is datetime:
                 state[key] = {"_type_": self._datetime_name, "_data_": value.isoformat()}
             elif kind is UUID:
@@ -87,10 +89,21 @@ def _plain(value: object) -> bool:
     if type(value) is float:
         return value == 0.0 or 1e-4 <= abs(value) < 1e16
     if type(value) is dict:
-        return all(type(k) is str and _plain(v) for k, v in value.items())
+        return all(type(k) is str for k in value) and _all_plain(value.values())
     if type(value) is list:
-        return all(_plain(v) for v in value)
+        return _all_plain(value)
     return False
+
+
+def _all_plain(values: Iterable[object]) -> bool:
+    """`all(_plain(v) for v in values)`, the common scalars checked without a call."""
+    for value in values:
+        kind = type(value)
+        if kind is str or kind is int or kind is bool or value is None:
+            continue
+        if not _plain(value):
+            return False
+    return True
 
 
 def _refuse(value: object) -> object:
