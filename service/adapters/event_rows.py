@@ -259,6 +259,8 @@ def insert_events(
 
 @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
 def _insert_unnest(recorder: Any, stored: Sequence[StoredEvent]) -> list[int]:
+    from psycopg.rows import tuple_row
+
     statements = getattr(recorder, "_lw_insert_statements", None)
     columns = (
         _id_array(recorder, [e.originator_id for e in stored]),
@@ -272,7 +274,11 @@ def _insert_unnest(recorder: Any, stored: Sequence[StoredEvent]) -> list[int]:
         if statements is None:
             statements = recorder._lw_insert_statements = _insert_statements(recorder, conn)
         locks, notify, insert = statements
-        with conn.pipeline() as pipeline, conn.transaction(), conn.cursor() as curs:
+        with (
+            conn.pipeline() as pipeline,
+            conn.transaction(),
+            conn.cursor(row_factory=tuple_row) as curs,  # no dict per returned position
+        ):
             for lock in locks:
                 curs.execute(lock, prepare=True)
             curs.execute(notify)
@@ -284,7 +290,7 @@ def _insert_unnest(recorder: Any, stored: Sequence[StoredEvent]) -> list[int]:
                 failure = exc
         if failure is not None:
             raise failure
-    return [int(row["notification_id"]) for row in rows]
+    return [row[0] for row in rows]
 
 
 def _insert_statements(recorder: Any, conn: Any) -> tuple[list[bytes], bytes, bytes]:

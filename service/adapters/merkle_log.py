@@ -124,13 +124,13 @@ def _hex(originator_id: object) -> str:
 
 def _packed_columns(rows: Sequence[tuple[int, int, str, str, int]]) -> list[PackedArray]:
     """A page of leaf rows as five packed arrays (psycopg's list dumper is per element)."""
-    indexes, notification_ids, hashes, originators, versions = zip(*rows, strict=True)
+    # (Not `zip(*rows)`: a round's page is ~10,000 rows, each an argument.)
     return [
-        Int8Array.of(indexes),
-        Int8Array.of(notification_ids),
-        TextArray.of(hashes),
-        TextArray.of(originators),
-        Int8Array.of(versions),
+        Int8Array.of([row[0] for row in rows]),
+        Int8Array.of([row[1] for row in rows]),
+        TextArray.of([row[2] for row in rows]),
+        TextArray.of([row[3] for row in rows]),
+        Int8Array.of([row[4] for row in rows]),
     ]
 
 
