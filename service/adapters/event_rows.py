@@ -18,6 +18,8 @@ from eventsourcing.persistence import (
 )
 from eventsourcing.utils import retry
 
+from service.adapters.pg_arrays import ByteaArray, Int4Array, TextArray, UuidArray
+
 
 def existing_originators(recorder: object, originator_ids: Collection[UUID]) -> set[UUID]:
     """Which of these aggregates already have events: one query per 500 ids, so a batch
@@ -39,21 +41,33 @@ def existing_originators(recorder: object, originator_ids: Collection[UUID]) -> 
                 cursor.execute(statement, [u.hex for u in chunk])
                 found.update(UUID(str(row[0])) for row in cursor.fetchall())
         elif isinstance(recorder, PostgresAggregateRecorder):
-            from psycopg.sql import SQL, Identifier
+            query = getattr(recorder, "_lw_existing", None)
+            if query is None:
+                from psycopg.sql import SQL, Identifier
 
-            query = SQL(
-                "SELECT DISTINCT originator_id FROM {schema}.{table} WHERE originator_id = ANY(%s)"
-            ).format(
-                schema=Identifier(recorder.datastore.schema),
-                table=Identifier(recorder.events_table_name),
-            )
+                query = (
+                    SQL(
+                        "SELECT DISTINCT originator_id FROM {schema}.{table} "
+                        "WHERE originator_id = ANY(%s)"
+                    )
+                    .format(
+                        schema=Identifier(recorder.datastore.schema),
+                        table=Identifier(recorder.events_table_name),
+                    )
+                    .as_bytes(None)
+                )
+                recorder._lw_existing = query  # type: ignore[attr-defined]
             with recorder.datastore.transaction(commit=False) as curs:
-                curs.execute(query, [chunk])
-                found.update(UUID(str(row["originator_id"])) for row in curs.fetchall())
+                curs.execute(query, [UuidArray.of(chunk)], prepare=True)
+                found.update(_uuid(row["originator_id"]) for row in curs.fetchall())
         else:
             select = recorder.select_events  # type: ignore[attr-defined]
             found.update(u for u in chunk if select(u, desc=True, limit=1))
     return found
+
+
+def _uuid(value: object) -> UUID:
+    return value if isinstance(value, UUID) else UUID(str(value))
 
 
 def notifications_at(recorder: ApplicationRecorder, positions: Sequence[int]) -> list[Notification]:
@@ -245,44 +259,74 @@ def insert_events(
 
 @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
 def _insert_unnest(recorder: Any, stored: Sequence[StoredEvent]) -> list[int]:
-    from psycopg.sql import SQL, Identifier
+    from psycopg.rows import tuple_row
 
-    statement = getattr(recorder, "_lw_insert_unnest", None)
-    if statement is None:
-        id_type = "uuid" if recorder.datastore.originator_id_type == "uuid" else "text"
-        statement = SQL(
-            "INSERT INTO {schema}.{table} (originator_id, originator_version, topic, state) "
-            "SELECT * FROM unnest(%s::{id_type}[], %s::integer[], %s::text[], %s::bytea[]) "
-            "RETURNING notification_id"
-        ).format(
-            schema=Identifier(recorder.datastore.schema),
-            table=Identifier(recorder.events_table_name),
-            id_type=SQL(id_type),
-        )
-        recorder._lw_insert_unnest = statement
-        recorder._lw_notify = SQL("NOTIFY {0}").format(Identifier(recorder.channel_name))
+    statements = getattr(recorder, "_lw_insert_statements", None)
     columns = (
-        [e.originator_id for e in stored],
-        [e.originator_version for e in stored],
-        [e.topic for e in stored],
-        [e.state for e in stored],
+        _id_array(recorder, [e.originator_id for e in stored]),
+        Int4Array.of([e.originator_version for e in stored]),
+        TextArray.of([e.topic for e in stored]),
+        ByteaArray.of([e.state for e in stored]),
     )
     failure: Exception | None = None
     rows: list[Any] = []
     with recorder.datastore.get_connection() as conn:
-        with conn.pipeline() as pipeline, conn.transaction(), conn.cursor() as curs:
-            for lock in recorder.lock_table_statements:
+        if statements is None:
+            statements = recorder._lw_insert_statements = _insert_statements(recorder, conn)
+        locks, notify, insert = statements
+        with (
+            conn.pipeline() as pipeline,
+            conn.transaction(),
+            conn.cursor(row_factory=tuple_row) as curs,  # no dict per returned position
+        ):
+            for lock in locks:
                 curs.execute(lock, prepare=True)
-            curs.execute(recorder._lw_notify)
+            curs.execute(notify)
             try:
-                curs.execute(statement, columns, prepare=True, binary=True)
+                curs.execute(insert, columns, prepare=True, binary=True)
                 pipeline.sync()
                 rows = curs.fetchall()
             except Exception as exc:  # raised after the pipeline is closed, as the library does
                 failure = exc
         if failure is not None:
             raise failure
-    return [int(row["notification_id"]) for row in rows]
+    return [row[0] for row in rows]
+
+
+def _insert_statements(recorder: Any, conn: Any) -> tuple[list[bytes], bytes, bytes]:
+    """The lock, the notify and the insert, rendered to bytes once per recorder: a composed
+    statement is rendered again on every execute (psycopg's `PostgresQuery.convert`)."""
+    from psycopg.sql import SQL, Composable, Identifier
+
+    id_type = "uuid" if recorder.datastore.originator_id_type == "uuid" else "text"
+    insert = SQL(
+        "INSERT INTO {schema}.{table} (originator_id, originator_version, topic, state) "
+        "SELECT * FROM unnest(%s::{id_type}[], %s::integer[], %s::text[], %s::bytea[]) "
+        "RETURNING notification_id"
+    ).format(
+        schema=Identifier(recorder.datastore.schema),
+        table=Identifier(recorder.events_table_name),
+        id_type=SQL(id_type),
+    )
+    notify = SQL("NOTIFY {0}").format(Identifier(recorder.channel_name))
+
+    def rendered(query: Any) -> bytes:
+        if isinstance(query, Composable):
+            return query.as_bytes(conn)
+        return query if isinstance(query, bytes) else str(query).encode()
+
+    return (
+        [rendered(lock) for lock in recorder.lock_table_statements],
+        rendered(notify),
+        rendered(insert),
+    )
+
+
+def _id_array(recorder: Any, originator_ids: list[Any]) -> Any:
+    """The originator ids as one packed array (service.adapters.pg_arrays)."""
+    if recorder.datastore.originator_id_type != "uuid":
+        return TextArray.of([str(u) for u in originator_ids])
+    return UuidArray.of([u if isinstance(u, UUID) else UUID(str(u)) for u in originator_ids])
 
 
 def load_aggregates(

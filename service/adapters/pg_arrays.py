@@ -1,0 +1,112 @@
+"""PostgreSQL array parameters packed in its binary format here, in one pass per column.
+
+psycopg dumps a Python list element by element through its Python-level list dumper
+(`psycopg/types/array.py`): under a heartbeat flood that, with converting the query, was
+most of the insert's CPU (a group of 50 events is 4 lists of 50). A column packed here is
+one `bytes` value that psycopg passes through as is, tagged with its array type, so the
+server receives exactly what psycopg's binary dumper would have sent.
+
+Binary array layout (PostgreSQL `array_send`): ndim, has-nulls flag, element type oid,
+then per dimension its length and lower bound (1); then each element as its length
+(int32) and its bytes. No element may be None here.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Sequence
+from typing import ClassVar
+from uuid import UUID
+
+import psycopg
+from psycopg.adapt import Dumper
+from psycopg.pq import Format
+
+_HEADER = struct.Struct(">iiiii")
+_EMPTY = struct.Struct(">iii")
+_LENGTH = struct.Struct(">i")
+_UUID_LENGTH = _LENGTH.pack(16)
+_INT4 = struct.Struct(">ii")
+_INT8 = struct.Struct(">iq")
+
+
+class PackedArray(bytes):
+    """A whole array parameter, already in PostgreSQL's binary format."""
+
+    element_oid: ClassVar[int]
+    array_oid: ClassVar[int]
+
+    @classmethod
+    def packed(cls, count: int, body: bytes) -> PackedArray:
+        if not count:
+            return cls(_EMPTY.pack(0, 0, cls.element_oid))
+        return cls(_HEADER.pack(1, 0, cls.element_oid, count, 1) + body)
+
+
+class UuidArray(PackedArray):
+    element_oid, array_oid = 2950, 2951
+
+    @classmethod
+    def of(cls, values: Sequence[UUID]) -> UuidArray:
+        prefix = _UUID_LENGTH
+        return cls.packed(len(values), b"".join([prefix + u.bytes for u in values]))  # type: ignore[return-value]
+
+
+class Int4Array(PackedArray):
+    element_oid, array_oid = 23, 1007
+
+    @classmethod
+    def of(cls, values: Sequence[int]) -> Int4Array:
+        pack = _INT4.pack
+        return cls.packed(len(values), b"".join([pack(4, v) for v in values]))  # type: ignore[return-value]
+
+
+class Int8Array(PackedArray):
+    element_oid, array_oid = 20, 1016
+
+    @classmethod
+    def of(cls, values: Sequence[int]) -> Int8Array:
+        pack = _INT8.pack
+        return cls.packed(len(values), b"".join([pack(8, v) for v in values]))  # type: ignore[return-value]
+
+
+def _varlena(values: Sequence[bytes]) -> bytes:
+    pack = _LENGTH.pack
+    return b"".join([pack(len(v)) + v for v in values])
+
+
+class ByteaArray(PackedArray):
+    element_oid, array_oid = 17, 1001
+
+    @classmethod
+    def of(cls, values: Sequence[bytes]) -> ByteaArray:
+        return cls.packed(len(values), _varlena(values))  # type: ignore[return-value]
+
+
+class TextArray(PackedArray):
+    element_oid, array_oid = 25, 1009
+
+    @classmethod
+    def of(cls, values: Sequence[str]) -> TextArray:
+        encoded = [v.encode("utf-8") for v in values]
+        return cls.packed(len(values), _varlena(encoded))  # type: ignore[return-value]
+
+
+def _register() -> None:
+    for cls in (UuidArray, Int4Array, Int8Array, ByteaArray, TextArray):
+        dumper = type(
+            f"{cls.__name__}Dumper",
+            (_PackedDumper,),
+            {"oid": cls.array_oid},
+        )
+        psycopg.adapters.register_dumper(cls, dumper)
+
+
+class _PackedDumper(Dumper):
+    format = Format.BINARY
+
+    def dump(self, obj: bytes) -> bytes:
+        return obj
+
+
+_register()

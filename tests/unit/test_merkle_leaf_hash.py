@@ -1,0 +1,36 @@
+"""The appender hashes a handed-over event's leaf in one pass: it must be the leaf that
+`leaf_hash(notification_leaf(...))` makes, or the log would disagree with every verifier."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from eventsourcing.persistence import Notification
+from hypothesis import given
+from hypothesis import strategies as st
+
+from service.adapters.merkle_log import notification_leaf, notification_leaf_hash
+from service.adapters.merkle_tree import leaf_hash
+
+
+@given(
+    position=st.integers(min_value=1, max_value=2**63 - 1),
+    originator=st.uuids(),
+    as_text=st.booleans(),
+    version=st.integers(min_value=1, max_value=2**31 - 1),
+    topic=st.text(st.characters(blacklist_categories=("Cs",)), max_size=60),
+    state=st.binary(max_size=300),
+)
+def test_the_one_pass_leaf_hash_is_the_leaf_hash(
+    position: int, originator: UUID, as_text: bool, version: int, topic: str, state: bytes
+) -> None:
+    notification = Notification(
+        id=position,
+        originator_id=str(originator) if as_text else originator,
+        originator_version=version,
+        topic=topic,
+        state=state,
+    )
+    assert notification_leaf_hash(notification, position) == leaf_hash(
+        notification_leaf(notification, position)
+    )
