@@ -127,6 +127,7 @@ def incident_record(
     merkle: MerkleLog | None = None,
     key: SigningKey | None = None,
     with_proofs: bool = False,
+    with_paths: bool = True,
     zone: tzinfo = UTC,
     page: Page | None = None,
     with_states: bool = True,
@@ -144,6 +145,7 @@ def incident_record(
             merkle=merkle,
             key=key,
             with_proofs=with_proofs,
+            with_paths=with_paths,
             zone=zone,
             page=page or Page(),
             with_states=with_states,
@@ -159,6 +161,7 @@ def _record(
     merkle: MerkleLog | None,
     key: SigningKey | None,
     with_proofs: bool,
+    with_paths: bool,
     zone: tzinfo,
     page: Page,
     with_states: bool,
@@ -168,7 +171,8 @@ def _record(
     Each stream is read from the database once: the same bytes are verified and decoded.
     With the Merkle log, the verdict also says whether the streams still hold every event
     the log took in (a removed tail or stream shows); `with_proofs` adds each event's
-    inclusion proof and the signed head (`merkle`), which `lonewatch verify --export` checks.
+    inclusion proof and the signed head (`merkle`), which `lonewatch verify --export` checks;
+    with `with_paths=False` the signed head alone.
     `zone` (the school's) is the one times inside the rows' words are told in.
     """
     # What the log had taken in before the streams are read: every such event was stored
@@ -220,6 +224,7 @@ def _record(
             key=key,
             now=app.clock.now(),
             stored={n.id: n for stream in stored_streams.values() for n in stream},
+            paths=with_paths,
         )
     return record
 

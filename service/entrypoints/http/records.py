@@ -214,6 +214,7 @@ async def export_timeline(request: web.Request) -> web.Response:
         merkle=proof.merkle,
         key=proof.key,
         with_proofs=True,
+        with_paths=fmt == "json",  # the printable page names the signed head, not each path
         zone=ZoneInfo(timezone),
         with_states=fmt == "json",  # the printable page shows no row's state
     )
