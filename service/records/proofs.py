@@ -29,14 +29,14 @@ def export_proofs(
     key: SigningKey | None = None,
     now: datetime | None = None,
     stored: Mapping[int, Notification] | None = None,
-    paths: bool = True,
+    with_paths: bool = True,
 ) -> dict[str, Any]:
     """Proofs for the events at these positions (notification ids) under the latest head.
 
     The log is first caught up and, when this process holds the signing key, a head is
     signed over it, so that an export made seconds after an alarm still proves all of it.
     `stored`: the events as the caller already read them, by position (not read again).
-    `paths=False`: the signed head alone (no leaves), for the printable record, which names
+    `with_paths=False`: the signed head alone (no leaves), for the printable record, which names
     the head and leaves each event's proof to the JSON export (a 10,000-event record's
     proofs cost ~40 ms to build and were thrown away).
     """
@@ -46,7 +46,7 @@ def export_proofs(
     head = log.latest_head()
     if head is None:
         return {"head": None, "leaves": [], "note": "no signed tree head yet (LW_SIGNING_KEY)"}
-    if not paths:
+    if not with_paths:
         return {"head": head.to_json(), "leaves": []}
     indexes = log.leaf_indexes(sorted(set(positions)))
     covered = sorted((p, i) for p, i in indexes.items() if i < head.size)

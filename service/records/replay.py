@@ -224,7 +224,7 @@ def _record(
             key=key,
             now=app.clock.now(),
             stored={n.id: n for stream in stored_streams.values() for n in stream},
-            paths=with_paths,
+            with_paths=with_paths,
         )
     return record
 

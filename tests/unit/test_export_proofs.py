@@ -121,7 +121,7 @@ def test_the_printable_records_head_is_the_one_the_proofs_are_under() -> None:
     """The HTML export asks for the head alone: the same signed head as the JSON export's,
     with no proof built (it names the head and leaves the proofs to the JSON export)."""
     with a_signed_store([3, 2]) as log:
-        head_only = export_proofs(log, [1, 2, 3, 4, 5], key=KEY, now=NOW, paths=False)
+        head_only = export_proofs(log, [1, 2, 3, 4, 5], key=KEY, now=NOW, with_paths=False)
         full = export_proofs(log, [1, 2, 3, 4, 5], key=KEY, now=NOW)
     assert head_only == {"head": full["head"], "leaves": []}
     assert proven(full) == [1, 2, 3, 4, 5]
