@@ -216,16 +216,8 @@ class MqttLink:
         if qos == 0 or not self._manual_ack:
             return
         with self._unacked_lock:
-            if mid not in self._unacked:
-                self.stats["stale_acks"] += 1
-                self._log.info(
-                    "mqtt_ack_skipped",
-                    mid=mid,
-                    why="acknowledged already, or delivered on an earlier connection",
-                )
-                return
-            self._unacked.discard(mid)
-            self._client.ack(mid, qos)
+            if self._still_unacked(mid):
+                self._client.ack(mid, qos)
 
     def ack_all(self, messages: Sequence[tuple[int, int]]) -> None:
         """`ack` for each (mid, qos) of a group recorded together, in one write to the broker
@@ -235,22 +227,27 @@ class MqttLink:
         pubacks: list[int] = []
         with self._unacked_lock:
             for mid, qos in messages:
-                if qos == 0:
+                if qos == 0 or not self._still_unacked(mid):
                     continue
-                if mid not in self._unacked:
-                    self.stats["stale_acks"] += 1
-                    self._log.info(
-                        "mqtt_ack_skipped",
-                        mid=mid,
-                        why="acknowledged already, or delivered on an earlier connection",
-                    )
-                    continue
-                self._unacked.discard(mid)
                 if qos == 1:
                     pubacks.append(mid)
                 else:
                     self._client.ack(mid, qos)
             queue_pubacks(self._client, pubacks)
+
+    def _still_unacked(self, mid: int) -> bool:
+        """Under `_unacked_lock`: take `mid` off the unacknowledged set, or count and log
+        why it is not there (a PUBACK for it would acknowledge someone else's message)."""
+        if mid not in self._unacked:
+            self.stats["stale_acks"] += 1
+            self._log.info(
+                "mqtt_ack_skipped",
+                mid=mid,
+                why="acknowledged already, or delivered on an earlier connection",
+            )
+            return False
+        self._unacked.discard(mid)
+        return True
 
     def publish(self, topic: str, payload: bytes, qos: int = 1, retain: bool = False) -> None:
         """Queue a message; while disconnected, QoS 1 and 2 wait in memory for the reconnect.
