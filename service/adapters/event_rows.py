@@ -86,38 +86,9 @@ def notifications_at(recorder: ApplicationRecorder, positions: Sequence[int]) ->
         return []
     rows: list[Any] = []
     if isinstance(recorder, PostgresApplicationRecorder):
-        from psycopg.sql import SQL, Identifier
-
-        statement = SQL(
-            "SELECT notification_id, originator_id, originator_version, topic, state "
-            "FROM {schema}.{table} WHERE notification_id = ANY(%s) ORDER BY notification_id"
-        ).format(
-            schema=Identifier(recorder.datastore.schema),
-            table=Identifier(recorder.events_table_name),
-        )
-        with recorder.datastore.get_connection() as conn, conn.cursor() as cur:
-            cur.execute(statement, (wanted,), binary=True)  # no hex-decoding of 10,000 states
-            rows = [
-                (
-                    r["notification_id"],
-                    r["originator_id"],
-                    r["originator_version"],
-                    r["topic"],
-                    r["state"],
-                )
-                for r in cur.fetchall()
-            ]
+        rows = _postgres_rows(recorder, "notification_id", wanted, "notification_id")
     elif isinstance(recorder, SQLiteApplicationRecorder):
-        for i in range(0, len(wanted), 500):
-            chunk = wanted[i : i + 500]
-            query = (
-                "SELECT rowid, originator_id, originator_version, topic, state "  # noqa: S608
-                f"FROM {recorder.events_table_name} "
-                f"WHERE rowid IN ({', '.join('?' for _ in chunk)}) ORDER BY rowid"
-            )
-            with recorder.datastore.transaction(commit=False) as cur:
-                cur.execute(query, chunk)
-                rows.extend(tuple(r) for r in cur.fetchall())
+        rows = _sqlite_rows(recorder, "rowid", wanted, "rowid")
     else:
         found = set(wanted)
         return [
@@ -154,36 +125,11 @@ def stream_notifications(
     if not wanted:
         return streams
     rows: list[Any] = []
+    order = "originator_id, originator_version"
     if isinstance(recorder, PostgresApplicationRecorder):
-        from psycopg.rows import tuple_row
-        from psycopg.sql import SQL, Identifier
-
-        statement = SQL(
-            "SELECT notification_id, originator_id, originator_version, topic, state "
-            "FROM {schema}.{table} WHERE originator_id = ANY(%s) "
-            "ORDER BY originator_id, originator_version"
-        ).format(
-            schema=Identifier(recorder.datastore.schema),
-            table=Identifier(recorder.events_table_name),
-        )
-        with (
-            recorder.datastore.get_connection() as conn,
-            conn.cursor(row_factory=tuple_row) as cur,
-        ):
-            cur.execute(statement, (wanted,), binary=True)
-            rows = cur.fetchall()
+        rows = _postgres_rows(recorder, "originator_id", wanted, order)
     elif isinstance(recorder, SQLiteApplicationRecorder):
-        for i in range(0, len(wanted), 500):
-            chunk = wanted[i : i + 500]
-            query = (
-                "SELECT rowid, originator_id, originator_version, topic, state "  # noqa: S608
-                f"FROM {recorder.events_table_name} "
-                f"WHERE originator_id IN ({', '.join('?' for _ in chunk)}) "
-                "ORDER BY originator_id, originator_version"
-            )
-            with recorder.datastore.transaction(commit=False) as cur:
-                cur.execute(query, [u.hex for u in chunk])
-                rows.extend(tuple(r) for r in cur.fetchall())
+        rows = _sqlite_rows(recorder, "originator_id", [u.hex for u in wanted], order)
     else:
         for originator_id in wanted:
             found = recorder.select_events(originator_id)
@@ -346,3 +292,40 @@ def load_aggregates(
         if aggregate is not None:
             aggregates[key] = aggregate
     return aggregates
+
+
+def _postgres_rows(recorder: Any, column: str, values: Sequence[Any], order: str) -> list[Any]:
+    """(position, originator id, version, topic, state) of the rows whose `column` is one of
+    `values`, in one query; binary, so 10,000 states are not hex-decoded."""
+    from psycopg.rows import tuple_row
+    from psycopg.sql import SQL, Identifier
+
+    statement = SQL(
+        "SELECT notification_id, originator_id, originator_version, topic, state "
+        "FROM {schema}.{table} WHERE {column} = ANY(%s) ORDER BY {order}"
+    ).format(
+        schema=Identifier(recorder.datastore.schema),
+        table=Identifier(recorder.events_table_name),
+        column=Identifier(column),
+        order=SQL(order),
+    )
+    with recorder.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as cur:
+        cur.execute(statement, (list(values),), binary=True)
+        rows: list[Any] = cur.fetchall()
+        return rows
+
+
+def _sqlite_rows(recorder: Any, column: str, values: Sequence[Any], order: str) -> list[Any]:
+    """The same rows on SQLite, 500 values a query (its limit on bound parameters)."""
+    rows: list[Any] = []
+    for i in range(0, len(values), 500):
+        chunk = values[i : i + 500]
+        query = (
+            "SELECT rowid, originator_id, originator_version, topic, state "  # noqa: S608
+            f"FROM {recorder.events_table_name} "
+            f"WHERE {column} IN ({', '.join('?' for _ in chunk)}) ORDER BY {order}"
+        )
+        with recorder.datastore.transaction(commit=False) as cur:
+            cur.execute(query, chunk)
+            rows.extend(tuple(r) for r in cur.fetchall())
+    return rows
