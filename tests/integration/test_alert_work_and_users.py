@@ -13,30 +13,22 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from service.adapters.directory_file import load_directory
-from service.bootstrap import create_app
 from service.config import Settings
-from service.container import Container
 from service.domain.people.directory import Role, UserSpec
 from service.logs import TOKEN_PATTERN
-from tests.console_world import PASSWORD, an_sos, with_every_role
-from tests.harness import service_in_process
+from tests.console_world import PASSWORD, an_sos
+from tests.trust_api import Api, as_, trust_api
 from tests.worlds import DIRECTORY
 
 
 @pytest.fixture
-async def api(
-    sqlite_url: str, aiohttp_client: Any
-) -> AsyncIterator[tuple[TestClient[Any, Any], Container]]:
+async def api(sqlite_url: str, aiohttp_client: Any) -> AsyncIterator[Api]:
     settings = Settings(database_url=sqlite_url, api_rate_limit="1000/second")
-    async with service_in_process(settings, with_mqtt=False) as c:
-        with_every_role(c.app)
-        app = create_app(c, with_mqtt=False)
-        app.cleanup_ctx.clear()
-        yield await aiohttp_client(app), c
+    async with trust_api(aiohttp_client, settings, every_role=True) as it:
+        yield it
 
 
-def bearer(c: Container, user: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {c.app.issue_token(user)}"}
+bearer = as_
 
 
 async def test_notes_and_a_handover_are_on_the_alert_and_in_its_record(api: Any) -> None:

@@ -16,31 +16,23 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from service.adapters.directory_file import DirectoryError, load_directory
-from service.bootstrap import create_app
 from service.config import Settings
 from service.container import Container
 from service.domain.people.directory import Role, UserSpec
-from tests.console_world import with_every_role
-from tests.harness import service_in_process
+from tests.trust_api import Api, as_, trust_api
 from tests.worlds import DIRECTORY
 
 MOBILE = "+447700900123"
 
 
 @pytest.fixture
-async def api(
-    sqlite_url: str, aiohttp_client: Any
-) -> AsyncIterator[tuple[TestClient[Any, Any], Container]]:
+async def api(sqlite_url: str, aiohttp_client: Any) -> AsyncIterator[Api]:
     settings = Settings(database_url=sqlite_url, api_rate_limit="1000/second")
-    async with service_in_process(settings, with_mqtt=False) as c:
-        with_every_role(c.app)
-        app = create_app(c, with_mqtt=False)
-        app.cleanup_ctx.clear()
-        yield await aiohttp_client(app), c
+    async with trust_api(aiohttp_client, settings, every_role=True) as it:
+        yield it
 
 
-def bearer(c: Container, user: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {c.app.issue_token(user)}"}
+bearer = as_
 
 
 async def listed(client: TestClient[Any, Any], c: Container) -> dict[str, dict[str, Any]]:
