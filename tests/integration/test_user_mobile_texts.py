@@ -120,3 +120,33 @@ async def test_an_admins_mobile_takes_an_alert_of_any_school(desk: Desk) -> None
 
     assert taken(await texts(desk, MOBILE, f"ACK {code}"), code)
     assert desk.alert(alert_id)["acknowledged_by"] == "admin:admin1"
+
+
+async def test_a_retried_ack_gets_the_first_reply_again_and_is_recorded_once(
+    desk: Desk,
+) -> None:
+    """Twilio posts a text again when our answer was slow: the phone must get the same
+    answer the second time (not silence), and the text be recorded once."""
+    await desk.call("admin1", "POST", "/api/v1/users/reception1/phone", phone=MOBILE)
+    alert_id, code = await an_sos(desk)
+    first = await texts(desk, MOBILE, f"ACK {code}")
+    head = desk.container.app.recorder.max_notification_id()
+
+    again = await desk.double.retries_last_text()
+
+    assert taken(first, code) and again == first
+    assert (
+        desk.double.replies[-2:]
+        == [{"to": MOBILE, "body": first, "in_reply_to": f"ACK {code}"}] * 2
+    )
+    assert desk.container.app.recorder.max_notification_id() == head  # nothing recorded twice
+    assert desk.alert(alert_id)["acknowledged_by"] == "operator:reception1"
+
+
+async def test_a_retried_contact_text_gets_the_first_reply_again(desk: Desk) -> None:
+    """A directory contact's text that takes nothing is answered with how to take one; the
+    retry of it is answered alike."""
+    await an_sos(desk)
+    first = await texts(desk, A_LEAD, "on my way")
+    assert first == "Lonewatch: reply ACK and the alert's code to take an alert."
+    assert await desk.double.retries_last_text() == first
