@@ -22,10 +22,10 @@ from service.clock import FakeClock
 from service.container import Container
 from service.domain.people.access import Principal
 from service.domain.people.directory import Role
-from tests.e2e.browsers import playwright_api, shot
+from tests.e2e.browsers import playwright_api, shot, signed_in
 from tests.e2e.demo_trust import DSL, DemoConsole, sams_lone_visit, the_demo_trust
 from tests.e2e.test_console_accessibility import BLOCKING, axe_source, violations  # noqa: F401
-from tests.e2e.test_console_visit_policy import no_blocking_violations, signed_in
+from tests.e2e.test_console_visit_policy import no_blocking_violations
 
 SATURDAY = datetime(2026, 12, 12, 9, 0, tzinfo=UTC)  # London is on UTC in December
 USERS = ("dsl1", "head1")
@@ -70,7 +70,7 @@ async def test_a_weekend_visit_is_not_the_dsls_to_authorise_and_the_board_says_s
     base, c, clock = saturday
     visit = await asyncio.to_thread(a_ready_saturday_visit, c, "sat-sam")
 
-    page = await signed_in(browser, base, clock, "dsl1", "/console/visits")
+    page = await signed_in(browser, base, "dsl1", 1366, path="/console/visits", clock=clock)
     panel = page.locator(f"#before-{visit}")
     # Every check is met, but it is not the DSL's to authorise: the badge says whose it is.
     await expect(panel.locator("summary")).to_have_text(READY_FOR_HEAD)
@@ -98,7 +98,7 @@ async def test_a_weekend_visit_is_not_the_dsls_to_authorise_and_the_board_says_s
     ).to_have_accessible_description(NOT_YOURS)
     await expect(second.get_by_role("button", name="Authorise the visit")).to_be_disabled()
 
-    head = await signed_in(browser, base, clock, "head1", "/console/visits")
+    head = await signed_in(browser, base, "head1", 1366, path="/console/visits", clock=clock)
     theirs = head.locator(f"#before-{visit}")
     await expect(theirs.locator("summary")).to_have_text("Ready to authorise")
     assert await badge_colours(theirs) != waiting  # the headteacher's is the one that says go
