@@ -244,6 +244,12 @@ async def test_an_overdue_visit_turns_red_and_reception_marks_ringing_home_done(
     task = page.locator(".task-card")
     await expect(task).to_contain_text("Ring the pupil's home")
     await expect(task).to_contain_text("ring the home of pupil UPN-0042")
+    # "...the member of staff will be contacted on the mobile phone. If contact is not
+    # possible, Reception staff will attempt to contact the Pupil's home": the visitor's
+    # mobile is on the card, one press to try them again.
+    call = task.get_by_role("link", name="Call +447700900001 (Sam Jones)")
+    await expect(call).to_have_attribute("href", "tel:+447700900001")
+    await expect(task.locator(".task-visitor")).to_contain_text("Lonewatch has texted and rung")
     await expect(sam_row.locator(".due")).to_contain_text("overdue by 20m")
     await expect(sam_row).to_contain_text("heard")
     await page.screenshot(**shot("board.png"))
