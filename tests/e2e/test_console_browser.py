@@ -33,6 +33,7 @@ from tests.console_world import (
     heartbeat,
     settle,
     with_every_role,
+    with_passwords,
 )
 from tests.e2e.browsers import playwright_api, served, shot, signed_in
 from tests.harness import service_in_process
@@ -280,3 +281,36 @@ async def test_an_overdue_visit_turns_red_and_reception_marks_ringing_home_done(
     )
     await page.screenshot(**shot("board-timeline.png"))
     await context.close()
+
+
+async def test_the_visitor_never_sees_the_duress_alert_their_safe_word_raised(
+    board: Any, browser: Any
+) -> None:
+    """ "nothing reaches the visitor on duress": Sam's safe word raises a silent alert that
+    reception sees on Sam's row at once; Sam, reading their own visit on the board (their
+    phone may be in someone else's hands), is shown no sign of it, live or reloaded."""
+    expect = playwright_api.expect
+    base, c, clock = board
+    with_passwords(c.app, ["s-jones"])
+    sam = await asyncio.to_thread(a_lone_visit_out, c, "fri-sam", back_in=timedelta(minutes=30))
+    visitor = await signed_in(browser, base, "s-jones", path="/console/visits", clock=clock)
+    desk = await signed_in(browser, base, "reception1", path="/console/visits", clock=clock)
+    await expect(visitor.locator(f"#visit-{sam}")).to_contain_text("Sam Jones")
+
+    reply = await asyncio.to_thread(
+        c.app.receive_sms, sender="+447700900001", body="OK bluebird", message_sid="SMd1"
+    )
+    assert reply == "Lonewatch: received, thank you."
+    await asyncio.to_thread(settle, c)
+    await expect(desk.locator(f"#visit-{sam} .visit-alerts")).to_contain_text(
+        "Duress open", timeout=15_000
+    )
+    await visitor.wait_for_timeout(1500)  # the same live change has reached Sam's page
+    await expect(visitor.locator(f"#visit-{sam}")).not_to_contain_text("Duress")
+    await visitor.reload()
+    await expect(visitor.locator(f"#visit-{sam}")).to_contain_text("Sam Jones")
+    await expect(visitor.locator(f"#visit-{sam}")).not_to_contain_text("Duress")
+    for path in ("/api/v1/visits", f"/api/v1/visits/{sam}"):
+        body = await (await visitor.request.get(path)).text()
+        assert "duress" not in body.lower(), path
+    await visitor.screenshot(**shot("duress-visitor-board.png"))
