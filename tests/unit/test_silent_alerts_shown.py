@@ -13,7 +13,7 @@ from service.domain.people.directory import Role
 
 
 def test_the_silent_kinds_are_the_duress_alerts() -> None:
-    assert SILENT_KINDS == {AlertKind.DURESS.value}
+    assert {AlertKind.DURESS.value} == SILENT_KINDS
 
 
 def test_only_a_visitor_is_not_shown_a_silent_alert() -> None:
