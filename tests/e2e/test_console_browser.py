@@ -314,3 +314,16 @@ async def test_the_visitor_never_sees_the_duress_alert_their_safe_word_raised(
         body = await (await visitor.request.get(path)).text()
         assert "duress" not in body.lower(), path
     await visitor.screenshot(**shot("duress-visitor-board.png"))
+
+    # Overdue too: reception's card to ring the home says not to call Sam, and offers no call.
+    while clock.now() < FRIDAY + timedelta(minutes=50):
+        clock.advance(timedelta(minutes=1))
+        await asyncio.to_thread(heartbeat, c, "sos-0001", 64)
+        await asyncio.to_thread(settle, c)
+    await desk.clock.set_system_time(clock.now())
+    task = desk.locator(".task-card")
+    await expect(task).to_contain_text("Ring the pupil's home", timeout=15_000)
+    await expect(task.locator(".task-visitor")).to_contain_text(
+        "Do not call the visitor: a duress alert is open"
+    )
+    await expect(task.locator("a[href^='tel:']")).to_have_count(0)
