@@ -111,8 +111,9 @@ async def signed_in(
     path: str = "/console/",
     clock: FakeClock | None = None,
     timezone: str = "Europe/London",
+    password: str = PASSWORD,
 ) -> Any:
-    """A fresh browser context signed in as `username` (the demo password), on `path`: an
+    """A fresh browser context signed in as `username` (the tests' password unless told), on `path`: an
     anonymous visit there goes to the sign-in page and back. `clock` freezes the page's
     clock at the service's; `timezone` is the machine's (a contact centre's kiosk may be
     on UTC)."""
@@ -128,7 +129,7 @@ async def signed_in(
     await page.goto(path)
     assert "/console/login" in page.url, "an anonymous visit goes to the sign-in page"
     await page.get_by_label("Username").fill(username)
-    await page.get_by_label("Password").fill(PASSWORD)
+    await page.get_by_label("Password").fill(password)
     await page.get_by_role("button", name="Sign in").click()
     await page.wait_for_url(f"**{path}")
     return page

@@ -27,7 +27,6 @@ from service.clock import FakeClock
 from service.config import Settings
 from service.container import Container
 from tests.console_world import (
-    PASSWORD,
     a_lone_visit_out,
     a_visit_authorised,
     heartbeat,
@@ -214,17 +213,8 @@ async def test_an_overdue_visit_turns_red_and_reception_marks_ringing_home_done(
             await asyncio.to_thread(settle, c)
         await page.clock.set_system_time(clock.now())
 
-    context = await browser.new_context(
-        base_url=base, viewport={"width": 1280, "height": 900}, locale="en-GB",
-        timezone_id="Europe/London",
-    )  # fmt: skip
-    page = await context.new_page()
-    await page.clock.install(time=clock.now())
-    await page.goto("/console/visits")
-    await page.get_by_label("Username").fill("reception1")
-    await page.get_by_label("Password").fill(PASSWORD)
-    await page.get_by_role("button", name="Sign in").click()
-    await page.wait_for_url("**/console/visits")
+    page = await signed_in(browser, base, "reception1", path="/console/visits", clock=clock)
+    context = page.context
     await expect(page.locator("#live-pill")).to_have_text("Live")
     sam_row = page.locator(f"#visit-{sam}")
     await expect(sam_row).to_contain_text("Sam Jones")
