@@ -252,6 +252,19 @@ async def test_an_overdue_visit_turns_red_and_reception_marks_ringing_home_done(
     await tablet.screenshot(**shot("board-tablet.png"))
     await tablet.close()
 
+    # The alert feed names reception's step and says where its task is.
+    feed = await context.new_page()
+    await feed.clock.install(time=clock.now())
+    await feed.goto("/console/")
+    to_task = feed.get_by_role("link", name="the task is on the visit board")
+    await expect(to_task).to_have_attribute("href", "/console/visits#tasks-section")
+    await expect(feed.locator("dd").filter(has=to_task)).to_contain_text(
+        "overdue ladder: reception rings the pupil's home"
+    )
+    await to_task.click()
+    await expect(feed.locator(".task-card")).to_contain_text("ring the home of pupil UPN-0042")
+    await feed.close()
+
     await task.get_by_label("Note (optional, kept in the record)").fill(
         "Spoke to parent: Sam left 10 min ago, on the way back"
     )
