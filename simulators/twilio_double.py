@@ -254,6 +254,11 @@ class TwilioDouble:
         assert self._last_inbound is not None, "no text was sent to retry"
         return await self._deliver(*self._last_inbound)
 
+    @property
+    def last_inbound_sid(self) -> str | None:
+        """The MessageSid of the last text a phone sent the service (None: none yet)."""
+        return self._last_inbound[1]["MessageSid"] if self._last_inbound else None
+
     async def _deliver(self, url: str, form: dict[str, str]) -> str | None:
         answered = await self._post(url, form)
         found = re.search(r"<Message>(.*?)</Message>", answered or "", re.DOTALL)
