@@ -71,6 +71,7 @@ class TwilioDouble:
         self.replies: list[dict[str, str]] = []
         """What the service answered each text a phone sent it (`phone_texts`), in order."""
         self._inbound = 0
+        self._last_inbound: tuple[str, dict[str, str]] | None = None
 
     @property
     def messages(self) -> list[dict[str, Any]]:
@@ -244,11 +245,26 @@ class TwilioDouble:
         reply (None: the service answered with no message); each is kept in `replies`."""
         self._inbound += 1
         form = {"From": sender, "To": to, "Body": body, "MessageSid": f"SMin{self._inbound:06d}"}
+        self._last_inbound = (url, form)
+        return await self._deliver(url, form)
+
+    async def retries_last_text(self) -> str | None:
+        """Twilio posts the last inbound text again, same MessageSid (as it does when the
+        webhook timed out), and sends the phone whatever the service answers this time."""
+        assert self._last_inbound is not None, "no text was sent to retry"
+        return await self._deliver(*self._last_inbound)
+
+    @property
+    def last_inbound_sid(self) -> str | None:
+        """The MessageSid of the last text a phone sent the service (None: none yet)."""
+        return self._last_inbound[1]["MessageSid"] if self._last_inbound else None
+
+    async def _deliver(self, url: str, form: dict[str, str]) -> str | None:
         answered = await self._post(url, form)
         found = re.search(r"<Message>(.*?)</Message>", answered or "", re.DOTALL)
         reply = html.unescape(found[1]) if found else None
         if reply is not None:
-            self.replies.append({"to": sender, "body": reply, "in_reply_to": body})
+            self.replies.append({"to": form["From"], "body": reply, "in_reply_to": form["Body"]})
         return reply
 
     async def _play(self, kind: Kind, sid: str, form: dict[str, str], outcome: str) -> None:

@@ -15,7 +15,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
-from service.application import alerts, credentials, outbox, texts, visits
+from service.application import alerts, credentials, outbox, texts, visitor_texts
 from service.application.acknowledgement import AlertFinder, contact_acknowledges
 from service.application.directory_import import ImportReport, import_directory
 from service.application.directory_lookup import DeviceInfo
@@ -116,7 +116,7 @@ class Lonewatch(UnitOfWork):
         return texts.receive_sms(self, finder, sender=sender, body=body, message_sid=message_sid)
 
     def staff_command(self, staff_key: str, command: StaffCommand, *, source: str) -> None:
-        visits.staff_command(self, staff_key, command, source=source)
+        visitor_texts.staff_command(self, staff_key, command, source=source)
 
     def contact_acknowledges(
         self, contacts: list[dict[str, str]], code: str | None, *, sender: str

@@ -123,20 +123,25 @@ def _ack_text(
     sender: str,
     body: str,
     message_sid: str,
-) -> str | None:
+) -> str:
     """A text from someone who takes alerts (a directory contact, a user with a mobile):
     ACK, with or without the alert's code, takes an alert; anything else says how."""
     ack = parse_contact_text(body)
-    uow.save(
-        InboundSms(
-            message_sid=message_sid,
-            sender=sender,
-            who=who,
-            text=body,
-            command="ACK" if ack else None,
-            timestamp=uow.clock.now(),
-        )
+    now = uow.clock.now()
+    sms = InboundSms(
+        message_sid=message_sid,
+        sender=sender,
+        who=who,
+        text=body,
+        command="ACK" if ack else None,
+        timestamp=now,
     )
+    uow.save(sms)
     if ack is None:
-        return "Lonewatch: reply ACK and the alert's code to take an alert."
-    return acknowledges_by_text(uow, finder, takers, ack.code, sender=sender)
+        reply = "Lonewatch: reply ACK and the alert's code to take an alert."
+    else:
+        reply = acknowledges_by_text(uow, finder, takers, ack.code, sender=sender)
+    # Recorded, so a retried webhook (Twilio's, after a timeout) is answered the same.
+    sms.replied(reply, now)
+    uow.save(sms)
+    return reply

@@ -1,8 +1,7 @@
 """A visitor's command, by SMS or from the phone app's `message` topic, applied to the visit
 they are signed out on, and the reply that says what was recorded.
 
-ARRIVED, BACK and OK move the visit on as before (service/application/visits.py,
-`staff_command`); LEFT [next: place], EXTEND N, CONCERN <words> and ENDED <reason> are
+ARRIVED, BACK and OK move the visit on as before (`staff_command`, here); LEFT [next: place], EXTEND N, CONCERN <words> and ENDED <reason> are
 recorded by service/application/visit_during.py. A text that carries the safe word is
 *rehearsed*: the same command is tried on a copy of the visit that is never saved, so the
 reply is exactly the one the text would get without the safe word, and nothing changes.
@@ -47,6 +46,29 @@ SIMPLE_WORDS = {
 """Commands that move the visit on and are answered, as always, with STAFF_REPLY."""
 UNKNOWN_REPLY = HELP_TEXT
 
+STAFF_TEXT_ACTIONS = {
+    StaffCommand.ARRIVED: "arrive",
+    StaffCommand.LEFT: "leave",
+    StaffCommand.BACK: "return",
+    StaffCommand.OK: "checkin",
+}
+
+
+def staff_command(app: UnitOfWork, staff_key: str, command: StaffCommand, *, source: str) -> None:
+    """ARRIVED, LEFT, BACK, OK move the visit the sender is signed out on. A text that does
+    not fit (no current visit, ARRIVED twice) is logged, never an error: the reply to staff
+    must stay the same whatever happens."""
+    action = STAFF_TEXT_ACTIONS.get(command)
+    visit = visits.current_visit(app, staff_key)
+    if action is None or visit is None:
+        log.info("staff_text_without_visit", staff=staff_key, command=command.value)
+        return
+    try:
+        via = f"text {command.value} ({source})"
+        visits.move(app, visit.id, action, by=f"staff:{staff_key}", via=via, principal=None)
+    except DomainError as exc:
+        log.info("staff_text_refused", staff=staff_key, command=command.value, reason=str(exc))
+
 
 def visitor_text(
     uow: UnitOfWork, staff_key: str, command: VisitorText, *, source: str, rehearse: bool
@@ -56,7 +78,7 @@ def visitor_text(
     simple = SIMPLE_WORDS.get(command.word)
     if simple is not None:
         if not rehearse:
-            visits.staff_command(uow, staff_key, simple, source=source)
+            staff_command(uow, staff_key, simple, source=source)
         return STAFF_REPLY
     visit = visits.current_visit(uow, staff_key)
     if visit is None:

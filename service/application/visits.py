@@ -29,7 +29,6 @@ from service.domain.alerts.alert import Alert, Outcome
 from service.domain.errors import DomainError, Forbidden, NotFound
 from service.domain.people.access import Principal, can_see_school, task_refusal
 from service.domain.people.directory import Role, Staff
-from service.domain.people.texts import StaffCommand
 from service.domain.visits.overdue_ladder import OverduePolicy
 from service.domain.visits.policy import VisitPolicy
 from service.domain.visits.rules import DeviceCheck
@@ -353,14 +352,7 @@ def complete_task(
     return changed[0]
 
 
-# -- texts from the visitor -----------------------------------------------------------
-
-STAFF_TEXT_ACTIONS = {
-    StaffCommand.ARRIVED: "arrive",
-    StaffCommand.LEFT: "leave",
-    StaffCommand.BACK: "return",
-    StaffCommand.OK: "checkin",
-}
+# -- the visit a visitor is on now ------------------------------------------------------
 
 
 def current_visit(app: UnitOfWork, staff_key: str) -> Visit | None:
@@ -368,22 +360,6 @@ def current_visit(app: UnitOfWork, staff_key: str) -> Visit | None:
     if book is None or book.visit is None:
         return None
     return app.load_optional(book.visit, Visit)
-
-
-def staff_command(app: UnitOfWork, staff_key: str, command: StaffCommand, *, source: str) -> None:
-    """ARRIVED, LEFT, BACK, OK move the visit the sender is signed out on. A text that does
-    not fit (no current visit, ARRIVED twice) is logged, never an error: the reply to staff
-    must stay the same whatever happens."""
-    action = STAFF_TEXT_ACTIONS.get(command)
-    visit = current_visit(app, staff_key)
-    if action is None or visit is None:
-        log.info("staff_text_without_visit", staff=staff_key, command=command.value)
-        return
-    try:
-        via = f"text {command.value} ({source})"
-        move(app, visit.id, action, by=f"staff:{staff_key}", via=via, principal=None)
-    except DomainError as exc:
-        log.info("staff_text_refused", staff=staff_key, command=command.value, reason=str(exc))
 
 
 def safe_word_hash_of_current_visit(app: UnitOfWork, staff_key: str) -> str | None:

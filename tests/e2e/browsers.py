@@ -14,6 +14,7 @@ import pytest
 from aiohttp import web
 
 from service.bootstrap import create_app
+from service.clock import FakeClock
 from service.config import Settings
 from service.container import Container
 from tests.conftest import MOSQUITTO_HOST, MOSQUITTO_PORT, REQUIRE_SERVICES, free_port
@@ -101,20 +102,36 @@ async def browser() -> AsyncIterator[Any]:
             await launched.close()
 
 
-async def signed_in(browser: Any, base: str, username: str, width: int = 1280) -> Any:
+async def signed_in(
+    browser: Any,
+    base: str,
+    username: str,
+    width: int = 1280,
+    *,
+    path: str = "/console/",
+    clock: FakeClock | None = None,
+    timezone: str = "Europe/London",
+    password: str = PASSWORD,
+) -> Any:
+    """A fresh browser context signed in as `username` (the tests' password unless told), on `path`: an
+    anonymous visit there goes to the sign-in page and back. `clock` freezes the page's
+    clock at the service's; `timezone` is the machine's (a contact centre's kiosk may be
+    on UTC)."""
     context = await browser.new_context(
         base_url=base,
         viewport={"width": width, "height": 900},
         locale="en-GB",
-        timezone_id="Europe/London",
+        timezone_id=timezone,
     )
     page = await context.new_page()
-    await page.goto("/console/")
+    if clock is not None:
+        await page.clock.install(time=clock.now())
+    await page.goto(path)
     assert "/console/login" in page.url, "an anonymous visit goes to the sign-in page"
     await page.get_by_label("Username").fill(username)
-    await page.get_by_label("Password").fill(PASSWORD)
+    await page.get_by_label("Password").fill(password)
     await page.get_by_role("button", name="Sign in").click()
-    await page.wait_for_url("**/console/")
+    await page.wait_for_url(f"**{path}")
     return page
 
 

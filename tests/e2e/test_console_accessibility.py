@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 
 from tests.conftest import REQUIRE_SERVICES
-from tests.console_world import PASSWORD, devices
-from tests.e2e.browsers import shot
+from tests.console_world import devices
+from tests.e2e.browsers import shot, signed_in
 from tests.harness import REPO
 
 AXE = REPO / "tests" / "e2e" / "axe" / "node_modules" / "axe-core" / "axe.min.js"
@@ -46,22 +46,6 @@ async def violations(page: Any, axe_source: str) -> list[dict[str, Any]]:
                         nodes: v.nodes.map(n => n.target.join(' ')).slice(0, 5)}))"""
     )
     return found
-
-
-async def signed_in(browser: Any, base: str, username: str, width: int) -> Any:
-    context = await browser.new_context(
-        base_url=base,
-        viewport={"width": width, "height": 900},
-        locale="en-GB",
-        timezone_id="Europe/London",
-    )
-    page = await context.new_page()
-    await page.goto("/console/login")
-    await page.get_by_label("Username").fill(username)
-    await page.get_by_label("Password").fill(PASSWORD)
-    await page.get_by_role("button", name="Sign in").click()
-    await page.wait_for_url("**/console/")
-    return page
 
 
 @pytest.mark.mosquitto

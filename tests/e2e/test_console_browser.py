@@ -27,12 +27,12 @@ from service.clock import FakeClock
 from service.config import Settings
 from service.container import Container
 from tests.console_world import (
-    PASSWORD,
     a_lone_visit_out,
     a_visit_authorised,
     heartbeat,
     settle,
     with_every_role,
+    with_passwords,
 )
 from tests.e2e.browsers import playwright_api, served, shot, signed_in
 from tests.harness import service_in_process
@@ -213,17 +213,8 @@ async def test_an_overdue_visit_turns_red_and_reception_marks_ringing_home_done(
             await asyncio.to_thread(settle, c)
         await page.clock.set_system_time(clock.now())
 
-    context = await browser.new_context(
-        base_url=base, viewport={"width": 1280, "height": 900}, locale="en-GB",
-        timezone_id="Europe/London",
-    )  # fmt: skip
-    page = await context.new_page()
-    await page.clock.install(time=clock.now())
-    await page.goto("/console/visits")
-    await page.get_by_label("Username").fill("reception1")
-    await page.get_by_label("Password").fill(PASSWORD)
-    await page.get_by_role("button", name="Sign in").click()
-    await page.wait_for_url("**/console/visits")
+    page = await signed_in(browser, base, "reception1", path="/console/visits", clock=clock)
+    context = page.context
     await expect(page.locator("#live-pill")).to_have_text("Live")
     sam_row = page.locator(f"#visit-{sam}")
     await expect(sam_row).to_contain_text("Sam Jones")
@@ -244,6 +235,12 @@ async def test_an_overdue_visit_turns_red_and_reception_marks_ringing_home_done(
     task = page.locator(".task-card")
     await expect(task).to_contain_text("Ring the pupil's home")
     await expect(task).to_contain_text("ring the home of pupil UPN-0042")
+    # "...the member of staff will be contacted on the mobile phone. If contact is not
+    # possible, Reception staff will attempt to contact the Pupil's home": the visitor's
+    # mobile is on the card, one press to try them again.
+    call = task.get_by_role("link", name="Call +447700900001 (Sam Jones)")
+    await expect(call).to_have_attribute("href", "tel:+447700900001")
+    await expect(task.locator(".task-visitor")).to_contain_text("Lonewatch has texted and rung")
     await expect(sam_row.locator(".due")).to_contain_text("overdue by 20m")
     await expect(sam_row).to_contain_text("heard")
     await page.screenshot(**shot("board.png"))
@@ -254,6 +251,19 @@ async def test_an_overdue_visit_turns_red_and_reception_marks_ringing_home_done(
     await expect(tablet.locator(".task-card")).to_be_visible()
     await tablet.screenshot(**shot("board-tablet.png"))
     await tablet.close()
+
+    # The alert feed names reception's step and says where its task is.
+    feed = await context.new_page()
+    await feed.clock.install(time=clock.now())
+    await feed.goto("/console/")
+    to_task = feed.get_by_role("link", name="the task is on the visit board")
+    await expect(to_task).to_have_attribute("href", "/console/visits#tasks-section")
+    await expect(feed.locator("dd").filter(has=to_task)).to_contain_text(
+        "overdue ladder: reception rings the pupil's home"
+    )
+    await to_task.click()
+    await expect(feed.locator(".task-card")).to_contain_text("ring the home of pupil UPN-0042")
+    await feed.close()
 
     await task.get_by_label("Note (optional, kept in the record)").fill(
         "Spoke to parent: Sam left 10 min ago, on the way back"
@@ -274,3 +284,49 @@ async def test_an_overdue_visit_turns_red_and_reception_marks_ringing_home_done(
     )
     await page.screenshot(**shot("board-timeline.png"))
     await context.close()
+
+
+async def test_the_visitor_never_sees_the_duress_alert_their_safe_word_raised(
+    board: Any, browser: Any
+) -> None:
+    """ "nothing reaches the visitor on duress": Sam's safe word raises a silent alert that
+    reception sees on Sam's row at once; Sam, reading their own visit on the board (their
+    phone may be in someone else's hands), is shown no sign of it, live or reloaded."""
+    expect = playwright_api.expect
+    base, c, clock = board
+    with_passwords(c.app, ["s-jones"])
+    sam = await asyncio.to_thread(a_lone_visit_out, c, "fri-sam", back_in=timedelta(minutes=30))
+    visitor = await signed_in(browser, base, "s-jones", path="/console/visits", clock=clock)
+    desk = await signed_in(browser, base, "reception1", path="/console/visits", clock=clock)
+    await expect(visitor.locator(f"#visit-{sam}")).to_contain_text("Sam Jones")
+
+    reply = await asyncio.to_thread(
+        c.app.receive_sms, sender="+447700900001", body="OK bluebird", message_sid="SMd1"
+    )
+    assert reply == "Lonewatch: received, thank you."
+    await asyncio.to_thread(settle, c)
+    await expect(desk.locator(f"#visit-{sam} .visit-alerts")).to_contain_text(
+        "Duress open", timeout=15_000
+    )
+    await visitor.wait_for_timeout(1500)  # the same live change has reached Sam's page
+    await expect(visitor.locator(f"#visit-{sam}")).not_to_contain_text("Duress")
+    await visitor.reload()
+    await expect(visitor.locator(f"#visit-{sam}")).to_contain_text("Sam Jones")
+    await expect(visitor.locator(f"#visit-{sam}")).not_to_contain_text("Duress")
+    for path in ("/api/v1/visits", f"/api/v1/visits/{sam}"):
+        body = await (await visitor.request.get(path)).text()
+        assert "duress" not in body.lower(), path
+    await visitor.screenshot(**shot("duress-visitor-board.png"))
+
+    # Overdue too: reception's card to ring the home says not to call Sam, and offers no call.
+    while clock.now() < FRIDAY + timedelta(minutes=50):
+        clock.advance(timedelta(minutes=1))
+        await asyncio.to_thread(heartbeat, c, "sos-0001", 64)
+        await asyncio.to_thread(settle, c)
+    await desk.clock.set_system_time(clock.now())
+    task = desk.locator(".task-card")
+    await expect(task).to_contain_text("Ring the pupil's home", timeout=15_000)
+    await expect(task.locator(".task-visitor")).to_contain_text(
+        "Do not call the visitor: a duress alert is open"
+    )
+    await expect(task.locator("a[href^='tel:']")).to_have_count(0)

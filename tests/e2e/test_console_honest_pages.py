@@ -16,24 +16,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.console_world import PASSWORD, devices
-from tests.e2e.browsers import playwright_api, shot
+from tests.console_world import devices
+from tests.e2e.browsers import playwright_api, shot, signed_in
 
 SCHOOL_ZONE = ZoneInfo("Europe/London")
-
-
-async def signed_in_on_utc(browser: Any, base: str, username: str) -> Any:
-    """A kiosk whose clock is set to UTC, as contact-centre machines often are."""
-    context = await browser.new_context(
-        base_url=base, viewport={"width": 1366, "height": 900}, locale="en-GB", timezone_id="UTC"
-    )
-    page = await context.new_page()
-    await page.goto("/console/login")
-    await page.get_by_label("Username").fill(username)
-    await page.get_by_label("Password").fill(PASSWORD)
-    await page.get_by_role("button", name="Sign in").click()
-    await page.wait_for_url("**/console/**")
-    return page
 
 
 @pytest.mark.mosquitto
@@ -45,7 +31,7 @@ async def test_the_record_pages_say_they_are_not_live_and_tell_the_schools_time(
     pressed = await asyncio.to_thread(devices(container).press, "sos-0001", "honest-1")
     alert_id = str(pressed.alert_id)
     await asyncio.to_thread(container.projector.catch_up)
-    page = await signed_in_on_utc(browser, base, "dsl1")
+    page = await signed_in(browser, base, "dsl1", 1366, timezone="UTC")
 
     await page.goto(f"/console/timeline?alert={alert_id}")
     await expect(page.locator(".verdict.ok")).to_be_visible()
@@ -76,7 +62,7 @@ async def test_the_record_pages_say_they_are_not_live_and_tell_the_schools_time(
 async def test_a_refused_page_says_so_in_the_page(console: Any, browser: Any) -> None:
     expect = playwright_api.expect
     base, _container, _device = console
-    page = await signed_in_on_utc(browser, base, "reception1")
+    page = await signed_in(browser, base, "reception1", 1366, timezone="UTC")
     await page.goto("/console/audit")
     refusal = page.get_by_role("alert").filter(has_text="You cannot read the audit trail")
     await expect(refusal).to_be_visible()
@@ -88,7 +74,7 @@ async def test_a_refused_page_says_so_in_the_page(console: Any, browser: Any) ->
 async def test_the_duress_card_says_do_not_call_the_visitor(console: Any, browser: Any) -> None:
     expect = playwright_api.expect
     base, container, _device = console
-    page = await signed_in_on_utc(browser, base, "reception1")
+    page = await signed_in(browser, base, "reception1", 1366, timezone="UTC")
     await expect(page.locator("#live-pill")).to_have_text("Live")
     await asyncio.to_thread(devices(container).text, "sos-0001", "on my way, bluebird")
     card = page.locator(".alert-card").first

@@ -1,7 +1,8 @@
 """Who may authorise, on the visit board, in a real headless Chromium over the demo
 directory (Lancaster authorises like the SEN Trust Southend: the headteacher, SLT or the
 DSL; 08:00-18:00). On a Saturday visit with every before-visit check met, the DSL's badge
-says it is ready for the headteacher (not "Ready to authorise"), and they see
+says it is ready for the headteacher (not "Ready to authorise", and not in the green
+that says "your move"), and they see
 "Authorise the visit" held back, saying beside it (and as its description) that only the
 headteacher authorises a visit outside school hours, so they are not refused after
 pressing it; the headteacher presses it. Checked by axe-core."""
@@ -21,10 +22,10 @@ from service.clock import FakeClock
 from service.container import Container
 from service.domain.people.access import Principal
 from service.domain.people.directory import Role
-from tests.e2e.browsers import playwright_api, shot
+from tests.e2e.browsers import playwright_api, shot, signed_in
 from tests.e2e.demo_trust import DSL, DemoConsole, sams_lone_visit, the_demo_trust
 from tests.e2e.test_console_accessibility import BLOCKING, axe_source, violations  # noqa: F401
-from tests.e2e.test_console_visit_policy import no_blocking_violations, signed_in
+from tests.e2e.test_console_visit_policy import no_blocking_violations
 
 SATURDAY = datetime(2026, 12, 12, 9, 0, tzinfo=UTC)  # London is on UTC in December
 USERS = ("dsl1", "head1")
@@ -53,6 +54,14 @@ def a_ready_saturday_visit(c: Container, ref: str, *, ready: bool = True) -> str
     return str(visit)
 
 
+async def badge_colours(panel: Any) -> tuple[str, str]:
+    """The badge's background and text colour, as the reader sees them."""
+    colours: list[str] = await panel.locator("summary .badge").evaluate(
+        "b => [getComputedStyle(b).backgroundColor, getComputedStyle(b).color]"
+    )
+    return colours[0], colours[1]
+
+
 async def test_a_weekend_visit_is_not_the_dsls_to_authorise_and_the_board_says_so(
     saturday: Any, browser: Any, request: pytest.FixtureRequest
 ) -> None:
@@ -61,10 +70,13 @@ async def test_a_weekend_visit_is_not_the_dsls_to_authorise_and_the_board_says_s
     base, c, clock = saturday
     visit = await asyncio.to_thread(a_ready_saturday_visit, c, "sat-sam")
 
-    page = await signed_in(browser, base, clock, "dsl1", "/console/visits")
+    page = await signed_in(browser, base, "dsl1", 1366, path="/console/visits", clock=clock)
     panel = page.locator(f"#before-{visit}")
     # Every check is met, but it is not the DSL's to authorise: the badge says whose it is.
     await expect(panel.locator("summary")).to_have_text(READY_FOR_HEAD)
+    # ...and not in the green that says "your move": it waits for someone else.
+    await expect(panel.locator("summary .badge")).to_have_class("badge state waiting")
+    waiting = await badge_colours(panel)
     await panel.locator("summary").click()
     await expect(panel).to_contain_text("Who may authorise: the headteacher (outside school hours)")
     button = panel.get_by_role("button", name="Authorise the visit")
@@ -86,9 +98,10 @@ async def test_a_weekend_visit_is_not_the_dsls_to_authorise_and_the_board_says_s
     ).to_have_accessible_description(NOT_YOURS)
     await expect(second.get_by_role("button", name="Authorise the visit")).to_be_disabled()
 
-    head = await signed_in(browser, base, clock, "head1", "/console/visits")
+    head = await signed_in(browser, base, "head1", 1366, path="/console/visits", clock=clock)
     theirs = head.locator(f"#before-{visit}")
     await expect(theirs.locator("summary")).to_have_text("Ready to authorise")
+    assert await badge_colours(theirs) != waiting  # the headteacher's is the one that says go
     await theirs.locator("summary").click()
     await expect(theirs.locator(".not-yet-why")).to_have_count(0)
     await no_blocking_violations(head, axe, "may-authorise-weekend-head")

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.browsers import playwright_api
+from tests.e2e.browsers import playwright_api, signed_in
 from tests.e2e.test_console_accessibility import axe_source  # noqa: F401
-from tests.e2e.test_console_visit_policy import demo, no_blocking_violations, signed_in  # noqa: F401
+from tests.e2e.test_console_visit_policy import demo, no_blocking_violations  # noqa: F401
 
 ADDRESS = "3 Elm Road, Leigh-on-Sea SS9 1AA"
 HAZARDS = ("aggressive_person", "animals", "driving", "public_areas", "illness_or_injury")
@@ -44,7 +44,7 @@ async def test_the_dsl_plans_a_visit_on_the_board_and_a_backwards_time_is_refuse
     expect = playwright_api.expect
     axe: str = request.getfixturevalue("axe_source")
     base, _c, clock = demo  # Tuesday 8 December 2026, 10:00 in London
-    page = await signed_in(browser, base, clock, "dsl1", "/console/visits")
+    page = await signed_in(browser, base, "dsl1", 1366, path="/console/visits", clock=clock)
     await expect(page.get_by_role("heading", name="Plan a visit")).to_be_visible()
     await expect(page.locator("#plan-school")).to_have_count(0)  # one school: nothing to pick
 
@@ -76,7 +76,7 @@ async def test_the_admin_picks_the_school_and_its_staff_at_a_tablets_width(
     expect = playwright_api.expect
     axe: str = request.getfixturevalue("axe_source")
     base, _c, clock = demo
-    page = await signed_in(browser, base, clock, "admin1", "/console/visits", 820)
+    page = await signed_in(browser, base, "admin1", 820, path="/console/visits", clock=clock)
     form = page.locator("#plan-form")
     await form.get_by_label("School").select_option(label="Kingsdown School")
     await expect(form.get_by_label("Visitor", exact=True).locator("option")).to_have_text(
@@ -91,7 +91,7 @@ async def test_a_member_of_staff_plans_their_own_visit_so_they_are_the_visitor_o
 ) -> None:
     expect = playwright_api.expect
     base, _c, clock = demo
-    page = await signed_in(browser, base, clock, "s-jones", "/console/visits")
+    page = await signed_in(browser, base, "s-jones", 1366, path="/console/visits", clock=clock)
     await expect(page.locator("#plan-form").get_by_label("Visitor", exact=True)).to_have_value(
         "s-jones"
     )

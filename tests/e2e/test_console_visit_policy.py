@@ -18,8 +18,7 @@ import pytest
 
 from service.clock import FakeClock
 from service.container import Container
-from tests.console_world import PASSWORD
-from tests.e2e.browsers import playwright_api, shot
+from tests.e2e.browsers import playwright_api, shot, signed_in
 from tests.e2e.demo_trust import DemoConsole, sams_lone_visit, the_demo_trust
 from tests.e2e.test_console_accessibility import BLOCKING, axe_source, violations  # noqa: F401
 
@@ -38,23 +37,6 @@ def a_lancaster_visit(c: Container) -> str:
     visit = sams_lone_visit(c, "tue-sam", starts_in=timedelta(minutes=30))
     c.projector.catch_up()
     return str(visit)
-
-
-async def signed_in(
-    browser: Any, base: str, clock: FakeClock, user: str, path: str, width: int = 1366
-) -> Any:
-    context = await browser.new_context(
-        base_url=base, viewport={"width": width, "height": 900}, locale="en-GB",
-        timezone_id="Europe/London",
-    )  # fmt: skip
-    page = await context.new_page()
-    await page.clock.install(time=clock.now())
-    await page.goto(path)
-    await page.get_by_label("Username").fill(user)
-    await page.get_by_label("Password").fill(PASSWORD)
-    await page.get_by_role("button", name="Sign in").click()
-    await page.wait_for_url(f"**{path}")
-    return page
 
 
 async def no_blocking_violations(page: Any, source: str, where: str) -> None:
@@ -77,7 +59,7 @@ async def test_the_board_says_what_the_policy_needs_and_each_person_does_their_s
     base, c, clock = demo
     visit = await asyncio.to_thread(a_lancaster_visit, c)
 
-    page = await signed_in(browser, base, clock, "dsl1", "/console/visits")
+    page = await signed_in(browser, base, "dsl1", 1366, path="/console/visits", clock=clock)
     panel = page.locator(f"#before-{visit}")
     await expect(panel.locator("summary")).to_have_text("2 things missing before authorisation")
     await panel.locator("summary").click()
@@ -116,7 +98,7 @@ async def test_the_board_says_what_the_policy_needs_and_each_person_does_their_s
     await expect(panel.get_by_role("button", name="Authorise the visit")).to_be_disabled()
     await expect(panel.locator("[data-action=authorise] li")).to_have_count(1)
 
-    sam = await signed_in(browser, base, clock, "s-jones", "/console/visits")
+    sam = await signed_in(browser, base, "s-jones", 1366, path="/console/visits", clock=clock)
     mine = sam.locator(f"#before-{visit}")
     await mine.locator("summary").click()
     confirm = mine.locator("form[data-action=confirm]")
@@ -153,7 +135,7 @@ async def test_the_policy_sheet_puts_what_is_enforced_beside_the_policys_words(
     expect = playwright_api.expect
     axe: str = request.getfixturevalue("axe_source")  # the fixture imported above
     base, _c, clock = demo
-    page = await signed_in(browser, base, clock, "kdsl", "/console/policy", width)
+    page = await signed_in(browser, base, "kdsl", width, path="/console/policy", clock=clock)
     sheet = page.locator("#policy-kingsdown")
     rule = sheet.locator("[data-rule=authorised_by]")
     await expect(rule).to_contain_text(
@@ -177,6 +159,6 @@ async def test_the_policy_sheet_puts_what_is_enforced_beside_the_policys_words(
     await no_blocking_violations(page, axe, f"policy-sheet-{width}")
     await page.screenshot(**shot(f"policy-sheet-{width}.png"))
 
-    admin = await signed_in(browser, base, clock, "admin1", "/console/policy", width)
+    admin = await signed_in(browser, base, "admin1", width, path="/console/policy", clock=clock)
     await expect(admin.locator(".policy-sheet")).to_have_count(2)
     await no_blocking_violations(admin, axe, f"policy-sheets-admin-{width}")

@@ -21,7 +21,7 @@ import pytest
 
 from simulators.demo_command import DEMO_PASSWORD
 from tests.conftest import free_port
-from tests.e2e.browsers import shot
+from tests.e2e.browsers import shot, signed_in
 from tests.harness import REPO, cli, eventually
 
 LONEWATCH = (sys.executable, "-m", "service.entrypoints.cli.main")
@@ -114,18 +114,8 @@ async def test_the_demo_day_shows_an_sos_taken_in_the_feed(demo: Demo, browser: 
     assert "on a home visit at 12 Acacia Road" in to_the_dsl[0]
 
     for width in (1366, 820):
-        context = await browser.new_context(
-            base_url=demo.http,
-            viewport={"width": width, "height": 900},
-            locale="en-GB",
-            timezone_id="Europe/London",
-        )
-        page = await context.new_page()
-        await page.goto("/console/")
-        await page.get_by_label("Username").fill("reception1")
-        await page.get_by_label("Password").fill(DEMO_PASSWORD)
-        await page.get_by_role("button", name="Sign in").click()
-        await page.wait_for_url("**/console/")
+        page = await signed_in(browser, demo.http, "reception1", width, password=DEMO_PASSWORD)
+        context = page.context
         await page.get_by_text("Sam Jones").first.wait_for(timeout=20_000)
         await page.screenshot(**shot(f"demo-feed-{width}.png"))
         await page.goto("/console/visits")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 from uuid import UUID
 
+from service.domain.ids import inbound_sms_id
 from tests.console_world import devices
 from tests.harness import eventually
 from tests.integration import test_handover_text as handover
@@ -120,3 +121,43 @@ async def test_an_admins_mobile_takes_an_alert_of_any_school(desk: Desk) -> None
 
     assert taken(await texts(desk, MOBILE, f"ACK {code}"), code)
     assert desk.alert(alert_id)["acknowledged_by"] == "admin:admin1"
+
+
+async def test_a_retried_ack_gets_the_first_reply_again_and_is_recorded_once(
+    desk: Desk,
+) -> None:
+    """Twilio posts a text again when our answer was slow: the phone must get the same
+    answer the second time (not silence), and the text be recorded once."""
+    await desk.call("admin1", "POST", "/api/v1/users/reception1/phone", phone=MOBILE)
+    alert_id, code = await an_sos(desk)
+    first = await texts(desk, MOBILE, f"ACK {code}")
+    recorder = desk.container.app.recorder
+    text_id = inbound_sms_id(str(desk.double.last_inbound_sid))
+
+    def recorded() -> tuple[int, list[str]]:
+        """The text's events, and how many times the alert was taken."""
+        taken = [e for e in recorder.select_events(alert_id) if e.topic.endswith("Acknowledged")]
+        return len(taken), [e.topic for e in recorder.select_events(text_id)]
+
+    before = recorded()
+
+    again = await desk.double.retries_last_text()
+
+    assert taken(first, code) and again == first
+    assert (
+        desk.double.replies[-2:]
+        == [{"to": MOBILE, "body": first, "in_reply_to": f"ACK {code}"}] * 2
+    )
+    # Nothing recorded twice: not the text, not the taking (the service's other work, the
+    # news to everyone told, goes on meanwhile).
+    assert recorded() == before and before[0] == 1
+    assert desk.alert(alert_id)["acknowledged_by"] == "operator:reception1"
+
+
+async def test_a_retried_contact_text_gets_the_first_reply_again(desk: Desk) -> None:
+    """A directory contact's text that takes nothing is answered with how to take one; the
+    retry of it is answered alike."""
+    await an_sos(desk)
+    first = await texts(desk, A_LEAD, "on my way")
+    assert first == "Lonewatch: reply ACK and the alert's code to take an alert."
+    assert await desk.double.retries_last_text() == first

@@ -62,6 +62,8 @@ class AlarmMachine(ServiceMachine):
         self.acked_at: dict[UUID, int] = {}
         """Alert id -> how many sends the notifier had seen when it was acknowledged."""
         self.ladder_alerts: set[UUID] = set()
+        self.answered: dict[str, tuple[str, str, str | None]] = {}
+        """MessageSid -> (sender, text, the reply it got): what Twilio may post again."""
         Counters.examples += 1
 
     # -- helpers ---------------------------------------------------------------------------
@@ -119,10 +121,11 @@ class AlarmMachine(ServiceMachine):
         if channel == "sms":
             sid = f"SM-duress-{next(self.sids)}"
             try:
-                self.app.receive_sms(sender=STAFF_PHONES[staff], body=text, message_sid=sid)
+                reply = self.app.receive_sms(sender=STAFF_PHONES[staff], body=text, message_sid=sid)
             except PersistenceError:
                 self.after_step()
                 return
+            self.answered[sid] = (STAFF_PHONES[staff], text, reply)
             self.after_step()
             assert self.app.exists(ids.alert_id(f"sms:{sid}")), "duress by SMS raised no alert"
             return
@@ -175,7 +178,22 @@ class AlarmMachine(ServiceMachine):
             ids.short_code(data.draw(st.sampled_from([a.id for a in alerts]))) if alerts else "ZZZZ"
         )
         body = "ACK" if bare else f"ACK {code}"
-        self.app.receive_sms(sender=to, body=body, message_sid=f"SM-ack-{next(self.sids)}")
+        sid = f"SM-ack-{next(self.sids)}"
+        self.answered[sid] = (to, body, self.app.receive_sms(sender=to, body=body, message_sid=sid))
+        self.after_step()
+
+    @precondition(lambda self: self.svc.up and bool(self.answered))
+    @rule(data=st.data())
+    def twilio_retries_a_text(self, data: st.DataObject) -> None:
+        """Twilio posts a text again when our answer was slow: whatever happened since, the
+        phone gets the answer it got first (not silence), and nothing is recorded again."""
+        sid = data.draw(st.sampled_from(sorted(self.answered)))
+        sender, body, first = self.answered[sid]
+        text_id = ids.inbound_sms_id(sid)
+        before = len(self.app.recorder.select_events(text_id))
+        again = self.app.receive_sms(sender=sender, body=body, message_sid=sid)
+        assert again == first, f"a retried text was answered {again!r}, first {first!r}"
+        assert len(self.app.recorder.select_events(text_id)) == before, "recorded again"
         self.after_step()
 
     @precondition(lambda self: self.svc.up)

@@ -1,4 +1,5 @@
-"""Who may read a pupil's reference and a visit report's safeguarding notes (issue 16).
+"""Who may read a pupil's reference and a visit report's safeguarding notes (issue 16), and
+who is never shown a silent (duress) alert on a visit.
 
 SEN Trust: notes "will only be shared with the relevant senior leaders". So the DSL, the
 headteacher and an admin read everything; the visitors read their own visit (they go to
@@ -34,6 +35,28 @@ def may_read_pupil_ref(who: Principal, visitors: Collection[str], calling_home: 
 
 def may_read_notes(who: Principal, visitors: Collection[str]) -> bool:
     return may_read_everything(who) or who.username in visitors
+
+
+SILENT_KINDS = frozenset({"duress"})  # AlertKind.DURESS (alerts import people, not back)
+"""Alerts the visitor must never see raised: their phone may be in someone else's hands."""
+
+
+def may_see_silent_alerts(who: Principal) -> bool:
+    """A visitor (role staff) reads their own visit, never that their safe word raised a
+    duress alert: as no text or call to them says so, no page does."""
+    return who.role is not Role.STAFF
+
+
+def without_silent_alerts(value: Any) -> Any:
+    """A visit document (or a live change of one) without its silent alerts."""
+    if isinstance(value, dict) and isinstance(value.get("alerts"), list):
+        kept = [
+            a
+            for a in value["alerts"]
+            if not (isinstance(a, dict) and a.get("kind") in SILENT_KINDS)
+        ]
+        return {**value, "alerts": kept}
+    return value
 
 
 def withheld(value: Any, texts: Collection[str], fields: Collection[str]) -> Any:

@@ -20,7 +20,9 @@ from service.domain.people.confidentiality import (
     NOTES,
     may_read_notes,
     may_read_pupil_ref,
+    may_see_silent_alerts,
     withheld,
+    without_silent_alerts,
 )
 from service.domain.people.record_access import Access
 from service.entrypoints.http.keys import LONEWATCH
@@ -61,6 +63,8 @@ def shown(who: Principal, visit: dict[str, Any], value: Any = None) -> Any:
     if not may_read_notes(who, visitors):
         fields |= NOTES
     target = visit if value is None else value
+    if not may_see_silent_alerts(who):
+        target = without_silent_alerts(target)
     return withheld(target, texts, fields) if fields else target
 
 

@@ -74,7 +74,14 @@
       .sort((x, y) => (x.requested_at || "").localeCompare(y.requested_at || "")).at(-1);
     if (!latest) return "—";
     const ladder = /^overdue:([a-z_]+)/.exec(latest.step);
-    if (ladder) return `overdue ladder: ${LW.OVERDUE_STEPS[ladder[1]] || ladder[1].replace(/_/g, " ")}`;
+    if (ladder) {
+      const words = `overdue ladder: ${LW.OVERDUE_STEPS[ladder[1]] || ladder[1].replace(/_/g, " ")}`;
+      // Reception's step is a task on the visit board (the pupil's reference, what they
+      // found): the text to reception says "see the task on the console"; this is where.
+      return ladder[1] === "reception_calls_home" && a.visit
+        ? [words, " — ", el("a", { href: "/console/visits#tasks-section" }, "the task is on the visit board")]
+        : words;
+    }
     return latest.step.replace(/^tier(\d+)/, "tier $1").replace(/_/g, " ");
   }
   const NEWS = new Set(["taken", "handover"]); // told of what people did, not a step up

@@ -30,6 +30,14 @@ const LWBefore = (() => {
     return a.may_authorise ? "Ready to authorise" : `Ready for ${a.authorised_by_words} to authorise`;
   }
 
+  // Green says "your move": only for whoever may take the next step. A visit ready for
+  // someone else to authorise (or not yet known for whom) waits, in a quiet style.
+  function badgeClass(v, missing) {
+    if (missing) return "badge amber";
+    if (v.state === "planned" && !(v.authorise && v.authorise.may_authorise)) return "badge state waiting";
+    return "badge state visit-authorised";
+  }
+
   function checkItem(v, c) {
     const words = v.policy.words[c.rule];
     return el("li", { class: `check ${c.met ? "met" : "missing"}`, "data-rule": c.rule },
@@ -155,7 +163,7 @@ const LWBefore = (() => {
     const p = v.policy;
     const missing = (v.state === "planned" ? p.missing_before_authorisation : p.missing_before_departure).length;
     return el("details", { class: `before${missing ? " has-missing" : ""}`, id: `before-${v.id}` },
-      el("summary", {}, el("span", { class: missing ? "badge amber" : "badge state visit-authorised" }, missingWords(v))),
+      el("summary", {}, el("span", { class: badgeClass(v, missing) }, missingWords(v))),
       el("p", {}, el("strong", {}, "Who may authorise: "), (v.authorise || p).authorised_by_words,
         p.words.authorised_by ? el("blockquote", { class: "policy-words" }, p.words.authorised_by) : null),
       p.checks.length ? el("ul", { class: "checks" }, p.checks.map((c) => checkItem(v, c)))

@@ -152,6 +152,30 @@
   }
 
   // -- tasks ---------------------------------------------------------------------------
+  // The policy's order: the visitor is tried on their mobile, then reception rings the home.
+  // The call-home card gives the visitor's mobile too, to try once more, read from the
+  // visit's open overdue alert (the board's copy of a visit carries no numbers).
+  function visitorMobiles(t, visit) {
+    const alert = isCallHome(t) && visit && (visit.alerts || []).find((a) => a.kind === "overdue" && a.state !== "resolved");
+    if (!alert) return null;
+    const duress = (visit.alerts || []).find((a) => a.kind === "duress" && a.state !== "resolved");
+    if (duress) { // never a call the person with the visitor could hear (as the feed's card)
+      return el("p", { class: "task-visitor" }, el("strong", {}, "Do not call the visitor: "),
+        "a duress alert is open; see ", el("a", { href: `/console/#alert-${duress.id}` }, "the duress alert"), ".");
+    }
+    const link = el("a", { href: `/console/#alert-${alert.id}` }, "the overdue alert");
+    const node = el("p", { class: "task-visitor" }, "The visitor's mobile is on ", link, ".");
+    api(`/api/v1/alerts/${encodeURIComponent(alert.id)}`).then((doc) => {
+      const people = ((doc.visit && doc.visit.visitors) || []).filter((p) => p.phone);
+      if (!people.length) return;
+      node.replaceChildren(el("strong", {}, "Try the visitor again: "), ...people.flatMap((p, i) => [
+        i ? " · " : "", `${p.name} `, el("a", { class: "button secondary small", href: `tel:${p.phone}` },
+          `Call ${p.phone}`, el("span", { class: "visually-hidden" }, ` (${p.name})`))]),
+        el("span", { class: "counts" }, " — Lonewatch has texted and rung them; see ", link, "."));
+    }).catch(() => {}); // the sentence and the link to the alert stay: the number is there
+    return node;
+  }
+
   function taskCard(t) {
     const visit = visits.get(t.visit);
     const error = el("p", { class: "form-error", role: "alert" });
@@ -195,6 +219,7 @@
           el("small", {}, `asked ${LW.fmtClock(t.created_at).slice(0, 5)}`))),
       el("p", { class: "task-what" }, t.what),
       visit && visit.address ? el("p", { class: "counts" }, `Visit to ${visit.address}, expected back ${LW.fmtClock(visit.expected_return).slice(0, 5)}`) : null,
+      visitorMobiles(t, visit),
       form);
   }
 
