@@ -106,10 +106,29 @@ def settle_collector() -> None:
     less often. Reference counting still frees everything as before; only cycles among
     the frozen objects, made before this call, are never collected (start-up's garbage,
     once: no `gc.collect()` first, which costs a full collection at every start, and tests
-    start the service hundreds of times). `running` unfreezes them again when it ends."""
+    start the service hundreds of times). `unsettle_collector` undoes it when the last
+    service running in this process stops (tests run several in one process)."""
+    if not _settled:
+        _settled.append(gc.get_threshold())
+        _, middle, oldest = _settled[0]
+        gc.set_threshold(GC_YOUNG_THRESHOLD, middle, oldest)
+    else:
+        _settled.append(_settled[0])
     gc.freeze()
-    _, middle, oldest = gc.get_threshold()
-    gc.set_threshold(GC_YOUNG_THRESHOLD, middle, oldest)
+
+
+def unsettle_collector() -> None:
+    """The collector as it was before the first `settle_collector` still in force."""
+    if not _settled:
+        return
+    thresholds = _settled.pop()
+    if not _settled:
+        gc.set_threshold(*thresholds)
+        gc.unfreeze()
+
+
+_settled: list[tuple[int, int, int]] = []
+"""The thresholds found by the first `settle_collector` still in force, once per call."""
 
 
 def supervise_loops(c: Container) -> None:
@@ -173,10 +192,9 @@ async def running(c: Container, *, with_mqtt: bool = True) -> AsyncIterator[None
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(LEASE_FIRST_ROUND):
                 await lease.first_round.wait()
-    thresholds = gc.get_threshold()
-    settle_collector()
     if with_mqtt:
         await _start_mqtt(c)
+    settle_collector()
     try:
         yield
     finally:
@@ -203,5 +221,4 @@ async def running(c: Container, *, with_mqtt: bool = True) -> AsyncIterator[None
             await c.broker.stop()
         workers.shutdown(wait=True, cancel_futures=True)
         sys.setswitchinterval(switch_interval)
-        gc.set_threshold(*thresholds)
-        gc.unfreeze()
+        unsettle_collector()

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 
 from service.config import Settings
-from service.lifecycle import GC_YOUNG_THRESHOLD, settle_collector
+from service.lifecycle import GC_YOUNG_THRESHOLD, settle_collector, unsettle_collector
 from tests.harness import service_in_process
 
 
@@ -35,6 +35,22 @@ def test_settling_freezes_what_exists_and_collects_the_young_less_often(
     young, middle, oldest = gc.get_threshold()
     assert young == GC_YOUNG_THRESHOLD > collector_restored[0]
     assert (middle, oldest) == collector_restored[1:]
+    unsettle_collector()
+    assert gc.get_threshold() == collector_restored
+    assert gc.get_freeze_count() == 0
+
+
+def test_two_services_in_one_process_leave_the_collector_as_they_found_it(
+    collector_restored: tuple[int, int, int],
+) -> None:
+    settle_collector()  # the first service starts
+    settle_collector()  # a second one, while the first runs
+    unsettle_collector()  # the first stops: the second still runs settled
+    assert gc.get_threshold()[0] == GC_YOUNG_THRESHOLD
+    assert gc.get_freeze_count() > 0
+    unsettle_collector()
+    assert gc.get_threshold() == collector_restored
+    assert gc.get_freeze_count() == 0
 
 
 async def test_the_running_service_settles_the_collector_and_puts_it_back(
