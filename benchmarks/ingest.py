@@ -149,6 +149,7 @@ def service_rate(
         time.sleep(1.0)
         recorded_at_start = acked[-1][1] if acked else 0
         cpu_start = cpu_seconds(proc.pid)
+        pg_start = _pg_sample(env["LW_DATABASE_URL"])
         publisher = flood_report(_flood(mqtt_port, seconds, tag), seconds + 60)
         # Then until every message the broker acknowledged is recorded, or nothing more has
         # been for STALL_SECONDS (a loss, or a stuck service). A fixed limit judged a backlog
@@ -169,6 +170,7 @@ def service_rate(
         cpu = cpu_seconds(proc.pid) - cpu_start
         stop.set()
         sampler.join()
+        pg_costs = _pg_costs(env["LW_DATABASE_URL"], pg_start, recorded_total)
     start = publisher["started_at"]
     end = start + publisher["seconds"]
     return {
@@ -178,8 +180,30 @@ def service_rate(
         "all_recorded": recorded_total >= publisher["acked"],
         "recorded": recorded_total,
         "cpu_us_per_event": cpu / recorded_total * 1e6 if recorded_total else float("inf"),
+        **pg_costs,
         "publisher": publisher,
         "head_samples": samples[-3:],
+    }
+
+
+def _pg_sample(url: str) -> Any:
+    """PostgreSQL's counters for the run's database (None on SQLite): see growth_pg."""
+    from benchmarks import growth_pg
+
+    return growth_pg.sample(url) if url.startswith("postgresql") else None
+
+
+def _pg_costs(url: str, before: Any, recorded: int) -> dict[str, Any]:
+    """PostgreSQL's backends' CPU and the commits per event recorded, from the flood's
+    start until all was recorded (and the views had a moment to follow)."""
+    if before is None:
+        return {}
+    from benchmarks import growth_pg
+
+    costs = growth_pg.difference(before, growth_pg.settled_sample(url), recorded)
+    return {
+        "postgres_cpu_us_per_event": costs["postgres_cpu_us_per_event"],
+        "commits_per_event": round(costs["commits"] / max(1, recorded), 4),
     }
 
 
@@ -239,6 +263,8 @@ def run(quick: bool) -> Result:
         ),
         Figure("until all recorded/s (SQLite)", lite["sustained_per_s"], "ev/s"),
         Figure("service CPU per event (PostgreSQL)", pg["cpu_us_per_event"], "us"),
+        Figure("PostgreSQL's CPU per event", pg.get("postgres_cpu_us_per_event", 0.0), "us"),
+        Figure("commits per event (PostgreSQL)", pg.get("commits_per_event", 0.0), ""),
         Figure("service CPU per event (SQLite)", lite["cpu_us_per_event"], "us"),
         Figure(
             "every acknowledged message recorded",

@@ -25,6 +25,7 @@ import asyncio
 import contextlib
 import json
 import math
+import os
 import random
 import sys
 import tempfile
@@ -32,6 +33,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from benchmarks import growth_pg
 from benchmarks.common import (
     ACCOUNT,
     AUTH_TOKEN,
@@ -49,6 +51,7 @@ from benchmarks.common import (
     wait_healthy,
     write_directory,
 )
+from benchmarks.ingest import cpu_seconds
 from device_gateway.messages import alarm_subscriptions, device_topic
 from service.domain import ids
 from simulators.local_stack import REPO
@@ -62,6 +65,8 @@ TARGET_LOADED_P99_MS = 250.0
 FLOOD_FACTOR = 5.0
 LOGIN_CLIENTS = 30
 PROBE_RATE = 5000.0  # offered to measure the recording rate; above what the service records
+FLOOD_ONLY = "LW_BENCH_SOS_FLOOD_ONLY"
+"""Set to 1 to run (b) alone (a's presses cut to 3, no login floods): ~45 s instead of ~75."""
 
 
 def short_code_for(device: str, message_id: str) -> str:
@@ -181,10 +186,18 @@ def _heartbeats(port: int, seconds: float, rate: float, run: str) -> tuple[str, 
     )
 
 
-async def recording_rate(port: int, db: str, seconds: float, run: str = "probe") -> dict[str, Any]:
+async def recording_rate(
+    port: int, db: str, seconds: float, run: str = "probe", service_pid: int | None = None
+) -> dict[str, Any]:
     """Messages/s the service records when offered more: a paced flood above it for
     `seconds`, then the count of recorded messages over the time until it has them all.
-    A second probe in one run needs its own `run` (the same ids would be duplicates)."""
+    A second probe in one run needs its own `run` (the same ids would be duplicates).
+
+    Beside it, what each recorded heartbeat cost: the service's CPU and PostgreSQL's (its
+    backends' CPU from /proc, benchmarks/growth_pg.py) and the commits made, from before
+    the flood until the backlog is recorded and the views have had a moment to follow."""
+    pg_before = await asyncio.to_thread(growth_pg.sample, db)
+    cpu_before = cpu_seconds(service_pid) if service_pid is not None else 0.0
     before = await asyncio.to_thread(count_device_messages, db)
     flood = await _load(*_heartbeats(port, seconds, PROBE_RATE, run))
     report = await _report(flood, seconds + 60)
@@ -198,7 +211,14 @@ async def recording_rate(port: int, db: str, seconds: float, run: str = "probe")
             break
         await asyncio.sleep(0.1)
     elapsed = time.monotonic() - started
+    pg_after = await asyncio.to_thread(growth_pg.settled_sample, db)
+    cpu_after = cpu_seconds(service_pid) if service_pid is not None else 0.0
+    per = max(1, recorded)
+    costs = growth_pg.difference(pg_before, pg_after, recorded)
     return {
+        "service_cpu_us_per_heartbeat": round((cpu_after - cpu_before) / per * 1e6, 1),
+        "postgres_cpu_us_per_heartbeat": costs["postgres_cpu_us_per_event"],
+        "commits_per_heartbeat": round(costs["commits"] / per, 4),
         "offered_per_s": PROBE_RATE,
         "acked": acked,
         "recorded": recorded,
@@ -257,10 +277,15 @@ async def _run(quick: bool) -> Result:
                 await asyncio.to_thread(wait_healthy, http_port, proc, log)
                 await listener.start(mqtt_port)
                 await presses(mqtt_port, double, count=3, tag="warm", gap=gap)
-
+                only_flood = os.environ.get(FLOOD_ONLY) == "1"
                 # (a) no load, beside the broker's own round trip
                 idle, trips = await presses(
-                    mqtt_port, double, count=count, tag="idle", gap=gap, listener=listener
+                    mqtt_port,
+                    double,
+                    count=3 if only_flood else count,
+                    tag="idle",
+                    gap=gap,
+                    listener=listener,
                 )
                 details["a_no_load"] = at_idle = _summary(idle)
                 details["a_broker_round_trip"] = trip = _summary(trips)
@@ -274,7 +299,7 @@ async def _run(quick: bool) -> Result:
                 reference = f"no-load p99 {at_idle['p99_ms']:.1f} ms"
 
                 # (c) login floods: one address, then 30
-                for addresses in (1, LOGIN_CLIENTS):
+                for addresses in () if only_flood else (1, LOGIN_CLIENTS):
                     flood = await _load(
                         *("benchmarks.login_flood", "--port", str(http_port)),
                         *("--clients", str(LOGIN_CLIENTS), "--addresses", str(addresses)),
@@ -299,7 +324,7 @@ async def _run(quick: bool) -> Result:
                     await asyncio.sleep(1.0)
 
                 # (b) heartbeats at five times what the service records
-                probe = await recording_rate(mqtt_port, db, probe_seconds)
+                probe = await recording_rate(mqtt_port, db, probe_seconds, service_pid=proc.pid)
                 details["b_recording_rate"] = probe
                 rate = probe["recorded_per_s"]
                 offered = FLOOD_FACTOR * rate
@@ -315,7 +340,21 @@ async def _run(quick: bool) -> Result:
                     TARGET_LOADED_P99_MS,
                     f"{reference}; service records {rate:,.0f} msg/s",
                 )
-                result.add(Figure("service records heartbeats", rate, "msg/s"))
+                result.add(
+                    Figure("service records heartbeats", rate, "msg/s"),
+                    Figure(
+                        "service CPU per heartbeat recorded",
+                        probe["service_cpu_us_per_heartbeat"],
+                        "µs",
+                    ),
+                    Figure(
+                        "PostgreSQL CPU per heartbeat recorded",
+                        probe["postgres_cpu_us_per_heartbeat"],
+                        "µs",
+                        reference="its backends' CPU from /proc",
+                    ),
+                    Figure("commits per heartbeat recorded", probe["commits_per_heartbeat"], ""),
+                )
             listener.close()
     result.details = details
     return result
