@@ -328,7 +328,11 @@ class PostgresViewStore(ViewStore):
             reconnect_timeout=2,
             check=ConnectionPool.check_connection,
             configure=_configure,
-            kwargs={"autocommit": True, "connect_timeout": 3},
+            kwargs={
+                "autocommit": True,
+                "connect_timeout": 3,
+                "application_name": "lonewatch-views",
+            },
         )
         self._create()
 
