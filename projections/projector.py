@@ -28,6 +28,12 @@ _NO_COLUMNS: tuple[None, None] = (None, None)
 FAR_BEHIND = 10_000
 """Events behind the head past which start-up rebuilds rather than catches up: ten of the
 live path's batches, where big pipelined batches begin to pay."""
+LIVE_BATCH = 5_000
+"""Events per commit of the live views and their catch-up, at most. Under a flood the live
+loop gathers the gateway's groups into rounds this size (service/workers/live.py): with
+1,000, rounds of ~500 heartbeats from 1,000 devices wrote each device's document for
+nearly every heartbeat and read a third of the events back; 5,000 halved PostgreSQL's
+CPU for the views and cut the service's by a third (docs/performance.md, branch `views`)."""
 REBUILD_BATCH = 50_000
 """Events per commit of a rebuild. A document is written once per batch however many
 events touched it: with 10,000 devices, batches of 10,000 wrote each device's document
@@ -67,7 +73,7 @@ class Projector:
         mapper: Mapper[UUID],
         store: ViewStore,
         *,
-        batch_size: int = 1000,
+        batch_size: int = LIVE_BATCH,
         name: str = VIEW_NAME,
         cache_size: int = 200_000,
     ) -> None:
