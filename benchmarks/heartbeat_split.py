@@ -24,6 +24,7 @@ views and the Merkle log have followed every event, with:
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import threading
@@ -47,12 +48,23 @@ GROUPS = (
 
 
 class Tally:
-    """CPU seconds and calls of wrapped functions, on whichever thread they run."""
+    """CPU seconds and calls of wrapped functions, on whichever thread they run, and of the
+    cycle collector's collections by generation (`gc.callbacks`)."""
 
     def __init__(self) -> None:
         self.cpu: Counter[str] = Counter()
         self.calls: Counter[str] = Counter()
         self._lock = threading.Lock()
+        self._collecting = 0.0
+        gc.callbacks.append(self._collection)
+
+    def _collection(self, phase: str, info: dict[str, int]) -> None:
+        # The collector holds the GIL throughout: one collection at a time.
+        if phase == "start":
+            self._collecting = time.thread_time()
+        else:
+            self.cpu[f"gc {info['generation']}"] += time.thread_time() - self._collecting
+            self.calls[f"gc {info['generation']}"] += 1
 
     def wrap(self, owner: Any, name: str, tag: str) -> None:
         original: Callable[..., Any] = getattr(owner, name)
@@ -250,6 +262,11 @@ def run(seconds: float) -> dict[str, Any]:
             name: round(value / per * 1e6, 1)
             for name, value in result["service"]["cpu"].items()
             if "commits" not in name and "backend" not in name
+        },
+        "collections_per_10k": {
+            name: round(calls / per * 10_000)
+            for name, calls in result["service"]["calls"].items()
+            if name.startswith("gc")
         },
         "commits_per_10k": {
             "all": round(result["commits"] / per * 10_000),
