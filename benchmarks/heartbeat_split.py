@@ -24,12 +24,14 @@ views and the Merkle log have followed every event, with:
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
 import gc
 import json
 import os
 import threading
 import time
-from collections import Counter
+from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
 
@@ -52,8 +54,8 @@ class Tally:
     cycle collector's collections by generation (`gc.callbacks`)."""
 
     def __init__(self) -> None:
-        self.cpu: Counter[str] = Counter()
-        self.calls: Counter[str] = Counter()
+        self.cpu: defaultdict[str, float] = defaultdict(float)
+        self.calls: defaultdict[str, int] = defaultdict(int)
         self._lock = threading.Lock()
         self._collecting = 0.0
         gc.callbacks.append(self._collection)
@@ -114,8 +116,6 @@ def _cpu(pids: dict[int, str]) -> dict[int, float]:
 def backend_cpu_of(owner: Any, name: str, tally: Tally, tag: str) -> None:
     """Charge the backend's CPU during each transaction `owner.name()` opens to `tag` (the
     connection is this transaction's alone while it is open)."""
-    import contextlib
-
     original: Callable[..., Any] = getattr(owner, name)
 
     @contextlib.contextmanager
@@ -159,7 +159,7 @@ class Sampler:
     def stop(self) -> None:
         pids = _backends(self.db)
         cpu = _cpu(pids)
-        by_name: Counter[str] = Counter()
+        by_name: defaultdict[str, float] = defaultdict(float)
         for pid, seconds in cpu.items():
             by_name[pids[pid]] += seconds - self.before["cpu"].get(pid, 0.0)
         statements: dict[str, dict[str, float]] = {}
@@ -176,7 +176,9 @@ class Sampler:
                     "WHERE d.datname = %s",
                     (self.db,),
                 ).fetchall():
-                    top.append((float(ms), int(calls), int(rows), " ".join(str(query).split())[:90]))
+                    top.append(
+                        (float(ms), int(calls), int(rows), " ".join(str(query).split())[:90])
+                    )
                     group = _group(str(query))
                     entry = statements.setdefault(group, {"calls": 0, "ms": 0.0, "rows": 0})
                     entry["calls"] += int(calls)
@@ -215,7 +217,7 @@ def run(seconds: float) -> dict[str, Any]:
     sampler = Sampler(tally)
 
     # The flood's start and the last follow are heartbeat_profile's own points in time.
-    spawn = heartbeat_profile.asyncio.create_subprocess_exec
+    spawn = asyncio.create_subprocess_exec
     followed = heartbeat_profile._followed
 
     async def flood(*args: Any, **kwargs: Any) -> Any:
@@ -226,12 +228,10 @@ def run(seconds: float) -> dict[str, Any]:
         followed(container, deadline)
         sampler.stop()
 
-    own_database = heartbeat_profile.own_database
+    own_database = getattr(heartbeat_profile, "own_database")  # noqa: B009 (not exported there)
     _database = ""
 
     def tracked_database(tag: str) -> Any:
-        import contextlib
-
         @contextlib.contextmanager
         def database() -> Any:
             nonlocal _database
@@ -241,15 +241,21 @@ def run(seconds: float) -> dict[str, Any]:
 
         return database()
 
-    heartbeat_profile.asyncio.create_subprocess_exec = flood  # type: ignore[assignment]
-    heartbeat_profile._followed = followed_then_sample
-    heartbeat_profile.own_database = tracked_database  # type: ignore[assignment]
+    replaced = {
+        (asyncio, "create_subprocess_exec"): flood,
+        (heartbeat_profile, "_followed"): followed_then_sample,
+        (heartbeat_profile, "own_database"): tracked_database,
+    }
+    originals = {key: getattr(*key) for key in replaced}
+    for (module, name), value in replaced.items():
+        setattr(module, name, value)
     try:
-        cost = heartbeat_profile.measure(seconds=seconds, rate=10_000.0, sqlite=False, profile=False)
+        cost = heartbeat_profile.measure(
+            seconds=seconds, rate=10_000.0, sqlite=False, profile=False
+        )
     finally:
-        heartbeat_profile.asyncio.create_subprocess_exec = spawn
-        heartbeat_profile._followed = followed
-        heartbeat_profile.own_database = own_database
+        for (module, name), value in originals.items():
+            setattr(module, name, value)
     per = max(1, cost.recorded)
     result = sampler.result
     us = {name: round(value / per * 1e6, 1) for name, value in result["backend_cpu"].items()}

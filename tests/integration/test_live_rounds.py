@@ -59,7 +59,7 @@ def test_a_round_that_applied_many_events_but_not_a_whole_batch_gathers_before_t
 
 
 def test_a_quiet_round_follows_again_at_once(world: World) -> None:
-    """"The live feed is later by at most this": only under load."""
+    """The live feed waits for a gathering only under load."""
     live = _live(world)
     world.intake.record(_heartbeats(3))
     live.follow(1)
