@@ -32,8 +32,9 @@ LIVE_BATCH = 5_000
 """Events per commit of the live views and their catch-up, at most. Under a flood the live
 loop gathers the gateway's groups into rounds this size (service/workers/live.py): with
 1,000, rounds of ~500 heartbeats from 1,000 devices wrote each device's document for
-nearly every heartbeat and read a third of the events back; 5,000 halved PostgreSQL's
-CPU for the views and cut the service's by a third (docs/performance.md, branch `views`)."""
+nearly every heartbeat and read a third of the events back; gathered into rounds of up to
+5,000, PostgreSQL's CPU for the views fell by about a third and the views' own by a sixth
+(docs/performance.md, branch `views`)."""
 REBUILD_BATCH = 50_000
 """Events per commit of a rebuild. A document is written once per batch however many
 events touched it: with 10,000 devices, batches of 10,000 wrote each device's document
