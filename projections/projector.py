@@ -26,8 +26,15 @@ from service.adapters.event_rows import rows_after
 VIEW_NAME = "lonewatch-views"
 _NO_COLUMNS: tuple[None, None] = (None, None)
 FAR_BEHIND = 10_000
-"""Events behind the head past which start-up rebuilds rather than catches up: ten of the
+"""Events behind the head past which start-up rebuilds rather than catches up: two of the
 live path's batches, where big pipelined batches begin to pay."""
+LIVE_BATCH = 5_000
+"""Events per commit of the live views and their catch-up, at most. Under a flood the live
+loop gathers the gateway's groups into rounds this size (service/workers/live.py): with
+1,000, rounds of ~500 heartbeats from 1,000 devices wrote each device's document for
+nearly every heartbeat and read a third of the events back; gathered into rounds of up to
+5,000, PostgreSQL's CPU for the views fell by about a third and the views' own by a sixth
+(docs/performance.md, branch `views`)."""
 REBUILD_BATCH = 50_000
 """Events per commit of a rebuild. A document is written once per batch however many
 events touched it: with 10,000 devices, batches of 10,000 wrote each device's document
@@ -67,7 +74,7 @@ class Projector:
         mapper: Mapper[UUID],
         store: ViewStore,
         *,
-        batch_size: int = 1000,
+        batch_size: int = LIVE_BATCH,
         name: str = VIEW_NAME,
         cache_size: int = 200_000,
     ) -> None:
@@ -96,6 +103,10 @@ class Projector:
 
     def _apply_batch(self) -> tuple[int, int, list[Change]]:
         """One batch: (the position it started after, the position it reached, changes)."""
+        with collector_paused():  # see apply_committed
+            return self._read_and_apply()
+
+    def _read_and_apply(self) -> tuple[int, int, list[Change]]:
         start = self.store.position(self.name)
         self.seen_position = start
         if start != self._cache.position:
@@ -129,7 +140,18 @@ class Projector:
         someone else moved, a gap too long for one batch) is None, and the caller reads
         from the store as it always did. The view's commit still checks its position, so
         a race with another process is refused.
+
+        The cycle collector waits meanwhile, as in a rebuild (projections/collector.py): a
+        batch makes tens of thousands of tuples and dictionaries, and under a flood the
+        collections they set off (full ones scanning the gateway's backlog too) cost the
+        service a fifth of its CPU, measured (docs/performance.md, branch `views`).
         """
+        with collector_paused():
+            return self._apply_committed(committed)
+
+    def _apply_committed(
+        self, committed: Sequence[Committed]
+    ) -> tuple[int, int, list[Change]] | None:
         start = self._cache.position
         if start is None or start != self.seen_position:
             return None

@@ -20,6 +20,7 @@ from uuid import UUID
 
 import msgspec
 
+from projections.copy_text import copy_docs, copy_index
 from projections.search import POSTGRES, SQLITE, Dialect, Search, search_sql
 
 
@@ -328,7 +329,11 @@ class PostgresViewStore(ViewStore):
             reconnect_timeout=2,
             check=ConnectionPool.check_connection,
             configure=_configure,
-            kwargs={"autocommit": True, "connect_timeout": 3},
+            kwargs={
+                "autocommit": True,
+                "connect_timeout": 3,
+                "application_name": "lonewatch-views",
+            },
         )
         self._create()
 
@@ -346,8 +351,7 @@ class PostgresViewStore(ViewStore):
     # The index has no conflicts to skip (a batch is applied once, guarded by the
     # tracking row, and its rows are made unique above); documents go through a
     # staging table so that they can still be upserted. The rows are sent as one text
-    # in COPY's own format, made here (`_copy_docs`, `_copy_index`), not row by row
-    # through psycopg's `write_row`, which dumps each value in Python.
+    # in COPY's own format (projections/copy_text.py).
 
     def _write_docs(self, cur: Cursor, rows: Sequence[tuple[Any, ...]]) -> None:
         if len(rows) < 20:
@@ -356,7 +360,7 @@ class PostgresViewStore(ViewStore):
         with cur.copy(  # type: ignore[attr-defined]
             "COPY lw_view_docs_stage (kind, id, school, state, doc) FROM STDIN"
         ) as copy:
-            copy.write(_copy_docs(rows))
+            copy.write(copy_docs(rows))
         cur.execute(
             "INSERT INTO lw_view_docs (kind, id, school, state, doc) "
             "SELECT kind, id, school, state, doc FROM lw_view_docs_stage "
@@ -371,7 +375,7 @@ class PostgresViewStore(ViewStore):
         with cur.copy(  # type: ignore[attr-defined]
             "COPY lw_view_index (subject, position, originator_id, originator_version) FROM STDIN"
         ) as copy:
-            copy.write(_copy_index(rows))
+            copy.write(copy_index(rows))
 
     def close(self) -> None:
         self._pool.close()
@@ -385,62 +389,6 @@ def _configure(conn: Any) -> None:
         "CREATE TEMP TABLE IF NOT EXISTS lw_view_docs_stage "
         "(kind TEXT, id TEXT, school TEXT, state TEXT, doc TEXT) ON COMMIT DELETE ROWS"
     )
-
-
-_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
-_COPY_NULL = "\\N"
-_BACKSLASH = "\\"
-
-
-def _copy_value(value: str | None) -> str:
-    """A text value as COPY's text format reads it: backslash, tab, newline and carriage
-    return escaped, None as `\\N`."""
-    return _COPY_NULL if value is None else value.translate(_COPY_ESCAPES)
-
-
-def _plain(text: str, rows: int, fields: int) -> bool:
-    """Whether `rows` lines of `fields` values, joined by tabs and newlines, needed no
-    escape: no value held a tab, newline, carriage return or backslash (counted in C;
-    ids nearly always pass, and the rare one that does not is escaped value by value)."""
-    return (
-        text.count("\t") == rows * (fields - 1)
-        and text.count("\n") == rows
-        and _BACKSLASH not in text
-        and "\r" not in text
-    )
-
-
-def _copy_docs(rows: Sequence[tuple[Any, ...]]) -> str:
-    """Document rows (kind, id, school, state, JSON text) in COPY's text format. The JSON
-    holds no tab, newline or carriage return (JSON escapes them), only backslashes."""
-    keys = "".join(
-        [f"{kind}\t{doc_id}\t{school}\t{state}\n" for kind, doc_id, school, state, _ in rows]
-    )
-    if _plain(keys, len(rows), 4):
-        null = _COPY_NULL
-        return "".join(
-            [
-                f"{kind}\t{doc_id}\t{null if school is None else school}\t"
-                f"{null if state is None else state}\t{doc.replace(_BACKSLASH, _BACKSLASH * 2)}\n"
-                for kind, doc_id, school, state, doc in rows
-            ]
-        )
-    esc = _copy_value
-    return "".join(["\t".join(map(esc, row)) + "\n" for row in rows])
-
-
-def _copy_index(rows: Sequence[tuple[Any, ...]]) -> str:
-    """Index rows (subject, position, originator id, version) in COPY's text format."""
-    text = "".join(
-        [
-            f"{subject}\t{position:d}\t{originator}\t{version:d}\n"
-            for subject, position, originator, version in rows
-        ]
-    )
-    if _plain(text, len(rows), 4):
-        return text
-    esc = _copy_value
-    return "".join([f"{esc(s)}\t{p:d}\t{esc(o)}\t{v:d}\n" for s, p, o, v in rows])
 
 
 def open_view_store(url: str) -> ViewStore:

@@ -23,8 +23,8 @@ from uuid import UUID
 
 from eventsourcing.persistence import Notification, StoredEvent
 
+from service.adapters.merkle_leaf_insert import LeafRow, insert_leaves
 from service.adapters.merkle_tree import Frontier, Levels, leaf_hash
-from service.adapters.pg_arrays import Int8Array, PackedArray, TextArray
 from service.adapters.signing import SignedHead, SigningKey
 
 LEAF_FORMAT = b"LW1\x00"
@@ -120,18 +120,6 @@ def notification_leaf_hash(notification: Notification, notification_id: int) -> 
 
 def _hex(originator_id: object) -> str:
     return originator_id.hex if isinstance(originator_id, UUID) else UUID(str(originator_id)).hex
-
-
-def _packed_columns(rows: Sequence[tuple[int, int, str, str, int]]) -> list[PackedArray]:
-    """A page of leaf rows as five packed arrays (psycopg's list dumper is per element)."""
-    # (Not `zip(*rows)`: a round's page is ~10,000 rows, each an argument.)
-    return [
-        Int8Array.of([row[0] for row in rows]),
-        Int8Array.of([row[1] for row in rows]),
-        TextArray.of([row[2] for row in rows]),
-        TextArray.of([row[3] for row in rows]),
-        Int8Array.of([row[4] for row in rows]),
-    ]
 
 
 class StreamLeaf(NamedTuple):
@@ -270,29 +258,10 @@ class MerkleLog:
                 )
         return found
 
-    def _insert_leaves(self, rows: Sequence[tuple[int, int, str, str, int]]) -> bool:
+    def _insert_leaves(self, rows: Sequence[LeafRow]) -> bool:
         """True when every row went in (no other appender wrote any of them first)."""
         with self._transaction(commit=True) as cur:
-            if self._pg:
-                # One statement for the whole page (executemany is a prepared INSERT per
-                # row, pipelined: most of an append's cost on the flood).
-                cur.execute(
-                    "INSERT INTO lw_merkle_leaves (leaf_index, notification_id, leaf_hash, "
-                    "originator_id, originator_version) SELECT * FROM unnest("
-                    "%s::bigint[], %s::bigint[], %s::text[], %s::text[], %s::bigint[]) "
-                    "ON CONFLICT DO NOTHING",
-                    _packed_columns(rows),
-                    prepare=True,
-                )
-            else:
-                cur.executemany(
-                    "INSERT INTO lw_merkle_leaves (leaf_index, notification_id, leaf_hash, "
-                    "originator_id, originator_version) VALUES (?, ?, ?, ?, ?) "
-                    "ON CONFLICT DO NOTHING",
-                    rows,
-                )
-            raw = getattr(cur, "sqlite_cursor", cur)  # eventsourcing's SQLite cursor wraps one
-            return bool(raw.rowcount == len(rows))
+            return insert_leaves(cur, rows, postgres=self._pg)
 
     def _insert_head(self, head: SignedHead) -> None:
         row = head.to_json()

@@ -23,6 +23,15 @@ the gateway, the handed events are let go and the views read from the store (as 
 restart); nothing is lost, only the shortcut."""
 
 
+GATHER_FROM = 200
+"""Events applied in one round past which the loop counts itself under load and gathers."""
+GATHER_FOR = 0.2
+"""Seconds the loop lets the gateway's groups gather after a round under load, before it
+follows again: one commit (and one write of each document touched) for what a flood
+records in that time, instead of one per group. An alarm does not wait for it (the gateway
+hands SOS notifications to the dispatcher itself); the live feed is later by at most this."""
+
+
 class LiveViews:
     def __init__(
         self,
@@ -30,10 +39,14 @@ class LiveViews:
         *,
         poll_interval: float = 0.5,
         listeners: Sequence[Listener] = (),
+        gather: float = GATHER_FOR,
     ) -> None:
         """`listeners` are given every batch of changes, in order, on the loop."""
         self.projector = projector
         self.poll_interval = poll_interval
+        self.gather = gather
+        self.last_applied = 0
+        """Events the last `follow` applied itself (for gathering under load)."""
         self._listeners = tuple(listeners)
         self._wake: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -75,6 +88,7 @@ class LiveViews:
         if not ranges:
             applied, ranges = self.projector.catch_up_ranges(max_batches)
         position = self.projector.seen_position
+        self.last_applied = sum(upto - after for after, upto in ranges)
         changes = list(applied)
         cursor = self.published
         for after, upto in [*sorted(ranges), (position, position)]:
@@ -121,12 +135,20 @@ class LiveViews:
                 state.beat()
             if changes:
                 self._publish(changes)
+                if self._gathering():
+                    await asyncio.sleep(self.gather)
                 self._wake.set()  # there may be more: follow again at once
             # asyncio.timeout, not wait_for: on 3.11 wait_for swallows a cancellation that
             # arrives as the wake-up does, and shutdown then waits for this task forever.
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(self.poll_interval):
                     await self._wake.wait()
+
+    def _gathering(self) -> bool:
+        """Under load (the last round applied a good part of a batch) and not behind (it did
+        not fill one: then more is waiting already, and waiting would only slow the
+        catch-up): let the gateway's groups gather before the next round."""
+        return self.gather > 0 and GATHER_FROM <= self.last_applied < self.projector.batch_size
 
     def _publish(self, changes: list[Change]) -> None:
         for listener in self._listeners:
