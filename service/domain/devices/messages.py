@@ -135,6 +135,8 @@ _MESSAGE_TOPIC: Final = "service.domain.devices.messages:DeviceMessage"
 
 
 _RECEIVED: Final[type[Aggregate.Created]] = DeviceMessage.Received  # type: ignore[attr-defined]
+
+
 def received(
     message_id: UUID,
     *,
@@ -159,7 +161,9 @@ def received(
     library's event changes shape.
     """
     if not isinstance(message_id, UUID):
-        raise TypeError(f"{_RECEIVED} was initialized with a non-UUID originator_id: {message_id!r}")
+        raise TypeError(
+            f"{_RECEIVED} was initialized with a non-UUID originator_id: {message_id!r}"
+        )
     created: Aggregate.Created = object.__new__(_RECEIVED)
     vars(created).update(
         originator_id=message_id,
