@@ -41,12 +41,9 @@ enforces it; a broker that does not would otherwise leave the message in flight 
 the gateway refuses it as a bad topic, and so acknowledges it."""
 
 
-@dataclass(frozen=True, init=False)
+@dataclass(frozen=True)
 class InboundMessage:
-    """One message as the broker delivered it; `mid` and `qos` are what `ack` needs.
-
-    Made for every message received, on paho's thread: `__init__` is written out, since a
-    frozen dataclass's sets each field through `object.__setattr__`. Still frozen after."""
+    """One message as the broker delivered it; `mid` and `qos` are what `ack` needs."""
 
     topic: str
     payload: bytes
@@ -58,26 +55,6 @@ class InboundMessage:
     not: there the ACL (deploy/mosquitto/acl) is what binds a device to its own topics."""
     received_at: float = field(default_factory=time.monotonic, compare=False)
     """When it reached us (time.monotonic): where /metrics' press-to-request latency starts."""
-
-    def __init__(
-        self,
-        topic: str,
-        payload: bytes,
-        mid: int,
-        qos: int,
-        dup: bool,
-        username: str | None = None,
-        received_at: float | None = None,
-    ) -> None:
-        vars(self).update(
-            topic=topic,
-            payload=payload,
-            mid=mid,
-            qos=qos,
-            dup=dup,
-            username=username,
-            received_at=time.monotonic() if received_at is None else received_at,
-        )
 
 
 class MqttLink:

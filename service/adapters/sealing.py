@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import DomainEventProtocol
@@ -26,15 +26,12 @@ from eventsourcing.persistence import (
     AggregateRecorder,
     EventStore,
     Mapper,
-    Notification,
     Recording,
     StoredEvent,
 )
 
 from service.adapters.event_rows import insert_events
 from service.adapters.quick_mapper import QuickStates
-
-T = TypeVar("T")
 
 MAGIC = b"LWS1"
 SEAL_BYTES = 32
@@ -56,16 +53,6 @@ def seal(previous: bytes, originator_id: UUID, version: int, topic: str, state: 
             )
         )
     ).digest()
-
-
-def made(cls: type[T], **fields: Any) -> T:
-    """`cls(**fields)` for the library's `StoredEvent`, `Notification` and `Recording`, frozen
-    dataclasses without a `__post_init__`: made without setting each field through
-    `object.__setattr__` (three of them for every event stored; tests/unit/test_sealing_objects.py
-    fails if the library's classes change shape). `fields` in their declared order."""
-    instance: T = object.__new__(cls)
-    vars(instance).update(fields)
-    return instance
 
 
 def split(state: bytes) -> tuple[bytes | None, bytes]:
@@ -138,15 +125,7 @@ class SealedEventStore(EventStore[UUID]):
             previous = self._previous(originator_id, version, latest)
             this = seal(previous, originator_id, version, topic, state)
             latest[originator_id] = (version, this)
-            sealed.append(
-                made(
-                    StoredEvent,
-                    originator_id=given,
-                    originator_version=event.originator_version,
-                    topic=topic,
-                    state=MAGIC + this + state,
-                )
-            )
+            sealed.append(StoredEvent(given, event.originator_version, topic, MAGIC + this + state))
         return self._insert(domain_events, sealed, **kwargs)
 
     def _previous(
@@ -172,17 +151,17 @@ class SealedEventStore(EventStore[UUID]):
         stored: list[StoredEvent],
         **kwargs: Any,
     ) -> list[Recording[UUID]]:
+        from eventsourcing.persistence import Notification
+
         if self.before_insert is not None:
             self.before_insert()
         notification_ids = insert_events(self.recorder, stored, **kwargs)
         if not notification_ids:
             return []
         return [
-            made(
-                Recording,
-                domain_event=event,
-                notification=made(
-                    Notification,
+            Recording(
+                event,
+                Notification(
                     originator_id=s.originator_id,
                     originator_version=s.originator_version,
                     topic=s.topic,
