@@ -1,4 +1,4 @@
-"""The three places the gateway reaches into paho-mqtt's internals (pinned >=2.1,<3), for CPU
+"""The four places the gateway reaches into paho-mqtt's internals (pinned >=2.1,<3), for CPU
 under a heartbeat flood; tests/unit/test_paho_internals.py fails if any changes shape.
 
 1. PUBACKs for a group in one write. `Client.ack(mid, 1)` queues one 4-byte packet per
