@@ -310,16 +310,18 @@ def _reading(device_id: str, kind: str, data: dict[str, Any]) -> DeviceReading:
 def _made(
     device_id: str, kind: str, values: dict[str, Any], faults: dict[str, FieldError]
 ) -> DeviceReading:
+    """`values`: each field's checked value; a field absent or None is left out or None."""
+    get = values.get
     return DeviceReading(
-        device_id=device_id,
-        kind=kind,
-        msg_id=values["id"],
-        device_ts=values["ts"],
-        lat=values["lat"],
-        lon=values["lon"],
-        acc=values["acc"],
-        battery=values["battery"],
-        text=values["text"],
-        seq=values["seq"],
-        rejected_fields={name: str(fault) for name, fault in faults.items()},
+        device_id,
+        kind,
+        get("id"),
+        get("ts"),
+        get("lat"),
+        get("lon"),
+        get("acc"),
+        get("battery"),
+        get("text"),
+        get("seq"),
+        {name: str(fault) for name, fault in faults.items()} if faults else None,
     )

@@ -35,6 +35,10 @@ RECONNECT_MIN_SECONDS: Final = 1
 RECONNECT_MAX_SECONDS: Final = 10
 SUBSCRIBE_QOS: Final = 1
 RECEIVE_MAXIMUM: Final = 1000
+NOT_UTF8: Final = "<topic is not UTF-8>"
+"""The topic given for one that is not UTF-8. MQTT requires UTF-8 topics and Mosquitto
+enforces it; a broker that does not would otherwise leave the message in flight for ever:
+the gateway refuses it as a bad topic, and so acknowledges it."""
 
 
 @dataclass(frozen=True)
@@ -144,6 +148,7 @@ class MqttLink:
         self._client.on_disconnect = self._on_disconnect
         self._client.on_subscribe = self._on_subscribe
         self._client.on_message = self._on_message
+        self._client.take_publish = self._take_publish  # plain PUBLISHes without paho's machinery
 
     # -- lifecycle ----------------------------------------------------------------
 
@@ -346,23 +351,26 @@ class MqttLink:
         self._connected.set()
 
     def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
+        """What paho reads itself (a PUBLISH with properties, before the first whole one)."""
         try:
             topic = message.topic
         except UnicodeDecodeError:
-            # MQTT requires UTF-8 topics and Mosquitto enforces it; a broker that does not
-            # would otherwise leave this message in flight for ever. The gateway refuses
-            # it as a bad topic, and so acknowledges it.
-            topic = "<topic is not UTF-8>"
-        inbound = InboundMessage(
-            topic=topic,
-            payload=bytes(message.payload),
-            mid=message.mid,
-            qos=message.qos,
-            dup=bool(message.dup),
-        )
-        if inbound.qos > 0 and self._manual_ack:
+            topic = NOT_UTF8
+        self._received(topic, bytes(message.payload), message.mid, message.qos, bool(message.dup))
+
+    def _take_publish(self, topic: bytes, payload: bytes, mid: int, qos: int, dup: bool) -> None:
+        """A plain PUBLISH read from paho's buffer (device_gateway/paho_internals.py, 4.)."""
+        try:
+            text = topic.decode("utf-8")
+        except UnicodeDecodeError:
+            text = NOT_UTF8
+        self._received(text, payload, mid, qos, dup)
+
+    def _received(self, topic: str, payload: bytes, mid: int, qos: int, dup: bool) -> None:
+        inbound = InboundMessage(topic, payload, mid, qos, dup)
+        if qos > 0 and self._manual_ack:
             with self._unacked_lock:
-                self._unacked.add(inbound.mid)
+                self._unacked.add(mid)
         try:
             self._deliver(inbound)
         except Exception:

@@ -1,4 +1,4 @@
-"""The three places the gateway reaches into paho-mqtt's internals (pinned >=2.1,<3), for CPU
+"""The four places the gateway reaches into paho-mqtt's internals (pinned >=2.1,<3), for CPU
 under a heartbeat flood; tests/unit/test_paho_internals.py fails if any changes shape.
 
 1. PUBACKs for a group in one write. `Client.ack(mid, 1)` queues one 4-byte packet per
@@ -20,12 +20,22 @@ under a heartbeat flood; tests/unit/test_paho_internals.py fails if any changes 
    paho's reads (`_sock_recv`) from what one `recv` brought, and reads every packet in it
    before paho goes back to `select` (which cannot see bytes already taken off the socket);
    never more than one buffer in a turn, so paho still writes (PUBACKs, keep-alive) between.
+4. PUBLISH packets read straight from that buffer. For each PUBLISH paho runs its packet-read
+   state machine, decodes into a `PublishPacket`, builds an `MQTTMessage`, formats a debug
+   log line, and matches the topic against its per-filter callbacks (a recursive generator,
+   even with none registered) before it calls `on_message`: most of what the edge spent per
+   heartbeat. `BufferedClient.take_publish`, when set, is given (topic, payload, mid, qos,
+   dup) of every whole QoS 0 or 1 PUBLISH that waits in the buffer between paho's packets
+   and carries no MQTT 5 property (all a device sends); anything else (another packet, a
+   property, QoS 2, a packet not yet whole, paho's debug log or a filtered callback in use)
+   is left to paho's own reading, byte for byte where it stood.
 """
 
 from __future__ import annotations
 
+import logging
 import struct
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Final
 
 import paho.mqtt.client as mqtt
@@ -35,6 +45,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 _PUBACK: Final = int(mqtt.PUBACK)
+_PUBLISH: Final = int(mqtt.PUBLISH)
 _PUBACK_PACKET: Final = struct.Struct("!BBH")
 """Fixed header (PUBACK, remaining length 2) and the packet id: paho's
 `_send_command_with_mid`, which MQTT 5 allows (reason code 0, no properties, omitted)."""
@@ -75,8 +86,14 @@ def install() -> None:
     _packet.Properties = PublishProperties  # type: ignore[attr-defined,misc]
 
 
+TakePublish = Callable[[bytes, bytes, int, int, bool], object]
+"""(topic as sent, payload, packet id, QoS, DUP) of a PUBLISH read from the buffer (4. above).
+Called on paho's thread, as `on_message` is; it must not raise (paho would log and go on)."""
+
+
 class BufferedClient(mqtt.Client):
-    """paho's client, reading the broker socket in large pieces (3. above)."""
+    """paho's client, reading the broker socket in large pieces (3. above) and the PUBLISH
+    packets in them without paho's per-packet machinery when `take_publish` is set (4.)."""
 
     READ_BYTES = 65_536
 
@@ -89,6 +106,13 @@ class BufferedClient(mqtt.Client):
         self._draining = False
         """Reading only what is buffered: paho's turn must end (to write our PUBACKs and
         its keep-alive) even while a flood that is not flow-controlled (QoS 0) keeps coming."""
+        self.take_publish: TakePublish | None = None
+        self._filtered = False
+        """A per-topic callback was added (`message_callback_add`): paho's reading only."""
+
+    def message_callback_add(self, sub: str, callback: Any) -> None:
+        self._filtered = True
+        super().message_callback_add(sub, callback)
 
     def _sock_recv(self, bufsize: int) -> bytes:
         """At most `bufsize` bytes: from the buffer, else one large `recv` (paho's own, with
@@ -118,7 +142,67 @@ class BufferedClient(mqtt.Client):
                 and self._sock is not None
                 and self._read_from is self._sock
             ):
-                rc = super().loop_read(max_packets)
+                if not self._take_publishes():
+                    rc = super().loop_read(max_packets)
         finally:
             self._draining = False
         return rc
+
+    def _take_publishes(self) -> bool:
+        """Hand every plain PUBLISH waiting whole at the head of the buffer to `take_publish`;
+        False when the next packet is paho's to read (see 4. above)."""
+        take = self.take_publish
+        if (
+            take is None
+            or self._filtered
+            or self._in_packet["command"] != 0  # paho is part-way through a packet
+            or self.on_log is not None
+            or (self._logger is not None and self._logger.isEnabledFor(logging.DEBUG))
+        ):
+            return False
+        v5 = self._protocol == mqtt.MQTTv5
+        qos_taken = 1 if self._manual_ack else 0  # else paho acknowledges QoS 1 itself
+        data, at, end = self._read, self._read_at, len(self._read)
+        taken = 0
+        with self._in_callback_mutex:  # held around on_message by paho too
+            while at < end:
+                header = data[at]
+                qos = (header >> 1) & 3
+                if header & 0xF0 != _PUBLISH or qos > qos_taken:
+                    break
+                # Remaining length: MQTT's variable byte integer, at most four bytes.
+                length, shift, pos = 0, 0, at + 1
+                while pos < end and shift < 28:
+                    byte = data[pos]
+                    pos += 1
+                    length |= (byte & 0x7F) << shift
+                    shift += 7
+                    if not byte & 0x80:
+                        break
+                else:
+                    break  # not whole in the buffer, or malformed: paho's to read
+                stop = pos + length
+                if stop > end or length < 2:
+                    break
+                topic_end = pos + 2 + (data[pos] << 8 | data[pos + 1])
+                body = topic_end + 2 if qos else topic_end
+                if body + (1 if v5 else 0) > stop or (topic_end == pos + 2 and not v5):
+                    break  # too short for its topic and packet id, or an empty 3.1.1 topic
+                mid = data[topic_end] << 8 | data[topic_end + 1] if qos else 0
+                if v5:
+                    if data[body] != 0:
+                        break  # MQTT 5 properties: paho decodes them
+                    body += 1
+                at = stop
+                self._read_at = at  # taken, whatever the callback does
+                taken += 1
+                try:
+                    take(data[pos + 2 : topic_end], data[body:stop], mid, qos, bool(header & 8))
+                except Exception as err:
+                    self._easy_log(mqtt.MQTT_LOG_ERR, "Caught exception in on_message: %s", err)
+                    if not self.suppress_exceptions:
+                        raise
+        if taken:
+            with self._msgtime_mutex:
+                self._last_bytes_received = mqtt.time_func()
+        return taken > 0
