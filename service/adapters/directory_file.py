@@ -94,6 +94,7 @@ FIELDS: Mapping[str, tuple[str, ...]] = {
     "alert policy": ("ack_within", "renotify_every", "tiers"),
     "overdue policy": ("ack_within", "renotify_every", "tiers", "grace", "steps"),
     "overdue step": ("after", "do"),
+    "policy": (*ALERT_POLICY_KINDS, "heartbeat", "low_battery_below", "visits"),
 }
 """The keys each kind of entry may have (INTERFACES.md section 5); any other is refused."""
 
@@ -171,6 +172,7 @@ def _policy(reader: _Reader, raw: object, where: str) -> dict[str, Any]:
     if not isinstance(raw, dict):
         reader.fail(where, "must be a mapping")
         return {}
+    reader.fields(raw, "policy", where)
     policy: dict[str, Any] = {}
     for name, entry in raw.items():
         here = f"{where}.{name}"
@@ -197,9 +199,6 @@ def _policy(reader: _Reader, raw: object, where: str) -> dict[str, Any]:
                 reader.fail(place, message)
             if visit_rules:
                 policy[name] = visit_rules
-        else:
-            known = ", ".join((*ALERT_POLICY_KINDS, "heartbeat", "low_battery_below", "visits"))
-            reader.fail(here, f"unknown policy; known ones are: {known}")
     return policy
 
 

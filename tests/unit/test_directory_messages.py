@@ -56,6 +56,13 @@ def test_unknown_keys_are_refused_in_nested_entries_and_at_the_top(tmp_path: Pat
     assert "line 1: organisaton: unknown field; did you mean organisation?" in message
 
 
+def test_a_misspelt_policy_is_refused_like_any_other_key(tmp_path: Path) -> None:
+    message = refused(tmp_path, TEXT.replace("heartbeat:", "heartbeet:"))
+    assert 'school "lancaster" (1st): policy.heartbeet: unknown field; did you mean heartbeat?' in (
+        message
+    )
+
+
 def test_problems_name_the_line_and_the_entry_counting_from_one(tmp_path: Path) -> None:
     text = TEXT.replace('name: Kim Smith, phone: "+447700900002"', 'name: Kim Smith, phone: "07"')
     message = refused(tmp_path, text)
