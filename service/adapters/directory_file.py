@@ -20,14 +20,7 @@ import yaml
 
 from service.adapters.arc.dc09 import check_account
 from service.adapters.arc.link import Endpoint, EndpointError
-from service.adapters.directory_places import (
-    describe,
-    join_path,
-    line_numbers,
-    line_of,
-    ordinal,
-    split_path,
-)
+from service.adapters.directory_places import join_path, line_numbers, ordinal, problems_text
 from service.domain.devices.health import EXPECT_EVERY_SECONDS, OFFLINE_AFTER_SECONDS
 from service.domain.people.directory import (
     CONTACT_ROLES,
@@ -422,7 +415,7 @@ def parse_directory(
     ):
         _once_each(reader, section, key, keys)
     if reader.problems:
-        raise DirectoryError(_problems_text(reader.problems, data, name, source, lines))
+        raise DirectoryError(problems_text(reader.problems, data, name, source, lines))
     return Directory(
         organisation=str(data.get("organisation") or ""),
         schools=tuple(schools),
@@ -458,28 +451,6 @@ def _once_each(reader: _Reader, section: str, key: str, values: list[str]) -> No
             )
         else:
             first[value] = i
-
-
-def _problems_text(
-    problems: list[tuple[str, str]],
-    data: object,
-    name: str,
-    source: str | None,
-    lines: Mapping[tuple[str | int, ...], int] | None,
-) -> str:
-    """Every problem on its own line, in the order of the file, each saying where it is."""
-    placed = []
-    for n, (where, message) in enumerate(problems):
-        path = split_path(where)
-        line = line_of(path, lines) if lines else None
-        place = describe(path, data, source=source, lines=lines)
-        placed.append((line or 0, n, f"{place}: {message}"))
-    count = len(placed)
-    heading = (
-        f"{name} has {count} problem{'s' if count != 1 else ''}; nothing was imported. "
-        "Lines and entries are counted from 1:"
-    )
-    return "\n  ".join([heading, *(text for _, _, text in sorted(placed))])
 
 
 def load_directory(path: Path) -> Directory:

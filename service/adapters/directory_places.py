@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-Path = tuple[str | int, ...]
+Place = tuple[str | int, ...]
 """A place in the parsed data: mapping keys and (0-based) list positions."""
 
 _STEP = re.compile(r"\[(\d+)\]|([^.\[\]]+)")
@@ -28,14 +28,14 @@ _ENTRY_NAMES = {
 }
 
 
-def split_path(where: str) -> Path:
+def split_path(where: str) -> Place:
     """`schools[0].contacts[1].phone` -> ('schools', 0, 'contacts', 1, 'phone')."""
     return tuple(
         int(index) if index else key.strip() for index, key in _STEP.findall(where) if index or key
     )
 
 
-def join_path(path: Path) -> str:
+def join_path(path: Place) -> str:
     """('staff', 1, 'phone') -> `staff[1].phone`, the reader's own way of naming a place."""
     text = ""
     for step in path:
@@ -49,14 +49,14 @@ def ordinal(n: int) -> str:
     return f"{n}{suffix}"
 
 
-def line_numbers(root: yaml.Node) -> tuple[dict[Path, int], list[tuple[Path, str]]]:
+def line_numbers(root: yaml.Node) -> tuple[dict[Place, int], list[tuple[Place, str]]]:
     """The 1-based line of every key and list item under `root`, and the keys a mapping
     gives twice (YAML keeps the last silently, so a corrected line can be undone by a
     stale one below it)."""
-    lines: dict[Path, int] = {(): root.start_mark.line + 1}
-    repeated: list[tuple[Path, str]] = []
+    lines: dict[Place, int] = {(): root.start_mark.line + 1}
+    repeated: list[tuple[Place, str]] = []
 
-    def walk(node: yaml.Node, path: Path) -> None:
+    def walk(node: yaml.Node, path: Place) -> None:
         if isinstance(node, yaml.MappingNode):
             seen: set[object] = set()
             for key_node, value_node in node.value:
@@ -79,11 +79,11 @@ def line_numbers(root: yaml.Node) -> tuple[dict[Path, int], list[tuple[Path, str
 
 
 def describe(
-    path: Path,
+    path: Place,
     data: object,
     *,
     source: str | None = None,
-    lines: Mapping[Path, int] | None = None,
+    lines: Mapping[Place, int] | None = None,
 ) -> str:
     """The words that lead a problem's message: file, line, the entries by id and their
     position counted from 1, then the field (`people.yaml line 14, staff "p-patel" (2nd):
@@ -127,9 +127,31 @@ def _name_of(entry: object) -> str | None:
     return f'"{value}"' if isinstance(value, str | int) and not isinstance(value, bool) else None
 
 
-def line_of(path: Path, lines: Mapping[Path, int]) -> int | None:
+def line_of(path: Place, lines: Mapping[Place, int]) -> int | None:
     """The line of the place itself or, for a missing key, of the nearest entry holding it."""
     for end in range(len(path), -1, -1):
         if path[:end] in lines:
             return lines[path[:end]]
     return None
+
+
+def problems_text(
+    problems: list[tuple[str, str]],
+    data: object,
+    name: str,
+    source: str | None,
+    lines: Mapping[Place, int] | None,
+) -> str:
+    """Every problem on its own line, in the order of the file, each saying where it is."""
+    placed = []
+    for n, (where, message) in enumerate(problems):
+        path = split_path(where)
+        line = line_of(path, lines) if lines else None
+        place = describe(path, data, source=source, lines=lines)
+        placed.append((line or 0, n, f"{place}: {message}"))
+    count = len(placed)
+    heading = (
+        f"{name} has {count} problem{'s' if count != 1 else ''}; nothing was imported. "
+        "Lines and entries are counted from 1:"
+    )
+    return "\n  ".join([heading, *(text for _, _, text in sorted(placed))])
