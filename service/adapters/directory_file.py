@@ -1,12 +1,17 @@
 """Reading the directory file (INTERFACES.md section 5) into domain specs.
 
-Every problem is reported with its place in the file (`schools[0].policy.sos.ack_within`)
-and what would be accepted, so a school business manager can fix it unaided.
+Every problem is reported with its line, the entry by id and position counted from 1, and
+what would be accepted (`people.yaml line 14, staff "p-patel" (2nd): safe_word: ...`), all
+problems at once, so a school business manager can fix the file unaided. A key the reader
+does not know is refused, with the nearest known one suggested: a misspelt safety flag
+(`sefeguarding_trained`) silently ignored would leave a person unmarked.
 """
 
 from __future__ import annotations
 
+import difflib
 import re
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -15,6 +20,7 @@ import yaml
 
 from service.adapters.arc.dc09 import check_account
 from service.adapters.arc.link import Endpoint, EndpointError
+from service.adapters.directory_places import join_path, line_numbers, ordinal, problems_text
 from service.domain.devices.health import EXPECT_EVERY_SECONDS, OFFLINE_AFTER_SECONDS
 from service.domain.people.directory import (
     CONTACT_ROLES,
@@ -51,6 +57,40 @@ ALERT_POLICY_KINDS = (
 )
 OVERDUE_ACTIONS = tuple(a.value for a in Action)
 
+FIELDS: Mapping[str, tuple[str, ...]] = {
+    "directory file": ("organisation", "schools", "staff", "devices", "users"),
+    "school": (
+        "id",
+        "name",
+        "timezone",
+        "working_hours",
+        "reception_phone",
+        "contacts",
+        "policy",
+        "arc",
+    ),
+    "contact": ("id", "name", "role", "phone"),
+    "staff": ("id", "school", "name", "phone", "safe_word", "safeguarding_trained"),
+    "device": (
+        "id",
+        "kind",
+        "staff",
+        "school",
+        "secret",
+        "zone",
+        "traccar_unique_id",
+        "owntracks",
+    ),
+    "user": ("username", "school", "role", "phone"),
+    "arc": ("url", "account", "receiver", "prefix", "key", "supervision"),
+    "heartbeat": ("expect_every", "offline_after"),
+    "alert policy": ("ack_within", "renotify_every", "tiers"),
+    "overdue policy": ("ack_within", "renotify_every", "tiers", "grace", "steps"),
+    "overdue step": ("after", "do"),
+    "policy": (*ALERT_POLICY_KINDS, "heartbeat", "low_battery_below", "visits"),
+}
+"""The keys each kind of entry may have (INTERFACES.md section 5); any other is refused."""
+
 
 def parse_duration(value: object) -> int:
     """'90s', '10m', '1h', '1h30m' -> seconds; a bare integer is seconds."""
@@ -65,10 +105,28 @@ def parse_duration(value: object) -> int:
 
 class _Reader:
     def __init__(self) -> None:
-        self.problems: list[str] = []
+        self.problems: list[tuple[str, str]] = []
+        """(place as a path like `staff[1].phone`, what is wrong and what would do)"""
 
     def fail(self, where: str, message: str) -> None:
-        self.problems.append(f"{where}: {message}")
+        self.problems.append((where, message))
+
+    def fields(self, data: object, kind: str, where: str) -> None:
+        """Refuse a key this kind of entry does not have, suggesting the nearest one."""
+        if not isinstance(data, dict):
+            return
+        known = FIELDS[kind]
+        for key in data:
+            if key in known:
+                continue
+            near = difflib.get_close_matches(str(key), known, n=1, cutoff=0.6)
+            article = "an" if kind[0] in "aeiou" else "a"
+            hint = (
+                f"did you mean {near[0]}?"
+                if near
+                else f"{article} {kind} entry has: {', '.join(known)}"
+            )
+            self.fail(f"{where}.{key}" if where else str(key), f"unknown field; {hint}")
 
     def text(self, data: dict[str, Any], key: str, where: str, *, required: bool = True) -> str:
         value = data.get(key)
@@ -107,10 +165,12 @@ def _policy(reader: _Reader, raw: object, where: str) -> dict[str, Any]:
     if not isinstance(raw, dict):
         reader.fail(where, "must be a mapping")
         return {}
+    reader.fields(raw, "policy", where)
     policy: dict[str, Any] = {}
     for name, entry in raw.items():
         here = f"{where}.{name}"
         if name == "heartbeat":
+            reader.fields(entry, "heartbeat", here)
             policy[name] = {
                 k: _duration(reader, entry, k, here, default)
                 for k, default in (
@@ -127,12 +187,11 @@ def _policy(reader: _Reader, raw: object, where: str) -> dict[str, Any]:
             policy[name] = _alert_policy(reader, entry, here, overdue=name == "overdue")
         elif name == "visits":
             visit_rules, problems = parse_visit_policy(entry, here)
-            reader.problems.extend(problems)
+            for problem in problems:
+                place, _, message = problem.partition(": ")
+                reader.fail(place, message)
             if visit_rules:
                 policy[name] = visit_rules
-        else:
-            known = ", ".join((*ALERT_POLICY_KINDS, "heartbeat", "low_battery_below", "visits"))
-            reader.fail(here, f"unknown policy; known ones are: {known}")
     return policy
 
 
@@ -150,6 +209,7 @@ def _alert_policy(reader: _Reader, entry: object, where: str, *, overdue: bool) 
     if not isinstance(entry, dict):
         reader.fail(where, "must be a mapping")
         return {}
+    reader.fields(entry, "overdue policy" if overdue else "alert policy", where)
     result: dict[str, Any] = {
         "ack_within": _duration(reader, entry, "ack_within", where, 60),
         "renotify_every": _duration(reader, entry, "renotify_every", where, 60),
@@ -171,6 +231,7 @@ def _alert_policy(reader: _Reader, entry: object, where: str, *, overdue: bool) 
             if not isinstance(step, dict) or step.get("do") not in OVERDUE_ACTIONS:
                 reader.fail(f"{here}.do", f"must be one of: {', '.join(OVERDUE_ACTIONS)}")
                 continue
+            reader.fields(step, "overdue step", here)
             steps.append({"after": _duration(reader, step, "after", here, 0), "do": step["do"]})
         result["steps"] = steps
     return result
@@ -185,6 +246,7 @@ def _arc(reader: _Reader, raw: object, where: str) -> dict[str, Any] | None:
             where, "must be a mapping with url, account and optionally receiver, prefix, key"
         )
         return None
+    reader.fields(raw, "arc", where)
     arc: dict[str, Any] = {
         "url": reader.text(raw, "url", where),
         "account": reader.text(raw, "account", where).upper(),
@@ -223,13 +285,26 @@ def _zone(reader: _Reader, raw: object, where: str) -> int | None:
     return raw
 
 
-def parse_directory(data: object) -> Directory:
+def parse_directory(
+    data: object,
+    *,
+    source: str | None = None,
+    lines: Mapping[tuple[str | int, ...], int] | None = None,
+    found: Iterable[tuple[str, str]] = (),
+) -> Directory:
+    """Check the parsed file and build the directory, or raise `DirectoryError` listing every
+    problem. `source` (the file's name) and `lines` (from `line_numbers`) let each problem
+    say where it is; `found` are problems already found in the file's text."""
     reader = _Reader()
+    reader.problems.extend(found)
+    name = source or "the directory file"
     if not isinstance(data, dict):
-        raise DirectoryError("the directory file must be a YAML mapping with 'schools:' etc.")
+        raise DirectoryError(f"{name} must be a YAML mapping with 'schools:', 'staff:' etc.")
+    reader.fields(data, "directory file", "")
     schools: list[SchoolSpec] = []
     for i, raw in enumerate(reader.items(data, "schools", "")):
         where = f"schools[{i}]"
+        reader.fields(raw, "school", where)
         tz = reader.text(raw, "timezone", where, required=False) or DEFAULT_TIMEZONE
         try:
             ZoneInfo(tz)
@@ -241,6 +316,7 @@ def parse_directory(data: object) -> Directory:
         contacts = []
         for j, c in enumerate(reader.items(raw, "contacts", f"{where}.")):
             here = f"{where}.contacts[{j}]"
+            reader.fields(c, "contact", here)
             role = reader.text(c, "role", here)
             if role and role not in CONTACT_ROLES:
                 reader.fail(f"{here}.role", f"must be one of: {', '.join(sorted(CONTACT_ROLES))}")
@@ -275,6 +351,7 @@ def parse_directory(data: object) -> Directory:
     staff = []
     for i, raw in enumerate(reader.items(data, "staff", "")):
         where = f"staff[{i}]"
+        reader.fields(raw, "staff", where)
         staff.append(
             StaffSpec(
                 id=reader.key(raw, "id", where),
@@ -289,11 +366,13 @@ def parse_directory(data: object) -> Directory:
     devices = []
     for i, raw in enumerate(reader.items(data, "devices", "")):
         where = f"devices[{i}]"
+        reader.fields(raw, "device", where)
         holder = reader.text(raw, "staff", where, required=False) or None
         if holder and holder not in staff_school:
+            # one cause, one message: its missing school follows from this
             reader.fail(f"{where}.staff", f"{holder!r} is not a staff member in this file")
-        school = reader.text(raw, "school", where, required=False) or staff_school.get(holder or "")
-        if not school:
+        school = school_ref(raw, where, required=False) or staff_school.get(holder or "")
+        if not school and not (holder and holder not in staff_school):
             reader.fail(f"{where}.school", "is required when the device has no staff member")
         devices.append(
             DeviceSpec(
@@ -311,6 +390,7 @@ def parse_directory(data: object) -> Directory:
     users = []
     for i, raw in enumerate(reader.items(data, "users", "")):
         where = f"users[{i}]"
+        reader.fields(raw, "user", where)
         role_text = reader.text(raw, "role", where)
         try:
             role = Role(role_text)
@@ -325,19 +405,17 @@ def parse_directory(data: object) -> Directory:
                 phone=reader.phone(raw, "phone", where, required=False),
             )
         )
-    for label, keys in (
-        ("schools", [s.id for s in schools]),
-        ("staff", [s.id for s in staff]),
-        ("devices", [d.id for d in devices]),
-        ("users", [u.username for u in users]),
-        ("devices' traccar_unique_id", [d.traccar_unique_id or "" for d in devices]),
-        ("devices' owntracks", [d.owntracks or "" for d in devices]),
+    for section, key, keys in (
+        ("schools", "id", [s.id for s in schools]),
+        ("staff", "id", [s.id for s in staff]),
+        ("devices", "id", [d.id for d in devices]),
+        ("users", "username", [u.username for u in users]),
+        ("devices", "traccar_unique_id", [d.traccar_unique_id or "" for d in devices]),
+        ("devices", "owntracks", [d.owntracks or "" for d in devices]),
     ):
-        dupes = sorted({k for k in keys if keys.count(k) > 1 and k})
-        if dupes:
-            reader.fail(label, f"ids used more than once: {', '.join(dupes)}")
+        _once_each(reader, section, key, keys)
     if reader.problems:
-        raise DirectoryError("the directory file has problems:\n  " + "\n  ".join(reader.problems))
+        raise DirectoryError(problems_text(reader.problems, data, name, source, lines))
     return Directory(
         organisation=str(data.get("organisation") or ""),
         schools=tuple(schools),
@@ -359,11 +437,37 @@ def _owntracks_topic(reader: _Reader, raw: dict[str, Any], where: str) -> str | 
     return value or None
 
 
+def _once_each(reader: _Reader, section: str, key: str, values: list[str]) -> None:
+    """An id (or device source) given by two entries: the later one is named, with the first."""
+    first: dict[str, int] = {}
+    for i, value in enumerate(values):
+        if not value:
+            continue
+        if value in first:
+            reader.fail(
+                f"{section}[{i}].{key}",
+                f"{value!r} is used more than once: the {ordinal(first[value] + 1)} entry "
+                f"of {section} has it too",
+            )
+        else:
+            first[value] = i
+
+
 def load_directory(path: Path) -> Directory:
+    """Read and check the file at `path`; problems name the file and their line in it."""
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
         raise DirectoryError(f"cannot read directory file {path}: {exc}") from exc
+    loader = yaml.SafeLoader(text)
+    loader.name = str(path)  # YAML's own messages name the file, not "<unicode string>"
+    try:
+        root = loader.get_single_node()
+        data = loader.construct_document(root) if root is not None else None
     except yaml.YAMLError as exc:
         raise DirectoryError(f"{path} is not valid YAML: {exc}") from exc
-    return parse_directory(data)
+    finally:
+        loader.dispose()
+    lines, repeated = line_numbers(root) if root is not None else ({}, [])
+    found = [(join_path(place), message) for place, message in repeated]
+    return parse_directory(data, source=str(path), lines=lines, found=found)

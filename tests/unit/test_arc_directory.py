@@ -47,7 +47,7 @@ def test_an_arc_entry_is_read_with_its_defaults() -> None:
     [
         (
             {"url": "tcp://arc:5000", "account": "4271"},
-            "schools[0].arc.url: 'tcp://arc:5000' must look like dc09+tcp://",
+            "school \"lancaster\" (1st): arc.url: 'tcp://arc:5000' must look like dc09+tcp://",
         ),
         ({"url": "dc09+tcp://arc", "account": "4271"}, "needs a port"),
         ({"url": "dc09+tcp://arc:5000", "account": "42"}, "account '42' must be 3-16 hex digits"),
@@ -66,7 +66,9 @@ def test_an_arc_entry_that_cannot_work_is_refused_in_words(arc: Any, words: str)
 
 @pytest.mark.parametrize("zone", [0, 1000, "one", True])
 def test_a_zone_is_1_to_999(zone: Any) -> None:
-    with pytest.raises(DirectoryError, match=r"devices\[0\].zone: must be a whole number 1-999"):
+    with pytest.raises(
+        DirectoryError, match=r"device \"\S+\" \(1st\): zone: must be a whole number 1-999"
+    ):
         parse_directory(directory(zone=zone))
 
 

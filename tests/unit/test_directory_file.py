@@ -47,25 +47,31 @@ def test_bad_durations_are_refused(text: object) -> None:
 @pytest.mark.parametrize(
     ("change", "expected"),
     [
-        (lambda d: d["schools"][0].update(timezone="Mars/Olympus"), "schools[0].timezone"),
+        (
+            lambda d: d["schools"][0].update(timezone="Mars/Olympus"),
+            'school "lancaster" (1st): timezone',
+        ),
         (
             lambda d: d["schools"][0]["contacts"][0].update(phone="01702 000010"),
-            "schools[0].contacts[0].phone",
+            'school "lancaster" (1st), contact "cc-1" (1st): phone',
         ),
         (
             lambda d: d["schools"][0]["policy"]["sos"].update(ack_within="soon"),
-            "schools[0].policy.sos.ack_within",
+            'school "lancaster" (1st): policy.sos.ack_within',
         ),
         (
             lambda d: d["schools"][0]["policy"]["sos"].update(tiers=[["janitor"]]),
-            "schools[0].policy.sos.tiers",
+            'school "lancaster" (1st): policy.sos.tiers',
         ),
-        (lambda d: d["staff"][0].update(school="nowhere"), "staff[0].school"),
-        (lambda d: d["devices"][0].update(staff="nobody"), "devices[0].staff"),
-        (lambda d: d["users"][0].update(role="superuser"), "users[0].role"),
-        (lambda d: d["users"][1].update(phone="07700 900911"), "users[1].phone"),
-        (lambda d: d["devices"].append(dict(d["devices"][0])), "devices: ids used more than once"),
-        (lambda d: d["devices"][0].update(id="bad id!"), "devices[0].id"),
+        (lambda d: d["staff"][0].update(school="nowhere"), 'staff "s-jones" (1st): school'),
+        (lambda d: d["devices"][0].update(staff="nobody"), 'device "sos-0001" (1st): staff'),
+        (lambda d: d["users"][0].update(role="superuser"), 'user "reception1" (1st): role'),
+        (lambda d: d["users"][1].update(phone="07700 900911"), 'user "dsl1" (2nd): phone'),
+        (
+            lambda d: d["devices"].append(dict(d["devices"][0])),
+            "device \"sos-0001\" (3rd): id: 'sos-0001' is used more than once",
+        ),
+        (lambda d: d["devices"][0].update(id="bad id!"), 'device "bad id!" (1st): id'),
     ],
 )
 def test_each_problem_names_its_place(change: Any, expected: str) -> None:
@@ -82,7 +88,8 @@ def test_all_problems_are_reported_at_once() -> None:
     data["users"][0]["role"] = "superuser"
     with pytest.raises(DirectoryError) as caught:
         parse_directory(data)
-    assert "staff[0].school" in str(caught.value) and "users[0].role" in str(caught.value)
+    assert 'staff "s-jones" (1st): school' in str(caught.value)
+    assert 'user "reception1" (1st): role' in str(caught.value)
 
 
 def test_traccar_and_owntracks_names_are_unique_and_owntracks_topics_plain() -> None:
@@ -94,8 +101,10 @@ def test_traccar_and_owntracks_names_are_unique_and_owntracks_topics_plain() -> 
     ]
     with pytest.raises(DirectoryError) as refused:
         parse_directory(data)
-    assert "devices' traccar_unique_id: ids used more than once: 3580001" in str(refused.value)
-    assert "devices[2].owntracks" in str(refused.value)
+    assert "device \"w2\" (2nd): traccar_unique_id: '3580001' is used more than once" in str(
+        refused.value
+    )
+    assert 'device "p1" (3rd): owntracks' in str(refused.value)
 
 
 def test_a_device_names_where_it_comes_from() -> None:
