@@ -195,19 +195,20 @@ class StoredRow(NamedTuple):
 
 def stream_rows(
     recorder: ApplicationRecorder, originator_ids: Sequence[UUID]
-) -> dict[UUID, list[StoredRow]]:
+) -> dict[UUID, list[EventRow]]:
     """`stream_notifications` as plain rows: the ids sent as one packed array and each row
-    a tuple, not a frozen `Notification` (a cold page as of an instant reads 5,000 streams
-    and checks them from their bytes; building the objects was a third of the read)."""
+    the tuple the driver made, not a frozen `Notification` (a cold page as of an instant
+    reads 5,000 streams and checks them from their bytes; building the objects, and the
+    collector's passes over them, were a third of the read). `StoredRow._make` gives one
+    attribute names where a check needs them."""
     from eventsourcing.postgres import PostgresApplicationRecorder
 
     wanted = list(dict.fromkeys(originator_ids))
-    streams: dict[UUID, list[StoredRow]] = {u: [] for u in wanted}
+    streams: dict[UUID, list[EventRow]] = {u: [] for u in wanted}
     if not wanted or not isinstance(recorder, PostgresApplicationRecorder):
         for key, found in stream_notifications(recorder, wanted).items():
             streams[key] = [
-                StoredRow(int(n.id), key, int(n.originator_version), n.topic, bytes(n.state))
-                for n in found
+                (int(n.id), key, int(n.originator_version), n.topic, bytes(n.state)) for n in found
             ]
         return streams
     from psycopg.rows import tuple_row
@@ -223,11 +224,14 @@ def stream_rows(
     )
     with recorder.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as cur:
         cur.execute(statement, (_id_array(recorder, wanted),), binary=True)
-        rows = cur.fetchall()
-    make = StoredRow._make
+        rows: list[EventRow] = cur.fetchall()
     for row in rows:
-        key = row[1] if type(row[1]) is UUID else UUID(str(row[1]))
-        streams[key].append(make(row) if key is row[1] else make((row[0], key, *row[2:])))
+        given = row[1]
+        if type(given) is UUID:
+            streams[given].append(row)
+        else:
+            key = UUID(str(given))
+            streams[key].append((row[0], key, row[2], row[3], row[4]))
     return streams
 
 

@@ -33,8 +33,9 @@ from projections.core import Doc
 from projections.decoding import RowDecoder
 from projections.store import IndexEntry, ViewStore
 from projections.views import project
-from service.adapters.event_rows import StoredRow, stream_rows
-from service.adapters.merkle_log import MerkleLog, notification_leaf_hash
+from service.adapters.event_rows import EventRow, StoredRow, stream_rows
+from service.adapters.merkle_log import MerkleLog, leaf_data
+from service.adapters.merkle_tree import leaf_hash
 from service.adapters.sealing import (
     GENESIS,
     HEADER_BYTES,
@@ -125,24 +126,24 @@ class _Prefix:
         then = saved.checks if saved is not None else {}
         sealed: set[int] = set()
         checks = {u: _sealed(u, stored[u], sealed, then.get(u)) for u in by_stream}
-        rows: list[tuple[int, StoredRow]] = []
+        rows: list[tuple[int, EventRow]] = []
         for stream, versions in by_stream.items():
             for row in stored[stream]:
-                position = versions.get(row.originator_version)
+                position = versions.get(row[2])
                 if position is not None:
                     rows.append((position, row))
         rows.sort(key=lambda pair: pair[0])
         self.rows = [row for _, row in rows]
         positions = [p for p, _ in rows]
-        streams = [row.originator_id for row in self.rows]
-        versions_ = [row.originator_version for row in self.rows]
+        streams = [cast("UUID", row[1]) for row in self.rows]
+        versions_ = [row[2] for row in self.rows]
         logged: dict[tuple[UUID, int], tuple[str, int | None]] = {}
         if merkle is not None:
             logged = _logged(merkle, stored, rows, horizon)
         self.decode = RowDecoder(app.mapper)
         self.decoded: dict[int, Any] = {}
         seals = [
-            row.state[len(MAGIC) : HEADER_BYTES] if row.id in sealed else None for row in self.rows
+            row[4][len(MAGIC) : HEADER_BYTES] if row[0] in sealed else None for row in self.rows
         ]
         kept = _kept(views, saved, positions, streams, versions_, seals)
         checkpoints: dict[int, Memory] = {}
@@ -194,7 +195,7 @@ class _Prefix:
 
 
 def _sealed(
-    originator_id: UUID, stream: list[StoredRow], sealed: set[int], then: StreamCheck | None
+    originator_id: UUID, stream: list[EventRow], sealed: set[int], then: StreamCheck | None
 ) -> StreamCheck:
     """`check_stream` of a stream read as rows, adding the positions whose seal recomputes
     to `sealed`. A stream that verifies (nearly always) is checked without the per-event
@@ -202,22 +203,22 @@ def _sealed(
     it) when that verified the same number of events to the same last seal: the same
     chain, so the same check, not made again."""
     previous = GENESIS
-    for expected, row in enumerate(stream, 1):
-        state = row.state
+    for expected, (position, _, version, topic, state) in enumerate(stream, 1):
         found = state[len(MAGIC) : HEADER_BYTES]
         if (
-            row.originator_version != expected
+            version != expected
             or len(state) < HEADER_BYTES
             or not state.startswith(MAGIC)
-            or seal(previous, originator_id, expected, row.topic, state[HEADER_BYTES:]) != found
+            or seal(previous, originator_id, expected, topic, state[HEADER_BYTES:]) != found
         ):
-            general = check_stream(originator_id, cast("Sequence[StoredEvent]", stream))
+            named = [StoredRow._make(row) for row in stream]
+            general = check_stream(originator_id, cast("Sequence[StoredEvent]", named))
             for row, event in zip(stream, general.events, strict=True):
                 if event.ok:
-                    sealed.add(row.id)
+                    sealed.add(row[0])
             return general
         previous = found
-        sealed.add(row.id)
+        sealed.add(position)
     if (
         then is not None
         and len(then.events) == len(stream)
@@ -228,7 +229,7 @@ def _sealed(
     return StreamCheck(
         originator_id=str(originator_id),
         events=[
-            EventCheck(version=v, seal=row.state[len(MAGIC) : HEADER_BYTES].hex(), ok=True)
+            EventCheck(version=v, seal=row[4][len(MAGIC) : HEADER_BYTES].hex(), ok=True)
             for v, row in enumerate(stream, 1)
         ],
     )
@@ -236,15 +237,15 @@ def _sealed(
 
 def _logged(
     merkle: MerkleLog,
-    stored: dict[UUID, list[StoredRow]],
-    rows: list[tuple[int, StoredRow]],
+    stored: dict[UUID, list[EventRow]],
+    rows: list[tuple[int, EventRow]],
     horizon: int,
 ) -> dict[tuple[UUID, int], tuple[str, int | None]]:
     """What the Merkle log says of these streams, as `stream_problems` words it (and the
     position of each event it names), from their leaves compared with the rows already
     read; only a stream whose leaves do not all match is worded by `stream_problems`."""
-    held = {(u.hex, row.originator_version): row for u, stream in stored.items() for row in stream}
-    shown = {row.id: position for position, row in rows}
+    held = {(u.hex, row[2]): row for u, stream in stored.items() for row in stream}
+    shown = {row[0]: position for position, row in rows}
     suspect: set[str] = set()
     for stream, version, logged_at, leaf in merkle.stream_leaf_rows(list(stored)):
         if logged_at > horizon:
@@ -253,18 +254,23 @@ def _logged(
         if row is None:
             suspect.add(stream)
             continue
-        position = shown.get(row.id)
+        position = shown.get(row[0])
         if position is None:
             continue  # not an event of this record: not recomputed, as the whole check
         if (
             position != logged_at
-            or notification_leaf_hash(cast("Any", row), position).hex() != leaf
+            or leaf_hash(leaf_data(position, cast("UUID", row[1]), version, row[3], row[4])).hex()
+            != leaf
         ):
             suspect.add(stream)
     if not suspect:
         return {}
-    streams = {u: stream for u, stream in stored.items() if u.hex in suspect}
-    at = {(row.originator_id, row.originator_version): p for p, row in rows}
+    streams = {
+        u: [StoredRow._make(row) for row in stream]
+        for u, stream in stored.items()
+        if u.hex in suspect
+    }
+    at = {(cast("UUID", row[1]), row[2]): p for p, row in rows}
     found = stream_problems(merkle, cast("Any", streams), at, horizon)
     return {key: (words, at.get(key)) for key, words in found.items()}
 
