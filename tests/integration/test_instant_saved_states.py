@@ -97,7 +97,6 @@ def test_a_saved_state_and_the_rest_projected_are_the_record_projected_whole(
     assert max(kept) >= 0, "no answer was made from a saved state"
 
 
-@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_an_event_altered_since_the_saved_state_fails_the_answer_and_is_projected_as_stored(
     world: World,
     held: threading.Event,
@@ -113,7 +112,7 @@ def test_an_event_altered_since_the_saved_state_fails_the_answer_and_is_projecte
     rows = full_of(world, page=Page())["events"]
     heartbeats = [i for i, r in enumerate(rows) if r["data"]["kind"] == "heartbeat"]
 
-    @settings(max_examples=20, deadline=None, suppress_health_check=list(HealthCheck))
+    @settings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck))
     @given(st.sampled_from([i for i in heartbeats if i <= latest]), st.data())
     def fails(altered: int, data: st.DataObject) -> None:
         cache = _saved(world)
@@ -152,7 +151,6 @@ def _resealed(world: World, row: dict[str, Any], back: bool = False) -> None:
     )
 
 
-@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_a_saved_state_made_with_another_directory_is_not_used(
     world: World,
     held: threading.Event,
