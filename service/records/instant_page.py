@@ -244,22 +244,26 @@ def _logged(
     """What the Merkle log says of these streams, as `stream_problems` words it (and the
     position of each event it names), from their leaves compared with the rows already
     read; only a stream whose leaves do not all match is worded by `stream_problems`."""
-    held = {(u.hex, row[2]): row for u, stream in stored.items() for row in stream}
+    # Keyed by position, an int: the rows' own (a leaf names where its event was stored),
+    # not by (stream, version), a tuple made per event for the collector to walk.
+    held = {row[0]: row for stream in stored.values() for row in stream}
     shown = {row[0]: position for position, row in rows}
     suspect: set[str] = set()
     for stream, version, logged_at, leaf in merkle.stream_leaf_rows(list(stored)):
         if logged_at > horizon:
             continue  # saved while the record was read: not missing
-        row = held.get((stream, version))
-        if row is None:
+        row = held.get(logged_at)
+        if row is None or row[2] != version or cast("UUID", row[1]).hex != stream:
+            # Not this record's event at that place (another of its stream's, one moved or
+            # removed): `stream_problems` says which, over the whole stream.
             suspect.add(stream)
             continue
-        position = shown.get(row[0])
+        position = shown.get(logged_at)
         if position is None:
             continue  # not an event of this record: not recomputed, as the whole check
         if (
             position != logged_at
-            or leaf_hash(leaf_data(position, cast("UUID", row[1]), version, row[3], row[4])).hex()
+            or leaf_hash(leaf_data(logged_at, cast("UUID", row[1]), version, row[3], row[4])).hex()
             != leaf
         ):
             suspect.add(stream)

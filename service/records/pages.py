@@ -16,7 +16,8 @@ A whole record (`limit=all`), an export, and an instant that cuts the record els
 than at a prefix of it (recorded times out of order) take the full path
 (`incident_record`), unchanged. With no check kept, a long record's first page and any
 page as of an instant answer "checking" while a worker checks the whole
-(`_first_page`, `_instant_page`).
+(`_first_page`; service/records/first_page.py and instant_page.py). The check and the
+wording of a page from it are service/records/checked_pages.py.
 """
 
 from __future__ import annotations
