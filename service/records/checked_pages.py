@@ -203,8 +203,9 @@ def whole_verdict(
         for key, (words, position) in checked.logged.items()
         if key[0] in shown and (position is None or position <= last)
     }
-    check = summary([checked.checks[u] for u in checked.stream_order if u in shown])
-    check.pop("checks")
+    check = summary(
+        [checked.checks[u] for u in checked.stream_order if u in shown], with_checks=False
+    )
     if logging:
         check["problems"] += [
             {"aggregate_id": str(stream), "detail": detail}
