@@ -156,10 +156,10 @@ class _Prefix:
             memory = dict(saved.checkpoints[kept])
             directory = dict(saved.directory)
         stamps += [self._event(i).timestamp for i in range(kept + 1, len(self.rows))]
-        # States to project a page from: every STEP-th up to the last the events read
-        # reach (a page's own rows are projected from the checkpoint before them).
+        # States to project a page from, every STEP-th (a page's own rows are projected
+        # from the checkpoint before them), and the state after the last event read.
         reader = directory_reader(views, memory, directory)
-        for index in range(kept + 1, before(len(self.rows)) + 1):
+        for index in range(kept + 1, len(self.rows)):
             memory.update(project(self._event(index), reader).docs)
             if index % STEP == STEP - 1:
                 checkpoints[index] = dict(memory)
@@ -177,8 +177,6 @@ class _Prefix:
             checks=checks,
             logged=logged,
             checkpoints=checkpoints,
-            # Not after the last event read: `answer` reads `final` only when no event
-            # follows the instant, which the margin rules out.
             final=memory,
             checked_at=app.clock.now(),
             monotonic=cache.monotonic(),
