@@ -11,7 +11,8 @@ first) is served from the whole record's check made by an earlier read, kept a m
 (service/records/pages.py); "cold" is the same page with that check thrown away first
 (the plain first page then answers from its own rows, "checking", while a worker checks
 the whole: service/records/first_page.py; "and then its verdict" waits for that check
-too). The export is `GET /api/v1/timeline/export`
+too); a cold page as of an instant uses the saved states of the record's last check
+(service/records/instant_page.py), "first opening" has none either. The export is `GET /api/v1/timeline/export`
 (`format=html`, with a signing key, so each event's inclusion proof is built too).
 
 Reference, measured in the same run: the store's own read of the same events (the index,
@@ -125,6 +126,8 @@ async def _run(quick: bool) -> Result:
         token = app.issue_token("bench-dsl")
         fill(container, key, events)
         middle = START + timedelta(milliseconds=100 * events)
+        quarter = START + timedelta(milliseconds=50 * events)
+        late = START + timedelta(milliseconds=140 * events)
         runner = web.AppRunner(create_app(container, with_mqtt=False), access_log=None)
         await runner.setup()
         port = free_port()
@@ -198,6 +201,12 @@ async def _run(quick: bool) -> Result:
                     await asyncio.to_thread(checks_of(app).wait, subject)
                     cache_of(app).drop(subject)
 
+                async def first_opening(_: Any = None) -> None:
+                    """`cold`, and no saved state of the record either: its first
+                    opening since the process started (service/records/instant_page.py)."""
+                    await cold()
+                    cache_of(app).forget(subject)
+
                 async def cold_page(as_of: datetime | None) -> list[Any]:
                     """The first page with no whole-record check to serve it from: from its
                     own rows, "checking", when it is the plain first page; as of an instant,
@@ -219,12 +228,24 @@ async def _run(quick: bool) -> Result:
                     ("GET /timeline first page, cold", cold_page),
                 )
                 for label, call in calls:
-                    for case, as_of in (("whole", None), ("as_of middle", middle)):
+                    cases = [("whole", None), ("as_of middle", middle)]
+                    if "cold" in label:
+                        cases += [("as_of 1/4", quarter), ("as_of 7/10", late)]
+                    for case, as_of in cases:
                         samples, rows = await _timed(
                             lambda c=call, a=as_of: c(a),  # type: ignore[misc]
                             cold if "cold" in label else None,
                         )
                         figures[f"{label} {case}"] = (samples, len(rows))
+                for case, as_of in (("as_of middle", middle), ("as_of 1/4", quarter)):
+                    samples, rows = await _timed(
+                        lambda a=as_of: cold_page(a),  # type: ignore[misc]
+                        first_opening,
+                    )
+                    figures[f"GET /timeline first page, first opening {case}"] = (
+                        samples,
+                        len(rows),
+                    )
                 samples, rows = await _timed(lambda: cold_verdict(None), cold)
                 figures["GET /timeline first page, cold, and then its verdict"] = (
                     samples,

@@ -8,7 +8,7 @@ query), then the rows between the two samples either side of the instant (a seco
 query): the place it finds is right when recorded times grow with positions, which is
 not trusted here. The caller reads, checks and decodes every event up to that place and
 `MARGIN` after it, and answers from them only when those say the same
-(`pages._recorded_by`); otherwise the whole record is checked first, as before.
+(`checked_pages.recorded_by`); otherwise the whole record is checked first, as before.
 """
 
 from __future__ import annotations

@@ -68,6 +68,13 @@ class Checked:
         default_factory=dict
     )
     """The verdict on the first N events, made once for all the pages that show it."""
+    seals: list[bytes | None] = field(default_factory=list)
+    """Each event's seal as stored, where it recomputed (None: it did not), for as many
+    events as `directory` and the checkpoints up to them were made with: a later cold
+    page uses a checkpoint only over events whose seals are these (service/records/
+    instant_page.py, saved states)."""
+    directory: dict[tuple[str, str], Doc | None] = field(default_factory=dict)
+    """The directory's documents the projection read (as `directory_reader` read them)."""
 
 
 class RecordCache:
@@ -81,6 +88,8 @@ class RecordCache:
     ) -> None:
         self.capacity, self.ttl, self.monotonic = capacity, ttl, monotonic
         self._entries: OrderedDict[str, Checked] = OrderedDict()
+        self._saved: OrderedDict[str, Checked] = OrderedDict()
+        """The last whole check of each subject, kept past `ttl` for its saved states."""
         self._lock = threading.Lock()
 
     def get(self, subject: str, entries: list[IndexEntry]) -> Checked | None:
@@ -110,14 +119,29 @@ class RecordCache:
 
     def put(self, subject: str, checked: Checked) -> None:
         with self._lock:
-            self._entries[subject] = checked
-            self._entries.move_to_end(subject)
-            while len(self._entries) > self.capacity:
-                self._entries.popitem(last=False)
+            for kept in (self._entries, self._saved):
+                kept[subject] = checked
+                kept.move_to_end(subject)
+                while len(kept) > self.capacity:
+                    kept.popitem(last=False)
 
     def drop(self, subject: str) -> None:
+        """No page is served from the check any more; its saved states stay (see `saved`)."""
         with self._lock:
             self._entries.pop(subject, None)
+
+    def saved(self, subject: str) -> Checked | None:
+        """The subject's last whole check, however old and whatever the index says now:
+        never trusted, only a source of saved states for the events that are found, read
+        now, to be the very bytes it was made from (service/records/instant_page.py)."""
+        with self._lock:
+            return self._saved.get(subject)
+
+    def forget(self, subject: str) -> None:
+        """The check and its saved states: as if the record had never been read here."""
+        with self._lock:
+            self._entries.pop(subject, None)
+            self._saved.pop(subject, None)
 
 
 _CACHES: weakref.WeakKeyDictionary[Any, RecordCache] = weakref.WeakKeyDictionary()

@@ -34,20 +34,23 @@ _DIRECTORY_KINDS = frozenset({"school", "staff"})
 _DEVICE_FACTS = ("id", "kind", "school", "staff", "staff_name")
 
 
-def directory_reader(views: ViewStore, memory: dict[tuple[str, str], Doc]) -> Any:
+def directory_reader(
+    views: ViewStore,
+    memory: dict[tuple[str, str], Doc],
+    seen: dict[tuple[str, str], Doc | None] | None = None,
+) -> Any:
+    """`read` for `project`: the subject's own documents from `memory`, the directory's as
+    it stands now; `seen` collects the directory's documents read (a saved state is made
+    with them: service/records/instant_page.py)."""
     # The directory as it stands now, read once per record: a heartbeat's battery reads its
     # school's threshold, and 10,000 heartbeats were 10,000 queries for the same document.
     # Shared between events as the projector's own cache shares them: views copy before
     # they change a document.
-    directory: dict[tuple[str, str], Doc | None] = {}
+    directory: dict[tuple[str, str], Doc | None] = {} if seen is None else seen
 
     def now(kind: str, doc_id: str) -> Doc | None:
         if (kind, doc_id) not in directory:
-            current = views.get(kind, doc_id)
-            if kind == "device" and current is not None:
-                # What the directory says about it, none of what it later sent.
-                current = {k: current[k] for k in _DEVICE_FACTS if k in current}
-            directory[(kind, doc_id)] = current
+            directory[(kind, doc_id)] = directory_doc(views, kind, doc_id)
         return directory[(kind, doc_id)]
 
     def read(kind: str, doc_id: str) -> Doc | None:
@@ -58,6 +61,15 @@ def directory_reader(views: ViewStore, memory: dict[tuple[str, str], Doc]) -> An
         return None
 
     return read
+
+
+def directory_doc(views: ViewStore, kind: str, doc_id: str) -> Doc | None:
+    """A directory document as a record's projection reads it now."""
+    current = views.get(kind, doc_id)
+    if kind == "device" and current is not None:
+        # What the directory says about it, none of what it later sent.
+        current = {k: current[k] for k in _DEVICE_FACTS if k in current}
+    return current
 
 
 def subject_state(subject: str, memory: dict[tuple[str, str], Doc]) -> dict[str, Any]:

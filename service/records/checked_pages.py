@@ -1,0 +1,268 @@
+"""A page from a checked record: the record's events read, verified, decoded and projected
+(`check`), and a page worded from what was checked (`answer`), its rows read and checked
+again unless they were just decoded (service/records/pages.py serves pages from these;
+service/records/instant_page.py a cold page as of an instant)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime, tzinfo
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import Notification
+
+from projections.core import Doc
+from projections.store import IndexEntry, ViewStore
+from projections.views import project
+from service.adapters.event_rows import stream_notifications
+from service.adapters.merkle_log import MerkleLog
+from service.adapters.sealing import HEADER_BYTES, MAGIC, StreamCheck, summary
+from service.application.lonewatch import Lonewatch
+from service.records.proofs import stream_problems
+from service.records.record_cache import STEP, Checked
+from service.records.replay import (
+    Page,
+    decoded,
+    directory_reader,
+    staff_names,
+    subject_state,
+)
+from service.records.stored_rows import stored_rows_of
+from service.records.timeline import as_rows
+
+Memory = dict[tuple[str, str], Doc]
+
+
+def check(
+    app: Lonewatch,
+    views: ViewStore,
+    subject: str,
+    entries: Sequence[IndexEntry],
+    merkle: MerkleLog | None,
+    monotonic: float,
+) -> tuple[Checked, list[Any]]:
+    """`check_whole`, and the events it decoded, in recorded order."""
+    horizon = merkle.size()[1] if merkle is not None else 0
+    by_stream: dict[UUID, dict[int, int]] = {}
+    for entry in entries:
+        by_stream.setdefault(UUID(entry.originator_id), {})[entry.originator_version] = (
+            entry.position
+        )
+    stored = stream_notifications(app.recorder, list(by_stream))
+    memo = stored_rows_of(app)
+    checks = {u: memo.stream_check(u, stored[u]) for u in by_stream}
+    events = decoded(app, by_stream, stored, None)
+    positions = {(e.originator_id, e.originator_version): p for p, e in events}
+    logged: dict[tuple[UUID, int], tuple[str, int | None]] = {}
+    if merkle is not None:
+        found = stream_problems(merkle, stored, positions, horizon, leaf_of=memo.leaf)
+        for key, words in found.items():
+            logged[key] = (words, positions.get(key))
+    memory: Memory = {}
+    directory: dict[tuple[str, str], Doc | None] = {}
+    read = directory_reader(views, memory, directory)
+    checkpoints: dict[int, Memory] = {}
+    for index, (_, event) in enumerate(events):
+        memory.update(project(event, read).docs)
+        if index % STEP == STEP - 1:
+            checkpoints[index] = dict(memory)
+    of_stream: dict[UUID, list[int]] = {}
+    for index, (_, event) in enumerate(events):
+        of_stream.setdefault(event.originator_id, []).append(index)
+    checked = Checked(
+        entries=tuple(entries),
+        of_stream=of_stream,
+        positions=[p for p, _ in events],
+        stamps=[e.timestamp for _, e in events],
+        streams=[e.originator_id for _, e in events],
+        versions=[e.originator_version for _, e in events],
+        stream_order=list(by_stream),
+        checks=checks,
+        logged=logged,
+        checkpoints=checkpoints,
+        final=dict(memory),
+        checked_at=app.clock.now(),
+        monotonic=monotonic,
+        seals=_seals(stored, checks, events),
+        directory=directory,
+    )
+    return checked, [event for _, event in events]
+
+
+def _seals(
+    stored: dict[UUID, list[Notification]], checks: dict[UUID, StreamCheck], events: list[Any]
+) -> list[bytes | None]:
+    """Each event's seal as stored, where it recomputed (`Checked.seals`)."""
+    sealed = {
+        (u, e.version): bytes(n.state)[len(MAGIC) : HEADER_BYTES]
+        for u, stream in stored.items()
+        for n, e in zip(stream, checks[u].events, strict=True)
+        if e.ok
+    }
+    return [sealed.get((e.originator_id, e.originator_version)) for _, e in events]
+
+
+def recorded_by(checked: Checked, as_of: datetime | None) -> int | None:
+    """How many events were recorded by `as_of`, when they are the record's first ones
+    (None when a later-recorded time comes earlier in the record: the full path words it)."""
+    if as_of is None:
+        return len(checked.stamps)
+    by = [at <= as_of for at in checked.stamps]
+    count = sum(by)
+    return count if all(by[:count]) else None
+
+
+def before(index: int) -> int:
+    """The checkpoint at or before the event just before `index` (-1: nothing projected)."""
+    return (index // STEP) * STEP - 1
+
+
+def answer(
+    app: Lonewatch,
+    views: ViewStore,
+    subject: str,
+    checked: Checked,
+    as_of: datetime | None,
+    merkle: MerkleLog | None,
+    zone: tzinfo,
+    page: Page,
+    decoded_now: Callable[[list[int]], dict[int, Any] | None] | None = None,
+) -> dict[str, Any] | None:
+    """The page from `checked`, its rows (and those to project them from) read and checked
+    again unless `decoded_now` gives them (the events `checked` was just made from, by
+    index; None: they are not what was checked)."""
+    count = recorded_by(checked, as_of)
+    if not count:
+        return None
+    chosen, total, next_after = page.of_stamps(
+        list(zip(checked.positions[:count], checked.stamps[:count], strict=True))
+    )
+    runs: list[tuple[int, int]] = []  # (checkpoint, last event) to project from and to
+    if chosen:
+        runs.append((before(chosen[0]), chosen[-1]))
+    if count < len(checked.positions) and (not chosen or chosen[-1] != count - 1):
+        runs.append((before(count), count - 1))
+    needed = sorted({i for start, end in runs for i in range(start + 1, end + 1)})
+    if decoded_now is not None:
+        events = decoded_now(needed)
+    else:
+        events = read_again(app, checked, needed, merkle)
+    if events is None:
+        return None
+    verdict, logged = whole_verdict(checked, count, merkle is not None)
+    states: list[Any] = []
+    current: Any = None
+    for run, (start, end) in enumerate(runs):
+        take = set(chosen) if run == 0 else set()
+        memory = _project(views, checked, events, start, end, take, subject, states)
+        if end == count - 1:
+            current = subject_state(subject, memory)
+    if current is None:
+        current = subject_state(subject, checked.final)
+    rows = as_rows([(checked.positions[i], events[i]) for i in chosen], zone, staff_names(views))
+    for row, state in zip(rows, states, strict=True):
+        stream, version = UUID(row["aggregate_id"]), int(row["version"])
+        row["state_after"] = state
+        ok = {e.version: e.ok for e in checked.checks[stream].events}.get(version, False)
+        row["sealed"] = ok and (stream, version) not in logged
+    # Each stream's last seal (to compare with a later export) for the streams of the rows
+    # shown: the whole record's were 1 MB of a 1.5 MB page of 10,000 heartbeats; the
+    # whole record (`limit=all`) and the export carry them all.
+    heads = verdict["heads"]
+    check = {
+        **verdict,
+        "heads": {r["aggregate_id"]: heads[r["aggregate_id"]] for r in rows},
+        "problems": list(verdict["problems"]),
+        "checked_at": checked.checked_at,
+    }
+    kind, _, key = subject.partition(":")
+    return {
+        "subject": {kind: key},
+        "as_of": as_of,
+        "state": current,
+        "events": rows,
+        "total": total,
+        "next_after": next_after,
+        "integrity": check,
+    }
+
+
+def whole_verdict(
+    checked: Checked, count: int, logging: bool
+) -> tuple[dict[str, Any], dict[tuple[UUID, int], str]]:
+    """The verdict on the record's first `count` events, as the full path words it, and the
+    Merkle log's problems among them; the same for every page, so made once per count."""
+    made = checked.verdicts.get((count, logging))
+    if made is not None:
+        return made
+    shown = set(checked.streams[:count])
+    last = checked.positions[count - 1]
+    logged = {
+        key: words
+        for key, (words, position) in checked.logged.items()
+        if key[0] in shown and (position is None or position <= last)
+    }
+    check = summary(
+        [checked.checks[u] for u in checked.stream_order if u in shown], with_checks=False
+    )
+    if logging:
+        check["problems"] += [
+            {"aggregate_id": str(stream), "detail": detail}
+            for (stream, _), detail in sorted(logged.items())
+        ]
+        check["verified"] = check["verified"] and not logged
+    checked.verdicts[(count, logging)] = check, logged
+    return check, logged
+
+
+def _project(
+    views: ViewStore,
+    checked: Checked,
+    events: dict[int, Any],
+    start: int,
+    end: int,
+    take: set[int],
+    subject: str,
+    states: list[Any],
+) -> Memory:
+    """Project from the checkpoint `start` through event `end`, taking the states of `take`."""
+    memory: Memory = dict(checked.checkpoints[start]) if start >= 0 else {}
+    read = directory_reader(views, memory)
+    for index in range(start + 1, end + 1):
+        memory.update(project(events[index], read).docs)
+        if index in take:
+            states.append(subject_state(subject, memory))
+    return memory
+
+
+def read_again(
+    app: Lonewatch, checked: Checked, needed: list[int], merkle: MerkleLog | None
+) -> dict[int, Any] | None:
+    """The `needed` events decoded from their streams read now, after those streams' seals
+    and leaves are found to be what the whole check found (None: they are not)."""
+    horizon = merkle.size()[1] if merkle is not None else 0
+    streams = list(dict.fromkeys(checked.streams[i] for i in needed))
+    stored = stream_notifications(app.recorder, streams)
+    memo = stored_rows_of(app)
+    if any(memo.stream_check(u, stored[u]) != checked.checks[u] for u in streams):
+        return None
+    wanted = set(streams)
+    if merkle is not None:
+        positions = {
+            (u, checked.versions[i]): checked.positions[i]
+            for u in streams
+            for i in checked.of_stream[u]
+        }
+        expected = {k: w for k, (w, _) in checked.logged.items() if k[0] in wanted}
+        if stream_problems(merkle, stored, positions, horizon, leaf_of=memo.leaf) != expected:
+            return None
+    rows = {(u, int(n.originator_version)): n for u in streams for n in stored[u]}
+    to_domain_event = app.mapper.to_domain_event
+    events: dict[int, Any] = {}
+    for index in needed:
+        row = rows.get((checked.streams[index], checked.versions[index]))
+        if row is None or int(row.id) != checked.positions[index]:
+            return None
+        events[index] = memo.event(to_domain_event, row)
+    return events

@@ -1,0 +1,311 @@
+"""A page as of an instant of a long record with no kept check (issue 12: ≤ 100 ms for a
+10,000-event record), answered from the events recorded by then while a worker checks
+the whole (service/records/pages.py hands that over).
+
+What it reads and checks, as the whole check does: every event up to the instant's
+place and `instant_cut.MARGIN` after it (instant_cut.py finds the place), their whole
+streams read once as plain rows (`stream_rows`), every seal recomputed and every Merkle
+leaf compared. So an event up to the instant that was altered, removed or moved fails
+the answer at once (`verified: false`); the rest of the record is the whole check's.
+
+What it decodes and projects: only what the answer needs. Recorded times and states up
+to a saved state are taken from the subject's last whole check (`RecordCache.saved`,
+kept past its minute) when every event up to that state is, read now, the very event it
+was made from: the same position, stream and version, its seal recomputing now and then
+and the same seal both times (so the same bytes: a seal is a SHA-256 over them), and the
+directory's documents its projection read are the same now. Past that state (or from
+the start when there is none: a record not read since the process started) the events
+are decoded (`projections.decoding.RowDecoder`, the mapper's very events, faster) and
+projected as the whole check would. An instant whose events are most of the record is
+checked whole first and kept (verdict given).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, tzinfo
+from typing import Any, cast
+from uuid import UUID
+
+from eventsourcing.persistence import StoredEvent
+
+from projections.core import Doc
+from projections.decoding import RowDecoder
+from projections.store import IndexEntry, ViewStore
+from projections.views import project
+from service.adapters.event_rows import EventRow, StoredRow, stream_rows
+from service.adapters.merkle_log import MerkleLog, leaf_data
+from service.adapters.merkle_tree import leaf_hash
+from service.adapters.sealing import (
+    GENESIS,
+    HEADER_BYTES,
+    MAGIC,
+    EventCheck,
+    StreamCheck,
+    check_stream,
+    seal,
+)
+from service.application.lonewatch import Lonewatch
+from service.records import instant_cut
+from service.records.checked_pages import Memory, answer, before, check, recorded_by
+from service.records.proofs import stream_problems
+from service.records.record_cache import STEP, Checked, RecordCache
+from service.records.replay import Page, directory_doc, directory_reader
+
+
+def instant_page(
+    app: Lonewatch,
+    views: ViewStore,
+    subject: str,
+    entries: list[IndexEntry],
+    as_of: datetime,
+    merkle: MerkleLog | None,
+    zone: tzinfo,
+    page: Page,
+    cache: RecordCache,
+) -> dict[str, Any] | None:
+    """A page as of `as_of` from the events recorded by then alone (see the module), with
+    the verdict on them alone, "checking". None: the instant is not where its few rows
+    said, or nothing was recorded by then (the caller checks the whole record first)."""
+    place = instant_cut.place_of(app, entries, as_of)
+    if not place:
+        return None
+    read = entries[: place + instant_cut.MARGIN]
+    if len(read) >= len(entries) * instant_cut.WHOLE_FROM:
+        whole, events = check(app, views, subject, entries, merkle, cache.monotonic())
+        if recorded_by(whole, as_of) != place:
+            return None
+        cache.put(subject, whole)
+        return answer(
+            app,
+            views,
+            subject,
+            whole,
+            as_of,
+            merkle,
+            zone,
+            page,
+            lambda needed: {i: events[i] for i in needed},
+        )
+    prefix = _Prefix(app, views, subject, read, merkle, cache)
+    if recorded_by(prefix.checked, as_of) != place:
+        return None
+    found = answer(app, views, subject, prefix.checked, as_of, merkle, zone, page, prefix.events)
+    if found is None:
+        return None
+    check_ = found["integrity"]
+    # Known: an altered event the answer was made from. Not known yet: the rest.
+    check_["verified"] = None if check_["verified"] else False
+    check_["checked_at"] = None
+    check_["checking"] = True
+    return found
+
+
+class _Prefix:
+    """The record's first events (`read`) checked as the whole check checks them, decoded
+    and projected only as far as a page needs (see the module): `checked` is what the
+    whole check of these events alone would make, `events` decodes any of them."""
+
+    def __init__(
+        self,
+        app: Lonewatch,
+        views: ViewStore,
+        subject: str,
+        read: Sequence[IndexEntry],
+        merkle: MerkleLog | None,
+        cache: RecordCache,
+    ) -> None:
+        horizon = merkle.size()[1] if merkle is not None else 0
+        by_stream: dict[UUID, dict[int, int]] = {}
+        for entry in read:
+            by_stream.setdefault(UUID(entry.originator_id), {})[entry.originator_version] = (
+                entry.position
+            )
+        stored = stream_rows(app.recorder, list(by_stream))
+        saved = cache.saved(subject)
+        then = saved.checks if saved is not None else {}
+        sealed: set[int] = set()
+        checks = {u: _sealed(u, stored[u], sealed, then.get(u)) for u in by_stream}
+        rows: list[tuple[int, EventRow]] = []
+        for stream, versions in by_stream.items():
+            for row in stored[stream]:
+                position = versions.get(row[2])
+                if position is not None:
+                    rows.append((position, row))
+        rows.sort(key=lambda pair: pair[0])
+        self.rows = [row for _, row in rows]
+        positions = [p for p, _ in rows]
+        streams = [cast("UUID", row[1]) for row in self.rows]
+        versions_ = [row[2] for row in self.rows]
+        logged: dict[tuple[UUID, int], tuple[str, int | None]] = {}
+        if merkle is not None:
+            logged = _logged(merkle, stored, rows, horizon)
+        self.decode = RowDecoder(app.mapper)
+        self.decoded: dict[int, Any] = {}
+        seals = [
+            row[4][len(MAGIC) : HEADER_BYTES] if row[0] in sealed else None for row in self.rows
+        ]
+        kept = _kept(views, saved, positions, streams, versions_, seals)
+        checkpoints: dict[int, Memory] = {}
+        stamps: list[datetime] = []
+        memory: Memory = {}
+        directory: dict[tuple[str, str], Doc | None] = {}
+        if saved is not None and kept >= 0:
+            checkpoints = {i: m for i, m in saved.checkpoints.items() if i <= kept}
+            stamps = saved.stamps[: kept + 1]
+            memory = dict(saved.checkpoints[kept])
+            directory = dict(saved.directory)
+        stamps += [self._event(i).timestamp for i in range(kept + 1, len(self.rows))]
+        # States to project a page from, every STEP-th (a page's own rows are projected
+        # from the checkpoint before them), and the state after the last event read.
+        reader = directory_reader(views, memory, directory)
+        for index in range(kept + 1, len(self.rows)):
+            memory.update(project(self._event(index), reader).docs)
+            if index % STEP == STEP - 1:
+                checkpoints[index] = dict(memory)
+        of_stream: dict[UUID, list[int]] = {}
+        for index, stream in enumerate(streams):
+            of_stream.setdefault(stream, []).append(index)
+        self.checked = Checked(
+            entries=tuple(read),
+            positions=positions,
+            stamps=stamps,
+            streams=streams,
+            versions=versions_,
+            of_stream=of_stream,
+            stream_order=list(by_stream),
+            checks=checks,
+            logged=logged,
+            checkpoints=checkpoints,
+            final=memory,
+            checked_at=app.clock.now(),
+            monotonic=cache.monotonic(),
+        )
+
+    def _event(self, index: int) -> Any:
+        found = self.decoded.get(index)
+        if found is None:
+            found = self.decoded[index] = self.decode(self.rows[index])
+        return found
+
+    def events(self, needed: list[int]) -> dict[int, Any]:
+        return {i: self._event(i) for i in needed}
+
+
+def _sealed(
+    originator_id: UUID, stream: list[EventRow], sealed: set[int], then: StreamCheck | None
+) -> StreamCheck:
+    """`check_stream` of a stream read as rows, adding the positions whose seal recomputes
+    to `sealed`. A stream that verifies (nearly always) is checked without the per-event
+    objects the general case makes to word a problem, and is `then` (the saved check of
+    it) when that verified the same number of events to the same last seal: the same
+    chain, so the same check, not made again."""
+    previous = GENESIS
+    for expected, (position, _, version, topic, state) in enumerate(stream, 1):
+        found = state[len(MAGIC) : HEADER_BYTES]
+        if (
+            version != expected
+            or len(state) < HEADER_BYTES
+            or not state.startswith(MAGIC)
+            or seal(previous, originator_id, expected, topic, state[HEADER_BYTES:]) != found
+        ):
+            named = [StoredRow._make(row) for row in stream]
+            general = check_stream(originator_id, cast("Sequence[StoredEvent]", named))
+            for row, event in zip(stream, general.events, strict=True):
+                if event.ok:
+                    sealed.add(row[0])
+            return general
+        previous = found
+        sealed.add(position)
+    if (
+        then is not None
+        and len(then.events) == len(stream)
+        and then.ok
+        and then.head == (previous.hex() if stream else None)
+    ):
+        return then
+    return StreamCheck(
+        originator_id=str(originator_id),
+        events=[
+            EventCheck(version=v, seal=row[4][len(MAGIC) : HEADER_BYTES].hex(), ok=True)
+            for v, row in enumerate(stream, 1)
+        ],
+    )
+
+
+def _logged(
+    merkle: MerkleLog,
+    stored: dict[UUID, list[EventRow]],
+    rows: list[tuple[int, EventRow]],
+    horizon: int,
+) -> dict[tuple[UUID, int], tuple[str, int | None]]:
+    """What the Merkle log says of these streams, as `stream_problems` words it (and the
+    position of each event it names), from their leaves compared with the rows already
+    read; only a stream whose leaves do not all match is worded by `stream_problems`."""
+    # Keyed by position, an int: the rows' own (a leaf names where its event was stored),
+    # not by (stream, version), a tuple made per event for the collector to walk.
+    held = {row[0]: row for stream in stored.values() for row in stream}
+    shown = {row[0]: position for position, row in rows}
+    suspect: set[str] = set()
+    for stream, version, logged_at, leaf in merkle.stream_leaf_rows(list(stored)):
+        if logged_at > horizon:
+            continue  # saved while the record was read: not missing
+        row = held.get(logged_at)
+        if row is None or row[2] != version or cast("UUID", row[1]).hex != stream:
+            # Not this record's event at that place (another of its stream's, one moved or
+            # removed): `stream_problems` says which, over the whole stream.
+            suspect.add(stream)
+            continue
+        position = shown.get(logged_at)
+        if position is None:
+            continue  # not an event of this record: not recomputed, as the whole check
+        if (
+            position != logged_at
+            or leaf_hash(leaf_data(logged_at, cast("UUID", row[1]), version, row[3], row[4])).hex()
+            != leaf
+        ):
+            suspect.add(stream)
+    if not suspect:
+        return {}
+    streams = {
+        u: [StoredRow._make(row) for row in stream]
+        for u, stream in stored.items()
+        if u.hex in suspect
+    }
+    at = {(cast("UUID", row[1]), row[2]): p for p, row in rows}
+    found = stream_problems(merkle, cast("Any", streams), at, horizon)
+    return {key: (words, at.get(key)) for key, words in found.items()}
+
+
+def _kept(
+    views: ViewStore,
+    saved: Checked | None,
+    positions: list[int],
+    streams: list[UUID],
+    versions: list[int],
+    seals: list[bytes | None],
+) -> int:
+    """The last event whose saved state can stand for decoding and projecting every event
+    up to it (-1: none; see the module)."""
+    if saved is None or not saved.checkpoints:
+        return -1
+    reach = min(len(positions), len(saved.seals))
+    same = next(
+        (
+            i
+            for i in range(reach)
+            if seals[i] is None
+            or seals[i] != saved.seals[i]
+            or positions[i] != saved.positions[i]
+            or versions[i] != saved.versions[i]
+            or streams[i] != saved.streams[i]
+        ),
+        reach,
+    )
+    kept = before(same)
+    while kept >= 0 and kept not in saved.checkpoints:
+        kept -= STEP
+    if kept < 0:
+        return -1
+    now = {key: directory_doc(views, *key) for key in saved.directory}
+    return kept if now == saved.directory else -1
