@@ -32,6 +32,60 @@ DETAIL_EVENTS = frozenset(
 )
 
 
+DELIVERY_WORDS: Mapping[str, str] = {
+    "requested": "asked for, not yet sent",
+    "sent": "sent",
+    "delivered": "delivered",
+    "undelivered": "not delivered",
+    "no_answer": "no answer",
+    "answered": "answered",
+    "completed": "answered",
+    "busy": "busy",
+    "failed": "failed",
+    "voicemail": "went to voicemail",
+    "machine": "answered by a machine",
+    "refused": "refused by the provider",
+    "cancelled": "not sent (no longer needed)",
+    "unknown": "outcome unknown",
+}
+
+
+def delivery_outcome(notification: Mapping[str, Any]) -> str:
+    """A message's final outcome as the notifier's recorded events leave it: the provider's
+    last report ("no answer") over the outbox's state ("sent" only says it was handed over)."""
+    state = str(notification.get("state") or "")
+    if state == "cancelled":
+        return DELIVERY_WORDS["cancelled"]
+    if notification.get("refusal") or state == "refused":
+        return DELIVERY_WORDS["refused"]
+    if state == "failed":
+        return f"failed ({notification.get('error') or 'no reason given'})"
+    code = str(notification.get("delivery") or state)
+    return DELIVERY_WORDS.get(code, code.replace("_", " ") or "asked for")
+
+
+def message_label(step: str | None) -> str:
+    """Which message of the escalation a send was: `tier1` -> 'first notice', `renotify2`
+    -> 'reminder 2', `tier2` -> 'tier 2', `taken` -> 'told who took it'."""
+    text = str(step or "")
+    tier = re.fullmatch(r"tier(\d+)", text)
+    again = re.fullmatch(r"renotify(\d+)", text)
+    if tier:
+        return "first notice" if tier.group(1) == "1" else f"tier {tier.group(1)}"
+    if again:
+        return f"reminder {again.group(1)}"
+    if text == "taken":
+        return "told who took it"
+    return text.replace("_", " ")
+
+
+def visit_address(alert: Mapping[str, Any]) -> str | None:
+    """Where the visit was that the visitor was out on when the alarm was raised, as the
+    alert's own recorded cause names it (an alarm away from any visit names none)."""
+    visit = (alert.get("visit") or {}).get("address")
+    return str(visit or (alert.get("cause") or {}).get("visit_address") or "") or None
+
+
 def source_words(source: str) -> str:
     """The timeline's source column in words: `policy:tier2` -> `escalation, tier 2`."""
     kind, _, step = source.partition(":")

@@ -9,7 +9,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from service.domain.people.naming import person
-from service.records.narrative import escalation_in_a_sentence
+from service.records.narrative import (
+    delivery_outcome,
+    escalation_in_a_sentence,
+    message_label,
+    visit_address,
+)
 
 RAISED = datetime(2026, 12, 4, 21, 37, tzinfo=UTC)
 
@@ -125,3 +130,27 @@ def test_held_back_until_is_told_in_the_schools_time_with_its_zone() -> None:
     assert local_until("until 00:01:00 UTC", late, ZoneInfo("Europe/London")) == (
         "until 01:01:00 BST"
     )
+
+
+def test_a_message_reads_as_its_final_outcome_not_as_handed_over() -> None:
+    """'sent' only says the provider took it; the provider's last report says what became of it."""
+    assert delivery_outcome({"state": "sent", "delivery": "no_answer"}) == "no answer"
+    assert delivery_outcome({"state": "sent", "delivery": "delivered"}) == "delivered"
+    assert delivery_outcome({"state": "sent"}) == "sent"  # no report (yet): as before
+    assert delivery_outcome({"state": "failed", "error": "bad number"}) == "failed (bad number)"
+    assert delivery_outcome({"state": "cancelled"}) == "not sent (no longer needed)"
+    assert delivery_outcome({"state": "failed", "refusal": "blocked"}) == "refused by the provider"
+
+
+def test_each_message_says_which_of_the_escalation_it_was() -> None:
+    assert message_label("tier1") == "first notice"
+    assert message_label("tier2") == "tier 2"
+    assert message_label("renotify2") == "reminder 2"
+    assert message_label("taken") == "told who took it"
+    assert message_label(None) == ""
+
+
+def test_the_visit_address_comes_from_the_alerts_own_cause() -> None:
+    assert visit_address({"cause": {"visit_address": "12 Acacia Road"}}) == "12 Acacia Road"
+    assert visit_address({"visit": {"address": "7 Elm Close"}}) == "7 Elm Close"
+    assert visit_address({"cause": {"location": {"lat": 1}}}) is None
