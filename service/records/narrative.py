@@ -86,6 +86,73 @@ def visit_address(alert: Mapping[str, Any]) -> str | None:
     return str(visit or (alert.get("cause") or {}).get("visit_address") or "") or None
 
 
+TIER_ROLE_WORDS: Mapping[str, str] = {
+    "contact_centre": "the contact centre",
+    "dsl": "the DSL",
+    "headteacher": "the headteacher",
+    "slt": "senior leaders (SLT)",
+}
+PLAN_NAMES: Mapping[str, str] = {
+    "sos": "SOS",
+    "duress": "duress",
+    "fall": "fall",
+    "overdue": "overdue",
+    "concern": "safeguarding concern",
+    "notification_failure": "failed message",
+    "default": "default",
+}
+_PLAN = re.compile(r"^policy (\w+): ")
+_TIER = re.compile(r"\btier (\d+) \(([\w, ]+)\)")
+_SECONDS = re.compile(r"\b(\d+)s\b")
+_PLAN_PHRASES: tuple[tuple[str, str], ...] = (
+    (
+        r"\(renotify_every (\d+)s; reminders back off per person\)",
+        r"(reminders every \1 s, spaced further apart for each person reminded)",
+    ),
+    (r"\(ack_within (\d+)s per tier\)", r"(each tier is given \1 s to take it)"),
+    (r"re-notify round (\d+): no acknowledgement", r"reminder \1: nobody had taken it"),
+    (r"added: no acknowledgement within", "added: nobody had taken it within"),
+    (
+        r"^the visit's overdue ladder escalates it \((.*?)\); the overdue policy names no tiers$",
+        r"escalated by the visit's own overdue steps (\1)",
+    ),
+)
+
+
+def _roles(roles: str) -> str:
+    words = [TIER_ROLE_WORDS.get(r.strip(), r.strip().replace("_", " ")) for r in roles.split(",")]
+    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} and {words[-1]}"
+
+
+def plan_words(reason: str, kind: str | None = None) -> str:
+    """An escalation step's recorded reason in a reader's words: 'policy sos: tier 1
+    (contact_centre)' -> 'Escalation plan for an SOS: tier 1, the contact centre'. A duress
+    alert that followed the SOS plan says so. Read-side only: the stored reason is kept as
+    recorded, and a reason in no known shape reads as it was stored."""
+    text = reason
+    plan = _PLAN.match(text)
+    if plan:
+        name = plan.group(1)
+        words = PLAN_NAMES.get(name, name.replace("_", " "))
+        follows = ""
+        if kind and kind != name and name in ("sos", "default"):
+            own = PLAN_NAMES.get(kind, kind.replace("_", " "))
+            follows = f" (a {own} alert follows it: the school names no {own} plan)"
+        article = "an" if words[0] in "aeiouAEIOUS" else "a"
+        text = f"Escalation plan for {article} {words}{follows}: " + text[plan.end() :]
+    for pattern, replacement in _PLAN_PHRASES:
+        text = re.sub(pattern, replacement, text)
+    text = _TIER.sub(
+        lambda m: (
+            f"first {_roles(m.group(2))}"
+            if m.group(1) == "1"
+            else f"tier {m.group(1)} ({_roles(m.group(2))})"
+        ),
+        text,
+    )
+    return _SECONDS.sub(r"\1 s", text) if plan else text
+
+
 def source_words(source: str) -> str:
     """The timeline's source column in words: `policy:tier2` -> `escalation, tier 2`."""
     kind, _, step = source.partition(":")
@@ -109,17 +176,26 @@ class Narrator:
     def __init__(self) -> None:
         self._notifications: dict[str, tuple[str, str]] = {}
         self._contacts: dict[str, str] = {}
+        self._kind: str | None = None
+
+    def plan(self, reason: str) -> str:
+        """An escalation step's reason in words, for the kind of alert this record is about."""
+        return plan_words(reason, self._kind)
 
     def words(self, event: Any) -> tuple[str, str, bool] | None:
         """(source, summary, detail) for the events this module words; None for the rest."""
         name = event_name(event)
+        if name == "Alert.Raised":
+            self._kind = str(getattr(event.kind, "value", event.kind))
+            return None
         if name == "Notification.Requested":
             channel = CHANNEL_WORDS.get(event.channel, event.channel)
             self._notifications[str(event.originator_id)] = (event.contact_name, channel)
             self._contacts[event.contact] = event.contact_name
             return (
                 f"policy:{event.step}",
-                f"{channel} to {event.contact_name} ({event.to}) requested: {event.reason}",
+                f"{channel} to {event.contact_name} ({event.to}) requested: "
+                f"{self.plan(event.reason)}",
                 False,
             )
         if name == "Alert.Notified":

@@ -174,9 +174,12 @@ def as_row(
     the outbox's machinery (`detail`: shown folded, never dropped). `said`: sources and
     summaries already put in words for this record (a device's 10,000 heartbeats say the
     same two things 10,000 times)."""
-    worded = (narrator or Narrator()).words(event)
+    narrator = narrator or Narrator()
+    worded = narrator.words(event)
     if worded is None:
         (source, summary), detail = _source_and_summary(event, zone), False
+        if event_name(event) == "Alert.Escalated":
+            summary = narrator.plan(summary)
     else:
         source, summary, detail = worded
     said = {} if said is None else said

@@ -16,7 +16,7 @@ from service.application import outbox
 from service.clock import FakeClock
 from service.config import Settings
 from service.container import Container
-from tests.console_world import a_lone_visit_out, an_sos
+from tests.console_world import a_lone_visit_out, a_reception_task, an_sos
 from tests.trust_api import Client, as_, trust_api
 
 Served = tuple[Client, Container, FakeClock]
@@ -93,3 +93,39 @@ async def test_who_was_told_gives_each_message_its_final_outcome(api: Served) ->
     rows = re.findall(r"<li>(.*?)</li>", told.group(1))
     assert "Contact centre desk (call to +441702000010, first notice): no answer" in rows, rows
     assert "Contact centre desk (text to +441702000010, first notice): sent" in rows, rows
+
+
+async def test_the_escalation_steps_are_told_in_plain_words_not_settings_names(
+    api: Served,
+) -> None:
+    """'policy sos: tier 1 (contact_centre)' is a settings file, not a safeguarding record."""
+    client, c, _clock = api
+    alert_id = await an_sos(c.app, c.projector, "press-3")
+    await _sent(client, c, alert_id)
+    page = await _printed(client, c, alert_id)
+    main = page.partition("<h2>Delivery in full</h2>")[0]
+    assert "requested: Escalation plan for an SOS: first the contact centre" in main, main
+    for settings_name in ("policy sos", "contact_centre", "renotify_every", "ack_within"):
+        assert settings_name not in page, settings_name
+
+
+async def test_an_overdue_visits_record_says_its_steps_and_purpose_in_plain_words(
+    api: Served,
+) -> None:
+    """'overdue step 2: reception_calls_home' and '(safe_and_well)' are codes, not words; and
+    an overdue alert's record does not say 'the overdue policy names no tiers'."""
+    client, c, clock = api
+    task = await asyncio.to_thread(a_reception_task, c, clock)
+    visit = task.split(":")[1]
+    dsl = as_(c, "dsl1")
+    page = await (
+        await client.get(f"/api/v1/timeline/export?visit={visit}&format=html", headers=dsl)
+    ).text()
+    assert "overdue step 1: the visitor is texted and called" in page, page
+    assert "overdue step 2: reception rings the pupil&#x27;s home" in page, page
+    assert "contact_staff" not in page and "reception_calls_home" not in page
+    alerts = (await (await client.get("/api/v1/alerts", headers=dsl)).json())["alerts"]
+    overdue = next(a for a in alerts if a["kind"] == "overdue")
+    page = await _printed(client, c, overdue["id"])
+    assert "names no tiers" not in page
+    assert "escalated by the visit&#x27;s own overdue steps" in page, page

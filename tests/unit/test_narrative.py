@@ -8,11 +8,13 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
+from projections.visit_timeline import purpose_words, step_words
 from service.domain.people.naming import person
 from service.records.narrative import (
     delivery_outcome,
     escalation_in_a_sentence,
     message_label,
+    plan_words,
     visit_address,
 )
 
@@ -154,3 +156,46 @@ def test_the_visit_address_comes_from_the_alerts_own_cause() -> None:
     assert visit_address({"cause": {"visit_address": "12 Acacia Road"}}) == "12 Acacia Road"
     assert visit_address({"visit": {"address": "7 Elm Close"}}) == "7 Elm Close"
     assert visit_address({"cause": {"location": {"lat": 1}}}) is None
+
+
+def test_an_escalation_step_reads_as_a_plan_not_as_settings() -> None:
+    assert plan_words("policy sos: tier 1 (contact_centre)") == (
+        "Escalation plan for an SOS: first the contact centre"
+    )
+    assert plan_words(
+        "policy sos: tier 2 (dsl) added: no acknowledgement within 60s (ack_within 60s per tier)"
+    ) == (
+        "Escalation plan for an SOS: tier 2 (the DSL) added: nobody had taken it within 60 s "
+        "(each tier is given 60 s to take it)"
+    )
+    assert "reminders every 60 s" in plan_words(
+        "policy sos: re-notify round 2: no acknowledgement 120s after the alert "
+        "(renotify_every 60s; reminders back off per person)"
+    )
+
+
+def test_a_duress_alert_on_the_sos_plan_says_so_and_its_own_plan_is_named_duress() -> None:
+    assert plan_words("policy sos: tier 1 (contact_centre)", "duress").startswith(
+        "Escalation plan for an SOS (a duress alert follows it: the school names no duress plan)"
+    )
+    assert plan_words("policy duress: tier 1 (dsl)", "duress") == (
+        "Escalation plan for a duress: first the DSL"
+    )
+
+
+def test_the_overdue_alerts_own_ladder_is_not_news_of_a_missing_setting() -> None:
+    old = (
+        "the visit's overdue ladder escalates it (visitor, then reception rings home, "
+        "then senior leaders); the overdue policy names no tiers"
+    )
+    assert "names no tiers" not in plan_words(old)
+    assert plan_words("acknowledged by A. Lead: told who took it") == (
+        "acknowledged by A. Lead: told who took it"
+    )
+
+
+def test_a_visits_ladder_steps_and_purpose_are_said_in_the_policies_words() -> None:
+    assert step_words("contact_staff") == "the visitor is texted and called"
+    assert step_words("reception_calls_home") == "reception rings the pupil's home"
+    assert step_words("some_new_step") == "some new step"  # as recorded, without the code's _
+    assert purpose_words("safe_and_well") == "safe and well"
