@@ -153,6 +153,14 @@ def plan_words(reason: str, kind: str | None = None) -> str:
     return _SECONDS.sub(r"\1 s", text) if plan else text
 
 
+def said_words(event: Any) -> str:
+    """What a requested message said, as recorded ('; it said: "LONEWATCH ..."'): the body
+    is built without the safe word or a pupil's reference (escalation.alert_message), so a
+    record may print it. A request stored without a body says nothing more."""
+    body = str(getattr(event, "body", "") or "").strip()
+    return f'; it said: "{body}"' if body else ""
+
+
 def source_words(source: str) -> str:
     """The timeline's source column in words: `policy:tier2` -> `escalation, tier 2`."""
     kind, _, step = source.partition(":")
@@ -195,7 +203,7 @@ class Narrator:
             return (
                 f"policy:{event.step}",
                 f"{channel} to {event.contact_name} ({event.to}) requested: "
-                f"{self.plan(event.reason)}",
+                f"{self.plan(event.reason)}{said_words(event)}",
                 False,
             )
         if name == "Alert.Notified":

@@ -17,7 +17,7 @@ from service.clock import FakeClock
 from service.config import Settings
 from service.container import Container
 from tests.console_world import a_lone_visit_out, a_reception_task, an_sos
-from tests.trust_api import Client, as_, trust_api
+from tests.trust_api import Api, Client, as_, text, texting, trust_api
 
 Served = tuple[Client, Container, FakeClock]
 ADDRESS = "12 Acacia Road, Leigh-on-Sea SS9 1AA"
@@ -129,3 +129,28 @@ async def test_an_overdue_visits_record_says_its_steps_and_purpose_in_plain_word
     page = await _printed(client, c, overdue["id"])
     assert "names no tiers" not in page
     assert "escalated by the visit&#x27;s own overdue steps" in page, page
+
+
+@pytest.fixture
+async def texted(sqlite_url: str, aiohttp_client: Any) -> AsyncIterator[Api]:
+    async with trust_api(aiohttp_client, texting(sqlite_url), every_role=True) as it:
+        yield it
+
+
+async def test_a_duress_record_says_how_it_was_raised_what_was_sent_and_never_the_safe_word(
+    texted: Api,
+) -> None:
+    """The safe word by text raises a silent alert: the record says so, prints what the
+    contacts were sent, and never prints the safe word."""
+    client, c = texted
+    await text(client, "+447700900001", "ok, Bluebird! see you soon", "SM11")
+    await asyncio.to_thread(c.projector.catch_up)
+    [alert] = c.views.find("alert")
+    page = await _printed(client, c, str(alert["id"]))
+    assert (
+        "duress alert raised: the safe word in a text; silent: nothing was sent to the visitor"
+        in page
+    ), page
+    assert "do not call the visitor" in page and "; it said: &quot;" in page, page
+    assert "(a duress alert follows it: the school names no duress plan)" in page, page
+    assert "bluebird" not in page.lower()

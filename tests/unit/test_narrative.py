@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 
 from hypothesis import given
@@ -15,8 +16,10 @@ from service.records.narrative import (
     escalation_in_a_sentence,
     message_label,
     plan_words,
+    said_words,
     visit_address,
 )
+from service.records.timeline import raised_words
 
 RAISED = datetime(2026, 12, 4, 21, 37, tzinfo=UTC)
 
@@ -199,3 +202,24 @@ def test_a_visits_ladder_steps_and_purpose_are_said_in_the_policies_words() -> N
     assert step_words("reception_calls_home") == "reception rings the pupil's home"
     assert step_words("some_new_step") == "some new step"  # as recorded, without the code's _
     assert purpose_words("safe_and_well") == "safe and well"
+
+
+def _raised(kind: str, cause: dict[str, Any], silent: bool = False) -> Any:
+    return SimpleNamespace(kind=kind, cause=cause, device="sos-0001", silent=silent)
+
+
+def test_a_duress_alert_says_what_raised_it_and_that_it_stayed_silent() -> None:
+    """Duress: 'nothing the visitor's phone sees may differ', and the record shows it."""
+    assert raised_words(_raised("duress", {"via": "sms", "text": "t1"}, silent=True)) == (
+        "duress alert raised: the safe word in a text; silent: nothing was sent to the visitor"
+    )
+    assert raised_words(_raised("duress", {"device_kind": "checkin"}, silent=True)).startswith(
+        "duress alert raised: the safe word in a check-in on device sos-0001"
+    )
+    assert raised_words(_raised("sos", {"device_kind": "sos"})) == "sos alert raised"  # as before
+    assert raised_words(_raised("sos", {"via": "sms"})) == "sos alert raised: by text"
+
+
+def test_a_requested_message_prints_what_it_said_and_an_old_one_without_a_body_nothing() -> None:
+    assert said_words(SimpleNamespace(body="LONEWATCH: SOS")) == '; it said: "LONEWATCH: SOS"'
+    assert said_words(SimpleNamespace()) == ""
