@@ -150,6 +150,7 @@ def plan_words(reason: str, kind: str | None = None) -> str:
         ),
         text,
     )
+    text = text.replace(" told at once (", ", told at once (")
     return _SECONDS.sub(r"\1 s", text) if plan else text
 
 

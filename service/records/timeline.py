@@ -214,7 +214,7 @@ def as_row(
     worded = narrator.words(event)
     if worded is None:
         (source, summary), detail = _source_and_summary(event, zone), False
-        if event_name(event) == "Alert.Escalated":
+        if source.startswith("policy:"):  # an escalation step (Alert.Escalated)
             summary = narrator.plan(summary)
     else:
         source, summary, detail = worded
