@@ -9,7 +9,7 @@ from typing import Any
 
 from projections.visit_during import during_words
 from projections.visit_readiness import before_words
-from service.domain.visits.overdue_ladder import CALL_HOME_TASK
+from service.domain.visits.overdue_ladder import CALL_HOME_TASK, Action
 from service.domain.visits.rules import CallHomeOutcome
 from service.domain.visits.tasks import CONCERN_TASK
 
@@ -29,6 +29,24 @@ OUTCOME_WORDS = {
     CallHomeOutcome.NO_CONTACT.value: "no contact with the home",
     CallHomeOutcome.CONCERN.value: "cause for concern",
 }
+
+
+LADDER_STEP_WORDS = {
+    Action.CALL_VISITOR.value: "the visitor is texted and called",
+    Action.RECEPTION_CALLS_HOME.value: "reception rings the pupil's home",
+    Action.INFORM_SLT.value: "senior leaders are told if need be",
+}
+"""An overdue ladder's steps as a reader says them (the record's timeline and its summary)."""
+
+
+def step_words(action: str) -> str:
+    """'contact_staff' -> 'the visitor is texted and called'; an unknown step as recorded."""
+    return LADDER_STEP_WORDS.get(action, action.replace("_", " "))
+
+
+def purpose_words(purpose: str) -> str:
+    """A visit's purpose as the policies say it: 'safe_and_well' -> 'safe and well'."""
+    return str(purpose or "").replace("_", " ")
 
 
 def _at(value: datetime, zone: tzinfo, seconds: bool = False) -> str:
@@ -97,7 +115,8 @@ def describe(event: Any, zone: tzinfo = UTC) -> tuple[str, str] | None:
     words: dict[str, Callable[[], str]] = {
         "Planned": lambda: (
             f"{'lone' if len(event.staff) == 1 else 'pair'} visit planned by {event.planned_by}: "
-            f"{', '.join(event.staff)} to pupil {event.pupil_ref}'s home ({event.purpose}), "
+            f"{', '.join(event.staff)} to pupil {event.pupil_ref}'s home "
+            f"({purpose_words(event.purpose)}), "
             f"leaving {_at(event.expected_leave, zone)}, back {_at(event.expected_return, zone)} "
             f"{_zone(event.expected_return, zone)}"
         ),
@@ -134,7 +153,8 @@ def describe(event: Any, zone: tzinfo = UTC) -> tuple[str, str] | None:
             "(expected return plus grace); the ladder starts"
         ),
         "LadderStepTaken": lambda: (
-            f"overdue step {event.step + 1}: {event.action}" + _decision_words(event, zone)
+            f"overdue step {event.step + 1}: {step_words(event.action)}"
+            + _decision_words(event, zone)
         ),
         "LadderEnded": lambda: (
             f"overdue ladder ended by {by} after {event.steps_taken} step(s): "

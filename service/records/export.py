@@ -16,7 +16,14 @@ from service.domain.devices.location import describe as describe_location
 from service.domain.devices.location import location_of
 from service.domain.people.directory import DEFAULT_TIMEZONE
 from service.domain.people.naming import person
-from service.records.narrative import escalation_in_a_sentence, source_words
+from service.records.narrative import (
+    CHANNEL_WORDS,
+    delivery_outcome,
+    escalation_in_a_sentence,
+    message_label,
+    source_words,
+    visit_address,
+)
 
 OUTCOMES = {
     "safe": "Safe",
@@ -72,6 +79,17 @@ def _when_e(value: Any, zone: ZoneInfo) -> str:
     return found
 
 
+def _told(n: dict[str, Any]) -> str:
+    """One row of 'Who was told': who, how, which message, and its final outcome."""
+    channel = CHANNEL_WORDS.get(str(n.get("channel")), n.get("channel"))
+    label = message_label(n.get("step"))
+    which = f", {label}" if label else ""
+    return (
+        f"<li>{_e(n.get('contact_name'))} ({_e(channel)} to {_e(n.get('to'))}"
+        f"{escape(which)}): {_e(delivery_outcome(n))}</li>"
+    )
+
+
 def _summary(subject: dict[str, str], state: dict[str, Any] | None, zone: ZoneInfo) -> str:
     alert = (state or {}).get("alert")
     if not alert:
@@ -86,11 +104,7 @@ def _summary(subject: dict[str, str], state: dict[str, Any] | None, zone: ZoneIn
         else:
             rows = [(k.title(), v) for k, v in subject.items()]
         return _table(rows)
-    notified = "".join(
-        f"<li>{_e(n.get('contact_name'))} ({_e(n.get('channel'))} to {_e(n.get('to'))}): "
-        f"{_e(n.get('state'))}</li>"
-        for n in (alert.get("notifications") or {}).values()
-    )
+    notified = "".join(_told(n) for n in (alert.get("notifications") or {}).values())
     # The alarm's own location (what its SMS said), else the device's last one at the time.
     location = (alert.get("cause") or {}).get("location") or alert.get("location") or {}
     rows = [
@@ -100,7 +114,7 @@ def _summary(subject: dict[str, str], state: dict[str, Any] | None, zone: ZoneIn
         ("School", alert.get("school_name") or alert.get("school")),
         ("Visitor", alert.get("staff_name") or alert.get("staff")),
         ("Device", alert.get("device")),
-        ("Address", alert.get("address")),
+        ("Address", alert.get("address") or visit_address(alert)),
         ("Last known location", describe_location(location_of(location) or location)),
         ("Raised", _when(alert.get("raised_at"), zone)),
         ("Escalation", escalation_in_a_sentence(alert)),

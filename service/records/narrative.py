@@ -32,6 +32,136 @@ DETAIL_EVENTS = frozenset(
 )
 
 
+DELIVERY_WORDS: Mapping[str, str] = {
+    "requested": "asked for, not yet sent",
+    "sent": "sent",
+    "delivered": "delivered",
+    "undelivered": "not delivered",
+    "no_answer": "no answer",
+    "answered": "answered",
+    "completed": "answered",
+    "busy": "busy",
+    "failed": "failed",
+    "voicemail": "went to voicemail",
+    "machine": "answered by a machine",
+    "refused": "refused by the provider",
+    "cancelled": "not sent (no longer needed)",
+    "unknown": "outcome unknown",
+}
+
+
+def delivery_outcome(notification: Mapping[str, Any]) -> str:
+    """A message's final outcome as the notifier's recorded events leave it: the provider's
+    last report ("no answer") over the outbox's state ("sent" only says it was handed over)."""
+    state = str(notification.get("state") or "")
+    if state == "cancelled":
+        return DELIVERY_WORDS["cancelled"]
+    if notification.get("refusal") or state == "refused":
+        return DELIVERY_WORDS["refused"]
+    if state == "failed":
+        return f"failed ({notification.get('error') or 'no reason given'})"
+    code = str(notification.get("delivery") or state)
+    return DELIVERY_WORDS.get(code, code.replace("_", " ") or "asked for")
+
+
+def message_label(step: str | None) -> str:
+    """Which message of the escalation a send was: `tier1` -> 'first notice', `renotify2`
+    -> 'reminder 2', `tier2` -> 'tier 2', `taken` -> 'told who took it'."""
+    text = str(step or "")
+    tier = re.fullmatch(r"tier(\d+)", text)
+    again = re.fullmatch(r"renotify(\d+)", text)
+    if tier:
+        return "first notice" if tier.group(1) == "1" else f"tier {tier.group(1)}"
+    if again:
+        return f"reminder {again.group(1)}"
+    if text == "taken":
+        return "told who took it"
+    return text.replace("_", " ")
+
+
+def visit_address(alert: Mapping[str, Any]) -> str | None:
+    """Where the visit was that the visitor was out on when the alarm was raised, as the
+    alert's own recorded cause names it (an alarm away from any visit names none)."""
+    visit = (alert.get("visit") or {}).get("address")
+    return str(visit or (alert.get("cause") or {}).get("visit_address") or "") or None
+
+
+TIER_ROLE_WORDS: Mapping[str, str] = {
+    "contact_centre": "the contact centre",
+    "dsl": "the DSL",
+    "headteacher": "the headteacher",
+    "slt": "senior leaders (SLT)",
+}
+PLAN_NAMES: Mapping[str, str] = {
+    "sos": "SOS",
+    "duress": "duress",
+    "fall": "fall",
+    "overdue": "overdue",
+    "concern": "safeguarding concern",
+    "notification_failure": "failed message",
+    "default": "default",
+}
+_PLAN = re.compile(r"^policy (\w+): ")
+_TIER = re.compile(r"\btier (\d+) \(([\w, ]+)\)")
+_SECONDS = re.compile(r"\b(\d+)s\b")
+_PLAN_PHRASES: tuple[tuple[str, str], ...] = (
+    (
+        r"\(renotify_every (\d+)s; reminders back off per person\)",
+        r"(reminders every \1 s, spaced further apart for each person reminded)",
+    ),
+    (r"\(ack_within (\d+)s per tier\)", r"(each tier is given \1 s to take it)"),
+    (r"re-notify round (\d+): no acknowledgement", r"reminder \1: nobody had taken it"),
+    (r"added: no acknowledgement within", "added: nobody had taken it within"),
+    (
+        r"^the visit's overdue ladder escalates it \((.*?)\); the overdue policy names no tiers$",
+        r"escalated by the visit's own overdue steps (\1)",
+    ),
+)
+
+
+def _roles(roles: str) -> str:
+    words = [TIER_ROLE_WORDS.get(r.strip(), r.strip().replace("_", " ")) for r in roles.split(",")]
+    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} and {words[-1]}"
+
+
+def plan_words(reason: str, kind: str | None = None) -> str:
+    """An escalation step's recorded reason in a reader's words: 'policy sos: tier 1
+    (contact_centre)' -> 'Escalation plan for an SOS: tier 1, the contact centre'. A duress
+    alert that followed the SOS plan says so. Read-side only: the stored reason is kept as
+    recorded, and a reason in no known shape reads as it was stored."""
+    text = reason
+    plan = _PLAN.match(text)
+    if plan:
+        name = plan.group(1)
+        words = PLAN_NAMES.get(name, name.replace("_", " "))
+        follows = ""
+        if kind and kind != name and name in ("sos", "default"):
+            own = PLAN_NAMES.get(kind, kind.replace("_", " "))
+            follows = f" (a {own} alert follows it: the school names no {own} plan)"
+        article = "an" if words[0] in "aeiouAEIOUS" else "a"
+        text = f"Escalation plan for {article} {words}{follows}: " + text[plan.end() :]
+    for pattern, replacement in _PLAN_PHRASES:
+        text = re.sub(pattern, replacement, text)
+    text = _TIER.sub(
+        lambda m: (
+            f"first {_roles(m.group(2))}"
+            if m.group(1) == "1"
+            else f"tier {m.group(1)} ({_roles(m.group(2))})"
+        ),
+        text,
+    )
+    text = text.replace(" told at once (", ", told at once (")
+    return _SECONDS.sub(r"\1 s", text) if plan else text
+
+
+def said_words(event: Any) -> str:
+    """What a requested message said, as recorded ('; it said: "LONEWATCH ..."'): the body
+    is built without the safe word or a pupil's reference (escalation.alert_message), so a
+    record may print it. A request stored without a body says nothing more."""
+    body = str(getattr(event, "body", "") or "").strip()
+    return f'; it said: "{body}"' if body else ""
+
+
 def source_words(source: str) -> str:
     """The timeline's source column in words: `policy:tier2` -> `escalation, tier 2`."""
     kind, _, step = source.partition(":")
@@ -55,17 +185,26 @@ class Narrator:
     def __init__(self) -> None:
         self._notifications: dict[str, tuple[str, str]] = {}
         self._contacts: dict[str, str] = {}
+        self._kind: str | None = None
+
+    def plan(self, reason: str) -> str:
+        """An escalation step's reason in words, for the kind of alert this record is about."""
+        return plan_words(reason, self._kind)
 
     def words(self, event: Any) -> tuple[str, str, bool] | None:
         """(source, summary, detail) for the events this module words; None for the rest."""
         name = event_name(event)
+        if name == "Alert.Raised":
+            self._kind = str(getattr(event.kind, "value", event.kind))
+            return None
         if name == "Notification.Requested":
             channel = CHANNEL_WORDS.get(event.channel, event.channel)
             self._notifications[str(event.originator_id)] = (event.contact_name, channel)
             self._contacts[event.contact] = event.contact_name
             return (
                 f"policy:{event.step}",
-                f"{channel} to {event.contact_name} ({event.to}) requested: {event.reason}",
+                f"{channel} to {event.contact_name} ({event.to}) requested: "
+                f"{self.plan(event.reason)}{said_words(event)}",
                 False,
             )
         if name == "Alert.Notified":

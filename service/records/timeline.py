@@ -39,8 +39,7 @@ def _source_and_summary(event: Any, zone: tzinfo = UTC) -> tuple[str, str]:
         at = f" at {where}" if where else ""
         return f"device:{event.device}", f"device {event.device} sent {event.kind}{via}{at}"
     if name == "Alert.Raised":
-        where = describe_location((event.cause or {}).get("location"))
-        return "system", f"{event.kind} alert raised" + (f" at {where}" if where else "")
+        return "system", raised_words(event)
     if name == "Alert.PressedAgain":
         return "system", f"pressed {event.count} more time(s) while the alert was open"
     if name == "Alert.Notified":
@@ -62,6 +61,43 @@ def _source_and_summary(event: Any, zone: tzinfo = UTC) -> tuple[str, str]:
         outcome = "gave up" if event.final else "will retry"
         return "notifier", f"notification attempt failed ({event.error}); {outcome}"
     return _escalation_summary(event, name, zone)
+
+
+CAUSE_WORDS = {
+    "sos": "the SOS button",
+    "fall": "a fall detected by the device",
+    "checkin": "a check-in",
+}
+"""What a device sent that raised the alert (the cause's `device_kind`)."""
+
+
+def raised_words(event: Any) -> str:
+    """'duress alert raised: the safe word in a text; silent: nothing was sent to the
+    visitor': the kind, what raised it and how, from the alert's own recorded cause.
+    A cause that names no channel reads as before."""
+    cause = event.cause or {}
+    kind = str(getattr(event.kind, "value", event.kind))
+    how: list[str] = []
+    if kind == "duress":
+        how.append("the safe word")
+    if cause.get("via") == "sms":
+        how.append("in a text" if kind == "duress" else "by text")
+    elif cause.get("device_kind") and (kind == "duress" or cause["device_kind"] != kind):
+        # An SOS from an SOS press: the device's row just above already says so.
+        what = CAUSE_WORDS.get(str(cause["device_kind"]), f"a {cause['device_kind']} message")
+        device = f" on device {event.device}" if getattr(event, "device", None) else ""
+        how.append(f"{what}{device}" if kind != "duress" else f"in {what}{device}")
+    elif cause.get("via"):
+        how.append(f"via {cause['via']}")
+    words = f"{kind} alert raised"
+    if how:
+        words += ": " + " ".join(how)
+    where = describe_location(cause.get("location"))
+    if where:
+        words += f" at {where}"
+    if getattr(event, "silent", False):
+        words += "; silent: nothing was sent to the visitor"
+    return words
 
 
 _UNTIL_UTC = re.compile(r"\buntil (\d\d):(\d\d):(\d\d) UTC\b")
@@ -174,9 +210,12 @@ def as_row(
     the outbox's machinery (`detail`: shown folded, never dropped). `said`: sources and
     summaries already put in words for this record (a device's 10,000 heartbeats say the
     same two things 10,000 times)."""
-    worded = (narrator or Narrator()).words(event)
+    narrator = narrator or Narrator()
+    worded = narrator.words(event)
     if worded is None:
         (source, summary), detail = _source_and_summary(event, zone), False
+        if source.startswith("policy:"):  # an escalation step (Alert.Escalated)
+            summary = narrator.plan(summary)
     else:
         source, summary, detail = worded
     said = {} if said is None else said

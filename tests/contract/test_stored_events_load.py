@@ -98,7 +98,7 @@ def test_the_views_rebuilt_from_the_old_store_tell_what_happened(opened: Opened)
     [visit] = opened.views.find("visit", limit=10)
     assert visit["ref"] == "fx-pair" and visit["state"] == "reported"
     steps = [r["summary"] for r in timeline(opened.app, opened.views, f"visit:{visit['id']}")]
-    assert "overdue step 2: reception_calls_home" in steps
+    assert "overdue step 2: reception rings the pupil's home" in steps
     assert steps[-1] == "reported by p-patel (staff): completed"
     assert visit["ladder_ended"] is not None
 

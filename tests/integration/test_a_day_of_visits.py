@@ -8,6 +8,7 @@ way the signed SMS webhook sends them (`Lonewatch.receive_sms`).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import timedelta
 
@@ -98,7 +99,12 @@ def test_a_day_of_three_visits_shows_exactly_what_happened_in_order(world: Visit
     w.run_until(at(20, 0), step=IDLE)
 
     # The pair's timeline: what happened, in order, and when the system noticed.
-    assert [(r["recorded_at"].strftime("%H:%M"), r["summary"]) for r in w.timeline(pair)] == [
+    # Each message's own words follow its request ('; it said: "..."'): the order is the point.
+    said = re.compile(r'; it said: ".*"$', re.S)
+    rows = [
+        (r["recorded_at"].strftime("%H:%M"), said.sub("", r["summary"])) for r in w.timeline(pair)
+    ]
+    assert rows == [
         ("08:00", SUMMARY_PLANNED_PAIR),
         ("08:00", "risk assessed by dsl1 (DSL) (5 hazards)"),
         ("08:00", "authorised by dsl1 (DSL)"),
@@ -107,11 +113,11 @@ def test_a_day_of_three_visits_shows_exactly_what_happened_in_order(world: Visit
         ("13:55", "not left the property on time: visitor asked to reply OK"),
         ("13:55", PROMPT),
         ("14:10", "overdue: not back by 14:10 UTC (expected return plus grace); the ladder starts"),
-        ("14:10", "overdue step 1: contact_staff"),
+        ("14:10", "overdue step 1: the visitor is texted and called"),
         ("14:10", "overdue alert raised"),
         ("14:10", CALL_VISITOR.format(channel="text")),
         ("14:10", CALL_VISITOR.format(channel="call")),
-        ("14:20", "overdue step 2: reception_calls_home"),
+        ("14:20", "overdue step 2: reception rings the pupil's home"),
         ("14:20", CALL_RECEPTION),
         ("14:23", "overdue ladder ended by p-patel (staff) after 2 step(s): text OK"),
         ("14:23", "taken by p-patel (staff) via resolve"),

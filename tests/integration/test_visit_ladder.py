@@ -84,9 +84,9 @@ def test_the_ladder_runs_the_schools_steps_in_order(world: VisitWorld) -> None:
     assert slt["contact"] == "slt-1"
     steps = [s for s in actions(world, visit_id) if s.startswith("overdue step")]
     assert steps == [
-        "overdue step 1: contact_staff",
-        "overdue step 2: reception_calls_home",
-        "overdue step 3: inform_slt - SLT informed: reception had not reported reaching "
+        "overdue step 1: the visitor is texted and called",
+        "overdue step 2: reception rings the pupil's home",
+        "overdue step 3: senior leaders are told if need be - SLT informed: reception had not reported reaching "
         "the pupil's home by then",
     ]
 

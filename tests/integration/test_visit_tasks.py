@@ -173,7 +173,7 @@ async def test_slt_are_not_told_when_reception_reached_the_home_and_found_no_con
         f"(reached the home, no concern): {NOTE}"
     ) in said
     assert (
-        "overdue step 3: inform_slt - SLT not informed: reception reached the home and found "
+        "overdue step 3: senior leaders are told if need be - SLT not informed: reception reached the home and found "
         "no cause for concern (reported by reception1 (contact centre) at "
         f"{reported_at.astimezone(LONDON):%H:%M %Z})"  # the school's clock and zone
     ) in said, said

@@ -93,7 +93,7 @@ def test_an_overdue_alert_follows_the_visits_ladder_unless_its_policy_names_tier
     assert decided == [["console"], [], [], []]
     assert state.told == ()
     assert (
-        "overdue ladder"
+        "own overdue steps"
         in decide(
             EscalationState(raised_at=T0),
             Start(AlertKind.OVERDUE, T0, lancaster(), WORDS),

@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 
 from hypothesis import given
 from hypothesis import strategies as st
 
+from projections.visit_timeline import purpose_words, step_words
 from service.domain.people.naming import person
-from service.records.narrative import escalation_in_a_sentence
+from service.records.narrative import (
+    delivery_outcome,
+    escalation_in_a_sentence,
+    message_label,
+    plan_words,
+    said_words,
+    visit_address,
+)
+from service.records.timeline import raised_words
 
 RAISED = datetime(2026, 12, 4, 21, 37, tzinfo=UTC)
 
@@ -125,3 +135,91 @@ def test_held_back_until_is_told_in_the_schools_time_with_its_zone() -> None:
     assert local_until("until 00:01:00 UTC", late, ZoneInfo("Europe/London")) == (
         "until 01:01:00 BST"
     )
+
+
+def test_a_message_reads_as_its_final_outcome_not_as_handed_over() -> None:
+    """'sent' only says the provider took it; the provider's last report says what became of it."""
+    assert delivery_outcome({"state": "sent", "delivery": "no_answer"}) == "no answer"
+    assert delivery_outcome({"state": "sent", "delivery": "delivered"}) == "delivered"
+    assert delivery_outcome({"state": "sent"}) == "sent"  # no report (yet): as before
+    assert delivery_outcome({"state": "failed", "error": "bad number"}) == "failed (bad number)"
+    assert delivery_outcome({"state": "cancelled"}) == "not sent (no longer needed)"
+    assert delivery_outcome({"state": "failed", "refusal": "blocked"}) == "refused by the provider"
+
+
+def test_each_message_says_which_of_the_escalation_it_was() -> None:
+    assert message_label("tier1") == "first notice"
+    assert message_label("tier2") == "tier 2"
+    assert message_label("renotify2") == "reminder 2"
+    assert message_label("taken") == "told who took it"
+    assert message_label(None) == ""
+
+
+def test_the_visit_address_comes_from_the_alerts_own_cause() -> None:
+    assert visit_address({"cause": {"visit_address": "12 Acacia Road"}}) == "12 Acacia Road"
+    assert visit_address({"visit": {"address": "7 Elm Close"}}) == "7 Elm Close"
+    assert visit_address({"cause": {"location": {"lat": 1}}}) is None
+
+
+def test_an_escalation_step_reads_as_a_plan_not_as_settings() -> None:
+    assert plan_words("policy sos: tier 1 (contact_centre)") == (
+        "Escalation plan for an SOS: first the contact centre"
+    )
+    assert plan_words(
+        "policy sos: tier 2 (dsl) added: no acknowledgement within 60s (ack_within 60s per tier)"
+    ) == (
+        "Escalation plan for an SOS: tier 2 (the DSL) added: nobody had taken it within 60 s "
+        "(each tier is given 60 s to take it)"
+    )
+    assert "reminders every 60 s" in plan_words(
+        "policy sos: re-notify round 2: no acknowledgement 120s after the alert "
+        "(renotify_every 60s; reminders back off per person)"
+    )
+
+
+def test_a_duress_alert_on_the_sos_plan_says_so_and_its_own_plan_is_named_duress() -> None:
+    assert plan_words("policy sos: tier 1 (contact_centre)", "duress").startswith(
+        "Escalation plan for an SOS (a duress alert follows it: the school names no duress plan)"
+    )
+    assert plan_words("policy duress: tier 1 (dsl)", "duress") == (
+        "Escalation plan for a duress: first the DSL"
+    )
+
+
+def test_the_overdue_alerts_own_ladder_is_not_news_of_a_missing_setting() -> None:
+    old = (
+        "the visit's overdue ladder escalates it (visitor, then reception rings home, "
+        "then senior leaders); the overdue policy names no tiers"
+    )
+    assert "names no tiers" not in plan_words(old)
+    assert plan_words("acknowledged by A. Lead: told who took it") == (
+        "acknowledged by A. Lead: told who took it"
+    )
+
+
+def test_a_visits_ladder_steps_and_purpose_are_said_in_the_policies_words() -> None:
+    assert step_words("contact_staff") == "the visitor is texted and called"
+    assert step_words("reception_calls_home") == "reception rings the pupil's home"
+    assert step_words("some_new_step") == "some new step"  # as recorded, without the code's _
+    assert purpose_words("safe_and_well") == "safe and well"
+
+
+def _raised(kind: str, cause: dict[str, Any], silent: bool = False) -> Any:
+    return SimpleNamespace(kind=kind, cause=cause, device="sos-0001", silent=silent)
+
+
+def test_a_duress_alert_says_what_raised_it_and_that_it_stayed_silent() -> None:
+    """Duress: 'nothing the visitor's phone sees may differ', and the record shows it."""
+    assert raised_words(_raised("duress", {"via": "sms", "text": "t1"}, silent=True)) == (
+        "duress alert raised: the safe word in a text; silent: nothing was sent to the visitor"
+    )
+    assert raised_words(_raised("duress", {"device_kind": "checkin"}, silent=True)).startswith(
+        "duress alert raised: the safe word in a check-in on device sos-0001"
+    )
+    assert raised_words(_raised("sos", {"device_kind": "sos"})) == "sos alert raised"  # as before
+    assert raised_words(_raised("sos", {"via": "sms"})) == "sos alert raised: by text"
+
+
+def test_a_requested_message_prints_what_it_said_and_an_old_one_without_a_body_nothing() -> None:
+    assert said_words(SimpleNamespace(body="LONEWATCH: SOS")) == '; it said: "LONEWATCH: SOS"'
+    assert said_words(SimpleNamespace()) == ""

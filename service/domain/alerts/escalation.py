@@ -82,8 +82,8 @@ POLICY_KEYS: dict[AlertKind, str] = {AlertKind.NOTIFICATION_FAILED: "notificatio
 """The directory names one policy differently from the alert kind."""
 OWN_LADDER: dict[AlertKind, str] = {
     AlertKind.OVERDUE: (
-        "the visit's overdue ladder escalates it (visitor, then reception rings home, "
-        "then senior leaders); the overdue policy names no tiers"
+        "escalated by the visit's own overdue steps (visitor, then reception rings home, "
+        "then senior leaders)"
     ),
 }
 """Kinds that climb the tiers only when their own policy names tiers: otherwise a
