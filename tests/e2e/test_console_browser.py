@@ -305,6 +305,8 @@ async def test_the_visitor_never_sees_the_duress_alert_their_safe_word_raised(
     )
     assert reply == "Lonewatch: received, thank you."
     await asyncio.to_thread(settle, c)
+    # `settle` applies the alert to the views itself, so no live change may follow: read again.
+    await desk.reload()
     await expect(desk.locator(f"#visit-{sam} .visit-alerts")).to_contain_text(
         "Duress open", timeout=15_000
     )
