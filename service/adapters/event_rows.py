@@ -211,20 +211,9 @@ def stream_rows(
                 (int(n.id), key, int(n.originator_version), n.topic, bytes(n.state)) for n in found
             ]
         return streams
-    from psycopg.rows import tuple_row
-    from psycopg.sql import SQL, Identifier
-
-    statement = SQL(
-        "SELECT notification_id, originator_id, originator_version, topic, state "
-        "FROM {schema}.{table} WHERE originator_id = ANY(%s) "
-        "ORDER BY originator_id, originator_version"
-    ).format(
-        schema=Identifier(recorder.datastore.schema),
-        table=Identifier(recorder.events_table_name),
+    rows: list[EventRow] = _postgres_rows(
+        recorder, "originator_id", _id_array(recorder, wanted), "originator_id, originator_version"
     )
-    with recorder.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as cur:
-        cur.execute(statement, (_id_array(recorder, wanted),), binary=True)
-        rows: list[EventRow] = cur.fetchall()
     for row in rows:
         given = row[1]
         if type(given) is UUID:
@@ -348,9 +337,10 @@ def load_aggregates(
     return aggregates
 
 
-def _postgres_rows(recorder: Any, column: str, values: Sequence[Any], order: str) -> list[Any]:
+def _postgres_rows(recorder: Any, column: str, values: Any, order: str) -> list[Any]:
     """(position, originator id, version, topic, state) of the rows whose `column` is one of
-    `values`, in one query; binary, so 10,000 states are not hex-decoded."""
+    `values` (a list, or an array already packed by `_id_array`), in one query; binary, so
+    10,000 states are not hex-decoded."""
     from psycopg.rows import tuple_row
     from psycopg.sql import SQL, Identifier
 
@@ -364,7 +354,7 @@ def _postgres_rows(recorder: Any, column: str, values: Sequence[Any], order: str
         order=SQL(order),
     )
     with recorder.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as cur:
-        cur.execute(statement, (list(values),), binary=True)
+        cur.execute(statement, (values,), binary=True)
         rows: list[Any] = cur.fetchall()
         return rows
 
