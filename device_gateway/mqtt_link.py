@@ -386,7 +386,18 @@ class MqttLink:
             return [(topic, SUBSCRIBE_QOS) for topic in self._subscriptions]
         # noLocal: do not hand us back our own publishes (the cmd topics match our
         # filter). MQTT 5 makes noLocal on a shared subscription a protocol error.
+        # Retain handling 2: no stored retained message at subscribe. We subscribe at every
+        # connect, and a device that set the retain flag by mistake would otherwise have its
+        # last message replayed then, as if new: a stale heartbeat would show a dead fob as
+        # alive, an id-less SOS would raise again (docs/devices.md, "The retain flag").
         return [
-            (topic, SubscribeOptions(qos=SUBSCRIBE_QOS, noLocal=not topic.startswith("$share/")))
+            (
+                topic,
+                SubscribeOptions(
+                    qos=SUBSCRIBE_QOS,
+                    noLocal=not topic.startswith("$share/"),
+                    retainHandling=SubscribeOptions.RETAIN_DO_NOT_SEND,
+                ),
+            )
             for topic in self._subscriptions
         ]
