@@ -272,6 +272,14 @@ class Health:
                 f"gateway: a device message could be neither recorded nor rejected "
                 f"{failed_ago:.0f} s ago ({unrecorded} since start); the broker holds it"
             )
+        held = int(self.gateway.stats.get("held", 0))
+        if held:
+            # Shown while it lasts: the store's own reason says it is down, but not that
+            # presses are waiting on it, which is what decides how urgent the night is.
+            reasons.append(
+                f"gateway: {held} device messages held, unacknowledged, until the store "
+                "records them (the broker keeps them; they are recorded when it answers)"
+            )
         if backlog.get("alarm", 0) > ALARM_BACKLOG:
             reasons.append(f"gateway: {backlog['alarm']} alarm messages waiting to be recorded")
         return stats

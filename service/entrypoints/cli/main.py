@@ -79,8 +79,10 @@ def serve(
         if settings.twilio and not settings.public_url:
             log.warning(
                 "voice_calls_unavailable",
-                detail="set LW_PUBLIC_URL to the address Twilio reaches this service at: without "
-                "it red alerts are texted but not called, and each refused call shows on the console",
+                detail=f"Twilio is told to reach this service at {settings.effective_public_url} "
+                "(LW_PUBLIC_URL unset): unless Twilio can reach that address, calls ring but "
+                "cannot fetch what to say or take the key press, and delivery reports and texts "
+                "from phones never arrive. Set LW_PUBLIC_URL to the address Twilio reaches us at",
             )
         if mqtt.embedded:
             log.warning(
