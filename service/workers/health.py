@@ -291,6 +291,18 @@ class Health:
             "sending": self.dispatcher.sending,
             "notifier": self.notifier,
         }
+        tries = self.dispatcher.tries
+        failed_at, sent_at = tries.last_failed_try_at, tries.last_sent_at
+        if failed_at is not None and (sent_at is None or sent_at < failed_at):
+            ago = time.monotonic() - failed_at
+            doc["last_failed_try_age_s"] = round(ago, 1)
+            if ago < FAILING_FOR:
+                # Retried and then given up on (each with a notification_failed alert), but
+                # until then nothing said that no text or call was getting out at all.
+                reasons.append(
+                    f"notifications: the last try failed {ago:.0f} s ago and none has been "
+                    f"sent since ({tries.last_failed_try})"
+                )
         if not reading.reachable:
             return doc  # unknown while the store is down; the store's reason says so
         now = self.clock.now()
