@@ -381,7 +381,11 @@ def _broker(broker: BrokerState, embedded: bool, reasons: list[str]) -> dict[str
         return None
     for name, connected in sessions.items():
         if not connected:
-            reasons.append(f"broker: the {name} session is not connected")
+            # Why, where the link knows (MqttLink.why_not): "not connected" alone left the
+            # operator to find a refused password in the log.
+            why = getattr(links[name], "why_not", None)
+            detail = f" ({why})" if why else ""
+            reasons.append(f"broker: the {name} session is not connected{detail}")
     return {
         "ok": all(sessions.values()),
         "embedded": embedded,
