@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from service.domain.alerts.alert import Outcome
 from tests.harness import cli, cli_failing
 from tests.worlds import a_trust_with_lone_visitors
@@ -68,3 +70,19 @@ def test_a_command_on_a_missing_store_says_so_and_makes_nothing(tmp_path: Path) 
     said = cli_failing({"LW_DATABASE_URL": f"sqlite:///{missing}"}, "replay", "--alert", "72EBB3")
     assert f"no store at {missing}" in said
     assert not missing.parent.exists()
+
+
+@pytest.mark.parametrize("command", [("token", "list"), ("serve",)])
+def test_a_database_that_is_not_there_is_one_line_saying_what_to_check(
+    command: tuple[str, ...],
+) -> None:
+    """A business manager's typo in LW_DATABASE_URL (or PostgreSQL not started) printed a
+    fifty-line psycopg traceback and nothing about what to check."""
+    from tests.conftest import free_port
+
+    url = f"postgresql://postgres:not-shown@127.0.0.1:{free_port()}/lonewatch"
+    told = cli_failing({"LW_DATABASE_URL": url}, *command)
+    assert "Traceback" not in told, told
+    [line] = [t for t in told.splitlines() if t.startswith("lonewatch: ")]
+    assert "cannot open the event store at 127.0.0.1:" in line and "LW_DATABASE_URL" in line
+    assert "pg_isready" in line and "not-shown" not in told

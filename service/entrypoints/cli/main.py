@@ -5,12 +5,17 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
+import os
+import sqlite3
 import sys
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
+
+import psycopg
+from eventsourcing.persistence import OperationalError
 
 from service.adapters.directory_file import DirectoryError, load_directory
 from service.config import ConfigError, Settings, load_settings
@@ -363,6 +368,11 @@ def parser() -> argparse.ArgumentParser:
     return root
 
 
+_STORE_DOWN = (OperationalError, psycopg.OperationalError, sqlite3.OperationalError)
+"""What opening or reading a store raises when it cannot be reached (the event store's
+driver errors as eventsourcing wraps them; the views' pool as psycopg raises them)."""
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     if args.command != "serve" and args.command != "demo":
@@ -372,6 +382,27 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, DirectoryError, DomainError, ValueError) as exc:
         print(f"lonewatch: {exc}", file=sys.stderr)
         return 2
+    except _STORE_DOWN as exc:
+        # A database that is down or misnamed printed fifty lines of a psycopg traceback
+        # and nothing about what to check.
+        print(f"lonewatch: {store_down_message(args, exc)}", file=sys.stderr)
+        return 3
+
+
+def store_down_message(args: argparse.Namespace, exc: BaseException) -> str:
+    """One line for a store that cannot be opened: where, why, and what to check."""
+    try:
+        url = _settings(args).database_url
+    except ConfigError:
+        url = os.environ.get("LW_DATABASE_URL", "")
+    where = url.rsplit("@", 1)[-1]  # never the password
+    why = " ".join(str(exc).split()) or type(exc).__name__
+    return (
+        f"cannot open the event store at {where} (LW_DATABASE_URL): {why}. Is the database "
+        "running and accepting connections there (pg_isready -h HOST -p PORT)? Check the "
+        "URL's host, port, database name and user; for SQLite, that the folder exists and "
+        "may be written"
+    )
 
 
 if __name__ == "__main__":
