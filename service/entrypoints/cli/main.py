@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import getpass
 import json
 import os
@@ -387,6 +388,38 @@ def main(argv: list[str] | None = None) -> int:
         # and nothing about what to check.
         print(f"lonewatch: {store_down_message(args, exc)}", file=sys.stderr)
         return 3
+    except Exception as exc:
+        taken = _address_in_use(exc)
+        if taken is None:
+            raise
+        # `make run` with something on 8080 (or 1884) printed asyncio's (or amqtt's) traceback.
+        print(f"lonewatch: {port_taken_message(args, taken)}", file=sys.stderr)
+        return 3
+
+
+def _address_in_use(exc: BaseException | None) -> OSError | None:
+    """The "address already in use" behind a failure, if that is what it is (the embedded
+    broker wraps it in its own BrokerError)."""
+    seen = 0
+    while exc is not None and seen < 10:
+        if isinstance(exc, OSError) and exc.errno == errno.EADDRINUSE:
+            return exc
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+    return None
+
+
+def port_taken_message(args: argparse.Namespace, exc: OSError) -> str:
+    """One line for a port another program holds: which setting moves us off it."""
+    settings = _settings(args)
+    if f", {settings.http_port})" in str(exc) or f":{settings.http_port}" in str(exc):
+        what, setting = f"the console and API at {settings.http_addr}", "LW_HTTP_ADDR"
+    else:
+        port = settings.embedded_mqtt_port
+        what, setting = f"the embedded broker on port {port}", "LW_EMBEDDED_MQTT_PORT"
+    return (
+        f"cannot start {what}: the address is already in use. Another program (or another "
+        f"lonewatch) holds it: stop it (ss -ltnp shows which), or set {setting} to a free one"
+    )
 
 
 def store_down_message(args: argparse.Namespace, exc: BaseException) -> str:
