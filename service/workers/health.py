@@ -42,6 +42,10 @@ FAILING_FOR = 60.0
 LEASE_UNHELD_AFTER = 10.0
 """A lease that expired this many seconds ago and nobody took: no process is sending (or
 firing timers); each process asks for it twice a second."""
+WHAT_TO_DO = (
+    "docs/operations.md, 'What each reason means, and what to do': one row per reason, by "
+    "its first words. Meanwhile phone whoever an open alarm should have reached."
+)
 ALARM_BACKLOG = 50
 """Alarm messages waiting in the gateway's alarm lane beyond this are a problem."""
 
@@ -232,7 +236,12 @@ class Health:
             checks["arc"] = self.arc.report()
             reasons.extend(self.arc.problems())
         ok = not reasons
-        return ok, {"status": "ok" if ok else "degraded", "reasons": reasons, "checks": checks}
+        body: dict[str, Any] = {"status": "ok" if ok else "degraded", "reasons": reasons}
+        if not ok:
+            # Whoever reads this at 2 am has the JSON, not the repository's index.
+            body["what_to_do"] = WHAT_TO_DO
+        body["checks"] = checks
+        return ok, body
 
     def _store(self, reading: StoreReading, reasons: list[str]) -> dict[str, Any]:
         last_ok = self.probe.last_ok
