@@ -415,7 +415,7 @@ class MqttLink:
         # Retain handling 2: no stored retained message at subscribe. We subscribe at every
         # connect, and a device that set the retain flag by mistake would otherwise have its
         # last message replayed then, as if new: a stale heartbeat would show a dead fob as
-        # alive, an id-less SOS would raise again (docs/devices.md, "The retain flag").
+        # alive, an id-less SOS would raise again (docs/devices.md, "QoS, the retain flag and size").
         return [
             (
                 topic,
