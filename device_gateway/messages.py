@@ -97,6 +97,27 @@ def device_subscription(prefix: str, share_group: str = "") -> str:
     return _shared(device_topic_filter(prefix), share_group)
 
 
+def stray_topic_filters(prefix: str) -> list[str]:
+    """Device topics with a level too few or too many (`lw/v1/dev/ID`, `lw/v1/dev/ID/sos/x`).
+
+    The broker's ACL lets a device write anywhere under `lw/v1/dev/ID/#`, so without these
+    a maker's wrong topic would be acknowledged by the broker and then lost without a word;
+    with them it reaches the gateway and is refused as `bad_topic`, logged and counted
+    (INTERFACES.md section 2). Neither overlaps `device_topic_filter`, so no message
+    matches two of the session's subscriptions (Mosquitto would deliver it twice).
+    """
+    base = f"{normalise_prefix(prefix)}lw/v1/dev/"
+    return [f"{base}+", f"{base}+/+/+/#"]
+
+
+def main_subscriptions(prefix: str, share_group: str = "") -> list[str]:
+    """The main session's subscriptions: every device message, and the stray topics."""
+    return [
+        device_subscription(prefix, share_group),
+        *(_shared(topic, share_group) for topic in stray_topic_filters(prefix)),
+    ]
+
+
 def alarm_subscriptions(prefix: str, share_group: str = "") -> list[str]:
     """The alarm session's subscriptions: `sos` and `fall` only, so alarms have a queue
     and an in-flight window at the broker of their own (docs/gateway.md)."""
@@ -129,6 +150,16 @@ def topic_levels(topic: str, prefix: str = "") -> tuple[str, str] | None:
     if len(levels) != 5 or levels[:3] != ["lw", "v1", "dev"]:
         return None
     return levels[3], levels[4]
+
+
+def _stray_device(topic: str, prefix: str) -> str | None:
+    """The device a topic of the wrong shape names (`lw/v1/dev/ID/...`), so that the log
+    line of its refusal says whose firmware to fix; None if it names none."""
+    prefix = normalise_prefix(prefix)
+    levels = topic[len(prefix) :].split("/") if topic.startswith(prefix) else []
+    if len(levels) > 3 and levels[:3] == ["lw", "v1", "dev"] and is_device_id(levels[3]):
+        return levels[3]
+    return None
 
 
 def is_device_id(value: str) -> bool:
@@ -177,6 +208,7 @@ def _checked_topic(topic: str, prefix: str) -> tuple[str, str] | Rejection | Non
         return Rejection(
             RejectReason.bad_topic,
             f"topic must be '{normalise_prefix(prefix)}{TOPIC_SHAPE}', got {show(topic)}",
+            device_id=_stray_device(topic, prefix),
         )
     device_id, kind = levels
     if kind == CMD_KIND:

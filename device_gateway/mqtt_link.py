@@ -41,6 +41,20 @@ enforces it; a broker that does not would otherwise leave the message in flight 
 the gateway refuses it as a bad topic, and so acknowledges it."""
 
 
+_CREDENTIALS_HINT = (
+    "check the user and password in LW_MQTT_URL against the broker's password file "
+    "(lonewatch mosquitto passwd writes it, docs/devices.md) and its ACL"
+)
+_REFUSAL_HINTS: Final = {
+    134: _CREDENTIALS_HINT,  # Bad user name or password
+    135: _CREDENTIALS_HINT,  # Not authorized (also 3.1.1's "not authorised")
+    133: "another gateway has this client id: give each process its own LW_MQTT_CLIENT_ID",
+    136: "the broker is not taking connections now",
+    137: "the broker is busy; it is retried",
+}
+"""What to do about a refused CONNECT (MQTT 5 reason codes, which paho also gives for 3.1.1)."""
+
+
 @dataclass(frozen=True)
 class InboundMessage:
     """One message as the broker delivered it; `mid` and `qos` are what `ack` needs."""
@@ -87,6 +101,8 @@ class MqttLink:
         self._manual_ack = manual_ack
         self._receive_maximum = receive_maximum
         self._connected = threading.Event()
+        self.why_not: str | None = None
+        """Why the link is not connected, in words for health (None once connected)."""
         self._subscribe_mid: int | None = None
         self._state_lock = threading.Lock()
         self._started = False
@@ -108,8 +124,9 @@ class MqttLink:
             "handler_errors": 0,
             "stale_acks": 0,
         }
+        self._where = f"{endpoint.host}:{endpoint.port}"
         self._log = get_logger(__name__).bind(
-            client_id=client_id, broker=f"{endpoint.host}:{endpoint.port}", protocol=protocol
+            client_id=client_id, broker=self._where, protocol=protocol
         )
 
         if protocol == "v5":
@@ -276,10 +293,16 @@ class MqttLink:
         properties: Properties | None,
     ) -> None:
         if reason_code.is_failure:
+            hint = _REFUSAL_HINTS.get(reason_code.value, "see the broker's log")
+            self.why_not = f"the broker refused the connection: {reason_code} ({hint})"
             self._log.warning(
-                "mqtt_connect_refused", reason=str(reason_code), reason_code=reason_code.value
+                "mqtt_connect_refused",
+                reason=str(reason_code),
+                reason_code=reason_code.value,
+                what_to_do=hint,
             )
             return
+        self.why_not = None
         with self._unacked_lock:
             self._unacked.clear()
         self._fresh_session = not flags.session_present
@@ -303,6 +326,7 @@ class MqttLink:
         _, self._subscribe_mid = client.subscribe(self._subscription_requests())
 
     def _on_connect_fail(self, client: mqtt.Client, userdata: Any) -> None:
+        self.why_not = f"broker {self._where} unreachable; retrying"
         self._log.warning("mqtt_connect_failed", why="broker unreachable; retrying")
 
     def _on_disconnect(
@@ -314,6 +338,8 @@ class MqttLink:
         properties: Properties | None,
     ) -> None:
         self._connected.clear()
+        if not self._stopped and self.why_not is None:
+            self.why_not = f"disconnected: {reason_code}; reconnecting"
         self.stats["disconnects"] += 1
         log = self._log.info if self._stopped else self._log.warning
         log(
@@ -386,7 +412,18 @@ class MqttLink:
             return [(topic, SUBSCRIBE_QOS) for topic in self._subscriptions]
         # noLocal: do not hand us back our own publishes (the cmd topics match our
         # filter). MQTT 5 makes noLocal on a shared subscription a protocol error.
+        # Retain handling 2: no stored retained message at subscribe. We subscribe at every
+        # connect, and a device that set the retain flag by mistake would otherwise have its
+        # last message replayed then, as if new: a stale heartbeat would show a dead fob as
+        # alive, an id-less SOS would raise again (docs/devices.md, "QoS, the retain flag and size").
         return [
-            (topic, SubscribeOptions(qos=SUBSCRIBE_QOS, noLocal=not topic.startswith("$share/")))
+            (
+                topic,
+                SubscribeOptions(
+                    qos=SUBSCRIBE_QOS,
+                    noLocal=not topic.startswith("$share/"),
+                    retainHandling=SubscribeOptions.RETAIN_DO_NOT_SEND,
+                ),
+            )
             for topic in self._subscriptions
         ]

@@ -13,7 +13,7 @@ import asyncio
 from collections.abc import Callable
 from typing import Final, Literal
 
-from device_gateway.messages import alarm_subscriptions, device_subscription
+from device_gateway.messages import alarm_subscriptions, main_subscriptions
 from device_gateway.mqtt_link import InboundMessage, MqttLink
 from service.config import MqttEndpoint
 from service.logs import get_logger
@@ -72,7 +72,7 @@ class BrokerSessions:
         self._main = MqttLink(
             self.endpoint,
             client_id=self.client_id,
-            subscriptions=[device_subscription(self.prefix, self.share_group)],
+            subscriptions=main_subscriptions(self.prefix, self.share_group),
             on_message=on_message,
             protocol=self.protocol,
         )

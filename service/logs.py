@@ -113,14 +113,23 @@ class RepeatedWarnings:
         self._window = window
         self._clock = clock
         self._lock = threading.Lock()
-        self._seen: dict[tuple[str, str], tuple[float, int, int]] = {}
+        self._seen: dict[tuple[str, str, str], tuple[float, int, int]] = {}
 
     def __call__(
         self, logger: Any, method: str, event_dict: MutableMapping[str, Any]
     ) -> MutableMapping[str, Any]:
         if method not in {"warning", "warn", "error"} or "exc_info" in event_dict:
             return event_dict  # failures with a traceback are rare and each one matters
-        key = (str(event_dict.get("logger", getattr(logger, "name", ""))), str(event_dict["event"]))
+        if event_dict.get("final") is True:
+            return event_dict  # the last word on one notification: what operators alert on
+        # Per alert: in a provider outage every alert's tries fail at once, and the limit
+        # per event name alone kept only the first alert's lines (the others', and their
+        # final failures, were dropped). Alert ids are ours, so this cannot be flooded.
+        key = (
+            str(event_dict.get("logger", getattr(logger, "name", ""))),
+            str(event_dict["event"]),
+            str(event_dict.get("alert", "")),
+        )
         now = self._clock()
         with self._lock:
             started, logged, held = self._seen.get(key, (now, 0, 0))

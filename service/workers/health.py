@@ -42,6 +42,10 @@ FAILING_FOR = 60.0
 LEASE_UNHELD_AFTER = 10.0
 """A lease that expired this many seconds ago and nobody took: no process is sending (or
 firing timers); each process asks for it twice a second."""
+WHAT_TO_DO = (
+    "docs/operations.md, 'What each reason means, and what to do': one row per reason, by "
+    "its first words. Meanwhile phone whoever an open alarm should have reached."
+)
 ALARM_BACKLOG = 50
 """Alarm messages waiting in the gateway's alarm lane beyond this are a problem."""
 
@@ -232,7 +236,12 @@ class Health:
             checks["arc"] = self.arc.report()
             reasons.extend(self.arc.problems())
         ok = not reasons
-        return ok, {"status": "ok" if ok else "degraded", "reasons": reasons, "checks": checks}
+        body: dict[str, Any] = {"status": "ok" if ok else "degraded", "reasons": reasons}
+        if not ok:
+            # Whoever reads this at 2 am has the JSON, not the repository's index.
+            body["what_to_do"] = WHAT_TO_DO
+        body["checks"] = checks
+        return ok, body
 
     def _store(self, reading: StoreReading, reasons: list[str]) -> dict[str, Any]:
         last_ok = self.probe.last_ok
@@ -272,6 +281,14 @@ class Health:
                 f"gateway: a device message could be neither recorded nor rejected "
                 f"{failed_ago:.0f} s ago ({unrecorded} since start); the broker holds it"
             )
+        held = int(self.gateway.stats.get("held", 0))
+        if held:
+            # Shown while it lasts: the store's own reason says it is down, but not that
+            # presses are waiting on it, which is what decides how urgent the night is.
+            reasons.append(
+                f"gateway: {held} device messages held, unacknowledged, until the store "
+                "records them (the broker keeps them; they are recorded when it answers)"
+            )
         if backlog.get("alarm", 0) > ALARM_BACKLOG:
             reasons.append(f"gateway: {backlog['alarm']} alarm messages waiting to be recorded")
         return stats
@@ -283,6 +300,18 @@ class Health:
             "sending": self.dispatcher.sending,
             "notifier": self.notifier,
         }
+        tries = self.dispatcher.tries
+        failed_at, sent_at = tries.last_failed_try_at, tries.last_sent_at
+        if failed_at is not None and (sent_at is None or sent_at < failed_at):
+            ago = time.monotonic() - failed_at
+            doc["last_failed_try_age_s"] = round(ago, 1)
+            if ago < FAILING_FOR:
+                # Retried and then given up on (each with a notification_failed alert), but
+                # until then nothing said that no text or call was getting out at all.
+                reasons.append(
+                    f"notifications: the last try failed {ago:.0f} s ago and none has been "
+                    f"sent since ({tries.last_failed_try})"
+                )
         if not reading.reachable:
             return doc  # unknown while the store is down; the store's reason says so
         now = self.clock.now()
@@ -361,7 +390,11 @@ def _broker(broker: BrokerState, embedded: bool, reasons: list[str]) -> dict[str
         return None
     for name, connected in sessions.items():
         if not connected:
-            reasons.append(f"broker: the {name} session is not connected")
+            # Why, where the link knows (MqttLink.why_not): "not connected" alone left the
+            # operator to find a refused password in the log.
+            why = getattr(links[name], "why_not", None)
+            detail = f" ({why})" if why else ""
+            reasons.append(f"broker: the {name} session is not connected{detail}")
     return {
         "ok": all(sessions.values()),
         "embedded": embedded,

@@ -13,6 +13,7 @@ waits out the designed backoff from that try's record, not from the takeover.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, Protocol
@@ -65,6 +66,12 @@ class NotificationTries:
         )
         self.sent = 0
         self.failed = 0
+        self.last_sent_at: float | None = None
+        self.last_failed_try_at: float | None = None
+        self.last_failed_try: str | None = None
+        """When (time.monotonic) the last message was sent and the last try failed (a
+        refusal of one number aside), and why: health tells a provider that is failing every
+        try from a night when nothing was sent, while the tries are still being retried."""
 
     @property
     def max_attempts(self) -> int:
@@ -117,6 +124,7 @@ class NotificationTries:
                     self._outcome(doc, "refused")
                     return True
                 final = not exc.retryable or attempt >= self.max_attempts
+                self.last_failed_try_at, self.last_failed_try = time.monotonic(), str(exc)
                 log.warning(
                     "notification_attempt_failed",
                     notification=doc["id"],
@@ -148,6 +156,7 @@ class NotificationTries:
                 return True
             await self.record(outbox.record_sent, self.app, notification_id, provider_id)
             self.sent += 1
+            self.last_sent_at = time.monotonic()
             self._outcome(doc, "sent")
             log.info(
                 "notification_sent",

@@ -55,13 +55,32 @@ class LoopState:
     last_error_at: datetime | None = None
     consecutive_failures: int = 0
     beats: int = 0
+    failing_since: float | None = None
+    """When the current run of failures began (monotonic); None while the loop is well."""
 
     def beat(self) -> None:
         """Call after each round that did its work."""
         self.last_beat = self.monotonic()
         self.last_beat_at = self.wall()
         self.beats += 1
+        if self.consecutive_failures:
+            self._recovered()
         self.consecutive_failures = 0
+
+    def _recovered(self) -> None:
+        """Say so when a failing loop works again: the log of an outage showed each loop's
+        failures and restarts, and then nothing, so whoever read it at 2 am could not tell
+        which loops had come back, or when, without polling health."""
+        since = self.failing_since
+        down = None if since is None else self.monotonic() - since
+        log.info(
+            "loop_recovered",
+            loop=self.name,
+            failures=self.consecutive_failures,
+            failing_for_s=None if down is None else round(down, 1),
+            last_error=self.last_error,
+        )
+        self.failing_since = None
 
     def beat_age(self) -> float | None:
         """Seconds since the last beat, or since the loop started if it never beat."""
@@ -101,11 +120,13 @@ Loop = Callable[[LoopState], Awaitable[None]]
 
 
 def _describe(exc: BaseException) -> str:
-    """One line for health; a task group's failure names what failed inside it."""
+    """One line for health; a task group's failure names what failed inside it. Whitespace
+    is folded: psycopg's "connection refused" spans three lines, and a health reason or a
+    log field with "\n\t" in it is one sentence no longer."""
     if isinstance(exc, BaseExceptionGroup):
         inner = "; ".join(_describe(e) for e in exc.exceptions)
         return f"{type(exc).__name__}: {inner}"
-    return f"{type(exc).__name__}: {exc}"
+    return " ".join(f"{type(exc).__name__}: {exc}".split())
 
 
 @dataclass
@@ -177,6 +198,8 @@ class Supervisor:
         repeated = state.consecutive_failures > 0 and error == state.last_error
         state.last_error = error
         state.last_error_at = self.wall()
+        if not state.consecutive_failures:
+            state.failing_since = self.monotonic()
         state.consecutive_failures += 1
         if repeated:
             # The same fault again (the store is still down): one line, not another traceback.

@@ -182,3 +182,78 @@ async def test_health_and_metrics_show_the_broker_connection(
         text = (await container.metrics.render()).decode()
         assert 'lonewatch_broker_session_connected{session="devices"} 1.0' in text
         assert 'lonewatch_broker_session_connected{session="alarms"} 1.0' in text
+
+
+async def test_a_topic_with_a_level_too_many_or_too_few_is_refused_as_bad_topic(
+    broker: Broker, device: Device
+) -> None:
+    """ "Anything else ... is rejected with a logged reason and a counter" (INTERFACES.md
+    section 2): the ACL lets a device write anywhere under `lw/v1/dev/ID/#`, so a maker's
+    `.../sos/press` or `.../ID` must reach the gateway and be refused, not vanish at the
+    broker after its PUBACK."""
+    async with service_in_process(broker.settings, notifier=ConsoleNotifier()) as container:
+        await device.send("sos/press", {"id": "deep-1"})
+        await asyncio.to_thread(
+            lambda: device.client.publish(
+                f"{device.prefix}lw/v1/dev/{device.device_id}", b"{}", qos=1
+            ).wait_for_publish(5)
+        )
+        await device.send("heartbeat", {"id": "beside-the-strays", "battery": 80})
+        stats = container.gateway.stats
+        await eventually(lambda: stats["rejected:bad_topic"] == 2, what="two bad_topic refusals")
+        await eventually(lambda: stats["recorded"] == 1, what="the good heartbeat beside them")
+        assert stats["kind:sos"] == 0 and alerts(container) == []
+
+
+async def test_a_retained_message_is_not_replayed_as_new_when_the_gateway_reconnects(
+    broker: Broker, device: Device
+) -> None:
+    """A device that sets the retain flag by mistake: its message is recorded when sent,
+    and not again each time the gateway subscribes (a stale heartbeat would make a dead
+    fob look alive after every restart)."""
+    if broker.name != "mosquitto":
+        pytest.skip("retain handling is an MQTT 5 subscription option: Mosquitto's")
+    topic = f"{device.prefix}lw/v1/dev/{device.device_id}/heartbeat"
+
+    def clear() -> None:  # a retained message outlives the test at the broker; empty clears it
+        device.client.publish(topic, b"", qos=1, retain=True).wait_for_publish(5)
+
+    async with service_in_process(broker.settings, notifier=ConsoleNotifier()) as first:
+        try:
+            await asyncio.to_thread(
+                lambda: device.client.publish(topic, b"{}", qos=1, retain=True).wait_for_publish(5)
+            )
+            await eventually(lambda: first.gateway.stats["recorded"] == 1, what="the live copy")
+        except BaseException:
+            await asyncio.to_thread(clear)
+            raise
+    async with service_in_process(broker.settings, notifier=ConsoleNotifier()) as second:
+        try:
+            await device.send("checkin", {"id": "after-the-restart"})
+            stats = second.gateway.stats
+            await eventually(lambda: stats["kind:checkin"] == 1, what="the check-in")
+            assert stats["kind:heartbeat"] == 0, "the retained heartbeat was recorded again"
+        finally:
+            await asyncio.to_thread(clear)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="device_intake._duplicate (owned by another helper): an alarm whose id a stored "
+    "message of another kind has is taken for its repeat; the device is told alert_received "
+    "for an alert that was never raised. Remove this mark with the fix (see the persona report)",
+)
+async def test_an_sos_reusing_a_heartbeats_id_still_raises_the_alert_it_names(
+    broker: Broker, device: Device
+) -> None:
+    """A fob whose id counter restarts at a reboot, or counts per kind, sends an SOS with an
+    id a heartbeat had. "The same device and id are recorded once" is about repeats of one
+    message: an alarm must never be answered `alert_received` unless its alert exists."""
+    async with service_in_process(broker.settings, notifier=ConsoleNotifier()) as container:
+        await device.send("heartbeat", {"id": "77"})
+        await eventually(lambda: container.gateway.stats["recorded"] == 1, what="the heartbeat")
+        await device.send("sos", {"id": "77"})
+        [answer] = await eventually(lambda: device.commands, what="an answer on cmd")
+        assert answer["type"] == "alert_received"
+        found = await eventually(lambda: alerts(container), timeout=5, what="the alert raised")
+        assert [a["id"] for a in found] == [answer["alert_id"]]

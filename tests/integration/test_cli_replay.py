@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from service.domain.alerts.alert import Outcome
 from tests.harness import cli, cli_failing
 from tests.worlds import a_trust_with_lone_visitors
@@ -68,3 +70,43 @@ def test_a_command_on_a_missing_store_says_so_and_makes_nothing(tmp_path: Path) 
     said = cli_failing({"LW_DATABASE_URL": f"sqlite:///{missing}"}, "replay", "--alert", "72EBB3")
     assert f"no store at {missing}" in said
     assert not missing.parent.exists()
+
+
+@pytest.mark.parametrize("command", [("token", "list"), ("serve",)])
+def test_a_database_that_is_not_there_is_one_line_saying_what_to_check(
+    command: tuple[str, ...],
+) -> None:
+    """A business manager's typo in LW_DATABASE_URL (or PostgreSQL not started) printed a
+    fifty-line psycopg traceback and nothing about what to check."""
+    from tests.conftest import free_port
+
+    url = f"postgresql://postgres:not-shown@127.0.0.1:{free_port()}/lonewatch"
+    told = cli_failing({"LW_DATABASE_URL": url}, *command)
+    assert "Traceback" not in told, told
+    [line] = [t for t in told.splitlines() if t.startswith("lonewatch: ")]
+    assert "cannot open the event store at 127.0.0.1:" in line and "LW_DATABASE_URL" in line
+    assert "pg_isready" in line and "not-shown" not in told
+
+
+@pytest.mark.parametrize("held", ["LW_HTTP_ADDR", "LW_EMBEDDED_MQTT_PORT"])
+def test_a_port_another_program_holds_is_one_line_naming_the_setting(
+    held: str, tmp_path: Path
+) -> None:
+    """`make run` with something already on 8080 (or 1884) ended in a traceback."""
+    import socket
+
+    from tests.conftest import free_port
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        ports = {"LW_HTTP_ADDR": free_port(), "LW_EMBEDDED_MQTT_PORT": free_port(), held: port}
+        env = {
+            "LW_DATABASE_URL": f"sqlite:///{tmp_path / 'events.sqlite3'}",
+            "LW_HTTP_ADDR": f"127.0.0.1:{ports['LW_HTTP_ADDR']}",
+            "LW_EMBEDDED_MQTT_PORT": str(ports["LW_EMBEDDED_MQTT_PORT"]),
+        }
+        told = cli_failing(env, "serve")
+    [line] = [t for t in told.splitlines() if t.startswith("lonewatch: ")]
+    assert "already in use" in line and f"set {held} to a free one" in line, line

@@ -51,6 +51,7 @@ async def test_all_well_is_ok_and_shows_every_loop_the_store_and_the_notificatio
     client, _ = api
     status, body = await health(client)
     assert (status, body["status"], body["reasons"]) == (200, "ok", [])
+    assert "what_to_do" not in body
     checks = body["checks"]
     assert checks["event_store"]["ok"] is True and checks["event_store"]["head"] > 0
     assert checks["event_store"]["latency_s"] >= 0
@@ -155,6 +156,7 @@ async def test_a_disconnected_broker_session_is_named(
     status, body = await health(client)
     assert status == 503
     assert body["reasons"] == ["broker: the alarms session is not connected"]
+    assert body["what_to_do"].startswith("docs/operations.md"), "a reader at 2 am is pointed on"
     assert body["checks"]["broker"]["sessions"] == {
         "devices": {"connected": True},
         "alarms": {"connected": False},

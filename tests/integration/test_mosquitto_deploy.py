@@ -137,3 +137,31 @@ def test_a_wrong_secret_or_no_login_is_refused(
         assert not client.wait()
     finally:
         client.close()
+
+
+def test_a_gateway_refused_by_the_broker_is_named_by_health_with_what_to_do(broker: int) -> None:
+    """A changed password file at 2 am: health said only "the devices session is not
+    connected"; the refusal and what to check were in the log alone."""
+    from types import SimpleNamespace
+
+    from device_gateway.mqtt_link import MqttLink
+    from service.config import Settings
+    from service.workers.health import _broker
+
+    endpoint = Settings(mqtt_url=f"mqtt://lonewatch-gateway:not-the-password@127.0.0.1:{broker}")
+    link = MqttLink(
+        endpoint.mqtt, client_id="refused-gw", subscriptions=[], on_message=lambda _m: None
+    )
+    link.start()
+    try:
+        deadline = time.monotonic() + 10
+        while link.why_not is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        reasons: list[str] = []
+        _broker(SimpleNamespace(main=link, alarm=None), False, reasons)  # type: ignore[arg-type]
+        [reason] = reasons
+        assert reason.startswith("broker: the devices session is not connected (the broker ")
+        assert "refused the connection: Not authorized" in reason, reason
+        assert "LW_MQTT_URL" in reason and "password file" in reason
+    finally:
+        link.stop()

@@ -94,3 +94,26 @@ async def test_retries_give_up_after_the_last_backoff(delivery: Any) -> None:
     alert_id = await an_sos(c, "down-1")
     await eventually(lambda: states(c, alert_id, "sms") == {"failed"}, what="both SMS given up")
     assert len(double.messages) == 6  # three tries each, then no more
+
+
+async def test_a_provider_failing_every_try_is_named_by_health_until_a_text_goes(
+    delivery: Any,
+) -> None:
+    """Twilio answering 500 to everything: the tries are retried and given up on, each with
+    a notification_failed alert, and health said "ok" throughout. Now it names the failure
+    from the first failed try until something is sent again."""
+    c, double = delivery
+    double.script(messages=["fail_500"] * 20, calls=["fail_500"] * 20)
+    alert_id = await an_sos(c, "provider-down-1")
+    await eventually(lambda: states(c, alert_id, "sms") == {"failed"}, what="SMS given up")
+    ok, body = await c.health.check()
+    [reason] = [r for r in body["reasons"] if r.startswith("notifications: the last try failed")]
+    assert "HTTP 500" in reason, reason
+    assert not ok and body["checks"]["notifications"]["last_failed_try_age_s"] < 60
+
+    double.script(messages=[], calls=[])  # Twilio is back
+    await asyncio.to_thread(devices(c).press, "sos-0002", "after-recovery")
+    await eventually(lambda: c.dispatcher.tries.last_sent_at, what="a text sent again")
+    assert [m for m in double.messages if m["status"] == 201]
+    _, body = await c.health.check()
+    assert not [r for r in body["reasons"] if r.startswith("notifications: the last try")]

@@ -173,6 +173,10 @@ async def test_after_the_database_comes_back_the_ladder_goes_on_and_health_said_
             ]
             assert stale, seen
         assert DSL not in {m["form"]["To"] for m in world.double.messages}
+        # The press made during the outage is waiting on the store: health says so, not
+        # only that the store is down (how urgent the night is depends on it).
+        assert any(r.startswith("gateway: ") and " held" in r for r in seen), seen
+        assert not [r for r in seen if "\n" in r], "a reason is one line"
 
         await asyncio.to_thread(database.start)
         back = time.monotonic()
@@ -207,6 +211,9 @@ async def test_after_the_database_comes_back_the_ladder_goes_on_and_health_said_
     assert all("Traceback (most recent call last)" in e.get("exception", "") for e in failures), (
         failures
     )
+    # Each loop that failed says when it works again, so the log of the night ends well.
+    recovered = {e["loop"] for e in logs if e.get("event") == "loop_recovered"}
+    assert {e["loop"] for e in failures} <= recovered, (failures, recovered)
     print(  # the figures for docs/operations.md and the report (pytest -s)
         f"\n{mode} stop for {outage:.0f} s: health answered in at most {max(latencies):.2f} s; "
         f"after the database was back: scheduler tick {tick_after:.2f} s, "

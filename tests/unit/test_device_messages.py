@@ -562,3 +562,19 @@ def test_topic_levels_tell_an_alarm_apart_before_parsing(
     topic: str, levels: tuple[str, str] | None
 ) -> None:
     assert topic_levels(topic, "p") == levels
+
+
+def test_a_topic_with_a_level_too_many_is_refused_naming_the_device() -> None:
+    """The refusal's log line says whose firmware to fix."""
+    from device_gateway.messages import main_subscriptions
+
+    refused = parse_device_message("site/lw/v1/dev/fob-7/sos/press", b"{}", prefix="site")
+    assert isinstance(refused, Rejection)
+    assert (refused.reason, refused.device_id) == (RejectReason.bad_topic, "fob-7")
+    refused = parse_device_message("site/lw/v1/dev/fob-7", b"{}", prefix="site")
+    assert isinstance(refused, Rejection) and refused.device_id == "fob-7"
+    assert main_subscriptions("site", "gw") == [
+        "$share/gw/site/lw/v1/dev/+/+",
+        "$share/gw/site/lw/v1/dev/+",
+        "$share/gw/site/lw/v1/dev/+/+/+/#",
+    ]

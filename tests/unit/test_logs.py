@@ -100,6 +100,28 @@ def test_repeats_held_back_are_counted_on_the_next_line_after_the_window() -> No
     assert warn() == {"event": "rejected", "logger": "gw"}
 
 
+def test_a_provider_outage_keeps_each_alerts_lines_and_every_final_failure() -> None:
+    """Twilio failing every try for several alerts at once: the limit per event name kept
+    the first alert's lines only, and the `final=true` line operators alert on was dropped."""
+    import structlog
+
+    from service.logs import RepeatedWarnings
+
+    limit = RepeatedWarnings(burst=2, window=60.0, clock=lambda: 0.0)
+
+    def logged(alert: str, final: bool = False) -> bool:
+        line = {"event": "notification_attempt_failed", "logger": "tries", "alert": alert}
+        try:
+            limit(None, "warning", line | {"final": final})
+        except structlog.DropEvent:
+            return False
+        return True
+
+    assert [logged("a-1") for _ in range(3)] == [True, True, False]
+    assert [logged("a-2") for _ in range(2)] == [True, True], "another alert's own lines"
+    assert logged("a-1", final=True), "the last word on a notification is never dropped"
+
+
 def test_a_token_inside_any_text_is_masked() -> None:
     from service.logs import _mask_tokens
 

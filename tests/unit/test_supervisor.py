@@ -462,3 +462,33 @@ async def test_after_the_store_is_back_the_scheduler_fires_within_one_of_its_rou
     assert all(w < SCHEDULER_INTERVAL for w in waits), waits
     assert len(waits) - back_at <= 1, waits
     assert state.report()["failing"] is False
+
+
+async def test_a_loop_that_works_again_says_so_once_with_how_long_it_was_failing(
+    logs: list[dict[str, Any]],
+) -> None:
+    """An outage's log showed each loop failing and restarting, then nothing: whoever read
+    it could not tell which loops had come back. Now the first good round says so."""
+    ticks = Ticks()
+    runs: list[int] = []
+
+    async def flaky(state: LoopState) -> None:
+        runs.append(len(runs))
+        if len(runs) < 3:
+            ticks.now += 5.0
+            raise OSError("connection refused\n\tIs the server running on that host?")
+        state.beat()
+        state.beat()
+        await asyncio.Event().wait()
+
+    supervisor = Supervisor(first_delay=0.01, max_delay=0.05, monotonic=ticks)
+    state = supervisor.start("scheduler", flaky)
+    await eventually(lambda: state.beats == 2, what="the third run to beat")
+    await supervisor.stop()
+
+    recovered = [e for e in logs if e["event"] == "loop_recovered"]
+    assert len(recovered) == 1, recovered
+    assert recovered[0]["loop"] == "scheduler" and recovered[0]["failures"] == 2
+    assert recovered[0]["failing_for_s"] == 5.0  # from the first failure to the good round
+    # One line, for a health reason and a log field: psycopg's message spans three.
+    assert state.last_error == "OSError: connection refused Is the server running on that host?"

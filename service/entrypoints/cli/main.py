@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import getpass
 import json
+import os
+import sqlite3
 import sys
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
+
+import psycopg
+from eventsourcing.persistence import OperationalError
 
 from service.adapters.directory_file import DirectoryError, load_directory
 from service.config import ConfigError, Settings, load_settings
@@ -79,8 +85,10 @@ def serve(
         if settings.twilio and not settings.public_url:
             log.warning(
                 "voice_calls_unavailable",
-                detail="set LW_PUBLIC_URL to the address Twilio reaches this service at: without "
-                "it red alerts are texted but not called, and each refused call shows on the console",
+                detail=f"Twilio is told to reach this service at {settings.effective_public_url} "
+                "(LW_PUBLIC_URL unset): unless Twilio can reach that address, calls ring but "
+                "cannot fetch what to say or take the key press, and delivery reports and texts "
+                "from phones never arrive. Set LW_PUBLIC_URL to the address Twilio reaches us at",
             )
         if mqtt.embedded:
             log.warning(
@@ -361,6 +369,11 @@ def parser() -> argparse.ArgumentParser:
     return root
 
 
+_STORE_DOWN = (OperationalError, psycopg.OperationalError, sqlite3.OperationalError)
+"""What opening or reading a store raises when it cannot be reached (the event store's
+driver errors as eventsourcing wraps them; the views' pool as psycopg raises them)."""
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     if args.command != "serve" and args.command != "demo":
@@ -370,6 +383,59 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, DirectoryError, DomainError, ValueError) as exc:
         print(f"lonewatch: {exc}", file=sys.stderr)
         return 2
+    except _STORE_DOWN as exc:
+        # A database that is down or misnamed printed fifty lines of a psycopg traceback
+        # and nothing about what to check.
+        print(f"lonewatch: {store_down_message(args, exc)}", file=sys.stderr)
+        return 3
+    except Exception as exc:
+        taken = _address_in_use(exc)
+        if taken is None:
+            raise
+        # `make run` with something on 8080 (or 1884) printed asyncio's (or amqtt's) traceback.
+        print(f"lonewatch: {port_taken_message(args, taken)}", file=sys.stderr)
+        return 3
+
+
+def _address_in_use(exc: BaseException | None) -> OSError | None:
+    """The "address already in use" behind a failure, if that is what it is (the embedded
+    broker wraps it in its own BrokerError)."""
+    seen = 0
+    while exc is not None and seen < 10:
+        if isinstance(exc, OSError) and exc.errno == errno.EADDRINUSE:
+            return exc
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+    return None
+
+
+def port_taken_message(args: argparse.Namespace, exc: OSError) -> str:
+    """One line for a port another program holds: which setting moves us off it."""
+    settings = _settings(args)
+    if f", {settings.http_port})" in str(exc) or f":{settings.http_port}" in str(exc):
+        what, setting = f"the console and API at {settings.http_addr}", "LW_HTTP_ADDR"
+    else:
+        port = settings.embedded_mqtt_port
+        what, setting = f"the embedded broker on port {port}", "LW_EMBEDDED_MQTT_PORT"
+    return (
+        f"cannot start {what}: the address is already in use. Another program (or another "
+        f"lonewatch) holds it: stop it (ss -ltnp shows which), or set {setting} to a free one"
+    )
+
+
+def store_down_message(args: argparse.Namespace, exc: BaseException) -> str:
+    """One line for a store that cannot be opened: where, why, and what to check."""
+    try:
+        url = _settings(args).database_url
+    except ConfigError:
+        url = os.environ.get("LW_DATABASE_URL", "")
+    where = url.rsplit("@", 1)[-1]  # never the password
+    why = " ".join(str(exc).split()) or type(exc).__name__
+    return (
+        f"cannot open the event store at {where} (LW_DATABASE_URL): {why}. Is the database "
+        "running and accepting connections there (pg_isready -h HOST -p PORT)? Check the "
+        "URL's host, port, database name and user; for SQLite, that the folder exists and "
+        "may be written"
+    )
 
 
 if __name__ == "__main__":
