@@ -1,0 +1,142 @@
+"""A record's saved states as bytes, to keep in the database (service/adapters/saved_states.py)
+and read back after a restart: what a cold page as of an instant uses of the record's last
+whole check (service/records/instant_page.py), no more.
+
+What is kept of a `Checked`: each event's position, stream, version, recorded time and
+seal, the projected documents every `STEP` events, and the directory's documents the
+projection read. Not the verdict, the streams' checks or the Merkle log's findings: the
+reader checks every event it shows again, and uses a state only over events whose seals,
+read now, are these (`instant_page._kept`). A state whose documents would not read back
+equal (a value msgpack cannot carry as it is) is not kept.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import msgspec
+
+from projections.core import Doc
+from service.adapters.saved_states import SavedStates
+from service.logs import get_logger
+from service.records.record_cache import Checked
+from service.records.whole_checks import INLINE_UP_TO
+
+log = get_logger(__name__)
+
+VERSION = 1
+"""The layout below; a row of another layout is not read (the next whole check replaces it)."""
+AT_LEAST = INLINE_UP_TO
+"""Records shorter than this are checked whole before any page (whole_checks.py): nothing
+to save for them."""
+
+_encode = msgspec.msgpack.Encoder().encode
+_decode = msgspec.msgpack.Decoder().decode
+
+Keyed = list[tuple[str, str, Any]]
+
+
+def _keyed(docs: dict[tuple[str, str], Any]) -> Keyed:
+    return [(kind, key, doc) for (kind, key), doc in docs.items()]
+
+
+def _unkeyed(rows: list[list[Any]]) -> dict[tuple[str, str], Any]:
+    return {(str(kind), str(key)): doc for kind, key, doc in rows}
+
+
+def encode(subject: str, checked: Checked) -> bytes | None:
+    """The saved states of `checked` (None: they would not read back as they are)."""
+    if not checked.seals or not checked.checkpoints:
+        return None
+    body = _encode(
+        {
+            "version": VERSION,
+            "subject": subject,
+            "positions": checked.positions,
+            "stamps": checked.stamps,
+            "streams": b"".join(u.bytes for u in checked.streams),
+            "versions": checked.versions,
+            "seals": checked.seals,
+            "checkpoints": [(i, _keyed(m)) for i, m in checked.checkpoints.items()],
+            "directory": _keyed(checked.directory),
+        }
+    )
+    back = decode(subject, body)
+    if (
+        back is None
+        or back.checkpoints != checked.checkpoints
+        or back.directory != checked.directory
+        or back.stamps != checked.stamps
+    ):
+        return None
+    return body
+
+
+def decode(subject: str, body: bytes) -> Checked | None:
+    """A `Checked` holding only saved states (for `RecordCache.saved`; None: not ours)."""
+    try:
+        found = _decode(body)
+        if found.get("version") != VERSION or found.get("subject") != subject:
+            return None
+        packed: bytes = found["streams"]
+        streams = [UUID(bytes=packed[i : i + 16]) for i in range(0, len(packed), 16)]
+        stamps: list[datetime] = found["stamps"]
+        checkpoints: dict[int, dict[tuple[str, str], Doc]] = {
+            int(i): _unkeyed(m) for i, m in found["checkpoints"]
+        }
+        checked = Checked(
+            entries=(),
+            positions=list(found["positions"]),
+            stamps=stamps,
+            streams=streams,
+            versions=list(found["versions"]),
+            of_stream={},
+            stream_order=[],
+            checks={},
+            logged={},
+            checkpoints=checkpoints,
+            final={},
+            checked_at=stamps[-1] if stamps else datetime.min,
+            monotonic=-math.inf,
+            seals=list(found["seals"]),
+            directory=_unkeyed(found["directory"]),
+        )
+    except (msgspec.DecodeError, KeyError, TypeError, ValueError, AttributeError):
+        return None
+    lengths = {len(checked.positions), len(stamps), len(streams), len(checked.versions)}
+    return checked if lengths == {len(checked.seals)} else None
+
+
+class KeptInStore:
+    """`RecordCache.keeper` over a table of saved states (service/adapters/saved_states.py):
+    a long record's last whole check written as it is made (by the background worker),
+    read when a page finds none in memory (the first opening since the process started)."""
+
+    def __init__(self, store: SavedStates, at_least: int = AT_LEAST) -> None:
+        self.store, self.at_least = store, at_least
+
+    def load(self, subject: str) -> Checked | None:
+        try:
+            body = self.store.load(subject)
+        except Exception:  # a page is answered without it, as before
+            log.warning("saved_state_unread", subject_kind=subject.partition(":")[0], exc_info=True)
+            return None
+        return None if body is None else decode(subject, body)
+
+    def save(self, subject: str, checked: Checked) -> None:
+        if len(checked.positions) < self.at_least:
+            return
+        body = encode(subject, checked)
+        if body is None:
+            log.warning("saved_state_not_kept", subject_kind=subject.partition(":")[0])
+            return
+        try:
+            self.store.save(subject, body, time.time())
+        except Exception:  # the check stands; only the next restart pays
+            log.warning(
+                "saved_state_unsaved", subject_kind=subject.partition(":")[0], exc_info=True
+            )
