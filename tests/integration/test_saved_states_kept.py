@@ -65,7 +65,7 @@ def _forged(rows: SavedStateRows) -> None:
     body = rows.load(SUBJECT)
     assert body is not None
     found = msgspec.msgpack.decode(body)
-    for _, docs in found["checkpoints"]:
+    for _, docs in found[7]:  # the checkpoints (service/records/saved_states.py `_Saved`)
         for _, _, doc in docs:
             doc["forged"] = True
     rows._run(  # what someone with the database's access would do
