@@ -161,3 +161,20 @@ def test_the_service_keeps_saved_states_only_with_a_key(database_url: str) -> No
 
     assert open_saved_states(database_url, None) is None
     assert open_saved_states(database_url, "a key") is not None
+
+
+def test_a_check_handed_over_waits_for_the_page_unless_someone_needs_it() -> None:
+    """The worker leaves the interpreter to the page being sent (`AFTER_SECONDS`); whoever
+    waits for the check (a page or export that needs the verdict) starts it at once."""
+    made = WholeChecks(after=600.0)
+    ran = threading.Event()
+    try:
+        assert made.start(SUBJECT, ran.set)
+        assert not ran.wait(0.2)  # not started while the page is being sent
+        asking = threading.Thread(target=made.wait, args=(SUBJECT,), daemon=True)
+        asking.start()
+        assert ran.wait(10), "asked for, the check still waited out its delay"
+        asking.join(10)
+        assert not made.running(SUBJECT)
+    finally:
+        made.close()
