@@ -178,3 +178,24 @@ def test_a_check_handed_over_waits_for_the_page_unless_someone_needs_it() -> Non
         assert not made.running(SUBJECT)
     finally:
         made.close()
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_the_service_wires_the_table_when_it_has_a_key(database_url: str) -> None:
+    from service.adapters.signing import SigningKey
+    from service.bootstrap import build
+    from service.config import Settings
+    from service.records.record_cache import cache_of
+
+    plain = Settings(database_url=database_url, mqtt_url="mqtt://127.0.0.1:1")
+    keyed = Settings(
+        database_url=database_url,
+        mqtt_url="mqtt://127.0.0.1:1",
+        signing_key=SigningKey.generate().setting(),
+    )
+    for given, kept_in_store in ((plain, False), (keyed, True)):
+        container = build(given)
+        try:
+            assert isinstance(cache_of(container.app).keeper, KeptInStore) is kept_in_store
+        finally:
+            container.close()
