@@ -193,8 +193,8 @@ def test_the_service_wires_the_table_when_it_has_a_key(database_url: str) -> Non
         mqtt_url="mqtt://127.0.0.1:1",
         signing_key=SigningKey.generate().setting(),
     )
-    for given, kept_in_store in ((plain, False), (keyed, True)):
-        container = build(given)
+    for asked, kept_in_store in ((plain, False), (keyed, True)):
+        container = build(asked)
         try:
             assert isinstance(cache_of(container.app).keeper, KeptInStore) is kept_in_store
         finally:
