@@ -8,6 +8,8 @@ written without the service's key. An altered event fails the answer at once."""
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import msgspec
@@ -17,7 +19,7 @@ from hypothesis import strategies as st
 
 from service.adapters.merkle_log import MerkleLog
 from service.adapters.saved_states import SavedStateRows
-from service.records import pages
+from service.records import pages, saved_states
 from service.records.record_cache import RecordCache
 from service.records.replay import Page
 from service.records.saved_states import KeptInStore
@@ -199,3 +201,20 @@ def test_the_service_wires_the_table_when_it_has_a_key(database_url: str) -> Non
             assert isinstance(cache_of(container.app).keeper, KeptInStore) is kept_in_store
         finally:
             container.close()
+
+
+def test_a_state_that_would_not_read_back_as_it_is_is_not_saved(
+    world: World, rows: SavedStateRows, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A document holding a tuple (msgpack gives a list back, equal but sent differently)
+    or a time in another zone (given back in UTC) is not saved."""
+    _step(monkeypatch, 2)
+    merkle = MerkleLog(world.app.recorder)
+    entries = world.views.index(SUBJECT)
+    checked = pages.check_whole(world.app, world.views, SUBJECT, entries, merkle, 0.0)
+    assert saved_states.encode(SUBJECT, checked) is not None
+    first = min(checked.checkpoints)
+    for odd in ((1, 2), datetime(2026, 1, 1, 9, tzinfo=timezone(timedelta(hours=1)))):
+        docs = {key: doc | {"odd": odd} for key, doc in checked.checkpoints[first].items()}
+        altered = replace(checked, checkpoints=checked.checkpoints | {first: docs})
+        assert saved_states.encode(SUBJECT, altered) is None
