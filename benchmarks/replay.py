@@ -12,7 +12,9 @@ first) is served from the whole record's check made by an earlier read, kept a m
 (the plain first page then answers from its own rows, "checking", while a worker checks
 the whole: service/records/first_page.py; "and then its verdict" waits for that check
 too); a cold page as of an instant uses the saved states of the record's last check
-(service/records/instant_page.py), "first opening" has none either. The export is `GET /api/v1/timeline/export`
+(service/records/instant_page.py), "after a restart" has none in memory but the one the
+last background check saved in the database (service/records/saved_states.py), "first
+opening" has none anywhere. The export is `GET /api/v1/timeline/export`
 (`format=html`, with a signing key, so each event's inclusion proof is built too).
 
 Reference, measured in the same run: the store's own read of the same events (the index,
@@ -46,6 +48,7 @@ from service.entrypoints.http.records import PAGE
 from service.records.pages import record_page
 from service.records.record_cache import cache_of
 from service.records.replay import Page, incident_record
+from service.records.saved_states import KeptInStore
 from service.records.whole_checks import checks_of
 
 TARGET_MS = 100.0
@@ -201,11 +204,19 @@ async def _run(quick: bool) -> Result:
                     await asyncio.to_thread(checks_of(app).wait, subject)
                     cache_of(app).drop(subject)
 
-                async def first_opening(_: Any = None) -> None:
-                    """`cold`, and no saved state of the record either: its first
-                    opening since the process started (service/records/instant_page.py)."""
+                async def restarted(_: Any = None) -> None:
+                    """`cold`, and no saved state in memory: the record's first opening
+                    since the process started, the state the last background check saved
+                    in the database read back (service/records/saved_states.py)."""
                     await cold()
                     cache_of(app).forget(subject)
+
+                async def first_opening(_: Any = None) -> None:
+                    """`restarted`, and none in the database either: nothing to start from."""
+                    await restarted()
+                    keeper = cache_of(app).keeper
+                    if isinstance(keeper, KeptInStore):
+                        await asyncio.to_thread(keeper.store.remove, subject)
 
                 async def cold_page(as_of: datetime | None) -> list[Any]:
                     """The first page with no whole-record check to serve it from: from its
@@ -237,15 +248,17 @@ async def _run(quick: bool) -> Result:
                             cold if "cold" in label else None,
                         )
                         figures[f"{label} {case}"] = (samples, len(rows))
-                for case, as_of in (("as_of middle", middle), ("as_of 1/4", quarter)):
-                    samples, rows = await _timed(
-                        lambda a=as_of: cold_page(a),  # type: ignore[misc]
-                        first_opening,
-                    )
-                    figures[f"GET /timeline first page, first opening {case}"] = (
-                        samples,
-                        len(rows),
-                    )
+                openings = (("after a restart", restarted), ("first opening", first_opening))
+                for opening, before in openings:
+                    for case, as_of in (("as_of middle", middle), ("as_of 1/4", quarter)):
+                        samples, rows = await _timed(
+                            lambda a=as_of: cold_page(a),  # type: ignore[misc]
+                            before,
+                        )
+                        figures[f"GET /timeline first page, {opening} {case}"] = (
+                            samples,
+                            len(rows),
+                        )
                 samples, rows = await _timed(lambda: cold_verdict(None), cold)
                 figures["GET /timeline first page, cold, and then its verdict"] = (
                     samples,

@@ -33,6 +33,7 @@ from service.adapters.event_store import (
 from service.adapters.leases import holder_name, open_leases
 from service.adapters.merkle_log import MerkleLog
 from service.adapters.notifiers.base import Notifier
+from service.adapters.saved_states import open_saved_states
 from service.adapters.sign_in_failures import open_sign_in_failures
 from service.adapters.signing import SigningKey
 from service.adapters.store_notices import notices_for
@@ -46,6 +47,8 @@ from service.entrypoints.http import app as http_app
 from service.entrypoints.http.keys import DeviceInbox
 from service.lifecycle import SCHEDULER_INTERVAL, running
 from service.logs import get_logger
+from service.records.record_cache import cache_of
+from service.records.saved_states import KeptInStore
 from service.workers.arc_sender import ArcSender, ArcTiming
 from service.workers.dispatcher import Dispatcher
 from service.workers.health import Health, StoreProbe, store_reader
@@ -189,6 +192,15 @@ def build(
     # need not read it back (each reads instead when a handed group does not continue
     # exactly where it stands: another writer, a restart).
     merkle = MerkleLog(app.recorder)
+    # A long record's saved states outlive the process (a table of their own, keyed by
+    # the service's secret; read and written off the alarm path: service/records/).
+    saved = with_startup_retries(
+        lambda: open_saved_states(
+            settings.database_url, settings.signing_key or settings.cipher_key
+        )
+    )
+    if saved is not None:
+        cache_of(app).keeper = KeptInStore(saved)
     gateway.intake.on_committed.append(live.hand_over)
     gateway.intake.on_committed.append(lambda done: merkle.hand_over([n for n, _ in done]))
     supervisor = Supervisor()

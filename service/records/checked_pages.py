@@ -25,6 +25,7 @@ from service.records.replay import (
     Page,
     decoded,
     directory_reader,
+    record_of,
     staff_names,
     subject_state,
 )
@@ -176,16 +177,15 @@ def answer(
         "problems": list(verdict["problems"]),
         "checked_at": checked.checked_at,
     }
-    kind, _, key = subject.partition(":")
-    return {
-        "subject": {kind: key},
-        "as_of": as_of,
-        "state": current,
-        "events": rows,
-        "total": total,
-        "next_after": next_after,
-        "integrity": check,
-    }
+    return record_of(
+        subject,
+        as_of=as_of,
+        state=current,
+        events=rows,
+        total=total,
+        next_after=next_after,
+        integrity=check,
+    )
 
 
 def whole_verdict(

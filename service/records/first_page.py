@@ -27,7 +27,13 @@ from service.adapters.merkle_log import MerkleLog
 from service.adapters.sealing import summary
 from service.application.lonewatch import Lonewatch
 from service.records.proofs import stream_problems
-from service.records.replay import directory_reader, staff_names, subject_state
+from service.records.replay import (
+    directory_reader,
+    record_of,
+    staff_names,
+    subject_state,
+    while_checking,
+)
 from service.records.stored_rows import stored_rows_of
 from service.records.timeline import as_rows
 
@@ -87,16 +93,13 @@ def first_page(
         for (stream, _), detail in sorted(logged.items())
     ]
     # Known: an altered row on this page. Not known yet: whether the rest verifies.
-    check["verified"] = None if check["verified"] and not logged else False
-    check["checked_at"] = None
-    check["checking"] = True
-    kind, _, key_ = subject.partition(":")
-    return {
-        "subject": {kind: key_},
-        "as_of": None,
-        "state": None,
-        "events": rows,
-        "total": len(entries),
-        "next_after": chosen[-1].position if len(entries) > limit else None,
-        "integrity": check,
-    }
+    check["verified"] = check["verified"] and not logged
+    return record_of(
+        subject,
+        as_of=None,
+        state=None,
+        events=rows,
+        total=len(entries),
+        next_after=chosen[-1].position if len(entries) > limit else None,
+        integrity=while_checking(check),
+    )

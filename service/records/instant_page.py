@@ -50,7 +50,7 @@ from service.records import instant_cut
 from service.records.checked_pages import Memory, answer, before, check, recorded_by
 from service.records.proofs import stream_problems
 from service.records.record_cache import STEP, Checked, RecordCache
-from service.records.replay import Page, directory_doc, directory_reader
+from service.records.replay import Page, directory_doc, directory_reader, while_checking
 
 
 def instant_page(
@@ -93,11 +93,8 @@ def instant_page(
     found = answer(app, views, subject, prefix.checked, as_of, merkle, zone, page, prefix.events)
     if found is None:
         return None
-    check_ = found["integrity"]
     # Known: an altered event the answer was made from. Not known yet: the rest.
-    check_["verified"] = None if check_["verified"] else False
-    check_["checked_at"] = None
-    check_["checking"] = True
+    while_checking(found["integrity"])
     return found
 
 

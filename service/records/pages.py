@@ -98,9 +98,13 @@ def _checked(
     entries: list[IndexEntry],
     merkle: MerkleLog | None,
     cache: RecordCache,
+    *,
+    background: bool = False,
 ) -> Checked:
+    """The whole check, kept; in the `background` worker its saved states are also written
+    to the database (`RecordCache.keep`), never while a page waits."""
     checked = check_whole(app, views, subject, entries, merkle, cache.monotonic())
-    cache.put(subject, checked)
+    (cache.keep if background else cache.put)(subject, checked)
     return checked
 
 
@@ -136,7 +140,7 @@ def _first_page(
 
     def whole() -> None:
         with collector_paused():
-            _checked(app, views, subject, views.index(subject), merkle, cache)
+            _checked(app, views, subject, views.index(subject), merkle, cache, background=True)
 
     # Handed over once the page is made: the two would share one interpreter's lock.
     return answer if checks.start(subject, whole) else None

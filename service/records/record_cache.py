@@ -25,7 +25,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 from uuid import UUID
 
 from projections.core import Doc
@@ -77,8 +77,19 @@ class Checked:
     """The directory's documents the projection read (as `directory_reader` read them)."""
 
 
+class Keeper(Protocol):
+    """Where saved states outlive the process (service/records/saved_states.py)."""
+
+    def load(self, subject: str) -> Checked | None: ...
+
+    def save(self, subject: str, checked: Checked) -> None: ...
+
+
 class RecordCache:
     """A bounded, thread-safe LRU of `Checked` by subject, each trusted for `ttl` seconds."""
+
+    keeper: Keeper | None = None
+    """Set by the composition root when saved states are kept in the database."""
 
     def __init__(
         self,
@@ -133,12 +144,31 @@ class RecordCache:
     def saved(self, subject: str) -> Checked | None:
         """The subject's last whole check, however old and whatever the index says now:
         never trusted, only a source of saved states for the events that are found, read
-        now, to be the very bytes it was made from (service/records/instant_page.py)."""
+        now, to be the very bytes it was made from (service/records/instant_page.py).
+        None in memory: the one `keeper` kept, if any (a record not read since the start)."""
         with self._lock:
-            return self._saved.get(subject)
+            found = self._saved.get(subject)
+        if found is not None or self.keeper is None:
+            return found
+        found = self.keeper.load(subject)
+        if found is not None:
+            with self._lock:
+                self._saved.setdefault(subject, found)
+                self._saved.move_to_end(subject)
+                while len(self._saved) > self.capacity:
+                    self._saved.popitem(last=False)
+        return found
+
+    def keep(self, subject: str, checked: Checked) -> None:
+        """`put`, and its saved states written to `keeper` (blocking: the background whole
+        check calls this, never a page)."""
+        self.put(subject, checked)
+        if self.keeper is not None:
+            self.keeper.save(subject, checked)
 
     def forget(self, subject: str) -> None:
-        """The check and its saved states: as if the record had never been read here."""
+        """The check and its saved states in memory: as if the record had never been read
+        in this process (what `keeper` holds stays: a restart's first opening)."""
         with self._lock:
             self._entries.pop(subject, None)
             self._saved.pop(subject, None)

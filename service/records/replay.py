@@ -164,6 +164,40 @@ def incident_record(
         )
 
 
+def record_of(
+    subject: str,
+    *,
+    as_of: datetime | None,
+    state: Any,
+    events: list[dict[str, Any]],
+    total: int,
+    next_after: int | None,
+    integrity: dict[str, Any],
+) -> dict[str, Any]:
+    """A record as every reading of one answers it (the full path, a page from a checked
+    record, a first page while checking): the API's shape, made in one place."""
+    kind, _, key = subject.partition(":")
+    return {
+        "subject": {kind: key},
+        "as_of": as_of,
+        "state": state,
+        "events": events,
+        "total": total,
+        "next_after": next_after,
+        "integrity": integrity,
+    }
+
+
+def while_checking(integrity: dict[str, Any]) -> dict[str, Any]:
+    """The verdict on what an answer made before the whole check read: false when any of
+    it is altered (known now), else null (the rest is not known yet); `checking` until
+    the whole check is done (service/records/first_page.py, instant_page.py)."""
+    integrity["verified"] = None if integrity["verified"] else False
+    integrity["checked_at"] = None
+    integrity["checking"] = True
+    return integrity
+
+
 def _record(
     app: Lonewatch,
     views: ViewStore,
@@ -219,16 +253,15 @@ def _record(
         row["sealed"] = checks.get(row["aggregate_id"], {}).get(str(row["version"]), False) and (
             (UUID(row["aggregate_id"]), int(row["version"])) not in logged
         )
-    kind, _, subject_key = subject.partition(":")
-    record = {
-        "subject": {kind: subject_key},
-        "as_of": as_of,
-        "state": current,
-        "events": rows,
-        "total": total,
-        "next_after": next_after,
-        "integrity": check,
-    }
+    record = record_of(
+        subject,
+        as_of=as_of,
+        state=current,
+        events=rows,
+        total=total,
+        next_after=next_after,
+        integrity=check,
+    )
     if merkle is not None and with_proofs:
         record["merkle"] = export_proofs(
             merkle,

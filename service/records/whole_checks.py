@@ -27,15 +27,23 @@ INLINE_UP_TO = 2_000
 "checking" verdict that the reader must wait for again."""
 PENDING = 4
 """Checks waiting or running at once: a DSL's few records opened at once."""
+AFTER_SECONDS = 0.1
+"""How long a check handed over waits before it starts, unless someone waits for it: the
+page that handed it over is still being finished, written out and sent by the same
+interpreter, and a check started at once took half its time (the interpreter's lock is
+shared by turns): a cold page as of an instant took ~180 ms over HTTP for ~90 ms of CPU."""
 
 
 class WholeChecks:
     """The background worker and the checks it has in hand, by subject."""
 
-    def __init__(self, inline_up_to: int = INLINE_UP_TO, pending: int = PENDING) -> None:
-        self.inline_up_to, self.pending = inline_up_to, pending
+    def __init__(
+        self, inline_up_to: int = INLINE_UP_TO, pending: int = PENDING, after: float = AFTER_SECONDS
+    ) -> None:
+        self.inline_up_to, self.pending, self.after = inline_up_to, pending, after
         self._lock = threading.Lock()
         self._running: dict[str, Future[Any]] = {}
+        self._go: dict[str, threading.Event] = {}
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="record-check")
 
     def start(self, subject: str, check: Callable[[], Any]) -> bool:
@@ -46,7 +54,13 @@ class WholeChecks:
                 return True
             if len(self._running) >= self.pending:
                 return False
-            future = self._worker.submit(check)
+            go = self._go[subject] = threading.Event()
+
+            def later() -> Any:
+                go.wait(self.after)
+                return check()
+
+            future = self._worker.submit(later)
             self._running[subject] = future
         future.add_done_callback(lambda done: self._finished(subject, done))
         return True
@@ -56,6 +70,9 @@ class WholeChecks:
         check waits for that one rather than making a second."""
         with self._lock:
             future = self._running.get(subject)
+            go = self._go.get(subject)
+        if go is not None:
+            go.set()  # someone needs it now: no reason left to wait
         if future is None:
             return
         if not future.cancelled():
@@ -63,6 +80,7 @@ class WholeChecks:
         with self._lock:  # done: no longer in hand (its callback may not have run yet)
             if self._running.get(subject) is future:
                 del self._running[subject]
+                self._go.pop(subject, None)
 
     def running(self, subject: str) -> bool:
         with self._lock:
@@ -72,6 +90,7 @@ class WholeChecks:
         with self._lock:
             if self._running.get(subject) is done:
                 del self._running[subject]
+                self._go.pop(subject, None)
         failure = None if done.cancelled() else done.exception()
         if failure is not None:
             log.error(
@@ -80,6 +99,9 @@ class WholeChecks:
 
     def close(self) -> None:
         """Stop taking checks and wait for the one running."""
+        with self._lock:
+            for go in self._go.values():
+                go.set()
         self._worker.shutdown(wait=True, cancel_futures=True)
 
 
