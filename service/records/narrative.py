@@ -26,6 +26,11 @@ TAKEN_VIA: Mapping[str, str] = {
     "sms": "by text",
     "voice": "by key press on the call",
 }
+TEXT_CHANNEL_WORDS: Mapping[bool, tuple[str, str]] = {
+    False: ("text received", "by text"),
+    True: ("the phone app's message read as a text", "to the phone app"),
+}
+"""A visitor's text and the way its reply went back: by SMS (False), from the app (True)."""
 # The outbox's machinery: true, kept, but not what a reader of the record is looking for.
 DETAIL_EVENTS = frozenset(
     {"Notification.AttemptStarted", "Alert.Notified", "Notification.Unconfirmed"}
@@ -186,10 +191,21 @@ class Narrator:
         self._notifications: dict[str, tuple[str, str]] = {}
         self._contacts: dict[str, str] = {}
         self._kind: str | None = None
+        self._texts: dict[str, str] = {}  # a text's id -> how its reply went back
 
     def plan(self, reason: str) -> str:
         """An escalation step's reason in words, for the kind of alert this record is about."""
         return plan_words(reason, self._kind)
+
+    def _text_words(self, event: Any, name: str) -> tuple[str, str, bool]:
+        """A visitor's text and the reply it got: words as stored, so a safe word reads
+        `[redacted]` (it is masked before anything is stored)."""
+        if name == "InboundSms.Received":
+            app = str(event.message_sid).startswith("app:")
+            self._texts[str(event.originator_id)] = TEXT_CHANNEL_WORDS[app][1]
+            return event.who, f'{TEXT_CHANNEL_WORDS[app][0]}: "{event.text}"', False
+        back = self._texts.get(str(event.originator_id), "by text")
+        return "system", f'reply sent {back}: "{event.reply}"', False
 
     def words(self, event: Any) -> tuple[str, str, bool] | None:
         """(source, summary, detail) for the events this module words; None for the rest."""
@@ -197,6 +213,8 @@ class Narrator:
         if name == "Alert.Raised":
             self._kind = str(getattr(event.kind, "value", event.kind))
             return None
+        if name in ("InboundSms.Received", "InboundSms.Replied"):
+            return self._text_words(event, name)
         if name == "Notification.Requested":
             channel = CHANNEL_WORDS.get(event.channel, event.channel)
             self._notifications[str(event.originator_id)] = (event.contact_name, channel)

@@ -37,7 +37,9 @@ def _source_and_summary(event: Any, zone: tzinfo = UTC) -> tuple[str, str]:
         via = f" via {fields['source']}" if fields.get("source") else ""
         where = describe_location(location_of(fields))
         at = f" at {where}" if where else ""
-        return f"device:{event.device}", f"device {event.device} sent {event.kind}{via}{at}"
+        # A visitor's message in their words as stored: a safe word is already `[redacted]`.
+        said = f': "{fields["text"]}"' if event.kind == "message" and fields.get("text") else ""
+        return f"device:{event.device}", f"device {event.device} sent {event.kind}{via}{at}{said}"
     if name == "Alert.Raised":
         return "system", raised_words(event)
     if name == "Alert.PressedAgain":
