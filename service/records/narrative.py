@@ -26,6 +26,23 @@ TAKEN_VIA: Mapping[str, str] = {
     "sms": "by text",
     "voice": "by key press on the call",
 }
+OUTCOME_WORDS: Mapping[str, str] = {
+    "safe": "safe",
+    "false_alarm": "false alarm",
+    "emergency_services_called": "emergency services called",
+    "other": "other",
+}
+"""How an alert was resolved (`Outcome`), as the record's row and its panel both say it.
+(An overdue step, and what reception found at the pupil's home, are worded where the
+visit's events are: projections/visit_timeline.py, for the row and the panel alike.)"""
+
+
+def outcome_words(outcome: object) -> str:
+    """'false_alarm' -> 'false alarm'; no outcome -> ''; one not listed, as recorded."""
+    text = str(outcome or "")
+    return OUTCOME_WORDS.get(text, text.replace("_", " "))
+
+
 TEXT_CHANNEL_WORDS: Mapping[bool, tuple[str, str]] = {
     False: ("text received", "by text"),
     True: ("the phone app's message read as a text", "to the phone app"),
@@ -234,7 +251,7 @@ class Narrator:
         if name == "Alert.Resolved":
             return (
                 event.by,
-                f"resolved by {person(event.by)}: {event.outcome.replace('_', ' ')} - "
+                f"resolved by {person(event.by)}: {outcome_words(event.outcome)} - "
                 f"{how_words(event.note)}",
                 False,
             )
