@@ -69,6 +69,7 @@ CAUSE_WORDS = {
     "sos": "the SOS button",
     "fall": "a fall detected by the device",
     "checkin": "a check-in",
+    "message": "a message",  # not "a message message"
 }
 """What a device sent that raised the alert (the cause's `device_kind`)."""
 

@@ -106,6 +106,7 @@ async def test_a_duress_from_the_phone_app_prints_the_visitors_redacted_message(
     [alert] = c.views.find("alert")
     page = await printed(client, c, str(alert["id"]))
     assert 'sent message: "Running late, [redacted]"' in page, page
+    assert "duress alert raised: the safe word in a message on device sos-0001;" in page, page
     assert "bluebird" not in page.lower()
 
 
