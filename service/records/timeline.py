@@ -218,7 +218,8 @@ def as_row(
     if worded is None:
         (source, summary), detail = _source_and_summary(event, zone), False
         if source.startswith("policy:"):  # an escalation step (Alert.Escalated)
-            summary = narrator.plan(summary)
+            values = (getattr(event, "step", None) or {}).get("plan")
+            summary = local_until(narrator.plan(summary, values), event.timestamp, zone)
     else:
         source, summary, detail = worded
     said = {} if said is None else said
