@@ -10,6 +10,7 @@ from uuid import UUID
 
 from eventsourcing.domain import DomainEventProtocol
 
+from projections.alert_texts import ALERT_TEXT_HANDLERS, raised_by_app_message
 from projections.alert_work import ALERT_WORK_HANDLERS
 from projections.arc import ARC_FILTER_COLUMNS, ARC_HANDLERS
 from projections.core import Doc, Effects, Reader, event_name
@@ -115,6 +116,10 @@ def _device_message(event: Any, read: Reader, fx: Effects) -> None:
     elif kind in ALARM_KINDS:
         alert_id = ids.alert_id(ids.alert_key_for_message(event.originator_id))
         fx.subjects.append(f"alert:{alert_id}")
+    elif kind == "message" and fields.get("text"):  # the visitor's words, on a duress
+        raised = raised_by_app_message(event.originator_id, str(fields["text"]))
+        if raised is not None:
+            fx.subjects.append(f"alert:{raised}")
 
 
 # -- alerts --------------------------------------------------------------------
@@ -306,6 +311,7 @@ _HANDLERS: dict[str, Callable[[Any, Reader, Effects], None]] = {
     "ConsoleSession.Ended": _audit,
     **ARC_HANDLERS,
     **ALERT_WORK_HANDLERS,
+    **ALERT_TEXT_HANDLERS,
 }
 
 # Documents of these kinds are stored with their school and state columns for filtering.

@@ -15,6 +15,7 @@ from typing import Any
 
 from projections.core import Doc, Effects, Reader, event_name
 from projections.visit_devices import board
+from service.domain.people.confidentiality import raised_silent
 from service.domain.visits.states import OUT
 
 _OUT = frozenset(state.value for state in OUT)
@@ -42,7 +43,15 @@ def alert_joins_visit(event: Any, read: Reader, fx: Effects, visit: str) -> None
         return
     doc["alerts"] = [
         *doc.get("alerts", []),
-        {"id": alert, "kind": event.kind, "state": "raised", "raised_at": _iso(event)},
+        {
+            "id": alert,
+            "kind": event.kind,
+            "state": "raised",
+            "raised_at": _iso(event),
+            # Whom it is shown to (service/domain/people/confidentiality.py) goes by this flag;
+            # an event stored before the flag existed is silent by its kind.
+            "silent": raised_silent(event.kind, getattr(event, "silent", None)),
+        },
     ]
     alert_doc = fx.docs.get(("alert", alert)) or read("alert", alert)
     if alert_doc is not None:

@@ -9,7 +9,6 @@ does not know is refused, with the nearest known one suggested: a misspelt safet
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -22,6 +21,7 @@ from service.adapters.arc.dc09 import check_account
 from service.adapters.arc.link import Endpoint, EndpointError
 from service.adapters.directory_places import join_path, line_numbers, ordinal, problems_text
 from service.domain.devices.health import EXPECT_EVERY_SECONDS, OFFLINE_AFTER_SECONDS
+from service.domain.near_miss import did_you_mean
 from service.domain.people.directory import (
     CONTACT_ROLES,
     DEFAULT_TIMEZONE,
@@ -119,13 +119,8 @@ class _Reader:
         for key in data:
             if key in known:
                 continue
-            near = difflib.get_close_matches(str(key), known, n=1, cutoff=0.6)
             article = "an" if kind[0] in "aeiou" else "a"
-            hint = (
-                f"did you mean {near[0]}?"
-                if near
-                else f"{article} {kind} entry has: {', '.join(known)}"
-            )
+            hint = did_you_mean(key, known) or f"{article} {kind} entry has: {', '.join(known)}"
             self.fail(f"{where}.{key}" if where else str(key), f"unknown field; {hint}")
 
     def text(self, data: dict[str, Any], key: str, where: str, *, required: bool = True) -> str:

@@ -89,12 +89,13 @@ def _staff_text(uow: UnitOfWork, staff_key: str, sender: str, body: str, message
     uow.save(sms)
     cause = {"text": str(ids.inbound_sms_id(message_sid)), "via": "sms"}
     source = f"sms:{message_sid}"
+    key = ids.alert_key_for_text(message_sid)
     if duress:
         raise_staff_alert(
             uow,
             staff_key,
             AlertKind.DURESS,
-            cause_key=f"sms:{message_sid}",
+            cause_key=key,
             cause=cause,
             silent=True,
         )
@@ -102,9 +103,7 @@ def _staff_text(uow: UnitOfWork, staff_key: str, sender: str, body: str, message
         reply = UNKNOWN_REPLY
     elif command.word is Word.HELP:
         if not duress:
-            raise_staff_alert(
-                uow, staff_key, AlertKind.SOS, cause_key=f"sms:{message_sid}", cause=cause
-            )
+            raise_staff_alert(uow, staff_key, AlertKind.SOS, cause_key=key, cause=cause)
         reply = HELP_REPLY
     else:
         # Under duress the visit is not changed (the phone may not be the visitor's to

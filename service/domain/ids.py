@@ -80,6 +80,11 @@ def alert_key_for_message(message_id: UUID) -> str:
     return f"message:{message_id}"
 
 
+def alert_key_for_text(message_sid: str) -> str:
+    """The cause key of the alert a staff member's text (HELP, the safe word) raises."""
+    return f"sms:{message_sid}"
+
+
 def alert_id(key: str) -> UUID:
     """An alert's id derives from what raised it, so the same cause never raises two."""
     return _id("alert", key)

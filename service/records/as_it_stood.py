@@ -15,10 +15,12 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from projections.visit_timeline import OUTCOME_WORDS as CALL_HOME_WORDS
+from projections.visit_timeline import step_words
 from service.domain.devices.location import describe as describe_location
 from service.domain.devices.location import location_of
 from service.domain.people.naming import person
-from service.records.narrative import TAKEN_VIA, escalation_in_a_sentence
+from service.records.narrative import TAKEN_VIA, escalation_in_a_sentence, outcome_words
 
 KINDS = {
     "sos": "SOS",
@@ -29,12 +31,6 @@ KINDS = {
     "low_battery": "Low battery",
     "notification_failed": "Notification failed",
     "arc_unreachable": "Alarm centre unreachable",
-}
-OUTCOMES = {
-    "safe": "safe",
-    "false_alarm": "a false alarm",
-    "emergency_services_called": "emergency services called",
-    "other": "other",
 }
 VISIT_STATES = {
     "planned": "Planned; not authorised yet.",
@@ -57,18 +53,7 @@ DELIVERY = {
     "voicemail": "went to voicemail",
     "sent": "sent",
 }
-CALL_HOME = {
-    "contact_made_no_concern": "reached the home, no cause for concern",
-    "no_contact": "could not reach anyone at the home",
-    "concern": "reached the home and found a cause for concern",
-}
 
-
-LADDER_STEPS = {
-    "contact_staff": "the visitor is texted and called",
-    "reception_calls_home": "reception rings the pupil's home",
-    "inform_slt": "senior leaders are told if need be",
-}
 ALERT_STATES = {"raised": "open", "acknowledged": "taken", "resolved": "resolved"}
 MESSAGE_KINDS = {"checkin": "check-in", "sos": "SOS press", "fall": "fall"}
 _REFS = re.compile(r" \((?:sms|voice|api|device)[:\s][^()]*\)")
@@ -126,7 +111,7 @@ def alert_words(alert: Mapping[str, Any], zone: ZoneInfo) -> dict[str, Any]:
     else:
         lines.append("Nobody had taken it yet.")
     if alert.get("resolved_by"):
-        outcome = OUTCOMES.get(str(alert.get("outcome")), str(alert.get("outcome") or ""))
+        outcome = outcome_words(alert.get("outcome"))
         note = f' "{alert["note"]}"' if alert.get("note") else ""
         lines.append(
             f"Resolved by {person(alert['resolved_by'])} at "
@@ -216,7 +201,7 @@ def _visit_watch(visit: Mapping[str, Any], zone: ZoneInfo) -> list[str]:
             f"Overdue since {_clock(visit.get('overdue_since'), zone)}"
             + (
                 f": the overdue ladder is at step {step['step']} "
-                f"({LADDER_STEPS.get(str(step.get('action')), step.get('action'))})."
+                f"({step_words(str(step.get('action')))})."
                 if step
                 else "."
             )
@@ -229,7 +214,7 @@ def _visit_watch(visit: Mapping[str, Any], zone: ZoneInfo) -> list[str]:
     if call:
         lines.append(
             f"Reception rang the pupil's home ({person(call.get('by'))}, "
-            f"{_clock(call.get('at'), zone)}): {CALL_HOME.get(call.get('outcome'), 'done')}."
+            f"{_clock(call.get('at'), zone)}): {CALL_HOME_WORDS.get(str(call.get('outcome')), 'done')}."
         )
     ended = visit.get("ladder_ended")
     if ended:
@@ -286,7 +271,7 @@ def named(actor: Any, visit: Mapping[str, Any]) -> str:
 
 def _alert_state(alert: Mapping[str, Any]) -> str:
     if alert.get("state") == "resolved" or alert.get("resolved_by"):
-        outcome = OUTCOMES.get(str(alert.get("outcome")), "")
+        outcome = outcome_words(alert.get("outcome"))
         return f"resolved ({outcome})" if outcome else "resolved"
     if alert.get("acknowledged_by") or alert.get("state") == "acknowledged":
         return "taken, not yet resolved"

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from projections.core import event_name
@@ -26,6 +26,28 @@ TAKEN_VIA: Mapping[str, str] = {
     "sms": "by text",
     "voice": "by key press on the call",
 }
+OUTCOME_WORDS: Mapping[str, str] = {
+    "safe": "safe",
+    "false_alarm": "false alarm",
+    "emergency_services_called": "emergency services called",
+    "other": "other",
+}
+"""How an alert was resolved (`Outcome`), as the record's row and its panel both say it.
+(An overdue step, and what reception found at the pupil's home, are worded where the
+visit's events are: projections/visit_timeline.py, for the row and the panel alike.)"""
+
+
+def outcome_words(outcome: object) -> str:
+    """'false_alarm' -> 'false alarm'; no outcome -> ''; one not listed, as recorded."""
+    text = str(outcome or "")
+    return OUTCOME_WORDS.get(text, text.replace("_", " "))
+
+
+TEXT_CHANNEL_WORDS: Mapping[bool, tuple[str, str]] = {
+    False: ("text received", "by text"),
+    True: ("the phone app's message read as a text", "to the phone app"),
+}
+"""A visitor's text and the way its reply went back: by SMS (False), from the app (True)."""
 # The outbox's machinery: true, kept, but not what a reader of the record is looking for.
 DETAIL_EVENTS = frozenset(
     {"Notification.AttemptStarted", "Alert.Notified", "Notification.Unconfirmed"}
@@ -124,34 +146,78 @@ def _roles(roles: str) -> str:
     return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} and {words[-1]}"
 
 
+def _plan_head(name: str, kind: str | None) -> str:
+    """'Escalation plan for an SOS: ', saying so when a duress alert follows the SOS plan."""
+    words = PLAN_NAMES.get(name, name.replace("_", " "))
+    follows = ""
+    if kind and kind != name and name in ("sos", "default"):
+        own = PLAN_NAMES.get(kind, kind.replace("_", " "))
+        follows = f" (a {own} alert follows it: the school names no {own} plan)"
+    article = "an" if words[0] in "aeiouAEIOUS" else "a"
+    return f"Escalation plan for {article} {words}{follows}: "
+
+
+def _tier_words(tier: int | str, roles: str) -> str:
+    """'first the contact centre'; 'tier 2 (the DSL)'."""
+    return f"first {_roles(roles)}" if str(tier) == "1" else f"tier {tier} ({_roles(roles)})"
+
+
 def plan_words(reason: str, kind: str | None = None) -> str:
     """An escalation step's recorded reason in a reader's words: 'policy sos: tier 1
     (contact_centre)' -> 'Escalation plan for an SOS: tier 1, the contact centre'. A duress
     alert that followed the SOS plan says so. Read-side only: the stored reason is kept as
-    recorded, and a reason in no known shape reads as it was stored."""
+    recorded, and a reason in no known shape reads as it was stored. For steps recorded
+    before they carried their values (`step_plan_words` words those)."""
     text = reason
     plan = _PLAN.match(text)
     if plan:
-        name = plan.group(1)
-        words = PLAN_NAMES.get(name, name.replace("_", " "))
-        follows = ""
-        if kind and kind != name and name in ("sos", "default"):
-            own = PLAN_NAMES.get(kind, kind.replace("_", " "))
-            follows = f" (a {own} alert follows it: the school names no {own} plan)"
-        article = "an" if words[0] in "aeiouAEIOUS" else "a"
-        text = f"Escalation plan for {article} {words}{follows}: " + text[plan.end() :]
+        text = _plan_head(plan.group(1), kind) + text[plan.end() :]
     for pattern, replacement in _PLAN_PHRASES:
         text = re.sub(pattern, replacement, text)
-    text = _TIER.sub(
-        lambda m: (
-            f"first {_roles(m.group(2))}"
-            if m.group(1) == "1"
-            else f"tier {m.group(1)} ({_roles(m.group(2))})"
-        ),
-        text,
-    )
+    text = _TIER.sub(lambda m: _tier_words(m.group(1), m.group(2)), text)
     text = text.replace(" told at once (", ", told at once (")
     return _SECONDS.sub(r"\1 s", text) if plan else text
+
+
+def step_plan_words(reason: str, said: Mapping[str, Any] | None, kind: str | None = None) -> str:
+    """An escalation step in a reader's words, from the values it was recorded with (its
+    `plan`: service/domain/alerts/ladder_state.py); a step recorded without them, or of a
+    shape not known here, from its reason (`plan_words`). Both read alike."""
+    what = (said or {}).get("step")
+    if not said or what not in ("first", "reminder", "tier"):
+        return plan_words(reason, kind)
+    roles = ", ".join(said.get("roles") or ())
+    if what == "first":
+        text = _tier_words(1, roles)
+        if said.get("at_once"):
+            called = "; called too: a red alert" if said.get("called") else ""
+            text += f", told at once (texted with the alert{called})"
+    elif what == "reminder":
+        text = (
+            f"reminder {said['round']}: nobody had taken it {said['after_s']} s after the alert "
+            f"(reminders every {said['every_s']} s, spaced further apart for each person reminded)"
+        )
+        held = [
+            f"{h['who']} {h['channel']} until {_utc(h['until'])}" for h in said.get("held") or ()
+        ]
+        if held:
+            text += f"; held back by rate limits: {', '.join(held)}"
+    else:
+        tier = int(said["tier"])
+        why = (
+            f"nobody tier {tier - 1} added can be reached (refused or none): not waiting"
+            if said.get("stranded")
+            else f"nobody had taken it within {said['after_s']} s "
+            f"(each tier is given {said['ack_within_s']} s to take it)"
+        )
+        text = f"{_tier_words(tier, roles)} added: {why}"
+    return _plan_head(str(said["policy"]), kind) + text
+
+
+def _utc(at: Any) -> str:
+    """'07:35:32 UTC', as the ladder words a time (the record then says it locally)."""
+    moment = at if isinstance(at, datetime) else datetime.fromisoformat(str(at))
+    return f"{moment.astimezone(UTC):%H:%M:%S} UTC"
 
 
 def said_words(event: Any) -> str:
@@ -186,10 +252,22 @@ class Narrator:
         self._notifications: dict[str, tuple[str, str]] = {}
         self._contacts: dict[str, str] = {}
         self._kind: str | None = None
+        self._texts: dict[str, str] = {}  # a text's id -> how its reply went back
 
-    def plan(self, reason: str) -> str:
-        """An escalation step's reason in words, for the kind of alert this record is about."""
-        return plan_words(reason, self._kind)
+    def plan(self, reason: str, said: Mapping[str, Any] | None = None) -> str:
+        """An escalation step in words (from its recorded values, else its reason), for the
+        kind of alert this record is about."""
+        return step_plan_words(reason, said, self._kind)
+
+    def _text_words(self, event: Any, name: str) -> tuple[str, str, bool]:
+        """A visitor's text and the reply it got: words as stored, so a safe word reads
+        `[redacted]` (it is masked before anything is stored)."""
+        if name == "InboundSms.Received":
+            app = str(event.message_sid).startswith("app:")
+            self._texts[str(event.originator_id)] = TEXT_CHANNEL_WORDS[app][1]
+            return event.who, f'{TEXT_CHANNEL_WORDS[app][0]}: "{event.text}"', False
+        back = self._texts.get(str(event.originator_id), "by text")
+        return "system", f'reply sent {back}: "{event.reply}"', False
 
     def words(self, event: Any) -> tuple[str, str, bool] | None:
         """(source, summary, detail) for the events this module words; None for the rest."""
@@ -197,6 +275,8 @@ class Narrator:
         if name == "Alert.Raised":
             self._kind = str(getattr(event.kind, "value", event.kind))
             return None
+        if name in ("InboundSms.Received", "InboundSms.Replied"):
+            return self._text_words(event, name)
         if name == "Notification.Requested":
             channel = CHANNEL_WORDS.get(event.channel, event.channel)
             self._notifications[str(event.originator_id)] = (event.contact_name, channel)
@@ -204,7 +284,7 @@ class Narrator:
             return (
                 f"policy:{event.step}",
                 f"{channel} to {event.contact_name} ({event.to}) requested: "
-                f"{self.plan(event.reason)}{said_words(event)}",
+                f"{self.plan(event.reason, getattr(event, 'plan', None))}{said_words(event)}",
                 False,
             )
         if name == "Alert.Notified":
@@ -216,7 +296,7 @@ class Narrator:
         if name == "Alert.Resolved":
             return (
                 event.by,
-                f"resolved by {person(event.by)}: {event.outcome.replace('_', ' ')} - "
+                f"resolved by {person(event.by)}: {outcome_words(event.outcome)} - "
                 f"{how_words(event.note)}",
                 False,
             )

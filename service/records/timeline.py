@@ -37,7 +37,9 @@ def _source_and_summary(event: Any, zone: tzinfo = UTC) -> tuple[str, str]:
         via = f" via {fields['source']}" if fields.get("source") else ""
         where = describe_location(location_of(fields))
         at = f" at {where}" if where else ""
-        return f"device:{event.device}", f"device {event.device} sent {event.kind}{via}{at}"
+        # A visitor's message in their words as stored: a safe word is already `[redacted]`.
+        said = f': "{fields["text"]}"' if event.kind == "message" and fields.get("text") else ""
+        return f"device:{event.device}", f"device {event.device} sent {event.kind}{via}{at}{said}"
     if name == "Alert.Raised":
         return "system", raised_words(event)
     if name == "Alert.PressedAgain":
@@ -67,6 +69,7 @@ CAUSE_WORDS = {
     "sos": "the SOS button",
     "fall": "a fall detected by the device",
     "checkin": "a check-in",
+    "message": "a message",  # not "a message message"
 }
 """What a device sent that raised the alert (the cause's `device_kind`)."""
 
@@ -215,7 +218,8 @@ def as_row(
     if worded is None:
         (source, summary), detail = _source_and_summary(event, zone), False
         if source.startswith("policy:"):  # an escalation step (Alert.Escalated)
-            summary = narrator.plan(summary)
+            values = (getattr(event, "step", None) or {}).get("plan")
+            summary = local_until(narrator.plan(summary, values), event.timestamp, zone)
     else:
         source, summary, detail = worded
     said = {} if said is None else said

@@ -47,6 +47,8 @@ class PlannedNotification:
     purpose: str = ""
     """What the message is for (`first:tier2`, `reminder:3`, `fallback:<id>`, `taken`); part of
     its id, so two purposes never share one. Empty: the step names it (`step:<step>`)."""
+    plan: dict[str, Any] | None = None
+    """The step the reason tells, as values (ladder_state.Step.plan)."""
 
 
 def request_notification(
@@ -72,6 +74,7 @@ def request_notification(
         reason=plan.reason,
         timestamp=timestamp,
         purpose=plan.purpose or f"step:{plan.step}",
+        plan=plan.plan,
     )
 
 
@@ -181,6 +184,14 @@ def contacts_in(school: dict[str, Any], roles: Sequence[str]) -> tuple[Contact, 
     )
 
 
+def first_plan(policy: Policy, *, at_once: bool = False, called: bool = False) -> dict[str, Any]:
+    """Tier 1 of `policy` as a step's values: texted with the alert; `at_once`, the start
+    step (the calls, too, when `called`)."""
+    said: dict[str, Any] = {"policy": policy.name, "step": "first", "tier": 1}
+    said["roles"] = list(policy.tiers[0])
+    return {**said, "at_once": True, "called": called} if at_once else said
+
+
 def first_notifications(
     *, kind: AlertKind, school: dict[str, Any], body: str
 ) -> list[PlannedNotification]:
@@ -189,6 +200,7 @@ def first_notifications(
     if policy is None or not policy.tiers:
         return []
     reason = f"policy {policy.name}: tier 1 ({', '.join(policy.tiers[0])})"
+    said = first_plan(policy)
     return [
         PlannedNotification(
             contact=c.id,
@@ -199,6 +211,7 @@ def first_notifications(
             reason=reason,
             step="tier1",
             purpose="first:tier1",
+            plan=said,
         )
         for c in contacts_in(school, policy.tiers[0])
     ]

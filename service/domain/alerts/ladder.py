@@ -33,6 +33,7 @@ from service.domain.alerts.escalation import (
     Contact,
     PlannedNotification,
     contacts_in,
+    first_plan,
     policy_for,
 )
 from service.domain.alerts.ladder_state import RED_KINDS as RED_KINDS
@@ -62,6 +63,7 @@ def _plan(
     step: str,
     purpose: str,
     prefix: str = "",
+    said: dict[str, Any] | None = None,
 ) -> PlannedNotification:
     return PlannedNotification(
         contact=contact.id,
@@ -72,6 +74,7 @@ def _plan(
         reason=reason,
         step=step,
         purpose=purpose,
+        plan=said,
     )
 
 
@@ -107,11 +110,12 @@ def _start(state: EscalationState, command: Start, now: datetime, kind: AlertKin
         f"policy {policy.name}: tier 1 ({', '.join(policy.tiers[0])}) told at once "
         f"(texted with the alert{'; called too: a red alert' if calls else ''})"
     )
+    said = first_plan(policy, at_once=True, called=bool(calls))
     first = Step(
         step="tier1",
         reason=reason,
         notify=tuple(
-            _plan(c, ch, command.messages, reason, "tier1", "first:tier1")
+            _plan(c, ch, command.messages, reason, "tier1", "first:tier1", said=said)
             for c in tier1
             for ch in calls
         ),
@@ -121,6 +125,7 @@ def _start(state: EscalationState, command: Start, now: datetime, kind: AlertKin
         next_due_at=None,
         policy=policy,
         at=command.raised_at,
+        plan=said,
     )
     current = evolve(state, first)
     # A tier 1 with nobody to tell is passed at once, like one whose numbers are refused.
@@ -155,6 +160,14 @@ def _tick(
             f"no acknowledgement {rounds_due * policy.renotify_every}s after the alert "
             f"(renotify_every {policy.renotify_every}s; reminders back off per person)"
         )
+        said: dict[str, Any] = {
+            "policy": policy.name,
+            "step": "reminder",
+            "round": rounds_due,
+            "after_s": rounds_due * policy.renotify_every,
+            "every_s": policy.renotify_every,
+        }
+        held_until: list[dict[str, Any]] = []
         for contact in current.told:
             for channel in current.channels(contact.id, kind):
                 sent = current.sent.get((contact.id, channel), ())
@@ -169,12 +182,17 @@ def _tick(
                             name,
                             f"reminder:{rounds_due}",
                             f"REMINDER {len(sent)}: " if sent else "",
+                            dict(said),  # as its reason: without who was held back
                         )
                     )
                 else:
                     held.append(f"{contact.name} {channel.value} until {_when(allowed)}")
+                    held_until.append(
+                        {"who": contact.name, "channel": channel.value, "until": allowed}
+                    )
         if held:
             reason += f"; held back by rate limits: {', '.join(held)}"
+            said["held"] = held_until
         step = Step(
             step=name,
             reason=reason,
@@ -184,6 +202,7 @@ def _tick(
             told=current.told,
             next_due_at=None,
             at=at,
+            plan=said,
         )
         current = evolve(current, step)
         steps.append(step)
@@ -226,12 +245,17 @@ def _tiers(
         else:
             why = f"nobody tier {tier - 1} added can be reached (refused or none): not waiting"
         reason = f"policy {policy.name}: tier {tier} ({', '.join(roles)}) added: {why}"
+        said = {"policy": policy.name, "step": "tier", "tier": tier, "roles": list(roles)}
+        if now >= on_time:
+            said |= {"after_s": policy.ack_within * (tier - 1), "ack_within_s": policy.ack_within}
+        else:
+            said["stranded"] = True
         name = f"tier{tier}"
         step = Step(
             step=name,
             reason=reason,
             notify=tuple(
-                _plan(c, ch, messages, reason, name, f"first:{name}", "ESCALATED: ")
+                _plan(c, ch, messages, reason, name, f"first:{name}", "ESCALATED: ", said)
                 for c in added
                 for ch in current.channels(c.id, kind)
             ),
@@ -240,6 +264,7 @@ def _tiers(
             told=current.told + added,
             next_due_at=None,
             at=min(now, on_time),
+            plan=said,
         )
         current = evolve(current, step)
         steps.append(step)

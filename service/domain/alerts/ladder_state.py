@@ -78,6 +78,10 @@ class Step:
     sent: tuple[tuple[str, Channel], ...] = ()
     """(contact, channel) of what this step requested; read back from the store."""
     refused: tuple[Refusal, ...] = ()
+    plan: dict[str, Any] | None = None
+    """The step as values beside its reason (`policy`, `step`: first, reminder or tier, and
+    the numbers the reason states): the record words a step from these
+    (service/records/narrative.py); a step recorded before them, from its reason."""
 
     def requested(self) -> tuple[tuple[str, Channel], ...]:
         return tuple((p.contact, p.channel) for p in self.notify) or self.sent
@@ -235,6 +239,7 @@ def step_data(step: Step) -> dict[str, Any]:
         "taken_by": step.taken_by,
         "at": step.at,
         "refused": [r.as_data() for r in step.refused],
+        **({"plan": step.plan} if step.plan is not None else {}),
     }
 
 
@@ -253,4 +258,5 @@ def step_from_data(data: dict[str, Any]) -> Step:
         at=data.get("at"),
         sent=tuple((n["contact"], Channel(n["channel"])) for n in data.get("notified") or ()),
         refused=tuple(Refusal.from_data(r) for r in data.get("refused") or ()),
+        plan=data.get("plan"),
     )

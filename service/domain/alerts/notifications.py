@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
@@ -78,9 +79,13 @@ class Notification(Aggregate):
         reason: str,
         timestamp: datetime,
         purpose: str = "",
+        plan: dict[str, Any] | None = None,
     ) -> None:
         self.alert_id = alert_id
         self.purpose = purpose
+        self.plan = plan
+        """The escalation step the reason tells, as values (ladder_state.Step.plan): what a
+        reader's words are made from. Requests stored before it was recorded have none."""
         self.step = step
         self.school = school
         self.contact = contact

@@ -38,7 +38,15 @@ def may_read_notes(who: Principal, visitors: Collection[str]) -> bool:
 
 
 SILENT_KINDS = frozenset({"duress"})  # AlertKind.DURESS (alerts import people, not back)
-"""Alerts the visitor must never see raised: their phone may be in someone else's hands."""
+"""Alerts raised silent before the flag was carried onto a visit: every duress alert is
+raised silent, so a visit entry without the flag (an old view) is silent by its kind."""
+
+
+def raised_silent(kind: object, flag: object) -> bool:
+    """Whether an alert the visitor must never see was raised (their phone may be in someone
+    else's hands): its recorded `silent` flag, whatever its kind (an SOS whose message also
+    held the safe word is silent); with no flag recorded, a duress alert is."""
+    return bool(flag) if flag is not None else kind in SILENT_KINDS
 
 
 def may_see_silent_alerts(who: Principal) -> bool:
@@ -53,7 +61,7 @@ def without_silent_alerts(value: Any) -> Any:
         kept = [
             a
             for a in value["alerts"]
-            if not (isinstance(a, dict) and a.get("kind") in SILENT_KINDS)
+            if not (isinstance(a, dict) and raised_silent(a.get("kind"), a.get("silent")))
         ]
         return {**value, "alerts": kept}
     return value

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from service.domain.near_miss import did_you_mean
+
 
 class Rule(StrEnum):
     INVITED_BY_CHILD = "invited_by_child"
@@ -125,7 +127,9 @@ def parse_rule(value: object) -> Rule:
     try:
         return Rule(str(value))
     except ValueError:
-        raise ValueError(f"rule must be one of: {', '.join(Rule)}") from None
+        near = did_you_mean(value, [r.value for r in Rule])
+        slip = f"no rule {value!r}; {near} " if near else ""
+        raise ValueError(f"{slip}rule must be one of: {', '.join(Rule)}") from None
 
 
 def decision_problem(

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Final
 
+from service.domain.near_miss import did_you_mean
 from service.domain.people.directory import Role
 
 
@@ -203,9 +204,11 @@ def parse_visit_policy(raw: object, where: str) -> tuple[dict[str, Any], list[st
         elif name == "words":
             data[name] = _words(value, here, problems)
         else:
+            near = did_you_mean(name, (*RULES, *AT_THE_PROPERTY, "words"))
             problems.append(
-                f"{here}: unknown visit rule; known ones are: "
-                f"{', '.join((*RULES, *AT_THE_PROPERTY))}, words"
+                f"{here}: unknown visit rule; "
+                + (f"{near} " if near else "")
+                + f"known ones are: {', '.join((*RULES, *AT_THE_PROPERTY))}, words"
             )
     if "pair_decided_by" in data and data.get("pairs") != Pairs.DECIDED:
         problems.append(f"{where}.pair_decided_by: is used only with pairs: decided")
@@ -231,7 +234,9 @@ def _words(value: object, where: str, problems: list[str]) -> dict[str, str]:
     words: dict[str, str] = {}
     for rule, text in value.items():
         if rule not in RULES and rule not in AT_THE_PROPERTY_RULES:
-            problems.append(f"{where}.{rule}: not a visit rule; known ones are: {known}")
+            near = did_you_mean(rule, (*RULES, *AT_THE_PROPERTY_RULES))
+            slip = f"{near} " if near else ""
+            problems.append(f"{where}.{rule}: not a visit rule; {slip}known ones are: {known}")
         elif not isinstance(text, str) or not text.strip() or len(text) > 2000:
             problems.append(
                 f"{where}.{rule}: must be your policy's words (text, 1-2000 characters)"

@@ -182,12 +182,16 @@
     return el("span", {}, `${kind}${back} · `,
       el("a", { href: `/console/timeline?visit=${encodeURIComponent(v.id)}`, title: v.ref ? `visit ${v.ref}` : null }, "visit record"));
   }
+  // Raised silently (the safe word: a duress alert, or an SOS whose message held it): never
+  // a call the person with the visitor could hear. By the alert's recorded flag; a duress
+  // alert of before the flag is silent by its kind.
+  const silent = (a) => a.silent === true || a.kind === "duress";
   // A number, with one-click call and text links; never a call link on a duress alert
   // (the card says why), and a phone the directory lacks says so.
   function reach(a, person) {
     const phone = person.phone;
     const links = !phone ? [el("span", { class: "counts" }, "no mobile in the directory")]
-      : a.kind === "duress" ? [el("span", {}, phone), " ", el("span", { class: "counts" }, "(do not call)")]
+      : silent(a) ? [el("span", {}, phone), " ", el("span", { class: "counts" }, "(do not call)")]
       : [el("span", {}, phone), " ",
         el("a", { class: "button secondary small", href: `tel:${phone}` }, "Call", el("span", { class: "visually-hidden" }, ` ${person.name}`)),
         " ",
@@ -198,7 +202,7 @@
   // On no visit (a visit's card lists its visitors with their numbers), a one-click call
   // back to the person the alert is about, beside their name; never on duress.
   function callBack(a) {
-    if ((a.visit && a.visit.visitors) || !a.staff_phone || a.kind === "duress") return null;
+    if ((a.visit && a.visit.visitors) || !a.staff_phone || silent(a)) return null;
     const name = visitor(a);
     return el("a", { class: "told-call", href: `tel:${a.staff_phone}`, title: `Call ${name} on ${a.staff_phone}` },
       el("span", { "aria-hidden": "true" }, "☎"),
@@ -228,7 +232,7 @@
         el("div", { class: "since" },
           el("span", { "data-since": a.raised_at }, LW.fmtAgo(a.raised_at)),
           el("small", {}, `raised ${LW.fmtClock(a.raised_at)}`))),
-      a.kind === "duress" ? el("p", { class: "duress-warning", role: "note" },
+      silent(a) ? el("p", { class: "duress-warning", role: "note" },
         el("strong", {}, "Do not call the visitor."),
         " They used their safe word: a call may put them in danger. Follow the duress procedure and call the police if in doubt.") : null,
       withMap(where(a), el("dl", { class: "facts" },
@@ -252,9 +256,16 @@
 
   function actions(a) {
     const bar = el("div", { class: "actions" });
+    let said = null;
     if (unacknowledged(a)) {
-      bar.append(el("button", { class: "ack", type: "button", onclick: (e) => acknowledge(a, e.currentTarget) },
+      const hint = a.kind === "overdue" ? `ack-hint-${a.id}` : null;
+      bar.append(el("button", { class: "ack", type: "button", "aria-describedby": hint, onclick: (e) => acknowledge(a, e.currentTarget) },
         "Acknowledge", el("span", { class: "visually-hidden" }, ` ${KIND[a.kind] || a.kind} for ${visitor(a)}`)));
+      // The policy's steps go on until the visitor is in touch: taking the alert says who is
+      // on it, not that the visitor is safe (policy: "If contact has not been made ... a
+      // member of SLT will be informed").
+      if (hint) said = el("p", { class: "counts ack-hint", id: hint },
+        "Taking it does not stop the overdue steps: reception still rings the pupil's home and SLT are still informed, as the policy says, until the visitor is in touch (a text, a check-in, or back at school).");
     }
     bar.append(...AlertWork.buttons(a));
     if (a.state !== "resolved") {
@@ -264,7 +275,7 @@
       }, "Resolve…"));
     }
     bar.append(el("a", { class: "button secondary", href: `/console/timeline?alert=${a.id}` }, "Timeline"));
-    return bar;
+    return [bar, said]; // the hint under the buttons, not between them
   }
 
   function resolveForm(a) {

@@ -158,10 +158,12 @@
   function visitorMobiles(t, visit) {
     const alert = isCallHome(t) && visit && (visit.alerts || []).find((a) => a.kind === "overdue" && a.state !== "resolved");
     if (!alert) return null;
-    const duress = (visit.alerts || []).find((a) => a.kind === "duress" && a.state !== "resolved");
+    // Raised silently (by the alert's recorded flag; a duress alert of before it by its kind).
+    const duress = (visit.alerts || []).find((a) => (a.silent === true || a.kind === "duress") && a.state !== "resolved");
     if (duress) { // never a call the person with the visitor could hear (as the feed's card)
+      const what = duress.kind === "duress" ? "duress alert" : "silent alert (the safe word was used)";
       return el("p", { class: "task-visitor" }, el("strong", {}, "Do not call the visitor: "),
-        "a duress alert is open; see ", el("a", { href: `/console/#alert-${duress.id}` }, "the duress alert"), ".");
+        `a ${what} is open; see `, el("a", { href: `/console/#alert-${duress.id}` }, `the ${duress.kind === "duress" ? "duress" : "silent"} alert`), ".");
     }
     const link = el("a", { href: `/console/#alert-${alert.id}` }, "the overdue alert");
     const node = el("p", { class: "task-visitor" }, "The visitor's mobile is on ", link, ".");
@@ -218,6 +220,9 @@
         el("div", { class: "since" }, el("span", { "data-since": t.created_at }, LW.fmtAgo(t.created_at)),
           el("small", {}, `asked ${LW.fmtClock(t.created_at).slice(0, 5)}`))),
       el("p", { class: "task-what" }, t.what),
+      // Lonewatch keeps no family's numbers (by design): the school's own records do.
+      isCallHome(t) ? el("p", { class: "counts task-home-number" },
+        "The home's number is in the pupil's records (the school's MIS): Lonewatch keeps no family's numbers.") : null,
       visit && visit.address ? el("p", { class: "counts" }, `Visit to ${visit.address}, expected back ${LW.fmtClock(visit.expected_return).slice(0, 5)}`) : null,
       visitorMobiles(t, visit),
       form);
