@@ -194,7 +194,8 @@ def _record(
     positions_by_stream = indexed_streams(views, subject)
     stored_streams = stream_notifications(app.recorder, list(positions_by_stream))
     memo = stored_rows_of(app)
-    streams = [memo.stream_check(u, stored_streams[u]) for u in positions_by_stream]
+    # In the order asked, every stream asked for: no look-up by id (a UUID hashes in Python).
+    streams = [memo.stream_check(u, stored) for u, stored in stored_streams.items()]
     events = decoded(app, positions_by_stream, stored_streams, as_of)
     chosen, total, next_after = page.of(events)
     rows = as_rows([events[i] for i in chosen], zone, staff_names(views))
@@ -202,13 +203,18 @@ def _record(
     for row, state in zip(rows, states, strict=with_states):
         row["state_after"] = state
     # The verdict is the whole record's, whichever page is shown.
-    shown = {str(event.originator_id) for _, event in events}
-    check = summary([s for s in streams if s.originator_id in shown])
+    shown_ids = {event.originator_id for _, event in events}
+    shown = [u in shown_ids for u in stored_streams]
+    check = summary([s for s, on in zip(streams, shown, strict=True) if on])
     checks: dict[str, dict[str, bool]] = check.pop("checks")
     logged: dict[tuple[UUID, int], str] = {}
     if merkle is not None:
         positions = {(e.originator_id, e.originator_version): p for p, e in events}
-        shown_streams = {u: s for u, s in stored_streams.items() if str(u) in shown}
+        shown_streams = (
+            stored_streams
+            if all(shown)
+            else {u: s for (u, s), on in zip(stored_streams.items(), shown, strict=True) if on}
+        )
         logged = stream_problems(merkle, shown_streams, positions, horizon, leaf_of=memo.leaf)
         check["problems"] += [
             {"aggregate_id": str(stream), "detail": detail}
@@ -217,7 +223,7 @@ def _record(
         check["verified"] = check["verified"] and not logged
     for row in rows:
         row["sealed"] = checks.get(row["aggregate_id"], {}).get(str(row["version"]), False) and (
-            (UUID(row["aggregate_id"]), int(row["version"])) not in logged
+            not logged or (UUID(row["aggregate_id"]), int(row["version"])) not in logged
         )
     kind, _, subject_key = subject.partition(":")
     record = {
@@ -235,7 +241,9 @@ def _record(
             [int(row["position"]) for row in rows],
             key=key,
             now=app.clock.now(),
-            stored={n.id: n for stream in stored_streams.values() for n in stream},
+            stored={n.id: n for stream in stored_streams.values() for n in stream}
+            if with_paths
+            else None,
             with_paths=with_paths,
         )
     return record

