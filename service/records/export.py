@@ -12,6 +12,7 @@ from html import escape
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from projections.collector import collector_paused
 from service.domain.devices.location import describe as describe_location
 from service.domain.devices.location import location_of
 from service.domain.people.directory import DEFAULT_TIMEZONE
@@ -222,6 +223,28 @@ def render_html(
     exported_at: datetime,
     access_id: str,
     timezone: str = DEFAULT_TIMEZONE,
+) -> str:
+    """The printable page of a record made by `incident_record`. The cycle collector is
+    paused while it is made, as it is while the record is: the page is 20,000 new texts
+    with no cycle among them, and the collector's passes over a just-read record's 10,000
+    events while they were made were half a cold page's CPU (~55 of ~100 ms)."""
+    with collector_paused():
+        return _page(
+            record,
+            exported_by=exported_by,
+            exported_at=exported_at,
+            access_id=access_id,
+            timezone=timezone,
+        )
+
+
+def _page(
+    record: dict[str, Any],
+    *,
+    exported_by: str,
+    exported_at: datetime,
+    access_id: str,
+    timezone: str,
 ) -> str:
     zone = ZoneInfo(timezone)
     subject = record["subject"]
