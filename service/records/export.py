@@ -80,6 +80,13 @@ def _when_e(value: Any, zone: ZoneInfo) -> str:
     return found
 
 
+def forget_told_times() -> None:
+    """Tell every recorded time afresh from now on, as a process's first export does
+    (`benchmarks/replay.py`'s cold export)."""
+    with _WHEN_LOCK:
+        _WHEN.clear()
+
+
 def _told(n: dict[str, Any]) -> str:
     """One row of 'Who was told': who, how, which message, and its final outcome."""
     channel = CHANNEL_WORDS.get(str(n.get("channel")), n.get("channel"))

@@ -44,6 +44,14 @@ class StoredRows:
         self._leaves: dict[Hashable, bytes] = {}
         self._lock = threading.Lock()
 
+    def clear(self) -> None:
+        """Forget every kept answer: the next read decodes, seals and hashes afresh, as the
+        first read of a record in a process does (`benchmarks/replay.py`'s cold export)."""
+        with self._lock:
+            self._events.clear()
+            self._streams.clear()
+            self._leaves.clear()
+
     def _memo(self, table: dict[Hashable, T], key: Hashable, make: Callable[[], T]) -> T:
         with self._lock:
             found = table.get(key)
