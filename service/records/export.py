@@ -7,7 +7,7 @@ opens and prints the same in ten years' time.
 from __future__ import annotations
 
 import threading
-from datetime import datetime
+from datetime import date, datetime
 from html import escape
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -72,7 +72,7 @@ def _when_e(value: Any, zone: ZoneInfo) -> str:
     key = (value, zone)
     found = _WHEN.get(key)
     if found is None:
-        found = _e(_when(value, zone))
+        found = _told_afresh(value, zone)
         with _WHEN_LOCK:
             _WHEN[key] = found
             while len(_WHEN) > WHEN_KEPT:
@@ -80,11 +80,32 @@ def _when_e(value: Any, zone: ZoneInfo) -> str:
     return found
 
 
+DAYS_KEPT = 4_000
+_DAYS: dict[date, str] = {}
+
+
+def _told_afresh(value: Any, zone: ZoneInfo) -> str:
+    """`_e(_when(value, zone))`, with each local day told once: the day's words are
+    `strftime`'s, the time of day plain digits (a record's first export told 10,000
+    instants through `strftime`, ~1.6 µs each)."""
+    if not isinstance(value, datetime):
+        return _e(_when(value, zone))
+    local = value.astimezone(zone)
+    day = local.date()
+    said = _DAYS.get(day)
+    if said is None:
+        if len(_DAYS) >= DAYS_KEPT:
+            _DAYS.clear()
+        said = _DAYS[day] = f"{local:%a %d %b %Y}"
+    return escape(f"{said} {local.hour:02d}:{local.minute:02d}:{local.second:02d} {local.tzname()}")
+
+
 def forget_told_times() -> None:
     """Tell every recorded time afresh from now on, as a process's first export does
     (`benchmarks/replay.py`'s cold export)."""
     with _WHEN_LOCK:
         _WHEN.clear()
+        _DAYS.clear()
 
 
 def _told(n: dict[str, Any]) -> str:
