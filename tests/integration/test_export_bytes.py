@@ -113,6 +113,7 @@ def fast(c: Container, subject: str, as_of: datetime | None) -> str:
         with_paths=False,
         zone=ZoneInfo(ZONE),
         with_states=False,
+        with_data=False,
     )
     return render_html(
         record, exported_by="dsl1", exported_at=EXPORTED_AT, access_id="a-1", timezone=ZONE
