@@ -127,7 +127,7 @@ def stream_notifications(
     rows: list[Any] = []
     order = "originator_id, originator_version"
     if isinstance(recorder, PostgresApplicationRecorder):
-        rows = _postgres_rows(recorder, "originator_id", wanted, order)
+        rows = _postgres_rows(recorder, "originator_id", _id_array(recorder, wanted), order)
     elif isinstance(recorder, SQLiteApplicationRecorder):
         rows = _sqlite_rows(recorder, "originator_id", [u.hex for u in wanted], order)
     else:

@@ -242,21 +242,31 @@ class MerkleLog:
         found: dict[UUID, dict[int, StreamLeaf]] = {}
         by_hex = {u.hex: u for u in originator_ids}
         wanted = list(by_hex)
-        # PostgreSQL takes the whole list as one array (one round trip for 10,000 streams);
-        # SQLite a bounded number of parameters per statement.
-        step = max(len(wanted), 1) if self._pg else 500
-        for at in range(0, len(wanted), step):
-            chunk = wanted[at : at + step]
-            where = "= ANY(?)" if self._pg else f"IN ({', '.join('?' for _ in chunk)})"
-            for row in self._rows(
-                "SELECT originator_id, originator_version, notification_id, leaf_hash "  # noqa: S608
-                f"FROM lw_merkle_leaves WHERE originator_id {where}",
-                [chunk] if self._pg else chunk,
-            ):
-                stream = by_hex.get(row["originator_id"]) or UUID(row["originator_id"])
-                found.setdefault(stream, {})[int(row["originator_version"])] = StreamLeaf(
-                    int(row["notification_id"]), bytes.fromhex(row["leaf_hash"])
-                )
+        rows: list[tuple[str, int, int, str]] = []
+        if self._pg and wanted:  # the whole list as one packed array: one round trip
+            rows = self._pg_leaf_rows(wanted)
+        elif not self._pg:  # a bounded number of parameters per statement
+            for at in range(0, len(wanted), 500):
+                chunk = wanted[at : at + 500]
+                marks = ", ".join("?" for _ in chunk)
+                rows += [
+                    (
+                        r["originator_id"],
+                        r["originator_version"],
+                        r["notification_id"],
+                        r["leaf_hash"],
+                    )
+                    for r in self._rows(
+                        "SELECT originator_id, originator_version, notification_id, leaf_hash "  # noqa: S608
+                        f"FROM lw_merkle_leaves WHERE originator_id IN ({marks})",
+                        chunk,
+                    )
+                ]
+        for stream_hex, version, notification_id, hash_hex in rows:
+            stream = by_hex.get(stream_hex) or UUID(stream_hex)
+            found.setdefault(stream, {})[int(version)] = StreamLeaf(
+                int(notification_id), bytes.fromhex(hash_hex)
+            )
         return found
 
     def stream_leaf_rows(self, originator_ids: Sequence[UUID]) -> list[tuple[str, int, int, str]]:
@@ -269,6 +279,10 @@ class MerkleLog:
                 for u, leaves in self.stream_leaves(originator_ids).items()
                 for version, leaf in leaves.items()
             ]
+        return self._pg_leaf_rows([u.hex for u in originator_ids])
+
+    def _pg_leaf_rows(self, hexes: list[str]) -> list[tuple[str, int, int, str]]:
+        """The leaves of the streams with these hex ids, as the driver's tuples (no dict a row)."""
         from psycopg.rows import tuple_row
 
         with (
@@ -278,7 +292,7 @@ class MerkleLog:
             cur.execute(
                 "SELECT originator_id, originator_version, notification_id, leaf_hash "
                 "FROM lw_merkle_leaves WHERE originator_id = ANY(%s)",
-                (TextArray.of([u.hex for u in originator_ids]),),
+                (TextArray.of(hexes),),
             )
             return list(cur.fetchall())
 

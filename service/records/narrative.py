@@ -314,8 +314,10 @@ class Narrator:
             who = self._contacts.get(event.contact, event.contact)
             channel = CHANNEL_WORDS.get(event.channel, event.channel)
             return "provider", f"{channel} to {who} failed for good", False
+        if not name.startswith("Notification."):  # a heartbeat's id is not turned to text
+            return None
         whom = self._notifications.get(str(event.originator_id))
-        if whom is None or not name.startswith("Notification."):
+        if whom is None:
             return None
         contact, channel = whom
         if name == "Notification.AttemptStarted":

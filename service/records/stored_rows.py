@@ -44,6 +44,14 @@ class StoredRows:
         self._leaves: dict[Hashable, bytes] = {}
         self._lock = threading.Lock()
 
+    def clear(self) -> None:
+        """Forget every kept answer: the next read decodes, seals and hashes afresh, as the
+        first read of a record in a process does (`benchmarks/replay.py`'s cold export)."""
+        with self._lock:
+            self._events.clear()
+            self._streams.clear()
+            self._leaves.clear()
+
     def _memo(self, table: dict[Hashable, T], key: Hashable, make: Callable[[], T]) -> T:
         with self._lock:
             found = table.get(key)
@@ -59,7 +67,7 @@ class StoredRows:
     def event(self, to_domain_event: Callable[[StoredEvent], Any], stored: StoredEvent) -> Any:
         """The domain event these bytes decode to (events are not changed once decoded)."""
         key = (
-            str(stored.originator_id),
+            stored.originator_id,  # a UUID: hashed as its int, ~5 times quicker than str()
             int(stored.originator_version),
             stored.topic,
             _bytes(stored.state),

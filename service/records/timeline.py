@@ -192,13 +192,19 @@ def as_rows(
     events: Iterable[tuple[int, Any]],
     zone: tzinfo = UTC,
     names: Callable[[str], str | None] | None = None,
+    *,
+    with_data: bool = True,
 ) -> list[dict[str, Any]]:
     """The rows of one record, worded in order (a try names no one: its request does);
     times within the words are told in `zone`, the school's; a staff member is named by
-    `names(staff_id)` (the directory's name) where it knows them."""
+    `names(staff_id)` (the directory's name) where it knows them. Without `with_data`, no
+    row carries its event's fields (the printed page shows none)."""
     narrator = Narrator()
     said: dict[tuple[Any, ...], str] = {}
-    return [as_row(position, event, narrator, zone, names, said) for position, event in events]
+    return [
+        as_row(position, event, narrator, zone, names, said, with_data=with_data)
+        for position, event in events
+    ]
 
 
 def as_row(
@@ -208,6 +214,8 @@ def as_row(
     zone: tzinfo = UTC,
     names: Callable[[str], str | None] | None = None,
     said: dict[tuple[Any, ...], str] | None = None,
+    *,
+    with_data: bool = True,
 ) -> dict[str, Any]:
     """One line of a timeline: when, who or what said so, what it means, and whether it is
     the outbox's machinery (`detail`: shown folded, never dropped). `said`: sources and
@@ -240,7 +248,7 @@ def as_row(
         if found is None:
             found = said[("named summary", named, also_key)] = staff_named(named, names, also)
         named = found
-    return {
+    row = {
         "position": position,
         "recorded_at": event.timestamp,
         "event": event_name(event),
@@ -250,8 +258,10 @@ def as_row(
         "detail": detail,
         "aggregate_id": str(event.originator_id),
         "version": event.originator_version,
-        "data": _data(event),
     }
+    if with_data:
+        row["data"] = _data(event)
+    return row
 
 
 _STAFF = re.compile(r"(?<![\w.@+-])([\w.@+-]+) \(staff\)")

@@ -217,6 +217,7 @@ async def export_timeline(request: web.Request) -> web.Response:
         with_paths=fmt == "json",  # the printable page names the signed head, not each path
         zone=ZoneInfo(timezone),
         with_states=fmt == "json",  # the printable page shows no row's state
+        with_data=fmt == "json",  # nor its event's fields
     )
     access = Access.EXPORT_HTML if fmt == "html" else Access.EXPORT_JSON
     access_id = await _record(request, who, subject, access, request.query_string, named.school)
