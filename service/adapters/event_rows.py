@@ -339,28 +339,32 @@ def _insert_sqlite_skipping(
     recorder: Any, stored: Sequence[StoredEvent], repeatable: frozenset[UUID]
 ) -> list[int | None]:
     """`insert_events` with repeatable streams on SQLite: the library's row-by-row insert,
-    each row `ON CONFLICT DO NOTHING RETURNING rowid` (SQLite 3.35 and later), in one
-    transaction; a row left out that was not repeatable rolls the group back."""
+    each row `ON CONFLICT DO NOTHING` (an upsert: SQLite 3.24 and later) and its position
+    `lastrowid` when a row went in, in one transaction; a row left out that was not
+    repeatable rolls the group back."""
     statement = (
         f"INSERT INTO {recorder.events_table_name} VALUES (?, ?, ?, ?) "  # noqa: S608
-        "ON CONFLICT (originator_id, originator_version) DO NOTHING RETURNING rowid"
+        "ON CONFLICT (originator_id, originator_version) DO NOTHING"
     )
     positions: list[int | None] = []
+    went_in = positions.append
     with recorder.datastore.transaction(commit=True) as cursor:
+        raw = cursor.sqlite_cursor  # the library's wrapper adds a call a row
+        execute = raw.execute
         for e in stored:
             given = e.originator_id
-            cursor.execute(
+            execute(
                 statement,
                 (
-                    given.hex if isinstance(given, UUID) else given,
+                    given.hex if type(given) is UUID else given,
                     e.originator_version,
                     e.topic,
                     e.state,
                 ),
             )
-            row = cursor.fetchone()
-            positions.append(None if row is None else int(row[0]))
-        _refused(stored, positions, repeatable)
+            went_in(raw.lastrowid if raw.rowcount == 1 else None)
+        if None in positions:
+            _refused(stored, positions, repeatable)
     return positions
 
 
