@@ -244,7 +244,8 @@ def insert_events(
     `repeatable`: streams whose first event may be stored already (a device message sent
     again: its id is the device's and the message's). Such a row is left out, not refused,
     and its position comes back None: the insert is the duplicate check, under the table's
-    lock, in the same round trip. Any other row that collides refuses the whole group
+    lock, in the same round trip (`repeatable` is asked only about a row left out, so a set
+    is passed as it is, not copied). Any other row that collides refuses the whole group
     (`IntegrityError`), as before. Anything else (a tracking record, another recorder)
     goes the library's way.
     """
@@ -254,10 +255,10 @@ def insert_events(
     extra = any(value is not None for value in kwargs.values())  # `tracking=None` is no extra
     if stored and not extra:
         if isinstance(recorder, PostgresApplicationRecorder):
-            positions: list[int | None] = _insert_unnest(recorder, stored, frozenset(repeatable))
+            positions: list[int | None] = _insert_unnest(recorder, stored, repeatable)
             return positions
         if repeatable and isinstance(recorder, SQLiteApplicationRecorder):
-            return _insert_sqlite_skipping(recorder, stored, frozenset(repeatable))
+            return _insert_sqlite_skipping(recorder, stored, repeatable)
     if not repeatable:
         return cast("Sequence[int] | None", recorder.insert_events(stored, **kwargs))
     # Another recorder: the same rule, asked first (not atomic with the insert; a race
@@ -285,7 +286,7 @@ def _refused(stored: Sequence[StoredEvent], went_in: Sequence[object], repeatabl
 
 @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
 def _insert_unnest(
-    recorder: Any, stored: Sequence[StoredEvent], repeatable: frozenset[UUID]
+    recorder: Any, stored: Sequence[StoredEvent], repeatable: Collection[UUID]
 ) -> list[int | None]:
     from psycopg.rows import tuple_row
 
@@ -336,7 +337,7 @@ def _insert_unnest(
 
 
 def _insert_sqlite_skipping(
-    recorder: Any, stored: Sequence[StoredEvent], repeatable: frozenset[UUID]
+    recorder: Any, stored: Sequence[StoredEvent], repeatable: Collection[UUID]
 ) -> list[int | None]:
     """`insert_events` with repeatable streams on SQLite: the library's row-by-row insert,
     each row `ON CONFLICT DO NOTHING` (an upsert: SQLite 3.24 and later) and its position
