@@ -158,6 +158,8 @@ class SealedEventStore(EventStore[UUID]):
         notification_ids = insert_events(self.recorder, stored, **kwargs)
         if not notification_ids:
             return []
+        # A repeated device message left out by the insert (`repeatable`) has no position:
+        # it is not recorded again, so nobody is told of it.
         return [
             Recording(
                 event,
@@ -170,6 +172,7 @@ class SealedEventStore(EventStore[UUID]):
                 ),
             )
             for event, s, n in zip(domain_events, stored, notification_ids, strict=True)
+            if n is not None
         ]
 
 

@@ -1,9 +1,13 @@
 """Recording device messages in groups: one transaction for many messages.
 
 The gateway's synchronous core. Group commit is the lever (FIELD-NOTES: ~20-40x
-the events per second of one save per message). Duplicates are found before the
-save with one query, so a repeat never fails the batch; if another writer wins a
-race anyway, the batch falls back to one save per message.
+the events per second of one save per message). A message is a duplicate when an event
+with its id (the device's and the message's) is stored already. A plain reading learns
+that from its own insert, which leaves a repeat out rather than refusing the group
+(`UnitOfWork.save(repeatable=...)`: one round trip, under the store's lock); an alarm or a
+text, which must know before it builds (a repeat names the alert it raised), asks first
+with one query, and if another writer wins a race anyway, the batch falls back to one
+save per message.
 
 What each kind does (INTERFACES.md section 2):
 - sos, fall: the message, and either a new red alert with its tier-1 notification
@@ -93,6 +97,8 @@ class _Batch:
     """Plain readings, recorded as their one event (no aggregate around them)."""
     vouched: set[int] = field(default_factory=set)
     """`id()` of the facts handed on as objects: made only of what JSON gives back as it was."""
+    repeatable: set[UUID] = field(default_factory=set)
+    """Ids of the facts that carry a message id: the insert leaves one out if stored already."""
 
     def __bool__(self) -> bool:
         return bool(self.aggregates or self.facts)
@@ -151,7 +157,10 @@ class DeviceIntake:
                 message_id = ids.device_message_id(reading.device_id, reading.msg_id)
                 message_ids[index] = message_id
                 first_of.setdefault(message_id, index)
-        stored = self.uow.stored(first_of)
+        # Plain readings are checked by their insert (`_save`); the rest ask first.
+        stored = self.uow.stored(
+            [m for m, i in first_of.items() if readings[i].kind not in FACT_KINDS]
+        )
         batch = _Batch()
         fresh: list[int] = []
         repeats: list[tuple[int, int]] = []
@@ -169,7 +178,7 @@ class DeviceIntake:
             fresh.append(index)
         if batch:
             try:
-                self.uow.save(*batch.saved(), committed=telling(self.on_committed, batch.vouched))
+                already = self._save(batch)
             except IntegrityError:
                 # Another writer got there first (a second gateway, a racing repeat):
                 # record one by one, so only the colliding message is affected.
@@ -177,6 +186,11 @@ class DeviceIntake:
                 # open alerts stays, since each attempt loads the alert afresh.)
                 for index in fresh:
                     results[index] = self._record_alone(readings[index], infos[index])
+            else:
+                for index in fresh if already else ():
+                    known = message_ids.get(index)
+                    if known in already:
+                        results[index] = self._duplicate(readings[index], known)
         for index, first in repeats:
             original = results[first]
             assert original is not None
@@ -194,7 +208,8 @@ class DeviceIntake:
             batch = _Batch()
             result = self._build(reading, info, self.uow.clock.now(), batch)
             try:
-                self.uow.save(*batch.saved(), committed=telling(self.on_committed, batch.vouched))
+                for message_id in self._save(batch):  # a plain reading stored already
+                    return self._duplicate(reading, message_id)
                 return result
             except IntegrityError:
                 if reading.msg_id is not None:
@@ -204,6 +219,18 @@ class DeviceIntake:
                 if not remaining:
                     raise
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _save(self, batch: _Batch) -> set[UUID]:
+        """Save the batch in one transaction; the ids of its facts that were stored already
+        (left out by the insert, so neither recorded again nor told to the followers)."""
+        recordings = self.uow.save(
+            *batch.saved(),
+            committed=telling(self.on_committed, batch.vouched),
+            repeatable=batch.repeatable,
+        )
+        if not batch.repeatable:
+            return set()
+        return batch.repeatable - {r.notification.originator_id for r in recordings}
 
     # -- building what one reading records ---------------------------------------
 
@@ -239,6 +266,8 @@ class DeviceIntake:
                 timestamp=now,
             )
             batch.facts.append(fact)
+            if reading.msg_id is not None:
+                batch.repeatable.add(fact.originator_id)
             if not reading.extra:  # another system's words may hold what JSON changes
                 batch.vouched.add(id(fact))
             return Intaken(Outcome.RECORDED, fact.originator_id, flags=tuple(flags))

@@ -73,10 +73,15 @@ class UnitOfWork(Application[UUID]):
         self,
         *objs: Any,
         committed: Callable[[list[Recording[UUID]]], None] | None = None,
+        repeatable: Collection[UUID] = (),
         **kwargs: Any,
     ) -> list[Recording[UUID]]:
         """`committed`: told what was recorded before the listeners are woken, so a follower
-        handed the events (device_intake.py) has them when it wakes, and need not read."""
+        handed the events (device_intake.py) has them when it wakes, and need not read.
+        `repeatable`: new streams that may be stored already (repeated device messages); if
+        so they are left out of the recordings returned, not refused (`insert_events`)."""
+        if repeatable:
+            kwargs["repeatable"] = repeatable
         recordings = super().save(*objs, **kwargs)
         if committed is not None:
             committed(recordings)
@@ -129,5 +134,7 @@ class UnitOfWork(Application[UUID]):
         return bool(self.recorder.select_events(aggregate_id, desc=True, limit=1))
 
     def stored(self, aggregate_ids: Collection[UUID]) -> set[UUID]:
-        """Which of these aggregates already have events, in one query (a batch's duplicates)."""
+        """Which of these aggregates already have events, in one query (a batch's duplicate
+        alarms and texts, which must know before they build; a plain reading learns it from
+        its insert: `save(repeatable=...)`)."""
         return existing_originators(self.recorder, aggregate_ids)

@@ -106,11 +106,45 @@ def test_duplicates_in_the_batch_or_the_store_do_not_fail_the_batch(
 def test_a_lost_race_falls_back_to_one_save_per_message(
     world: World, intake: DeviceIntake, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    intake.record([reading("heartbeat", id="hb-1")])
-    # Another gateway recorded hb-1 after our look-up: the group save collides.
+    intake.record([reading("message", id="m-1", text="on my way")])
+    # Another gateway recorded m-1 after our look-up: the group save collides.
     monkeypatch.setattr(world.app, "stored", lambda *_: set())
-    results = intake.record([reading("heartbeat", id="hb-1"), reading("heartbeat", id="hb-2")])
+    results = intake.record(
+        [reading("message", id="m-1", text="on my way"), reading("heartbeat", id="hb-2")]
+    )
     assert [r.outcome for r in results] == [Outcome.DUPLICATE, Outcome.RECORDED]
+
+
+def test_a_repeated_reading_is_found_by_its_insert_not_asked_first(
+    world: World, intake: DeviceIntake, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Plain readings ask nothing before the save: the insert leaves a repeat out, in the
+    same transaction as the rest of the group, and says so."""
+    first = intake.record([reading("heartbeat", id="hb-1"), reading("location", id="loc-1")])
+    asked: list[object] = []
+    monkeypatch.setattr(world.app, "stored", lambda ids: asked.extend(ids) or set())
+    saves = count_saves(world)
+    results = intake.record(
+        [
+            reading("heartbeat", id="hb-2"),
+            reading("heartbeat", id="hb-1"),
+            reading("location", id="loc-1"),
+            reading("heartbeat", id="hb-2"),
+        ]
+    )
+    assert [r.outcome for r in results] == [
+        Outcome.RECORDED,
+        Outcome.DUPLICATE,
+        Outcome.DUPLICATE,
+        Outcome.DUPLICATE,
+    ]
+    assert results[1].message_id == first[0].message_id
+    assert results[2].message_id == first[1].message_id
+    assert results[3].message_id == results[0].message_id
+    assert asked == [] and len(saves) == 1
+    world.projector.catch_up()
+    device = world.views.get("device", "sos-0001")
+    assert device is not None and device["counts"] == {"heartbeat": 2, "location": 1}
 
 
 def test_an_unknown_device_is_named_and_the_rest_recorded(intake: DeviceIntake) -> None:

@@ -1,0 +1,50 @@
+"""A group's insert with repeatable streams, on SQLite and on PostgreSQL: a repeated device
+message is left out (no position), anything else that collides refuses the whole group."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from uuid import uuid4
+
+import pytest
+from eventsourcing.persistence import IntegrityError, StoredEvent
+
+from service.adapters.event_rows import insert_events
+from tests.worlds import World
+
+
+@pytest.fixture
+def world(database_url: str) -> Iterator[World]:
+    w = World(database_url)
+    yield w
+    w.close()
+
+
+def event(originator: object, version: int = 1) -> StoredEvent:
+    return StoredEvent(originator, version, "tests:Event", b"{}")  # type: ignore[arg-type]
+
+
+def test_a_repeated_message_is_left_out_and_the_rest_go_in(world: World) -> None:
+    recorder = world.app.recorder
+    stored, fresh = uuid4(), uuid4()
+    [first] = insert_events(recorder, [event(stored)]) or [None]
+    positions = insert_events(recorder, [event(stored), event(fresh)], repeatable={stored, fresh})
+    assert positions is not None and positions[0] is None and positions[1] is not None
+    assert positions[1] > (first or 0)
+    assert len(recorder.select_events(stored)) == 1
+    assert len(recorder.select_events(fresh)) == 1
+
+
+def test_anything_else_that_collides_refuses_the_whole_group(world: World) -> None:
+    """An alert or any aggregate whose version is taken is a conflict, not a repeat."""
+    recorder = world.app.recorder
+    taken, repeat, fresh = uuid4(), uuid4(), uuid4()
+    insert_events(recorder, [event(taken), event(repeat)])
+    with pytest.raises(IntegrityError):
+        insert_events(
+            recorder, [event(repeat), event(fresh), event(taken)], repeatable={repeat, fresh}
+        )
+    assert recorder.select_events(fresh) == [], "nothing of the refused group went in"
+    with pytest.raises(IntegrityError):
+        insert_events(recorder, [event(fresh), event(taken)])
+    assert recorder.select_events(fresh) == []
