@@ -331,7 +331,7 @@ def create_app(c: Container, *, with_mqtt: bool = True) -> web.Application:
     """The HTTP app over the container's parts, running the background while it runs."""
 
     async def background(_: web.Application) -> AsyncIterator[None]:
-        async for __ in running(c, with_mqtt=with_mqtt):
+        async with running(c, with_mqtt=with_mqtt):
             yield
 
     return http_app.create_app(

@@ -174,8 +174,13 @@ def supervise_loops(c: Container) -> None:
         c.supervisor.start("merkle-log", worker.run, stale_after=60.0)
 
 
+@contextlib.asynccontextmanager
 async def running(c: Container, *, with_mqtt: bool = True) -> AsyncIterator[None]:
     """Start: catch the views up, resume unsent notifications, follow, then take device traffic.
+
+    A context manager, not a generator to iterate: leaving an `async for` by an exception
+    leaves the generator unfinished until the loop collects it, so a failed test left its
+    service running, and the cycle collector settled, for the tests after it.
 
     The worker threads that call the (synchronous) store are owned here: a thread
     cannot be cancelled, so shutdown waits for them before the store is closed.

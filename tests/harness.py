@@ -58,7 +58,7 @@ async def service_in_process(
     container = build(settings, clock=clock, notifier=notifier, backoff=backoff)
     container.app.import_directory(load_directory(directory))
     try:
-        async for _ in running(container, with_mqtt=with_mqtt):
+        async with running(container, with_mqtt=with_mqtt):
             if container.link is not None:
                 assert await asyncio.to_thread(container.link.wait_connected, 10), (
                     "gateway not connected"

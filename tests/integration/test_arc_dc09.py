@@ -77,7 +77,7 @@ async def service_with_arc(
     c = build(settings or Settings(database_url=database_url), clock=clock, arc_timing=timing)
     c.app.import_directory(parse_directory(data))
     try:
-        async for _ in running(c, with_mqtt=settings is not None):
+        async with running(c, with_mqtt=settings is not None):
             if c.link is not None:
                 assert await asyncio.to_thread(c.link.wait_connected, 10), "gateway not connected"
             yield c

@@ -138,7 +138,7 @@ async def gateway_service(settings: Settings) -> AsyncIterator[tuple[Container, 
 
     container.gateway.intake.record = noting  # type: ignore[method-assign]
     try:
-        async for _ in running(container):
+        async with running(container):
             assert container.link is not None and container.alarm_link is not None
             assert await asyncio.to_thread(container.link.wait_connected, 10)
             assert await asyncio.to_thread(container.alarm_link.wait_connected, 10)
