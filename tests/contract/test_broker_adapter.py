@@ -205,14 +205,14 @@ async def test_a_topic_with_a_level_too_many_or_too_few_is_refused_as_bad_topic(
         assert stats["kind:sos"] == 0 and alerts(container) == []
 
 
+# Retain handling is an MQTT 5 subscription option; NATS speaks MQTT 3.1.1 only.
+@pytest.mark.parametrize("broker", ["mosquitto"], indirect=True)
 async def test_a_retained_message_is_not_replayed_as_new_when_the_gateway_reconnects(
     broker: Broker, device: Device
 ) -> None:
     """A device that sets the retain flag by mistake: its message is recorded when sent,
     and not again each time the gateway subscribes (a stale heartbeat would make a dead
     fob look alive after every restart)."""
-    if broker.name != "mosquitto":
-        pytest.skip("retain handling is an MQTT 5 subscription option: Mosquitto's")
     topic = f"{device.prefix}lw/v1/dev/{device.device_id}/heartbeat"
 
     def clear() -> None:  # a retained message outlives the test at the broker; empty clears it
