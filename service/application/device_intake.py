@@ -177,8 +177,9 @@ class DeviceIntake:
                         continue
                 # Another message's id (stored, or taken earlier in this group): a new message.
                 reused = known in stored or first != index
-                if reused:
+                if reused:  # built without the id: nothing after this may look it up
                     reading, known = without_reused_id(reading), None
+                    del message_ids[index]
             result = self._build(reading, info, now, batch, known)
             results[index] = _id_reused(result) if reused else result
             fresh.append(index)
