@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -52,7 +52,9 @@ from service.domain.devices.messages import (
     DeviceMessage,
     DeviceReading,
     clock_skew_seconds,
+    is_repeat_of,
     received,
+    without_reused_id,
 )
 from service.domain.devices.open_alarm import OpenAlarm
 
@@ -164,17 +166,31 @@ class DeviceIntake:
         batch = _Batch()
         fresh: list[int] = []
         repeats: list[tuple[int, int]] = []
+        earlier: dict[UUID, list[int]] = {}  # the group's readings met so far, by message id
         for index, info in infos.items():
             reading = readings[index]
             known = message_ids.get(index)
+            reused = False
             if known is not None:
+                first = first_of[known]
+                met = earlier.setdefault(known, [])
+                met.append(index)
+                same = next((i for i in met if is_repeat_of(reading, readings[i].kind)), index)
+                if same != index:
+                    repeats.append((index, same))
+                    continue
                 if known in stored:
-                    results[index] = self._duplicate(reading, known)
-                    continue
-                if first_of[known] != index:
-                    repeats.append((index, first_of[known]))
-                    continue
-            results[index] = self._build(reading, info, now, batch, known)
+                    repeat = self._repeat(reading, known)
+                    if repeat is not None:
+                        results[index] = repeat
+                        continue
+                # Another message's id (stored, or taken earlier in this group): a new message.
+                reused = known in stored or first != index
+                if reused:  # built without the id: nothing after this may look it up
+                    reading, known = without_reused_id(reading), None
+                    del message_ids[index]
+            result = self._build(reading, info, now, batch, known)
+            results[index] = _id_reused(result) if reused else result
             fresh.append(index)
         if batch:
             try:
@@ -382,15 +398,46 @@ class DeviceIntake:
         return pointer
 
     def _duplicate(self, reading: DeviceReading, message_id: UUID) -> Intaken:
-        """A repeat of a stored message; an alarm's names the alert it raised or joined."""
+        """What a reading found stored under its id after all (a lost race, an insert that
+        left it out) amounts to: a repeat of that message, or, when that message is another
+        one, a new message recorded on its own without the id."""
+        repeat = self._repeat(reading, message_id)
+        if repeat is not None:
+            return repeat
+        info = self.uow.directory.device(reading.device_id)
+        assert info is not None, "a reading reaches the store only from a known device"
+        return _id_reused(self._record_alone(without_reused_id(reading), info))
+
+    def _repeat(self, reading: DeviceReading, message_id: UUID) -> Intaken | None:
+        """The answer to a repeat of the message stored under `message_id` (an alarm's names
+        the alert it raised or joined), or None when that message is another one: another
+        kind, or an alarm whose alert is not there to name (the device would be told help is
+        coming for an alert no one sees), or whose alert is closed while nothing shows this
+        is the same press (a counter restarted at a reboot must not be answered with an alert
+        a person resolved days ago: only an equal `ts` says it is the same press)."""
+        stored = self.uow.load_optional(message_id, DeviceMessage)
+        if stored is None or not is_repeat_of(reading, stored.kind):
+            return None
         if reading.kind not in ALARM_KINDS:
             return Intaken(Outcome.DUPLICATE, message_id)
-        alert_id = ids.alert_id(ids.alert_key_for_message(message_id))
         # A press that joined an open alert names it; one that raised its own does not need to.
-        stored = self.uow.load_optional(message_id, DeviceMessage)
-        if stored is not None and stored.fields.get("alert_id"):
-            alert_id = UUID(str(stored.fields["alert_id"]))
+        named = stored.fields.get("alert_id")
+        alert_id = (
+            UUID(str(named)) if named else ids.alert_id(ids.alert_key_for_message(message_id))
+        )
+        alert = self.uow.load_optional(alert_id, Alert)
+        if alert is None:
+            return None
+        if not press_joins_alert(alert.is_open) and (
+            reading.device_ts is None or reading.device_ts != stored.device_ts
+        ):
+            return None
         return Intaken(Outcome.DUPLICATE, message_id, alert_id, AlertKind(reading.kind))
+
+
+def _id_reused(result: Intaken) -> Intaken:
+    """Flagged (and so counted) as recorded without the `id` another message had."""
+    return replace(result, flags=(*result.flags, "id_reused"))
 
 
 def _fields(reading: DeviceReading) -> dict[str, Any]:

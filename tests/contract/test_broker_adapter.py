@@ -237,12 +237,6 @@ async def test_a_retained_message_is_not_replayed_as_new_when_the_gateway_reconn
             await asyncio.to_thread(clear)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="device_intake._duplicate (owned by another helper): an alarm whose id a stored "
-    "message of another kind has is taken for its repeat; the device is told alert_received "
-    "for an alert that was never raised. Remove this mark with the fix (see the persona report)",
-)
 async def test_an_sos_reusing_a_heartbeats_id_still_raises_the_alert_it_names(
     broker: Broker, device: Device
 ) -> None:

@@ -11,7 +11,7 @@ carried an `id` collide with its own repeat on the store's uniqueness constraint
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Final
 from uuid import UUID, uuid4
@@ -47,7 +47,8 @@ class DeviceReading:
     text: str | None
     seq: int | None
     rejected_fields: dict[str, str] = field(default_factory=dict)
-    """Only for alarm kinds: optional fields that failed validation, and why (they were dropped)."""
+    """Fields dropped, and why: an alarm's optional fields that failed validation, or any
+    kind's `id` that another message of the device was stored under (`without_reused_id`)."""
     extra: dict[str, Any] = field(default_factory=dict)
     """What another system said beside the reading, recorded with it: where it came from
     (`source`), its own ids, an address (Traccar, OwnTracks: docs/devices.md)."""
@@ -82,6 +83,28 @@ class DeviceReading:
             rejected_fields={} if rejected_fields is None else rejected_fields,
             extra={} if extra is None else extra,
         )
+
+
+def without_reused_id(reading: DeviceReading) -> DeviceReading:
+    """The reading to record as a new message when its `id` is another message's (a counter
+    restarted at a reboot, or one counter per kind): a repeat is the same message, so this
+    one must not be taken for the other's repeat. The `id` is dropped and listed under
+    `rejected_fields`, the gateway's rule for an alarm's `id` that cannot be stored, so a
+    person reading the message sees what the device sent and why it was set aside."""
+    reason = (
+        f"field 'id' {reading.msg_id!r} was used before by another message from this device "
+        f"(not a {reading.kind}, or an alarm whose alert it cannot name): recorded as a new "
+        "message, without it; give every message its own id"
+    )
+    return replace(reading, msg_id=None, rejected_fields={**reading.rejected_fields, "id": reason})
+
+
+def is_repeat_of(reading: DeviceReading, kind: str) -> bool:
+    """Whether a reading is a repeat of a message of `kind` stored (or met earlier in its group)
+    under the same device and `id`. A repeat is the same message: at least the same kind. Its
+    other fields are not compared, since a device may refresh them when it repeats an alarm
+    (and a fact's repeat is found by its insert, with nothing read back to compare)."""
+    return reading.kind == kind
 
 
 def clock_skew_seconds(
