@@ -159,9 +159,18 @@ class DeviceIntake:
                 message_id = ids.device_message_id(reading.device_id, reading.msg_id)
                 message_ids[index] = message_id
                 first_of.setdefault(message_id, index)
-        # Plain readings are checked by their insert (`_save`); the rest ask first.
+        # Plain readings are checked by their insert (`_save`); the rest ask first, each by
+        # its own id, and so does an id the group holds under two kinds (a reused id): which
+        # of them repeats what is stored decides which one is the new message.
+        kinds: dict[UUID, set[str]] = {}
+        for index, message_id in message_ids.items():
+            kinds.setdefault(message_id, set()).add(readings[index].kind)
         stored = self.uow.stored(
-            [m for m, i in first_of.items() if readings[i].kind not in FACT_KINDS]
+            {
+                m
+                for i, m in message_ids.items()
+                if readings[i].kind not in FACT_KINDS or len(kinds[m]) > 1
+            }
         )
         batch = _Batch()
         fresh: list[int] = []

@@ -4,7 +4,8 @@ with the same `id` until it is acknowledged)
 Groups of device messages whose ids repeat within a group, across groups and after the
 gateway restarts (a fresh application and intake over the same store), in any mix of plain
 readings, alarms and texts: every message is recorded exactly once; every repeat is
-reported DUPLICATE and names the original's id; the live views count each message once;
+reported DUPLICATE and names the original's id (a message of another kind under a used
+id is a new one: recorded without the id, flagged id_reused); the live views count each message once;
 and the Merkle log holds one leaf per stored event, its leaf indexes without a gap, though
 a repeat left out by the insert may leave a gap in the store's positions.
 """
@@ -85,8 +86,9 @@ class RepeatedMessages(RuleBasedStateMachine):
         self.gateway: Lonewatch | None = None
         self.intake = self.world.intake
         self._follow(self.intake)
-        self.originals: dict[tuple[str, str], UUID] = {}
-        """(device, message id) -> the id its first delivery was recorded under."""
+        self.originals: dict[tuple[str, str], tuple[str, UUID]] = {}
+        """(device, message id) -> the kind and id its first delivery was recorded under; a
+        later message of another kind with that id is a new one (its id reused)."""
         self.restarts = 0
         self.first_seen: dict[tuple[str, str], tuple[int, int]] = {}
         """(device, message id) -> (restarts, group) when first recorded: what a repeat is."""
@@ -105,32 +107,46 @@ class RepeatedMessages(RuleBasedStateMachine):
         self.groups += 1
         Counters.steps += 1
         results = self.intake.record([_reading(*m) for m in group])
+        in_group: dict[tuple[str, str, str], UUID] = {}
+        """(device, message id, kind) -> the id it was recorded under in this group."""
         for (device, kind, msg_id), result in zip(group, results, strict=True):
             if msg_id is None:
                 assert result.outcome is Outcome.RECORDED
                 self.recorded[(device, kind)] += 1
                 continue
             original = self.originals.get((device, msg_id))
-            if original is None:
-                assert result.outcome is Outcome.RECORDED, (device, kind, msg_id)
-                assert result.message_id == ids.device_message_id(device, msg_id)
-                self.originals[(device, msg_id)] = result.message_id
-                self.first_seen[(device, msg_id)] = (self.restarts, self.groups)
-                self.recorded[(device, kind)] += 1
-            else:
+            earlier = in_group.get((device, msg_id, kind))
+            # A repeat: of a reading of its kind earlier in this group, or of the same kind
+            # as what the id was first recorded for.
+            named = earlier or (original[1] if original and original[0] == kind else None)
+            if named is not None:
                 assert result.outcome is Outcome.DUPLICATE, (device, kind, msg_id)
-                assert result.message_id == original, "a repeat names the original"
-                restarts, in_group = self.first_seen[(device, msg_id)]
+                assert result.message_id == named, "a repeat names the original"
+                restarts, _ = self.first_seen[(device, msg_id)]
                 Counters.saw(
                     f"{kind} repeated "
                     + (
                         "in its group"
-                        if in_group == self.groups
+                        if earlier is not None
                         else "after a restart"
                         if restarts < self.restarts
                         else "in a later group"
                     )
                 )
+                continue
+            assert result.outcome is Outcome.RECORDED, (device, kind, msg_id)
+            self.recorded[(device, kind)] += 1
+            assert result.message_id is not None
+            in_group[(device, msg_id, kind)] = result.message_id
+            if original is None:
+                assert result.message_id == ids.device_message_id(device, msg_id)
+                self.originals[(device, msg_id)] = (kind, result.message_id)
+                self.first_seen[(device, msg_id)] = (self.restarts, self.groups)
+            else:
+                # Another kind under a used id: a new message, recorded without the id.
+                assert "id_reused" in result.flags, (device, kind, msg_id)
+                assert result.message_id != original[1]
+                Counters.saw(f"{kind} reusing a {original[0]}'s id")
 
     @rule()
     def the_gateway_restarts(self) -> None:
@@ -160,7 +176,7 @@ class RepeatedMessages(RuleBasedStateMachine):
         )
         assert sum(messages.values()) == sum(self.recorded.values())
         assert all(count == 1 for count in messages.values())
-        assert set(self.originals.values()) <= set(messages)
+        assert {m for _, m in self.originals.values()} <= set(messages)
         # The views count each message once, though repeats were never handed to them.
         for _ in range(100):
             self.live.follow()
