@@ -51,6 +51,17 @@ _PUBACK_PACKET: Final = struct.Struct("!BBH")
 `_send_command_with_mid`, which MQTT 5 allows (reason code 0, no properties, omitted)."""
 
 
+def settled(client: mqtt.Client) -> bool:
+    """Nothing left for this connection to say or hear: every queued packet written (our
+    PUBACKs among them) and no publish of ours still waiting for the broker's PUBACK.
+
+    Closing a socket whose peer still sends to it makes the kernel answer with a reset, and
+    a reset makes the broker drop what it had received but not yet read: the last group's
+    PUBACKs. Seen: a clean stop right after an SOS's `alert_received` command (QoS 1, its
+    PUBACK still on the way) had the broker deliver the last 100-150 messages again."""
+    return not client._out_packet and not client._out_messages
+
+
 def queue_pubacks(client: mqtt.Client, mids: Sequence[int]) -> None:
     """Queue a PUBACK for each of `mids` (QoS 1, in order) as one write to the broker."""
     if not mids:
