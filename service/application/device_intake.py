@@ -422,8 +422,9 @@ class DeviceIntake:
         the alert it raised or joined), or None when that message is another one: another
         kind, or an alarm whose alert is not there to name (the device would be told help is
         coming for an alert no one sees), or whose alert is closed while nothing shows this
-        is the same press (a counter restarted at a reboot must not be answered with an alert
-        a person resolved days ago: only an equal `ts` says it is the same press)."""
+        shows another press (a counter restarted at a reboot must not be answered with an alert
+        a person resolved days ago; a `ts` other than its original's shows it; without one on
+        both, it is a repeat: the same device and id are recorded once, INTERFACES.md)."""
         stored = self.uow.load_optional(message_id, DeviceMessage)
         if stored is None or not is_repeat_of(reading, stored.kind):
             return None
@@ -437,10 +438,13 @@ class DeviceIntake:
         alert = self.uow.load_optional(alert_id, Alert)
         if alert is None:
             return None
-        if not press_joins_alert(alert.is_open) and (
-            reading.device_ts is None or reading.device_ts != stored.device_ts
+        if (
+            not press_joins_alert(alert.is_open)
+            and reading.device_ts is not None
+            and stored.device_ts is not None
+            and reading.device_ts != stored.device_ts
         ):
-            return None
+            return None  # another press: a repeat carries its original's `ts`
         return Intaken(Outcome.DUPLICATE, message_id, alert_id, AlertKind(reading.kind))
 
 

@@ -108,6 +108,9 @@ def test_an_sos_reusing_the_id_of_one_whose_alert_was_resolved_raises_a_new_aler
     # A late repeat of that very press (its ts) is still its repeat.
     (late,) = intake.record([reading("sos", id="1", ts="2026-12-01T09:00:00Z")])
     assert late.outcome is Outcome.DUPLICATE and late.alert_id == first.alert_id
+    # Without a ts nothing shows it is another press: the same device and id, recorded once.
+    (bare,) = intake.record([reading("sos", id="1")])
+    assert bare.outcome is Outcome.DUPLICATE and bare.alert_id == first.alert_id
     (news,) = intake.record([reading("sos", id="1", ts="2026-12-06T09:00:00Z")])
     recorded_anew(world, news, "sos", "1")
     assert raised(world, news, AlertKind.SOS).is_open and news.alert_id != first.alert_id

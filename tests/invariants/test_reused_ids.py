@@ -10,7 +10,7 @@ between, on SQLite and PostgreSQL:
   (raised by it, joined while open, or the one its original named); nothing else names one;
 - a message never repeats a stored one of another kind (it is recorded, flagged `id_reused`);
 - a true repeat (same device, id and kind; for an alarm, its original's alert still open,
-  or resolved and the same `ts`) is reported DUPLICATE, names its original and its alert,
+  or resolved and no different `ts`) is reported DUPLICATE, names its original and its alert,
   and is not recorded again, within a group, across groups and after a restart;
 - the store holds exactly the messages reported RECORDED, each once.
 """
@@ -165,8 +165,10 @@ class ReusedIds(RuleBasedStateMachine):
             assert result.outcome is Outcome.RECORDED and "id_reused" in result.flags, sent
             assert result.message_id != ids.device_message_id(device, msg_id)
         elif kind in ALARM_KINDS and not open_before.get((device, msg_id), False):
-            # Its original's alert was resolved: only the same `ts` shows it is the same press.
-            if ts is not None and ts == original.sent[3]:
+            # Its original's alert was resolved: only a different `ts` on both shows it is
+            # another press; without one, it is a repeat ("the same device and id are
+            # recorded once", INTERFACES.md section 2).
+            if ts is None or original.sent[3] is None or ts == original.sent[3]:
                 Counters.saw(f"{kind} repeated after its alert was resolved")
                 assert result.outcome is Outcome.DUPLICATE, sent
                 assert result.alert_id == original.result.alert_id
