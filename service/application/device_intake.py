@@ -421,10 +421,10 @@ class DeviceIntake:
         """The answer to a repeat of the message stored under `message_id` (an alarm's names
         the alert it raised or joined), or None when that message is another one: another
         kind, or an alarm whose alert is not there to name (the device would be told help is
-        coming for an alert no one sees), or whose alert is closed while nothing shows this
-        shows another press (a counter restarted at a reboot must not be answered with an alert
-        a person resolved days ago; a `ts` other than its original's shows it; without one on
-        both, it is a repeat: the same device and id are recorded once, INTERFACES.md)."""
+        coming for an alert no one sees), or an alarm whose alert is closed and whose `ts`
+        differs from its original's: another press (a counter restarted at a reboot must not
+        be answered with an alert a person resolved days ago). Without a `ts` on both, it is a
+        repeat: the same device and id are recorded once (INTERFACES.md section 2)."""
         stored = self.uow.load_optional(message_id, DeviceMessage)
         if stored is None or not is_repeat_of(reading, stored.kind):
             return None
