@@ -18,6 +18,7 @@ import pytest
 
 from service.container import Container
 from service.domain.people.confidentiality import WITHHELD
+from tests.console_world import devices
 from tests.trust_api import Api, Client, as_, text, texting, trust_api
 
 SAM = "+447700900001"  # s-jones, whose safe word is Bluebird (tests/worlds.py)
@@ -101,3 +102,13 @@ async def test_the_live_alert_still_tells_reception_what_answers_it(texted: Api)
     alert = await response.json()
     assert alert["staff"] == "s-jones" and alert["staff_phone"] == SAM
     assert WITHHELD not in json.dumps(alert)
+
+
+async def test_a_record_with_nothing_withheld_says_nothing_is(texted: Api) -> None:
+    """An SOS pressed on no visit holds no visitor's words: reception reads it whole, with
+    no line saying something was withheld (a gap that is not there is not announced)."""
+    client, c = texted
+    recorded = await asyncio.to_thread(devices(c).press, "sos-0001", "m-confid")
+    await asyncio.to_thread(c.projector.catch_up)
+    record = await the_replay(client, c, "reception1", str(recorded.alert_id))
+    assert WITHHELD not in json.dumps(record) and "withheld" not in record

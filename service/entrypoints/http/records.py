@@ -21,6 +21,7 @@ from projections.store import ViewStore, dumps
 from service.application.visits import can_see_visit
 from service.domain.errors import NotFound
 from service.domain.people.access import Principal, can_see_school
+from service.domain.people.confidentiality import WITHHELD
 from service.domain.people.directory import timezone_of
 from service.domain.people.naming import ROLE_WORDS
 from service.domain.people.record_access import Access, can_export, can_read_audit, can_watch
@@ -155,9 +156,11 @@ async def get_timeline(request: web.Request) -> web.Response:
     # Every record may name a pupil or hold a visitor's words: the visit records' rule.
     tied = await asyncio.to_thread(tied_visit, views, named)
     record = shown(who, tied, record)
-    if (words := withheld_words(who, tied)) is not None:
-        record["withheld"] = words
-    return web.Response(text=dumps(record), content_type="application/json")
+    text = dumps(record)
+    if (words := withheld_words(who, tied)) is not None and WITHHELD in text:
+        record["withheld"] = words  # said only where something was: a gap is not a fault
+        text = dumps(record)
+    return web.Response(text=text, content_type="application/json")
 
 
 def tied_visit(views: ViewStore, named: Subject) -> dict[str, Any]:
