@@ -188,6 +188,8 @@ async def test_refusals_say_who_may_not_do_what(api: Any) -> None:
     refused = await (await client.get("/api/v1/alerts", headers=staff)).json()
     assert "a staff cannot watch the alert feed" in refused["detail"]
     export = await client.get(f"/api/v1/timeline/export?alert={alert_id}", headers=operator)
-    assert "an operator cannot export safeguarding records" in (await export.json())["detail"]
+    detail = (await export.json())["detail"]
+    assert "only the DSL, the headteacher or an admin may print or export" in detail
+    assert "(your role: contact centre)" in detail
     audit = await client.get("/api/v1/audit", headers=operator)
     assert "cannot read the audit trail" in (await audit.json())["detail"]

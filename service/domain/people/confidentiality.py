@@ -1,11 +1,15 @@
-"""Who may read a pupil's reference and a visit report's safeguarding notes (issue 16), and
-who is never shown a silent (duress) alert on a visit.
+"""Who may read a pupil's reference and a visitor's own words (issue 16), and who is never
+shown a silent (duress) alert on a visit.
 
-SEN Trust: notes "will only be shared with the relevant senior leaders". So the DSL, the
-headteacher and an admin read everything; the visitors read their own visit (they go to
-the home, they wrote the report); reception (an operator) reads a pupil's reference only
-while the overdue ladder has them ringing that pupil's home, and never the notes. What is
-withheld is replaced by WITHHELD wherever it appears, field or prose.
+SEN Trust: notes "will only be shared with the relevant senior leaders"; King's Academy:
+"shared only with authorised personnel in line with safeguarding protocols". So the DSL,
+the headteacher and an admin read everything; the visitors read their own visit (they go
+to the home, they wrote the report); reception (an operator) reads a pupil's reference
+only while the overdue ladder has them ringing that pupil's home, and never what a
+visitor wrote: a visit's notes and report, nor a visitor's text or phone app message (and
+the reply it got) in any record, a visit's, an alert's, a device's or a person's. What is
+withheld is replaced by WITHHELD wherever it appears, field or prose. Nothing an alarm is
+answered with is withheld: who, where, what kind, their number, who has been told.
 """
 
 from __future__ import annotations
@@ -20,6 +24,13 @@ from service.domain.people.directory import Role
 WITHHELD = "[confidential]"
 NOTES = frozenset({"notes", "report"})
 """Fields holding what a visitor wrote after the visit."""
+VISITOR_WORDS: dict[str, tuple[str, ...]] = {
+    "InboundSms.Received": ("text",),
+    "InboundSms.Replied": ("reply",),
+    "DeviceMessage.Received": ("fields", "text"),
+}
+"""Where a record's row holds a visitor's own words (a text, a phone app's message) or the
+reply their phone got: the row's event and the path to the words in its `data`."""
 
 
 def may_read_everything(who: Principal) -> bool:
@@ -34,7 +45,36 @@ def may_read_pupil_ref(who: Principal, visitors: Collection[str], calling_home: 
 
 
 def may_read_notes(who: Principal, visitors: Collection[str]) -> bool:
+    """What a visitor wrote (notes, report, texts, messages): leads and the visitors."""
     return may_read_everything(who) or who.username in visitors
+
+
+def without_visitor_words(record: Any) -> Any:
+    """A record (`events`: its rows) whose rows holding a visitor's words (or the reply they
+    got) have those words withheld, in the row's data and in its summary alike. Only in
+    their own rows: a visitor's "OK" must not blank every "OK" of the record."""
+    rows = record.get("events") if isinstance(record, dict) else None
+    if not isinstance(rows, list):
+        return record
+    kept = []
+    for row in rows:
+        path = VISITOR_WORDS.get(str(row.get("event"))) if isinstance(row, dict) else None
+        words: Any = row.get("data") if path else None
+        for key in path or ():
+            words = words.get(key) if isinstance(words, dict) else None
+        hidden = isinstance(words, str) and words.strip()
+        kept.append(withheld(row, [words], ()) if hidden else row)
+    return {**record, "events": kept}
+
+
+def values_of(value: Any, field: str) -> list[str]:
+    """Every value of `field` however deep (a pupil's reference in each visit of a record)."""
+    if isinstance(value, dict):
+        own = [str(value[field])] if value.get(field) not in (None, "") else []
+        return own + [v for k, item in value.items() for v in values_of(item, field)]
+    if isinstance(value, list):
+        return [v for item in value for v in values_of(item, field)]
+    return []
 
 
 SILENT_KINDS = frozenset({"duress"})  # AlertKind.DURESS (alerts import people, not back)

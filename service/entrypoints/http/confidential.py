@@ -21,8 +21,10 @@ from service.domain.people.confidentiality import (
     may_read_notes,
     may_read_pupil_ref,
     may_see_silent_alerts,
+    values_of,
     withheld,
     without_silent_alerts,
+    without_visitor_words,
 )
 from service.domain.people.record_access import Access
 from service.entrypoints.http.keys import LONEWATCH
@@ -53,19 +55,37 @@ def worded(who: Principal, visit: dict[str, Any]) -> dict[str, Any]:
 
 
 def shown(who: Principal, visit: dict[str, Any], value: Any = None) -> Any:
-    """`value` (the visit itself by default, or its timeline) as `who` may read it."""
+    """`value` (the visit itself by default, or a record: the visit's timeline, or an
+    alert's, a device's or a person's, with the visit it is tied to or `{"staff": [...]}`)
+    as `who` may read it: the one rule for every record (the domain's, applied here)."""
     visitors = list(visit.get("staff") or [])
+    target = visit if value is None else value
     texts: list[str] = []
     fields: set[str] = set()
     if not may_read_pupil_ref(who, visitors, calling_home(visit)):
-        texts.append(str(visit.get("pupil_ref") or ""))
+        # The visit's own, and each one a record of many visits holds (a person's).
+        texts += [str(visit.get("pupil_ref") or ""), *values_of(target, "pupil_ref")]
         fields.add("pupil_ref")
     if not may_read_notes(who, visitors):
         fields |= NOTES
-    target = visit if value is None else value
+        target = without_visitor_words(target)
     if not may_see_silent_alerts(who):
         target = without_silent_alerts(target)
     return withheld(target, texts, fields) if fields else target
+
+
+WITHHELD_WORDS = (
+    "Some of this record is shown as [confidential]: what the visitor wrote and the pupil's "
+    "reference are for the DSL, the headteacher and the visitors (safeguarding is need to "
+    "know). Who, where, what kind and who has been told are all here."
+)
+"""Said beside a record whose reader may not read all of it, so a gap is not a fault."""
+
+
+def withheld_words(who: Principal, visit: dict[str, Any]) -> str | None:
+    """WITHHELD_WORDS when `who` is shown a record tied to `visit` with something withheld."""
+    visitors = list(visit.get("staff") or [])
+    return None if may_read_notes(who, visitors) else WITHHELD_WORDS
 
 
 async def audited(

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
@@ -21,12 +21,15 @@ from projections.store import ViewStore, dumps
 from service.application.visits import can_see_visit
 from service.domain.errors import NotFound
 from service.domain.people.access import Principal, can_see_school
+from service.domain.people.confidentiality import WITHHELD
 from service.domain.people.directory import timezone_of
+from service.domain.people.naming import ROLE_WORDS
 from service.domain.people.record_access import Access, can_export, can_read_audit, can_watch
-from service.entrypoints.http.confidential import shown
+from service.entrypoints.http.confidential import shown, withheld_words
 from service.entrypoints.http.keys import CLOCK, LONEWATCH, POOLS, PROOF, VIEWS
 from service.entrypoints.http.problems import BadRequest, problem
 from service.entrypoints.http.requests import instant, principal
+from service.logs import get_logger
 from service.records.as_it_stood import as_it_stood
 from service.records.audit import audit_trail, record_viewing
 from service.records.export import render_html
@@ -36,11 +39,19 @@ from service.records.replay import Page, incident_record, state_as_of, subject_s
 from service.records.verdicts import record_verdict
 from service.records.whole_checks import checks_of, close_checks
 
+log = get_logger(__name__)
+
 SUBJECT_KINDS = ("alert", "visit", "device", "staff")
 PAGE = 500
 """Rows of a timeline in one answer unless more are asked for: what a reader scrolls through
 before asking for more, and a small part of a 10,000-event record's cost to word and send."""
 MAX_PAGE = 10_000
+EXPORT_REFUSED = (
+    "The printable record is a safeguarding record: it holds what the visitor wrote and the "
+    "pupil's reference, so only the DSL, the headteacher or an admin may print or export it "
+    "(your role: {who}). Ask your DSL if the record is needed. The alert itself (who, where, "
+    "who has been told) is on the feed."
+)
 
 
 def refusal(who: Principal, allowed: bool, what: str) -> web.Response | None:
@@ -120,7 +131,7 @@ async def get_timeline(request: web.Request) -> web.Response:
     since = instant(request.query.get("from"), "from")
     page = _page(request, since)
     named = await subject_of(request)
-    kind, key, subject = named.kind, named.key, named.name
+    subject = named.name
     app, views, exports = request.app[LONEWATCH], request.app[VIEWS], request.app[POOLS].exports
     zone = ZoneInfo(await asyncio.to_thread(_school_timezone, views, named.school))
     record = await exports.run(
@@ -142,10 +153,30 @@ async def get_timeline(request: web.Request) -> web.Response:
     record["access_id"] = await _record(
         request, who, subject, Access.TIMELINE, request.query_string, named.school
     )
-    if kind == "visit":  # the timeline names the pupil and holds the report's notes
-        visit = await asyncio.to_thread(views.get, "visit", key) or {}
-        record = shown(who, visit, record)
-    return web.Response(text=dumps(record), content_type="application/json")
+    # Every record may name a pupil or hold a visitor's words: the visit records' rule.
+    tied = await asyncio.to_thread(tied_visit, views, named)
+    record = shown(who, tied, record)
+    text = dumps(record)
+    if (words := withheld_words(who, tied)) is not None and WITHHELD in text:
+        record["withheld"] = words  # said only where something was: a gap is not a fault
+        text = dumps(record)
+    return web.Response(text=text, content_type="application/json")
+
+
+def tied_visit(views: ViewStore, named: Subject) -> dict[str, Any]:
+    """The visit whose confidentiality rule a record follows: the visit itself; the visit an
+    alert was raised on (its cause names it); otherwise only who the record is about (an
+    alert on no visit, a person), whose own words they may read: nobody for a device."""
+    if named.kind == "visit":
+        return views.get("visit", named.key) or {"staff": []}
+    if named.kind == "staff":
+        return {"staff": [named.key]}
+    alert = views.get("alert", named.key) if named.kind == "alert" else None
+    if alert is None:
+        return {"staff": []}
+    visit_id = (alert.get("cause") or {}).get("visit") or (alert.get("visit") or {}).get("id")
+    visit = views.get("visit", str(visit_id)) if visit_id else None
+    return visit or {"staff": [alert["staff"]] if alert.get("staff") else []}
 
 
 async def get_timeline_verdict(request: web.Request) -> web.Response:
@@ -194,8 +225,11 @@ async def alert_as_of(request: web.Request, alert_id: UUID, as_of: datetime) -> 
 async def export_timeline(request: web.Request) -> web.Response:
     """GET /api/v1/timeline/export?alert=ID&format=html|json: the incident record to attach."""
     who = principal(request)
-    if (refused := refusal(who, can_export(who), "export safeguarding records")) is not None:
-        return refused
+    if not can_export(who):
+        # Said so a receptionist knows what to do, and logged: a refused look at a
+        # safeguarding record is something a DSL may want to know about.
+        log.info("record_export_refused", user=who.username, role=who.role.value)
+        return problem(403, "Forbidden", EXPORT_REFUSED.format(who=ROLE_WORDS[who.role.value]))
     fmt = request.query.get("format", "html")
     if fmt not in {"html", "json"}:
         raise BadRequest(f"format must be html or json, got {fmt!r}")

@@ -204,6 +204,8 @@
     nextAfter = record.next_after;
     accessId = record.access_id;
     titled(record);
+    // What this reader may not see is shown as [confidential]; the server says why.
+    document.getElementById("withheld").replaceChildren(record.withheld ? el("p", { class: "withheld-note", role: "note" }, record.withheld) : "");
     document.getElementById("verdict").replaceChildren(verdict(record.integrity));
     append(record.events);
     awaitVerdict(record);
