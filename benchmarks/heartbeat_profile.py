@@ -8,7 +8,10 @@ is recorded and the views and the Merkle log have followed it, divided by the me
 recorded. Run twice: once plain for the figure, once
 under cProfile (every thread) for the shares, since the profiler's own cost inflates times.
 
-    python -m benchmarks.heartbeat_profile [--seconds 5] [--sqlite] [--top 25]
+    python -m benchmarks.heartbeat_profile [--seconds 5] [--sqlite] [--top 25] [--stages]
+
+`--stages`: the plain run also times each stage of the service (benchmarks/heartbeat_stages.py,
+each wrapped method by its thread's CPU clock) and prints CPU-µs a heartbeat for each.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from benchmarks.common import (
     service_env,
     write_directory,
 )
+from benchmarks.heartbeat_stages import Stages
 from simulators.local_stack import REPO
 
 DEVICES = 1000
@@ -65,6 +69,8 @@ class Cost:
     top: list[dict[str, Any]] = field(default_factory=list)
     threads: dict[str, float] = field(default_factory=dict)
     """CPU seconds per kind of thread (its name without numbers) over the same window."""
+    stages: list[str] = field(default_factory=list)
+    """With `--stages`: one printed line a stage of the service (CPU-µs a heartbeat)."""
 
     @property
     def cpu_us_per_message(self) -> float:
@@ -171,7 +177,11 @@ def _name(func: tuple[str, int, str]) -> str:
 
 
 async def _service_run(
-    env: dict[str, str], mqtt_port: int, seconds: float, rate: float | None
+    env: dict[str, str],
+    mqtt_port: int,
+    seconds: float,
+    rate: float | None,
+    stages: Stages | None = None,
 ) -> Cost:
     from aiohttp import web
 
@@ -203,6 +213,8 @@ async def _service_run(
         await asyncio.sleep(0.5)
         recorded_before = gateway.stats["recorded"]
         threads0 = thread_cpu()
+        if stages is not None:
+            stages.reset()
         cpu0, wall0 = time.process_time(), time.monotonic()
         flood = await asyncio.create_subprocess_exec(
             sys.executable,
@@ -228,7 +240,9 @@ async def _service_run(
         cpu = time.process_time() - cpu0
         wall = time.monotonic() - wall0
         threads = by_kind(threads0, thread_cpu())
-        return Cost(gateway.stats["recorded"] - recorded_before, cpu, wall, threads=threads)
+        recorded = gateway.stats["recorded"] - recorded_before
+        table = stages.table(recorded) if stages is not None else []
+        return Cost(recorded, cpu, wall, threads=threads, stages=table)
     finally:
         await runner.cleanup()
         with contextlib.suppress(Exception):
@@ -252,6 +266,7 @@ def measure(
     profile: bool,
     top: int = 25,
     save: Path | None = None,
+    stages: bool = False,
 ) -> Cost:
     """One run: a fresh broker and store, the directory imported, the flood, the drain."""
     with (
@@ -269,8 +284,12 @@ def measure(
         env = service_env(database_url=db, mqtt_port=mqtt_port, http_port=free_port())
         lonewatch(env, "directory", "import", str(directory))
         profiles = ThreadProfiles()
-        with profiles.installed() if profile else contextlib.nullcontext():
-            cost = asyncio.run(_service_run(env, mqtt_port, seconds, rate))
+        timed = Stages() if stages else None
+        with (
+            profiles.installed() if profile else contextlib.nullcontext(),
+            timed.installed() if timed is not None else contextlib.nullcontext(),
+        ):
+            cost = asyncio.run(_service_run(env, mqtt_port, seconds, rate, timed))
         if profile:
             cost.top = profiles.top(max(1, cost.recorded), top, save)
         return cost
@@ -283,9 +302,18 @@ def main() -> None:
     parser.add_argument("--sqlite", action="store_true")
     parser.add_argument("--top", type=int, default=25)
     parser.add_argument("--no-profile", action="store_true")
+    parser.add_argument(
+        "--stages", action="store_true", help="time the service's stages in the plain run"
+    )
     parser.add_argument("--save", type=Path, help="write the merged pstats here")
     args = parser.parse_args()
-    plain = measure(seconds=args.seconds, rate=args.rate, sqlite=args.sqlite, profile=False)
+    plain = measure(
+        seconds=args.seconds,
+        rate=args.rate,
+        sqlite=args.sqlite,
+        profile=False,
+        stages=args.stages,
+    )
     print(
         f"plain: {plain.recorded} heartbeats recorded, {plain.cpu_seconds:.2f} s CPU in "
         f"{plain.wall_seconds:.1f} s: {plain.cpu_us_per_message:,.0f} CPU-us per heartbeat",
@@ -294,6 +322,8 @@ def main() -> None:
     for kind, seconds in plain.threads.items():
         if seconds * 1e6 / max(1, plain.recorded) >= 0.5:
             print(f"  {seconds * 1e6 / max(1, plain.recorded):7.1f} CPU-us  thread {kind}")
+    for line in plain.stages:
+        print(line)
     if args.no_profile:
         return
     profiled = measure(
