@@ -1,0 +1,141 @@
+"""The DSL's printable export of a 10,000-event record, alone (issue 12: ≤ 500 ms, cold too).
+
+`replay` times the export among twenty other reads of the same record; this times only it,
+on the same record (benchmarks/replay.py `fill`), over HTTP on the real aiohttp app:
+
+- "first in process": the record's first export since the app started (nothing decoded,
+  checked or told yet in this process; one sample, since there is one first);
+- "cold": the same with what an earlier export kept thrown away first (`StoredRows.clear`,
+  `forget_told_times`), as `replay` times it;
+- "warm": the same export again;
+- the JSON export, warm;
+- the event loop's longest hold while an export is made and sent: a task on the loop asks
+  to wake every millisecond, and the longest gap between its wakes is what any other
+  request or the live feed would have waited (on a loaded machine the scheduler adds to it).
+
+Wall and this process's CPU (every thread) for each; compare pairs made back to back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from benchmarks.common import Figure, Result, free_port, own_database, write_directory
+from benchmarks.replay import EVENTS, EXPORT_TARGET_MS, fill
+from service.adapters.directory_file import load_directory
+from service.adapters.signing import SigningKey
+from service.bootstrap import build, create_app
+from service.config import Settings
+from service.records.export import forget_told_times
+from service.records.stored_rows import stored_rows_of
+
+REPEATS = 7
+
+
+async def _held(call: Callable[[], Awaitable[Any]]) -> tuple[float, float, float]:
+    """`call`'s wall and CPU seconds, and the loop's longest gap between 1 ms wakes meanwhile."""
+    longest = 0.0
+    done = asyncio.Event()
+
+    async def ticker() -> None:
+        nonlocal longest
+        last = time.perf_counter()
+        while not done.is_set():
+            await asyncio.sleep(0.001)
+            now = time.perf_counter()
+            longest = max(longest, now - last)
+            last = now
+
+    watching = asyncio.create_task(ticker())
+    t0, c0 = time.perf_counter(), time.process_time()
+    await call()
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    done.set()
+    await watching
+    return wall, cpu, longest
+
+
+async def _run(quick: bool) -> Result:
+    events = 2_000 if quick else EVENTS
+    result = Result("export", quick)
+    key = "bench-00000"
+    with own_database("export") as db, tempfile.TemporaryDirectory(prefix="lw-bench-") as tmp:
+        settings = Settings(
+            database_url=db,
+            mqtt_url="mqtt://127.0.0.1:1",
+            signing_key=SigningKey.generate().setting(),
+        )
+        container = build(settings)
+        directory = write_directory(Path(tmp) / "d.yaml", devices=10)
+        with directory.open("a") as more:
+            more.write("  - {username: bench-dsl, school: bench, role: dsl}\n")
+        container.app.import_directory(load_directory(directory))
+        token = container.app.issue_token("bench-dsl")
+        fill(container, key, events)
+        runner = web.AppRunner(create_app(container, with_mqtt=False), access_log=None)
+        await runner.setup()
+        port = free_port()
+        await web.TCPSite(runner, "127.0.0.1", port).start()
+        samples: dict[str, list[tuple[float, float, float]]] = {}
+        try:
+            headers = {"Authorization": f"Bearer {token}"}
+            async with aiohttp.ClientSession(headers=headers) as http:
+
+                async def export(fmt: str) -> None:
+                    url = f"http://127.0.0.1:{port}/api/v1/timeline/export"
+                    async with http.get(url, params={"device": key, "format": fmt}) as answer:
+                        answer.raise_for_status()
+                        await answer.read()
+
+                async def html() -> None:
+                    await export("html")
+
+                async def json() -> None:
+                    await export("json")
+
+                samples["html, first in process"] = [await _held(html)]
+                for label, call, before in (
+                    ("html, cold", html, True),
+                    ("html, warm", html, False),
+                    ("json, warm", json, False),
+                ):
+                    samples[label] = []
+                    for _ in range(REPEATS):
+                        if before:
+                            stored_rows_of(container.app).clear()
+                            forget_told_times()
+                        samples[label].append(await _held(call))
+        finally:
+            await runner.cleanup()
+            container.close()
+    for label, taken in samples.items():
+        target = EXPORT_TARGET_MS if label.startswith("html") else None
+        median = statistics.median
+        name = f"GET /timeline/export {label} ({events:,} events)"
+        result.add(
+            Figure(name, median(w for w, _, _ in taken) * 1000, "ms", target, at_least=False)
+        )
+        result.add(
+            Figure(f"{name}: this process's CPU", median(c for _, c, _ in taken) * 1000, "ms")
+        )
+        result.add(
+            Figure(f"{name}: the loop's longest hold", max(h for _, _, h in taken) * 1000, "ms")
+        )
+    result.details = {
+        "samples_ms": {k: [[round(x * 1000, 1) for x in s] for s in v] for k, v in samples.items()},
+        "statistic": f"median of {REPEATS} (first in process: one); wall, CPU, loop's hold",
+    }
+    return result
+
+
+def run(quick: bool) -> Result:
+    return asyncio.run(_run(quick))
