@@ -147,6 +147,7 @@ class DeviceIntake:
         infos: dict[int, DeviceInfo] = {}
         first_of: dict[UUID, int] = {}
         message_ids: dict[int, UUID] = {}
+        mixed: set[UUID] = set()  # ids the group holds under two kinds (a reused id)
         directory = self.uow.directory
         directory.devices(r.device_id for r in readings)
         for index, reading in enumerate(readings):
@@ -158,19 +159,14 @@ class DeviceIntake:
             if reading.msg_id is not None:
                 message_id = ids.device_message_id(reading.device_id, reading.msg_id)
                 message_ids[index] = message_id
-                first_of.setdefault(message_id, index)
+                first = first_of.setdefault(message_id, index)
+                if first != index and readings[first].kind != reading.kind:
+                    mixed.add(message_id)
         # Plain readings are checked by their insert (`_save`); the rest ask first, each by
         # its own id, and so does an id the group holds under two kinds (a reused id): which
         # of them repeats what is stored decides which one is the new message.
-        kinds: dict[UUID, set[str]] = {}
-        for index, message_id in message_ids.items():
-            kinds.setdefault(message_id, set()).add(readings[index].kind)
         stored = self.uow.stored(
-            {
-                m
-                for i, m in message_ids.items()
-                if readings[i].kind not in FACT_KINDS or len(kinds[m]) > 1
-            }
+            {m for i, m in message_ids.items() if readings[i].kind not in FACT_KINDS or m in mixed}
         )
         batch = _Batch()
         fresh: list[int] = []
