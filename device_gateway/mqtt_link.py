@@ -207,9 +207,11 @@ class MqttLink:
                 return
             self._stopped = True
         deadline = time.monotonic() + STOP_SETTLE_SECONDS
-        while not settled(self._client) and time.monotonic() < deadline:
-            if not self._client.is_connected():
-                break
+        while (
+            self._client.is_connected()
+            and not settled(self._client)
+            and time.monotonic() < deadline
+        ):
             time.sleep(0.005)
         self._client.disconnect()
         self._client.loop_stop()

@@ -7,7 +7,8 @@ that from its own insert, which leaves a repeat out rather than refusing the gro
 (`UnitOfWork.save(repeatable=...)`: one round trip, under the store's lock); an alarm or a
 text, which must know before it builds (a repeat names the alert it raised), asks first
 with one query, and if another writer wins a race anyway, the batch falls back to one
-save per message.
+save per message. Which message under a used id is a repeat, and what it is answered
+with, is device_repeats.py's.
 
 What each kind does (INTERFACES.md section 2):
 - sos, fall: the message, and either a new red alert with its tier-1 notification
@@ -23,9 +24,8 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
@@ -35,6 +35,9 @@ from eventsourcing.persistence import IntegrityError
 from service.application import visits as visit_commands
 from service.application.alerts import device_cause, raise_alert
 from service.application.device_groups import Committed, Facts, telling
+from service.application.device_outcomes import Intaken as Intaken
+from service.application.device_outcomes import Outcome as Outcome
+from service.application.device_repeats import InGroup, duplicate, id_reused, repeat
 from service.application.directory_lookup import DeviceInfo
 from service.application.unit_of_work import UnitOfWork
 from service.domain import ids
@@ -52,33 +55,10 @@ from service.domain.devices.messages import (
     DeviceMessage,
     DeviceReading,
     clock_skew_seconds,
-    is_repeat_of,
     received,
     without_reused_id,
 )
 from service.domain.devices.open_alarm import OpenAlarm
-
-
-class Outcome(StrEnum):
-    RECORDED = "recorded"
-    DUPLICATE = "duplicate"
-    UNKNOWN_DEVICE = "unknown_device"
-
-
-@dataclass(frozen=True)
-class Intaken:
-    """What became of one reading. `alert_id` names the alert an SOS or fall raised or
-    joined (a duplicate names it too, so the device is told `alert_received` again);
-    `alert_kind` says which (a duress alert is never announced to the device)."""
-
-    outcome: Outcome
-    message_id: UUID | None = None
-    alert_id: UUID | None = None
-    alert_kind: AlertKind | None = None
-    joined_open_alert: bool = False
-    flags: tuple[str, ...] = ()
-    requested: tuple[Notification, ...] = ()
-    """Notifications this reading's alert asked for, committed: send them at once."""
 
 
 @dataclass
@@ -147,6 +127,7 @@ class DeviceIntake:
         infos: dict[int, DeviceInfo] = {}
         first_of: dict[UUID, int] = {}
         message_ids: dict[int, UUID] = {}
+        mixed: set[UUID] = set()  # ids the group holds under two kinds (a reused id)
         directory = self.uow.directory
         directory.devices(r.device_id for r in readings)
         for index, reading in enumerate(readings):
@@ -158,40 +139,33 @@ class DeviceIntake:
             if reading.msg_id is not None:
                 message_id = ids.device_message_id(reading.device_id, reading.msg_id)
                 message_ids[index] = message_id
-                first_of.setdefault(message_id, index)
+                first = first_of.setdefault(message_id, index)
+                if first != index and readings[first].kind != reading.kind:
+                    mixed.add(message_id)
         # Plain readings are checked by their insert (`_save`); the rest ask first, each by
         # its own id, and so does an id the group holds under two kinds (a reused id): which
         # of them repeats what is stored decides which one is the new message.
-        kinds: dict[UUID, set[str]] = {}
-        for index, message_id in message_ids.items():
-            kinds.setdefault(message_id, set()).add(readings[index].kind)
         stored = self.uow.stored(
-            {
-                m
-                for i, m in message_ids.items()
-                if readings[i].kind not in FACT_KINDS or len(kinds[m]) > 1
-            }
+            {m for i, m in message_ids.items() if readings[i].kind not in FACT_KINDS or m in mixed}
         )
         batch = _Batch()
         fresh: list[int] = []
         repeats: list[tuple[int, int]] = []
-        earlier: dict[UUID, list[int]] = {}  # the group's readings met so far, by message id
+        in_group = InGroup(readings)
         for index, info in infos.items():
             reading = readings[index]
             known = message_ids.get(index)
             reused = False
             if known is not None:
                 first = first_of[known]
-                met = earlier.setdefault(known, [])
-                met.append(index)
-                same = next((i for i in met if is_repeat_of(reading, readings[i].kind)), index)
-                if same != index:
+                same = in_group.repeated(index, known)
+                if same is not None:
                     repeats.append((index, same))
                     continue
                 if known in stored:
-                    repeat = self._repeat(reading, known)
-                    if repeat is not None:
-                        results[index] = repeat
+                    found = repeat(self.uow, reading, known)
+                    if found is not None:
+                        results[index] = found
                         continue
                 # Another message's id (stored, or taken earlier in this group): a new message.
                 reused = known in stored or first != index
@@ -199,7 +173,7 @@ class DeviceIntake:
                     reading, known = without_reused_id(reading), None
                     del message_ids[index]
             result = self._build(reading, info, now, batch, known)
-            results[index] = _id_reused(result) if reused else result
+            results[index] = id_reused(result) if reused else result
             fresh.append(index)
         if batch:
             try:
@@ -215,7 +189,9 @@ class DeviceIntake:
                 for index in fresh if already else ():
                     known = message_ids.get(index)
                     if known in already:
-                        results[index] = self._duplicate(readings[index], known)
+                        results[index] = duplicate(
+                            self.uow, readings[index], known, self._record_alone
+                        )
         for index, first in repeats:
             original = results[first]
             assert original is not None
@@ -234,13 +210,13 @@ class DeviceIntake:
             result = self._build(reading, info, self.uow.clock.now(), batch)
             try:
                 for message_id in self._save(batch):  # a plain reading stored already
-                    return self._duplicate(reading, message_id)
+                    return duplicate(self.uow, reading, message_id, self._record_alone)
                 return result
             except IntegrityError:
                 if reading.msg_id is not None:
                     message_id = ids.device_message_id(reading.device_id, reading.msg_id)
                     if self.uow.exists(message_id):
-                        return self._duplicate(reading, message_id)
+                        return duplicate(self.uow, reading, message_id, self._record_alone)
                 if not remaining:
                     raise
         raise AssertionError("unreachable")  # pragma: no cover
@@ -405,52 +381,6 @@ class DeviceIntake:
             return OpenAlarm(device=device, kind=kind, alert_id=alert_id, timestamp=now)
         pointer.point_to(alert_id=alert_id, timestamp=now)
         return pointer
-
-    def _duplicate(self, reading: DeviceReading, message_id: UUID) -> Intaken:
-        """What a reading found stored under its id after all (a lost race, an insert that
-        left it out) amounts to: a repeat of that message, or, when that message is another
-        one, a new message recorded on its own without the id."""
-        repeat = self._repeat(reading, message_id)
-        if repeat is not None:
-            return repeat
-        info = self.uow.directory.device(reading.device_id)
-        assert info is not None, "a reading reaches the store only from a known device"
-        return _id_reused(self._record_alone(without_reused_id(reading), info))
-
-    def _repeat(self, reading: DeviceReading, message_id: UUID) -> Intaken | None:
-        """The answer to a repeat of the message stored under `message_id` (an alarm's names
-        the alert it raised or joined), or None when that message is another one: another
-        kind, or an alarm whose alert is not there to name (the device would be told help is
-        coming for an alert no one sees), or an alarm whose alert is closed and whose `ts`
-        differs from its original's: another press (a counter restarted at a reboot must not
-        be answered with an alert a person resolved days ago). Without a `ts` on both, it is a
-        repeat: the same device and id are recorded once (INTERFACES.md section 2)."""
-        stored = self.uow.load_optional(message_id, DeviceMessage)
-        if stored is None or not is_repeat_of(reading, stored.kind):
-            return None
-        if reading.kind not in ALARM_KINDS:
-            return Intaken(Outcome.DUPLICATE, message_id)
-        # A press that joined an open alert names it; one that raised its own does not need to.
-        named = stored.fields.get("alert_id")
-        alert_id = (
-            UUID(str(named)) if named else ids.alert_id(ids.alert_key_for_message(message_id))
-        )
-        alert = self.uow.load_optional(alert_id, Alert)
-        if alert is None:
-            return None
-        if (
-            not press_joins_alert(alert.is_open)
-            and reading.device_ts is not None
-            and stored.device_ts is not None
-            and reading.device_ts != stored.device_ts
-        ):
-            return None  # another press: a repeat carries its original's `ts`
-        return Intaken(Outcome.DUPLICATE, message_id, alert_id, AlertKind(reading.kind))
-
-
-def _id_reused(result: Intaken) -> Intaken:
-    """Flagged (and so counted) as recorded without the `id` another message had."""
-    return replace(result, flags=(*result.flags, "id_reused"))
 
 
 def _fields(reading: DeviceReading) -> dict[str, Any]:

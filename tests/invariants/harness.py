@@ -44,6 +44,7 @@ from uuid import UUID
 
 from eventsourcing.persistence import OperationalError, PersistenceError
 
+from device_gateway.messages import DeviceReading, parse_device_message
 from projections.projector import Change
 from service.adapters.directory_file import load_directory
 from service.adapters.notifiers.base import NotificationError
@@ -53,7 +54,7 @@ from service.clock import FakeClock
 from service.config import Settings
 from service.container import Container
 from service.domain.alerts.notifications import Notification
-from tests.devices import Devices
+from tests.devices import Devices, payload, topic
 
 START = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)  # a Monday; Europe/London is on UTC
 
@@ -69,6 +70,29 @@ class Counters:
     @classmethod
     def saw(cls, what: str) -> None:
         cls.seen[what] = cls.seen.get(what, 0) + 1
+
+
+# -- for the intake's machines: a device's reading, a scratch store ---------------------
+
+
+def device_reading(
+    device: str, kind: str, msg_id: str | None, ts: str | None = None
+) -> DeviceReading:
+    """A reading as the gateway parses it from the device's topic and payload (a text for
+    `message`), so the machines drive the intake with what a device can send."""
+    fields: dict[str, Any] = {"id": msg_id, "ts": ts, "battery": 80, "lat": 51.5, "lon": -0.1}
+    if kind == "message":
+        fields["text"] = "on my way"
+    reading = parse_device_message(topic(device, kind), payload(**fields))
+    assert isinstance(reading, DeviceReading)
+    return reading
+
+
+@contextlib.contextmanager
+def sqlite_store() -> Iterator[str]:
+    """A scratch SQLite event store's URL, removed after."""
+    with tempfile.TemporaryDirectory() as tmp:
+        yield f"sqlite:///{Path(tmp) / 'events.sqlite3'}"
 
 
 # -- the notifier double ---------------------------------------------------------------

@@ -11,10 +11,9 @@ in order.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -40,6 +39,7 @@ from simulators.local_stack import scratch_database
 from tests.conftest import POSTGRES_ADMIN_URL, need_service, pg_admin_parts
 from tests.devices import payload, topic
 from tests.invariants.budget import CI, POSTGRES, TIMEOUT, run
+from tests.invariants.harness import sqlite_store
 from tests.worlds import a_trust_with_lone_visitors
 
 DEVICES = ("sos-0001", "sos-0002")
@@ -76,14 +76,8 @@ def _snapshot(views: ViewStore) -> tuple[list[Any], list[Any]]:
     return docs, index
 
 
-@contextlib.contextmanager
-def _sqlite_store() -> Iterator[str]:
-    with tempfile.TemporaryDirectory() as tmp:
-        yield f"sqlite:///{Path(tmp) / 'events.sqlite3'}"
-
-
 class HandedAndRead(RuleBasedStateMachine):
-    database: Callable[[], AbstractContextManager[str]] = staticmethod(_sqlite_store)
+    database: Callable[[], AbstractContextManager[str]] = staticmethod(sqlite_store)
 
     def __init__(self) -> None:
         super().__init__()

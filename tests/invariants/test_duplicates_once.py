@@ -12,14 +12,10 @@ a repeat left out by the insert may leave a gap in the store's positions.
 
 from __future__ import annotations
 
-import contextlib
-import tempfile
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
-from typing import Any
 from uuid import UUID
 
 import pytest
@@ -27,7 +23,6 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, precondition, rule
 
-from device_gateway.messages import DeviceReading, parse_device_message
 from projections.projector import Projector
 from service.adapters.event_store import eventsourcing_env
 from service.adapters.merkle_log import MerkleLog, notification_leaf
@@ -39,9 +34,8 @@ from service.domain import ids
 from service.workers.live import LiveViews
 from simulators.local_stack import scratch_database
 from tests.conftest import POSTGRES_ADMIN_URL, need_service, pg_admin_parts
-from tests.devices import payload, topic
 from tests.invariants.budget import CI, POSTGRES, TIMEOUT, run
-from tests.invariants.harness import Counters
+from tests.invariants.harness import Counters, device_reading, sqlite_store
 from tests.worlds import a_trust_with_lone_visitors
 
 DEVICES = ("sos-0001", "sos-0002")
@@ -55,23 +49,8 @@ message = st.tuples(
 )
 
 
-def _reading(device: str, kind: str, msg_id: str | None) -> DeviceReading:
-    fields: dict[str, Any] = {"id": msg_id, "battery": 80, "lat": 51.5, "lon": -0.1}
-    if kind == "message":
-        fields["text"] = "on my way"
-    reading = parse_device_message(topic(device, kind), payload(**fields))
-    assert isinstance(reading, DeviceReading)
-    return reading
-
-
-@contextlib.contextmanager
-def _sqlite_store() -> Iterator[str]:
-    with tempfile.TemporaryDirectory() as tmp:
-        yield f"sqlite:///{Path(tmp) / 'events.sqlite3'}"
-
-
 class RepeatedMessages(RuleBasedStateMachine):
-    database: Callable[[], AbstractContextManager[str]] = staticmethod(_sqlite_store)
+    database: Callable[[], AbstractContextManager[str]] = staticmethod(sqlite_store)
 
     def __init__(self) -> None:
         super().__init__()
@@ -106,7 +85,7 @@ class RepeatedMessages(RuleBasedStateMachine):
         self.clock.advance(timedelta(seconds=1))
         self.groups += 1
         Counters.steps += 1
-        results = self.intake.record([_reading(*m) for m in group])
+        results = self.intake.record([device_reading(*m) for m in group])
         in_group: dict[tuple[str, str, str], UUID] = {}
         """(device, message id, kind) -> the id it was recorded under in this group."""
         for (device, kind, msg_id), result in zip(group, results, strict=True):

@@ -17,14 +17,10 @@ between, on SQLite and PostgreSQL:
 
 from __future__ import annotations
 
-import contextlib
-import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
-from typing import Any
 from uuid import UUID
 
 import pytest
@@ -32,7 +28,6 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, precondition, rule
 
-from device_gateway.messages import DeviceReading, parse_device_message
 from service.adapters.event_store import eventsourcing_env
 from service.application.device_intake import DeviceIntake, Intaken, Outcome
 from service.application.lonewatch import Lonewatch
@@ -43,9 +38,8 @@ from service.domain.alerts.alert import Outcome as AlertOutcome
 from service.domain.devices.messages import ALARM_KINDS
 from simulators.local_stack import scratch_database
 from tests.conftest import POSTGRES_ADMIN_URL, need_service, pg_admin_parts
-from tests.devices import payload, topic
 from tests.invariants.budget import CI, POSTGRES, TIMEOUT, run
-from tests.invariants.harness import Counters
+from tests.invariants.harness import Counters, device_reading, sqlite_store
 from tests.worlds import a_trust_with_lone_visitors
 
 DEVICES = ("sos-0001", "sos-0002")
@@ -71,23 +65,8 @@ class Original:
     result: Intaken
 
 
-def _reading(device: str, kind: str, msg_id: str | None, ts: str | None) -> DeviceReading:
-    fields: dict[str, Any] = {"id": msg_id, "ts": ts, "battery": 80, "lat": 51.5, "lon": -0.1}
-    if kind == "message":
-        fields["text"] = "on my way"
-    reading = parse_device_message(topic(device, kind), payload(**fields))
-    assert isinstance(reading, DeviceReading)
-    return reading
-
-
-@contextlib.contextmanager
-def _sqlite_store() -> Iterator[str]:
-    with tempfile.TemporaryDirectory() as tmp:
-        yield f"sqlite:///{Path(tmp) / 'events.sqlite3'}"
-
-
 class ReusedIds(RuleBasedStateMachine):
-    database: Callable[[], AbstractContextManager[str]] = staticmethod(_sqlite_store)
+    database: Callable[[], AbstractContextManager[str]] = staticmethod(sqlite_store)
 
     def __init__(self) -> None:
         super().__init__()
@@ -116,7 +95,7 @@ class ReusedIds(RuleBasedStateMachine):
             key: (alert := self._alert(o.result.alert_id)) is not None and alert.is_open
             for key, o in self.originals.items()
         }
-        results = self.intake.record([_reading(*sent) for sent in group])
+        results = self.intake.record([device_reading(*sent) for sent in group])
         in_group: list[tuple[Sent, Intaken]] = []
         for sent, result in zip(group, results, strict=True):
             self._check(sent, result, in_group, open_before)

@@ -1,0 +1,107 @@
+"""When a device message repeats one already recorded, and what a repeat is answered with.
+
+A device sends a message again, with the same `id`, until it is acknowledged; the same
+device and id are recorded once (INTERFACES.md section 2). A device may also reuse an `id`
+for another message (a counter restarted at a reboot, one counter per kind). The rules:
+
+- A message under an id that is stored already, or met earlier in its group, repeats that
+  message only if it is of the same kind (`is_repeat_of`).
+- An alarm (sos, fall) repeats its original only while the alert the original raised or
+  joined exists: its answer names that alert, and a device must never be told help is
+  coming for an alert no one sees.
+- When that alert has been resolved, a `ts` on both the alarm and its original, and
+  differing, shows another press (a counter restarted at a reboot must not be answered with
+  an alert a person resolved days ago); without a `ts` on both, or with the same, it is a
+  repeat.
+- Any other message under a used id is a new one: recorded without the id
+  (`without_reused_id`) and flagged `id_reused`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from uuid import UUID
+
+from service.application.device_outcomes import Intaken, Outcome
+from service.application.directory_lookup import DeviceInfo
+from service.application.unit_of_work import UnitOfWork
+from service.domain import ids
+from service.domain.alerts.alert import Alert, AlertKind
+from service.domain.devices.health import press_joins_alert
+from service.domain.devices.messages import (
+    ALARM_KINDS,
+    DeviceMessage,
+    DeviceReading,
+    is_repeat_of,
+    without_reused_id,
+)
+
+RecordAlone = Callable[[DeviceReading, DeviceInfo], Intaken]
+"""Records one reading in a transaction of its own (`DeviceIntake._record_alone`)."""
+
+
+class InGroup:
+    """The readings of one group met so far, by message id: a reading repeats the first one
+    before it of its kind under the same id (none of them is stored yet)."""
+
+    def __init__(self, readings: Sequence[DeviceReading]) -> None:
+        self._readings = readings
+        self._met: dict[UUID, list[int]] = {}
+
+    def repeated(self, index: int, message_id: UUID) -> int | None:
+        """The index of the earlier reading the one at `index` repeats, or None; either
+        way the reading is met, for those after it."""
+        met = self._met.setdefault(message_id, [])
+        met.append(index)
+        reading = self._readings[index]
+        same = next((i for i in met if is_repeat_of(reading, self._readings[i].kind)), index)
+        return None if same == index else same
+
+
+def repeat(uow: UnitOfWork, reading: DeviceReading, message_id: UUID) -> Intaken | None:
+    """The answer to a repeat of the message stored under `message_id` (an alarm's names
+    the alert it raised or joined), or None when that message is another one: another
+    kind, or an alarm whose alert is not there to name (the device would be told help is
+    coming for an alert no one sees), or an alarm whose alert is closed and whose `ts`
+    differs from its original's: another press (a counter restarted at a reboot must not
+    be answered with an alert a person resolved days ago). Without a `ts` on both, it is a
+    repeat: the same device and id are recorded once (INTERFACES.md section 2)."""
+    stored = uow.load_optional(message_id, DeviceMessage)
+    if stored is None or not is_repeat_of(reading, stored.kind):
+        return None
+    if reading.kind not in ALARM_KINDS:
+        return Intaken(Outcome.DUPLICATE, message_id)
+    # A press that joined an open alert names it; one that raised its own does not need to.
+    named = stored.fields.get("alert_id")
+    alert_id = UUID(str(named)) if named else ids.alert_id(ids.alert_key_for_message(message_id))
+    alert = uow.load_optional(alert_id, Alert)
+    if alert is None:
+        return None
+    if (
+        not press_joins_alert(alert.is_open)
+        and reading.device_ts is not None
+        and stored.device_ts is not None
+        and reading.device_ts != stored.device_ts
+    ):
+        return None  # another press: a repeat carries its original's `ts`
+    return Intaken(Outcome.DUPLICATE, message_id, alert_id, AlertKind(reading.kind))
+
+
+def duplicate(
+    uow: UnitOfWork, reading: DeviceReading, message_id: UUID, record_alone: RecordAlone
+) -> Intaken:
+    """What a reading found stored under its id after all (a lost race, an insert that
+    left it out) amounts to: a repeat of that message, or, when that message is another
+    one, a new message recorded on its own without the id."""
+    found = repeat(uow, reading, message_id)
+    if found is not None:
+        return found
+    info = uow.directory.device(reading.device_id)
+    assert info is not None, "a reading reaches the store only from a known device"
+    return id_reused(record_alone(without_reused_id(reading), info))
+
+
+def id_reused(result: Intaken) -> Intaken:
+    """Flagged (and so counted) as recorded without the `id` another message had."""
+    return replace(result, flags=(*result.flags, "id_reused"))
