@@ -17,7 +17,6 @@ from device_gateway.links import GroupAckLink, Link, Sessions
 from device_gateway.messages import ALARM_KINDS, DeviceReading, cmd_topic, safe_text
 from device_gateway.mqtt_link import InboundMessage
 from service.application.device_intake import Intaken, Outcome
-from service.domain.alerts.alert import AlertKind
 from service.domain.alerts.notifications import Notification
 from service.logs import get_logger
 
@@ -41,10 +40,6 @@ def lane_of(item: Item) -> str:
     kind = item.reading.kind if item.reading is not None else ""
     return "alarm" if kind in ALARM_KINDS else "text" if kind == "message" else "bulk"
 
-
-ANNOUNCED_ALERTS: Final = frozenset(AlertKind(kind) for kind in ALARM_KINDS)
-"""Alerts the device is told of (`alert_received`). A duress alert is silent: the phone
-must behave exactly as for an ordinary text."""
 
 HandOff = Callable[[list[Notification]], None]
 Pressed = Callable[[list[tuple[str, str]], float], None]
@@ -130,7 +125,7 @@ class Acks:
                     kind=reading.kind,
                     fields=reading.rejected_fields,
                 )
-        if result.alert_id is not None and result.alert_kind in ANNOUNCED_ALERTS:
+        if result.announced:
             # The press's own `id` beside the alert: a device repeating two presses (or a
             # press made while its alert was open) stops repeating each only when that
             # press itself is answered, never on another press's answer.

@@ -13,7 +13,9 @@ What each kind does (INTERFACES.md section 2):
 - sos, fall: the message, and either a new red alert with its tier-1 notification
   requests, or (the device's alert of that kind is still open) a count on that alert;
 - message: the text with the safe words masked (the staff member's and their current
-  visit's: service.domain.alerts.duress, as for an SMS); either raises a silent duress alert;
+  visit's: service.domain.alerts.duress, as for an SMS); what it raises is what the same
+  text by SMS raises (service.domain.visits.text_alarms): the safe word a silent duress
+  alert, HELP an SOS (a new alert, as each HELP by SMS is), answered `alert_received`;
 - heartbeat, checkin, battery, location: the message only, recorded as its one event
   without an aggregate around it (`received`: a reading is a fact; the views keep device
   health).
@@ -57,6 +59,11 @@ from service.domain.devices.messages import (
     without_reused_id,
 )
 from service.domain.devices.open_alarm import OpenAlarm
+from service.domain.visits.commands import parse_visitor_text
+from service.domain.visits.text_alarms import asks_for_help, text_alarm
+
+ANNOUNCED_ALERTS = frozenset(AlertKind(kind) for kind in ALARM_KINDS)
+"""Alerts a press raises or joins, which the device is told of (`alert_received`)."""
 
 
 class Outcome(StrEnum):
@@ -69,7 +76,7 @@ class Outcome(StrEnum):
 class Intaken:
     """What became of one reading. `alert_id` names the alert an SOS or fall raised or
     joined (a duplicate names it too, so the device is told `alert_received` again);
-    `alert_kind` says which (a duress alert is never announced to the device)."""
+    `alert_kind` says which (`announced`: whether the device is told)."""
 
     outcome: Outcome
     message_id: UUID | None = None
@@ -79,6 +86,17 @@ class Intaken:
     flags: tuple[str, ...] = ()
     requested: tuple[Notification, ...] = ()
     """Notifications this reading's alert asked for, committed: send them at once."""
+    asked_for_help: bool = False
+    """A text saying HELP: answered as a press is, whatever it raised (under the safe word,
+    the silent duress alert: the phone must show what it shows for HELP alone)."""
+
+    @property
+    def announced(self) -> bool:
+        """Whether the device is told `alert_received` for `alert_id`: a press (SOS, fall)
+        and a HELP; never a duress alert otherwise, which is silent."""
+        return self.alert_id is not None and (
+            self.alert_kind in ANNOUNCED_ALERTS or self.asked_for_help
+        )
 
 
 @dataclass
@@ -225,6 +243,7 @@ class DeviceIntake:
                 original.alert_id,
                 original.alert_kind,
                 original.joined_open_alert,
+                asked_for_help=original.asked_for_help,
             )
         return [r if r is not None else Intaken(Outcome.UNKNOWN_DEVICE) for r in results]
 
@@ -296,7 +315,8 @@ class DeviceIntake:
             if not reading.extra:  # another system's words may hold what JSON changes
                 batch.vouched.add(id(fact))
             return Intaken(Outcome.RECORDED, fact.originator_id, flags=tuple(flags))
-        duress = False
+        duress = help_asked = False
+        text_kind: AlertKind | None = None
         if reading.kind == "message" and reading.text is not None:
             # The one duress rule (service.domain.alerts.duress), as for a text by SMS: the staff
             # member's word and their current visit's. Only texts pay for the lookups.
@@ -304,6 +324,8 @@ class DeviceIntake:
                 reading.text, visit_commands.safe_word_hashes(self.uow, info.staff)
             )
             fields["text"], duress = screened.text, screened.duress
+            command = parse_visitor_text(screened.text)
+            text_kind, help_asked = text_alarm(command, duress=duress), asks_for_help(command)
         alarm_kind = AlertKind(reading.kind) if reading.kind in ALARM_KINDS else None
         joined: _OpenAlarm | None = None
         if alarm_kind is not None:
@@ -333,8 +355,9 @@ class DeviceIntake:
                 open_alert.record_pressed_again(count=joined.pending, timestamp=now)
                 joined.pending, joined.last_recorded = 0, now
                 created.append(open_alert)
-        elif alarm_kind is not None or duress:
-            alert_kind = alarm_kind or AlertKind.DURESS
+        elif alarm_kind is not None or text_kind is not None:
+            alert_kind = alarm_kind or text_kind
+            assert alert_kind is not None
             raised = raise_alert(
                 self.uow,
                 key=ids.alert_key_for_message(message.id),
@@ -366,6 +389,7 @@ class DeviceIntake:
             joined_open_alert=joined is not None,
             flags=tuple(flags),
             requested=tuple(a for a in created if isinstance(a, Notification)),
+            asked_for_help=help_asked,
         )
 
     def _open_alarm(self, device: str, kind: str, batch: _Batch) -> _OpenAlarm | None:
