@@ -118,6 +118,7 @@ class Acks:
                     self.stats[flag] += 1
             if result.joined_open_alert:
                 self.stats["pressed_again"] += 1
+            self._log_device_faults(reading, result)
             if reading.rejected_fields:
                 log.warning(
                     "alarm_fields_dropped",
@@ -140,6 +141,29 @@ class Acks:
                 alert=str(result.alert_id),
                 duplicate=result.outcome is Outcome.DUPLICATE,
                 joined_open_alert=result.joined_open_alert,
+            )
+
+    @staticmethod
+    def _log_device_faults(reading: DeviceReading, result: Intaken) -> None:
+        """What an operator must fix on a device, though its message was recorded: an `id`
+        another message had, a clock far from ours. Warnings limited per device
+        (service/logs.py), so a device that gets it wrong on every heartbeat writes a few
+        lines a minute, and another device's lines still show."""
+        if "id_reused" in result.flags:
+            log.warning(
+                "device_message_id_reused",
+                device=reading.device_id,
+                kind=reading.kind,
+                id=safe_text(str(reading.msg_id)),
+                rate_limit_per="device",
+            )
+        if result.clock_skew_seconds is not None:
+            log.warning(
+                "device_clock_skew",
+                device=reading.device_id,
+                kind=reading.kind,
+                skew_seconds=result.clock_skew_seconds,
+                rate_limit_per="device",
             )
 
     def refuse(

@@ -86,6 +86,8 @@ class Intaken:
     flags: tuple[str, ...] = ()
     requested: tuple[Notification, ...] = ()
     """Notifications this reading's alert asked for, committed: send them at once."""
+    clock_skew_seconds: float | None = None
+    """How far the device's clock was from ours, when beyond the tolerance (`clock_skew`)."""
     asked_for_help: bool = False
     """A text saying HELP: answered as a press is, whatever it raised (under the safe word,
     the silent duress alert: the phone must show what it shows for HELP alone)."""
@@ -314,7 +316,9 @@ class DeviceIntake:
                 batch.repeatable.add(fact.originator_id)
             if not reading.extra:  # another system's words may hold what JSON changes
                 batch.vouched.add(id(fact))
-            return Intaken(Outcome.RECORDED, fact.originator_id, flags=tuple(flags))
+            return Intaken(
+                Outcome.RECORDED, fact.originator_id, flags=tuple(flags), clock_skew_seconds=skew
+            )
         duress = help_asked = False
         text_kind: AlertKind | None = None
         if reading.kind == "message" and reading.text is not None:
@@ -389,6 +393,7 @@ class DeviceIntake:
             joined_open_alert=joined is not None,
             flags=tuple(flags),
             requested=tuple(a for a in created if isinstance(a, Notification)),
+            clock_skew_seconds=skew,
             asked_for_help=help_asked,
         )
 
