@@ -17,7 +17,6 @@ from device_gateway.links import GroupAckLink, Link, Sessions
 from device_gateway.messages import ALARM_KINDS, DeviceReading, cmd_topic, safe_text
 from device_gateway.mqtt_link import InboundMessage
 from service.application.device_intake import Intaken, Outcome
-from service.domain.alerts.alert import AlertKind
 from service.domain.alerts.notifications import Notification
 from service.logs import get_logger
 
@@ -41,10 +40,6 @@ def lane_of(item: Item) -> str:
     kind = item.reading.kind if item.reading is not None else ""
     return "alarm" if kind in ALARM_KINDS else "text" if kind == "message" else "bulk"
 
-
-ANNOUNCED_ALERTS: Final = frozenset(AlertKind(kind) for kind in ALARM_KINDS)
-"""Alerts the device is told of (`alert_received`). A duress alert is silent: the phone
-must behave exactly as for an ordinary text."""
 
 HandOff = Callable[[list[Notification]], None]
 Pressed = Callable[[list[tuple[str, str]], float], None]
@@ -123,6 +118,7 @@ class Acks:
                     self.stats[flag] += 1
             if result.joined_open_alert:
                 self.stats["pressed_again"] += 1
+            self._log_device_faults(reading, result)
             if reading.rejected_fields:
                 log.warning(
                     "alarm_fields_dropped",
@@ -130,7 +126,7 @@ class Acks:
                     kind=reading.kind,
                     fields=reading.rejected_fields,
                 )
-        if result.alert_id is not None and result.alert_kind in ANNOUNCED_ALERTS:
+        if result.announced:
             # The press's own `id` beside the alert: a device repeating two presses (or a
             # press made while its alert was open) stops repeating each only when that
             # press itself is answered, never on another press's answer.
@@ -145,6 +141,29 @@ class Acks:
                 alert=str(result.alert_id),
                 duplicate=result.outcome is Outcome.DUPLICATE,
                 joined_open_alert=result.joined_open_alert,
+            )
+
+    @staticmethod
+    def _log_device_faults(reading: DeviceReading, result: Intaken) -> None:
+        """What an operator must fix on a device, though its message was recorded: an `id`
+        another message had, a clock far from ours. Warnings limited per device
+        (service/logs.py), so a device that gets it wrong on every heartbeat writes a few
+        lines a minute, and another device's lines still show."""
+        if "id_reused" in result.flags:
+            log.warning(
+                "device_message_id_reused",
+                device=reading.device_id,
+                kind=reading.kind,
+                id=safe_text(str(reading.msg_id)),
+                rate_limit_per="device",
+            )
+        if result.clock_skew_seconds is not None:
+            log.warning(
+                "device_clock_skew",
+                device=reading.device_id,
+                kind=reading.kind,
+                skew_seconds=result.clock_skew_seconds,
+                rate_limit_per="device",
             )
 
     def refuse(

@@ -117,7 +117,7 @@ class LaneRecorder:
         record = self._record_bulk if lane == "bulk" else self.intake.record
         started = time.monotonic()
         try:
-            results = await self._with_store(lane, len(items), record, readings)
+            results = await self._with_store(lane, _devices(items), record, readings)
         except Exception as exc:
             self.stats["batches_failed"] += 1
             log.warning(
@@ -145,7 +145,9 @@ class LaneRecorder:
         reading = item.reading
         if reading is not None:
             try:  # a failure that does not repeat was not this message's fault
-                results = await self._with_store(lane, 1, self.intake.record, [reading])
+                results = await self._with_store(
+                    lane, [reading.device_id], self.intake.record, [reading]
+                )
             except Exception as exc:
                 why = describe(exc)
             else:
@@ -155,7 +157,9 @@ class LaneRecorder:
             # The alarm must not be lost: record it as a bare press of this device.
             bare = bare_alarm(reading.device_id, reading.kind, f"the store refused it: {why}")
             try:
-                results = await self._with_store(lane, 1, self.intake.record, [bare])
+                results = await self._with_store(
+                    lane, [reading.device_id], self.intake.record, [bare]
+                )
             except Exception as exc:
                 why = f"{why}; bare alarm failed too: {describe(exc)}"
                 log.error("alarm_salvage_failed", device=reading.device_id, error=why)
@@ -165,7 +169,7 @@ class LaneRecorder:
                 self.acks.settle_all([dataclasses.replace(item, reading=bare)], results)
                 return
         try:
-            await self._with_store(lane, 1, self._record_rejection, item, why)
+            await self._with_store(lane, _devices([item]), self._record_rejection, item, why)
         except Exception:
             # Never acknowledged unrecorded: the broker keeps it (one in-flight slot).
             self.stats["rejections_unrecorded"] += 1
@@ -207,11 +211,15 @@ class LaneRecorder:
         with contextlib.suppress(IntegrityError):
             self.app.save(rejected)
 
-    async def _with_store(self, lane: str, count: int, call: Callable[..., T], *args: Any) -> T:
+    async def _with_store(
+        self, lane: str, devices: list[str | None], call: Callable[..., T], *args: Any
+    ) -> T:
         """Run `call` on the lane's own thread, retrying for as long as the store is
         unavailable: the messages are held, not lost (and not acknowledged, so the broker
-        holds them too). Any other failure is raised to the caller."""
+        holds them too). Any other failure is raised to the caller. `devices`: whose
+        messages these are, one entry each (None: a message too broken to name one)."""
         loop = asyncio.get_running_loop()
+        count = len(devices)
         executor = self._executors.get(lane)
         delay, holding = 0.1, False
         try:
@@ -226,13 +234,37 @@ class LaneRecorder:
                         self.stats["held"] += count
                     self.stats["store_retries"] += 1
                     log.warning(
-                        "event_store_unavailable", lane=lane, error=str(exc), retry_in=delay
+                        "event_store_unavailable",
+                        lane=lane,
+                        error=str(exc),
+                        retry_in=delay,
+                        **waiting(devices),
                     )
                     await asyncio.sleep(delay)
                     delay = min(delay * 2, STORE_RETRY_MAX_SECONDS)
         finally:
             if holding:
                 self.stats["held"] -= count
+
+
+WAITING_DEVICES_NAMED: Final = 10
+"""How many devices an `event_store_unavailable` line names: enough for the operator to
+see whose presses wait (health counts them only), bounded however large the group."""
+
+
+def waiting(devices: list[str | None]) -> dict[str, Any]:
+    """What a held group's log line says of it: how many messages wait, how many devices,
+    and the first of them by name (sorted, so a retried group's lines read alike)."""
+    named = sorted({d for d in devices if d is not None})
+    return {
+        "waiting": len(devices),
+        "waiting_devices": len(named),
+        "devices": named[:WAITING_DEVICES_NAMED],
+    }
+
+
+def _devices(items: list[Item]) -> list[str | None]:
+    return [item.reading.device_id if item.reading is not None else None for item in items]
 
 
 def _join(executors: list[ThreadPoolExecutor]) -> None:

@@ -9,8 +9,9 @@ so the record can print it.
 
 The text is recorded before the alert it raises, so it is tied to the alert by the alert's
 id, which derives from the text (service/domain/ids.py): a staff text raises one when it
-says HELP or held a safe word (its stored text then holds `[redacted]`); a phone app's
-`message` raises a duress alert at intake only for a safe word. The reply, recorded after,
+says HELP or held a safe word (its stored text then holds `[redacted]`), and so does a phone
+app's `message`, at intake (service.domain.visits.text_alarms, one rule for both). The
+reply, recorded after,
 follows its text. Views built before this module hold no such entries: a rebuild of the
 views (drop them; start-up rebuilds) adds them to old records, from the same events.
 """
@@ -23,7 +24,8 @@ from uuid import UUID
 from projections.core import Effects, Reader
 from service.domain import ids
 from service.domain.alerts.duress import REDACTED
-from service.domain.visits.commands import Word
+from service.domain.visits.commands import parse_visitor_text
+from service.domain.visits.text_alarms import text_alarm
 
 
 def raised_by_text(event: Any) -> UUID | None:
@@ -33,16 +35,21 @@ def raised_by_text(event: Any) -> UUID | None:
     sid, text = str(event.message_sid), str(event.text or "")
     if sid.startswith("app:"):  # a phone app message read as a text: raised at intake
         return raised_by_app_message(UUID(sid[4:]), text)
-    if REDACTED in text or event.command == Word.HELP.value:
-        return ids.alert_id(ids.alert_key_for_text(sid))
-    return None
+    if not _raised_an_alert(text):
+        return None
+    return ids.alert_id(ids.alert_key_for_text(sid))
 
 
 def raised_by_app_message(message_id: UUID, text: str) -> UUID | None:
-    """The duress alert a phone app's `message` raised at intake, when it held a safe word."""
-    if REDACTED not in text:
+    """The alert a phone app's `message` raised at intake (HELP, a safe word), if any."""
+    if not _raised_an_alert(text):
         return None
     return ids.alert_id(ids.alert_key_for_message(message_id))
+
+
+def _raised_an_alert(stored_text: str) -> bool:
+    """A stored text raised an alert when it said HELP or held a safe word (stored masked)."""
+    return text_alarm(parse_visitor_text(stored_text), duress=REDACTED in stored_text) is not None
 
 
 def text_received(event: Any, read: Reader, fx: Effects) -> None:

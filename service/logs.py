@@ -118,6 +118,10 @@ class RepeatedWarnings:
     def __call__(
         self, logger: Any, method: str, event_dict: MutableMapping[str, Any]
     ) -> MutableMapping[str, Any]:
+        # Which field's value has its own limit: `alert` by default; `device` where the
+        # line's device is one of the directory's (a recorded message's), never one named
+        # by an unknown client's topic, which could mint a new key per line.
+        per = str(event_dict.pop("rate_limit_per", "alert"))
         if method not in {"warning", "warn", "error"} or "exc_info" in event_dict:
             return event_dict  # failures with a traceback are rare and each one matters
         if event_dict.get("final") is True:
@@ -128,7 +132,7 @@ class RepeatedWarnings:
         key = (
             str(event_dict.get("logger", getattr(logger, "name", ""))),
             str(event_dict["event"]),
-            str(event_dict.get("alert", "")),
+            str(event_dict.get(per, "")),
         )
         now = self._clock()
         with self._lock:

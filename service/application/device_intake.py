@@ -14,7 +14,9 @@ What each kind does (INTERFACES.md section 2):
 - sos, fall: the message, and either a new red alert with its tier-1 notification
   requests, or (the device's alert of that kind is still open) a count on that alert;
 - message: the text with the safe words masked (the staff member's and their current
-  visit's: service.domain.alerts.duress, as for an SMS); either raises a silent duress alert;
+  visit's: service.domain.alerts.duress, as for an SMS); what it raises is what the same
+  text by SMS raises (service.domain.visits.text_alarms): the safe word a silent duress
+  alert, HELP an SOS (a new alert, as each HELP by SMS is), answered `alert_received`;
 - heartbeat, checkin, battery, location: the message only, recorded as its one event
   without an aggregate around it (`received`: a reading is a fact; the views keep device
   health).
@@ -59,6 +61,8 @@ from service.domain.devices.messages import (
     without_reused_id,
 )
 from service.domain.devices.open_alarm import OpenAlarm
+from service.domain.visits.commands import parse_visitor_text
+from service.domain.visits.text_alarms import asks_for_help, text_alarm
 
 
 @dataclass
@@ -201,6 +205,7 @@ class DeviceIntake:
                 original.alert_id,
                 original.alert_kind,
                 original.joined_open_alert,
+                asked_for_help=original.asked_for_help,
             )
         return [r if r is not None else Intaken(Outcome.UNKNOWN_DEVICE) for r in results]
 
@@ -271,8 +276,11 @@ class DeviceIntake:
                 batch.repeatable.add(fact.originator_id)
             if not reading.extra:  # another system's words may hold what JSON changes
                 batch.vouched.add(id(fact))
-            return Intaken(Outcome.RECORDED, fact.originator_id, flags=tuple(flags))
-        duress = False
+            return Intaken(
+                Outcome.RECORDED, fact.originator_id, flags=tuple(flags), clock_skew_seconds=skew
+            )
+        duress = help_asked = False
+        text_kind: AlertKind | None = None
         if reading.kind == "message" and reading.text is not None:
             # The one duress rule (service.domain.alerts.duress), as for a text by SMS: the staff
             # member's word and their current visit's. Only texts pay for the lookups.
@@ -280,6 +288,8 @@ class DeviceIntake:
                 reading.text, visit_commands.safe_word_hashes(self.uow, info.staff)
             )
             fields["text"], duress = screened.text, screened.duress
+            command = parse_visitor_text(screened.text)
+            text_kind, help_asked = text_alarm(command, duress=duress), asks_for_help(command)
         alarm_kind = AlertKind(reading.kind) if reading.kind in ALARM_KINDS else None
         joined: _OpenAlarm | None = None
         if alarm_kind is not None:
@@ -309,8 +319,9 @@ class DeviceIntake:
                 open_alert.record_pressed_again(count=joined.pending, timestamp=now)
                 joined.pending, joined.last_recorded = 0, now
                 created.append(open_alert)
-        elif alarm_kind is not None or duress:
-            alert_kind = alarm_kind or AlertKind.DURESS
+        elif alarm_kind is not None or text_kind is not None:
+            alert_kind = alarm_kind or text_kind
+            assert alert_kind is not None
             raised = raise_alert(
                 self.uow,
                 key=ids.alert_key_for_message(message.id),
@@ -342,6 +353,8 @@ class DeviceIntake:
             joined_open_alert=joined is not None,
             flags=tuple(flags),
             requested=tuple(a for a in created if isinstance(a, Notification)),
+            clock_skew_seconds=skew,
+            asked_for_help=help_asked,
         )
 
     def _open_alarm(self, device: str, kind: str, batch: _Batch) -> _OpenAlarm | None:

@@ -12,6 +12,10 @@ from uuid import UUID
 
 from service.domain.alerts.alert import AlertKind
 from service.domain.alerts.notifications import Notification
+from service.domain.devices.messages import ALARM_KINDS
+
+ANNOUNCED_ALERTS = frozenset(AlertKind(kind) for kind in ALARM_KINDS)
+"""Alerts a press raises or joins, which the device is told of (`alert_received`)."""
 
 
 class Outcome(StrEnum):
@@ -24,7 +28,7 @@ class Outcome(StrEnum):
 class Intaken:
     """What became of one reading. `alert_id` names the alert an SOS or fall raised or
     joined (a duplicate names it too, so the device is told `alert_received` again);
-    `alert_kind` says which (a duress alert is never announced to the device)."""
+    `alert_kind` says which (`announced`: whether the device is told)."""
 
     outcome: Outcome
     message_id: UUID | None = None
@@ -34,3 +38,16 @@ class Intaken:
     flags: tuple[str, ...] = ()
     requested: tuple[Notification, ...] = ()
     """Notifications this reading's alert asked for, committed: send them at once."""
+    clock_skew_seconds: float | None = None
+    """How far the device's clock was from ours, when beyond the tolerance (`clock_skew`)."""
+    asked_for_help: bool = False
+    """A text saying HELP: answered as a press is, whatever it raised (under the safe word,
+    the silent duress alert: the phone must show what it shows for HELP alone)."""
+
+    @property
+    def announced(self) -> bool:
+        """Whether the device is told `alert_received` for `alert_id`: a press (SOS, fall)
+        and a HELP; never a duress alert otherwise, which is silent."""
+        return self.alert_id is not None and (
+            self.alert_kind in ANNOUNCED_ALERTS or self.asked_for_help
+        )

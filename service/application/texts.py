@@ -27,7 +27,8 @@ from service.domain.people.texts import (
     StaffCommand,
     parse_contact_text,
 )
-from service.domain.visits.commands import Word, parse_visitor_text
+from service.domain.visits.commands import parse_visitor_text
+from service.domain.visits.text_alarms import asks_for_help, text_alarm
 
 
 def receive_sms(
@@ -89,21 +90,14 @@ def _staff_text(uow: UnitOfWork, staff_key: str, sender: str, body: str, message
     uow.save(sms)
     cause = {"text": str(ids.inbound_sms_id(message_sid)), "via": "sms"}
     source = f"sms:{message_sid}"
-    key = ids.alert_key_for_text(message_sid)
-    if duress:
-        raise_staff_alert(
-            uow,
-            staff_key,
-            AlertKind.DURESS,
-            cause_key=key,
-            cause=cause,
-            silent=True,
-        )
+    alarm = text_alarm(command, duress=duress)
+    if alarm is not None:
+        key = ids.alert_key_for_text(message_sid)
+        silent = alarm is AlertKind.DURESS
+        raise_staff_alert(uow, staff_key, alarm, cause_key=key, cause=cause, silent=silent)
     if command is None:
         reply = UNKNOWN_REPLY
-    elif command.word is Word.HELP:
-        if not duress:
-            raise_staff_alert(uow, staff_key, AlertKind.SOS, cause_key=key, cause=cause)
+    elif asks_for_help(command):
         reply = HELP_REPLY
     else:
         # Under duress the visit is not changed (the phone may not be the visitor's to

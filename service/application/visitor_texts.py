@@ -33,6 +33,7 @@ from service.domain.visits.commands import (
     reply_refused,
 )
 from service.domain.visits.during import during_of
+from service.domain.visits.text_alarms import asks_for_help
 from service.domain.visits.visit import Visit
 from service.logs import get_logger
 
@@ -139,8 +140,8 @@ def app_message(uow: UnitOfWork, message_id: UUID) -> str | None:
     """A `message` from the phone app read as a text command (a timer due at once, written
     by the visit projection); the reply it would get by SMS, or None when it is not a
     command. Read once: it is recorded as a text received (`app:<message id>`), which
-    settles the timer. A message that carried the safe word raised its duress alert at
-    intake and changes nothing here."""
+    settles the timer. A HELP raised its SOS at intake, and a message that carried the safe
+    word its duress alert: neither changes anything here."""
     sid = f"app:{message_id}"
     message = uow.load_optional(message_id, DeviceMessage)
     if message is None or not message.staff or uow.exists(ids.inbound_sms_id(sid)):
@@ -157,8 +158,8 @@ def app_message(uow: UnitOfWork, message_id: UUID) -> str | None:
         timestamp=now,
     )
     uow.save(sms)
-    if command is None or command.word is Word.HELP or REDACTED in text:
-        return None
+    if command is None or asks_for_help(command) or REDACTED in text:
+        return None  # HELP, like the safe word, raised its alert at intake
     reply = visitor_text(uow, message.staff, command, source=f"app:{message_id}", rehearse=False)
     sms.replied(reply, now)
     uow.save(sms)

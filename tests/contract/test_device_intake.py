@@ -277,3 +277,36 @@ def test_a_press_racing_a_change_to_its_open_alert_still_joins_it(
     assert second.alert_id == first.alert_id and second.joined_open_alert
     world.projector.catch_up()
     assert len(world.views.find("alert")) == 1
+
+
+def test_help_from_the_phone_app_raises_an_sos_and_is_answered(
+    world: World, intake: DeviceIntake
+) -> None:
+    """INTERFACES.md section 3: "`HELP` raises an SOS", from the app as by text; the device is
+    answered `alert_received` (`announced`), and a plain text is not."""
+    [help_, plain] = intake.record(
+        [reading("message", id="t-1", text="help!"), reading("message", id="t-2", text="on my way")]
+    )
+    assert (help_.alert_kind, help_.announced) == (AlertKind.SOS, True)
+    assert help_.requested, "the SOS asked for its tier-1 notifications with the message"
+    assert (plain.alert_id, plain.announced) == (None, False)
+    world.projector.catch_up()
+    [alert] = world.views.find("alert")
+    assert (alert["id"], alert["kind"], alert["device"]) == (str(help_.alert_id), "sos", "sos-0001")
+
+
+def test_help_with_the_safe_word_is_silent_duress_answered_as_help(
+    world: World, intake: DeviceIntake
+) -> None:
+    """The safe word raises the silent duress alert and no SOS; the device is answered as for
+    HELP alone (a duress text without HELP is answered as any text: not at all)."""
+    [both, word_only] = intake.record(
+        [
+            reading("message", id="t-1", text="HELP bluebird"),
+            reading("message", id="t-2", text="fine, bluebird"),
+        ]
+    )
+    assert (both.alert_kind, both.announced) == (AlertKind.DURESS, True)
+    assert (word_only.alert_kind, word_only.announced) == (AlertKind.DURESS, False)
+    world.projector.catch_up()
+    assert sorted(a["kind"] for a in world.views.find("alert")) == ["duress", "duress"]

@@ -29,6 +29,7 @@ from service.domain.alerts.alert import Alert, AlertKind, AlertState, Outcome
 from service.domain.alerts.escalation import policy_for
 from service.domain.errors import DomainError
 from service.domain.people.directory import School
+from service.domain.people.texts import HELP_REPLY
 from tests.invariants.harness import Counters, Send, Service
 from tests.invariants.service_machine import ServiceMachine, number_answers_in, time_passes_in
 from tests.worlds import DIRECTORY
@@ -134,6 +135,45 @@ class AlarmMachine(ServiceMachine):
         self.sent_messages.append((device, "message", body))
         self.svc.send(device, "message", body)
         self.after_step()
+
+    @rule(
+        staff=st.sampled_from(sorted(STAFF_PHONES)),
+        channel=st.sampled_from(["sms", "app"]),
+        safe_word=st.booleans(),
+    )
+    def help(self, staff: str, channel: str, safe_word: bool) -> None:
+        """HELP by text or typed in the phone app, alone or with the safe word: one rule for
+        both channels (INTERFACES.md section 3, "`HELP` raises an SOS"). With the safe word it
+        raises the silent duress alert instead, and is answered exactly as HELP alone."""
+        text = f"help, {SAFE_WORDS[staff]}" if safe_word else "HELP"
+        wanted = AlertKind.DURESS if safe_word else AlertKind.SOS
+        if channel == "sms":
+            sid = f"SM-help-{next(self.sids)}"
+            try:
+                reply = self.app.receive_sms(sender=STAFF_PHONES[staff], body=text, message_sid=sid)
+            except PersistenceError:
+                self.after_step()
+                return
+            self.answered[sid] = (STAFF_PHONES[staff], text, reply)
+            self.after_step()
+            answered = reply == HELP_REPLY
+            key = ids.alert_key_for_text(sid)
+        else:
+            device = "sos-0001" if staff == "s-jones" else "sos-0002"
+            body = {"id": f"h-{next(self.msg_ids)}", "text": text}
+            self.sent_messages.append((device, "message", body))
+            result = self.svc.send(device, "message", body)
+            self.after_step()
+            if result is None:  # held while the store is down: sent again when it is back
+                return
+            answered = result.announced  # `alert_received`, as for a press
+            key = ids.alert_key_for_message(ids.device_message_id(device, body["id"]))
+        if self.svc.up:
+            raised = self.app.exists(ids.alert_id(key)) and self.app.alert(ids.alert_id(key))
+            assert raised, f"HELP by {channel} raised no alert"
+            assert raised.kind is wanted, f"HELP by {channel} raised {raised.kind}, not {wanted}"
+            Counters.saw(f"help by {channel}{' with the safe word' if safe_word else ''}")
+        assert answered, f"HELP by {channel} was not answered as HELP"
 
     # -- the notifier's answers -----------------------------------------------------------------
 

@@ -122,6 +122,26 @@ def test_a_provider_outage_keeps_each_alerts_lines_and_every_final_failure() -> 
     assert logged("a-1", final=True), "the last word on a notification is never dropped"
 
 
+def test_a_device_fault_is_limited_per_device_so_a_flood_hides_no_other_device() -> None:
+    """A fob reusing ids on every heartbeat writes a few lines a window; another device's
+    clock skew still shows, and the limit's own field never reaches the line."""
+    import structlog
+
+    from service.logs import RepeatedWarnings
+
+    limit = RepeatedWarnings(burst=2, window=60.0, clock=lambda: 0.0)
+
+    def logged(device: str) -> dict[str, object] | None:
+        line = {"event": "device_clock_skew", "logger": "acks", "device": device}
+        try:
+            return limit(None, "warning", line | {"rate_limit_per": "device"})
+        except structlog.DropEvent:
+            return None
+
+    assert [logged("fob-1") is not None for _ in range(1000)].count(True) == 2
+    assert logged("fob-2") == {"event": "device_clock_skew", "logger": "acks", "device": "fob-2"}
+
+
 def test_a_token_inside_any_text_is_masked() -> None:
     from service.logs import _mask_tokens
 
