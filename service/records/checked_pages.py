@@ -129,10 +129,13 @@ def answer(
     zone: tzinfo,
     page: Page,
     decoded_now: Callable[[list[int]], dict[int, Any] | None] | None = None,
+    *,
+    directory: dict[tuple[str, str], Doc | None] | None = None,
 ) -> dict[str, Any] | None:
     """The page from `checked`, its rows (and those to project them from) read and checked
     again unless `decoded_now` gives them (the events `checked` was just made from, by
-    index; None: they are not what was checked)."""
+    index; None: they are not what was checked). `directory`: the directory's documents
+    already read now for this page (an instant page's), read from there, not again."""
     count = recorded_by(checked, as_of)
     if not count:
         return None
@@ -156,7 +159,7 @@ def answer(
     current: Any = None
     for run, (start, end) in enumerate(runs):
         take = set(chosen) if run == 0 else set()
-        memory = _project(views, checked, events, start, end, take, subject, states)
+        memory = _project(views, checked, events, start, end, take, subject, states, directory)
         if end == count - 1:
             current = subject_state(subject, memory)
     if current is None:
@@ -225,10 +228,12 @@ def _project(
     take: set[int],
     subject: str,
     states: list[Any],
+    directory: dict[tuple[str, str], Doc | None] | None = None,
 ) -> Memory:
-    """Project from the checkpoint `start` through event `end`, taking the states of `take`."""
+    """Project from the checkpoint `start` through event `end`, taking the states of `take`
+    (the directory as it stands now: read now, or `directory`, read now for this page)."""
     memory: Memory = dict(checked.checkpoints[start]) if start >= 0 else {}
-    read = directory_reader(views, memory)
+    read = directory_reader(views, memory, directory)
     for index in range(start + 1, end + 1):
         memory.update(project(events[index], read).docs)
         if index in take:

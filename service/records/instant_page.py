@@ -90,7 +90,18 @@ def instant_page(
     prefix = _Prefix(app, views, subject, read, merkle, cache)
     if recorded_by(prefix.checked, as_of) != place:
         return None
-    found = answer(app, views, subject, prefix.checked, as_of, merkle, zone, page, prefix.events)
+    found = answer(
+        app,
+        views,
+        subject,
+        prefix.checked,
+        as_of,
+        merkle,
+        zone,
+        page,
+        prefix.events,
+        directory=prefix.directory,
+    )
     if found is None:
         return None
     # Known: an altered event the answer was made from. Not known yet: the rest.
@@ -142,20 +153,23 @@ class _Prefix:
         seals = [
             row[4][len(MAGIC) : HEADER_BYTES] if row[0] in sealed else None for row in self.rows
         ]
-        kept = _kept(views, saved, positions, streams, versions_, seals)
+        # The directory's documents as they stand now, read once for this page: the saved
+        # state is compared with them, and every projection below (and the page's own, in
+        # `answer`) reads them from here, not again from the database (each read was a
+        # pool connection's check and a query: two round trips).
+        self.directory: dict[tuple[str, str], Doc | None] = {}
+        kept = _kept(views, saved, positions, streams, versions_, seals, self.directory)
         checkpoints: dict[int, Memory] = {}
         stamps: list[datetime] = []
         memory: Memory = {}
-        directory: dict[tuple[str, str], Doc | None] = {}
         if saved is not None and kept >= 0:
             checkpoints = {i: m for i, m in saved.checkpoints.items() if i <= kept}
             stamps = saved.stamps[: kept + 1]
             memory = dict(saved.checkpoints[kept])
-            directory = dict(saved.directory)
         stamps += [self._event(i).timestamp for i in range(kept + 1, len(self.rows))]
         # States to project a page from, every STEP-th (a page's own rows are projected
         # from the checkpoint before them), and the state after the last event read.
-        reader = directory_reader(views, memory, directory)
+        reader = directory_reader(views, memory, self.directory)
         for index in range(kept + 1, len(self.rows)):
             memory.update(project(self._event(index), reader).docs)
             if index % STEP == STEP - 1:
@@ -175,6 +189,7 @@ class _Prefix:
             logged=logged,
             checkpoints=checkpoints,
             final=memory,
+            directory=dict(self.directory),
             checked_at=app.clock.now(),
             monotonic=cache.monotonic(),
         )
@@ -281,9 +296,11 @@ def _kept(
     streams: list[UUID],
     versions: list[int],
     seals: list[bytes | None],
+    now: dict[tuple[str, str], Doc | None],
 ) -> int:
     """The last event whose saved state can stand for decoding and projecting every event
-    up to it (-1: none; see the module)."""
+    up to it (-1: none; see the module). The directory's documents it reads now are left
+    in `now`."""
     if saved is None or not saved.checkpoints:
         return -1
     reach = min(len(positions), len(saved.seals))
@@ -304,5 +321,5 @@ def _kept(
         kept -= STEP
     if kept < 0:
         return -1
-    now = {key: directory_doc(views, *key) for key in saved.directory}
+    now.update({key: directory_doc(views, *key) for key in saved.directory})
     return kept if now == saved.directory else -1

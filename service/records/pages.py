@@ -52,10 +52,13 @@ def record_page(
     page: Page,
     cache: RecordCache,
     checks: WholeChecks | None = None,
+    held: float | None = None,
 ) -> dict[str, Any]:
     """What `incident_record` answers for this page, from a checked record where one
     stands (see the module). With `checks`, the first page of a long record with none
-    answers from its own rows while `checks` checks the whole (service/records/first_page.py)."""
+    answers from its own rows while `checks` checks the whole (service/records/first_page.py);
+    `held`: that check waits so long at most for `checks.release` (the caller sends the
+    page first), not `checks.after`."""
     full = {"as_of": as_of, "merkle": merkle, "zone": zone, "page": page}
     if page.limit is None:
         return incident_record(app, views, subject, **full)  # type: ignore[arg-type]
@@ -71,7 +74,7 @@ def record_page(
                 cache.put(subject, checked)
         if checked is None and checks is not None:
             cold = _first_page(
-                app, views, subject, entries, as_of, merkle, zone, page, cache, checks
+                app, views, subject, entries, as_of, merkle, zone, page, cache, checks, held
             )
             if cold is not None:
                 return cold
@@ -119,6 +122,7 @@ def _first_page(
     page: Page,
     cache: RecordCache,
     checks: WholeChecks,
+    held: float | None = None,
 ) -> dict[str, Any] | None:
     """A long record's first page from its own rows, the whole check handed to `checks`
     (None: not a first page, a short record, an instant or a `from`, or the worker full)."""
@@ -143,7 +147,7 @@ def _first_page(
             _checked(app, views, subject, views.index(subject), merkle, cache, background=True)
 
     # Handed over once the page is made: the two would share one interpreter's lock.
-    return answer if checks.start(subject, whole) else None
+    return answer if checks.start(subject, whole, held) else None
 
 
 def check_whole(

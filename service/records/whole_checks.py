@@ -27,6 +27,11 @@ INLINE_UP_TO = 2_000
 "checking" verdict that the reader must wait for again."""
 PENDING = 4
 """Checks waiting or running at once: a DSL's few records opened at once."""
+HELD_SECONDS = 2.0
+"""How long the HTTP handler's check waits at most for `release` (the response written):
+under load a page took 50 to 90 ms of wall between its hand-over and its last byte, and a
+check let go after `AFTER_SECONDS` was already reading the index while it was sent (seen
+in docs/performance.md, `asof3`). A bound, should the handler never say."""
 AFTER_SECONDS = 0.1
 """How long a check handed over waits before it starts, unless someone waits for it: the
 page that handed it over is still being finished, written out and sent by the same
@@ -46,9 +51,12 @@ class WholeChecks:
         self._go: dict[str, threading.Event] = {}
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="record-check")
 
-    def start(self, subject: str, check: Callable[[], Any]) -> bool:
+    def start(self, subject: str, check: Callable[[], Any], after: float | None = None) -> bool:
         """Check `subject`'s whole record in the background unless it is already in hand;
-        False when the worker is full (the caller checks inline)."""
+        False when the worker is full (the caller checks inline). It starts after `after`
+        seconds (`self.after` by default), or at once when someone waits for it or
+        `release`s it."""
+        delay = self.after if after is None else after
         with self._lock:
             if subject in self._running:
                 return True
@@ -57,7 +65,7 @@ class WholeChecks:
             go = self._go[subject] = threading.Event()
 
             def later() -> Any:
-                go.wait(self.after)
+                go.wait(delay)
                 return check()
 
             future = self._worker.submit(later)
@@ -81,6 +89,13 @@ class WholeChecks:
             if self._running.get(subject) is future:
                 del self._running[subject]
                 self._go.pop(subject, None)
+
+    def release(self, subject: str) -> None:
+        """The page that handed `subject`'s check over has been sent: start it now."""
+        with self._lock:
+            go = self._go.get(subject)
+        if go is not None:
+            go.set()
 
     def running(self, subject: str) -> bool:
         with self._lock:

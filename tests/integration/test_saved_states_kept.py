@@ -218,3 +218,18 @@ def test_a_state_that_would_not_read_back_as_it_is_is_not_saved(
         docs = {key: doc | {"odd": odd} for key, doc in checked.checkpoints[first].items()}
         altered = replace(checked, checkpoints=checked.checkpoints | {first: docs})
         assert saved_states.encode(SUBJECT, altered) is None
+
+
+def test_a_check_held_for_its_page_starts_when_released() -> None:
+    """The HTTP handler holds the check its page handed over (`after`, far longer than
+    `AFTER_SECONDS`) and releases it once the page is written: it starts then."""
+    made = WholeChecks()
+    ran = threading.Event()
+    try:
+        assert made.start(SUBJECT, ran.set, after=600.0)
+        assert not ran.wait(0.3)  # held past AFTER_SECONDS: the page is not sent yet
+        made.release(SUBJECT)
+        assert ran.wait(10), "released, the check still waited out its hold"
+        made.release("device:none-in-hand")  # nothing in hand: nothing to do
+    finally:
+        made.close()

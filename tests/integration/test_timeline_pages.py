@@ -114,3 +114,53 @@ async def test_a_timeline_without_a_limit_is_a_page_and_a_bad_page_is_refused(ap
     for bad in ("limit=0", "limit=-1", "limit=10001", "limit=lots", "after=x", "after=-3"):
         response = await client.get(f"/api/v1/timeline?device=sos-0001&{bad}", headers=dsl)
         assert response.status == 400, bad
+
+
+async def test_a_cold_page_starts_its_whole_check_once_it_is_sent(
+    api: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A long record's cold first page (or one as of an instant) hands the whole check to
+    the worker, which starts once the handler has written the page out (`release`), not on
+    a timer that can fire while the page is still being worded and sent; and the page is
+    the one sent whole, as before."""
+    from service.entrypoints.http import records as http_records
+    from service.records import pages
+    from service.records.record_cache import cache_of
+    from service.records.whole_checks import _CHECKS, WholeChecks
+
+    client, c, clock = api
+    await asyncio.to_thread(heartbeats, c, clock, "sos-0001", HEARTBEATS)
+    dsl = as_(c, "dsl1")
+    # Held for ten minutes unless the handler releases it: a check that runs here was let go.
+    monkeypatch.setattr(http_records, "HELD_SECONDS", 600.0)
+    _CHECKS[c.app] = WholeChecks(inline_up_to=5)
+    began: list[bool] = []
+    whole = pages.check_whole
+
+    def checking(*args: Any) -> Any:
+        began.append(True)
+        return whole(*args)
+
+    monkeypatch.setattr(pages, "check_whole", checking)
+    # (An instant's cold page hands its check over by the same call, `pages._first_page`;
+    # a record this short is checked whole for any instant: `instant_cut.MARGIN`.)
+    for query in ("device=sos-0001&limit=3", "device=sos-0001&limit=3&after=0"):
+        cache_of(c.app).drop("device:sos-0001")
+        began.clear()
+        page = await _get(client, dsl, query)
+        assert page["integrity"]["verified"] is None, page["integrity"]  # "checking"
+        await asyncio.to_thread(_finish, c)
+        assert began == [True], query
+
+
+def _finish(c: Container) -> None:
+    """Until the check in hand for the subject is done, without starting it (a `wait`
+    would let it go): polled, as the console polls for the verdict."""
+    import time
+
+    from service.records.whole_checks import checks_of
+
+    checks = checks_of(c.app)
+    deadline = time.monotonic() + 20
+    while checks.running("device:sos-0001") and time.monotonic() < deadline:
+        time.sleep(0.01)

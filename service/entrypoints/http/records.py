@@ -37,7 +37,7 @@ from service.records.pages import record_page
 from service.records.record_cache import cache_of
 from service.records.replay import Page, incident_record, state_as_of, subject_school
 from service.records.verdicts import record_verdict
-from service.records.whole_checks import checks_of, close_checks
+from service.records.whole_checks import HELD_SECONDS, checks_of, close_checks
 
 log = get_logger(__name__)
 
@@ -131,9 +131,27 @@ async def get_timeline(request: web.Request) -> web.Response:
     since = instant(request.query.get("from"), "from")
     page = _page(request, since)
     named = await subject_of(request)
+    app, views = request.app[LONEWATCH], request.app[VIEWS]
+    zone = ZoneInfo(await asyncio.to_thread(_school_timezone, views, named.school))
+    try:
+        return await _timeline(request, who, named, as_of, page, zone)
+    finally:
+        # A whole check this page handed over starts once the page is written, not while
+        # it is worded, encoded and sent by the same interpreter (docs/performance.md, asof3).
+        checks_of(app).release(named.name)
+
+
+async def _timeline(
+    request: web.Request,
+    who: Principal,
+    named: Subject,
+    as_of: datetime | None,
+    page: Page,
+    zone: ZoneInfo,
+) -> web.Response:
+    """The timeline's page, written out (see `get_timeline`)."""
     subject = named.name
     app, views, exports = request.app[LONEWATCH], request.app[VIEWS], request.app[POOLS].exports
-    zone = ZoneInfo(await asyncio.to_thread(_school_timezone, views, named.school))
     record = await exports.run(
         record_page,
         app,
@@ -145,6 +163,7 @@ async def get_timeline(request: web.Request) -> web.Response:
         page=page,
         cache=cache_of(app),
         checks=checks_of(app),
+        held=HELD_SECONDS,
     )
     record["limit"] = page.limit
     for row in record["events"]:  # before `shown`: the words are withheld as the fields are
@@ -160,7 +179,10 @@ async def get_timeline(request: web.Request) -> web.Response:
     if (words := withheld_words(who, tied)) is not None and WITHHELD in text:
         record["withheld"] = words  # said only where something was: a gap is not a fault
         text = dumps(record)
-    return web.Response(text=text, content_type="application/json")
+    response = web.Response(text=text, content_type="application/json")
+    await response.prepare(request)
+    await response.write_eof()
+    return response
 
 
 def tied_visit(views: ViewStore, named: Subject) -> dict[str, Any]:
