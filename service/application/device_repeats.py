@@ -13,6 +13,10 @@ for another message (a counter restarted at a reboot, one counter per kind). The
   differing, shows another press (a counter restarted at a reboot must not be answered with
   an alert a person resolved days ago); without a `ts` on both, or with the same, it is a
   repeat.
+- A text (the phone app's `message`) that asked for help repeats its original like an alarm:
+  its answer names the alert the original raised (SOS, or duress under the safe word), so a
+  phone that did not hear `alert_received` and sends HELP again is answered again, as a
+  fob pressing again is.
 - Any other message under a used id is a new one: recorded without the id
   (`without_reused_id`) and flagged `id_reused`.
 """
@@ -36,6 +40,8 @@ from service.domain.devices.messages import (
     is_repeat_of,
     without_reused_id,
 )
+from service.domain.visits.commands import parse_visitor_text
+from service.domain.visits.text_alarms import asks_for_help
 
 RecordAlone = Callable[[DeviceReading, DeviceInfo], Intaken]
 """Records one reading in a transaction of its own (`DeviceIntake._record_alone`)."""
@@ -71,7 +77,7 @@ def repeat(uow: UnitOfWork, reading: DeviceReading, message_id: UUID) -> Intaken
     if stored is None or not is_repeat_of(reading, stored.kind):
         return None
     if reading.kind not in ALARM_KINDS:
-        return Intaken(Outcome.DUPLICATE, message_id)
+        return _text_repeat(uow, stored, message_id) or Intaken(Outcome.DUPLICATE, message_id)
     # A press that joined an open alert names it; one that raised its own does not need to.
     named = stored.fields.get("alert_id")
     alert_id = UUID(str(named)) if named else ids.alert_id(ids.alert_key_for_message(message_id))
@@ -86,6 +92,22 @@ def repeat(uow: UnitOfWork, reading: DeviceReading, message_id: UUID) -> Intaken
     ):
         return None  # another press: a repeat carries its original's `ts`
     return Intaken(Outcome.DUPLICATE, message_id, alert_id, AlertKind(reading.kind))
+
+
+def _text_repeat(uow: UnitOfWork, stored: DeviceMessage, message_id: UUID) -> Intaken | None:
+    """A repeated text that asked for help, answered as its original was: naming the alert
+    it raised (its key is the message's, as for a press) and announced whatever its kind
+    (under the safe word, the silent duress alert: answered as HELP alone would be). The
+    stored text is the screened one, as the original was read (text_alarms.py)."""
+    text = stored.fields.get("text")
+    if stored.kind != "message" or not isinstance(text, str):
+        return None
+    if not asks_for_help(parse_visitor_text(text)):
+        return None
+    alert = uow.load_optional(ids.alert_id(ids.alert_key_for_message(message_id)), Alert)
+    if alert is None:
+        return None
+    return Intaken(Outcome.DUPLICATE, message_id, alert.id, alert.kind, asked_for_help=True)
 
 
 def duplicate(

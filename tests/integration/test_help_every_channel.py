@@ -70,9 +70,13 @@ async def test_help_from_the_phone_app_raises_an_sos_as_help_by_text_does(
     assert running.sent_to(PRIYA) == running.sent_to(ROB) == []
 
 
-async def test_a_repeat_of_the_apps_help_is_recorded_once(running: Running) -> None:
+async def test_a_repeat_of_the_apps_help_is_recorded_once_and_answered_again(
+    running: Running,
+) -> None:
     """The same device and id are recorded once (INTERFACES.md section 2): a repeat of the
-    app's HELP raises no second alert and sends no second SMS."""
+    app's HELP raises no second alert and sends no second SMS, and is answered
+    `alert_received` again, as a repeated press is (a phone that did not hear the first
+    answer asks again)."""
     await running.phone.send("message", {"id": "app-h2", "text": "HELP"})
     [alert] = await eventually(running.alerts, what="the SOS the app's HELP raised")
     await running.double.wait_for_messages(1)
@@ -85,7 +89,8 @@ async def test_a_repeat_of_the_apps_help_is_recorded_once(running: Running) -> N
     assert _messages_from(running, PRIYAS_PHONE, "message") == 1
     await asyncio.sleep(0.5)
     assert len(running.double.messages) == 1
-    assert {c["alert_id"] for c in running.phone.commands} == {alert["id"]}
+    answer = {"type": "alert_received", "alert_id": alert["id"], "id": "app-h2"}
+    assert running.phone.commands == [answer, answer]
 
 
 async def test_help_with_the_safe_word_from_the_app_is_silent_duress_answered_as_help(

@@ -24,6 +24,7 @@ from hypothesis.stateful import (
 )
 
 from service.application import acknowledgement, outbox
+from service.application.device_outcomes import Intaken
 from service.domain import ids
 from service.domain.alerts.alert import Alert, AlertKind, AlertState, Outcome
 from service.domain.alerts.escalation import policy_for
@@ -65,6 +66,9 @@ class AlarmMachine(ServiceMachine):
         self.ladder_alerts: set[UUID] = set()
         self.answered: dict[str, tuple[str, str, str | None]] = {}
         """MessageSid -> (sender, text, the reply it got): what Twilio may post again."""
+        self.told_device: dict[tuple[str, str], tuple[str, dict[str, Any], UUID]] = {}
+        """(device, message id) -> its kind, body and the alert its `alert_received` named:
+        what a repeat of it must be answered with again (the device may not have heard it)."""
         Counters.examples += 1
 
     # -- helpers ---------------------------------------------------------------------------
@@ -104,16 +108,44 @@ class AlarmMachine(ServiceMachine):
     def press(self, device: str, kind: str) -> None:
         body = {"id": f"m-{next(self.msg_ids)}", "lat": 51.54, "lon": 0.71}
         self.sent_messages.append((device, kind, body))
-        self.svc.send(device, kind, body)
+        self.note_answer(device, kind, body, self.svc.send(device, kind, body))
         self.after_step()
+
+    def note_answer(
+        self, device: str, kind: str, body: dict[str, Any], result: Intaken | None
+    ) -> None:
+        if result is not None and result.announced and result.alert_id is not None:
+            self.told_device.setdefault((device, body["id"]), (kind, body, result.alert_id))
 
     @precondition(lambda self: bool(self.sent_messages))
     @rule(data=st.data())
     def device_repeats_a_message(self, data: st.DataObject) -> None:
         """The broker redelivers, or the device resends: the same message id again."""
         device, kind, body = data.draw(st.sampled_from(self.sent_messages))
-        self.svc.send(device, kind, body)
+        self.repeat(device, kind, body)
+
+    @precondition(lambda self: bool(self.told_device))
+    @rule(data=st.data())
+    def device_repeats_what_it_was_answered(self, data: st.DataObject) -> None:
+        """A press or a HELP the device was answered `alert_received` for, sent again (it
+        did not hear the answer): drawn apart, so a repeated HELP is tried often."""
+        device, message = data.draw(st.sampled_from(sorted(self.told_device)))
+        kind, body, _ = self.told_device[(device, message)]
+        self.repeat(device, kind, body)
+
+    def repeat(self, device: str, kind: str, body: dict[str, Any]) -> None:
+        """A message answered `alert_received` (a press, a HELP) is answered so again,
+        naming the same alert: the device repeats because it did not hear the answer."""
+        again = self.svc.send(device, kind, body)
         self.after_step()
+        told = self.told_device.get((device, body["id"]))
+        if told is not None and again is not None:
+            assert again.announced and again.alert_id == told[2], (
+                f"a repeated {kind} was answered {again.alert_id} (announced: "
+                f"{again.announced}), first {told[2]}"
+            )
+            Counters.saw(f"a repeated {kind} answered again")
+        self.note_answer(device, kind, body, again)
 
     @rule(staff=st.sampled_from(sorted(STAFF_PHONES)), channel=st.sampled_from(["sms", "app"]))
     def duress(self, staff: str, channel: str) -> None:
@@ -166,6 +198,7 @@ class AlarmMachine(ServiceMachine):
             self.after_step()
             if result is None:  # held while the store is down: sent again when it is back
                 return
+            self.note_answer(device, "message", body, result)
             answered = result.announced  # `alert_received`, as for a press
             key = ids.alert_key_for_message(ids.device_message_id(device, body["id"]))
         if self.svc.up:
