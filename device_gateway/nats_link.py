@@ -171,6 +171,7 @@ class NatsLink:
         sub = None
         try:
             while True:
+                _honour_a_swallowed_cancel()
                 try:
                     if sub is None:
                         sub = await js.pull_subscribe_bind(durable=durable, stream=stream)
@@ -225,6 +226,21 @@ class NatsLink:
         except Exception:
             # Left unacknowledged: the stream delivers it again after the ack wait.
             log.exception("nats_handler_failed", link=self.name, subject=msg.subject)
+
+
+def _honour_a_swallowed_cancel() -> None:
+    """Raise CancelledError if this task was asked to stop but is still running.
+
+    nats-py's `fetch` waits with `asyncio.wait_for`, which on Python 3.11 returns the
+    message instead of raising when a cancel lands in the same instant a message (a pull's
+    408 at its expiry, every second) reaches the subscription: the pull went on pulling
+    for ever and `NatsSessions.stop`, awaiting it, never returned (the broker contract test
+    hung in its teardown until its timeout). `cancelling()` still counts the request, so
+    the pull ends at its next round (a message fetched with the cancel is handed over as
+    any other: unacknowledged until recorded, else delivered again after the ack wait)."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
 
 
 async def _quietly(coro: Coroutine[Any, Any, object]) -> None:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import time
 from collections.abc import Iterable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -133,14 +134,44 @@ def heartbeat(c: Container, device: str, battery: int = 76) -> None:
     c.projector.catch_up()
 
 
+SETTLE_WAIT_SECONDS = 10.0
+
+
+def due_at_now(c: Container) -> list[str]:
+    """The pending timers due at the (fake) clock's now."""
+    now = c.clock.now()
+    return [
+        timer["id"]
+        for timer in c.views.find("timer", states=["pending"], limit=100_000)
+        if datetime.fromisoformat(timer["due_at"]) <= now
+    ]
+
+
 def settle(c: Container) -> None:
-    """Fire what is due at the fake clock's now, and apply what that recorded."""
-    for _ in range(10):
+    """Fire what is due at the fake clock's now, and apply what that recorded, until no
+    timer is due at now.
+
+    The running service's own scheduler loop fires timers too: while it has a step in
+    hand our tick passes that timer over (it stays pending until its event is in the
+    views), so stopping when our tick fired nothing left the step unrecorded when the test
+    looked, or when it advanced the clock (seen under load: 'the ladder did not reach
+    reception'). So this waits, round after round, until that step is in the views."""
+    deadline = time.monotonic() + SETTLE_WAIT_SECONDS
+    while True:
+        for _ in range(10):
+            c.projector.catch_up()
+            if not c.scheduler.tick():
+                break
+            c.scheduler.forget_fired()
         c.projector.catch_up()
-        if not c.scheduler.tick():
-            break
-        c.scheduler.forget_fired()
-    c.projector.catch_up()
+        due = due_at_now(c)
+        if not due:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(
+                f"still due at {c.clock.now()} after {SETTLE_WAIT_SECONDS}s: {due}"
+            )
+        time.sleep(0.02)
 
 
 def a_reception_task(c: Container, clock: FakeClock, ref: str = "overdue-1") -> str:
