@@ -12,7 +12,7 @@ import traceback
 from benchmarks.common import Figure, table
 
 ALL = ("ingest", "sos", "rebuild", "fleet", "replay", "traccar", "merkle")
-EXTRA = ("chaos", "arc", "nats_scale", "processes", "growth", "export")
+EXTRA = ("chaos", "arc", "nats_scale", "processes", "growth", "export", "pools")
 """Run only when named: they take services away or run for many minutes."""
 
 

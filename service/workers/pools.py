@@ -121,6 +121,9 @@ def _lookups() -> BoundedPool:
 
 def _exports() -> BoundedPool:
     # Each worker holds a store connection while it reads; the alarm path needs the rest.
+    # Niced although an export is Python holding the GIL (a descheduled holder makes the
+    # loop wait too): at nice 0 the SOS path was no better, pair by pair, and its worst
+    # cases worse (docs/performance.md, "pools"; `python -m benchmarks pools`).
     return BoundedPool("exports", workers=1, waiting=4, nice=10)
 
 
