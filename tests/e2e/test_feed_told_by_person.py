@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -23,7 +23,7 @@ from service.container import Container
 from service.domain.alerts.alert import AlertKind
 from simulators.twilio_double import TwilioDouble
 from tests.conftest import free_port
-from tests.console_world import devices, with_every_role
+from tests.console_world import devices, due_at_now, with_every_role
 from tests.e2e.browsers import shot, signed_in
 from tests.harness import eventually
 
@@ -70,20 +70,14 @@ def pending(container: Container) -> list[dict[str, Any]]:
     return container.views.find("notification", states=["requested"])
 
 
-def settled(container: Container, clock: FakeClock) -> bool:
+def settled(container: Container) -> bool:
     """Nothing due at the fake clock's now and nothing waiting to be sent.
 
     The service's own scheduler loop fires timers too: when it has a step in hand, our tick
     passes that timer over (it stays pending until its event is in the views), and
     advancing the clock before the step is recorded merges the next minute's round into it
     (seen: 15 messages in 8 minutes instead of 30)."""
-    now = clock.now()
-    due = [
-        timer
-        for timer in container.views.find("timer", states=["pending"], limit=10_000)
-        if datetime.fromisoformat(timer["due_at"]) <= now
-    ]
-    return not pending(container) and not due
+    return not pending(container) and not due_at_now(container)
 
 
 async def test_a_card_after_8_minutes_of_reminders_lists_each_person_once(
@@ -99,7 +93,7 @@ async def test_a_card_after_8_minutes_of_reminders_lists_each_person_once(
         clock.advance(timedelta(seconds=60))
         container.projector.catch_up()
         await asyncio.to_thread(container.scheduler.tick)
-        await eventually(lambda: settled(container, clock), what="every step due taken and sent")
+        await eventually(lambda: settled(container), what="every step due taken and sent")
     await asyncio.to_thread(
         app.raise_staff_alert, "s-jones", AlertKind.LOW_BATTERY, cause_key="low:feed", cause={}
     )
