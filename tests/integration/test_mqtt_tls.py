@@ -188,8 +188,8 @@ class TlsDevice:
         info.wait_for_publish(5)
 
     def close(self) -> None:
+        self.client.disconnect()  # before the loop stops: see tests/harness.py Device.close
         self.client.loop_stop()
-        self.client.disconnect()
 
 
 @pytest.mark.parametrize("with_certificate", [True, False])
