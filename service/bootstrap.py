@@ -51,13 +51,14 @@ from service.records.record_cache import cache_of
 from service.records.saved_states import KeptInStore
 from service.workers.arc_sender import ArcSender, ArcTiming
 from service.workers.dispatcher import Dispatcher
-from service.workers.health import Health, StoreProbe, store_reader
+from service.workers.health import Health
 from service.workers.leadership import OUTBOX, TIMERS, HeldLease
 from service.workers.live import Hub, Listener, LiveViews, public_change
 from service.workers.metrics import Instruments, Metrics
 from service.workers.notification_tries import DEFAULT_BACKOFF
 from service.workers.pools import WorkPools
 from service.workers.scheduler import Scheduler
+from service.workers.store_probe import StoreProbe, store_reader
 from service.workers.supervisor import Supervisor
 
 if TYPE_CHECKING:

@@ -32,7 +32,7 @@ from zoneinfo import ZoneInfo
 import yaml
 from twilio.request_validator import RequestValidator
 
-from service.adapters.directory_file import parse_duration
+from service.adapters.directory_reader import parse_duration
 from simulators.device import Profile, SimulatedDevice
 from simulators.scenarios import ScenarioRun, sos_during_visit
 

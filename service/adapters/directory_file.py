@@ -17,11 +17,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
-from service.adapters.arc.dc09 import check_account
-from service.adapters.arc.link import Endpoint, EndpointError
 from service.adapters.directory_places import join_path, line_numbers, ordinal, problems_text
-from service.domain.devices.health import EXPECT_EVERY_SECONDS, OFFLINE_AFTER_SECONDS
-from service.domain.near_miss import did_you_mean
+from service.adapters.directory_policy import parse_arc, parse_policy
+from service.adapters.directory_reader import Reader
 from service.domain.people.directory import (
     CONTACT_ROLES,
     DEFAULT_TIMEZONE,
@@ -33,237 +31,15 @@ from service.domain.people.directory import (
     StaffSpec,
     UserSpec,
 )
-from service.domain.phone_numbers import phone_problem
-from service.domain.visits.overdue_ladder import Action
-from service.domain.visits.policy import parse_visit_policy
+
+_HOURS = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]-([01][0-9]|2[0-3]):[0-5][0-9]$")
 
 
 class DirectoryError(ValueError):
     """The file cannot be imported; the message lists every problem found."""
 
 
-_KEY = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-_HOURS = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]-([01][0-9]|2[0-3]):[0-5][0-9]$")
-_DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
-ALERT_POLICY_KINDS = (
-    "sos",
-    "fall",
-    "duress",
-    "overdue",
-    "device_offline",
-    "low_battery",
-    "notification_failure",
-    "arc_unreachable",
-)
-OVERDUE_ACTIONS = tuple(a.value for a in Action)
-
-FIELDS: Mapping[str, tuple[str, ...]] = {
-    "directory file": ("organisation", "schools", "staff", "devices", "users"),
-    "school": (
-        "id",
-        "name",
-        "timezone",
-        "working_hours",
-        "reception_phone",
-        "contacts",
-        "policy",
-        "arc",
-    ),
-    "contact": ("id", "name", "role", "phone"),
-    "staff": ("id", "school", "name", "phone", "safe_word", "safeguarding_trained"),
-    "device": (
-        "id",
-        "kind",
-        "staff",
-        "school",
-        "secret",
-        "zone",
-        "traccar_unique_id",
-        "owntracks",
-    ),
-    "user": ("username", "school", "role", "phone"),
-    "arc": ("url", "account", "receiver", "prefix", "key", "supervision"),
-    "heartbeat": ("expect_every", "offline_after"),
-    "alert policy": ("ack_within", "renotify_every", "tiers"),
-    "overdue policy": ("ack_within", "renotify_every", "tiers", "grace", "steps"),
-    "overdue step": ("after", "do"),
-    "policy": (*ALERT_POLICY_KINDS, "heartbeat", "low_battery_below", "visits"),
-}
-"""The keys each kind of entry may have (INTERFACES.md section 5); any other is refused."""
-
-
-def parse_duration(value: object) -> int:
-    """'90s', '10m', '1h', '1h30m' -> seconds; a bare integer is seconds."""
-    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
-        return value
-    match = _DURATION.match(str(value).strip()) if isinstance(value, str) else None
-    if not match or not any(match.groups()):
-        raise ValueError(f"{value!r} is not a duration like 90s, 10m or 1h")
-    hours, minutes, seconds = (int(g) if g else 0 for g in match.groups())
-    return hours * 3600 + minutes * 60 + seconds
-
-
-class _Reader:
-    def __init__(self) -> None:
-        self.problems: list[tuple[str, str]] = []
-        """(place as a path like `staff[1].phone`, what is wrong and what would do)"""
-
-    def fail(self, where: str, message: str) -> None:
-        self.problems.append((where, message))
-
-    def fields(self, data: object, kind: str, where: str) -> None:
-        """Refuse a key this kind of entry does not have, suggesting the nearest one."""
-        if not isinstance(data, dict):
-            return
-        known = FIELDS[kind]
-        for key in data:
-            if key in known:
-                continue
-            article = "an" if kind[0] in "aeiou" else "a"
-            hint = did_you_mean(key, known) or f"{article} {kind} entry has: {', '.join(known)}"
-            self.fail(f"{where}.{key}" if where else str(key), f"unknown field; {hint}")
-
-    def text(self, data: dict[str, Any], key: str, where: str, *, required: bool = True) -> str:
-        value = data.get(key)
-        if value is None or value == "":
-            if required:
-                self.fail(f"{where}.{key}", "is required")
-            return ""
-        if not isinstance(value, str | int):
-            self.fail(f"{where}.{key}", f"must be text, got {type(value).__name__}")
-            return ""
-        return str(value)
-
-    def key(self, data: dict[str, Any], key: str, where: str) -> str:
-        value = self.text(data, key, where)
-        if value and not _KEY.match(value):
-            self.fail(f"{where}.{key}", f"{value!r} must be 1-64 letters, digits, '_' or '-'")
-        return value
-
-    def phone(self, data: dict[str, Any], key: str, where: str, *, required: bool) -> str | None:
-        value = self.text(data, key, where, required=required)
-        if value and (problem := phone_problem(value)) is not None:
-            self.fail(f"{where}.{key}", problem)
-        return value or None
-
-    def items(self, data: dict[str, Any], key: str, where: str) -> list[dict[str, Any]]:
-        value = data.get(key) or []
-        if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
-            self.fail(f"{where}{key}", "must be a list of mappings")
-            return []
-        return value
-
-
-def _policy(reader: _Reader, raw: object, where: str) -> dict[str, Any]:
-    if raw is None:
-        return {}
-    if not isinstance(raw, dict):
-        reader.fail(where, "must be a mapping")
-        return {}
-    reader.fields(raw, "policy", where)
-    policy: dict[str, Any] = {}
-    for name, entry in raw.items():
-        here = f"{where}.{name}"
-        if name == "heartbeat":
-            reader.fields(entry, "heartbeat", here)
-            policy[name] = {
-                k: _duration(reader, entry, k, here, default)
-                for k, default in (
-                    ("expect_every", EXPECT_EVERY_SECONDS),
-                    ("offline_after", OFFLINE_AFTER_SECONDS),
-                )
-            }
-        elif name == "low_battery_below":
-            if not isinstance(entry, int) or not 0 <= entry <= 100:
-                reader.fail(here, f"must be a whole number 0-100, got {entry!r}")
-            else:
-                policy[name] = entry
-        elif name in ALERT_POLICY_KINDS:
-            policy[name] = _alert_policy(reader, entry, here, overdue=name == "overdue")
-        elif name == "visits":
-            visit_rules, problems = parse_visit_policy(entry, here)
-            for problem in problems:
-                place, _, message = problem.partition(": ")
-                reader.fail(place, message)
-            if visit_rules:
-                policy[name] = visit_rules
-    return policy
-
-
-def _duration(reader: _Reader, entry: object, key: str, where: str, default: int) -> int:
-    if not isinstance(entry, dict) or key not in entry:
-        return default
-    try:
-        return parse_duration(entry[key])
-    except ValueError as exc:
-        reader.fail(f"{where}.{key}", str(exc))
-        return default
-
-
-def _alert_policy(reader: _Reader, entry: object, where: str, *, overdue: bool) -> dict[str, Any]:
-    if not isinstance(entry, dict):
-        reader.fail(where, "must be a mapping")
-        return {}
-    reader.fields(entry, "overdue policy" if overdue else "alert policy", where)
-    result: dict[str, Any] = {
-        "ack_within": _duration(reader, entry, "ack_within", where, 60),
-        "renotify_every": _duration(reader, entry, "renotify_every", where, 60),
-    }
-    tiers = entry.get("tiers")
-    if tiers is not None:
-        if not isinstance(tiers, list) or not all(
-            isinstance(t, list) and t and all(r in CONTACT_ROLES for r in t) for t in tiers
-        ):
-            roles = ", ".join(sorted(CONTACT_ROLES))
-            reader.fail(f"{where}.tiers", f"must be a list of lists of roles ({roles})")
-        else:
-            result["tiers"] = tiers
-    if overdue:
-        result["grace"] = _duration(reader, entry, "grace", where, 600)
-        steps = []
-        for i, step in enumerate(entry.get("steps") or []):
-            here = f"{where}.steps[{i}]"
-            if not isinstance(step, dict) or step.get("do") not in OVERDUE_ACTIONS:
-                reader.fail(f"{here}.do", f"must be one of: {', '.join(OVERDUE_ACTIONS)}")
-                continue
-            reader.fields(step, "overdue step", here)
-            steps.append({"after": _duration(reader, step, "after", here, 0), "do": step["do"]})
-        result["steps"] = steps
-    return result
-
-
-def _arc(reader: _Reader, raw: object, where: str) -> dict[str, Any] | None:
-    """A school's ARC (INTERFACES §9), checked as the DC-09 link will use it."""
-    if raw is None:
-        return None
-    if not isinstance(raw, dict):
-        reader.fail(
-            where, "must be a mapping with url, account and optionally receiver, prefix, key"
-        )
-        return None
-    reader.fields(raw, "arc", where)
-    arc: dict[str, Any] = {
-        "url": reader.text(raw, "url", where),
-        "account": reader.text(raw, "account", where).upper(),
-        "receiver": reader.text(raw, "receiver", where, required=False) or "R0",
-        "prefix": reader.text(raw, "prefix", where, required=False) or "L0",
-    }
-    key = reader.text(raw, "key", where, required=False) or None
-    if arc["url"]:
-        try:
-            Endpoint.parse(arc["url"])
-        except EndpointError as exc:
-            reader.fail(f"{where}.url", str(exc))
-    for problem in check_account(arc["account"] or "?", arc["receiver"], arc["prefix"], key):
-        reader.fail(where, problem)
-    if key is not None:
-        arc["key"] = key
-    if raw.get("supervision") is not None:
-        arc["supervision"] = max(1, _duration(reader, raw, "supervision", where, 60))
-    return arc
-
-
-def _flag(reader: _Reader, raw: dict[str, Any], key: str, where: str) -> bool:
+def _flag(reader: Reader, raw: dict[str, Any], key: str, where: str) -> bool:
     value = raw.get(key, False)
     if not isinstance(value, bool):
         reader.fail(f"{where}.{key}", f"must be true or false, got {value!r}")
@@ -271,7 +47,7 @@ def _flag(reader: _Reader, raw: dict[str, Any], key: str, where: str) -> bool:
     return value
 
 
-def _zone(reader: _Reader, raw: object, where: str) -> int | None:
+def _zone(reader: Reader, raw: object, where: str) -> int | None:
     if raw is None:
         return None
     if isinstance(raw, bool) or not isinstance(raw, int) or not 1 <= raw <= 999:
@@ -290,7 +66,7 @@ def parse_directory(
     """Check the parsed file and build the directory, or raise `DirectoryError` listing every
     problem. `source` (the file's name) and `lines` (from `line_numbers`) let each problem
     say where it is; `found` are problems already found in the file's text."""
-    reader = _Reader()
+    reader = Reader()
     reader.problems.extend(found)
     name = source or "the directory file"
     if not isinstance(data, dict):
@@ -331,8 +107,8 @@ def parse_directory(
                 working_hours=hours,
                 reception_phone=reader.phone(raw, "reception_phone", where, required=False),
                 contacts=tuple(contacts),
-                policy=_policy(reader, raw.get("policy"), f"{where}.policy"),
-                arc=_arc(reader, raw.get("arc"), f"{where}.arc"),
+                policy=parse_policy(reader, raw.get("policy"), f"{where}.policy"),
+                arc=parse_arc(reader, raw.get("arc"), f"{where}.arc"),
             )
         )
     school_ids = {s.id for s in schools}
@@ -420,7 +196,7 @@ def parse_directory(
     )
 
 
-def _owntracks_topic(reader: _Reader, raw: dict[str, Any], where: str) -> str | None:
+def _owntracks_topic(reader: Reader, raw: dict[str, Any], where: str) -> str | None:
     """An OwnTracks base topic is a plain topic: no wildcards, no empty level."""
     value = reader.text(raw, "owntracks", where, required=False)
     if value and (any(ch in value for ch in "+#\x00") or "" in value.split("/")):
@@ -432,7 +208,7 @@ def _owntracks_topic(reader: _Reader, raw: dict[str, Any], where: str) -> str | 
     return value or None
 
 
-def _once_each(reader: _Reader, section: str, key: str, values: list[str]) -> None:
+def _once_each(reader: Reader, section: str, key: str, values: list[str]) -> None:
     """An id (or device source) given by two entries: the later one is named, with the first."""
     first: dict[str, int] = {}
     for i, value in enumerate(values):

@@ -7,12 +7,8 @@ from typing import Any
 import pytest
 import yaml
 
-from service.adapters.directory_file import (
-    DirectoryError,
-    load_directory,
-    parse_directory,
-    parse_duration,
-)
+from service.adapters.directory_file import DirectoryError, load_directory, parse_directory
+from service.adapters.directory_reader import parse_duration
 from tests.worlds import DIRECTORY
 
 

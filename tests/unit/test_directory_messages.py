@@ -10,7 +10,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from service.adapters.directory_file import FIELDS, DirectoryError, load_directory
+from service.adapters.directory_file import DirectoryError, load_directory
+from service.adapters.directory_reader import FIELDS
 from tests.worlds import DIRECTORY
 
 TEXT = DIRECTORY.read_text()

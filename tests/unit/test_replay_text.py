@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from service.entrypoints.cli.main import _instant, print_timeline
+from service.entrypoints.cli.replay import _instant, print_timeline
 
 
 def row(position: int, at: datetime, summary: str, *, detail: bool = False) -> dict[str, Any]:
