@@ -110,11 +110,17 @@ class MqttLink:
         self._state_lock = threading.Lock()
         self._started = False
         self._stopped = False
-        # Messages delivered on the current connection and not yet acknowledged.
-        # An ack for anything else (a message from a previous connection, or a
-        # second ack of the same one) is dropped: the broker redelivers the former,
-        # and the packet id of the latter may already name another message.
-        self._unacked: set[int] = set()
+        # Messages delivered on the current connection and not yet acknowledged: how many
+        # under each packet id. An ack for anything else (a message from a previous
+        # connection, or a second ack of the same one) is dropped: the broker redelivers
+        # the former, and the packet id of the latter may already name another message.
+        # A count, not a set: Mosquitto 2.0 numbers the messages it queues for a client
+        # when it queues them, so past 65,535 queued (a flood faster than the store) it
+        # sends a second message under an id still in flight. Each was delivered and is
+        # acknowledged after its own commit; a set took the second ack for a stale one
+        # (~1 in 3 messages in a 30,000/s flood: one log line each, and that message left
+        # in flight at the broker until the session resumed).
+        self._unacked: dict[int, int] = {}
         self._unacked_lock = threading.Lock()
         # What this process knows of its broker session (time.monotonic()); see the
         # properties of the same names.
@@ -270,7 +276,8 @@ class MqttLink:
     def _still_unacked(self, mid: int) -> bool:
         """Under `_unacked_lock`: take `mid` off the unacknowledged set, or count and log
         why it is not there (a PUBACK for it would acknowledge someone else's message)."""
-        if mid not in self._unacked:
+        waiting = self._unacked.get(mid, 0)
+        if not waiting:
             self.stats["stale_acks"] += 1
             self._log.info(
                 "mqtt_ack_skipped",
@@ -278,7 +285,10 @@ class MqttLink:
                 why="acknowledged already, or delivered on an earlier connection",
             )
             return False
-        self._unacked.discard(mid)
+        if waiting == 1:
+            del self._unacked[mid]
+        else:
+            self._unacked[mid] = waiting - 1
         return True
 
     def publish(self, topic: str, payload: bytes, qos: int = 1, retain: bool = False) -> None:
@@ -406,7 +416,7 @@ class MqttLink:
         inbound = InboundMessage(topic, payload, mid, qos, dup)
         if qos > 0 and self._manual_ack:
             with self._unacked_lock:
-                self._unacked.add(mid)
+                self._unacked[mid] = self._unacked.get(mid, 0) + 1
         try:
             self._deliver(inbound)
         except Exception:

@@ -109,7 +109,8 @@ class SealedEventStore(EventStore[UUID]):
     def put(
         self, domain_events: Sequence[DomainEventProtocol[UUID]], **kwargs: Any
     ) -> list[Recording[UUID]]:
-        latest: dict[UUID, tuple[int, bytes]] = {}
+        # Keyed by the id's `.int`: a UUID's hash is a Python call, an int's is not.
+        latest: dict[int, tuple[int, bytes]] = {}
         sealed: list[StoredEvent] = []
         state_of = self._quick.state_of
         for event in domain_events:
@@ -124,14 +125,14 @@ class SealedEventStore(EventStore[UUID]):
             version = int(event.originator_version)
             previous = self._previous(originator_id, version, latest)
             this = seal(previous, originator_id, version, topic, state)
-            latest[originator_id] = (version, this)
+            latest[originator_id.int] = (version, this)
             sealed.append(StoredEvent(given, event.originator_version, topic, MAGIC + this + state))
         return self._insert(domain_events, sealed, **kwargs)
 
     def _previous(
-        self, originator_id: UUID, version: int, latest: dict[UUID, tuple[int, bytes]]
+        self, originator_id: UUID, version: int, latest: dict[int, tuple[int, bytes]]
     ) -> bytes:
-        in_batch = latest.get(originator_id)
+        in_batch = latest.get(originator_id.int)
         if in_batch is not None and in_batch[0] == version - 1:
             return in_batch[1]
         if version <= 1:

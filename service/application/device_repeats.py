@@ -23,7 +23,7 @@ for another message (a counter restarted at a reboot, one counter per kind). The
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import replace
 from uuid import UUID
 
@@ -53,16 +53,48 @@ class InGroup:
 
     def __init__(self, readings: Sequence[DeviceReading]) -> None:
         self._readings = readings
-        self._met: dict[UUID, list[int]] = {}
+        self._met: dict[int, list[int]] = {}
 
-    def repeated(self, index: int, message_id: UUID) -> int | None:
+    def repeated(self, index: int, message_key: int) -> int | None:
         """The index of the earlier reading the one at `index` repeats, or None; either
-        way the reading is met, for those after it."""
-        met = self._met.setdefault(message_id, [])
+        way the reading is met, for those after it. `message_key`: its message id's `.int`
+        (hashed in C, where a UUID's hash is a Python call)."""
+        met = self._met.get(message_key)
+        if met is None:  # the common case: the first under its id
+            self._met[message_key] = [index]
+            return None
         met.append(index)
         reading = self._readings[index]
         same = next((i for i in met if is_repeat_of(reading, self._readings[i].kind)), index)
         return None if same == index else same
+
+
+class ByInt(Collection[UUID]):
+    """A set of message ids kept by their `.int`: adding one and asking about it hash an int
+    in C, not a UUID in Python (once a heartbeat each, on the bulk lane)."""
+
+    def __init__(self) -> None:
+        self._ids: dict[int, UUID] = {}
+
+    def add(self, message_id: UUID) -> None:
+        self._ids[message_id.int] = message_id
+
+    def __contains__(self, message_id: object) -> bool:
+        return isinstance(message_id, UUID) and message_id.int in self._ids
+
+    def __iter__(self) -> Iterator[UUID]:
+        return iter(self._ids.values())
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def left_out(self, recorded: Iterable[UUID | str]) -> set[UUID]:
+        """Those of these ids not among `recorded` (the ids of the events the insert
+        recorded): what it left out."""
+        rest = dict(self._ids)
+        for given in recorded:
+            rest.pop((given if type(given) is UUID else UUID(str(given))).int, None)
+        return set(rest.values())
 
 
 def repeat(uow: UnitOfWork, reading: DeviceReading, message_id: UUID) -> Intaken | None:
