@@ -34,6 +34,13 @@ def _bytes(state: Any) -> bytes:
     return state if isinstance(state, bytes) else bytes(state)
 
 
+def _id(originator_id: Any) -> Any:
+    """A stream's id as a key: a UUID's int (the same equality; hashed and compared in C,
+    where a UUID's own `__hash__` and `__eq__` are Python calls: 60,000 of them for a
+    10,000-event record read again, docs/performance.md `export4`)."""
+    return originator_id.int if isinstance(originator_id, UUID) else originator_id
+
+
 class StoredRows:
     """Bounded, thread-safe memos keyed by stored bytes (see the module)."""
 
@@ -53,8 +60,10 @@ class StoredRows:
             self._leaves.clear()
 
     def _memo(self, table: dict[Hashable, T], key: Hashable, make: Callable[[], T]) -> T:
-        with self._lock:
-            found = table.get(key)
+        # Read without the lock: a look-up is one step under the GIL, and every key here
+        # is ints, strings and bytes (no Python `__hash__` or `__eq__` to run mid-look-up).
+        # The lock guards the writes and the eviction's iteration.
+        found = table.get(key)
         if found is not None:
             return found
         made = make()
@@ -67,7 +76,7 @@ class StoredRows:
     def event(self, to_domain_event: Callable[[StoredEvent], Any], stored: StoredEvent) -> Any:
         """The domain event these bytes decode to (events are not changed once decoded)."""
         key = (
-            stored.originator_id,  # a UUID: hashed as its int, ~5 times quicker than str()
+            _id(stored.originator_id),
             int(stored.originator_version),
             stored.topic,
             _bytes(stored.state),
@@ -76,10 +85,19 @@ class StoredRows:
 
     def stream_check(self, originator_id: UUID, stream: Sequence[StoredEvent]) -> StreamCheck:
         """`check_stream` of a whole stream, as read now."""
-        key = (
-            originator_id,
-            tuple((int(s.originator_version), s.topic, _bytes(s.state)) for s in stream),
-        )
+        key: tuple[Any, ...]
+        if len(stream) == 1:  # a heartbeat's stream: no tuple per event
+            (only,) = stream
+            key = (_id(originator_id), int(only.originator_version), only.topic, _bytes(only.state))
+        else:  # (id, version, topic, bytes, version, topic, bytes...): 4 items only when 1 event
+            key = (
+                _id(originator_id),
+                *(
+                    part
+                    for s in stream
+                    for part in (int(s.originator_version), s.topic, _bytes(s.state))
+                ),
+            )
         return self._memo(self._streams, key, lambda: check_stream(originator_id, stream))
 
     def leaf(
@@ -87,7 +105,7 @@ class StoredRows:
     ) -> bytes:
         """The Merkle leaf hash of an event at a position, as stored."""
         data = _bytes(state)
-        key = (position, originator_id, version, topic, data)
+        key = (position, _id(originator_id), version, topic, data)
         return self._memo(
             self._leaves,
             key,
