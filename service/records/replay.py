@@ -230,11 +230,11 @@ def _record(
     # by then, so a stream read now must hold it (the store's own head would not do: a
     # removed tail lowers it).
     horizon = merkle.size()[1] if merkle is not None else 0
-    positions_by_stream = indexed_streams(views, subject)
-    stored_streams = stream_notifications(app.recorder, list(positions_by_stream))
     memo = stored_rows_of(app)
+    positions_by_stream = indexed_streams(views, subject, memo.stream_id)
+    stored_streams = stream_notifications(app.recorder, list(positions_by_stream))
     # In the order asked, every stream asked for: no look-up by id (a UUID hashes in Python).
-    streams = [memo.stream_check(u, stored) for u, stored in stored_streams.items()]
+    streams = memo.stream_checks(stored_streams)
     read = _read_in_order(app, positions_by_stream, stored_streams, streams, as_of)
     events = read.events
     chosen, total, next_after = page.of(events)
@@ -312,14 +312,19 @@ class Page:
         return taken, total, stamps[taken[-1]][0] if more else None
 
 
-def indexed_streams(views: ViewStore, subject: str) -> dict[UUID, dict[int, int]]:
+def indexed_streams(
+    views: ViewStore, subject: str, uuid: Callable[[str], UUID] = UUID
+) -> dict[UUID, dict[int, int]]:
     """The subject's events by stream (in the order each stream first appears) and version:
-    their positions."""
-    streams: dict[UUID, dict[int, int]] = {}
+    their positions; `uuid` makes a stream's id from its text (`StoredRows.stream_id`
+    keeps them)."""
+    by_text: dict[str, dict[int, int]] = {}
     for entry in views.index(subject):
-        stream = UUID(entry.originator_id)
-        streams.setdefault(stream, {})[entry.originator_version] = entry.position
-    return streams
+        versions = by_text.get(entry.originator_id)
+        if versions is None:
+            versions = by_text[entry.originator_id] = {}
+        versions[entry.originator_version] = entry.position
+    return {uuid(text): versions for text, versions in by_text.items()}
 
 
 def decoded(
