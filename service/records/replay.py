@@ -33,6 +33,9 @@ from service.records.timeline import as_rows, subject_events
 
 _DIRECTORY_KINDS = frozenset({"school", "staff"})
 _DEVICE_FACTS = ("id", "kind", "school", "staff", "staff_name")
+_UNREAD: Doc = {}
+"""Not read yet (a document read may be None: not in the directory); this very object,
+which no view hands out, compared by identity."""
 
 
 def directory_reader(
@@ -49,16 +52,17 @@ def directory_reader(
     # they change a document.
     directory: dict[tuple[str, str], Doc | None] = {} if seen is None else seen
 
-    def now(kind: str, doc_id: str) -> Doc | None:
-        if (kind, doc_id) not in directory:
-            directory[(kind, doc_id)] = directory_doc(views, kind, doc_id)
-        return directory[(kind, doc_id)]
-
+    # Called twice per heartbeat (20,000 times for a record): one key, one look-up each.
     def read(kind: str, doc_id: str) -> Doc | None:
-        if (kind, doc_id) in memory:
-            return memory[(kind, doc_id)]
+        key = (kind, doc_id)
+        own = memory.get(key, _UNREAD)
+        if own is not _UNREAD:
+            return own
         if kind in _DIRECTORY_KINDS or kind == "device":
-            return now(kind, doc_id)
+            found = directory.get(key, _UNREAD)
+            if found is _UNREAD:
+                found = directory[key] = directory_doc(views, kind, doc_id)
+            return found
         return None
 
     return read
