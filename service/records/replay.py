@@ -15,15 +15,16 @@ from datetime import UTC, datetime, tzinfo
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import Notification
+from eventsourcing.persistence import Notification, StoredEvent
 
 from projections.collector import collector_paused
 from projections.core import Doc
+from projections.decoding import RowDecoder
 from projections.store import ViewStore
 from projections.views import project
 from service.adapters.event_rows import stream_notifications
 from service.adapters.merkle_log import MerkleLog
-from service.adapters.sealing import summary
+from service.adapters.sealing import StreamCheck, summary
 from service.adapters.signing import SigningKey
 from service.application.lonewatch import Lonewatch
 from service.records.proofs import export_proofs, stream_problems
@@ -32,6 +33,9 @@ from service.records.timeline import as_rows, subject_events
 
 _DIRECTORY_KINDS = frozenset({"school", "staff"})
 _DEVICE_FACTS = ("id", "kind", "school", "staff", "staff_name")
+_UNREAD: Doc = {}
+"""Not read yet (a document read may be None: not in the directory); this very object,
+which no view hands out, compared by identity."""
 
 
 def directory_reader(
@@ -48,16 +52,17 @@ def directory_reader(
     # they change a document.
     directory: dict[tuple[str, str], Doc | None] = {} if seen is None else seen
 
-    def now(kind: str, doc_id: str) -> Doc | None:
-        if (kind, doc_id) not in directory:
-            directory[(kind, doc_id)] = directory_doc(views, kind, doc_id)
-        return directory[(kind, doc_id)]
-
+    # Called twice per heartbeat (20,000 times for a record): one key, one look-up each.
     def read(kind: str, doc_id: str) -> Doc | None:
-        if (kind, doc_id) in memory:
-            return memory[(kind, doc_id)]
+        key = (kind, doc_id)
+        own = memory.get(key, _UNREAD)
+        if own is not _UNREAD:
+            return own
         if kind in _DIRECTORY_KINDS or kind == "device":
-            return now(kind, doc_id)
+            found = directory.get(key, _UNREAD)
+            if found is _UNREAD:
+                found = directory[key] = directory_doc(views, kind, doc_id)
+            return found
         return None
 
     return read
@@ -229,38 +234,37 @@ def _record(
     # by then, so a stream read now must hold it (the store's own head would not do: a
     # removed tail lowers it).
     horizon = merkle.size()[1] if merkle is not None else 0
-    positions_by_stream = indexed_streams(views, subject)
-    stored_streams = stream_notifications(app.recorder, list(positions_by_stream))
     memo = stored_rows_of(app)
+    positions_by_stream = indexed_streams(views, subject, memo.stream_id)
+    stored_streams = stream_notifications(app.recorder, list(positions_by_stream))
     # In the order asked, every stream asked for: no look-up by id (a UUID hashes in Python).
-    streams = [memo.stream_check(u, stored) for u, stored in stored_streams.items()]
-    events = decoded(app, positions_by_stream, stored_streams, as_of)
+    streams = memo.stream_checks(stored_streams)
+    read = _read_in_order(app, positions_by_stream, stored_streams, streams, as_of)
+    events = read.events
     chosen, total, next_after = page.of(events)
     rows = as_rows([events[i] for i in chosen], zone, staff_names(views), with_data=with_data)
     states, current = states_within(views, subject, events, set(chosen) if with_states else ())
     for row, state in zip(rows, states, strict=with_states):
         row["state_after"] = state
     # The verdict is the whole record's, whichever page is shown.
-    shown_ids = {event.originator_id for _, event in events}
-    shown = [u in shown_ids for u in stored_streams]
-    check = summary([s for s, on in zip(streams, shown, strict=True) if on])
-    checks: dict[str, dict[str, bool]] = check.pop("checks")
+    shown = read.shown
+    check = summary([s for s, on in zip(streams, shown, strict=True) if on], with_checks=False)
     logged: dict[tuple[UUID, int], str] = {}
     if merkle is not None:
-        positions = {(e.originator_id, e.originator_version): p for p, e in events}
         shown_streams = (
             stored_streams
             if all(shown)
             else {u: s for (u, s), on in zip(stored_streams.items(), shown, strict=True) if on}
         )
-        logged = stream_problems(merkle, shown_streams, positions, horizon, leaf_of=memo.leaf)
+        logged = stream_problems(merkle, shown_streams, read.positions, horizon, leaf_of=memo.leaf)
         check["problems"] += [
             {"aggregate_id": str(stream), "detail": detail}
             for (stream, _), detail in sorted(logged.items())
         ]
         check["verified"] = check["verified"] and not logged
+    sealed = read.sealed
     for row in rows:
-        row["sealed"] = checks.get(row["aggregate_id"], {}).get(str(row["version"]), False) and (
+        row["sealed"] = sealed[row["position"]] and (
             not logged or (UUID(row["aggregate_id"]), int(row["version"])) not in logged
         )
     record = record_of(
@@ -312,14 +316,19 @@ class Page:
         return taken, total, stamps[taken[-1]][0] if more else None
 
 
-def indexed_streams(views: ViewStore, subject: str) -> dict[UUID, dict[int, int]]:
+def indexed_streams(
+    views: ViewStore, subject: str, uuid: Callable[[str], UUID] = UUID
+) -> dict[UUID, dict[int, int]]:
     """The subject's events by stream (in the order each stream first appears) and version:
-    their positions."""
-    streams: dict[UUID, dict[int, int]] = {}
+    their positions; `uuid` makes a stream's id from its text (`StoredRows.stream_id`
+    keeps them)."""
+    by_text: dict[str, dict[int, int]] = {}
     for entry in views.index(subject):
-        stream = UUID(entry.originator_id)
-        streams.setdefault(stream, {})[entry.originator_version] = entry.position
-    return streams
+        versions = by_text.get(entry.originator_id)
+        if versions is None:
+            versions = by_text[entry.originator_id] = {}
+        versions[entry.originator_version] = entry.position
+    return {uuid(text): versions for text, versions in by_text.items()}
 
 
 def decoded(
@@ -343,6 +352,70 @@ def decoded(
                 found.append((position, event))
     found.sort(key=lambda pair: pair[0])
     return found
+
+
+@dataclass
+class _Read:
+    """A record's events as `_record` reads them: what `decoded` gives, and by the way what
+    the verdict needs of each (made in the one pass over the streams that decodes them)."""
+
+    events: list[tuple[int, Any]]
+    """(position, event) recorded by `as_of`, in recorded order (as `decoded`)."""
+    shown: list[bool]
+    """For each stream read, in order: whether any of its events is shown."""
+    sealed: dict[int, bool]
+    """Each shown event's position: whether its seal recomputes from its content."""
+    positions: dict[tuple[UUID, int], int]
+    """Each shown event's (stream, version): its position (for `stream_problems`)."""
+
+
+def _read_in_order(
+    app: Lonewatch,
+    positions_by_stream: dict[UUID, dict[int, int]],
+    stored_streams: dict[UUID, list[Notification]],
+    checks: list[StreamCheck],
+    as_of: datetime | None,
+) -> _Read:
+    """`decoded`, for streams read in the order of `positions_by_stream` (as
+    `stream_notifications` answers them) and checked in that order (`checks`): each stream
+    and each event is matched by its place, not looked up by its id (a UUID is hashed and
+    compared in Python: ~60,000 calls for a 10,000-event record); each event's own seal is
+    taken from its stream's check, not from a dictionary keyed by texts. Decoded with
+    `RowDecoder` (the mapper's very events, without its per-object hook) when not kept."""
+    decode = RowDecoder(app.mapper)
+
+    def to_domain_event(stored: StoredEvent) -> Any:
+        return decode(
+            (0, stored.originator_id, stored.originator_version, stored.topic, stored.state)
+        )
+
+    memo = stored_rows_of(app)
+    event_of = memo.event
+    found: list[tuple[int, Any]] = []
+    shown: list[bool] = []
+    sealed: dict[int, bool] = {}
+    positions: dict[tuple[UUID, int], int] = {}
+    for (stream, versions), (read_as, stored_events), check in zip(
+        positions_by_stream.items(), stored_streams.items(), checks, strict=True
+    ):
+        if read_as is not stream:  # not read in the order asked after all: looked up
+            stored_events = stored_streams[stream]
+            check = checks[list(stored_streams).index(stream)]
+        any_shown = False
+        for stored, event_check in zip(stored_events, check.events, strict=True):
+            version = stored.originator_version
+            position = versions.get(version)
+            if position is None:
+                continue
+            event: Any = event_of(to_domain_event, stored)
+            if as_of is None or event.timestamp <= as_of:
+                found.append((position, event))
+                sealed[position] = event_check.ok
+                positions[(stream, version)] = position
+                any_shown = True
+        shown.append(any_shown)
+    found.sort(key=lambda pair: pair[0])
+    return _Read(found, shown, sealed, positions)
 
 
 def subject_school(app: Lonewatch, views: ViewStore, subject: str) -> str | None:

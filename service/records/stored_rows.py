@@ -7,13 +7,15 @@ answer without decoding or hashing again; a row changed in the database is a new
 so it is decoded and checked afresh. Nothing here is trusted without reading the row:
 this spares the work, never the read. A record of 10,000 heartbeats decoded in ~175 ms
 and sealed in ~118 ms (docs/performance.md); read again, each is a dictionary look-up.
+Streams' ids are kept made from their text too (`stream_id`: the same text is the same
+UUID), so that `clear` leaves a read as cold as a process's first.
 """
 
 from __future__ import annotations
 
 import threading
 import weakref
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import Any, TypeVar
 from uuid import UUID
 
@@ -34,6 +36,25 @@ def _bytes(state: Any) -> bytes:
     return state if isinstance(state, bytes) else bytes(state)
 
 
+def _id(originator_id: Any) -> Any:
+    """A stream's id as a key: a UUID's int (the same equality; hashed and compared in C,
+    where a UUID's own `__hash__` and `__eq__` are Python calls: 60,000 of them for a
+    10,000-event record read again, docs/performance.md `export4`)."""
+    return originator_id.int if isinstance(originator_id, UUID) else originator_id
+
+
+def _stream_key(originator_id: UUID, stream: Sequence[StoredEvent]) -> tuple[Any, ...]:
+    """A whole stream's key: (id, version, topic, bytes, version, topic, bytes...), 4 items
+    only for a stream of one event (a heartbeat's: no tuple per event)."""
+    if len(stream) == 1:
+        (only,) = stream
+        return (_id(originator_id), int(only.originator_version), only.topic, _bytes(only.state))
+    return (
+        _id(originator_id),
+        *(part for s in stream for part in (int(s.originator_version), s.topic, _bytes(s.state))),
+    )
+
+
 class StoredRows:
     """Bounded, thread-safe memos keyed by stored bytes (see the module)."""
 
@@ -42,6 +63,7 @@ class StoredRows:
         self._events: dict[Hashable, Any] = {}
         self._streams: dict[Hashable, StreamCheck] = {}
         self._leaves: dict[Hashable, bytes] = {}
+        self._ids: dict[str, UUID] = {}
         self._lock = threading.Lock()
 
     def clear(self) -> None:
@@ -51,10 +73,13 @@ class StoredRows:
             self._events.clear()
             self._streams.clear()
             self._leaves.clear()
+            self._ids.clear()
 
     def _memo(self, table: dict[Hashable, T], key: Hashable, make: Callable[[], T]) -> T:
-        with self._lock:
-            found = table.get(key)
+        # Read without the lock: a look-up is one step under the GIL, and every key here
+        # is ints, strings and bytes (no Python `__hash__` or `__eq__` to run mid-look-up).
+        # The lock guards the writes and the eviction's iteration.
+        found = table.get(key)
         if found is not None:
             return found
         made = make()
@@ -67,27 +92,53 @@ class StoredRows:
     def event(self, to_domain_event: Callable[[StoredEvent], Any], stored: StoredEvent) -> Any:
         """The domain event these bytes decode to (events are not changed once decoded)."""
         key = (
-            stored.originator_id,  # a UUID: hashed as its int, ~5 times quicker than str()
+            _id(stored.originator_id),
             int(stored.originator_version),
             stored.topic,
             _bytes(stored.state),
         )
         return self._memo(self._events, key, lambda: to_domain_event(stored))
 
+    def stream_id(self, text: str) -> UUID:
+        """`UUID(text)`, kept by the text: a UUID is made from text in Python (~0.7 µs), and
+        a record read again names the same streams (a look-up by text: ~0.1 µs)."""
+        found = self._ids.get(text)
+        if found is None:
+            found = UUID(text)
+            with self._lock:
+                self._ids[text] = found
+                while len(self._ids) > self.capacity:
+                    del self._ids[next(iter(self._ids))]
+        return found
+
     def stream_check(self, originator_id: UUID, stream: Sequence[StoredEvent]) -> StreamCheck:
         """`check_stream` of a whole stream, as read now."""
-        key = (
-            originator_id,
-            tuple((int(s.originator_version), s.topic, _bytes(s.state)) for s in stream),
-        )
+        key = _stream_key(originator_id, stream)
         return self._memo(self._streams, key, lambda: check_stream(originator_id, stream))
+
+    def stream_checks(self, streams: Mapping[UUID, Sequence[StoredEvent]]) -> list[StreamCheck]:
+        """`stream_check` of each stream, in order: `_memo` written out for a record's
+        streams (a device's 10,000 heartbeats are 10,000 streams), no call or closure each."""
+        table = self._streams
+        checks = []
+        for originator_id, stream in streams.items():
+            key = _stream_key(originator_id, stream)
+            found = table.get(key)
+            if found is None:
+                found = check_stream(originator_id, stream)
+                with self._lock:
+                    table[key] = found
+                    while len(table) > self.capacity:
+                        del table[next(iter(table))]
+            checks.append(found)
+        return checks
 
     def leaf(
         self, position: int, originator_id: UUID, version: int, topic: str, state: bytes
     ) -> bytes:
         """The Merkle leaf hash of an event at a position, as stored."""
         data = _bytes(state)
-        key = (position, originator_id, version, topic, data)
+        key = (position, _id(originator_id), version, topic, data)
         return self._memo(
             self._leaves,
             key,
