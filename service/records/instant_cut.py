@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 from projections.store import IndexEntry
@@ -36,33 +37,37 @@ record is checked before the answer, as it was (a quarter more to read, against 
 three quarters again in the background)."""
 
 
-def place_of(app: Lonewatch, entries: Sequence[IndexEntry], as_of: datetime) -> int | None:
+def place_of(
+    app: Lonewatch, entries: Sequence[IndexEntry], as_of: datetime, conn: Any = None
+) -> int | None:
     """How many of `entries` were recorded by `as_of`, were recorded times to grow with
-    positions (None: a listed event is not in the store: the whole check words that)."""
+    positions (None: a listed event is not in the store: the whole check words that).
+    `conn`: the page's connection to the store, held for its reads (`one_connection`)."""
     count = len(entries)
     stride = max(1, -(-count // SAMPLES))
     sampled = list(range(stride - 1, count, stride))
-    stamps = _stamps(app, entries, sampled)
+    stamps = _stamps(app, entries, sampled, conn)
     if stamps is None:
         return None
     later = [i for i in sampled if stamps[i] > as_of]
     end = later[0] if later else count
     before = [i for i in sampled if i < end]
     start = before[-1] + 1 if before else 0
-    between = _stamps(app, entries, range(start, end))
+    between = _stamps(app, entries, range(start, end), conn)
     if between is None:
         return None
     return next((i for i in range(start, end) if between[i] > as_of), end)
 
 
 def _stamps(
-    app: Lonewatch, entries: Sequence[IndexEntry], indexes: Sequence[int]
+    app: Lonewatch, entries: Sequence[IndexEntry], indexes: Sequence[int], conn: Any = None
 ) -> dict[int, datetime] | None:
     """The recorded time of each of these entries, decoded from its row as stored."""
     if not indexes:
         return {}
     rows = {
-        int(n.id): n for n in notifications_at(app.recorder, [entries[i].position for i in indexes])
+        int(n.id): n
+        for n in notifications_at(app.recorder, [entries[i].position for i in indexes], conn=conn)
     }
     memo = stored_rows_of(app)
     to_domain_event = app.mapper.to_domain_event

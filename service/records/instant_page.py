@@ -33,7 +33,7 @@ from projections.core import Doc
 from projections.decoding import RowDecoder
 from projections.store import IndexEntry, ViewStore
 from projections.views import project
-from service.adapters.event_rows import EventRow, StoredRow, stream_rows
+from service.adapters.event_rows import EventRow, StoredRow, one_connection, stream_rows_named
 from service.adapters.merkle_log import MerkleLog, leaf_data
 from service.adapters.merkle_tree import leaf_hash
 from service.adapters.sealing import (
@@ -67,11 +67,17 @@ def instant_page(
     """A page as of `as_of` from the events recorded by then alone (see the module), with
     the verdict on them alone, "checking". None: the instant is not where its few rows
     said, or nothing was recorded by then (the caller checks the whole record first)."""
-    place = instant_cut.place_of(app, entries, as_of)
+    # One of the store's connections for the page's reads of it (each one taken from the
+    # pool is tested with a round trip of its own first).
+    prefix: _Prefix | None = None
+    with one_connection(app.recorder) as conn:
+        place = instant_cut.place_of(app, entries, as_of, conn)
+        read = entries[: (place or 0) + instant_cut.MARGIN]
+        if place and len(read) < len(entries) * instant_cut.WHOLE_FROM:
+            prefix = _Prefix(app, views, subject, read, merkle, cache, conn)
     if not place:
         return None
-    read = entries[: place + instant_cut.MARGIN]
-    if len(read) >= len(entries) * instant_cut.WHOLE_FROM:
+    if prefix is None:
         whole, events = check(app, views, subject, entries, merkle, cache.monotonic())
         if recorded_by(whole, as_of) != place:
             return None
@@ -87,7 +93,6 @@ def instant_page(
             page,
             lambda needed: {i: events[i] for i in needed},
         )
-    prefix = _Prefix(app, views, subject, read, merkle, cache)
     if recorded_by(prefix.checked, as_of) != place:
         return None
     found = answer(
@@ -122,21 +127,36 @@ class _Prefix:
         read: Sequence[IndexEntry],
         merkle: MerkleLog | None,
         cache: RecordCache,
+        conn: Any = None,
     ) -> None:
         horizon = merkle.size()[1] if merkle is not None else 0
-        by_stream: dict[UUID, dict[int, int]] = {}
+        # Streams keyed by their ids' numbers (`UUID.int`): an int hashes in C, a UUID in
+        # Python, and the index's text becomes one without `UUID(text)` (docs/performance.md,
+        # asof4). Each stream's `UUID` is the one its rows were read with.
+        by_stream: dict[int, dict[int, int]] = {}
+        named: list[str] = []
         for entry in read:
-            by_stream.setdefault(UUID(entry.originator_id), {})[entry.originator_version] = (
-                entry.position
-            )
-        stored = stream_rows(app.recorder, list(by_stream))
+            key = _number(entry.originator_id)
+            versions = by_stream.get(key)
+            if versions is None:
+                versions = by_stream[key] = {}
+                named.append(entry.originator_id)
+            versions[entry.originator_version] = entry.position
+        of_key: dict[int, list[EventRow]] = {key: [] for key in by_stream}
+        ids: dict[int, UUID] = {}
+        for row in stream_rows_named(app.recorder, named, conn=conn):
+            key = cast("UUID", row[1]).int
+            of_key[key].append(row)
+            ids.setdefault(key, cast("UUID", row[1]))
+        order = [ids.get(key) or UUID(int=key) for key in by_stream]
+        stored = dict(zip(order, of_key.values(), strict=True))
         saved = cache.saved(subject)
         then = saved.checks if saved is not None else {}
         sealed: set[int] = set()
-        checks = {u: _sealed(u, stored[u], sealed, then.get(u)) for u in by_stream}
+        checks = {u: _sealed(u, found, sealed, then.get(u)) for u, found in stored.items()}
         rows: list[tuple[int, EventRow]] = []
-        for stream, versions in by_stream.items():
-            for row in stored[stream]:
+        for versions, found in zip(by_stream.values(), of_key.values(), strict=True):
+            for row in found:
                 position = versions.get(row[2])
                 if position is not None:
                     rows.append((position, row))
@@ -184,7 +204,7 @@ class _Prefix:
             streams=streams,
             versions=versions_,
             of_stream=of_stream,
-            stream_order=list(by_stream),
+            stream_order=order,
             checks=checks,
             logged=logged,
             checkpoints=checkpoints,
@@ -263,7 +283,7 @@ def _logged(
         if logged_at > horizon:
             continue  # saved while the record was read: not missing
         row = held.get(logged_at)
-        if row is None or row[2] != version or cast("UUID", row[1]).hex != stream:
+        if row is None or row[2] != version or cast("UUID", row[1]).int != int(stream, 16):
             # Not this record's event at that place (another of its stream's, one moved or
             # removed): `stream_problems` says which, over the whole stream.
             suspect.add(stream)
@@ -287,6 +307,16 @@ def _logged(
     at = {(cast("UUID", row[1]), row[2]): p for p, row in rows}
     found = stream_problems(merkle, cast("Any", streams), at, horizon)
     return {key: (words, at.get(key)) for key, words in found.items()}
+
+
+def _number(text: str) -> int:
+    """`UUID(text).int`: the number of a stream's id as the index writes it (`str(UUID)`)
+    read straight, any other spelling through `UUID`."""
+    if len(text) == 36 and text[8] == text[13] == text[18] == text[23] == "-":
+        digits = text.replace("-", "")
+        if digits.isalnum() and digits.isascii():
+            return int(digits, 16)
+    return UUID(text).int
 
 
 def _kept(

@@ -175,7 +175,7 @@ async def _timeline(
     # Every record may name a pupil or hold a visitor's words: the visit records' rule.
     tied = await asyncio.to_thread(tied_visit, views, named)
     record = shown(who, tied, record)
-    text = dumps(record)
+    text = dumps(_times_told(record))
     if (words := withheld_words(who, tied)) is not None and WITHHELD in text:
         record["withheld"] = words  # said only where something was: a gap is not a fault
         text = dumps(record)
@@ -183,6 +183,24 @@ async def _timeline(
     await response.prepare(request)
     await response.write_eof()
     return response
+
+
+def _times_told(record: dict[str, Any]) -> dict[str, Any]:
+    """`record` with its own times (the instant, each row's recorded time, when it was
+    checked) as the text `dumps` would write for them (`isoformat`). A UTC datetime is
+    `...Z` to msgspec, so a page holding one went `dumps`' slower way, the standard
+    library's (6.8 ms against 0.7 for a 500-row page, on the loop): told here, the page
+    reads back the same either way (docs/performance.md, asof4). A time elsewhere in a
+    row's data still sends it the standard library's way, as before."""
+    for owner, key in (
+        (record, "as_of"),
+        (record.get("integrity") or {}, "checked_at"),
+        *((row, "recorded_at") for row in record.get("events") or ()),
+    ):
+        value = owner.get(key)
+        if isinstance(value, datetime):
+            owner[key] = value.isoformat()
+    return record
 
 
 def tied_visit(views: ViewStore, named: Subject) -> dict[str, Any]:
