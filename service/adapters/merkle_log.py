@@ -17,6 +17,7 @@ import hashlib
 import threading
 import time
 from collections.abc import Iterator, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 from uuid import UUID
@@ -203,12 +204,18 @@ class MerkleLog:
                 found[int(row["notification_id"])] = int(row["leaf_index"])
         return found
 
-    def size(self) -> tuple[int, int]:
-        """(number of leaves, notification id of the last one)."""
-        rows = self._rows(
-            "SELECT leaf_index, notification_id FROM lw_merkle_leaves "
-            "ORDER BY leaf_index DESC LIMIT 1"
-        )
+    def size(self, conn: Any = None) -> tuple[int, int]:
+        """(number of leaves, notification id of the last one); on `conn`, one of the
+        store's connections held for a run of reads (event_rows.one_connection), if given."""
+        sql = "SELECT leaf_index, notification_id FROM lw_merkle_leaves ORDER BY leaf_index DESC LIMIT 1"
+        if conn is not None and self._pg:
+            from psycopg.rows import tuple_row
+
+            with conn.cursor(row_factory=tuple_row) as cur:
+                cur.execute(sql)
+                last = cur.fetchone()
+            return (0, 0) if last is None else (int(last[0]) + 1, int(last[1]))
+        rows = self._rows(sql)
         if not rows:
             return 0, 0
         return int(rows[0]["leaf_index"]) + 1, int(rows[0]["notification_id"])
@@ -269,32 +276,36 @@ class MerkleLog:
             )
         return found
 
-    def stream_leaf_rows(self, originator_ids: Sequence[UUID]) -> list[tuple[str, int, int, str]]:
+    def stream_leaf_rows(
+        self, originator_ids: Sequence[UUID], conn: Any = None
+    ) -> list[tuple[str, int, int, str]]:
         """`stream_leaves` as plain rows (stream hex, version, notification id, leaf hash
         hex), the ids sent packed: a cold page as of an instant compares 5,000 streams'
-        leaves and only words the few that differ through `stream_leaves`."""
+        leaves and only words the few that differ through `stream_leaves`. On `conn`, a
+        held store connection (as `size`), if given."""
         if not self._pg:
             return [
                 (u.hex, version, leaf.notification_id, leaf.hash.hex())
                 for u, leaves in self.stream_leaves(originator_ids).items()
                 for version, leaf in leaves.items()
             ]
-        return self._pg_leaf_rows([u.hex for u in originator_ids])
+        return self._pg_leaf_rows([u.hex for u in originator_ids], conn)
 
-    def _pg_leaf_rows(self, hexes: list[str]) -> list[tuple[str, int, int, str]]:
-        """The leaves of the streams with these hex ids, as the driver's tuples (no dict a row)."""
+    def _pg_leaf_rows(self, hexes: list[str], held: Any = None) -> list[tuple[str, int, int, str]]:
+        """The leaves of the streams with these hex ids, as the driver's tuples (no dict a
+        row), on `held` if given, else on a connection taken from the pool for it (each
+        taken is tested with a round trip of its own first)."""
         from psycopg.rows import tuple_row
 
-        with (
-            self.recorder.datastore.get_connection() as conn,
-            conn.cursor(row_factory=tuple_row) as cur,
-        ):
-            cur.execute(
-                "SELECT originator_id, originator_version, notification_id, leaf_hash "
-                "FROM lw_merkle_leaves WHERE originator_id = ANY(%s)",
-                (TextArray.of(hexes),),
-            )
-            return list(cur.fetchall())
+        with ExitStack() as stack:
+            conn = held or stack.enter_context(self.recorder.datastore.get_connection())
+            with conn.cursor(row_factory=tuple_row) as cur:
+                cur.execute(
+                    "SELECT originator_id, originator_version, notification_id, leaf_hash "
+                    "FROM lw_merkle_leaves WHERE originator_id = ANY(%s)",
+                    (TextArray.of(hexes),),
+                )
+                return list(cur.fetchall())
 
     def _insert_leaves(self, rows: Sequence[LeafRow]) -> bool:
         """True when every row went in (no other appender wrote any of them first)."""

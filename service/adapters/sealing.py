@@ -16,8 +16,9 @@ carries each stream's last seal, so a record exported earlier still shows it.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import Any
 from uuid import UUID
 
@@ -194,7 +195,7 @@ class StreamCheck:
 
     @property
     def ok(self) -> bool:
-        return all(e.ok for e in self.events)
+        return all(map(_OK, self.events))
 
     @property
     def head(self) -> str | None:
@@ -202,6 +203,25 @@ class StreamCheck:
 
     def problems(self) -> list[str]:
         return [f"version {e.version}: {e.problem}" for e in self.events if e.problem]
+
+
+_OK = attrgetter("ok")
+_PROBLEM = attrgetter("problem")
+_NEW = object.__new__
+
+
+def verified_stream(originator_id: str, seals: Iterable[bytes]) -> StreamCheck:
+    """The check of a stream whose every seal was just recomputed and found (`seals`, in
+    version order from 1): what `check_stream` makes of it, its `EventCheck`s made without
+    the frozen dataclass's `__init__` (one `object.__setattr__` a field: 9 ms for the
+    5,100 streams of a cold page as of an instant with no saved check to reuse, 3 this
+    way; docs/performance.md, asof5). Equal, field for field, to the `__init__`'s."""
+    events: list[EventCheck] = []
+    for version, found in enumerate(seals, 1):
+        event = _NEW(EventCheck)
+        event.__dict__.update(version=version, seal=found.hex(), ok=True, problem=None)
+        events.append(event)
+    return StreamCheck(originator_id=originator_id, events=events)
 
 
 def verify_stream(recorder: AggregateRecorder, originator_id: UUID) -> StreamCheck:
@@ -244,14 +264,27 @@ def summary(streams: Sequence[StreamCheck], *, with_checks: bool = True) -> dict
     """For a timeline or an export: the overall verdict, each stream's last seal, the problems
     (and each event's, unless `with_checks` is False: a page of a long record words its
     rows from the checks themselves and had thrown 5,000 such dictionaries away)."""
-    verdict = {
-        "verified": all(s.ok for s in streams),
+    # One pass, each stream's events walked by C (`map` of an `attrgetter`), and a
+    # stream's problems worded only when one of its events has one: the same verdict as
+    # a comprehension a field (5,100 streams a cold page as of an instant).
+    verified = True
+    events = 0
+    heads: dict[str, str | None] = {}
+    problems: list[dict[str, str]] = []
+    for s in streams:
+        checks = s.events
+        if verified and not all(map(_OK, checks)):
+            verified = False
+        events += len(checks)
+        heads[s.originator_id] = checks[-1].seal if checks else None
+        if any(map(_PROBLEM, checks)):
+            problems += [{"aggregate_id": s.originator_id, "detail": p} for p in s.problems()]
+    verdict: dict[str, Any] = {
+        "verified": verified,
         "streams": len(streams),
-        "events": sum(len(s.events) for s in streams),
-        "heads": {s.originator_id: s.head for s in streams},
-        "problems": [
-            {"aggregate_id": s.originator_id, "detail": p} for s in streams for p in s.problems()
-        ],
+        "events": events,
+        "heads": heads,
+        "problems": problems,
     }
     if with_checks:
         verdict["checks"] = {

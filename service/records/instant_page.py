@@ -40,10 +40,10 @@ from service.adapters.sealing import (
     GENESIS,
     HEADER_BYTES,
     MAGIC,
-    EventCheck,
     StreamCheck,
     check_stream,
     seal,
+    verified_stream,
 )
 from service.application.lonewatch import Lonewatch
 from service.records import instant_cut
@@ -129,7 +129,7 @@ class _Prefix:
         cache: RecordCache,
         conn: Any = None,
     ) -> None:
-        horizon = merkle.size()[1] if merkle is not None else 0
+        horizon = merkle.size(conn)[1] if merkle is not None else 0
         # Streams keyed by their ids' numbers (`UUID.int`): an int hashes in C, a UUID in
         # Python, and the index's text becomes one without `UUID(text)` (docs/performance.md,
         # asof4). Each stream's `UUID` is the one its rows were read with.
@@ -167,7 +167,7 @@ class _Prefix:
         versions_ = [row[2] for row in self.rows]
         logged: dict[tuple[UUID, int], tuple[str, int | None]] = {}
         if merkle is not None:
-            logged = _logged(merkle, stored, rows, horizon)
+            logged = _logged(merkle, stored, rows, horizon, conn)
         self.decode = RowDecoder(app.mapper)
         self.decoded: dict[int, Any] = {}
         seals = [
@@ -256,12 +256,8 @@ def _sealed(
         and then.head == (previous.hex() if stream else None)
     ):
         return then
-    return StreamCheck(
-        originator_id=str(originator_id),
-        events=[
-            EventCheck(version=v, seal=row[4][len(MAGIC) : HEADER_BYTES].hex(), ok=True)
-            for v, row in enumerate(stream, 1)
-        ],
+    return verified_stream(
+        str(originator_id), [row[4][len(MAGIC) : HEADER_BYTES] for row in stream]
     )
 
 
@@ -270,16 +266,18 @@ def _logged(
     stored: dict[UUID, list[EventRow]],
     rows: list[tuple[int, EventRow]],
     horizon: int,
+    conn: Any = None,
 ) -> dict[tuple[UUID, int], tuple[str, int | None]]:
     """What the Merkle log says of these streams, as `stream_problems` words it (and the
     position of each event it names), from their leaves compared with the rows already
-    read; only a stream whose leaves do not all match is worded by `stream_problems`."""
+    read (the leaves on `conn`, the page's held store connection); only a stream whose
+    leaves do not all match is worded by `stream_problems`."""
     # Keyed by position, an int: the rows' own (a leaf names where its event was stored),
     # not by (stream, version), a tuple made per event for the collector to walk.
     held = {row[0]: row for stream in stored.values() for row in stream}
     shown = {row[0]: position for position, row in rows}
     suspect: set[str] = set()
-    for stream, version, logged_at, leaf in merkle.stream_leaf_rows(list(stored)):
+    for stream, version, logged_at, leaf in merkle.stream_leaf_rows(list(stored), conn):
         if logged_at > horizon:
             continue  # saved while the record was read: not missing
         row = held.get(logged_at)
