@@ -71,10 +71,23 @@ class Cost:
     """CPU seconds per kind of thread (its name without numbers) over the same window."""
     stages: list[str] = field(default_factory=list)
     """With `--stages`: one printed line a stage of the service (CPU-µs a heartbeat)."""
+    phases: list[Phase] = field(default_factory=list)
+    """The same split at the flood's end: while publishing, then draining what was left."""
 
     @property
     def cpu_us_per_message(self) -> float:
         return self.cpu_seconds / self.recorded * 1e6 if self.recorded else float("inf")
+
+
+@dataclass
+class Phase:
+    """One part of a run: the heartbeats recorded in it, its CPU by thread kind and stage."""
+
+    name: str
+    recorded: int
+    seconds: float
+    threads: dict[str, float]
+    stages: list[str]
 
 
 def thread_cpu() -> dict[int, tuple[str, float]]:
@@ -229,6 +242,11 @@ async def _service_run(
         )
         out, _ = await flood.communicate()
         report = json.loads(out.decode().strip().splitlines()[-1])
+        # The phase split: what the flood's reading cost while it was published, against
+        # what draining the backlog afterwards cost (each per heartbeat recorded in it).
+        threads1, wall1 = thread_cpu(), time.monotonic()
+        recorded1 = gateway.stats["recorded"] - recorded_before
+        stages1 = stages.snapshot() if stages is not None else None
         deadline = time.monotonic() + 120
         while gateway.stats["recorded"] - recorded_before < report["acked"]:
             if time.monotonic() > deadline:
@@ -239,10 +257,27 @@ async def _service_run(
         await asyncio.to_thread(_followed, container, deadline)
         cpu = time.process_time() - cpu0
         wall = time.monotonic() - wall0
-        threads = by_kind(threads0, thread_cpu())
+        thread_cpu_then = thread_cpu()
+        threads = by_kind(threads0, thread_cpu_then)
         recorded = gateway.stats["recorded"] - recorded_before
         table = stages.table(recorded) if stages is not None else []
-        return Cost(recorded, cpu, wall, threads=threads, stages=table)
+        phases = [
+            Phase(
+                "publishing",
+                recorded1,
+                wall1 - wall0,
+                by_kind(threads0, threads1),
+                stages.table(recorded1, until=stages1) if stages is not None else [],
+            ),
+            Phase(
+                "draining",
+                recorded - recorded1,
+                wall - (wall1 - wall0),
+                by_kind(threads1, thread_cpu_then),
+                stages.table(recorded - recorded1, since=stages1) if stages is not None else [],
+            ),
+        ]
+        return Cost(recorded, cpu, wall, threads=threads, stages=table, phases=phases)
     finally:
         await runner.cleanup()
         with contextlib.suppress(Exception):
@@ -324,6 +359,18 @@ def main() -> None:
             print(f"  {seconds * 1e6 / max(1, plain.recorded):7.1f} CPU-us  thread {kind}")
     for line in plain.stages:
         print(line)
+    for phase in plain.phases:
+        per = max(1, phase.recorded)
+        print(
+            f"{phase.name}: {phase.recorded} recorded in {phase.seconds:.1f} s "
+            f"({phase.recorded / max(1e-9, phase.seconds):,.0f}/s), "
+            f"{sum(phase.threads.values()) * 1e6 / per:,.1f} CPU-us a heartbeat recorded"
+        )
+        for kind, seconds in phase.threads.items():
+            if seconds * 1e6 / per >= 0.5:
+                print(f"  {seconds * 1e6 / per:7.1f} CPU-us  thread {kind}")
+        for line in phase.stages:
+            print(line)
     if args.no_profile:
         return
     profiled = measure(

@@ -23,6 +23,12 @@ from typing import Any
 
 STAGES: tuple[tuple[str, str, str, str], ...] = (
     # (label, module, class, method)
+    (
+        "loop: paho's hand-overs, a turn each (admit inside)",
+        "device_gateway.gateway",
+        "Gateway",
+        "_admit_handed",
+    ),
     ("loop: admit (topic, parse, check, queue)", "device_gateway.gateway", "Gateway", "admit"),
     ("loop: acknowledgements", "device_gateway.acks", "Acks", "settle_all"),
     (
@@ -137,11 +143,24 @@ class Stages:
             for cls, name, original in reversed(originals):
                 setattr(cls, name, original)
 
-    def table(self, recorded: int) -> list[str]:
-        """One line a stage: CPU-µs a heartbeat, calls a heartbeat."""
+    def snapshot(self) -> tuple[dict[str, float], dict[str, int]]:
+        """Seconds and calls so far: `table(since=...)` then counts only what came after."""
+        with self._lock:
+            return dict(self.seconds), dict(self.calls)
+
+    def table(
+        self,
+        recorded: int,
+        since: tuple[dict[str, float], dict[str, int]] | None = None,
+        until: tuple[dict[str, float], dict[str, int]] | None = None,
+    ) -> list[str]:
+        """One line a stage: CPU-µs a heartbeat, calls a heartbeat (between two snapshots:
+        from `since`, or the reset, until `until`, or now)."""
         per = max(1, recorded)
+        seconds0, calls0 = since if since is not None else ({}, {})
+        seconds1, calls1 = until if until is not None else (self.seconds, self.calls)
         return [
-            f"  {self.seconds[label] * 1e6 / per:7.1f} CPU-us  "
-            f"({self.calls[label] / per:6.3f} calls)  {label}"
+            f"  {(seconds1[label] - seconds0.get(label, 0.0)) * 1e6 / per:7.1f} CPU-us  "
+            f"({(calls1[label] - calls0.get(label, 0)) / per:6.3f} calls)  {label}"
             for label, *_ in STAGES
         ]

@@ -38,6 +38,11 @@ log = get_logger(__name__)
 
 ADMIT_SLICE: Final = 200
 """Messages admitted in one turn of the loop, at most (plus every alarm waiting)."""
+BACKLOG_GROUPS: Final = 4
+"""The main session's reading waits while the bulk lane holds this many groups
+(`max_batch` each), until it is down to half: see `Gateway._hand_off`."""
+BACKLOG_WAIT: Final = 0.25
+"""The longest one wait for room (seconds): a stuck lane slows the reading, never stops it."""
 
 
 class Gateway:
@@ -111,6 +116,9 @@ class Gateway:
         self._inbox_lock = threading.Lock()
         self._inbox: list[tuple[InboundMessage, Link | None]] = []
         self._inbox_alarm: list[tuple[InboundMessage, Link | None]] = []
+        self._room = threading.Event()
+        self._room.set()
+        self._loop_thread: int | None = None
 
     # -- from paho's threads to the loop ----------------------------------------------
 
@@ -135,6 +143,13 @@ class Gateway:
             (self._inbox_alarm if alarm else self._inbox).append((message, source))
         if wake:
             loop.call_soon_threadsafe(self._admit_handed)
+        # Backpressure: while the bulk lane is BACKLOG_GROUPS groups behind, the main
+        # session's thread waits before it reads on. A flood read faster than it can be
+        # recorded only queues here, unacknowledged, and its reading takes the GIL from the
+        # bulk lane that records it; left at the broker it costs the service nothing until
+        # there is room. The alarm session never waits.
+        if not alarm and not self._room.is_set() and threading.get_ident() != self._loop_thread:
+            self._room.wait(BACKLOG_WAIT)
 
     def _admit_handed(self) -> None:
         """On the loop: every alarm handed over, then at most ADMIT_SLICE others; the rest
@@ -154,6 +169,7 @@ class Gateway:
 
     async def run(self) -> None:
         self._loop = asyncio.get_running_loop()
+        self._loop_thread = threading.get_ident()
         self.recorder.open_threads()
         # A run restarted by the supervisor takes over the lanes as they stand: what waits
         # there is unacknowledged, and the broker would only deliver it again on a reconnect.
@@ -171,7 +187,13 @@ class Gateway:
             self._lanes = {}  # stopping: new messages stay unacknowledged at the broker
             raise
         finally:
+            self._room.set()
             await self.recorder.close_threads()
+
+    @property
+    def reading_paused(self) -> bool:
+        """Whether the main session's reading waits for the bulk lane (BACKLOG_GROUPS)."""
+        return not self._room.is_set()
 
     @property
     def backlog(self) -> dict[str, int]:
@@ -238,6 +260,8 @@ class Gateway:
         if queue is not None:  # else stopping: left unacknowledged, delivered again
             if lane == "alarm":
                 self.priority.enter()
+            elif queue.qsize() >= BACKLOG_GROUPS * self.max_batch:
+                self._room.clear()
             queue.put_nowait(item)
 
     async def _serve(self, name: str, queue: asyncio.Queue[Item]) -> None:
@@ -245,6 +269,8 @@ class Gateway:
             items = [await queue.get()]
             while len(items) < self.max_batch and not queue.empty():
                 items.append(queue.get_nowait())
+            if name != "alarm" and queue.qsize() <= BACKLOG_GROUPS * self.max_batch // 2:
+                self._room.set()
             try:
                 readable = [item for item in items if item.reading is not None]
                 if readable:

@@ -18,7 +18,7 @@ from typing import Any, cast
 import pytest
 from eventsourcing.persistence import DataError, OperationalError
 
-from device_gateway.gateway import Gateway
+from device_gateway.gateway import BACKLOG_GROUPS, Gateway
 from device_gateway.links import Links
 from device_gateway.messages import DeviceReading
 from device_gateway.mqtt_link import InboundMessage
@@ -367,3 +367,20 @@ def test_only_bulk_work_waits_for_alarms_at_the_lock() -> None:
     priority.leave()
     worker.join(timeout=30)
     assert done.is_set() and priority.yielded == 1
+
+
+async def test_a_bulk_backlog_pauses_the_main_sessions_reading_until_the_lane_catches_up(
+    running: tuple[Gateway, ScriptedStore, FakeLink],
+) -> None:
+    """Backpressure: reading a flood faster than it is recorded only queues it here (and
+    takes the GIL from the lane that records it); left at the broker it costs nothing."""
+    gateway, store, link = running
+    total = (BACKLOG_GROUPS + 1) * gateway.max_batch + 100
+    with store.lock:  # the bulk lane's first group waits at the store
+        for mid in range(1, total + 1):
+            gateway.admit(heartbeat(mid, f"hb-{mid}"))
+        await eventually(lambda: store.lock.locked(), what="held")
+        assert gateway.reading_paused
+    await eventually(lambda: len(link.acked) == total, what="every message acknowledged")
+    assert not gateway.reading_paused
+    assert len(store.recorded) == total
