@@ -66,6 +66,8 @@ class Gateway:
     - `alarm_copies_skipped`: alarm kinds the main session acknowledged without recording,
       because the alarm session has them; `alarms_via_main`: alarm kinds the main session
       recorded itself, because the alarm session was not known to have them.
+    - `reading_waits`: times the main session's reading waited for the bulk lane
+      (backpressure, BACKLOG_GROUPS): a flood faster than the store, left at the broker.
     """
 
     def __init__(
@@ -149,6 +151,7 @@ class Gateway:
         # bulk lane that records it; left at the broker it costs the service nothing until
         # there is room. The alarm session never waits.
         if not alarm and not self._room.is_set() and threading.get_ident() != self._loop_thread:
+            self.stats["reading_waits"] += 1
             self._room.wait(BACKLOG_WAIT)
 
     def _admit_handed(self) -> None:

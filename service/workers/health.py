@@ -66,6 +66,8 @@ class GatewayState(Protocol):
     def stats(self) -> Counter[str]: ...
     @property
     def backlog(self) -> dict[str, int]: ...
+    @property
+    def reading_paused(self) -> bool: ...
 
 
 class Session(Protocol):
@@ -183,6 +185,9 @@ class Health:
         stats: dict[str, Any] = dict(self.gateway.stats)
         backlog = self.gateway.backlog
         stats["backlog"] = backlog
+        # Not a reason: under a flood the main session reads only as fast as the store
+        # records (the rest waits at the broker); the alarm session never waits.
+        stats["reading_paused"] = self.gateway.reading_paused
         # A batch that fails is split and its bad message recorded as rejected: handled.
         # A message whose rejection cannot be recorded either is held unacknowledged at
         # the broker (a slot of its in-flight window), and is a bug.

@@ -292,6 +292,16 @@ def _gateway(stats: dict[str, Any]) -> Iterable[Metric]:
         "Messages that could be neither recorded nor rejected (anything but 0 is a bug).",
         count("rejections_unrecorded"),
     )
+    yield _gauge(
+        "lonewatch_gateway_reading_paused",
+        "1 while the main session's reading waits for the bulk lane (backpressure), else 0.",
+        1 if stats.get("reading_paused") else 0,
+    )
+    yield _counter(
+        "lonewatch_gateway_reading_waits",
+        "Times the main session's reading waited for the bulk lane (a flood left at the broker).",
+        count("reading_waits"),
+    )
     yield _labelled(
         GaugeMetricFamily,
         "lonewatch_gateway_backlog",

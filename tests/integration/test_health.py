@@ -73,6 +73,7 @@ async def test_all_well_is_ok_and_shows_every_loop_the_store_and_the_notificatio
         checks["notifications"]
     )
     assert "backlog" in checks["gateway"]
+    assert checks["gateway"]["reading_paused"] is False  # nothing waiting: reading on
     # One process: it holds the outbox and the timers, and says so.
     leases = checks["leases"]
     for name in ("outbox", "timers"):

@@ -112,6 +112,9 @@ async def test_an_sos_pressed_moves_the_counters_the_latency_and_the_open_alerts
     assert value(after, "lonewatch_store_up") == 1
     assert value(after, "lonewatch_projection_lag_events") >= 0
     assert value(after, "lonewatch_gateway_backlog", lane="alarm") == 0
+    # Backpressure is exposed, and idle: nothing here outran the store.
+    for name in ("lonewatch_gateway_reading_paused", "lonewatch_gateway_reading_waits_total"):
+        assert (name, frozenset()) in after and value(after, name) == 0, name
     for session in ("devices", "alarms"):
         assert value(after, "lonewatch_broker_session_connected", session=session) == 1
     for loop in ("scheduler", "live-views", "notification-sweep", "gateway"):

@@ -381,6 +381,15 @@ async def test_a_bulk_backlog_pauses_the_main_sessions_reading_until_the_lane_ca
             gateway.admit(heartbeat(mid, f"hb-{mid}"))
         await eventually(lambda: store.lock.locked(), what="held")
         assert gateway.reading_paused
+        # paho's main-session thread hands one more over, and waits (at most BACKLOG_WAIT)
+        # before it reads on; counted for health.
+        reader = threading.Thread(
+            target=gateway.receive_threadsafe, args=(heartbeat(total + 1, "hb-late"),)
+        )
+        reader.start()
+        await asyncio.to_thread(reader.join, 30)
+        assert not reader.is_alive() and gateway.stats["reading_waits"] == 1
+    total += 1
     await eventually(lambda: len(link.acked) == total, what="every message acknowledged")
     assert not gateway.reading_paused
     assert len(store.recorded) == total
