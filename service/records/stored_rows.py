@@ -82,7 +82,10 @@ class StoredRows:
         found = table.get(key)
         if found is not None:
             return found
-        made = make()
+        return self._keep(table, key, make())
+
+    def _keep(self, table: dict[Any, T], key: Any, made: T) -> T:
+        """`made` kept under `key`, the oldest entries let go past `capacity`."""
         with self._lock:
             table[key] = made
             while len(table) > self.capacity:
@@ -104,11 +107,7 @@ class StoredRows:
         a record read again names the same streams (a look-up by text: ~0.1 µs)."""
         found = self._ids.get(text)
         if found is None:
-            found = UUID(text)
-            with self._lock:
-                self._ids[text] = found
-                while len(self._ids) > self.capacity:
-                    del self._ids[next(iter(self._ids))]
+            found = self._keep(self._ids, text, UUID(text))
         return found
 
     def stream_check(self, originator_id: UUID, stream: Sequence[StoredEvent]) -> StreamCheck:
@@ -125,11 +124,7 @@ class StoredRows:
             key = _stream_key(originator_id, stream)
             found = table.get(key)
             if found is None:
-                found = check_stream(originator_id, stream)
-                with self._lock:
-                    table[key] = found
-                    while len(table) > self.capacity:
-                        del table[next(iter(table))]
+                found = self._keep(table, key, check_stream(originator_id, stream))
             checks.append(found)
         return checks
 
