@@ -273,10 +273,10 @@ def summary(streams: Sequence[StreamCheck], *, with_checks: bool = True) -> dict
     problems: list[dict[str, str]] = []
     for s in streams:
         checks = s.events
-        if verified and not all(map(_OK, checks)):
+        if verified and not s.ok:
             verified = False
         events += len(checks)
-        heads[s.originator_id] = checks[-1].seal if checks else None
+        heads[s.originator_id] = s.head
         if any(map(_PROBLEM, checks)):
             problems += [{"aggregate_id": s.originator_id, "detail": p} for p in s.problems()]
     verdict: dict[str, Any] = {
