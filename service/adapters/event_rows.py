@@ -478,6 +478,17 @@ def one_connection(recorder: ApplicationRecorder) -> Iterator[Any]:
         yield conn
 
 
+@contextmanager
+def held_or_pooled(recorder: Any, held: Any = None) -> Iterator[Any]:
+    """`held` (a connection kept for a run of reads, `one_connection`) if given, else one
+    taken from the store's pool for this read alone."""
+    if held is not None:
+        yield held
+        return
+    with recorder.datastore.get_connection() as conn:
+        yield conn
+
+
 def _postgres_rows(
     recorder: Any,
     column: str,
@@ -504,11 +515,7 @@ def _postgres_rows(
         as_type=SQL(f"::{as_type}" if as_type else ""),
         order=SQL(order),
     )
-    if conn is not None:
-        with conn.cursor(row_factory=tuple_row) as cur:
-            cur.execute(statement, (values,), binary=True)
-            return list(cur.fetchall())
-    with recorder.datastore.get_connection() as held, held.cursor(row_factory=tuple_row) as cur:
+    with held_or_pooled(recorder, conn) as held, held.cursor(row_factory=tuple_row) as cur:
         cur.execute(statement, (values,), binary=True)
         rows: list[Any] = cur.fetchall()
         return rows

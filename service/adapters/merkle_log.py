@@ -17,13 +17,13 @@ import hashlib
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 from uuid import UUID
 
 from eventsourcing.persistence import Notification, StoredEvent
 
+from service.adapters.event_rows import held_or_pooled
 from service.adapters.merkle_leaf_insert import LeafRow, insert_leaves
 from service.adapters.merkle_tree import Frontier, Levels, leaf_hash
 from service.adapters.pg_arrays import TextArray
@@ -297,15 +297,13 @@ class MerkleLog:
         taken is tested with a round trip of its own first)."""
         from psycopg.rows import tuple_row
 
-        with ExitStack() as stack:
-            conn = held or stack.enter_context(self.recorder.datastore.get_connection())
-            with conn.cursor(row_factory=tuple_row) as cur:
-                cur.execute(
-                    "SELECT originator_id, originator_version, notification_id, leaf_hash "
-                    "FROM lw_merkle_leaves WHERE originator_id = ANY(%s)",
-                    (TextArray.of(hexes),),
-                )
-                return list(cur.fetchall())
+        with held_or_pooled(self.recorder, held) as conn, conn.cursor(row_factory=tuple_row) as cur:
+            cur.execute(
+                "SELECT originator_id, originator_version, notification_id, leaf_hash "
+                "FROM lw_merkle_leaves WHERE originator_id = ANY(%s)",
+                (TextArray.of(hexes),),
+            )
+            return list(cur.fetchall())
 
     def _insert_leaves(self, rows: Sequence[LeafRow]) -> bool:
         """True when every row went in (no other appender wrote any of them first)."""
