@@ -13,6 +13,14 @@ connection, so a process that is stuck (a stalled VM, a thread wedged) but conne
 keeps it for ever, and a pooler in transaction mode loses it; a lease expires by itself,
 its token says which term a write belongs to, and its row is what health shows.
 
+A process restarted after a crash (SIGKILL, OOM; systemd starts it again at once) would
+wait out its dead predecessor's lease: up to `LEASE_SECONDS`, during which no timer fires
+and no SOS text is sent (chaos `service-kill`: 2-6 ladder steps and the first SOS ~2 s
+late). So a holder that ran on this host and whose process is gone (`holder_gone`: same
+host name, its pid no longer running) is replaced at once, in a new term. Only on proof:
+a holder on another host, or a pid still running (or reused), is waited out as before,
+and the fencing token still refuses any write from the old term.
+
 A holder counts its lease as lost `SAFETY_MARGIN` before the database would let another
 take it (measured from before the renewal was sent, on its own monotonic clock), so two
 holders never both believe they hold it unless clocks run at very different rates.
@@ -25,10 +33,15 @@ from __future__ import annotations
 import os
 import socket
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final, Protocol
 
+from structlog import get_logger
+
 from service.adapters.postgres_pool import small_pool
+
+log = get_logger(__name__)
 
 LEASE_SECONDS: Final = 3.0
 """How long a lease lasts without renewal: a dead holder is replaced within about this
@@ -58,6 +71,15 @@ _HOLD: Final = (
     " WHERE l.holder = excluded.holder OR l.expires_at <= now()"
     " RETURNING token"
 )
+# Take a live lease from a holder proven gone (`holder_gone`): a new term, only if the row
+# still names that holder (another process may have taken it meanwhile).
+_TAKE_FROM_GONE: Final = (
+    "UPDATE lw_leases SET holder = %(holder)s, token = token + 1, acquired_at = now(),"
+    " expires_at = now() + make_interval(secs => %(ttl)s)"
+    " WHERE name = %(name)s AND holder = %(gone)s"
+    " RETURNING token"
+)
+_HOLDER: Final = "SELECT holder FROM lw_leases WHERE name = %(name)s"
 _RELEASE: Final = (
     "UPDATE lw_leases SET expires_at = now()"
     " WHERE name = %(name)s AND holder = %(holder)s AND token = %(token)s"
@@ -113,6 +135,25 @@ def holder_name(http_addr: str) -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{http_addr}"
 
 
+def holder_gone(holder: str) -> bool:
+    """Is `holder` (a `holder_name`) proven dead: it ran on this host and no process has
+    its pid now? Anything short of proof (another host, a pid that answers, even one
+    reused by another program, or this very process) is taken as alive, so its lease is
+    waited out. A SIGKILLed process not yet reaped by its parent still answers (a zombie):
+    waited out too."""
+    host, _, rest = holder.partition(":")
+    pid_text = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid_text.isdigit() or int(pid_text) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid_text), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # PermissionError: a process of another user has that pid
+        return False
+    return False
+
+
 class LocalLeases:
     """One process (SQLite): it holds every lease, in term 1, for ever."""
 
@@ -142,9 +183,17 @@ class LocalLeases:
 class PostgresLeases:
     """Leases in the store's own PostgreSQL database (table `lw_leases`)."""
 
-    def __init__(self, url: str, holder: str, *, ttl: float = LEASE_SECONDS) -> None:
+    def __init__(
+        self,
+        url: str,
+        holder: str,
+        *,
+        ttl: float = LEASE_SECONDS,
+        gone: Callable[[str], bool] = holder_gone,
+    ) -> None:
         self.holder = holder
         self.ttl = ttl
+        self._gone = gone
         # Its own small pool: a renewal must not wait behind a burst of writes for a
         # connection, or the lease lapses while the holder is busy and healthy.
         self._pool = small_pool(url, timeout=1, schema=[_SCHEMA])
@@ -155,8 +204,18 @@ class PostgresLeases:
             return cur.fetchone() if cur.description else None
 
     def hold(self, name: str) -> int | None:
-        row = self._one(_HOLD, {"name": name, "holder": self.holder, "ttl": self.ttl})
-        return int(row[0]) if row else None
+        params = {"name": name, "holder": self.holder, "ttl": self.ttl}
+        row = self._one(_HOLD, params)
+        if row:
+            return int(row[0])
+        found = self._one(_HOLDER, params)
+        if found is None or not self._gone(str(found[0])):
+            return None
+        row = self._one(_TAKE_FROM_GONE, params | {"gone": found[0]})
+        if row is None:
+            return None
+        log.warning("lease_taken_from_gone_holder", lease=name, gone=found[0], term=row[0])
+        return int(row[0])
 
     def still_holds(self, name: str, token: int) -> bool:
         return self._one(_FENCE, {"name": name, "holder": self.holder, "token": token}) is not None

@@ -102,7 +102,7 @@ class HeldLease:
         self.token = token
         self.gained_at = self._monotonic()
         self.terms += 1
-        log.info("lease_gained", lease=self.name, token=token, holder=self.leases.holder)
+        log.info("lease_gained", lease=self.name, term=token, holder=self.leases.holder)
         return True
 
     async def keep(self, state: LoopState) -> None:
