@@ -35,6 +35,7 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 
 from service.application import visits as visit_commands
+from service.application.alarm_reads import GroupReads, alarm_streams
 from service.application.alerts import device_cause, raise_alert
 from service.application.device_groups import Committed, Facts, telling
 from service.application.device_outcomes import Intaken as Intaken
@@ -85,6 +86,8 @@ class _Batch:
     """`id()` of the facts handed on as objects: made only of what JSON gives back as it was."""
     repeatable: ByInt = field(default_factory=ByInt)
     """Ids of the facts that carry a message id: the insert leaves one out if stored already."""
+    reads: GroupReads | None = None
+    """An alarm group's reads, made in one query before it is built (alarm_reads.py)."""
 
     def __bool__(self) -> bool:
         return bool(self.aggregates or self.facts)
@@ -151,14 +154,20 @@ class DeviceIntake:
         # Plain readings are checked by their insert (`_save`); the rest ask first, each by
         # its own id, and so does an id the group holds under two kinds (a reused id): which
         # of them repeats what is stored decides which one is the new message.
-        stored = self.uow.stored(
-            {
-                m
-                for i, m in message_ids.items()
-                if readings[i].kind not in FACT_KINDS or m.int in mixed
-            }
-        )
+        checked = {
+            m
+            for i, m in message_ids.items()
+            if readings[i].kind not in FACT_KINDS or m.int in mixed
+        }
         batch = _Batch()
+        streams = alarm_streams(
+            ((readings[i], info) for i, info in infos.items()), self._remembered
+        )
+        if streams:  # an alarm: its duplicates and what its build reads, in one query
+            batch.reads = GroupReads.fetch(self.uow, checked | streams)
+            stored = batch.reads.stored(checked)
+        else:
+            stored = self.uow.stored(checked)
         fresh: list[int] = []
         repeats: list[tuple[int, int]] = []
         in_group = InGroup(readings)
@@ -331,7 +340,7 @@ class DeviceIntake:
             alert_kind = alarm_kind or text_kind
             assert alert_kind is not None
             raised = raise_alert(
-                self.uow,
+                batch.reads.as_uow() if batch.reads is not None else self.uow,
                 key=ids.alert_key_for_message(message.id),
                 kind=alert_kind,
                 school=info.school,
@@ -349,7 +358,9 @@ class DeviceIntake:
             batch.alerts[new_alert.id] = new_alert
             if alarm_kind is not None:
                 self._alarms[(reading.device_id, reading.kind)] = _OpenAlarm(new_alert.id)
-                created.append(self._point(reading.device_id, reading.kind, new_alert.id, now))
+                created.append(
+                    self._point(reading.device_id, reading.kind, new_alert.id, now, batch)
+                )
         if duress:
             flags.append("duress")
         batch.add(*created)
@@ -376,16 +387,22 @@ class DeviceIntake:
             found = self._joinable(device, kind, batch)  # forgotten above: reads the store
         return found
 
+    def _remembered(self, device: str, kind: str) -> UUID | None:
+        alarm = self._alarms.get((device, kind))
+        return alarm.alert_id if alarm is not None else None
+
     def _joinable(self, device: str, kind: str, batch: _Batch) -> _OpenAlarm | None:
         alarm = self._alarms.get((device, kind))
         if alarm is None:
-            pointer = self.uow.load_optional(ids.open_alarm_id(device, kind), OpenAlarm)
+            pointer = (batch.reads or self.uow).load_optional(
+                ids.open_alarm_id(device, kind), OpenAlarm
+            )
             if pointer is None:
                 return None
             alarm = self._alarms[(device, kind)] = _OpenAlarm(pointer.alert_id)
         alert = batch.alerts.get(alarm.alert_id)
         if alert is None:
-            alert = self.uow.load_optional(alarm.alert_id, Alert)
+            alert = (batch.reads or self.uow).load_optional(alarm.alert_id, Alert)
             if alert is None:
                 del self._alarms[(device, kind)]
                 return None
@@ -395,9 +412,13 @@ class DeviceIntake:
             return None
         return alarm
 
-    def _point(self, device: str, kind: str, alert_id: UUID, now: datetime) -> OpenAlarm:
+    def _point(
+        self, device: str, kind: str, alert_id: UUID, now: datetime, batch: _Batch
+    ) -> OpenAlarm:
         """The stored pointer to the alert this device's presses of `kind` now join."""
-        pointer = self.uow.load_optional(ids.open_alarm_id(device, kind), OpenAlarm)
+        pointer = (batch.reads or self.uow).load_optional(
+            ids.open_alarm_id(device, kind), OpenAlarm
+        )
         if pointer is None:
             return OpenAlarm(device=device, kind=kind, alert_id=alert_id, timestamp=now)
         pointer.point_to(alert_id=alert_id, timestamp=now)
