@@ -43,6 +43,7 @@ from service.application.device_outcomes import Intaken as Intaken
 from service.application.device_outcomes import Outcome as Outcome
 from service.application.device_repeats import ByInt, InGroup, duplicate, id_reused, repeat
 from service.application.directory_lookup import DeviceInfo
+from service.application.open_alarms import JoinedAlarm, OpenAlarms, point
 from service.application.unit_of_work import UnitOfWork
 from service.domain import ids
 from service.domain.alerts.alert import Alert, AlertKind
@@ -50,7 +51,6 @@ from service.domain.alerts.duress import detect_duress
 from service.domain.alerts.notifications import Notification
 from service.domain.devices.health import (
     PRESSED_AGAIN_EVERY,
-    press_joins_alert,
     pressed_again_due,
 )
 from service.domain.devices.messages import (
@@ -62,16 +62,8 @@ from service.domain.devices.messages import (
     received,
     without_reused_id,
 )
-from service.domain.devices.open_alarm import OpenAlarm
 from service.domain.visits.commands import parse_visitor_text
 from service.domain.visits.text_alarms import asks_for_help, text_alarm
-
-
-@dataclass
-class _OpenAlarm:
-    alert_id: UUID
-    pending: int = 0
-    last_recorded: datetime | None = None
 
 
 @dataclass
@@ -109,10 +101,8 @@ class DeviceIntake:
     ) -> None:
         self.uow = uow
         self.pressed_again_every = pressed_again_every
-        # The open alert each (device, alarm kind) last raised: a cache of the stored
-        # OpenAlarm pointer (service/domain/devices/open_alarm.py), so presses after a
-        # restart, or in another process, still join it while it is open.
-        self._alarms: dict[tuple[str, str], _OpenAlarm] = {}
+        self.open_alarms = OpenAlarms()
+        """Which open alert each device's presses join (open_alarms.py)."""
         self._lock = threading.Lock()
         self.on_committed: list[Committed] = []
         """Followers told of every group this intake commits (the live views, the Merkle
@@ -162,7 +152,9 @@ class DeviceIntake:
         }
         batch = _Batch()
         streams = (
-            alarm_streams(((readings[i], info) for i, info in infos.items()), self._remembered)
+            alarm_streams(
+                ((readings[i], info) for i, info in infos.items()), self.open_alarms.remembered
+            )
             if alarms
             else None
         )
@@ -309,9 +301,11 @@ class DeviceIntake:
             command = parse_visitor_text(screened.text)
             text_kind, help_asked = text_alarm(command, duress=duress), asks_for_help(command)
         alarm_kind = AlertKind(reading.kind) if reading.kind in ALARM_KINDS else None
-        joined: _OpenAlarm | None = None
+        joined: JoinedAlarm | None = None
         if alarm_kind is not None:
-            joined = self._open_alarm(reading.device_id, reading.kind, batch)
+            joined = self.open_alarms.find(
+                reading.device_id, reading.kind, batch.alerts, batch.reads or self.uow
+            )
             if joined is not None:
                 fields["alert_id"] = str(joined.alert_id)
         message = DeviceMessage(
@@ -358,9 +352,11 @@ class DeviceIntake:
             created.extend(raised)
             batch.alerts[new_alert.id] = new_alert
             if alarm_kind is not None:
-                self._alarms[(reading.device_id, reading.kind)] = _OpenAlarm(new_alert.id)
+                self.open_alarms.raised(reading.device_id, reading.kind, new_alert.id)
                 created.append(
-                    self._point(reading.device_id, reading.kind, new_alert.id, now, batch)
+                    point(
+                        reading.device_id, reading.kind, new_alert.id, now, batch.reads or self.uow
+                    )
                 )
         if duress:
             flags.append("duress")
@@ -376,54 +372,6 @@ class DeviceIntake:
             clock_skew_seconds=skew,
             asked_for_help=help_asked,
         )
-
-    def _open_alarm(self, device: str, kind: str, batch: _Batch) -> _OpenAlarm | None:
-        """The device's open alert of this kind, loaded into the batch, if a press joins it.
-
-        The alert this process remembers may be closed while another process has raised a
-        newer one for the device: then the stored pointer is read again, not taken as none."""
-        remembered = (device, kind) in self._alarms
-        found = self._joinable(device, kind, batch)
-        if found is None and remembered:
-            found = self._joinable(device, kind, batch)  # forgotten above: reads the store
-        return found
-
-    def _remembered(self, device: str, kind: str) -> UUID | None:
-        alarm = self._alarms.get((device, kind))
-        return alarm.alert_id if alarm is not None else None
-
-    def _joinable(self, device: str, kind: str, batch: _Batch) -> _OpenAlarm | None:
-        alarm = self._alarms.get((device, kind))
-        if alarm is None:
-            pointer = (batch.reads or self.uow).load_optional(
-                ids.open_alarm_id(device, kind), OpenAlarm
-            )
-            if pointer is None:
-                return None
-            alarm = self._alarms[(device, kind)] = _OpenAlarm(pointer.alert_id)
-        alert = batch.alerts.get(alarm.alert_id)
-        if alert is None:
-            alert = (batch.reads or self.uow).load_optional(alarm.alert_id, Alert)
-            if alert is None:
-                del self._alarms[(device, kind)]
-                return None
-            batch.alerts[alert.id] = alert
-        if not press_joins_alert(alert.is_open):
-            del self._alarms[(device, kind)]
-            return None
-        return alarm
-
-    def _point(
-        self, device: str, kind: str, alert_id: UUID, now: datetime, batch: _Batch
-    ) -> OpenAlarm:
-        """The stored pointer to the alert this device's presses of `kind` now join."""
-        pointer = (batch.reads or self.uow).load_optional(
-            ids.open_alarm_id(device, kind), OpenAlarm
-        )
-        if pointer is None:
-            return OpenAlarm(device=device, kind=kind, alert_id=alert_id, timestamp=now)
-        pointer.point_to(alert_id=alert_id, timestamp=now)
-        return pointer
 
 
 _INTAKEN_DEFAULTS: dict[str, Any] = {
