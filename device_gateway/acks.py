@@ -13,9 +13,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
+from device_gateway.inbound import InboundMessage
 from device_gateway.links import GroupAckLink, Link, Sessions
 from device_gateway.messages import ALARM_KINDS, DeviceReading, cmd_topic, safe_text
-from device_gateway.mqtt_link import InboundMessage
 from service.application.device_intake import Intaken, Outcome
 from service.domain.alerts.notifications import Notification
 from service.logs import get_logger

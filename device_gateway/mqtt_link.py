@@ -13,7 +13,6 @@ import ssl
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
 import paho.mqtt.client as mqtt
@@ -23,6 +22,7 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
+from device_gateway.inbound import InboundMessage
 from device_gateway.paho_internals import BufferedClient, install, queue_pubacks, settled
 from service.config import MqttEndpoint
 from service.logs import get_logger
@@ -56,22 +56,6 @@ _REFUSAL_HINTS: Final = {
     137: "the broker is busy; it is retried",
 }
 """What to do about a refused CONNECT (MQTT 5 reason codes, which paho also gives for 3.1.1)."""
-
-
-@dataclass(frozen=True)
-class InboundMessage:
-    """One message as the broker delivered it; `mid` and `qos` are what `ack` needs."""
-
-    topic: str
-    payload: bytes
-    mid: int
-    qos: int
-    dup: bool
-    username: str | None = None
-    """The publisher's broker credential, where the broker passes it on. Mosquitto does
-    not: there the ACL (deploy/mosquitto/acl) is what binds a device to its own topics."""
-    received_at: float = field(default_factory=time.monotonic, compare=False)
-    """When it reached us (time.monotonic): where /metrics' press-to-request latency starts."""
 
 
 class MqttLink:
