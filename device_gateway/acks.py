@@ -13,9 +13,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
+from device_gateway.inbound import InboundMessage
 from device_gateway.links import GroupAckLink, Link, Sessions
 from device_gateway.messages import ALARM_KINDS, DeviceReading, cmd_topic, safe_text
-from device_gateway.mqtt_link import InboundMessage
 from service.application.device_intake import Intaken, Outcome
 from service.domain.alerts.notifications import Notification
 from service.logs import get_logger
@@ -79,14 +79,32 @@ class Acks:
             arrived = min(item.message.received_at for item in items)
             self.on_pressed([(str(n.alert_id), str(n.id)) for n in requested], arrived)
         self._gathering = {}
+        plain: dict[str, int] = {}
+        """Plain readings recorded (a heartbeat: no flag, no alert), counted per kind for the
+        group: `_settle` would count each one in `stats` by itself, twice."""
+        recorded = Outcome.RECORDED
         try:
             for item, result in zip(items, results, strict=True):
+                reading = item.reading
                 try:
-                    self._settle(item, result)
+                    if (
+                        result.outcome is recorded
+                        and not result.flags
+                        and result.alert_id is None
+                        and reading is not None
+                        and not reading.rejected_fields
+                    ):  # all that `_settle` does for it
+                        self.ack(item.message, item.source)
+                        plain[reading.kind] = plain.get(reading.kind, 0) + 1
+                    else:
+                        self._settle(item, result)
                 except Exception:
                     log.exception("device_message_settle_failed", topic=item.message.topic)
                     self.ack(item.message, item.source)  # recorded: never leave it in flight
         finally:
+            for kind, count in plain.items():
+                self.stats["recorded"] += count
+                self.stats[f"kind:{kind}"] += count
             gathered, self._gathering = self._gathering, None
             for entry in gathered.values():
                 if entry is not None:

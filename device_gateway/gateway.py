@@ -19,6 +19,7 @@ from collections import Counter
 from typing import Final
 
 from device_gateway.acks import LANES, Acks, HandOff, Item, Pressed, lane_of
+from device_gateway.inbound import InboundMessage
 from device_gateway.lanes import CommitObserved, LaneRecorder, unreadable
 from device_gateway.links import Link, Links, SessionLink, Sessions
 from device_gateway.messages import (
@@ -28,7 +29,6 @@ from device_gateway.messages import (
     safe_text,
     topic_levels,
 )
-from device_gateway.mqtt_link import InboundMessage
 from service.adapters.alarm_priority import AlarmPriority
 from service.application.device_intake import DeviceIntake
 from service.application.lonewatch import Lonewatch

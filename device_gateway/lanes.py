@@ -35,6 +35,7 @@ from eventsourcing.persistence import (
 )
 
 from device_gateway.acks import LANES, Acks, Item
+from device_gateway.inbound import InboundMessage
 from device_gateway.links import Link
 from device_gateway.messages import (
     ALARM_KINDS,
@@ -43,7 +44,6 @@ from device_gateway.messages import (
     safe_text,
     topic_levels,
 )
-from device_gateway.mqtt_link import InboundMessage
 from service.adapters.alarm_priority import AlarmPriority
 from service.application.device_intake import DeviceIntake, Intaken
 from service.application.lonewatch import Lonewatch

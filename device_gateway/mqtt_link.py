@@ -13,7 +13,6 @@ import ssl
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
 import paho.mqtt.client as mqtt
@@ -23,7 +22,9 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
+from device_gateway.inbound import InboundMessage
 from device_gateway.paho_internals import BufferedClient, install, queue_pubacks, settled
+from device_gateway.unacked_ids import UnackedIds
 from service.config import MqttEndpoint
 from service.logs import get_logger
 
@@ -56,22 +57,6 @@ _REFUSAL_HINTS: Final = {
     137: "the broker is busy; it is retried",
 }
 """What to do about a refused CONNECT (MQTT 5 reason codes, which paho also gives for 3.1.1)."""
-
-
-@dataclass(frozen=True)
-class InboundMessage:
-    """One message as the broker delivered it; `mid` and `qos` are what `ack` needs."""
-
-    topic: str
-    payload: bytes
-    mid: int
-    qos: int
-    dup: bool
-    username: str | None = None
-    """The publisher's broker credential, where the broker passes it on. Mosquitto does
-    not: there the ACL (deploy/mosquitto/acl) is what binds a device to its own topics."""
-    received_at: float = field(default_factory=time.monotonic, compare=False)
-    """When it reached us (time.monotonic): where /metrics' press-to-request latency starts."""
 
 
 class MqttLink:
@@ -110,18 +95,6 @@ class MqttLink:
         self._state_lock = threading.Lock()
         self._started = False
         self._stopped = False
-        # Messages delivered on the current connection and not yet acknowledged: how many
-        # under each packet id. An ack for anything else (a message from a previous
-        # connection, or a second ack of the same one) is dropped: the broker redelivers
-        # the former, and the packet id of the latter may already name another message.
-        # A count, not a set: Mosquitto 2.0 numbers the messages it queues for a client
-        # when it queues them, so past 65,535 queued (a flood faster than the store) it
-        # sends a second message under an id still in flight. Each was delivered and is
-        # acknowledged after its own commit; a set took the second ack for a stale one
-        # (~1 in 3 messages in a 30,000/s flood: one log line each, and that message left
-        # in flight at the broker until the session resumed).
-        self._unacked: dict[int, int] = {}
-        self._unacked_lock = threading.Lock()
         # What this process knows of its broker session (time.monotonic()); see the
         # properties of the same names.
         self._session_since = -math.inf
@@ -137,6 +110,8 @@ class MqttLink:
         self._log = get_logger(__name__).bind(
             client_id=client_id, broker=self._where, protocol=protocol
         )
+        self._unacked = UnackedIds(self.stats, self._log)
+        """Delivered on the current connection, not yet acknowledged (unacked_ids.py)."""
 
         if protocol == "v5":
             self._client = BufferedClient(
@@ -253,8 +228,8 @@ class MqttLink:
         """Acknowledge a delivered message to the broker: only after it is durably recorded."""
         if qos == 0 or not self._manual_ack:
             return
-        with self._unacked_lock:
-            if self._still_unacked(mid):
+        with self._unacked.lock:
+            if self._unacked.take(mid):
                 self._client.ack(mid, qos)
 
     def ack_all(self, messages: Sequence[tuple[int, int]]) -> None:
@@ -263,33 +238,15 @@ class MqttLink:
         if not self._manual_ack:
             return
         pubacks: list[int] = []
-        with self._unacked_lock:
+        with self._unacked.lock:
             for mid, qos in messages:
-                if qos == 0 or not self._still_unacked(mid):
+                if qos == 0 or not self._unacked.take(mid):
                     continue
                 if qos == 1:
                     pubacks.append(mid)
                 else:
                     self._client.ack(mid, qos)
             queue_pubacks(self._client, pubacks)
-
-    def _still_unacked(self, mid: int) -> bool:
-        """Under `_unacked_lock`: take `mid` off the unacknowledged set, or count and log
-        why it is not there (a PUBACK for it would acknowledge someone else's message)."""
-        waiting = self._unacked.get(mid, 0)
-        if not waiting:
-            self.stats["stale_acks"] += 1
-            self._log.info(
-                "mqtt_ack_skipped",
-                mid=mid,
-                why="acknowledged already, or delivered on an earlier connection",
-            )
-            return False
-        if waiting == 1:
-            del self._unacked[mid]
-        else:
-            self._unacked[mid] = waiting - 1
-        return True
 
     def publish(self, topic: str, payload: bytes, qos: int = 1, retain: bool = False) -> None:
         """Queue a message; while disconnected, QoS 1 and 2 wait in memory for the reconnect.
@@ -323,8 +280,7 @@ class MqttLink:
             )
             return
         self.why_not = None
-        with self._unacked_lock:
-            self._unacked.clear()
+        self._unacked.cleared()
         self._fresh_session = not flags.session_present
         if self._fresh_session:
             self._session_since = time.monotonic()
@@ -415,8 +371,7 @@ class MqttLink:
     def _received(self, topic: str, payload: bytes, mid: int, qos: int, dup: bool) -> None:
         inbound = InboundMessage(topic, payload, mid, qos, dup)
         if qos > 0 and self._manual_ack:
-            with self._unacked_lock:
-                self._unacked[mid] = self._unacked.get(mid, 0) + 1
+            self._unacked.delivered(mid)
         try:
             self._deliver(inbound)
         except Exception:

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any, Final
 
-from device_gateway.mqtt_link import InboundMessage
+from device_gateway.inbound import InboundMessage
 from service.logs import get_logger
 
 if TYPE_CHECKING:

@@ -14,8 +14,8 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from typing import Any, Final, Protocol
 
+from device_gateway.inbound import InboundMessage
 from device_gateway.messages import DeviceReading, safe_text
-from device_gateway.mqtt_link import InboundMessage
 from device_gateway.owntracks import parse_owntracks
 from service.application.device_intake import DeviceIntake, Outcome
 from service.logs import get_logger

@@ -13,8 +13,9 @@ import asyncio
 from collections.abc import Callable
 from typing import Final, Literal
 
+from device_gateway.inbound import InboundMessage
 from device_gateway.messages import alarm_subscriptions, main_subscriptions
-from device_gateway.mqtt_link import InboundMessage, MqttLink
+from device_gateway.mqtt_link import MqttLink
 from service.config import MqttEndpoint
 from service.logs import get_logger
 

@@ -248,7 +248,7 @@ def test_low_battery_is_flagged_against_the_schools_policy(
 
 
 def _pending(intake: DeviceIntake) -> int:
-    return sum(alarm.pending for alarm in intake._alarms.values())
+    return sum(alarm.pending for alarm in intake.open_alarms.joined.values())
 
 
 def _all(world: World) -> list[Any]:

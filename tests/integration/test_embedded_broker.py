@@ -10,8 +10,9 @@ import pytest
 from amqtt.errors import BrokerError
 
 from device_gateway.embedded_broker import EmbeddedBroker
+from device_gateway.inbound import InboundMessage
 from device_gateway.messages import device_topic_filter
-from device_gateway.mqtt_link import InboundMessage, MqttLink
+from device_gateway.mqtt_link import MqttLink
 from service.config import MqttEndpoint
 from tests.conftest import free_port
 from tests.integration.test_mqtt_link import WAIT, Publisher

@@ -15,9 +15,9 @@ import pytest
 from structlog.testing import capture_logs
 
 from device_gateway.gateway import Gateway
+from device_gateway.inbound import InboundMessage
 from device_gateway.lanes import WAITING_DEVICES_NAMED
 from device_gateway.links import Links
-from device_gateway.mqtt_link import InboundMessage
 from tests.harness import eventually
 from tests.unit.test_gateway_isolation import FakeLink, ScriptedStore, heartbeat, message
 from tests.worlds import World, a_trust_with_lone_visitors

@@ -16,8 +16,9 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
+from device_gateway.inbound import InboundMessage
 from device_gateway.messages import cmd_topic, device_topic_filter
-from device_gateway.mqtt_link import InboundMessage, MqttLink
+from device_gateway.mqtt_link import MqttLink
 from service.config import MqttEndpoint, Settings
 
 WAIT = 10.0  # seconds; every wait ends as soon as its condition holds

@@ -7,8 +7,8 @@ from typing import Any, cast
 import pytest
 
 from device_gateway.gateway import Gateway
+from device_gateway.inbound import InboundMessage
 from device_gateway.links import Links
-from device_gateway.mqtt_link import InboundMessage
 from service.adapters.mosquitto_files import Account, gateway_account, password_file
 from service.adapters.secrets import pbkdf2_verify
 

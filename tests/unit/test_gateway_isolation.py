@@ -19,9 +19,9 @@ import pytest
 from eventsourcing.persistence import DataError, OperationalError
 
 from device_gateway.gateway import BACKLOG_GROUPS, Gateway
+from device_gateway.inbound import InboundMessage
 from device_gateway.links import Links
 from device_gateway.messages import DeviceReading
-from device_gateway.mqtt_link import InboundMessage
 from service.adapters.alarm_priority import AlarmPriority
 from service.application.device_intake import Intaken, Outcome
 from service.clock import FakeClock

@@ -7,9 +7,9 @@ from collections import Counter
 from collections.abc import Sequence
 
 from device_gateway.acks import Acks, Item
+from device_gateway.inbound import InboundMessage
 from device_gateway.links import Links
 from device_gateway.messages import DeviceReading, parse_device_message
-from device_gateway.mqtt_link import InboundMessage
 from service.application.device_intake import Intaken, Outcome
 
 

@@ -10,7 +10,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from device_gateway.mqtt_link import InboundMessage
+from device_gateway.inbound import InboundMessage
 from device_gateway.nats_link import NatsLink
 
 

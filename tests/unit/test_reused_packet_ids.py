@@ -9,7 +9,8 @@ delivered on this connection (or one acknowledged already) is stale.
 
 from __future__ import annotations
 
-from device_gateway.mqtt_link import InboundMessage, MqttLink
+from device_gateway.inbound import InboundMessage
+from device_gateway.mqtt_link import MqttLink
 from service.config import MqttEndpoint
 
 PUBACK_7 = bytes.fromhex("40020007")

@@ -15,8 +15,8 @@ import structlog
 from structlog.testing import capture_logs
 
 from device_gateway.gateway import Gateway
+from device_gateway.inbound import InboundMessage
 from device_gateway.links import Links
-from device_gateway.mqtt_link import InboundMessage
 from projections.store import DocWrite, SQLiteViewStore
 from projections.timers import timer_doc
 from service.application.device_intake import Intaken, Outcome
