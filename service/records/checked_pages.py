@@ -199,15 +199,17 @@ def whole_verdict(
     made = checked.verdicts.get((count, logging))
     if made is not None:
         return made
-    shown = set(checked.streams[:count])
+    # The streams shown by their numbers (`UUID.int`, read in C), not their `UUID`s (a hash
+    # in Python each: 10,000 a cold page as of an instant; docs/performance.md, asof6).
+    shown = {u.int for u in checked.streams[:count]}
     last = checked.positions[count - 1]
     logged = {
         key: words
         for key, (words, position) in checked.logged.items()
-        if key[0] in shown and (position is None or position <= last)
+        if key[0].int in shown and (position is None or position <= last)
     }
     check = summary(
-        [checked.checks[u] for u in checked.stream_order if u in shown], with_checks=False
+        [checked.checks[u] for u in checked.stream_order if u.int in shown], with_checks=False
     )
     if logging:
         check["problems"] += [

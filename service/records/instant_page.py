@@ -145,26 +145,38 @@ class _Prefix:
         of_key: dict[int, list[EventRow]] = {key: [] for key in by_stream}
         ids: dict[int, UUID] = {}
         for row in stream_rows_named(app.recorder, named, conn=conn):
-            key = cast("UUID", row[1]).int
+            uuid: UUID = row[1]  # type: ignore[assignment]
+            key = uuid.int
             of_key[key].append(row)
-            ids.setdefault(key, cast("UUID", row[1]))
+            ids.setdefault(key, uuid)
         order = [ids.get(key) or UUID(int=key) for key in by_stream]
-        stored = dict(zip(order, of_key.values(), strict=True))
+        # Each stream with its rows, in the index's order: a list, not a dict keyed by
+        # `UUID` (a hash in Python per stream; docs/performance.md, asof6).
+        stored = list(zip(order, of_key.values(), strict=True))
         saved = cache.saved(subject)
         then = saved.checks if saved is not None else {}
         sealed: set[int] = set()
-        checks = {u: _sealed(u, found, sealed, then.get(u)) for u, found in stored.items()}
+        checks = {u: _sealed(u, found, sealed, then.get(u)) for u, found in stored}
         rows: list[tuple[int, EventRow]] = []
+        # Each event's place in `rows`, grouped by its stream's number (`of_stream` below).
+        places: dict[int, list[int]] = {}
         for versions, found in zip(by_stream.values(), of_key.values(), strict=True):
             for row in found:
                 position = versions.get(row[2])
                 if position is not None:
                     rows.append((position, row))
-        rows.sort(key=lambda pair: pair[0])
+        rows.sort(key=_first)
         self.rows = [row for _, row in rows]
         positions = [p for p, _ in rows]
-        streams = [cast("UUID", row[1]) for row in self.rows]
+        streams: list[UUID] = [row[1] for row in self.rows]  # type: ignore[misc]
         versions_ = [row[2] for row in self.rows]
+        for index, stream in enumerate(streams):
+            key = stream.int
+            at = places.get(key)
+            if at is None:
+                places[key] = [index]
+            else:
+                at.append(index)
         logged: dict[tuple[UUID, int], tuple[str, int | None]] = {}
         if merkle is not None:
             logged = _logged(merkle, stored, rows, horizon, conn)
@@ -194,9 +206,9 @@ class _Prefix:
             memory.update(project(self._event(index), reader).docs)
             if index % STEP == STEP - 1:
                 checkpoints[index] = dict(memory)
-        of_stream: dict[UUID, list[int]] = {}
-        for index, stream in enumerate(streams):
-            of_stream.setdefault(stream, []).append(index)
+        # Keyed by each stream's first event's `UUID` (an equal one: the record's keys are
+        # `UUID`s), grouped above by number: one `UUID` hash a stream, not one an event.
+        of_stream = {streams[at[0]]: at for at in places.values()}
         self.checked = Checked(
             entries=tuple(read),
             positions=positions,
@@ -261,9 +273,13 @@ def _sealed(
     )
 
 
+def _first(pair: tuple[int, EventRow]) -> int:
+    return pair[0]
+
+
 def _logged(
     merkle: MerkleLog,
-    stored: dict[UUID, list[EventRow]],
+    stored: list[tuple[UUID, list[EventRow]]],
     rows: list[tuple[int, EventRow]],
     horizon: int,
     conn: Any = None,
@@ -274,14 +290,15 @@ def _logged(
     leaves do not all match is worded by `stream_problems`."""
     # Keyed by position, an int: the rows' own (a leaf names where its event was stored),
     # not by (stream, version), a tuple made per event for the collector to walk.
-    held = {row[0]: row for stream in stored.values() for row in stream}
+    held = {row[0]: row for _, stream in stored for row in stream}
     shown = {row[0]: position for position, row in rows}
     suspect: set[str] = set()
-    for stream, version, logged_at, leaf in merkle.stream_leaf_rows(list(stored), conn):
+    leaves = merkle.stream_leaf_rows([u for u, _ in stored], conn)
+    for stream, version, logged_at, leaf in leaves:
         if logged_at > horizon:
             continue  # saved while the record was read: not missing
         row = held.get(logged_at)
-        if row is None or row[2] != version or cast("UUID", row[1]).int != int(stream, 16):
+        if row is None or row[2] != version or row[1].int != int(stream, 16):  # type: ignore[union-attr]
             # Not this record's event at that place (another of its stream's, one moved or
             # removed): `stream_problems` says which, over the whole stream.
             suspect.add(stream)
@@ -291,16 +308,13 @@ def _logged(
             continue  # not an event of this record: not recomputed, as the whole check
         if (
             position != logged_at
-            or leaf_hash(leaf_data(logged_at, cast("UUID", row[1]), version, row[3], row[4])).hex()
-            != leaf
+            or leaf_hash(leaf_data(logged_at, row[1], version, row[3], row[4])).hex() != leaf  # type: ignore[arg-type]
         ):
             suspect.add(stream)
     if not suspect:
         return {}
     streams = {
-        u: [StoredRow._make(row) for row in stream]
-        for u, stream in stored.items()
-        if u.hex in suspect
+        u: [StoredRow._make(row) for row in stream] for u, stream in stored if u.hex in suspect
     }
     at = {(cast("UUID", row[1]), row[2]): p for p, row in rows}
     found = stream_problems(merkle, cast("Any", streams), at, horizon)

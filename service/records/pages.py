@@ -22,6 +22,7 @@ wording of a page from it are service/records/checked_pages.py.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Sequence
 from datetime import datetime, tzinfo
 from typing import Any
@@ -62,35 +63,57 @@ def record_page(
     full = {"as_of": as_of, "merkle": merkle, "zone": zone, "page": page}
     if page.limit is None:
         return incident_record(app, views, subject, **full)  # type: ignore[arg-type]
+    # The collector comes back on once the page's own frame is gone: what is left to it then
+    # is the answer, not the 10,000 index entries and the rows read (a collection of the
+    # youngest objects as the collector comes back: ~2-10 ms of the request for ~13,000
+    # left alive, and every tenth one older too; docs/performance.md, asof6).
     with collector_paused():
-        entries = views.index(subject)
-        checked = cache.get(subject, entries)
-        fresh = checked is None
-        grown = cache.grown(subject, entries) if fresh else None
-        if grown is not None:
-            checked = extended(app, views, grown, entries, merkle, STEP)
-            fresh = checked is None
-            if checked is not None:
-                cache.put(subject, checked)
-        if checked is None and checks is not None:
-            cold = _first_page(
-                app, views, subject, entries, as_of, merkle, zone, page, cache, checks, held
-            )
-            if cold is not None:
-                return cold
-            checks.wait(subject)  # one check in hand is waited for, not made twice
-            checked = cache.get(subject, entries)
-            fresh = checked is None
-        if checked is None:
-            checked = _checked(app, views, subject, entries, merkle, cache)
-        answer = answer_page(app, views, subject, checked, as_of, merkle, zone, page)
-        if answer is None and not fresh:
-            # The page's rows are not what was checked: check the whole record again.
-            checked = _checked(app, views, subject, entries, merkle, cache)
-            answer = answer_page(app, views, subject, checked, as_of, merkle, zone, page)
+        answer = _paged(app, views, subject, as_of, merkle, zone, page, cache, checks, held)
     if answer is None:  # changing as it is read, or an instant that is no prefix
         cache.drop(subject)
         return incident_record(app, views, subject, **full)  # type: ignore[arg-type]
+    return answer
+
+
+def _paged(
+    app: Lonewatch,
+    views: ViewStore,
+    subject: str,
+    as_of: datetime | None,
+    merkle: MerkleLog | None,
+    zone: tzinfo,
+    page: Page,
+    cache: RecordCache,
+    checks: WholeChecks | None,
+    held: float | None,
+) -> dict[str, Any] | None:
+    """`record_page`'s answer from a checked record, made while the collector is paused
+    (None: take the full path)."""
+    entries = views.index(subject)
+    checked = cache.get(subject, entries)
+    fresh = checked is None
+    grown = cache.grown(subject, entries) if fresh else None
+    if grown is not None:
+        checked = extended(app, views, grown, entries, merkle, STEP)
+        fresh = checked is None
+        if checked is not None:
+            cache.put(subject, checked)
+    if checked is None and checks is not None:
+        cold = _first_page(
+            app, views, subject, entries, as_of, merkle, zone, page, cache, checks, held
+        )
+        if cold is not None:
+            return cold
+        checks.wait(subject)  # one check in hand is waited for, not made twice
+        checked = cache.get(subject, entries)
+        fresh = checked is None
+    if checked is None:
+        checked = _checked(app, views, subject, entries, merkle, cache)
+    answer = answer_page(app, views, subject, checked, as_of, merkle, zone, page)
+    if answer is None and not fresh:
+        # The page's rows are not what was checked: check the whole record again.
+        checked = _checked(app, views, subject, entries, merkle, cache)
+        answer = answer_page(app, views, subject, checked, as_of, merkle, zone, page)
     return answer
 
 
@@ -145,6 +168,11 @@ def _first_page(
     def whole() -> None:
         with collector_paused():
             _checked(app, views, subject, views.index(subject), merkle, cache, background=True)
+        # The record as checked (~30,000 objects, kept) aged here, in the worker: the check
+        # also frees the one it replaces, so the collector's count stays low and these were
+        # left to the next request's first collection (4-15 ms of it; docs/performance.md,
+        # asof6).
+        gc.collect(1)
 
     # Handed over once the page is made: the two would share one interpreter's lock.
     return answer if checks.start(subject, whole, held) else None
