@@ -4,7 +4,6 @@ exports to attach to a safeguarding file, and the trail of who looked."""
 from __future__ import annotations
 
 import asyncio
-import gc
 import re
 import threading
 from collections.abc import AsyncIterator
@@ -238,46 +237,3 @@ async def test_an_export_is_made_recorded_and_encoded_off_the_event_loop(
     assert named == ["audit row", "html encoded", "html made", "json encoded", "record"]
     on_loop = [name for name, thread in threads if thread == loop]
     assert not on_loop, f"on the event loop: {on_loop}"
-
-
-async def test_an_export_keeps_the_cycle_collector_paused_from_its_record_to_its_bytes(
-    api: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A 10,000-event record is ~100,000 just-made objects with no cycle among them: paused
-    around the record and the page each, the collector ran in between over all of them (and
-    every few cold exports over the whole heap), 20-150 ms of a cold export. Paused once for
-    the whole job, it runs again only after the record is let go; and it is on again after."""
-    from service.entrypoints.http import records
-
-    client, c, clock = api
-    alert_id = await an_incident(client, c, clock)
-    seen: list[tuple[str, bool]] = []
-
-    def watched(name: str, fn: Any) -> Any:
-        def call(*args: Any, **kwargs: Any) -> Any:
-            seen.append((f"{name} called", gc.isenabled()))
-            made = fn(*args, **kwargs)
-            seen.append((f"{name} done", gc.isenabled()))
-            return made
-
-        return call
-
-    monkeypatch.setattr(records, "incident_record", watched("record", records.incident_record))
-    monkeypatch.setattr(records, "record_viewing", watched("audit row", records.record_viewing))
-    monkeypatch.setattr(records, "render_html", watched("page", records.render_html))
-    assert gc.isenabled()
-    answer = await client.get(
-        f"/api/v1/timeline/export?alert={alert_id}&format=html", headers=as_(c, "dsl1")
-    )
-    assert answer.status == 200 and "Record verified" in await answer.text()
-    assert [name for name, _ in seen] == [
-        "record called",
-        "record done",
-        "audit row called",
-        "audit row done",
-        "page called",
-        "page done",
-    ]
-    running = [name for name, on in seen if on]
-    assert not running, f"the collector was on at: {running}"
-    assert gc.isenabled()

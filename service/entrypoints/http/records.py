@@ -17,7 +17,6 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
-from projections.collector import collector_paused
 from projections.store import ViewStore, dumps
 from service.application.visits import can_see_visit
 from service.domain.errors import NotFound
@@ -289,17 +288,7 @@ async def export_timeline(request: web.Request) -> web.Response:
         standard library's encoder for its UTC times) held it for 300-570 ms of CPU, its
         page's encoding ~2 ms; one job, not four hops (default executor for the
         school's zone, pool, default executor, pool), so a busy machine makes a DSL wait for
-        one worker's turn, not four.
-
-        The cycle collector stays paused for the whole job, and runs again only once the
-        record is let go: paused around the record and the page each, it ran in between over
-        the record's ~100,000 just-made objects, and every other cold export a full pass
-        over the whole heap as well (20-90 ms of a cold export; docs/performance.md,
-        `export5`). Bytes are returned: nothing of the record outlives the pause."""
-        with collector_paused():
-            return made()
-
-    def made() -> tuple[bytes, datetime]:
+        one worker's turn, not four."""
         timezone = _school_timezone(views, named.school)
         record = incident_record(
             app,
