@@ -20,7 +20,7 @@ from uuid import UUID
 from projections.core import Doc
 from projections.store import IndexEntry, ViewStore
 from projections.views import project
-from service.adapters.event_rows import stream_notifications
+from service.adapters.event_streams import stream_notifications
 from service.adapters.merkle_log import MerkleLog
 from service.application.lonewatch import Lonewatch
 from service.records.proofs import stream_problems

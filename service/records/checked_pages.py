@@ -15,7 +15,7 @@ from eventsourcing.persistence import Notification
 from projections.core import Doc
 from projections.store import IndexEntry, ViewStore
 from projections.views import project
-from service.adapters.event_rows import stream_notifications
+from service.adapters.event_streams import stream_notifications
 from service.adapters.merkle_log import MerkleLog
 from service.adapters.sealing import HEADER_BYTES, MAGIC, StreamCheck, summary
 from service.application.lonewatch import Lonewatch

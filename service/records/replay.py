@@ -22,7 +22,7 @@ from projections.core import Doc
 from projections.decoding import RowDecoder
 from projections.store import ViewStore
 from projections.views import project
-from service.adapters.event_rows import stream_notifications
+from service.adapters.event_streams import stream_notifications
 from service.adapters.merkle_log import MerkleLog
 from service.adapters.sealing import EventCheck, StreamCheck, summary
 from service.adapters.signing import SigningKey
