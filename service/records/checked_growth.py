@@ -25,8 +25,9 @@ from service.adapters.merkle_log import MerkleLog
 from service.application.lonewatch import Lonewatch
 from service.records.proofs import stream_problems
 from service.records.record_cache import STEP, Checked
-from service.records.replay import decoded, directory_reader
+from service.records.record_streams import decoded
 from service.records.stored_rows import stored_rows_of
+from service.records.subject_states import directory_reader
 
 
 def extended(

@@ -51,7 +51,8 @@ from service.records import instant_cut
 from service.records.checked_pages import Memory, answer, before, check, recorded_by
 from service.records.proofs import stream_problems
 from service.records.record_cache import STEP, Checked, RecordCache
-from service.records.replay import Page, directory_doc, directory_reader, while_checking
+from service.records.record_shape import Page, while_checking
+from service.records.subject_states import directory_doc, directory_reader
 
 
 def instant_page(
