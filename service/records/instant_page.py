@@ -35,7 +35,8 @@ from projections.store import IndexEntry, ViewStore
 from projections.views import project
 from service.adapters.event_rows import EventRow, one_connection
 from service.adapters.event_streams import StoredRow, stream_rows_named
-from service.adapters.merkle_log import MerkleLog, leaf_data
+from service.adapters.merkle_leaf_data import leaf_data
+from service.adapters.merkle_log import MerkleLog
 from service.adapters.merkle_tree import leaf_hash
 from service.adapters.sealing import (
     GENESIS,
