@@ -50,7 +50,8 @@ from service.entrypoints.http.records import PAGE
 from service.records.export import forget_told_times
 from service.records.pages import record_page
 from service.records.record_cache import cache_of
-from service.records.replay import Page, incident_record
+from service.records.record_shape import Page
+from service.records.replay import incident_record
 from service.records.saved_states import KeptInStore
 from service.records.stored_rows import stored_rows_of
 from service.records.whole_checks import checks_of

@@ -19,7 +19,7 @@ from typing import Any
 from uuid import uuid4
 
 from benchmarks.common import own_database
-from service.adapters.event_rows import insert_events
+from service.adapters.event_inserts import insert_events
 from service.adapters.event_store import eventsourcing_env
 from service.domain.devices.messages import received
 

@@ -3,17 +3,14 @@
 Both tables live in the event store's own database (reached through its recorder's
 connections), so a backup of the store carries them and a restore brings them back.
 
-A leaf is `leaf_data(...)`: the notification id, stream id, version and topic of the
-event and its state exactly as stored (after any encryption), so a leaf vouches for the
-bytes in the database and its place in the whole record. The leaves are derived from
-the events alone: any number of appenders (one per `lonewatch serve`) compute the same
-leaf for the same place, so appending is idempotent. The appender follows the store off
-the SOS path (service/workers/merkle_log.py); nothing here runs inside a save.
+What a leaf holds is merkle_leaf_data.py's. The leaves are derived from the events alone:
+any number of appenders (one per `lonewatch serve`) compute the same leaf for the same
+place, so appending is idempotent. The appender follows the store off the SOS path
+(service/workers/merkle_log.py); nothing here runs inside a save.
 """
 
 from __future__ import annotations
 
-import hashlib
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -21,17 +18,15 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 from uuid import UUID
 
-from eventsourcing.persistence import Notification, StoredEvent
+from eventsourcing.persistence import Notification
 
 from service.adapters.event_rows import held_or_pooled
+from service.adapters.merkle_leaf_data import notification_leaf, notification_leaf_hash
 from service.adapters.merkle_leaf_insert import LeafRow, insert_leaves
 from service.adapters.merkle_tree import Frontier, Levels, leaf_hash
 from service.adapters.pg_arrays import TextArray
 from service.adapters.signing import SignedHead, SigningKey
 
-LEAF_FORMAT = b"LW1\x00"
-_LEAF_PREFIX = b"\x00" + LEAF_FORMAT
-"""RFC 6962's leaf marker, then the leaf's format (merkle_tree.leaf_hash)."""
 PAGE = 5_000
 HANDED_MAX = 50_000
 """Events handed over and not yet appended, at most (a minute's worth is ~600 at rest,
@@ -48,76 +43,6 @@ _SCHEMA = (
     " key_id TEXT NOT NULL, public_key TEXT NOT NULL, signature TEXT NOT NULL,"
     " PRIMARY KEY (tree_size, key_id))",
 )
-
-
-def leaf_data(
-    notification_id: int, originator_id: UUID, version: int, topic: str, state: bytes
-) -> bytes:
-    """The bytes a leaf hashes: where the event sits in the record, and the event as stored."""
-    topic_bytes = topic.encode("utf-8")
-    return b"".join(
-        (
-            LEAF_FORMAT,
-            notification_id.to_bytes(8, "big"),
-            originator_id.bytes,
-            version.to_bytes(8, "big"),
-            len(topic_bytes).to_bytes(4, "big"),
-            topic_bytes,
-            state,
-        )
-    )
-
-
-class LeafFields(NamedTuple):
-    notification_id: int
-    originator_id: UUID
-    version: int
-    topic: str
-
-
-def read_leaf_data(data: bytes) -> LeafFields:
-    """What a leaf says about its event (an export's verifier matches it to the row shown)."""
-    if not data.startswith(LEAF_FORMAT) or len(data) < 40:
-        raise ValueError("not a Lonewatch leaf")
-    at = len(LEAF_FORMAT)
-    notification_id = int.from_bytes(data[at : at + 8], "big")
-    originator_id = UUID(bytes=data[at + 8 : at + 24])
-    version = int.from_bytes(data[at + 24 : at + 32], "big")
-    topic_length = int.from_bytes(data[at + 32 : at + 36], "big")
-    topic = data[at + 36 : at + 36 + topic_length].decode("utf-8")
-    return LeafFields(notification_id, originator_id, version, topic)
-
-
-def notification_leaf(notification: Notification | StoredEvent, notification_id: int) -> bytes:
-    given = notification.originator_id
-    state = notification.state
-    return leaf_data(
-        notification_id,
-        given if type(given) is UUID else UUID(str(given)),
-        int(notification.originator_version),
-        notification.topic,
-        state if type(state) is bytes else bytes(state),
-    )
-
-
-def notification_leaf_hash(notification: Notification, notification_id: int) -> bytes:
-    """`leaf_hash(notification_leaf(...))` in one pass: the state, the largest part, is not
-    copied twice (into the leaf's bytes, then behind the leaf prefix) for every event."""
-    given = notification.originator_id
-    topic = notification.topic.encode("utf-8")
-    return hashlib.sha256(
-        b"".join(
-            (
-                _LEAF_PREFIX,
-                notification_id.to_bytes(8, "big"),
-                (given if type(given) is UUID else UUID(str(given))).bytes,
-                int(notification.originator_version).to_bytes(8, "big"),
-                len(topic).to_bytes(4, "big"),
-                topic,
-                notification.state,
-            )
-        )
-    ).digest()
 
 
 def _hex(originator_id: object) -> str:

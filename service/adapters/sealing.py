@@ -31,7 +31,7 @@ from eventsourcing.persistence import (
     StoredEvent,
 )
 
-from service.adapters.event_rows import insert_events
+from service.adapters.event_inserts import insert_events
 from service.adapters.quick_mapper import QuickStates
 
 MAGIC = b"LWS1"

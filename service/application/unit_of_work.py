@@ -20,7 +20,8 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import EventStore, IntegrityError, Mapper, Recording
 
 from service.adapters import sealing as integrity
-from service.adapters.event_rows import existing_originators, load_aggregates
+from service.adapters.event_inserts import existing_originators
+from service.adapters.event_streams import load_aggregates
 from service.adapters.stored_topics import register_moved_topics
 from service.application.directory_lookup import DirectoryLookup
 from service.clock import Clock

@@ -3,8 +3,8 @@ as they stood after one recorded event, told in sentences a DSL can read out at 
 review. Times are the school's local time with the zone; people are named as they are known;
 an alert's escalation is one sentence, with who was told (grouped by person) one click away.
 
-The replay's state documents (service/records/replay.py) are the input; nothing is dropped
-from the record itself, which the timeline still lists event by event.
+The replay's state documents (service/records/subject_states.py) are the input; nothing is
+dropped from the record itself, which the timeline still lists event by event.
 """
 
 from __future__ import annotations

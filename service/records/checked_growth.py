@@ -20,13 +20,14 @@ from uuid import UUID
 from projections.core import Doc
 from projections.store import IndexEntry, ViewStore
 from projections.views import project
-from service.adapters.event_rows import stream_notifications
+from service.adapters.event_streams import stream_notifications
 from service.adapters.merkle_log import MerkleLog
 from service.application.lonewatch import Lonewatch
 from service.records.proofs import stream_problems
 from service.records.record_cache import STEP, Checked
-from service.records.replay import decoded, directory_reader
+from service.records.record_streams import decoded
 from service.records.stored_rows import stored_rows_of
+from service.records.subject_states import directory_reader
 
 
 def extended(

@@ -22,19 +22,14 @@ from uuid import UUID
 from projections.core import Doc
 from projections.store import IndexEntry, ViewStore
 from projections.views import project
-from service.adapters.event_rows import stream_notifications
+from service.adapters.event_streams import stream_notifications
 from service.adapters.merkle_log import MerkleLog
 from service.adapters.sealing import summary
 from service.application.lonewatch import Lonewatch
 from service.records.proofs import stream_problems
-from service.records.replay import (
-    directory_reader,
-    record_of,
-    staff_names,
-    subject_state,
-    while_checking,
-)
+from service.records.record_shape import record_of, while_checking
 from service.records.stored_rows import stored_rows_of
+from service.records.subject_states import directory_reader, staff_names, subject_state
 from service.records.timeline import as_rows
 
 

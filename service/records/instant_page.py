@@ -33,8 +33,10 @@ from projections.core import Doc
 from projections.decoding import RowDecoder
 from projections.store import IndexEntry, ViewStore
 from projections.views import project
-from service.adapters.event_rows import EventRow, StoredRow, one_connection, stream_rows_named
-from service.adapters.merkle_log import MerkleLog, leaf_data
+from service.adapters.event_rows import EventRow, one_connection
+from service.adapters.event_streams import StoredRow, stream_rows_named
+from service.adapters.merkle_leaf_data import leaf_data
+from service.adapters.merkle_log import MerkleLog
 from service.adapters.merkle_tree import leaf_hash
 from service.adapters.sealing import (
     GENESIS,
@@ -50,7 +52,8 @@ from service.records import instant_cut
 from service.records.checked_pages import Memory, answer, before, check, recorded_by
 from service.records.proofs import stream_problems
 from service.records.record_cache import STEP, Checked, RecordCache
-from service.records.replay import Page, directory_doc, directory_reader, while_checking
+from service.records.record_shape import Page, while_checking
+from service.records.subject_states import directory_doc, directory_reader
 
 
 def instant_page(

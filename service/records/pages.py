@@ -38,7 +38,8 @@ from service.records.checked_pages import whole_verdict as whole_verdict
 from service.records.first_page import first_page
 from service.records.instant_page import instant_page
 from service.records.record_cache import STEP, Checked, RecordCache
-from service.records.replay import Page, incident_record
+from service.records.record_shape import Page
+from service.records.replay import incident_record
 from service.records.whole_checks import WholeChecks
 
 

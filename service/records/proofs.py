@@ -17,7 +17,8 @@ from uuid import UUID
 
 from eventsourcing.persistence import Notification, StoredEvent
 
-from service.adapters.merkle_log import MerkleLog, leaf_data
+from service.adapters.merkle_leaf_data import leaf_data
+from service.adapters.merkle_log import MerkleLog
 from service.adapters.merkle_tree import Levels, leaf_hash
 from service.adapters.signing import SignedHead, SigningKey
 

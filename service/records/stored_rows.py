@@ -21,7 +21,7 @@ from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent
 
-from service.adapters.merkle_log import leaf_data
+from service.adapters.merkle_leaf_data import leaf_data
 from service.adapters.merkle_tree import leaf_hash
 from service.adapters.sealing import StreamCheck, check_stream
 

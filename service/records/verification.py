@@ -21,7 +21,8 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from service.adapters.merkle_log import PAGE, MerkleLog, notification_leaf, read_leaf_data
+from service.adapters.merkle_leaf_data import notification_leaf, read_leaf_data
+from service.adapters.merkle_log import PAGE, MerkleLog
 from service.adapters.merkle_tree import (
     Frontier,
     Levels,

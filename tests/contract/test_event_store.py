@@ -130,7 +130,7 @@ def test_a_records_streams_are_read_whole_in_one_go_with_their_positions(world: 
     order, each event with the position the log gives it, bytes as stored."""
     from uuid import uuid4
 
-    from service.adapters.event_rows import stream_notifications
+    from service.adapters.event_streams import stream_notifications
 
     recorded = sos(world)
     assert recorded.alert_id

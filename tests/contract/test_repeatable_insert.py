@@ -9,7 +9,7 @@ from uuid import uuid4
 import pytest
 from eventsourcing.persistence import IntegrityError, StoredEvent
 
-from service.adapters.event_rows import insert_events
+from service.adapters.event_inserts import insert_events
 from tests.worlds import World
 
 

@@ -34,7 +34,8 @@ from service.domain.alerts.alert import Outcome
 from service.records import export
 from service.records.export import render_html
 from service.records.proofs import export_proofs, stream_problems
-from service.records.replay import incident_record, staff_names, states_after_each
+from service.records.replay import incident_record
+from service.records.subject_states import staff_names, states_after_each
 from service.records.timeline import as_rows, subject_events
 from tests.console_world import a_reception_task, heartbeat, settle, with_every_role
 from tests.devices import Devices

@@ -20,7 +20,8 @@ from service.adapters.merkle_log import MerkleLog
 from service.records import pages
 from service.records.pages import record_page
 from service.records.record_cache import RecordCache
-from service.records.replay import Page, incident_record
+from service.records.record_shape import Page
+from service.records.replay import incident_record
 from service.records.whole_checks import WholeChecks
 from tests.integration.test_integrity import tamper
 from tests.integration.test_record_pages import as_sent

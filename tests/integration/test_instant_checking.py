@@ -21,7 +21,8 @@ from service.adapters.merkle_log import MerkleLog
 from service.domain.devices.messages import DeviceMessage
 from service.records import instant_cut, pages
 from service.records.record_cache import RecordCache
-from service.records.replay import Page, incident_record
+from service.records.record_shape import Page
+from service.records.replay import incident_record
 from service.records.verdicts import record_verdict
 from service.records.whole_checks import WholeChecks
 from tests.integration.test_first_page_checking import _page, full_of, paged

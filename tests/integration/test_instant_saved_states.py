@@ -21,7 +21,7 @@ from service.adapters.merkle_log import MerkleLog
 from service.adapters.sealing import GENESIS, HEADER_BYTES, MAGIC, seal
 from service.records import checked_pages, instant_page, pages, record_cache
 from service.records.record_cache import RecordCache
-from service.records.replay import Page
+from service.records.record_shape import Page
 from service.records.whole_checks import WholeChecks
 from tests.integration.test_first_page_checking import checks as checks  # the fixture
 from tests.integration.test_first_page_checking import full_of, paged

@@ -27,7 +27,7 @@ import pytest
 import yaml
 from paho.mqtt.enums import CallbackAPIVersion
 
-from service.adapters.event_rows import existing_originators
+from service.adapters.event_inserts import existing_originators
 from service.domain import ids
 from service.domain.people.sign_in_limits import PAIR_FAILURES
 from service.workers.notification_tries import DEFAULT_BACKOFF

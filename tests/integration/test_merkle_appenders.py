@@ -12,7 +12,8 @@ import pytest
 from eventsourcing.persistence import StoredEvent
 
 from service.adapters.event_store import eventsourcing_env
-from service.adapters.merkle_log import MerkleLog, notification_leaf
+from service.adapters.merkle_leaf_data import notification_leaf
+from service.adapters.merkle_log import MerkleLog
 from service.adapters.merkle_tree import leaf_hash
 from service.application.lonewatch import Lonewatch
 from service.clock import FakeClock

@@ -22,7 +22,8 @@ from service.domain.devices.messages import DeviceMessage
 from service.records import pages
 from service.records.pages import record_page
 from service.records.record_cache import TTL_SECONDS, RecordCache
-from service.records.replay import Page, incident_record
+from service.records.record_shape import Page
+from service.records.replay import incident_record
 from tests.integration.test_integrity import tamper
 from tests.worlds import World, a_trust_with_lone_visitors
 

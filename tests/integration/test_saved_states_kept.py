@@ -21,7 +21,7 @@ from service.adapters.merkle_log import MerkleLog
 from service.adapters.saved_states import SavedStateRows
 from service.records import pages, saved_states
 from service.records.record_cache import RecordCache
-from service.records.replay import Page
+from service.records.record_shape import Page
 from service.records.saved_states import KeptInStore
 from service.records.whole_checks import WholeChecks
 from tests.integration.test_first_page_checking import checks as checks  # the fixture

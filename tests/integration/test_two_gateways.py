@@ -22,7 +22,7 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from service.adapters.event_rows import existing_originators
+from service.adapters.event_inserts import existing_originators
 from service.domain import ids
 from tests.conftest import MOSQUITTO_HOST, MOSQUITTO_PORT, free_port
 from tests.harness import cli, forget_session, service_process

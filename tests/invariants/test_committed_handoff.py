@@ -29,7 +29,8 @@ from projections.projector import Projector
 from projections.store import ViewStore, open_view_store
 from projections.views import project
 from service.adapters.event_store import eventsourcing_env
-from service.adapters.merkle_log import MerkleLog, notification_leaf
+from service.adapters.merkle_leaf_data import notification_leaf
+from service.adapters.merkle_log import MerkleLog
 from service.adapters.merkle_tree import leaf_hash
 from service.application.device_intake import DeviceIntake
 from service.application.lonewatch import Lonewatch

@@ -25,7 +25,8 @@ from hypothesis.stateful import RuleBasedStateMachine, precondition, rule
 
 from projections.projector import Projector
 from service.adapters.event_store import eventsourcing_env
-from service.adapters.merkle_log import MerkleLog, notification_leaf
+from service.adapters.merkle_leaf_data import notification_leaf
+from service.adapters.merkle_log import MerkleLog
 from service.adapters.merkle_tree import leaf_hash
 from service.application.device_intake import DeviceIntake, Outcome
 from service.application.lonewatch import Lonewatch

@@ -10,7 +10,7 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from service.records.replay import Page
+from service.records.record_shape import Page
 
 START = datetime(2026, 12, 6, 8, 0, tzinfo=UTC)
 

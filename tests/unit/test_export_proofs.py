@@ -14,7 +14,7 @@ from eventsourcing.persistence import StoredEvent
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from service.adapters.merkle_log import notification_leaf
+from service.adapters.merkle_leaf_data import notification_leaf
 from service.adapters.merkle_tree import Levels, ProofError, leaf_hash, verify_inclusion
 from service.adapters.signing import SignedHead
 from service.records.proofs import _Tree, export_proofs

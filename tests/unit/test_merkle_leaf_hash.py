@@ -9,7 +9,7 @@ from eventsourcing.persistence import Notification
 from hypothesis import given
 from hypothesis import strategies as st
 
-from service.adapters.merkle_log import notification_leaf, notification_leaf_hash
+from service.adapters.merkle_leaf_data import notification_leaf, notification_leaf_hash
 from service.adapters.merkle_tree import leaf_hash
 
 

@@ -35,7 +35,9 @@ from service.records.audit import audit_trail, record_viewing
 from service.records.export import render_html
 from service.records.pages import record_page
 from service.records.record_cache import cache_of
-from service.records.replay import Page, incident_record, state_as_of, subject_school
+from service.records.record_shape import Page
+from service.records.replay import incident_record, subject_school
+from service.records.subject_states import state_as_of
 from service.records.verdicts import record_verdict
 from service.records.whole_checks import HELD_SECONDS, checks_of, close_checks
 

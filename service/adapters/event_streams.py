@@ -1,0 +1,142 @@
+"""Rows of the event store read by stream, in one query for many streams: a record's
+streams (as notifications, or as plain rows, by id or by the views' text of it) and the
+aggregates a unit of work loads. The query they share is event_rows.py's."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from typing import Any, NamedTuple
+from uuid import UUID
+
+from eventsourcing.persistence import ApplicationRecorder, Notification
+
+from service.adapters.event_rows import EventRow, id_array, postgres_rows, sqlite_rows
+from service.adapters.pg_arrays import TextArray
+
+
+class StoredRow(NamedTuple):
+    """A stored event as read, with the attribute names of the library's `Notification`
+    (`id` its position), so a seal or leaf check reads it as it reads one, and an
+    `EventRow` (a plain tuple in the same order) for `projections.decoding.RowDecoder`."""
+
+    id: int
+    originator_id: UUID
+    originator_version: int
+    topic: str
+    state: bytes
+
+
+def stream_notifications(
+    recorder: ApplicationRecorder, originator_ids: Sequence[UUID]
+) -> dict[UUID, list[Notification]]:
+    """Every stored event of these streams, each stream in version order, with its position:
+    one query (per 500 streams on SQLite) for a record whose 10,000 heartbeats are 10,000
+    streams. The bytes come back as stored, so seals and Merkle leaves are checked from them
+    and the same rows are decoded: nothing is read twice."""
+    from eventsourcing.postgres import PostgresApplicationRecorder
+    from eventsourcing.sqlite import SQLiteApplicationRecorder
+
+    wanted = list(dict.fromkeys(originator_ids))
+    streams: dict[UUID, list[Notification]] = {u: [] for u in wanted}
+    if not wanted:
+        return streams
+    rows: list[Any] = []
+    order = "originator_id, originator_version"
+    if isinstance(recorder, PostgresApplicationRecorder):
+        rows = postgres_rows(recorder, "originator_id", id_array(recorder, wanted), order)
+    elif isinstance(recorder, SQLiteApplicationRecorder):
+        rows = sqlite_rows(recorder, "originator_id", [u.hex for u in wanted], order)
+    else:
+        for originator_id in wanted:
+            found = recorder.select_events(originator_id)
+            rows.extend((0, s.originator_id, s.originator_version, s.topic, s.state) for s in found)
+    for r in rows:
+        originator_id = r[1] if isinstance(r[1], UUID) else UUID(str(r[1]))
+        streams[originator_id].append(
+            Notification(
+                id=int(r[0]),
+                originator_id=originator_id,
+                originator_version=int(r[2]),
+                topic=str(r[3]),
+                state=bytes(r[4]),
+            )
+        )
+    return streams
+
+
+def stream_rows(
+    recorder: ApplicationRecorder, originator_ids: Sequence[UUID]
+) -> dict[UUID, list[EventRow]]:
+    """`stream_notifications` as plain rows: the ids sent as one packed array and each row
+    the tuple the driver made, not a frozen `Notification` (a cold page as of an instant
+    reads 5,000 streams and checks them from their bytes; building the objects, and the
+    collector's passes over them, were a third of the read). `StoredRow._make` gives one
+    attribute names where a check needs them."""
+    from eventsourcing.postgres import PostgresApplicationRecorder
+
+    wanted = list(dict.fromkeys(originator_ids))
+    streams: dict[UUID, list[EventRow]] = {u: [] for u in wanted}
+    if not wanted or not isinstance(recorder, PostgresApplicationRecorder):
+        for key, found in stream_notifications(recorder, wanted).items():
+            streams[key] = [
+                (int(n.id), key, int(n.originator_version), n.topic, bytes(n.state)) for n in found
+            ]
+        return streams
+    rows: list[EventRow] = postgres_rows(
+        recorder, "originator_id", id_array(recorder, wanted), "originator_id, originator_version"
+    )
+    for row in rows:
+        given = row[1]
+        if type(given) is UUID:
+            streams[given].append(row)
+        else:
+            key = UUID(str(given))
+            streams[key].append((row[0], key, row[2], row[3], row[4]))
+    return streams
+
+
+def stream_rows_named(
+    recorder: ApplicationRecorder, originator_ids: Sequence[str], *, conn: Any = None
+) -> list[EventRow]:
+    """`stream_rows` for streams named as the views' index names them (text), every row in
+    stream and version order, each the driver's tuple with its id a `UUID`. The ids are sent
+    as they are, one packed text array the server reads as UUIDs: a cold page as of an
+    instant of a 10,000-event record names 5,000 streams, and `UUID(text)` for each was
+    ~4 ms of its CPU (docs/performance.md, asof4). `conn`: as `notifications_at`'s."""
+    from eventsourcing.postgres import PostgresApplicationRecorder
+
+    if (
+        not originator_ids
+        or not isinstance(recorder, PostgresApplicationRecorder)
+        or recorder.datastore.originator_id_type != "uuid"
+    ):
+        wanted = [UUID(text) for text in originator_ids]
+        return [row for rows in stream_rows(recorder, wanted).values() for row in rows]
+    rows: list[EventRow] = postgres_rows(
+        recorder,
+        "originator_id",
+        TextArray.of(list(originator_ids)),
+        "originator_id, originator_version",
+        as_type="uuid[]",
+        conn=conn,
+    )
+    return rows
+
+
+def load_aggregates(
+    recorder: ApplicationRecorder, mapper: Any, aggregate_ids: Collection[UUID]
+) -> dict[UUID, Any]:
+    """Many aggregates at once: their events in one query (per 500 ids on SQLite), each
+    projected as the repository would (no snapshots here). Absent ones are left out.
+
+    A gateway meeting a thousand devices for the first time needs each one's directory
+    entry; one query for all of them, not one (or three) per device. The rows are read as a
+    record reads its streams (`stream_notifications`), the one reader of many streams."""
+    aggregates: dict[UUID, Any] = {}
+    for key, stream in stream_notifications(recorder, list(aggregate_ids)).items():
+        aggregate = None
+        for stored in stream:
+            aggregate = mapper.to_domain_event(stored).mutate(aggregate)
+        if aggregate is not None:
+            aggregates[key] = aggregate
+    return aggregates
