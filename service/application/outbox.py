@@ -23,21 +23,22 @@ from service.domain.alerts.notifications import (
     Notification,
     NotificationState,
 )
-from service.domain.errors import DomainError
+from service.domain.errors import DomainError, NotFound
 
 
-def start_attempt(uow: UnitOfWork, notification_id: UUID) -> bool:
+def start_attempt(uow: UnitOfWork, notification_id: UUID, alert_id: UUID | None = None) -> bool:
     """Record a try before it is made; False when it must not be made (done, in flight,
-    or the alert was taken first: then it is cancelled)."""
+    or the alert was taken first: then it is cancelled). `alert_id`: the notification's
+    alert, when the caller knows it (the dispatcher's document), so both are read in one
+    query: an SOS's first SMS waits for this record, and under a flood each read one after
+    another is a pooled connection's round trip and a wait for the interpreter."""
     allowed: list[bool] = []
 
     def attempt() -> list[Aggregate]:
-        notification = uow.load(notification_id, Notification, "notification")
+        notification, alert = _notification_and_alert(uow, notification_id, alert_id)
         allowed[:] = [False]
         if notification.state is not NotificationState.REQUESTED or notification.in_flight:
             return []
-        # A prompt to a visitor is about a visit, not an alert: nothing can take it first.
-        alert = uow.load_optional(notification.alert_id, Alert)
         now = uow.clock.now()
         if notification.step not in NEWS and alert and alert.acknowledged_by is not None:
             notification.cancel(reason=f"alert taken by {alert.acknowledged_by}", timestamp=now)
@@ -48,6 +49,24 @@ def start_attempt(uow: UnitOfWork, notification_id: UUID) -> bool:
 
     uow.retry_on_conflict(attempt)
     return allowed[0]
+
+
+def _notification_and_alert(
+    uow: UnitOfWork, notification_id: UUID, alert_id: UUID | None
+) -> tuple[Notification, Alert | None]:
+    """The notification and its alert (None: a prompt to a visitor is about a visit, not
+    an alert, and nothing can take it first); in one query when `alert_id` is given."""
+    if alert_id is None:
+        notification = uow.load(notification_id, Notification, "notification")
+        return notification, uow.load_optional(notification.alert_id, Alert)
+    found = uow.load_many((notification_id, alert_id), Aggregate)
+    loaded = found.get(notification_id)
+    if not isinstance(loaded, Notification):
+        raise NotFound("notification not found")
+    if loaded.alert_id != alert_id:  # the caller's document named another: read that
+        return loaded, uow.load_optional(loaded.alert_id, Alert)
+    alert = found.get(alert_id)
+    return loaded, alert if isinstance(alert, Alert) else None
 
 
 def record_sent(uow: UnitOfWork, notification_id: UUID, provider_id: str) -> None:

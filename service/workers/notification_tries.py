@@ -22,8 +22,9 @@ from uuid import UUID
 from service.adapters.notifiers.base import NotificationError, Notifier
 from service.application import outbox
 from service.application.unit_of_work import UnitOfWork
+from service.domain.errors import DomainError
 from service.logs import get_logger
-from service.workers.recording import Recorder
+from service.workers.recording import FIRST_RETRY, Recorder
 
 log = get_logger(__name__)
 
@@ -32,6 +33,10 @@ RECORD_RETRY_MAX = 0.5
 """Longest wait between tries to record while the store is down: once it is back, a
 notification's next step (its first try: the SMS of an SOS) is recorded within about this
 long, well inside issue 10's 2 s from the store being back."""
+
+
+class _FenceFailed(Exception):
+    """The store could not say whether this process still holds the outbox."""
 
 
 class SendingRight(Protocol):
@@ -86,14 +91,14 @@ class NotificationTries:
         attempt = int(doc.get("attempts") or 0)
         await self._wait_out_earlier_backoff(doc, attempt)
         while True:
-            if not await self._fenced(doc["id"]):
+            # Fenced, then recorded before the request: see the dispatcher's `start` for
+            # what a crash here leaves behind.
+            started = await self._fenced_start(doc)
+            if started is None:
                 # Another process took the outbox while this waited: it sends, with the
                 # backoff counted from the record of the last try.
                 log.info("notification_left_to_holder", notification=doc["id"])
                 return False
-            # Recorded before the request: see the dispatcher's `start` for what a crash
-            # here leaves behind.
-            started = await self.record(outbox.start_attempt, self.app, notification_id)
             first_try_recorded()
             if not started:
                 return True  # done elsewhere, in flight elsewhere, or the alert was taken first
@@ -189,22 +194,41 @@ class NotificationTries:
             log.info("notification_backoff_resumed", notification=doc["id"], wait_s=round(wait, 3))
             await asyncio.sleep(wait)
 
-    async def _fenced(self, key: str) -> bool:
-        """Does this process still hold the outbox? Asked of the store before each try;
-        while the store cannot answer, asked again for as long as the lease lasts here."""
-        if self.lease is None:
-            return True
-        delay = 0.2
-        while self.lease.held():
+    async def _fenced_start(self, doc: dict[str, Any]) -> bool | None:
+        """Ask the store whether this process still holds the outbox and, if it does,
+        record the try's start: one job off the loop, so the fence's answer and the record
+        are not two trips through the loop and the thread pool apart (an SOS's first SMS
+        waits for both, and under a flood each trip waits for the interpreter). True: the
+        try is recorded, make it; False: it must not be made (done, in flight elsewhere,
+        taken first, refused); None: another process holds the outbox now. While the store
+        cannot answer, both are asked again, with backoff, for as long as the lease lasts."""
+        notification_id = UUID(doc["id"])
+        alert_id = UUID(doc["alert_id"]) if doc.get("alert_id") else None
+        delay = FIRST_RETRY
+        while self.lease is None or self.lease.held():
             try:
-                if await asyncio.to_thread(self.lease.fence):
-                    return True
-                break
+                return await asyncio.to_thread(self._fence_then_start, notification_id, alert_id)
+            except DomainError as exc:
+                log.warning(self.record.refused, reason=str(exc))
+                return False
+            except _FenceFailed:
+                log.exception("notification_fence_failed", notification=doc["id"])
             except Exception:
-                log.exception("notification_fence_failed", notification=key)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, RECORD_RETRY_MAX)
-        return False
+                log.exception(self.record.failed, command="start_attempt")
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, RECORD_RETRY_MAX)
+        return None
+
+    def _fence_then_start(self, notification_id: UUID, alert_id: UUID | None) -> bool | None:
+        """Blocking, on a worker thread: the fence (None when another term is live), then
+        `outbox.start_attempt`."""
+        if self.lease is not None:
+            try:
+                if not self.lease.fence():
+                    return None
+            except Exception as exc:
+                raise _FenceFailed from exc
+        return outbox.start_attempt(self.app, notification_id, alert_id=alert_id)
 
     def _outcome(self, doc: dict[str, Any], outcome: str) -> None:
         if self.on_outcome is not None:

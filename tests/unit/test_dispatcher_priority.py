@@ -47,7 +47,7 @@ async def test_an_alarm_notification_is_under_way_until_its_first_try_is_recorde
     notifier = Notifier(priority)
     seen_while_recording: list[int] = []
 
-    def start_attempt(app: Any, notification_id: Any) -> bool:
+    def start_attempt(app: Any, notification_id: Any, **_: Any) -> bool:
         seen_while_recording.append(priority.under_way)
         return True
 
