@@ -4,7 +4,7 @@ aggregates a unit of work loads. The query they share is event_rows.py's."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Any, NamedTuple
 from uuid import UUID
 
@@ -124,14 +124,19 @@ def stream_rows_named(
 
 
 def load_aggregates(
-    recorder: ApplicationRecorder, mapper: Any, aggregate_ids: Collection[UUID]
+    recorder: ApplicationRecorder,
+    mapper: Any,
+    aggregate_ids: Collection[UUID],
+    *,
+    saw: Callable[[Notification], object] | None = None,
 ) -> dict[UUID, Any]:
     """Many aggregates at once: their events in one query (per 500 ids on SQLite), each
     projected as the repository would (no snapshots here). Absent ones are left out.
 
     A gateway meeting a thousand devices for the first time needs each one's directory
     entry; one query for all of them, not one (or three) per device. The rows are read as a
-    record reads its streams (`stream_notifications`), the one reader of many streams."""
+    record reads its streams (`stream_notifications`), the one reader of many streams.
+    `saw`: told each stream's last row (the sealing store keeps its seal for the next save)."""
     aggregates: dict[UUID, Any] = {}
     for key, stream in stream_notifications(recorder, list(aggregate_ids)).items():
         aggregate = None
@@ -139,4 +144,6 @@ def load_aggregates(
             aggregate = mapper.to_domain_event(stored).mutate(aggregate)
         if aggregate is not None:
             aggregates[key] = aggregate
+            if saw is not None:
+                saw(stream[-1])
     return aggregates

@@ -16,7 +16,7 @@ carries each stream's last seal, so a record exported earlier still shows it.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from operator import attrgetter
 from typing import Any
@@ -33,6 +33,7 @@ from eventsourcing.persistence import (
 
 from service.adapters.event_inserts import insert_events
 from service.adapters.quick_mapper import QuickStates
+from service.adapters.seal_memo import SealMemo
 
 MAGIC = b"LWS1"
 SEAL_BYTES = 32
@@ -90,8 +91,9 @@ class SealingMapper(Mapper[UUID]):
 
 
 class SealedEventStore(EventStore[UUID]):
-    """Seals each event as it is stored; the previous seal comes from the same batch
-    or, for a stream that already exists, from its last stored event."""
+    """Seals each event as it is stored; the previous seal comes from the same batch,
+    from the seals this store has seen lately (`memo`: the rows it read, the inserts it
+    committed), or, failing those, from the stream's last stored event, read."""
 
     def __init__(
         self,
@@ -106,6 +108,31 @@ class SealedEventStore(EventStore[UUID]):
         self.before_insert = before_insert
         """Called on the saving thread just before the insert (which takes the events
         table's lock on PostgreSQL): service.adapters.alarm_priority lets alarms go first."""
+        self.memo = SealMemo()
+        """Fed in one place: `saw` (every read of rows that rebuilds an aggregate, this
+        store's `get` and the unit of work's `load_many`) and `_insert` (after a commit)."""
+
+    def get(
+        self,
+        originator_id: UUID,
+        *,
+        gt: int | None = None,
+        lte: int | None = None,
+        desc: bool = False,
+        limit: int | None = None,
+    ) -> Iterator[DomainEventProtocol[UUID]]:
+        """The library's read of a stream (the repository's), its last row's seal kept."""
+        rows = self.recorder.select_events(originator_id, gt=gt, lte=lte, desc=desc, limit=limit)
+        if rows:
+            self.saw(rows[0] if desc else rows[-1])
+        return map(self.mapper.to_domain_event, rows)
+
+    def saw(self, stored: StoredEvent) -> None:
+        """Remember the seal of an event read from the store (so committed); the next save
+        of its stream chains to it without reading it again (service.adapters.seal_memo)."""
+        given = stored.originator_id
+        originator_id = given if type(given) is UUID else UUID(str(given))
+        self.memo.remember([(originator_id, int(stored.originator_version), _link(stored))])
 
     def put(
         self, domain_events: Sequence[DomainEventProtocol[UUID]], **kwargs: Any
@@ -139,9 +166,15 @@ class SealedEventStore(EventStore[UUID]):
         if version <= 1:
             # A new stream (every device message is one): nothing before it to read.
             return GENESIS
+        known = self.memo.seal_of(originator_id, version - 1)
+        if known is not None:
+            # Committed, so still the stored seal of version - 1; if the stream has moved
+            # on since, the store's version check refuses this save, as it would have.
+            return known
         before = self.recorder.select_events(originator_id, lte=version - 1, desc=True, limit=1)
         if not before:
             return GENESIS
+        self.saw(before[0])
         if before[0].originator_version != version - 1:
             # The store's version check will refuse this save; nothing to chain to.
             return GENESIS
@@ -160,6 +193,7 @@ class SealedEventStore(EventStore[UUID]):
         notification_ids = insert_events(self.recorder, stored, **kwargs)
         if not notification_ids:
             return []
+        self._committed(stored, notification_ids, kwargs.get("repeatable") or ())
         # A repeated device message left out by the insert (`repeatable`) has no position:
         # it is not recorded again, so nobody is told of it.
         return [
@@ -176,6 +210,26 @@ class SealedEventStore(EventStore[UUID]):
             for event, s, n in zip(domain_events, stored, notification_ids, strict=True)
             if n is not None
         ]
+
+    def _committed(
+        self,
+        stored: Sequence[StoredEvent],
+        positions: Sequence[int | None],
+        repeatable: Collection[UUID],
+    ) -> None:
+        """Remember the seals of events the insert just committed (it returned: an insert
+        refused or rolled back raises, and nothing of it is remembered). A row without a
+        position was not inserted (a repeated device message: the stored one may differ),
+        and a repeatable stream is a device message, never extended: neither is kept."""
+        self.memo.remember(
+            (
+                s.originator_id if type(s.originator_id) is UUID else UUID(str(s.originator_id)),
+                int(s.originator_version),
+                bytes(s.state[len(MAGIC) : HEADER_BYTES]),
+            )
+            for s, n in zip(stored, positions, strict=True)
+            if n is not None and s.originator_id not in repeatable
+        )
 
 
 @dataclass(frozen=True)

@@ -62,9 +62,10 @@ class UnitOfWork(Application[UUID]):
 
     def construct_event_store(self) -> EventStore[UUID]:
         """Every stored event is sealed and chained to the one before it (service.adapters.sealing)."""
-        return integrity.SealedEventStore(
+        self.sealed = integrity.SealedEventStore(
             mapper=self.mapper, recorder=self.recorder, before_insert=self._before_insert
         )
+        return self.sealed
 
     def add_listener(self, listener: Callable[[], None]) -> None:
         """Called (on the saving thread) after every commit: wakes projections at once."""
@@ -107,7 +108,7 @@ class UnitOfWork(Application[UUID]):
 
     def load_many(self, aggregate_ids: Collection[UUID], cls: type[A]) -> dict[UUID, A]:
         """Those of these aggregates that exist and are a `cls`, in one query."""
-        found = load_aggregates(self.recorder, self.mapper, aggregate_ids)
+        found = load_aggregates(self.recorder, self.mapper, aggregate_ids, saw=self.sealed.saw)
         return {key: agg for key, agg in found.items() if isinstance(agg, cls)}
 
     def retry_on_conflict(
