@@ -17,7 +17,7 @@ A process restarted after a crash (SIGKILL, OOM; systemd starts it again at once
 wait out its dead predecessor's lease: up to `LEASE_SECONDS`, during which no timer fires
 and no SOS text is sent (chaos `service-kill`: 2-6 ladder steps and the first SOS ~2 s
 late). So a holder that ran on this host and whose process is gone (`holder_gone`: same
-host name, its pid no longer running) is replaced at once, in a new term. Only on proof:
+host name and pid namespace, its pid no longer running) is replaced at once, in a new term. Only on proof:
 a holder on another host, or a pid still running (or reused), is waited out as before,
 and the fencing token still refuses any write from the old term.
 
@@ -130,20 +130,33 @@ class Leases(Protocol):
     def close(self) -> None: ...
 
 
+def this_host() -> str:
+    """The host part of a holder's name: the host name and, where Linux says, the process
+    id namespace (`vm/4026531836`). Two containers on one machine may share a host name
+    (host networking) but never a pid namespace: each would otherwise find the other's pid
+    free in its own and take its leases every round."""
+    try:
+        namespace = os.readlink("/proc/self/ns/pid").removeprefix("pid:[").removesuffix("]")
+    except OSError:  # not Linux: the host name alone
+        return socket.gethostname()
+    return f"{socket.gethostname()}/{namespace}"
+
+
 def holder_name(http_addr: str) -> str:
-    """Which process: host, pid and HTTP address, as an operator would look for it."""
-    return f"{socket.gethostname()}:{os.getpid()}:{http_addr}"
+    """Which process: host (with its pid namespace), pid and HTTP address, as an operator
+    would look for it."""
+    return f"{this_host()}:{os.getpid()}:{http_addr}"
 
 
 def holder_gone(holder: str) -> bool:
-    """Is `holder` (a `holder_name`) proven dead: it ran on this host and no process has
-    its pid now? Anything short of proof (another host, a pid that answers, even one
-    reused by another program, or this very process) is taken as alive, so its lease is
-    waited out. A SIGKILLed process not yet reaped by its parent still answers (a zombie):
-    waited out too."""
+    """Is `holder` (a `holder_name`) proven dead: it ran on this host, in this pid
+    namespace, and no process has its pid now? Anything short of proof (another host or
+    namespace, a pid that answers, even one reused by another program, or this very
+    process) is taken as alive, so its lease is waited out. A SIGKILLed process not yet
+    reaped by its parent still answers (a zombie): waited out too."""
     host, _, rest = holder.partition(":")
     pid_text = rest.partition(":")[0]
-    if host != socket.gethostname() or not pid_text.isdigit() or int(pid_text) == os.getpid():
+    if host != this_host() or not pid_text.isdigit() or int(pid_text) == os.getpid():
         return False
     try:
         os.kill(int(pid_text), 0)
