@@ -140,6 +140,8 @@ class SealedEventStore(EventStore[UUID]):
         # Keyed by the id's `.int`: a UUID's hash is a Python call, an int's is not.
         latest: dict[int, tuple[int, bytes]] = {}
         sealed: list[StoredEvent] = []
+        seals: list[tuple[UUID, int, bytes]] = []
+        """(stream, version, seal) of each event, for the memo once they are committed."""
         state_of = self._quick.state_of
         for event in domain_events:
             quick = state_of(event)
@@ -155,7 +157,8 @@ class SealedEventStore(EventStore[UUID]):
             this = seal(previous, originator_id, version, topic, state)
             latest[originator_id.int] = (version, this)
             sealed.append(StoredEvent(given, event.originator_version, topic, MAGIC + this + state))
-        return self._insert(domain_events, sealed, **kwargs)
+            seals.append((originator_id, version, this))
+        return self._insert(domain_events, sealed, seals, **kwargs)
 
     def _previous(
         self, originator_id: UUID, version: int, latest: dict[int, tuple[int, bytes]]
@@ -184,6 +187,7 @@ class SealedEventStore(EventStore[UUID]):
         self,
         domain_events: Sequence[DomainEventProtocol[UUID]],
         stored: list[StoredEvent],
+        seals: Sequence[tuple[UUID, int, bytes]],
         **kwargs: Any,
     ) -> list[Recording[UUID]]:
         from eventsourcing.persistence import Notification
@@ -193,7 +197,7 @@ class SealedEventStore(EventStore[UUID]):
         notification_ids = insert_events(self.recorder, stored, **kwargs)
         if not notification_ids:
             return []
-        self._committed(stored, notification_ids, kwargs.get("repeatable") or ())
+        self._committed(seals, notification_ids, kwargs.get("repeatable") or ())
         # A repeated device message left out by the insert (`repeatable`) has no position:
         # it is not recorded again, so nobody is told of it.
         return [
@@ -213,22 +217,19 @@ class SealedEventStore(EventStore[UUID]):
 
     def _committed(
         self,
-        stored: Sequence[StoredEvent],
+        seals: Sequence[tuple[UUID, int, bytes]],
         positions: Sequence[int | None],
         repeatable: Collection[UUID],
     ) -> None:
-        """Remember the seals of events the insert just committed (it returned: an insert
-        refused or rolled back raises, and nothing of it is remembered). A row without a
-        position was not inserted (a repeated device message: the stored one may differ),
-        and a repeatable stream is a device message, never extended: neither is kept."""
+        """Remember the seals `put` made for events the insert just committed (it returned:
+        an insert refused or rolled back raises, and nothing of it is remembered). A row
+        without a position was not inserted (a repeated device message: the stored one may
+        differ), and a repeatable stream is a device message, never extended: neither is
+        kept."""
         self.memo.remember(
-            (
-                s.originator_id if type(s.originator_id) is UUID else UUID(str(s.originator_id)),
-                int(s.originator_version),
-                bytes(s.state[len(MAGIC) : HEADER_BYTES]),
-            )
-            for s, n in zip(stored, positions, strict=True)
-            if n is not None and s.originator_id not in repeatable
+            made
+            for made, n in zip(seals, positions, strict=True)
+            if n is not None and made[0] not in repeatable
         )
 
 
