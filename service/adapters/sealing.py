@@ -26,6 +26,7 @@ from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import (
     AggregateRecorder,
     EventStore,
+    IntegrityError,
     Mapper,
     Recording,
     StoredEvent,
@@ -175,12 +176,19 @@ class SealedEventStore(EventStore[UUID]):
             # on since, the store's version check refuses this save, as it would have.
             return known
         before = self.recorder.select_events(originator_id, lte=version - 1, desc=True, limit=1)
-        if not before:
-            return GENESIS
-        self.saw(before[0])
-        if before[0].originator_version != version - 1:
-            # The store's version check will refuse this save; nothing to chain to.
-            return GENESIS
+        if before:
+            self.saw(before[0])
+        if not before or before[0].originator_version != version - 1:
+            # The stream stops short of `version - 1`: stored, this event would leave a gap,
+            # and every check of the record would say events are missing. The store's own
+            # version check refuses only a version already taken, so refuse here, as it does:
+            # a copy held past a refused save is ahead of the store (its refused events were
+            # never stored), and the caller loads afresh (`retry_on_conflict`).
+            raise IntegrityError(
+                f"stream {originator_id}: version {version} would follow version "
+                f"{before[0].originator_version if before else 0}; the events between were "
+                "never stored"
+            )
         return _link(before[0])
 
     def _insert(

@@ -14,7 +14,7 @@ from pathlib import Path
 from uuid import UUID
 
 from eventsourcing.persistence import IntegrityError
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from service.adapters.event_store import eventsourcing_env
@@ -79,6 +79,17 @@ def run(database_url: str, script: list[Step]) -> None:
 
 @settings(CI, max_examples=max(CI.max_examples, 200))
 @given(script=steps)
+# Found by hypothesis (7 Dec 2026): writer 1's pair save is refused (writer 0 saved one of
+# them first), which leaves its copy of the other ahead of the store; its next save of that
+# copy was stored one version past the stream's end, a gap every check calls missing events.
+@example(
+    script=[
+        ("load_many", 1, 0, 1),
+        ("fresh_save", 0, 1, 0),
+        ("save_two", 1, 0, 1),
+        ("save", 1, 0, 0),
+    ]
+)
 def test_every_chain_verifies_whatever_the_writers_did(script: list[Step]) -> None:
     with tempfile.TemporaryDirectory() as folder:
         run(f"sqlite:///{Path(folder) / 'events.sqlite3'}", script)
