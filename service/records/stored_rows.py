@@ -23,7 +23,7 @@ from eventsourcing.persistence import StoredEvent
 
 from service.adapters.merkle_leaf_data import leaf_data
 from service.adapters.merkle_tree import leaf_hash
-from service.adapters.sealing import StreamCheck, check_stream
+from service.adapters.sealing import StreamCheck, check_sealed
 
 CAPACITY = 20_000
 """Entries of each kind kept (the oldest go first): two records of 10,000 events, some
@@ -111,9 +111,9 @@ class StoredRows:
         return found
 
     def stream_check(self, originator_id: UUID, stream: Sequence[StoredEvent]) -> StreamCheck:
-        """`check_stream` of a whole stream, as read now."""
+        """`check_stream` of a whole stream, as read now (`check_sealed` makes it)."""
         key = _stream_key(originator_id, stream)
-        return self._memo(self._streams, key, lambda: check_stream(originator_id, stream))
+        return self._memo(self._streams, key, lambda: check_sealed(originator_id, stream))
 
     def stream_checks(self, streams: Mapping[UUID, Sequence[StoredEvent]]) -> list[StreamCheck]:
         """`stream_check` of each stream, in order: `_memo` written out for a record's
@@ -124,7 +124,7 @@ class StoredRows:
             key = _stream_key(originator_id, stream)
             found = table.get(key)
             if found is None:
-                found = self._keep(table, key, check_stream(originator_id, stream))
+                found = self._keep(table, key, check_sealed(originator_id, stream))
             checks.append(found)
         return checks
 
