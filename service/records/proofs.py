@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import threading
 import weakref
+from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -21,6 +22,7 @@ from service.adapters.merkle_leaf_data import leaf_data
 from service.adapters.merkle_log import MerkleLog, StreamLeaf
 from service.adapters.merkle_tree import Levels, leaf_hash
 from service.adapters.signing import SignedHead, SigningKey
+from service.records.bounded import let_go_oldest
 
 
 def export_proofs(
@@ -162,7 +164,7 @@ class _LeafData:
     again with the same bytes is not encoded again; a changed row is a new key."""
 
     def __init__(self) -> None:
-        self._kept: dict[tuple[int, int, int, str, bytes], str] = {}
+        self._kept: OrderedDict[tuple[int, int, int, str, bytes], str] = OrderedDict()
         self._lock = threading.Lock()
 
     def encoded(self, event: Notification, position: int) -> str:
@@ -176,8 +178,7 @@ class _LeafData:
             found = base64.b64encode(data).decode("ascii")
             with self._lock:
                 self._kept[key] = found
-                while len(self._kept) > LEAF_DATA_KEPT:
-                    del self._kept[next(iter(self._kept))]
+                let_go_oldest(self._kept, LEAF_DATA_KEPT)
         return found
 
 
