@@ -8,6 +8,10 @@ on the same record (benchmarks/replay.py `fill`), over HTTP on the real aiohttp 
 - "cold": the same with what an earlier export kept thrown away first (`StoredRows.clear`,
   `forget_told_times`), as `replay` times it;
 - "warm": the same export again;
+- "cold, the memos full of other records": a cold export once the memos hold two records'
+  worth of other events (as in a process that has served other records since), after a
+  second 10,000 heartbeats of another device are stored (so last: the other figures are
+  of the record as `replay` fills it);
 - the JSON export, warm;
 - the event loop's longest hold while an export is made and sent: a task on the loop asks
   to wake every millisecond, and the longest gap between its wakes is what any other
@@ -41,6 +45,12 @@ from service.records.export import forget_told_times
 from service.records.stored_rows import stored_rows_of
 
 REPEATS = 7
+OTHER = "bench-00001"
+OTHERS = [f"bench-{n:05d}" for n in range(1, 10)]
+"""The other devices of `fill`'s record, their records exported before `FULL`'s: once a
+second 10,000 heartbeats are filled for `OTHER`, ~30,000 events, more than the memos hold
+(service/records/stored_rows.py `CAPACITY`)."""
+FULL = "html, cold, the memos full of other records"
 
 
 class _Collections:
@@ -117,9 +127,9 @@ async def _run(quick: bool) -> Result:
             headers = {"Authorization": f"Bearer {token}"}
             async with aiohttp.ClientSession(headers=headers) as http:
 
-                async def export(fmt: str) -> None:
+                async def export(fmt: str, device: str = key) -> None:
                     url = f"http://127.0.0.1:{port}/api/v1/timeline/export"
-                    async with http.get(url, params={"device": key, "format": fmt}) as answer:
+                    async with http.get(url, params={"device": device, "format": fmt}) as answer:
                         answer.raise_for_status()
                         await answer.read()
 
@@ -141,6 +151,16 @@ async def _run(quick: bool) -> Result:
                             stored_rows_of(container.app).clear()
                             forget_told_times()
                         samples[label].append(await _held(call))
+                # A serving process has read other records since: the memos hold two
+                # records' worth of other events, and this record's export lets them go.
+                await asyncio.to_thread(fill, container, OTHER, events, since=events)
+                samples[FULL] = []
+                for _ in range(REPEATS):
+                    stored_rows_of(container.app).clear()
+                    forget_told_times()
+                    for other in OTHERS:
+                        await export("html", other)
+                    samples[FULL].append(await _held(html))
         finally:
             await runner.cleanup()
             container.close()
