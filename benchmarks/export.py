@@ -8,10 +8,15 @@ on the same record (benchmarks/replay.py `fill`), over HTTP on the real aiohttp 
 - "cold": the same with what an earlier export kept thrown away first (`StoredRows.clear`,
   `forget_told_times`), as `replay` times it;
 - "warm": the same export again;
+- "cold, the memos full of other records": a cold export once the memos hold two records'
+  worth of other events (as in a process that has served other records since), after a
+  second 10,000 heartbeats of another device are stored (so last: the other figures are
+  of the record as `replay` fills it);
 - the JSON export, warm;
 - the event loop's longest hold while an export is made and sent: a task on the loop asks
   to wake every millisecond, and the longest gap between its wakes is what any other
-  request or the live feed would have waited (on a loaded machine the scheduler adds to it).
+  request or the live feed would have waited (on a loaded machine the scheduler adds to it);
+- the cycle collector's time while it is made (its longest) and its full passes (all of them).
 
 Wall and this process's CPU (every thread) for each; compare pairs made back to back.
 """
@@ -19,6 +24,7 @@ Wall and this process's CPU (every thread) for each; compare pairs made back to 
 from __future__ import annotations
 
 import asyncio
+import gc
 import statistics
 import tempfile
 import time
@@ -39,10 +45,40 @@ from service.records.export import forget_told_times
 from service.records.stored_rows import stored_rows_of
 
 REPEATS = 7
+OTHER = "bench-00001"
+OTHERS = [f"bench-{n:05d}" for n in range(1, 10)]
+"""The other devices of `fill`'s record, their records exported before `FULL`'s: once a
+second 10,000 heartbeats are filled for `OTHER`, ~30,000 events, more than the memos hold
+(service/records/stored_rows.py `CAPACITY`)."""
+FULL = "html, cold, the memos full of other records"
 
 
-async def _held(call: Callable[[], Awaitable[Any]]) -> tuple[float, float, float]:
-    """`call`'s wall and CPU seconds, and the loop's longest gap between 1 ms wakes meanwhile."""
+class _Collections:
+    """The cycle collector's passes while it is watched: seconds, and how many were full."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self.full = 0
+        self._started = 0.0
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+            return
+        self.seconds += time.perf_counter() - self._started
+        self.full += info["generation"] == 2
+
+    def __enter__(self) -> _Collections:
+        gc.callbacks.append(self)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        gc.callbacks.remove(self)
+
+
+async def _held(call: Callable[[], Awaitable[Any]]) -> tuple[float, float, float, float, int]:
+    """`call`'s wall and CPU seconds, the loop's longest gap between 1 ms wakes meanwhile,
+    and the cycle collector's seconds and full passes meanwhile (in any thread)."""
     longest = 0.0
     done = asyncio.Event()
 
@@ -56,12 +92,13 @@ async def _held(call: Callable[[], Awaitable[Any]]) -> tuple[float, float, float
             last = now
 
     watching = asyncio.create_task(ticker())
-    t0, c0 = time.perf_counter(), time.process_time()
-    await call()
-    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    with _Collections() as collections:
+        t0, c0 = time.perf_counter(), time.process_time()
+        await call()
+        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     done.set()
     await watching
-    return wall, cpu, longest
+    return wall, cpu, longest, collections.seconds, collections.full
 
 
 async def _run(quick: bool) -> Result:
@@ -85,14 +122,14 @@ async def _run(quick: bool) -> Result:
         await runner.setup()
         port = free_port()
         await web.TCPSite(runner, "127.0.0.1", port).start()
-        samples: dict[str, list[tuple[float, float, float]]] = {}
+        samples: dict[str, list[tuple[float, float, float, float, int]]] = {}
         try:
             headers = {"Authorization": f"Bearer {token}"}
             async with aiohttp.ClientSession(headers=headers) as http:
 
-                async def export(fmt: str) -> None:
+                async def export(fmt: str, device: str = key) -> None:
                     url = f"http://127.0.0.1:{port}/api/v1/timeline/export"
-                    async with http.get(url, params={"device": key, "format": fmt}) as answer:
+                    async with http.get(url, params={"device": device, "format": fmt}) as answer:
                         answer.raise_for_status()
                         await answer.read()
 
@@ -114,6 +151,16 @@ async def _run(quick: bool) -> Result:
                             stored_rows_of(container.app).clear()
                             forget_told_times()
                         samples[label].append(await _held(call))
+                # A serving process has read other records since: the memos hold two
+                # records' worth of other events, and this record's export lets them go.
+                await asyncio.to_thread(fill, container, OTHER, events, since=events)
+                samples[FULL] = []
+                for _ in range(REPEATS):
+                    stored_rows_of(container.app).clear()
+                    forget_told_times()
+                    for other in OTHERS:
+                        await export("html", other)
+                    samples[FULL].append(await _held(html))
         finally:
             await runner.cleanup()
             container.close()
@@ -121,18 +168,21 @@ async def _run(quick: bool) -> Result:
         target = EXPORT_TARGET_MS if label.startswith("html") else None
         median = statistics.median
         name = f"GET /timeline/export {label} ({events:,} events)"
+        result.add(Figure(name, median(s[0] for s in taken) * 1000, "ms", target, at_least=False))
+        result.add(Figure(f"{name}: this process's CPU", median(s[1] for s in taken) * 1000, "ms"))
         result.add(
-            Figure(name, median(w for w, _, _ in taken) * 1000, "ms", target, at_least=False)
+            Figure(f"{name}: the loop's longest hold", max(s[2] for s in taken) * 1000, "ms")
         )
         result.add(
-            Figure(f"{name}: this process's CPU", median(c for _, c, _ in taken) * 1000, "ms")
+            Figure(f"{name}: the cycle collector (longest)", max(s[3] for s in taken) * 1000, "ms")
         )
-        result.add(
-            Figure(f"{name}: the loop's longest hold", max(h for _, _, h in taken) * 1000, "ms")
-        )
+        result.add(Figure(f"{name}: full collections", sum(s[4] for s in taken), "passes"))
     result.details = {
-        "samples_ms": {k: [[round(x * 1000, 1) for x in s] for s in v] for k, v in samples.items()},
-        "statistic": f"median of {REPEATS} (first in process: one); wall, CPU, loop's hold",
+        "samples_ms": {
+            k: [[*(round(x * 1000, 1) for x in s[:4]), s[4]] for s in v] for k, v in samples.items()
+        },
+        "statistic": f"median of {REPEATS} (first in process: one); wall, CPU, loop's hold, "
+        "the collector's time (ms) and full passes",
     }
     return result
 

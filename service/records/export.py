@@ -7,6 +7,7 @@ opens and prints the same in ten years' time.
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from datetime import date, datetime
 from html import escape
 from typing import Any
@@ -17,6 +18,7 @@ from service.domain.devices.location import describe as describe_location
 from service.domain.devices.location import location_of
 from service.domain.people.directory import DEFAULT_TIMEZONE
 from service.domain.people.naming import person
+from service.records.bounded import let_go_oldest
 from service.records.narrative import (
     CHANNEL_WORDS,
     delivery_outcome,
@@ -62,7 +64,7 @@ def _all_e(values: list[str]) -> list[str]:
 
 WHEN_KEPT = 20_000
 """Instants kept told (the oldest go first): two records of 10,000 events."""
-_WHEN: dict[tuple[Any, ZoneInfo], str] = {}
+_WHEN: OrderedDict[tuple[Any, ZoneInfo], str] = OrderedDict()
 _WHEN_LOCK = threading.Lock()
 
 
@@ -75,8 +77,7 @@ def _when_e(value: Any, zone: ZoneInfo) -> str:
         found = _told_afresh(value, zone)
         with _WHEN_LOCK:
             _WHEN[key] = found
-            while len(_WHEN) > WHEN_KEPT:
-                del _WHEN[next(iter(_WHEN))]
+            let_go_oldest(_WHEN, WHEN_KEPT)
     return found
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import threading
 import weakref
+from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -18,9 +19,10 @@ from uuid import UUID
 from eventsourcing.persistence import Notification, StoredEvent
 
 from service.adapters.merkle_leaf_data import leaf_data
-from service.adapters.merkle_log import MerkleLog
+from service.adapters.merkle_log import MerkleLog, StreamLeaf
 from service.adapters.merkle_tree import Levels, leaf_hash
 from service.adapters.signing import SignedHead, SigningKey
+from service.records.bounded import let_go_oldest
 
 
 def export_proofs(
@@ -162,7 +164,7 @@ class _LeafData:
     again with the same bytes is not encoded again; a changed row is a new key."""
 
     def __init__(self) -> None:
-        self._kept: dict[tuple[int, int, int, str, bytes], str] = {}
+        self._kept: OrderedDict[tuple[int, int, int, str, bytes], str] = OrderedDict()
         self._lock = threading.Lock()
 
     def encoded(self, event: Notification, position: int) -> str:
@@ -176,8 +178,7 @@ class _LeafData:
             found = base64.b64encode(data).decode("ascii")
             with self._lock:
                 self._kept[key] = found
-                while len(self._kept) > LEAF_DATA_KEPT:
-                    del self._kept[next(iter(self._kept))]
+                let_go_oldest(self._kept, LEAF_DATA_KEPT)
         return found
 
 
@@ -213,18 +214,69 @@ def stream_problems(
     `horizon` (the log's last notification id before the streams were read) may be events
     saved while this record was being read: not yet in `streams`, and not missing. `leaf_of`:
     how a leaf hash is computed (service/records/stored_rows.py keeps them by the bytes).
-    """
-    problems: dict[tuple[UUID, int], str] = {}
-    logged = merkle.stream_leaves(list(streams))
+
+    The leaves are first compared as the driver's rows, every event keyed by numbers (its
+    stream's int and its version: hashed in C, where a `UUID` key is hashed by a Python
+    call, and no `StreamLeaf` nor dictionary a stream made): only a stream whose leaves do
+    not all match is worded, by `_worded`, over the whole stream (a 10,000-event record's
+    check took ~40 ms kept, ~19 of them this pass as `_worded` makes it; docs/performance.md,
+    `export6`)."""
     leaf_hash_of = leaf_of or _leaf
-    # A device's record is 10,000 streams of one event each: per event, as few look-ups
-    # (each UUID key is hashed in Python) and as little building as the check allows.
+    rows = merkle.stream_leaf_rows(list(streams))
+    ids = {u.int: u for u in streams}
+    held = {(u.int, int(s.originator_version)): s for u, stored in streams.items() for s in stored}
+    shown = {(u.int, version): position for (u, version), position in positions.items()}
+    suspect: set[int] = set()
+    for stream_hex, version, logged_at, leaf in rows:
+        if logged_at > horizon:
+            continue  # saved while the record was read: not missing
+        number = int(stream_hex, 16)
+        key = (number, version)
+        event = held.get(key)
+        if event is None:
+            suspect.add(number)  # gone from the store: `_worded` says so
+            continue
+        position = shown.get(key)
+        if position is None:
+            continue
+        if position != logged_at or leaf_hash_of(
+            position, ids[number], version, event.topic, bytes(event.state)
+        ) != bytes.fromhex(leaf):
+            suspect.add(number)
+    if not suspect:
+        return {}
+    logged: dict[int, dict[int, StreamLeaf]] = {}
+    for stream_hex, version, logged_at, leaf in rows:
+        number = int(stream_hex, 16)
+        if number in suspect:
+            logged.setdefault(number, {})[int(version)] = StreamLeaf(
+                int(logged_at), bytes.fromhex(leaf)
+            )
+    return _worded(
+        {u: stored for u, stored in streams.items() if u.int in suspect},
+        logged,
+        positions,
+        horizon,
+        leaf_hash_of,
+    )
+
+
+def _worded(
+    streams: Mapping[UUID, Sequence[StoredEvent]],
+    logged: dict[int, dict[int, StreamLeaf]],
+    positions: dict[tuple[UUID, int], int],
+    horizon: int,
+    leaf_hash_of: Callable[[int, UUID, int, str, bytes], bytes],
+) -> dict[tuple[UUID, int], str]:
+    """`stream_problems` of these streams, each stream's leaves (`logged`, by its id's int
+    and version) compared with what it holds, in stream and version order."""
+    problems: dict[tuple[UUID, int], str] = {}
     for originator_id, stored in streams.items():
-        leaves = logged.get(originator_id)
+        leaves = logged.get(originator_id.int)
         if not leaves:
             continue
         held = {int(s.originator_version): s for s in stored}
-        for version in sorted(leaves) if len(leaves) > 1 else leaves:
+        for version in sorted(leaves):
             leaf = leaves[version]
             logged_at = leaf.notification_id
             if logged_at > horizon:

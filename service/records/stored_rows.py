@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import threading
 import weakref
+from collections import OrderedDict
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import Any, TypeVar
 from uuid import UUID
@@ -23,7 +24,8 @@ from eventsourcing.persistence import StoredEvent
 
 from service.adapters.merkle_leaf_data import leaf_data
 from service.adapters.merkle_tree import leaf_hash
-from service.adapters.sealing import StreamCheck, check_stream
+from service.adapters.sealing import StreamCheck, check_sealed
+from service.records.bounded import let_go_oldest
 
 CAPACITY = 20_000
 """Entries of each kind kept (the oldest go first): two records of 10,000 events, some
@@ -60,10 +62,10 @@ class StoredRows:
 
     def __init__(self, capacity: int = CAPACITY) -> None:
         self.capacity = capacity
-        self._events: dict[Hashable, Any] = {}
-        self._streams: dict[Hashable, StreamCheck] = {}
-        self._leaves: dict[Hashable, bytes] = {}
-        self._ids: dict[str, UUID] = {}
+        self._events: OrderedDict[Hashable, Any] = OrderedDict()
+        self._streams: OrderedDict[Hashable, StreamCheck] = OrderedDict()
+        self._leaves: OrderedDict[Hashable, bytes] = OrderedDict()
+        self._ids: OrderedDict[str, UUID] = OrderedDict()
         self._lock = threading.Lock()
 
     def clear(self) -> None:
@@ -75,7 +77,7 @@ class StoredRows:
             self._leaves.clear()
             self._ids.clear()
 
-    def _memo(self, table: dict[Hashable, T], key: Hashable, make: Callable[[], T]) -> T:
+    def _memo(self, table: OrderedDict[Hashable, T], key: Hashable, make: Callable[[], T]) -> T:
         # Read without the lock: a look-up is one step under the GIL, and every key here
         # is ints, strings and bytes (no Python `__hash__` or `__eq__` to run mid-look-up).
         # The lock guards the writes and the eviction's iteration.
@@ -84,23 +86,34 @@ class StoredRows:
             return found
         return self._keep(table, key, make())
 
-    def _keep(self, table: dict[Any, T], key: Any, made: T) -> T:
+    def _keep(self, table: OrderedDict[Any, T], key: Any, made: T) -> T:
         """`made` kept under `key`, the oldest entries let go past `capacity`."""
         with self._lock:
             table[key] = made
-            while len(table) > self.capacity:
-                del table[next(iter(table))]
+            let_go_oldest(table, self.capacity)
         return made
 
+    def _keep_all(self, table: OrderedDict[Any, T], made: Mapping[Any, T]) -> None:
+        """Each of `made` kept, as `_keep` keeps one."""
+        with self._lock:
+            table.update(made)
+            let_go_oldest(table, self.capacity)
+
     def event(self, to_domain_event: Callable[[StoredEvent], Any], stored: StoredEvent) -> Any:
-        """The domain event these bytes decode to (events are not changed once decoded)."""
+        """The domain event these bytes decode to (events are not changed once decoded).
+        `_memo` written out (no closure nor call for the key): once per event read."""
+        originator_id = stored.originator_id
+        state = stored.state
         key = (
-            _id(stored.originator_id),
+            originator_id.int if isinstance(originator_id, UUID) else originator_id,
             int(stored.originator_version),
             stored.topic,
-            _bytes(stored.state),
+            state if type(state) is bytes else bytes(state),
         )
-        return self._memo(self._events, key, lambda: to_domain_event(stored))
+        found = self._events.get(key)
+        if found is None:
+            found = self._keep(self._events, key, to_domain_event(stored))
+        return found
 
     def stream_id(self, text: str) -> UUID:
         """`UUID(text)`, kept by the text: a UUID is made from text in Python (~0.7 µs), and
@@ -111,34 +124,39 @@ class StoredRows:
         return found
 
     def stream_check(self, originator_id: UUID, stream: Sequence[StoredEvent]) -> StreamCheck:
-        """`check_stream` of a whole stream, as read now."""
+        """`check_stream` of a whole stream, as read now (`check_sealed` makes it)."""
         key = _stream_key(originator_id, stream)
-        return self._memo(self._streams, key, lambda: check_stream(originator_id, stream))
+        return self._memo(self._streams, key, lambda: check_sealed(originator_id, stream))
 
     def stream_checks(self, streams: Mapping[UUID, Sequence[StoredEvent]]) -> list[StreamCheck]:
         """`stream_check` of each stream, in order: `_memo` written out for a record's
-        streams (a device's 10,000 heartbeats are 10,000 streams), no call or closure each."""
+        streams (a device's 10,000 heartbeats are 10,000 streams), no call or closure each,
+        and the checks made afresh kept under one taking of the lock."""
         table = self._streams
         checks = []
+        made: dict[Hashable, StreamCheck] = {}
         for originator_id, stream in streams.items():
             key = _stream_key(originator_id, stream)
             found = table.get(key)
             if found is None:
-                found = self._keep(table, key, check_stream(originator_id, stream))
+                found = made[key] = check_sealed(originator_id, stream)
             checks.append(found)
+        if made:
+            self._keep_all(table, made)
         return checks
 
     def leaf(
         self, position: int, originator_id: UUID, version: int, topic: str, state: bytes
     ) -> bytes:
-        """The Merkle leaf hash of an event at a position, as stored."""
-        data = _bytes(state)
+        """The Merkle leaf hash of an event at a position, as stored (`_memo` written out:
+        once per event a record's leaves are compared)."""
+        data = state if type(state) is bytes else bytes(state)
         key = (position, _id(originator_id), version, topic, data)
-        return self._memo(
-            self._leaves,
-            key,
-            lambda: leaf_hash(leaf_data(position, originator_id, version, topic, data)),
-        )
+        found = self._leaves.get(key)
+        if found is None:
+            made = leaf_hash(leaf_data(position, originator_id, version, topic, data))
+            found = self._keep(self._leaves, key, made)
+        return found
 
 
 _ALL: weakref.WeakKeyDictionary[Any, StoredRows] = weakref.WeakKeyDictionary()

@@ -1,0 +1,59 @@
+"""`check_sealed` (service/adapters/sealing.py), the stored-row memo's quicker check of a
+stream, says exactly what `check_stream` says of every stream, sound or not: the same
+checks field for field, the same problems worded (docs/performance.md, export6)."""
+
+from __future__ import annotations
+
+from uuid import UUID, uuid4
+
+import pytest
+from eventsourcing.persistence import StoredEvent
+
+from service.adapters.sealing import GENESIS, MAGIC, check_sealed, check_stream, seal
+
+
+def _sealed(originator_id: UUID, count: int) -> list[StoredEvent]:
+    previous, stream = GENESIS, []
+    for version in range(1, count + 1):
+        body = f"event {version}".encode()
+        previous = seal(previous, originator_id, version, "topic", body)
+        stream.append(StoredEvent(originator_id, version, "topic", MAGIC + previous + body))
+    return stream
+
+
+def _altered(stream: list[StoredEvent], at: int) -> list[StoredEvent]:
+    s = stream[at]
+    changed = StoredEvent(s.originator_id, s.originator_version, s.topic, s.state + b"!")
+    return [*stream[:at], changed, *stream[at + 1 :]]
+
+
+def _unsealed(stream: list[StoredEvent], at: int) -> list[StoredEvent]:
+    s = stream[at]
+    bare = StoredEvent(s.originator_id, s.originator_version, s.topic, s.state[36:])
+    return [*stream[:at], bare, *stream[at + 1 :]]
+
+
+STREAMS = {
+    "empty": lambda u: [],
+    "one event, sealed": lambda u: _sealed(u, 1),
+    "four events, sealed": lambda u: _sealed(u, 4),
+    "the only event altered": lambda u: _altered(_sealed(u, 1), 0),
+    "a middle event altered": lambda u: _altered(_sealed(u, 4), 1),
+    "the last event altered": lambda u: _altered(_sealed(u, 4), 3),
+    "an event removed": lambda u: [e for e in _sealed(u, 4) if e.originator_version != 2],
+    "the first event removed": lambda u: _sealed(u, 3)[1:],
+    "an event stored before sealing": lambda u: _unsealed(_sealed(u, 3), 0),
+    "a later event stored unsealed": lambda u: _unsealed(_sealed(u, 3), 2),
+    "a seal moved to another stream": lambda u: _sealed(uuid4(), 2),
+}
+
+
+@pytest.mark.parametrize("kind", list(STREAMS))
+def test_check_sealed_says_what_check_stream_says(kind: str) -> None:
+    originator_id = uuid4()
+    stream = STREAMS[kind](originator_id)
+    quick, general = check_sealed(originator_id, stream), check_stream(originator_id, stream)
+    assert quick == general
+    assert [vars(e) for e in quick.events] == [vars(e) for e in general.events]
+    assert quick.ok is general.ok
+    assert quick.problems() == general.problems()
