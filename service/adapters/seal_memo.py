@@ -15,6 +15,7 @@ cost a refused save, never a wrong chain. Bounded: the streams remembered least 
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Iterable
 from threading import Lock
 from uuid import UUID
@@ -29,9 +30,12 @@ class SealMemo:
 
     def __init__(self, streams: int = STREAMS) -> None:
         self._streams = streams
-        self._seals: dict[int, tuple[int, bytes]] = {}
+        self._seals: OrderedDict[int, tuple[int, bytes]] = OrderedDict()
         """Keyed by the id's `.int` (hashed by C, a UUID's hash is a Python call); in the
-        order they were last remembered, so the first is the one to forget."""
+        order they were last remembered, so the first is the one to forget. An `OrderedDict`
+        forgets it in O(1): a plain dict's `del kept[next(iter(kept))]` walks the slots
+        already emptied at its front, 2.0 against 0.2 us an event remembered at 4,096
+        streams, paid for every heartbeat a flood commits (docs/performance.md, export6)."""
         self._lock = Lock()
 
     def seal_of(self, originator_id: UUID, version: int) -> bytes | None:
@@ -50,10 +54,10 @@ class SealMemo:
             kept = self._seals
             for originator_id, version, sealed in seals:
                 key = originator_id.int
-                kept.pop(key, None)
                 kept[key] = (version, sealed)
+                kept.move_to_end(key)
             while len(kept) > self._streams:
-                del kept[next(iter(kept))]
+                kept.popitem(last=False)
 
     def __len__(self) -> int:
         return len(self._seals)
