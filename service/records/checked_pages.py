@@ -22,7 +22,7 @@ from service.application.lonewatch import Lonewatch
 from service.records.proofs import stream_problems
 from service.records.record_cache import STEP, Checked
 from service.records.record_shape import Page, record_of
-from service.records.record_streams import decoded
+from service.records.record_streams import decoded, removed_whole
 from service.records.stored_rows import stored_rows_of
 from service.records.subject_states import directory_reader, staff_names, subject_state
 from service.records.timeline import as_rows
@@ -197,6 +197,7 @@ def whole_verdict(
     # The streams shown by their numbers (`UUID.int`, read in C), not their `UUID`s (a hash
     # in Python each: 10,000 a cold page as of an instant; docs/performance.md, asof6).
     shown = {u.int for u in checked.streams[:count]}
+    shown |= {u.int for u in checked.stream_order if removed_whole(checked.checks[u])}
     last = checked.positions[count - 1]
     logged = {
         key: words

@@ -35,6 +35,14 @@ def indexed_streams(
     return {uuid(text): versions for text, versions in by_text.items()}
 
 
+def removed_whole(check: StreamCheck) -> bool:
+    """A stream the views' index names that holds no row at all: removed whole (a device
+    message is a stream of one event, so deleting its row leaves no chain to break). None
+    of its events is shown at any instant, but the verdict on any instant must look at it:
+    the Merkle log's leaves say it was taken in (`proofs.stream_problems`)."""
+    return not check.events
+
+
 def decoded(
     app: Lonewatch,
     positions_by_stream: dict[UUID, dict[int, int]],
@@ -56,7 +64,8 @@ class RecordRead:
     events: list[tuple[int, Any]]
     """(position, event) recorded by `as_of`, in recorded order (as `decoded`)."""
     shown: list[bool]
-    """For each stream read, in order: whether any of its events is shown."""
+    """For each stream read, in order: whether any of its events is shown, or it holds none
+    (removed whole: the verdict must look at it whatever the instant)."""
     sealed: dict[int, bool]
     """Each shown event's position: whether its seal recomputes from its content."""
     positions: dict[tuple[UUID, int], int]
@@ -115,6 +124,6 @@ def read_in_order(
                     positions[(stream, version)] = position
                     any_shown = True
         if checks is not None:
-            shown.append(any_shown)
+            shown.append(any_shown or removed_whole(checks[place]))
     found.sort(key=lambda pair: pair[0])
     return RecordRead(found, shown, sealed, positions)

@@ -10,6 +10,7 @@ import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -210,3 +211,54 @@ async def test_the_running_service_appends_signs_and_exports_proofs(
         ).text()
         assert exported["merkle"]["head"]["key_id"] in page
         assert "lonewatch verify --export FILE" in page
+
+
+def test_a_heartbeat_removed_whole_fails_the_record(database_url: str) -> None:
+    """A device message is a stream of one event: deleting its row removes the whole
+    stream, which no seal chain can show (nothing is left to break). The views' index still
+    names it and the log took it in, so the record says it was removed: whole, as of an
+    instant after it, and on a cold page as of that instant (found by asof7, 7 Dec 2026)."""
+    from service.records.pages import record_page
+    from service.records.record_cache import RecordCache
+    from service.records.record_shape import Page
+    from service.records.whole_checks import WholeChecks
+    from tests.integration.test_record_pages import heartbeats
+
+    world = a_trust_with_lone_visitors(database_url)
+    try:
+        heartbeats(world, 12)
+        world.projector.catch_up()
+        merkle = MerkleLog(world.app.recorder)
+        merkle.catch_up()
+        subject = "device:sos-0001"
+        before = incident_record(world.app, world.views, subject, merkle=merkle)
+        assert before["integrity"]["verified"], before["integrity"]
+        gone = before["events"][4]
+        stamps = [r["recorded_at"] for r in before["events"]]
+        delete_events(world, UUID(gone["aggregate_id"]), 1)
+        whole = incident_record(world.app, world.views, subject, merkle=merkle)
+        later = incident_record(world.app, world.views, subject, merkle=merkle, as_of=stamps[8])
+        for record in (whole, later):
+            assert not record["integrity"]["verified"], record["integrity"]
+            details = [p["detail"] for p in record["integrity"]["problems"]]
+            assert any("removed" in d for d in details), details
+        checks = WholeChecks(inline_up_to=5)  # a cold page answers first, checks after
+        try:
+            cache = RecordCache()
+            asked: dict[str, Any] = {
+                "as_of": stamps[8],
+                "merkle": merkle,
+                "zone": UTC,
+                "page": Page(limit=5),
+                "cache": cache,
+                "checks": checks,
+            }
+            cold = record_page(world.app, world.views, subject, **asked)
+            assert cold["integrity"]["verified"] is not True, cold["integrity"]
+            checks.wait(subject)
+            checked = record_page(world.app, world.views, subject, **asked)
+            assert checked["integrity"]["verified"] is False, checked["integrity"]
+        finally:
+            checks.close()
+    finally:
+        world.close()
