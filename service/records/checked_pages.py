@@ -23,6 +23,7 @@ from service.records.proofs import stream_problems
 from service.records.record_cache import STEP, Checked
 from service.records.record_shape import Page, record_of
 from service.records.record_streams import decoded
+from service.records.sound_blocks import Sound, by_block, sound
 from service.records.stored_rows import stored_rows_of
 from service.records.subject_states import directory_reader, staff_names, subject_state
 from service.records.timeline import as_rows
@@ -82,8 +83,30 @@ def check(
         monotonic=monotonic,
         seals=_seals(stored, checks, events),
         directory=directory,
+        stream_keys=[u.int for u in by_stream],
+        sound=_sound(merkle, stored, checks, horizon, memo.leaf),
     )
     return checked, [event for _, event in events]
+
+
+def _sound(
+    merkle: MerkleLog | None,
+    stored: dict[UUID, list[Notification]],
+    checks: dict[UUID, StreamCheck],
+    horizon: int,
+    leaf_of: Callable[[int, Any, int, str, bytes], bytes],
+) -> dict[int, Sound]:
+    """The record's sound blocks (service/records/sound_blocks.py), from the rows just
+    checked and the log's leaves of their streams read again here (a later cold page as
+    of an instant proves its rows are these by one digest a block)."""
+    streams = list(stored)
+    rows = [
+        [(n.id, n.originator_id, n.originator_version, n.topic, n.state) for n in stored[u]]
+        for u in streams
+    ]
+    leaves = merkle.stream_leaf_rows(streams) if merkle is not None else []
+    blocks = by_block([u.hex for u in streams], leaves, horizon)
+    return sound(rows, [checks[u] for u in streams], blocks, leaf_of)
 
 
 def _seals(
