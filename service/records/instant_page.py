@@ -28,6 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, tzinfo
+from operator import itemgetter
 from typing import Any
 from uuid import UUID
 
@@ -149,6 +150,29 @@ class _Prefix:
         # Each stream with its rows, in the index's order: a list, not a dict keyed by
         # `UUID` (a hash in Python per stream; docs/performance.md, asof6).
         stored = list(zip(order, of_key.values(), strict=True))
+        rows: list[tuple[int, EventRow]] = []
+        # Each event's place in `rows`, grouped by its stream's number (`of_stream` below).
+        places: dict[int, list[int]] = {}
+        for versions, found in zip(by_stream.values(), of_key.values(), strict=True):
+            for row in found:
+                position = versions.get(row[2])
+                if position is not None:
+                    rows.append((position, row))
+        rows.sort(key=_first)
+        self.rows = [row for _, row in rows]
+        positions = [p for p, _ in rows]
+        # An event the index places elsewhere than its row (moved) is worded by the checks
+        # one by one: a block's digest is of its rows and leaves, not of the index.
+        moved = positions != list(map(_POSITION, self.rows))
+        streams: list[UUID] = [row[1] for row in self.rows]  # type: ignore[misc]
+        versions_ = [row[2] for row in self.rows]
+        for index, stream in enumerate(streams):
+            key = stream.int
+            at = places.get(key)
+            if at is None:
+                places[key] = [index]
+            else:
+                at.append(index)
         saved = cache.saved(subject)
         then = saved.checks if saved is not None else {}
         # The log's leaves of these streams, by block; the blocks whose rows and leaves are
@@ -161,7 +185,7 @@ class _Prefix:
             list(of_key.values()),
             blocks,
             saved.stream_keys if saved is not None else [],
-            saved.sound if saved is not None else {},
+            saved.sound if saved is not None and not moved else {},
         )
         checks = {
             u: known[i] if i in known else stream_sealed(u, found, sealed, then.get(u))
@@ -169,26 +193,6 @@ class _Prefix:
         }
         # Only the streams not proved are checked against their leaves, event by event.
         rest = [(u, found) for i, (u, found) in enumerate(stored) if i not in known]
-        rows: list[tuple[int, EventRow]] = []
-        # Each event's place in `rows`, grouped by its stream's number (`of_stream` below).
-        places: dict[int, list[int]] = {}
-        for versions, found in zip(by_stream.values(), of_key.values(), strict=True):
-            for row in found:
-                position = versions.get(row[2])
-                if position is not None:
-                    rows.append((position, row))
-        rows.sort(key=_first)
-        self.rows = [row for _, row in rows]
-        positions = [p for p, _ in rows]
-        streams: list[UUID] = [row[1] for row in self.rows]  # type: ignore[misc]
-        versions_ = [row[2] for row in self.rows]
-        for index, stream in enumerate(streams):
-            key = stream.int
-            at = places.get(key)
-            if at is None:
-                places[key] = [index]
-            else:
-                at.append(index)
         logged: dict[tuple[UUID, int], tuple[str, int | None]] = {}
         if merkle is not None and rest_leaves:
             logged = leaves_logged(merkle, stored, rest, rows, horizon, rest_leaves)
@@ -246,6 +250,9 @@ class _Prefix:
 
     def events(self, needed: list[int]) -> dict[int, Any]:
         return {i: self._event(i) for i in needed}
+
+
+_POSITION = itemgetter(0)
 
 
 def _first(pair: tuple[int, EventRow]) -> int:

@@ -1,8 +1,8 @@
 """A cold page as of an instant takes the last whole check's verdict on a block of streams
 only when the block's rows and Merkle leaves, read now, are byte for byte what that
 check read and found sound (service/records/sound_blocks.py): the answer is then the full
-path's less the verdict; an event altered (resealed to fit or not), or its leaf altered,
-in such a block fails the answer at once, as when every event is checked one by one; and
+path's less the verdict; an event altered (resealed to fit or not), its leaf altered, or
+its place in the index moved, in such a block fails the answer at once, as when every event is checked one by one; and
 a saved state read back from the database proves nothing."""
 
 from __future__ import annotations
@@ -138,6 +138,35 @@ def test_a_change_in_a_block_the_last_check_found_sound_fails_the_answer_at_once
 
     fails()
     assert max(proved) > 0, "no block was proved: the test proves nothing"
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_an_event_the_index_places_elsewhere_than_its_row_fails_the_answer(
+    world: World,
+    held: threading.Event,
+    checks: WholeChecks,
+    proved: list[int],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Moved: the block's rows and leaves are as checked, the index's position is not (a
+    digest of the rows and leaves cannot say so; the checks one by one do)."""
+    _step(monkeypatch, 2)
+    stamps = _stamps(world)
+    latest = len(_before_most(stamps)) - 1
+    cache = _saved(world)
+    entries = world.views.index(SUBJECT)
+    # One place earlier, still after the event before it: the record's order is unchanged.
+    elsewhere = entries[1].position - 1
+    assert entries[0].position < elsewhere
+    moved = [entries[0], entries[1]._replace(position=elsewhere), *entries[2:]]
+    monkeypatch.setattr(world.views, "index", lambda subject: moved)
+    cold = paged(world, cache, checks, as_of=stamps[latest], page=Page(limit=5))
+    assert cold["integrity"]["checking"] is True
+    assert cold["integrity"]["verified"] is False
+    monkeypatch.setattr(world.views, "index", lambda subject: entries)
+    again = paged(world, cache, checks, as_of=stamps[latest], page=Page(limit=5))
+    assert again["integrity"]["verified"] is None
+    assert proved[-1] > 0, "no block was proved: the test proves nothing"
 
 
 def test_a_saved_state_read_back_from_the_database_proves_no_block(
