@@ -5,7 +5,7 @@ find is what `check_stream` and `stream_problems` find, which word any problem."
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, cast
 from uuid import UUID
 
@@ -73,31 +73,45 @@ def leaves_logged(
     rows: list[tuple[int, EventRow]],
     horizon: int,
     leaves: list[Leaf],
+    *,
+    leaf_of: Callable[[int, Any, int, str, bytes], bytes] | None = None,
+    unsound: set[str] | None = None,
 ) -> dict[tuple[UUID, int], tuple[str, int | None]]:
     """What the Merkle log says of the streams `checking` (of `stored`, all read), as
     `stream_problems` words it (and the position of each event it names), from their
     `leaves` (up to `horizon`) compared with the rows already read; only a stream whose
-    leaves do not all match is worded by `stream_problems`."""
+    leaves do not all match is worded by `stream_problems`. `leaf_of`: how a leaf hash is
+    made (stored_rows.py keeps them by the bytes). `unsound`: given, gets every stream with
+    a leaf not on its own row with that row's very hash, whether or not the row is the
+    record's (what sound_blocks.py asks of a block)."""
     # Keyed by position, an int: the rows' own (a leaf names where its event was stored),
     # not by (stream, version), a tuple made per event for the collector to walk. Only the
     # streams checked: a leaf naming another stream's row is suspect either way.
     held = {row[0]: row for _, stream in checking for row in stream}
     shown = {row[0]: position for position, row in rows if row[0] in held}
     suspect: set[str] = set()
+    every = unsound is not None
     for stream, version, logged_at, leaf in leaves:
         row = held.get(logged_at)
         if row is None or row[2] != version or row[1].int != int(stream, 16):  # type: ignore[union-attr]
             # Not this record's event at that place (another of its stream's, one moved or
             # removed): `stream_problems` says which, over the whole stream.
             suspect.add(stream)
+            if unsound is not None:
+                unsound.add(stream)
             continue
         position = shown.get(logged_at)
-        if position is None:
+        if position is None and not every:
             continue  # not an event of this record: not recomputed, as the whole check
-        if (
-            position != logged_at
-            or leaf_hash(leaf_data(logged_at, row[1], version, row[3], row[4])).hex() != leaf  # type: ignore[arg-type]
-        ):
+        made = (
+            leaf_of(logged_at, row[1], version, row[3], row[4])
+            if leaf_of is not None
+            else leaf_hash(leaf_data(logged_at, row[1], version, row[3], row[4]))  # type: ignore[arg-type]
+        )
+        same = made.hex() == leaf
+        if unsound is not None and not same:
+            unsound.add(stream)
+        if position is not None and (position != logged_at or not same):
             suspect.add(stream)
     if not suspect:
         return {}

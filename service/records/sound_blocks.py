@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import hashlib
 from array import array
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import chain
 from operator import itemgetter
@@ -99,31 +99,19 @@ def sound(
     streams: Sequence[Sequence[Row]],
     checks: Sequence[StreamCheck],
     blocks: Sequence[Sequence[Leaf]],
-    leaf_of: Callable[[int, Any, int, str, bytes], bytes],
+    unsound: set[str],
 ) -> dict[int, Sound]:
-    """The whole check's full blocks that are sound (see the module), by block number."""
+    """The whole check's full blocks that are sound (see the module), by block number:
+    every stream's check verified, and none of its streams in `unsound` (a leaf not on its
+    own row with that row's very hash: row_checks.leaves_logged finds them)."""
     found: dict[int, Sound] = {}
     for number in range(len(streams) // BLOCK):
         start, end = number * BLOCK, (number + 1) * BLOCK
         rows, leaves = streams[start:end], blocks[number]
         made = checks[start:end]
-        if not all(check.ok for check in made):
-            continue
-        at = {row[0]: row for row in chain.from_iterable(rows)}
-        if all(_on_its_row(leaf, at.get(leaf[2]), leaf_of) for leaf in leaves):
+        if all(check.ok for check in made) and not any(leaf[0] in unsound for leaf in leaves):
             found[number] = Sound(digest(rows, leaves), tuple(made))
     return found
-
-
-def _on_its_row(
-    leaf: Leaf, row: Row | None, leaf_of: Callable[[int, Any, int, str, bytes], bytes]
-) -> bool:
-    return (
-        row is not None
-        and row[1].hex == leaf[0]
-        and row[2] == leaf[1]
-        and leaf_of(row[0], row[1], row[2], row[3], row[4]).hex() == leaf[3]
-    )
 
 
 def proved(
