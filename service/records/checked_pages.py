@@ -15,6 +15,7 @@ from eventsourcing.persistence import Notification
 from projections.core import Doc
 from projections.store import IndexEntry, ViewStore
 from projections.views import project
+from service.adapters.event_rows import EventRow
 from service.adapters.event_streams import stream_notifications
 from service.adapters.merkle_log import MerkleLog
 from service.adapters.sealing import HEADER_BYTES, MAGIC, StreamCheck, summary
@@ -23,6 +24,8 @@ from service.records.proofs import stream_problems
 from service.records.record_cache import STEP, Checked
 from service.records.record_shape import Page, record_of
 from service.records.record_streams import decoded, removed_whole
+from service.records.row_checks import leaves_logged
+from service.records.sound_blocks import Sound, by_block, sound
 from service.records.stored_rows import stored_rows_of
 from service.records.subject_states import directory_reader, staff_names, subject_state
 from service.records.timeline import as_rows
@@ -49,12 +52,7 @@ def check(
     memo = stored_rows_of(app)
     checks = {u: memo.stream_check(u, stored[u]) for u in by_stream}
     events = decoded(app, by_stream, stored, None)
-    positions = {(e.originator_id, e.originator_version): p for p, e in events}
-    logged: dict[tuple[UUID, int], tuple[str, int | None]] = {}
-    if merkle is not None:
-        found = stream_problems(merkle, stored, positions, horizon, leaf_of=memo.leaf)
-        for key, words in found.items():
-            logged[key] = (words, positions.get(key))
+    logged, sound = _logged(merkle, by_stream, stored, checks, horizon, memo.leaf)
     memory: Memory = {}
     directory: dict[tuple[str, str], Doc | None] = {}
     read = directory_reader(views, memory, directory)
@@ -82,8 +80,46 @@ def check(
         monotonic=monotonic,
         seals=_seals(stored, checks, events),
         directory=directory,
+        stream_keys=[u.int for u in by_stream],
+        sound=sound,
     )
     return checked, [event for _, event in events]
+
+
+def _logged(
+    merkle: MerkleLog | None,
+    by_stream: dict[UUID, dict[int, int]],
+    stored: dict[UUID, list[Notification]],
+    checks: dict[UUID, StreamCheck],
+    horizon: int,
+    leaf_of: Callable[[int, Any, int, str, bytes], bytes],
+) -> tuple[dict[tuple[UUID, int], tuple[str, int | None]], dict[int, Sound]]:
+    """What the Merkle log says of the record's events, as `stream_problems` words it (and
+    the position of each event it names), and the record's sound blocks (service/records/
+    sound_blocks.py: a later cold page as of an instant proves its rows are these by one
+    digest a block), from one read of the streams' leaves compared with their rows."""
+    streams = list(stored)
+    rows = [
+        [(n.id, n.originator_id, n.originator_version, n.topic, n.state) for n in stored[u]]
+        for u in streams
+    ]
+    leaves = merkle.stream_leaf_rows(streams) if merkle is not None else []
+    blocks = by_block([u.hex for u in streams], leaves, horizon)
+    logged: dict[tuple[UUID, int], tuple[str, int | None]] = {}
+    unsound: set[str] = set()
+    if merkle is not None:
+        pairs: list[tuple[UUID, list[EventRow]]] = list(zip(streams, rows, strict=True))
+        shown = [
+            (position, row)
+            for versions, found in zip(by_stream.values(), rows, strict=True)
+            for row in found
+            if (position := versions.get(row[2])) is not None
+        ]
+        every = [leaf for block in blocks for leaf in block]
+        logged = leaves_logged(
+            merkle, pairs, pairs, shown, horizon, every, leaf_of=leaf_of, unsound=unsound
+        )
+    return logged, sound(rows, [checks[u] for u in streams], blocks, unsound)
 
 
 def _seals(

@@ -4,9 +4,13 @@ the whole (service/records/pages.py hands that over).
 
 What it reads and checks, as the whole check does: every event up to the instant's
 place and `instant_cut.MARGIN` after it (instant_cut.py finds the place), their whole
-streams read once as plain rows (`stream_rows`), every seal recomputed and every Merkle
-leaf compared. So an event up to the instant that was altered, removed or moved fails
-the answer at once (`verified: false`); the rest of the record is the whole check's.
+streams read once as plain rows (`stream_rows`), every seal and every Merkle leaf
+checked: a block of streams whose rows and leaves digest, read now, to what the last
+whole check in this process read and found sound takes that check's verdict on them
+(sound_blocks.py: equal bytes, equal verdict), every other stream has each seal
+recomputed and each leaf compared (row_checks.py). So an event up to the instant that
+was altered, removed or moved fails the answer at once (`verified: false`); the rest of
+the record is the whole check's.
 
 What it decodes and projects: only what the answer needs. Recorded times and states up
 to a saved state are taken from the subject's last whole check (`RecordCache.saved`,
@@ -24,35 +28,25 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, tzinfo
-from typing import Any, cast
+from operator import itemgetter
+from typing import Any
 from uuid import UUID
-
-from eventsourcing.persistence import StoredEvent
 
 from projections.core import Doc
 from projections.decoding import RowDecoder
 from projections.store import IndexEntry, ViewStore
 from projections.views import project
 from service.adapters.event_rows import EventRow, one_connection
-from service.adapters.event_streams import StoredRow, stream_rows_named
-from service.adapters.merkle_leaf_data import leaf_data
+from service.adapters.event_streams import stream_rows_named
 from service.adapters.merkle_log import MerkleLog
-from service.adapters.merkle_tree import leaf_hash
-from service.adapters.sealing import (
-    GENESIS,
-    HEADER_BYTES,
-    MAGIC,
-    StreamCheck,
-    check_stream,
-    seal,
-    verified_stream,
-)
+from service.adapters.sealing import HEADER_BYTES, MAGIC
 from service.application.lonewatch import Lonewatch
 from service.records import instant_cut
 from service.records.checked_pages import Memory, answer, before, check, recorded_by
-from service.records.proofs import stream_problems
 from service.records.record_cache import STEP, Checked, RecordCache
 from service.records.record_shape import Page, while_checking
+from service.records.row_checks import leaves_logged, stream_sealed
+from service.records.sound_blocks import by_block, proved
 from service.records.subject_states import directory_doc, directory_reader
 
 
@@ -156,10 +150,6 @@ class _Prefix:
         # Each stream with its rows, in the index's order: a list, not a dict keyed by
         # `UUID` (a hash in Python per stream; docs/performance.md, asof6).
         stored = list(zip(order, of_key.values(), strict=True))
-        saved = cache.saved(subject)
-        then = saved.checks if saved is not None else {}
-        sealed: set[int] = set()
-        checks = {u: _sealed(u, found, sealed, then.get(u)) for u, found in stored}
         rows: list[tuple[int, EventRow]] = []
         # Each event's place in `rows`, grouped by its stream's number (`of_stream` below).
         places: dict[int, list[int]] = {}
@@ -171,6 +161,9 @@ class _Prefix:
         rows.sort(key=_first)
         self.rows = [row for _, row in rows]
         positions = [p for p, _ in rows]
+        # An event the index places elsewhere than its row (moved) is worded by the checks
+        # one by one: a block's digest is of its rows and leaves, not of the index.
+        moved = positions != list(map(_POSITION, self.rows))
         streams: list[UUID] = [row[1] for row in self.rows]  # type: ignore[misc]
         versions_ = [row[2] for row in self.rows]
         for index, stream in enumerate(streams):
@@ -180,9 +173,29 @@ class _Prefix:
                 places[key] = [index]
             else:
                 at.append(index)
+        saved = cache.saved(subject)
+        then = saved.checks if saved is not None else {}
+        # The log's leaves of these streams, by block; the blocks whose rows and leaves are
+        # byte for byte those the last whole check found sound take its streams' checks,
+        # the rest are checked event by event (service/records/sound_blocks.py).
+        leaves = merkle.stream_leaf_rows(order, conn) if merkle is not None else []
+        blocks = by_block([format(key, "032x") for key in by_stream], leaves, horizon)
+        known, sealed, rest_leaves = proved(
+            list(by_stream),
+            list(of_key.values()),
+            blocks,
+            saved.stream_keys if saved is not None else [],
+            saved.sound if saved is not None and not moved else {},
+        )
+        checks = {
+            u: known[i] if i in known else stream_sealed(u, found, sealed, then.get(u))
+            for i, (u, found) in enumerate(stored)
+        }
+        # Only the streams not proved are checked against their leaves, event by event.
+        rest = [(u, found) for i, (u, found) in enumerate(stored) if i not in known]
         logged: dict[tuple[UUID, int], tuple[str, int | None]] = {}
-        if merkle is not None:
-            logged = _logged(merkle, stored, rows, horizon, conn)
+        if merkle is not None and rest_leaves:
+            logged = leaves_logged(merkle, stored, rest, rows, horizon, rest_leaves)
         self.decode = RowDecoder(app.mapper)
         self.decoded: dict[int, Any] = {}
         seals = [
@@ -239,89 +252,11 @@ class _Prefix:
         return {i: self._event(i) for i in needed}
 
 
-def _sealed(
-    originator_id: UUID, stream: list[EventRow], sealed: set[int], then: StreamCheck | None
-) -> StreamCheck:
-    """`check_stream` of a stream read as rows, adding the positions whose seal recomputes
-    to `sealed`. A stream that verifies (nearly always) is checked without the per-event
-    objects the general case makes to word a problem, and is `then` (the saved check of
-    it) when that verified the same number of events to the same last seal: the same
-    chain, so the same check, not made again."""
-    previous = GENESIS
-    for expected, (position, _, version, topic, state) in enumerate(stream, 1):
-        found = state[len(MAGIC) : HEADER_BYTES]
-        if (
-            version != expected
-            or len(state) < HEADER_BYTES
-            or not state.startswith(MAGIC)
-            or seal(previous, originator_id, expected, topic, state[HEADER_BYTES:]) != found
-        ):
-            named = [StoredRow._make(row) for row in stream]
-            general = check_stream(originator_id, cast("Sequence[StoredEvent]", named))
-            for row, event in zip(stream, general.events, strict=True):
-                if event.ok:
-                    sealed.add(row[0])
-            return general
-        previous = found
-        sealed.add(position)
-    if (
-        then is not None
-        and len(then.events) == len(stream)
-        and then.ok
-        and then.head == (previous.hex() if stream else None)
-    ):
-        return then
-    return verified_stream(
-        str(originator_id), [row[4][len(MAGIC) : HEADER_BYTES] for row in stream]
-    )
+_POSITION = itemgetter(0)
 
 
 def _first(pair: tuple[int, EventRow]) -> int:
     return pair[0]
-
-
-def _logged(
-    merkle: MerkleLog,
-    stored: list[tuple[UUID, list[EventRow]]],
-    rows: list[tuple[int, EventRow]],
-    horizon: int,
-    conn: Any = None,
-) -> dict[tuple[UUID, int], tuple[str, int | None]]:
-    """What the Merkle log says of these streams, as `stream_problems` words it (and the
-    position of each event it names), from their leaves compared with the rows already
-    read (the leaves on `conn`, the page's held store connection); only a stream whose
-    leaves do not all match is worded by `stream_problems`."""
-    # Keyed by position, an int: the rows' own (a leaf names where its event was stored),
-    # not by (stream, version), a tuple made per event for the collector to walk.
-    held = {row[0]: row for _, stream in stored for row in stream}
-    shown = {row[0]: position for position, row in rows}
-    suspect: set[str] = set()
-    leaves = merkle.stream_leaf_rows([u for u, _ in stored], conn)
-    for stream, version, logged_at, leaf in leaves:
-        if logged_at > horizon:
-            continue  # saved while the record was read: not missing
-        row = held.get(logged_at)
-        if row is None or row[2] != version or row[1].int != int(stream, 16):  # type: ignore[union-attr]
-            # Not this record's event at that place (another of its stream's, one moved or
-            # removed): `stream_problems` says which, over the whole stream.
-            suspect.add(stream)
-            continue
-        position = shown.get(logged_at)
-        if position is None:
-            continue  # not an event of this record: not recomputed, as the whole check
-        if (
-            position != logged_at
-            or leaf_hash(leaf_data(logged_at, row[1], version, row[3], row[4])).hex() != leaf  # type: ignore[arg-type]
-        ):
-            suspect.add(stream)
-    if not suspect:
-        return {}
-    streams = {
-        u: [StoredRow._make(row) for row in stream] for u, stream in stored if u.hex in suspect
-    }
-    at = {(cast("UUID", row[1]), row[2]): p for p, row in rows}
-    found = stream_problems(merkle, cast("Any", streams), at, horizon)
-    return {key: (words, at.get(key)) for key, words in found.items()}
 
 
 def _number(text: str) -> int:
@@ -332,6 +267,26 @@ def _number(text: str) -> int:
         if digits.isalnum() and digits.isascii():
             return int(digits, 16)
     return UUID(text).int
+
+
+def _all_same(
+    reach: int,
+    saved: Checked,
+    positions: list[int],
+    streams: list[UUID],
+    versions: list[int],
+    seals: list[bytes | None],
+) -> bool:
+    """`_kept`'s test for all of the first `reach` events at once, each list compared in C
+    (the usual case: nothing changed since the saved state; one of them per event in a
+    generator was ~4 ms of a cold page as of the middle)."""
+    return (
+        None not in seals[:reach]
+        and seals[:reach] == saved.seals[:reach]
+        and positions[:reach] == saved.positions[:reach]
+        and versions[:reach] == saved.versions[:reach]
+        and streams[:reach] == saved.streams[:reach]
+    )
 
 
 def _kept(
@@ -349,17 +304,21 @@ def _kept(
     if saved is None or not saved.checkpoints:
         return -1
     reach = min(len(positions), len(saved.seals))
-    same = next(
-        (
-            i
-            for i in range(reach)
-            if seals[i] is None
-            or seals[i] != saved.seals[i]
-            or positions[i] != saved.positions[i]
-            or versions[i] != saved.versions[i]
-            or streams[i] != saved.streams[i]
-        ),
-        reach,
+    same = (
+        reach
+        if _all_same(reach, saved, positions, streams, versions, seals)
+        else next(
+            (
+                i
+                for i in range(reach)
+                if seals[i] is None
+                or seals[i] != saved.seals[i]
+                or positions[i] != saved.positions[i]
+                or versions[i] != saved.versions[i]
+                or streams[i] != saved.streams[i]
+            ),
+            reach,
+        )
     )
     kept = before(same)
     while kept >= 0 and kept not in saved.checkpoints:

@@ -31,6 +31,7 @@ from uuid import UUID
 from projections.core import Doc
 from projections.store import IndexEntry
 from service.adapters.sealing import StreamCheck
+from service.records.sound_blocks import Sound
 
 STEP = 100
 """Events between checkpoints: a page's start is at most STEP - 1 events (read, verified
@@ -75,6 +76,12 @@ class Checked:
     instant_page.py, saved states)."""
     directory: dict[tuple[str, str], Doc | None] = field(default_factory=dict)
     """The directory's documents the projection read (as `directory_reader` read them)."""
+    stream_keys: list[int] = field(default_factory=list)
+    """`stream_order` by the streams' numbers (`UUID.int`), for `sound`."""
+    sound: dict[int, Sound] = field(default_factory=dict)
+    """Blocks of `stream_order` this process read and found sound (service/records/
+    sound_blocks.py): only a check made here from rows it read has them, never one read
+    back from the database."""
 
 
 class Keeper(Protocol):
