@@ -48,6 +48,13 @@ class Intaken(NamedTuple):
     the silent duress alert: the phone must show what it shows for HELP alone)."""
 
     @property
+    def quiet(self) -> bool:
+        """Recorded with nothing to tell anyone: no flag (so no dropped field, no clock
+        skew, no reused id), no alert raised or joined. A heartbeat's outcome: settling it
+        is its acknowledgement and a count (device_gateway/acks.py)."""
+        return self.outcome is Outcome.RECORDED and not self.flags and self.alert_id is None
+
+    @property
     def announced(self) -> bool:
         """Whether the device is told `alert_received` for `alert_id`: a press (SOS, fall)
         and a HELP; never a duress alert otherwise, which is silent."""

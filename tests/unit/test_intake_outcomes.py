@@ -25,3 +25,14 @@ def test_a_recorded_readings_outcome_is_an_immutable_hashable_value(
         made.outcome = Outcome.DUPLICATE  # type: ignore[misc]
     flagged = made._replace(flags=(*flags, "id_reused"))
     assert flagged.flags[-1] == "id_reused" and made.flags == flags
+
+
+def test_only_a_recorded_reading_with_no_flag_and_no_alert_is_quiet() -> None:
+    """What the gateway settles with an acknowledgement and a count alone (acks.py)."""
+    message_id, alert_id = uuid4(), uuid4()
+    assert Intaken(Outcome.RECORDED, message_id).quiet
+    assert not Intaken(Outcome.RECORDED, message_id, flags=("rejected_fields",)).quiet
+    assert not Intaken(Outcome.RECORDED, message_id, flags=("clock_skew",)).quiet
+    assert not Intaken(Outcome.RECORDED, message_id, alert_id=alert_id).quiet
+    assert not Intaken(Outcome.DUPLICATE, message_id).quiet
+    assert not Intaken(Outcome.UNKNOWN_DEVICE).quiet
