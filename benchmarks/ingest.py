@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from benchmarks import ingest_window
 from benchmarks.common import (
     Figure,
     Result,
@@ -29,6 +30,7 @@ from benchmarks.common import (
     lonewatch,
     own_database,
     own_mosquitto,
+    rss_mb,
     serve,
     service_env,
     wait_healthy,
@@ -130,6 +132,7 @@ def service_rate(
     log = tmp / f"service-{tag}.log"
     samples: list[tuple[float, int]] = []
     acked: list[tuple[float, int]] = []
+    ticks: list[ingest_window.Tick] = []
     stop = threading.Event()
 
     def sample() -> None:
@@ -140,6 +143,7 @@ def service_rate(
                 samples.append((now, int(doc["checks"]["event_store"]["head"])))
                 gateway = doc["checks"].get("gateway", {})
                 acked.append((now, int(gateway.get("recorded", 0))))
+                ticks.append(ingest_window.tick(now, http_port, cpu_seconds(proc.pid), gateway))
             stop.wait(0.25)
 
     with serve(env, log) as proc:
@@ -168,6 +172,7 @@ def service_rate(
         drained_at = acked[-1][0] if acked else time.monotonic()
         recorded_total = (acked[-1][1] if acked else 0) - recorded_at_start
         cpu = cpu_seconds(proc.pid) - cpu_start
+        peak_mb = rss_mb(proc.pid)[1]
         stop.set()
         sampler.join()
         pg_costs = _pg_costs(env["LW_DATABASE_URL"], pg_start, recorded_total)
@@ -181,6 +186,8 @@ def service_rate(
         "recorded": recorded_total,
         "cpu_us_per_event": cpu / recorded_total * 1e6 if recorded_total else float("inf"),
         **pg_costs,
+        **ingest_window.in_window(ticks, start, end),
+        "rss_peak_mb": peak_mb,
         "publisher": publisher,
         "head_samples": samples[-3:],
     }
@@ -211,8 +218,40 @@ def _brief(figures: dict[str, Any]) -> str:
     return (
         f"{figures['recorded_per_s']:,.0f} ev/s while publishing, "
         f"{figures['sustained_per_s']:,.0f} ev/s until all {figures['recorded']:,} recorded "
-        f"(all: {figures['all_recorded']}), {figures['cpu_us_per_event']:,.0f} CPU-us per event"
+        f"(all: {figures['all_recorded']}), {figures['cpu_us_per_event']:,.0f} CPU-us per event; "
+        f"while publishing: machine idle {figures.get('machine_idle_share', 0):.2f}, service "
+        f"{figures.get('service_cores', 0):.2f} of a core, bulk groups of "
+        f"{figures.get('bulk_group_mean', 0):,.0f} in {figures.get('bulk_commit_ms_mean', 0):.1f} ms, "
+        f"{figures.get('bulk_backlog_mean', 0):,.0f} waiting"
     )
+
+
+def _window_figures(store: str, figures: dict[str, Any]) -> list[Figure]:
+    """What bounded the intake while publishing (benchmarks/ingest_window.py): an idle
+    machine says a wait (the in-flight window over a commit), a busy one CPU."""
+    return [
+        Figure(
+            f"machine idle share while publishing ({store})",
+            figures.get("machine_idle_share", 0.0),
+            "",
+            reference="all cores, /proc/stat",
+        ),
+        Figure(f"service cores while publishing ({store})", figures.get("service_cores", 0.0), ""),
+        Figure(
+            f"bulk group while publishing ({store})", figures.get("bulk_group_mean", 0.0), "msgs"
+        ),
+        Figure(
+            f"bulk commit while publishing ({store})",
+            figures.get("bulk_commit_ms_mean", 0.0),
+            "ms",
+        ),
+        Figure(
+            f"bulk lane backlog while publishing ({store})",
+            figures.get("bulk_backlog_mean", 0.0),
+            "msgs",
+        ),
+        Figure(f"service peak RSS ({store})", figures.get("rss_peak_mb", 0.0), "MB"),
+    ]
 
 
 def run(quick: bool) -> Result:
@@ -266,6 +305,8 @@ def run(quick: bool) -> Result:
         Figure("PostgreSQL's CPU per event", pg.get("postgres_cpu_us_per_event", 0.0), "us"),
         Figure("commits per event (PostgreSQL)", pg.get("commits_per_event", 0.0), ""),
         Figure("service CPU per event (SQLite)", lite["cpu_us_per_event"], "us"),
+        *_window_figures("PostgreSQL", pg),
+        *_window_figures("SQLite", lite),
         Figure(
             "every acknowledged message recorded",
             float(pg["all_recorded"] and lite["all_recorded"]),

@@ -82,18 +82,13 @@ class Acks:
         plain: dict[str, int] = {}
         """Plain readings recorded (a heartbeat: no flag, no alert), counted per kind for the
         group: `_settle` would count each one in `stats` by itself, twice."""
-        recorded = Outcome.RECORDED
         try:
             for item, result in zip(items, results, strict=True):
                 reading = item.reading
                 try:
                     if (
-                        result.outcome is recorded
-                        and not result.flags
-                        and result.alert_id is None
-                        and reading is not None
-                        and not reading.rejected_fields
-                    ):  # all that `_settle` does for it
+                        result.quiet and reading is not None
+                    ):  # an ack and a count: all `_settle` does
                         self.ack(item.message, item.source)
                         plain[reading.kind] = plain.get(reading.kind, 0) + 1
                     else:
@@ -137,7 +132,7 @@ class Acks:
             if result.joined_open_alert:
                 self.stats["pressed_again"] += 1
             self._log_device_faults(reading, result)
-            if reading.rejected_fields:
+            if "rejected_fields" in result.flags:  # the intake flags what it dropped
                 log.warning(
                     "alarm_fields_dropped",
                     device=reading.device_id,

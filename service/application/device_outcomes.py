@@ -6,8 +6,8 @@ with one, need not import the intake that asks them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import StrEnum
+from typing import NamedTuple
 from uuid import UUID
 
 from service.domain.alerts.alert import AlertKind
@@ -24,11 +24,14 @@ class Outcome(StrEnum):
     UNKNOWN_DEVICE = "unknown_device"
 
 
-@dataclass(frozen=True)
-class Intaken:
+class Intaken(NamedTuple):
     """What became of one reading. `alert_id` names the alert an SOS or fall raised or
     joined (a duplicate names it too, so the device is told `alert_received` again);
-    `alert_kind` says which (`announced`: whether the device is told)."""
+    `alert_kind` says which (`announced`: whether the device is told).
+
+    A NamedTuple, not a frozen dataclass: one is made per heartbeat, and a frozen
+    dataclass's `__init__` sets each of its nine fields through `object.__setattr__`
+    (~1.6 µs against ~0.4); it is as immutable and hashable. Change one with `_replace`."""
 
     outcome: Outcome
     message_id: UUID | None = None
@@ -43,6 +46,13 @@ class Intaken:
     asked_for_help: bool = False
     """A text saying HELP: answered as a press is, whatever it raised (under the safe word,
     the silent duress alert: the phone must show what it shows for HELP alone)."""
+
+    @property
+    def quiet(self) -> bool:
+        """Recorded with nothing to tell anyone: no flag (so no dropped field, no clock
+        skew, no reused id), no alert raised or joined. A heartbeat's outcome: settling it
+        is its acknowledgement and a count (device_gateway/acks.py)."""
+        return self.outcome is Outcome.RECORDED and not self.flags and self.alert_id is None
 
     @property
     def announced(self) -> bool:

@@ -24,7 +24,6 @@ for another message (a counter restarted at a reboot, one counter per kind). The
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
-from dataclasses import replace
 from uuid import UUID
 
 from service.application.device_outcomes import Intaken, Outcome
@@ -158,4 +157,4 @@ def duplicate(
 
 def id_reused(result: Intaken) -> Intaken:
     """Flagged (and so counted) as recorded without the `id` another message had."""
-    return replace(result, flags=(*result.flags, "id_reused"))
+    return result._replace(flags=(*result.flags, "id_reused"))
