@@ -78,7 +78,7 @@
       el("h2", { id: "verdict-h" }, ok ? "Record verified: not altered since it was recorded" : "Integrity check FAILED: this record has been altered"),
       el("p", {}, (ok
         ? `All ${check.events} stored events in ${check.streams} streams carry seals that recompute from their content.`
-        : `${check.problems.length} problem(s): ` + check.problems.map((p) => p.detail).join("; ")) + when));
+        : `${check.problems.length} problem(s): ` + check.problems.map((p) => p.detail).join("; ") + ".") + when));
   }
 
   // While the whole record is being checked, ask for its verdict alone until it comes, then
