@@ -71,24 +71,40 @@ _WHEN_LOCK = threading.Lock()
 def _when_e(value: Any, zone: ZoneInfo) -> str:
     """`_e(_when(value, zone))`, kept by the instant and the zone: an event's recorded time
     is told the same way in every export of its record."""
-    key = (value, zone)
-    found = _WHEN.get(key)
-    if found is None:
-        found = _told_afresh(value, zone)
-        with _WHEN_LOCK:
-            _WHEN[key] = found
-            let_go_oldest(_WHEN, WHEN_KEPT)
+    (found,) = _all_when_e([value], zone)
     return found
+
+
+def _all_when_e(values: list[Any], zone: ZoneInfo) -> list[str]:
+    """`_when_e` of each of many instants, those told afresh kept under one taking of the
+    lock (a record's first export told 10,000: one taking each was ~3 ms)."""
+    told: list[str] = []
+    made: dict[tuple[Any, ZoneInfo], str] = {}
+    for value in values:
+        key = (value, zone)
+        found = _WHEN.get(key) or made.get(key)
+        if found is None:
+            found = made[key] = _told_afresh(value, zone)
+        told.append(found)
+    if made:
+        with _WHEN_LOCK:
+            _WHEN.update(made)
+            let_go_oldest(_WHEN, WHEN_KEPT)
+    return told
 
 
 DAYS_KEPT = 4_000
 _DAYS: dict[date, str] = {}
+_ZONE_NAMES: dict[str | None, str] = {}
+"""A zone's abbreviations (`BST`, `GMT`), escaped: a handful per zone."""
 
 
 def _told_afresh(value: Any, zone: ZoneInfo) -> str:
     """`_e(_when(value, zone))`, with each local day told once: the day's words are
     `strftime`'s, the time of day plain digits (a record's first export told 10,000
-    instants through `strftime`, ~1.6 µs each)."""
+    instants through `strftime`, ~1.6 µs each). Escaped in parts (escaping works character
+    by character, and digits, spaces and colons need none): the day's words and the zone's
+    name once each, not every instant's whole text (~0.7 µs each)."""
     if not isinstance(value, datetime):
         return _e(_when(value, zone))
     local = value.astimezone(zone)
@@ -97,8 +113,12 @@ def _told_afresh(value: Any, zone: ZoneInfo) -> str:
     if said is None:
         if len(_DAYS) >= DAYS_KEPT:
             _DAYS.clear()
-        said = _DAYS[day] = f"{local:%a %d %b %Y}"
-    return escape(f"{said} {local.hour:02d}:{local.minute:02d}:{local.second:02d} {local.tzname()}")
+        said = _DAYS[day] = escape(f"{local:%a %d %b %Y}")
+    name = local.tzname()
+    named = _ZONE_NAMES.get(name)
+    if named is None:
+        named = _ZONE_NAMES[name] = escape(str(name))
+    return f"{said} {local.hour:02d}:{local.minute:02d}:{local.second:02d} {named}"
 
 
 def forget_told_times() -> None:
@@ -107,6 +127,7 @@ def forget_told_times() -> None:
     with _WHEN_LOCK:
         _WHEN.clear()
         _DAYS.clear()
+        _ZONE_NAMES.clear()
 
 
 def _told(n: dict[str, Any]) -> str:
@@ -179,14 +200,15 @@ def _rows(numbered: list[tuple[int, dict[str, Any]]], zone: ZoneInfo) -> str:
             found = escaped[value] = _e(value)
         return found
 
+    told = _all_when_e([row["recorded_at"] for _, row in numbered], zone)
     return "".join(
         "<tr>"
-        f"<td>{i}</td><td>{_when_e(row['recorded_at'], zone)}</td>"
+        f"<td>{i}</td><td>{when}</td>"
         f"<td>{once(row.get('who') or source_words(row['source']))}</td>"
         f"<td>{once(row['summary'])}</td>"
         f"<td>{'✓' if row.get('sealed') else '✗ altered'}</td>"
         "</tr>"
-        for i, row in numbered
+        for (i, row), when in zip(numbered, told, strict=True)
     )
 
 

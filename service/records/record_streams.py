@@ -8,13 +8,14 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 from eventsourcing.persistence import Notification, StoredEvent
 
 from projections.decoding import RowDecoder
 from projections.store import ViewStore
+from service.adapters.event_streams import StoredRow, stream_rows
 from service.adapters.sealing import EventCheck, StreamCheck
 from service.application.lonewatch import Lonewatch
 from service.records.stored_rows import stored_rows_of
@@ -26,13 +27,40 @@ def indexed_streams(
     """The subject's events by stream (in the order each stream first appears) and version:
     their positions; `uuid` makes a stream's id from its text (`StoredRows.stream_id`
     keeps them)."""
+    by_text = _by_text(views, subject)
+    return {uuid(text): versions for text, versions in by_text.items()}
+
+
+def indexed_streams_kept(
+    views: ViewStore, subject: str, uuids: Callable[[Sequence[str]], list[UUID]]
+) -> dict[UUID, dict[int, int]]:
+    """`indexed_streams`, the streams' ids made from their texts all at once (`uuids`:
+    `StoredRows.stream_ids`, which keeps those made afresh under one taking of its lock)."""
+    by_text = _by_text(views, subject)
+    return dict(zip(uuids(list(by_text)), by_text.values(), strict=True))
+
+
+def _by_text(views: ViewStore, subject: str) -> dict[str, dict[int, int]]:
     by_text: dict[str, dict[int, int]] = {}
     for entry in views.index(subject):
         versions = by_text.get(entry.originator_id)
         if versions is None:
             versions = by_text[entry.originator_id] = {}
         versions[entry.originator_version] = entry.position
-    return {uuid(text): versions for text, versions in by_text.items()}
+    return by_text
+
+
+def read_streams(app: Lonewatch, originator_ids: Sequence[UUID]) -> dict[UUID, list[Notification]]:
+    """`stream_notifications` of these streams, each row the driver's tuple named
+    (`StoredRow`: the attribute names of a `Notification`, read the same way by the seals,
+    the decoder and the leaves) instead of a frozen `Notification` made through its
+    `__init__` (10,000 heartbeats are 10,000 of them, each two objects more for the
+    collector's young pass; docs/performance.md, `export7`)."""
+    named = {
+        u: [StoredRow._make(row) for row in rows]
+        for u, rows in stream_rows(app.recorder, originator_ids).items()
+    }
+    return cast("dict[UUID, list[Notification]]", named)
 
 
 def removed_whole(check: StreamCheck) -> bool:
@@ -90,40 +118,52 @@ def read_in_order(
     per-object hook) when not kept."""
     decode = RowDecoder(app.mapper)
 
-    def to_domain_event(stored: StoredEvent) -> Any:
+    def to_domain_event(stored: StoredEvent | StoredRow) -> Any:
+        if type(stored) is StoredRow:  # already the row `RowDecoder` reads
+            return decode(stored)
         return decode(
             (0, stored.originator_id, stored.originator_version, stored.topic, stored.state)
         )
 
-    memo = stored_rows_of(app)
-    event_of = memo.event
-    found: list[tuple[int, Any]] = []
-    shown: list[bool] = []
-    sealed: dict[int, bool] = {}
-    positions: dict[tuple[UUID, int], int] = {}
+    # Every event of the subject's streams that the index places: decoded all at once
+    # (`StoredRows.events`), then those recorded by `as_of` kept, in the same order.
+    picked: list[tuple[int, UUID, int, int, EventCheck | None]] = []
+    picked_rows: list[StoredEvent] = []
+    places: list[int] = []
     for place, ((stream, versions), (read_as, stored_events)) in enumerate(
         zip(positions_by_stream.items(), stored_streams.items(), strict=True)
     ):
         if read_as is not stream:  # not read in the order asked after all: looked up
             stored_events = stored_streams[stream]
             place = list(stored_streams).index(stream)
+        places.append(place)
         checked: Sequence[EventCheck | None] = (
             checks[place].events if checks is not None else (None,) * len(stored_events)
         )
-        any_shown = False
         for stored, event_check in zip(stored_events, checked, strict=True):
             version = stored.originator_version
             position = versions.get(version)
             if position is None:
                 continue
-            event: Any = event_of(to_domain_event, stored)
-            if as_of is None or event.timestamp <= as_of:
-                found.append((position, event))
-                if event_check is not None:
-                    sealed[position] = event_check.ok
-                    positions[(stream, version)] = position
-                    any_shown = True
-        if checks is not None:
-            shown.append(any_shown or removed_whole(checks[place]))
+            picked.append((len(places) - 1, stream, version, position, event_check))
+            picked_rows.append(stored)
+    found: list[tuple[int, Any]] = []
+    sealed: dict[int, bool] = {}
+    positions: dict[tuple[UUID, int], int] = {}
+    any_shown = [False] * len(places)
+    for (asked, stream, version, position, event_check), event in zip(
+        picked, stored_rows_of(app).events(to_domain_event, picked_rows), strict=True
+    ):
+        if as_of is None or event.timestamp <= as_of:
+            found.append((position, event))
+            if event_check is not None:
+                sealed[position] = event_check.ok
+                positions[(stream, version)] = position
+                any_shown[asked] = True
+    shown: list[bool] = []
+    if checks is not None:
+        shown = [
+            on or removed_whole(checks[place]) for on, place in zip(any_shown, places, strict=True)
+        ]
     found.sort(key=lambda pair: pair[0])
     return RecordRead(found, shown, sealed, positions)

@@ -115,6 +115,33 @@ class StoredRows:
             found = self._keep(self._events, key, to_domain_event(stored))
         return found
 
+    def events(
+        self, to_domain_event: Callable[[StoredEvent], Any], stored: Sequence[StoredEvent]
+    ) -> list[Any]:
+        """`event` of each, in order: those decoded afresh kept under one taking of the lock
+        (a record's first read decodes 10,000; one taking and letting go each was ~3 ms)."""
+        table = self._events
+        found_all = []
+        made: dict[Hashable, Any] = {}
+        for row in stored:
+            originator_id = row.originator_id
+            state = row.state
+            key = (
+                originator_id.int if isinstance(originator_id, UUID) else originator_id,
+                int(row.originator_version),
+                row.topic,
+                state if type(state) is bytes else bytes(state),
+            )
+            found = table.get(key)
+            if found is None:
+                found = made.get(key)
+                if found is None:
+                    found = made[key] = to_domain_event(row)
+            found_all.append(found)
+        if made:
+            self._keep_all(table, made)
+        return found_all
+
     def stream_id(self, text: str) -> UUID:
         """`UUID(text)`, kept by the text: a UUID is made from text in Python (~0.7 µs), and
         a record read again names the same streams (a look-up by text: ~0.1 µs)."""
@@ -122,6 +149,22 @@ class StoredRows:
         if found is None:
             found = self._keep(self._ids, text, UUID(text))
         return found
+
+    def stream_ids(self, texts: Sequence[str]) -> list[UUID]:
+        """`stream_id` of each, in order, those made afresh kept under one taking of the lock."""
+        table = self._ids
+        found_all = []
+        made: dict[str, UUID] = {}
+        for text in texts:
+            found = table.get(text)
+            if found is None:
+                found = made.get(text)
+                if found is None:
+                    found = made[text] = UUID(text)
+            found_all.append(found)
+        if made:
+            self._keep_all(table, made)
+        return found_all
 
     def stream_check(self, originator_id: UUID, stream: Sequence[StoredEvent]) -> StreamCheck:
         """`check_stream` of a whole stream, as read now (`check_sealed` makes it)."""

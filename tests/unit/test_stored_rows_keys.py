@@ -77,3 +77,37 @@ def test_stream_ids_are_made_from_their_text_and_forgotten_with_the_rest() -> No
     assert memo.stream_id(str(stream)) is made
     memo.clear()
     assert memo.stream_id(str(stream)) is not made
+
+
+def test_events_decoded_many_at_once_are_each_as_decoded_alone_and_bounded() -> None:
+    """`StoredRows.events` (a record's read) answers as `event` does row by row: the same
+    object for the same bytes, a row changed decoded afresh, a row repeated in one call
+    decoded once, and the memo held to its capacity, the oldest let go."""
+    memo = StoredRows(capacity=3)
+    made: list[bytes] = []
+
+    def decode(row: StoredEvent) -> object:
+        made.append(bytes(row.state))
+        return object()
+
+    rows = [sealed_stream(uuid4(), [b'{"n": %d}' % n])[0] for n in range(4)]
+    first = memo.events(decode, [rows[0], rows[1], rows[0]])
+    assert first[0] is first[2] is memo.event(decode, rows[0])
+    assert len(made) == 2
+    changed = altered(rows[1], b'{"n": 9}')
+    again = memo.events(decode, [rows[1], changed])
+    assert again[0] is first[1] and again[1] is not first[1]
+    assert len(made) == 3
+    memo.events(decode, rows[2:])  # five made, three kept: the two oldest let go
+    assert memo.event(decode, rows[0]) is not first[0]
+    assert memo.events(decode, rows[2:]) == memo.events(decode, rows[2:])
+
+
+def test_stream_ids_made_many_at_once_are_each_as_made_alone() -> None:
+    memo = StoredRows(capacity=2)
+    texts = [str(uuid4()) for _ in range(3)]
+    ids = memo.stream_ids([texts[0], texts[1], texts[0]])
+    assert ids == [UUID(texts[0]), UUID(texts[1]), UUID(texts[0])]
+    assert ids[0] is ids[2] is memo.stream_id(texts[0])
+    assert memo.stream_ids(texts[2:]) == [UUID(texts[2])]
+    assert memo.stream_id(texts[0]) is not ids[0]  # let go: the oldest past capacity
