@@ -178,3 +178,29 @@ def test_floats_where_the_encoders_part_ways_are_written_as_json_writes_them() -
             )
             expected = mapper.to_stored_event(event)
             assert QuickStates(mapper).state_of(event) == (expected.topic, expected.state), value
+
+
+def test_a_group_sharing_one_timestamp_is_stored_as_the_library_stores_it() -> None:
+    """One store writes many events (it remembers the last timestamp written, by identity):
+    each is written with its own times, shared or not, in any order."""
+    mapper = _mapper()
+    states = QuickStates(mapper)
+    now = datetime(2026, 12, 7, 10, 0, tzinfo=UTC)
+    equal_other = datetime(2026, 12, 7, 10, 0, tzinfo=UTC)
+    later = now + timedelta(microseconds=1)
+    for number, (timestamp, device_ts) in enumerate(
+        [(now, None), (now, None), (now, later), (later, now), (equal_other, None), (now, now)]
+    ):
+        event = received(
+            UUID(int=number),
+            device="fob-1",
+            kind="heartbeat",
+            msg_id=str(number),
+            device_ts=device_ts,
+            fields={"battery": 50},
+            school="school-1",
+            staff=None,
+            timestamp=timestamp,
+        )
+        expected = mapper.to_stored_event(event)
+        assert states.state_of(event) == (expected.topic, expected.state)
