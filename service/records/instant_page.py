@@ -28,6 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, tzinfo
+from itertools import repeat
 from operator import attrgetter, itemgetter
 from typing import Any
 from uuid import UUID
@@ -159,12 +160,13 @@ class _Prefix:
                 named.append(entry.originator_id)
             versions[entry.originator_version] = entry.position
         of_key: dict[int, list[EventRow]] = {key: [] for key in by_stream}
-        ids: dict[int, UUID] = {}
-        for row in stream_rows_named(app.recorder, named, conn=conn):
-            uuid: UUID = row[1]  # type: ignore[assignment]
-            key = uuid.int
+        found_rows = list(stream_rows_named(app.recorder, named, conn=conn))
+        uuids: list[UUID] = list(map(_STREAM, found_rows))
+        row_keys = list(map(_INT, uuids))
+        for key, row in zip(row_keys, found_rows, strict=True):
             of_key[key].append(row)
-            ids.setdefault(key, uuid)
+        # Each number's first `UUID` (the last written of the reversed wins), made in C.
+        ids: dict[int, UUID] = dict(zip(row_keys[::-1], uuids[::-1], strict=True))
         order = [ids.get(key) or UUID(int=key) for key in by_stream]
         # Each stream with its rows, in the index's order: a list, not a dict keyed by
         # `UUID` (a hash in Python per stream; docs/performance.md, asof6).
@@ -198,7 +200,7 @@ class _Prefix:
         # byte for byte those the last whole check found sound take its streams' checks,
         # the rest are checked event by event (service/records/sound_blocks.py).
         leaves = merkle.stream_leaf_rows(order, conn) if merkle is not None else []
-        blocks = by_block([format(key, "032x") for key in by_stream], leaves, horizon)
+        blocks = by_block(list(map(format, by_stream, repeat("032x"))), leaves, horizon)
         known, sealed, rest_leaves = proved(
             list(by_stream),
             list(of_key.values()),
@@ -274,6 +276,7 @@ class _Prefix:
 _POSITION = itemgetter(0)
 _INT = attrgetter("int")
 _ORIGINATOR = attrgetter("originator_id")
+_STREAM = itemgetter(1)
 
 
 def _first(pair: tuple[int, EventRow]) -> int:

@@ -40,7 +40,7 @@ def test_any_spelling_uuid_reads(ids: list[tuple[UUID, object]]) -> None:
     ],
 )
 def test_an_id_uuid_refuses_is_refused(odd: str) -> None:
-    with pytest.raises(ValueError, match="badly formed|invalid literal"):
+    with pytest.raises(ValueError, match=r"badly formed|invalid literal"):
         UUID(odd)
-    with pytest.raises(ValueError, match="badly formed|invalid literal"):
+    with pytest.raises(ValueError, match=r"badly formed|invalid literal"):
         stream_numbers(["0f1e2d3c-4b5a-4978-8a6b-5c4d3e2f1a00", odd])
