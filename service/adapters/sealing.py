@@ -18,7 +18,8 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from operator import attrgetter
+from itertools import chain
+from operator import attrgetter, itemgetter
 from typing import Any
 from uuid import UUID
 
@@ -270,6 +271,10 @@ class StreamCheck:
 
 _OK = attrgetter("ok")
 _PROBLEM = attrgetter("problem")
+_EVENTS = attrgetter("events")
+_ID = attrgetter("originator_id")
+_SEAL = attrgetter("seal")
+_LAST = itemgetter(-1)
 _NEW = object.__new__
 
 
@@ -351,21 +356,26 @@ def summary(streams: Sequence[StreamCheck], *, with_checks: bool = True) -> dict
     """For a timeline or an export: the overall verdict, each stream's last seal, the problems
     (and each event's, unless `with_checks` is False: a page of a long record words its
     rows from the checks themselves and had thrown 5,000 such dictionaries away)."""
-    # One pass, each stream's events walked by C (`map` of an `attrgetter`), and a
-    # stream's problems worded only when one of its events has one: the same verdict as
-    # a comprehension a field (5,100 streams a cold page as of an instant).
-    verified = True
-    events = 0
-    heads: dict[str, str | None] = {}
+    # The usual record (every stream has events, none has a problem) in C alone: each
+    # field a `map` over the streams' events (one Python step a stream was ~4 ms of a cold
+    # page as of an instant's 5,100 streams). Otherwise one pass, a stream's problems
+    # worded only when one of its events has one. The same verdict either way.
+    of_stream = list(map(_EVENTS, streams))
+    every = list(chain.from_iterable(of_stream))
+    verified = all(map(_OK, every))
+    events = len(every)
+    ids = map(_ID, streams)
     problems: list[dict[str, str]] = []
-    for s in streams:
-        checks = s.events
-        if verified and not s.ok:
-            verified = False
-        events += len(checks)
-        heads[s.originator_id] = s.head
-        if any(map(_PROBLEM, checks)):
-            problems += [{"aggregate_id": s.originator_id, "detail": p} for p in s.problems()]
+    if all(of_stream) and not any(map(_PROBLEM, every)):
+        heads: dict[str, str | None] = dict(
+            zip(ids, map(_SEAL, map(_LAST, of_stream)), strict=True)
+        )
+    else:
+        heads = {}
+        for s in streams:
+            heads[s.originator_id] = s.head
+            if any(map(_PROBLEM, s.events)):
+                problems += [{"aggregate_id": s.originator_id, "detail": p} for p in s.problems()]
     verdict: dict[str, Any] = {
         "verified": verified,
         "streams": len(streams),

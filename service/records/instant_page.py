@@ -28,7 +28,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, tzinfo
-from operator import itemgetter
+from itertools import repeat
+from operator import attrgetter, itemgetter
 from typing import Any
 from uuid import UUID
 
@@ -47,6 +48,7 @@ from service.records.record_cache import STEP, Checked, RecordCache
 from service.records.record_shape import Page, while_checking
 from service.records.row_checks import leaves_logged, stream_sealed
 from service.records.sound_blocks import by_block, proved
+from service.records.stream_numbers import stream_numbers
 from service.records.subject_states import directory_doc, directory_reader
 
 
@@ -66,6 +68,23 @@ def instant_page(
     said, or nothing was recorded by then (the caller checks the whole record first)."""
     # One of the store's connections for the page's reads of it (each one taken from the
     # pool is tested with a round trip of its own first).
+    # The views' reads (the directory's documents, staff names) share one connection too.
+    with views.held():
+        return _instant_page(app, views, subject, entries, as_of, merkle, zone, page, cache)
+
+
+def _instant_page(
+    app: Lonewatch,
+    views: ViewStore,
+    subject: str,
+    entries: list[IndexEntry],
+    as_of: datetime,
+    merkle: MerkleLog | None,
+    zone: tzinfo,
+    page: Page,
+    cache: RecordCache,
+) -> dict[str, Any] | None:
+    """`instant_page`, its views' connection held."""
     prefix: _Prefix | None = None
     with one_connection(app.recorder) as conn:
         place = instant_cut.place_of(app, entries, as_of, conn)
@@ -128,24 +147,26 @@ class _Prefix:
     ) -> None:
         horizon = merkle.size(conn)[1] if merkle is not None else 0
         # Streams keyed by their ids' numbers (`UUID.int`): an int hashes in C, a UUID in
-        # Python, and the index's text becomes one without `UUID(text)` (docs/performance.md,
-        # asof4). Each stream's `UUID` is the one its rows were read with.
+        # Python, and the index's texts become them without `UUID(text)` (docs/performance.md,
+        # asof4; all at once, stream_numbers.py). Each stream's `UUID` is the one its rows
+        # were read with.
         by_stream: dict[int, dict[int, int]] = {}
         named: list[str] = []
-        for entry in read:
-            key = _number(entry.originator_id)
+        keys = stream_numbers(list(map(_ORIGINATOR, read)))
+        for entry, key in zip(read, keys, strict=True):
             versions = by_stream.get(key)
             if versions is None:
                 versions = by_stream[key] = {}
                 named.append(entry.originator_id)
             versions[entry.originator_version] = entry.position
         of_key: dict[int, list[EventRow]] = {key: [] for key in by_stream}
-        ids: dict[int, UUID] = {}
-        for row in stream_rows_named(app.recorder, named, conn=conn):
-            uuid: UUID = row[1]  # type: ignore[assignment]
-            key = uuid.int
+        found_rows = list(stream_rows_named(app.recorder, named, conn=conn))
+        uuids: list[UUID] = list(map(_STREAM, found_rows))
+        row_keys = list(map(_INT, uuids))
+        for key, row in zip(row_keys, found_rows, strict=True):
             of_key[key].append(row)
-            ids.setdefault(key, uuid)
+        # Each number's first `UUID` (the last written of the reversed wins), made in C.
+        ids: dict[int, UUID] = dict(zip(row_keys[::-1], uuids[::-1], strict=True))
         order = [ids.get(key) or UUID(int=key) for key in by_stream]
         # Each stream with its rows, in the index's order: a list, not a dict keyed by
         # `UUID` (a hash in Python per stream; docs/performance.md, asof6).
@@ -179,7 +200,7 @@ class _Prefix:
         # byte for byte those the last whole check found sound take its streams' checks,
         # the rest are checked event by event (service/records/sound_blocks.py).
         leaves = merkle.stream_leaf_rows(order, conn) if merkle is not None else []
-        blocks = by_block([format(key, "032x") for key in by_stream], leaves, horizon)
+        blocks = by_block(list(map(format, by_stream, repeat("032x"))), leaves, horizon)
         known, sealed, rest_leaves = proved(
             list(by_stream),
             list(of_key.values()),
@@ -253,20 +274,13 @@ class _Prefix:
 
 
 _POSITION = itemgetter(0)
+_INT = attrgetter("int")
+_ORIGINATOR = attrgetter("originator_id")
+_STREAM = itemgetter(1)
 
 
 def _first(pair: tuple[int, EventRow]) -> int:
     return pair[0]
-
-
-def _number(text: str) -> int:
-    """`UUID(text).int`: the number of a stream's id as the index writes it (`str(UUID)`)
-    read straight, any other spelling through `UUID`."""
-    if len(text) == 36 and text[8] == text[13] == text[18] == text[23] == "-":
-        digits = text.replace("-", "")
-        if digits.isalnum() and digits.isascii():
-            return int(digits, 16)
-    return UUID(text).int
 
 
 def _all_same(
@@ -279,13 +293,14 @@ def _all_same(
 ) -> bool:
     """`_kept`'s test for all of the first `reach` events at once, each list compared in C
     (the usual case: nothing changed since the saved state; one of them per event in a
-    generator was ~4 ms of a cold page as of the middle)."""
+    generator was ~4 ms of a cold page as of the middle). Streams by their numbers: two
+    `UUID`s read at different times are different objects, compared in Python each."""
     return (
         None not in seals[:reach]
         and seals[:reach] == saved.seals[:reach]
         and positions[:reach] == saved.positions[:reach]
         and versions[:reach] == saved.versions[:reach]
-        and streams[:reach] == saved.streams[:reach]
+        and list(map(_INT, streams[:reach])) == list(map(_INT, saved.streams[:reach]))
     )
 
 
