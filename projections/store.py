@@ -13,15 +13,12 @@ import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import date, datetime
 from functools import partial
 from pathlib import Path
 from typing import Any, NamedTuple, Protocol
-from uuid import UUID
-
-import msgspec
 
 from projections.copy_text import copy_docs, copy_index
+from projections.doc_text import dumps
 from projections.search import POSTGRES, SQLITE, Dialect, Search, search_sql
 
 
@@ -49,41 +46,6 @@ class IndexEntry(NamedTuple):
 _AN_ENTRY = partial(tuple.__new__, IndexEntry)
 """A row `(subject, position, originator_id, originator_version)` as an `IndexEntry`,
 without the named tuple's `__new__` (a Python call)."""
-
-
-def _json_default(value: object) -> str:
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if isinstance(value, UUID):
-        return str(value)
-    raise TypeError(f"cannot store {type(value).__name__} in a view document")
-
-
-_encode = msgspec.json.Encoder(enc_hook=_json_default).encode
-_json_encode = json.JSONEncoder(default=_json_default, separators=(",", ":")).encode
-
-
-def dumps(doc: dict[str, Any]) -> str:
-    """A document's stored text: msgspec's JSON (a twentieth of the standard library's CPU,
-    and every view write makes one), the standard library's where the two would read back
-    differently. Rebuild, catch-up and live write through here alike, so their texts are
-    equal byte for byte; readers parse the text (json.loads, `doc::jsonb`, json_extract),
-    so texts written before (ASCII escapes, `1e+16`) read the same.
-
-    Where they differ: a timezone-aware UTC datetime is `...Z` to msgspec and `...+00:00`
-    to `isoformat` (the text's `Z"` sends the document the standard library's way, so a
-    datetime reads as it always did); text msgspec cannot encode (a lone surrogate) goes
-    that way too. A non-finite float, which the standard library wrote as `NaN` (not
-    JSON: PostgreSQL's `doc::jsonb` refused the document), is now `null`; the gateway
-    refuses non-finite numbers from devices (device_gateway/fields.py `storable`).
-    """
-    try:
-        text = _encode(doc)
-    except (TypeError, ValueError):
-        return _json_encode(doc)
-    if b'Z"' in text:
-        return _json_encode(doc)
-    return text.decode()
 
 
 _SCHEMA = (

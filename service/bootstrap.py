@@ -21,8 +21,9 @@ from device_gateway.links import Sessions
 from device_gateway.messages import alerts_topic, cmd_topic
 from device_gateway.nats_sessions import NatsSessions
 from device_gateway.sessions import BrokerSessions
+from projections.doc_text import dumps
 from projections.projector import Change, Projector
-from projections.store import dumps, open_view_store
+from projections.store import open_view_store
 from service.adapters.alarm_priority import AlarmPriority
 from service.adapters.event_store import (
     eventsourcing_env,

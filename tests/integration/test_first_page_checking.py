@@ -15,7 +15,7 @@ from uuid import UUID
 
 import pytest
 
-from projections.store import dumps
+from projections.doc_text import dumps
 from service.adapters.merkle_log import MerkleLog
 from service.records import pages
 from service.records.pages import record_page

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from projections.store import dumps
+from projections.doc_text import dumps
 from service.adapters.merkle_log import MerkleLog
 from service.domain.alerts.alert import Outcome
 from service.domain.devices.messages import DeviceMessage

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from projections import store
+from projections import doc_text
 from tests.integration.test_timeline_pages import api, heartbeats
 from tests.trust_api import as_
 
@@ -22,13 +22,13 @@ async def test_a_page_goes_the_fast_way_and_tells_its_times_as_before(
     client, c, clock = api
     await asyncio.to_thread(heartbeats, c, clock, "sos-0001", 5)
     slow: list[Any] = []
-    encode = store._json_encode
+    encode = doc_text._json_encode
 
     def spied(doc: Any) -> str:
         slow.append(doc)
         return encode(doc)
 
-    monkeypatch.setattr(store, "_json_encode", spied)
+    monkeypatch.setattr(doc_text, "_json_encode", spied)
     as_of = clock.now().isoformat()
     for query in ("device=sos-0001", f"device=sos-0001&as_of={as_of.replace('+', '%2B')}"):
         response = await client.get(f"/api/v1/timeline?{query}", headers=as_(c, "dsl1"))

@@ -21,7 +21,8 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from projections.store import DocWrite, IndexEntry, ViewStore, dumps, open_view_store
+from projections.doc_text import dumps
+from projections.store import DocWrite, IndexEntry, ViewStore, open_view_store
 from simulators.local_stack import scratch_database
 from tests.conftest import POSTGRES_ADMIN_URL, need_service, pg_admin_parts
 

@@ -13,8 +13,8 @@ from uuid import UUID
 from aiohttp import web
 from aiohttp_sse import sse_response
 
+from projections.doc_text import dumps
 from projections.projector import Change
-from projections.store import dumps
 from service.application.lonewatch import Lonewatch
 from service.application.visits import can_see_visit
 from service.domain.alerts.alert import OPEN_ALERT_STATES, AlertState, parse_outcome

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from projections.store import dumps
+from projections.doc_text import dumps
 from service.entrypoints.http.keys import HEALTH
 
 

@@ -17,7 +17,8 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
-from projections.store import ViewStore, dumps
+from projections.doc_text import dumps
+from projections.store import ViewStore
 from service.application.visits import can_see_visit
 from service.domain.errors import NotFound
 from service.domain.people.access import Principal, can_see_school

@@ -9,7 +9,7 @@ from uuid import UUID
 
 from aiohttp import web
 
-from projections.store import dumps
+from projections.doc_text import dumps
 from service.domain.errors import NotFound
 from service.domain.people.access import Principal, can_see_school
 from service.entrypoints.http.bounds import bounded_instant, checked_json
