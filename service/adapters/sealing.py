@@ -292,27 +292,40 @@ def verified_stream(originator_id: str, seals: Iterable[bytes]) -> StreamCheck:
     return StreamCheck(originator_id=originator_id, events=events)
 
 
+def sound_seals(
+    originator_id: UUID, events: Iterable[tuple[int, str, bytes | memoryview]]
+) -> list[bytes] | None:
+    """Each event's seal, in order, when every one is in place and recomputes from its
+    content (`events`: each event's version, topic and stored bytes, in version order); None
+    at the first that is not, for `check_stream` to word. The usual stream's check, made
+    without the per-event objects that wording a problem needs: one rule for every reader
+    that checks seals from rows (`check_sealed`, and a cold page's `row_checks`)."""
+    previous = GENESIS
+    seals: list[bytes] = []
+    for expected, (version, topic, stored) in enumerate(events, 1):
+        state = stored if type(stored) is bytes else bytes(stored)
+        if int(version) != expected or len(state) < HEADER_BYTES or not state.startswith(MAGIC):
+            return None
+        found = state[len(MAGIC) : HEADER_BYTES]
+        if found != seal(previous, originator_id, expected, topic, state[HEADER_BYTES:]):
+            return None
+        seals.append(found)
+        previous = found
+    return seals
+
+
+_VERSION_TOPIC_STATE = attrgetter("originator_version", "topic", "state")
+
+
 def check_sealed(originator_id: UUID, stream: Sequence[StoredEvent]) -> StreamCheck:
     """`check_stream`, made without wording anything while every seal recomputes (a
     device's record is 10,000 one-event streams, each sealed): each check made as
     `verified_stream` makes it, not through the frozen dataclass's `__init__`. The first
     event out of place, unsealed or altered sends the whole stream to `check_stream`,
     which says why (docs/performance.md, `export6`)."""
-    previous = GENESIS
-    seals: list[bytes] = []
-    for expected, stored in enumerate(stream, 1):
-        state = bytes(stored.state)
-        if (
-            int(stored.originator_version) != expected
-            or len(state) < HEADER_BYTES
-            or not state.startswith(MAGIC)
-        ):
-            return check_stream(originator_id, stream)
-        found = state[len(MAGIC) : HEADER_BYTES]
-        if found != seal(previous, originator_id, expected, stored.topic, state[HEADER_BYTES:]):
-            return check_stream(originator_id, stream)
-        seals.append(found)
-        previous = found
+    seals = sound_seals(originator_id, map(_VERSION_TOPIC_STATE, stream))
+    if seals is None:
+        return check_stream(originator_id, stream)
     return verified_stream(str(originator_id), seals)
 
 

@@ -6,6 +6,7 @@ find is what `check_stream` and `stream_problems` find, which word any problem."
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from operator import itemgetter
 from typing import Any, cast
 from uuid import UUID
 
@@ -17,12 +18,9 @@ from service.adapters.merkle_leaf_data import leaf_data
 from service.adapters.merkle_log import MerkleLog
 from service.adapters.merkle_tree import leaf_hash
 from service.adapters.sealing import (
-    GENESIS,
-    HEADER_BYTES,
-    MAGIC,
     StreamCheck,
     check_stream,
-    seal,
+    sound_seals,
     verified_stream,
 )
 from service.records.proofs import stream_problems
@@ -37,33 +35,28 @@ def stream_sealed(
     objects the general case makes to word a problem, and is `then` (the saved check of
     it) when that verified the same number of events to the same last seal: the same
     chain, so the same check, not made again."""
-    previous = GENESIS
-    for expected, (position, _, version, topic, state) in enumerate(stream, 1):
-        found = state[len(MAGIC) : HEADER_BYTES]
-        if (
-            version != expected
-            or len(state) < HEADER_BYTES
-            or not state.startswith(MAGIC)
-            or seal(previous, originator_id, expected, topic, state[HEADER_BYTES:]) != found
-        ):
-            named = [StoredRow._make(row) for row in stream]
-            general = check_stream(originator_id, cast("Sequence[StoredEvent]", named))
-            for row, event in zip(stream, general.events, strict=True):
-                if event.ok:
-                    sealed.add(row[0])
-            return general
-        previous = found
-        sealed.add(position)
+    seals = sound_seals(originator_id, map(_VERSION_TOPIC_STATE, stream))
+    if seals is None:
+        named = [StoredRow._make(row) for row in stream]
+        general = check_stream(originator_id, cast("Sequence[StoredEvent]", named))
+        for row, event in zip(stream, general.events, strict=True):
+            if event.ok:
+                sealed.add(row[0])
+        return general
+    sealed.update(map(_POSITION, stream))
     if (
         then is not None
         and len(then.events) == len(stream)
         and then.ok
-        and then.head == (previous.hex() if stream else None)
+        and then.head == (seals[-1].hex() if seals else None)
     ):
         return then
-    return verified_stream(
-        str(originator_id), [row[4][len(MAGIC) : HEADER_BYTES] for row in stream]
-    )
+    return verified_stream(str(originator_id), seals)
+
+
+_VERSION_TOPIC_STATE = itemgetter(2, 3, 4)
+"""An `EventRow`'s (version, topic, stored bytes), as `sound_seals` reads them."""
+_POSITION = itemgetter(0)
 
 
 def leaves_logged(
