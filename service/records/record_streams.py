@@ -22,32 +22,18 @@ from service.records.stored_rows import stored_rows_of
 
 
 def indexed_streams(
-    views: ViewStore, subject: str, uuid: Callable[[str], UUID] = UUID
-) -> dict[UUID, dict[int, int]]:
-    """The subject's events by stream (in the order each stream first appears) and version:
-    their positions; `uuid` makes a stream's id from its text (`StoredRows.stream_id`
-    keeps them)."""
-    by_text = _by_text(views, subject)
-    return {uuid(text): versions for text, versions in by_text.items()}
-
-
-def indexed_streams_kept(
     views: ViewStore, subject: str, uuids: Callable[[Sequence[str]], list[UUID]]
 ) -> dict[UUID, dict[int, int]]:
-    """`indexed_streams`, the streams' ids made from their texts all at once (`uuids`:
-    `StoredRows.stream_ids`, which keeps those made afresh under one taking of its lock)."""
-    by_text = _by_text(views, subject)
-    return dict(zip(uuids(list(by_text)), by_text.values(), strict=True))
-
-
-def _by_text(views: ViewStore, subject: str) -> dict[str, dict[int, int]]:
+    """The subject's events by stream (in the order each stream first appears) and version:
+    their positions; `uuids` makes the streams' ids from their texts all at once
+    (`StoredRows.stream_ids`, which keeps those made afresh under one taking of its lock)."""
     by_text: dict[str, dict[int, int]] = {}
     for entry in views.index(subject):
         versions = by_text.get(entry.originator_id)
         if versions is None:
             versions = by_text[entry.originator_id] = {}
         versions[entry.originator_version] = entry.position
-    return by_text
+    return dict(zip(uuids(list(by_text)), by_text.values(), strict=True))
 
 
 def read_streams(app: Lonewatch, originator_ids: Sequence[UUID]) -> dict[UUID, list[Notification]]:

@@ -19,7 +19,7 @@ from service.adapters.signing import SigningKey
 from service.application.lonewatch import Lonewatch
 from service.records.proofs import export_proofs, stream_problems
 from service.records.record_shape import Page, record_of
-from service.records.record_streams import indexed_streams_kept, read_in_order, read_streams
+from service.records.record_streams import indexed_streams, read_in_order, read_streams
 from service.records.stored_rows import stored_rows_of
 from service.records.subject_states import staff_names, states_within
 from service.records.timeline import as_rows
@@ -92,7 +92,7 @@ def _record(
     # removed tail lowers it).
     horizon = merkle.size()[1] if merkle is not None else 0
     memo = stored_rows_of(app)
-    positions_by_stream = indexed_streams_kept(views, subject, memo.stream_ids)
+    positions_by_stream = indexed_streams(views, subject, memo.stream_ids)
     stored_streams = read_streams(app, list(positions_by_stream))
     # In the order asked, every stream asked for: no look-up by id (a UUID hashes in Python).
     streams = memo.stream_checks(stored_streams)

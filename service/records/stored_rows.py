@@ -100,19 +100,9 @@ class StoredRows:
             let_go_oldest(table, self.capacity)
 
     def event(self, to_domain_event: Callable[[StoredEvent], Any], stored: StoredEvent) -> Any:
-        """The domain event these bytes decode to (events are not changed once decoded).
-        `_memo` written out (no closure nor call for the key): once per event read."""
-        originator_id = stored.originator_id
-        state = stored.state
-        key = (
-            originator_id.int if isinstance(originator_id, UUID) else originator_id,
-            int(stored.originator_version),
-            stored.topic,
-            state if type(state) is bytes else bytes(state),
-        )
-        found = self._events.get(key)
-        if found is None:
-            found = self._keep(self._events, key, to_domain_event(stored))
+        """The domain event these bytes decode to (events are not changed once decoded):
+        `events` of one (a page's few rows; a record's many go to `events` at once)."""
+        (found,) = self.events(to_domain_event, (stored,))
         return found
 
     def events(
@@ -145,9 +135,7 @@ class StoredRows:
     def stream_id(self, text: str) -> UUID:
         """`UUID(text)`, kept by the text: a UUID is made from text in Python (~0.7 µs), and
         a record read again names the same streams (a look-up by text: ~0.1 µs)."""
-        found = self._ids.get(text)
-        if found is None:
-            found = self._keep(self._ids, text, UUID(text))
+        (found,) = self.stream_ids((text,))
         return found
 
     def stream_ids(self, texts: Sequence[str]) -> list[UUID]:
