@@ -82,7 +82,6 @@ def check(
         monotonic=monotonic,
         seals=_seals(stored, checks, events),
         directory=directory,
-        stream_keys=[u.int for u in by_stream],
         sound=sound,
     )
     return checked, [event for _, event in events]
@@ -236,9 +235,8 @@ def whole_verdict(
     # in Python each: 10,000 a cold page as of an instant; docs/performance.md, asof6), and
     # each stream's check taken in the record's order, not looked up by its `UUID` (two
     # such hashes a stream, 5,100 streams; asof8).
-    order = checked.stream_order
     in_order = _checks_in_order(checked)
-    numbers = list(map(_INT, order))
+    numbers = checked.stream_keys
     shown = set(map(_INT, checked.streams[:count]))
     shown.update(compress(numbers, map(removed_whole, in_order)))
     last = checked.positions[count - 1]

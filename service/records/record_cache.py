@@ -25,6 +25,8 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
+from operator import attrgetter
 from typing import Any, Protocol
 from uuid import UUID
 
@@ -32,6 +34,8 @@ from projections.core import Doc
 from projections.store import IndexEntry
 from service.adapters.sealing import StreamCheck
 from service.records.sound_blocks import Sound
+
+_INT = attrgetter("int")
 
 STEP = 100
 """Events between checkpoints: a page's start is at most STEP - 1 events (read, verified
@@ -76,12 +80,17 @@ class Checked:
     instant_page.py, saved states)."""
     directory: dict[tuple[str, str], Doc | None] = field(default_factory=dict)
     """The directory's documents the projection read (as `directory_reader` read them)."""
-    stream_keys: list[int] = field(default_factory=list)
-    """`stream_order` by the streams' numbers (`UUID.int`), for `sound`."""
     sound: dict[int, Sound] = field(default_factory=dict)
     """Blocks of `stream_order` this process read and found sound (service/records/
     sound_blocks.py): only a check made here from rows it read has them, never one read
     back from the database."""
+
+    @cached_property
+    def stream_keys(self) -> list[int]:
+        """`stream_order` by the streams' numbers (`UUID.int`): for `sound`, and the verdict's
+        streams shown. Made from `stream_order` once a check (a grown check's own, not the
+        one it grew from), never kept beside it."""
+        return list(map(_INT, self.stream_order))
 
 
 class Keeper(Protocol):
