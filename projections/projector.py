@@ -208,31 +208,31 @@ class Projector:
 
         changes: list[Change] = []
         index: list[IndexEntry] = []
-        touched: dict[tuple[str, str], object] = {}  # the keys; values are not read
+        # The documents the batch wrote, each as it last stood (a view's later write of a
+        # key replaces it in `pending` too, and a read never replaces a written one there).
+        docs: dict[tuple[str, str], Doc | None] = {}
         position = 0
-        add_change = changes.append
+        add_change, add_entry = changes.append, index.append
         new_tuple = tuple.__new__  # IndexEntry(...) without its Python-level __new__
         for position, event in events:
             effects = project(event, read)
             written = effects.docs
             if written:
                 pending.update(written)
-                touched.update(written)
+                docs.update(written)
                 if keep_changes:
                     name = event_name(event)
                     for key, doc in written.items():
                         add_change(new_tuple(Change, (key[0], doc, name, position)))
             subjects = effects.subjects
             if subjects:
+                # An append per row (a heartbeat has two), not a comprehension's frame.
                 originator_id = str(event.originator_id)
                 version = event.originator_version
-                index += [
-                    new_tuple(IndexEntry, (subject, position, originator_id, version))
-                    for subject in subjects
-                ]
+                for subject in subjects:
+                    add_entry(new_tuple(IndexEntry, (subject, position, originator_id, version)))
         # Each document written once, as the batch left it (last state wins).
         writes = []
-        docs: dict[tuple[str, str], Doc | None] = {key: pending[key] for key in touched}
         columns = FILTER_COLUMNS.get
         for (kind, doc_id), stored in docs.items():
             assert stored is not None  # touched means written by a view

@@ -8,6 +8,7 @@ bytes in the database and its place in the whole record.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from typing import NamedTuple
 from uuid import UUID
 
@@ -71,18 +72,45 @@ def notification_leaf(notification: Notification | StoredEvent, notification_id:
 def notification_leaf_hash(notification: Notification, notification_id: int) -> bytes:
     """`leaf_hash(notification_leaf(...))` in one pass: the state, the largest part, is not
     copied twice (into the leaf's bytes, then behind the leaf prefix) for every event."""
-    given = notification.originator_id
-    topic = notification.topic.encode("utf-8")
-    return hashlib.sha256(
-        b"".join(
-            (
-                _LEAF_PREFIX,
-                notification_id.to_bytes(8, "big"),
-                (given if type(given) is UUID else UUID(str(given))).bytes,
-                int(notification.originator_version).to_bytes(8, "big"),
-                len(topic).to_bytes(4, "big"),
-                topic,
-                notification.state,
+    return handed_leaves([notification], notification_id)[0][0]
+
+
+HandedLeaf = tuple[bytes, str]
+"""A leaf's hash and its event's stream id in hex (the leaf row's two derived columns)."""
+
+
+def handed_leaves(
+    notifications: Sequence[Notification], first_id: int | None = None
+) -> list[HandedLeaf]:
+    """`notification_leaf_hash` of each event, and its stream id in hex, in one pass: the
+    Merkle log's round makes one for every event recorded (two UUID properties and a topic's
+    encoding each, once per heartbeat, were a fifth of the round). The ids are the events'
+    own unless `first_id` numbers them from there. The bytes hashed are `leaf_data`'s,
+    byte for byte (tests/unit/test_merkle_leaf_hash.py)."""
+    sha256, join, prefix = hashlib.sha256, b"".join, _LEAF_PREFIX
+    topics: dict[str, bytes] = {}
+    leaves: list[HandedLeaf] = []
+    for at, notification in enumerate(notifications):
+        given = notification.originator_id
+        stream = (given if type(given) is UUID else UUID(str(given))).int.to_bytes(16, "big")
+        topic = notification.topic
+        sized_topic = topics.get(topic)
+        if sized_topic is None:
+            encoded = topic.encode("utf-8")
+            sized_topic = topics[topic] = len(encoded).to_bytes(4, "big") + encoded
+        position = notification.id if first_id is None else first_id + at
+        state = notification.state
+        digest = sha256(
+            join(
+                (
+                    prefix,
+                    position.to_bytes(8, "big"),
+                    stream,
+                    int(notification.originator_version).to_bytes(8, "big"),
+                    sized_topic,
+                    state if type(state) is bytes else bytes(state),
+                )
             )
-        )
-    ).digest()
+        ).digest()
+        leaves.append((digest, stream.hex()))
+    return leaves

@@ -21,9 +21,9 @@ from uuid import UUID
 from eventsourcing.persistence import Notification
 
 from service.adapters.event_rows import held_or_pooled
-from service.adapters.merkle_leaf_data import notification_leaf, notification_leaf_hash
+from service.adapters.merkle_leaf_data import handed_leaves
 from service.adapters.merkle_leaf_insert import LeafRow, insert_leaves
-from service.adapters.merkle_tree import Frontier, Levels, leaf_hash
+from service.adapters.merkle_tree import Frontier, Levels
 from service.adapters.pg_arrays import TextArray
 from service.adapters.signing import SignedHead, SigningKey
 
@@ -43,10 +43,6 @@ _SCHEMA = (
     " key_id TEXT NOT NULL, public_key TEXT NOT NULL, signature TEXT NOT NULL,"
     " PRIMARY KEY (tree_size, key_id))",
 )
-
-
-def _hex(originator_id: object) -> str:
-    return originator_id.hex if isinstance(originator_id, UUID) else UUID(str(originator_id)).hex
 
 
 class StreamLeaf(NamedTuple):
@@ -291,16 +287,15 @@ class MerkleLog:
             if not run or any(n.id != expected + i for i, n in enumerate(run)):
                 return None
             size = self._frontier.size
-            digests = [notification_leaf_hash(n, n.id) for n in run]
+            leaves = handed_leaves(run)
             rows = [
-                (size + i, n.id, digest.hex(), _hex(n.originator_id), n.originator_version)
-                for i, (n, digest) in enumerate(zip(run, digests, strict=True))
+                (size + i, n.id, digest.hex(), stream, n.originator_version)
+                for i, (n, (digest, stream)) in enumerate(zip(run, leaves, strict=True))
             ]
             if not self._insert_leaves(rows):
                 self._sync()
                 return None
-            for digest in digests:
-                self._frontier.append(digest)
+            self._frontier.extend([digest for digest, _ in leaves])
             self._last_notification = run[-1].id
             return Appended(len(rows), self._frontier.size, time.perf_counter() - started)
 
@@ -315,20 +310,13 @@ class MerkleLog:
         notifications = self.recorder.select_notifications(
             start=self._last_notification + 1, limit=limit
         )
-        digests = [leaf_hash(notification_leaf(n, int(n.id))) for n in notifications]
+        leaves = handed_leaves(notifications)
         rows = [
-            (
-                size + offset,
-                int(n.id),
-                digest.hex(),
-                UUID(str(n.originator_id)).hex,
-                int(n.originator_version),
-            )
-            for offset, (n, digest) in enumerate(zip(notifications, digests, strict=True))
+            (size + offset, int(n.id), digest.hex(), stream, int(n.originator_version))
+            for offset, (n, (digest, stream)) in enumerate(zip(notifications, leaves, strict=True))
         ]
         if rows and self._insert_leaves(rows):
-            for digest in digests:
-                self._frontier.append(digest)
+            self._frontier.extend([digest for digest, _ in leaves])
             self._last_notification = rows[-1][1]
         elif rows:
             self._sync()  # another appender was first: take its leaves (the same ones)

@@ -14,7 +14,7 @@ right edge (the roots of the perfect subtrees), enough to append and to give the
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 HASH_BYTES = 32
@@ -155,13 +155,21 @@ class Frontier:
     nodes: list[bytes] = field(default_factory=list)
 
     def append(self, leaf: bytes) -> None:
-        node = leaf
-        size = self.size
-        while size & 1:
-            node = node_hash(self.nodes.pop(), node)
-            size >>= 1
-        self.nodes.append(node)
-        self.size += 1
+        self.extend((leaf,))
+
+    def extend(self, leaves: Iterable[bytes]) -> None:
+        """Append each leaf in turn: one call for a round's leaves (the Merkle log's worker
+        appends thousands a second), the right edge kept in locals meanwhile."""
+        nodes, size = self.nodes, self.size
+        pop, push = nodes.pop, nodes.append
+        for leaf in leaves:
+            node, carry = leaf, size
+            while carry & 1:
+                node = node_hash(pop(), node)
+                carry >>= 1
+            push(node)
+            size += 1
+        self.size = size
 
     def root(self) -> bytes:
         if not self.nodes:

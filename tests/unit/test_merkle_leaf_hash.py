@@ -9,7 +9,11 @@ from eventsourcing.persistence import Notification
 from hypothesis import given
 from hypothesis import strategies as st
 
-from service.adapters.merkle_leaf_data import notification_leaf, notification_leaf_hash
+from service.adapters.merkle_leaf_data import (
+    handed_leaves,
+    notification_leaf,
+    notification_leaf_hash,
+)
 from service.adapters.merkle_tree import leaf_hash
 
 
@@ -34,3 +38,34 @@ def test_the_one_pass_leaf_hash_is_the_leaf_hash(
     assert notification_leaf_hash(notification, position) == leaf_hash(
         notification_leaf(notification, position)
     )
+
+
+@given(
+    originators=st.lists(st.tuples(st.uuids(), st.booleans()), min_size=1, max_size=8),
+    topics=st.lists(st.sampled_from(["a:B.Created", "a:B.Changed", "é:C"]), min_size=8),
+    first=st.integers(min_value=1, max_value=2**40),
+)
+def test_a_rounds_leaves_are_each_events_leaf_and_stream(
+    originators: list[tuple[UUID, bool]], topics: list[str], first: int
+) -> None:
+    """A round hashes many events with a topic's bytes made once: each must still be its
+    own event's leaf, with the stream id the leaf row names."""
+    notifications = [
+        Notification(
+            id=first + at,
+            originator_id=str(originator) if as_text else originator,
+            originator_version=at + 1,
+            topic=topics[at],
+            state=bytes([at]) * at,
+        )
+        for at, (originator, as_text) in enumerate(originators)
+    ]
+    leaves = handed_leaves(notifications)
+    assert leaves == [
+        (leaf_hash(notification_leaf(n, n.id)), UUID(str(n.originator_id)).hex)
+        for n in notifications
+    ]
+    assert handed_leaves(notifications, 7) == [
+        (leaf_hash(notification_leaf(n, 7 + at)), UUID(str(n.originator_id)).hex)
+        for at, n in enumerate(notifications)
+    ]

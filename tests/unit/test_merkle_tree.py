@@ -71,6 +71,16 @@ def test_roots_of_every_size_are_the_rfc_vectors(size: int) -> None:
     assert frontier.root().hex() == ROOTS[size]
 
 
+@pytest.mark.parametrize("size", range(9))
+@pytest.mark.parametrize("split", range(9))
+def test_a_frontier_extended_in_runs_is_the_rfc_tree(size: int, split: int) -> None:
+    """The Merkle log appends a round's leaves in one call, onto whatever edge it had."""
+    frontier = Frontier()
+    frontier.extend(LEAVES[: min(split, size)])
+    frontier.extend(iter(LEAVES[min(split, size) : size]))
+    assert (frontier.size, frontier.root().hex()) == (size, ROOTS[size])
+
+
 @pytest.mark.parametrize(
     ("index", "size", "proof"),
     [
