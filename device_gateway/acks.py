@@ -25,15 +25,33 @@ log = get_logger(__name__)
 LANES: Final = ("alarm", "text", "bulk")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class Item:
-    """One message waiting in a lane, with the link that delivered it (acked there)."""
+    """One message waiting in a lane, with the link that delivered it (acked there). Made for
+    every message admitted, on the loop: `__init__` written out as `InboundMessage`'s is."""
 
     message: InboundMessage
     reading: DeviceReading | None
     """None when validation itself failed: the message is recorded as rejected."""
     source: Link | None
     why: str = ""
+
+    def __init__(
+        self,
+        message: InboundMessage,
+        reading: DeviceReading | None,
+        source: Link | None,
+        why: str = "",
+    ) -> None:
+        """As the dataclass's own would."""
+        _SET(
+            self,
+            "__dict__",
+            {"message": message, "reading": reading, "source": source, "why": why},
+        )
+
+
+_SET = object.__setattr__
 
 
 def lane_of(item: Item) -> str:

@@ -25,6 +25,9 @@ _EPOCH_MS_RANGE: Final = (-62_135_596_800_000, 253_402_300_799_999)
 every store (and Python's datetime) can hold."""
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+unstorable_in = _UNSTORABLE.search
+"""Whether a string holds what `storable` refuses in text (a match, or None): for a reader
+that checks a plain string without the call and walk of `storable`."""
 
 
 class RejectReason(StrEnum):

@@ -20,6 +20,7 @@ from typing import Final
 
 from device_gateway.acks import LANES, Acks, HandOff, Item, Pressed, lane_of
 from device_gateway.inbound import InboundMessage
+from device_gateway.lane_queue import LaneQueue
 from device_gateway.lanes import CommitObserved, LaneRecorder, unreadable
 from device_gateway.links import Link, Links, SessionLink, Sessions
 from device_gateway.messages import (
@@ -113,7 +114,7 @@ class Gateway:
             prefix=prefix,
             on_commit=on_commit,
         )
-        self._lanes: dict[str, asyncio.Queue[Item]] = {}
+        self._lanes: dict[str, LaneQueue[Item]] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._inbox_lock = threading.Lock()
         self._inbox: list[tuple[InboundMessage, Link | None]] = []
@@ -177,7 +178,7 @@ class Gateway:
         # A run restarted by the supervisor takes over the lanes as they stand: what waits
         # there is unacknowledged, and the broker would only deliver it again on a reconnect.
         if not self._lanes:
-            self._lanes = {name: asyncio.Queue() for name in LANES}
+            self._lanes = {name: LaneQueue() for name in LANES}
         self._loop.call_soon(self._admit_handed)  # anything handed over before a restart
         try:
             async with asyncio.TaskGroup() as lanes:
@@ -267,11 +268,9 @@ class Gateway:
                 self._room.clear()
             queue.put_nowait(item)
 
-    async def _serve(self, name: str, queue: asyncio.Queue[Item]) -> None:
+    async def _serve(self, name: str, queue: LaneQueue[Item]) -> None:
         while True:
-            items = [await queue.get()]
-            while len(items) < self.max_batch and not queue.empty():
-                items.append(queue.get_nowait())
+            items = await queue.group(self.max_batch)
             if name != "alarm" and queue.qsize() <= BACKLOG_GROUPS * self.max_batch // 2:
                 self._room.set()
             try:

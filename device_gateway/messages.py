@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass, replace
 from typing import Any, Final
 
-from device_gateway.fast_payload import fast_fields
+from device_gateway.fast_payload import fast_reading
 from device_gateway.fields import (
     FIELDS,
     FieldError,
@@ -72,6 +72,8 @@ _KIND_NEEDS: Final = {
     "location": '"lat" and "lon"',
 }
 _BOM = "\ufeff"
+_NEW: Final = object.__new__
+_SET: Final = object.__setattr__
 TOPIC_CACHE_SIZE: Final = 65_536
 """Topics whose reading is remembered (a device publishes on the same few topics all day):
 bounded, so a flood of made-up topics costs memory no more than this many entries."""
@@ -259,9 +261,11 @@ def parse_device_message(
             f"payload must be UTF-8: {exc.reason} at byte {exc.start}",
         )
     text = text.removeprefix(_BOM)
-    fast = fast_fields(text)
+    fast = fast_reading(device_id, kind, text)
     if fast is not None:  # the common case: every field present is valid, nothing unknown
-        return _made(device_id, kind, fast, {})
+        reading = _NEW(DeviceReading)
+        _SET(reading, "__dict__", fast)  # its attributes, as `DeviceReading(...)` sets them
+        return reading
     if not text.strip(" \t\r\n"):
         if kind in EMPTY_PAYLOAD_KINDS:
             return _reading(device_id, kind, {})

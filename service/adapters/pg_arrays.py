@@ -48,8 +48,11 @@ class UuidArray(PackedArray):
 
     @classmethod
     def of(cls, values: Sequence[UUID]) -> UuidArray:
+        # `u.int.to_bytes`: what `UUID.bytes` (a Python property) returns, without its call.
         prefix = _UUID_LENGTH
-        return cls.packed(len(values), b"".join([prefix + u.bytes for u in values]))  # type: ignore[return-value]
+        return cls.packed(  # type: ignore[return-value]
+            len(values), b"".join([prefix + u.int.to_bytes(16, "big") for u in values])
+        )
 
 
 class Int4Array(PackedArray):

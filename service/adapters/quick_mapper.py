@@ -50,14 +50,20 @@ class QuickStates:
         (an equal datetime is another object, written afresh);
         the dict is only ever encoded, never changed; swapped as one tuple (the lanes
         share this store)."""
+        self._classes: dict[type, tuple[str, int]] = {}
+        """Each event class's topic and `class_version`, as the mapper asks them of it for
+        every event (`get_topic`, `getattr`): a class's are fixed once it is defined."""
 
     def state_of(self, event: object) -> tuple[str, bytes] | None:
         if not self.usable:
             return None
         cls = type(event)
-        state = dict(vars(event))
+        known = self._classes.get(cls)
+        if known is None:
+            known = self._classes[cls] = (get_topic(cls), getattr(cls, "class_version", 1))
+        topic, class_version = known
+        state = vars(event).copy()
         del state["originator_id"], state["originator_version"]
-        class_version = getattr(cls, "class_version", 1)
         if class_version > 1:
             state["class_version"] = class_version
         plain = True
@@ -88,7 +94,7 @@ class QuickStates:
             stored = self._compressor.compress(stored)
         if self._cipher:
             stored = self._cipher.encrypt(stored)
-        return get_topic(cls), stored
+        return topic, stored
 
 
 def _plain(value: object) -> bool:
@@ -101,7 +107,17 @@ def _plain(value: object) -> bool:
     if type(value) is float:
         return value == 0.0 or 1e-4 <= abs(value) < 1e16
     if type(value) is dict:
-        return all(type(k) is str for k in value) and _all_plain(value.values())
+        # One loop over the items (a heartbeat's fields), not a generator over the keys and
+        # another pass over the values: the common scalars checked without a call.
+        for key, item in value.items():
+            if type(key) is not str:
+                return False
+            kind = type(item)
+            if kind is str or kind is int or kind is bool or item is None:
+                continue
+            if not _plain(item):
+                return False
+        return True
     if type(value) is list:
         return _all_plain(value)
     return False

@@ -43,19 +43,26 @@ HEADER_BYTES = len(MAGIC) + SEAL_BYTES
 GENESIS = bytes(SEAL_BYTES)
 
 
+_SHA256 = hashlib.sha256
+_TAILS: dict[tuple[int, str], bytes] = {}
+"""What a seal hashes after the originator id, by (version, topic): the version's eight bytes,
+the topic's UTF-8 and the NUL. A group's heartbeats share one (version 1, one topic)."""
+_TAILS_KEPT = 4096
+"""Versions and topics remembered at most: an aggregate's versions grow without end."""
+
+
 def seal(previous: bytes, originator_id: UUID, version: int, topic: str, state: bytes) -> bytes:
-    """The seal of one stored event, given the seal of the event before it in its stream."""
-    return hashlib.sha256(
-        b"".join(
-            (
-                previous,
-                originator_id.bytes,
-                version.to_bytes(8, "big"),
-                topic.encode(),
-                b"\x00",
-                state,
-            )
-        )
+    """The seal of one stored event, given the seal of the event before it in its stream:
+    `sha256(previous + id + version (8 bytes, big-endian) + topic + NUL + state)`. The id's
+    bytes made from its `int` (`UUID.bytes` is a Python property doing the same), the
+    version's and topic's bytes remembered (tests/unit/test_seal_bytes.py)."""
+    tail = _TAILS.get((version, topic))
+    if tail is None:
+        tail = version.to_bytes(8, "big") + topic.encode() + b"\x00"
+        if len(_TAILS) < _TAILS_KEPT:
+            _TAILS[version, topic] = tail
+    return _SHA256(
+        b"".join((previous, originator_id.int.to_bytes(16, "big"), tail, state))
     ).digest()
 
 

@@ -127,10 +127,8 @@ class DeviceIntake:
         first_of: dict[int, int] = {}
         message_ids: dict[int, UUID] = {}
         mixed: set[int] = set()  # ids the group holds under two kinds (a reused id)
-        directory = self.uow.directory
-        directory.devices(r.device_id for r in readings)
-        for index, reading in enumerate(readings):
-            info = directory.device(reading.device_id)
+        devices = self.uow.directory.devices_of([r.device_id for r in readings])
+        for index, (reading, info) in enumerate(zip(readings, devices, strict=True)):
             if info is None:
                 results[index] = Intaken(Outcome.UNKNOWN_DEVICE)
                 continue
@@ -245,8 +243,8 @@ class DeviceIntake:
             committed=telling(self.on_committed, batch.vouched),
             repeatable=batch.repeatable,
         )
-        if not batch.repeatable:
-            return set()
+        if not batch.repeatable or (not batch.aggregates and len(recordings) == len(batch.facts)):
+            return set()  # every fact recorded (a group of readings alone: one event each)
         return batch.repeatable.left_out(r.notification.originator_id for r in recordings)
 
     # -- building what one reading records ---------------------------------------
@@ -287,11 +285,10 @@ class DeviceIntake:
                 batch.repeatable.add(fact.originator_id)
             if not reading.extra:  # another system's words may hold what JSON changes
                 batch.vouched.add(id(fact))
+            if not flags:  # the usual reading (a skew comes with its flag): positional, cheaper
+                return Intaken(Outcome.RECORDED, fact.originator_id)
             return Intaken(
-                Outcome.RECORDED,
-                fact.originator_id,
-                flags=tuple(flags) if flags else (),
-                clock_skew_seconds=skew,
+                Outcome.RECORDED, fact.originator_id, flags=tuple(flags), clock_skew_seconds=skew
             )
         duress = help_asked = False
         text_kind: AlertKind | None = None

@@ -7,7 +7,7 @@ directory is imported here (`directory_import`) or in another process (seen by t
 from __future__ import annotations
 
 import threading
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
 from uuid import UUID
@@ -101,6 +101,18 @@ class DirectoryLookup:
             )
         with self._lock:
             self._devices.update(found)
+
+    def devices_of(self, keys: Sequence[str]) -> list[DeviceInfo | None]:
+        """`device(key)` for each key, in order: those not known yet looked up together
+        (`devices`), the known ones read under one taking of the lock, not one each (a
+        gateway group asks for 500 at once, most of them known)."""
+        self.devices(keys)
+        with self._lock:
+            found = list(map(self._devices.get, keys))
+        for index, info in enumerate(found):
+            if info is None:  # unknown, or half-imported: answered one at a time
+                found[index] = self.device(keys[index])
+        return found
 
     def school(self, key: str) -> School:
         """The school as stored now (not cached: its policy is read for every alert)."""

@@ -16,19 +16,24 @@ _HASHED_NAMESPACE = hashlib.sha1(NAMESPACE.bytes, usedforsecurity=False)
 _VARIANT_AND_VERSION_BITS = (0xF000 << 64) | (0xC000 << 48)
 _KEEP = ~_VARIANT_AND_VERSION_BITS & ((1 << 128) - 1)
 _VERSION_5 = (5 << 76) | (0x8000 << 48)
+_SET_INT = UUID.__dict__["int"].__set__
+_SET_SAFE = UUID.__dict__["is_safe"].__set__
+"""`UUID`'s own slots, set as its `__init__` sets them (through `object.__setattr__`, which
+looks each name up again on every call): the slot descriptors themselves, found once."""
+_UNKNOWN = SafeUUID.unknown
+_NEW = object.__new__
+_FROM_BYTES = int.from_bytes
 
 
 def _id(kind: str, *parts: str) -> UUID:
-    """`uuid5(NAMESPACE, "kind/part/...")`, bit for bit (tests/unit/test_ids.py), at half the
-    cost: a device message's id is derived for every heartbeat, and `UUID(bytes=...,
+    """`uuid5(NAMESPACE, "kind/part/...")`, bit for bit (tests/unit/test_ids.py), at a third of
+    the cost: a device message's id is derived for every heartbeat, and `UUID(bytes=...,
     version=5)` checks its arguments in Python each time."""
     digest = _HASHED_NAMESPACE.copy()
     digest.update("/".join((kind, *parts)).encode("utf-8"))
-    made = object.__new__(UUID)
-    object.__setattr__(
-        made, "int", int.from_bytes(digest.digest()[:16], "big") & _KEEP | _VERSION_5
-    )
-    object.__setattr__(made, "is_safe", SafeUUID.unknown)
+    made = _NEW(UUID)
+    _SET_INT(made, _FROM_BYTES(digest.digest()[:16], "big") & _KEEP | _VERSION_5)
+    _SET_SAFE(made, _UNKNOWN)
     return made
 
 

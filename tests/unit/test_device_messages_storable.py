@@ -145,7 +145,7 @@ def _read_both(topic: str, body: bytes) -> tuple[object, object]:
     from device_gateway import messages
 
     one_pass = parse_device_message(topic, body)
-    with mock.patch.object(messages, "fast_fields", return_value=None):
+    with mock.patch.object(messages, "fast_reading", return_value=None):
         full = parse_device_message(topic, body)
     return one_pass, full
 
@@ -213,3 +213,21 @@ def test_the_one_pass_reader_reads_as_the_full_reader_does(
 def test_the_one_pass_reader_on_the_traps(body: bytes, kind: str) -> None:
     one_pass, full = _read_both(f"lw/v1/dev/fob-1/{kind}", body)
     assert repr(one_pass) == repr(full)
+
+
+def test_the_one_pass_reading_is_made_as_its_constructor_makes_it() -> None:
+    """Its `__dict__` is given whole (fast_payload.py): the same attributes in the same order
+    as `DeviceReading(...)`'s, still frozen, and its two dicts its own (not one shared by
+    every reading: a reading's `rejected_fields` is copied and extended later)."""
+    import dataclasses
+
+    one = parse_device_message("lw/v1/dev/fob-1/heartbeat", b'{"id":"m-1","battery":87}')
+    other = parse_device_message("lw/v1/dev/fob-2/heartbeat", b'{"seq":3}')
+    assert isinstance(one, DeviceReading) and isinstance(other, DeviceReading)
+    made = DeviceReading("fob-1", "heartbeat", "m-1", None, None, None, None, 87, None, None)
+    assert one == made
+    assert list(vars(one).items()) == list(vars(made).items())
+    assert one.rejected_fields is not other.rejected_fields
+    assert one.extra is not other.extra
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        one.kind = "sos"  # type: ignore[misc]

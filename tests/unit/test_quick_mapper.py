@@ -204,3 +204,28 @@ def test_a_group_sharing_one_timestamp_is_stored_as_the_library_stores_it() -> N
         )
         expected = mapper.to_stored_event(event)
         assert states.state_of(event) == (expected.topic, expected.state)
+
+
+def test_events_of_several_classes_are_each_stored_with_their_own_topic_and_version() -> None:
+    """The store remembers each event class's topic and `class_version` (quick_mapper.py):
+    events of two classes, one upcast (`class_version` 2), alternating through one store, are
+    each written as the library writes them."""
+    from eventsourcing.domain import Aggregate
+
+    class Older(Aggregate):
+        class Started(Aggregate.Created):
+            note: str
+
+    class Newer(Aggregate):
+        class Started(Aggregate.Created):
+            class_version = 2
+            note: str
+
+    mapper = _mapper()
+    states = QuickStates(mapper)
+    for number in range(4):
+        cls = (Older, Newer)[number % 2]
+        aggregate = cls._create(cls.Started, id=UUID(int=number), note=f"n{number}")
+        (event,) = aggregate.collect_events()
+        expected = mapper.to_stored_event(event)
+        assert states.state_of(event) == (expected.topic, expected.state)
