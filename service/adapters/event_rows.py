@@ -6,7 +6,7 @@ event_store.py turns LW_DATABASE_URL into the library's settings."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, cast
 from uuid import UUID
@@ -125,22 +125,6 @@ def id_array(recorder: Any, originator_ids: list[Any]) -> Any:
     return UuidArray.of([u if isinstance(u, UUID) else UUID(str(u)) for u in originator_ids])
 
 
-def _rows_statement(recorder: Any, column: str, order: str, as_type: str | None) -> Any:
-    """`postgres_rows`'s query."""
-    from psycopg.sql import SQL, Identifier
-
-    return SQL(
-        "SELECT notification_id, originator_id, originator_version, topic, state "
-        "FROM {schema}.{table} WHERE {column} = ANY(%s{as_type}) ORDER BY {order}"
-    ).format(
-        schema=Identifier(recorder.datastore.schema),
-        table=Identifier(recorder.events_table_name),
-        column=Identifier(column),
-        as_type=SQL(f"::{as_type}" if as_type else ""),
-        order=SQL(order),
-    )
-
-
 def postgres_rows(
     recorder: Any,
     column: str,
@@ -155,31 +139,22 @@ def postgres_rows(
     as the server is to read it), in one query (on `conn` when one is held); binary, so
     10,000 states are not hex-decoded."""
     from psycopg.rows import tuple_row
+    from psycopg.sql import SQL, Identifier
 
-    statement = _rows_statement(recorder, column, order, as_type)
+    statement = SQL(
+        "SELECT notification_id, originator_id, originator_version, topic, state "
+        "FROM {schema}.{table} WHERE {column} = ANY(%s{as_type}) ORDER BY {order}"
+    ).format(
+        schema=Identifier(recorder.datastore.schema),
+        table=Identifier(recorder.events_table_name),
+        column=Identifier(column),
+        as_type=SQL(f"::{as_type}" if as_type else ""),
+        order=SQL(order),
+    )
     with held_or_pooled(recorder, conn) as held, held.cursor(row_factory=tuple_row) as cur:
         cur.execute(statement, (values,), binary=True)
         rows: list[Any] = cur.fetchall()
         return rows
-
-
-def postgres_rows_sent(
-    recorder: Any, column: str, values: Any, order: str, *, as_type: str | None, conn: Any
-) -> Callable[[], list[Any]]:
-    """`postgres_rows` on `conn` in pipeline mode (`conn.pipeline()`, held by the caller):
-    the query is sent now and its rows read by the function returned, so that the server
-    runs a query sent after it while these rows are parsed (docs/performance.md, asof9)."""
-    from psycopg.rows import tuple_row
-
-    cur = conn.cursor(row_factory=tuple_row)
-    cur.execute(_rows_statement(recorder, column, order, as_type), (values,), binary=True)
-
-    def fetched() -> list[Any]:
-        with cur:
-            rows: list[Any] = cur.fetchall()
-            return rows
-
-    return fetched
 
 
 def sqlite_rows(recorder: Any, column: str, values: Sequence[Any], order: str) -> list[Any]:

@@ -10,13 +10,7 @@ from uuid import UUID
 
 from eventsourcing.persistence import ApplicationRecorder, Notification
 
-from service.adapters.event_rows import (
-    EventRow,
-    id_array,
-    postgres_rows,
-    postgres_rows_sent,
-    sqlite_rows,
-)
+from service.adapters.event_rows import EventRow, id_array, postgres_rows, sqlite_rows
 from service.adapters.pg_arrays import TextArray
 
 
@@ -127,31 +121,6 @@ def stream_rows_named(
         conn=conn,
     )
     return rows
-
-
-def stream_rows_named_sent(
-    recorder: ApplicationRecorder, originator_ids: Sequence[str], conn: Any
-) -> Callable[[], list[EventRow]]:
-    """`stream_rows_named` sent now on `conn` in pipeline mode (event_rows.postgres_rows_sent),
-    its rows read by the function returned; read at once where that does not apply."""
-    from eventsourcing.postgres import PostgresApplicationRecorder
-
-    if (
-        conn is None
-        or not originator_ids
-        or not isinstance(recorder, PostgresApplicationRecorder)
-        or recorder.datastore.originator_id_type != "uuid"
-    ):
-        rows = stream_rows_named(recorder, originator_ids, conn=conn)
-        return lambda: rows
-    return postgres_rows_sent(
-        recorder,
-        "originator_id",
-        TextArray.of(list(originator_ids)),
-        "originator_id, originator_version",
-        as_type="uuid[]",
-        conn=conn,
-    )
 
 
 def load_aggregates(

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 from uuid import UUID
@@ -65,13 +65,6 @@ class Appended:
     leaves: int
     size: int
     seconds: float
-
-
-_LEAF_ROWS = (
-    "SELECT originator_id, originator_version, notification_id, leaf_hash "
-    "FROM lw_merkle_leaves WHERE originator_id = ANY(%s)"
-)
-"""The leaves of the streams named (hex ids, one packed text array), as plain rows."""
 
 
 class MerkleLog:
@@ -223,26 +216,6 @@ class MerkleLog:
             ]
         return self._pg_leaf_rows([u.hex for u in originator_ids], conn)
 
-    def stream_leaf_rows_sent(
-        self, hexes: Sequence[str], conn: Any
-    ) -> Callable[[], list[tuple[str, int, int, str]]]:
-        """`stream_leaf_rows` of the streams with these hex ids, sent now on `conn` in
-        pipeline mode (`conn.pipeline()`, held by the caller; event_rows.postgres_rows_sent)
-        and read by the function returned; read at once where that does not apply."""
-        if not self._pg or conn is None:
-            rows = self.stream_leaf_rows([UUID(hex) for hex in hexes], conn)
-            return lambda: rows
-        from psycopg.rows import tuple_row
-
-        cur = conn.cursor(row_factory=tuple_row)
-        cur.execute(_LEAF_ROWS, (TextArray.of(list(hexes)),))
-
-        def fetched() -> list[tuple[str, int, int, str]]:
-            with cur:
-                return list(cur.fetchall())
-
-        return fetched
-
     def _pg_leaf_rows(self, hexes: list[str], held: Any = None) -> list[tuple[str, int, int, str]]:
         """The leaves of the streams with these hex ids, as the driver's tuples (no dict a
         row), on `held` if given, else on a connection taken from the pool for it (each
@@ -250,7 +223,11 @@ class MerkleLog:
         from psycopg.rows import tuple_row
 
         with held_or_pooled(self.recorder, held) as conn, conn.cursor(row_factory=tuple_row) as cur:
-            cur.execute(_LEAF_ROWS, (TextArray.of(hexes),))
+            cur.execute(
+                "SELECT originator_id, originator_version, notification_id, leaf_hash "
+                "FROM lw_merkle_leaves WHERE originator_id = ANY(%s)",
+                (TextArray.of(hexes),),
+            )
             return list(cur.fetchall())
 
     def _insert_leaves(self, rows: Sequence[LeafRow]) -> bool:

@@ -27,7 +27,6 @@ checked whole first and kept (verdict given).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from contextlib import nullcontext
 from datetime import datetime, tzinfo
 from itertools import repeat
 from operator import attrgetter, itemgetter
@@ -39,7 +38,7 @@ from projections.decoding import RowDecoder
 from projections.store import IndexEntry, ViewStore
 from projections.views import project
 from service.adapters.event_rows import EventRow, one_connection
-from service.adapters.event_streams import stream_rows_named_sent
+from service.adapters.event_streams import stream_rows_named
 from service.adapters.merkle_log import MerkleLog
 from service.adapters.sealing import HEADER_BYTES, MAGIC
 from service.application.lonewatch import Lonewatch
@@ -161,17 +160,7 @@ class _Prefix:
                 named.append(entry.originator_id)
             versions[entry.originator_version] = entry.position
         of_key: dict[int, list[EventRow]] = {key: [] for key in by_stream}
-        hexes = list(map(format, by_stream, repeat("032x")))
-        # The streams' rows and their leaves asked for at once on the held connection
-        # (pipeline mode): one round trip fewer, and the server looks up the leaves as soon
-        # as it has sent the rows, while they are still on their way and parsed here, not
-        # once this thread asks (~3 ms of the wall; docs/performance.md, asof9). The same
-        # two reads, in the same order, on the same connection.
-        with conn.pipeline() if conn is not None else nullcontext():
-            rows_read = stream_rows_named_sent(app.recorder, named, conn)
-            leaves_read = merkle.stream_leaf_rows_sent(hexes, conn) if merkle is not None else list
-            found_rows = rows_read()
-            leaves = leaves_read()
+        found_rows = list(stream_rows_named(app.recorder, named, conn=conn))
         uuids: list[UUID] = list(map(_STREAM, found_rows))
         row_keys = list(map(_INT, uuids))
         for key, row in zip(row_keys, found_rows, strict=True):
@@ -210,7 +199,8 @@ class _Prefix:
         # The log's leaves of these streams, by block; the blocks whose rows and leaves are
         # byte for byte those the last whole check found sound take its streams' checks,
         # the rest are checked event by event (service/records/sound_blocks.py).
-        blocks = by_block(hexes, leaves, horizon)
+        leaves = merkle.stream_leaf_rows(order, conn) if merkle is not None else []
+        blocks = by_block(list(map(format, by_stream, repeat("032x"))), leaves, horizon)
         known, sealed, rest_leaves = proved(
             list(by_stream),
             list(of_key.values()),

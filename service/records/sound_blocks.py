@@ -44,7 +44,6 @@ Leaf = tuple[str, int, int, str]
 
 _FORMAT = b"LW-sound-block-1\x00"
 _POSITION = itemgetter(2)
-_FIRST = itemgetter(0)
 
 
 @dataclass(frozen=True)
@@ -141,5 +140,5 @@ def proved(
             rest += leaves
             continue
         checks.update(zip(range(start, end), kept.checks, strict=True))
-        positions.update(map(_FIRST, chain.from_iterable(rows)))
+        positions.update(row[0] for row in chain.from_iterable(rows))
     return checks, positions, rest
