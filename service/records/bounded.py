@@ -13,15 +13,13 @@ check, their keys): ~30-45 ms for a record's 10,000 across the memos, paid by th
 record's cold export while the DSL waits (docs/performance.md, `export8`). `let_go_soon`
 moves it off that path: the memo may hold more than its capacity for a moment, and one
 background thread lets go of the excess once no memo has grown for `QUIET` seconds, a few
-hundred entries at a time under the memo's own lock, then ages what they kept (one
-collection of the two younger generations, in the quiet). A memo past `OVER` times its
+hundred entries at a time under the memo's own lock. A memo past `OVER` times its
 capacity (memos grown faster than the thread can catch up) is let go of at once, inline,
 so memory stays bounded whatever happens to the thread.
 """
 
 from __future__ import annotations
 
-import gc
 import threading
 import time
 from collections import OrderedDict
@@ -115,11 +113,6 @@ class _Trimmer:
                             for _ in range(min(CHUNK, len(table) - capacity)):
                                 table.popitem(last=False)
                         time.sleep(0)
-                # What the memos kept (a record's ~70,000 tracked objects: decoded events,
-                # checks, ids) aged here, in the quiet: left young, the next record's
-                # export walked them again in its own middle generation's pass (as
-                # pages.py's whole check ages its record; docs/performance.md, export8).
-                gc.collect(1)
             finally:
                 with self._lock:
                     self._busy = False
