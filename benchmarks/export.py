@@ -9,11 +9,9 @@ on the same record (benchmarks/replay.py `fill`), over HTTP on the real aiohttp 
   `forget_told_times`), as `replay` times it;
 - "warm": the same export again;
 - "cold, the memos full of other records": a cold export once the memos hold two records'
-  worth of other events (as in a process that has served other records since, a second
-  before), after a second 10,000 heartbeats of another device are stored (so last: the
-  other figures are of the record as `replay` fills it); with it, this process's CPU in
-  the second after the export is sent (the memos' excess let go off the request,
-  service/records/bounded.py `let_go_soon`);
+  worth of other events (as in a process that has served other records since), after a
+  second 10,000 heartbeats of another device are stored (so last: the other figures are
+  of the record as `replay` fills it);
 - the JSON export, warm;
 - the event loop's longest hold while an export is made and sent: a task on the loop asks
   to wake every millisecond, and the longest gap between its wakes is what any other
@@ -125,7 +123,6 @@ async def _run(quick: bool) -> Result:
         port = free_port()
         await web.TCPSite(runner, "127.0.0.1", port).start()
         samples: dict[str, list[tuple[float, float, float, float, int]]] = {}
-        after: list[float] = []
         try:
             headers = {"Authorization": f"Bearer {token}"}
             async with aiohttp.ClientSession(headers=headers) as http:
@@ -163,13 +160,7 @@ async def _run(quick: bool) -> Result:
                     forget_told_times()
                     for other in OTHERS:
                         await export("html", other)
-                    # Served a second before, not this instant: what the memos let go of
-                    # when quiet (bounded.py) is let go of by then.
-                    await asyncio.sleep(1.0)
                     samples[FULL].append(await _held(html))
-                    c0 = time.process_time()
-                    await asyncio.sleep(1.0)
-                    after.append(time.process_time() - c0)
         finally:
             await runner.cleanup()
             container.close()
@@ -186,9 +177,6 @@ async def _run(quick: bool) -> Result:
             Figure(f"{name}: the cycle collector (longest)", max(s[3] for s in taken) * 1000, "ms")
         )
         result.add(Figure(f"{name}: full collections", sum(s[4] for s in taken), "passes"))
-    if after:
-        name = f"GET /timeline/export {FULL} ({events:,} events): this process's CPU"
-        result.add(Figure(f"{name} in the second after", statistics.median(after) * 1000, "ms"))
     result.details = {
         "samples_ms": {
             k: [[*(round(x * 1000, 1) for x in s[:4]), s[4]] for s in v] for k, v in samples.items()

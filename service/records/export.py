@@ -18,7 +18,7 @@ from service.domain.devices.location import describe as describe_location
 from service.domain.devices.location import location_of
 from service.domain.people.directory import DEFAULT_TIMEZONE
 from service.domain.people.naming import person
-from service.records.bounded import let_go_soon
+from service.records.bounded import let_go_oldest
 from service.records.narrative import (
     CHANNEL_WORDS,
     delivery_outcome,
@@ -89,7 +89,7 @@ def _all_when_e(values: list[Any], zone: ZoneInfo) -> list[str]:
     if made:
         with _WHEN_LOCK:
             _WHEN.update(made)
-            let_go_soon(_WHEN, WHEN_KEPT, _WHEN_LOCK)
+            let_go_oldest(_WHEN, WHEN_KEPT)
     return told
 
 

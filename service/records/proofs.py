@@ -22,7 +22,7 @@ from service.adapters.merkle_leaf_data import leaf_data
 from service.adapters.merkle_log import MerkleLog, StreamLeaf
 from service.adapters.merkle_tree import Levels, leaf_hash
 from service.adapters.signing import SignedHead, SigningKey
-from service.records.bounded import let_go_soon
+from service.records.bounded import let_go_oldest
 
 
 def export_proofs(
@@ -178,7 +178,7 @@ class _LeafData:
             found = base64.b64encode(data).decode("ascii")
             with self._lock:
                 self._kept[key] = found
-                let_go_soon(self._kept, LEAF_DATA_KEPT, self._lock)
+                let_go_oldest(self._kept, LEAF_DATA_KEPT)
         return found
 
 

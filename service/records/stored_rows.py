@@ -25,7 +25,7 @@ from eventsourcing.persistence import StoredEvent
 from service.adapters.merkle_leaf_data import leaf_data
 from service.adapters.merkle_tree import leaf_hash
 from service.adapters.sealing import StreamCheck, check_sealed
-from service.records.bounded import let_go_soon
+from service.records.bounded import let_go_oldest
 
 CAPACITY = 20_000
 """Entries of each kind kept (the oldest go first): two records of 10,000 events, some
@@ -87,18 +87,17 @@ class StoredRows:
         return self._keep(table, key, make())
 
     def _keep(self, table: OrderedDict[Any, T], key: Any, made: T) -> T:
-        """`made` kept under `key`, the oldest entries let go past `capacity` (soon:
-        bounded.py `let_go_soon`)."""
+        """`made` kept under `key`, the oldest entries let go past `capacity`."""
         with self._lock:
             table[key] = made
-            let_go_soon(table, self.capacity, self._lock)
+            let_go_oldest(table, self.capacity)
         return made
 
     def _keep_all(self, table: OrderedDict[Any, T], made: Mapping[Any, T]) -> None:
         """Each of `made` kept, as `_keep` keeps one."""
         with self._lock:
             table.update(made)
-            let_go_soon(table, self.capacity, self._lock)
+            let_go_oldest(table, self.capacity)
 
     def event(self, to_domain_event: Callable[[StoredEvent], Any], stored: StoredEvent) -> Any:
         """The domain event these bytes decode to (events are not changed once decoded):
