@@ -100,6 +100,10 @@ class Acks:
         plain: dict[str, int] = {}
         """Plain readings recorded (a heartbeat: no flag, no alert), counted per kind for the
         group: `_settle` would count each one in `stats` by itself, twice."""
+        last: Link | None = None
+        pairs: list[tuple[int, int]] | None = None
+        """The last plain reading's link and where its acknowledgements gather (None: that
+        link acknowledges one at a time): a group's readings mostly came by one link."""
         try:
             for item, result in zip(items, results, strict=True):
                 reading = item.reading
@@ -107,8 +111,15 @@ class Acks:
                     if (
                         result.quiet and reading is not None
                     ):  # an ack and a count: all `_settle` does
-                        self.ack(item.message, item.source)
-                        plain[reading.kind] = plain.get(reading.kind, 0) + 1
+                        message, link = item.message, item.source or self.sessions.main
+                        if link is not last or pairs is None:
+                            last, pairs = link, self._gathered(link)
+                        if pairs is not None:
+                            pairs.append((message.mid, message.qos))
+                        elif link is not None:
+                            link.ack(message.mid, message.qos)
+                        kind = reading.kind
+                        plain[kind] = plain.get(kind, 0) + 1
                     else:
                         self._settle(item, result)
                 except Exception:
@@ -221,18 +232,23 @@ class Acks:
         link = source or self.sessions.main
         if link is None:
             return
-        gathering = self._gathering
-        if gathering is None:
+        pairs = self._gathered(link)
+        if pairs is None:
             link.ack(message.mid, message.qos)
-            return
+        else:
+            pairs.append((message.mid, message.qos))
+
+    def _gathered(self, link: Link | None) -> list[tuple[int, int]] | None:
+        """Where the group being settled gathers `link`'s acknowledgements, or None when
+        they go one by one (no group being settled, no link, or one that cannot take many)."""
+        gathering = self._gathering
+        if gathering is None or link is None:
+            return None
         key = id(link)
         if key not in gathering:  # a protocol's isinstance is slow: once per link and group
             gathering[key] = (link, []) if isinstance(link, GroupAckLink) else None
         entry = gathering[key]
-        if entry is None:
-            link.ack(message.mid, message.qos)
-        else:
-            entry[1].append((message.mid, message.qos))
+        return None if entry is None else entry[1]
 
     def _command(self, device: str, payload: dict[str, Any]) -> None:
         """Commands go out on the main session (the alarm session only receives)."""

@@ -38,6 +38,7 @@ from service.application import visits as visit_commands
 from service.application.alarm_reads import GroupReads, alarm_streams
 from service.application.alerts import device_cause, raise_alert
 from service.application.device_groups import Committed, Facts, telling
+from service.application.device_outcomes import RECORDED
 from service.application.device_outcomes import Intaken as Intaken
 from service.application.device_outcomes import Outcome as Outcome
 from service.application.device_repeats import ByInt, InGroup, duplicate, id_reused, repeat
@@ -286,7 +287,7 @@ class DeviceIntake:
             if not reading.extra:  # another system's words may hold what JSON changes
                 batch.vouched.add(id(fact))
             if not flags:  # the usual reading (a skew comes with its flag): positional, cheaper
-                return Intaken(Outcome.RECORDED, fact.originator_id)
+                return Intaken(RECORDED, fact.originator_id)
             return Intaken(
                 Outcome.RECORDED, fact.originator_id, flags=tuple(flags), clock_skew_seconds=skew
             )

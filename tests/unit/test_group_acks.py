@@ -79,3 +79,21 @@ def test_group_acks_that_fail_do_not_stop_the_lane() -> None:
     acks.settle_all(items, results)  # does not raise
     acks.ack(items[0].message, None)
     assert link.acked == [(1, 1)]  # and the next ack is not gathered into a dead group
+
+
+def test_a_group_from_two_links_is_acknowledged_on_each_in_order() -> None:
+    """Plain readings (acknowledged in settle_all's own loop) and the rest (through `_settle`)
+    interleaved across two links, a grouping one and a one-by-one one: each message on the link
+    it came by, each link's in their order."""
+    grouped, single = Grouped(), OneByOne()
+    acks = Acks(Links(main=grouped), Counter(), prefix="", on_notifications=None)
+    items, results = _group(12)
+    # Every third reading is plain (_group's outcomes): those four come by grouped, single,
+    # None (the main link) and grouped.
+    sources = [single, grouped, grouped, None, single, single, grouped, single, None, single]
+    sources += [None, grouped]
+    items = [Item(item.message, item.reading, sources[i]) for i, item in enumerate(items)]
+    acks.settle_all(items, results)
+    on_main = [i.message.mid for i in items if i.source is not single]
+    assert grouped.groups == [[(mid, 1) for mid in on_main]]
+    assert single.acked == [(i.message.mid, 1) for i in items if i.source is single]

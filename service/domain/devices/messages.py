@@ -158,6 +158,8 @@ _MESSAGE_TOPIC: Final = "service.domain.devices.messages:DeviceMessage"
 
 
 _RECEIVED: Final[type[Aggregate.Created]] = DeviceMessage.Received  # type: ignore[attr-defined]
+_NEW: Final = object.__new__
+_SET: Final = object.__setattr__
 
 
 def received(
@@ -187,18 +189,23 @@ def received(
         raise TypeError(
             f"{_RECEIVED} was initialized with a non-UUID originator_id: {message_id!r}"
         )
-    created: Aggregate.Created = object.__new__(_RECEIVED)
-    vars(created).update(
-        originator_id=message_id,
-        originator_version=1,
-        timestamp=timestamp,
-        originator_topic=_MESSAGE_TOPIC,
-        device=device,
-        kind=kind,
-        message_id=msg_id,
-        device_ts=device_ts,
-        fields=fields,
-        school=school,
-        staff=staff,
+    created: Aggregate.Created = _NEW(_RECEIVED)
+    # Its attributes given whole: one dict, built once (not made as keywords and copied).
+    _SET(
+        created,
+        "__dict__",
+        {
+            "originator_id": message_id,
+            "originator_version": 1,
+            "timestamp": timestamp,
+            "originator_topic": _MESSAGE_TOPIC,
+            "device": device,
+            "kind": kind,
+            "message_id": msg_id,
+            "device_ts": device_ts,
+            "fields": fields,
+            "school": school,
+            "staff": staff,
+        },
     )
     return created
