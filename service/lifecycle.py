@@ -88,15 +88,21 @@ alarm path makes a dozen short hops between the loop, its worker thread and the 
 for each SOS, and each hop waited up to a whole interval for the GIL. At 1 ms the SOS
 figure under the flood improved (docs/performance.md, "SOS under load") with no measurable
 loss in heartbeats recorded."""
-GC_YOUNG_THRESHOLD = 20_000
-"""New container objects between two collections of the youngest generation (Python's
-default is 700; the older generations keep theirs, 10 and 10). Under a heartbeat flood
-every message leaves a small reference cycle behind (paho 2.2's topic matcher builds a
-recursive closure per message), so the collector ran ~130 times a second and, every second
-or two, a full collection of the whole heap stopped every thread, the alarm path's too,
-for 100-400 ms (CPU 80-160 ms). Measured with the heap frozen at start-up (below): the
-collector's CPU under the flood fell from ~1.4 s to ~0.4 s in 9 s, and no full collection
-came while the presses ran (docs/performance.md, "sos" section)."""
+GC_YOUNG_THRESHOLD = 100_000
+"""Net new container objects (made less freed) between two collections of the youngest
+generation (Python's default is 700; the older generations keep theirs, 10 and 10). Under
+a heartbeat flood every message leaves a small reference cycle behind (paho 2.2's topic
+matcher builds a recursive closure per message), so at 700 the collector ran ~130 times
+a second and, every second or two, a full collection of the whole heap stopped every
+thread, the alarm path's too, for 100-400 ms; with the heap frozen at start-up (below)
+20,000 stopped the full collections. What a young collection costs is what is young and
+still alive: under a flood that is the messages in flight, ~16 containers a heartbeat
+from paho to the views (~50,000-75,000 with a backlog), and a views batch paused the
+collector while it added ~30,000-70,000 more, so at 20,000 nearly every batch's end set
+off a collection that scanned all of them (~17 ms CPU each, ~5 CPU-us a heartbeat). At
+100,000 the in-flight set and a batch no longer reach it: ~1 young collection in a 5 s
+flood instead of ~16 (gc9, docs/performance.md). Cyclic garbage waits at most 100,000
+containers (a few MB) for its collection."""
 
 
 def settle_collector() -> None:
