@@ -313,12 +313,17 @@ def checked(kept: SoundStream | StreamCheck) -> StreamCheck:
     `__init__`), or `kept` itself."""
     if isinstance(kept, StreamCheck):
         return kept
+    made = _NEW(StreamCheck)
+    if len(kept) == 2:  # a stream of one event (a heartbeat's): no loop
+        event = _NEW(EventCheck)
+        event.__dict__.update(version=1, seal=kept[1], ok=True, problem=None)
+        made.__dict__.update(originator_id=kept[0], events=[event])
+        return made
     events: list[EventCheck] = []
     for version, found in enumerate(kept[1:], 1):
         event = _NEW(EventCheck)
         event.__dict__.update(version=version, seal=found, ok=True, problem=None)
         events.append(event)
-    made = _NEW(StreamCheck)
     made.__dict__.update(originator_id=kept[0], events=events)
     return made
 
