@@ -90,21 +90,27 @@ def _paged(
 ) -> dict[str, Any] | None:
     """`record_page`'s answer from a checked record, made while the collector is paused
     (None: take the full path)."""
-    entries = views.index(subject)
-    checked = cache.get(subject, entries)
-    fresh = checked is None
-    grown = cache.grown(subject, entries) if fresh else None
-    if grown is not None:
-        checked = extended(app, views, grown, entries, merkle, STEP)
+    # The index and the views' reads up to a cold page share one connection (each taken
+    # from the pool is tested with a round trip first); let go of before waiting for the
+    # worker (`checks.wait`), which reads them too.
+    cold: dict[str, Any] | None = None
+    with views.held():
+        entries = views.index(subject)
+        checked = cache.get(subject, entries)
         fresh = checked is None
-        if checked is not None:
-            cache.put(subject, checked)
+        grown = cache.grown(subject, entries) if fresh else None
+        if grown is not None:
+            checked = extended(app, views, grown, entries, merkle, STEP)
+            fresh = checked is None
+            if checked is not None:
+                cache.put(subject, checked)
+        if checked is None and checks is not None:
+            cold = _first_page(
+                app, views, subject, entries, as_of, merkle, zone, page, cache, checks, held
+            )
+    if cold is not None:
+        return cold
     if checked is None and checks is not None:
-        cold = _first_page(
-            app, views, subject, entries, as_of, merkle, zone, page, cache, checks, held
-        )
-        if cold is not None:
-            return cold
         checks.wait(subject)  # one check in hand is waited for, not made twice
         checked = cache.get(subject, entries)
         fresh = checked is None

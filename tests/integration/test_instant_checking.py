@@ -17,6 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from projections.store import PostgresViewStore
 from service.adapters.merkle_log import MerkleLog
 from service.domain.devices.messages import DeviceMessage
 from service.records import instant_cut, pages
@@ -213,3 +214,19 @@ def test_an_event_recorded_out_of_order_just_after_the_instant_is_not_missed(
     assert "checking" not in answer["integrity"]
     assert answer == full_of(world, as_of=stamps[-3], page=page)
     assert answer["state"]["device"]["battery"] == 11
+
+
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+def test_a_cold_instant_takes_one_views_connection_index_and_all(
+    world: World, held: threading.Event, checks: WholeChecks
+) -> None:
+    """The index, the directory's documents and staff names of a cold page as of an instant
+    are read through one connection from the views' pool (each taken is tested with a round
+    trip of its own), the index's too (service/records/pages.py `_paged`)."""
+    views = world.views
+    assert isinstance(views, PostgresViewStore)
+    instant = _stamps(world)[4]
+    taken = int(views._pool.get_stats().get("requests_num", 0))
+    cold = paged(world, RecordCache(), checks, as_of=instant, page=Page(limit=3))
+    assert cold["integrity"]["checking"] is True  # answered before the whole check
+    assert int(views._pool.get_stats().get("requests_num", 0)) == taken + 1
