@@ -287,16 +287,11 @@ _NEW = object.__new__
 
 def verified_stream(originator_id: str, seals: Iterable[bytes]) -> StreamCheck:
     """The check of a stream whose every seal was just recomputed and found (`seals`, in
-    version order from 1): what `check_stream` makes of it, its `EventCheck`s made without
-    the frozen dataclass's `__init__` (one `object.__setattr__` a field: 9 ms for the
-    5,100 streams of a cold page as of an instant with no saved check to reuse, 3 this
-    way; docs/performance.md, asof5). Equal, field for field, to the `__init__`'s."""
-    events: list[EventCheck] = []
-    for version, found in enumerate(seals, 1):
-        event = _NEW(EventCheck)
-        event.__dict__.update(version=version, seal=found.hex(), ok=True, problem=None)
-        events.append(event)
-    return StreamCheck(originator_id=originator_id, events=events)
+    version order from 1): what `check_stream` makes of it, made by `checked` from the texts
+    a memo would keep (its `EventCheck`s without the frozen dataclass's `__init__`: one
+    `object.__setattr__` a field cost 9 ms for the 5,100 streams of a cold page as of an
+    instant with no saved check to reuse, 3 this way; docs/performance.md, asof5)."""
+    return checked((originator_id, *map(bytes.hex, seals)))
 
 
 SoundStream = tuple[str, ...]
@@ -304,13 +299,14 @@ SoundStream = tuple[str, ...]
 in version order from 1. Texts alone, so the collector untracks it at its first look (a
 `StreamCheck` with its list and one `EventCheck` and `__dict__` an event were 4 tracked
 objects a kept event: two kept records' 80,000 to free and walk; docs/performance.md,
-`export9`). `checked` makes the very check `verified_stream` makes of it."""
+`export9`). `checked` makes the `StreamCheck` of it: the one place such a check is built
+without the frozen dataclass's `__init__`."""
 
 
 def checked(kept: SoundStream | StreamCheck) -> StreamCheck:
     """The check a memo keeps as `kept`: made afresh from a `SoundStream` (equal, field for
-    field, to `verified_stream`'s: each object made without the frozen dataclass's
-    `__init__`), or `kept` itself."""
+    field, to what `check_stream` makes of a sound stream: each object made without the
+    frozen dataclass's `__init__`), or `kept` itself."""
     if isinstance(kept, StreamCheck):
         return kept
     made = _NEW(StreamCheck)
