@@ -287,50 +287,16 @@ _NEW = object.__new__
 
 def verified_stream(originator_id: str, seals: Iterable[bytes]) -> StreamCheck:
     """The check of a stream whose every seal was just recomputed and found (`seals`, in
-    version order from 1): what `check_stream` makes of it, made by `checked` from the texts
-    a memo would keep (its `EventCheck`s without the frozen dataclass's `__init__`: one
-    `object.__setattr__` a field cost 9 ms for the 5,100 streams of a cold page as of an
-    instant with no saved check to reuse, 3 this way; docs/performance.md, asof5)."""
-    return checked((originator_id, *map(bytes.hex, seals)))
-
-
-SoundStream = tuple[str, ...]
-"""A sound stream's check as a memo keeps it: its id's text, then each event's seal in hex,
-in version order from 1. Texts alone, so the collector untracks it at its first look (a
-`StreamCheck` with its list and one `EventCheck` and `__dict__` an event were 4 tracked
-objects a kept event: two kept records' 80,000 to free and walk; docs/performance.md,
-`export9`). `checked` makes the `StreamCheck` of it: the one place such a check is built
-without the frozen dataclass's `__init__`."""
-
-
-def checked(kept: SoundStream | StreamCheck) -> StreamCheck:
-    """The check a memo keeps as `kept`: made afresh from a `SoundStream` (equal, field for
-    field, to what `check_stream` makes of a sound stream: each object made without the
-    frozen dataclass's `__init__`), or `kept` itself."""
-    if isinstance(kept, StreamCheck):
-        return kept
-    made = _NEW(StreamCheck)
-    if len(kept) == 2:  # a stream of one event (a heartbeat's): no loop
-        event = _NEW(EventCheck)
-        event.__dict__.update(version=1, seal=kept[1], ok=True, problem=None)
-        made.__dict__.update(originator_id=kept[0], events=[event])
-        return made
+    version order from 1): what `check_stream` makes of it, its `EventCheck`s made without
+    the frozen dataclass's `__init__` (one `object.__setattr__` a field: 9 ms for the
+    5,100 streams of a cold page as of an instant with no saved check to reuse, 3 this
+    way; docs/performance.md, asof5). Equal, field for field, to the `__init__`'s."""
     events: list[EventCheck] = []
-    for version, found in enumerate(kept[1:], 1):
+    for version, found in enumerate(seals, 1):
         event = _NEW(EventCheck)
-        event.__dict__.update(version=version, seal=found, ok=True, problem=None)
+        event.__dict__.update(version=version, seal=found.hex(), ok=True, problem=None)
         events.append(event)
-    made.__dict__.update(originator_id=kept[0], events=events)
-    return made
-
-
-def kept_check(originator_id: UUID, stream: Sequence[StoredEvent]) -> SoundStream | StreamCheck:
-    """What a memo keeps of `check_sealed`'s check: a `SoundStream` while every seal
-    recomputes, else `check_stream`'s check (which words why). `checked` reads it back."""
-    seals = sound_seals(originator_id, map(_VERSION_TOPIC_STATE, stream))
-    if seals is None:
-        return check_stream(originator_id, stream)
-    return (str(originator_id), *map(bytes.hex, seals))
+    return StreamCheck(originator_id=originator_id, events=events)
 
 
 def sound_seals(
@@ -364,7 +330,10 @@ def check_sealed(originator_id: UUID, stream: Sequence[StoredEvent]) -> StreamCh
     `verified_stream` makes it, not through the frozen dataclass's `__init__`. The first
     event out of place, unsealed or altered sends the whole stream to `check_stream`,
     which says why (docs/performance.md, `export6`)."""
-    return checked(kept_check(originator_id, stream))
+    seals = sound_seals(originator_id, map(_VERSION_TOPIC_STATE, stream))
+    if seals is None:
+        return check_stream(originator_id, stream)
+    return verified_stream(str(originator_id), seals)
 
 
 def verify_stream(recorder: AggregateRecorder, originator_id: UUID) -> StreamCheck:

@@ -41,13 +41,9 @@ def read_streams(app: Lonewatch, originator_ids: Sequence[UUID]) -> dict[UUID, l
     (`StoredRow`: the attribute names of a `Notification`, read the same way by the seals,
     the decoder and the leaves) instead of a frozen `Notification` made through its
     `__init__` (10,000 heartbeats are 10,000 of them, each two objects more for the
-    collector's young pass; docs/performance.md, `export7`). Each row's id is the very
-    `UUID` asked for (the same value: `stream_rows` groups the rows by their own id), so the
-    events decoded from them hold the ids memo's (`StoredRows.stream_ids`) and not one of
-    the driver's each: 10,000 tracked objects fewer for each record the memos keep
-    (docs/performance.md, `export9`)."""
+    collector's young pass; docs/performance.md, `export7`)."""
     named = {
-        u: [StoredRow(row[0], u, row[2], row[3], row[4]) for row in rows]
+        u: [StoredRow._make(row) for row in rows]
         for u, rows in stream_rows(app.recorder, originator_ids).items()
     }
     return cast("dict[UUID, list[Notification]]", named)

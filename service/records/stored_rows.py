@@ -24,7 +24,7 @@ from eventsourcing.persistence import StoredEvent
 
 from service.adapters.merkle_leaf_data import leaf_data
 from service.adapters.merkle_tree import leaf_hash
-from service.adapters.sealing import SoundStream, StreamCheck, checked, kept_check
+from service.adapters.sealing import StreamCheck, check_sealed
 from service.records.bounded import let_go_oldest
 
 CAPACITY = 20_000
@@ -63,7 +63,7 @@ class StoredRows:
     def __init__(self, capacity: int = CAPACITY) -> None:
         self.capacity = capacity
         self._events: OrderedDict[Hashable, Any] = OrderedDict()
-        self._streams: OrderedDict[Hashable, SoundStream | StreamCheck] = OrderedDict()
+        self._streams: OrderedDict[Hashable, StreamCheck] = OrderedDict()
         self._leaves: OrderedDict[Hashable, bytes] = OrderedDict()
         self._ids: OrderedDict[str, UUID] = OrderedDict()
         self._lock = threading.Lock()
@@ -155,27 +155,26 @@ class StoredRows:
         return found_all
 
     def stream_check(self, originator_id: UUID, stream: Sequence[StoredEvent]) -> StreamCheck:
-        """`check_stream` of a whole stream, as read now (`check_sealed`'s, kept as
-        `kept_check` keeps it: a sound stream's as texts, made a `StreamCheck` on each read)."""
+        """`check_stream` of a whole stream, as read now (`check_sealed` makes it)."""
         key = _stream_key(originator_id, stream)
-        return checked(self._memo(self._streams, key, lambda: kept_check(originator_id, stream)))
+        return self._memo(self._streams, key, lambda: check_sealed(originator_id, stream))
 
     def stream_checks(self, streams: Mapping[UUID, Sequence[StoredEvent]]) -> list[StreamCheck]:
         """`stream_check` of each stream, in order: `_memo` written out for a record's
         streams (a device's 10,000 heartbeats are 10,000 streams), no call or closure each,
         and the checks made afresh kept under one taking of the lock."""
         table = self._streams
-        kept = []
-        made: dict[Hashable, SoundStream | StreamCheck] = {}
+        checks = []
+        made: dict[Hashable, StreamCheck] = {}
         for originator_id, stream in streams.items():
             key = _stream_key(originator_id, stream)
             found = table.get(key)
             if found is None:
-                found = made[key] = kept_check(originator_id, stream)
-            kept.append(found)
+                found = made[key] = check_sealed(originator_id, stream)
+            checks.append(found)
         if made:
             self._keep_all(table, made)
-        return list(map(checked, kept))
+        return checks
 
     def leaf(
         self, position: int, originator_id: UUID, version: int, topic: str, state: bytes

@@ -24,7 +24,6 @@ from service.records.pages import record_page
 from service.records.record_cache import TTL_SECONDS, RecordCache
 from service.records.record_shape import Page
 from service.records.replay import incident_record
-from service.records.stored_rows import stored_rows_of
 from tests.integration.test_integrity import tamper
 from tests.worlds import World, a_trust_with_lone_visitors
 
@@ -214,15 +213,3 @@ def test_a_whole_record_read_again_is_the_same_bytes(world: World) -> None:
                 for _ in range(2)
             )
             assert again == first
-
-
-def test_a_read_record_s_events_hold_the_ids_memo_s_uuids(world: World) -> None:
-    """Each decoded event kept holds the one `UUID` the ids memo keeps for its stream, not
-    another made by the driver for its row: one tracked object less a kept event for a
-    full memo to free and the collector to walk (docs/performance.md, export9)."""
-    memo = stored_rows_of(world.app)
-    memo.clear()
-    incident_record(world.app, world.views, "device:sos-0001")
-    kept = list(memo._events.values())
-    assert len(kept) > HEARTBEATS // 2
-    assert all(e.originator_id is memo._ids[str(e.originator_id)] for e in kept)

@@ -4,21 +4,12 @@ checks field for field, the same problems worded (docs/performance.md, export6).
 
 from __future__ import annotations
 
-import gc
 from uuid import UUID, uuid4
 
 import pytest
 from eventsourcing.persistence import StoredEvent
 
-from service.adapters.sealing import (
-    GENESIS,
-    MAGIC,
-    StreamCheck,
-    check_sealed,
-    check_stream,
-    seal,
-)
-from service.records.stored_rows import StoredRows
+from service.adapters.sealing import GENESIS, MAGIC, check_sealed, check_stream, seal
 
 
 def _sealed(originator_id: UUID, count: int) -> list[StoredEvent]:
@@ -66,27 +57,3 @@ def test_check_sealed_says_what_check_stream_says(kind: str) -> None:
     assert [vars(e) for e in quick.events] == [vars(e) for e in general.events]
     assert quick.ok is general.ok
     assert quick.problems() == general.problems()
-
-
-@pytest.mark.parametrize("kind", list(STREAMS))
-def test_the_memo_keeps_a_sound_stream_untracked_and_reads_back_what_check_stream_says(
-    kind: str,
-) -> None:
-    """A kept sound stream's check is texts alone (nothing for the collector to walk or a
-    full memo to free object by object; docs/performance.md, export9), read back as the
-    very check `check_stream` makes, by one stream or many, kept or made afresh."""
-    originator_id = uuid4()
-    stream = STREAMS[kind](originator_id)
-    general = check_stream(originator_id, stream)
-    rows = StoredRows()
-    for _ in range(2):  # made afresh, then read back from the memo
-        (many,) = rows.stream_checks({originator_id: stream})
-        one = rows.stream_check(originator_id, stream)
-        for read in (many, one):
-            assert type(read) is StreamCheck
-            assert read == general
-            assert [vars(e) for e in read.events] == [vars(e) for e in general.events]
-            assert read.problems() == general.problems()
-    (kept,) = rows._streams.values()
-    gc.collect()
-    assert gc.is_tracked(kept) is not general.ok  # a sound stream's: texts alone
