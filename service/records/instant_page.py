@@ -65,26 +65,10 @@ def instant_page(
 ) -> dict[str, Any] | None:
     """A page as of `as_of` from the events recorded by then alone (see the module), with
     the verdict on them alone, "checking". None: the instant is not where its few rows
-    said, or nothing was recorded by then (the caller checks the whole record first)."""
-    # One of the store's connections for the page's reads of it (each one taken from the
-    # pool is tested with a round trip of its own first).
-    # The views' reads (the directory's documents, staff names) share one connection too.
-    with views.held():
-        return _instant_page(app, views, subject, entries, as_of, merkle, zone, page, cache)
+    said, or nothing was recorded by then (the caller checks the whole record first).
 
-
-def _instant_page(
-    app: Lonewatch,
-    views: ViewStore,
-    subject: str,
-    entries: list[IndexEntry],
-    as_of: datetime,
-    merkle: MerkleLog | None,
-    zone: tzinfo,
-    page: Page,
-    cache: RecordCache,
-) -> dict[str, Any] | None:
-    """`instant_page`, its views' connection held."""
+    Called within `views.held()` (pages.py `_paged` holds it from the index read on): the
+    views' reads here (the directory's documents, staff names) share that connection."""
     prefix: _Prefix | None = None
     with one_connection(app.recorder) as conn:
         place = instant_cut.place_of(app, entries, as_of, conn)

@@ -1,6 +1,6 @@
 """A page as of an instant of a long record with no kept check, answered from the events
 recorded by then while the whole record is checked in the background (service/records/
-pages.py `_instant_page`, instant_cut.py): the full path's rows, total and state as of the
+instant_page.py, instant_cut.py): the full path's rows, total and state as of the
 instant, for any instant and page; never "verified" before the whole check; "failed" at
 once when an event it was made from is altered; an alteration elsewhere shown once the
 whole check is done."""
