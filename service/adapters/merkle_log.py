@@ -251,7 +251,7 @@ class MerkleLog:
 
     # -- following the store --------------------------------------------
 
-    def _sync(self) -> int:
+    def _sync(self) -> None:
         """Bring the in-memory right edge up to the stored leaves (another appender's too)."""
         size, _ = self.size()
         if size < self._frontier.size:  # the table was emptied: start again
@@ -259,7 +259,6 @@ class MerkleLog:
         for leaf in self.leaves(self._frontier.size, size):
             self._frontier.append(leaf.hash)
             self._last_notification = leaf.notification_id
-        return size
 
     def hand_over(self, notifications: Sequence[Notification]) -> None:
         """Safe from any thread: events just committed in this process, with their positions
@@ -286,18 +285,9 @@ class MerkleLog:
             run = [n for n in handed if n.id >= expected]
             if not run or any(n.id != expected + i for i, n in enumerate(run)):
                 return None
-            size = self._frontier.size
-            leaves = handed_leaves(run)
-            rows = [
-                (size + i, n.id, digest.hex(), stream, n.originator_version)
-                for i, (n, (digest, stream)) in enumerate(zip(run, leaves, strict=True))
-            ]
-            if not self._insert_leaves(rows):
-                self._sync()
+            if not self._append_leaves(run):
                 return None
-            self._frontier.extend([digest for digest, _ in leaves])
-            self._last_notification = run[-1].id
-            return Appended(len(rows), self._frontier.size, time.perf_counter() - started)
+            return Appended(len(run), self._frontier.size, time.perf_counter() - started)
 
     def append_new(self, limit: int = PAGE) -> Appended:
         """Append leaves for events stored since the last leaf: one page of them."""
@@ -306,21 +296,30 @@ class MerkleLog:
 
     def _append_new(self, limit: int) -> Appended:
         started = time.perf_counter()
-        size = self._sync()
+        self._sync()
         notifications = self.recorder.select_notifications(
             start=self._last_notification + 1, limit=limit
         )
+        if notifications:
+            self._append_leaves(notifications)
+        return Appended(len(notifications), self._frontier.size, time.perf_counter() - started)
+
+    def _append_leaves(self, notifications: Sequence[Notification]) -> bool:
+        """Store and add the leaves of `notifications`, which continue the log from its end
+        (`append_handed`'s run, `append_new`'s page): False when another appender stored
+        leaves there first (the log is read again: its leaves are the same ones)."""
+        size = self._frontier.size
         leaves = handed_leaves(notifications)
         rows = [
             (size + offset, int(n.id), digest.hex(), stream, int(n.originator_version))
             for offset, (n, (digest, stream)) in enumerate(zip(notifications, leaves, strict=True))
         ]
-        if rows and self._insert_leaves(rows):
-            self._frontier.extend([digest for digest, _ in leaves])
-            self._last_notification = rows[-1][1]
-        elif rows:
-            self._sync()  # another appender was first: take its leaves (the same ones)
-        return Appended(len(rows), self._frontier.size, time.perf_counter() - started)
+        if not self._insert_leaves(rows):
+            self._sync()
+            return False
+        self._frontier.extend([digest for digest, _ in leaves])
+        self._last_notification = rows[-1][1]
+        return True
 
     def catch_up(self) -> int:
         """Append until every stored event has its leaf; the tree's size."""
