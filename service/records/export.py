@@ -7,7 +7,6 @@ opens and prints the same in ten years' time.
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
 from datetime import date, datetime
 from html import escape
 from typing import Any
@@ -64,7 +63,7 @@ def _all_e(values: list[str]) -> list[str]:
 
 WHEN_KEPT = 20_000
 """Instants kept told (the oldest go first): two records of 10,000 events."""
-_WHEN: OrderedDict[tuple[Any, ZoneInfo], str] = OrderedDict()
+_WHEN: dict[tuple[Any, ZoneInfo], str] = {}
 _WHEN_LOCK = threading.Lock()
 
 

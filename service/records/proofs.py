@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import threading
 import weakref
-from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -164,7 +163,7 @@ class _LeafData:
     again with the same bytes is not encoded again; a changed row is a new key."""
 
     def __init__(self) -> None:
-        self._kept: OrderedDict[tuple[int, int, int, str, bytes], str] = OrderedDict()
+        self._kept: dict[tuple[int, int, int, str, bytes], str] = {}
         self._lock = threading.Lock()
 
     def encoded(self, event: Notification, position: int) -> str:

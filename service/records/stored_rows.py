@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import threading
 import weakref
-from collections import OrderedDict
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import Any, TypeVar
 from uuid import UUID
@@ -62,10 +61,10 @@ class StoredRows:
 
     def __init__(self, capacity: int = CAPACITY) -> None:
         self.capacity = capacity
-        self._events: OrderedDict[Hashable, Any] = OrderedDict()
-        self._streams: OrderedDict[Hashable, StreamCheck] = OrderedDict()
-        self._leaves: OrderedDict[Hashable, bytes] = OrderedDict()
-        self._ids: OrderedDict[str, UUID] = OrderedDict()
+        self._events: dict[Hashable, Any] = {}
+        self._streams: dict[Hashable, StreamCheck] = {}
+        self._leaves: dict[Hashable, bytes] = {}
+        self._ids: dict[str, UUID] = {}
         self._lock = threading.Lock()
 
     def clear(self) -> None:
@@ -77,7 +76,7 @@ class StoredRows:
             self._leaves.clear()
             self._ids.clear()
 
-    def _memo(self, table: OrderedDict[Hashable, T], key: Hashable, make: Callable[[], T]) -> T:
+    def _memo(self, table: dict[Hashable, T], key: Hashable, make: Callable[[], T]) -> T:
         # Read without the lock: a look-up is one step under the GIL, and every key here
         # is ints, strings and bytes (no Python `__hash__` or `__eq__` to run mid-look-up).
         # The lock guards the writes and the eviction's iteration.
@@ -86,14 +85,14 @@ class StoredRows:
             return found
         return self._keep(table, key, make())
 
-    def _keep(self, table: OrderedDict[Any, T], key: Any, made: T) -> T:
+    def _keep(self, table: dict[Any, T], key: Any, made: T) -> T:
         """`made` kept under `key`, the oldest entries let go past `capacity`."""
         with self._lock:
             table[key] = made
             let_go_oldest(table, self.capacity)
         return made
 
-    def _keep_all(self, table: OrderedDict[Any, T], made: Mapping[Any, T]) -> None:
+    def _keep_all(self, table: dict[Any, T], made: Mapping[Any, T]) -> None:
         """Each of `made` kept, as `_keep` keeps one."""
         with self._lock:
             table.update(made)
