@@ -20,11 +20,17 @@ from projections.core import Doc, event_name
 from projections.decoding import RowDecoder
 from projections.doc_cache import UNKNOWN, DocCache
 from projections.store import DocWrite, IndexEntry, ViewConflict, ViewStore
-from projections.views import FILTER_COLUMNS, project
+from projections.views import (
+    FILTER_COLUMNS,
+    PLAIN_DEVICE_MESSAGE,
+    plain_device_message,
+    project,
+)
 from service.adapters.event_rows import rows_after
 
 VIEW_NAME = "lonewatch-views"
 _NO_COLUMNS: tuple[None, None] = (None, None)
+_RECEIVED = "DeviceMessage.Received"
 FAR_BEHIND = 10_000
 """Events behind the head past which start-up rebuilds rather than catches up: two of the
 live path's batches, where big pipelined batches begin to pay."""
@@ -214,7 +220,23 @@ class Projector:
         position = 0
         add_change, add_entry = changes.append, index.append
         new_tuple = tuple.__new__  # IndexEntry(...) without its Python-level __new__
+        plain_kind = PLAIN_DEVICE_MESSAGE
         for position, event in events:
+            if type(event) is plain_kind:
+                plain = plain_device_message(event, read)
+                if plain is not None:  # a reading's document and its index rows, made directly
+                    device, device_subjects = plain
+                    key = ("device", event.device)
+                    pending[key] = docs[key] = device
+                    if keep_changes:
+                        add_change(new_tuple(Change, ("device", device, _RECEIVED, position)))
+                    originator_id = str(event.originator_id)
+                    version = event.originator_version
+                    for subject in device_subjects:
+                        add_entry(
+                            new_tuple(IndexEntry, (subject, position, originator_id, version))
+                        )
+                    continue
             effects = project(event, read)
             written = effects.docs
             if written:
