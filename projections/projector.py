@@ -221,32 +221,26 @@ class Projector:
         add_change, add_entry = changes.append, index.append
         new_tuple = tuple.__new__  # IndexEntry(...) without its Python-level __new__
         plain_kind = PLAIN_DEVICE_MESSAGE
+        subjects: Sequence[str]
         for position, event in events:
-            if type(event) is plain_kind:
-                plain = plain_device_message(event, read)
-                if plain is not None:  # a reading's document and its index rows, made directly
-                    device, device_subjects = plain
-                    key = ("device", event.device)
-                    pending[key] = docs[key] = device
-                    if keep_changes:
-                        add_change(new_tuple(Change, ("device", device, _RECEIVED, position)))
-                    originator_id = str(event.originator_id)
-                    version = event.originator_version
-                    for subject in device_subjects:
-                        add_entry(
-                            new_tuple(IndexEntry, (subject, position, originator_id, version))
-                        )
-                    continue
-            effects = project(event, read)
-            written = effects.docs
-            if written:
-                pending.update(written)
-                docs.update(written)
+            plain = plain_device_message(event, read) if type(event) is plain_kind else None
+            if plain is not None:  # a reading's document, made without `project`'s dispatch
+                device, subjects = plain
+                key = ("device", event.device)
+                pending[key] = docs[key] = device
                 if keep_changes:
-                    name = event_name(event)
-                    for key, doc in written.items():
-                        add_change(new_tuple(Change, (key[0], doc, name, position)))
-            subjects = effects.subjects
+                    add_change(new_tuple(Change, ("device", device, _RECEIVED, position)))
+            else:
+                effects = project(event, read)
+                written = effects.docs
+                if written:
+                    pending.update(written)
+                    docs.update(written)
+                    if keep_changes:
+                        name = event_name(event)
+                        for key, doc in written.items():
+                            add_change(new_tuple(Change, (key[0], doc, name, position)))
+                subjects = effects.subjects
             if subjects:
                 # An append per row (a heartbeat has two), not a comprehension's frame.
                 originator_id = str(event.originator_id)
