@@ -20,11 +20,17 @@ from projections.core import Doc, event_name
 from projections.decoding import RowDecoder
 from projections.doc_cache import UNKNOWN, DocCache
 from projections.store import DocWrite, IndexEntry, ViewConflict, ViewStore
-from projections.views import FILTER_COLUMNS, project
+from projections.views import (
+    FILTER_COLUMNS,
+    PLAIN_DEVICE_MESSAGE,
+    plain_device_message,
+    project,
+)
 from service.adapters.event_rows import rows_after
 
 VIEW_NAME = "lonewatch-views"
 _NO_COLUMNS: tuple[None, None] = (None, None)
+_RECEIVED = "DeviceMessage.Received"
 FAR_BEHIND = 10_000
 """Events behind the head past which start-up rebuilds rather than catches up: two of the
 live path's batches, where big pipelined batches begin to pay."""
@@ -214,17 +220,27 @@ class Projector:
         position = 0
         add_change, add_entry = changes.append, index.append
         new_tuple = tuple.__new__  # IndexEntry(...) without its Python-level __new__
+        plain_kind = PLAIN_DEVICE_MESSAGE
+        subjects: Sequence[str]
         for position, event in events:
-            effects = project(event, read)
-            written = effects.docs
-            if written:
-                pending.update(written)
-                docs.update(written)
+            plain = plain_device_message(event, read) if type(event) is plain_kind else None
+            if plain is not None:  # a reading's document, made without `project`'s dispatch
+                device, subjects = plain
+                key = ("device", event.device)
+                pending[key] = docs[key] = device
                 if keep_changes:
-                    name = event_name(event)
-                    for key, doc in written.items():
-                        add_change(new_tuple(Change, (key[0], doc, name, position)))
-            subjects = effects.subjects
+                    add_change(new_tuple(Change, ("device", device, _RECEIVED, position)))
+            else:
+                effects = project(event, read)
+                written = effects.docs
+                if written:
+                    pending.update(written)
+                    docs.update(written)
+                    if keep_changes:
+                        name = event_name(event)
+                        for key, doc in written.items():
+                            add_change(new_tuple(Change, (key[0], doc, name, position)))
+                subjects = effects.subjects
             if subjects:
                 # An append per row (a heartbeat has two), not a comprehension's frame.
                 originator_id = str(event.originator_id)

@@ -20,7 +20,7 @@ from projections.visits import VISIT_FILTER_COLUMNS, VISIT_HANDLERS
 from service.domain import ids
 from service.domain.devices.health import SILENCE_REPORTS, battery_low
 from service.domain.devices.location import location_of
-from service.domain.devices.messages import ALARM_KINDS
+from service.domain.devices.messages import ALARM_KINDS, FACT_KINDS, DeviceMessage
 
 
 def project(event: DomainEventProtocol[UUID], read: Reader) -> Effects:
@@ -101,8 +101,51 @@ def _instant(when: datetime) -> str:
 def _device_message(event: Any, read: Reader, fx: Effects) -> None:
     # The hottest handler (every heartbeat, a million in a rebuild): attributes read once.
     device_id, kind = event.device, event.kind
+    fields = event.fields or _NO_FIELDS
+    fx.docs[("device", device_id)] = _device_document(event, read, device_id, kind, fields)
+    staff = event.staff
+    fx.subjects += (f"device:{device_id}", f"staff:{staff}") if staff else (f"device:{device_id}",)
+    if fields.get("alert_id"):  # a press that joined its device's open alert
+        fx.subjects.append(f"alert:{fields['alert_id']}")
+    elif kind in ALARM_KINDS:
+        alert_id = ids.alert_id(ids.alert_key_for_message(event.originator_id))
+        fx.subjects.append(f"alert:{alert_id}")
+    elif kind == "message" and fields.get("text"):  # the visitor's words, on a duress
+        raised = raised_by_app_message(event.originator_id, str(fields["text"]))
+        if raised is not None:
+            fx.subjects.append(f"alert:{raised}")
+
+
+def plain_device_message(event: Any, read: Reader) -> tuple[Doc, tuple[str, ...]] | None:
+    """What `project` gives a plain reading (a heartbeat, a checkin, a battery or location
+    report that joined no alert, from a device on no visit), without its `Effects`: the
+    device's document and the timeline subjects, each made as `_device_message` makes them;
+    None when it is not one, and `project` is needed. A flood is almost all such readings,
+    and the general dispatch cost as much again as the document (projections/projector.py).
+    The visits' handler does nothing for a device with no visit, the escalation's have none
+    for a device message: tests/unit/test_plain_device_messages.py compares the two ways."""
+    device_id, kind = event.device, event.kind
+    if kind not in FACT_KINDS:
+        return None
+    fields = event.fields or _NO_FIELDS
+    if fields.get("alert_id"):
+        return None
+    device = _device_document(event, read, device_id, kind, fields)
+    if device.get("visit"):  # the visits' handler has a watch to keep
+        return None
+    staff = event.staff
+    return device, (
+        (f"device:{device_id}", f"staff:{staff}") if staff else (f"device:{device_id}",)
+    )
+
+
+def _device_document(
+    event: Any, read: Reader, device_id: str, kind: str, fields: dict[str, Any]
+) -> Doc:
+    """The device's document after one of its messages (every kind: health, counts, the
+    last location)."""
     stored = read("device", device_id)
-    device = stored.copy() if stored else {"id": device_id, "counts": {}}
+    device: Doc = stored.copy() if stored else {"id": device_id, "counts": {}}
     counts = device.get("counts")
     if counts:
         counts = counts.copy()
@@ -114,7 +157,6 @@ def _device_message(event: Any, read: Reader, fx: Effects) -> None:
     if kind not in SILENCE_REPORTS:
         device["last_seen"] = at
     device["last_kind"] = kind
-    fields = event.fields or _NO_FIELDS
     battery = fields.get("battery")
     if battery is not None:
         device["battery"] = battery
@@ -135,18 +177,7 @@ def _device_message(event: Any, read: Reader, fx: Effects) -> None:
             **(location_of(fields) or {}),  # the address where known, the map link
             "at": at,
         }
-    fx.docs[("device", device_id)] = device
-    staff = event.staff
-    fx.subjects += (f"device:{device_id}", f"staff:{staff}") if staff else (f"device:{device_id}",)
-    if fields.get("alert_id"):  # a press that joined its device's open alert
-        fx.subjects.append(f"alert:{fields['alert_id']}")
-    elif kind in ALARM_KINDS:
-        alert_id = ids.alert_id(ids.alert_key_for_message(event.originator_id))
-        fx.subjects.append(f"alert:{alert_id}")
-    elif kind == "message" and fields.get("text"):  # the visitor's words, on a duress
-        raised = raised_by_app_message(event.originator_id, str(fields["text"]))
-        if raised is not None:
-            fx.subjects.append(f"alert:{raised}")
+    return device
 
 
 _NO_FIELDS: dict[str, Any] = {}
@@ -356,3 +387,14 @@ FILTER_COLUMNS: dict[str, tuple[str | None, str | None]] = {
     "audit": ("school", None),
     **ARC_FILTER_COLUMNS,
 }
+
+_RECEIVED: type[Any] = DeviceMessage.Received  # type: ignore[attr-defined]
+PLAIN_DEVICE_MESSAGE: type[Any] | None = (
+    _RECEIVED
+    if _handlers_of(_RECEIVED.__qualname__)
+    == (_device_message, VISIT_HANDLERS["DeviceMessage.Received"])
+    else None
+)
+"""The event class `plain_device_message` may stand in for `project` on: a device message,
+while its handlers are the views' and the visits' alone (a handler added for it turns the
+shortcut off)."""

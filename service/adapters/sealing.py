@@ -33,7 +33,7 @@ from eventsourcing.persistence import (
     StoredEvent,
 )
 
-from service.adapters.event_inserts import insert_events
+from service.adapters.event_inserts import SealedRow, insert_events
 from service.adapters.quick_mapper import QuickStates
 from service.adapters.seal_memo import SealMemo
 
@@ -148,10 +148,11 @@ class SealedEventStore(EventStore[UUID]):
     ) -> list[Recording[UUID]]:
         # Keyed by the id's `.int`: a UUID's hash is a Python call, an int's is not.
         latest: dict[int, tuple[int, bytes]] = {}
-        sealed: list[StoredEvent] = []
+        sealed: list[SealedRow] = []
         seals: list[tuple[UUID, int, bytes]] = []
         """(stream, version, seal) of each event, for the memo once they are committed."""
         state_of = self._quick.state_of
+        new_row = tuple.__new__  # SealedRow(...) without its Python-level __new__
         for event in domain_events:
             quick = state_of(event)
             if quick is None:
@@ -165,7 +166,9 @@ class SealedEventStore(EventStore[UUID]):
             previous = self._previous(originator_id, version, latest)
             this = seal(previous, originator_id, version, topic, state)
             latest[originator_id.int] = (version, this)
-            sealed.append(StoredEvent(given, event.originator_version, topic, MAGIC + this + state))
+            sealed.append(
+                new_row(SealedRow, (given, event.originator_version, topic, MAGIC + this + state))
+            )
             seals.append((originator_id, version, this))
         return self._insert(domain_events, sealed, seals, **kwargs)
 
@@ -202,7 +205,7 @@ class SealedEventStore(EventStore[UUID]):
     def _insert(
         self,
         domain_events: Sequence[DomainEventProtocol[UUID]],
-        stored: list[StoredEvent],
+        stored: list[SealedRow],
         seals: Sequence[tuple[UUID, int, bytes]],
         **kwargs: Any,
     ) -> list[Recording[UUID]]:

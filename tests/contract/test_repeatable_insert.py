@@ -9,7 +9,7 @@ from uuid import uuid4
 import pytest
 from eventsourcing.persistence import IntegrityError, StoredEvent
 
-from service.adapters.event_inserts import insert_events
+from service.adapters.event_inserts import SealedRow, insert_events
 from tests.worlds import World
 
 
@@ -48,3 +48,17 @@ def test_anything_else_that_collides_refuses_the_whole_group(world: World) -> No
     with pytest.raises(IntegrityError):
         insert_events(recorder, [event(fresh), event(taken)])
     assert recorder.select_events(fresh) == []
+
+
+@pytest.mark.parametrize("repeatable", [False, True])
+def test_sealed_rows_go_in_as_the_librarys_stored_events_do(world: World, repeatable: bool) -> None:
+    """The sealing store hands the insert tuples (`SealedRow`), not `StoredEvent`s: on every
+    path (one statement, the row-by-row upsert, the library's own insert) the same rows."""
+    recorder = world.app.recorder
+    ids = [uuid4() for _ in range(3)]
+    rows = [SealedRow(i, 1, "tests:Event", b'{"n": %d}' % n) for n, i in enumerate(ids)]
+    positions = insert_events(recorder, rows, repeatable=set(ids) if repeatable else ())
+    assert positions is not None and None not in positions
+    for row in rows:
+        [stored] = recorder.select_events(row.originator_id)
+        assert (stored.originator_version, stored.topic, bytes(stored.state)) == row[1:]
