@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 from uuid import UUID
@@ -49,6 +50,13 @@ comparing hex texts under the database's collation (a leaf's server CPU ~2 µs l
 ~9, pg10). A store made before keeps its B-tree, which answers the same; to change it,
 while no service runs: `DROP INDEX lw_merkle_leaves_stream; CREATE INDEX
 lw_merkle_leaves_stream ON lw_merkle_leaves USING hash (originator_id)`."""
+
+
+_LEAF_ROWS = (
+    "SELECT originator_id, originator_version, notification_id, leaf_hash "
+    "FROM lw_merkle_leaves WHERE originator_id = ANY(%s)"
+)
+"""A run of streams' leaves, their ids as hex (`stream_leaf_rows`)."""
 
 
 class StreamLeaf(NamedTuple):
@@ -218,6 +226,26 @@ class MerkleLog:
             ]
         return self._pg_leaf_rows([u.hex for u in originator_ids], conn)
 
+    @contextmanager
+    def stream_leaf_rows_ahead(
+        self, originator_ids: Sequence[UUID], conn: Any = None
+    ) -> Iterator[Callable[[], list[tuple[str, int, int, str]]]]:
+        """`stream_leaf_rows`, asked for as the block is entered and read when the function
+        it gives is called (within the block): on a held PostgreSQL connection the query is
+        sent at once, alone in psycopg's pipeline mode, and the server looks the leaves up
+        while the caller works on (a cold page as of an instant groups the rows it has just
+        read meanwhile). Nothing else may use `conn` within the block. Elsewhere read at
+        once."""
+        if not self._pg or conn is None:
+            rows = self.stream_leaf_rows(originator_ids, conn)
+            yield lambda: rows
+            return
+        from psycopg.rows import tuple_row
+
+        with conn.pipeline(), conn.cursor(row_factory=tuple_row) as cur:
+            cur.execute(_LEAF_ROWS, (TextArray.of([u.hex for u in originator_ids]),))
+            yield lambda: list(cur.fetchall())
+
     def _pg_leaf_rows(self, hexes: list[str], held: Any = None) -> list[tuple[str, int, int, str]]:
         """The leaves of the streams with these hex ids, as the driver's tuples (no dict a
         row), on `held` if given, else on a connection taken from the pool for it (each
@@ -225,11 +253,7 @@ class MerkleLog:
         from psycopg.rows import tuple_row
 
         with held_or_pooled(self.recorder, held) as conn, conn.cursor(row_factory=tuple_row) as cur:
-            cur.execute(
-                "SELECT originator_id, originator_version, notification_id, leaf_hash "
-                "FROM lw_merkle_leaves WHERE originator_id = ANY(%s)",
-                (TextArray.of(hexes),),
-            )
+            cur.execute(_LEAF_ROWS, (TextArray.of(hexes),))
             return list(cur.fetchall())
 
     def _insert_leaves(self, rows: Sequence[LeafRow]) -> bool:

@@ -21,6 +21,7 @@ from service.domain.devices.location import describe as describe_location
 from service.domain.devices.location import location_of
 from service.domain.people.naming import person
 from service.records.narrative import TAKEN_VIA, escalation_in_a_sentence, outcome_words
+from service.records.told_times import clock_words, day_words
 
 KINDS = {
     "sos": "SOS",
@@ -292,13 +293,15 @@ def _local(value: Any, zone: ZoneInfo) -> datetime | None:
 def _clock(value: Any, zone: ZoneInfo) -> str:
     """'09:01:02 GMT'."""
     local = _local(value, zone)
-    return f"{local:%H:%M:%S} {local.tzname()}" if local else "an unrecorded time"
+    return f"{clock_words(local)} {local.tzname()}" if local else "an unrecorded time"
 
 
 def _stamp(value: Any, zone: ZoneInfo) -> str:
-    """'on Mon 23 Nov 2026 at 09:01:02 GMT'."""
+    """'on Mon 23 Nov 2026 at 09:01:02 GMT' (a device's every row says it: told_times.py)."""
     local = _local(value, zone)
-    return f"on {local:%a %d %b %Y} at {local:%H:%M:%S} {local.tzname()}" if local else ""
+    if not local:
+        return ""
+    return f"on {day_words(local)} at {clock_words(local)} {local.tzname()}"
 
 
 def _day(value: Any, zone: ZoneInfo) -> str:

@@ -147,43 +147,29 @@ class _Prefix:
         found_rows = list(stream_rows_named(app.recorder, named, conn=conn))
         uuids: list[UUID] = list(map(_STREAM, found_rows))
         row_keys = list(map(_INT, uuids))
-        for key, row in zip(row_keys, found_rows, strict=True):
-            of_key[key].append(row)
         # Each number's first `UUID` (the last written of the reversed wins), made in C.
         ids: dict[int, UUID] = dict(zip(row_keys[::-1], uuids[::-1], strict=True))
         order = [ids.get(key) or UUID(int=key) for key in by_stream]
+        # The log's leaves of these streams, asked for now and read once the rows are
+        # grouped: the server looks them up meanwhile (docs/performance.md, asof11).
+        if merkle is None:
+            grouped, leaves = _grouped(by_stream, of_key, row_keys, found_rows), []
+        else:
+            with merkle.stream_leaf_rows_ahead(order, conn) as leaves_read:
+                grouped = _grouped(by_stream, of_key, row_keys, found_rows)
+                leaves = leaves_read()
+        rows, self.rows, positions, streams, versions_, places = grouped
         # Each stream with its rows, in the index's order: a list, not a dict keyed by
         # `UUID` (a hash in Python per stream; docs/performance.md, asof6).
         stored = list(zip(order, of_key.values(), strict=True))
-        rows: list[tuple[int, EventRow]] = []
-        # Each event's place in `rows`, grouped by its stream's number (`of_stream` below).
-        places: dict[int, list[int]] = {}
-        for versions, found in zip(by_stream.values(), of_key.values(), strict=True):
-            for row in found:
-                position = versions.get(row[2])
-                if position is not None:
-                    rows.append((position, row))
-        rows.sort(key=_first)
-        self.rows = [row for _, row in rows]
-        positions = [p for p, _ in rows]
         # An event the index places elsewhere than its row (moved) is worded by the checks
         # one by one: a block's digest is of its rows and leaves, not of the index.
         moved = positions != list(map(_POSITION, self.rows))
-        streams: list[UUID] = [row[1] for row in self.rows]  # type: ignore[misc]
-        versions_ = [row[2] for row in self.rows]
-        for index, stream in enumerate(streams):
-            key = stream.int
-            at = places.get(key)
-            if at is None:
-                places[key] = [index]
-            else:
-                at.append(index)
         saved = cache.saved(subject)
         then = saved.checks if saved is not None else {}
-        # The log's leaves of these streams, by block; the blocks whose rows and leaves are
-        # byte for byte those the last whole check found sound take its streams' checks,
-        # the rest are checked event by event (service/records/sound_blocks.py).
-        leaves = merkle.stream_leaf_rows(order, conn) if merkle is not None else []
+        # The leaves by block; the blocks whose rows and leaves are byte for byte those the
+        # last whole check found sound take its streams' checks, the rest are checked event
+        # by event (service/records/sound_blocks.py).
         blocks = by_block(list(map(format, by_stream, repeat("032x"))), leaves, horizon)
         known, sealed, rest_leaves = proved(
             list(by_stream),
@@ -265,6 +251,46 @@ _STREAM = itemgetter(1)
 
 def _first(pair: tuple[int, EventRow]) -> int:
     return pair[0]
+
+
+def _grouped(
+    by_stream: dict[int, dict[int, int]],
+    of_key: dict[int, list[EventRow]],
+    row_keys: list[int],
+    found_rows: list[EventRow],
+) -> tuple[
+    list[tuple[int, EventRow]],
+    list[EventRow],
+    list[int],
+    list[UUID],
+    list[int],
+    dict[int, list[int]],
+]:
+    """The rows read put in `of_key` by their stream's number, and those the index names
+    in its order: (position, row) pairs, the rows, their positions, streams and versions,
+    and each stream's places among them by its number (`_Prefix.checked.of_stream`)."""
+    for key, row in zip(row_keys, found_rows, strict=True):
+        of_key[key].append(row)
+    rows: list[tuple[int, EventRow]] = []
+    for named, found in zip(by_stream.values(), of_key.values(), strict=True):
+        for row in found:
+            position = named.get(row[2])
+            if position is not None:
+                rows.append((position, row))
+    rows.sort(key=_first)
+    in_order = [row for _, row in rows]
+    positions = [p for p, _ in rows]
+    streams: list[UUID] = [row[1] for row in in_order]  # type: ignore[misc]
+    versions = [row[2] for row in in_order]
+    places: dict[int, list[int]] = {}
+    for index, stream in enumerate(streams):
+        key = stream.int
+        at = places.get(key)
+        if at is None:
+            places[key] = [index]
+        else:
+            at.append(index)
+    return rows, in_order, positions, streams, versions, places
 
 
 def _all_same(
