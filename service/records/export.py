@@ -7,7 +7,7 @@ opens and prints the same in ten years' time.
 from __future__ import annotations
 
 import threading
-from datetime import date, datetime
+from datetime import datetime
 from html import escape
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -26,6 +26,7 @@ from service.records.narrative import (
     source_words,
     visit_address,
 )
+from service.records.told_times import DAYS_KEPT, clock_words, day_words, forget_days
 
 OUTCOMES = {
     "safe": "Safe",
@@ -92,32 +93,29 @@ def _all_when_e(values: list[Any], zone: ZoneInfo) -> list[str]:
     return told
 
 
-DAYS_KEPT = 4_000
-_DAYS: dict[date, str] = {}
-_ZONE_NAMES: dict[str | None, str] = {}
-"""A zone's abbreviations (`BST`, `GMT`), escaped: a handful per zone."""
+_ESCAPED: dict[str | None, str] = {}
+"""Days' words and zones' abbreviations (`BST`, `GMT`), escaped: a few per record."""
 
 
 def _told_afresh(value: Any, zone: ZoneInfo) -> str:
-    """`_e(_when(value, zone))`, with each local day told once: the day's words are
-    `strftime`'s, the time of day plain digits (a record's first export told 10,000
-    instants through `strftime`, ~1.6 µs each). Escaped in parts (escaping works character
-    by character, and digits, spaces and colons need none): the day's words and the zone's
-    name once each, not every instant's whole text (~0.7 µs each)."""
+    """`_e(_when(value, zone))`, told as `told_times` tells it (each local day's words once:
+    a record's first export told 10,000 instants through `strftime`, ~1.6 µs each). Escaped
+    in parts (escaping works character by character, and digits, spaces and colons need
+    none): the day's words and the zone's name once each, not every instant's whole text
+    (~0.7 µs each)."""
     if not isinstance(value, datetime):
         return _e(_when(value, zone))
     local = value.astimezone(zone)
-    day = local.date()
-    said = _DAYS.get(day)
+    day, name = day_words(local), local.tzname()
+    said = _ESCAPED.get(day)
     if said is None:
-        if len(_DAYS) >= DAYS_KEPT:
-            _DAYS.clear()
-        said = _DAYS[day] = escape(f"{local:%a %d %b %Y}")
-    name = local.tzname()
-    named = _ZONE_NAMES.get(name)
+        if len(_ESCAPED) >= DAYS_KEPT:
+            _ESCAPED.clear()
+        said = _ESCAPED[day] = escape(day)
+    named = _ESCAPED.get(name)
     if named is None:
-        named = _ZONE_NAMES[name] = escape(str(name))
-    return f"{said} {local.hour:02d}:{local.minute:02d}:{local.second:02d} {named}"
+        named = _ESCAPED[name] = escape(str(name))
+    return f"{said} {clock_words(local)} {named}"
 
 
 def forget_told_times() -> None:
@@ -125,8 +123,8 @@ def forget_told_times() -> None:
     (`benchmarks/replay.py`'s cold export)."""
     with _WHEN_LOCK:
         _WHEN.clear()
-        _DAYS.clear()
-        _ZONE_NAMES.clear()
+        _ESCAPED.clear()
+        forget_days()
 
 
 def _told(n: dict[str, Any]) -> str:

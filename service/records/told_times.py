@@ -28,3 +28,9 @@ def day_words(local: datetime) -> str:
 def clock_words(local: datetime) -> str:
     """`f"{local:%H:%M:%S}"` ('09:01:02'), without `strftime`."""
     return f"{local.hour:02d}:{local.minute:02d}:{local.second:02d}"
+
+
+def forget_days() -> None:
+    """Tell every day afresh from now on, as a process's first page or export does
+    (`export.forget_told_times`, the benchmarks' cold figures)."""
+    _DAYS.clear()
