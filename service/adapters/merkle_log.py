@@ -35,7 +35,7 @@ the next round reads them from the store instead."""
 
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS lw_merkle_leaves ("
-    " leaf_index BIGINT PRIMARY KEY, notification_id BIGINT NOT NULL UNIQUE,"
+    " leaf_index {key} PRIMARY KEY, notification_id BIGINT NOT NULL UNIQUE,"
     " leaf_hash TEXT NOT NULL, originator_id TEXT NOT NULL, originator_version BIGINT NOT NULL)",
     "CREATE INDEX IF NOT EXISTS lw_merkle_leaves_stream ON lw_merkle_leaves (originator_id)",
     "CREATE TABLE IF NOT EXISTS lw_merkle_heads ("
@@ -43,6 +43,11 @@ _SCHEMA = (
     " key_id TEXT NOT NULL, public_key TEXT NOT NULL, signature TEXT NOT NULL,"
     " PRIMARY KEY (tree_size, key_id))",
 )
+"""On SQLite the leaf's index is the table's rowid: only the exact type name `INTEGER`
+makes a primary key the rowid's alias, and under `BIGINT` the table kept a hidden rowid
+and a second B-tree for the key, written on every leaf (same values and order either way:
+both have integer affinity). A store made before keeps its two B-trees, which answer
+the same. PostgreSQL keeps BIGINT (its INTEGER is 32 bits)."""
 
 
 class StreamLeaf(NamedTuple):
@@ -78,7 +83,7 @@ class MerkleLog:
         self._handed_lock = threading.Lock()
         with self._transaction(commit=True) as cur:
             for statement in _SCHEMA:
-                cur.execute(statement)
+                cur.execute(statement.format(key="BIGINT" if self._pg else "INTEGER"))
 
     # -- database -------------------------------------------------------
 
