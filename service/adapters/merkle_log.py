@@ -36,7 +36,7 @@ the next round reads them from the store instead."""
 
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS lw_merkle_leaves ("
-    " leaf_index BIGINT PRIMARY KEY, notification_id BIGINT NOT NULL UNIQUE,"
+    " leaf_index {key} PRIMARY KEY, notification_id BIGINT NOT NULL UNIQUE,"
     " leaf_hash TEXT NOT NULL, originator_id TEXT NOT NULL, originator_version BIGINT NOT NULL)",
     "CREATE INDEX IF NOT EXISTS lw_merkle_leaves_stream ON lw_merkle_leaves {using}(originator_id)",
     "CREATE TABLE IF NOT EXISTS lw_merkle_heads ("
@@ -49,7 +49,13 @@ PostgreSQL a hash index, whose insert goes to its bucket's page instead of down 
 comparing hex texts under the database's collation (a leaf's server CPU ~2 µs less of
 ~9, pg10). A store made before keeps its B-tree, which answers the same; to change it,
 while no service runs: `DROP INDEX lw_merkle_leaves_stream; CREATE INDEX
-lw_merkle_leaves_stream ON lw_merkle_leaves USING hash (originator_id)`."""
+lw_merkle_leaves_stream ON lw_merkle_leaves USING hash (originator_id)`.
+
+On SQLite the leaf's index is the table's rowid: only the exact type name `INTEGER`
+makes a primary key the rowid's alias, and under `BIGINT` the table kept a hidden rowid
+and a second B-tree for the key, written on every leaf (same values and order either way:
+both have integer affinity). A store made before keeps its two B-trees, which answer
+the same. PostgreSQL keeps BIGINT (its INTEGER is 32 bits)."""
 
 
 _LEAF_ROWS = (
@@ -92,7 +98,12 @@ class MerkleLog:
         self._handed_lock = threading.Lock()
         with self._transaction(commit=True) as cur:
             for statement in _SCHEMA:
-                cur.execute(statement.format(using="USING hash " if self._pg else ""))
+                cur.execute(
+                    statement.format(
+                        using="USING hash " if self._pg else "",
+                        key="BIGINT" if self._pg else "INTEGER",
+                    )
+                )
 
     # -- database -------------------------------------------------------
 

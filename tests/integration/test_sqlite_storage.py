@@ -1,0 +1,115 @@
+"""How the SQLite stores keep their tables (sqlite10): the Merkle leaf's index is the
+leaves table's rowid (no second B-tree for the key), the views' connection holds a larger
+page cache and checkpoints less often, and the answers are the same as before."""
+
+from __future__ import annotations
+
+import sqlite3
+import uuid
+from pathlib import Path
+from typing import Any
+
+from eventsourcing.persistence import StoredEvent
+
+from projections.store import IndexEntry, SQLiteViewStore
+from service.adapters.event_store import eventsourcing_env, roomier_sqlite_pages
+from service.adapters.merkle_log import MerkleLog
+from service.application.lonewatch import Lonewatch
+from service.clock import FakeClock
+
+
+def _leaves_table(path: Path) -> tuple[list[Any], list[Any]]:
+    with sqlite3.connect(path) as conn:
+        indexes = conn.execute("PRAGMA index_list(lw_merkle_leaves)").fetchall()
+        rows = conn.execute(
+            "SELECT rowid, leaf_index, notification_id FROM lw_merkle_leaves ORDER BY leaf_index"
+        ).fetchall()
+    return indexes, rows
+
+
+def test_a_new_sqlite_store_keeps_the_leaf_index_as_the_rowid(tmp_path: Path) -> None:
+    path = tmp_path / "store.sqlite3"
+    app = Lonewatch(eventsourcing_env(f"sqlite:///{path}"), FakeClock())
+    try:
+        log = MerkleLog(app.recorder)
+        app.recorder.insert_events(
+            [StoredEvent(uuid.uuid4(), 1, "alert:Raised", bytes([n])) for n in range(5)]
+        )
+        assert log.append_new().leaves == 5
+        assert [leaf.leaf_index for leaf in log.leaves()] == list(range(5))
+        assert log.size() == (5, 5)
+    finally:
+        app.close()
+    indexes, rows = _leaves_table(path)
+    # Only the notification id's UNIQUE and the stream's index: no autoindex for the key.
+    assert sorted(row[1] for row in indexes) == [
+        "lw_merkle_leaves_stream",
+        "sqlite_autoindex_lw_merkle_leaves_1",
+    ]
+    with sqlite3.connect(path) as conn:
+        (unique_on,) = conn.execute(
+            "SELECT name FROM pragma_index_info('sqlite_autoindex_lw_merkle_leaves_1')"
+        ).fetchone()
+    assert unique_on == "notification_id"
+    assert rows == [(i, i, i + 1) for i in range(5)]  # the rowid is the leaf's index
+
+
+def test_a_leaves_table_made_before_keeps_working(tmp_path: Path) -> None:
+    path = tmp_path / "store.sqlite3"
+    with sqlite3.connect(path) as conn:  # the schema before sqlite10
+        conn.execute(
+            "CREATE TABLE lw_merkle_leaves (leaf_index BIGINT PRIMARY KEY,"
+            " notification_id BIGINT NOT NULL UNIQUE, leaf_hash TEXT NOT NULL,"
+            " originator_id TEXT NOT NULL, originator_version BIGINT NOT NULL)"
+        )
+    app = Lonewatch(eventsourcing_env(f"sqlite:///{path}"), FakeClock())
+    try:
+        log = MerkleLog(app.recorder)
+        app.recorder.insert_events(
+            [StoredEvent(uuid.uuid4(), 1, "alert:Raised", bytes([n])) for n in range(3)]
+        )
+        assert log.append_new().leaves == 3
+        assert log.size() == (3, 3)
+    finally:
+        app.close()
+    indexes, _ = _leaves_table(path)
+    assert len(indexes) == 3  # its key's own B-tree is still there
+
+
+def test_the_views_connection_holds_more_pages_and_checkpoints_less(tmp_path: Path) -> None:
+    views = SQLiteViewStore(tmp_path / "store.views.sqlite3")
+    try:
+        conn = views._conn
+        assert conn.execute("PRAGMA cache_size").fetchone()[0] == -32768
+        assert conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 10000
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert conn.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL, as before
+        entry = IndexEntry("device:a", 1, "id", 1)
+        views.commit("v", expected=0, position=1, docs=[], index=[entry])
+        assert views.index("device:a") == [entry]
+    finally:
+        views.close()
+
+
+def test_the_event_stores_connections_hold_more_pages_and_checkpoint_less(
+    tmp_path: Path,
+) -> None:
+    app = Lonewatch(eventsourcing_env(f"sqlite:///{tmp_path / 'store.sqlite3'}"), FakeClock())
+    try:
+        roomier_sqlite_pages(app.recorder)
+        # The one the pool already held (it created the tables), a reader and a writer.
+        with (
+            app.recorder.datastore.transaction(commit=False) as first,
+            app.recorder.datastore.transaction(commit=True) as second,
+        ):
+            for cur in (first, second):
+                cur.execute("PRAGMA cache_size")
+                assert cur.fetchone()[0] == -16384
+                cur.execute("PRAGMA wal_autocheckpoint")
+                assert cur.fetchone()[0] == 10000
+                cur.execute("PRAGMA journal_mode")
+                assert cur.fetchone()[0] == "wal"
+                cur.execute("PRAGMA synchronous")
+                assert cur.fetchone()[0] == 2  # FULL, SQLite's default, as before
+    finally:
+        app.close()
