@@ -28,7 +28,6 @@ from service.adapters.alarm_priority import AlarmPriority
 from service.adapters.event_store import (
     eventsourcing_env,
     quick_recovery,
-    roomier_sqlite_pages,
     views_location,
     with_startup_retries,
 )
@@ -108,7 +107,6 @@ def build(
         )
     )
     quick_recovery(app.recorder)
-    roomier_sqlite_pages(app.recorder)
     projector = Projector(app.recorder, app.mapper, views)
     notifier = notifier or make_notifier(settings)
     instruments = Instruments() if settings.metrics else None

@@ -7,7 +7,7 @@ import binascii
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 from urllib.parse import unquote, urlsplit
 
 from service.config import ConfigError
@@ -109,38 +109,6 @@ def quick_reconnects() -> None:
         return
     AttemptWithBackoff.INITIAL_DELAY = RECONNECT_EVERY
     AttemptWithBackoff.DELAY_BACKOFF = 1.0
-
-
-SQLITE_PAGES = ("PRAGMA cache_size=-16384", "PRAGMA wal_autocheckpoint=10000")
-"""How each of the SQLite event store's connections holds and hands back its pages (not
-durability: the library's WAL and SQLite's default synchronous stay). A group's insert
-dirties one page of the events' key index per device in it, and the leaves and the
-events share one WAL: in the default 2 MiB cache a flood's commits spilled pages and
-each ran a checkpoint (the default: every 1,000 WAL pages) copying the same hot pages
-into the file again. 16 MiB a connection (grown only as used; the pool holds up to 15)
-and a checkpoint every 10,000 pages (a WAL file of up to ~40 MB, reused). The views'
-connection does the same (projections/store.py)."""
-
-
-def roomier_sqlite_pages(recorder: object) -> None:
-    """Give the SQLite event store's connections SQLITE_PAGES: those already in the pool
-    and every one it makes from now on. The library has no setting for PRAGMAs; its pool
-    makes each connection in `_create_connection` (eventsourcing 9.5)."""
-    from eventsourcing.sqlite import SQLiteConnectionPool
-
-    pool = getattr(getattr(recorder, "datastore", None), "pool", None)
-    if not isinstance(pool, SQLiteConnectionPool):
-        return  # PostgreSQL: the server's own settings
-
-    def roomier(conn: Any) -> Any:
-        for pragma in SQLITE_PAGES:
-            conn._sqlite_conn.execute(pragma)
-        return conn
-
-    for idle in list(pool._pool):
-        roomier(idle)
-    create = pool._create_connection
-    pool._create_connection = lambda: roomier(create())  # type: ignore[method-assign]
 
 
 T = TypeVar("T")

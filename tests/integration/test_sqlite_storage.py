@@ -12,7 +12,7 @@ from typing import Any
 from eventsourcing.persistence import StoredEvent
 
 from projections.store import IndexEntry, SQLiteViewStore
-from service.adapters.event_store import eventsourcing_env, roomier_sqlite_pages
+from service.adapters.event_store import eventsourcing_env
 from service.adapters.merkle_log import MerkleLog
 from service.application.lonewatch import Lonewatch
 from service.clock import FakeClock
@@ -89,27 +89,3 @@ def test_the_views_connection_holds_more_pages_and_checkpoints_less(tmp_path: Pa
         assert views.index("device:a") == [entry]
     finally:
         views.close()
-
-
-def test_the_event_stores_connections_hold_more_pages_and_checkpoint_less(
-    tmp_path: Path,
-) -> None:
-    app = Lonewatch(eventsourcing_env(f"sqlite:///{tmp_path / 'store.sqlite3'}"), FakeClock())
-    try:
-        roomier_sqlite_pages(app.recorder)
-        # The one the pool already held (it created the tables), a reader and a writer.
-        with (
-            app.recorder.datastore.transaction(commit=False) as first,
-            app.recorder.datastore.transaction(commit=True) as second,
-        ):
-            for cur in (first, second):
-                cur.execute("PRAGMA cache_size")
-                assert cur.fetchone()[0] == -16384
-                cur.execute("PRAGMA wal_autocheckpoint")
-                assert cur.fetchone()[0] == 10000
-                cur.execute("PRAGMA journal_mode")
-                assert cur.fetchone()[0] == "wal"
-                cur.execute("PRAGMA synchronous")
-                assert cur.fetchone()[0] == 2  # FULL, SQLite's default, as before
-    finally:
-        app.close()
