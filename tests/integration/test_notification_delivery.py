@@ -113,7 +113,13 @@ async def test_a_provider_failing_every_try_is_named_by_health_until_a_text_goes
 
     double.script(messages=[], calls=[])  # Twilio is back
     await asyncio.to_thread(devices(c).press, "sos-0002", "after-recovery")
-    await eventually(lambda: c.dispatcher.tries.last_sent_at, what="a text sent again")
-    assert [m for m in double.messages if m["status"] == 201]
+    # At the boundary: a text the double took. The first alert's calls are still being
+    # retried, and one of them may be the first thing sent once Twilio is back.
+    await eventually(
+        lambda: (
+            c.dispatcher.tries.last_sent_at and [m for m in double.messages if m["status"] == 201]
+        ),
+        what="a text sent again",
+    )
     _, body = await c.health.check()
     assert not [r for r in body["reasons"] if r.startswith("notifications: the last try")]
