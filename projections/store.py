@@ -287,8 +287,9 @@ of 2 MiB (~500 pages): the batch spilled dirty pages mid-transaction and read th
 and every commit (~1,000 pages of WAL, the default) ran a checkpoint, copying the same
 hot pages (each subject's last leaf) into the database file commit after commit. 32 MiB
 of cache, grown only as pages are used, and a checkpoint every 10,000 pages (a WAL of
-up to ~40 MB, its file kept at that size and reused from the start) write each hot page to the file once per several
-batches (sqlite10: the index insert 35 -> 18 CPU-us an event over 300,000 events)."""
+up to ~40 MB, its file kept at that size and reused from the start) write each hot page
+to the file once per several batches (sqlite10: the index insert 35 -> 18 CPU-us an event
+over 300,000 events)."""
 
 
 class SQLiteViewStore(ViewStore):
