@@ -23,7 +23,6 @@ import cProfile
 import io
 import json
 import pstats
-import re
 import sys
 import tempfile
 import threading
@@ -42,6 +41,7 @@ from benchmarks.common import (
     write_directory,
 )
 from benchmarks.heartbeat_stages import Stages
+from benchmarks.thread_times import TaskTimes, by_kind, task_times, thread_cpu, times_by_kind
 from simulators.local_stack import REPO
 
 DEVICES = 1000
@@ -69,6 +69,8 @@ class Cost:
     top: list[dict[str, Any]] = field(default_factory=list)
     threads: dict[str, float] = field(default_factory=dict)
     """CPU seconds per kind of thread (its name without numbers) over the same window."""
+    kernel: dict[str, TaskTimes] = field(default_factory=dict)
+    """The same window from /proc: each kind's user and system seconds and switches."""
     stages: list[str] = field(default_factory=list)
     """With `--stages`: one printed line a stage of the service (CPU-µs a heartbeat)."""
     phases: list[Phase] = field(default_factory=list)
@@ -88,31 +90,6 @@ class Phase:
     seconds: float
     threads: dict[str, float]
     stages: list[str]
-
-
-def thread_cpu() -> dict[int, tuple[str, float]]:
-    """Each live thread's name and CPU seconds so far, by its own CPU clock (no profiler)."""
-    found: dict[int, tuple[str, float]] = {}
-    for thread in threading.enumerate():
-        if thread.ident is None:
-            continue
-        with contextlib.suppress(OSError, ProcessLookupError):  # ended meanwhile
-            clock = time.pthread_getcpuclockid(thread.ident)
-            found[thread.ident] = (thread.name, time.clock_gettime(clock))
-    return found
-
-
-def by_kind(
-    before: dict[int, tuple[str, float]], after: dict[int, tuple[str, float]]
-) -> dict[str, float]:
-    """CPU seconds spent between the two readings, summed per thread name without its
-    numbers (a thread started in between counts from zero; one ended in between is lost)."""
-    kinds: dict[str, float] = {}
-    for ident, (name, seconds) in after.items():
-        start = before.get(ident, (name, 0.0))[1]
-        kind = "paho" if name.startswith("paho-mqtt-client-") else re.sub(r"[-_]?\d+", "", name)
-        kinds[kind] = kinds.get(kind, 0.0) + seconds - start
-    return dict(sorted(kinds.items(), key=lambda kv: -kv[1]))
 
 
 class ThreadProfiles:
@@ -225,7 +202,7 @@ async def _service_run(
             await asyncio.sleep(0.05)
         await asyncio.sleep(0.5)
         recorded_before = gateway.stats["recorded"]
-        threads0 = thread_cpu()
+        threads0, tasks0 = thread_cpu(), task_times()
         if stages is not None:
             stages.reset()
         cpu0, wall0 = time.process_time(), time.monotonic()
@@ -257,7 +234,7 @@ async def _service_run(
         await asyncio.to_thread(_followed, container, deadline)
         cpu = time.process_time() - cpu0
         wall = time.monotonic() - wall0
-        thread_cpu_then = thread_cpu()
+        thread_cpu_then, tasks1 = thread_cpu(), task_times()
         threads = by_kind(threads0, thread_cpu_then)
         recorded = gateway.stats["recorded"] - recorded_before
         table = stages.table(recorded) if stages is not None else []
@@ -277,7 +254,10 @@ async def _service_run(
                 stages.table(recorded - recorded1, since=stages1) if stages is not None else [],
             ),
         ]
-        return Cost(recorded, cpu, wall, threads=threads, stages=table, phases=phases)
+        kernel = times_by_kind(tasks0, tasks1)
+        return Cost(
+            recorded, cpu, wall, threads=threads, kernel=kernel, stages=table, phases=phases
+        )
     finally:
         await runner.cleanup()
         with contextlib.suppress(Exception):
@@ -330,6 +310,15 @@ def measure(
         return cost
 
 
+def _kernel_line(kind: str, times: TaskTimes, per: int) -> str:
+    """A kind of thread's user and system CPU-µs and its switches, a heartbeat (/proc)."""
+    return (
+        f"  {times.user * 1e6 / per:7.1f} user + {times.system * 1e6 / per:4.1f} system CPU-us, "
+        f"{times.voluntary / per:.3f} voluntary + {times.involuntary / per:.3f} involuntary "
+        f"switches  thread {kind}"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.heartbeat_profile")
     parser.add_argument("--seconds", type=float, default=2.0)
@@ -357,6 +346,9 @@ def main() -> None:
     for kind, seconds in plain.threads.items():
         if seconds * 1e6 / max(1, plain.recorded) >= 0.5:
             print(f"  {seconds * 1e6 / max(1, plain.recorded):7.1f} CPU-us  thread {kind}")
+    for kind, times in plain.kernel.items():
+        if (times.user + times.system) * 1e6 / max(1, plain.recorded) >= 0.5:
+            print(_kernel_line(kind, times, max(1, plain.recorded)))
     for line in plain.stages:
         print(line)
     for phase in plain.phases:
