@@ -23,7 +23,7 @@ from eventsourcing.persistence import StoredEvent
 
 from service.adapters.merkle_leaf_data import LeafFacts, leaf_data, leaf_hashes
 from service.adapters.merkle_tree import leaf_hash
-from service.adapters.sealing import StreamCheck, check_sealed
+from service.adapters.sealing import StreamCheck, check_sealed, checks_sealed
 from service.records.bounded import let_go_oldest
 
 CAPACITY = 20_000
@@ -163,8 +163,8 @@ class StoredRows:
         streams (a device's 10,000 heartbeats are 10,000 streams), no call or closure each,
         and the checks made afresh kept under one taking of the lock."""
         table = self._streams
-        checks = []
-        made: dict[Hashable, StreamCheck] = {}
+        checks: list[StreamCheck | None] = []
+        unchecked: list[tuple[int, Hashable, UUID, Sequence[StoredEvent]]] = []
         for originator_id, stream in streams.items():
             if len(stream) == 1 and type(originator_id) is UUID:
                 # `_stream_key` of a heartbeat's stream, without its two calls (cold, warm
@@ -181,11 +181,18 @@ class StoredRows:
                 key = _stream_key(originator_id, stream)
             found = table.get(key)
             if found is None:
-                found = made[key] = check_sealed(originator_id, stream)
+                unchecked.append((len(checks), key, originator_id, stream))
             checks.append(found)
-        if made:
-            self._keep_all(table, made)
-        return checks
+        if not unchecked:
+            return cast("list[StreamCheck]", checks)
+        made: dict[Hashable, StreamCheck] = {}
+        for (at, key, _, _), check in zip(
+            unchecked, checks_sealed((u, stream) for _, _, u, stream in unchecked), strict=True
+        ):
+            # A stream read twice in one record is checked twice and kept once, as before.
+            checks[at] = made[key] = check
+        self._keep_all(table, made)
+        return cast("list[StreamCheck]", checks)
 
     def leaf(
         self, position: int, originator_id: UUID, version: int, topic: str, state: bytes
