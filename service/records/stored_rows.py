@@ -186,11 +186,11 @@ class StoredRows:
         if not unchecked:
             return cast("list[StreamCheck]", checks)
         made: dict[Hashable, StreamCheck] = {}
-        for (at, key, _, _), check in zip(
+        for (at, kept, _, _), check in zip(
             unchecked, checks_sealed((u, stream) for _, _, u, stream in unchecked), strict=True
         ):
             # A stream read twice in one record is checked twice and kept once, as before.
-            checks[at] = made[key] = check
+            checks[at] = made[kept] = check
         self._keep_all(table, made)
         return cast("list[StreamCheck]", checks)
 
