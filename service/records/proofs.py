@@ -17,7 +17,7 @@ from uuid import UUID
 
 from eventsourcing.persistence import Notification, StoredEvent
 
-from service.adapters.merkle_leaf_data import leaf_data
+from service.adapters.merkle_leaf_data import LeafFacts, leaf_data
 from service.adapters.merkle_log import MerkleLog, StreamLeaf
 from service.adapters.merkle_tree import Levels, leaf_hash
 from service.adapters.signing import SignedHead, SigningKey
@@ -203,6 +203,7 @@ def stream_problems(
     horizon: int,
     *,
     leaf_of: Callable[[int, UUID, int, str, bytes], bytes] | None = None,
+    leaves_of: Callable[[Sequence[LeafFacts]], list[bytes]] | None = None,
 ) -> dict[tuple[UUID, int], str]:
     """Events the log took in that a stream no longer holds (a removed tail, a removed
     stream), or holds changed; keyed by (stream, version). `positions` are the notification
@@ -212,7 +213,8 @@ def stream_problems(
     leaves table; `lonewatch verify` checks that against the signed heads. Leaves past
     `horizon` (the log's last notification id before the streams were read) may be events
     saved while this record was being read: not yet in `streams`, and not missing. `leaf_of`:
-    how a leaf hash is computed (service/records/stored_rows.py keeps them by the bytes).
+    how a leaf hash is computed (service/records/stored_rows.py keeps them by the bytes);
+    `leaves_of`, if given, computes the first pass's all at once (`StoredRows.leaves`).
 
     The leaves are first compared as the driver's rows, every event keyed by numbers (its
     stream's int and its version: hashed in C, where a `UUID` key is hashed by a Python
@@ -226,6 +228,8 @@ def stream_problems(
     held = {(u.int, int(s.originator_version)): s for u, stored in streams.items() for s in stored}
     shown = {(u.int, version): position for (u, version), position in positions.items()}
     suspect: set[int] = set()
+    facts: list[LeafFacts] = []
+    compared: list[tuple[int, str]] = []
     for stream_hex, version, logged_at, leaf in rows:
         if logged_at > horizon:
             continue  # saved while the record was read: not missing
@@ -238,9 +242,14 @@ def stream_problems(
         position = shown.get(key)
         if position is None:
             continue
-        if position != logged_at or leaf_hash_of(
-            position, ids[number], version, event.topic, bytes(event.state)
-        ) != bytes.fromhex(leaf):
+        if position != logged_at:
+            suspect.add(number)
+            continue
+        facts.append((position, ids[number], version, event.topic, bytes(event.state)))
+        compared.append((number, leaf))
+    made = leaves_of(facts) if leaves_of is not None else [leaf_hash_of(*f) for f in facts]
+    for (number, leaf), found in zip(compared, made, strict=True):
+        if found != bytes.fromhex(leaf):
             suspect.add(number)
     if not suspect:
         return {}

@@ -113,7 +113,9 @@ def _record(
             if all(shown)
             else {u: s for (u, s), on in zip(stored_streams.items(), shown, strict=True) if on}
         )
-        logged = stream_problems(merkle, shown_streams, read.positions, horizon, leaf_of=memo.leaf)
+        logged = stream_problems(
+            merkle, shown_streams, read.positions, horizon, leaf_of=memo.leaf, leaves_of=memo.leaves
+        )
         check["problems"] += [
             {"aggregate_id": str(stream), "detail": detail}
             for (stream, _), detail in sorted(logged.items())

@@ -16,14 +16,14 @@ from __future__ import annotations
 import threading
 import weakref
 from collections.abc import Callable, Hashable, Mapping, Sequence
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent
 
-from service.adapters.merkle_leaf_data import leaf_data
+from service.adapters.merkle_leaf_data import LeafFacts, leaf_data, leaf_hashes
 from service.adapters.merkle_tree import leaf_hash
-from service.adapters.sealing import StreamCheck, check_sealed
+from service.adapters.sealing import StreamCheck, check_sealed, checks_sealed
 from service.records.bounded import let_go_oldest
 
 CAPACITY = 20_000
@@ -163,17 +163,36 @@ class StoredRows:
         streams (a device's 10,000 heartbeats are 10,000 streams), no call or closure each,
         and the checks made afresh kept under one taking of the lock."""
         table = self._streams
-        checks = []
-        made: dict[Hashable, StreamCheck] = {}
+        checks: list[StreamCheck | None] = []
+        unchecked: list[tuple[int, Hashable, UUID, Sequence[StoredEvent]]] = []
         for originator_id, stream in streams.items():
-            key = _stream_key(originator_id, stream)
+            if len(stream) == 1 and type(originator_id) is UUID:
+                # `_stream_key` of a heartbeat's stream, without its two calls (cold, warm
+                # and with the memos full alike: 10,000 a device's record).
+                only = stream[0]
+                state = only.state
+                key = (
+                    originator_id.int,
+                    int(only.originator_version),
+                    only.topic,
+                    state if type(state) is bytes else bytes(state),
+                )
+            else:
+                key = _stream_key(originator_id, stream)
             found = table.get(key)
             if found is None:
-                found = made[key] = check_sealed(originator_id, stream)
+                unchecked.append((len(checks), key, originator_id, stream))
             checks.append(found)
-        if made:
-            self._keep_all(table, made)
-        return checks
+        if not unchecked:
+            return cast("list[StreamCheck]", checks)
+        made: dict[Hashable, StreamCheck] = {}
+        for (at, kept, _, _), check in zip(
+            unchecked, checks_sealed((u, stream) for _, _, u, stream in unchecked), strict=True
+        ):
+            # A stream read twice in one record is checked twice and kept once, as before.
+            checks[at] = made[kept] = check
+        self._keep_all(table, made)
+        return cast("list[StreamCheck]", checks)
 
     def leaf(
         self, position: int, originator_id: UUID, version: int, topic: str, state: bytes
@@ -187,6 +206,25 @@ class StoredRows:
             made = leaf_hash(leaf_data(position, originator_id, version, topic, data))
             found = self._keep(self._leaves, key, made)
         return found
+
+    def leaves(self, facts: Sequence[LeafFacts]) -> list[bytes]:
+        """`leaf` of each, in order: those not kept hashed in one pass (`leaf_hashes`) and
+        kept under one taking of the lock (a record's 10,000 leaves, one call, one taking
+        and one letting go each: docs/performance.md, `export11`)."""
+        table = self._leaves
+        keys = [
+            (position, originator_id.int, version, topic, state)
+            for position, originator_id, version, topic, state in facts
+        ]
+        found_all: list[bytes | None] = [table.get(key) for key in keys]
+        missing = [at for at, found in enumerate(found_all) if found is None]
+        if not missing:
+            return cast("list[bytes]", found_all)
+        made = leaf_hashes([facts[at] for at in missing])
+        for at, leaf in zip(missing, made, strict=True):
+            found_all[at] = leaf
+        self._keep_all(table, {keys[at]: leaf for at, leaf in zip(missing, made, strict=True)})
+        return cast("list[bytes]", found_all)
 
 
 _ALL: weakref.WeakKeyDictionary[Any, StoredRows] = weakref.WeakKeyDictionary()

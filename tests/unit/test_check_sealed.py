@@ -9,7 +9,14 @@ from uuid import UUID, uuid4
 import pytest
 from eventsourcing.persistence import StoredEvent
 
-from service.adapters.sealing import GENESIS, MAGIC, check_sealed, check_stream, seal
+from service.adapters.sealing import (
+    GENESIS,
+    MAGIC,
+    check_sealed,
+    check_stream,
+    checks_sealed,
+    seal,
+)
 
 
 def _sealed(originator_id: UUID, count: int) -> list[StoredEvent]:
@@ -45,6 +52,9 @@ STREAMS = {
     "an event stored before sealing": lambda u: _unsealed(_sealed(u, 3), 0),
     "a later event stored unsealed": lambda u: _unsealed(_sealed(u, 3), 2),
     "a seal moved to another stream": lambda u: _sealed(uuid4(), 2),
+    "the only event stored before sealing": lambda u: _unsealed(_sealed(u, 1), 0),
+    "the only event at version 2": lambda u: _sealed(u, 2)[1:],
+    "the only event's seal moved from another stream": lambda u: _sealed(uuid4(), 1),
 }
 
 
@@ -57,3 +67,17 @@ def test_check_sealed_says_what_check_stream_says(kind: str) -> None:
     assert [vars(e) for e in quick.events] == [vars(e) for e in general.events]
     assert quick.ok is general.ok
     assert quick.problems() == general.problems()
+
+
+def test_a_records_streams_checked_at_once_are_what_check_stream_says() -> None:
+    """`checks_sealed` (a record's streams at once, a one-event stream without
+    `sound_seals`' loop: export11) says of each what `check_stream` says."""
+    streams = [(u, STREAMS[kind](u)) for kind in STREAMS for u in (uuid4(),)]
+    quick = checks_sealed(streams)
+    general = [check_stream(u, stream) for u, stream in streams]
+    assert quick == general
+    assert [vars(c) for c in quick] == [vars(c) for c in general]
+    assert [[vars(e) for e in c.events] for c in quick] == [
+        [vars(e) for e in c.events] for c in general
+    ]
+    assert [c.ok for c in quick] == [c.ok for c in general]

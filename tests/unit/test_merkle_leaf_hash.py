@@ -11,6 +11,8 @@ from hypothesis import strategies as st
 
 from service.adapters.merkle_leaf_data import (
     handed_leaves,
+    leaf_data,
+    leaf_hashes,
     notification_leaf,
     notification_leaf_hash,
 )
@@ -69,3 +71,30 @@ def test_a_rounds_leaves_are_each_events_leaf_and_stream(
         (leaf_hash(notification_leaf(n, 7 + at)), UUID(str(n.originator_id)).hex)
         for at, n in enumerate(notifications)
     ]
+
+
+@given(
+    facts=st.lists(
+        st.tuples(
+            st.integers(min_value=1, max_value=2**63 - 1),
+            st.uuids(),
+            st.integers(min_value=1, max_value=2**31 - 1),
+            st.sampled_from(["a:B.Created", "a:B.Changed", "é:C", ""]),
+            st.binary(max_size=300),
+        ),
+        max_size=8,
+    )
+)
+def test_a_records_leaves_hashed_at_once_are_each_events_leaf(
+    facts: list[tuple[int, UUID, int, str, bytes]],
+) -> None:
+    """A record's check hashes its leaves in one pass (`leaf_hashes`, export11): each must
+    be the leaf `leaf_hash(leaf_data(...))` makes, and a kept one the same."""
+    from service.records.stored_rows import StoredRows
+
+    expected = [leaf_hash(leaf_data(*f)) for f in facts]
+    assert leaf_hashes(facts) == expected
+    memo = StoredRows()
+    assert memo.leaves(facts) == expected
+    assert memo.leaves(facts) == expected
+    assert [memo.leaf(*f) for f in facts] == expected
