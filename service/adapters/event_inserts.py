@@ -18,6 +18,7 @@ from eventsourcing.utils import retry
 
 from service.adapters.event_rows import id_array
 from service.adapters.pg_arrays import ByteaArray, Int4Array, TextArray, UuidArray
+from service.adapters.sqlite_checkpoints import checkpoint_less_often
 
 
 class SealedRow(NamedTuple):
@@ -211,6 +212,7 @@ def _insert_sqlite_skipping(
     went_in = positions.append
     with recorder.datastore.transaction(commit=True) as cursor:
         raw = cursor.sqlite_cursor  # the library's wrapper adds a call a row
+        checkpoint_less_often(raw)
         execute = raw.execute
         for e in stored:
             given = e.originator_id
