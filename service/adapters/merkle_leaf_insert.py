@@ -13,6 +13,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from service.adapters.sqlite_checkpoints import checkpoint_less_often
+
 LeafRow = tuple[int, int, str, str, int]
 """(leaf index, notification id, leaf hash in hex, stream id in hex, version)."""
 
@@ -31,8 +33,9 @@ def insert_leaves(cur: Any, rows: Sequence[LeafRow], *, postgres: bool) -> bool:
     """Insert the rows in the caller's transaction; True when every one went in."""
     if postgres:
         return _copy_leaves(cur, rows)
-    cur.executemany(_INSERT_ROWS, rows)
     raw = getattr(cur, "sqlite_cursor", cur)  # eventsourcing's SQLite cursor wraps one
+    checkpoint_less_often(raw)
+    raw.executemany(_INSERT_ROWS, rows)
     return bool(raw.rowcount == len(rows))
 
 

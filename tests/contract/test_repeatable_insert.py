@@ -4,7 +4,8 @@ message is left out (no position), anything else that collides refuses the whole
 from __future__ import annotations
 
 from collections.abc import Iterator
-from uuid import uuid4
+from typing import Any
+from uuid import UUID, uuid4
 
 import pytest
 from eventsourcing.persistence import IntegrityError, StoredEvent
@@ -24,6 +25,11 @@ def event(originator: object, version: int = 1) -> StoredEvent:
     return StoredEvent(originator, version, "tests:Event", b"{}")  # type: ignore[arg-type]
 
 
+def _positions(recorder: Any) -> dict[UUID, int]:
+    """Each stream's position as the notification log tells it."""
+    return {n.originator_id: n.id for n in recorder.select_notifications(start=1, limit=100)}
+
+
 def test_a_repeated_message_is_left_out_and_the_rest_go_in(world: World) -> None:
     recorder = world.app.recorder
     stored, fresh = uuid4(), uuid4()
@@ -31,6 +37,7 @@ def test_a_repeated_message_is_left_out_and_the_rest_go_in(world: World) -> None
     positions = insert_events(recorder, [event(stored), event(fresh)], repeatable={stored, fresh})
     assert positions is not None and positions[0] is None and positions[1] is not None
     assert positions[1] > (first or 0)
+    assert _positions(recorder) == {stored: first, fresh: positions[1]}
     assert len(recorder.select_events(stored)) == 1
     assert len(recorder.select_events(fresh)) == 1
 
@@ -59,6 +66,7 @@ def test_sealed_rows_go_in_as_the_librarys_stored_events_do(world: World, repeat
     rows = [SealedRow(i, 1, "tests:Event", b'{"n": %d}' % n) for n, i in enumerate(ids)]
     positions = insert_events(recorder, rows, repeatable=set(ids) if repeatable else ())
     assert positions is not None and None not in positions
+    assert _positions(recorder) == dict(zip(ids, positions, strict=True))
     for row in rows:
         [stored] = recorder.select_events(row.originator_id)
         assert (stored.originator_version, stored.topic, bytes(stored.state)) == row[1:]

@@ -1,6 +1,7 @@
 """How the SQLite stores keep their tables (sqlite10): the Merkle leaf's index is the
 leaves table's rowid (no second B-tree for the key), the views' connection holds a larger
-page cache and checkpoints less often, and the answers are the same as before."""
+page cache and checkpoints less often, and the answers are the same as before. The event
+store's writes (events, leaves) checkpoint less often too, fully synchronous (sqlite11)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from typing import Any
 from eventsourcing.persistence import StoredEvent
 
 from projections.store import IndexEntry, SQLiteViewStore
+from service.adapters.event_inserts import SealedRow, insert_events
 from service.adapters.event_store import eventsourcing_env
 from service.adapters.merkle_log import MerkleLog
 from service.application.lonewatch import Lonewatch
@@ -89,3 +91,27 @@ def test_the_views_connection_holds_more_pages_and_checkpoints_less(tmp_path: Pa
         assert views.index("device:a") == [entry]
     finally:
         views.close()
+
+
+def test_the_event_stores_writes_checkpoint_less_often_and_stay_fully_synchronous(
+    tmp_path: Path,
+) -> None:
+    """A group of device messages and its leaves leave their connection checkpointing every
+    10,000 pages of WAL (not 1,000), with SQLite's synchronous FULL (2) untouched."""
+    app = Lonewatch(eventsourcing_env(f"sqlite:///{tmp_path / 'store.sqlite3'}"), FakeClock())
+    try:
+        log = MerkleLog(app.recorder)
+        ids = [uuid.uuid4() for _ in range(3)]
+        rows = [SealedRow(i, 1, "alert:Raised", bytes([n])) for n, i in enumerate(ids)]
+        assert insert_events(app.recorder, rows, repeatable=set(ids)) == [1, 2, 3]
+        assert log.append_new().leaves == 3
+        # One connection in the pool so far (one thread): the one that wrote.
+        with app.recorder.datastore.transaction(commit=False) as cur:
+            cur.execute("PRAGMA wal_autocheckpoint")
+            (checkpoint,) = cur.fetchone()
+            cur.execute("PRAGMA synchronous")
+            (synchronous,) = cur.fetchone()
+    finally:
+        app.close()
+    assert checkpoint == 10000
+    assert synchronous == 2
