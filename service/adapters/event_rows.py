@@ -139,9 +139,19 @@ def postgres_rows(
     as the server is to read it), in one query (on `conn` when one is held); binary, so
     10,000 states are not hex-decoded."""
     from psycopg.rows import tuple_row
+
+    statement = rows_statement(recorder, column, order, as_type)
+    with held_or_pooled(recorder, conn) as held, held.cursor(row_factory=tuple_row) as cur:
+        cur.execute(statement, (values,), binary=True)
+        rows: list[Any] = cur.fetchall()
+        return rows
+
+
+def rows_statement(recorder: Any, column: str, order: str, as_type: str | None = None) -> Any:
+    """`postgres_rows`' query: the rows whose `column` is one of an array parameter."""
     from psycopg.sql import SQL, Identifier
 
-    statement = SQL(
+    return SQL(
         "SELECT notification_id, originator_id, originator_version, topic, state "
         "FROM {schema}.{table} WHERE {column} = ANY(%s{as_type}) ORDER BY {order}"
     ).format(
@@ -151,10 +161,6 @@ def postgres_rows(
         as_type=SQL(f"::{as_type}" if as_type else ""),
         order=SQL(order),
     )
-    with held_or_pooled(recorder, conn) as held, held.cursor(row_factory=tuple_row) as cur:
-        cur.execute(statement, (values,), binary=True)
-        rows: list[Any] = cur.fetchall()
-        return rows
 
 
 def sqlite_rows(recorder: Any, column: str, values: Sequence[Any], order: str) -> list[Any]:

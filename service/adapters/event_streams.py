@@ -4,13 +4,20 @@ aggregates a unit of work loads. The query they share is event_rows.py's."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Sequence
-from typing import Any, NamedTuple
+from collections.abc import Callable, Collection, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, NamedTuple, cast
 from uuid import UUID
 
 from eventsourcing.persistence import ApplicationRecorder, Notification
 
-from service.adapters.event_rows import EventRow, id_array, postgres_rows, sqlite_rows
+from service.adapters.event_rows import (
+    EventRow,
+    id_array,
+    postgres_rows,
+    rows_statement,
+    sqlite_rows,
+)
 from service.adapters.pg_arrays import TextArray
 
 
@@ -103,24 +110,54 @@ def stream_rows_named(
     as they are, one packed text array the server reads as UUIDs: a cold page as of an
     instant of a 10,000-event record names 5,000 streams, and `UUID(text)` for each was
     ~4 ms of its CPU (docs/performance.md, asof4). `conn`: as `notifications_at`'s."""
-    from eventsourcing.postgres import PostgresApplicationRecorder
-
-    if (
-        not originator_ids
-        or not isinstance(recorder, PostgresApplicationRecorder)
-        or recorder.datastore.originator_id_type != "uuid"
-    ):
+    if not _named_on_postgres(recorder, originator_ids):
         wanted = [UUID(text) for text in originator_ids]
         return [row for rows in stream_rows(recorder, wanted).values() for row in rows]
     rows: list[EventRow] = postgres_rows(
         recorder,
         "originator_id",
         TextArray.of(list(originator_ids)),
-        "originator_id, originator_version",
+        _BY_STREAM,
         as_type="uuid[]",
         conn=conn,
     )
     return rows
+
+
+@contextmanager
+def stream_rows_named_ahead(
+    recorder: ApplicationRecorder, originator_ids: Sequence[str], *, conn: Any = None
+) -> Iterator[Callable[[], list[EventRow]]]:
+    """`stream_rows_named`, asked for as the block is entered and read when the function it
+    gives is called (within the block, once): on a held PostgreSQL connection the query is
+    sent at once, alone in psycopg's pipeline mode, and the server reads the rows while the
+    caller works on (a cold page as of an instant groups the index meanwhile; the log's
+    leaves are asked for the same way, `MerkleLog.stream_leaf_rows_ahead`). Nothing else
+    may use `conn` within the block. Elsewhere read at once."""
+    if conn is None or not _named_on_postgres(recorder, originator_ids):
+        rows = stream_rows_named(recorder, originator_ids, conn=conn)
+        yield lambda: rows
+        return
+    from psycopg.rows import tuple_row
+
+    statement = rows_statement(recorder, "originator_id", _BY_STREAM, "uuid[]")
+    with conn.pipeline(), conn.cursor(row_factory=tuple_row) as cur:
+        cur.execute(statement, (TextArray.of(list(originator_ids)),), binary=True)
+        yield lambda: cast("list[EventRow]", cur.fetchall())
+
+
+_BY_STREAM = "originator_id, originator_version"
+
+
+def _named_on_postgres(recorder: ApplicationRecorder, originator_ids: Sequence[str]) -> bool:
+    """Whether streams named by text are read in one PostgreSQL query (ids stored as UUIDs)."""
+    from eventsourcing.postgres import PostgresApplicationRecorder
+
+    return (
+        bool(originator_ids)
+        and isinstance(recorder, PostgresApplicationRecorder)
+        and recorder.datastore.originator_id_type == "uuid"
+    )
 
 
 def load_aggregates(

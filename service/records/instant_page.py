@@ -28,7 +28,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, tzinfo
-from itertools import repeat
 from operator import attrgetter, itemgetter
 from typing import Any
 from uuid import UUID
@@ -38,7 +37,7 @@ from projections.decoding import RowDecoder
 from projections.store import IndexEntry, ViewStore
 from projections.views import project
 from service.adapters.event_rows import EventRow, one_connection
-from service.adapters.event_streams import stream_rows_named
+from service.adapters.event_streams import stream_rows_named_ahead
 from service.adapters.merkle_log import MerkleLog
 from service.adapters.sealing import HEADER_BYTES, MAGIC
 from service.application.lonewatch import Lonewatch
@@ -135,16 +134,20 @@ class _Prefix:
         # asof4; all at once, stream_numbers.py). Each stream's `UUID` is the one its rows
         # were read with.
         by_stream: dict[int, dict[int, int]] = {}
-        named: list[str] = []
-        keys = stream_numbers(list(map(_ORIGINATOR, read)))
-        for entry, key in zip(read, keys, strict=True):
-            versions = by_stream.get(key)
-            if versions is None:
-                versions = by_stream[key] = {}
-                named.append(entry.originator_id)
-            versions[entry.originator_version] = entry.position
-        of_key: dict[int, list[EventRow]] = {key: [] for key in by_stream}
-        found_rows = list(stream_rows_named(app.recorder, named, conn=conn))
+        texts = list(map(_ORIGINATOR, read))
+        # The streams' rows, asked for by the index's texts now and read once the index is
+        # grouped: the server reads them meanwhile (docs/performance.md, asof12). The same
+        # rows whatever the names' order or repeats (`= ANY`).
+        with stream_rows_named_ahead(
+            app.recorder, list(dict.fromkeys(texts)), conn=conn
+        ) as rows_read:
+            for entry, key in zip(read, stream_numbers(texts), strict=True):
+                versions = by_stream.get(key)
+                if versions is None:
+                    versions = by_stream[key] = {}
+                versions[entry.originator_version] = entry.position
+            of_key: dict[int, list[EventRow]] = {key: [] for key in by_stream}
+            found_rows = rows_read()
         uuids: list[UUID] = list(map(_STREAM, found_rows))
         row_keys = list(map(_INT, uuids))
         # Each number's first `UUID` (the last written of the reversed wins), made in C.
@@ -152,10 +155,13 @@ class _Prefix:
         order = [ids.get(key) or UUID(int=key) for key in by_stream]
         # The log's leaves of these streams, asked for now and read once the rows are
         # grouped: the server looks them up meanwhile (docs/performance.md, asof11).
+        # Each `UUID.hex` of `order`, for the leaves' query and `by_block`: made once, by `%`
+        # in C (`UUID.hex` is a Python property, `format` slower; docs/performance.md, asof12).
+        hexes = list(map(_HEX.__mod__, by_stream))
         if merkle is None:
             grouped, leaves = _grouped(by_stream, of_key, row_keys, found_rows), []
         else:
-            with merkle.stream_leaf_rows_ahead(order, conn) as leaves_read:
+            with merkle.stream_leaf_rows_ahead(order, conn, hexes=hexes) as leaves_read:
                 grouped = _grouped(by_stream, of_key, row_keys, found_rows)
                 leaves = leaves_read()
         rows, self.rows, positions, streams, versions_, places = grouped
@@ -170,7 +176,7 @@ class _Prefix:
         # The leaves by block; the blocks whose rows and leaves are byte for byte those the
         # last whole check found sound take its streams' checks, the rest are checked event
         # by event (service/records/sound_blocks.py).
-        blocks = by_block(list(map(format, by_stream, repeat("032x"))), leaves, horizon)
+        blocks = by_block(hexes, leaves, horizon)
         known, sealed, rest_leaves = proved(
             list(by_stream),
             list(of_key.values()),
@@ -244,13 +250,10 @@ class _Prefix:
 
 
 _POSITION = itemgetter(0)
+_HEX = "%032x"
 _INT = attrgetter("int")
 _ORIGINATOR = attrgetter("originator_id")
 _STREAM = itemgetter(1)
-
-
-def _first(pair: tuple[int, EventRow]) -> int:
-    return pair[0]
 
 
 def _grouped(
@@ -277,7 +280,7 @@ def _grouped(
             position = named.get(row[2])
             if position is not None:
                 rows.append((position, row))
-    rows.sort(key=_first)
+    rows.sort(key=_POSITION)  # (position, row): its position, read in C
     in_order = [row for _, row in rows]
     positions = [p for p, _ in rows]
     streams: list[UUID] = [row[1] for row in in_order]  # type: ignore[misc]
