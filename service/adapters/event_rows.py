@@ -13,7 +13,7 @@ from uuid import UUID
 
 from eventsourcing.persistence import ApplicationRecorder, Notification
 
-from service.adapters.pg_arrays import TextArray, UuidArray
+from service.adapters.pg_arrays import TextArray, UuidArray, execute_with_array
 
 EventRow = tuple[int, "UUID | str", int, str, bytes]
 """(position, originator id, version, topic, stored state): a stored event as read, before
@@ -142,7 +142,7 @@ def postgres_rows(
 
     statement = rows_statement(recorder, column, order, as_type)
     with held_or_pooled(recorder, conn) as held, held.cursor(row_factory=tuple_row) as cur:
-        cur.execute(statement, (values,), binary=True)
+        execute_with_array(cur, statement, (values,), binary=True)
         rows: list[Any] = cur.fetchall()
         return rows
 

@@ -18,7 +18,7 @@ from service.adapters.event_rows import (
     rows_statement,
     sqlite_rows,
 )
-from service.adapters.pg_arrays import TextArray
+from service.adapters.pg_arrays import TextArray, execute_with_array
 
 
 class StoredRow(NamedTuple):
@@ -142,7 +142,7 @@ def stream_rows_named_ahead(
 
     statement = rows_statement(recorder, "originator_id", _BY_STREAM, "uuid[]")
     with conn.pipeline(), conn.cursor(row_factory=tuple_row) as cur:
-        cur.execute(statement, (TextArray.of(list(originator_ids)),), binary=True)
+        execute_with_array(cur, statement, (TextArray.of(list(originator_ids)),), binary=True)
         yield lambda: cast("list[EventRow]", cur.fetchall())
 
 

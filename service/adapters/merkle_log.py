@@ -25,7 +25,7 @@ from service.adapters.event_rows import held_or_pooled
 from service.adapters.merkle_leaf_data import handed_leaves
 from service.adapters.merkle_leaf_insert import LeafRow, insert_leaves
 from service.adapters.merkle_tree import Frontier, Levels
-from service.adapters.pg_arrays import TextArray
+from service.adapters.pg_arrays import TextArray, execute_with_array
 from service.adapters.signing import SignedHead, SigningKey
 
 PAGE = 5_000
@@ -113,9 +113,13 @@ class MerkleLog:
     def _transaction(self, *, commit: bool) -> Any:
         return self.recorder.datastore.transaction(commit=commit)
 
-    def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+    def _rows(self, sql: str, params: Sequence[Any] = (), *, array: bool = False) -> list[Any]:
+        """`array`: a parameter is an array of many values (never prepared, pg_arrays)."""
         with self._transaction(commit=False) as cur:
-            cur.execute(self._sql(sql), params)
+            if array and self._pg:
+                execute_with_array(cur, self._sql(sql), params)
+            else:
+                cur.execute(self._sql(sql), params)
             return list(cur.fetchall())
 
     def leaves(self, start: int = 0, stop: int | None = None) -> Iterator[StoredLeaf]:
@@ -146,6 +150,7 @@ class MerkleLog:
                 "SELECT notification_id, leaf_index FROM lw_merkle_leaves "  # noqa: S608
                 f"WHERE notification_id {where}",
                 [chunk] if self._pg else chunk,
+                array=True,
             ):
                 found[int(row["notification_id"])] = int(row["leaf_index"])
         return found
@@ -255,7 +260,9 @@ class MerkleLog:
         from psycopg.rows import tuple_row
 
         with conn.pipeline(), conn.cursor(row_factory=tuple_row) as cur:
-            cur.execute(_LEAF_ROWS, (TextArray.of(hexes or [u.hex for u in originator_ids]),))
+            execute_with_array(
+                cur, _LEAF_ROWS, (TextArray.of(hexes or [u.hex for u in originator_ids]),)
+            )
             yield lambda: list(cur.fetchall())
 
     def _pg_leaf_rows(self, hexes: list[str], held: Any = None) -> list[tuple[str, int, int, str]]:
@@ -265,7 +272,7 @@ class MerkleLog:
         from psycopg.rows import tuple_row
 
         with held_or_pooled(self.recorder, held) as conn, conn.cursor(row_factory=tuple_row) as cur:
-            cur.execute(_LEAF_ROWS, (TextArray.of(hexes),))
+            execute_with_array(cur, _LEAF_ROWS, (TextArray.of(hexes),))
             return list(cur.fetchall())
 
     def _insert_leaves(self, rows: Sequence[LeafRow]) -> bool:
