@@ -228,19 +228,23 @@ class MerkleLog:
         return found
 
     def stream_leaf_rows(
-        self, originator_ids: Sequence[UUID], conn: Any = None
+        self, originator_ids: Sequence[UUID], conn: Any = None, *, hexes: Sequence[str] = ()
     ) -> list[tuple[str, int, int, str]]:
         """`stream_leaves` as plain rows (stream hex, version, notification id, leaf hash
         hex), the ids sent packed: a cold page as of an instant compares 5,000 streams'
         leaves and only words the few that differ through `stream_leaves`. On `conn`, a
-        held store connection (as `size`), if given."""
+        held store connection (as `size`), if given. `hexes`: the streams' ids as `.hex`
+        spells them, in place of `originator_ids` (a record keyed by numbers makes them
+        by `%`, in C; `UUID.hex` is a Python property)."""
         if not self._pg:
             return [
                 (u.hex, version, leaf.notification_id, leaf.hash.hex())
-                for u, leaves in self.stream_leaves(originator_ids).items()
+                for u, leaves in self.stream_leaves(
+                    originator_ids or [UUID(h) for h in hexes]
+                ).items()
                 for version, leaf in leaves.items()
             ]
-        return self._pg_leaf_rows([u.hex for u in originator_ids], conn)
+        return self._pg_leaf_rows(list(hexes) or [u.hex for u in originator_ids], conn)
 
     @contextmanager
     def stream_leaf_rows_ahead(

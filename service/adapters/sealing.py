@@ -344,32 +344,52 @@ def check_sealed(originator_id: UUID, stream: Sequence[StoredEvent]) -> StreamCh
     return verified_stream(str(originator_id), seals)
 
 
-def checks_sealed(streams: Iterable[tuple[UUID, Sequence[StoredEvent]]]) -> list[StreamCheck]:
+def checks_sealed(
+    streams: Iterable[tuple[UUID | int, Sequence[StoredEvent]]], names: Sequence[str] | None = None
+) -> list[StreamCheck]:
     """`check_sealed` of each stream, in order. A one-event stream (a heartbeat's: a
     device's record is 10,000 of them) is checked here without the calls, iterators and
     generator `sound_seals` runs for a stream of any length (~2 µs a stream cold,
     docs/performance.md, `export11`): the same rule, its seal recomputed by `seal`; any
     other stream, or one whose seal is not in place, goes to `check_sealed`
-    (tests/unit/test_check_sealed.py: the same checks either way)."""
+    (tests/unit/test_check_sealed.py: the same checks either way). A stream may be keyed by
+    its id's number (`UUID.int`) and named by `names`, its id's text as `str(UUID)` spells
+    it (a record's index gives it: 10,000 `UUID`s told as text were ~10 ms of a printable
+    export; docs/performance.md, ids12): its row's own `UUID` is then the one its seal is
+    made with, when it is that number's."""
     checks: list[StreamCheck] = []
-    for originator_id, stream in streams:
+    for at, (originator_id, stream) in enumerate(streams):
         if len(stream) == 1:
             only = stream[0]
             state = only.state if type(only.state) is bytes else bytes(only.state)
             found = state[len(MAGIC) : HEADER_BYTES]
+            of: UUID | None
+            if isinstance(originator_id, UUID):
+                of = originator_id
+            else:  # by number: its row's own id, when it is that number's
+                row_id = only.originator_id
+                of = row_id if type(row_id) is UUID and row_id.int == originator_id else None
             if (
-                int(only.originator_version) == 1
+                of is not None
+                and int(only.originator_version) == 1
                 and len(state) >= HEADER_BYTES
                 and state.startswith(MAGIC)
-                and found == seal(GENESIS, originator_id, 1, only.topic, state[HEADER_BYTES:])
+                and found == seal(GENESIS, of, 1, only.topic, state[HEADER_BYTES:])
             ):
                 event = _NEW(EventCheck)
                 event.__dict__.update(version=1, seal=found.hex(), ok=True, problem=None)
                 check = _NEW(StreamCheck)
-                check.__dict__.update(originator_id=str(originator_id), events=[event])
+                check.__dict__.update(
+                    originator_id=names[at] if names is not None else str(of), events=[event]
+                )
                 checks.append(check)
                 continue
-        checks.append(check_sealed(originator_id, stream))
+        checks.append(
+            check_sealed(
+                originator_id if isinstance(originator_id, UUID) else UUID(int=originator_id),
+                stream,
+            )
+        )
     return checks
 
 

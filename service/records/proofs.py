@@ -198,13 +198,14 @@ def _leaf(position: int, originator_id: UUID, version: int, topic: str, state: b
 
 def stream_problems(
     merkle: MerkleLog,
-    streams: Mapping[UUID, Sequence[StoredEvent]],
-    positions: dict[tuple[UUID, int], int],
+    streams: Mapping[Any, Sequence[StoredEvent]],
+    positions: Mapping[tuple[Any, int], int],
     horizon: int,
     *,
     leaf_of: Callable[[int, UUID, int, str, bytes], bytes] | None = None,
     leaves_of: Callable[[Sequence[LeafFacts]], list[bytes]] | None = None,
-) -> dict[tuple[UUID, int], str]:
+    by_number: bool = False,
+) -> dict[tuple[Any, int], str]:
     """Events the log took in that a stream no longer holds (a removed tail, a removed
     stream), or holds changed; keyed by (stream, version). `positions` are the notification
     ids of the events whose bytes can be recomputed into their leaf (the rows shown).
@@ -215,6 +216,9 @@ def stream_problems(
     saved while this record was being read: not yet in `streams`, and not missing. `leaf_of`:
     how a leaf hash is computed (service/records/stored_rows.py keeps them by the bytes);
     `leaves_of`, if given, computes the first pass's all at once (`StoredRows.leaves`).
+    `by_number`: `streams`, `positions` and the answer are keyed by the streams' ids'
+    numbers (`UUID.int`, replay.py's `IndexedStreams`), not by `UUID`s; each event's own
+    row then gives the `UUID` its leaf is made with (docs/performance.md, ids12).
 
     The leaves are first compared as the driver's rows, every event keyed by numbers (its
     stream's int and its version: hashed in C, where a `UUID` key is hashed by a Python
@@ -223,10 +227,18 @@ def stream_problems(
     check took ~40 ms kept, ~19 of them this pass as `_worded` makes it; docs/performance.md,
     `export6`)."""
     leaf_hash_of = leaf_of or _leaf
-    rows = merkle.stream_leaf_rows(list(streams))
-    ids = {u.int: u for u in streams}
-    held = {(u.int, int(s.originator_version)): s for u, stored in streams.items() for s in stored}
-    shown = {(u.int, version): position for (u, version), position in positions.items()}
+    ids: dict[int, UUID] = {}
+    if by_number:
+        rows = merkle.stream_leaf_rows([], hexes=list(map(_HEX.__mod__, streams)))
+        held = {(u, int(s.originator_version)): s for u, stored in streams.items() for s in stored}
+        shown = positions
+    else:
+        rows = merkle.stream_leaf_rows(list(streams))
+        ids = {u.int: u for u in streams}
+        held = {
+            (u.int, int(s.originator_version)): s for u, stored in streams.items() for s in stored
+        }
+        shown = {(u.int, version): position for (u, version), position in positions.items()}
     suspect: set[int] = set()
     facts: list[LeafFacts] = []
     compared: list[tuple[int, str]] = []
@@ -245,7 +257,10 @@ def stream_problems(
         if position != logged_at:
             suspect.add(number)
             continue
-        facts.append((position, ids[number], version, event.topic, bytes(event.state)))
+        # By number, the row's own `UUID` (a row not of that stream makes a leaf that does
+        # not match, and `_worded` words it by the stream's own id).
+        originator_id: UUID = event.originator_id if by_number else ids[number]  # type: ignore[assignment]
+        facts.append((position, originator_id, version, event.topic, bytes(event.state)))
         compared.append((number, leaf))
     made = leaves_of(facts) if leaves_of is not None else [leaf_hash_of(*f) for f in facts]
     for (number, leaf), found in zip(compared, made, strict=True):
@@ -260,6 +275,16 @@ def stream_problems(
             logged.setdefault(number, {})[int(version)] = StreamLeaf(
                 int(logged_at), bytes.fromhex(leaf)
             )
+    if by_number:  # the few streams worded by their `UUID`s, the answer keyed back by number
+        named = {n: UUID(int=n) for n in streams if n in suspect}
+        worded = _worded(
+            {named[n]: streams[n] for n in named},
+            logged,
+            {(named[n], v): p for (n, v), p in positions.items() if n in named},
+            horizon,
+            leaf_hash_of,
+        )
+        return {(u.int, version): words for (u, version), words in worded.items()}
     return _worded(
         {u: stored for u, stored in streams.items() if u.int in suspect},
         logged,
@@ -269,10 +294,14 @@ def stream_problems(
     )
 
 
+_HEX = "%032x"
+"""A stream's number as `UUID.hex` spells it."""
+
+
 def _worded(
     streams: Mapping[UUID, Sequence[StoredEvent]],
     logged: dict[int, dict[int, StreamLeaf]],
-    positions: dict[tuple[UUID, int], int],
+    positions: Mapping[tuple[Any, int], int],
     horizon: int,
     leaf_hash_of: Callable[[int, UUID, int, str, bytes], bytes],
 ) -> dict[tuple[UUID, int], str]:

@@ -92,10 +92,14 @@ def _record(
     # removed tail lowers it).
     horizon = merkle.size()[1] if merkle is not None else 0
     memo = stored_rows_of(app)
-    positions_by_stream = indexed_streams(views, subject, memo.stream_ids)
-    stored_streams = read_streams(app, list(positions_by_stream))
-    # In the order asked, every stream asked for: no look-up by id (a UUID hashes in Python).
-    streams = memo.stream_checks(stored_streams)
+    # Streams keyed by their ids' numbers and named by the index's texts: no `UUID` made from
+    # text, hashed, or told back as text (docs/performance.md, ids12); the rows' own `UUID`s
+    # (the driver's) are the events' and the seals'.
+    indexed = indexed_streams(views, subject)
+    positions_by_stream = indexed.positions
+    stored_streams = read_streams(app, indexed)
+    # In the order asked, every stream asked for: no look-up by id.
+    streams = memo.stream_checks(stored_streams, indexed.texts)
     read = read_in_order(app, positions_by_stream, stored_streams, streams, as_of)
     events = read.events
     chosen, total, next_after = page.of(events)
@@ -106,7 +110,7 @@ def _record(
     # The verdict is the whole record's, whichever page is shown.
     shown = read.shown
     check = summary([s for s, on in zip(streams, shown, strict=True) if on], with_checks=False)
-    logged: dict[tuple[UUID, int], str] = {}
+    logged: dict[tuple[int, int], str] = {}
     if merkle is not None:
         shown_streams = (
             stored_streams
@@ -114,10 +118,17 @@ def _record(
             else {u: s for (u, s), on in zip(stored_streams.items(), shown, strict=True) if on}
         )
         logged = stream_problems(
-            merkle, shown_streams, read.positions, horizon, leaf_of=memo.leaf, leaves_of=memo.leaves
+            merkle,
+            shown_streams,
+            read.positions,
+            horizon,
+            leaf_of=memo.leaf,
+            leaves_of=memo.leaves,
+            by_number=True,
         )
+        # By number, as by `UUID` (ordered by its int): the same order.
         check["problems"] += [
-            {"aggregate_id": str(stream), "detail": detail}
+            {"aggregate_id": str(UUID(int=stream)), "detail": detail}
             for (stream, _), detail in sorted(logged.items())
         ]
         check["verified"] = check["verified"] and not logged

@@ -44,7 +44,7 @@ def _id(originator_id: Any) -> Any:
     return originator_id.int if isinstance(originator_id, UUID) else originator_id
 
 
-def _stream_key(originator_id: UUID, stream: Sequence[StoredEvent]) -> tuple[Any, ...]:
+def _stream_key(originator_id: UUID | int, stream: Sequence[StoredEvent]) -> tuple[Any, ...]:
     """A whole stream's key: (id, version, topic, bytes, version, topic, bytes...), 4 items
     only for a stream of one event (a heartbeat's: no tuple per event)."""
     if len(stream) == 1:
@@ -158,21 +158,28 @@ class StoredRows:
         key = _stream_key(originator_id, stream)
         return self._memo(self._streams, key, lambda: check_sealed(originator_id, stream))
 
-    def stream_checks(self, streams: Mapping[UUID, Sequence[StoredEvent]]) -> list[StreamCheck]:
+    def stream_checks(
+        self,
+        streams: Mapping[UUID, Sequence[StoredEvent]] | Mapping[int, Sequence[StoredEvent]],
+        names: Sequence[str] | None = None,
+    ) -> list[StreamCheck]:
         """`stream_check` of each stream, in order: `_memo` written out for a record's
         streams (a device's 10,000 heartbeats are 10,000 streams), no call or closure each,
-        and the checks made afresh kept under one taking of the lock."""
+        and the checks made afresh kept under one taking of the lock. Streams keyed by their
+        ids' numbers (`UUID.int`: replay.py's) come with `names`, each id's text as
+        `str(UUID)` spells it, which their checks name them by (no `UUID` told as text)."""
         table = self._streams
         checks: list[StreamCheck | None] = []
-        unchecked: list[tuple[int, Hashable, UUID, Sequence[StoredEvent]]] = []
+        unchecked: list[tuple[int, Hashable, Any, Sequence[StoredEvent]]] = []
         for originator_id, stream in streams.items():
-            if len(stream) == 1 and type(originator_id) is UUID:
+            number = originator_id.int if type(originator_id) is UUID else originator_id
+            if len(stream) == 1 and type(number) is int:
                 # `_stream_key` of a heartbeat's stream, without its two calls (cold, warm
                 # and with the memos full alike: 10,000 a device's record).
                 only = stream[0]
                 state = only.state
                 key = (
-                    originator_id.int,
+                    number,
                     int(only.originator_version),
                     only.topic,
                     state if type(state) is bytes else bytes(state),
@@ -186,8 +193,11 @@ class StoredRows:
         if not unchecked:
             return cast("list[StreamCheck]", checks)
         made: dict[Hashable, StreamCheck] = {}
+        named = [names[at] for at, _, _, _ in unchecked] if names is not None else None
         for (at, kept, _, _), check in zip(
-            unchecked, checks_sealed((u, stream) for _, _, u, stream in unchecked), strict=True
+            unchecked,
+            checks_sealed(((u, stream) for _, _, u, stream in unchecked), named),
+            strict=True,
         ):
             # A stream read twice in one record is checked twice and kept once, as before.
             checks[at] = made[kept] = check

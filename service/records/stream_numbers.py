@@ -13,6 +13,8 @@ from uuid import UUID
 _HEX = "[0-9a-fA-F]"
 _AS_WRITTEN = re.compile(f"(?:{_HEX}{{8}}-{_HEX}{{4}}-{_HEX}{{4}}-{_HEX}{{4}}-{_HEX}{{12}}\n)*")
 """Ids as the index writes them (`str(UUID)`), each followed by a newline."""
+_CANONICAL = re.compile("(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\n)*")
+"""Ids spelt exactly as `str(UUID)` spells them (lower case), each followed by a newline."""
 
 
 def stream_numbers(texts: Sequence[str]) -> list[int]:
@@ -25,3 +27,15 @@ def stream_numbers(texts: Sequence[str]) -> list[int]:
     if set(map(len, texts)) - {36} or _AS_WRITTEN.fullmatch(joined) is None:
         return [UUID(text).int for text in texts]
     return list(map(int, map(str.replace, texts, repeat("-"), repeat("")), repeat(16)))
+
+
+def streams_named(texts: Sequence[str]) -> tuple[list[int], list[str]]:
+    """`stream_numbers` of these texts, and each as `str(UUID(text))` spells it: the texts
+    themselves when every one is spelt so (the index writes `str(UUID)`: checked all at
+    once, in C), else made afresh. A record's checks name each stream by that text; telling
+    10,000 `UUID`s back as text was ~10 ms of a printable export (docs/performance.md, ids12)."""
+    joined = "\n".join(texts) + "\n" if texts else ""
+    if set(map(len, texts)) - {36} or _CANONICAL.fullmatch(joined) is None:
+        uuids = [UUID(text) for text in texts]
+        return [u.int for u in uuids], [str(u) for u in uuids]
+    return list(map(int, map(str.replace, texts, repeat("-"), repeat("")), repeat(16))), list(texts)

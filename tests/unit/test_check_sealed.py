@@ -81,3 +81,19 @@ def test_a_records_streams_checked_at_once_are_what_check_stream_says() -> None:
         [vars(e) for e in c.events] for c in general
     ]
     assert [c.ok for c in quick] == [c.ok for c in general]
+
+
+def test_streams_keyed_by_number_and_named_are_checked_as_by_their_ids() -> None:
+    """A record keyed by number names each stream by its id's text (ids12): the checks are
+    those made from the `UUID`s, sound or not, of one event or many, a seal from another
+    stream too (its row's `UUID` is not the stream's)."""
+    streams = [(u, STREAMS[kind](u)) for kind in STREAMS for u in (uuid4(),)]
+    by_text = checks_sealed(
+        [(u.int, stream) for u, stream in streams], [str(u) for u, _ in streams]
+    )
+    by_id = checks_sealed(streams)
+    assert by_text == by_id
+    assert [vars(c) for c in by_text] == [vars(c) for c in by_id]
+    assert [[vars(e) for e in c.events] for c in by_text] == [
+        [vars(e) for e in c.events] for c in by_id
+    ]

@@ -23,8 +23,10 @@ class _Log:
     def __init__(self, rows: list[tuple[str, int, int, str]]) -> None:
         self.rows = rows
 
-    def stream_leaf_rows(self, originator_ids: list[UUID]) -> list[tuple[str, int, int, str]]:
-        wanted = {u.hex for u in originator_ids}
+    def stream_leaf_rows(
+        self, originator_ids: list[UUID], *, hexes: list[str] | None = None
+    ) -> list[tuple[str, int, int, str]]:
+        wanted = {u.hex for u in originator_ids} | set(hexes or ())
         return [row for row in self.rows if row[0] in wanted]
 
 
@@ -84,3 +86,31 @@ def test_stream_problems_says_what_the_whole_streams_wording_says(kind: str) -> 
     assert stream_problems(cast("Any", log), streams, positions, 6) == whole
     assert list(stream_problems(cast("Any", log), streams, positions, 6)) == list(whole)
     assert bool(whole) is (kind in {"altered", "tail removed", "stream removed", "moved"})
+
+
+@pytest.mark.parametrize(
+    "kind",
+    [
+        "sound",
+        "altered",
+        "tail removed",
+        "stream removed",
+        "moved",
+        "not shown",
+        "logged after the horizon",
+    ],
+)
+def test_stream_problems_by_number_says_what_it_says_by_id(kind: str) -> None:
+    """replay.py keys a record's streams by their ids' numbers (`UUID.int`, ids12): the
+    same problems, in the same order, keyed by (number, version)."""
+    streams, positions, log = _world(kind)
+    by_id = stream_problems(cast("Any", log), streams, positions, 6)
+    by_number = stream_problems(
+        cast("Any", log),
+        {u.int: stored for u, stored in streams.items()},
+        {(u.int, version): p for (u, version), p in positions.items()},
+        6,
+        by_number=True,
+    )
+    assert list(by_number.items()) == [((u.int, v), words) for (u, v), words in by_id.items()]
+    assert sorted(by_number) == [(u.int, v) for u, v in sorted(by_id)]
