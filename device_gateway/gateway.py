@@ -39,8 +39,6 @@ log = get_logger(__name__)
 
 ADMIT_SLICE: Final = 200
 """Messages admitted in one turn of the loop, at most (plus every alarm waiting)."""
-MAX_BATCH: Final = 500
-"""The most messages a lane commits as one group (the store's one transaction)."""
 BACKLOG_GROUPS: Final = 4
 """The main session's reading waits while the bulk lane holds this many groups
 (`max_batch` each), until it is down to half: see `Gateway._hand_off`."""
@@ -80,7 +78,7 @@ class Gateway:
         sessions: Sessions | None = None,
         on_notifications: HandOff | None = None,
         prefix: str = "",
-        max_batch: int = MAX_BATCH,
+        max_batch: int = 500,
         intake: DeviceIntake | None = None,
         priority: AlarmPriority | None = None,
         on_pressed: Pressed | None = None,

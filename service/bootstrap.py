@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from device_gateway.gateway import MAX_BATCH, Gateway
+from device_gateway.gateway import Gateway
 from device_gateway.links import Sessions
 from device_gateway.messages import alerts_topic, cmd_topic
 from device_gateway.nats_sessions import NatsSessions
@@ -149,12 +149,10 @@ def build(
     )
     # The links deliver to the gateway and the gateway acks on them: the gateway is given
     # the sessions (links made when MQTT starts), the links its callbacks (`_start_mqtt`).
-    group = bulk_group(settings.database_url)
     sessions = _broker_sessions(settings)
     gateway = Gateway(
         app,
         sessions=sessions,
-        max_batch=group,
         on_notifications=dispatcher.submit_requested,
         prefix=settings.mqtt_topic_prefix,
         priority=priority,
@@ -256,16 +254,6 @@ def _embedded_broker(settings: Settings) -> EmbeddedBroker | None:
     from device_gateway.embedded_broker import EmbeddedBroker  # amqtt: only when asked for
 
     return EmbeddedBroker(host=settings.mqtt.host, port=settings.mqtt.port)
-
-
-SQLITE_BULK_GROUP = 1000
-"""The gateway's largest group on SQLite (docs/performance.md, sqlite12): a commit's fsync
-and its statements are paid once a group, and a flood there fills groups of `MAX_BATCH`."""
-
-
-def bulk_group(database_url: str) -> int:
-    """The most device messages a lane commits at once on this store."""
-    return SQLITE_BULK_GROUP if database_url.startswith("sqlite:///") else MAX_BATCH
 
 
 def _broker_sessions(settings: Settings) -> BrokerSessions | NatsSessions:

@@ -1,8 +1,7 @@
 """How the SQLite stores keep their tables (sqlite10): the Merkle leaf's index is the
 leaves table's rowid (no second B-tree for the key), the views' connection holds a larger
 page cache and checkpoints less often, and the answers are the same as before. The event
-store's writes (events, leaves) checkpoint less often too, fully synchronous (sqlite11), and
-the gateway's bulk groups are larger on SQLite (sqlite12)."""
+store's writes (events, leaves) checkpoint less often too, fully synchronous (sqlite11)."""
 
 from __future__ import annotations
 
@@ -19,8 +18,6 @@ from service.adapters.event_store import eventsourcing_env
 from service.adapters.merkle_log import MerkleLog
 from service.application.lonewatch import Lonewatch
 from service.clock import FakeClock
-from service.config import Settings
-from tests.harness import service_in_process
 
 
 def _leaves_table(path: Path) -> tuple[list[Any], list[Any]]:
@@ -118,16 +115,3 @@ def test_the_event_stores_writes_checkpoint_less_often_and_stay_fully_synchronou
         app.close()
     assert checkpoint == 10000
     assert synchronous == 2
-
-
-async def test_on_sqlite_the_gateway_commits_groups_of_up_to_a_thousand(sqlite_url: str) -> None:
-    """A commit's fsync and statements are paid once a group: SQLite takes twice the
-    groups PostgreSQL does (docs/performance.md, sqlite12); the alarm lane is the same
-    gateway's and never waits for a group to fill (a lane takes what has arrived)."""
-    from device_gateway.gateway import MAX_BATCH
-    from service.bootstrap import SQLITE_BULK_GROUP, bulk_group
-
-    assert bulk_group("postgresql://lw@localhost/lw") == MAX_BATCH == 500
-    assert bulk_group(sqlite_url) == SQLITE_BULK_GROUP == 1000
-    async with service_in_process(Settings(database_url=sqlite_url), with_mqtt=False) as c:
-        assert c.gateway.max_batch == 1000
