@@ -206,9 +206,12 @@ def _insert_sqlite_skipping(
 
     Positions: SQLite gives a row without a rowid the table's largest rowid plus one
     (https://sqlite.org/autoinc.html), and the writer holds the file's write lock from the
-    first insert to the commit, so when every row went in (the table's largest rowid moved
-    by exactly the rows inserted) they are the numbers after the largest before, in order.
-    Otherwise (a repeat left out) the rows after it are read back by stream and version.
+    first insert to the commit, so the rows that went in are the largest rowids after it,
+    in order. Nothing is read before the insert: under the library's deferred `BEGIN` a
+    read would open a snapshot, and in WAL mode a snapshot that another connection writes
+    past (the Merkle worker's leaves, the alarm lane) cannot take the write lock
+    (`SQLITE_BUSY_SNAPSHOT`, not waited on by the busy timeout). When a repeat was left
+    out, the rows that went in are read back by stream and version.
     The row-by-row `execute` and `lastrowid` it replaces cost a Python call and a statement
     reset a row on the thread that holds the GIL."""
     table = recorder.events_table_name
@@ -229,11 +232,11 @@ def _insert_sqlite_skipping(
     with recorder.datastore.transaction(commit=True) as cursor:
         raw = cursor.sqlite_cursor  # the library's wrapper adds a call
         checkpoint_less_often(raw)
-        before = raw.execute(last).fetchone()[0] or 0
         raw.executemany(statement, rows)
         went_in = raw.rowcount
         after = raw.execute(last).fetchone()[0] or 0
-        if went_in == len(rows) and after - before == went_in:
+        before = after - went_in
+        if went_in == len(rows):
             return list(range(before + 1, after + 1))
         raw.execute(
             f"SELECT rowid, originator_id, originator_version FROM {table} "  # noqa: S608
