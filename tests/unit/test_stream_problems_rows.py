@@ -65,18 +65,19 @@ def _world(kind: str) -> tuple[dict[UUID, list[StoredEvent]], dict[tuple[UUID, i
     return streams, positions, _Log(rows)
 
 
-@pytest.mark.parametrize(
-    "kind",
-    [
-        "sound",
-        "altered",
-        "tail removed",
-        "stream removed",
-        "moved",
-        "not shown",
-        "logged after the horizon",
-    ],
-)
+KINDS = [
+    "sound",
+    "altered",
+    "tail removed",
+    "stream removed",
+    "moved",
+    "not shown",
+    "logged after the horizon",
+]
+"""Every world `_world` makes."""
+
+
+@pytest.mark.parametrize("kind", KINDS)
 def test_stream_problems_says_what_the_whole_streams_wording_says(kind: str) -> None:
     streams, positions, log = _world(kind)
     logged: dict[int, dict[int, StreamLeaf]] = {}
@@ -88,18 +89,7 @@ def test_stream_problems_says_what_the_whole_streams_wording_says(kind: str) -> 
     assert bool(whole) is (kind in {"altered", "tail removed", "stream removed", "moved"})
 
 
-@pytest.mark.parametrize(
-    "kind",
-    [
-        "sound",
-        "altered",
-        "tail removed",
-        "stream removed",
-        "moved",
-        "not shown",
-        "logged after the horizon",
-    ],
-)
+@pytest.mark.parametrize("kind", KINDS)
 def test_stream_problems_by_number_says_what_it_says_by_id(kind: str) -> None:
     """replay.py keys a record's streams by their ids' numbers (`UUID.int`, ids12): the
     same problems, in the same order, keyed by (number, version)."""
