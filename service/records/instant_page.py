@@ -47,6 +47,7 @@ from service.records.record_cache import STEP, Checked, RecordCache
 from service.records.record_shape import Page, while_checking
 from service.records.row_checks import leaves_logged, stream_sealed
 from service.records.sound_blocks import by_block, proved
+from service.records.stream_numbers import hexes as hexes_of
 from service.records.stream_numbers import stream_numbers
 from service.records.subject_states import directory_doc, directory_reader
 
@@ -155,9 +156,8 @@ class _Prefix:
         order = [ids.get(key) or UUID(int=key) for key in by_stream]
         # The log's leaves of these streams, asked for now and read once the rows are
         # grouped: the server looks them up meanwhile (docs/performance.md, asof11).
-        # Each `UUID.hex` of `order`, for the leaves' query and `by_block`: made once, by `%`
-        # in C (`UUID.hex` is a Python property, `format` slower; docs/performance.md, asof12).
-        hexes = list(map(_HEX.__mod__, by_stream))
+        # Each `UUID.hex` of `order`, for the leaves' query and `by_block`: made once.
+        hexes = hexes_of(by_stream)
         if merkle is None:
             grouped, leaves = _grouped(by_stream, of_key, row_keys, found_rows), []
         else:
@@ -250,7 +250,6 @@ class _Prefix:
 
 
 _POSITION = itemgetter(0)
-_HEX = "%032x"
 _INT = attrgetter("int")
 _ORIGINATOR = attrgetter("originator_id")
 _STREAM = itemgetter(1)

@@ -22,6 +22,7 @@ from service.adapters.merkle_log import MerkleLog, StreamLeaf
 from service.adapters.merkle_tree import Levels, leaf_hash
 from service.adapters.signing import SignedHead, SigningKey
 from service.records.bounded import let_go_oldest
+from service.records.stream_numbers import hexes as hexes_of
 
 
 def export_proofs(
@@ -229,7 +230,7 @@ def stream_problems(
     leaf_hash_of = leaf_of or _leaf
     ids: dict[int, UUID] = {}
     if by_number:
-        rows = merkle.stream_leaf_rows([], hexes=list(map(_HEX.__mod__, streams)))
+        rows = merkle.stream_leaf_rows([], hexes=hexes_of(streams))
         held = {(u, int(s.originator_version)): s for u, stored in streams.items() for s in stored}
         shown = positions
     else:
@@ -292,10 +293,6 @@ def stream_problems(
         horizon,
         leaf_hash_of,
     )
-
-
-_HEX = "%032x"
-"""A stream's number as `UUID.hex` spells it."""
 
 
 def _worded(

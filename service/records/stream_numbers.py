@@ -6,7 +6,7 @@ docs/performance.md, asof4) and matches them to the rows read, whose ids are `UU
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from itertools import repeat
 from uuid import UUID
 
@@ -26,7 +26,7 @@ def stream_numbers(texts: Sequence[str]) -> list[int]:
     # 36 characters each: one id a line, none spread over two (a newline within one).
     if set(map(len, texts)) - {36} or _AS_WRITTEN.fullmatch(joined) is None:
         return [UUID(text).int for text in texts]
-    return list(map(int, map(str.replace, texts, repeat("-"), repeat("")), repeat(16)))
+    return _numbers(texts)
 
 
 def streams_named(texts: Sequence[str]) -> tuple[list[int], list[str]]:
@@ -38,4 +38,16 @@ def streams_named(texts: Sequence[str]) -> tuple[list[int], list[str]]:
     if set(map(len, texts)) - {36} or _CANONICAL.fullmatch(joined) is None:
         uuids = [UUID(text) for text in texts]
         return [u.int for u in uuids], [str(u) for u in uuids]
-    return list(map(int, map(str.replace, texts, repeat("-"), repeat("")), repeat(16))), list(texts)
+    return _numbers(texts), list(texts)
+
+
+def _numbers(texts: Sequence[str]) -> list[int]:
+    """Ids in the 8-4-4-4-12 form as numbers, read all at once in C."""
+    return list(map(int, map(str.replace, texts, repeat("-"), repeat("")), repeat(16)))
+
+
+def hexes(numbers: Iterable[int]) -> list[str]:
+    """Each stream's number as `UUID.hex` spells it, by `%` in C (`UUID.hex` is a Python
+    property, `format` slower; docs/performance.md, asof12): for the Merkle leaves' query
+    and `by_block`."""
+    return list(map("%032x".__mod__, numbers))
