@@ -148,6 +148,16 @@ class _Prefix:
             versions = zip(keys, map(_VERSION, read), strict=True)
             named = dict(zip(versions, map(_ENTRY_POSITION, read), strict=True))
             of_key: dict[int, list[EventRow]] = {key: [] for key in dict.fromkeys(keys)}
+            # Each `UUID.hex` of the streams, for the leaves' query and `by_block`: made once.
+            hexes = hexes_of(of_key)
+            # Read while the server still reads the rows (~9-14 ms for 5,100 streams, more
+            # than the grouping above; docs/performance.md, asof13): the last whole check (read
+            # back from the database after a restart, on a connection of its own) and the
+            # directory's documents as they stand now (on the views' held connection). Those
+            # are read once for this page: the saved state is compared with them, and every
+            # projection below (and the page's own, in `answer`) reads them from here.
+            saved = cache.saved(subject)
+            self.directory = _directory_now(views, saved)
             found_rows = rows_read()
         uuids: list[UUID] = list(map(_STREAM, found_rows))
         row_keys = list(map(_INT, uuids))
@@ -156,8 +166,6 @@ class _Prefix:
         order = [ids.get(key) or UUID(int=key) for key in of_key]
         # The log's leaves of these streams, asked for now and read once the rows are
         # grouped: the server looks them up meanwhile (docs/performance.md, asof11).
-        # Each `UUID.hex` of `order`, for the leaves' query and `by_block`: made once.
-        hexes = hexes_of(of_key)
         if merkle is None:
             grouped, leaves = _grouped(named, of_key, row_keys, found_rows), []
         else:
@@ -171,7 +179,6 @@ class _Prefix:
         # An event the index places elsewhere than its row (moved) is worded by the checks
         # one by one: a block's digest is of its rows and leaves, not of the index.
         moved = positions != list(map(_POSITION, self.rows))
-        saved = cache.saved(subject)
         then = saved.checks if saved is not None else {}
         # The leaves by block; the blocks whose rows and leaves are byte for byte those the
         # last whole check found sound take its streams' checks, the rest are checked event
@@ -198,12 +205,7 @@ class _Prefix:
         seals = [
             row[4][len(MAGIC) : HEADER_BYTES] if row[0] in sealed else None for row in self.rows
         ]
-        # The directory's documents as they stand now, read once for this page: the saved
-        # state is compared with them, and every projection below (and the page's own, in
-        # `answer`) reads them from here, not again from the database (each read was a
-        # pool connection's check and a query: two round trips).
-        self.directory: dict[tuple[str, str], Doc | None] = {}
-        kept = _kept(views, saved, positions, streams, versions_, seals, self.directory)
+        kept = _kept(saved, positions, streams, versions_, seals, self.directory)
         checkpoints: dict[int, Memory] = {}
         stamps: list[datetime] = []
         memory: Memory = {}
@@ -303,8 +305,15 @@ def _all_same(
     )
 
 
+def _directory_now(views: ViewStore, saved: Checked | None) -> dict[tuple[str, str], Doc | None]:
+    """The directory's documents a saved state was projected with, as they stand now (none
+    when it has no checkpoint to stand for anything: `_kept` then keeps nothing)."""
+    if saved is None or not saved.checkpoints:
+        return {}
+    return {key: directory_doc(views, *key) for key in saved.directory}
+
+
 def _kept(
-    views: ViewStore,
     saved: Checked | None,
     positions: list[int],
     streams: list[UUID],
@@ -313,8 +322,8 @@ def _kept(
     now: dict[tuple[str, str], Doc | None],
 ) -> int:
     """The last event whose saved state can stand for decoding and projecting every event
-    up to it (-1: none; see the module). The directory's documents it reads now are left
-    in `now`."""
+    up to it (-1: none; see the module). `now`: the directory's documents it was projected
+    with, as they stand now (`_directory_now`)."""
     if saved is None or not saved.checkpoints:
         return -1
     reach = min(len(positions), len(saved.seals))
@@ -339,5 +348,4 @@ def _kept(
         kept -= STEP
     if kept < 0:
         return -1
-    now.update({key: directory_doc(views, *key) for key in saved.directory})
     return kept if now == saved.directory else -1
