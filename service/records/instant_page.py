@@ -134,7 +134,6 @@ class _Prefix:
         # Python, and the index's texts become them without `UUID(text)` (docs/performance.md,
         # asof4; all at once, stream_numbers.py). Each stream's `UUID` is the one its rows
         # were read with.
-        by_stream: dict[int, dict[int, int]] = {}
         texts = list(map(_ORIGINATOR, read))
         # The streams' rows, asked for by the index's texts now and read once the index is
         # grouped: the server reads them meanwhile (docs/performance.md, asof12). The same
@@ -142,43 +141,51 @@ class _Prefix:
         with stream_rows_named_ahead(
             app.recorder, list(dict.fromkeys(texts)), conn=conn
         ) as rows_read:
-            for entry, key in zip(read, stream_numbers(texts), strict=True):
-                versions = by_stream.get(key)
-                if versions is None:
-                    versions = by_stream[key] = {}
-                versions[entry.originator_version] = entry.position
-            of_key: dict[int, list[EventRow]] = {key: [] for key in by_stream}
+            keys = stream_numbers(texts)
+            # Each (stream, version) the index names -> its position (a later naming of the
+            # same one wins), and the streams in the order the index first names them: both
+            # made in C, not a Python step an event (docs/performance.md, asof13).
+            versions = zip(keys, map(_VERSION, read), strict=True)
+            named = dict(zip(versions, map(_ENTRY_POSITION, read), strict=True))
+            of_key: dict[int, list[EventRow]] = {key: [] for key in dict.fromkeys(keys)}
+            # Each `UUID.hex` of the streams, for the leaves' query and `by_block`: made once.
+            hexes = hexes_of(of_key)
+            # Read while the server still reads the rows (~9-14 ms for 5,100 streams, more
+            # than the grouping above; docs/performance.md, asof13): the last whole check (read
+            # back from the database after a restart, on a connection of its own) and the
+            # directory's documents as they stand now (on the views' held connection). Those
+            # are read once for this page: the saved state is compared with them, and every
+            # projection below (and the page's own, in `answer`) reads them from here.
+            saved = cache.saved(subject)
+            self.directory = _directory_now(views, saved)
             found_rows = rows_read()
         uuids: list[UUID] = list(map(_STREAM, found_rows))
         row_keys = list(map(_INT, uuids))
         # Each number's first `UUID` (the last written of the reversed wins), made in C.
         ids: dict[int, UUID] = dict(zip(row_keys[::-1], uuids[::-1], strict=True))
-        order = [ids.get(key) or UUID(int=key) for key in by_stream]
+        order = [ids.get(key) or UUID(int=key) for key in of_key]
         # The log's leaves of these streams, asked for now and read once the rows are
         # grouped: the server looks them up meanwhile (docs/performance.md, asof11).
-        # Each `UUID.hex` of `order`, for the leaves' query and `by_block`: made once.
-        hexes = hexes_of(by_stream)
         if merkle is None:
-            grouped, leaves = _grouped(by_stream, of_key, row_keys, found_rows), []
+            grouped, leaves = _grouped(named, of_key, row_keys, found_rows), []
         else:
             with merkle.stream_leaf_rows_ahead(order, conn, hexes=hexes) as leaves_read:
-                grouped = _grouped(by_stream, of_key, row_keys, found_rows)
+                grouped = _grouped(named, of_key, row_keys, found_rows)
                 leaves = leaves_read()
-        rows, self.rows, positions, streams, versions_, places = grouped
+        rows, self.rows, positions, streams, versions_ = grouped
         # Each stream with its rows, in the index's order: a list, not a dict keyed by
         # `UUID` (a hash in Python per stream; docs/performance.md, asof6).
         stored = list(zip(order, of_key.values(), strict=True))
         # An event the index places elsewhere than its row (moved) is worded by the checks
         # one by one: a block's digest is of its rows and leaves, not of the index.
         moved = positions != list(map(_POSITION, self.rows))
-        saved = cache.saved(subject)
         then = saved.checks if saved is not None else {}
         # The leaves by block; the blocks whose rows and leaves are byte for byte those the
         # last whole check found sound take its streams' checks, the rest are checked event
         # by event (service/records/sound_blocks.py).
         blocks = by_block(hexes, leaves, horizon)
         known, sealed, rest_leaves = proved(
-            list(by_stream),
+            list(of_key),
             list(of_key.values()),
             blocks,
             saved.stream_keys if saved is not None else [],
@@ -198,12 +205,7 @@ class _Prefix:
         seals = [
             row[4][len(MAGIC) : HEADER_BYTES] if row[0] in sealed else None for row in self.rows
         ]
-        # The directory's documents as they stand now, read once for this page: the saved
-        # state is compared with them, and every projection below (and the page's own, in
-        # `answer`) reads them from here, not again from the database (each read was a
-        # pool connection's check and a query: two round trips).
-        self.directory: dict[tuple[str, str], Doc | None] = {}
-        kept = _kept(views, saved, positions, streams, versions_, seals, self.directory)
+        kept = _kept(saved, positions, streams, versions_, seals, self.directory)
         checkpoints: dict[int, Memory] = {}
         stamps: list[datetime] = []
         memory: Memory = {}
@@ -219,16 +221,16 @@ class _Prefix:
             memory.update(project(self._event(index), reader).docs)
             if index % STEP == STEP - 1:
                 checkpoints[index] = dict(memory)
-        # Keyed by each stream's first event's `UUID` (an equal one: the record's keys are
-        # `UUID`s), grouped above by number: one `UUID` hash a stream, not one an event.
-        of_stream = {streams[at[0]]: at for at in places.values()}
+        # No `of_stream`: this check answers this page alone (`answer`, its rows decoded
+        # here), never kept, grown or read again, which are what read it (a `UUID` hash a
+        # stream, and each stream's places found, for nothing; docs/performance.md, asof13).
         self.checked = Checked(
             entries=tuple(read),
             positions=positions,
             stamps=stamps,
             streams=streams,
             versions=versions_,
-            of_stream=of_stream,
+            of_stream={},
             stream_order=order,
             checks=checks,
             logged=logged,
@@ -250,33 +252,28 @@ class _Prefix:
 
 
 _POSITION = itemgetter(0)
+_ENTRY_POSITION = attrgetter("position")
+_VERSION = attrgetter("originator_version")
 _INT = attrgetter("int")
 _ORIGINATOR = attrgetter("originator_id")
 _STREAM = itemgetter(1)
 
 
 def _grouped(
-    by_stream: dict[int, dict[int, int]],
+    named: dict[tuple[int, int], int],
     of_key: dict[int, list[EventRow]],
     row_keys: list[int],
     found_rows: list[EventRow],
-) -> tuple[
-    list[tuple[int, EventRow]],
-    list[EventRow],
-    list[int],
-    list[UUID],
-    list[int],
-    dict[int, list[int]],
-]:
+) -> tuple[list[tuple[int, EventRow]], list[EventRow], list[int], list[UUID], list[int]]:
     """The rows read put in `of_key` by their stream's number, and those the index names
-    in its order: (position, row) pairs, the rows, their positions, streams and versions,
-    and each stream's places among them by its number (`_Prefix.checked.of_stream`)."""
+    (`named`: (stream's number, version) -> position) in its order: (position, row) pairs,
+    the rows, their positions, streams and versions."""
     for key, row in zip(row_keys, found_rows, strict=True):
         of_key[key].append(row)
     rows: list[tuple[int, EventRow]] = []
-    for named, found in zip(by_stream.values(), of_key.values(), strict=True):
+    for key, found in of_key.items():
         for row in found:
-            position = named.get(row[2])
+            position = named.get((key, row[2]))
             if position is not None:
                 rows.append((position, row))
     rows.sort(key=_POSITION)  # (position, row): its position, read in C
@@ -284,15 +281,7 @@ def _grouped(
     positions = [p for p, _ in rows]
     streams: list[UUID] = [row[1] for row in in_order]  # type: ignore[misc]
     versions = [row[2] for row in in_order]
-    places: dict[int, list[int]] = {}
-    for index, stream in enumerate(streams):
-        key = stream.int
-        at = places.get(key)
-        if at is None:
-            places[key] = [index]
-        else:
-            at.append(index)
-    return rows, in_order, positions, streams, versions, places
+    return rows, in_order, positions, streams, versions
 
 
 def _all_same(
@@ -316,8 +305,15 @@ def _all_same(
     )
 
 
+def _directory_now(views: ViewStore, saved: Checked | None) -> dict[tuple[str, str], Doc | None]:
+    """The directory's documents a saved state was projected with, as they stand now (none
+    when it has no checkpoint to stand for anything: `_kept` then keeps nothing)."""
+    if saved is None or not saved.checkpoints:
+        return {}
+    return {key: directory_doc(views, *key) for key in saved.directory}
+
+
 def _kept(
-    views: ViewStore,
     saved: Checked | None,
     positions: list[int],
     streams: list[UUID],
@@ -326,8 +322,8 @@ def _kept(
     now: dict[tuple[str, str], Doc | None],
 ) -> int:
     """The last event whose saved state can stand for decoding and projecting every event
-    up to it (-1: none; see the module). The directory's documents it reads now are left
-    in `now`."""
+    up to it (-1: none; see the module). `now`: the directory's documents it was projected
+    with, as they stand now (`_directory_now`)."""
     if saved is None or not saved.checkpoints:
         return -1
     reach = min(len(positions), len(saved.seals))
@@ -352,5 +348,4 @@ def _kept(
         kept -= STEP
     if kept < 0:
         return -1
-    now.update({key: directory_doc(views, *key) for key in saved.directory})
     return kept if now == saved.directory else -1

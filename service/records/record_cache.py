@@ -58,7 +58,9 @@ class Checked:
     streams: list[UUID]
     versions: list[int]
     of_stream: dict[UUID, list[int]]
-    """Each stream's events (indexes into the lists above)."""
+    """Each stream's events (indexes into the lists above), for a check that is kept and
+    read again (`read_again`) or grown (checked_growth.py). Empty in a check made for one
+    page alone (instant_page.py) and in a saved state read back (saved_states.py)."""
     stream_order: list[UUID]
     checks: dict[UUID, StreamCheck]
     logged: dict[tuple[UUID, int], tuple[str, int | None]]

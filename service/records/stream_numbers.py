@@ -10,23 +10,26 @@ from collections.abc import Iterable, Sequence
 from itertools import repeat
 from uuid import UUID
 
-_HEX = "[0-9a-fA-F]"
-_AS_WRITTEN = re.compile(f"(?:{_HEX}{{8}}-{_HEX}{{4}}-{_HEX}{{4}}-{_HEX}{{4}}-{_HEX}{{12}}\n)*")
-"""Ids as the index writes them (`str(UUID)`), each followed by a newline."""
 _CANONICAL = re.compile("(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\n)*")
 """Ids spelt exactly as `str(UUID)` spells them (lower case), each followed by a newline."""
 
 
 def stream_numbers(texts: Sequence[str]) -> list[int]:
-    """`[UUID(text).int for text in texts]`. Ids as the index writes them are read all at
-    once, in C (one match over them all, then `int(digits, 16)` by `map`: ~1.5 ms for the
-    5,100 ids of a page as of the middle of a 10,000-event record, a Python step each was
-    ~5); any other spelling sends them all through `UUID`, which refuses what it refuses."""
-    joined = "\n".join(texts) + "\n" if texts else ""
-    # 36 characters each: one id a line, none spread over two (a newline within one).
-    if set(map(len, texts)) - {36} or _AS_WRITTEN.fullmatch(joined) is None:
-        return [UUID(text).int for text in texts]
-    return _numbers(texts)
+    """`[UUID(text).int for text in texts]`, read all at once in C when every id less its
+    dashes is 32 characters (as the index writes them): `int(digits, 16)` by `map`. The
+    same numbers, and the same ids refused: `UUID` is `int(digits, 16)` of the text less
+    its dashes, braces, `urn:` and `uuid:`, and a text `int` reads has no `{`, `}` or `:`,
+    so `UUID` reads the very digits read here. No check of the spelling first: a regular
+    expression over the ids was ~0.5 of ~1.7 ms for the 5,100 ids of a cold page as of the
+    middle of a 10,000-event record (docs/performance.md, asof13). Anything else (or a
+    refusal, to be refused in `UUID`'s words) goes through `UUID` one by one."""
+    digits = list(map(str.replace, texts, repeat("-"), repeat("")))
+    if set(map(len, digits)) <= {32}:
+        try:
+            return list(map(int, digits, repeat(16)))
+        except ValueError:
+            pass
+    return [UUID(text).int for text in texts]
 
 
 def streams_named(texts: Sequence[str]) -> tuple[list[int], list[str]]:

@@ -44,3 +44,50 @@ def test_an_id_uuid_refuses_is_refused(odd: str) -> None:
         UUID(odd)
     with pytest.raises(ValueError, match=r"badly formed|invalid literal"):
         stream_numbers(["0f1e2d3c-4b5a-4978-8a6b-5c4d3e2f1a00", odd])
+
+
+def _read_by_uuid(texts: list[str]) -> list[int] | None:
+    try:
+        return [UUID(t).int for t in texts]
+    except ValueError:
+        return None
+
+
+def _read(texts: list[str]) -> list[int] | None:
+    try:
+        return stream_numbers(texts)
+    except ValueError:
+        return None
+
+
+@given(
+    st.lists(
+        st.text(alphabet="0123456789abcdefABCDEF-_x +\n\t{}", min_size=30, max_size=38),
+        max_size=4,
+    ),
+    st.lists(st.uuids(), max_size=3),
+)
+def test_texts_int_reads_leniently_are_read_as_uuid_reads_them(
+    odd: list[str], ids: list[UUID]
+) -> None:
+    """`int(digits, 16)` takes `_`, `0x`, signs and spaces that the fast path must not pass
+    through unchecked: whatever `UUID` makes of such texts (a number, or a refusal), so
+    does `stream_numbers`, among ids of the usual spelling too."""
+    texts = [str(u) for u in ids] + odd
+    assert _read(texts) == _read_by_uuid(texts)
+
+
+@pytest.mark.parametrize(
+    "odd",
+    [
+        "0x" + "a" * 30,
+        "aaaa_bbbb" + "c" * 23,
+        " " + "d" * 31,
+        "+" + "e" * 31,
+        "f" * 31 + "\n",
+        "0a-1b2c3d4e5f60718293a4b5c6d7e8f901",
+    ],
+)
+def test_an_id_int_would_take_is_read_as_uuid_reads_it(odd: str) -> None:
+    texts = ["0f1e2d3c-4b5a-4978-8a6b-5c4d3e2f1a00", odd]
+    assert _read(texts) == _read_by_uuid(texts)
