@@ -219,7 +219,7 @@ async def test_an_export_is_made_recorded_and_encoded_off_the_event_loop(
         return call
 
     monkeypatch.setattr(records, "render_html", watched("html made", records.render_html, Page))
-    monkeypatch.setattr(records, "dumps", watched("json encoded", records.dumps))
+    monkeypatch.setattr(records, "dumps_holding", watched("json encoded", records.dumps_holding))
     monkeypatch.setattr(records, "record_viewing", watched("audit row", records.record_viewing))
     monkeypatch.setattr(records, "incident_record", watched("record", records.incident_record))
     dsl = as_(c, "dsl1")
@@ -268,7 +268,7 @@ async def test_the_collector_stays_paused_from_an_exports_record_to_its_bytes(
     monkeypatch.setattr(records, "incident_record", watched("record", records.incident_record))
     monkeypatch.setattr(records, "record_viewing", watched("audit row", records.record_viewing))
     monkeypatch.setattr(records, "render_html", watched("page", records.render_html))
-    monkeypatch.setattr(records, "dumps", watched("json", records.dumps))
+    monkeypatch.setattr(records, "dumps_holding", watched("json", records.dumps_holding))
     dsl = as_(c, "dsl1")
     assert gc.isenabled()
     for fmt in ("html", "json"):

@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 
 from projections.collector import collector_paused
-from projections.doc_text import dumps
+from projections.doc_text import dumps, dumps_holding
 from projections.store import ViewStore
 from service.application.visits import can_see_visit
 from service.domain.errors import NotFound
@@ -344,7 +344,7 @@ async def export_timeline(request: web.Request) -> web.Response:
         exported_at = clock.now()
         if fmt == "json":
             record.update(exported_by=who.actor, exported_at=exported_at, access_id=access_id)
-            return dumps(record).encode(), exported_at
+            return dumps_holding(record, exported_at).encode(), exported_at
         page = render_html(
             record,
             exported_by=who.actor,
