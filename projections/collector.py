@@ -10,17 +10,33 @@ collector runs again once the work is done.
 from __future__ import annotations
 
 import gc
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+
+_LOCK = threading.Lock()
+_pauses = 0
+"""Pauses in force, in every thread: the collector is one for the whole process."""
+_was_on = False
+"""Whether the collector was on when the first of the pauses in force began."""
 
 
 @contextmanager
 def collector_paused() -> Iterator[None]:
-    """Left alone if something else had turned the collector off."""
-    was_on = gc.isenabled()
-    gc.disable()
+    """Left alone if something else had turned the collector off. Pauses overlapping in
+    several threads (an export's job, a live round, a rebuild) end together: the collector
+    comes back on when the last ends, not when the first does, in the middle of another's
+    work (docs/performance.md, export13)."""
+    global _pauses, _was_on
+    with _LOCK:
+        if _pauses == 0:
+            _was_on = gc.isenabled()
+            gc.disable()
+        _pauses += 1
     try:
         yield
     finally:
-        if was_on:
-            gc.enable()
+        with _LOCK:
+            _pauses -= 1
+            if _pauses == 0 and _was_on:
+                gc.enable()
