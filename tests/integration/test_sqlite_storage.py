@@ -1,10 +1,13 @@
 """How the SQLite stores keep their tables (sqlite10): the Merkle leaf's index is the
 leaves table's rowid (no second B-tree for the key), the views' connection holds a larger
 page cache and checkpoints less often, and the answers are the same as before. The event
-store's writes (events, leaves) checkpoint less often too, fully synchronous (sqlite11)."""
+store's writes (events, leaves) checkpoint less often too, fully synchronous (sqlite11), and
+hold their dirty pages to the commit instead of spilling them (sqlite13)."""
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import sqlite3
 import uuid
 from pathlib import Path
@@ -16,6 +19,7 @@ from projections.store import IndexEntry, SQLiteViewStore
 from service.adapters.event_inserts import SealedRow, insert_events
 from service.adapters.event_store import eventsourcing_env
 from service.adapters.merkle_log import MerkleLog
+from service.adapters.sqlite_writers import SPILL_PAGES
 from service.application.lonewatch import Lonewatch
 from service.clock import FakeClock
 
@@ -97,7 +101,8 @@ def test_the_event_stores_writes_checkpoint_less_often_and_stay_fully_synchronou
     tmp_path: Path,
 ) -> None:
     """A group of device messages and its leaves leave their connection checkpointing every
-    10,000 pages of WAL (not 1,000), with SQLite's synchronous FULL (2) untouched."""
+    10,000 pages of WAL (not 1,000) and spilling no dirty page before 4,000 are held (not
+    ~500), with SQLite's synchronous FULL (2) untouched."""
     app = Lonewatch(eventsourcing_env(f"sqlite:///{tmp_path / 'store.sqlite3'}"), FakeClock())
     try:
         log = MerkleLog(app.recorder)
@@ -111,7 +116,39 @@ def test_the_event_stores_writes_checkpoint_less_often_and_stay_fully_synchronou
             (checkpoint,) = cur.fetchone()
             cur.execute("PRAGMA synchronous")
             (synchronous,) = cur.fetchone()
+            cur.execute("PRAGMA cache_spill")
+            (spill,) = cur.fetchone()
+            cur.execute("PRAGMA cache_size")
+            (cache,) = cur.fetchone()
     finally:
         app.close()
     assert checkpoint == 10000
     assert synchronous == 2
+    assert spill == SPILL_PAGES == 4000  # 0 would be spilling turned off, with no bound
+    assert cache == -2000  # SQLite's default: nothing more is kept between transactions
+
+
+def test_a_write_larger_than_the_cache_holds_its_pages_and_gives_them_back_at_the_commit(
+    tmp_path: Path,
+) -> None:
+    """A group that dirties more pages than the default cache holds them (SQLite's memory
+    peaks above the default's ~2 MB instead of spilling them into the WAL), and only for the
+    transaction: after the commit the connection's cache is back within its default size
+    (sqlite13). SQLite's counters are the process's, read from the library Python uses."""
+    sqlite = ctypes.CDLL(ctypes.util.find_library("sqlite3"))
+    memory_used, highwater = sqlite.sqlite3_memory_used, sqlite.sqlite3_memory_highwater
+    memory_used.restype = highwater.restype = ctypes.c_int64
+    app = Lonewatch(eventsourcing_env(f"sqlite:///{tmp_path / 'store.sqlite3'}"), FakeClock())
+    try:
+        ids = [uuid.uuid4() for _ in range(20_000)]
+        state = bytes(150)
+        rows = [SealedRow(i, 1, "device:Heartbeat", state) for i in ids]
+        before = memory_used()
+        highwater(1)  # from here
+        positions = insert_events(app.recorder, rows, repeatable=set(ids))
+        peak, after = highwater(0), memory_used()
+    finally:
+        app.close()
+    assert positions == list(range(1, 20_001))
+    assert peak - before > 4_000_000  # held, not spilled at ~2 MB
+    assert after - before < 3_000_000  # given back: within the default cache
