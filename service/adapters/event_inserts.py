@@ -18,7 +18,7 @@ from eventsourcing.utils import retry
 
 from service.adapters.event_rows import id_array
 from service.adapters.pg_arrays import ByteaArray, Int4Array, TextArray, UuidArray
-from service.adapters.sqlite_checkpoints import checkpoint_less_often
+from service.adapters.sqlite_writers import set_for_writing
 
 
 class SealedRow(NamedTuple):
@@ -231,7 +231,7 @@ def _insert_sqlite_skipping(
     ]
     with recorder.datastore.transaction(commit=True) as cursor:
         raw = cursor.sqlite_cursor  # the library's wrapper adds a call
-        checkpoint_less_often(raw)
+        set_for_writing(raw, hold_pages=True)
         raw.executemany(statement, rows)
         went_in = raw.rowcount
         after = raw.execute(last).fetchone()[0] or 0

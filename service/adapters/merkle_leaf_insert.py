@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from service.adapters.sqlite_checkpoints import checkpoint_less_often
+from service.adapters.sqlite_writers import set_for_writing
 
 LeafRow = tuple[int, int, str, str, int]
 """(leaf index, notification id, leaf hash in hex, stream id in hex, version)."""
@@ -34,7 +34,7 @@ def insert_leaves(cur: Any, rows: Sequence[LeafRow], *, postgres: bool) -> bool:
     if postgres:
         return _copy_leaves(cur, rows)
     raw = getattr(cur, "sqlite_cursor", cur)  # eventsourcing's SQLite cursor wraps one
-    checkpoint_less_often(raw)
+    set_for_writing(raw, hold_pages=False)
     raw.executemany(_INSERT_ROWS, rows)
     return bool(raw.rowcount == len(rows))
 
