@@ -264,7 +264,10 @@ class Gateway:
         if queue is not None:  # else stopping: left unacknowledged, delivered again
             if lane == "alarm":
                 self.priority.enter()
-            elif queue.qsize() >= BACKLOG_GROUPS * self.max_batch:
+            elif self._room.is_set() and queue.qsize() >= BACKLOG_GROUPS * self.max_batch:
+                # Cleared once as the backlog crosses, not again for every message behind
+                # it: `Event.clear` takes its condition's lock in Python (~0.6 µs), and
+                # under a flood the lane stays past the mark for most of the run.
                 self._room.clear()
             queue.put_nowait(item)
 

@@ -14,6 +14,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from functools import partial
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, NamedTuple, Protocol
 
@@ -414,10 +415,16 @@ class PostgresViewStore(ViewStore):
         with cur.copy(  # type: ignore[attr-defined]
             "COPY lw_view_index (subject, position, originator_id, originator_version) FROM STDIN"
         ) as copy:
-            copy.write(copy_index(rows))
+            copy.write(copy_index(sorted(rows, key=_SUBJECT)))
 
     def close(self) -> None:
         self._pool.close()
+
+
+_SUBJECT = itemgetter(0)
+"""Index rows are sent grouped by subject (a stable sort), so the key's B-tree takes a
+subject's rows one after another on one leaf page: server CPU a row under a flood's
+rounds 3.2-3.4 -> 2.1-2.2 µs, for ~0.3 µs of sorting (docs/performance.md, ingest13)."""
 
 
 def _configure(conn: Any) -> None:

@@ -104,10 +104,10 @@ def insert_events(
     `repeatable`: streams whose first event may be stored already (a device message sent
     again: its id is the device's and the message's). Such a row is left out, not refused,
     and its position comes back None: the insert is the duplicate check, under the table's
-    lock, in the same round trip (`repeatable` is asked only about a row left out, so a set
-    is passed as it is, not copied). Any other row that collides refuses the whole group
-    (`IntegrityError`), as before. Anything else (a tracking record, another recorder)
-    goes the library's way.
+    lock (`repeatable` is asked only about a row left out, so a set is passed as it is, not
+    copied; on PostgreSQL a plain try first, `_insert_unnest`). Any other row that collides
+    refuses the whole group (`IntegrityError`), as before. Anything else (a tracking
+    record, another recorder) goes the library's way.
     """
     from eventsourcing.postgres import PostgresApplicationRecorder
     from eventsourcing.sqlite import SQLiteApplicationRecorder
@@ -145,8 +145,40 @@ def _refused(stored: Sequence[Row], went_in: Sequence[object], repeatable: Any) 
             raise IntegrityError(msg)
 
 
-@retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+REPEATS_REMEMBERED = 16
+"""Groups inserted the skipping way after a plain try found a repeat: repeats come in runs
+(a session resumed, a device sending its queue again), and each plain try that meets one
+costs the group a rolled-back insert."""
+
+
 def _insert_unnest(
+    recorder: Any, stored: Sequence[Row], repeatable: Collection[UUID]
+) -> list[int | None]:
+    """A group with repeatable streams is first inserted plainly, refusing any repeat, and
+    again leaving repeats out only if that was refused. `ON CONFLICT DO NOTHING` makes
+    PostgreSQL probe the key before every row and confirm each speculative insert (a WAL
+    record more a row): ~2 of ~8-10 server CPU-µs an event (docs/performance.md,
+    ingest13), paid for every heartbeat to catch a repeat that comes with a resumed
+    session. The refused try rolls back whole (its sequence values are a gap, as a row
+    left out already makes: readers take positions as they come), and so does a group
+    with a row that repeats a stream that is not repeatable, whichever way it is tried."""
+    if repeatable:
+        seen = getattr(recorder, "_lw_repeats_seen", 0)
+        if seen > 0:
+            recorder._lw_repeats_seen = seen - 1
+        else:
+            try:
+                plain: list[int | None] = _insert_group(recorder, stored, ())
+            except IntegrityError:
+                recorder._lw_repeats_seen = REPEATS_REMEMBERED
+            else:
+                return plain
+    positions: list[int | None] = _insert_group(recorder, stored, repeatable)
+    return positions
+
+
+@retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+def _insert_group(
     recorder: Any, stored: Sequence[Row], repeatable: Collection[UUID]
 ) -> list[int | None]:
     from psycopg.rows import tuple_row

@@ -70,3 +70,50 @@ def test_sealed_rows_go_in_as_the_librarys_stored_events_do(world: World, repeat
     for row in rows:
         [stored] = recorder.select_events(row.originator_id)
         assert (stored.originator_version, stored.topic, bytes(stored.state)) == row[1:]
+
+
+def test_postgres_tries_new_messages_without_the_per_row_conflict_check(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On PostgreSQL `ON CONFLICT DO NOTHING` probes each row's key first and confirms each
+    speculative insert: a group of device messages none of which is stored goes in plainly;
+    a group holding a repeat is refused whole and inserted again leaving the repeat out;
+    the groups right after it (repeats come in runs) go the skipping way at once."""
+    import psycopg
+
+    from service.adapters import event_inserts
+
+    inserts: list[str] = []
+    execute = psycopg.Cursor.execute
+
+    def spied(self: Any, query: Any, *args: Any, **kwargs: Any) -> Any:
+        text = query.decode() if isinstance(query, bytes) else str(query)
+        if text.startswith("INSERT INTO"):
+            inserts.append("skipping" if "ON CONFLICT" in text else "plain")
+        return execute(self, query, *args, **kwargs)
+
+    monkeypatch.setattr(psycopg.Cursor, "execute", spied)
+    monkeypatch.setattr(event_inserts, "REPEATS_REMEMBERED", 2)
+    world = World(postgres_url)
+    try:
+        recorder = world.app.recorder
+        stored = uuid4()
+        [first] = insert_events(recorder, [event(stored)]) or [None]
+        fresh = [uuid4() for _ in range(3)]
+        positions = insert_events(recorder, [event(f) for f in fresh], repeatable=set(fresh))
+        assert positions is not None and None not in positions
+        assert inserts == ["plain", "plain"]
+        again = uuid4()
+        positions = insert_events(
+            recorder, [event(again), event(stored)], repeatable={again, stored}
+        )
+        assert positions is not None and positions[1] is None and positions[0] is not None
+        assert inserts[2:] == ["plain", "skipping"], "refused once, then the repeat left out"
+        for _ in range(3):
+            new = uuid4()
+            assert None not in (insert_events(recorder, [event(new)], repeatable={new}) or [None])
+        assert inserts[4:] == ["skipping", "skipping", "plain"], "a run remembered, then plain"
+        assert _positions(recorder)[stored] == first
+        assert all(len(recorder.select_events(i)) == 1 for i in [stored, again, *fresh])
+    finally:
+        world.close()

@@ -102,6 +102,28 @@ def test_the_index_subject_compares_bytes_and_reads_back(url: str) -> None:
     assert row == ("C",)
 
 
+def test_a_batchs_index_rows_go_in_grouped_by_subject(url: str) -> None:
+    """A live round's rows come event by event, a device's and its staff member's in turn;
+    sent grouped by subject, each subject's rows follow one another into the key's B-tree
+    (and the table), its positions in the order made."""
+    views = open_view_store(url)
+    try:
+        entries = []
+        for n in range(1, 41):
+            entries.append(IndexEntry(f"device:dev-{n % 4}", n, f"stream-{n}", 1))
+            entries.append(IndexEntry(f"staff:st-{n % 3}", n, f"stream-{n}", 1))
+        views.commit("views", expected=0, position=40, docs=[], index=entries)
+        assert [e.position for e in views.index("device:dev-1")] == list(range(1, 41, 4))
+    finally:
+        views.close()
+    with psycopg.connect(url) as conn:
+        stored = conn.execute(
+            "SELECT subject, position FROM lw_view_index ORDER BY ctid"
+        ).fetchall()
+    assert stored == sorted(stored, key=lambda row: row[0])
+    assert sorted(stored) == sorted((e.subject, e.position) for e in entries)
+
+
 def test_the_leaves_of_a_stream_are_found_through_a_hash_index(url: str) -> None:
     app = Lonewatch(eventsourcing_env(url), FakeClock())
     try:

@@ -393,3 +393,28 @@ async def test_a_bulk_backlog_pauses_the_main_sessions_reading_until_the_lane_ca
     await eventually(lambda: len(link.acked) == total, what="every message acknowledged")
     assert not gateway.reading_paused
     assert len(store.recorded) == total
+
+
+async def test_the_reading_is_paused_once_as_the_backlog_crosses_not_per_message(
+    running: tuple[Gateway, ScriptedStore, FakeLink],
+) -> None:
+    """Every message queued behind the mark used to clear the pause again (`Event.clear`
+    takes a lock in Python, ~0.6 µs on the loop, for most of a flood's messages)."""
+    gateway, store, link = running
+    clears: list[int] = []
+    room = gateway._room
+    clear = room.clear
+
+    def counted() -> None:
+        clears.append(1)
+        clear()
+
+    room.clear = counted  # type: ignore[method-assign]
+    total = (BACKLOG_GROUPS + 2) * gateway.max_batch
+    with store.lock:  # the bulk lane's first group waits at the store
+        for mid in range(1, total + 1):
+            gateway.admit(heartbeat(mid, f"hb-{mid}"))
+        await eventually(lambda: store.lock.locked(), what="held")
+        assert gateway.reading_paused and len(clears) == 1
+    await eventually(lambda: len(link.acked) == total, what="every message acknowledged")
+    assert not gateway.reading_paused and len(store.recorded) == total
