@@ -17,6 +17,7 @@ from service.clock import FakeClock
 from service.config import Settings
 from service.container import Container
 from tests.console_world import an_sos
+from tests.harness import eventually
 from tests.integration.test_integrity import tamper
 from tests.trust_api import Client, as_, trust_api
 
@@ -270,7 +271,10 @@ async def test_the_collector_stays_paused_from_an_exports_record_to_its_bytes(
     monkeypatch.setattr(records, "render_html", watched("page", records.render_html))
     monkeypatch.setattr(records, "dumps_holding", watched("json", records.dumps_holding))
     dsl = as_(c, "dsl1")
-    assert gc.isenabled()
+    # The app's own rounds (woken by the incident, then by each export's audit row) pause
+    # the collector too, in their threads: it is on once every pause in force has ended.
+    back_on = "the collector back on once every pause has ended"
+    await eventually(gc.isenabled, what=back_on)
     for fmt in ("html", "json"):
         answer = await client.get(
             f"/api/v1/timeline/export?alert={alert_id}&format={fmt}", headers=dsl
@@ -278,4 +282,4 @@ async def test_the_collector_stays_paused_from_an_exports_record_to_its_bytes(
         assert answer.status == 200
     on = [name for name, enabled in seen if enabled]
     assert len(seen) == 12 and not on, f"the collector on: {on}"
-    assert gc.isenabled()
+    await eventually(gc.isenabled, what=back_on)
