@@ -41,12 +41,7 @@ def streams_named(texts: Sequence[str]) -> tuple[list[int], list[str]]:
     if set(map(len, texts)) - {36} or _CANONICAL.fullmatch(joined) is None:
         uuids = [UUID(text) for text in texts]
         return [u.int for u in uuids], [str(u) for u in uuids]
-    return _numbers(texts), list(texts)
-
-
-def _numbers(texts: Sequence[str]) -> list[int]:
-    """Ids in the 8-4-4-4-12 form as numbers, read all at once in C."""
-    return list(map(int, map(str.replace, texts, repeat("-"), repeat("")), repeat(16)))
+    return stream_numbers(texts), list(texts)
 
 
 def hexes(numbers: Iterable[int]) -> list[str]:
